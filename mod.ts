@@ -1,0 +1,26 @@
+/**
+ * glassbox: a deep-learning engine on WebGPU whose every number can be seen.
+ *
+ * @example
+ * ```ts
+ * import { Adam, crossEntropy, Linear, ReLU, scope, Sequential, tensor } from "./mod.ts";
+ * const model = new Sequential(new Linear(2, 16), new ReLU(), new Linear(16, 2));
+ * const opt = new Adam(model.parameters(), { lr: 0.01 });
+ * const x = tensor([[0, 0], [0, 1], [1, 0], [1, 1]]);
+ * const y = tensor([0, 1, 1, 0], undefined, { dtype: "int32" });
+ * for (let i = 0; i < 200; i++) {
+ *   await scope(async () => {
+ *     opt.zeroGrad();
+ *     const loss = crossEntropy(model.forward(x), y);
+ *     await loss.backward();
+ *     opt.step();
+ *   });
+ * }
+ * ```
+ * @module
+ */
+export * from "./src/gpu/mod.ts";
+export * from "./src/tensor/mod.ts";
+export * from "./src/nn/mod.ts";
+export * from "./src/optim/mod.ts";
+export * from "./src/data/mod.ts";

@@ -1,0 +1,55 @@
+// binary.wgsl: elementwise z = f(a, b) with NumPy broadcasting, up to 8 dimensions.
+//
+// Constants: OP, a WGSL expression in a and b (e.g. `a + b`, `pow(a, b)`);
+//            BCAST, 0 when a and b have the output's shape (flat indexing), 1 for strided broadcast.
+// Bindings: 0 A (read), 1 B (read), 2 Z (write),
+//           3 uniform P { n, rank, out shape[8], a strides[8], b strides[8] } (stride 0 = broadcast).
+
+struct Params {
+  n: u32, rank: u32, _p0: u32, _p1: u32,
+  shape: array<vec4u, 2>,
+  sa: array<vec4u, 2>,
+  sb: array<vec4u, 2>,
+}
+
+@group(0) @binding(0) var<storage, read> A: array<f32>;
+@group(0) @binding(1) var<storage, read> B: array<f32>;
+@group(0) @binding(2) var<storage, read_write> Z: array<f32>;
+@group(0) @binding(3) var<uniform> P: Params;
+
+fn dim(v: array<vec4u, 2>, d: u32) -> u32 {
+  return v[d / 4u][d % 4u];
+}
+
+// x^a that is defined for negative x when a is an integer (WGSL's pow is not).
+fn powf(x: f32, a: f32) -> f32 {
+  if (a == 0.0) { return 1.0; }
+  let m = pow(abs(x), a);
+  if (x < 0.0 && fract(a) == 0.0) {
+    return select(m, -m, (i32(a) % 2) != 0);
+  }
+  return select(m, pow(x, a), x >= 0.0);
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let i = gid.x + gid.y * nw.x * 256u;
+  if (i >= P.n) { return; }
+  var ia = i;
+  var ib = i;
+  if ({{BCAST}} == 1) {
+    ia = 0u;
+    ib = 0u;
+    var rem = i;
+    for (var d = i32(P.rank) - 1; d >= 0; d--) {
+      let s = dim(P.shape, u32(d));
+      let idx = rem % s;
+      rem = rem / s;
+      ia += idx * dim(P.sa, u32(d));
+      ib += idx * dim(P.sb, u32(d));
+    }
+  }
+  let a = A[ia];
+  let b = B[ib];
+  Z[i] = {{OP}};
+}

@@ -1,0 +1,76 @@
+// matmul.wgsl: batched C = A·B (+ bias), the kernel behind Linear, Conv2d and every matmul.
+//
+// The operands arrive "K-major" so both are read with vec4 loads along M and N:
+//   A as [batch][K][lda] holding A[m, k] at k*lda + m   (lda is a multiple of 4, >= M)
+//   B as [batch][K][ldb] holding B[k, n] at k*ldb + n   (ldb is a multiple of 4, >= N)
+//   C as [batch][M][N] row-major, plus bias per column (BIAS = 1) or per row (BIAS = 2).
+// Columns past M or N inside the padding are computed from whatever is there and never stored.
+// A batch stride of 0 broadcasts an operand over the batch.
+//
+// Each invocation computes a TM×TN block of C with TM*TN/4 vec4 accumulators in registers: on
+// a software adapter (llvmpipe) invocations are SIMD lanes, so many FMAs per load and no
+// workgroup memory is what is fast (see shared/reference/webgpu-on-llvmpipe.md); on a GPU this
+// is a plain register-blocked kernel.
+// Constants: WG (workgroup size), TM, TN (multiples of 4), BIAS (0 none, 1 per column n, 2 per row m), and the
+// unrolled ACC_DECL, K_STEP, STORE described below.
+// Bindings: 0 A (read, vec4), 1 B (read, vec4), 2 BIAS (read; bind anything when BIAS = 0),
+//           3 C (write), 4 uniform P { M, N, K, lda4, ldb4, a_batch4, b_batch4, tiles_m, tiles_n, batch }.
+
+struct Params {
+  M: u32, N: u32, K: u32, lda4: u32,
+  ldb4: u32, a_batch4: u32, b_batch4: u32, tiles_m: u32,
+  tiles_n: u32, batch: u32,
+}
+
+@group(0) @binding(0) var<storage, read> A: array<vec4f>;
+@group(0) @binding(1) var<storage, read> B: array<vec4f>;
+@group(0) @binding(2) var<storage, read> BIAS: array<f32>;
+@group(0) @binding(3) var<storage, read_write> C: array<f32>;
+@group(0) @binding(4) var<uniform> P: Params;
+
+const TM: u32 = {{TM}}u;
+const TN: u32 = {{TN}}u;
+const HAS_BIAS: u32 = {{BIAS}}u;
+
+// The TM×TN block is unrolled by the TypeScript side (src/tensor/ops/matmul.ts fills the three
+// placeholders below with straight-line code: one vec4 register per accumulator, ACC named
+// c_<row>_<col4>), because llvmpipe keeps an indexed array in memory, not in registers.
+//   ACC_DECL  declares the accumulators, zeroed
+//   K_STEP    loads TM/4 vec4 of A (a0..) and TN/4 vec4 of B (b0..) at ia, ib and does the FMAs
+//   STORE     writes each accumulator row through store_row(), which adds the bias and bounds-checks
+
+fn store4(cb: u32, m: u32, n0: u32, v: vec4f) {
+  if (m >= P.M) { return; }
+  for (var c = 0u; c < 4u; c++) {
+    let n = n0 + c;
+    if (n < P.N) {
+      var out = v[c];
+      if (HAS_BIAS == 1u) { out += BIAS[n]; }
+      if (HAS_BIAS == 2u) { out += BIAS[m]; }
+      C[cb + m * P.N + n] = out;
+    }
+  }
+}
+
+@compute @workgroup_size({{WG}})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let t = gid.x + gid.y * nw.x * {{WG}}u;
+  let per_batch = P.tiles_m * P.tiles_n;
+  if (t >= per_batch * P.batch) { return; }
+  let b = t / per_batch;
+  let r = t % per_batch;
+  let m0 = (r / P.tiles_n) * TM;
+  let n0 = (r % P.tiles_n) * TN;
+
+{{ACC_DECL}}
+  var ia = b * P.a_batch4 + m0 / 4u;
+  var ib = b * P.b_batch4 + n0 / 4u;
+  for (var k = 0u; k < P.K; k++) {
+{{K_STEP}}
+    ia += P.lda4;
+    ib += P.ldb4;
+  }
+
+  let cb = b * P.M * P.N;
+{{STORE}}
+}

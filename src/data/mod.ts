@@ -1,0 +1,3 @@
+/** Data: synthetic tabular problems, splits, standardisation, batching. */
+export { type ClassificationOptions, makeClassification, type TabularData } from "./synthetic.ts";
+export { type Batch, batches, type Split, Standardizer, trainTestSplit } from "./tabular.ts";

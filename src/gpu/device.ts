@@ -1,0 +1,120 @@
+/**
+ * The one place that finds the WebGPU adapter and device.
+ *
+ * The device is requested when this module is first imported (top-level await), but a
+ * missing adapter is not an import error: it is thrown, with instructions, the first time
+ * anything needs the GPU. A lost device is recorded and reported by every later GPU call.
+ */
+
+/** What the adapter says about itself, plus the limits glassbox relies on. */
+export interface AdapterInfo {
+  description: string;
+  vendor: string;
+  architecture: string;
+  isFallbackAdapter: boolean;
+  backend: string;
+  maxStorageBufferBindingSize: number;
+  features: string[];
+}
+
+const NO_ADAPTER_HELP = "No WebGPU adapter is available. glassbox runs its kernels on WebGPU: use a machine " +
+  "with a GPU, or on headless Linux install Mesa's software Vulkan driver " +
+  "(`apt-get install -y mesa-vulkan-drivers`, which provides lavapipe) and set XDG_RUNTIME_DIR " +
+  "(e.g. `export XDG_RUNTIME_DIR=/tmp`). DENO_WEBGPU_BACKEND=gl selects Mesa's OpenGL path instead.";
+
+let adapter: GPUAdapter | null = null;
+let gpuDevice: GPUDevice | null = null;
+let initError: Error | null = null;
+let lostReason: string | null = null;
+let lostPromise: Promise<never> | null = null;
+
+async function acquire(): Promise<void> {
+  if (typeof navigator === "undefined" || !("gpu" in navigator)) {
+    initError = new Error(NO_ADAPTER_HELP + " (navigator.gpu is not defined in this runtime)");
+    return;
+  }
+  try {
+    adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
+  } catch (e) {
+    initError = new Error(`${NO_ADAPTER_HELP} (requestAdapter failed: ${(e as Error).message})`);
+    return;
+  }
+  if (!adapter) {
+    initError = new Error(NO_ADAPTER_HELP);
+    return;
+  }
+  const lim = adapter.limits;
+  const requiredLimits: Record<string, number> = {
+    maxStorageBufferBindingSize: lim.maxStorageBufferBindingSize,
+    maxBufferSize: lim.maxBufferSize,
+    maxStorageBuffersPerShaderStage: Math.min(lim.maxStorageBuffersPerShaderStage, 10),
+    maxComputeWorkgroupStorageSize: lim.maxComputeWorkgroupStorageSize,
+    maxComputeInvocationsPerWorkgroup: lim.maxComputeInvocationsPerWorkgroup,
+  };
+  try {
+    gpuDevice = await adapter.requestDevice({ requiredLimits });
+  } catch (e) {
+    initError = new Error(`The WebGPU adapter refused to create a device: ${(e as Error).message}`);
+    return;
+  }
+  gpuDevice.lost.then((info) => {
+    lostReason = `${info.reason ?? "unknown"}: ${info.message}`;
+  });
+}
+
+await acquire();
+
+/** The GPU device; throws a clear error when there is none or it was lost. */
+export function device(): GPUDevice {
+  if (initError) throw initError;
+  if (lostReason) throw new Error(`The WebGPU device was lost (${lostReason}); glassbox cannot continue.`);
+  return gpuDevice!;
+}
+
+/** Throws if the device was lost. Cheap; called at every submit and readback. */
+export function checkDevice(): void {
+  device();
+}
+
+/** Rejects when the device is lost, so waits never hang on a dead device. */
+export function whenLost(): Promise<never> {
+  const d = device();
+  if (!lostPromise) {
+    lostPromise = d.lost.then((info) => {
+      throw new Error(`The WebGPU device was lost (${info.reason}: ${info.message}) while waiting on the GPU.`);
+    });
+    lostPromise.catch(() => {}); // reported through the races that use it
+  }
+  return lostPromise;
+}
+
+/**
+ * Which adapter glassbox is running on.
+ *
+ * @example
+ * ```ts
+ * import { adapterInfo } from "./mod.ts";
+ * console.log(adapterInfo().description); // e.g. "llvmpipe (LLVM 15.0.6, 256 bits)"
+ * ```
+ */
+export function adapterInfo(): AdapterInfo {
+  device();
+  const info = adapter!.info;
+  return {
+    description: info.description,
+    vendor: info.vendor,
+    architecture: info.architecture,
+    isFallbackAdapter: (info as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false,
+    backend: envOr("DENO_WEBGPU_BACKEND", "default"),
+    maxStorageBufferBindingSize: adapter!.limits.maxStorageBufferBindingSize,
+    features: [...adapter!.features],
+  };
+}
+
+function envOr(name: string, fallback: string): string {
+  try {
+    return Deno.env.get(name) ?? fallback;
+  } catch {
+    return fallback; // no --allow-env
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * Loads WGSL from shaders/, fills in `{{NAME}}` constants, compiles, and caches pipelines.
+ *
+ * A pipeline is keyed by shader file, entry point and constants, so each distinct kernel
+ * compiles once per process. Compilation errors are caught with an error scope and reported
+ * with the shader's name at the next synchronisation point (see `checkErrors`).
+ */
+import { device } from "./device.ts";
+
+const sources = new Map<string, string>();
+const pipelines = new Map<string, GPUComputePipeline>();
+const pending: Promise<void>[] = [];
+
+/** Reads shaders/NAME.wgsl (cached). */
+export function shaderSource(name: string): string {
+  let src = sources.get(name);
+  if (src === undefined) {
+    const url = new URL(`../../shaders/${name}.wgsl`, import.meta.url);
+    try {
+      src = Deno.readTextFileSync(url);
+    } catch (e) {
+      throw new Error(`cannot read shader ${name}.wgsl at ${url.pathname}: ${(e as Error).message}`);
+    }
+    sources.set(name, src);
+  }
+  return src;
+}
+
+/** Substitutes every `{{KEY}}` in a shader; an unfilled placeholder is an error. */
+export function fillTemplate(name: string, src: string, constants: Record<string, string | number>): string {
+  const out = src.replace(/\{\{(\w+)\}\}/g, (_, key: string) => {
+    if (!(key in constants)) throw new Error(`shader ${name}.wgsl needs constant ${key}, which was not given`);
+    return String(constants[key]);
+  });
+  return out;
+}
+
+/** The compiled pipeline for a shader with the given constants (compiled once, then cached). */
+export function pipeline(
+  name: string,
+  constants: Record<string, string | number> = {},
+  entry = "main",
+): GPUComputePipeline {
+  const keys = Object.keys(constants).sort();
+  const key = `${name}|${entry}|${keys.map((k) => `${k}=${constants[k]}`).join(";")}`;
+  let p = pipelines.get(key);
+  if (p) return p;
+  const dev = device();
+  const code = fillTemplate(name, shaderSource(name), constants);
+  dev.pushErrorScope("validation");
+  const module = dev.createShaderModule({ code, label: name });
+  p = dev.createComputePipeline({ layout: "auto", compute: { module, entryPoint: entry }, label: key });
+  const short = (v: string | number) => (String(v).length > 24 ? String(v).slice(0, 21).trim() + "..." : String(v));
+  const label = `${name}.wgsl (entry ${entry}${keys.length ? `, ${keys.map((k) => `${k}=${short(constants[k])}`).join(", ")}` : ""})`;
+  pending.push(
+    dev.popErrorScope().then((err) => {
+      if (err) throw new Error(`shader ${label} failed to compile: ${err.message}`);
+    }),
+  );
+  pipelines.set(key, p);
+  return p;
+}
+
+/** Awaits outstanding compile checks; throws the first error with the shader's name. */
+export async function checkCompileErrors(): Promise<void> {
+  if (pending.length === 0) return;
+  const list = pending.splice(0);
+  await Promise.all(list);
+}
+
+/** How many distinct pipelines have been compiled. */
+export function pipelineCount(): number {
+  return pipelines.size;
+}

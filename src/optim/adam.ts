@@ -1,0 +1,56 @@
+/** Adam and AdamW. */
+import type { Tensor } from "../tensor/tensor.ts";
+import { Optimizer } from "./optimizer.ts";
+
+/** Options for `Adam`/`AdamW` (PyTorch's names and defaults). */
+export interface AdamOptions {
+  lr?: number;
+  betas?: [number, number];
+  eps?: number;
+  weightDecay?: number;
+}
+
+/**
+ * Adam as `torch.optim.Adam` (weight decay is L2, added to the gradient).
+ *
+ * @example
+ * ```ts
+ * import { Adam, Linear } from "./mod.ts";
+ * const opt = new Adam(new Linear(4, 2).parameters(), { lr: 1e-3 });
+ * ```
+ */
+export class Adam extends Optimizer {
+  readonly betas: [number, number];
+  readonly eps: number;
+  readonly weightDecay: number;
+  protected decoupled = false;
+  constructor(params: Iterable<Tensor>, options: AdamOptions = {}) {
+    super(params, options.lr ?? 1e-3);
+    this.betas = options.betas ?? [0.9, 0.999];
+    this.eps = options.eps ?? 1e-8;
+    this.weightDecay = options.weightDecay ?? 0;
+  }
+  protected update(p: Tensor, g: Tensor): void {
+    const [m, v] = this.slots(p, 2);
+    const [b1, b2] = this.betas;
+    const t = this.stepCount;
+    this.run("adam", p, g, m, v, [
+      { f: this.lr },
+      { f: this.weightDecay },
+      { f: b1 },
+      { f: b2 },
+      { f: this.eps },
+      { f: 1 - b1 ** t },
+      { f: 1 - b2 ** t },
+      this.decoupled ? 1 : 0,
+    ]);
+  }
+}
+
+/** AdamW as `torch.optim.AdamW`: decoupled weight decay (default 0.01). */
+export class AdamW extends Adam {
+  constructor(params: Iterable<Tensor>, options: AdamOptions = {}) {
+    super(params, { ...options, weightDecay: options.weightDecay ?? 0.01 });
+    this.decoupled = true;
+  }
+}

@@ -1,0 +1,72 @@
+/** The optimizer base: parameter list, learning rate, per-parameter state kept on the GPU. */
+import { placeholderBuffer } from "../gpu/pool.ts";
+import { dispatch, grid, type Param } from "../gpu/queue.ts";
+import { full } from "../tensor/create.ts";
+import { keep } from "../tensor/scope.ts";
+import type { Tensor } from "../tensor/tensor.ts";
+
+/** Base class of SGD, Adam and AdamW. */
+export abstract class Optimizer {
+  /** The learning rate used by the next `step()`; schedulers change it. */
+  lr: number;
+  /** The learning rate given at construction. */
+  readonly initialLr: number;
+  /** Steps taken. */
+  stepCount = 0;
+  readonly params: Tensor[];
+  protected state = new Map<Tensor, Tensor[]>();
+
+  constructor(params: Iterable<Tensor>, lr: number) {
+    this.params = [...params];
+    if (this.params.length === 0) throw new Error("optimizer got an empty parameter list");
+    if (!(lr > 0)) throw new Error(`learning rate must be positive, got ${lr}`);
+    this.lr = lr;
+    this.initialLr = lr;
+  }
+
+  /** Clears every parameter's gradient. */
+  zeroGrad(): void {
+    for (const p of this.params) {
+      p.grad?.dispose();
+      p.grad = null;
+    }
+  }
+
+  /** Applies one update to every parameter that has a gradient (recorded on the GPU, no readback). */
+  step(): void {
+    this.stepCount++;
+    for (const p of this.params) {
+      if (!p.grad) continue;
+      if (p.grad.size !== p.size) throw new Error(`optimizer: gradient of ${p.describe()} has ${p.grad.size} elements`);
+      this.update(p, p.grad);
+    }
+  }
+
+  /** Frees the optimizer state. */
+  dispose(): void {
+    for (const list of this.state.values()) list.forEach((t) => t.dispose());
+    this.state.clear();
+  }
+
+  protected abstract update(p: Tensor, g: Tensor): void;
+
+  /** State tensors for p (zeros on first use, kept out of any scope). */
+  protected slots(p: Tensor, n: number): Tensor[] {
+    let s = this.state.get(p);
+    if (!s) {
+      s = keep(Array.from({ length: n }, () => full(p.shape, 0)));
+      this.state.set(p, s);
+    }
+    return s;
+  }
+
+  protected run(entry: string, p: Tensor, g: Tensor, s1: Tensor, s2: Tensor | null, params: Param[]): void {
+    dispatch({
+      shader: "optim",
+      entry,
+      buffers: [p.buffer, g.buffer, s1.buffer, s2 ? s2.buffer : placeholderBuffer()],
+      params: [p.size, ...params],
+      workgroups: grid(p.size, 256),
+    });
+  }
+}

@@ -1,0 +1,37 @@
+/** Learning-rate schedules: call `step()` once per epoch (or per step, as you define T). */
+import type { Optimizer } from "./optimizer.ts";
+
+/**
+ * Multiplies the learning rate by `gamma` every `stepSize` steps (`torch.optim.lr_scheduler.StepLR`).
+ *
+ * @example
+ * ```ts
+ * import { Adam, Linear, StepLR } from "./mod.ts";
+ * const opt = new Adam(new Linear(2, 2).parameters(), { lr: 0.1 });
+ * const sched = new StepLR(opt, 10, 0.5); // call sched.step() after each epoch
+ * ```
+ */
+export class StepLR {
+  #t = 0;
+  constructor(readonly optimizer: Optimizer, readonly stepSize: number, readonly gamma = 0.1) {}
+  step(): number {
+    this.#t++;
+    this.optimizer.lr = this.optimizer.initialLr * this.gamma ** Math.floor(this.#t / this.stepSize);
+    return this.optimizer.lr;
+  }
+}
+
+/**
+ * Cosine annealing from the initial rate to `etaMin` over `tMax` steps
+ * (`torch.optim.lr_scheduler.CosineAnnealingLR`, without restarts).
+ */
+export class CosineAnnealingLR {
+  #t = 0;
+  constructor(readonly optimizer: Optimizer, readonly tMax: number, readonly etaMin = 0) {}
+  step(): number {
+    this.#t = Math.min(this.#t + 1, this.tMax);
+    const base = this.optimizer.initialLr;
+    this.optimizer.lr = this.etaMin + (base - this.etaMin) * (1 + Math.cos((Math.PI * this.#t) / this.tMax)) / 2;
+    return this.optimizer.lr;
+  }
+}

@@ -1,0 +1,54 @@
+/** Stochastic gradient descent with momentum, Nesterov momentum and weight decay. */
+import type { Tensor } from "../tensor/tensor.ts";
+import { Optimizer } from "./optimizer.ts";
+
+/** Options for `SGD` (PyTorch's names). */
+export interface SGDOptions {
+  lr: number;
+  momentum?: number;
+  dampening?: number;
+  nesterov?: boolean;
+  weightDecay?: number;
+}
+
+/**
+ * SGD as `torch.optim.SGD`.
+ *
+ * @example
+ * ```ts
+ * import { Linear, SGD } from "./mod.ts";
+ * const model = new Linear(4, 2);
+ * const opt = new SGD(model.parameters(), { lr: 0.1, momentum: 0.9, nesterov: true });
+ * ```
+ */
+export class SGD extends Optimizer {
+  readonly momentum: number;
+  readonly dampening: number;
+  readonly nesterov: boolean;
+  readonly weightDecay: number;
+  constructor(params: Iterable<Tensor>, options: SGDOptions) {
+    super(params, options.lr);
+    this.momentum = options.momentum ?? 0;
+    this.dampening = options.dampening ?? 0;
+    this.nesterov = options.nesterov ?? false;
+    this.weightDecay = options.weightDecay ?? 0;
+    if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0)) {
+      throw new Error("SGD: Nesterov momentum requires a momentum > 0 and zero dampening");
+    }
+  }
+  protected update(p: Tensor, g: Tensor): void {
+    const first = !this.state.has(p);
+    const [buf] = this.slots(p, 1);
+    const flags = (this.nesterov ? 1 : 0) | (first ? 2 : 0);
+    this.run("sgd", p, g, buf, null, [
+      { f: this.lr },
+      { f: this.weightDecay },
+      { f: this.momentum },
+      { f: this.dampening },
+      { f: 0 },
+      { f: 0 },
+      { f: 0 },
+      flags,
+    ]);
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * @internal Thin launchers for the generic kernels (unary, binary, copy, fill). Ops call these;
+ * they do not record autograd.
+ */
+import { dispatch, grid } from "../gpu/queue.ts";
+import { type DType, empty, type Tensor } from "./tensor.ts";
+
+/** Row-major strides of a shape. */
+export function stridesOf(shape: readonly number[]): number[] {
+  const s = new Array(shape.length).fill(1);
+  for (let i = shape.length - 2; i >= 0; i--) s[i] = s[i + 1] * shape[i + 1];
+  return s;
+}
+
+/** The uniform block for up to 8 dims: [shape x8, then each stride array x8]. */
+function dims8(values: readonly number[]): number[] {
+  if (values.length > 8) throw new Error(`tensors of more than 8 dimensions are not supported`);
+  const out = new Array(8).fill(1);
+  values.forEach((v, i) => (out[i] = v));
+  return out;
+}
+function strides8(values: readonly number[]): number[] {
+  const out = new Array(8).fill(0);
+  values.forEach((v, i) => (out[i] = v));
+  return out;
+}
+
+/** y = OP(x, a, b) elementwise. */
+export function launchUnary(x: Tensor, op: string, a = 0, b = 0): Tensor {
+  const y = empty(x.shape);
+  if (x.size === 0) return y;
+  dispatch({
+    shader: "unary",
+    constants: { OP: op },
+    buffers: [x.buffer, y.buffer],
+    params: [x.size, { f: a }, { f: b }],
+    workgroups: grid(x.size, 256),
+  });
+  return y;
+}
+
+/** gx = g * DERIV(x, y, a, b) elementwise. */
+export function launchUnaryBackward(x: Tensor, y: Tensor, g: Tensor, deriv: string, a = 0, b = 0): Tensor {
+  const gx = empty(x.shape);
+  if (x.size === 0) return gx;
+  dispatch({
+    shader: "unary_backward",
+    constants: { DERIV: deriv },
+    buffers: [x.buffer, y.buffer, g.buffer, gx.buffer],
+    params: [x.size, { f: a }, { f: b }],
+    workgroups: grid(x.size, 256),
+  });
+  return gx;
+}
+
+/** z = OP(a, b) with a and b broadcast to `shape` (their shapes right-aligned to it). */
+export function launchBinary(a: Tensor, b: Tensor, op: string, shape: readonly number[]): Tensor {
+  const z = empty(shape);
+  const n = z.size;
+  if (n === 0) return z;
+  const same = a.size === n && b.size === n;
+  const bstr = (t: Tensor) => {
+    const st = stridesOf(t.shape);
+    const off = shape.length - t.shape.length;
+    return shape.map((_, d) => (d < off || t.shape[d - off] === 1 ? 0 : st[d - off]));
+  };
+  dispatch({
+    shader: "binary",
+    constants: { OP: op, BCAST: same ? 0 : 1 },
+    buffers: [a.buffer, b.buffer, z.buffer],
+    params: [n, shape.length, 0, 0, ...dims8(shape), ...strides8(same ? [] : bstr(a)), ...strides8(same ? [] : bstr(b))],
+    workgroups: grid(n, 256),
+  });
+  return z;
+}
+
+/** DST[dstOff + Σ i·dstStrides] = SRC[srcOff + Σ i·srcStrides] over every index of `shape`. */
+export function launchCopy(
+  src: Tensor | GPUBuffer,
+  dst: Tensor | GPUBuffer,
+  dtype: DType,
+  shape: readonly number[],
+  srcStrides: readonly number[],
+  dstStrides: readonly number[],
+  srcOff = 0,
+  dstOff = 0,
+): void {
+  const n = shape.reduce((p, d) => p * d, 1);
+  if (n === 0) return;
+  // merge away size-1 dims to keep the index loop short
+  const keepDims = shape.map((d, i) => i).filter((i) => shape[i] !== 1);
+  const sh = keepDims.map((i) => shape[i]);
+  dispatch({
+    shader: "copy",
+    constants: { T: dtype === "int32" ? "i32" : "f32", RANK: Math.max(1, sh.length) },
+    buffers: [src instanceof GPUBuffer ? src : src.buffer, dst instanceof GPUBuffer ? dst : dst.buffer],
+    params: [
+      n,
+      sh.length,
+      srcOff,
+      dstOff,
+      ...dims8(sh),
+      ...strides8(keepDims.map((i) => srcStrides[i])),
+      ...strides8(keepDims.map((i) => dstStrides[i])),
+    ],
+    workgroups: grid(n, 256),
+  });
+}
+
+/** Sets every element of `t` to `value`. */
+export function launchFill(t: Tensor, value: number): void {
+  if (t.size === 0) return;
+  const bits = new DataView(new ArrayBuffer(4));
+  if (t.dtype === "int32") bits.setInt32(0, value, true);
+  else bits.setFloat32(0, value, true);
+  dispatch({
+    shader: "fill",
+    constants: { T: t.dtype === "int32" ? "i32" : "f32" },
+    buffers: [t.buffer],
+    params: [t.size, bits.getUint32(0, true)],
+    workgroups: grid(t.size, 256),
+  });
+}

@@ -1,0 +1,148 @@
+/**
+ * The PyTorch-style method forms of the ops (`x.add(y)`, `x.sum(1)`, `loss.backward()`), each a
+ * one-line call of the function of the same name.
+ */
+import { backward } from "./autograd.ts";
+import * as ew from "./ops/elementwise.ts";
+import { crossEntropy, type CrossEntropyOptions } from "./ops/loss.ts";
+import { linear, matmul } from "./ops/matmul.ts";
+import { argmax, type Axes, max, mean, sum } from "./ops/reduce.ts";
+import { concat, expand, flatten, permute, reshape, slice, transpose } from "./ops/shape.ts";
+import { logSoftmax, softmax } from "./ops/softmax.ts";
+import { Tensor } from "./tensor.ts";
+
+declare module "./tensor.ts" {
+  interface Tensor {
+    add(b: ew.Operand): Tensor;
+    sub(b: ew.Operand): Tensor;
+    mul(b: ew.Operand): Tensor;
+    div(b: ew.Operand): Tensor;
+    pow(b: ew.Operand): Tensor;
+    neg(): Tensor;
+    exp(): Tensor;
+    log(): Tensor;
+    sqrt(): Tensor;
+    abs(): Tensor;
+    relu(): Tensor;
+    sigmoid(): Tensor;
+    tanh(): Tensor;
+    gelu(): Tensor;
+    sum(axes?: Axes, keepdim?: boolean): Tensor;
+    mean(axes?: Axes, keepdim?: boolean): Tensor;
+    max(axis?: number, keepdim?: boolean): Tensor;
+    argmax(axis?: number, keepdim?: boolean): Tensor;
+    matmul(b: Tensor): Tensor;
+    linear(w: Tensor, b?: Tensor | null): Tensor;
+    softmax(axis?: number): Tensor;
+    logSoftmax(axis?: number): Tensor;
+    reshape(shape: readonly number[]): Tensor;
+    view(shape: readonly number[]): Tensor;
+    flatten(start?: number, end?: number): Tensor;
+    permute(dims: readonly number[]): Tensor;
+    transpose(dim0?: number, dim1?: number): Tensor;
+    expand(shape: readonly number[]): Tensor;
+    slice(start: number, end?: number): Tensor;
+    concat(others: Tensor[], axis?: number): Tensor;
+    crossEntropy(targets: Tensor, options?: CrossEntropyOptions): Tensor;
+    /** Backpropagates from this tensor; accumulates into `.grad` of the leaves. */
+    backward(gradient?: Tensor): Promise<void>;
+  }
+}
+
+const P = Tensor.prototype;
+P.add = function (b) {
+  return ew.add(this, b);
+};
+P.sub = function (b) {
+  return ew.sub(this, b);
+};
+P.mul = function (b) {
+  return ew.mul(this, b);
+};
+P.div = function (b) {
+  return ew.div(this, b);
+};
+P.pow = function (b) {
+  return ew.pow(this, b);
+};
+P.neg = function () {
+  return ew.neg(this);
+};
+P.exp = function () {
+  return ew.exp(this);
+};
+P.log = function () {
+  return ew.log(this);
+};
+P.sqrt = function () {
+  return ew.sqrt(this);
+};
+P.abs = function () {
+  return ew.abs(this);
+};
+P.relu = function () {
+  return ew.relu(this);
+};
+P.sigmoid = function () {
+  return ew.sigmoid(this);
+};
+P.tanh = function () {
+  return ew.tanh(this);
+};
+P.gelu = function () {
+  return ew.gelu(this);
+};
+P.sum = function (axes, keepdim) {
+  return sum(this, axes, keepdim);
+};
+P.mean = function (axes, keepdim) {
+  return mean(this, axes, keepdim);
+};
+P.max = function (axis, keepdim) {
+  return max(this, axis, keepdim);
+};
+P.argmax = function (axis, keepdim) {
+  return argmax(this, axis, keepdim);
+};
+P.matmul = function (b) {
+  return matmul(this, b);
+};
+P.linear = function (w, b) {
+  return linear(this, w, b);
+};
+P.softmax = function (axis) {
+  return softmax(this, axis);
+};
+P.logSoftmax = function (axis) {
+  return logSoftmax(this, axis);
+};
+P.reshape = function (shape) {
+  return reshape(this, shape);
+};
+P.view = function (shape) {
+  return reshape(this, shape);
+};
+P.flatten = function (start, end) {
+  return flatten(this, start, end);
+};
+P.permute = function (dims) {
+  return permute(this, dims);
+};
+P.transpose = function (d0, d1) {
+  return transpose(this, d0, d1);
+};
+P.expand = function (shape) {
+  return expand(this, shape);
+};
+P.slice = function (start, end) {
+  return slice(this, start, end);
+};
+P.concat = function (others, axis) {
+  return concat([this, ...others], axis);
+};
+P.crossEntropy = function (targets, options) {
+  return crossEntropy(this, targets, options);
+};
+P.backward = function (gradient) {
+  return backward(this, gradient);
+};

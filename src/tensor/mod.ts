@@ -1,0 +1,13 @@
+/** The tensor layer: re-exports, and installs the method forms. */
+import "./methods.ts";
+export { Tensor, type DType, type RemovableHandle, type TensorGradHook } from "./tensor.ts";
+export { keep, scope } from "./scope.ts";
+export { backward, grad, isGradEnabled, noGrad } from "./autograd.ts";
+export { arange, full, ones, onesLike, rand, randn, tensor, zeros, zerosLike, type TensorOptions } from "./create.ts";
+export { defaultGenerator, Generator, manualSeed } from "./random.ts";
+export * from "./ops/elementwise.ts";
+export { argmax, type Axes, max, mean, sum, sumToShape } from "./ops/reduce.ts";
+export { concat, expand, flatten, permute, reshape, slice, transpose } from "./ops/shape.ts";
+export { linear, matmul } from "./ops/matmul.ts";
+export { logSoftmax, softmax } from "./ops/softmax.ts";
+export { binaryCrossEntropyWithLogits, crossEntropy, type CrossEntropyOptions, mse } from "./ops/loss.ts";

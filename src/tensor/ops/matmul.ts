@@ -1,0 +1,233 @@
+/**
+ * Matrix multiplication (shaders/matmul.wgsl): batched, broadcasting, with an optional fused bias.
+ *
+ * The kernel reads both operands "K-major" with vec4 loads. `mm()` takes each operand as a
+ * strided view and packs it into that layout only when it is not already there, so a
+ * transposed operand in a backward pass costs at most one copy and often none.
+ */
+import { placeholderBuffer } from "../../gpu/pool.ts";
+import { dispatch, grid } from "../../gpu/queue.ts";
+import { record } from "../autograd.ts";
+import { launchCopy } from "../kernels.ts";
+import { assertFloat, empty, type Tensor } from "../tensor.ts";
+import { broadcastShapes } from "./elementwise.ts";
+import { sumToShape } from "./reduce.ts";
+
+/** A logical [batch][K][X] view of a tensor's data: element (b, k, x) at b*sb + k*sk + x*sx. */
+export interface MatView {
+  t: Tensor;
+  sb: number;
+  sk: number;
+  sx: number;
+}
+
+interface Packed {
+  buf: GPUBuffer;
+  ld: number;
+  batchStride: number;
+  temp: Tensor | null;
+}
+
+let MM_WG = 64;
+/** @internal for tuning */
+export function _setMatmulWorkgroup(n: number): void {
+  MM_WG = n;
+}
+const ceil4 = (n: number) => Math.ceil(n / 4) * 4;
+
+/** Puts a view into [batch][K][ld] with x contiguous, copying only if needed. */
+function pack(v: MatView, batch: number, K: number, X: number): Packed {
+  const direct = v.sx === 1 && v.sk % 4 === 0 && v.sk >= X && v.sb % 4 === 0;
+  if (direct) return { buf: v.t.buffer, ld: v.sk, batchStride: v.sb, temp: null };
+  const ld = ceil4(X);
+  const nb = v.sb === 0 ? 1 : batch;
+  const temp = empty([nb * K * ld]);
+  launchCopy(v.t, temp, "float32", [nb, K, X], [v.sb, v.sk, v.sx], [K * ld, ld, 1]);
+  return { buf: temp.buffer, ld, batchStride: v.sb === 0 ? 0 : K * ld, temp };
+}
+
+const unrolled = new Map<string, Record<string, string>>();
+/** The straight-line code for a TM×TN register block (see the header of shaders/matmul.wgsl). */
+function unroll(TM: number, TN: number): Record<string, string> {
+  const key = `${TM}x${TN}`;
+  let u = unrolled.get(key);
+  if (u) return u;
+  const decl: string[] = [], step: string[] = [], store: string[] = [];
+  for (let i = 0; i < TM; i++) {
+    for (let j = 0; j < TN / 4; j++) decl.push(`  var c_${i}_${j} = vec4f(0.0);`);
+  }
+  for (let i = 0; i < TM / 4; i++) step.push(`    let a${i} = A[ia + ${i}u];`);
+  for (let j = 0; j < TN / 4; j++) step.push(`    let b${j} = B[ib + ${j}u];`);
+  for (let i = 0; i < TM; i++) {
+    const comp = "xyzw"[i % 4];
+    for (let j = 0; j < TN / 4; j++) {
+      step.push(`    c_${i}_${j} = fma(vec4f(a${Math.floor(i / 4)}.${comp}), b${j}, c_${i}_${j});`);
+    }
+  }
+  for (let i = 0; i < TM; i++) {
+    for (let j = 0; j < TN / 4; j++) store.push(`  store4(cb, m0 + ${i}u, n0 + ${j * 4}u, c_${i}_${j});`);
+  }
+  u = { ACC_DECL: decl.join("\n"), K_STEP: step.join("\n"), STORE: store.join("\n") };
+  unrolled.set(key, u);
+  return u;
+}
+
+function tileFor(batch: number, M: number, N: number): [number, number] {
+  const tiles = (tm: number, tn: number) => batch * Math.ceil(M / tm) * Math.ceil(N / tn);
+  if (tiles(16, 16) >= 128) return [16, 16];
+  if (tiles(8, 8) >= 64) return [8, 8];
+  return [4, 4];
+}
+
+/**
+ * @internal C[b] = A[b]·B[b] (+ bias) for `batch` products, A given as an [M][K] view per batch
+ * (passed as a [batch][K][M] MatView: x = m) and B as a [K][N] view (x = n).
+ * `bias` is per column (mode 1) or per row (mode 2). Returns C as a new [batch*M*N] tensor.
+ */
+export function mm(
+  a: MatView,
+  b: MatView,
+  batch: number,
+  M: number,
+  N: number,
+  K: number,
+  bias: Tensor | null = null,
+  biasMode: 0 | 1 | 2 = 0,
+): Tensor {
+  const c = empty([batch * M * N]);
+  if (c.size === 0) return c;
+  const pa = pack(a, batch, K, M);
+  const pb = pack(b, batch, K, N);
+  const [TM, TN] = tileFor(batch, M, N);
+  const tilesM = Math.ceil(M / TM);
+  const tilesN = Math.ceil(N / TN);
+  dispatch({
+    shader: "matmul",
+    constants: { WG: MM_WG, TM, TN, BIAS: bias ? biasMode : 0, ...unroll(TM, TN) },
+    buffers: [pa.buf, pb.buf, bias ? bias.buffer : placeholderBuffer(), c.buffer],
+    params: [M, N, K, pa.ld / 4, pb.ld / 4, pa.batchStride / 4, pb.batchStride / 4, tilesM, tilesN, batch],
+    workgroups: grid(batch * tilesM * tilesN, MM_WG),
+  });
+  pa.temp?.dispose();
+  pb.temp?.dispose();
+  return c;
+}
+
+/** Row-major [.., R, C] tensor seen as [batch][R][C] with batch stride (0 when broadcast). */
+function rowMajor(t: Tensor, R: number, C: number, broadcast: boolean): { sb: number; sr: number; sc: number } {
+  return { sb: broadcast ? 0 : R * C, sr: C, sc: 1 };
+}
+
+/**
+ * Matrix product with PyTorch's rules: 1-D operands are vectors, leading dimensions are
+ * batch dimensions and broadcast.
+ *
+ * @example
+ * ```ts
+ * import { matmul, randn } from "./mod.ts";
+ * const y = matmul(randn([8, 3, 4]), randn([4, 5])); // shape [8, 3, 5]
+ * ```
+ */
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  assertFloat("matmul", a);
+  assertFloat("matmul", b);
+  if (a.ndim === 0 || b.ndim === 0) throw new Error(`matmul: operands must have at least 1 dimension, got [${a.shape}] and [${b.shape}]`);
+  const a2 = a.ndim === 1 ? [1, a.shape[0]] : [...a.shape];
+  const b2 = b.ndim === 1 ? [b.shape[0], 1] : [...b.shape];
+  const M = a2[a2.length - 2], K = a2[a2.length - 1];
+  const K2 = b2[b2.length - 2], N = b2[b2.length - 1];
+  if (K !== K2) {
+    throw new Error(`matmul: shapes [${a.shape.join(", ")}] and [${b.shape.join(", ")}] do not align (${K} vs ${K2})`);
+  }
+  const ab = a2.slice(0, -2), bb = b2.slice(0, -2);
+  const batchShape = broadcastShapes("matmul", ab, bb);
+  const batch = batchShape.reduce((p, d) => p * d, 1);
+  const aB = ab.reduce((p, d) => p * d, 1), bB = bb.reduce((p, d) => p * d, 1);
+  if ((aB !== batch && aB !== 1) || (bB !== batch && bB !== 1)) {
+    throw new Error(`matmul: batch dimensions of [${a.shape}] and [${b.shape}] broadcast only partly; expand them first`);
+  }
+  const ra = rowMajor(a, M, K, aB === 1 && batch > 1);
+  const rb = rowMajor(b, K, N, bB === 1 && batch > 1);
+  const c = mm({ t: a, sb: ra.sb, sk: 1, sx: K }, { t: b, sb: rb.sb, sk: N, sx: 1 }, batch, M, N, K);
+  let outShape = [...batchShape, M, N];
+  if (a.ndim === 1) outShape = [...batchShape, N];
+  if (b.ndim === 1) outShape = a.ndim === 1 ? [...batchShape] : [...batchShape, M];
+  const y = c._view(outShape);
+  c.dispose();
+  return record(y, "matmul", [a, b], (g) => {
+    // g as [batch][M][N]
+    let ga: Tensor | null = null, gb: Tensor | null = null;
+    if (a.requiresGrad) {
+      // dA[M][K] = g[M][N] · B^T ; as mm: A' = g viewed (k'=n, x=m), B' = B^T viewed (k'=n, x=k)
+      const full = mm({ t: g, sb: M * N, sk: 1, sx: N }, { t: b, sb: rb.sb, sk: 1, sx: N }, batch, M, K, N);
+      const fullV = full._view([...batchShape, M, K]);
+      full.dispose();
+      const red = sumToShape(fullV, [...ab, M, K]);
+      ga = red === fullV ? fullV : (fullV.dispose(), red);
+      if (ga.shape.length !== a.ndim) {
+        const v = ga._view(a.shape);
+        ga.dispose();
+        ga = v;
+      }
+    }
+    if (b.requiresGrad) {
+      // dB[K][N] = A^T · g ; A' = A^T viewed (k'=m, x=k), B' = g viewed (k'=m, x=n)
+      const full = mm({ t: a, sb: ra.sb, sk: K, sx: 1 }, { t: g, sb: M * N, sk: N, sx: 1 }, batch, K, N, M);
+      const fullV = full._view([...batchShape, K, N]);
+      full.dispose();
+      const red = sumToShape(fullV, [...bb, K, N]);
+      gb = red === fullV ? fullV : (fullV.dispose(), red);
+      if (gb.shape.length !== b.ndim) {
+        const v = gb._view(b.shape);
+        gb.dispose();
+        gb = v;
+      }
+    }
+    return [ga, gb];
+  });
+}
+
+/**
+ * y = x·Wᵀ + b for x [.., in] and W [out, in] (PyTorch's layout), with the bias fused into the
+ * matmul kernel.
+ */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  assertFloat("linear", x);
+  assertFloat("linear", weight);
+  const [O, I] = weight.shape;
+  if (weight.ndim !== 2 || x.shape[x.ndim - 1] !== I) {
+    throw new Error(`linear: input [${x.shape.join(", ")}] does not match weight [${weight.shape.join(", ")}] (expects last dim ${I})`);
+  }
+  if (bias && (bias.ndim !== 1 || bias.shape[0] !== O)) {
+    throw new Error(`linear: bias [${bias.shape.join(", ")}] does not match weight [${weight.shape.join(", ")}]`);
+  }
+  const B = x.size / I;
+  // C[B][O] = x[B][I] · W^T[I][O]: A' = x viewed (k=i, x=b), B' = W^T viewed (k=i, x=o)
+  const c = mm({ t: x, sb: 0, sk: 1, sx: I }, { t: weight, sb: 0, sk: 1, sx: I }, 1, B, O, I, bias ?? null, 1);
+  const y = c._view([...x.shape.slice(0, -1), O]);
+  c.dispose();
+  const inputs = bias ? [x, weight, bias] : [x, weight];
+  return record(y, "linear", inputs, (g) => {
+    const out: (Tensor | null)[] = [null, null, null];
+    if (x.requiresGrad) {
+      // dx[B][I] = g[B][O] · W[O][I]: A' = g (k=o, x=b), B' = W (k=o, x=i)
+      const d = mm({ t: g, sb: 0, sk: 1, sx: O }, { t: weight, sb: 0, sk: I, sx: 1 }, 1, B, I, O);
+      out[0] = d._view(x.shape);
+      d.dispose();
+    }
+    if (weight.requiresGrad) {
+      // dW[O][I] = g^T[O][B] · x[B][I]: A' = g^T (k=b, x=o), B' = x (k=b, x=i)
+      const d = mm({ t: g, sb: 0, sk: O, sx: 1 }, { t: x, sb: 0, sk: I, sx: 1 }, 1, O, I, B);
+      out[1] = d._view(weight.shape);
+      d.dispose();
+    }
+    if (bias?.requiresGrad) {
+      const g2 = g._view([B, O]);
+      const s = sumToShape(g2, [1, O]);
+      out[2] = s._view([O]);
+      s.dispose();
+      g2.dispose();
+    }
+    return bias ? out : out.slice(0, 2);
+  });
+}

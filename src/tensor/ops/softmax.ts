@@ -1,0 +1,52 @@
+/**
+ * softmax and log-softmax along an axis (shaders/softmax.wgsl), numerically stable.
+ */
+import { dispatch, grid } from "../../gpu/queue.ts";
+import { record } from "../autograd.ts";
+import { assertFloat, empty, type Tensor } from "../tensor.ts";
+import { normAxis } from "./shape.ts";
+
+function ori(x: Tensor, axis: number): [number, number, number] {
+  const a = normAxis("softmax", axis, x.ndim);
+  const O = x.shape.slice(0, a).reduce((p, d) => p * d, 1);
+  const I = x.shape.slice(a + 1).reduce((p, d) => p * d, 1);
+  return [O, x.shape[a], I];
+}
+
+function run(entry: string, x: Tensor, g: Tensor | null, dims: [number, number, number]): Tensor {
+  const out = empty(x.shape);
+  const [O, R, I] = dims;
+  if (x.size === 0) return out;
+  dispatch({
+    shader: "softmax",
+    entry,
+    buffers: [x.buffer, (g ?? x).buffer, out.buffer],
+    params: [O, R, I],
+    workgroups: grid(O * I, 64),
+  });
+  return out;
+}
+
+/**
+ * softmax(x) along `axis` (default the last): each slice sums to 1.
+ *
+ * @example
+ * ```ts
+ * import { softmax, tensor } from "./mod.ts";
+ * softmax(tensor([[1, 2, 3]]), -1); // rows sum to 1
+ * ```
+ */
+export function softmax(x: Tensor, axis = -1): Tensor {
+  assertFloat("softmax", x);
+  const dims = ori(x, axis);
+  const y = run("softmax", x, null, dims);
+  return record(y, "softmax", [x], (g) => [run("softmax_bwd", y, g, dims)]);
+}
+
+/** log(softmax(x)) along `axis`, computed as x - logsumexp(x) without overflow. */
+export function logSoftmax(x: Tensor, axis = -1): Tensor {
+  assertFloat("logSoftmax", x);
+  const dims = ori(x, axis);
+  const y = run("log_softmax", x, null, dims);
+  return record(y, "logSoftmax", [x], (g) => [run("log_softmax_bwd", y, g, dims)]);
+}

@@ -1,0 +1,211 @@
+/**
+ * The Tensor: a shape, a dtype and GPU storage, plus what autograd needs (the op that made
+ * it, `requiresGrad`, `.grad`, hooks). Storage is reference counted so that views made by
+ * `reshape` share one buffer; every tensor is disposed on its own.
+ */
+import { acquireBuffer, releaseBuffer } from "../gpu/pool.ts";
+import { readBuffer } from "../gpu/queue.ts";
+import { type ScopeFrame, track } from "./scope.ts";
+
+/** Element types: float32 for values, int32 for labels and indices. */
+export type DType = "float32" | "int32";
+
+/** @internal A refcounted GPU buffer. */
+export class Storage {
+  refs = 1;
+  constructor(readonly buffer: GPUBuffer, readonly bytes: number) {}
+  retain(): this {
+    this.refs++;
+    return this;
+  }
+  release(): void {
+    if (--this.refs === 0) releaseBuffer(this.buffer);
+  }
+}
+
+/** @internal An autograd node: how to turn the output's gradient into the inputs'. */
+export interface GradNode {
+  op: string;
+  inputs: Tensor[];
+  /** Gradients for each input (null where an input needs none). */
+  backward: (grad: Tensor, ctx: { gradOf(t: Tensor): Tensor | undefined; setGrad(t: Tensor, g: Tensor): void }) => (Tensor | null)[];
+  /** Tensors saved for backward, disposed with the graph. */
+  saved?: Tensor[];
+}
+
+/** A hook on a tensor's gradient: return a tensor to replace it. */
+export type TensorGradHook = (grad: Tensor) => Tensor | void;
+
+/** A handle that removes a hook. */
+export interface RemovableHandle {
+  remove(): void;
+}
+
+let nextId = 0;
+
+/** An n-dimensional array on the GPU. Create one with `tensor()`, `zeros()`, `randn()`, …. */
+export class Tensor {
+  /** Dimensions, outermost first. */
+  readonly shape: readonly number[];
+  /** Element type. */
+  readonly dtype: DType;
+  /** Number of elements. */
+  readonly size: number;
+  /** Creation order; autograd processes nodes in reverse of it. */
+  readonly id: number = nextId++;
+  /** Whether gradients flow to this tensor. */
+  requiresGrad = false;
+  /** The accumulated gradient, after `backward()` (leaves and `retainGrad()` tensors). */
+  grad: Tensor | null = null;
+  /** Optional label shown in errors, graphs and summaries. */
+  name?: string;
+  /** @internal */
+  _node: GradNode | null = null;
+  /** @internal */
+  _storage: Storage | null;
+  /** @internal */
+  _scope: ScopeFrame | null = null;
+  /** @internal */
+  _hooks: TensorGradHook[] = [];
+  /** @internal */
+  _retainGrad = false;
+  /** @internal where this tensor was made, for error messages (op name) */
+  _op = "tensor";
+
+  /** @internal use the creation functions instead */
+  constructor(shape: readonly number[], dtype: DType, storage: Storage) {
+    for (const d of shape) {
+      if (!Number.isInteger(d) || d < 0) throw new Error(`invalid shape [${shape.join(", ")}]: dimensions must be non-negative integers`);
+    }
+    this.shape = Object.freeze([...shape]);
+    this.dtype = dtype;
+    this.size = shape.reduce((a, b) => a * b, 1);
+    this._storage = storage;
+    track(this);
+  }
+
+  /** Number of dimensions. */
+  get ndim(): number {
+    return this.shape.length;
+  }
+
+  /** Whether `dispose()` has been called. */
+  get disposed(): boolean {
+    return this._storage === null;
+  }
+
+  /** Whether this tensor was made by a recorded op (not a leaf). */
+  get isLeaf(): boolean {
+    return this._node === null;
+  }
+
+  /** @internal the GPU buffer; throws if the tensor was disposed. */
+  get buffer(): GPUBuffer {
+    if (!this._storage) {
+      throw new Error(`tensor ${this.describe()} was disposed and cannot be used any more`);
+    }
+    return this._storage.buffer;
+  }
+
+  /** A short description for messages: name or op, shape and dtype. */
+  describe(): string {
+    return `${this.name ?? this._op}[${this.shape.join(", ")}] ${this.dtype}`;
+  }
+
+  /** Frees the GPU storage (once all views of it are disposed). Safe to call twice. */
+  dispose(): void {
+    if (!this._storage) return;
+    this._storage.release();
+    this._storage = null;
+    this._scope?.items.delete(this);
+    this._scope = null;
+    if (this.grad) {
+      this.grad.dispose();
+      this.grad = null;
+    }
+  }
+
+  /** Support for `using t = …` declarations. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  /**
+   * Copies the data to the CPU (one GPU synchronisation).
+   *
+   * @example
+   * ```ts
+   * import { tensor } from "./mod.ts";
+   * const a = await tensor([1, 2, 3]).toArray(); // Float32Array [1, 2, 3]
+   * ```
+   */
+  async toArray(): Promise<Float32Array | Int32Array> {
+    const buf = this.buffer;
+    if (this.size === 0) return this.dtype === "int32" ? new Int32Array(0) : new Float32Array(0);
+    const data = await readBuffer(buf, this.size * 4);
+    return this.dtype === "int32" ? new Int32Array(data) : new Float32Array(data);
+  }
+
+  /** The value of a one-element tensor. */
+  async item(): Promise<number> {
+    if (this.size !== 1) throw new Error(`item() needs a tensor with one element, got shape [${this.shape.join(", ")}]`);
+    return (await this.toArray())[0];
+  }
+
+  /** Makes `.grad` available on this non-leaf tensor after backward. */
+  retainGrad(): this {
+    this._retainGrad = true;
+    return this;
+  }
+
+  /** Sets `requiresGrad` (in place) and returns this tensor. */
+  requiresGrad_(value = true): this {
+    if (value && this.dtype !== "float32") throw new Error(`only float32 tensors can require gradients, got ${this.describe()}`);
+    this.requiresGrad = value;
+    return this;
+  }
+
+  /**
+   * Registers a hook called with this tensor's gradient during backward; a returned tensor
+   * replaces the gradient that flows on.
+   */
+  registerHook(hook: TensorGradHook): RemovableHandle {
+    this._hooks.push(hook);
+    return {
+      remove: () => {
+        const i = this._hooks.indexOf(hook);
+        if (i >= 0) this._hooks.splice(i, 1);
+      },
+    };
+  }
+
+  /** @internal a new tensor sharing this one's storage with another shape. */
+  _view(shape: readonly number[]): Tensor {
+    const s = this._storage;
+    if (!s) throw new Error(`tensor ${this.describe()} was disposed and cannot be used any more`);
+    return new Tensor(shape, this.dtype, s.retain());
+  }
+
+  toString(): string {
+    return `Tensor(${this.describe()})`;
+  }
+}
+
+/** @internal a tensor with fresh (uninitialised) storage. */
+export function empty(shape: readonly number[], dtype: DType = "float32", forUpload = false): Tensor {
+  const size = shape.reduce((a, b) => a * b, 1);
+  const bytes = Math.max(4, size * 4);
+  return new Tensor(shape, dtype, new Storage(acquireBuffer(bytes, forUpload), bytes));
+}
+
+/** Throws unless `t` is usable as an op input. */
+export function assertLive(op: string, t: Tensor): void {
+  if (!(t instanceof Tensor)) throw new Error(`${op}: expected a Tensor, got ${typeof t}`);
+  if (t.disposed) throw new Error(`${op}: tensor ${t.describe()} was disposed and cannot be used any more`);
+}
+
+/** Throws unless `t` is float32. */
+export function assertFloat(op: string, t: Tensor): void {
+  assertLive(op, t);
+  if (t.dtype !== "float32") throw new Error(`${op} needs a float32 tensor, got ${t.describe()}`);
+}
