@@ -33,7 +33,9 @@ export interface TabularResult {
 }
 
 /** Trains the MLP 100→10→10→1 (sigmoid output, BCE, Adam) and ranks features by input gradient. */
-export async function runTabular(options: { epochs?: number; seed?: number; log?: (s: string) => void } = {}): Promise<TabularResult> {
+export async function runTabular(
+  options: { epochs?: number; seed?: number; log?: (s: string) => void } = {},
+): Promise<TabularResult> {
   const seed = options.seed ?? 0;
   const log = options.log ?? (() => {});
   manualSeed(seed);
@@ -44,7 +46,13 @@ export async function runTabular(options: { epochs?: number; seed?: number; log?
   const yTrain = Float32Array.from(train.y), yTest = Float32Array.from(test.y);
 
   // the output layer gives a logit; the sigmoid is folded into the loss for stability
-  const model = new Sequential(new Linear(100, 10), new ReLU(), new Linear(10, 10), new ReLU(), new Linear(10, 1));
+  const model = new Sequential(
+    new Linear(100, 10),
+    new ReLU(),
+    new Linear(10, 10),
+    new ReLU(),
+    new Linear(10, 1),
+  );
   const opt = new Adam(model.parameters(), { lr: 0.01 });
   const epochs = options.epochs ?? 30;
   for (let e = 0; e < epochs; e++) {
@@ -60,7 +68,9 @@ export async function runTabular(options: { epochs?: number; seed?: number; log?
         return await loss.item() * b.indices.length;
       });
     }
-    if (e % 10 === 9 || e === epochs - 1) log(`epoch ${e + 1}: train loss ${(total / train.nSamples).toFixed(4)}`);
+    if (e % 10 === 9 || e === epochs - 1) {
+      log(`epoch ${e + 1}: train loss ${(total / train.nSamples).toFixed(4)}`);
+    }
   }
 
   const accuracy = (x: Float32Array, y: Float32Array) =>
@@ -87,9 +97,17 @@ export async function runTabular(options: { epochs?: number; seed?: number; log?
 
 if (import.meta.main) {
   const r = await runTabular({ log: console.log });
-  console.log(`train accuracy ${(r.trainAccuracy * 100).toFixed(1)}%, test accuracy ${(r.testAccuracy * 100).toFixed(1)}%`);
+  console.log(
+    `train accuracy ${(r.trainAccuracy * 100).toFixed(1)}%, test accuracy ${
+      (r.testAccuracy * 100).toFixed(1)
+    }%`,
+  );
   console.log("top 10 features by mean |∂output/∂input| (* = truly informative):");
   for (const f of r.ranking.slice(0, 10)) {
-    console.log(`  feature ${String(f).padStart(3)}  ${r.importance[f].toFixed(5)} ${r.informative.includes(f) ? "*" : ""}`);
+    console.log(
+      `  feature ${String(f).padStart(3)}  ${r.importance[f].toFixed(5)} ${
+        r.informative.includes(f) ? "*" : ""
+      }`,
+    );
   }
 }

@@ -61,7 +61,10 @@ Deno.test("forward hooks see each layer's output; backward hooks see the gradien
   const expected0 = gb.linear(x, (model.layers[0] as gb.Linear).weight, (model.layers[0] as gb.Linear).bias);
   assertClose(await outs.get("0")!.toArray(), await expected0.toArray());
   assertClose(await outs.get("2")!.toArray(), await y.toArray());
-  assertClose(await outs.get("1")!.toArray(), Array.from(await expected0.toArray()).map((v) => Math.max(v, 0)));
+  assertClose(
+    await outs.get("1")!.toArray(),
+    Array.from(await expected0.toArray()).map((v) => Math.max(v, 0)),
+  );
   const w = gb.randn([2, 3]);
   await gb.mul(y, w).sum().backward();
   // the gradient arriving at the last layer is w; at the ReLU it is w·W2

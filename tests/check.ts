@@ -29,12 +29,18 @@ export async function checkOp(c: OpCase): Promise<void> {
   const w = randArr(expected.shape, r, -1, 1);
   w.data = w.data.map(Math.fround);
   await scope(async () => {
-    const ts = xs.map((a, i) => tensor(Float32Array.from(a.data), a.shape, { requiresGrad: !c.noGrad?.includes(i) }));
+    const ts = xs.map((a, i) =>
+      tensor(Float32Array.from(a.data), a.shape, { requiresGrad: !c.noGrad?.includes(i) })
+    );
     const y = c.gpu(...ts);
     if (y.shape.length !== expected.shape.length || y.shape.some((d, i) => d !== expected.shape[i])) {
       throw new Error(`${c.name}: shape [${y.shape}] != expected [${expected.shape}]`);
     }
-    assertClose(await y.toArray(), expected.data, { rtol: c.rtol ?? 1e-4, atol: c.atol ?? 1e-5, msg: `${c.name} forward` });
+    assertClose(await y.toArray(), expected.data, {
+      rtol: c.rtol ?? 1e-4,
+      atol: c.atol ?? 1e-5,
+      msg: `${c.name} forward`,
+    });
     const wt = tensor(Float32Array.from(w.data), w.shape);
     const loss = sum(mul(y, wt));
     const want = ts.map((_, i) => !c.noGrad?.includes(i));
@@ -51,7 +57,11 @@ export async function checkOp(c: OpCase): Promise<void> {
       };
       const num = numericGrad(f, xs[i].data);
       const tol = c.gradTol ?? 2e-3;
-      assertClose(await gs[gi++].toArray(), num, { rtol: tol, atol: tol, msg: `${c.name} gradient of input ${i} [${xs[i].shape}]` });
+      assertClose(await gs[gi++].toArray(), num, {
+        rtol: tol,
+        atol: tol,
+        msg: `${c.name} gradient of input ${i} [${xs[i].shape}]`,
+      });
     }
     void size;
   });

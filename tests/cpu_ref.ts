@@ -155,9 +155,11 @@ export function erf(x: number): number {
   // high-precision series / continued fraction via Math functions (float64)
   const t = 1 / (1 + 0.5 * Math.abs(x));
   const y = 1 - t * Math.exp(
-    -x * x - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 +
-      t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
-  );
+        -x * x - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 +
+                          t *
+                            (0.27886807 +
+                              t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+      );
   return x >= 0 ? y : -y;
 }
 
@@ -220,7 +222,9 @@ export function assertClose(
   }
   if (worst >= 0) {
     throw new Error(
-      `${opts.msg ?? "values differ"}: element ${worst}: got ${actual[worst]}, expected ${expected[worst]} (rtol ${rtol}, atol ${atol})`,
+      `${opts.msg ?? "values differ"}: element ${worst}: got ${actual[worst]}, expected ${
+        expected[worst]
+      } (rtol ${rtol}, atol ${atol})`,
     );
   }
 }

@@ -2,10 +2,19 @@ import assert from "node:assert/strict";
 import * as gb from "../mod.ts";
 
 Deno.test("mismatched shapes name the op and both shapes", () => {
-  assert.throws(() => gb.add(gb.zeros([2, 3]), gb.zeros([4])), /add: shapes \[2, 3\] and \[4\] cannot be broadcast/);
-  assert.throws(() => gb.matmul(gb.zeros([2, 3]), gb.zeros([4, 5])), /matmul: shapes \[2, 3\] and \[4, 5\] do not align/);
+  assert.throws(
+    () => gb.add(gb.zeros([2, 3]), gb.zeros([4])),
+    /add: shapes \[2, 3\] and \[4\] cannot be broadcast/,
+  );
+  assert.throws(
+    () => gb.matmul(gb.zeros([2, 3]), gb.zeros([4, 5])),
+    /matmul: shapes \[2, 3\] and \[4, 5\] do not align/,
+  );
   assert.throws(() => gb.reshape(gb.zeros([2, 3]), [4, 2]), /reshape: cannot reshape \[2, 3\]/);
-  assert.throws(() => gb.linear(gb.zeros([2, 3]), gb.zeros([4, 5])), /linear: input \[2, 3\] does not match weight \[4, 5\]/);
+  assert.throws(
+    () => gb.linear(gb.zeros([2, 3]), gb.zeros([4, 5])),
+    /linear: input \[2, 3\] does not match weight \[4, 5\]/,
+  );
   assert.throws(() => gb.concat([gb.zeros([2, 3]), gb.zeros([2, 4])], 0), /concat: shapes/);
   assert.throws(() => gb.tensor([1, 2, 3], [2, 2]), /3 values do not fill shape \[2, 2\]/);
   assert.throws(() => gb.sum(gb.zeros([2]), 3), /sum: axis 3 is out of range/);
@@ -14,7 +23,10 @@ Deno.test("mismatched shapes name the op and both shapes", () => {
 Deno.test("wrong dtypes are errors", () => {
   const labels = gb.tensor([0, 1], undefined, { dtype: "int32" });
   assert.throws(() => gb.exp(labels), /exp needs a float32 tensor, got tensor\[2\] int32/);
-  assert.throws(() => gb.crossEntropy(gb.zeros([2, 3]), gb.zeros([2])), /targets must be int32 class indices/);
+  assert.throws(
+    () => gb.crossEntropy(gb.zeros([2, 3]), gb.zeros([2])),
+    /targets must be int32 class indices/,
+  );
   assert.throws(() => gb.tensor([0.5], undefined, { dtype: "int32" }), /int32 data must be integers/);
 });
 

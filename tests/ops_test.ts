@@ -30,7 +30,12 @@ for (const [name, g, f, range] of unaryCases) {
   });
 }
 
-const binaryCases: [string, (a: gb.Tensor, b: gb.Tensor) => gb.Tensor, (x: number, y: number) => number, [number, number]?][] = [
+const binaryCases: [
+  string,
+  (a: gb.Tensor, b: gb.Tensor) => gb.Tensor,
+  (x: number, y: number) => number,
+  [number, number]?,
+][] = [
   ["add", gb.add, (x, y) => x + y],
   ["sub", gb.sub, (x, y) => x - y],
   ["mul", gb.mul, (x, y) => x * y],
@@ -48,7 +53,13 @@ const broadcastShapes = [
 for (const [name, g, f, range] of binaryCases) {
   Deno.test(`binary ${name} broadcasts and matches the CPU reference and finite differences`, async () => {
     for (const shapes of broadcastShapes) {
-      await checkOp({ name: `${name} ${JSON.stringify(shapes)}`, shapes, gpu: g, cpu: (a, b) => ref.binary(a, b, f), range });
+      await checkOp({
+        name: `${name} ${JSON.stringify(shapes)}`,
+        shapes,
+        gpu: g,
+        cpu: (a, b) => ref.binary(a, b, f),
+        range,
+      });
     }
   });
 }
@@ -82,8 +93,15 @@ Deno.test("sum and mean over axes, all, keepdim", async () => {
 });
 
 Deno.test("max over an axis, its gradient, and argmax", async () => {
-  for (const [shape, axis] of [[[4, 6], 1], [[4, 6], 0], [[2, 3, 5], 1], [[3, 600], 1]] as [number[], number][]) {
-    await checkOp({ name: `max ${shape} ${axis}`, shapes: [shape], gpu: (x) => gb.max(x, axis), cpu: (a) => ref.maxAxis(a, axis) });
+  for (
+    const [shape, axis] of [[[4, 6], 1], [[4, 6], 0], [[2, 3, 5], 1], [[3, 600], 1]] as [number[], number][]
+  ) {
+    await checkOp({
+      name: `max ${shape} ${axis}`,
+      shapes: [shape],
+      gpu: (x) => gb.max(x, axis),
+      cpu: (a) => ref.maxAxis(a, axis),
+    });
   }
   const x = gb.tensor([[1, 9, 3], [7, 2, 7], [-5, -1, -3]]);
   assertEq(Array.from(await gb.argmax(x, 1).toArray()), [1, 0, 1]);
@@ -95,7 +113,9 @@ Deno.test("max over an axis, its gradient, and argmax", async () => {
 });
 
 function assertEq(a: unknown, b: unknown) {
-  if (JSON.stringify(a) !== JSON.stringify(b)) throw new Error(`expected ${JSON.stringify(b)}, got ${JSON.stringify(a)}`);
+  if (JSON.stringify(a) !== JSON.stringify(b)) {
+    throw new Error(`expected ${JSON.stringify(b)}, got ${JSON.stringify(a)}`);
+  }
 }
 
 Deno.test("matmul: shapes off the tile grid, batches, broadcasting, vectors", async () => {
@@ -137,7 +157,10 @@ Deno.test("matmul: large shapes (16×16 register tiles, ragged edges) match the 
     const a = ref.randArr([m, k], r), b = ref.randArr([k, n], r);
     a.data = a.data.map(Math.fround);
     b.data = b.data.map(Math.fround);
-    const got = await gb.matmul(gb.tensor(Float32Array.from(a.data), [m, k]), gb.tensor(Float32Array.from(b.data), [k, n])).toArray();
+    const got = await gb.matmul(
+      gb.tensor(Float32Array.from(a.data), [m, k]),
+      gb.tensor(Float32Array.from(b.data), [k, n]),
+    ).toArray();
     ref.assertClose(got, ref.matmul(a, b).data, { rtol: 1e-4, atol: 1e-4, msg: `matmul ${m}x${k}x${n}` });
   }
 });
@@ -154,8 +177,15 @@ Deno.test("linear (x·Wᵀ + b) matches the CPU reference and finite differences
 });
 
 Deno.test("softmax and logSoftmax: reference, gradients, rows sum to 1, no overflow at 1e4", async () => {
-  for (const [shape, axis] of [[[4, 7], 1], [[4, 7], 0], [[2, 3, 5], 1], [[1, 1], 1]] as [number[], number][]) {
-    await checkOp({ name: `softmax ${shape}`, shapes: [shape], gpu: (x) => gb.softmax(x, axis), cpu: (a) => ref.softmax(a, axis) });
+  for (
+    const [shape, axis] of [[[4, 7], 1], [[4, 7], 0], [[2, 3, 5], 1], [[1, 1], 1]] as [number[], number][]
+  ) {
+    await checkOp({
+      name: `softmax ${shape}`,
+      shapes: [shape],
+      gpu: (x) => gb.softmax(x, axis),
+      cpu: (a) => ref.softmax(a, axis),
+    });
     await checkOp({
       name: `logSoftmax ${shape}`,
       shapes: [shape],
@@ -167,15 +197,33 @@ Deno.test("softmax and logSoftmax: reference, gradients, rows sum to 1, no overf
   const p = await gb.softmax(big, 1).toArray();
   ref.assertClose(p, [1, 0, 0, 1 / 3, 1 / 3, 1 / 3], { msg: "softmax of 1e4" });
   const lp = await gb.logSoftmax(big, 1).toArray();
-  ref.assertClose(lp, [0, -1e4, -2e4, -Math.log(3), -Math.log(3), -Math.log(3)], { msg: "logSoftmax of 1e4", rtol: 1e-6 });
+  ref.assertClose(lp, [0, -1e4, -2e4, -Math.log(3), -Math.log(3), -Math.log(3)], {
+    msg: "logSoftmax of 1e4",
+    rtol: 1e-6,
+  });
   const rows = await gb.sum(gb.softmax(gb.randn([50, 31]), 1), 1).toArray();
   ref.assertClose(rows, new Array(50).fill(1), { msg: "softmax rows sum to 1" });
 });
 
 Deno.test("shape ops: reshape, permute, transpose, expand, slice, concat", async () => {
-  await checkOp({ name: "reshape", shapes: [[2, 6]], gpu: (x) => gb.reshape(x, [3, -1, 2]), cpu: (a) => ({ data: a.data, shape: [3, 2, 2] }) });
-  await checkOp({ name: "permute", shapes: [[2, 3, 4]], gpu: (x) => gb.permute(x, [2, 0, 1]), cpu: (a) => ref.permute(a, [2, 0, 1]) });
-  await checkOp({ name: "transpose", shapes: [[5, 3]], gpu: (x) => gb.transpose(x), cpu: (a) => ref.permute(a, [1, 0]) });
+  await checkOp({
+    name: "reshape",
+    shapes: [[2, 6]],
+    gpu: (x) => gb.reshape(x, [3, -1, 2]),
+    cpu: (a) => ({ data: a.data, shape: [3, 2, 2] }),
+  });
+  await checkOp({
+    name: "permute",
+    shapes: [[2, 3, 4]],
+    gpu: (x) => gb.permute(x, [2, 0, 1]),
+    cpu: (a) => ref.permute(a, [2, 0, 1]),
+  });
+  await checkOp({
+    name: "transpose",
+    shapes: [[5, 3]],
+    gpu: (x) => gb.transpose(x),
+    cpu: (a) => ref.permute(a, [1, 0]),
+  });
   await checkOp({
     name: "expand",
     shapes: [[3, 1]],
@@ -192,7 +240,15 @@ Deno.test("shape ops: reshape, permute, transpose, expand, slice, concat", async
     name: "concat axis 1",
     shapes: [[2, 3], [2, 2]],
     gpu: (a, b) => gb.concat([a, b], 1),
-    cpu: (a, b) => ({ data: Float64Array.from([...a.data.slice(0, 3), ...b.data.slice(0, 2), ...a.data.slice(3), ...b.data.slice(2)]), shape: [2, 5] }),
+    cpu: (a, b) => ({
+      data: Float64Array.from([
+        ...a.data.slice(0, 3),
+        ...b.data.slice(0, 2),
+        ...a.data.slice(3),
+        ...b.data.slice(2),
+      ]),
+      shape: [2, 5],
+    }),
   });
   await checkOp({
     name: "concat axis 0",
@@ -209,7 +265,8 @@ Deno.test("losses: crossEntropy (with label smoothing), mse, binaryCrossEntropyW
       name: `crossEntropy eps=${eps}`,
       shapes: [[5, 6]],
       range: [-3, 3],
-      gpu: (x) => gb.crossEntropy(x, gb.tensor(targets, undefined, { dtype: "int32" }), { labelSmoothing: eps }),
+      gpu: (x) =>
+        gb.crossEntropy(x, gb.tensor(targets, undefined, { dtype: "int32" }), { labelSmoothing: eps }),
       cpu: (a) => ({ data: Float64Array.of(ref.crossEntropy(a, targets, eps)), shape: [] }),
     });
   }
@@ -217,7 +274,10 @@ Deno.test("losses: crossEntropy (with label smoothing), mse, binaryCrossEntropyW
     name: "mse",
     shapes: [[4, 3], [4, 3]],
     gpu: gb.mse,
-    cpu: (a, b) => ({ data: Float64Array.of(ref.binary(a, b, (p, q) => (p - q) ** 2).data.reduce((s, v) => s + v, 0) / 12), shape: [] }),
+    cpu: (a, b) => ({
+      data: Float64Array.of(ref.binary(a, b, (p, q) => (p - q) ** 2).data.reduce((s, v) => s + v, 0) / 12),
+      shape: [],
+    }),
   });
   await checkOp({
     name: "bce with logits",
@@ -232,6 +292,7 @@ Deno.test("losses: crossEntropy (with label smoothing), mse, binaryCrossEntropyW
     },
   });
   // large logits stay finite
-  const l = await gb.crossEntropy(gb.tensor([[1e4, 0, -1e4]]), gb.tensor([1], undefined, { dtype: "int32" })).item();
+  const l = await gb.crossEntropy(gb.tensor([[1e4, 0, -1e4]]), gb.tensor([1], undefined, { dtype: "int32" }))
+    .item();
   ref.assertClose([l], [1e4], { rtol: 1e-6, msg: "cross-entropy of large logits" });
 });

@@ -27,19 +27,30 @@ async function compare(
 }
 
 Deno.test("SGD (plain, momentum, Nesterov, weight decay): 3 steps match a CPU reference to 1e-5", async () => {
-  for (const [momentum, nesterov, wd, dampening] of [[0, false, 0, 0], [0.9, false, 0, 0], [0.9, true, 0.01, 0], [0.5, false, 0.1, 0.3]] as const) {
+  for (
+    const [momentum, nesterov, wd, dampening] of [
+      [0, false, 0, 0],
+      [0.9, false, 0, 0],
+      [0.9, true, 0.01, 0],
+      [0.5, false, 0.1, 0.3],
+    ] as const
+  ) {
     const lr = 0.1;
-    await compare(`sgd m=${momentum} n=${nesterov} wd=${wd}`, (ps) => new gb.SGD(ps, { lr, momentum, nesterov, weightDecay: wd, dampening }), (p, g, s, t) => {
-      s.buf ??= new Float64Array(p.length);
-      for (let i = 0; i < p.length; i++) {
-        let gi = g[i] + wd * p[i];
-        if (momentum) {
-          s.buf[i] = t === 1 ? gi : momentum * s.buf[i] + (1 - dampening) * gi;
-          gi = nesterov ? gi + momentum * s.buf[i] : s.buf[i];
+    await compare(
+      `sgd m=${momentum} n=${nesterov} wd=${wd}`,
+      (ps) => new gb.SGD(ps, { lr, momentum, nesterov, weightDecay: wd, dampening }),
+      (p, g, s, t) => {
+        s.buf ??= new Float64Array(p.length);
+        for (let i = 0; i < p.length; i++) {
+          let gi = g[i] + wd * p[i];
+          if (momentum) {
+            s.buf[i] = t === 1 ? gi : momentum * s.buf[i] + (1 - dampening) * gi;
+            gi = nesterov ? gi + momentum * s.buf[i] : s.buf[i];
+          }
+          p[i] -= lr * gi;
         }
-        p[i] -= lr * gi;
-      }
-    });
+      },
+    );
   }
 });
 
@@ -49,7 +60,8 @@ Deno.test("Adam and AdamW: 3 steps match a CPU reference to 1e-5", async () => {
       const lr = 0.01, b1 = 0.9, b2 = 0.999, eps = 1e-8;
       await compare(
         `${decoupled ? "AdamW" : "Adam"} wd=${wd}`,
-        (ps) => decoupled ? new gb.AdamW(ps, { lr, weightDecay: wd }) : new gb.Adam(ps, { lr, weightDecay: wd }),
+        (ps) =>
+          decoupled ? new gb.AdamW(ps, { lr, weightDecay: wd }) : new gb.Adam(ps, { lr, weightDecay: wd }),
         (p, g, s, t) => {
           s.m ??= new Float64Array(p.length);
           s.v ??= new Float64Array(p.length);

@@ -60,7 +60,10 @@ export function makeClassification(options: ClassificationOptions = {}): Tabular
     centres.push(v);
   }
   // a random mixing matrix, diagonal-dominant so each informative column keeps signal
-  const mix = Array.from({ length: k }, (_, i) => Array.from({ length: k }, (_, j) => (i === j ? 1 : 0.3 * g.normal())));
+  const mix = Array.from(
+    { length: k },
+    (_, i) => Array.from({ length: k }, (_, j) => (i === j ? 1 : 0.3 * g.normal())),
+  );
   const cols = g.shuffle(Array.from({ length: f }, (_, i) => i));
   const informative = cols.slice(0, k).sort((a, b) => a - b);
   const x = new Float32Array(n * f);

@@ -44,7 +44,10 @@ export function trainTestSplit(
   const frac = options.testFraction ?? 0.2;
   const order = new Rng(options.seed ?? 0).shuffle(Array.from({ length: n }, (_, i) => i));
   const nTest = Math.round(n * frac);
-  return { test: take(x, y, nFeatures, order.slice(0, nTest)), train: take(x, y, nFeatures, order.slice(nTest)) };
+  return {
+    test: take(x, y, nFeatures, order.slice(0, nTest)),
+    train: take(x, y, nFeatures, order.slice(nTest)),
+  };
 }
 
 /** Per-feature mean and standard deviation, fitted on one set and applied to any. */

@@ -17,7 +17,8 @@ export interface AdapterInfo {
   features: string[];
 }
 
-const NO_ADAPTER_HELP = "No WebGPU adapter is available. glassbox runs its kernels on WebGPU: use a machine " +
+const NO_ADAPTER_HELP =
+  "No WebGPU adapter is available. glassbox runs its kernels on WebGPU: use a machine " +
   "with a GPU, or on headless Linux install Mesa's software Vulkan driver " +
   "(`apt-get install -y mesa-vulkan-drivers`, which provides lavapipe) and set XDG_RUNTIME_DIR " +
   "(e.g. `export XDG_RUNTIME_DIR=/tmp`). DENO_WEBGPU_BACKEND=gl selects Mesa's OpenGL path instead.";
@@ -81,7 +82,9 @@ export function whenLost(): Promise<never> {
   const d = device();
   if (!lostPromise) {
     lostPromise = d.lost.then((info) => {
-      throw new Error(`The WebGPU device was lost (${info.reason}: ${info.message}) while waiting on the GPU.`);
+      throw new Error(
+        `The WebGPU device was lost (${info.reason}: ${info.message}) while waiting on the GPU.`,
+      );
     });
     lostPromise.catch(() => {}); // reported through the races that use it
   }

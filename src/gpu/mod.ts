@@ -1,5 +1,5 @@
 /** The GPU runtime's public face: which adapter, memory counters, synchronisation. */
 export { type AdapterInfo, adapterInfo } from "./device.ts";
-export { poolStats, type PoolStats } from "./pool.ts";
+export { type PoolStats, poolStats } from "./pool.ts";
 export { flush, queueStats, sync } from "./queue.ts";
 export { pipelineCount } from "./shaders.ts";

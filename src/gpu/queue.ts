@@ -40,7 +40,7 @@ let arena: GPUBuffer | null = null;
 let slotsUsed = 0;
 let encoder: GPUCommandEncoder | null = null;
 let kernelsInBatch = new Set<string>();
-let batchErrors: Promise<void>[] = [];
+const batchErrors: Promise<void>[] = [];
 
 /** Counters: dispatches recorded and submits made since start. */
 export const queueStats = { dispatches: 0, submits: 0, readbacks: 0 };
@@ -49,7 +49,10 @@ function getEncoder(): GPUCommandEncoder {
   if (!encoder) {
     const dev = device();
     if (!arena) {
-      arena = dev.createBuffer({ size: SLOT * SLOTS, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+      arena = dev.createBuffer({
+        size: SLOT * SLOTS,
+        usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+      });
     }
     dev.pushErrorScope("validation");
     encoder = dev.createCommandEncoder();
@@ -75,7 +78,11 @@ export function dispatch(d: Dispatch): void {
     });
     entries.push({
       binding: d.buffers.length,
-      resource: { buffer: arena!, offset: slotsUsed * SLOT, size: Math.ceil((d.params.length * 4) / 16) * 16 },
+      resource: {
+        buffer: arena!,
+        offset: slotsUsed * SLOT,
+        size: Math.ceil((d.params.length * 4) / 16) * 16,
+      },
     });
     slotsUsed++;
   }
@@ -91,7 +98,13 @@ export function dispatch(d: Dispatch): void {
 }
 
 /** Records a buffer-to-buffer copy into the current batch. */
-export function copyBuffer(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number) {
+export function copyBuffer(
+  src: GPUBuffer,
+  srcOffset: number,
+  dst: GPUBuffer,
+  dstOffset: number,
+  bytes: number,
+) {
   getEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
 }
 
@@ -139,7 +152,10 @@ export async function readBuffer(src: GPUBuffer, bytes: number, offset = 0): Pro
   const checkFlags = flagsPending();
   if (checkFlags) {
     if (!flagStaging) {
-      flagStaging = device().createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+      flagStaging = device().createBuffer({
+        size: 16,
+        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      });
     }
     copyBuffer(errorFlags(), 0, flagStaging, 0, 16);
   }

@@ -29,7 +29,9 @@ export function shaderSource(name: string): string {
 /** Substitutes every `{{KEY}}` in a shader; an unfilled placeholder is an error. */
 export function fillTemplate(name: string, src: string, constants: Record<string, string | number>): string {
   const out = src.replace(/\{\{(\w+)\}\}/g, (_, key: string) => {
-    if (!(key in constants)) throw new Error(`shader ${name}.wgsl needs constant ${key}, which was not given`);
+    if (!(key in constants)) {
+      throw new Error(`shader ${name}.wgsl needs constant ${key}, which was not given`);
+    }
     return String(constants[key]);
   });
   return out;
@@ -50,8 +52,12 @@ export function pipeline(
   dev.pushErrorScope("validation");
   const module = dev.createShaderModule({ code, label: name });
   p = dev.createComputePipeline({ layout: "auto", compute: { module, entryPoint: entry }, label: key });
-  const short = (v: string | number) => (String(v).length > 24 ? String(v).slice(0, 21).trim() + "..." : String(v));
-  const label = `${name}.wgsl (entry ${entry}${keys.length ? `, ${keys.map((k) => `${k}=${short(constants[k])}`).join(", ")}` : ""})`;
+  const short = (
+    v: string | number,
+  ) => (String(v).length > 24 ? String(v).slice(0, 21).trim() + "..." : String(v));
+  const label = `${name}.wgsl (entry ${entry}${
+    keys.length ? `, ${keys.map((k) => `${k}=${short(constants[k])}`).join(", ")}` : ""
+  })`;
   pending.push(
     dev.popErrorScope().then((err) => {
       if (err) throw new Error(`shader ${label} failed to compile: ${err.message}`);

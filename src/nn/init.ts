@@ -20,7 +20,12 @@ function fill(shape: readonly number[], f: () => number): Tensor {
 }
 
 /** Uniform in [low, high). */
-export function uniform(shape: readonly number[], low: number, high: number, g: Generator = defaultGenerator): Tensor {
+export function uniform(
+  shape: readonly number[],
+  low: number,
+  high: number,
+  g: Generator = defaultGenerator,
+): Tensor {
   return fill(shape, () => low + (high - low) * g.random());
 }
 

@@ -32,12 +32,17 @@ export class Linear extends Module {
     const shape = [outFeatures, inFeatures];
     const g = options.generator;
     const init = options.init ?? "default";
-    const w = init === "kaiming" ? kaimingNormal(shape, g) : init === "xavier" ? xavierUniform(shape, 1, g) : kaimingUniform(shape, Math.sqrt(5), g);
+    const w = init === "kaiming"
+      ? kaimingNormal(shape, g)
+      : init === "xavier"
+      ? xavierUniform(shape, 1, g)
+      : kaimingUniform(shape, Math.sqrt(5), g);
     this.weight = this.addParameter("weight", w);
     const bound = 1 / Math.sqrt(inFeatures);
-    this.bias = options.bias === false
-      ? null
-      : this.addParameter("bias", init === "default" ? uniform([outFeatures], -bound, bound, g) : uniform([outFeatures], 0, 0, g));
+    this.bias = options.bias === false ? null : this.addParameter(
+      "bias",
+      init === "default" ? uniform([outFeatures], -bound, bound, g) : uniform([outFeatures], 0, 0, g),
+    );
   }
   forward(x: Tensor): Tensor {
     return linear(x, this.weight, this.bias);

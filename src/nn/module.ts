@@ -2,7 +2,7 @@
  * Module: the base of every layer and model, as in PyTorch: parameters, children,
  * train/eval mode, state dicts, and hooks that fire on every call.
  */
-import { enableGrad, isGradEnabled, type BackwardContext, record } from "../tensor/autograd.ts";
+import { type BackwardContext, enableGrad, isGradEnabled, record } from "../tensor/autograd.ts";
 import { launchCopy } from "../tensor/kernels.ts";
 import { type RemovableHandle, Tensor } from "../tensor/tensor.ts";
 
@@ -165,7 +165,9 @@ export abstract class Module {
     for (const [k, t] of own) {
       const s = src.get(k);
       if (!s) continue;
-      if (s.dtype !== t.dtype || s.shape.length !== t.shape.length || s.shape.some((d, i) => d !== t.shape[i])) {
+      if (
+        s.dtype !== t.dtype || s.shape.length !== t.shape.length || s.shape.some((d, i) => d !== t.shape[i])
+      ) {
         throw new Error(`loadStateDict: "${k}" is ${s.describe()} but the model has ${t.describe()}`);
       }
       launchCopy(s, t, t.dtype, [t.size], [1], [1]);
@@ -188,7 +190,9 @@ export abstract class Module {
     let rec: CallRecord | null = null;
     if (bw) {
       rec = { fired: false, gradOutput: null, inIds: [], nInputs: inputs.length };
-      ins = inputs.map((x) => (x instanceof Tensor && x.requiresGrad ? hookInput(this, x, rec!, this.#backwardHooks) : x));
+      ins = inputs.map((
+        x,
+      ) => (x instanceof Tensor && x.requiresGrad ? hookInput(this, x, rec!, this.#backwardHooks) : x));
       rec.inIds = ins.filter((x, i) => x !== inputs[i]);
     }
     let out = raw.apply(this, ins);
@@ -209,7 +213,12 @@ interface CallRecord {
   nInputs: number;
 }
 
-function fire(m: Module, rec: CallRecord, hooks: BackwardHook[], gradIn: (Tensor | null)[]): (Tensor | null)[] {
+function fire(
+  m: Module,
+  rec: CallRecord,
+  hooks: BackwardHook[],
+  gradIn: (Tensor | null)[],
+): (Tensor | null)[] {
   rec.fired = true;
   let current = gradIn;
   const gout = rec.gradOutput ? [rec.gradOutput] : [];

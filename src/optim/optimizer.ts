@@ -37,7 +37,9 @@ export abstract class Optimizer {
     this.stepCount++;
     for (const p of this.params) {
       if (!p.grad) continue;
-      if (p.grad.size !== p.size) throw new Error(`optimizer: gradient of ${p.describe()} has ${p.grad.size} elements`);
+      if (p.grad.size !== p.size) {
+        throw new Error(`optimizer: gradient of ${p.describe()} has ${p.grad.size} elements`);
+      }
       this.update(p, p.grad);
     }
   }

@@ -31,7 +31,8 @@ export class CosineAnnealingLR {
   step(): number {
     this.#t = Math.min(this.#t + 1, this.tMax);
     const base = this.optimizer.initialLr;
-    this.optimizer.lr = this.etaMin + (base - this.etaMin) * (1 + Math.cos((Math.PI * this.#t) / this.tMax)) / 2;
+    this.optimizer.lr = this.etaMin +
+      (base - this.etaMin) * (1 + Math.cos((Math.PI * this.#t) / this.tMax)) / 2;
     return this.optimizer.lr;
   }
 }

@@ -67,7 +67,7 @@ function collect(roots: Tensor[]): Tensor[] {
     const t = stack.pop()!;
     if (seen.has(t) || !t.requiresGrad) continue;
     seen.add(t);
-    if (t._node) for (const i of t._node.inputs) if (!seen.has(i)) stack.push(i);
+    if (t._node) { for (const i of t._node.inputs) if (!seen.has(i)) stack.push(i); }
   }
   return [...seen].sort((a, b) => b.id - a.id);
 }
@@ -144,7 +144,9 @@ export function runBackward(roots: Tensor[], seeds: Tensor[], targets: Tensor[] 
           }
           if (!sameShape(gi.shape, inp.shape)) {
             throw new Error(
-              `internal: ${t._node!.op} backward gave a gradient of shape [${gi.shape.join(", ")}] for an input of shape [${inp.shape.join(", ")}]`,
+              `internal: ${t._node!.op} backward gave a gradient of shape [${
+                gi.shape.join(", ")
+              }] for an input of shape [${inp.shape.join(", ")}]`,
             );
           }
           if (gi === g || gi._storage === g._storage) gi = gi._view(gi.shape);
@@ -165,14 +167,20 @@ export function runBackward(roots: Tensor[], seeds: Tensor[], targets: Tensor[] 
 export function backward(output: Tensor, gradient?: Tensor): Promise<void> {
   if (!output.requiresGrad) {
     return Promise.reject(
-      new Error(`backward: ${output.describe()} does not require grad (no input of the graph has requiresGrad)`),
+      new Error(
+        `backward: ${output.describe()} does not require grad (no input of the graph has requiresGrad)`,
+      ),
     );
   }
   let seed: Tensor;
   if (gradient) {
     if (!sameShape(gradient.shape, output.shape)) {
       return Promise.reject(
-        new Error(`backward: gradient shape [${gradient.shape.join(", ")}] does not match output shape [${output.shape.join(", ")}]`),
+        new Error(
+          `backward: gradient shape [${gradient.shape.join(", ")}] does not match output shape [${
+            output.shape.join(", ")
+          }]`,
+        ),
       );
     }
     seed = gradient._view(gradient.shape);

@@ -28,13 +28,17 @@ function inferShape(data: NestedNumbers): number[] {
 
 function flatten(data: NestedNumbers, shape: number[], out: number[], depth = 0): void {
   if (depth === shape.length) {
-    if (typeof data !== "number") throw new Error(`tensor(): expected a number at depth ${depth}, got ${typeof data}`);
+    if (typeof data !== "number") {
+      throw new Error(`tensor(): expected a number at depth ${depth}, got ${typeof data}`);
+    }
     out.push(data);
     return;
   }
   if (!Array.isArray(data) || data.length !== shape[depth]) {
     throw new Error(
-      `tensor(): ragged nested array: expected ${shape[depth]} elements at depth ${depth} (shape [${shape.join(", ")}])`,
+      `tensor(): ragged nested array: expected ${shape[depth]} elements at depth ${depth} (shape [${
+        shape.join(", ")
+      }])`,
     );
   }
   for (const v of data) flatten(v, shape, out, depth + 1);
@@ -43,7 +47,9 @@ function flatten(data: NestedNumbers, shape: number[], out: number[], depth = 0)
 /** @internal uploads host data into a new tensor. */
 export function fromHost(data: Float32Array | Int32Array, shape: readonly number[], dtype: DType): Tensor {
   const t = empty(shape, dtype, true);
-  if (data.length > 0) device().queue.writeBuffer(t.buffer, 0, data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
+  if (data.length > 0) {
+    device().queue.writeBuffer(t.buffer, 0, data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
+  }
   return t;
 }
 
@@ -78,14 +84,18 @@ export function tensor(
   const finalShape = shape ? [...shape] : inferred;
   const n = finalShape.reduce((a, b) => a * b, 1);
   if (n !== flat.length) {
-    throw new Error(`tensor(): ${flat.length} values do not fill shape [${finalShape.join(", ")}] (${n} elements)`);
+    throw new Error(
+      `tensor(): ${flat.length} values do not fill shape [${finalShape.join(", ")}] (${n} elements)`,
+    );
   }
   let host: Float32Array | Int32Array;
   if (dtype === "int32") {
     host = flat instanceof Int32Array ? flat : Int32Array.from(flat as ArrayLike<number>);
     for (let i = 0; i < host.length; i++) {
       const v = (flat as ArrayLike<number>)[i];
-      if (!Number.isInteger(v)) throw new Error(`tensor(): int32 data must be integers, got ${v} at index ${i}`);
+      if (!Number.isInteger(v)) {
+        throw new Error(`tensor(): int32 data must be integers, got ${v} at index ${i}`);
+      }
     }
   } else {
     host = flat instanceof Float32Array ? flat : Float32Array.from(flat as ArrayLike<number>);

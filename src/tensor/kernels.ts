@@ -68,7 +68,15 @@ export function launchBinary(a: Tensor, b: Tensor, op: string, shape: readonly n
     shader: "binary",
     constants: { OP: op, BCAST: same ? 0 : 1 },
     buffers: [a.buffer, b.buffer, z.buffer],
-    params: [n, shape.length, 0, 0, ...dims8(shape), ...strides8(same ? [] : bstr(a)), ...strides8(same ? [] : bstr(b))],
+    params: [
+      n,
+      shape.length,
+      0,
+      0,
+      ...dims8(shape),
+      ...strides8(same ? [] : bstr(a)),
+      ...strides8(same ? [] : bstr(b)),
+    ],
     workgroups: grid(n, 256),
   });
   return z;
@@ -88,7 +96,7 @@ export function launchCopy(
   const n = shape.reduce((p, d) => p * d, 1);
   if (n === 0) return;
   // merge away size-1 dims to keep the index loop short
-  const keepDims = shape.map((d, i) => i).filter((i) => shape[i] !== 1);
+  const keepDims = shape.map((_, i) => i).filter((i) => shape[i] !== 1);
   const sh = keepDims.map((i) => shape[i]);
   dispatch({
     shader: "copy",

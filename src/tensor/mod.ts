@@ -1,9 +1,20 @@
 /** The tensor layer: re-exports, and installs the method forms. */
 import "./methods.ts";
-export { Tensor, type DType, type RemovableHandle, type TensorGradHook } from "./tensor.ts";
+export { type DType, type RemovableHandle, Tensor, type TensorGradHook } from "./tensor.ts";
 export { keep, scope } from "./scope.ts";
 export { backward, grad, isGradEnabled, noGrad } from "./autograd.ts";
-export { arange, full, ones, onesLike, rand, randn, tensor, zeros, zerosLike, type TensorOptions } from "./create.ts";
+export {
+  arange,
+  full,
+  ones,
+  onesLike,
+  rand,
+  randn,
+  tensor,
+  type TensorOptions,
+  zeros,
+  zerosLike,
+} from "./create.ts";
 export { defaultGenerator, Generator, manualSeed } from "./random.ts";
 export * from "./ops/elementwise.ts";
 export { argmax, type Axes, max, mean, sum, sumToShape } from "./ops/reduce.ts";

@@ -45,14 +45,15 @@ export function keep<T>(value: T): T {
 }
 
 function isTracked(v: unknown): v is Disposable_ {
-  return typeof v === "object" && v !== null && "_scope" in v && typeof (v as Disposable_).dispose === "function";
+  return typeof v === "object" && v !== null && "_scope" in v &&
+    typeof (v as Disposable_).dispose === "function";
 }
 
 function visit(value: unknown, f: (t: Disposable_) => void, depth = 0): void {
   if (depth > 4 || value === null || typeof value !== "object") return;
   if (isTracked(value)) return f(value);
-  if (Array.isArray(value)) for (const v of value) visit(v, f, depth + 1);
-  else if (value instanceof Map) for (const v of value.values()) visit(v, f, depth + 1);
+  if (Array.isArray(value)) { for (const v of value) visit(v, f, depth + 1); }
+  else if (value instanceof Map) { for (const v of value.values()) visit(v, f, depth + 1); }
   else if (Object.getPrototypeOf(value) === Object.prototype) {
     for (const v of Object.values(value)) visit(v, f, depth + 1);
   }

@@ -28,7 +28,10 @@ export interface GradNode {
   op: string;
   inputs: Tensor[];
   /** Gradients for each input (null where an input needs none). */
-  backward: (grad: Tensor, ctx: { gradOf(t: Tensor): Tensor | undefined; setGrad(t: Tensor, g: Tensor): void }) => (Tensor | null)[];
+  backward: (
+    grad: Tensor,
+    ctx: { gradOf(t: Tensor): Tensor | undefined; setGrad(t: Tensor, g: Tensor): void },
+  ) => (Tensor | null)[];
   /** Tensors saved for backward, disposed with the graph. */
   saved?: Tensor[];
 }
@@ -75,7 +78,9 @@ export class Tensor {
   /** @internal use the creation functions instead */
   constructor(shape: readonly number[], dtype: DType, storage: Storage) {
     for (const d of shape) {
-      if (!Number.isInteger(d) || d < 0) throw new Error(`invalid shape [${shape.join(", ")}]: dimensions must be non-negative integers`);
+      if (!Number.isInteger(d) || d < 0) {
+        throw new Error(`invalid shape [${shape.join(", ")}]: dimensions must be non-negative integers`);
+      }
     }
     this.shape = Object.freeze([...shape]);
     this.dtype = dtype;
@@ -148,7 +153,9 @@ export class Tensor {
 
   /** The value of a one-element tensor. */
   async item(): Promise<number> {
-    if (this.size !== 1) throw new Error(`item() needs a tensor with one element, got shape [${this.shape.join(", ")}]`);
+    if (this.size !== 1) {
+      throw new Error(`item() needs a tensor with one element, got shape [${this.shape.join(", ")}]`);
+    }
     return (await this.toArray())[0];
   }
 
@@ -160,7 +167,9 @@ export class Tensor {
 
   /** Sets `requiresGrad` (in place) and returns this tensor. */
   requiresGrad_(value = true): this {
-    if (value && this.dtype !== "float32") throw new Error(`only float32 tensors can require gradients, got ${this.describe()}`);
+    if (value && this.dtype !== "float32") {
+      throw new Error(`only float32 tensors can require gradients, got ${this.describe()}`);
+    }
     this.requiresGrad = value;
     return this;
   }

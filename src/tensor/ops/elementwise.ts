@@ -6,7 +6,6 @@ import { launchBinary, launchUnary, launchUnaryBackward } from "../kernels.ts";
 import { assertFloat, type Tensor } from "../tensor.ts";
 import { sumToShape } from "./reduce.ts";
 
-
 /** A tensor or a plain number (a scalar that broadcasts). */
 export type Operand = Tensor | number;
 
@@ -107,7 +106,13 @@ function needTensor(op: string, v: Operand): Tensor {
   return v;
 }
 
-function binary(name: string, expr: string, a: Tensor, b: Tensor, back: (g: Tensor, z: Tensor) => [Tensor | null, Tensor | null]): Tensor {
+function binary(
+  name: string,
+  expr: string,
+  a: Tensor,
+  b: Tensor,
+  back: (g: Tensor, z: Tensor) => [Tensor | null, Tensor | null],
+): Tensor {
   assertFloat(name, a);
   assertFloat(name, b);
   const shape = broadcastShapes(name, a.shape, b.shape);
@@ -172,7 +177,9 @@ export function div(a: Operand, b: Operand): Tensor {
   }
   return binary("div", "a / b", a, b, (g, z) => [
     a.requiresGrad ? launchBinary(g, b, "a / b", g.shape) : null,
-    b.requiresGrad ? chain(launchBinary(g, z, "-a * b", g.shape), (t) => launchBinary(t, b, "a / b", g.shape)) : null,
+    b.requiresGrad
+      ? chain(launchBinary(g, z, "-a * b", g.shape), (t) => launchBinary(t, b, "a / b", g.shape))
+      : null,
   ]);
 }
 
@@ -181,8 +188,13 @@ export function pow(a: Tensor, b: Operand): Tensor {
   if (typeof b === "number") return unary("pow", a, b);
   return binary("pow", "powf(a, b)", a, b, (g, z) => [
     a.requiresGrad
-      ? chain(launchBinary(a, b, "b * powf(a, b - 1.0)", g.shape), (t) => launchBinary(g, t, "a * b", g.shape))
+      ? chain(
+        launchBinary(a, b, "b * powf(a, b - 1.0)", g.shape),
+        (t) => launchBinary(g, t, "a * b", g.shape),
+      )
       : null,
-    b.requiresGrad ? chain(launchBinary(g, z, "a * b", g.shape), (t) => launchBinary(t, a, "a * log(b)", g.shape)) : null,
+    b.requiresGrad
+      ? chain(launchBinary(g, z, "a * b", g.shape), (t) => launchBinary(t, a, "a * log(b)", g.shape))
+      : null,
   ]);
 }

@@ -44,7 +44,9 @@ export function crossEntropy(logits: Tensor, targets: Tensor, options: CrossEntr
   }
   if (logits.ndim !== 2 || targets.ndim !== 1 || targets.shape[0] !== logits.shape[0]) {
     throw new Error(
-      `crossEntropy: expected logits [N, C] and targets [N], got [${logits.shape.join(", ")}] and [${targets.shape.join(", ")}]`,
+      `crossEntropy: expected logits [N, C] and targets [N], got [${logits.shape.join(", ")}] and [${
+        targets.shape.join(", ")
+      }]`,
     );
   }
   const eps = options.labelSmoothing ?? 0;
@@ -90,9 +92,14 @@ export function binaryCrossEntropyWithLogits(
 ): Tensor {
   assertFloat("binaryCrossEntropyWithLogits", logits);
   assertFloat("binaryCrossEntropyWithLogits", targets);
-  if (logits.size !== targets.size || logits.ndim !== targets.ndim || !logits.shape.every((d, i) => d === targets.shape[i])) {
+  if (
+    logits.size !== targets.size || logits.ndim !== targets.ndim ||
+    !logits.shape.every((d, i) => d === targets.shape[i])
+  ) {
     throw new Error(
-      `binaryCrossEntropyWithLogits: logits [${logits.shape.join(", ")}] and targets [${targets.shape.join(", ")}] must have the same shape`,
+      `binaryCrossEntropyWithLogits: logits [${logits.shape.join(", ")}] and targets [${
+        targets.shape.join(", ")
+      }] must have the same shape`,
     );
   }
   const l = launchBinary(logits, targets, "max(a, 0.0) - a * b + log(1.0 + exp(-abs(a)))", logits.shape);

@@ -114,7 +114,7 @@ export function mm(
 }
 
 /** Row-major [.., R, C] tensor seen as [batch][R][C] with batch stride (0 when broadcast). */
-function rowMajor(t: Tensor, R: number, C: number, broadcast: boolean): { sb: number; sr: number; sc: number } {
+function rowMajor(R: number, C: number, broadcast: boolean): { sb: number; sr: number; sc: number } {
   return { sb: broadcast ? 0 : R * C, sr: C, sc: 1 };
 }
 
@@ -131,23 +131,29 @@ function rowMajor(t: Tensor, R: number, C: number, broadcast: boolean): { sb: nu
 export function matmul(a: Tensor, b: Tensor): Tensor {
   assertFloat("matmul", a);
   assertFloat("matmul", b);
-  if (a.ndim === 0 || b.ndim === 0) throw new Error(`matmul: operands must have at least 1 dimension, got [${a.shape}] and [${b.shape}]`);
+  if (a.ndim === 0 || b.ndim === 0) {
+    throw new Error(`matmul: operands must have at least 1 dimension, got [${a.shape}] and [${b.shape}]`);
+  }
   const a2 = a.ndim === 1 ? [1, a.shape[0]] : [...a.shape];
   const b2 = b.ndim === 1 ? [b.shape[0], 1] : [...b.shape];
   const M = a2[a2.length - 2], K = a2[a2.length - 1];
   const K2 = b2[b2.length - 2], N = b2[b2.length - 1];
   if (K !== K2) {
-    throw new Error(`matmul: shapes [${a.shape.join(", ")}] and [${b.shape.join(", ")}] do not align (${K} vs ${K2})`);
+    throw new Error(
+      `matmul: shapes [${a.shape.join(", ")}] and [${b.shape.join(", ")}] do not align (${K} vs ${K2})`,
+    );
   }
   const ab = a2.slice(0, -2), bb = b2.slice(0, -2);
   const batchShape = broadcastShapes("matmul", ab, bb);
   const batch = batchShape.reduce((p, d) => p * d, 1);
   const aB = ab.reduce((p, d) => p * d, 1), bB = bb.reduce((p, d) => p * d, 1);
   if ((aB !== batch && aB !== 1) || (bB !== batch && bB !== 1)) {
-    throw new Error(`matmul: batch dimensions of [${a.shape}] and [${b.shape}] broadcast only partly; expand them first`);
+    throw new Error(
+      `matmul: batch dimensions of [${a.shape}] and [${b.shape}] broadcast only partly; expand them first`,
+    );
   }
-  const ra = rowMajor(a, M, K, aB === 1 && batch > 1);
-  const rb = rowMajor(b, K, N, bB === 1 && batch > 1);
+  const ra = rowMajor(M, K, aB === 1 && batch > 1);
+  const rb = rowMajor(K, N, bB === 1 && batch > 1);
   const c = mm({ t: a, sb: ra.sb, sk: 1, sx: K }, { t: b, sb: rb.sb, sk: N, sx: 1 }, batch, M, N, K);
   let outShape = [...batchShape, M, N];
   if (a.ndim === 1) outShape = [...batchShape, N];
@@ -196,14 +202,29 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   assertFloat("linear", weight);
   const [O, I] = weight.shape;
   if (weight.ndim !== 2 || x.shape[x.ndim - 1] !== I) {
-    throw new Error(`linear: input [${x.shape.join(", ")}] does not match weight [${weight.shape.join(", ")}] (expects last dim ${I})`);
+    throw new Error(
+      `linear: input [${x.shape.join(", ")}] does not match weight [${
+        weight.shape.join(", ")
+      }] (expects last dim ${I})`,
+    );
   }
   if (bias && (bias.ndim !== 1 || bias.shape[0] !== O)) {
-    throw new Error(`linear: bias [${bias.shape.join(", ")}] does not match weight [${weight.shape.join(", ")}]`);
+    throw new Error(
+      `linear: bias [${bias.shape.join(", ")}] does not match weight [${weight.shape.join(", ")}]`,
+    );
   }
   const B = x.size / I;
   // C[B][O] = x[B][I] · W^T[I][O]: A' = x viewed (k=i, x=b), B' = W^T viewed (k=i, x=o)
-  const c = mm({ t: x, sb: 0, sk: 1, sx: I }, { t: weight, sb: 0, sk: 1, sx: I }, 1, B, O, I, bias ?? null, 1);
+  const c = mm(
+    { t: x, sb: 0, sk: 1, sx: I },
+    { t: weight, sb: 0, sk: 1, sx: I },
+    1,
+    B,
+    O,
+    I,
+    bias ?? null,
+    1,
+  );
   const y = c._view([...x.shape.slice(0, -1), O]);
   c.dispose();
   const inputs = bias ? [x, weight, bias] : [x, weight];

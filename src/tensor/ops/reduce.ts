@@ -5,7 +5,7 @@ import { placeholderBuffer } from "../../gpu/pool.ts";
 import { dispatch, grid } from "../../gpu/queue.ts";
 import { record } from "../autograd.ts";
 import { launchUnary } from "../kernels.ts";
-import { empty, assertFloat, assertLive, type Tensor } from "../tensor.ts";
+import { assertFloat, assertLive, empty, type Tensor } from "../tensor.ts";
 import { _setSumToShape, expand, normAxis, permute } from "./shape.ts";
 
 /** Which axes to reduce: one, several, or all (undefined). */
@@ -19,7 +19,14 @@ function normAxes(op: string, axes: Axes, ndim: number): number[] {
 }
 
 /** Runs the reduce kernel on x viewed as [O, R, I]. */
-function reduceORI(x: Tensor, O: number, R: number, I: number, isMax: boolean, scale: number): [Tensor, Tensor | null] {
+function reduceORI(
+  x: Tensor,
+  O: number,
+  R: number,
+  I: number,
+  isMax: boolean,
+  scale: number,
+): [Tensor, Tensor | null] {
   const y = empty([O * I]);
   const idx = isMax ? empty([O * I], "int32") : null;
   if (O * I === 0) return [y, idx];
@@ -34,7 +41,6 @@ function reduceORI(x: Tensor, O: number, R: number, I: number, isMax: boolean, s
   });
   return [y, idx];
 }
-
 
 /** Shape after reducing `axes` (kept as 1 with keepdim). */
 function reducedShape(shape: readonly number[], axes: number[], keepdim: boolean): number[] {
@@ -145,7 +151,9 @@ function maxImpl(op: string, x: Tensor, axis: number | undefined, keepdim: boole
 export function max(x: Tensor, axis?: number, keepdim = false): Tensor {
   const [y, idx] = maxImpl("max", x, axis, keepdim);
   const R = axis === undefined ? x.size : x.shape[normAxis("max", axis, x.ndim)];
-  const O = axis === undefined ? 1 : x.shape.slice(0, normAxis("max", axis, x.ndim)).reduce((p, d) => p * d, 1);
+  const O = axis === undefined
+    ? 1
+    : x.shape.slice(0, normAxis("max", axis, x.ndim)).reduce((p, d) => p * d, 1);
   const I = x.size / (O * R);
   const out = record(y, "max", [x], (g) => {
     const gx = empty(x.shape);

@@ -34,7 +34,9 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const neg = s.indexOf(-1);
   if (neg >= 0) {
     const rest = s.reduce((a, d, i) => (i === neg ? a : a * d), 1);
-    if (rest === 0 || x.size % rest !== 0) throw new Error(`reshape: cannot reshape ${fmt(x.shape)} into ${fmt(shape)}`);
+    if (rest === 0 || x.size % rest !== 0) {
+      throw new Error(`reshape: cannot reshape ${fmt(x.shape)} into ${fmt(shape)}`);
+    }
     s[neg] = x.size / rest;
   }
   if (s.reduce((a, b) => a * b, 1) !== x.size) {
@@ -63,7 +65,9 @@ export function flatten(x: Tensor, start = 0, end = -1): Tensor {
  */
 export function permute(x: Tensor, dims: readonly number[]): Tensor {
   assertLive("permute", x);
-  if (dims.length !== x.ndim) throw new Error(`permute: ${dims.length} dims given for a tensor of shape ${fmt(x.shape)}`);
+  if (dims.length !== x.ndim) {
+    throw new Error(`permute: ${dims.length} dims given for a tensor of shape ${fmt(x.shape)}`);
+  }
   const d = dims.map((a) => normAxis("permute", a, x.ndim));
   if (new Set(d).size !== d.length) throw new Error(`permute: dims ${fmt(dims)} repeat an axis`);
   const shape = d.map((a) => x.shape[a]);
@@ -156,8 +160,15 @@ export function concat(xs: Tensor[], axis = 0): Tensor {
   const ax = normAxis("concat", axis, xs[0].ndim);
   const dtype = xs[0].dtype;
   for (const t of xs) {
-    const ok = t.ndim === xs[0].ndim && t.dtype === dtype && t.shape.every((d, i) => i === ax || d === xs[0].shape[i]);
-    if (!ok) throw new Error(`concat: shapes ${xs.map((t) => fmt(t.shape) + " " + t.dtype).join(", ")} do not match outside axis ${axis}`);
+    const ok = t.ndim === xs[0].ndim && t.dtype === dtype &&
+      t.shape.every((d, i) => i === ax || d === xs[0].shape[i]);
+    if (!ok) {
+      throw new Error(
+        `concat: shapes ${
+          xs.map((t) => fmt(t.shape) + " " + t.dtype).join(", ")
+        } do not match outside axis ${axis}`,
+      );
+    }
   }
   const shape = [...xs[0].shape];
   shape[ax] = xs.reduce((a, t) => a + t.shape[ax], 0);
