@@ -228,3 +228,54 @@ export function assertClose(
     );
   }
 }
+
+export function conv2d(x: Arr, w: Arr, b: Arr | null, stride: number, pad: number, dil: number): Arr {
+  const [N, C, H, W] = x.shape, [O, , KH, KW] = w.shape;
+  const OH = Math.floor((H + 2 * pad - dil * (KH - 1) - 1) / stride) + 1;
+  const OW = Math.floor((W + 2 * pad - dil * (KW - 1) - 1) / stride) + 1;
+  const out = new Float64Array(N * O * OH * OW);
+  for (let n = 0; n < N; n++) {
+    for (let o = 0; o < O; o++) {
+      for (let oy = 0; oy < OH; oy++) {
+        for (let ox = 0; ox < OW; ox++) {
+          let s = b ? b.data[o] : 0;
+          for (let c = 0; c < C; c++) {
+            for (let ky = 0; ky < KH; ky++) {
+              for (let kx = 0; kx < KW; kx++) {
+                const iy = oy * stride + ky * dil - pad, ix = ox * stride + kx * dil - pad;
+                if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+                s += x.data[((n * C + c) * H + iy) * W + ix] * w.data[((o * C + c) * KH + ky) * KW + kx];
+              }
+            }
+          }
+          out[((n * O + o) * OH + oy) * OW + ox] = s;
+        }
+      }
+    }
+  }
+  return { data: out, shape: [N, O, OH, OW] };
+}
+
+export function pool2d(x: Arr, k: number, stride: number, pad: number, op: "max" | "avg"): Arr {
+  const [N, C, H, W] = x.shape;
+  const OH = Math.floor((H + 2 * pad - k) / stride) + 1, OW = Math.floor((W + 2 * pad - k) / stride) + 1;
+  const out = new Float64Array(N * C * OH * OW);
+  for (let p = 0; p < N * C; p++) {
+    for (let oy = 0; oy < OH; oy++) {
+      for (let ox = 0; ox < OW; ox++) {
+        let m = -Infinity, s = 0;
+        for (let ky = 0; ky < k; ky++) {
+          for (let kx = 0; kx < k; kx++) {
+            const iy = oy * stride + ky - pad, ix = ox * stride + kx - pad;
+            if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+            const v = x.data[(p * H + iy) * W + ix];
+            m = Math.max(m, v);
+            s += v;
+          }
+        }
+        out[(p * OH + oy) * OW + ox] = op === "max" ? m : s / (k * k);
+      }
+    }
+  }
+  return { data: out, shape: [N, C, OH, OW] };
+}

@@ -21,4 +21,5 @@ export { argmax, type Axes, max, mean, sum, sumToShape } from "./ops/reduce.ts";
 export { concat, expand, flatten, permute, reshape, slice, transpose } from "./ops/shape.ts";
 export { linear, matmul } from "./ops/matmul.ts";
 export { logSoftmax, softmax } from "./ops/softmax.ts";
+export { avgPool2d, conv2d, type Conv2dOptions, maxPool2d, type Pool2dOptions } from "./ops/conv.ts";
 export { binaryCrossEntropyWithLogits, crossEntropy, type CrossEntropyOptions, mse } from "./ops/loss.ts";

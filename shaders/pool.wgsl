@@ -1,0 +1,117 @@
+// pool.wgsl: 2-D max and average pooling over NCHW, forward and backward.
+//
+//   max_fwd: Y[n][c][oy][ox] = max over the window; IDX records the winner's flat position
+//            iy·W + ix in its plane (the first on ties), for the backward pass.
+//   max_bwd: DX[n][c][iy][ix] = sum of DY over the windows whose winner is (iy, ix) (a gather).
+//   avg_fwd: Y = mean over the window (padding counts as zeros, as PyTorch's count_include_pad).
+//   avg_bwd: DX[iy][ix] = sum of DY / (KH·KW) over the windows that contain (iy, ix).
+// Bindings: 0 SRC (read: X forward, DY backward), 1 IDX (i32; read-write), 2 DST (write),
+//           3 uniform P.
+
+struct Params {
+  N: u32, C: u32, H: u32, W: u32,
+  KH: u32, KW: u32, OH: u32, OW: u32,
+  stride: u32, pad: u32, total: u32,
+}
+
+@group(0) @binding(0) var<storage, read> SRC: array<f32>;
+@group(0) @binding(1) var<storage, read_write> IDX: array<i32>;
+@group(0) @binding(2) var<storage, read_write> DST: array<f32>;
+@group(0) @binding(3) var<uniform> P: Params;
+
+@compute @workgroup_size(256)
+fn max_fwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let i = gid.x + gid.y * nw.x * 256u;
+  if (i >= P.total) { return; }
+  let ox = i % P.OW;
+  let oy = (i / P.OW) % P.OH;
+  let plane = i / (P.OW * P.OH);
+  let base = plane * P.H * P.W;
+  var best = -3.4028234e38;
+  var arg = -1;
+  for (var ky = 0u; ky < P.KH; ky++) {
+    let iy = i32(oy * P.stride + ky) - i32(P.pad);
+    if (iy < 0 || iy >= i32(P.H)) { continue; }
+    for (var kx = 0u; kx < P.KW; kx++) {
+      let ix = i32(ox * P.stride + kx) - i32(P.pad);
+      if (ix < 0 || ix >= i32(P.W)) { continue; }
+      let pos = u32(iy) * P.W + u32(ix);
+      let v = SRC[base + pos];
+      if (arg < 0 || v > best) { best = v; arg = i32(pos); }
+    }
+  }
+  DST[i] = best;
+  IDX[i] = arg;
+}
+
+@compute @workgroup_size(256)
+fn max_bwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let i = gid.x + gid.y * nw.x * 256u;
+  if (i >= P.total) { return; }
+  let ix = i % P.W;
+  let iy = (i / P.W) % P.H;
+  let plane = i / (P.W * P.H);
+  let pos = i32(iy * P.W + ix);
+  var acc = 0.0;
+  for (var ky = 0u; ky < P.KH; ky++) {
+    let ty = i32(iy + P.pad) - i32(ky);
+    if (ty < 0 || (u32(ty) % P.stride) != 0u) { continue; }
+    let oy = u32(ty) / P.stride;
+    if (oy >= P.OH) { continue; }
+    for (var kx = 0u; kx < P.KW; kx++) {
+      let tx = i32(ix + P.pad) - i32(kx);
+      if (tx < 0 || (u32(tx) % P.stride) != 0u) { continue; }
+      let ox = u32(tx) / P.stride;
+      if (ox >= P.OW) { continue; }
+      let o = (plane * P.OH + oy) * P.OW + ox;
+      if (IDX[o] == pos) { acc += SRC[o]; }
+    }
+  }
+  DST[i] = acc;
+}
+
+@compute @workgroup_size(256)
+fn avg_fwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let i = gid.x + gid.y * nw.x * 256u;
+  if (i >= P.total) { return; }
+  let ox = i % P.OW;
+  let oy = (i / P.OW) % P.OH;
+  let plane = i / (P.OW * P.OH);
+  var acc = 0.0;
+  for (var ky = 0u; ky < P.KH; ky++) {
+    let iy = i32(oy * P.stride + ky) - i32(P.pad);
+    if (iy < 0 || iy >= i32(P.H)) { continue; }
+    for (var kx = 0u; kx < P.KW; kx++) {
+      let ix = i32(ox * P.stride + kx) - i32(P.pad);
+      if (ix < 0 || ix >= i32(P.W)) { continue; }
+      acc += SRC[plane * P.H * P.W + u32(iy) * P.W + u32(ix)];
+    }
+  }
+  DST[i] = acc / f32(P.KH * P.KW);
+  _ = IDX[0];
+}
+
+@compute @workgroup_size(256)
+fn avg_bwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let i = gid.x + gid.y * nw.x * 256u;
+  if (i >= P.total) { return; }
+  let ix = i % P.W;
+  let iy = (i / P.W) % P.H;
+  let plane = i / (P.W * P.H);
+  var acc = 0.0;
+  for (var ky = 0u; ky < P.KH; ky++) {
+    let ty = i32(iy + P.pad) - i32(ky);
+    if (ty < 0 || (u32(ty) % P.stride) != 0u) { continue; }
+    let oy = u32(ty) / P.stride;
+    if (oy >= P.OH) { continue; }
+    for (var kx = 0u; kx < P.KW; kx++) {
+      let tx = i32(ix + P.pad) - i32(kx);
+      if (tx < 0 || (u32(tx) % P.stride) != 0u) { continue; }
+      let ox = u32(tx) / P.stride;
+      if (ox >= P.OW) { continue; }
+      acc += SRC[(plane * P.OH + oy) * P.OW + ox];
+    }
+  }
+  DST[i] = acc / f32(P.KH * P.KW);
+  _ = IDX[0];
+}

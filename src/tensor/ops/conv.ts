@@ -1,0 +1,220 @@
+/**
+ * 2-D convolution and pooling over NCHW tensors.
+ *
+ * Convolution is im2col (shaders/conv.wgsl) into the register-tiled matmul
+ * (shaders/matmul.wgsl), with the bias fused into the matmul. Its backward pass is two more
+ * matmuls: the filter gradient dY·colsᵀ (per image, then summed) and the input gradient
+ * col2im(Wᵀ·dY).
+ */
+import { dispatch, grid } from "../../gpu/queue.ts";
+import { record } from "../autograd.ts";
+import { assertFloat, empty, type Tensor } from "../tensor.ts";
+import { mm } from "./matmul.ts";
+import { sumToShape } from "./reduce.ts";
+
+/** Options for `conv2d`. */
+export interface Conv2dOptions {
+  stride?: number;
+  padding?: number;
+  dilation?: number;
+}
+
+interface Geometry {
+  N: number;
+  C: number;
+  H: number;
+  W: number;
+  KH: number;
+  KW: number;
+  OH: number;
+  OW: number;
+  stride: number;
+  pad: number;
+  dil: number;
+}
+
+function outSize(op: string, n: number, k: number, stride: number, pad: number, dil: number): number {
+  const o = Math.floor((n + 2 * pad - dil * (k - 1) - 1) / stride) + 1;
+  if (o <= 0) {
+    throw new Error(`${op}: input size ${n} is too small for kernel ${k} (padding ${pad}, dilation ${dil})`);
+  }
+  return o;
+}
+
+function convParams(g: Geometry, total: number, sN: number, sK: number, sP: number) {
+  return [g.N, g.C, g.H, g.W, g.KH, g.KW, g.OH, g.OW, g.stride, g.pad, g.dil, total, sN, sK, sP];
+}
+
+/**
+ * Convolution of x [N, Cin, H, W] with weight [Cout, Cin, KH, KW] and optional bias [Cout].
+ *
+ * @example
+ * ```ts
+ * import { conv2d, randn } from "./mod.ts";
+ * const y = conv2d(randn([8, 1, 28, 28]), randn([32, 1, 3, 3]), null, { padding: 1 }); // [8, 32, 28, 28]
+ * ```
+ */
+export function conv2d(
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | null = null,
+  options: Conv2dOptions = {},
+): Tensor {
+  assertFloat("conv2d", x);
+  assertFloat("conv2d", weight);
+  if (x.ndim !== 4 || weight.ndim !== 4 || x.shape[1] !== weight.shape[1]) {
+    throw new Error(
+      `conv2d: expected input [N, C, H, W] and weight [Cout, C, KH, KW] with matching C, got [${
+        x.shape.join(", ")
+      }] and [${weight.shape.join(", ")}]`,
+    );
+  }
+  const [N, C, H, W] = x.shape;
+  const [Cout, , KH, KW] = weight.shape;
+  if (bias && (bias.ndim !== 1 || bias.shape[0] !== Cout)) {
+    throw new Error(`conv2d: bias [${bias.shape.join(", ")}] does not match ${Cout} output channels`);
+  }
+  const stride = options.stride ?? 1, pad = options.padding ?? 0, dil = options.dilation ?? 1;
+  const OH = outSize("conv2d", H, KH, stride, pad, dil), OW = outSize("conv2d", W, KW, stride, pad, dil);
+  const g: Geometry = { N, C, H, W, KH, KW, OH, OW, stride, pad, dil };
+  const K = C * KH * KW, P = OH * OW, ldp = Math.ceil(P / 4) * 4;
+  const cols = empty([N * K * ldp]);
+  dispatch({
+    shader: "conv",
+    entry: "im2col",
+    buffers: [x.buffer, cols.buffer],
+    params: convParams(g, N * K * P, K * ldp, ldp, 1),
+    workgroups: grid(N * K * P, 256),
+  });
+  // C[n][Cout][P] = W[Cout][K] · cols[n][K][P]
+  const out = mm(
+    { t: weight, sb: 0, sk: 1, sx: K },
+    { t: cols, sb: K * ldp, sk: ldp, sx: 1 },
+    N,
+    Cout,
+    P,
+    K,
+    bias,
+    2,
+  );
+  const y = out._view([N, Cout, OH, OW]);
+  out.dispose();
+  const inputs = bias ? [x, weight, bias] : [x, weight];
+  const node = record(y, "conv2d", inputs, (dy) => {
+    const res: (Tensor | null)[] = [null, null, null];
+    if (weight.requiresGrad) {
+      // per image: dW_n[Cout][K] = dY[n][Cout][P] · cols[n][K][P]^T, then sum over n
+      const per = mm(
+        { t: dy, sb: Cout * P, sk: 1, sx: P },
+        { t: cols, sb: K * ldp, sk: 1, sx: ldp },
+        N,
+        Cout,
+        K,
+        P,
+      );
+      const perV = per._view([N, Cout, K]);
+      per.dispose();
+      const s = sumToShape(perV, [1, Cout, K]);
+      res[1] = s._view(weight.shape);
+      if (s !== perV) s.dispose();
+      perV.dispose();
+    }
+    if (x.requiresGrad) {
+      // dcols[n][K][P] = W^T[K][Cout] · dY[n][Cout][P], then col2im
+      const dcols = mm(
+        { t: weight, sb: 0, sk: K, sx: 1 },
+        { t: dy, sb: Cout * P, sk: P, sx: 1 },
+        N,
+        K,
+        P,
+        Cout,
+      );
+      const dx = empty(x.shape);
+      dispatch({
+        shader: "conv",
+        entry: "col2im",
+        buffers: [dcols.buffer, dx.buffer],
+        params: convParams(g, x.size, K * P, P, 1),
+        workgroups: grid(x.size, 256),
+      });
+      dcols.dispose();
+      res[0] = dx;
+    }
+    if (bias?.requiresGrad) {
+      const dv = dy._view([N, Cout, P]);
+      const s = sumToShape(dv, [1, Cout, 1]);
+      res[2] = s._view([Cout]);
+      s.dispose();
+      dv.dispose();
+    }
+    return bias ? res : res.slice(0, 2);
+  });
+  if (!node.requiresGrad) cols.dispose();
+  return node;
+}
+
+/** Options for pooling. */
+export interface Pool2dOptions {
+  stride?: number;
+  padding?: number;
+}
+
+function pool(
+  op: "max" | "avg",
+  x: Tensor,
+  kernel: number | [number, number],
+  options: Pool2dOptions,
+): Tensor {
+  const name = op === "max" ? "maxPool2d" : "avgPool2d";
+  assertFloat(name, x);
+  if (x.ndim !== 4) throw new Error(`${name}: expected input [N, C, H, W], got [${x.shape.join(", ")}]`);
+  const [N, C, H, W] = x.shape;
+  const [KH, KW] = typeof kernel === "number" ? [kernel, kernel] : kernel;
+  const stride = options.stride ?? KH, pad = options.padding ?? 0;
+  if (pad * 2 > Math.min(KH, KW)) {
+    throw new Error(`${name}: padding ${pad} must be at most half the kernel size`);
+  }
+  const OH = outSize(name, H, KH, stride, pad, 1), OW = outSize(name, W, KW, stride, pad, 1);
+  const y = empty([N, C, OH, OW]);
+  const idx = empty([y.size], "int32");
+  const params = (total: number) => [N, C, H, W, KH, KW, OH, OW, stride, pad, total];
+  dispatch({
+    shader: "pool",
+    entry: `${op}_fwd`,
+    buffers: [x.buffer, idx.buffer, y.buffer],
+    params: params(y.size),
+    workgroups: grid(y.size, 256),
+  });
+  const out = record(y, name, [x], (dy) => {
+    const dx = empty(x.shape);
+    dispatch({
+      shader: "pool",
+      entry: `${op}_bwd`,
+      buffers: [dy.buffer, idx.buffer, dx.buffer],
+      params: params(x.size),
+      workgroups: grid(x.size, 256),
+    });
+    return [dx];
+  });
+  if (!out.requiresGrad) idx.dispose();
+  return out;
+}
+
+/**
+ * Max pooling over NCHW (stride defaults to the kernel size). The gradient goes to each
+ * window's maximum.
+ *
+ * @example
+ * ```ts
+ * import { maxPool2d, randn } from "./mod.ts";
+ * maxPool2d(randn([1, 3, 8, 8]), 2).shape; // [1, 3, 4, 4]
+ * ```
+ */
+export function maxPool2d(x: Tensor, kernel: number | [number, number], options: Pool2dOptions = {}): Tensor {
+  return pool("max", x, kernel, options);
+}
+
+/** Average pooling over NCHW (stride defaults to the kernel size; padding counts as zeros). */
+export function avgPool2d(x: Tensor, kernel: number | [number, number], options: Pool2dOptions = {}): Tensor {
+  return pool("avg", x, kernel, options);
+}
