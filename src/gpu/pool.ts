@@ -55,6 +55,12 @@ function take(map: Map<number, GPUBuffer[]>, size: number): GPUBuffer | undefine
  */
 export function acquireBuffer(bytes: number, forUpload = false): GPUBuffer {
   const size = sizeClass(bytes);
+  const limit = device().limits.maxStorageBufferBindingSize;
+  if (size > limit) {
+    throw new Error(
+      `a tensor of ${bytes} bytes exceeds this adapter's largest storage binding (${limit} bytes); use smaller batches`,
+    );
+  }
   let buf = take(clean, size);
   if (!buf && !forUpload) buf = take(dirty, size);
   if (buf) {
