@@ -24,3 +24,4 @@ export * from "./src/tensor/mod.ts";
 export * from "./src/nn/mod.ts";
 export * from "./src/optim/mod.ts";
 export * from "./src/data/mod.ts";
+export * from "./src/io/mod.ts";

@@ -4,8 +4,10 @@
  *   conv(32, 3×3, ReLU) → max-pool 2 → conv(64, 3×3, ReLU) → max-pool 2 → flatten
  *   → dense(128, ReLU) → dense(10), Adam.
  *
- * Writes history.json (per-step loss, per-epoch train/test loss and accuracy) and metrics.json
- * (test accuracy, per-class accuracy, confusion matrix) to the output directory.
+ * Writes to the output directory: checkpoint.safetensors (after every epoch, atomically),
+ * history.json (per-step loss, per-epoch train/test loss and accuracy) and metrics.json (test
+ * accuracy, per-class accuracy, confusion matrix). Ctrl-C stops after the current step and keeps
+ * the last complete checkpoint.
  */
 import { parseArgs } from "node:util";
 import * as gb from "../mod.ts";
@@ -17,7 +19,7 @@ const HELP = `deno task train [options]
   --schedule S      "cosine" (per epoch) or "none" (default cosine)
   --seed N          seed for init and shuffling (default 0)
   --out DIR         output directory (default out/mnist)
-  --quick           smoke run: 2,000 training images, 1 epoch, 1,000 test images
+  --quick           smoke run: 2,000 training images, 1 epoch (unless --epochs), 1,000 test images
   --help            this text`;
 
 export function seedCnn(): gb.Sequential {
@@ -35,44 +37,20 @@ export function seedCnn(): gb.Sequential {
   );
 }
 
-const MEAN = 0.1307, STD = 0.3081;
-
-function batchTensor(split: gb.MnistSplit, idx: number[]): { x: gb.Tensor; y: gb.Tensor } {
+function batchTensor(data: gb.Dataset, idx: number[]): { x: gb.Tensor; y: gb.Tensor } {
   const x = new Float32Array(idx.length * 784);
   const y = new Int32Array(idx.length);
   idx.forEach((s, i) => {
-    for (let j = 0; j < 784; j++) x[i * 784 + j] = (split.images[s * 784 + j] - MEAN) / STD;
-    y[i] = split.labels[s];
+    x.set(data.x.subarray(s * 784, s * 784 + 784), i * 784);
+    y[i] = data.y[s];
   });
   return { x: gb.tensor(x, [idx.length, 1, 28, 28]), y: gb.tensor(y, [idx.length], { dtype: "int32" }) };
-}
-
-/** Loss, accuracy, per-class accuracy and confusion matrix over a split. */
-export async function evaluate(model: gb.Module, split: gb.MnistSplit, limit = split.count) {
-  model.eval();
-  const confusion = Array.from({ length: 10 }, () => new Array(10).fill(0));
-  let lossSum = 0;
-  for (let s = 0; s < limit; s += 500) {
-    const idx = Array.from({ length: Math.min(500, limit - s) }, (_, i) => s + i);
-    await gb.scope(async () => {
-      const { x, y } = batchTensor(split, idx);
-      const logits = gb.noGrad(() => model.forward(x));
-      const loss = gb.crossEntropy(logits, y, { reduction: "sum" });
-      const pred = await gb.argmax(logits, 1).toArray();
-      lossSum += await loss.item();
-      idx.forEach((k, i) => confusion[split.labels[k]][pred[i]]++);
-    });
-  }
-  model.train();
-  const correct = confusion.reduce((a, row, i) => a + row[i], 0);
-  const perClass = confusion.map((row, i) => row[i] / Math.max(1, row.reduce((a, b) => a + b, 0)));
-  return { loss: lossSum / limit, accuracy: correct / limit, perClass, confusion };
 }
 
 if (import.meta.main) {
   const { values } = parseArgs({
     options: {
-      epochs: { type: "string", default: "3" },
+      epochs: { type: "string" },
       "batch-size": { type: "string", default: "64" },
       lr: { type: "string", default: "0.001" },
       schedule: { type: "string", default: "cosine" },
@@ -87,16 +65,19 @@ if (import.meta.main) {
     Deno.exit(0);
   }
   const quick = values.quick;
-  const epochs = quick ? 1 : Number(values.epochs);
+  const epochs = Number(values.epochs ?? (quick ? 1 : 3));
   const bs = Number(values["batch-size"]);
   const seed = Number(values.seed);
   for (const [k, v] of [["epochs", epochs], ["batch-size", bs], ["lr", Number(values.lr)]] as const) {
     if (!(v > 0)) throw new Error(`--${k} must be a positive number`);
   }
   console.log(`adapter: ${gb.adapterInfo().description}`);
-  const train = await gb.loadMnist("train");
-  const test = await gb.loadMnist("test");
-  const nTrain = quick ? 2000 : train.count, nTest = quick ? 1000 : test.count;
+  const train = gb.mnistDataset(await gb.loadMnist("train"));
+  const test = gb.mnistDataset(await gb.loadMnist("test"));
+  const nTrain = quick ? 2000 : train.y.length, nTest = quick ? 1000 : test.y.length;
+  const out = values.out!;
+  await Deno.mkdir(out, { recursive: true });
+  const ckpt = `${out}/checkpoint.safetensors`;
   gb.manualSeed(seed);
   const model = seedCnn();
   const opt = new gb.Adam(model.parameters(), { lr: Number(values.lr) });
@@ -127,7 +108,7 @@ if (import.meta.main) {
         let c = -1;
         if (s % 10 === 0) {
           const pred = await gb.argmax(logits, 1).toArray();
-          c = idx.reduce((a, k, i) => a + (pred[i] === train.labels[k] ? 1 : 0), 0);
+          c = idx.reduce((a, k, i) => a + (pred[i] === train.y[k] ? 1 : 0), 0);
         }
         return [v, c];
       });
@@ -146,7 +127,8 @@ if (import.meta.main) {
       } else if (done % 100 === 0 || done === steps) console.log(line);
     }
     if (tty) console.log();
-    const ev = await evaluate(model, test, nTest);
+    if (stopping) break; // an interrupted epoch is not checkpointed: the last complete one stays
+    const ev = await gb.evaluate(model, test, { limit: nTest });
     history.epochs.push({
       epoch: e + 1,
       trainLoss: lossSum / seen,
@@ -154,6 +136,7 @@ if (import.meta.main) {
       testAccuracy: ev.accuracy,
       lr: opt.lr,
     });
+    await gb.saveCheckpoint(model, ckpt, { epoch: String(e + 1), testAccuracy: String(ev.accuracy) });
     console.log(
       `epoch ${e + 1}: train loss ${(lossSum / seen).toFixed(4)}, test loss ${
         ev.loss.toFixed(4)
@@ -162,26 +145,31 @@ if (import.meta.main) {
     sched?.step();
   }
   Deno.removeSignalListener("SIGINT", onSig);
-  const final = await evaluate(model, test, nTest);
+  if (stopping) {
+    console.log(
+      `interrupted: keeping the last complete checkpoint (${history.epochs.length} epochs) in ${ckpt}`,
+    );
+    if (history.epochs.length === 0) Deno.exit(130);
+    await gb.loadCheckpoint(model, ckpt);
+  }
+  const final = await gb.evaluate(model, test, { limit: nTest });
   const seconds = (performance.now() - t0) / 1000;
-  await Deno.mkdir(values.out!, { recursive: true });
-  const write = async (name: string, data: unknown) => {
-    const path = `${values.out}/${name}`;
-    await Deno.writeTextFile(path + ".tmp", JSON.stringify(data, null, 1));
-    await Deno.rename(path + ".tmp", path);
-  };
+  const write = (name: string, data: unknown) =>
+    gb.writeAtomic(`${out}/${name}`, new TextEncoder().encode(JSON.stringify(data, null, 1)));
   await write("history.json", history);
   await write("metrics.json", {
     testAccuracy: final.accuracy,
     testLoss: final.loss,
-    perClassAccuracy: final.perClass,
+    perClassAccuracy: final.perClassAccuracy,
     confusion: final.confusion,
+    testImages: nTest,
     seconds,
+    imagesPerSecond: (history.steps.length * bs) / seconds,
     stopped: stopping,
   });
   console.log(
     `test accuracy ${(final.accuracy * 100).toFixed(2)}% on ${nTest} images; ${
       seconds.toFixed(0)
-    } s in all; wrote ${values.out}/history.json and metrics.json`,
+    } s in all; wrote ${ckpt}, history.json, metrics.json`,
   );
 }

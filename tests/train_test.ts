@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
+import * as gb from "../mod.ts";
+import { seedCnn } from "../examples/train_mnist.ts";
+import { checkSafetensorsRules } from "./checkpoint_test.ts";
 
-Deno.test("deno task train --quick runs end to end and writes history and metrics", async () => {
-  const out = await Deno.makeTempDir();
-  const cmd = new Deno.Command(Deno.execPath(), {
+function trainCommand(out: string, ...extra: string[]) {
+  return new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "--allow-read",
@@ -12,11 +14,16 @@ Deno.test("deno task train --quick runs end to end and writes history and metric
       "--quick",
       "--out",
       out,
+      ...extra,
     ],
     stdout: "piped",
     stderr: "piped",
   });
-  const r = await cmd.output();
+}
+
+Deno.test("deno task train --quick: history, metrics, and a checkpoint that reproduces the test accuracy exactly", async () => {
+  const out = await Deno.makeTempDir();
+  const r = await trainCommand(out).output();
   const text = new TextDecoder().decode(r.stdout) + new TextDecoder().decode(r.stderr);
   assert.equal(r.code, 0, text);
   const metrics = JSON.parse(await Deno.readTextFile(`${out}/metrics.json`));
@@ -29,5 +36,44 @@ Deno.test("deno task train --quick runs end to end and writes history and metric
   );
   const total = metrics.confusion.flat().reduce((a: number, b: number) => a + b, 0);
   assert.equal(total, 1000, "the confusion matrix counts every test image");
+  checkSafetensorsRules(await Deno.readFile(`${out}/checkpoint.safetensors`));
+  // reload into a fresh model: the same test accuracy, exactly
+  gb.manualSeed(123);
+  const model = seedCnn();
+  const meta = await gb.loadCheckpoint(model, `${out}/checkpoint.safetensors`);
+  assert.equal(meta.epoch, "1");
+  const test = gb.mnistDataset(await gb.loadMnist("test"));
+  const ev = await gb.evaluate(model, test, { limit: 1000 });
+  assert.equal(ev.accuracy, metrics.testAccuracy);
+  await Deno.remove(out, { recursive: true });
+});
+
+Deno.test("Ctrl-C stops training cleanly and keeps the last complete checkpoint", async () => {
+  const out = await Deno.makeTempDir();
+  const child = trainCommand(out, "--epochs", "50").spawn();
+  const ckpt = `${out}/checkpoint.safetensors`;
+  for (let i = 0; i < 600; i++) {
+    try {
+      await Deno.stat(ckpt);
+      break;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  child.kill("SIGINT");
+  const r = await child.output();
+  const text = new TextDecoder().decode(r.stdout);
+  assert.equal(r.code, 0, text + new TextDecoder().decode(r.stderr));
+  assert.match(text, /interrupted: keeping the last complete checkpoint/);
+  const metrics = JSON.parse(await Deno.readTextFile(`${out}/metrics.json`));
+  assert.equal(metrics.stopped, true);
+  const history = JSON.parse(await Deno.readTextFile(`${out}/history.json`));
+  assert.ok(history.epochs.length >= 1 && history.epochs.length < 50);
+  checkSafetensorsRules(await Deno.readFile(ckpt));
+  assert.deepEqual(
+    [...Deno.readDirSync(out)].map((e) => e.name).filter((n) => n.includes(".tmp")),
+    [],
+    "no temporary files",
+  );
   await Deno.remove(out, { recursive: true });
 });

@@ -119,3 +119,14 @@ export async function loadMnist(split: "train" | "test", dir = mnistDataDir()): 
   ]);
   return parseMnist(im, lb, `MNIST ${split}`);
 }
+
+/** MNIST's mean and standard deviation of pixel values (the usual normalisation constants). */
+export const MNIST_MEAN = 0.1307;
+export const MNIST_STD = 0.3081;
+
+/** A split as a normalised dataset of [1, 28, 28] samples, ready for `evaluate` and training. */
+export function mnistDataset(split: MnistSplit): { x: Float32Array; y: Int32Array; sampleShape: number[] } {
+  const x = new Float32Array(split.images.length);
+  for (let i = 0; i < x.length; i++) x[i] = (split.images[i] - MNIST_MEAN) / MNIST_STD;
+  return { x, y: split.labels, sampleShape: [1, split.rows, split.cols] };
+}

@@ -1,4 +1,4 @@
 /** Data: synthetic tabular problems, splits, standardisation, batching. */
 export { type ClassificationOptions, makeClassification, type TabularData } from "./synthetic.ts";
 export { type Batch, batches, type Split, Standardizer, trainTestSplit } from "./tabular.ts";
-export { loadMnist, type MnistSplit, parseMnist } from "./mnist.ts";
+export { loadMnist, MNIST_MEAN, MNIST_STD, mnistDataset, type MnistSplit, parseMnist } from "./mnist.ts";

