@@ -47,9 +47,6 @@ export async function benchCnn(): Promise<Row[]> {
       }),
       peer: await time(
         async () => {
-          const gx = tf.conv2dTranspose(tdy, tw, [n, h, h, c], 1, "same");
-          const gw = tf.conv2d(tx, tw, 1, "same"); // shape only; the real filter gradient follows
-          gw.dispose();
           const g = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
             tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, "same")
           );

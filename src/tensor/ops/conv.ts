@@ -3,8 +3,8 @@
  *
  * Convolution is im2col (shaders/conv.wgsl) into the register-tiled matmul
  * (shaders/matmul.wgsl), with the bias fused into the matmul. Its backward pass is two more
- * matmuls: the filter gradient dY·colsᵀ (per image, then summed) and the input gradient
- * col2im(Wᵀ·dY).
+ * matmuls: the filter gradient dY·colsᵀ (per image, then summed; the patches are gathered
+ * again in transposed layout) and the input gradient col2im(Wᵀ·dY).
  */
 import { dispatch, grid } from "../../gpu/queue.ts";
 import { record } from "../autograd.ts";
@@ -39,6 +39,17 @@ function outSize(op: string, n: number, k: number, stride: number, pad: number, 
     throw new Error(`${op}: input size ${n} is too small for kernel ${k} (padding ${pad}, dilation ${dil})`);
   }
   return o;
+}
+
+function im2col(x: Tensor, dst: Tensor, g: Geometry, sN: number, sK: number, sP: number): void {
+  const n = g.N * g.C * g.OH * g.OW;
+  dispatch({
+    shader: "conv",
+    entry: "im2col",
+    buffers: [x.buffer, dst.buffer],
+    params: convParams(g, n, sN, sK, sP),
+    workgroups: grid(n, 256),
+  });
 }
 
 function convParams(g: Geometry, total: number, sN: number, sK: number, sP: number) {
@@ -79,13 +90,7 @@ export function conv2d(
   const g: Geometry = { N, C, H, W, KH, KW, OH, OW, stride, pad, dil };
   const K = C * KH * KW, P = OH * OW, ldp = Math.ceil(P / 4) * 4;
   const cols = empty([N * K * ldp]);
-  dispatch({
-    shader: "conv",
-    entry: "im2col",
-    buffers: [x.buffer, cols.buffer],
-    params: convParams(g, N * K * P, K * ldp, ldp, 1),
-    workgroups: grid(N * K * P, 256),
-  });
+  im2col(x, cols, g, K * ldp, ldp, 1);
   // C[n][Cout][P] = W[Cout][K] · cols[n][K][P]
   const out = mm(
     { t: weight, sb: 0, sk: 1, sx: K },
@@ -99,19 +104,26 @@ export function conv2d(
   );
   const y = out._view([N, Cout, OH, OW]);
   out.dispose();
+  cols.dispose();
   const inputs = bias ? [x, weight, bias] : [x, weight];
   const node = record(y, "conv2d", inputs, (dy) => {
     const res: (Tensor | null)[] = [null, null, null];
     if (weight.requiresGrad) {
-      // per image: dW_n[Cout][K] = dY[n][Cout][P] · cols[n][K][P]^T, then sum over n
+      // per image: dW_n[Cout][K] = dY[n][Cout][P] · cols[n][K][P]^T, then sum over n. The patches
+      // are gathered again, in the transposed layout [n][P][K]: as cheap as the forward gather,
+      // and it saves keeping the patch matrix alive and transposing it.
+      const ldk = Math.ceil(K / 4) * 4;
+      const colsT = empty([N * P * ldk]);
+      im2col(x, colsT, g, P * ldk, 1, ldk);
       const per = mm(
         { t: dy, sb: Cout * P, sk: 1, sx: P },
-        { t: cols, sb: K * ldp, sk: 1, sx: ldp },
+        { t: colsT, sb: P * ldk, sk: ldk, sx: 1 },
         N,
         Cout,
         K,
         P,
       );
+      colsT.dispose();
       const perV = per._view([N, Cout, K]);
       per.dispose();
       const s = sumToShape(perV, [1, Cout, K]);
@@ -149,7 +161,6 @@ export function conv2d(
     }
     return bias ? res : res.slice(0, 2);
   });
-  if (!node.requiresGrad) cols.dispose();
   return node;
 }
 
