@@ -116,11 +116,11 @@ export function flush(): void {
   if (slotsUsed > 0) dev.queue.writeBuffer(arena!, 0, arenaBytes, 0, slotsUsed * SLOT);
   dev.queue.submit([encoder.finish()]);
   const kernels = [...kernelsInBatch].join(", ");
-  batchErrors.push(
-    dev.popErrorScope().then((err) => {
-      if (err) throw new Error(`GPU validation error in a batch running [${kernels}]: ${err.message}`);
-    }),
-  );
+  const check = dev.popErrorScope().then((err) => {
+    if (err) throw new Error(`GPU validation error in a batch running [${kernels}]: ${err.message}`);
+  });
+  check.catch(() => {}); // reported by checkErrors() at the next sync, not as an unhandled rejection
+  batchErrors.push(check);
   encoder = null;
   slotsUsed = 0;
   kernelsInBatch = new Set();

@@ -58,11 +58,11 @@ export function pipeline(
   const label = `${name}.wgsl (entry ${entry}${
     keys.length ? `, ${keys.map((k) => `${k}=${short(constants[k])}`).join(", ")}` : ""
   })`;
-  pending.push(
-    dev.popErrorScope().then((err) => {
-      if (err) throw new Error(`shader ${label} failed to compile: ${err.message}`);
-    }),
-  );
+  const check = dev.popErrorScope().then((err) => {
+    if (err) throw new Error(`shader ${label} failed to compile: ${err.message}`);
+  });
+  check.catch(() => {}); // reported by checkCompileErrors() at the next sync
+  pending.push(check);
   pipelines.set(key, p);
   return p;
 }
