@@ -25,3 +25,4 @@ export * from "./src/nn/mod.ts";
 export * from "./src/optim/mod.ts";
 export * from "./src/data/mod.ts";
 export * from "./src/io/mod.ts";
+export * from "./src/inspect/mod.ts";

@@ -51,3 +51,10 @@ Deno.test("backward on a non-scalar without a gradient is an error", async () =>
   const x = gb.tensor([1, 2], undefined, { requiresGrad: true });
   await assert.rejects(() => x.mul(2).backward(), /is not a scalar; pass a gradient/);
 });
+
+Deno.test("a shader that fails to compile is reported with its name at the next readback", async () => {
+  gb.defineShader("broken_test", "@compute @workgroup_size(1) fn main() { let x: f32 = ; }");
+  const t = gb.zeros([4]);
+  gb.dispatch({ shader: "broken_test", buffers: [], workgroups: [1] });
+  await assert.rejects(() => t.toArray(), /shader broken_test\.wgsl \(entry main\) failed to compile/);
+});

@@ -2,4 +2,5 @@
 export { type AdapterInfo, adapterInfo } from "./device.ts";
 export { type PoolStats, poolStats } from "./pool.ts";
 export { flush, queueStats, sync } from "./queue.ts";
-export { pipelineCount } from "./shaders.ts";
+export { defineShader, pipelineCount } from "./shaders.ts";
+export { type Dispatch, dispatch, type Param } from "./queue.ts";

@@ -136,7 +136,6 @@ export async function checkErrors(): Promise<void> {
 }
 
 const stagingPool = new Map<number, GPUBuffer[]>();
-let flagStaging: GPUBuffer | null = null;
 
 /**
  * Copies `bytes` bytes of a buffer to the CPU. This is the only way data leaves the GPU:
@@ -149,16 +148,11 @@ export async function readBuffer(src: GPUBuffer, bytes: number, offset = 0): Pro
   const staging = list.pop() ??
     device().createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
   copyBuffer(src, offset, staging, 0, Math.ceil(bytes / 4) * 4);
-  const checkFlags = flagsPending();
-  if (checkFlags) {
-    if (!flagStaging) {
-      flagStaging = device().createBuffer({
-        size: 16,
-        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-      });
-    }
-    copyBuffer(errorFlags(), 0, flagStaging, 0, 16);
-  }
+  // a staging buffer of its own per readback: concurrent readbacks must not share a mapping
+  const flagStaging = flagsPending()
+    ? device().createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST })
+    : null;
+  if (flagStaging) copyBuffer(errorFlags(), 0, flagStaging, 0, 16);
   flush();
   queueStats.readbacks++;
   try {
@@ -167,16 +161,21 @@ export async function readBuffer(src: GPUBuffer, bytes: number, offset = 0): Pro
     staging.unmap();
     list.push(staging);
     await checkErrors();
-    if (checkFlags) {
-      await flagStaging!.mapAsync(GPUMapMode.READ);
-      const words = new Uint32Array(flagStaging!.getMappedRange().slice(0));
-      flagStaging!.unmap();
+    if (flagStaging) {
+      await flagStaging.mapAsync(GPUMapMode.READ);
+      const words = new Uint32Array(flagStaging.getMappedRange().slice(0));
+      flagStaging.destroy();
       const err = decodeFlags(words);
       if (err) throw err;
     }
     return out;
   } catch (e) {
-    await checkErrors();
+    // a failed map usually means an invalid batch: prefer the error that names the kernel
+    if (
+      !(e instanceof Error && e.message.startsWith("shader ")) && !String(e).includes("GPU validation error")
+    ) {
+      await checkErrors();
+    }
     throw e;
   }
 }

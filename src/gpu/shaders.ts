@@ -11,6 +11,15 @@ const sources = new Map<string, string>();
 const pipelines = new Map<string, GPUComputePipeline>();
 const pending: Promise<void>[] = [];
 
+/**
+ * Registers WGSL source under a name, as if it were shaders/NAME.wgsl (for kernels written
+ * outside this repository, and for tests).
+ */
+export function defineShader(name: string, source: string): void {
+  if (sources.has(name)) throw new Error(`a shader named ${name} is already defined`);
+  sources.set(name, source);
+}
+
 /** Reads shaders/NAME.wgsl (cached). */
 export function shaderSource(name: string): string {
   let src = sources.get(name);
@@ -58,7 +67,12 @@ export function pipeline(
   const label = `${name}.wgsl (entry ${entry}${
     keys.length ? `, ${keys.map((k) => `${k}=${short(constants[k])}`).join(", ")}` : ""
   })`;
-  const check = dev.popErrorScope().then((err) => {
+  // Deno reports WGSL parse errors through getCompilationInfo, pipeline errors through the scope
+  const check = Promise.all([module.getCompilationInfo(), dev.popErrorScope()]).then(([info, err]) => {
+    const msgs = info.messages.filter((m) => m.type === "error").map((m) =>
+      `line ${m.lineNum}: ${m.message}`
+    );
+    if (msgs.length) throw new Error(`shader ${label} failed to compile:\n${msgs.join("\n")}`);
     if (err) throw new Error(`shader ${label} failed to compile: ${err.message}`);
   });
   check.catch(() => {}); // reported by checkCompileErrors() at the next sync

@@ -7,8 +7,8 @@
  * and many tensors.
  */
 import { device } from "../gpu/device.ts";
-import { acquireBuffer, releaseBuffer } from "../gpu/pool.ts";
-import { copyBuffer, dispatch, readBuffer } from "../gpu/queue.ts";
+import { acquireBuffer, placeholderBuffer, releaseBuffer } from "../gpu/pool.ts";
+import { copyBuffer, dispatch, grid, readBuffer } from "../gpu/queue.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 
 /** Statistics of one tensor at one step. */
@@ -113,6 +113,21 @@ export class StatsBatch {
       this.#dataBytes[f] = bigger.size;
     }
     copyBuffer(t.buffer, 0, this.#data[f]!, offset * 4, t.size * 4);
+  }
+
+  /** Adds `t - prev` (prev holds t's old values), e.g. a parameter's update. */
+  addDelta(key: string, t: Tensor, prev: GPUBuffer): void {
+    const cur = this.#current;
+    if (!cur) throw new Error("StatsBatch.addDelta: call begin() first");
+    this.add(key, t);
+    const seg = cur[cur.length - 1];
+    dispatch({
+      shader: "track",
+      entry: "delta",
+      buffers: [prev, this.#data[this.#flip]!, placeholderBuffer()],
+      params: [seg.length, seg.offset, 0, 0, 0, 0],
+      workgroups: grid(seg.length, 256),
+    });
   }
 
   /** Closes the open record and records the reduction kernels (no readback). */

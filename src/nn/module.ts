@@ -9,6 +9,9 @@ import { type RemovableHandle, Tensor } from "../tensor/tensor.ts";
 /** Called after each forward call with the inputs and output; a returned tensor replaces the output. */
 export type ForwardHook = (module: Module, inputs: Tensor[], output: Tensor) => Tensor | void;
 
+/** Called before each forward call with the inputs. */
+export type ForwardPreHook = (module: Module, inputs: Tensor[]) => void;
+
 /**
  * Called during backward for each forward call, once the gradients with respect to the
  * module's inputs are known. `gradInput[i]` is null for an input that needs no gradient.
@@ -55,6 +58,7 @@ export abstract class Module {
   #buffers = new Map<string, Tensor>();
   #children = new Map<string, Module>();
   #forwardHooks: ForwardHook[] = [];
+  #forwardPreHooks: ForwardPreHook[] = [];
   #backwardHooks: BackwardHook[] = [];
 
   /** The computation; call it through `forward` (which the constructor wraps with hooks). */
@@ -170,8 +174,14 @@ export abstract class Module {
       ) {
         throw new Error(`loadStateDict: "${k}" is ${s.describe()} but the model has ${t.describe()}`);
       }
+      if (s._storage === t._storage) continue; // the module's own tensor
       launchCopy(s, t, t.dtype, [t.size], [1], [1]);
     }
+  }
+
+  /** Adds a hook that runs before every call of this module. */
+  registerForwardPreHook(hook: ForwardPreHook): RemovableHandle {
+    return handle(this.#forwardPreHooks, hook);
   }
 
   /** Adds a forward hook; it runs after every call of this module. */
@@ -185,6 +195,7 @@ export abstract class Module {
   }
 
   #call(raw: (...x: Tensor[]) => Tensor, inputs: Tensor[]): Tensor {
+    for (const h of [...this.#forwardPreHooks]) h(this, inputs);
     const bw = this.#backwardHooks.length > 0 && isGradEnabled();
     let ins = inputs;
     let rec: CallRecord | null = null;
