@@ -1,4 +1,4 @@
-/** Reading and writing models: safetensors checkpoints. */
+/** Reading and writing: safetensors checkpoints, TensorBoard event files. */
 export { loadCheckpoint, saveCheckpoint, writeAtomic, type WriteOptions } from "./checkpoint.ts";
 export {
   decodeSafetensors,
@@ -7,3 +7,15 @@ export {
   type SafetensorsFile,
   validateSafetensors,
 } from "./safetensors.ts";
+export {
+  crc32c,
+  decodeEvent,
+  encodeEvent,
+  type Histogram,
+  maskedCrc32c,
+  readEventFile,
+  type SummaryValue,
+  SummaryWriter,
+  type TfEvent,
+  tfRecord,
+} from "./tfevents.ts";
