@@ -26,3 +26,4 @@ export * from "./src/optim/mod.ts";
 export * from "./src/data/mod.ts";
 export * from "./src/io/mod.ts";
 export * from "./src/inspect/mod.ts";
+export * from "./src/viz/mod.ts";

@@ -19,8 +19,15 @@ const HELP = `deno task train [options]
   --schedule S      "cosine" (per epoch) or "none" (default cosine)
   --seed N          seed for init and shuffling (default 0)
   --out DIR         output directory (default out/mnist)
+  --track-every N   record gradient statistics every N steps (default 1; 0 turns tracking off)
+  --hist-every N    keep histograms every N steps (default 100)
   --quick           smoke run: 2,000 training images, 1 epoch (unless --epochs), 1,000 test images
-  --help            this text`;
+  --help            this text
+
+Writes to the output directory: checkpoint.safetensors, history.json, metrics.json,
+tracker.jsonl (per-step gradient, weight and activation statistics), alarms.txt/.jsonl,
+tensorboard/ (event files: tensorboard --logdir <out>/tensorboard) and pictures/.
+Render the pictures again with: deno task inspect <out>`;
 
 export function seedCnn(): gb.Sequential {
   return new gb.Sequential(
@@ -56,6 +63,8 @@ if (import.meta.main) {
       schedule: { type: "string", default: "cosine" },
       seed: { type: "string", default: "0" },
       out: { type: "string", default: "out/mnist" },
+      "track-every": { type: "string", default: "1" },
+      "hist-every": { type: "string", default: "100" },
       quick: { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
@@ -84,6 +93,20 @@ if (import.meta.main) {
   const sched = values.schedule === "cosine" ? new gb.CosineAnnealingLR(opt, epochs, 0) : null;
   const rng = new gb.Generator(seed + 1);
   const tty = Deno.stdout.isTerminal();
+  const trackEvery = Number(values["track-every"]);
+  const log = await gb.RunLog.create(out, { histogramEvery: Number(values["hist-every"]) });
+  const tracker = trackEvery > 0
+    ? gb.trackGradients(model, {
+      every: trackEvery,
+      onAlarm: (a) => console.log(`${tty ? "\n" : ""}ALARM ${a.message}`),
+    })
+    : null;
+  const drain = async () => {
+    if (!tracker) return;
+    log.alarms(await tracker.flush());
+    log.records(tracker.records.splice(0));
+    await log.flush();
+  };
   const history: { steps: number[]; epochs: Record<string, number>[] } = { steps: [], epochs: [] };
   const t0 = performance.now();
   let stopping = false;
@@ -113,6 +136,8 @@ if (import.meta.main) {
         return [v, c];
       });
       history.steps.push(loss);
+      log.scalar("loss/train_step", loss, history.steps.length);
+      if (history.steps.length % 100 === 0) await drain();
       lossSum += loss * idx.length;
       seen += idx.length;
       if (ok >= 0) correct += ok / idx.length;
@@ -137,6 +162,11 @@ if (import.meta.main) {
       lr: opt.lr,
     });
     await gb.saveCheckpoint(model, ckpt, { epoch: String(e + 1), testAccuracy: String(ev.accuracy) });
+    log.scalar("loss/train_epoch", lossSum / seen, e + 1);
+    log.scalar("loss/test", ev.loss, e + 1);
+    log.scalar("accuracy/test", ev.accuracy, e + 1);
+    log.scalar("learning_rate", opt.lr, e + 1);
+    await drain();
     console.log(
       `epoch ${e + 1}: train loss ${(lossSum / seen).toFixed(4)}, test loss ${
         ev.loss.toFixed(4)
@@ -172,4 +202,17 @@ if (import.meta.main) {
       seconds.toFixed(0)
     } s in all; wrote ${ckpt}, history.json, metrics.json`,
   );
+  await drain();
+  tracker?.remove();
+  // the pictures: training charts, first-layer filters and feature maps of the first test image
+  const sample = gb.tensor(test.x.subarray(0, 784), [1, 1, 28, 28]);
+  const pics = await gb.renderRunPictures(out, { model, sample });
+  sample.dispose();
+  const nAlarms = tracker ? tracker.alarms.length : 0;
+  console.log(
+    `${pics.length} pictures in ${out}/pictures; ${nAlarms} alarm${
+      nAlarms === 1 ? "" : "s"
+    } (${out}/alarms.txt)`,
+  );
+  console.log(`TensorBoard: tensorboard --logdir ${out}/tensorboard`);
 }

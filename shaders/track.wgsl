@@ -1,14 +1,14 @@
 // track.wgsl: small kernels the gradient tracker runs beside the statistics.
 //
-//   delta:  DST[dst_off + i] -= SRC[i] for i < n (turns a copy of the new weights into the
+//   delta:  DST[dst_off + i] -= SRC[src_off + i] for i < n (turns a copy of the new weights into the
 //           update w_new - w_old, given the old weights in SRC)
 //   mark_active: for a ReLU output viewed as [N, U, S] (U units, S positions per unit), marks
 //           ACT[unit_off + u] = 1 when any element of unit u is > 0 (units never marked over a
 //           window are dead)
 // Bindings: 0 SRC (read), 1 DST (read-write f32; unused by active), 2 ACT (read-write atomic u32;
-//           unused by delta), 3 uniform P { n, dst_off, N, U, S, unit_off }.
+//           unused by delta), 3 uniform P { n, dst_off, src_off, N, U, S, unit_off }.
 
-struct Params { n: u32, dst_off: u32, N: u32, U: u32, S: u32, unit_off: u32 }
+struct Params { n: u32, dst_off: u32, src_off: u32, N: u32, U: u32, S: u32, unit_off: u32 }
 
 @group(0) @binding(0) var<storage, read> SRC: array<f32>;
 @group(0) @binding(1) var<storage, read_write> DST: array<f32>;
@@ -28,7 +28,7 @@ fn delta(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw:
   bind_all();
   let i = gid.x + gid.y * nw.x * 256u;
   if (i >= P.n) { return; }
-  DST[P.dst_off + i] -= SRC[i];
+  DST[P.dst_off + i] -= SRC[P.src_off + i];
 }
 
 @compute @workgroup_size(64)

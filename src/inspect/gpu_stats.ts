@@ -30,7 +30,7 @@ export interface TensorStats {
   zeroFraction: number;
   /** Fraction of elements with |x - center| >= threshold (saturation of sigmoid/tanh). */
   saturatedFraction: number;
-  /** Histogram counts over `bins` equal bins from min to max. */
+  /** Histogram counts over `bins` equal bins from min to max (empty when not computed for this record). */
   histogram: number[];
 }
 
@@ -95,43 +95,60 @@ export class StatsBatch {
     return this.#current !== null;
   }
 
-  /** Adds a tensor to the open record (a GPU copy; the tensor may be freed right after). */
-  add(key: string, t: Tensor, sat: Saturation = { center: 0, threshold: Infinity }): void {
+  /**
+   * Adds a tensor to the open record (a GPU copy; the tensor may be freed right after). With
+   * `limit`, only the first `limit` elements are counted (e.g. the first samples of a batch).
+   */
+  add(key: string, t: Tensor, sat: Saturation = { center: 0, threshold: Infinity }, limit = Infinity): void {
     const cur = this.#current;
     if (!cur) throw new Error("StatsBatch.add: call begin() first");
     if (t.dtype !== "float32" || t.size === 0) return;
+    const n = Math.min(t.size, limit);
     const offset = cur.length ? cur[cur.length - 1].offset + cur[cur.length - 1].length : 0;
-    cur.push({ key, offset, length: t.size, sat });
-    const need = (offset + t.size) * 4;
+    cur.push({ key, offset, length: n, sat });
+    const need = (offset + n) * 4;
     const f = this.#flip;
     if (!this.#data[f] || this.#dataBytes[f] < need) {
       // grow: keep what this record already copied
-      const bigger = acquireBuffer(Math.max(need, this.#dataBytes[f] * 2, 1 << 16));
+      const bigger = acquireBuffer(Math.max(need + (need >> 2), 1 << 16));
       if (this.#data[f] && offset > 0) copyBuffer(this.#data[f]!, 0, bigger, 0, offset * 4);
       if (this.#data[f]) releaseBuffer(this.#data[f]!);
       this.#data[f] = bigger;
       this.#dataBytes[f] = bigger.size;
     }
-    copyBuffer(t.buffer, 0, this.#data[f]!, offset * 4, t.size * 4);
+    copyBuffer(t.buffer, 0, this.#data[f]!, offset * 4, n * 4);
   }
 
-  /** Adds `t - prev` (prev holds t's old values), e.g. a parameter's update. */
-  addDelta(key: string, t: Tensor, prev: GPUBuffer): void {
+  /**
+   * Adds `t[i] - prev[prevOffset + i]` for several tensors at once (one kernel): e.g. each
+   * parameter's update, given copies of the old values laid out end to end in `prev`.
+   */
+  addDeltas(items: { key: string; t: Tensor; prevOffset: number }[], prev: GPUBuffer): void {
     const cur = this.#current;
-    if (!cur) throw new Error("StatsBatch.addDelta: call begin() first");
-    this.add(key, t);
-    const seg = cur[cur.length - 1];
-    dispatch({
-      shader: "track",
-      entry: "delta",
-      buffers: [prev, this.#data[this.#flip]!, placeholderBuffer()],
-      params: [seg.length, seg.offset, 0, 0, 0, 0],
-      workgroups: grid(seg.length, 256),
-    });
+    if (!cur) throw new Error("StatsBatch.addDeltas: call begin() first");
+    if (items.length === 0) return;
+    const first = cur.length;
+    for (const it of items) this.add(it.key, it.t);
+    // one dispatch per run of items whose old values are also consecutive in `prev`
+    let i = 0;
+    while (i < items.length) {
+      let j = i + 1;
+      while (j < items.length && items[j].prevOffset === items[j - 1].prevOffset + items[j - 1].t.size) j++;
+      const a = cur[first + i], b = cur[first + j - 1];
+      const n = b.offset + b.length - a.offset;
+      dispatch({
+        shader: "track",
+        entry: "delta",
+        buffers: [prev, this.#data[this.#flip]!, placeholderBuffer()],
+        params: [n, a.offset, items[i].prevOffset, 0, 0, 0, 0],
+        workgroups: grid(n, 256),
+      });
+      i = j;
+    }
   }
 
-  /** Closes the open record and records the reduction kernels (no readback). */
-  end(): void {
+  /** Closes the open record and records the reduction kernels (no readback); histograms optional. */
+  end(histograms = true): void {
     const segs = this.#current;
     this.#current = null;
     if (!segs || segs.length === 0) return;
@@ -160,15 +177,16 @@ export class StatsBatch {
       if (this.#part) releaseBuffer(this.#part);
       this.#part = acquireBuffer(groups * REC * 4);
     }
-    this.#ensureRing(segs.length * REC, segs.length * this.bins);
+    const histWords = histograms ? segs.length * this.bins : 0;
+    this.#ensureRing(segs.length * REC, histWords);
     const rec: PendingRecord = {
       tag: this.#currentTag,
       segments: segs,
       outBase: this.#outUsed,
-      histBase: this.#histUsed,
+      histBase: histograms ? this.#histUsed : -1,
     };
     this.#outUsed += segs.length * REC;
-    this.#histUsed += segs.length * this.bins;
+    this.#histUsed += histWords;
     const buffers = [this.#data[f]!, this.#segBuf!, this.#part!, this.#out!, this.#hist!];
     const params = [segs.length, groups, this.bins, rec.outBase, rec.histBase];
     dispatch({ shader: "stats", entry: "partial", buffers, params, workgroups: [groups] });
@@ -179,7 +197,7 @@ export class StatsBatch {
       params,
       workgroups: [Math.ceil(segs.length / 64)],
     });
-    dispatch({ shader: "stats", entry: "histogram", buffers, params, workgroups: [groups] });
+    if (histograms) dispatch({ shader: "stats", entry: "histogram", buffers, params, workgroups: [groups] });
     this.#pending.push(rec);
   }
 
@@ -218,12 +236,12 @@ export class StatsBatch {
     const outUsed = this.#outUsed, histUsed = this.#histUsed;
     const [outBytes, histBytes] = await Promise.all([
       readBuffer(this.#out!, outUsed * 4),
-      readBuffer(this.#hist!, histUsed * 4),
+      histUsed > 0 ? readBuffer(this.#hist!, histUsed * 4) : Promise.resolve(new ArrayBuffer(0)),
     ]);
     // reset the ring for the next records (zero the histogram counts)
     this.#outUsed = 0;
     this.#histUsed = 0;
-    device().queue.writeBuffer(this.#hist!, 0, new Uint32Array(histUsed));
+    if (histUsed > 0) device().queue.writeBuffer(this.#hist!, 0, new Uint32Array(histUsed));
     const out = new Float32Array(outBytes);
     const hist = new Uint32Array(histBytes);
     return recs.map((r) => ({
@@ -246,7 +264,9 @@ export class StatsBatch {
           nonFinite: out[o + 6],
           zeroFraction: total ? out[o + 7] / total : 0,
           saturatedFraction: total ? out[o + 9] / total : 0,
-          histogram: Array.from(hist.subarray(r.histBase + i * this.bins, r.histBase + (i + 1) * this.bins)),
+          histogram: r.histBase < 0
+            ? []
+            : Array.from(hist.subarray(r.histBase + i * this.bins, r.histBase + (i + 1) * this.bins)),
         };
       }),
     }));

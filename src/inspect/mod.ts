@@ -10,3 +10,14 @@ export {
   trackGradients,
   type TrackOptions,
 } from "./tracker.ts";
+export { type LayerSummary, type ModelSummary, summary } from "./summary.ts";
+export { type GraphNode, graphToDot, graphToSvg, type ModelGraph, modelGraph } from "./graph.ts";
+export {
+  captureActivations,
+  type CapturedActivation,
+  disposeActivations,
+  featureMapImage,
+  filterImage,
+} from "./activations.ts";
+export { readRunLog, RunLog, type RunLogOptions } from "./run_log.ts";
+export { renderRunPictures } from "./run_pictures.ts";

@@ -22,6 +22,14 @@ export interface TrackOptions {
   activations?: boolean;
   /** Record the gradient arriving at each layer's output (default true). */
   layerGradients?: boolean;
+  /**
+   * Activation and output-gradient statistics use the first N samples of each batch
+   * (default 16): representative, and it keeps tracking cheap. Parameter statistics and the
+   * dead-unit count always use everything.
+   */
+  samples?: number;
+  /** Compute histograms every N recorded steps (default 10; moments are computed every time). */
+  histogramEvery?: number;
   /** Alarm thresholds. */
   thresholds?: Partial<AlarmThresholds>;
   /** Called once for each new alarm (kind and layer), as soon as it is known. */
@@ -99,8 +107,12 @@ export class GradientTracker {
   readonly #batch: StatsBatch;
   readonly #handles: RemovableHandle[] = [];
   readonly #params: { name: string; layer: string; t: Tensor }[];
-  readonly #prev = new Map<string, GPUBuffer>();
+  #prev: GPUBuffer | null = null;
+  readonly #prevOffset = new Map<string, number>();
+  readonly #histEvery: number;
+  #records = 0;
   readonly #labels = new Map<Module, string>();
+  readonly #samples: number;
   #recording = false;
   #open = false;
   #seenParams: { name: string; t: Tensor }[] = [];
@@ -116,6 +128,8 @@ export class GradientTracker {
     this.#thresholds = { ...DEFAULT_THRESHOLDS, ...options.thresholds };
     this.#onAlarm = options.onAlarm;
     this.#batch = new StatsBatch(options.bins ?? 30);
+    this.#samples = options.samples ?? 16;
+    this.#histEvery = Math.max(1, Math.floor(options.histogramEvery ?? 10));
     const modules = model.namedModules();
     for (const [name, m] of modules) this.#labels.set(m, name ? `${name} ${m.typeName}` : m.typeName);
     const labelOfName = new Map(modules.map(([n, m]) => [n, this.#labels.get(m)!]));
@@ -132,7 +146,7 @@ export class GradientTracker {
       }
       if (options.layerGradients ?? true) {
         this.#handles.push(m.registerFullBackwardHook((_m, _gi, go) => {
-          if (this.#open && go[0]) this.#batch.add(`gout:${label}`, go[0]);
+          if (this.#open && go[0]) this.#batch.add(`gout:${label}`, go[0], undefined, this.#limit(go[0]));
         }));
       }
     }
@@ -142,8 +156,8 @@ export class GradientTracker {
   }
 
   #onStep(m: Module): void {
-    if (!m.training || !isGradEnabled()) return;
-    this.#finish();
+    this.#finish(); // any new forward call ends the previous step's record
+    if (!m.training || !isGradEnabled()) return; // evaluation passes are not recorded
     this.step++;
     this.#recording = (this.step - 1) % this.#every === 0;
     if (this.#recording) {
@@ -154,8 +168,15 @@ export class GradientTracker {
 
   #onActivation(m: Module, label: string, out: Tensor): void {
     if (!this.#open) return;
-    this.#batch.add(`act:${label}`, out, SATURATION[m.typeName]);
+    if (m.typeName !== "Flatten") {
+      this.#batch.add(`act:${label}`, out, SATURATION[m.typeName], this.#limit(out));
+    }
     if (m.typeName === "ReLU" && out.ndim >= 2) this.#markActive(label, out);
+  }
+
+  /** Elements in the first `samples` samples of a batch-first tensor. */
+  #limit(t: Tensor): number {
+    return t.ndim >= 2 ? Math.min(t.shape[0], this.#samples) * (t.size / t.shape[0]) : t.size;
   }
 
   #markActive(label: string, out: Tensor): void {
@@ -178,7 +199,7 @@ export class GradientTracker {
       shader: "track",
       entry: "mark_active",
       buffers: [out.buffer, placeholderBuffer(), this.#act!],
-      params: [0, 0, N, U, S, r.offset],
+      params: [0, 0, 0, N, U, S, r.offset],
       workgroups: grid(U * S, 64),
     });
   }
@@ -187,23 +208,29 @@ export class GradientTracker {
     if (!this.#open) return;
     this.#batch.add(`grad:${name}`, g);
     this.#batch.add(`weight:${name}`, p);
-    let prev = this.#prev.get(name);
-    if (!prev) {
-      prev = acquireBuffer(p.size * 4);
-      this.#prev.set(name, prev);
+    if (!this.#prev) {
+      // one buffer for the old values of every parameter, in parameter order
+      let off = 0;
+      for (const q of this.#params) {
+        this.#prevOffset.set(q.name, off);
+        off += q.t.size;
+      }
+      this.#prev = acquireBuffer(off * 4);
     }
-    copyBuffer(p.buffer, 0, prev, 0, p.size * 4);
+    copyBuffer(p.buffer, 0, this.#prev, this.#prevOffset.get(name)! * 4, p.size * 4);
     this.#seenParams.push({ name, t: p });
   }
 
   /** Closes the record of the current step: the weights now hold this step's update. */
   #finish(): void {
     if (!this.#open) return;
-    for (const { name, t } of this.#seenParams) {
-      this.#batch.addDelta(`update:${name}`, t, this.#prev.get(name)!);
-    }
+    const seen = new Set(this.#seenParams.map((s) => s.name));
+    const items = this.#params.filter((p) => seen.has(p.name))
+      .map((p) => ({ key: `update:${p.name}`, t: p.t, prevOffset: this.#prevOffset.get(p.name)! }));
+    this.#batch.addDeltas(items, this.#prev!);
     this.#seenParams = [];
-    this.#batch.end();
+    this.#batch.end(this.#records % this.#histEvery === 0);
+    this.#records++;
     this.#open = false;
   }
 
@@ -394,8 +421,8 @@ export class GradientTracker {
   remove(): void {
     this.#handles.forEach((h) => h.remove());
     this.#batch.dispose();
-    for (const b of this.#prev.values()) releaseBuffer(b);
-    this.#prev.clear();
+    if (this.#prev) releaseBuffer(this.#prev);
+    this.#prev = null;
     if (this.#act) releaseBuffer(this.#act);
     this.#act = null;
   }

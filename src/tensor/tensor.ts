@@ -46,6 +46,11 @@ export interface RemovableHandle {
 
 let nextId = 0;
 
+/** @internal The id the next tensor will get (ids grow with creation order). */
+export function nextTensorId(): number {
+  return nextId;
+}
+
 /** An n-dimensional array on the GPU. Create one with `tensor()`, `zeros()`, `randn()`, …. */
 export class Tensor {
   /** Dimensions, outermost first. */

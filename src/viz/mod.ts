@@ -1,0 +1,23 @@
+/** Pictures: colormaps, PNG image grids, SVG charts, and the charts of a training run. */
+export { css, diverging, type RGB, SERIES, viridis } from "./colormap.ts";
+export { encodePng, type GridOptions, type Image, imageGrid, writePng } from "./png.ts";
+export {
+  bandChart,
+  barChart,
+  type ChartOptions,
+  gridOfCharts,
+  histogramChart,
+  lineChart,
+  type Series,
+} from "./svg.ts";
+export {
+  accuracyChart,
+  distributionChart,
+  gradientFlowChart,
+  gradNormChart,
+  histogramPercentiles,
+  histogramsChart,
+  type History,
+  lossChart,
+  updateRatioChart,
+} from "./training.ts";
