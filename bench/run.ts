@@ -3,7 +3,14 @@ import { adapterInfo } from "../mod.ts";
 import { printTable } from "./harness.ts";
 import { benchCore } from "./core.ts";
 import { benchCnn } from "./cnn.ts";
+import { benchTracking } from "./tracking.ts";
 
 console.log(`adapter: ${adapterInfo().description}`);
 printTable("engine core (median ms, readback included)", "tfjs-webgpu", await benchCore());
 printTable("CNN (median ms, readback included)", "tfjs-webgpu", await benchCnn());
+const tr = await benchTracking();
+console.log(
+  `\ngradient tracking every step, seed CNN step at batch 64: plain ${tr.plain.toFixed(1)} ms, tracked ${
+    tr.tracked.toFixed(1)
+  } ms, overhead ${(100 * tr.overhead).toFixed(1)}%`,
+);
