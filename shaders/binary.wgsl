@@ -21,15 +21,7 @@ fn dim(v: array<vec4u, 2>, d: u32) -> u32 {
   return v[d / 4u][d % 4u];
 }
 
-// x^a that is defined for negative x when a is an integer (WGSL's pow is not).
-fn powf(x: f32, a: f32) -> f32 {
-  if (a == 0.0) { return 1.0; }
-  let m = pow(abs(x), a);
-  if (x < 0.0 && fract(a) == 0.0) {
-    return select(m, -m, (i32(a) % 2) != 0);
-  }
-  return select(m, pow(x, a), x >= 0.0);
-}
+// #include "lib/math.wgsl"
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {

@@ -20,7 +20,10 @@ export function defineShader(name: string, source: string): void {
   sources.set(name, source);
 }
 
-/** Reads shaders/NAME.wgsl (cached). */
+/**
+ * Reads shaders/NAME.wgsl (cached). A line `// #include "lib/x.wgsl"` is replaced by that
+ * file's text: WGSL has no imports, and shared functions live in shaders/lib/.
+ */
 export function shaderSource(name: string): string {
   let src = sources.get(name);
   if (src === undefined) {
@@ -30,6 +33,7 @@ export function shaderSource(name: string): string {
     } catch (e) {
       throw new Error(`cannot read shader ${name}.wgsl at ${url.pathname}: ${(e as Error).message}`);
     }
+    src = src.replace(/^\/\/ #include "([\w/.-]+)\.wgsl"$/gm, (_, lib: string) => shaderSource(lib));
     sources.set(name, src);
   }
   return src;

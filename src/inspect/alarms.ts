@@ -28,7 +28,7 @@ export interface AlarmThresholds {
   explodingNorm: number;
   /** Total gradient norm growing by at least this factor per record ... */
   explodingGrowth: number;
-  /** ... for this many consecutive records is exploding. */
+  /** ... for this many consecutive records, ending 10x above the median before, is exploding. */
   explodingGrowthSteps: number;
   /** Fraction of a ReLU layer's units never active over a window above this. */
   deadFraction: number;

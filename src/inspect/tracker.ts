@@ -391,8 +391,13 @@ export class GradientTracker {
     this.#norms.push(norm);
     const k = t.explodingGrowthSteps;
     const h = this.#norms;
-    const growing = h.length > k &&
+    // growth counts only when it is sustained and takes the norm far above its usual level
+    // (10x the median of the records before the streak): gradient norms are noisy step to step
+    const streak = h.length > k &&
       h.slice(-k - 1).every((v, i, a) => i === 0 || v >= a[i - 1] * t.explodingGrowth);
+    const before = h.slice(Math.max(0, h.length - k - 101), h.length - k - 1).sort((a, b) => a - b);
+    const usual = before.length ? before[Math.floor(before.length / 2)] : h[h.length - k - 1];
+    const growing = streak && norm >= 10 * usual;
     if (Number.isFinite(norm) && (norm > t.explodingNorm || growing)) {
       this.#raise({
         kind: "exploding",

@@ -56,7 +56,8 @@ export function imageGrid(maps: ArrayLike<number>[], h: number, w: number, optio
   const scale = options.scale ?? Math.max(1, Math.round(48 / Math.max(h, w)));
   const gap = options.gap ?? 2;
   const W = cols * (w * scale + gap) + gap, H = rows * (h * scale + gap) + gap;
-  const data = new Uint8Array(W * H * 4).fill(235);
+  // light gaps around viridis tiles; dark gaps around diverging ones (whose 0 is white)
+  const data = new Uint8Array(W * H * 4).fill(options.colormap === "diverging" ? 90 : 235);
   const range = (m: ArrayLike<number>) => {
     let lo = Infinity, hi = -Infinity;
     for (let i = 0; i < m.length; i++) {

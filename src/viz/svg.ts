@@ -29,7 +29,7 @@ const M = { left: 78, right: 24, top: 44, bottom: 56 };
 function fmtTick(v: number): string {
   if (v === 0) return "0";
   const a = Math.abs(v);
-  if (a >= 1e5 || a < 1e-3) return v.toExponential(0).replace("e+", "e");
+  if (a >= 1e5 || a < 1e-3) return Number(v.toPrecision(3)).toExponential().replace("e+", "e");
   return Number(v.toPrecision(3)).toString();
 }
 
