@@ -10,7 +10,7 @@ printTable("engine core (median ms, readback included)", "tfjs-webgpu", await be
 printTable("CNN (median ms, readback included)", "tfjs-webgpu", await benchCnn());
 const tr = await benchTracking();
 console.log(
-  `\ngradient tracking every step, seed CNN step at batch 64: plain ${tr.plain.toFixed(1)} ms, tracked ${
+  `\ngradient tracking every step, seed CNN step at batch 64: untracked ${tr.plain.toFixed(1)} ms, tracked ${
     tr.tracked.toFixed(1)
   } ms, overhead ${(100 * tr.overhead).toFixed(1)}%`,
 );

@@ -42,7 +42,7 @@ export interface Saturation {
 
 const REC = 12;
 const MAX_GROUPS_PER_SEGMENT = 64;
-const ELEMENTS_PER_GROUP = 16384;
+const ELEMENTS_PER_GROUP = 32768;
 
 interface Segment {
   key: string;
@@ -104,7 +104,10 @@ export class StatsBatch {
     if (!cur) throw new Error("StatsBatch.add: call begin() first");
     if (t.dtype !== "float32" || t.size === 0) return;
     const n = Math.min(t.size, limit);
-    const offset = cur.length ? cur[cur.length - 1].offset + cur[cur.length - 1].length : 0;
+    // segments start at multiples of 4 floats: the kernels read vec4
+    const offset = cur.length
+      ? Math.ceil((cur[cur.length - 1].offset + cur[cur.length - 1].length) / 4) * 4
+      : 0;
     cur.push({ key, offset, length: n, sat });
     const need = (offset + n) * 4;
     const f = this.#flip;
@@ -133,7 +136,11 @@ export class StatsBatch {
     let i = 0;
     while (i < items.length) {
       let j = i + 1;
-      while (j < items.length && items[j].prevOffset === items[j - 1].prevOffset + items[j - 1].t.size) j++;
+      // consecutive in `prev` and in the staging buffer (segments are padded to 4 floats)
+      while (
+        j < items.length && items[j].prevOffset === items[j - 1].prevOffset + items[j - 1].t.size &&
+        cur[first + j].offset === cur[first + j - 1].offset + cur[first + j - 1].length
+      ) j++;
       const a = cur[first + i], b = cur[first + j - 1];
       const n = b.offset + b.length - a.offset;
       dispatch({
@@ -173,9 +180,9 @@ export class StatsBatch {
       dev.queue.writeBuffer(this.#segBuf, 0, table);
       this.#segKey = key;
     }
-    if (!this.#part || this.#part.size < groups * REC * 4) {
+    if (!this.#part || this.#part.size < groups * 64 * REC * 4) {
       if (this.#part) releaseBuffer(this.#part);
-      this.#part = acquireBuffer(groups * REC * 4);
+      this.#part = acquireBuffer(groups * 64 * REC * 4); // one partial record per invocation
     }
     const histWords = histograms ? segs.length * this.bins : 0;
     this.#ensureRing(segs.length * REC, histWords);

@@ -30,6 +30,12 @@ export interface TrackOptions {
   samples?: number;
   /** Compute histograms every N recorded steps (default 10; moments are computed every time). */
   histogramEvery?: number;
+  /**
+   * Record layer activations, output gradients and ReLU activity every N recorded steps
+   * (default 10); parameter statistics are recorded every time. Dead units are counted over
+   * the steps that were looked at.
+   */
+  layerEvery?: number;
   /** Alarm thresholds. */
   thresholds?: Partial<AlarmThresholds>;
   /** Called once for each new alarm (kind and layer), as soon as it is known. */
@@ -115,6 +121,8 @@ export class GradientTracker {
   readonly #samples: number;
   #recording = false;
   #open = false;
+  #layersNow = false;
+  readonly #layerEvery: number;
   #seenParams: { name: string; t: Tensor }[] = [];
   #relu: { label: string; units: number; offset: number }[] = [];
   #act: GPUBuffer | null = null;
@@ -130,6 +138,7 @@ export class GradientTracker {
     this.#batch = new StatsBatch(options.bins ?? 30);
     this.#samples = options.samples ?? 16;
     this.#histEvery = Math.max(1, Math.floor(options.histogramEvery ?? 10));
+    this.#layerEvery = Math.max(1, Math.floor(options.layerEvery ?? 10));
     const modules = model.namedModules();
     for (const [name, m] of modules) this.#labels.set(m, name ? `${name} ${m.typeName}` : m.typeName);
     const labelOfName = new Map(modules.map(([n, m]) => [n, this.#labels.get(m)!]));
@@ -146,7 +155,9 @@ export class GradientTracker {
       }
       if (options.layerGradients ?? true) {
         this.#handles.push(m.registerFullBackwardHook((_m, _gi, go) => {
-          if (this.#open && go[0]) this.#batch.add(`gout:${label}`, go[0], undefined, this.#limit(go[0]));
+          if (this.#layersNow && go[0]) {
+            this.#batch.add(`gout:${label}`, go[0], undefined, this.#limit(go[0]));
+          }
         }));
       }
     }
@@ -163,11 +174,12 @@ export class GradientTracker {
     if (this.#recording) {
       this.#batch.begin(this.step);
       this.#open = true;
+      this.#layersNow = this.#records % this.#layerEvery === 0;
     }
   }
 
   #onActivation(m: Module, label: string, out: Tensor): void {
-    if (!this.#open) return;
+    if (!this.#layersNow) return;
     if (m.typeName !== "Flatten") {
       this.#batch.add(`act:${label}`, out, SATURATION[m.typeName], this.#limit(out));
     }
@@ -232,6 +244,7 @@ export class GradientTracker {
     this.#batch.end(this.#records % this.#histEvery === 0);
     this.#records++;
     this.#open = false;
+    this.#layersNow = false;
   }
 
   /**
