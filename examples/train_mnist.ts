@@ -207,6 +207,15 @@ if (import.meta.main) {
   // the pictures: training charts, first-layer filters and feature maps of the first test image
   const sample = gb.tensor(test.x.subarray(0, 784), [1, 1, 28, 28]);
   const pics = await gb.renderRunPictures(out, { model, sample });
+  // the same images in TensorBoard's Images tab
+  const step = history.steps.length;
+  log.image("filters/0 Conv2d", await gb.filterImage((model.layers[0] as gb.Conv2d).weight), step);
+  const acts = await gb.captureActivations(model, sample);
+  for (const a of acts) {
+    if (a.output.ndim === 4) log.image(`feature_maps/${a.label}`, await gb.featureMapImage(a.output), step);
+  }
+  gb.disposeActivations(acts);
+  await log.flush();
   sample.dispose();
   const nAlarms = tracker ? tracker.alarms.length : 0;
   console.log(

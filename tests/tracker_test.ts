@@ -97,8 +97,8 @@ Deno.test("a NaN planted in one layer's weights is reported at that layer", asyn
   await tracker.flush();
   const nan = tracker.alarms.find((a) => a.kind === "nonfinite");
   assert.ok(nan, "a NaN alarm was raised");
-  assert.equal(nan.layer, "2 Linear");
-  assert.match(nan.message, /NaN\/Inf first produced at 2 Linear/);
+  assert.equal(nan.layer, "2 Linear (op linear)");
+  assert.match(nan.message, /NaN\/Inf first produced at 2 Linear \(op linear\)/);
   tracker.remove();
 });
 
@@ -175,4 +175,30 @@ Deno.test("the dead-ReLU fraction is exact on planted weights", async () => {
     "37.5% is under the 50% threshold",
   );
   tracker.remove();
+});
+
+Deno.test("saturated sigmoid units raise the saturation alarm; a well-scaled layer does not", async () => {
+  for (const [scale, expect] of [[100, true], [0.1, false]] as const) {
+    gb.manualSeed(6);
+    const lin = new gb.Linear(8, 16);
+    const w = await lin.weight.toArray();
+    lin.loadStateDict({ weight: gb.tensor(w.map((v) => v * scale), [16, 8]), bias: gb.zeros([16]) });
+    const model = new gb.Sequential(lin, new gb.Sigmoid(), new gb.Linear(16, 2));
+    const tracker = gb.trackGradients(model);
+    await gb.scope(async () => {
+      await gb.crossEntropy(
+        model.forward(gb.randn([32, 8])),
+        gb.tensor(new Int32Array(32), [32], { dtype: "int32" }),
+      ).backward();
+    });
+    await tracker.flush();
+    const sat = tracker.alarms.find((a) => a.kind === "saturated");
+    assert.equal(Boolean(sat), expect, `scale ${scale}: ${tracker.alarms.map((a) => a.message).join("; ")}`);
+    if (sat) assert.equal(sat.layer, "1 Sigmoid");
+    const frac = tracker.records[0].layers.find((l) =>
+      l.label === "1 Sigmoid"
+    )!.activation!.saturatedFraction;
+    assert.ok(expect ? frac > 0.5 : frac < 0.05, `saturated fraction ${frac}`);
+    tracker.remove();
+  }
 });

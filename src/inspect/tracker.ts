@@ -121,6 +121,8 @@ export class GradientTracker {
   readonly #samples: number;
   #recording = false;
   #open = false;
+  /** the op that produced each layer's output, for the NaN alarm */
+  readonly #ops = new Map<string, string>();
   #layersNow = false;
   readonly #layerEvery: number;
   #seenParams: { name: string; t: Tensor }[] = [];
@@ -180,6 +182,7 @@ export class GradientTracker {
 
   #onActivation(m: Module, label: string, out: Tensor): void {
     if (!this.#layersNow) return;
+    this.#ops.set(label, out._op);
     if (m.typeName !== "Flatten") {
       this.#batch.add(`act:${label}`, out, SATURATION[m.typeName], this.#limit(out));
     }
@@ -347,9 +350,10 @@ export class GradientTracker {
     const badWeight = rec.params.find((p) => p.weight.nonFinite > 0);
     const badGrad = [...rec.params].reverse().find((p) => p.grad.nonFinite > 0);
     if (badLayer) {
+      const op = this.#ops.get(badLayer.label);
       this.#raise({
         kind: "nonfinite",
-        layer: badLayer.label,
+        layer: op ? `${badLayer.label} (op ${op})` : badLayer.label,
         step: rec.step,
         value: badLayer.activation!.nonFinite,
         threshold: 0,
