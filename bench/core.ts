@@ -6,6 +6,7 @@
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-webgpu";
 import * as gb from "../mod.ts";
+import { tabularMlp } from "../examples/tabular_mlp.ts";
 import { printTable, type Row, time } from "./harness.ts";
 
 export async function benchCore(): Promise<Row[]> {
@@ -78,13 +79,7 @@ export async function benchCore(): Promise<Row[]> {
   {
     // tabular MLP 100→10→10→1, batch 32, BCE on logits, Adam
     gb.manualSeed(0);
-    const model = new gb.Sequential(
-      new gb.Linear(100, 10),
-      new gb.ReLU(),
-      new gb.Linear(10, 10),
-      new gb.ReLU(),
-      new gb.Linear(10, 1),
-    );
+    const model = tabularMlp();
     const opt = new gb.Adam(model.parameters(), { lr: 0.01 });
     const x = gb.randn([32, 100]), y = gb.tensor(new Float32Array(32).map((_, i) => i % 2), [32, 1]);
     const ours = await time(

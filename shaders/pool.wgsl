@@ -19,6 +19,15 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> DST: array<f32>;
 @group(0) @binding(3) var<uniform> P: Params;
 
+// The output positions [lo, hi) whose window (size k, this stride and padding) covers input
+// position i along one axis of n_out outputs: o·stride - pad <= i < o·stride - pad + k.
+fn covering(i: u32, k: u32, n_out: u32) -> vec2u {
+  let t = i32(i + P.pad);
+  let lo = max(0, (t - i32(k) + i32(P.stride)) / i32(P.stride)); // ceil((t - k + 1) / stride), t - k + 1 > -stride
+  let hi = min(i32(n_out), t / i32(P.stride) + 1);
+  return vec2u(u32(lo), u32(max(lo, hi)));
+}
+
 @compute @workgroup_size(256)
 fn max_fwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
   let i = gid.x + gid.y * nw.x * 256u;
@@ -52,17 +61,11 @@ fn max_bwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n
   let iy = (i / P.W) % P.H;
   let plane = i / (P.W * P.H);
   let pos = i32(iy * P.W + ix);
+  let ry = covering(iy, P.KH, P.OH);
+  let rx = covering(ix, P.KW, P.OW);
   var acc = 0.0;
-  for (var ky = 0u; ky < P.KH; ky++) {
-    let ty = i32(iy + P.pad) - i32(ky);
-    if (ty < 0 || (u32(ty) % P.stride) != 0u) { continue; }
-    let oy = u32(ty) / P.stride;
-    if (oy >= P.OH) { continue; }
-    for (var kx = 0u; kx < P.KW; kx++) {
-      let tx = i32(ix + P.pad) - i32(kx);
-      if (tx < 0 || (u32(tx) % P.stride) != 0u) { continue; }
-      let ox = u32(tx) / P.stride;
-      if (ox >= P.OW) { continue; }
+  for (var oy = ry.x; oy < ry.y; oy++) {
+    for (var ox = rx.x; ox < rx.y; ox++) {
       let o = (plane * P.OH + oy) * P.OW + ox;
       if (IDX[o] == pos) { acc += SRC[o]; }
     }
@@ -98,17 +101,11 @@ fn avg_bwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n
   let ix = i % P.W;
   let iy = (i / P.W) % P.H;
   let plane = i / (P.W * P.H);
+  let ry = covering(iy, P.KH, P.OH);
+  let rx = covering(ix, P.KW, P.OW);
   var acc = 0.0;
-  for (var ky = 0u; ky < P.KH; ky++) {
-    let ty = i32(iy + P.pad) - i32(ky);
-    if (ty < 0 || (u32(ty) % P.stride) != 0u) { continue; }
-    let oy = u32(ty) / P.stride;
-    if (oy >= P.OH) { continue; }
-    for (var kx = 0u; kx < P.KW; kx++) {
-      let tx = i32(ix + P.pad) - i32(kx);
-      if (tx < 0 || (u32(tx) % P.stride) != 0u) { continue; }
-      let ox = u32(tx) / P.stride;
-      if (ox >= P.OW) { continue; }
+  for (var oy = ry.x; oy < ry.y; oy++) {
+    for (var ox = rx.x; ox < rx.y; ox++) {
       acc += SRC[(plane * P.OH + oy) * P.OW + ox];
     }
   }

@@ -82,13 +82,7 @@ export class RunLog {
         if (p.updateRatio !== undefined) this.tb.addScalar(`update_ratio/${p.name}`, p.updateRatio, r.step);
         if (hist) {
           for (const [kind, s] of [["weights", p.weight], ["gradients", p.grad]] as const) {
-            this.tb.addHistogram(`${kind}/${p.name}`, {
-              lo: s.min,
-              hi: s.max,
-              counts: s.histogram,
-              sum: s.mean * s.count,
-              sumSquares: s.norm ** 2,
-            }, r.step);
+            this.#histogram(`${kind}/${p.name}`, s, r.step);
           }
         }
       }
@@ -97,16 +91,20 @@ export class RunLog {
         if (!a) continue;
         this.tb.addScalar(`activation_sparsity/${l.label}`, a.zeroFraction, r.step);
         if (hist) {
-          this.tb.addHistogram(`activations/${l.label}`, {
-            lo: a.min,
-            hi: a.max,
-            counts: a.histogram,
-            sum: a.mean * a.count,
-            sumSquares: a.norm ** 2,
-          }, r.step);
+          this.#histogram(`activations/${l.label}`, a, r.step);
         }
       }
     }
+  }
+
+  #histogram(tag: string, s: TensorStats, step: number): void {
+    this.tb.addHistogram(tag, {
+      lo: s.min,
+      hi: s.max,
+      counts: s.histogram,
+      sum: s.mean * s.count,
+      sumSquares: s.norm ** 2,
+    }, step);
   }
 
   /** Queues alarms (JSON lines and readable lines). */
