@@ -1,9 +1,12 @@
 // binary.wgsl: elementwise z = f(a, b) with NumPy broadcasting, up to 8 dimensions.
 //
 // Constants: OP, a WGSL expression in a and b (e.g. `a + b`, `pow(a, b)`);
-//            BCAST, 0 when a and b have the output's shape (flat indexing), 1 for strided broadcast.
+//            BCAST, 0 when a and b have the output's shape (flat indexing), 1 for strided broadcast;
+//            T, f32, or vec4f for flat indexing over a length that is a multiple of 4 (four
+//            elements per invocation); APPLY, `op(a, b)` per component (filled in by kernels.ts).
 // Bindings: 0 A (read), 1 B (read), 2 Z (write),
-//           3 uniform P { n, rank, out shape[8], a strides[8], b strides[8] } (stride 0 = broadcast).
+//           3 uniform P { n (in units of T), rank, out shape[8], a strides[8], b strides[8] }
+//           (stride 0 = broadcast).
 
 struct Params {
   n: u32, rank: u32, _p0: u32, _p1: u32,
@@ -12,9 +15,9 @@ struct Params {
   sb: array<vec4u, 2>,
 }
 
-@group(0) @binding(0) var<storage, read> A: array<f32>;
-@group(0) @binding(1) var<storage, read> B: array<f32>;
-@group(0) @binding(2) var<storage, read_write> Z: array<f32>;
+@group(0) @binding(0) var<storage, read> A: array<{{T}}>;
+@group(0) @binding(1) var<storage, read> B: array<{{T}}>;
+@group(0) @binding(2) var<storage, read_write> Z: array<{{T}}>;
 @group(0) @binding(3) var<uniform> P: Params;
 
 fn dim(v: array<vec4u, 2>, d: u32) -> u32 {
@@ -22,6 +25,14 @@ fn dim(v: array<vec4u, 2>, d: u32) -> u32 {
 }
 
 // #include "lib/math.wgsl"
+
+fn op(a: f32, b: f32) -> f32 {
+  return {{OP}};
+}
+
+fn apply(a: {{T}}, b: {{T}}) -> {{T}} {
+  return {{APPLY}};
+}
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
@@ -41,7 +52,5 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: 
       ib += idx * dim(P.sb, u32(d));
     }
   }
-  let a = A[ia];
-  let b = B[ib];
-  Z[i] = {{OP}};
+  Z[i] = apply(A[ia], B[ib]);
 }

@@ -24,7 +24,7 @@ const unaryCases: [string, (t: gb.Tensor) => gb.Tensor, (x: number) => number, [
 
 for (const [name, g, f, range] of unaryCases) {
   Deno.test(`unary ${name} matches the CPU reference and finite differences`, async () => {
-    for (const shape of [[7], [3, 5], [1, 1], [2, 3, 37]]) {
+    for (const shape of [[7], [3, 5], [1, 1], [2, 3, 37], [4, 6]]) { // [4, 6]: the vec4 path
       await checkOp({ name, shapes: [shape], gpu: g, cpu: (a) => ref.unary(a, f), range });
     }
   });
@@ -44,6 +44,7 @@ const binaryCases: [
 ];
 const broadcastShapes = [
   [[3, 5], [3, 5]],
+  [[4, 6], [4, 6]], // same shape, a multiple of 4: the vec4 path
   [[3, 5], [5]],
   [[3, 1], [1, 5]],
   [[2, 3, 4], [3, 1]],

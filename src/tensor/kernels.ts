@@ -25,16 +25,28 @@ function strides8(values: readonly number[]): number[] {
   return out;
 }
 
+/**
+ * Element type and the per-element application for n elements: vec4 (four elements per
+ * invocation, with vec4 loads and stores) when n is a multiple of 4. `vecs` are the per-element
+ * arguments, `scalars` the uniform ones.
+ */
+function lanes(n: number, vecs: string[], scalars: string[]): { T: string; APPLY: string; units: number } {
+  if (n % 4 !== 0) return { T: "f32", APPLY: `op(${[...vecs, ...scalars].join(", ")})`, units: n };
+  const call = (c: string) => `op(${[...vecs.map((v) => `${v}.${c}`), ...scalars].join(", ")})`;
+  return { T: "vec4f", APPLY: `vec4f(${["x", "y", "z", "w"].map(call).join(", ")})`, units: n / 4 };
+}
+
 /** y = OP(x, a, b) elementwise. */
 export function launchUnary(x: Tensor, op: string, a = 0, b = 0): Tensor {
   const y = empty(x.shape);
   if (x.size === 0) return y;
+  const v = lanes(x.size, ["v"], ["a", "b"]);
   dispatch({
     shader: "unary",
-    constants: { OP: op },
+    constants: { OP: op, T: v.T, APPLY: v.APPLY },
     buffers: [x.buffer, y.buffer],
-    params: [x.size, { f: a }, { f: b }],
-    workgroups: grid(x.size, 256),
+    params: [v.units, { f: a }, { f: b }],
+    workgroups: grid(v.units, 256),
   });
   return y;
 }
@@ -43,12 +55,13 @@ export function launchUnary(x: Tensor, op: string, a = 0, b = 0): Tensor {
 export function launchUnaryBackward(x: Tensor, y: Tensor, g: Tensor, deriv: string, a = 0, b = 0): Tensor {
   const gx = empty(x.shape);
   if (x.size === 0) return gx;
+  const v = lanes(x.size, ["x", "y"], ["a", "b"]);
   dispatch({
     shader: "unary_backward",
-    constants: { DERIV: deriv },
+    constants: { DERIV: deriv, T: v.T, APPLY: v.APPLY.replace(/\bop\(/g, "deriv(") },
     buffers: [x.buffer, y.buffer, g.buffer, gx.buffer],
-    params: [x.size, { f: a }, { f: b }],
-    workgroups: grid(x.size, 256),
+    params: [v.units, { f: a }, { f: b }],
+    workgroups: grid(v.units, 256),
   });
   return gx;
 }
@@ -64,12 +77,13 @@ export function launchBinary(a: Tensor, b: Tensor, op: string, shape: readonly n
     const off = shape.length - t.shape.length;
     return shape.map((_, d) => (d < off || t.shape[d - off] === 1 ? 0 : st[d - off]));
   };
+  const v = same ? lanes(n, ["a", "b"], []) : { T: "f32", APPLY: "op(a, b)", units: n };
   dispatch({
     shader: "binary",
-    constants: { OP: op, BCAST: same ? 0 : 1 },
+    constants: { OP: op, BCAST: same ? 0 : 1, T: v.T, APPLY: v.APPLY },
     buffers: [a.buffer, b.buffer, z.buffer],
     params: [
-      n,
+      v.units,
       shape.length,
       0,
       0,
@@ -77,7 +91,7 @@ export function launchBinary(a: Tensor, b: Tensor, op: string, shape: readonly n
       ...strides8(same ? [] : bstr(a)),
       ...strides8(same ? [] : bstr(b)),
     ],
-    workgroups: grid(n, 256),
+    workgroups: grid(v.units, 256),
   });
   return z;
 }
