@@ -15,7 +15,7 @@ import * as gb from "../mod.ts";
 const HELP = `deno task train [options]
   --epochs N        epochs (default 3)
   --batch-size N    mini-batch size (default 64)
-  --lr X            Adam learning rate (default 0.001)
+  --lr X            Adam learning rate (default 0.002)
   --schedule S      "cosine" (per epoch) or "none" (default cosine)
   --seed N          seed for init and shuffling (default 0)
   --out DIR         output directory (default out/mnist)
@@ -59,7 +59,7 @@ if (import.meta.main) {
     options: {
       epochs: { type: "string" },
       "batch-size": { type: "string", default: "64" },
-      lr: { type: "string", default: "0.001" },
+      lr: { type: "string", default: "0.002" },
       schedule: { type: "string", default: "cosine" },
       seed: { type: "string", default: "0" },
       out: { type: "string", default: "out/mnist" },
