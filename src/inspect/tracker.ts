@@ -125,6 +125,9 @@ export class GradientTracker {
   readonly #ops = new Map<string, string>();
   #layersNow = false;
   readonly #layerEvery: number;
+  /** Leaves whose output gradients are recorded; their backward hooks are attached only on layer steps. */
+  readonly #goutLayers: [Module, string][] = [];
+  #goutHandles: RemovableHandle[] = [];
   #seenParams: { name: string; t: Tensor }[] = [];
   #relu: { label: string; units: number; offset: number }[] = [];
   #act: GPUBuffer | null = null;
@@ -155,13 +158,7 @@ export class GradientTracker {
       if (options.activations ?? true) {
         this.#handles.push(m.registerForwardHook((_m, _in, out) => this.#onActivation(m, label, out)));
       }
-      if (options.layerGradients ?? true) {
-        this.#handles.push(m.registerFullBackwardHook((_m, _gi, go) => {
-          if (this.#layersNow && go[0]) {
-            this.#batch.add(`gout:${label}`, go[0], undefined, this.#limit(go[0]));
-          }
-        }));
-      }
+      if (options.layerGradients ?? true) this.#goutLayers.push([m, label]);
     }
     for (const p of this.#params) {
       this.#handles.push(p.t.registerHook((g) => this.#onGrad(p.name, p.t, g)));
@@ -177,6 +174,14 @@ export class GradientTracker {
       this.#batch.begin(this.step);
       this.#open = true;
       this.#layersNow = this.#records % this.#layerEvery === 0;
+      // backward hooks wrap every call of their module, so they are attached only when used
+      if (this.#layersNow) {
+        this.#goutHandles = this.#goutLayers.map(([m, label]) =>
+          m.registerFullBackwardHook((_m, _gi, go) => {
+            if (go[0]) this.#batch.add(`gout:${label}`, go[0], undefined, this.#limit(go[0]));
+          })
+        );
+      }
     }
   }
 
@@ -248,6 +253,8 @@ export class GradientTracker {
     this.#records++;
     this.#open = false;
     this.#layersNow = false;
+    this.#goutHandles.forEach((h) => h.remove());
+    this.#goutHandles = [];
   }
 
   /**
@@ -442,6 +449,7 @@ export class GradientTracker {
   /** Removes every hook and frees the GPU buffers. */
   remove(): void {
     this.#handles.forEach((h) => h.remove());
+    this.#goutHandles.forEach((h) => h.remove());
     this.#batch.dispose();
     if (this.#prev) releaseBuffer(this.#prev);
     this.#prev = null;
