@@ -6,6 +6,7 @@
  * matmuls: the filter gradient dY·colsᵀ (per image, then summed; the patches are gathered
  * again in transposed layout) and the input gradient col2im(Wᵀ·dY).
  */
+import { placeholderBuffer } from "../../gpu/pool.ts";
 import { dispatch, grid } from "../../gpu/queue.ts";
 import { record } from "../autograd.ts";
 import { assertFloat, empty, type Tensor } from "../tensor.ts";
@@ -187,12 +188,13 @@ function pool(
   }
   const OH = outSize(name, H, KH, stride, pad, 1), OW = outSize(name, W, KW, stride, pad, 1);
   const y = empty([N, C, OH, OW]);
-  const idx = empty([y.size], "int32");
+  const idx = op === "max" ? empty([y.size], "int32") : null; // the winners, for max's backward
+  const idxBuf = idx ? idx.buffer : placeholderBuffer();
   const params = (total: number) => [N, C, H, W, KH, KW, OH, OW, stride, pad, total];
   dispatch({
     shader: "pool",
     entry: `${op}_fwd`,
-    buffers: [x.buffer, idx.buffer, y.buffer],
+    buffers: [x.buffer, idxBuf, y.buffer],
     params: params(y.size),
     workgroups: grid(y.size, 256),
   });
@@ -201,13 +203,13 @@ function pool(
     dispatch({
       shader: "pool",
       entry: `${op}_bwd`,
-      buffers: [dy.buffer, idx.buffer, dx.buffer],
+      buffers: [dy.buffer, idxBuf, dx.buffer],
       params: params(x.size),
       workgroups: grid(x.size, 256),
     });
     return [dx];
   });
-  if (!out.requiresGrad) idx.dispose();
+  if (!out.requiresGrad) idx?.dispose();
   return out;
 }
 
