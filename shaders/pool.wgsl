@@ -28,6 +28,13 @@ fn covering(i: u32, k: u32, n_out: u32) -> vec2u {
   return vec2u(u32(lo), u32(max(lo, hi)));
 }
 
+// The input positions [lo, hi) inside the window of output position o along one axis of n_in
+// inputs (the window clipped to the image; padding contributes nothing here).
+fn window(o: u32, k: u32, n_in: u32) -> vec2u {
+  let start = i32(o * P.stride) - i32(P.pad);
+  return vec2u(u32(max(start, 0)), u32(clamp(start + i32(k), 0, i32(n_in))));
+}
+
 @compute @workgroup_size(256)
 fn max_fwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
   let i = gid.x + gid.y * nw.x * 256u;
@@ -38,13 +45,11 @@ fn max_fwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n
   let base = plane * P.H * P.W;
   var best = -3.4028234e38;
   var arg = -1;
-  for (var ky = 0u; ky < P.KH; ky++) {
-    let iy = i32(oy * P.stride + ky) - i32(P.pad);
-    if (iy < 0 || iy >= i32(P.H)) { continue; }
-    for (var kx = 0u; kx < P.KW; kx++) {
-      let ix = i32(ox * P.stride + kx) - i32(P.pad);
-      if (ix < 0 || ix >= i32(P.W)) { continue; }
-      let pos = u32(iy) * P.W + u32(ix);
+  let wy = window(oy, P.KH, P.H);
+  let wx = window(ox, P.KW, P.W);
+  for (var iy = wy.x; iy < wy.y; iy++) {
+    for (var ix = wx.x; ix < wx.y; ix++) {
+      let pos = iy * P.W + ix;
       let v = SRC[base + pos];
       if (arg < 0 || v > best) { best = v; arg = i32(pos); }
     }
@@ -81,13 +86,11 @@ fn avg_fwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n
   let oy = (i / P.OW) % P.OH;
   let plane = i / (P.OW * P.OH);
   var acc = 0.0;
-  for (var ky = 0u; ky < P.KH; ky++) {
-    let iy = i32(oy * P.stride + ky) - i32(P.pad);
-    if (iy < 0 || iy >= i32(P.H)) { continue; }
-    for (var kx = 0u; kx < P.KW; kx++) {
-      let ix = i32(ox * P.stride + kx) - i32(P.pad);
-      if (ix < 0 || ix >= i32(P.W)) { continue; }
-      acc += SRC[plane * P.H * P.W + u32(iy) * P.W + u32(ix)];
+  let wy = window(oy, P.KH, P.H);
+  let wx = window(ox, P.KW, P.W);
+  for (var iy = wy.x; iy < wy.y; iy++) {
+    for (var ix = wx.x; ix < wx.y; ix++) {
+      acc += SRC[plane * P.H * P.W + iy * P.W + ix];
     }
   }
   DST[i] = acc / f32(P.KH * P.KW);
