@@ -7,8 +7,7 @@
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-webgpu";
 import * as gb from "../mod.ts";
-import { seedCnn } from "../examples/train_mnist.ts";
-import { printTable, type Row, time } from "./harness.ts";
+import { printTable, type Row, seedCnnData, seedCnnStep, time } from "./harness.ts";
 
 export async function benchCnn(): Promise<Row[]> {
   await tf.setBackend("webgpu");
@@ -64,25 +63,9 @@ export async function benchCnn(): Promise<Row[]> {
   }
 
   // full training step, batch 64
-  gb.manualSeed(0);
-  const model = seedCnn();
-  const opt = new gb.Adam(model.parameters(), { lr: 1e-3 });
-  const xs = new Float32Array(64 * 784).map(() => Math.random());
-  const ys = Int32Array.from({ length: 64 }, (_, i) => i % 10);
-  const ours = await time(
-    () =>
-      gb.scope(async () => {
-        const x = gb.tensor(xs, [64, 1, 28, 28]);
-        const y = gb.tensor(ys, [64], { dtype: "int32" });
-        opt.zeroGrad();
-        const loss = gb.crossEntropy(model.forward(x), y);
-        await loss.backward();
-        opt.step();
-        return await loss.item();
-      }),
-    7,
-    2,
-  );
+  const { step } = seedCnnStep();
+  const { xs, ys } = seedCnnData();
+  const ours = await time(step, 7, 2);
   const tmodel = tf.sequential({
     layers: [
       tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 32, kernelSize: 3, activation: "relu" }),

@@ -1,4 +1,6 @@
-/** Timing helpers shared by the benchmarks: medians over repeated runs, and the table. */
+/** Timing helpers shared by the benchmarks: medians over repeated runs, the table, the seed CNN step. */
+import * as gb from "../mod.ts";
+import { seedCnn } from "../examples/train_mnist.ts";
 
 export interface Row {
   name: string;
@@ -35,4 +37,34 @@ export function printTable(title: string, peerName: string, rows: Row[]): void {
       } | ${(r.peer / r.ours).toFixed(2).padStart(7)}× |`,
     );
   }
+}
+
+/**
+ * The seed CNN with Adam, and one full training step at batch 64 on fixed data: upload,
+ * forward, backward, Adam update, loss readback.
+ */
+export function seedCnnStep(): { model: gb.Sequential; step: () => Promise<number> } {
+  gb.manualSeed(0);
+  const model = seedCnn();
+  const opt = new gb.Adam(model.parameters(), { lr: 1e-3 });
+  const { xs, ys } = seedCnnData();
+  const step = () =>
+    gb.scope(async () => {
+      const x = gb.tensor(xs, [64, 1, 28, 28]);
+      const y = gb.tensor(ys, [64], { dtype: "int32" });
+      opt.zeroGrad();
+      const loss = gb.crossEntropy(model.forward(x), y);
+      await loss.backward();
+      opt.step();
+      return await loss.item();
+    });
+  return { model, step };
+}
+
+/** The seed CNN's input and labels as used by `seedCnnStep`, for a peer engine. */
+export function seedCnnData(): { xs: Float32Array; ys: Int32Array } {
+  return {
+    xs: new Float32Array(64 * 784).map((_, i) => Math.sin(i) * 0.5),
+    ys: Int32Array.from({ length: 64 }, (_, i) => i % 10),
+  };
 }

@@ -6,7 +6,7 @@
  * their time ratio, so that this machine's slow drifts cancel.
  */
 import * as gb from "../mod.ts";
-import { seedCnn } from "../examples/train_mnist.ts";
+import { seedCnnStep } from "./harness.ts";
 
 const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 
@@ -15,21 +15,7 @@ export async function benchTracking(
   stepsPerBlock = 10,
   options: gb.TrackOptions = {},
 ): Promise<{ plain: number; tracked: number; overhead: number }> {
-  gb.manualSeed(0);
-  const model = seedCnn();
-  const opt = new gb.Adam(model.parameters(), { lr: 1e-3 });
-  const xs = new Float32Array(64 * 784).map((_, i) => Math.sin(i) * 0.5);
-  const ys = Int32Array.from({ length: 64 }, (_, i) => i % 10);
-  const step = () =>
-    gb.scope(async () => {
-      const x = gb.tensor(xs, [64, 1, 28, 28]);
-      const y = gb.tensor(ys, [64], { dtype: "int32" });
-      opt.zeroGrad();
-      const l = gb.crossEntropy(model.forward(x), y);
-      await l.backward();
-      opt.step();
-      return await l.item();
-    });
+  const { model, step } = seedCnnStep();
   const block = async (track: boolean) => {
     const tracker = track ? gb.trackGradients(model, options) : null;
     const t0 = performance.now();
