@@ -104,23 +104,6 @@ export function poolStats(): PoolStats {
   return { ...stats };
 }
 
-/** Destroys every free buffer (live ones are untouched). Returns the bytes given back. */
-export function trimPool(): number {
-  let bytes = 0;
-  for (const map of [clean, dirty]) {
-    for (const list of map.values()) {
-      for (const b of list) {
-        bytes += b.size;
-        b.destroy();
-      }
-      list.length = 0;
-    }
-  }
-  stats.freeBuffers = 0;
-  stats.freeBytes = 0;
-  return bytes;
-}
-
 let placeholder: GPUBuffer | null = null;
 /** A small buffer to bind where a kernel's optional input is unused (never written). */
 export function placeholderBuffer(): GPUBuffer {
