@@ -3,7 +3,8 @@
 // With label smoothing e over C classes the target distribution is q = (1 - e)·onehot(t) + e/C, and
 //   loss[n] = logsumexp(x[n]) - sum_c q[c]·x[n, c]
 //   dx[n, c] = g[n] · (softmax(x[n])[c] - q[c])
-// logsumexp subtracts the row max first, so logits of 1e4 do not overflow.
+// Both are computed relative to the row max m, loss = log sum exp(x - m) - sum_c q[c]·(x[c] - m)
+// (q sums to 1), so logits of 1e4 neither overflow nor lose their low digits to m.
 // A target outside [0, C) sets error code 1 in FLAGS (reported at the next readback) and the
 // row's loss becomes NaN rather than a plausible number.
 // Entry points: forward (OUT = loss per row), backward (OUT = dx, G = upstream gradient per row).
@@ -19,12 +20,13 @@ struct Params { N: u32, C: u32, eps: f32 }
 @group(0) @binding(4) var<storage, read_write> FLAGS: array<atomic<u32>, 4>;
 @group(0) @binding(5) var<uniform> P: Params;
 
-fn lse(base: u32) -> f32 {
+// the row max and log sum exp(x - max)
+fn max_lse(base: u32) -> vec2f {
   var m = X[base];
   for (var c = 1u; c < P.C; c++) { m = max(m, X[base + c]); }
   var s = 0.0;
   for (var c = 0u; c < P.C; c++) { s += exp(X[base + c] - m); }
-  return m + log(s);
+  return vec2f(m, log(s));
 }
 
 fn target_of(n: u32) -> i32 {
@@ -49,10 +51,10 @@ fn forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n
     OUT[n] = bitcast<f32>(0x7fc00000u);
     return;
   }
+  let ml = max_lse(base);
   var sx = 0.0;
-  for (var c = 0u; c < P.C; c++) { sx += X[base + c]; }
-  let l = lse(base);
-  OUT[n] = l - (1.0 - P.eps) * X[base + u32(t)] - P.eps / f32(P.C) * sx;
+  for (var c = 0u; c < P.C; c++) { sx += X[base + c] - ml.x; }
+  OUT[n] = ml.y - (1.0 - P.eps) * (X[base + u32(t)] - ml.x) - P.eps / f32(P.C) * sx;
   _ = G[0];
 }
 
@@ -62,11 +64,11 @@ fn backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) 
   if (n >= P.N) { return; }
   let base = n * P.C;
   let t = target_of(n);
-  let l = lse(base);
+  let ml = max_lse(base);
   let g = G[n];
   for (var c = 0u; c < P.C; c++) {
     var q = P.eps / f32(P.C);
     if (i32(c) == t) { q += 1.0 - P.eps; }
-    OUT[base + c] = g * (exp(X[base + c] - l) - q);
+    OUT[base + c] = g * (exp(X[base + c] - ml.x - ml.y) - q);
   }
 }

@@ -7,6 +7,7 @@
 //   main: one invocation per output (o, i), looping over R (good when O*I is large).
 //   rows: one workgroup of 256 per output row, for I == 1 and long rows (a full sum, a row max);
 //         strided partial reductions then a tree in workgroup memory.
+// Max propagates NaN (a NaN anywhere in a row wins, the first one on ties), as PyTorch does.
 // Bindings: 0 X (read), 1 Y (write, O*I values), 2 IDX (write, i32 argmax; written for max only),
 //           3 uniform P { O, R, I, scale } (the result is multiplied by scale: 1/R gives a mean).
 
@@ -18,6 +19,8 @@ struct Params { O: u32, R: u32, I: u32, scale: f32 }
 @group(0) @binding(3) var<uniform> P: Params;
 
 const IS_MAX: bool = {{IS_MAX}};
+
+// #include "lib/math.wgsl"
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
@@ -31,7 +34,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: 
     var arg = 0u;
     for (var r = 1u; r < P.R; r++) {
       let v = X[base + r * P.I];
-      if (v > best || (v != v && best == best)) { best = v; arg = r; }
+      if (v > best || (is_nan(v) && !is_nan(best))) { best = v; arg = r; }
     }
     Y[j] = best * P.scale;
     IDX[j] = i32(arg);
@@ -63,7 +66,7 @@ fn rows(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   for (var r = t; r < P.R; r += 256u) {
     let v = X[base + r];
     if (IS_MAX) {
-      if (arg == 0xffffffffu || v > acc || (v != v && acc == acc)) { acc = v; arg = r; }
+      if (arg == 0xffffffffu || v > acc || (is_nan(v) && !is_nan(acc))) { acc = v; arg = r; }
     } else {
       acc += v;
     }
@@ -77,7 +80,7 @@ fn rows(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
         let v = wval[t + s];
         let k = widx[t + s];
         let take = k != 0xffffffffu && (widx[t] == 0xffffffffu || v > wval[t] ||
-          (v == wval[t] && k < widx[t]) || (v != v && wval[t] == wval[t]));
+          (v == wval[t] && k < widx[t]) || (is_nan(v) && !is_nan(wval[t])));
         if (take) { wval[t] = v; widx[t] = k; }
       } else {
         wval[t] += wval[t + s];

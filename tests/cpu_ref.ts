@@ -256,24 +256,32 @@ export function conv2d(x: Arr, w: Arr, b: Arr | null, stride: number, pad: numbe
   return { data: out, shape: [N, O, OH, OW] };
 }
 
-export function pool2d(x: Arr, k: number, stride: number, pad: number, op: "max" | "avg"): Arr {
+export function pool2d(
+  x: Arr,
+  kernel: number | [number, number],
+  strides: number | [number, number],
+  padding: number | [number, number],
+  op: "max" | "avg",
+): Arr {
+  const two = (v: number | [number, number]) => (typeof v === "number" ? [v, v] : v);
+  const [KH, KW] = two(kernel), [SH, SW] = two(strides), [PH, PW] = two(padding);
   const [N, C, H, W] = x.shape;
-  const OH = Math.floor((H + 2 * pad - k) / stride) + 1, OW = Math.floor((W + 2 * pad - k) / stride) + 1;
+  const OH = Math.floor((H + 2 * PH - KH) / SH) + 1, OW = Math.floor((W + 2 * PW - KW) / SW) + 1;
   const out = new Float64Array(N * C * OH * OW);
   for (let p = 0; p < N * C; p++) {
     for (let oy = 0; oy < OH; oy++) {
       for (let ox = 0; ox < OW; ox++) {
         let m = -Infinity, s = 0;
-        for (let ky = 0; ky < k; ky++) {
-          for (let kx = 0; kx < k; kx++) {
-            const iy = oy * stride + ky - pad, ix = ox * stride + kx - pad;
+        for (let ky = 0; ky < KH; ky++) {
+          for (let kx = 0; kx < KW; kx++) {
+            const iy = oy * SH + ky - PH, ix = ox * SW + kx - PW;
             if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
             const v = x.data[(p * H + iy) * W + ix];
-            m = Math.max(m, v);
+            m = Number.isNaN(m) || Number.isNaN(v) ? NaN : Math.max(m, v);
             s += v;
           }
         }
-        out[(p * OH + oy) * OW + ox] = op === "max" ? m : s / (k * k);
+        out[(p * OH + oy) * OW + ox] = op === "max" ? m : s / (KH * KW);
       }
     }
   }

@@ -297,3 +297,103 @@ Deno.test("losses: crossEntropy (with label smoothing), mse, binaryCrossEntropyW
     .item();
   ref.assertClose([l], [1e4], { rtol: 1e-6, msg: "cross-entropy of large logits" });
 });
+
+Deno.test("matmul and linear at the 16×16 register tile: forward and backward, with and without bias and batch", async () => {
+  // every product here (forward, dA = G·Bᵀ, dB = Aᵀ·G) has >= 128 tiles of 16×16, so all run on that tile
+  const mm = (a: ref.Arr, b: ref.Arr) => ref.matmul(a, b);
+  for (const shapes of [[[192, 160], [160, 200]], [[2, 128, 144], [2, 144, 128]]]) {
+    await checkOp({
+      name: `matmul ${JSON.stringify(shapes)}`,
+      shapes,
+      gpu: gb.matmul,
+      cpu: mm,
+      rtol: 1e-4,
+      atol: 1e-4,
+      sample: 12,
+    });
+  }
+  for (const bias of [true, false]) {
+    await checkOp({
+      name: `linear 176x208 -> 192, bias ${bias}`,
+      shapes: bias ? [[176, 208], [192, 208], [192]] : [[176, 208], [192, 208]],
+      gpu: (x, w, b) => gb.linear(x, w, b ?? null),
+      cpu: (x, w, b) => {
+        const y = ref.matmul(x, ref.permute(w, [1, 0]));
+        return b ? ref.binary(y, b, (p, q) => p + q) : y;
+      },
+      rtol: 1e-4,
+      atol: 1e-4,
+      sample: 12,
+    });
+  }
+});
+
+Deno.test("pow follows PyTorch: NaN for a negative base with a fractional exponent, 0^a, x^0, a tensor exponent", async () => {
+  const x = gb.tensor([-8, -2, 0, 2, 4], undefined, { requiresGrad: true });
+  const got = Array.from(await gb.pow(x, 1 / 3).toArray());
+  if (!Number.isNaN(got[0]) || !Number.isNaN(got[1])) throw new Error(`(-8)^(1/3) should be NaN, got ${got}`);
+  ref.assertClose(got.slice(2), [0, 2 ** (1 / 3), 4 ** (1 / 3)], { rtol: 1e-6, msg: "pow 1/3" });
+  const [g] = gb.grad(gb.pow(x, 0.5).sum(), [x]);
+  const ga = Array.from(await g.toArray());
+  if (!Number.isNaN(ga[0]) || !Number.isNaN(ga[1])) throw new Error(`gradient should be NaN, got ${ga}`);
+  if (ga[2] !== Infinity) throw new Error(`d/dx x^0.5 at 0 should be +Inf, got ${ga[2]}`);
+  ref.assertClose(ga.slice(3), [0.5 / Math.SQRT2, 0.25], { rtol: 1e-6, msg: "d/dx x^0.5" });
+  const [g0] = gb.grad(gb.pow(x, 0).sum(), [x]);
+  ref.assertClose(await g0.toArray(), [0, 0, 0, 0, 0], { atol: 0, msg: "d/dx x^0 is 0, also at 0" });
+  ref.assertClose(await gb.pow(x, 3).toArray(), [-512, -8, 0, 8, 64], {
+    rtol: 1e-6,
+    msg: "odd integer power",
+  });
+  // a tensor exponent, with negative bases and integer exponents, and gradients for both
+  await checkOp({
+    name: "pow with a tensor exponent (integers, negative bases)",
+    shapes: [[6], [6]],
+    gpu: (a, b) => gb.pow(a, gb.tensor([2, 3, 1, 2, 3, 4])).add(b.mul(0)),
+    cpu: (a, b) => ({ data: a.data.map((v, i) => v ** [2, 3, 1, 2, 3, 4][i] + 0 * b.data[i]), shape: [6] }),
+    range: [-2, 2],
+  });
+  const fr = await gb.pow(gb.tensor([-2, 2]), gb.tensor([0.5, 0.5])).toArray();
+  if (!Number.isNaN(fr[0]) || Math.abs(fr[1] - Math.SQRT2) > 1e-6) throw new Error(`tensor pow: ${fr}`);
+});
+
+Deno.test("crossEntropy keeps the low digits at logits near 1e4; sum and none reductions", async () => {
+  // loss = log(1 + e^-1 + e^-3); in the m + log(s) - x_t form the 1e4 swallows ~5e-4 of it
+  const want = Math.log(1 + Math.exp(-1) + Math.exp(-3));
+  const logits = gb.tensor([[1e4, 1e4 - 1, 1e4 - 3]], undefined, { requiresGrad: true });
+  const t = gb.tensor([0], undefined, { dtype: "int32" });
+  const loss = gb.crossEntropy(logits, t);
+  ref.assertClose([await loss.item()], [want], { rtol: 0, atol: 2e-6, msg: "cross-entropy near 1e4" });
+  const [g] = gb.grad(loss, [logits]);
+  const z = 1 + Math.exp(-1) + Math.exp(-3);
+  ref.assertClose(await g.toArray(), [1 / z - 1, Math.exp(-1) / z, Math.exp(-3) / z], {
+    atol: 1e-6,
+    msg: "gradient near 1e4",
+  });
+  const targets = [2, 0, 4, 1];
+  for (const reduction of ["sum", "none"] as const) {
+    await checkOp({
+      name: `crossEntropy reduction ${reduction}`,
+      shapes: [[4, 5]],
+      range: [-3, 3],
+      gpu: (x) => gb.crossEntropy(x, gb.tensor(targets, undefined, { dtype: "int32" }), { reduction }),
+      cpu: (a) => {
+        const rows = targets.map((tg, n) =>
+          ref.crossEntropy({ data: a.data.slice(n * 5, n * 5 + 5), shape: [1, 5] }, [tg])
+        );
+        return reduction === "sum"
+          ? { data: Float64Array.of(rows.reduce((p, q) => p + q, 0)), shape: [] }
+          : { data: Float64Array.from(rows), shape: [4] };
+      },
+    });
+  }
+});
+
+Deno.test("max with ties: the value, and the gradient to the first maximal element only", async () => {
+  const x = gb.tensor([[3, 1, 3], [2, 2, 2], [0, 5, 5]], undefined, { requiresGrad: true });
+  const y = gb.max(x, 1);
+  ref.assertClose(await y.toArray(), [3, 2, 5], { atol: 0, msg: "max with ties" });
+  const [g] = gb.grad(y.sum(), [x]);
+  ref.assertClose(await g.toArray(), [1, 0, 0, 1, 0, 0, 0, 1, 0], { atol: 0, msg: "max gradient with ties" });
+  const nan = await gb.max(gb.tensor([1, NaN, 3])).item();
+  if (!Number.isNaN(nan)) throw new Error(`max should propagate NaN, got ${nan}`);
+});

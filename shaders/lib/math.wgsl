@@ -33,12 +33,40 @@ fn gelu_deriv(x: f32) -> f32 {
   return cdf + x * pdf;
 }
 
-// x^a that is defined for negative x when a is an integer (WGSL's pow is not).
+// A quiet NaN made at run time (a NaN constant expression is a shader-creation error in WGSL).
+fn nan_f32() -> f32 {
+  var bits = 0x7fc00000u;
+  return bitcast<f32>(bits);
+}
+
+// +Inf made at run time (for the same reason).
+fn inf_f32() -> f32 {
+  var bits = 0x7f800000u;
+  return bitcast<f32>(bits);
+}
+
+// NaN test on the bits (WGSL lets a compiler assume x == x, so `x != x` is not a safe test).
+fn is_nan(x: f32) -> bool {
+  return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u;
+}
+
+// x^a with PyTorch's semantics: a negative base gives a real result only for an integer
+// exponent (its sign from the exponent's parity) and NaN otherwise; x^0 = 1 for every x
+// and 0^a is 0 for a > 0 and +Inf for a < 0 (WGSL's pow(x, a) is undefined for x < 0, and for
+// x = 0 with a <= 0).
 fn powf(x: f32, a: f32) -> f32 {
   if (a == 0.0) { return 1.0; }
-  let m = pow(abs(x), a);
-  if (x < 0.0 && fract(a) == 0.0) {
+  if (x == 0.0) { return select(inf_f32(), 0.0, a > 0.0); }
+  if (x < 0.0) {
+    if (fract(a) != 0.0) { return nan_f32(); }
+    let m = pow(-x, a);
     return select(m, -m, (i32(a) % 2) != 0);
   }
-  return select(m, pow(x, a), x >= 0.0);
+  return pow(x, a);
+}
+
+// d/dx x^a = a * x^(a-1), and 0 where a = 0 (as PyTorch: x^0 is constant, even at x = 0).
+fn powf_deriv(x: f32, a: f32) -> f32 {
+  if (a == 0.0) { return 0.0; }
+  return a * powf(x, a - 1.0);
 }

@@ -56,7 +56,11 @@ export class Conv2d extends Module {
 
 /** Max pooling layer. */
 export class MaxPool2d extends Module {
-  constructor(readonly kernelSize: number, readonly stride?: number, readonly padding = 0) {
+  constructor(
+    readonly kernelSize: number | [number, number],
+    readonly stride?: number | [number, number],
+    readonly padding: number | [number, number] = 0,
+  ) {
     super();
   }
   forward(x: Tensor): Tensor {
@@ -66,7 +70,11 @@ export class MaxPool2d extends Module {
 
 /** Average pooling layer. */
 export class AvgPool2d extends Module {
-  constructor(readonly kernelSize: number, readonly stride?: number, readonly padding = 0) {
+  constructor(
+    readonly kernelSize: number | [number, number],
+    readonly stride?: number | [number, number],
+    readonly padding: number | [number, number] = 0,
+  ) {
     super();
   }
   forward(x: Tensor): Tensor {

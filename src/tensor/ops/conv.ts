@@ -34,6 +34,19 @@ interface Geometry {
   dil: number;
 }
 
+/** A per-axis option given as one number or [height, width], checked to be integers >= min. */
+function pair(op: string, what: string, v: number | readonly number[], min: number): [number, number] {
+  const p = typeof v === "number" ? [v, v] : [...v];
+  if (p.length !== 2 || !p.every((x) => typeof x === "number" && Number.isInteger(x) && x >= min)) {
+    throw new Error(
+      `${op}: ${what} must be ${min === 0 ? "a non-negative" : "a positive"} integer or a pair of them, got ${
+        JSON.stringify(v)
+      }`,
+    );
+  }
+  return p as [number, number];
+}
+
 function outSize(op: string, n: number, k: number, stride: number, pad: number, dil: number): number {
   const o = Math.floor((n + 2 * pad - dil * (k - 1) - 1) / stride) + 1;
   if (o <= 0) {
@@ -86,7 +99,13 @@ export function conv2d(
   if (bias && (bias.ndim !== 1 || bias.shape[0] !== Cout)) {
     throw new Error(`conv2d: bias [${bias.shape.join(", ")}] does not match ${Cout} output channels`);
   }
-  const stride = options.stride ?? 1, pad = options.padding ?? 0, dil = options.dilation ?? 1;
+  const [stride, pad, dil] = ([["stride", 1, 1], ["padding", 0, 0], ["dilation", 1, 1]] as const).map(
+    ([what, dflt, min]) => {
+      const [a, b] = pair("conv2d", what, options[what] ?? dflt, min);
+      if (a !== b) throw new Error(`conv2d: a different ${what} per axis is not supported, got [${a}, ${b}]`);
+      return a;
+    },
+  );
   const OH = outSize("conv2d", H, KH, stride, pad, dil), OW = outSize("conv2d", W, KW, stride, pad, dil);
   const g: Geometry = { N, C, H, W, KH, KW, OH, OW, stride, pad, dil };
   const K = C * KH * KW, P = OH * OW, ldp = Math.ceil(P / 4) * 4;
@@ -165,10 +184,12 @@ export function conv2d(
   return node;
 }
 
-/** Options for pooling. */
+/** Options for pooling: one number for both axes, or [height, width]. */
 export interface Pool2dOptions {
-  stride?: number;
-  padding?: number;
+  /** Default: the kernel size, per axis (as PyTorch). */
+  stride?: number | [number, number];
+  /** Zero padding on each side; at most half the kernel size. */
+  padding?: number | [number, number];
 }
 
 function pool(
@@ -181,16 +202,17 @@ function pool(
   assertFloat(name, x);
   if (x.ndim !== 4) throw new Error(`${name}: expected input [N, C, H, W], got [${x.shape.join(", ")}]`);
   const [N, C, H, W] = x.shape;
-  const [KH, KW] = typeof kernel === "number" ? [kernel, kernel] : kernel;
-  const stride = options.stride ?? KH, pad = options.padding ?? 0;
-  if (pad * 2 > Math.min(KH, KW)) {
-    throw new Error(`${name}: padding ${pad} must be at most half the kernel size`);
+  const [KH, KW] = pair(name, "kernel size", kernel, 1);
+  const [SH, SW] = pair(name, "stride", options.stride ?? [KH, KW], 1);
+  const [PH, PW] = pair(name, "padding", options.padding ?? 0, 0);
+  if (PH * 2 > KH || PW * 2 > KW) {
+    throw new Error(`${name}: padding [${PH}, ${PW}] must be at most half the kernel size [${KH}, ${KW}]`);
   }
-  const OH = outSize(name, H, KH, stride, pad, 1), OW = outSize(name, W, KW, stride, pad, 1);
+  const OH = outSize(name, H, KH, SH, PH, 1), OW = outSize(name, W, KW, SW, PW, 1);
   const y = empty([N, C, OH, OW]);
   const idx = op === "max" ? empty([y.size], "int32") : null; // the winners, for max's backward
   const idxBuf = idx ? idx.buffer : placeholderBuffer();
-  const params = (total: number) => [N, C, H, W, KH, KW, OH, OW, stride, pad, total];
+  const params = (total: number) => [N, C, H, W, KH, KW, OH, OW, SH, SW, PH, PW, total];
   dispatch({
     shader: "pool",
     entry: `${op}_fwd`,

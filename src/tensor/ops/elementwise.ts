@@ -42,7 +42,7 @@ const UNARY: Record<string, UnarySpec> = {
   tanh: { op: "tanh1(x)", deriv: "1.0 - y * y" },
   gelu: { op: "gelu1(x)", deriv: "gelu_deriv(x)" },
   affine: { op: "x * a + b", deriv: "a" },
-  pow: { op: "powf(x, a)", deriv: "a * powf(x, a - 1.0)" },
+  pow: { op: "powf(x, a)", deriv: "powf_deriv(x, a)" },
   leakyRelu: { op: "select(x * a, x, x > 0.0)", deriv: "select(a, 1.0, x > 0.0)" },
 };
 
@@ -189,7 +189,7 @@ export function pow(a: Tensor, b: Operand): Tensor {
   return binary("pow", "powf(a, b)", a, b, (g, z) => [
     a.requiresGrad
       ? chain(
-        launchBinary(a, b, "b * powf(a, b - 1.0)", g.shape),
+        launchBinary(a, b, "powf_deriv(a, b)", g.shape),
         (t) => launchBinary(g, t, "a * b", g.shape),
       )
       : null,
