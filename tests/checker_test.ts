@@ -3,7 +3,7 @@
  * ever passes proves nothing about the kernels it passes.)
  */
 import * as gb from "../mod.ts";
-import { record } from "../src/tensor/autograd.ts";
+import { record } from "../src/tensor/graph.ts";
 import { assertGradClose, checkOp } from "./check.ts";
 import * as ref from "./cpu_ref.ts";
 

@@ -58,3 +58,12 @@ Deno.test("a shader that fails to compile is reported with its name at the next 
   gb.dispatch({ shader: "broken_test", buffers: [], workgroups: [1] });
   await assert.rejects(() => t.toArray(), /shader broken_test\.wgsl \(entry main\) failed to compile/);
 });
+
+Deno.test("int32 values out of range are errors, not silent wrap-around", () => {
+  assert.throws(
+    () => gb.tensor([3e9], undefined, { dtype: "int32" }),
+    /3000000000 at index 0 does not fit in int32/,
+  );
+  assert.throws(() => gb.full([2], 2 ** 31, { dtype: "int32" }), /full: 2147483648 is not an int32 value/);
+  gb.tensor([2147483647, -2147483648], undefined, { dtype: "int32" }).dispose();
+});

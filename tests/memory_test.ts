@@ -59,3 +59,54 @@ Deno.test("dispose, scope and using free storage; views keep shared storage aliv
   kept.y.dispose();
   assert.equal(gb.poolStats().liveBuffers, before + 1, "only the keep()'d tensor remains");
 });
+
+Deno.test("grad() results belong to the scope they were asked for in", async () => {
+  const x = gb.tensor([1, 2, 3], undefined, { requiresGrad: true });
+  const before = gb.poolStats().liveBuffers;
+  const v = await gb.scope(async () => {
+    const [dx] = gb.grad(x.mul(x).sum(), [x]);
+    return Array.from(await dx.toArray());
+  });
+  assert.deepEqual(v, [2, 4, 6]);
+  assert.equal(gb.poolStats().liveBuffers, before, "nothing outlives the scope");
+  // returned from the scope, it survives it (and is the caller's to dispose)
+  const dx = await gb.scope(() => gb.grad(x.mul(x).sum(), [x])[0]);
+  assert.deepEqual(Array.from(await dx.toArray()), [2, 4, 6]);
+  dx.dispose();
+  assert.equal(gb.poolStats().liveBuffers, before);
+});
+
+Deno.test("max's and max pooling's winning indices live exactly as long as their output", async () => {
+  const x = gb.randn([2, 3, 8, 8], { requiresGrad: true });
+  const before = gb.poolStats().liveBuffers;
+  // made in a scope and returned: the indices must survive the scope, or backward reads freed memory
+  const [pooled, mx] = await gb.scope(() => [gb.maxPool2d(x, 2), gb.max(x, 3)]);
+  await gb.scope(async () => {
+    gb.randn([2, 3, 4, 4]).mul(5); // reuse freed buffers, as a training loop would
+    const [dx] = gb.grad(pooled.sum().add(mx.sum()), [x]);
+    const g = await dx.toArray();
+    // every 2x2 window has one winner and every row of 8 one maximum: 96 + 48 units of gradient
+    assert.equal(Array.from(g).reduce((a, b) => a + b, 0), 2 * 3 * 16 + 2 * 3 * 8);
+  });
+  pooled.dispose();
+  mx.dispose();
+  assert.equal(gb.poolStats().liveBuffers, before, "disposing the outputs frees their indices");
+  // outside any scope: dispose alone frees them
+  const y = gb.maxPool2d(x, 2);
+  y.dispose();
+  assert.equal(gb.poolStats().liveBuffers, before);
+});
+
+Deno.test("a bad shape is refused before any buffer is taken", () => {
+  const before = gb.poolStats();
+  assert.throws(() => gb.zeros([2, -1]), /full: invalid shape \[2,-1\]/);
+  assert.throws(
+    () => gb.randn([-1]),
+    /randn: invalid shape \[-1\]: dimensions must be non-negative integers/,
+  );
+  assert.throws(() => gb.rand([1.5]), /rand: invalid shape/);
+  assert.throws(() => gb.tensor([1, 2], [2, NaN]), /tensor\(\): invalid shape/);
+  const after = gb.poolStats();
+  assert.equal(after.liveBuffers, before.liveBuffers);
+  assert.equal(after.misses + after.hits, before.misses + before.hits, "no buffer was requested");
+});

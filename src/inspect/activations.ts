@@ -3,7 +3,7 @@
  * and conv feature maps and filters as image grids.
  */
 import type { Module } from "../nn/module.ts";
-import { noGrad } from "../tensor/autograd.ts";
+import { noGrad } from "../tensor/graph.ts";
 import { keep, scope } from "../tensor/scope.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { type Image, imageGrid } from "../viz/png.ts";

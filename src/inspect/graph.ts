@@ -8,7 +8,7 @@
 // deno-lint-ignore no-import-prefix
 import dagre from "npm:@dagrejs/dagre@3.1.3";
 import type { Module } from "../nn/module.ts";
-import { enableGrad } from "../tensor/autograd.ts";
+import { enableGrad } from "../tensor/graph.ts";
 import { zeros } from "../tensor/create.ts";
 import { scope } from "../tensor/scope.ts";
 import { nextTensorId, type Tensor } from "../tensor/tensor.ts";

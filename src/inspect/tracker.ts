@@ -7,7 +7,7 @@ import { acquireBuffer, placeholderBuffer, releaseBuffer } from "../gpu/pool.ts"
 import { copyBuffer, dispatch, grid, readBuffer } from "../gpu/queue.ts";
 import { device } from "../gpu/device.ts";
 import type { Module } from "../nn/module.ts";
-import { isGradEnabled } from "../tensor/autograd.ts";
+import { isGradEnabled } from "../tensor/graph.ts";
 import type { RemovableHandle, Tensor } from "../tensor/tensor.ts";
 import { type Alarm, alarm, type AlarmThresholds, DEFAULT_THRESHOLDS } from "./alarms.ts";
 import { type Saturation, StatsBatch, type TensorStats } from "./gpu_stats.ts";

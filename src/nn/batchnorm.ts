@@ -10,7 +10,7 @@ import { ones, zeros } from "../tensor/create.ts";
 import { add, div, mul, sqrt, sub } from "../tensor/ops/elementwise.ts";
 import { mean } from "../tensor/ops/reduce.ts";
 import { reshape } from "../tensor/ops/shape.ts";
-import { noGrad } from "../tensor/autograd.ts";
+import { noGrad } from "../tensor/graph.ts";
 import { launchCopy } from "../tensor/kernels.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { Module } from "./module.ts";
@@ -61,6 +61,8 @@ export class BatchNorm2d extends Module {
         const rv = add(mul(this.runningVar, 1 - m), mul(reshape(v, [C]), (m * n) / Math.max(1, n - 1)));
         launchCopy(rm, this.runningMean, "float32", [C], [1], [1]);
         launchCopy(rv, this.runningVar, "float32", [C], [1], [1]);
+        this.runningMean._markModified();
+        this.runningVar._markModified();
       });
     } else {
       xhat = div(

@@ -1,5 +1,5 @@
 /** Evaluation: loss, accuracy, per-class accuracy and the confusion matrix; predictions. */
-import { noGrad } from "../tensor/autograd.ts";
+import { noGrad } from "../tensor/graph.ts";
 import { tensor } from "../tensor/create.ts";
 import { crossEntropy } from "../tensor/ops/loss.ts";
 import { argmax } from "../tensor/ops/reduce.ts";

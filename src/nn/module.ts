@@ -2,15 +2,18 @@
  * Module: the base of every layer and model, as in PyTorch: parameters, children,
  * train/eval mode, state dicts, and hooks that fire on every call.
  */
-import { type BackwardContext, enableGrad, isGradEnabled, record } from "../tensor/autograd.ts";
+import { type BackwardContext, currentPass, enableGrad, isGradEnabled, record } from "../tensor/graph.ts";
 import { launchCopy } from "../tensor/kernels.ts";
 import { type RemovableHandle, Tensor } from "../tensor/tensor.ts";
 
 /** Called after each forward call with the inputs and output; a returned tensor replaces the output. */
 export type ForwardHook = (module: Module, inputs: Tensor[], output: Tensor) => Tensor | void;
 
-/** Called before each forward call with the inputs. */
-export type ForwardPreHook = (module: Module, inputs: Tensor[]) => void;
+/**
+ * Called before each forward call with the inputs; returning a tensor or an array of tensors
+ * replaces the inputs (as PyTorch's forward pre-hooks may).
+ */
+export type ForwardPreHook = (module: Module, inputs: Tensor[]) => Tensor | Tensor[] | void;
 
 /**
  * Called during backward for each forward call, once the gradients with respect to the
@@ -98,6 +101,31 @@ export abstract class Module {
     return m;
   }
 
+  /**
+   * The submodule at a dotted path, as in `model.namedModules()` ("" is this module).
+   *
+   * @example
+   * ```ts
+   * import { Linear, ReLU, Sequential } from "./mod.ts";
+   * const model = new Sequential(new Linear(4, 8), new ReLU(), new Linear(8, 2));
+   * model.get("2"); // the second Linear
+   * ```
+   */
+  get(path: string): Module {
+    const parts = path === "" ? [] : path.split(".");
+    return parts.reduce<Module>((m, part, i) => {
+      const next = m.#children.get(part);
+      if (next) return next;
+      const here = parts.slice(0, i).join(".");
+      const names = [...m.#children.keys()];
+      throw new Error(
+        `no module "${path}": ${here ? `"${here}"` : "the model"} has ${
+          names.length ? `children ${names.map((n) => `"${n}"`).join(", ")}` : "no children"
+        }`,
+      );
+    }, this);
+  }
+
   /** Direct children, in registration order. */
   children(): Module[] {
     return [...this.#children.values()];
@@ -176,6 +204,7 @@ export abstract class Module {
       }
       if (s._storage === t._storage) continue; // the module's own tensor
       launchCopy(s, t, t.dtype, [t.size], [1], [1]);
+      t._markModified();
     }
   }
 
@@ -195,12 +224,16 @@ export abstract class Module {
   }
 
   #call(raw: (...x: Tensor[]) => Tensor, inputs: Tensor[]): Tensor {
-    for (const h of [...this.#forwardPreHooks]) h(this, inputs);
+    for (const h of [...this.#forwardPreHooks]) {
+      const r = h(this, inputs);
+      if (r instanceof Tensor) inputs = [r];
+      else if (Array.isArray(r)) inputs = r;
+    }
     const bw = this.#backwardHooks.length > 0 && isGradEnabled();
     let ins = inputs;
     let rec: CallRecord | null = null;
     if (bw) {
-      rec = { fired: false, gradOutput: null, inIds: [], nInputs: inputs.length };
+      rec = { firedPass: -1, gradOutput: null, inIds: [], nInputs: inputs.length };
       ins = inputs.map((
         x,
       ) => (x instanceof Tensor && x.requiresGrad ? hookInput(this, x, rec!, this.#backwardHooks) : x));
@@ -217,7 +250,8 @@ export abstract class Module {
 }
 
 interface CallRecord {
-  fired: boolean;
+  /** the backward pass in which the hooks last fired (they fire once per call and pass) */
+  firedPass: number;
   gradOutput: Tensor | null;
   /** The identity tensors standing for the inputs that require grad, in order. */
   inIds: Tensor[];
@@ -230,7 +264,7 @@ function fire(
   hooks: BackwardHook[],
   gradIn: (Tensor | null)[],
 ): (Tensor | null)[] {
-  rec.fired = true;
+  rec.firedPass = currentPass();
   let current = gradIn;
   const gout = rec.gradOutput ? [rec.gradOutput] : [];
   for (const h of [...hooks]) {
@@ -245,7 +279,7 @@ function fire(
 function hookInput(m: Module, x: Tensor, rec: CallRecord, hooks: BackwardHook[]): Tensor {
   const id = x._view(x.shape);
   return record(id, "hook", [x], (g: Tensor, ctx: BackwardContext) => {
-    if (rec.fired) return [g];
+    if (rec.firedPass === currentPass()) return [g];
     const grads = rec.inIds.map((t) => (t === id ? g : ctx.gradOf(t) ?? null));
     const replaced = fire(m, rec, hooks, grads);
     let mine: Tensor = g;
@@ -256,7 +290,7 @@ function hookInput(m: Module, x: Tensor, rec: CallRecord, hooks: BackwardHook[])
       else ctx.setGrad(t, r);
     });
     return [mine];
-  });
+  }, []);
 }
 
 function hookOutput(m: Module, y: Tensor, rec: CallRecord, hooks: BackwardHook[]): Tensor {
@@ -266,6 +300,6 @@ function hookOutput(m: Module, y: Tensor, rec: CallRecord, hooks: BackwardHook[]
       rec.gradOutput = g._view(g.shape);
       if (rec.inIds.length === 0) fire(m, rec, hooks, new Array(rec.nInputs).fill(null));
       return [g];
-    })
+    }, [])
   );
 }

@@ -41,6 +41,7 @@ export abstract class Optimizer {
         throw new Error(`optimizer: gradient of ${p.describe()} has ${p.grad.size} elements`);
       }
       this.update(p, p.grad);
+      p._markModified(); // a graph recorded before this step can no longer give p's gradient
     }
   }
 

@@ -6,58 +6,24 @@
  * reverse topological order; when a tensor is processed, every consumer has already
  * contributed to its gradient, so its gradient is complete. Tensor hooks run at that moment.
  */
-import { AsyncLocalStorage } from "node:async_hooks";
+import { checkVersions, nextPass, noGrad } from "./graph.ts";
+import { launchBinary, launchFill } from "./kernels.ts";
 import { keep } from "./scope.ts";
-import { type GradNode, Tensor } from "./tensor.ts";
-import { add } from "./ops/elementwise.ts";
+import type { BackwardContext } from "./graph.ts";
+import { empty, Tensor } from "./tensor.ts";
 
-const gradMode = new AsyncLocalStorage<boolean>();
+export { type BackwardContext, enableGrad, isGradEnabled, noGrad, record } from "./graph.ts";
 
-/** Whether ops currently record the graph. */
-export function isGradEnabled(): boolean {
-  return gradMode.getStore() ?? true;
-}
-
-/**
- * Runs `fn` without recording the autograd graph (inference, optimizer updates).
- *
- * @example
- * ```ts
- * import { noGrad, tensor } from "./mod.ts";
- * const w = tensor([1, 2], undefined, { requiresGrad: true });
- * const y = noGrad(() => w.mul(2)); // y.requiresGrad === false
- * ```
- */
-export function noGrad<T>(fn: () => T): T {
-  return gradMode.run(false, fn);
-}
-
-/** @internal runs fn with recording on (used by attribution code inside noGrad callers). */
-export function enableGrad<T>(fn: () => T): T {
-  return gradMode.run(true, fn);
-}
-
-/** The engine's view of the gradients in flight, for nodes that need more than their own. */
-export interface BackwardContext {
-  /** The gradient accumulated so far for `t`, if any. */
-  gradOf(t: Tensor): Tensor | undefined;
-  /** Replaces the gradient in flight for `t` (the old one is disposed). */
-  setGrad(t: Tensor, g: Tensor): void;
-}
-
-/** @internal Records `out = op(inputs)` for autograd, when any input requires grad. */
-export function record(
-  out: Tensor,
-  op: string,
-  inputs: Tensor[],
-  backward: (g: Tensor, ctx: BackwardContext) => (Tensor | null)[],
-): Tensor {
-  out._op = op;
-  if (!isGradEnabled()) return out;
-  if (!inputs.some((t) => t.requiresGrad)) return out;
-  out.requiresGrad = true;
-  out._node = { op, inputs, backward } as GradNode;
+/** A tensor shaped like `t` filled with `v` (no autograd). */
+function filled(t: Tensor, v: number): Tensor {
+  const out = empty(t.shape, t.dtype);
+  launchFill(out, v);
   return out;
+}
+
+/** a + b of equal shapes at kernel level: the engine must not record or re-enter the public ops. */
+function addRaw(a: Tensor, b: Tensor): Tensor {
+  return launchBinary(a, b, "a + b", a.shape);
 }
 
 function collect(roots: Tensor[]): Tensor[] {
@@ -86,11 +52,12 @@ export function runBackward(roots: Tensor[], seeds: Tensor[], targets: Tensor[] 
   const grads = new Map<Tensor, Tensor>();
   const results = new Map<Tensor, Tensor>();
   const targetSet = targets ? new Set(targets) : null;
+  nextPass();
   const accumulate = (t: Tensor, g: Tensor) => {
     const prev = grads.get(t);
     if (!prev) grads.set(t, g);
     else {
-      grads.set(t, add(prev, g));
+      grads.set(t, addRaw(prev, g));
       prev.dispose();
       g.dispose();
     }
@@ -122,12 +89,12 @@ export function runBackward(roots: Tensor[], seeds: Tensor[], targets: Tensor[] 
       let owned = true; // whether g must be disposed here
       if (targetSet) {
         if (targetSet.has(t)) {
-          results.set(t, keep(g));
+          results.set(t, g); // stays in the caller's scope, like every other tensor made there
           owned = false;
         }
       } else if (t.isLeaf || t._retainGrad) {
         if (t.grad && !t.grad.disposed) {
-          const sum = add(t.grad, g);
+          const sum = addRaw(t.grad, g);
           t.grad.dispose();
           t.grad = keep(sum);
         } else {
@@ -135,6 +102,7 @@ export function runBackward(roots: Tensor[], seeds: Tensor[], targets: Tensor[] 
         }
       }
       if (t._node) {
+        checkVersions(t._node);
         const gs = t._node.backward(g, ctx);
         t._node.inputs.forEach((inp, i) => {
           let gi = gs[i];
@@ -190,7 +158,7 @@ export function backward(output: Tensor, gradient?: Tensor): Promise<void> {
         new Error(`backward: output ${output.describe()} is not a scalar; pass a gradient of the same shape`),
       );
     }
-    seed = onesLike(output);
+    seed = filled(output, 1);
   }
   try {
     runBackward([output], [seed], null);
@@ -218,21 +186,7 @@ export function grad(output: Tensor, inputs: Tensor[], gradient?: Tensor): Tenso
   if (!gradient && output.size !== 1) {
     throw new Error(`grad: output ${output.describe()} is not a scalar; pass a gradient of the same shape`);
   }
-  const seed = gradient ? gradient._view(gradient.shape) : onesLike(output);
+  const seed = gradient ? gradient._view(gradient.shape) : filled(output, 1);
   const res = runBackward([output], [seed], inputs);
-  return inputs.map((x) => res.get(x) ?? zerosLike(x));
-}
-
-let onesLikeImpl: (t: Tensor) => Tensor;
-let zerosLikeImpl: (t: Tensor) => Tensor;
-/** @internal wired by create.ts to avoid an import cycle at load time. */
-export function _setFillers(ones: (t: Tensor) => Tensor, zeros: (t: Tensor) => Tensor): void {
-  onesLikeImpl = ones;
-  zerosLikeImpl = zeros;
-}
-function onesLike(t: Tensor): Tensor {
-  return onesLikeImpl(t);
-}
-function zerosLike(t: Tensor): Tensor {
-  return zerosLikeImpl(t);
+  return inputs.map((x) => res.get(x) ?? filled(x, 0));
 }

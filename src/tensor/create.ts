@@ -2,10 +2,9 @@
  * Creating tensors: from data, filled, ranges and seeded random numbers.
  */
 import { device } from "../gpu/device.ts";
-import { _setFillers } from "./autograd.ts";
 import { launchFill } from "./kernels.ts";
 import { defaultGenerator, type Generator } from "./random.ts";
-import { type DType, empty, type Tensor } from "./tensor.ts";
+import { checkShape, type DType, empty, type Tensor } from "./tensor.ts";
 
 /** Nested arrays of numbers, e.g. `[[1, 2], [3, 4]]`. */
 export type NestedNumbers = number | NestedNumbers[];
@@ -81,6 +80,7 @@ export function tensor(
     flat = out;
   }
   const dtype: DType = options.dtype ?? (data instanceof Int32Array ? "int32" : "float32");
+  if (shape) checkShape("tensor()", shape);
   const finalShape = shape ? [...shape] : inferred;
   const n = finalShape.reduce((a, b) => a * b, 1);
   if (n !== flat.length) {
@@ -90,13 +90,16 @@ export function tensor(
   }
   let host: Float32Array | Int32Array;
   if (dtype === "int32") {
-    host = flat instanceof Int32Array ? flat : Int32Array.from(flat as ArrayLike<number>);
-    for (let i = 0; i < host.length; i++) {
+    for (let i = 0; i < flat.length; i++) {
       const v = (flat as ArrayLike<number>)[i];
       if (!Number.isInteger(v)) {
         throw new Error(`tensor(): int32 data must be integers, got ${v} at index ${i}`);
       }
+      if (v < -2147483648 || v > 2147483647) {
+        throw new Error(`tensor(): ${v} at index ${i} does not fit in int32 [-2147483648, 2147483647]`);
+      }
     }
+    host = flat instanceof Int32Array ? flat : Int32Array.from(flat as ArrayLike<number>);
   } else {
     host = flat instanceof Float32Array ? flat : Float32Array.from(flat as ArrayLike<number>);
   }
@@ -115,6 +118,10 @@ export function tensor(
  * ```
  */
 export function full(shape: readonly number[], value: number, options: TensorOptions = {}): Tensor {
+  checkShape("full", shape);
+  if (options.dtype === "int32" && !(Number.isInteger(value) && Math.abs(value + 0.5) <= 2147483648)) {
+    throw new Error(`full: ${value} is not an int32 value`);
+  }
   const t = empty(shape, options.dtype ?? "float32");
   launchFill(t, value);
   if (options.requiresGrad) t.requiresGrad_(true);
@@ -174,6 +181,7 @@ export interface RandomOptions extends TensorOptions {
  * ```
  */
 export function randn(shape: readonly number[], options: RandomOptions = {}): Tensor {
+  checkShape("randn", shape);
   const g = options.generator ?? defaultGenerator;
   const n = shape.reduce((a, b) => a * b, 1);
   const data = new Float32Array(n);
@@ -183,11 +191,10 @@ export function randn(shape: readonly number[], options: RandomOptions = {}): Te
 
 /** Uniform values in [0, 1) from the seeded generator. */
 export function rand(shape: readonly number[], options: RandomOptions = {}): Tensor {
+  checkShape("rand", shape);
   const g = options.generator ?? defaultGenerator;
   const n = shape.reduce((a, b) => a * b, 1);
   const data = new Float32Array(n);
   for (let i = 0; i < n; i++) data[i] = g.random();
   return tensor(data, shape, { requiresGrad: options.requiresGrad });
 }
-
-_setFillers(onesLike, zerosLike);

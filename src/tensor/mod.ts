@@ -2,7 +2,8 @@
 import "./methods.ts";
 export { type DType, type RemovableHandle, Tensor, type TensorGradHook } from "./tensor.ts";
 export { keep, scope } from "./scope.ts";
-export { backward, grad, isGradEnabled, noGrad } from "./autograd.ts";
+export { backward, grad } from "./autograd.ts";
+export { isGradEnabled, noGrad } from "./graph.ts";
 export {
   arange,
   full,

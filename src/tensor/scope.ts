@@ -32,15 +32,18 @@ export function track(t: Disposable_): void {
   }
 }
 
+/** @internal takes one tensor out of its scope (it becomes its owner's to dispose). */
+export function untrack(t: Disposable_): void {
+  t._scope?.items.delete(t);
+  t._scope = null;
+}
+
 /**
  * Keeps a tensor (or every tensor in an array/object) alive past the scope it was made in.
  * It becomes yours to `dispose()`.
  */
 export function keep<T>(value: T): T {
-  visit(value, (t) => {
-    t._scope?.items.delete(t);
-    t._scope = null;
-  });
+  visit(value, untrack);
   return value;
 }
 

@@ -5,7 +5,7 @@
  */
 import { acquireBuffer, releaseBuffer } from "../gpu/pool.ts";
 import { readBuffer } from "../gpu/queue.ts";
-import { type ScopeFrame, track } from "./scope.ts";
+import { type ScopeFrame, track, untrack } from "./scope.ts";
 
 /** Element types: float32 for values, int32 for labels and indices. */
 export type DType = "float32" | "int32";
@@ -13,6 +13,8 @@ export type DType = "float32" | "int32";
 /** @internal A refcounted GPU buffer. */
 export class Storage {
   refs = 1;
+  /** Bumped by every in-place write; autograd compares it with what the forward pass saw. */
+  version = 0;
   constructor(readonly buffer: GPUBuffer, readonly bytes: number) {}
   retain(): this {
     this.refs++;
@@ -32,8 +34,9 @@ export interface GradNode {
     grad: Tensor,
     ctx: { gradOf(t: Tensor): Tensor | undefined; setGrad(t: Tensor, g: Tensor): void },
   ) => (Tensor | null)[];
-  /** Tensors saved for backward, disposed with the graph. */
-  saved?: Tensor[];
+  /** Tensors whose values the backward reads, and their storage versions at forward time. */
+  reads?: Tensor[];
+  versions?: number[];
 }
 
 /** A hook on a tensor's gradient: return a tensor to replace it. */
@@ -79,14 +82,12 @@ export class Tensor {
   _retainGrad = false;
   /** @internal where this tensor was made, for error messages (op name) */
   _op = "tensor";
+  /** @internal tensors that live exactly as long as this one (e.g. max's winning indices for backward) */
+  _owned: Tensor[] | null = null;
 
   /** @internal use the creation functions instead */
   constructor(shape: readonly number[], dtype: DType, storage: Storage) {
-    for (const d of shape) {
-      if (!Number.isInteger(d) || d < 0) {
-        throw new Error(`invalid shape [${shape.join(", ")}]: dimensions must be non-negative integers`);
-      }
-    }
+    checkShape("tensor", shape);
     this.shape = Object.freeze([...shape]);
     this.dtype = dtype;
     this.size = shape.reduce((a, b) => a * b, 1);
@@ -97,6 +98,16 @@ export class Tensor {
   /** Number of dimensions. */
   get ndim(): number {
     return this.shape.length;
+  }
+
+  /** How many in-place writes its storage has had (optimizer steps, `loadStateDict`, …). */
+  get version(): number {
+    return this._storage?.version ?? -1;
+  }
+
+  /** @internal records an in-place write of this tensor's storage (see `version`). */
+  _markModified(): void {
+    if (this._storage) this._storage.version++;
   }
 
   /** Whether `dispose()` has been called. */
@@ -129,6 +140,8 @@ export class Tensor {
     this._storage = null;
     this._scope?.items.delete(this);
     this._scope = null;
+    this._owned?.forEach((t) => t.dispose());
+    this._owned = null;
     if (this.grad) {
       this.grad.dispose();
       this.grad = null;
@@ -205,8 +218,27 @@ export class Tensor {
   }
 }
 
-/** @internal a tensor with fresh (uninitialised) storage. */
+/** Throws unless every dimension is a non-negative integer (names the op). */
+export function checkShape(op: string, shape: readonly number[]): void {
+  if (!Array.isArray(shape) || shape.some((d) => typeof d !== "number" || !Number.isInteger(d) || d < 0)) {
+    throw new Error(
+      `${op}: invalid shape ${JSON.stringify(shape)}: dimensions must be non-negative integers`,
+    );
+  }
+}
+
+/**
+ * @internal Makes `owned` live exactly as long as `owner`: it leaves any scope and is disposed
+ * with `owner` (state an op's backward needs, such as max's winning indices).
+ */
+export function own(owner: Tensor, owned: Tensor): void {
+  untrack(owned);
+  (owner._owned ??= []).push(owned);
+}
+
+/** @internal a tensor with fresh (uninitialised) storage; the shape is checked before any buffer is taken. */
 export function empty(shape: readonly number[], dtype: DType = "float32", forUpload = false): Tensor {
+  checkShape("empty", shape);
   const size = shape.reduce((a, b) => a * b, 1);
   const bytes = Math.max(4, size * 4);
   return new Tensor(shape, dtype, new Storage(acquireBuffer(bytes, forUpload), bytes));

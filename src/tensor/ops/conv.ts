@@ -8,10 +8,10 @@
  */
 import { placeholderBuffer } from "../../gpu/pool.ts";
 import { dispatch, grid } from "../../gpu/queue.ts";
-import { record } from "../autograd.ts";
-import { assertFloat, empty, type Tensor } from "../tensor.ts";
+import { record } from "../graph.ts";
+import { assertFloat, empty, own, type Tensor } from "../tensor.ts";
 import { mm } from "./matmul.ts";
-import { sumToShape } from "./reduce.ts";
+import { sumToShape } from "./reduce_raw.ts";
 
 /** Options for `conv2d`. */
 export interface Conv2dOptions {
@@ -211,12 +211,12 @@ function pool(
   const OH = outSize(name, H, KH, SH, PH, 1), OW = outSize(name, W, KW, SW, PW, 1);
   const y = empty([N, C, OH, OW]);
   const idx = op === "max" ? empty([y.size], "int32") : null; // the winners, for max's backward
-  const idxBuf = idx ? idx.buffer : placeholderBuffer();
+
   const params = (total: number) => [N, C, H, W, KH, KW, OH, OW, SH, SW, PH, PW, total];
   dispatch({
     shader: "pool",
     entry: `${op}_fwd`,
-    buffers: [x.buffer, idxBuf, y.buffer],
+    buffers: [x.buffer, idx ? idx.buffer : placeholderBuffer(), y.buffer],
     params: params(y.size),
     workgroups: grid(y.size, 256),
   });
@@ -225,13 +225,14 @@ function pool(
     dispatch({
       shader: "pool",
       entry: `${op}_bwd`,
-      buffers: [dy.buffer, idxBuf, dx.buffer],
+      buffers: [dy.buffer, idx ? idx.buffer : placeholderBuffer(), dx.buffer],
       params: params(x.size),
       workgroups: grid(x.size, 256),
     });
     return [dx];
-  });
-  if (!out.requiresGrad) idx?.dispose();
+  }, []); // max reads only the winners, which it owns
+  if (idx && out.requiresGrad) own(out, idx); // the winners live exactly as long as the output
+  else idx?.dispose();
   return out;
 }
 

@@ -1,10 +1,10 @@
 /**
  * Elementwise ops: unary math and activations, and broadcasting binary arithmetic.
  */
-import { record } from "../autograd.ts";
+import { record } from "../graph.ts";
 import { launchBinary, launchUnary, launchUnaryBackward } from "../kernels.ts";
 import { assertFloat, type Tensor } from "../tensor.ts";
-import { sumToShape } from "./reduce.ts";
+import { sumToShape } from "./reduce_raw.ts";
 
 /** A tensor or a plain number (a scalar that broadcasts). */
 export type Operand = Tensor | number;
@@ -29,10 +29,12 @@ export function broadcastShapes(op: string, a: readonly number[], b: readonly nu
 interface UnarySpec {
   op: string;
   deriv: string;
+  /** whether the derivative reads x or y (it reads neither for neg and affine) */
+  reads?: false;
 }
 
 const UNARY: Record<string, UnarySpec> = {
-  neg: { op: "-x", deriv: "-1.0" },
+  neg: { op: "-x", deriv: "-1.0", reads: false },
   exp: { op: "exp(x)", deriv: "y" },
   log: { op: "log(x)", deriv: "1.0 / x" },
   sqrt: { op: "sqrt(x)", deriv: "0.5 / y" },
@@ -41,7 +43,7 @@ const UNARY: Record<string, UnarySpec> = {
   sigmoid: { op: "sigmoid1(x)", deriv: "y * (1.0 - y)" },
   tanh: { op: "tanh1(x)", deriv: "1.0 - y * y" },
   gelu: { op: "gelu1(x)", deriv: "gelu_deriv(x)" },
-  affine: { op: "x * a + b", deriv: "a" },
+  affine: { op: "x * a + b", deriv: "a", reads: false },
   pow: { op: "powf(x, a)", deriv: "powf_deriv(x, a)" },
   leakyRelu: { op: "select(x * a, x, x > 0.0)", deriv: "select(a, 1.0, x > 0.0)" },
 };
@@ -50,7 +52,13 @@ function unary(name: string, x: Tensor, a = 0, b = 0): Tensor {
   assertFloat(name, x);
   const spec = UNARY[name];
   const y = launchUnary(x, spec.op, a, b);
-  return record(y, name, [x], (g) => [launchUnaryBackward(x, y, g, spec.deriv, a, b)]);
+  return record(
+    y,
+    name,
+    [x],
+    (g) => [launchUnaryBackward(x, y, g, spec.deriv, a, b)],
+    spec.reads === false ? [] : [x, y],
+  );
 }
 
 /** -x */
@@ -112,6 +120,7 @@ function binary(
   a: Tensor,
   b: Tensor,
   back: (g: Tensor, z: Tensor) => [Tensor | null, Tensor | null],
+  reads: "none" | "inputs" | "all" = "all",
 ): Tensor {
   assertFloat(name, a);
   assertFloat(name, b);
@@ -126,7 +135,7 @@ function binary(
       return r;
     };
     return [fin(ga, a.shape), fin(gb, b.shape)];
-  });
+  }, reads === "none" ? [] : reads === "inputs" ? [a, b] : [a, b, z]);
 }
 
 /**
@@ -141,14 +150,14 @@ function binary(
 export function add(a: Operand, b: Operand): Tensor {
   if (typeof b === "number") return unary("affine", needTensor("add", a), 1, b);
   if (typeof a === "number") return unary("affine", b, 1, a);
-  return binary("add", "a + b", a, b, (g) => [g, g]);
+  return binary("add", "a + b", a, b, (g) => [g, g], "none");
 }
 
 /** a - b with broadcasting; either side may be a number. */
 export function sub(a: Operand, b: Operand): Tensor {
   if (typeof b === "number") return unary("affine", needTensor("sub", a), 1, -b);
   if (typeof a === "number") return unary("affine", b, -1, a);
-  return binary("sub", "a - b", a, b, (g) => [g, neg(g)]);
+  return binary("sub", "a - b", a, b, (g) => [g, neg(g)], "none");
 }
 
 /** a · b elementwise with broadcasting; either side may be a number. */
@@ -158,7 +167,7 @@ export function mul(a: Operand, b: Operand): Tensor {
   return binary("mul", "a * b", a, b, (g) => [
     a.requiresGrad ? launchBinary(g, b, "a * b", g.shape) : null,
     b.requiresGrad ? launchBinary(g, a, "a * b", g.shape) : null,
-  ]);
+  ], "inputs");
 }
 
 /** Applies f to a temporary and frees the temporary. */

@@ -3,7 +3,7 @@
  */
 import { errorFlags } from "../../gpu/errors.ts";
 import { dispatch, grid } from "../../gpu/queue.ts";
-import { record } from "../autograd.ts";
+import { record } from "../graph.ts";
 import { launchBinary } from "../kernels.ts";
 import { assertFloat, assertLive, empty, type Tensor } from "../tensor.ts";
 import { mul, sub } from "./elementwise.ts";

@@ -7,11 +7,11 @@
  */
 import { placeholderBuffer } from "../../gpu/pool.ts";
 import { dispatch, grid } from "../../gpu/queue.ts";
-import { record } from "../autograd.ts";
+import { record } from "../graph.ts";
 import { launchCopy } from "../kernels.ts";
 import { assertFloat, empty, type Tensor } from "../tensor.ts";
 import { broadcastShapes } from "./elementwise.ts";
-import { sumToShape } from "./reduce.ts";
+import { sumToShape } from "./reduce_raw.ts";
 
 /** A logical [batch][K][X] view of a tensor's data: element (b, k, x) at b*sb + k*sk + x*sx. */
 export interface MatView {

@@ -1,12 +1,12 @@
 /**
  * Reductions: sum, mean, max and argmax over axes (shaders/reduce.wgsl).
  */
-import { placeholderBuffer } from "../../gpu/pool.ts";
 import { dispatch, grid } from "../../gpu/queue.ts";
-import { record } from "../autograd.ts";
+import { record } from "../graph.ts";
 import { launchUnary } from "../kernels.ts";
-import { assertFloat, assertLive, empty, type Tensor } from "../tensor.ts";
-import { _setSumToShape, expand, normAxis, permute } from "./shape.ts";
+import { assertFloat, assertLive, empty, own, type Tensor } from "../tensor.ts";
+import { expand, normAxis } from "./shape.ts";
+import { reduceORI, sumRaw } from "./reduce_raw.ts";
 
 /** Which axes to reduce: one, several, or all (undefined). */
 export type Axes = number | number[] | undefined;
@@ -18,30 +18,6 @@ function normAxes(op: string, axes: Axes, ndim: number): number[] {
   return list.sort((a, b) => a - b);
 }
 
-/** Runs the reduce kernel on x viewed as [O, R, I]. */
-function reduceORI(
-  x: Tensor,
-  O: number,
-  R: number,
-  I: number,
-  isMax: boolean,
-  scale: number,
-): [Tensor, Tensor | null] {
-  const y = empty([O * I]);
-  const idx = isMax ? empty([O * I], "int32") : null;
-  if (O * I === 0) return [y, idx];
-  const useRows = I === 1 && R >= 512 && O < 4096;
-  dispatch({
-    shader: "reduce",
-    entry: useRows ? "rows" : "main",
-    constants: { IS_MAX: isMax ? "true" : "false" },
-    buffers: [x.buffer, y.buffer, idx ? idx.buffer : placeholderBuffer()],
-    params: [O, R, I, { f: scale }],
-    workgroups: useRows ? grid(O, 1) : grid(O * I, 64),
-  });
-  return [y, idx];
-}
-
 /** Shape after reducing `axes` (kept as 1 with keepdim). */
 function reducedShape(shape: readonly number[], axes: number[], keepdim: boolean): number[] {
   const out: number[] = [];
@@ -50,29 +26,6 @@ function reducedShape(shape: readonly number[], axes: number[], keepdim: boolean
     else if (keepdim) out.push(1);
   });
   return out;
-}
-
-/** Reduces x over sorted axes to [O*I] values by summing, with a scale. */
-function sumRaw(x: Tensor, axes: number[], scale: number): Tensor {
-  const contiguous = axes.every((a, i) => i === 0 || a === axes[i - 1] + 1);
-  if (axes.length === 0) {
-    const [y] = reduceORI(x, x.size, 1, 1, false, scale);
-    return y;
-  }
-  if (contiguous) {
-    const O = x.shape.slice(0, axes[0]).reduce((a, b) => a * b, 1);
-    const R = axes.reduce((a, ax) => a * x.shape[ax], 1);
-    const I = x.shape.slice(axes[axes.length - 1] + 1).reduce((a, b) => a * b, 1);
-    return reduceORI(x, O, R, I, false, scale)[0];
-  }
-  // move the reduced axes last, then reduce one contiguous run
-  const rest = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
-  const p = permute(x, [...rest, ...axes]);
-  const O = rest.reduce((a, i) => a * x.shape[i], 1);
-  const R = axes.reduce((a, i) => a * x.shape[i], 1);
-  const y = reduceORI(p, O, R, 1, false, scale)[0];
-  p.dispose();
-  return y;
 }
 
 function sumImpl(op: string, x: Tensor, axes: Axes, keepdim: boolean, mean: boolean): Tensor {
@@ -95,7 +48,7 @@ function sumImpl(op: string, x: Tensor, axes: Axes, keepdim: boolean, mean: bool
       gx = s;
     }
     return [gx];
-  });
+  }, []);
 }
 
 function mulScalarNoGrad(t: Tensor, s: number): Tensor {
@@ -164,8 +117,9 @@ export function max(x: Tensor, axis?: number, keepdim = false): Tensor {
       workgroups: grid(x.size, 256),
     });
     return [gx];
-  });
-  if (!out.requiresGrad) idx.dispose();
+  }, []); // reads only the winners, which it owns
+  if (out.requiresGrad) own(out, idx); // the winners live exactly as long as the output
+  else idx.dispose();
   return out;
 }
 
@@ -185,20 +139,4 @@ export function argmax(x: Tensor, axis?: number, keepdim = false): Tensor {
   return idx;
 }
 
-/**
- * Sums `g` down to `shape` (undoing broadcasting). Returns `g` itself when no reduction is needed.
- */
-export function sumToShape(g: Tensor, shape: readonly number[]): Tensor {
-  if (g.ndim === shape.length && g.shape.every((d, i) => d === shape[i])) return g;
-  const off = g.ndim - shape.length;
-  const axes: number[] = [];
-  g.shape.forEach((d, i) => {
-    if (i < off || (shape[i - off] === 1 && d !== 1)) axes.push(i);
-  });
-  const flat = sumRaw(g, axes, 1);
-  const out = flat._view(shape);
-  flat.dispose();
-  return out;
-}
-
-_setSumToShape(sumToShape);
+export { sumToShape } from "./reduce_raw.ts";

@@ -2,9 +2,10 @@
  * Shape ops: reshape (a view), permute/transpose, expand, slicing the leading axis, concat.
  * Everything except reshape is a strided copy (shaders/copy.wgsl).
  */
-import { record } from "../autograd.ts";
+import { record } from "../graph.ts";
 import { launchCopy, launchFill, stridesOf } from "../kernels.ts";
 import { assertLive, empty, type Tensor } from "../tensor.ts";
+import { sumToShape } from "./reduce_raw.ts";
 
 function fmt(s: readonly number[]): string {
   return `[${s.join(", ")}]`;
@@ -43,7 +44,7 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
     throw new Error(`reshape: cannot reshape ${fmt(x.shape)} (${x.size} elements) into ${fmt(shape)}`);
   }
   const y = x._view(s);
-  return record(y, "reshape", [x], (g) => [g._view(x.shape)]);
+  return record(y, "reshape", [x], (g) => [g._view(x.shape)], []);
 }
 
 /** Flattens dimensions `start..end` into one. */
@@ -76,7 +77,7 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
   launchCopy(x, y, x.dtype, shape, d.map((a) => xs[a]), stridesOf(shape));
   const inv = new Array(d.length);
   d.forEach((a, i) => (inv[a] = i));
-  return record(y, "permute", [x], (g) => [permute(g, inv)]);
+  return record(y, "permute", [x], (g) => [permute(g, inv)], []);
 }
 
 /** Swaps two dimensions (default: the last two). */
@@ -106,14 +107,7 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
   });
   const y = empty(shape, x.dtype);
   launchCopy(x, y, x.dtype, shape, st, stridesOf(shape));
-  return record(y, "expand", [x], (g) => [sumToShapeLazy(g, x.shape)]);
-}
-
-// set by reduce.ts (import cycle)
-let sumToShapeLazy: (g: Tensor, shape: readonly number[]) => Tensor;
-/** @internal */
-export function _setSumToShape(f: typeof sumToShapeLazy): void {
-  sumToShapeLazy = f;
+  return record(y, "expand", [x], (g) => [sumToShape(g, x.shape)], []);
 }
 
 /**
@@ -142,7 +136,7 @@ export function slice(x: Tensor, start: number, end?: number): Tensor {
     launchFill(gx, 0);
     launchCopy(g, gx, "float32", [g.size], [1], [1], 0, s * row);
     return [gx];
-  });
+  }, []);
 }
 
 /**
@@ -187,5 +181,5 @@ export function concat(xs: Tensor[], axis = 0): Tensor {
       const gt = empty(t.shape);
       launchCopy(g, gt, "float32", t.shape, ys, stridesOf(t.shape), offsets[i] * ys[ax], 0);
       return gt;
-    }));
+    }), []);
 }

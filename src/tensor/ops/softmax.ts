@@ -2,7 +2,7 @@
  * softmax and log-softmax along an axis (shaders/softmax.wgsl), numerically stable.
  */
 import { dispatch, grid } from "../../gpu/queue.ts";
-import { record } from "../autograd.ts";
+import { record } from "../graph.ts";
 import { assertFloat, empty, type Tensor } from "../tensor.ts";
 import { normAxis } from "./shape.ts";
 
@@ -40,7 +40,7 @@ export function softmax(x: Tensor, axis = -1): Tensor {
   assertFloat("softmax", x);
   const dims = ori(x, axis);
   const y = run("softmax", x, null, dims);
-  return record(y, "softmax", [x], (g) => [run("softmax_bwd", y, g, dims)]);
+  return record(y, "softmax", [x], (g) => [run("softmax_bwd", y, g, dims)], [y]);
 }
 
 /** log(softmax(x)) along `axis`, computed as x - logsumexp(x) without overflow. */
@@ -48,5 +48,5 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor {
   assertFloat("logSoftmax", x);
   const dims = ori(x, axis);
   const y = run("log_softmax", x, null, dims);
-  return record(y, "logSoftmax", [x], (g) => [run("log_softmax_bwd", y, g, dims)]);
+  return record(y, "logSoftmax", [x], (g) => [run("log_softmax_bwd", y, g, dims)], [y]);
 }
