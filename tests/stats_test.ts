@@ -10,8 +10,14 @@ function cpuStats(x: Float32Array, bins: number, sat?: { center: number; thresho
   const std = Math.sqrt(f.reduce((a, v) => a + (v - mean) ** 2, 0) / n);
   const min = f.reduce((a, v) => Math.min(a, v), Infinity),
     max = f.reduce((a, v) => Math.max(a, v), -Infinity);
+  // bins by the documented float32 edges: bin k holds edge_k <= v < edge_k+1, the last also max
+  const edges = gb.histogramEdges(min, max, bins);
   const hist = new Array(bins).fill(0);
-  for (const v of f) hist[Math.min(bins - 1, Math.floor(((v - min) / (max - min)) * bins))]++;
+  for (const v of f) {
+    let k = bins - 1;
+    while (k > 0 && v < edges[k]) k--;
+    hist[max > min ? k : 0]++;
+  }
   return {
     count: n,
     mean,
@@ -91,4 +97,29 @@ Deno.test("GPU statistics agree with a CPU computation; histograms sum to the el
   assert.equal(again[0].stats[0].mean, 2.5);
   assert.deepEqual(again[0].stats[0].histogram.reduce((a, b) => a + b, 0), 4);
   batch.dispose();
+});
+
+Deno.test("standard deviation stays right when |mean| >> std, counts are exact integers, values on bin edges bin exactly", async () => {
+  const r = rng(9);
+  // sigmoid-like outputs near 1 and a running variance near 1e4: E[x²] - E[x]² in float32 loses all of these
+  const near1 = Float32Array.from({ length: 50000 }, () => Math.fround(0.999 + 1e-4 * (r() - 0.5)));
+  const big = Float32Array.from({ length: 70001 }, () => Math.fround(1e4 + 0.05 * (r() - 0.5)));
+  // values exactly on the float32 edges of 30 bins between 0 and 3 (0.1 is not exact in float32)
+  const edges = gb.histogramEdges(0, 3, 30);
+  const onEdges = Float32Array.from([...edges, ...edges.slice(0, 30)]);
+  const [a, b, c] = await gb.tensorStats({
+    near1: gb.tensor(near1),
+    big: gb.tensor(big),
+    onEdges: gb.tensor(onEdges),
+  });
+  for (const [s, x] of [[a, near1], [b, big]] as const) {
+    const want = cpuStats(x, 30);
+    assert.equal(s.count, x.length);
+    assertClose([s.mean], [want.mean], { rtol: 1e-6, msg: `${s.key} mean` });
+    assertClose([s.std], [want.std], { rtol: 1e-3, msg: `${s.key} std (want ${want.std})` });
+    assert.deepEqual(s.histogram, want.hist, `${s.key} histogram`);
+  }
+  // 0 and every inner edge twice, 3 once: bin k holds exactly its left edge, twice; the last also 3
+  assert.deepEqual(c.histogram, [...new Array(29).fill(2), 3], "values on edges go to the bin they start");
+  assert.equal(c.count, 61);
 });

@@ -30,7 +30,11 @@ export interface TensorStats {
   zeroFraction: number;
   /** Fraction of elements with |x - center| >= threshold (saturation of sigmoid/tanh). */
   saturatedFraction: number;
-  /** Histogram counts over `bins` equal bins from min to max (empty when not computed for this record). */
+  /**
+   * Histogram counts over `bins` equal bins from min to max (empty when not computed for this
+   * record). Bin k holds edge_k <= x < edge_k+1 (the last also x = max), with the float32 edges
+   * `histogramEdges(min, max, bins)`.
+   */
   histogram: number[];
 }
 
@@ -250,27 +254,26 @@ export class StatsBatch {
     this.#histUsed = 0;
     if (histUsed > 0) device().queue.writeBuffer(this.#hist!, 0, new Uint32Array(histUsed));
     const out = new Float32Array(outBytes);
+    const words = new Uint32Array(outBytes);
     const hist = new Uint32Array(histBytes);
     return recs.map((r) => ({
       tag: r.tag,
       stats: r.segments.map((s, i) => {
         const o = r.outBase + i * REC;
-        const n = out[o], total = n + out[o + 6];
-        const mean = n ? out[o + 1] / n : NaN;
-        const variance = n ? Math.max(0, out[o + 2] / n - mean * mean) : NaN;
+        const n = words[o], nonFinite = words[o + 6], total = n + nonFinite;
         return {
           key: s.key,
           count: n,
-          mean,
-          std: Math.sqrt(variance),
-          norm: Math.sqrt(out[o + 2]),
+          mean: n ? out[o + 1] : NaN,
+          std: n ? Math.sqrt(Math.max(0, out[o + 2]) / n) : NaN,
+          norm: Math.sqrt(out[o + 10]),
           min: n ? out[o + 3] : NaN,
           max: n ? out[o + 4] : NaN,
           maxAbs: n ? out[o + 5] : NaN,
           meanAbs: n ? out[o + 8] / n : NaN,
-          nonFinite: out[o + 6],
-          zeroFraction: total ? out[o + 7] / total : 0,
-          saturatedFraction: total ? out[o + 9] / total : 0,
+          nonFinite,
+          zeroFraction: total ? words[o + 7] / total : 0,
+          saturatedFraction: total ? words[o + 9] / total : 0,
           histogram: r.histBase < 0
             ? []
             : Array.from(hist.subarray(r.histBase + i * this.bins, r.histBase + (i + 1) * this.bins)),
@@ -290,6 +293,22 @@ export class StatsBatch {
         null;
     this.#pending = [];
   }
+}
+
+/**
+ * The float32 bin edges of a histogram from `min` to `max` (bins + 1 values), exactly as the
+ * GPU bins: edge_k = min + k·((max - min) / bins) in float32.
+ *
+ * @example
+ * ```ts
+ * import { histogramEdges } from "./mod.ts";
+ * histogramEdges(0, 3, 3); // [0, 1, 2, 3]
+ * ```
+ */
+export function histogramEdges(min: number, max: number, bins: number): number[] {
+  const f = Math.fround;
+  const width = f(f(max - min) / bins);
+  return Array.from({ length: bins + 1 }, (_, k) => (k === bins ? max : f(min + f(k * width))));
 }
 
 /**
