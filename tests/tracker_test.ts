@@ -202,3 +202,78 @@ Deno.test("saturated sigmoid units raise the saturation alarm; a well-scaled lay
     tracker.remove();
   }
 });
+
+Deno.test("flushing every step, with or without a layer step in the window, raises no false dead-ReLU alarm", async () => {
+  gb.manualSeed(12);
+  const model = new gb.Sequential(
+    new gb.Linear(6, 16, { init: "kaiming" }),
+    new gb.ReLU(),
+    new gb.Linear(16, 2),
+  );
+  for (const options of [{}, { every: 12 }, { layerEvery: 3 }]) {
+    const tracker = gb.trackGradients(model, options);
+    const x = gb.randn([32, 6]);
+    const y = gb.tensor(Int32Array.from({ length: 32 }, (_, i) => i % 2), [32], { dtype: "int32" });
+    for (let s = 0; s < 25; s++) {
+      await gb.scope(async () => {
+        await gb.crossEntropy(model.forward(x), y).backward();
+      });
+      await tracker.flush(); // as the README suggests: windows without a layer step are not judged
+    }
+    assert.deepEqual(
+      tracker.alarms.filter((a) => a.kind === "dead-relu").map((a) => a.message),
+      [],
+      JSON.stringify(options),
+    );
+    assert.ok(tracker.deadUnits.length > 0, "the windows that did inspect the layer were judged");
+    for (const d of tracker.deadUnits) {
+      assert.ok(d.deadFraction < 0.5, `${d.deadFraction} dead in ${d.fromStep}..${d.toStep}`);
+    }
+    tracker.remove();
+  }
+});
+
+Deno.test("a NaN seen only in gradients says so, then the tracker traces it to the layer that makes it", async () => {
+  gb.manualSeed(13);
+  // a layer whose output is finite for most samples and NaN for the last ones (outside the 16 inspected):
+  // sqrt of a feature that is negative only for samples 20..23
+  class SqrtLast extends gb.Module {
+    forward(x: gb.Tensor): gb.Tensor {
+      return x.sqrt();
+    }
+  }
+  const model = new gb.Sequential(new gb.Linear(3, 4), new SqrtLast(), new gb.Linear(4, 2));
+  model.loadStateDict({
+    "0.weight": gb.tensor([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 1]]),
+    "0.bias": gb.zeros([4]),
+    "2.weight": gb.ones([2, 4]),
+    "2.bias": gb.zeros([2]),
+  });
+  const x = gb.tensor(Float32Array.from({ length: 24 * 3 }, (_, i) => (Math.floor(i / 3) >= 20 ? -1 : 1)), [
+    24,
+    3,
+  ]);
+  const y = gb.tensor(new Int32Array(24), [24], { dtype: "int32" });
+  const tracker = gb.trackGradients(model, { layerEvery: 100 });
+  for (let s = 0; s < 3; s++) {
+    await gb.scope(async () => {
+      await gb.crossEntropy(model.forward(x), y).backward();
+    });
+    await tracker.flush();
+  }
+  const nan = tracker.alarms.filter((a) => a.kind === "nonfinite");
+  // step 1 inspected 16 samples (all finite): only the gradients are known to be bad
+  assert.equal(nan[0].source, "gradient");
+  assert.equal(nan[0].step, 1);
+  assert.match(nan[0].message, /NaN\/Inf in gradients, nearest the output at 2\.bias \(and 3 more parameters\)/);
+  assert.match(nan[0].message, /layer outputs over the first 16 samples were finite/);
+  // step 2 inspected every layer over the whole batch and found where it starts
+  assert.equal(nan[1].source, "activation");
+  assert.equal(nan[1].step, 2);
+  assert.equal(nan[1].layer, "1 SqrtLast (op sqrt)");
+  assert.match(
+    nan[1].message,
+    /first produced at 1 SqrtLast \(op sqrt\): 16 non-finite values in its output over the whole batch/,
+  );
+  tracker.remove();
+});

@@ -1,22 +1,35 @@
 /**
- * Alarms: the tracker's verdicts on a step's statistics. Each is a structured event and a
- * readable line.
+ * Alarms: the tracker's verdicts on recorded statistics, as pure functions of the records and
+ * the thresholds (no GPU): `stepAlarms` for one step, `deadUnitAlarms` for ReLU activity,
+ * `checkAlarms` for a whole run. Each alarm is a structured event and a readable line.
  */
+import type { Saturation } from "./gpu_stats.ts";
+import type { DeadUnits, StepRecord } from "./records.ts";
 
 /** What an alarm is about. */
 export type AlarmKind = "vanishing" | "exploding" | "nonfinite" | "dead-relu" | "saturated";
 
+/** Where a NaN/Inf was seen: a layer's output, a parameter's values, or only in gradients. */
+export type NonFiniteSource = "activation" | "weight" | "gradient";
+
 /** One alarm event. */
 export interface Alarm {
   kind: AlarmKind;
-  /** Layer (module name and type, e.g. "3 Conv2d") or parameter name. */
+  /** Layer (module name and type, e.g. "3 Conv2d", with the op for NaN/Inf) or parameter name. */
   layer: string;
   step: number;
   value: number;
   threshold: number;
+  /** For "nonfinite": where it was seen, and so how much is known about where it started. */
+  source?: NonFiniteSource;
+  /** For "nonfinite": what else is known (samples inspected, other parameters affected). */
+  detail?: string;
   /** A sentence for people. */
   message: string;
 }
+
+/** An alarm before its message is written. */
+export type AlarmEvent = Omit<Alarm, "message">;
 
 /** Thresholds (all configurable through `trackGradients(model, { thresholds })`). */
 export interface AlarmThresholds {
@@ -28,28 +41,41 @@ export interface AlarmThresholds {
   explodingNorm: number;
   /** Total gradient norm growing by at least this factor per record ... */
   explodingGrowth: number;
-  /** ... for this many consecutive records, ending 10x above the median before, is exploding. */
+  /** ... for this many consecutive records ... */
   explodingGrowthSteps: number;
+  /** ... and ending this many times above its usual level (the median before the streak), is exploding. */
+  explodingAboveUsual: number;
+  /** How many records before the streak define the usual level. */
+  usualWindow: number;
   /** Fraction of a ReLU layer's units never active over a window above this. */
   deadFraction: number;
   /** Fraction of a sigmoid/tanh layer's outputs saturated above this. */
   saturatedFraction: number;
 }
 
+/** The default thresholds. */
 export const DEFAULT_THRESHOLDS: AlarmThresholds = {
   vanishingAbs: 1e-10,
   vanishingRatio: 1e-3,
   explodingNorm: 1e4,
   explodingGrowth: 2,
   explodingGrowthSteps: 3,
+  explodingAboveUsual: 10,
+  usualWindow: 100,
   deadFraction: 0.5,
   saturatedFraction: 0.5,
+};
+
+/** What counts as saturated for each activation type: |y - center| >= threshold. */
+export const SATURATION: Record<string, Saturation> = {
+  Sigmoid: { center: 0.5, threshold: 0.49 }, // outputs below 0.01 or above 0.99
+  Tanh: { center: 0, threshold: 0.99 },
 };
 
 const fmt = (v: number) => (Math.abs(v) >= 1e-3 && Math.abs(v) < 1e4 ? v.toPrecision(3) : v.toExponential(2));
 
 /** Formats an alarm as one line. */
-export function describeAlarm(a: Omit<Alarm, "message">): string {
+export function describeAlarm(a: AlarmEvent): string {
   switch (a.kind) {
     case "vanishing":
       return `[step ${a.step}] vanishing gradient at ${a.layer}: mean |grad| ${fmt(a.value)} (threshold ${
@@ -59,8 +85,18 @@ export function describeAlarm(a: Omit<Alarm, "message">): string {
       return `[step ${a.step}] exploding gradient: total norm ${fmt(a.value)} (threshold ${
         fmt(a.threshold)
       })`;
-    case "nonfinite":
-      return `[step ${a.step}] NaN/Inf first produced at ${a.layer}: ${a.value} non-finite values`;
+    case "nonfinite": {
+      const tail = a.detail ? `; ${a.detail}` : "";
+      if (a.source === "weight") {
+        return `[step ${a.step}] NaN/Inf in the values of ${a.layer}: ${a.value} non-finite values${tail}`;
+      }
+      if (a.source === "gradient") {
+        return `[step ${a.step}] NaN/Inf in gradients, nearest the output at ${a.layer}: ${a.value} non-finite values${tail}`;
+      }
+      return `[step ${a.step}] NaN/Inf first produced at ${a.layer}: ${a.value} non-finite values${
+        a.detail ? ` ${a.detail}` : ""
+      }`;
+    }
     case "dead-relu":
       return `[step ${a.step}] dead ReLUs at ${a.layer}: ${
         (a.value * 100).toFixed(1)
@@ -73,6 +109,151 @@ export function describeAlarm(a: Omit<Alarm, "message">): string {
 }
 
 /** Makes an alarm with its message. */
-export function alarm(a: Omit<Alarm, "message">): Alarm {
+export function alarm(a: AlarmEvent): Alarm {
   return { ...a, message: describeAlarm(a) };
+}
+
+function samplesText(n: number | undefined): string {
+  return n === undefined || n === Infinity ? "the whole batch" : `the first ${n} samples`;
+}
+
+/** NaN/Inf: where it was seen first, saying how much is known. */
+function nonFinite(rec: StepRecord): AlarmEvent | null {
+  const base = { kind: "nonfinite" as const, step: rec.step, threshold: 0 };
+  const inspected = (rec.layerSamples ?? (rec.layers.length ? Infinity : 0)) > 0;
+  // layers in forward order: the first whose output has a NaN/Inf is where it started
+  const badLayer = rec.layers.find((l) => (l.activation?.nonFinite ?? 0) > 0);
+  if (badLayer) {
+    return {
+      ...base,
+      source: "activation",
+      layer: badLayer.op ? `${badLayer.label} (op ${badLayer.op})` : badLayer.label,
+      value: badLayer.activation!.nonFinite,
+      detail: `in its output over ${samplesText(rec.layerSamples)}`,
+    };
+  }
+  const badWeight = rec.params.find((p) => p.weight.nonFinite > 0);
+  if (badWeight) {
+    return { ...base, source: "weight", layer: badWeight.name, value: badWeight.weight.nonFinite };
+  }
+  // gradients flow from the output back: the bad gradient nearest the output came first
+  const badGrads = rec.params.filter((p) => p.grad.nonFinite > 0);
+  if (badGrads.length === 0) return null;
+  const nearest = badGrads[badGrads.length - 1];
+  const others = badGrads.length > 1 ? ` (and ${badGrads.length - 1} more parameters)` : "";
+  const why = inspected
+    ? `layer outputs over ${
+      samplesText(rec.layerSamples)
+    } were finite: it arises in the backward pass or in samples not inspected`
+    : "layer outputs were not inspected at this step";
+  return {
+    ...base,
+    source: "gradient",
+    layer: `${nearest.name}${others}`,
+    value: nearest.grad.nonFinite,
+    detail: why,
+  };
+}
+
+/**
+ * The alarms one step's record raises. `normsBefore` are the total gradient norms of the
+ * records before it (for the exploding rule); no state is kept here.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_THRESHOLDS, stepAlarms, type StepRecord } from "./mod.ts";
+ * const rec: StepRecord = { step: 1, params: [], layers: [], totalGradNorm: 2e4 };
+ * stepAlarms(rec, [], DEFAULT_THRESHOLDS)[0].kind; // "exploding"
+ * ```
+ */
+export function stepAlarms(rec: StepRecord, normsBefore: number[], t: AlarmThresholds): AlarmEvent[] {
+  const out: AlarmEvent[] = [];
+  const nf = nonFinite(rec);
+  if (nf) out.push(nf);
+  // vanishing: weight gradients (not biases), compared with the last layer's
+  const weights = rec.params.filter((p) =>
+    p.grad.count > 0 && !p.name.endsWith("bias") && p.weight.count > 1
+  );
+  const last = weights[weights.length - 1];
+  if (last) {
+    for (const p of weights) {
+      const v = p.grad.meanAbs;
+      const base = { kind: "vanishing" as const, layer: p.layer, step: rec.step, value: v };
+      if (v < t.vanishingAbs) out.push({ ...base, threshold: t.vanishingAbs });
+      else if (p !== last && v < t.vanishingRatio * last.grad.meanAbs) {
+        out.push({ ...base, threshold: t.vanishingRatio * last.grad.meanAbs });
+      }
+    }
+  }
+  // exploding: a large total norm, or one growing fast for several records in a row and ending
+  // far above its usual level (gradient norms are noisy step to step)
+  const norm = rec.totalGradNorm;
+  const h = [...normsBefore, norm];
+  const k = t.explodingGrowthSteps;
+  const streak = h.length > k &&
+    h.slice(-k - 1).every((v, i, a) => i === 0 || v >= a[i - 1] * t.explodingGrowth);
+  const before = h.slice(Math.max(0, h.length - k - 1 - t.usualWindow), h.length - k - 1).sort((a, b) =>
+    a - b
+  );
+  const usual = before.length ? before[Math.floor(before.length / 2)] : h[h.length - k - 1];
+  const growing = streak && norm >= t.explodingAboveUsual * usual;
+  if (Number.isFinite(norm) && (norm > t.explodingNorm || growing)) {
+    out.push({
+      kind: "exploding",
+      layer: "all parameters",
+      step: rec.step,
+      value: norm,
+      threshold: norm > t.explodingNorm ? t.explodingNorm : h[h.length - 2] * t.explodingGrowth,
+    });
+  }
+  for (const l of rec.layers) {
+    if (!(l.type in SATURATION) || !l.activation) continue;
+    const f = l.activation.saturatedFraction;
+    if (f > t.saturatedFraction) {
+      out.push({
+        kind: "saturated",
+        layer: l.label,
+        step: rec.step,
+        value: f,
+        threshold: t.saturatedFraction,
+      });
+    }
+  }
+  return out;
+}
+
+/** The alarms a window of ReLU activity raises. */
+export function deadUnitAlarms(windows: DeadUnits[], t: AlarmThresholds): AlarmEvent[] {
+  return windows.filter((d) => d.deadFraction > t.deadFraction).map((d) => ({
+    kind: "dead-relu" as const,
+    layer: d.layer,
+    step: d.toStep,
+    value: d.deadFraction,
+    threshold: t.deadFraction,
+  }));
+}
+
+/**
+ * Every alarm a whole run's records raise, the first of each kind and layer, in step order
+ * (what the tracker raised live, recomputed from a saved run, e.g. with other thresholds).
+ *
+ * @example
+ * ```ts
+ * import { checkAlarms, DEFAULT_THRESHOLDS } from "./mod.ts";
+ * const alarms = checkAlarms([], [], { ...DEFAULT_THRESHOLDS, deadFraction: 0.3 }); // []
+ * ```
+ */
+export function checkAlarms(records: StepRecord[], deadUnits: DeadUnits[], t: AlarmThresholds): Alarm[] {
+  const events: AlarmEvent[] = [];
+  records.forEach((rec, i) => {
+    events.push(...stepAlarms(rec, records.slice(0, i).map((r) => r.totalGradNorm), t));
+  });
+  events.push(...deadUnitAlarms(deadUnits, t));
+  const seen = new Set<string>();
+  return events.sort((a, b) => a.step - b.step).filter((a) => {
+    const key = `${a.kind}|${a.layer}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  }).map(alarm);
 }

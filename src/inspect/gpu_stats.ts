@@ -48,28 +48,34 @@ const REC = 12;
 const MAX_GROUPS_PER_SEGMENT = 64;
 const ELEMENTS_PER_GROUP = 32768;
 
-interface Segment {
-  key: string;
+/** Statistics under a key of any type (the tracker's keys are structured). */
+export type KeyedStats<K> = Omit<TensorStats, "key"> & { key: K };
+
+interface Segment<K> {
+  key: K;
   offset: number;
   length: number;
   sat: Saturation;
 }
 
 /** One record in flight: its segments and where its results are in the ring. */
-interface PendingRecord {
+interface PendingRecord<K> {
   tag: number;
-  segments: Segment[];
+  segments: Segment<K>[];
   outBase: number;
   histBase: number;
 }
 
-/** Collects tensors step by step and reduces them on the GPU; `read()` brings results back. */
-export class StatsBatch {
+/**
+ * Collects tensors step by step and reduces them on the GPU; `read()` brings results back.
+ * `K` is the type of the key each tensor is added under.
+ */
+export class StatsBatch<K = string> {
   readonly bins: number;
   #data: [GPUBuffer | null, GPUBuffer | null] = [null, null];
   #dataBytes = [0, 0];
   #flip = 0;
-  #current: Segment[] | null = null;
+  #current: Segment<K>[] | null = null;
   #currentTag = 0;
   #segBuf: GPUBuffer | null = null;
   #segKey = "";
@@ -80,7 +86,7 @@ export class StatsBatch {
   #histUsed = 0;
   #outCap = 0;
   #histCap = 0;
-  #pending: PendingRecord[] = [];
+  #pending: PendingRecord<K>[] = [];
 
   constructor(bins = 30) {
     if (bins < 1 || bins > 64) throw new Error(`StatsBatch: bins must be 1..64, got ${bins}`);
@@ -103,7 +109,7 @@ export class StatsBatch {
    * Adds a tensor to the open record (a GPU copy; the tensor may be freed right after). With
    * `limit`, only the first `limit` elements are counted (e.g. the first samples of a batch).
    */
-  add(key: string, t: Tensor, sat: Saturation = { center: 0, threshold: Infinity }, limit = Infinity): void {
+  add(key: K, t: Tensor, sat: Saturation = { center: 0, threshold: Infinity }, limit = Infinity): void {
     const cur = this.#current;
     if (!cur) throw new Error("StatsBatch.add: call begin() first");
     if (t.dtype !== "float32" || t.size === 0) return;
@@ -130,7 +136,7 @@ export class StatsBatch {
    * Adds `t[i] - prev[prevOffset + i]` for several tensors at once (one kernel): e.g. each
    * parameter's update, given copies of the old values laid out end to end in `prev`.
    */
-  addDeltas(items: { key: string; t: Tensor; prevOffset: number }[], prev: GPUBuffer): void {
+  addDeltas(items: { key: K; t: Tensor; prevOffset: number }[], prev: GPUBuffer): void {
     const cur = this.#current;
     if (!cur) throw new Error("StatsBatch.addDeltas: call begin() first");
     if (items.length === 0) return;
@@ -190,7 +196,7 @@ export class StatsBatch {
     }
     const histWords = histograms ? segs.length * this.bins : 0;
     this.#ensureRing(segs.length * REC, histWords);
-    const rec: PendingRecord = {
+    const rec: PendingRecord<K> = {
       tag: this.#currentTag,
       segments: segs,
       outBase: this.#outUsed,
@@ -240,7 +246,7 @@ export class StatsBatch {
    * Closes any open record, reads every pending record back (two readbacks in all), and
    * returns them in order with their tags.
    */
-  async read(): Promise<{ tag: number; stats: TensorStats[] }[]> {
+  async read(): Promise<{ tag: number; stats: KeyedStats<K>[] }[]> {
     if (this.#current) this.end();
     if (this.#pending.length === 0) return [];
     const recs = this.#pending.splice(0);

@@ -1,6 +1,25 @@
 /** Seeing inside a network: gradient tracking, alarms, statistics. */
-export { type Alarm, type AlarmKind, type AlarmThresholds, DEFAULT_THRESHOLDS } from "./alarms.ts";
-export { histogramEdges, type Saturation, StatsBatch, type TensorStats, tensorStats } from "./gpu_stats.ts";
+export {
+  type Alarm,
+  type AlarmEvent,
+  type AlarmKind,
+  type AlarmThresholds,
+  checkAlarms,
+  deadUnitAlarms,
+  DEFAULT_THRESHOLDS,
+  describeAlarm,
+  type NonFiniteSource,
+  SATURATION,
+  stepAlarms,
+} from "./alarms.ts";
+export {
+  histogramEdges,
+  type KeyedStats,
+  type Saturation,
+  StatsBatch,
+  type TensorStats,
+  tensorStats,
+} from "./gpu_stats.ts";
 export {
   type DeadUnits,
   GradientTracker,

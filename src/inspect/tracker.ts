@@ -1,16 +1,29 @@
 /**
- * Gradient tracking: per-parameter and per-layer statistics recorded during ordinary
- * training, reduced on the GPU and read back in batches, with alarms for vanishing and
- * exploding gradients, NaN/Inf, dead ReLUs and saturated units.
+ * Gradient tracking: the hook wiring. Per-parameter and per-layer statistics are recorded during
+ * ordinary training through hooks, reduced on the GPU (gpu_stats.ts) and read back in batches;
+ * ReLU activity has its own flags (relu_activity.ts); the verdicts are pure functions of the
+ * records (alarms.ts).
  */
-import { acquireBuffer, placeholderBuffer, releaseBuffer } from "../gpu/pool.ts";
-import { copyBuffer, dispatch, grid, readBuffer } from "../gpu/queue.ts";
-import { device } from "../gpu/device.ts";
+import { acquireBuffer, releaseBuffer } from "../gpu/pool.ts";
+import { copyBuffer } from "../gpu/queue.ts";
 import type { Module } from "../nn/module.ts";
 import { isGradEnabled } from "../tensor/graph.ts";
 import type { RemovableHandle, Tensor } from "../tensor/tensor.ts";
-import { type Alarm, alarm, type AlarmThresholds, DEFAULT_THRESHOLDS } from "./alarms.ts";
-import { type Saturation, StatsBatch, type TensorStats } from "./gpu_stats.ts";
+import {
+  type Alarm,
+  alarm,
+  type AlarmEvent,
+  type AlarmThresholds,
+  deadUnitAlarms,
+  DEFAULT_THRESHOLDS,
+  SATURATION,
+  stepAlarms,
+} from "./alarms.ts";
+import { type KeyedStats, StatsBatch, type TensorStats } from "./gpu_stats.ts";
+import type { DeadUnits, LayerRecord, ParamRecord, StepRecord } from "./records.ts";
+import { ReluActivity } from "./relu_activity.ts";
+
+export type { DeadUnits, LayerRecord, ParamRecord, StepRecord } from "./records.ts";
 
 /** Options for `trackGradients`. */
 export interface TrackOptions {
@@ -33,7 +46,7 @@ export interface TrackOptions {
   /**
    * Record layer activations, output gradients and ReLU activity every N recorded steps
    * (default 10); parameter statistics are recorded every time. Dead units are counted over
-   * the steps that were looked at.
+   * the steps that were looked at; a flush window without such a step is not judged.
    */
   layerEvery?: number;
   /** Alarm thresholds. */
@@ -42,52 +55,12 @@ export interface TrackOptions {
   onAlarm?: (a: Alarm) => void;
 }
 
-/** One parameter at one recorded step. */
-export interface ParamRecord {
+/** What a tracked tensor is: a parameter's gradient, value or update, or a layer's output or its gradient. */
+interface TrackKey {
+  kind: "grad" | "weight" | "update" | "act" | "gout";
+  /** parameter name, or layer label */
   name: string;
-  /** The layer (module) it belongs to, e.g. "3 Conv2d". */
-  layer: string;
-  grad: TensorStats;
-  weight: TensorStats;
-  /** The update the optimizer applied at this step (w_after - w_before), when known. */
-  update?: TensorStats;
-  /** ‖update‖ / ‖weight‖. */
-  updateRatio?: number;
 }
-
-/** One layer (leaf module) at one recorded step. */
-export interface LayerRecord {
-  /** Module name and type, e.g. "3 Conv2d". */
-  label: string;
-  name: string;
-  type: string;
-  activation?: TensorStats;
-  gradOutput?: TensorStats;
-}
-
-/** Everything recorded at one step. */
-export interface StepRecord {
-  step: number;
-  params: ParamRecord[];
-  /** Leaf modules in forward order. */
-  layers: LayerRecord[];
-  /** L2 norm of all parameter gradients together. */
-  totalGradNorm: number;
-}
-
-/** Dead-unit fraction per ReLU layer over a window of steps. */
-export interface DeadUnits {
-  layer: string;
-  fromStep: number;
-  toStep: number;
-  units: number;
-  deadFraction: number;
-}
-
-const SATURATION: Record<string, Saturation> = {
-  Sigmoid: { center: 0.5, threshold: 0.49 }, // outputs below 0.01 or above 0.99
-  Tanh: { center: 0, threshold: 0.99 },
-};
 
 /**
  * Watches a model's gradients, weights and activations while it trains.
@@ -106,11 +79,10 @@ export class GradientTracker {
   /** Training steps seen (forward calls of the model in training mode with grad enabled). */
   step = 0;
 
-  readonly #model: Module;
   readonly #every: number;
   readonly #thresholds: AlarmThresholds;
   readonly #onAlarm?: (a: Alarm) => void;
-  readonly #batch: StatsBatch;
+  readonly #batch: StatsBatch<TrackKey>;
   readonly #handles: RemovableHandle[] = [];
   readonly #params: { name: string; layer: string; t: Tensor }[];
   #prev: GPUBuffer | null = null;
@@ -119,28 +91,28 @@ export class GradientTracker {
   #records = 0;
   readonly #labels = new Map<Module, string>();
   readonly #samples: number;
-  #recording = false;
   #open = false;
   /** the op that produced each layer's output, for the NaN alarm */
   readonly #ops = new Map<string, string>();
-  #layersNow = false;
+  /** samples the layer statistics of the open step cover (0: layers not inspected) */
+  #layerSamples = 0;
+  /** the layer samples of each record in flight, by step */
+  readonly #samplesOf = new Map<number, number>();
   readonly #layerEvery: number;
+  /** after a NaN/Inf seen only in gradients: inspect every layer over the whole batch next time */
+  #traceNext = false;
   /** Leaves whose output gradients are recorded; their backward hooks are attached only on layer steps. */
   readonly #goutLayers: [Module, string][] = [];
   #goutHandles: RemovableHandle[] = [];
-  #seenParams: { name: string; t: Tensor }[] = [];
-  #relu: { label: string; units: number; offset: number }[] = [];
-  #act: GPUBuffer | null = null;
-  #actUnits = 0;
-  #windowStart = 1;
+  #seenParams = new Set<string>();
+  readonly #relu = new ReluActivity();
   #norms: number[] = [];
 
   constructor(model: Module, options: TrackOptions = {}) {
-    this.#model = model;
     this.#every = Math.max(1, Math.floor(options.every ?? 1));
     this.#thresholds = { ...DEFAULT_THRESHOLDS, ...options.thresholds };
     this.#onAlarm = options.onAlarm;
-    this.#batch = new StatsBatch(options.bins ?? 30);
+    this.#batch = new StatsBatch<TrackKey>(options.bins ?? 30);
     this.#samples = options.samples ?? 16;
     this.#histEvery = Math.max(1, Math.floor(options.histogramEvery ?? 10));
     this.#layerEvery = Math.max(1, Math.floor(options.layerEvery ?? 10));
@@ -169,65 +141,40 @@ export class GradientTracker {
     this.#finish(); // any new forward call ends the previous step's record
     if (!m.training || !isGradEnabled()) return; // evaluation passes are not recorded
     this.step++;
-    this.#recording = (this.step - 1) % this.#every === 0;
-    if (this.#recording) {
-      this.#batch.begin(this.step);
-      this.#open = true;
-      this.#layersNow = this.#records % this.#layerEvery === 0;
-      // backward hooks wrap every call of their module, so they are attached only when used
-      if (this.#layersNow) {
-        this.#goutHandles = this.#goutLayers.map(([m, label]) =>
-          m.registerFullBackwardHook((_m, _gi, go) => {
-            if (go[0]) this.#batch.add(`gout:${label}`, go[0], undefined, this.#limit(go[0]));
-          })
-        );
-      }
+    if ((this.step - 1) % this.#every !== 0) return;
+    this.#batch.begin(this.step);
+    this.#open = true;
+    const layersNow = this.#records % this.#layerEvery === 0 || this.#traceNext;
+    this.#layerSamples = !layersNow ? 0 : this.#traceNext ? Infinity : this.#samples;
+    this.#traceNext = false;
+    // backward hooks wrap every call of their module, so they are attached only when used
+    if (layersNow) {
+      this.#goutHandles = this.#goutLayers.map(([m, label]) =>
+        m.registerFullBackwardHook((_m, _gi, go) => {
+          if (go[0]) this.#batch.add({ kind: "gout", name: label }, go[0], undefined, this.#limit(go[0]));
+        })
+      );
     }
   }
 
   #onActivation(m: Module, label: string, out: Tensor): void {
-    if (!this.#layersNow) return;
+    if (!this.#open || this.#layerSamples === 0) return;
     this.#ops.set(label, out._op);
     if (m.typeName !== "Flatten") {
-      this.#batch.add(`act:${label}`, out, SATURATION[m.typeName], this.#limit(out));
+      this.#batch.add({ kind: "act", name: label }, out, SATURATION[m.typeName], this.#limit(out));
     }
-    if (m.typeName === "ReLU" && out.ndim >= 2) this.#markActive(label, out);
+    if (m.typeName === "ReLU") this.#relu.mark(label, out, this.step);
   }
 
-  /** Elements in the first `samples` samples of a batch-first tensor. */
+  /** Elements in the first `layerSamples` samples of a batch-first tensor. */
   #limit(t: Tensor): number {
-    return t.ndim >= 2 ? Math.min(t.shape[0], this.#samples) * (t.size / t.shape[0]) : t.size;
-  }
-
-  #markActive(label: string, out: Tensor): void {
-    const N = out.shape[0], U = out.shape[1], S = out.size / (N * U);
-    let r = this.#relu.find((x) => x.label === label);
-    if (!r) {
-      r = { label, units: U, offset: this.#actUnits };
-      this.#relu.push(r);
-      this.#actUnits += U;
-      const bigger = acquireBuffer(this.#actUnits * 4, true);
-      device().queue.writeBuffer(bigger, 0, new Uint32Array(this.#actUnits));
-      if (this.#act) {
-        copyBuffer(this.#act, 0, bigger, 0, r.offset * 4);
-        releaseBuffer(this.#act);
-      }
-      this.#act = bigger;
-    }
-    if (r.units !== U) return;
-    dispatch({
-      shader: "track",
-      entry: "mark_active",
-      buffers: [out.buffer, placeholderBuffer(), this.#act!],
-      params: [0, 0, 0, N, U, S, r.offset],
-      workgroups: grid(U * S, 64),
-    });
+    return t.ndim >= 2 ? Math.min(t.shape[0], this.#layerSamples) * (t.size / t.shape[0]) : t.size;
   }
 
   #onGrad(name: string, p: Tensor, g: Tensor): void {
     if (!this.#open) return;
-    this.#batch.add(`grad:${name}`, g);
-    this.#batch.add(`weight:${name}`, p);
+    this.#batch.add({ kind: "grad", name }, g);
+    this.#batch.add({ kind: "weight", name }, p);
     if (!this.#prev) {
       // one buffer for the old values of every parameter, in parameter order
       let off = 0;
@@ -238,21 +185,24 @@ export class GradientTracker {
       this.#prev = acquireBuffer(off * 4);
     }
     copyBuffer(p.buffer, 0, this.#prev, this.#prevOffset.get(name)! * 4, p.size * 4);
-    this.#seenParams.push({ name, t: p });
+    this.#seenParams.add(name);
   }
 
   /** Closes the record of the current step: the weights now hold this step's update. */
   #finish(): void {
     if (!this.#open) return;
-    const seen = new Set(this.#seenParams.map((s) => s.name));
-    const items = this.#params.filter((p) => seen.has(p.name))
-      .map((p) => ({ key: `update:${p.name}`, t: p.t, prevOffset: this.#prevOffset.get(p.name)! }));
-    this.#batch.addDeltas(items, this.#prev!);
-    this.#seenParams = [];
+    const items = this.#params.filter((p) => this.#seenParams.has(p.name))
+      .map((p) => ({
+        key: { kind: "update" as const, name: p.name },
+        t: p.t,
+        prevOffset: this.#prevOffset.get(p.name)!,
+      }));
+    if (items.length) this.#batch.addDeltas(items, this.#prev!);
+    this.#seenParams.clear();
+    this.#samplesOf.set(this.step, this.#layerSamples);
     this.#batch.end(this.#records % this.#histEvery === 0);
     this.#records++;
     this.#open = false;
-    this.#layersNow = false;
     this.#goutHandles.forEach((h) => h.remove());
     this.#goutHandles = [];
   }
@@ -264,46 +214,28 @@ export class GradientTracker {
   async flush(): Promise<Alarm[]> {
     this.#finish();
     const before = this.alarms.length;
-    const [recs, act] = await Promise.all([
-      this.#batch.read(),
-      this.#act && this.#relu.length ? readBuffer(this.#act, this.#actUnits * 4) : Promise.resolve(null),
-    ]);
+    const [recs, dead] = await Promise.all([this.#batch.read(), this.#relu.close(this.step)]);
     for (const r of recs) {
       const rec = this.#assemble(r.tag, r.stats);
       this.records.push(rec);
-      this.#check(rec);
-    }
-    if (act && this.step >= this.#windowStart) {
-      const flags = new Uint32Array(act);
-      for (const r of this.#relu) {
-        let dead = 0;
-        for (let u = 0; u < r.units; u++) if (flags[r.offset + u] === 0) dead++;
-        const d: DeadUnits = {
-          layer: r.label,
-          fromStep: this.#windowStart,
-          toStep: this.step,
-          units: r.units,
-          deadFraction: dead / r.units,
-        };
-        this.deadUnits.push(d);
-        if (d.deadFraction > this.#thresholds.deadFraction) {
-          this.#raise({
-            kind: "dead-relu",
-            layer: r.label,
-            step: this.step,
-            value: d.deadFraction,
-            threshold: this.#thresholds.deadFraction,
-          });
-        }
+      const events = stepAlarms(rec, this.#norms, this.#thresholds);
+      this.#norms.push(rec.totalGradNorm);
+      // a NaN/Inf seen only in gradients: look at every layer over the whole batch next time
+      if (
+        events.some((a) => a.kind === "nonfinite" && a.source === "gradient" && rec.layerSamples !== Infinity)
+      ) {
+        this.#traceNext = true;
       }
-      device().queue.writeBuffer(this.#act!, 0, new Uint32Array(this.#actUnits));
-      this.#windowStart = this.step + 1;
+      events.forEach((a) => this.#raise(a));
     }
+    this.deadUnits.push(...dead);
+    deadUnitAlarms(dead, this.#thresholds).forEach((a) => this.#raise(a));
     return this.alarms.slice(before);
   }
 
-  #assemble(step: number, stats: TensorStats[]): StepRecord {
-    const by = new Map(stats.map((s) => [s.key, s]));
+  #assemble(step: number, stats: KeyedStats<TrackKey>[]): StepRecord {
+    const asStats = (s: KeyedStats<TrackKey>): TensorStats => ({ ...s, key: `${s.key.kind}:${s.key.name}` });
+    const by = new Map(stats.map((s) => [`${s.key.kind}:${s.key.name}`, asStats(s)]));
     const params: ParamRecord[] = [];
     for (const p of this.#params) {
       const grad = by.get(`grad:${p.name}`), weight = by.get(`weight:${p.name}`);
@@ -318,29 +250,29 @@ export class GradientTracker {
         updateRatio: update ? update.norm / (weight.norm || 1e-30) : undefined,
       });
     }
-    const layers: LayerRecord[] = [];
-    const seen = new Set<string>();
+    // layers in forward order (the order their outputs were first recorded)
+    const layers = new Map<string, LayerRecord>();
     for (const s of stats) {
-      const m = /^(act|gout):(.*)$/.exec(s.key);
-      if (!m) continue;
-      const label = m[2];
-      if (!seen.has(label)) {
-        seen.add(label);
-        const [name, type] = label.includes(" ")
-          ? [label.slice(0, label.indexOf(" ")), label.slice(label.indexOf(" ") + 1)]
-          : ["", label];
-        layers.push({ label, name, type });
+      if (s.key.kind !== "act" && s.key.kind !== "gout") continue;
+      const label = s.key.name;
+      let l = layers.get(label);
+      if (!l) {
+        const sp = label.indexOf(" ");
+        l = { label, name: sp < 0 ? "" : label.slice(0, sp), type: sp < 0 ? label : label.slice(sp + 1) };
+        const op = this.#ops.get(label);
+        if (op) l.op = op;
+        layers.set(label, l);
       }
-      const l = layers.find((x) => x.label === label)!;
-      if (m[1] === "act") l.activation = s;
-      else l.gradOutput = s;
+      if (s.key.kind === "act") l.activation = asStats(s);
+      else l.gradOutput = asStats(s);
     }
-    // forward order: layers first seen through activations come in call order; keep it
     const totalGradNorm = Math.sqrt(params.reduce((a, p) => a + p.grad.norm ** 2, 0));
-    return { step, params, layers, totalGradNorm };
+    const layerSamples = this.#samplesOf.get(step) ?? 0;
+    this.#samplesOf.delete(step);
+    return { step, params, layers: [...layers.values()], layerSamples, totalGradNorm };
   }
 
-  #raise(a: Omit<Alarm, "message">): void {
+  #raise(a: AlarmEvent): void {
     const key = `${a.kind}|${a.layer}`;
     const n = this.alarmCounts.get(key) ?? 0;
     this.alarmCounts.set(key, n + 1);
@@ -350,102 +282,6 @@ export class GradientTracker {
     this.#onAlarm?.(full);
   }
 
-  #check(rec: StepRecord): void {
-    const t = this.#thresholds;
-    // NaN/Inf: the first layer in forward order whose output has them, else the first weight, else gradient
-    const badLayer = rec.layers.find((l) => (l.activation?.nonFinite ?? 0) > 0);
-    const badWeight = rec.params.find((p) => p.weight.nonFinite > 0);
-    const badGrad = [...rec.params].reverse().find((p) => p.grad.nonFinite > 0);
-    if (badLayer) {
-      const op = this.#ops.get(badLayer.label);
-      this.#raise({
-        kind: "nonfinite",
-        layer: op ? `${badLayer.label} (op ${op})` : badLayer.label,
-        step: rec.step,
-        value: badLayer.activation!.nonFinite,
-        threshold: 0,
-      });
-    } else if (badWeight) {
-      this.#raise({
-        kind: "nonfinite",
-        layer: badWeight.name,
-        step: rec.step,
-        value: badWeight.weight.nonFinite,
-        threshold: 0,
-      });
-    } else if (badGrad) {
-      this.#raise({
-        kind: "nonfinite",
-        layer: badGrad.name,
-        step: rec.step,
-        value: badGrad.grad.nonFinite,
-        threshold: 0,
-      });
-    }
-    // vanishing: weight gradients (not biases), compared with the last layer's
-    const weights = rec.params.filter((p) =>
-      p.grad.count > 0 && !p.name.endsWith("bias") && p.weight.count > 1
-    );
-    const last = weights[weights.length - 1];
-    if (last) {
-      for (const p of weights) {
-        const v = p.grad.meanAbs;
-        const ratio = v / (last.grad.meanAbs || 1e-30);
-        if (v < t.vanishingAbs) {
-          this.#raise({
-            kind: "vanishing",
-            layer: p.layer,
-            step: rec.step,
-            value: v,
-            threshold: t.vanishingAbs,
-          });
-        } else if (p !== last && ratio < t.vanishingRatio) {
-          this.#raise({
-            kind: "vanishing",
-            layer: p.layer,
-            step: rec.step,
-            value: v,
-            threshold: t.vanishingRatio * last.grad.meanAbs,
-          });
-        }
-      }
-    }
-    // exploding: a large total norm, or one growing fast for several records in a row
-    const norm = rec.totalGradNorm;
-    this.#norms.push(norm);
-    const k = t.explodingGrowthSteps;
-    const h = this.#norms;
-    // growth counts only when it is sustained and takes the norm far above its usual level
-    // (10x the median of the records before the streak): gradient norms are noisy step to step
-    const streak = h.length > k &&
-      h.slice(-k - 1).every((v, i, a) => i === 0 || v >= a[i - 1] * t.explodingGrowth);
-    const before = h.slice(Math.max(0, h.length - k - 101), h.length - k - 1).sort((a, b) => a - b);
-    const usual = before.length ? before[Math.floor(before.length / 2)] : h[h.length - k - 1];
-    const growing = streak && norm >= 10 * usual;
-    if (Number.isFinite(norm) && (norm > t.explodingNorm || growing)) {
-      this.#raise({
-        kind: "exploding",
-        layer: "all parameters",
-        step: rec.step,
-        value: norm,
-        threshold: norm > t.explodingNorm ? t.explodingNorm : h[h.length - 2] * t.explodingGrowth,
-      });
-    }
-    for (const l of rec.layers) {
-      if (!(l.type in SATURATION) || !l.activation) continue;
-      const f = l.activation.saturatedFraction;
-      if (f > t.saturatedFraction) {
-        this.#raise({
-          kind: "saturated",
-          layer: l.label,
-          step: rec.step,
-          value: f,
-          threshold: t.saturatedFraction,
-        });
-      }
-    }
-  }
-
   /** Removes every hook and frees the GPU buffers. */
   remove(): void {
     this.#handles.forEach((h) => h.remove());
@@ -453,8 +289,7 @@ export class GradientTracker {
     this.#batch.dispose();
     if (this.#prev) releaseBuffer(this.#prev);
     this.#prev = null;
-    if (this.#act) releaseBuffer(this.#act);
-    this.#act = null;
+    this.#relu.dispose();
   }
 }
 
