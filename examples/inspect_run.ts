@@ -3,43 +3,47 @@
  * from its tracker.jsonl and history.json, and (when the checkpoint is there) the model graph,
  * summary, first-layer filters and feature maps of the first MNIST test image.
  */
-import { parseArgs } from "node:util";
 import * as gb from "../mod.ts";
 import { seedCnn } from "./train_mnist.ts";
 
-const { positionals, values } = parseArgs({
-  allowPositionals: true,
-  options: { help: { type: "boolean", default: false } },
-});
-if (values.help || positionals.length !== 1) {
-  console.log("deno task inspect <run dir>   (the --out directory of deno task train, default out/mnist)");
-  Deno.exit(values.help ? 0 : 2);
+const HELP = "deno task inspect <run dir>   (the --out directory of deno task train, default out/mnist)";
+
+async function main(): Promise<void> {
+  const { flags, positionals } = gb.parseFlags(Deno.args, { help: { type: "boolean" } }, {
+    positionals: [0, 1],
+  });
+  if (flags.help) {
+    console.log(HELP);
+    return;
+  }
+  if (positionals.length !== 1) throw new gb.UsageError("name the run directory to inspect, e.g. out/mnist");
+  const dir = positionals[0];
+  try {
+    await Deno.stat(`${dir}/tracker.jsonl`);
+  } catch {
+    throw new Error(`${dir} has no tracker.jsonl: is it the output directory of deno task train?`);
+  }
+  let model: gb.Module | undefined;
+  let sample: gb.Tensor | undefined;
+  try {
+    await Deno.stat(`${dir}/checkpoint.safetensors`);
+    model = seedCnn();
+    await gb.loadCheckpoint(model, `${dir}/checkpoint.safetensors`);
+    const test = gb.mnistDataset(await gb.loadMnist("test"));
+    sample = gb.tensor(test.x.subarray(0, 784), [1, 1, 28, 28]);
+  } catch (e) {
+    console.log(`no usable checkpoint (${(e as Error).message}): charts only`);
+    model = undefined;
+  }
+  const pics = await gb.renderRunPictures(dir, { model, sample });
+  const { alarms } = await gb.readRunLog(dir);
+  for (const p of pics) console.log(p);
+  console.log(
+    `${pics.length} pictures; ${alarms.length} alarm${alarms.length === 1 ? "" : "s"}${
+      alarms.length ? ":" : ""
+    }`,
+  );
+  for (const a of alarms) console.log(`  ${a.message}`);
 }
-const dir = positionals[0];
-try {
-  await Deno.stat(`${dir}/tracker.jsonl`);
-} catch {
-  console.error(`${dir} has no tracker.jsonl: is it the output directory of deno task train?`);
-  Deno.exit(1);
-}
-let model: gb.Module | undefined;
-let sample: gb.Tensor | undefined;
-try {
-  await Deno.stat(`${dir}/checkpoint.safetensors`);
-  model = seedCnn();
-  await gb.loadCheckpoint(model, `${dir}/checkpoint.safetensors`);
-  const test = gb.mnistDataset(await gb.loadMnist("test"));
-  sample = gb.tensor(test.x.subarray(0, 784), [1, 1, 28, 28]);
-} catch (e) {
-  console.log(`no usable checkpoint (${(e as Error).message}): charts only`);
-  model = undefined;
-}
-const pics = await gb.renderRunPictures(dir, { model, sample });
-const { alarms } = await gb.readRunLog(dir);
-for (const p of pics) console.log(p);
-console.log(
-  `${pics.length} pictures; ${alarms.length} alarm${alarms.length === 1 ? "" : "s"}${
-    alarms.length ? ":" : ""
-  }`,
-);
-for (const a of alarms) console.log(`  ${a.message}`);
+
+await gb.runMain("inspect", main);

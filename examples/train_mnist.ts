@@ -9,7 +9,6 @@
  * accuracy, per-class accuracy, confusion matrix). Ctrl-C stops after the current step and keeps
  * the last complete checkpoint.
  */
-import { parseArgs } from "node:util";
 import * as gb from "../mod.ts";
 
 const HELP = `deno task train [options]
@@ -54,32 +53,29 @@ function batchTensor(data: gb.Dataset, idx: number[]): { x: gb.Tensor; y: gb.Ten
   return { x: gb.tensor(x, [idx.length, 1, 28, 28]), y: gb.tensor(y, [idx.length], { dtype: "int32" }) };
 }
 
-if (import.meta.main) {
-  const { values } = parseArgs({
-    options: {
-      epochs: { type: "string" },
-      "batch-size": { type: "string", default: "64" },
-      lr: { type: "string", default: "0.002" },
-      schedule: { type: "string", default: "cosine" },
-      seed: { type: "string", default: "0" },
-      out: { type: "string", default: "out/mnist" },
-      "track-every": { type: "string", default: "1" },
-      "hist-every": { type: "string", default: "100" },
-      quick: { type: "boolean", default: false },
-      help: { type: "boolean", default: false },
-    },
-  });
+const FLAGS = {
+  epochs: { type: "int", min: 1 },
+  "batch-size": { type: "int", min: 1, default: 64 },
+  lr: { type: "number", positive: true, default: 0.002 },
+  schedule: { type: "choice", choices: ["cosine", "none"], default: "cosine" },
+  seed: { type: "int", min: 0, default: 0 },
+  out: { type: "string", default: "out/mnist" },
+  "track-every": { type: "int", min: 0, default: 1 },
+  "hist-every": { type: "int", min: 1, default: 100 },
+  quick: { type: "boolean" },
+  help: { type: "boolean" },
+} as const;
+
+async function main(): Promise<void> {
+  const { flags: values } = gb.parseFlags(Deno.args, FLAGS);
   if (values.help) {
     console.log(HELP);
-    Deno.exit(0);
+    return;
   }
   const quick = values.quick;
-  const epochs = Number(values.epochs ?? (quick ? 1 : 3));
-  const bs = Number(values["batch-size"]);
-  const seed = Number(values.seed);
-  for (const [k, v] of [["epochs", epochs], ["batch-size", bs], ["lr", Number(values.lr)]] as const) {
-    if (!(v > 0)) throw new Error(`--${k} must be a positive number`);
-  }
+  const epochs = values.epochs ?? (quick ? 1 : 3);
+  const bs = values["batch-size"]!;
+  const seed = values.seed!;
   console.log(`adapter: ${gb.adapterInfo().description}`);
   const train = gb.mnistDataset(await gb.loadMnist("train"));
   const test = gb.mnistDataset(await gb.loadMnist("test"));
@@ -89,12 +85,12 @@ if (import.meta.main) {
   const ckpt = `${out}/checkpoint.safetensors`;
   gb.manualSeed(seed);
   const model = seedCnn();
-  const opt = new gb.Adam(model.parameters(), { lr: Number(values.lr) });
+  const opt = new gb.Adam(model.parameters(), { lr: values.lr! });
   const sched = values.schedule === "cosine" ? new gb.CosineAnnealingLR(opt, epochs, 0) : null;
   const rng = new gb.Generator(seed + 1);
   const tty = Deno.stdout.isTerminal();
-  const trackEvery = Number(values["track-every"]);
-  const log = await gb.RunLog.create(out, { histogramEvery: Number(values["hist-every"]) });
+  const trackEvery = values["track-every"]!;
+  const log = await gb.RunLog.create(out, { histogramEvery: values["hist-every"]! });
   const tracker = trackEvery > 0
     ? gb.trackGradients(model, {
       every: trackEvery,
@@ -225,3 +221,5 @@ if (import.meta.main) {
   );
   console.log(`TensorBoard: tensorboard --logdir ${out}/tensorboard`);
 }
+
+if (import.meta.main) await gb.runMain("train", main);

@@ -67,3 +67,56 @@ Deno.test("int32 values out of range are errors, not silent wrap-around", () => 
   assert.throws(() => gb.full([2], 2 ** 31, { dtype: "int32" }), /full: 2147483648 is not an int32 value/);
   gb.tensor([2147483647, -2147483648], undefined, { dtype: "int32" }).dispose();
 });
+
+async function run(script: string, ...args: string[]) {
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-read", "--allow-write", "--allow-env", script, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return { code: r.code, out: new TextDecoder().decode(r.stdout), err: new TextDecoder().decode(r.stderr) };
+}
+
+Deno.test("deno task train and inspect: a flag mistake is one plain line and exit code 2", async () => {
+  const cases: [string[], RegExp][] = [
+    [["--epochs", "two"], /^error: --epochs takes a whole number, got "two"/],
+    [["--epochs", "1.5"], /^error: --epochs takes a whole number, got "1\.5"/],
+    [["--epochs", "0"], /^error: --epochs must be at least 1, got 0/],
+    [["--batch-size=-4"], /^error: --batch-size must be at least 1, got -4/],
+    [["--lr", "fast"], /^error: --lr takes a number, got "fast"/],
+    [["--lr=-0.1"], /^error: --lr must be positive, got -0\.1/],
+    [["--schedule", "linear"], /^error: --schedule must be one of cosine, none; got "linear"/],
+    [["--seed", "abc"], /^error: --seed takes a whole number, got "abc"/],
+    [["--track-every", "x"], /^error: --track-every takes a whole number/],
+    [["--epoch", "2"], /^error: unknown flag --epoch/],
+    [["--out"], /^error: Option '--out <value>' argument missing/],
+    [["extra"], /^error: unexpected argument "extra"/],
+  ];
+  for (const [args, re] of cases) {
+    const r = await run("examples/train_mnist.ts", ...args);
+    assert.equal(r.code, 2, `${args.join(" ")}: exit code (${r.err})`);
+    assert.match(r.err, re, args.join(" "));
+    assert.equal(r.err.trim().split("\n").length, 1, `one line: ${r.err}`);
+    assert.doesNotMatch(r.err, /\bat .*\.ts:\d+/, "no stack trace");
+  }
+  const i = await run("examples/inspect_run.ts", "--bogus");
+  assert.equal(i.code, 2);
+  assert.match(i.err, /^error: unknown flag --bogus/);
+  const missing = await run("examples/inspect_run.ts", "/nonexistent/run");
+  assert.equal(missing.code, 1);
+  assert.match(missing.err, /^error: \/nonexistent\/run has no tracker\.jsonl/);
+  assert.equal(missing.err.trim().split("\n").length, 1);
+});
+
+Deno.test("a malformed tracker.jsonl names the file and the line", async () => {
+  const dir = await Deno.makeTempDir();
+  const good = JSON.stringify({ step: 1, params: [], layers: [], totalGradNorm: 1 });
+  await Deno.writeTextFile(`${dir}/tracker.jsonl`, `${good}\n\n${good}\n{"step": 3}\n`);
+  await assert.rejects(() => gb.readRunLog(dir), /tracker\.jsonl: line 4 is not a tracker record/);
+  await Deno.writeTextFile(`${dir}/tracker.jsonl`, `${good}\n{oops\n`);
+  await assert.rejects(() => gb.readRunLog(dir), /tracker\.jsonl: line 2 is not valid JSON/);
+  const r = await run("examples/inspect_run.ts", dir);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /^error: .*tracker\.jsonl: line 2 is not valid JSON/);
+  assert.equal(r.err.trim().split("\n").length, 1);
+});

@@ -265,7 +265,10 @@ Deno.test("a NaN seen only in gradients says so, then the tracker traces it to t
   // step 1 inspected 16 samples (all finite): only the gradients are known to be bad
   assert.equal(nan[0].source, "gradient");
   assert.equal(nan[0].step, 1);
-  assert.match(nan[0].message, /NaN\/Inf in gradients, nearest the output at 2\.bias \(and 3 more parameters\)/);
+  assert.match(
+    nan[0].message,
+    /NaN\/Inf in gradients, nearest the output at 2\.bias \(and 3 more parameters\)/,
+  );
   assert.match(nan[0].message, /layer outputs over the first 16 samples were finite/);
   // step 2 inspected every layer over the whole batch and found where it starts
   assert.equal(nan[1].source, "activation");

@@ -139,24 +139,53 @@ export class RunLog {
   }
 }
 
-/** Reads a run directory's tracker records and alarms back. */
+/** Whether a parsed line has the shape of a tracker record (what the pictures rely on). */
+function isStepRecord(v: unknown): v is StepRecord {
+  const r = v as StepRecord;
+  return typeof r === "object" && r !== null && typeof r.step === "number" && Array.isArray(r.params) &&
+    Array.isArray(r.layers) && typeof r.totalGradNorm === "number" &&
+    r.params.every((p) =>
+      typeof p?.name === "string" && typeof p?.grad === "object" && typeof p?.weight === "object"
+    );
+}
+
+function isAlarm(v: unknown): v is Alarm {
+  const a = v as Alarm;
+  return typeof a === "object" && a !== null && typeof a.kind === "string" && typeof a.message === "string";
+}
+
+/**
+ * Reads a run directory's tracker records and alarms back. A line that is not JSON, or not a
+ * record, is an error naming the file and its line number.
+ */
 export async function readRunLog(dir: string): Promise<{ records: StepRecord[]; alarms: Alarm[] }> {
-  const lines = async (f: string) => {
+  const read = async <T>(f: string, what: string, ok: (v: unknown) => v is T): Promise<T[]> => {
+    let text: string;
     try {
-      return (await Deno.readTextFile(`${dir}/${f}`)).split("\n").filter((l) => l.trim());
+      text = await Deno.readTextFile(`${dir}/${f}`);
     } catch {
       return [];
     }
-  };
-  const parse = <T>(f: string, l: string, i: number): T => {
-    try {
-      return JSON.parse(l) as T;
-    } catch (e) {
-      throw new Error(`${dir}/${f}: line ${i + 1} is not valid JSON (${(e as Error).message})`);
-    }
+    const out: T[] = [];
+    text.split("\n").forEach((l, i) => {
+      if (!l.trim()) return;
+      let v: unknown;
+      try {
+        v = JSON.parse(l);
+      } catch (e) {
+        throw new Error(`${dir}/${f}: line ${i + 1} is not valid JSON (${(e as Error).message})`);
+      }
+      if (!ok(v)) throw new Error(`${dir}/${f}: line ${i + 1} is not ${what}`);
+      out.push(v);
+    });
+    return out;
   };
   return {
-    records: (await lines("tracker.jsonl")).map((l, i) => parse<StepRecord>("tracker.jsonl", l, i)),
-    alarms: (await lines("alarms.jsonl")).map((l, i) => parse<Alarm>("alarms.jsonl", l, i)),
+    records: await read(
+      "tracker.jsonl",
+      "a tracker record (step, params, layers, totalGradNorm)",
+      isStepRecord,
+    ),
+    alarms: await read("alarms.jsonl", "an alarm (kind, message)", isAlarm),
   };
 }

@@ -19,3 +19,4 @@ export {
   type TfEvent,
   tfRecord,
 } from "./tfevents.ts";
+export { type Flags, type FlagSpec, parseFlags, runMain, UsageError } from "./cli.ts";
