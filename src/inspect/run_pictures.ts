@@ -5,8 +5,7 @@
  */
 import type { Module } from "../nn/module.ts";
 import type { Tensor } from "../tensor/tensor.ts";
-import { writeAtomic } from "../io/checkpoint.ts";
-import { writePng } from "../viz/png.ts";
+import { writeAtomic, writePng } from "../io/file.ts";
 import { gridOfCharts } from "../viz/svg.ts";
 import {
   accuracyChart,

@@ -5,6 +5,7 @@ import { tensor } from "../tensor/create.ts";
 import type { Module } from "../nn/module.ts";
 import { scope } from "../tensor/scope.ts";
 import { decodeSafetensors, encodeSafetensors, type HostTensor } from "./safetensors.ts";
+import { writeAtomic, type WriteOptions } from "./file.ts";
 
 /**
  * Writes `module.stateDict()` to `path` in the safetensors format. The file is written to a
@@ -33,41 +34,6 @@ export async function saveCheckpoint(
     encodeSafetensors(entries, { format: "pt", producer: "glassbox", ...metadata }),
     options,
   );
-}
-
-/** Options for `writeAtomic`. */
-export interface WriteOptions {
-  /** Bytes per write call (default 4 MiB). */
-  chunkSize?: number;
-  /** Called after each chunk with the bytes written so far; throwing aborts the save. */
-  onProgress?: (written: number, total: number) => void;
-}
-
-/** Writes bytes to a temporary file beside `path`, then renames it over `path`. */
-export async function writeAtomic(
-  path: string,
-  bytes: Uint8Array,
-  options: WriteOptions = {},
-): Promise<void> {
-  const tmp = `${path}.tmp-${Date.now()}-${Math.floor(Math.random() * 1e9)}`;
-  const chunk = options.chunkSize ?? 4 << 20;
-  try {
-    const f = await Deno.open(tmp, { write: true, create: true, truncate: true });
-    try {
-      let off = 0;
-      while (off < bytes.length) {
-        off += await f.write(bytes.subarray(off, Math.min(bytes.length, off + chunk)));
-        options.onProgress?.(off, bytes.length);
-      }
-      await f.sync();
-    } finally {
-      f.close();
-    }
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw new Error(`saving ${path} failed, the previous file is untouched: ${(e as Error).message}`);
-  }
 }
 
 /**

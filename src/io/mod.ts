@@ -1,5 +1,6 @@
 /** Reading and writing: safetensors checkpoints, TensorBoard event files. */
-export { loadCheckpoint, saveCheckpoint, writeAtomic, type WriteOptions } from "./checkpoint.ts";
+export { loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+export { writeAtomic, type WriteOptions, writePng, writeTextAtomic } from "./file.ts";
 export {
   decodeSafetensors,
   encodeSafetensors,

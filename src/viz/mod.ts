@@ -1,6 +1,6 @@
 /** Pictures: colormaps, PNG image grids, SVG charts, and the charts of a training run. */
 export { css, diverging, type RGB, SERIES, viridis } from "./colormap.ts";
-export { encodePng, type GridOptions, type Image, imageGrid, writePng } from "./png.ts";
+export { encodePng, type GridOptions, type Image, imageGrid } from "./png.ts";
 export {
   bandChart,
   barChart,
@@ -12,6 +12,8 @@ export {
 } from "./svg.ts";
 export {
   accuracyChart,
+  type ChartRecord,
+  type ChartStats,
   distributionChart,
   gradientFlowChart,
   gradNormChart,

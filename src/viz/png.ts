@@ -1,10 +1,10 @@
 /**
- * PNG output (through npm:fast-png) and image grids: feature maps, filters, attributions.
+ * PNG bytes (through npm:fast-png) and image grids: feature maps, filters, attributions. Pure:
+ * pixels in, bytes out (no GPU, no files; `writePng` in io/file.ts writes them).
  */
 // A full specifier (pinned like the import map's) so scripts outside this folder can import mod.ts.
 // deno-lint-ignore no-import-prefix
 import { encode } from "npm:fast-png@8.0.0";
-import { writeAtomic } from "../io/checkpoint.ts";
 import { diverging, type RGB, viridis } from "./colormap.ts";
 
 /** An RGBA image. */
@@ -17,11 +17,6 @@ export interface Image {
 /** Encodes RGBA pixels as PNG bytes. */
 export function encodePng(img: Image): Uint8Array {
   return encode({ width: img.width, height: img.height, data: img.data, channels: 4, depth: 8 });
-}
-
-/** Writes an image as a PNG file (atomically). */
-export async function writePng(path: string, img: Image): Promise<void> {
-  await writeAtomic(path, encodePng(img));
 }
 
 /** Options for `imageGrid`. */
@@ -44,9 +39,9 @@ export interface GridOptions {
  *
  * @example
  * ```ts
- * import { imageGrid, writePng } from "./mod.ts";
+ * import { encodePng, imageGrid } from "./mod.ts";
  * const maps = [new Float32Array(64).map(Math.random), new Float32Array(64).map(Math.random)];
- * await writePng("out/maps.png", imageGrid(maps, 8, 8));
+ * const png = encodePng(imageGrid(maps, 8, 8)); // PNG bytes (writePng saves them to a file)
  * ```
  */
 export function imageGrid(maps: ArrayLike<number>[], h: number, w: number, options: GridOptions = {}): Image {

@@ -3,12 +3,31 @@
  * gradient flow per layer, gradient norms and update ratios over steps, loss and accuracy
  * curves, weight and activation histograms, and weight distributions over training.
  */
-import type { StepRecord } from "../inspect/tracker.ts";
-import type { TensorStats } from "../inspect/gpu_stats.ts";
 import { bandChart, barChart, gridOfCharts, histogramChart, lineChart } from "./svg.ts";
 
+/**
+ * The statistics of one tensor these charts read (the tracker's `TensorStats` has these fields
+ * and more; viz declares only what it draws, so it depends on nothing above it).
+ */
+export interface ChartStats {
+  min: number;
+  max: number;
+  meanAbs: number;
+  maxAbs: number;
+  norm: number;
+  /** counts over equal bins from min to max */
+  histogram: number[];
+}
+
+/** One recorded training step, as the charts read it (the tracker's `StepRecord` fits). */
+export interface ChartRecord {
+  step: number;
+  params: { name: string; layer: string; grad: ChartStats; weight: ChartStats; updateRatio?: number }[];
+  layers: { label: string; activation?: ChartStats }[];
+}
+
 /** Layers with weights (biases are left out), in forward order. */
-function weightParams(rec: StepRecord) {
+function weightParams(rec: ChartRecord) {
   return rec.params.filter((p) => !p.name.endsWith("bias"));
 }
 
@@ -17,11 +36,11 @@ function weightParams(rec: StepRecord) {
  * over the given records, on a log scale. Vanishing gradients show as a staircase down
  * towards the input.
  */
-export function gradientFlowChart(records: StepRecord[]): string {
+export function gradientFlowChart(records: ChartRecord[]): string {
   if (records.length === 0) throw new Error("gradientFlowChart: no records");
   const params = weightParams(records[records.length - 1]);
-  const avg = (f: (s: TensorStats) => number, name: string) =>
-    records.reduce((a, r) => a + f(r.params.find((p) => p.name === name)?.grad ?? ({} as TensorStats)), 0) /
+  const avg = (f: (s: ChartStats) => number, name: string) =>
+    records.reduce((a, r) => a + f(r.params.find((p) => p.name === name)?.grad ?? ({} as ChartStats)), 0) /
     records.length;
   return barChart(
     params.map((p) => p.layer),
@@ -41,7 +60,7 @@ export function gradientFlowChart(records: StepRecord[]): string {
 }
 
 /** Gradient L2 norm of each layer's weights over training steps (log scale). */
-export function gradNormChart(records: StepRecord[]): string {
+export function gradNormChart(records: ChartRecord[]): string {
   const names = records.length ? weightParams(records[0]).map((p) => [p.name, p.layer]) : [];
   return lineChart(
     names.map(([name, layer]) => ({
@@ -55,7 +74,7 @@ export function gradNormChart(records: StepRecord[]): string {
 }
 
 /** ‖update‖/‖weight‖ of each layer per step (log scale); around 1e-3 is the usual healthy range. */
-export function updateRatioChart(records: StepRecord[]): string {
+export function updateRatioChart(records: ChartRecord[]): string {
   const names = records.length ? weightParams(records[0]).map((p) => [p.name, p.layer]) : [];
   const steps = records.map((r) => r.step);
   return lineChart(
@@ -134,8 +153,8 @@ export function accuracyChart(h: History): string {
 }
 
 /** Histograms of each layer's weights (or gradients) at one step, as small multiples. */
-export function histogramsChart(rec: StepRecord, what: "weight" | "grad" | "activation"): string {
-  const items: { name: string; s: TensorStats }[] = what === "activation"
+export function histogramsChart(rec: ChartRecord, what: "weight" | "grad" | "activation"): string {
+  const items: { name: string; s: ChartStats }[] = what === "activation"
     ? rec.layers.filter((l) => l.activation).map((l) => ({ name: l.label, s: l.activation! }))
     : rec.params.map((p) => ({ name: `${p.name}`, s: p[what] }));
   const charts = items.map(({ name, s }) =>
@@ -157,7 +176,7 @@ export function histogramsChart(rec: StepRecord, what: "weight" | "grad" | "acti
 const BASIS = [0, 6.68, 15.87, 30.85, 50, 69.15, 84.13, 93.32, 100];
 
 /** Percentiles from a histogram over [lo, hi] by linear interpolation within bins. */
-export function histogramPercentiles(s: TensorStats, percents = BASIS): number[] {
+export function histogramPercentiles(s: ChartStats, percents = BASIS): number[] {
   const n = s.histogram.reduce((a, b) => a + b, 0);
   const w = (s.max - s.min) / s.histogram.length;
   return percents.map((p) => {
@@ -179,7 +198,7 @@ export function histogramPercentiles(s: TensorStats, percents = BASIS): number[]
  * view: bands at the min/max, ±1.5σ, ±1σ and ±0.5σ percentiles of a normal, around the median.
  */
 export function distributionChart(
-  records: StepRecord[],
+  records: ChartRecord[],
   param: string,
   what: "weight" | "grad" = "weight",
 ): string {

@@ -1,0 +1,59 @@
+/**
+ * Writing files so that a failed or interrupted write never leaves a half-written file:
+ * everything is written to a temporary name beside the target and renamed over it when complete.
+ * (Deno file APIs: this is the edge where bytes made by the pure modules reach the disk.)
+ */
+import { encodePng, type Image } from "../viz/png.ts";
+
+/** Options for `writeAtomic`. */
+export interface WriteOptions {
+  /** Bytes per write call (default 4 MiB). */
+  chunkSize?: number;
+  /** Called after each chunk with the bytes written so far; throwing aborts the save. */
+  onProgress?: (written: number, total: number) => void;
+}
+
+/** Writes bytes to a temporary file beside `path`, then renames it over `path`. */
+export async function writeAtomic(
+  path: string,
+  bytes: Uint8Array,
+  options: WriteOptions = {},
+): Promise<void> {
+  const tmp = `${path}.tmp-${Date.now()}-${Math.floor(Math.random() * 1e9)}`;
+  const chunk = options.chunkSize ?? 4 << 20;
+  try {
+    const f = await Deno.open(tmp, { write: true, create: true, truncate: true });
+    try {
+      let off = 0;
+      while (off < bytes.length) {
+        off += await f.write(bytes.subarray(off, Math.min(bytes.length, off + chunk)));
+        options.onProgress?.(off, bytes.length);
+      }
+      await f.sync();
+    } finally {
+      f.close();
+    }
+    await Deno.rename(tmp, path);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw new Error(`saving ${path} failed, the previous file is untouched: ${(e as Error).message}`);
+  }
+}
+
+/** Writes text atomically (UTF-8). */
+export function writeTextAtomic(path: string, text: string): Promise<void> {
+  return writeAtomic(path, new TextEncoder().encode(text));
+}
+
+/**
+ * Writes an image as a PNG file, atomically.
+ *
+ * @example
+ * ```ts
+ * import { writePng } from "./mod.ts";
+ * await writePng("out/pixel.png", { width: 1, height: 1, data: new Uint8Array([255, 0, 0, 255]) });
+ * ```
+ */
+export async function writePng(path: string, img: Image): Promise<void> {
+  await writeAtomic(path, encodePng(img));
+}
