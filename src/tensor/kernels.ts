@@ -66,17 +66,43 @@ export function launchUnaryBackward(x: Tensor, y: Tensor, g: Tensor, deriv: stri
   return gx;
 }
 
+/** The strides that read a tensor of shape `from` broadcast to `shape` (0 along broadcast dims). */
+export function broadcastStrides(from: readonly number[], shape: readonly number[]): number[] {
+  const st = stridesOf(from);
+  const off = shape.length - from.length;
+  return shape.map((_, d) => (d < off || from[d - off] === 1 ? 0 : st[d - off]));
+}
+
+/** z = c != 0 ? a : b with all three broadcast to `shape` (shaders/where.wgsl). */
+export function launchWhere(c: Tensor, a: Tensor, b: Tensor, shape: readonly number[]): Tensor {
+  const z = empty(shape);
+  if (z.size === 0) return z;
+  dispatch({
+    shader: "where",
+    constants: { TC: c.dtype === "int32" ? "i32" : "f32" },
+    buffers: [c.buffer, a.buffer, b.buffer, z.buffer],
+    params: [
+      z.size,
+      shape.length,
+      0,
+      0,
+      ...dims8(shape),
+      ...strides8(broadcastStrides(c.shape, shape)),
+      ...strides8(broadcastStrides(a.shape, shape)),
+      ...strides8(broadcastStrides(b.shape, shape)),
+    ],
+    workgroups: grid(z.size, 256),
+  });
+  return z;
+}
+
 /** z = OP(a, b) with a and b broadcast to `shape` (their shapes right-aligned to it). */
 export function launchBinary(a: Tensor, b: Tensor, op: string, shape: readonly number[]): Tensor {
   const z = empty(shape);
   const n = z.size;
   if (n === 0) return z;
   const same = a.size === n && b.size === n;
-  const bstr = (t: Tensor) => {
-    const st = stridesOf(t.shape);
-    const off = shape.length - t.shape.length;
-    return shape.map((_, d) => (d < off || t.shape[d - off] === 1 ? 0 : st[d - off]));
-  };
+  const bstr = (t: Tensor) => broadcastStrides(t.shape, shape);
   const v = same ? lanes(n, ["a", "b"], []) : { T: "f32", APPLY: "op(a, b)", units: n };
   dispatch({
     shader: "binary",

@@ -7,7 +7,8 @@ import * as ew from "./ops/elementwise.ts";
 import { crossEntropy, type CrossEntropyOptions } from "./ops/loss.ts";
 import { linear, matmul } from "./ops/matmul.ts";
 import { argmax, type Axes, max, mean, sum } from "./ops/reduce.ts";
-import { concat, expand, flatten, permute, reshape, slice, transpose } from "./ops/shape.ts";
+import { concat, expand, flatten, narrow, permute, reshape, slice, transpose } from "./ops/shape.ts";
+import { gather } from "./ops/select.ts";
 import { logSoftmax, softmax } from "./ops/softmax.ts";
 import { Tensor } from "./tensor.ts";
 
@@ -41,7 +42,9 @@ declare module "./tensor.ts" {
     permute(dims: readonly number[]): Tensor;
     transpose(dim0?: number, dim1?: number): Tensor;
     expand(shape: readonly number[]): Tensor;
-    slice(start: number, end?: number): Tensor;
+    slice(start: number, end?: number, axis?: number): Tensor;
+    narrow(dim: number, start: number, length: number): Tensor;
+    gather(dim: number, index: Tensor): Tensor;
     concat(others: Tensor[], axis?: number): Tensor;
     crossEntropy(targets: Tensor, options?: CrossEntropyOptions): Tensor;
     /** Backpropagates from this tensor; accumulates into `.grad` of the leaves. */
@@ -134,8 +137,14 @@ P.transpose = function (d0, d1) {
 P.expand = function (shape) {
   return expand(this, shape);
 };
-P.slice = function (start, end) {
-  return slice(this, start, end);
+P.slice = function (start, end, axis) {
+  return slice(this, start, end, axis);
+};
+P.narrow = function (dim, start, length) {
+  return narrow(this, dim, start, length);
+};
+P.gather = function (dim, index) {
+  return gather(this, dim, index);
 };
 P.concat = function (others, axis) {
   return concat([this, ...others], axis);

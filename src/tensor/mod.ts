@@ -19,7 +19,9 @@ export {
 export { defaultGenerator, Generator, manualSeed } from "./random.ts";
 export * from "./ops/elementwise.ts";
 export { argmax, type Axes, max, mean, sum, sumToShape } from "./ops/reduce.ts";
-export { concat, expand, flatten, permute, reshape, slice, transpose } from "./ops/shape.ts";
+export { concat, expand, flatten, narrow, permute, reshape, slice, transpose } from "./ops/shape.ts";
+export { gather, where } from "./ops/select.ts";
+export { interpolate, type InterpolateOptions, resizeMatrix } from "./ops/resize.ts";
 export { linear, matmul } from "./ops/matmul.ts";
 export { logSoftmax, softmax } from "./ops/softmax.ts";
 export { avgPool2d, conv2d, type Conv2dOptions, maxPool2d, type Pool2dOptions } from "./ops/conv.ts";

@@ -111,32 +111,60 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
 }
 
 /**
- * Rows `start..end` (exclusive) of the leading axis, as a new tensor (negative indices count from the end).
+ * Elements `start..end` (exclusive) along `axis` (default 0, the leading axis), as a new tensor,
+ * like Python's `x[start:end]` on that axis; negative indices count from the end, and the range
+ * is clipped to the axis.
  *
  * @example
  * ```ts
  * import { arange, reshape, slice } from "./mod.ts";
  * slice(reshape(arange(6), [3, 2]), 1, 3); // [[2, 3], [4, 5]]
+ * slice(reshape(arange(6), [3, 2]), 1, 2, 1); // [[1], [3], [5]]: the second column
  * ```
  */
-export function slice(x: Tensor, start: number, end?: number): Tensor {
+export function slice(x: Tensor, start: number, end?: number, axis = 0): Tensor {
   assertLive("slice", x);
   if (x.ndim === 0) throw new Error("slice: cannot slice a 0-dimensional tensor");
-  const n = x.shape[0];
+  const ax = normAxis("slice", axis, x.ndim);
+  const n = x.shape[ax];
+  if (!Number.isInteger(start) || (end !== undefined && !Number.isInteger(end))) {
+    throw new Error(`slice: start and end must be integers, got ${start} and ${end}`);
+  }
   let s = start < 0 ? start + n : start;
   let e = end === undefined ? n : end < 0 ? end + n : end;
   s = Math.max(0, Math.min(n, s));
   e = Math.max(s, Math.min(n, e));
-  const row = x.size / (n || 1);
-  const shape = [e - s, ...x.shape.slice(1)];
+  const shape = [...x.shape];
+  shape[ax] = e - s;
+  const xs = stridesOf(x.shape);
   const y = empty(shape, x.dtype);
-  launchCopy(x, y, x.dtype, [(e - s) * row], [1], [1], s * row, 0);
+  launchCopy(x, y, x.dtype, shape, xs, stridesOf(shape), s * xs[ax], 0);
   return record(y, "slice", [x], (g) => {
     const gx = empty(x.shape);
     launchFill(gx, 0);
-    launchCopy(g, gx, "float32", [g.size], [1], [1], 0, s * row);
+    launchCopy(g, gx, "float32", shape, stridesOf(shape), xs, 0, s * xs[ax]);
     return [gx];
   }, []);
+}
+
+/**
+ * `length` elements of `dim` from `start`, like `torch.narrow`.
+ *
+ * @example
+ * ```ts
+ * import { narrow, zeros } from "./mod.ts";
+ * narrow(zeros([2, 10]), 1, 3, 4).shape; // [2, 4]
+ * ```
+ */
+export function narrow(x: Tensor, dim: number, start: number, length: number): Tensor {
+  assertLive("narrow", x);
+  const ax = normAxis("narrow", dim, x.ndim);
+  const n = x.shape[ax];
+  const s = start < 0 ? start + n : start;
+  if (!Number.isInteger(length) || length < 0 || s < 0 || s + length > n) {
+    throw new Error(`narrow: [${start}, ${start} + ${length}) is outside dimension ${dim} of size ${n}`);
+  }
+  return slice(x, s, s + length, ax);
 }
 
 /**
