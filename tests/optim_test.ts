@@ -88,3 +88,52 @@ Deno.test("learning-rate schedules: step and cosine", () => {
   const c = new gb.CosineAnnealingLR(opt2, 4, 0);
   assertClose([1, 2, 3, 4].map(() => c.step()), [0.8535533905932737, 0.5, 0.14644660940672627, 0]);
 });
+
+Deno.test("cosine schedule past T_max follows PyTorch's cosine (the rate rises again), and etaMin", () => {
+  const opt = new gb.SGD([gb.zeros([1], { requiresGrad: true })], { lr: 1 });
+  const c = new gb.CosineAnnealingLR(opt, 4, 0.1);
+  const want = (t: number) => 0.1 + 0.9 * (1 + Math.cos((Math.PI * t) / 4)) / 2;
+  assertClose(Array.from({ length: 9 }, () => c.step()), [1, 2, 3, 4, 5, 6, 7, 8, 9].map(want), {
+    rtol: 1e-12,
+  });
+});
+
+Deno.test("optimizers with several parameters, one of which skips steps: each keeps its own step count (as PyTorch)", async () => {
+  // p1 gets a gradient every step; p2 only on steps 1 and 3 (its grad is null on step 2, so it is skipped)
+  for (const kind of ["adam", "sgd-momentum"] as const) {
+    const p1 = gb.tensor([0.5, -1, 2], undefined, { requiresGrad: true });
+    const p2 = gb.tensor([[1, -2], [0.25, 3]], undefined, { requiresGrad: true });
+    const lr = 0.1, b1 = 0.9, b2 = 0.999, eps = 1e-8, mom = 0.9;
+    const opt = kind === "adam" ? new gb.Adam([p1, p2], { lr }) : new gb.SGD([p1, p2], { lr, momentum: mom });
+    const ref = [Float64Array.from([0.5, -1, 2]), Float64Array.from([1, -2, 0.25, 3])];
+    const st = ref.map((r) => ({ t: 0, m: new Float64Array(r.length), v: new Float64Array(r.length) }));
+    for (let step = 1; step <= 3; step++) {
+      opt.zeroGrad();
+      const use2 = step !== 2;
+      await gb.scope(async () => {
+        let loss = p1.mul(p1).sum(); // grad 2·p1
+        if (use2) loss = loss.add(p2.mul(p2).mul(p2).sum()); // grad 3·p2²
+        await loss.backward();
+        opt.step();
+      });
+      for (let k = 0; k < 2; k++) {
+        if (k === 1 && !use2) continue;
+        const s = st[k], r = ref[k];
+        s.t++;
+        for (let i = 0; i < r.length; i++) {
+          const g = k === 0 ? 2 * r[i] : 3 * r[i] * r[i];
+          if (kind === "adam") {
+            s.m[i] = b1 * s.m[i] + (1 - b1) * g;
+            s.v[i] = b2 * s.v[i] + (1 - b2) * g * g;
+            r[i] -= (lr * (s.m[i] / (1 - b1 ** s.t))) / (Math.sqrt(s.v[i] / (1 - b2 ** s.t)) + eps);
+          } else {
+            s.m[i] = s.t === 1 ? g : mom * s.m[i] + g;
+            r[i] -= lr * s.m[i];
+          }
+        }
+      }
+    }
+    assertClose(await p1.toArray(), ref[0], { rtol: 1e-5, atol: 1e-7, msg: `${kind} p1` });
+    assertClose(await p2.toArray(), ref[1], { rtol: 1e-5, atol: 1e-7, msg: `${kind} p2 (skipped step 2)` });
+  }
+});

@@ -30,10 +30,9 @@ export class Adam extends Optimizer {
     this.eps = options.eps ?? 1e-8;
     this.weightDecay = options.weightDecay ?? 0;
   }
-  protected update(p: Tensor, g: Tensor): void {
+  protected update(p: Tensor, g: Tensor, t: number): void {
     const [m, v] = this.slots(p, 2);
     const [b1, b2] = this.betas;
-    const t = this.stepCount;
     this.run("adam", p, g, m, v, [
       { f: this.lr },
       { f: this.weightDecay },
@@ -43,6 +42,8 @@ export class Adam extends Optimizer {
       { f: 1 - b1 ** t },
       { f: 1 - b2 ** t },
       this.decoupled ? 1 : 0,
+      { f: 1 - b1 },
+      { f: 1 - b2 },
     ]);
   }
 }

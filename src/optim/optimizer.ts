@@ -11,8 +11,10 @@ export abstract class Optimizer {
   lr: number;
   /** The learning rate given at construction. */
   readonly initialLr: number;
-  /** Steps taken. */
+  /** `step()` calls made. */
   stepCount = 0;
+  /** Updates each parameter has had (a parameter without a gradient at a step is skipped, as in PyTorch). */
+  protected steps = new Map<Tensor, number>();
   readonly params: Tensor[];
   protected state = new Map<Tensor, Tensor[]>();
 
@@ -40,7 +42,9 @@ export abstract class Optimizer {
       if (p.grad.size !== p.size) {
         throw new Error(`optimizer: gradient of ${p.describe()} has ${p.grad.size} elements`);
       }
-      this.update(p, p.grad);
+      const t = (this.steps.get(p) ?? 0) + 1;
+      this.steps.set(p, t);
+      this.update(p, p.grad, t);
       p._markModified(); // a graph recorded before this step can no longer give p's gradient
     }
   }
@@ -51,7 +55,8 @@ export abstract class Optimizer {
     this.state.clear();
   }
 
-  protected abstract update(p: Tensor, g: Tensor): void;
+  /** Applies the `t`-th update of parameter p (t counts p's own updates, from 1). */
+  protected abstract update(p: Tensor, g: Tensor, t: number): void;
 
   /** State tensors for p (zeros on first use, kept out of any scope). */
   protected slots(p: Tensor, n: number): Tensor[] {

@@ -22,14 +22,24 @@ export class StepLR {
 }
 
 /**
- * Cosine annealing from the initial rate to `etaMin` over `tMax` steps
- * (`torch.optim.lr_scheduler.CosineAnnealingLR`, without restarts).
+ * Cosine annealing from the initial rate to `etaMin` over `tMax` steps, as
+ * `torch.optim.lr_scheduler.CosineAnnealingLR`: lr(t) = etaMin + (lr0 − etaMin)(1 + cos(πt/tMax))/2.
+ * Past `tMax` the cosine goes on (the rate rises again towards lr0 at 2·tMax), as PyTorch's does;
+ * stop stepping at `tMax` to stay at `etaMin`.
+ *
+ * @example
+ * ```ts
+ * import { CosineAnnealingLR, SGD, zeros } from "./mod.ts";
+ * const opt = new SGD([zeros([1], { requiresGrad: true })], { lr: 1 });
+ * const sched = new CosineAnnealingLR(opt, 4);
+ * sched.step(); // 0.854 (after one of four epochs)
+ * ```
  */
 export class CosineAnnealingLR {
   #t = 0;
   constructor(readonly optimizer: Optimizer, readonly tMax: number, readonly etaMin = 0) {}
   step(): number {
-    this.#t = Math.min(this.#t + 1, this.tMax);
+    this.#t++;
     const base = this.optimizer.initialLr;
     this.optimizer.lr = this.etaMin +
       (base - this.etaMin) * (1 + Math.cos((Math.PI * this.#t) / this.tMax)) / 2;

@@ -36,8 +36,8 @@ export class SGD extends Optimizer {
       throw new Error("SGD: Nesterov momentum requires a momentum > 0 and zero dampening");
     }
   }
-  protected update(p: Tensor, g: Tensor): void {
-    const first = !this.state.has(p);
+  protected update(p: Tensor, g: Tensor, t: number): void {
+    const first = t === 1;
     const [buf] = this.slots(p, 1);
     const flags = (this.nesterov ? 1 : 0) | (first ? 2 : 0);
     this.run("sgd", p, g, buf, null, [
