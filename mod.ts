@@ -3,7 +3,7 @@
  *
  * @example
  * ```ts
- * import { Adam, crossEntropy, Linear, ReLU, scope, Sequential, tensor } from "./mod.ts";
+ * import { Adam, crossEntropy, Linear, ReLU, scope, Sequential, tensor } from "glassbox";
  * const model = new Sequential(new Linear(2, 16), new ReLU(), new Linear(16, 2));
  * const opt = new Adam(model.parameters(), { lr: 0.01 });
  * const x = tensor([[0, 0], [0, 1], [1, 0], [1, 1]]);

@@ -101,7 +101,7 @@ export function mnistDataDir(): string {
  *
  * @example
  * ```ts
- * import { loadMnist } from "./mod.ts";
+ * import { loadMnist } from "glassbox";
  * const test = await loadMnist("test");
  * test.count; // 10000
  * ```

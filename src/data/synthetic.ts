@@ -35,7 +35,7 @@ export interface TabularData {
  *
  * @example
  * ```ts
- * import { makeClassification } from "./mod.ts";
+ * import { makeClassification } from "glassbox";
  * const d = makeClassification({ nSamples: 1000, nFeatures: 100, nInformative: 5, seed: 0 });
  * d.informative; // e.g. [7, 21, 48, 63, 90]
  * ```

@@ -26,7 +26,7 @@ function take(x: Float32Array, y: Int32Array | Float32Array, f: number, idx: num
  *
  * @example
  * ```ts
- * import { makeClassification, trainTestSplit } from "./mod.ts";
+ * import { makeClassification, trainTestSplit } from "glassbox";
  * const d = makeClassification({ nSamples: 100, nFeatures: 5 });
  * const { train, test } = trainTestSplit(d.x, d.y, d.nFeatures, { testFraction: 0.2, seed: 1 });
  * ```
@@ -88,7 +88,7 @@ export interface Batch {
  *
  * @example
  * ```ts
- * import { batches, makeClassification } from "./mod.ts";
+ * import { batches, makeClassification } from "glassbox";
  * const d = makeClassification({ nSamples: 100, nFeatures: 5 });
  * for (const b of batches(d.x, d.y, d.nFeatures, { batchSize: 32, seed: 0 })) { b.x.dispose(); b.y.dispose(); }
  * ```

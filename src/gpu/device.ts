@@ -96,7 +96,7 @@ export function whenLost(): Promise<never> {
  *
  * @example
  * ```ts
- * import { adapterInfo } from "./mod.ts";
+ * import { adapterInfo } from "glassbox";
  * console.log(adapterInfo().description); // e.g. "llvmpipe (LLVM 15.0.6, 256 bits)"
  * ```
  */

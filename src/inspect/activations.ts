@@ -25,7 +25,7 @@ export interface CapturedActivation {
  *
  * @example
  * ```ts
- * import { captureActivations, Conv2d, randn, ReLU, Sequential } from "./mod.ts";
+ * import { captureActivations, Conv2d, randn, ReLU, Sequential } from "glassbox";
  * const acts = await captureActivations(new Sequential(new Conv2d(1, 4, 3), new ReLU()), randn([1, 1, 8, 8]));
  * acts[1].stats.zeroFraction; // sparsity after the ReLU
  * ```

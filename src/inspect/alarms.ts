@@ -161,7 +161,7 @@ function nonFinite(rec: StepRecord): AlarmEvent | null {
  *
  * @example
  * ```ts
- * import { DEFAULT_THRESHOLDS, stepAlarms, type StepRecord } from "./mod.ts";
+ * import { DEFAULT_THRESHOLDS, stepAlarms, type StepRecord } from "glassbox";
  * const rec: StepRecord = { step: 1, params: [], layers: [], totalGradNorm: 2e4 };
  * stepAlarms(rec, [], DEFAULT_THRESHOLDS)[0].kind; // "exploding"
  * ```
@@ -239,7 +239,7 @@ export function deadUnitAlarms(windows: DeadUnits[], t: AlarmThresholds): AlarmE
  *
  * @example
  * ```ts
- * import { checkAlarms, DEFAULT_THRESHOLDS } from "./mod.ts";
+ * import { checkAlarms, DEFAULT_THRESHOLDS } from "glassbox";
  * const alarms = checkAlarms([], [], { ...DEFAULT_THRESHOLDS, deadFraction: 0.3 }); // []
  * ```
  */

@@ -307,7 +307,7 @@ export class StatsBatch<K = string> {
  *
  * @example
  * ```ts
- * import { histogramEdges } from "./mod.ts";
+ * import { histogramEdges } from "glassbox";
  * histogramEdges(0, 3, 3); // [0, 1, 2, 3]
  * ```
  */
@@ -322,7 +322,7 @@ export function histogramEdges(min: number, max: number, bins: number): number[]
  *
  * @example
  * ```ts
- * import { randn, tensorStats } from "./mod.ts";
+ * import { randn, tensorStats } from "glassbox";
  * const [s] = await tensorStats({ w: randn([100, 100]) });
  * s.mean; s.std; s.histogram;
  * ```

@@ -46,9 +46,9 @@ interface Call {
  *
  * @example
  * ```ts
- * import { Linear, modelGraph, ReLU, Sequential, graphToSvg } from "./mod.ts";
+ * import { graphToSvg, Linear, modelGraph, ReLU, Sequential, writeTextAtomic } from "glassbox";
  * const g = await modelGraph(new Sequential(new Linear(4, 8), new ReLU(), new Linear(8, 2)), [1, 4]);
- * await Deno.writeTextFile("out/graph.svg", graphToSvg(g));
+ * await writeTextAtomic("out/graph.svg", graphToSvg(g));
  * ```
  */
 export async function modelGraph(model: Module, input: number[] | Tensor): Promise<ModelGraph> {

@@ -25,7 +25,7 @@ function slim(s: TensorStats | undefined, keepHist: boolean): TensorStats | unde
  *
  * @example
  * ```ts
- * import { RunLog } from "./mod.ts";
+ * import { RunLog } from "glassbox";
  * const log = await RunLog.create("out/run1");
  * log.scalar("loss/train", 0.3, 1);
  * await log.flush();

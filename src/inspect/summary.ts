@@ -62,7 +62,7 @@ const bytes = (
  *
  * @example
  * ```ts
- * import { Conv2d, Flatten, Linear, ReLU, Sequential, summary } from "./mod.ts";
+ * import { Conv2d, Flatten, Linear, ReLU, Sequential, summary } from "glassbox";
  * const model = new Sequential(new Conv2d(1, 8, 3), new ReLU(), new Flatten(), new Linear(8 * 26 * 26, 10));
  * console.log((await summary(model, [1, 1, 28, 28])).table);
  * ```

@@ -298,7 +298,7 @@ export class GradientTracker {
  *
  * @example
  * ```ts
- * import { Adam, crossEntropy, Linear, ReLU, Sequential, tensor, trackGradients } from "./mod.ts";
+ * import { Adam, crossEntropy, Linear, ReLU, Sequential, tensor, trackGradients } from "glassbox";
  * const model = new Sequential(new Linear(4, 8), new ReLU(), new Linear(8, 2));
  * const tracker = trackGradients(model, { every: 1, onAlarm: (a) => console.log(a.message) });
  * const opt = new Adam(model.parameters());

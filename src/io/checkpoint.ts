@@ -14,7 +14,7 @@ import { writeAtomic, type WriteOptions } from "./file.ts";
  *
  * @example
  * ```ts
- * import { Linear, saveCheckpoint } from "./mod.ts";
+ * import { Linear, saveCheckpoint } from "glassbox";
  * await saveCheckpoint(new Linear(4, 2), "out/linear.safetensors", { epoch: "1" });
  * ```
  */

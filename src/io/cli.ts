@@ -58,7 +58,7 @@ function convert(name: string, spec: FlagSpec, raw: string): number | string {
  *
  * @example
  * ```ts
- * import { parseFlags } from "./mod.ts";
+ * import { parseFlags } from "glassbox";
  * const { flags } = parseFlags(["--epochs", "2"], { epochs: { type: "int", min: 1, default: 3 } });
  * flags.epochs; // 2
  * ```

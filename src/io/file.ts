@@ -13,7 +13,7 @@ export interface WriteOptions {
   onProgress?: (written: number, total: number) => void;
 }
 
-/** Writes bytes to a temporary file beside `path`, then renames it over `path`. */
+/** Writes bytes to a temporary file beside `path` (creating its folder), then renames it over `path`. */
 export async function writeAtomic(
   path: string,
   bytes: Uint8Array,
@@ -21,6 +21,8 @@ export async function writeAtomic(
 ): Promise<void> {
   const tmp = `${path}.tmp-${Date.now()}-${Math.floor(Math.random() * 1e9)}`;
   const chunk = options.chunkSize ?? 4 << 20;
+  const slash = path.lastIndexOf("/");
+  if (slash > 0) await Deno.mkdir(path.slice(0, slash), { recursive: true }); // the folder, as needed
   try {
     const f = await Deno.open(tmp, { write: true, create: true, truncate: true });
     try {
@@ -50,7 +52,7 @@ export function writeTextAtomic(path: string, text: string): Promise<void> {
  *
  * @example
  * ```ts
- * import { writePng } from "./mod.ts";
+ * import { writePng } from "glassbox";
  * await writePng("out/pixel.png", { width: 1, height: 1, data: new Uint8Array([255, 0, 0, 255]) });
  * ```
  */

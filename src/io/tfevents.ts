@@ -283,7 +283,7 @@ export function readEventFile(bytes: Uint8Array, name = "event file"): TfEvent[]
  *
  * @example
  * ```ts
- * import { SummaryWriter } from "./mod.ts";
+ * import { SummaryWriter } from "glassbox";
  * const w = await SummaryWriter.create("out/runs/demo");
  * w.addScalar("loss/train", 0.42, 100);
  * await w.flush(); // then: tensorboard --logdir out/runs

@@ -20,7 +20,7 @@ import { Module } from "./module.ts";
  *
  * @example
  * ```ts
- * import { BatchNorm2d, randn } from "./mod.ts";
+ * import { BatchNorm2d, randn } from "glassbox";
  * const bn = new BatchNorm2d(16);
  * bn.forward(randn([8, 16, 5, 5])); // per-channel mean 0, variance 1 (then scale and shift)
  * ```

@@ -22,7 +22,7 @@ export interface Conv2dLayerOptions {
  *
  * @example
  * ```ts
- * import { Conv2d, randn } from "./mod.ts";
+ * import { Conv2d, randn } from "glassbox";
  * const conv = new Conv2d(1, 32, 3);
  * conv.forward(randn([64, 1, 28, 28])).shape; // [64, 32, 26, 26]
  * ```

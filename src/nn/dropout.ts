@@ -10,7 +10,7 @@ import { Module } from "./module.ts";
  *
  * @example
  * ```ts
- * import { Dropout, ones } from "./mod.ts";
+ * import { Dropout, ones } from "glassbox";
  * const d = new Dropout(0.5);
  * d.forward(ones([4, 4])); // about half zeros, the rest 2
  * ```

@@ -32,7 +32,7 @@ export interface Evaluation {
  *
  * @example
  * ```ts
- * import { evaluate, Linear } from "./mod.ts";
+ * import { evaluate, Linear } from "glassbox";
  * const data = { x: new Float32Array(8), y: new Int32Array([0, 1, 1, 0]), sampleShape: [2] };
  * const r = await evaluate(new Linear(2, 2), data);
  * r.confusion; // 2×2 counts

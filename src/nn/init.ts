@@ -39,8 +39,8 @@ export function normal(shape: readonly number[], std: number, g: Generator = def
  *
  * @example
  * ```ts
- * import { kaimingNormal } from "./mod.ts";
- * const w = kaimingNormal([128, 784]);
+ * import { init } from "glassbox";
+ * const w = init.kaimingNormal([128, 784]);
  * ```
  */
 export function kaimingNormal(shape: readonly number[], g: Generator = defaultGenerator): Tensor {

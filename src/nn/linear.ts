@@ -19,7 +19,7 @@ export interface LinearOptions {
  *
  * @example
  * ```ts
- * import { Linear, randn } from "./mod.ts";
+ * import { Linear, randn } from "glassbox";
  * const fc = new Linear(784, 128, { init: "kaiming" });
  * const y = fc.forward(randn([64, 784])); // [64, 128]
  * ```

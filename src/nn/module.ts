@@ -42,7 +42,7 @@ function handle<T>(list: T[], item: T): RemovableHandle {
  *
  * @example
  * ```ts
- * import { Linear, Module, type Tensor } from "./mod.ts";
+ * import { Linear, Module, type Tensor } from "glassbox";
  * class TwoLayer extends Module {
  *   fc1 = this.addModule("fc1", new Linear(4, 8));
  *   fc2 = this.addModule("fc2", new Linear(8, 2));
@@ -106,7 +106,7 @@ export abstract class Module {
    *
    * @example
    * ```ts
-   * import { Linear, ReLU, Sequential } from "./mod.ts";
+   * import { Linear, ReLU, Sequential } from "glassbox";
    * const model = new Sequential(new Linear(4, 8), new ReLU(), new Linear(8, 2));
    * model.get("2"); // the second Linear
    * ```

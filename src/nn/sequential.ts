@@ -7,7 +7,7 @@ import { Module } from "./module.ts";
  *
  * @example
  * ```ts
- * import { Linear, ReLU, Sequential, randn } from "./mod.ts";
+ * import { Linear, ReLU, Sequential, randn } from "glassbox";
  * const mlp = new Sequential(new Linear(100, 10), new ReLU(), new Linear(10, 1));
  * const y = mlp.forward(randn([32, 100]));
  * ```

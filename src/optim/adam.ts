@@ -15,7 +15,7 @@ export interface AdamOptions {
  *
  * @example
  * ```ts
- * import { Adam, Linear } from "./mod.ts";
+ * import { Adam, Linear } from "glassbox";
  * const opt = new Adam(new Linear(4, 2).parameters(), { lr: 1e-3 });
  * ```
  */

@@ -6,7 +6,7 @@ import type { Optimizer } from "./optimizer.ts";
  *
  * @example
  * ```ts
- * import { Adam, Linear, StepLR } from "./mod.ts";
+ * import { Adam, Linear, StepLR } from "glassbox";
  * const opt = new Adam(new Linear(2, 2).parameters(), { lr: 0.1 });
  * const sched = new StepLR(opt, 10, 0.5); // call sched.step() after each epoch
  * ```
@@ -29,7 +29,7 @@ export class StepLR {
  *
  * @example
  * ```ts
- * import { CosineAnnealingLR, SGD, zeros } from "./mod.ts";
+ * import { CosineAnnealingLR, SGD, zeros } from "glassbox";
  * const opt = new SGD([zeros([1], { requiresGrad: true })], { lr: 1 });
  * const sched = new CosineAnnealingLR(opt, 4);
  * sched.step(); // 0.854 (after one of four epochs)

@@ -16,7 +16,7 @@ export interface SGDOptions {
  *
  * @example
  * ```ts
- * import { Linear, SGD } from "./mod.ts";
+ * import { Linear, SGD } from "glassbox";
  * const model = new Linear(4, 2);
  * const opt = new SGD(model.parameters(), { lr: 0.1, momentum: 0.9, nesterov: true });
  * ```

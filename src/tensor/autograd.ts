@@ -174,7 +174,7 @@ export function backward(output: Tensor, gradient?: Tensor): Promise<void> {
  *
  * @example
  * ```ts
- * import { grad, tensor } from "./mod.ts";
+ * import { grad, tensor } from "glassbox";
  * const x = tensor([1, 2, 3], undefined, { requiresGrad: true });
  * const [dx] = grad(x.mul(x).sum(), [x]); // 2x
  * ```

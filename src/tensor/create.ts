@@ -57,7 +57,7 @@ export function fromHost(data: Float32Array | Int32Array, shape: readonly number
  *
  * @example
  * ```ts
- * import { tensor } from "./mod.ts";
+ * import { tensor } from "glassbox";
  * const a = tensor([[1, 2], [3, 4]]);                       // float32 [2, 2]
  * const labels = tensor([0, 3, 1], undefined, { dtype: "int32" });
  * const w = tensor(new Float32Array(6), [2, 3], { requiresGrad: true });
@@ -113,7 +113,7 @@ export function tensor(
  *
  * @example
  * ```ts
- * import { full } from "./mod.ts";
+ * import { full } from "glassbox";
  * const t = full([2, 2], 7);
  * ```
  */
@@ -153,7 +153,7 @@ export function onesLike(t: Tensor): Tensor {
  *
  * @example
  * ```ts
- * import { arange } from "./mod.ts";
+ * import { arange } from "glassbox";
  * const t = arange(0, 5); // [0, 1, 2, 3, 4]
  * ```
  */
@@ -175,7 +175,7 @@ export interface RandomOptions extends TensorOptions {
  *
  * @example
  * ```ts
- * import { manualSeed, randn } from "./mod.ts";
+ * import { manualSeed, randn } from "glassbox";
  * manualSeed(1);
  * const w = randn([128, 784]);
  * ```

@@ -18,7 +18,7 @@ export function isGradEnabled(): boolean {
  *
  * @example
  * ```ts
- * import { noGrad, tensor } from "./mod.ts";
+ * import { noGrad, tensor } from "glassbox";
  * const w = tensor([1, 2], undefined, { requiresGrad: true });
  * const y = noGrad(() => w.mul(2)); // y.requiresGrad === false
  * ```

@@ -89,7 +89,7 @@ export const defaultGenerator: Generator = new Generator(0);
  *
  * @example
  * ```ts
- * import { manualSeed, randn } from "./mod.ts";
+ * import { manualSeed, randn } from "glassbox";
  * manualSeed(42);
  * const a = randn([2, 3]); // the same numbers on every run
  * ```

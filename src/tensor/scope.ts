@@ -86,7 +86,7 @@ function close(frame: ScopeFrame, result: unknown): void {
  *
  * @example
  * ```ts
- * import { scope, tensor } from "./mod.ts";
+ * import { scope, tensor } from "glassbox";
  * const total = await scope(async () => {
  *   const x = tensor([1, 2, 3]);
  *   return await x.mul(2).sum().item(); // x, x*2 and the sum are freed here

@@ -158,7 +158,7 @@ export class Tensor {
    *
    * @example
    * ```ts
-   * import { tensor } from "./mod.ts";
+   * import { tensor } from "glassbox";
    * const a = await tensor([1, 2, 3]).toArray(); // Float32Array [1, 2, 3]
    * ```
    */

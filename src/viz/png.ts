@@ -39,7 +39,7 @@ export interface GridOptions {
  *
  * @example
  * ```ts
- * import { encodePng, imageGrid } from "./mod.ts";
+ * import { encodePng, imageGrid } from "glassbox";
  * const maps = [new Float32Array(64).map(Math.random), new Float32Array(64).map(Math.random)];
  * const png = encodePng(imageGrid(maps, 8, 8)); // PNG bytes (writePng saves them to a file)
  * ```

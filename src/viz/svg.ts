@@ -142,7 +142,7 @@ function legend(parts: string[], entries: { name: string; color: string; dashed?
  *
  * @example
  * ```ts
- * import { lineChart } from "./mod.ts";
+ * import { lineChart } from "glassbox";
  * const svg = lineChart([{ name: "loss", points: [[1, 2.3], [2, 1.1], [3, 0.6]] }],
  *   { title: "Training loss", xLabel: "step", yLabel: "cross-entropy" });
  * ```

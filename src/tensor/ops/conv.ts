@@ -75,7 +75,7 @@ function convParams(g: Geometry, total: number, sN: number, sK: number, sP: numb
  *
  * @example
  * ```ts
- * import { conv2d, randn } from "./mod.ts";
+ * import { conv2d, randn } from "glassbox";
  * const y = conv2d(randn([8, 1, 28, 28]), randn([32, 1, 3, 3]), null, { padding: 1 }); // [8, 32, 28, 28]
  * ```
  */
@@ -242,7 +242,7 @@ function pool(
  *
  * @example
  * ```ts
- * import { maxPool2d, randn } from "./mod.ts";
+ * import { maxPool2d, randn } from "glassbox";
  * maxPool2d(randn([1, 3, 8, 8]), 2).shape; // [1, 3, 4, 4]
  * ```
  */

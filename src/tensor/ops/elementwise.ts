@@ -85,7 +85,7 @@ export function abs(x: Tensor): Tensor {
  * max(x, 0).
  * @example
  * ```ts
- * import { relu, tensor } from "./mod.ts";
+ * import { relu, tensor } from "glassbox";
  * relu(tensor([-1, 2])); // [0, 2]
  * ```
  */
@@ -143,7 +143,7 @@ function binary(
  *
  * @example
  * ```ts
- * import { add, tensor } from "./mod.ts";
+ * import { add, tensor } from "glassbox";
  * add(tensor([[1, 2], [3, 4]]), tensor([10, 20])); // [[11, 22], [13, 24]]
  * ```
  */

@@ -29,7 +29,7 @@ function reduce(losses: Tensor, reduction: "mean" | "sum" | "none"): Tensor {
  *
  * @example
  * ```ts
- * import { crossEntropy, tensor } from "./mod.ts";
+ * import { crossEntropy, tensor } from "glassbox";
  * const logits = tensor([[2, 0, 0], [0, 3, 0]], undefined, { requiresGrad: true });
  * const targets = tensor([0, 1], undefined, { dtype: "int32" });
  * const loss = crossEntropy(logits, targets, { labelSmoothing: 0.1 });

@@ -121,7 +121,7 @@ function rowMajor(R: number, C: number, broadcast: boolean): { sb: number; sr: n
  *
  * @example
  * ```ts
- * import { matmul, randn } from "./mod.ts";
+ * import { matmul, randn } from "glassbox";
  * const y = matmul(randn([8, 3, 4]), randn([4, 5])); // shape [8, 3, 5]
  * ```
  */

@@ -60,7 +60,7 @@ function mulScalarNoGrad(t: Tensor, s: number): Tensor {
  *
  * @example
  * ```ts
- * import { sum, tensor } from "./mod.ts";
+ * import { sum, tensor } from "glassbox";
  * await sum(tensor([[1, 2], [3, 4]])).item(); // 10
  * sum(tensor([[1, 2], [3, 4]]), 0);           // [4, 6]
  * ```
@@ -128,7 +128,7 @@ export function max(x: Tensor, axis?: number, keepdim = false): Tensor {
  *
  * @example
  * ```ts
- * import { argmax, tensor } from "./mod.ts";
+ * import { argmax, tensor } from "glassbox";
  * await argmax(tensor([[1, 5], [7, 2]]), 1).toArray(); // Int32Array [1, 0]
  * ```
  */

@@ -54,7 +54,7 @@ export function resizeMatrix(
  *
  * @example
  * ```ts
- * import { interpolate, randn } from "./mod.ts";
+ * import { interpolate, randn } from "glassbox";
  * const cam = randn([2, 1, 7, 7]);
  * interpolate(cam, { size: [28, 28] }).shape; // [2, 1, 28, 28], bilinear
  * ```

@@ -21,7 +21,7 @@ import { normAxis } from "./shape.ts";
  *
  * @example
  * ```ts
- * import { gather, tensor } from "./mod.ts";
+ * import { gather, tensor } from "glassbox";
  * const logits = tensor([[1, 5, 2], [7, 3, 0]]);
  * const target = tensor([[1], [0]], undefined, { dtype: "int32" });
  * await gather(logits, 1, target).toArray(); // [5, 7]: each row's target logit
@@ -87,7 +87,7 @@ function asTensor(op: string, v: Operand): Tensor {
  *
  * @example
  * ```ts
- * import { tensor, where } from "./mod.ts";
+ * import { tensor, where } from "glassbox";
  * const x = tensor([-2, 3, -1]);
  * await where(x.relu(), x, 0).toArray(); // [0, 3, 0]
  * ```

@@ -25,7 +25,7 @@ export function normAxis(op: string, axis: number, ndim: number): number {
  *
  * @example
  * ```ts
- * import { arange, reshape } from "./mod.ts";
+ * import { arange, reshape } from "glassbox";
  * reshape(arange(6), [2, -1]); // shape [2, 3]
  * ```
  */
@@ -60,7 +60,7 @@ export function flatten(x: Tensor, start = 0, end = -1): Tensor {
  *
  * @example
  * ```ts
- * import { permute, zeros } from "./mod.ts";
+ * import { permute, zeros } from "glassbox";
  * permute(zeros([2, 3, 4]), [2, 0, 1]).shape; // [4, 2, 3]
  * ```
  */
@@ -117,7 +117,7 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
  *
  * @example
  * ```ts
- * import { arange, reshape, slice } from "./mod.ts";
+ * import { arange, reshape, slice } from "glassbox";
  * slice(reshape(arange(6), [3, 2]), 1, 3); // [[2, 3], [4, 5]]
  * slice(reshape(arange(6), [3, 2]), 1, 2, 1); // [[1], [3], [5]]: the second column
  * ```
@@ -152,7 +152,7 @@ export function slice(x: Tensor, start: number, end?: number, axis = 0): Tensor 
  *
  * @example
  * ```ts
- * import { narrow, zeros } from "./mod.ts";
+ * import { narrow, zeros } from "glassbox";
  * narrow(zeros([2, 10]), 1, 3, 4).shape; // [2, 4]
  * ```
  */
@@ -172,7 +172,7 @@ export function narrow(x: Tensor, dim: number, start: number, length: number): T
  *
  * @example
  * ```ts
- * import { concat, ones, zeros } from "./mod.ts";
+ * import { concat, ones, zeros } from "glassbox";
  * concat([zeros([2, 3]), ones([1, 3])], 0).shape; // [3, 3]
  * ```
  */

@@ -32,7 +32,7 @@ function run(entry: string, x: Tensor, g: Tensor | null, dims: [number, number, 
  *
  * @example
  * ```ts
- * import { softmax, tensor } from "./mod.ts";
+ * import { softmax, tensor } from "glassbox";
  * softmax(tensor([[1, 2, 3]]), -1); // rows sum to 1
  * ```
  */
