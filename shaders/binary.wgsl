@@ -34,9 +34,9 @@ fn apply(a: {{T}}, b: {{T}}) -> {{T}} {
   return {{APPLY}};
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size({{WG}})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
-  let i = gid.x + gid.y * nw.x * 256u;
+  let i = gid.x + gid.y * nw.x * {{WG}}u;
   if (i >= P.n) { return; }
   var ia = i;
   var ib = i;

@@ -20,9 +20,9 @@ struct Params {
 @group(0) @binding(1) var<storage, read_write> DST: array<f32>;
 @group(0) @binding(2) var<uniform> P: Params;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size({{WG}})
 fn im2col(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
-  let i = gid.x + gid.y * nw.x * 256u;
+  let i = gid.x + gid.y * nw.x * {{WG}}u;
   if (i >= P.total) { return; }
   // i enumerates (n, c, p) with p fastest; each invocation writes the KH·KW patch values of
   // one input channel at one output position, so the index arithmetic is done once per patch
@@ -49,9 +49,9 @@ fn im2col(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw
   }
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size({{WG}})
 fn col2im(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
-  let i = gid.x + gid.y * nw.x * 256u;
+  let i = gid.x + gid.y * nw.x * {{WG}}u;
   if (i >= P.total) { return; }
   // i enumerates input elements (n, c, iy, ix)
   let ix = i % P.W;

@@ -41,9 +41,9 @@ fn target_of(n: u32) -> i32 {
   return t;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size({{WG}})
 fn forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
-  let n = gid.x + gid.y * nw.x * 64u;
+  let n = gid.x + gid.y * nw.x * {{WG}}u;
   if (n >= P.N) { return; }
   let base = n * P.C;
   let t = target_of(n);
@@ -58,9 +58,9 @@ fn forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n
   _ = G[0];
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size({{WG}})
 fn backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
-  let n = gid.x + gid.y * nw.x * 64u;
+  let n = gid.x + gid.y * nw.x * {{WG}}u;
   if (n >= P.N) { return; }
   let base = n * P.C;
   let t = target_of(n);

@@ -15,9 +15,9 @@ fn pcg(v: u32) -> u32 {
   return (word >> 22u) ^ word;
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size({{WG}})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
-  let i = gid.x + gid.y * nw.x * 256u;
+  let i = gid.x + gid.y * nw.x * {{WG}}u;
   if (i >= P.n) { return; }
   let r = f32(pcg(pcg(i) ^ P.seed) >> 8u) / 16777216.0;
   M[i] = select(P.scale, 0.0, r < P.p);

@@ -19,9 +19,9 @@ struct Params { O: u32, D: u32, J: u32, I: u32 }
 
 // #include "lib/math.wgsl"
 
-@compute @workgroup_size(256)
+@compute @workgroup_size({{WG}})
 fn gather(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
-  let n = gid.x + gid.y * nw.x * 256u;
+  let n = gid.x + gid.y * nw.x * {{WG}}u;
   if (n >= P.O * P.J * P.I) { return; }
   let i = n % P.I;
   let o = n / (P.J * P.I);
@@ -37,9 +37,9 @@ fn gather(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw
   DST[n] = SRC[(o * P.D + u32(k)) * P.I + i];
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size({{WG}})
 fn backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
-  let n = gid.x + gid.y * nw.x * 256u;
+  let n = gid.x + gid.y * nw.x * {{WG}}u;
   if (P.O == 0xffffffffu) { atomicAdd(&FLAGS[0], 0u); } // never runs: binds FLAGS for the auto layout
   if (n >= P.O * P.D * P.I) { return; }
   let i = n % P.I;

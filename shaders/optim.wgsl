@@ -20,9 +20,9 @@ struct Params { n: u32, lr: f32, wd: f32, a: f32, b: f32, c: f32, d: f32, e: f32
 @group(0) @binding(3) var<storage, read_write> S2: array<f32>;
 @group(0) @binding(4) var<uniform> P: Params;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size({{WG}})
 fn sgd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
-  let i = gid.x + gid.y * nw.x * 256u;
+  let i = gid.x + gid.y * nw.x * {{WG}}u;
   if (i >= P.n) { return; }
   let p = PARAM[i];
   var g = GRAD[i] + P.wd * p;
@@ -36,9 +36,9 @@ fn sgd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: v
   _ = S2[0];
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size({{WG}})
 fn adam(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
-  let i = gid.x + gid.y * nw.x * 256u;
+  let i = gid.x + gid.y * nw.x * {{WG}}u;
   if (i >= P.n) { return; }
   var p = PARAM[i];
   var g = GRAD[i];

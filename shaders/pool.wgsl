@@ -40,9 +40,9 @@ fn window(o: u32, k: u32, n_in: u32, stride: u32, pad: u32) -> vec2u {
   return vec2u(u32(max(start, 0)), u32(clamp(start + i32(k), 0, i32(n_in))));
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size({{WG}})
 fn max_fwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
-  let i = gid.x + gid.y * nw.x * 256u;
+  let i = gid.x + gid.y * nw.x * {{WG}}u;
   if (i >= P.total) { return; }
   let ox = i % P.OW;
   let oy = (i / P.OW) % P.OH;
@@ -63,9 +63,9 @@ fn max_fwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n
   IDX[i] = arg;
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size({{WG}})
 fn max_bwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
-  let i = gid.x + gid.y * nw.x * 256u;
+  let i = gid.x + gid.y * nw.x * {{WG}}u;
   if (i >= P.total) { return; }
   let ix = i % P.W;
   let iy = (i / P.W) % P.H;
@@ -83,9 +83,9 @@ fn max_bwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n
   DST[i] = acc;
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size({{WG}})
 fn avg_fwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
-  let i = gid.x + gid.y * nw.x * 256u;
+  let i = gid.x + gid.y * nw.x * {{WG}}u;
   if (i >= P.total) { return; }
   let ox = i % P.OW;
   let oy = (i / P.OW) % P.OH;
@@ -102,9 +102,9 @@ fn avg_fwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n
   _ = IDX[0];
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size({{WG}})
 fn avg_bwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
-  let i = gid.x + gid.y * nw.x * 256u;
+  let i = gid.x + gid.y * nw.x * {{WG}}u;
   if (i >= P.total) { return; }
   let ix = i % P.W;
   let iy = (i / P.W) % P.H;

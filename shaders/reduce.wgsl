@@ -2,10 +2,11 @@
 //
 // Any reduction over one axis (or a run of adjacent axes) is this shape: O = product of the
 // dimensions before, R = the reduced extent, I = the product of those after.
-// Constants: IS_MAX, true for max (and argmax), false for sum.
+// Constants: IS_MAX, true for max (and argmax), false for sum; WG, the workgroup size (a power
+// of two for rows' tree).
 // Entry points:
 //   main: one invocation per output (o, i), looping over R (good when O*I is large).
-//   rows: one workgroup of 256 per output row, for I == 1 and long rows (a full sum, a row max);
+//   rows: one workgroup (of WG invocations) per output row, for I == 1 and long rows (a full sum, a row max);
 //         strided partial reductions then a tree in workgroup memory.
 // Max propagates NaN (a NaN anywhere in a row wins, the first one on ties), as PyTorch does.
 // Bindings: 0 X (read), 1 Y (write, O*I values), 2 IDX (write, i32 argmax; written for max only),
@@ -22,9 +23,9 @@ const IS_MAX: bool = {{IS_MAX}};
 
 // #include "lib/math.wgsl"
 
-@compute @workgroup_size(64)
+@compute @workgroup_size({{WG}})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
-  let j = gid.x + gid.y * nw.x * 64u;
+  let j = gid.x + gid.y * nw.x * {{WG}}u;
   if (j >= P.O * P.I) { return; }
   let o = j / P.I;
   let i = j % P.I;
@@ -47,10 +48,10 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: 
   }
 }
 
-var<workgroup> wval: array<f32, 256>;
-var<workgroup> widx: array<u32, 256>;
+var<workgroup> wval: array<f32, {{WG}}>;
+var<workgroup> widx: array<u32, {{WG}}>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size({{WG}})
 fn rows(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u,
         @builtin(num_workgroups) nw: vec3u) {
   let o = wid.x + wid.y * nw.x;
@@ -63,7 +64,7 @@ fn rows(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
     acc = -3.4028234e38;
     arg = 0xffffffffu;
   }
-  for (var r = t; r < P.R; r += 256u) {
+  for (var r = t; r < P.R; r += {{WG}}u) {
     let v = X[base + r];
     if (IS_MAX) {
       if (arg == 0xffffffffu || v > acc || (is_nan(v) && !is_nan(acc))) { acc = v; arg = r; }
@@ -74,7 +75,7 @@ fn rows(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   wval[t] = acc;
   widx[t] = arg;
   workgroupBarrier();
-  for (var s = 128u; s > 0u; s = s >> 1u) {
+  for (var s = {{WG}}u / 2u; s > 0u; s = s >> 1u) {
     if (t < s) {
       if (IS_MAX) {
         let v = wval[t + s];

@@ -11,9 +11,9 @@ struct Params { O: u32, R: u32, I: u32 }
 @group(0) @binding(2) var<storage, read_write> GX: array<f32>;
 @group(0) @binding(3) var<uniform> P: Params;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size({{WG}})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
-  let e = gid.x + gid.y * nw.x * 256u;
+  let e = gid.x + gid.y * nw.x * {{WG}}u;
   if (e >= P.O * P.R * P.I) { return; }
   let i = e % P.I;
   let r = (e / P.I) % P.R;

@@ -17,7 +17,7 @@ struct Params { O: u32, R: u32, I: u32 }
 @group(0) @binding(3) var<uniform> P: Params;
 
 fn row_base(gid: vec3u, nw: vec3u, valid: ptr<function, bool>) -> u32 {
-  let j = gid.x + gid.y * nw.x * 64u;
+  let j = gid.x + gid.y * nw.x * {{WG}}u;
   *valid = j < P.O * P.I;
   let o = j / P.I;
   let i = j % P.I;
@@ -30,7 +30,7 @@ fn row_max(base: u32) -> f32 {
   return m;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size({{WG}})
 fn softmax(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
   var ok: bool;
   let base = row_base(gid, nw, &ok);
@@ -46,7 +46,7 @@ fn softmax(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n
   _ = G[0];
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size({{WG}})
 fn log_softmax(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
   var ok: bool;
   let base = row_base(gid, nw, &ok);
@@ -62,7 +62,7 @@ fn log_softmax(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
   _ = G[0];
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size({{WG}})
 fn softmax_bwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
   var ok: bool;
   let base = row_base(gid, nw, &ok);
@@ -78,7 +78,7 @@ fn softmax_bwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
   }
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size({{WG}})
 fn log_softmax_bwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
   var ok: bool;
   let base = row_base(gid, nw, &ok);

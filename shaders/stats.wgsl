@@ -35,7 +35,7 @@ struct Params { nseg: u32, ngroups: u32, bins: u32, out_base: u32, hist_base: u3
 @group(0) @binding(5) var<uniform> P: Params;
 
 const REC: u32 = 12u;
-const WG: u32 = 64u;
+const WG: u32 = {{WG}}u;
 
 fn finite(x: f32) -> bool {
   return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u;
@@ -94,7 +94,7 @@ fn merge(a: Moments, b: Moments) -> Moments {
   return Moments(n, a.mean + d * fb, a.m2 + b.m2 + d * d * f32(a.n) * fb);
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size({{WG}})
 fn partial(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
   bind_all();
   let w = wid.x;
@@ -156,7 +156,7 @@ fn partial(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid:
   PART[p + 10u] = bitcast<u32>(dot(sq, o));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size({{WG}})
 fn finalize(@builtin(global_invocation_id) gid: vec3u) {
   bind_all();
   let s = gid.x;
@@ -205,7 +205,7 @@ fn bin_of(x: f32, lo: f32, width: f32, nb: u32) -> u32 {
   return b;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size({{WG}})
 fn histogram(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
   bind_all();
   let w = wid.x;

@@ -23,18 +23,18 @@ fn bind_all() {
   }
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size({{WG}})
 fn delta(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
   bind_all();
-  let i = gid.x + gid.y * nw.x * 256u;
+  let i = gid.x + gid.y * nw.x * {{WG}}u;
   if (i >= P.n) { return; }
   DST[P.dst_off + i] -= SRC[P.src_off + i];
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size({{WG}})
 fn mark_active(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
   bind_all();
-  let j = gid.x + gid.y * nw.x * 64u;
+  let j = gid.x + gid.y * nw.x * {{WG}}u;
   if (j >= P.U * P.S) { return; }
   let u = j / P.S;
   let s = j % P.S;

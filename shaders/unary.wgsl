@@ -25,9 +25,9 @@ fn apply(v: {{T}}, a: f32, b: f32) -> {{T}} {
   return {{APPLY}};
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size({{WG}})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
-  let i = gid.x + gid.y * nw.x * 256u;
+  let i = gid.x + gid.y * nw.x * {{WG}}u;
   if (i >= P.n) { return; }
   Y[i] = apply(X[i], P.a, P.b);
 }

@@ -23,9 +23,9 @@ fn apply(x: {{T}}, y: {{T}}, a: f32, b: f32) -> {{T}} {
   return {{APPLY}};
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size({{WG}})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
-  let i = gid.x + gid.y * nw.x * 256u;
+  let i = gid.x + gid.y * nw.x * {{WG}}u;
   if (i >= P.n) { return; }
   GX[i] = G[i] * apply(X[i], Y[i], P.a, P.b);
 }

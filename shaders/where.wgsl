@@ -24,9 +24,9 @@ fn dim(v: array<vec4u, 2>, d: u32) -> u32 {
   return v[d / 4u][d % 4u];
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size({{WG}})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
-  let i = gid.x + gid.y * nw.x * 256u;
+  let i = gid.x + gid.y * nw.x * {{WG}}u;
   if (i >= P.n) { return; }
   var ic = 0u;
   var ia = 0u;

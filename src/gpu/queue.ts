@@ -10,9 +10,13 @@ import { checkDevice, device, whenLost } from "./device.ts";
 import { decodeFlags, errorFlags, flagsPending } from "./errors.ts";
 import { markSubmitted } from "./pool.ts";
 import { checkCompileErrors, pipeline } from "./shaders.ts";
+import { type KernelSpec, kernelSpec } from "./kernel_specs.ts";
 
-/** A scalar kernel parameter: plain numbers are u32 (or i32 when negative); `{ f }` is f32. */
+/** A positional kernel parameter: plain numbers are u32 (or i32 when negative); `{ f }` is f32. */
 export type Param = number | { f: number };
+
+/** Kernel parameters by name, as declared in the kernel's spec (src/gpu/kernel_specs.ts). */
+export type NamedParams = Record<string, number | readonly number[]>;
 
 /** One kernel launch. */
 export interface Dispatch {
@@ -24,10 +28,48 @@ export interface Dispatch {
   constants?: Record<string, string | number>;
   /** Storage buffers, bound at 0..n-1 in order. */
   buffers: GPUBuffer[];
-  /** Uniform parameters, bound at binding n as one struct of 4-byte fields. */
-  params?: Param[];
-  /** Workgroup counts. */
-  workgroups: [number, number?, number?];
+  /**
+   * Uniform parameters, bound at binding n as one struct: by name for the kernels in
+   * KERNEL_SPECS (order and types come from the spec), or positional for other shaders.
+   */
+  params?: NamedParams | Param[];
+  /** How many invocations to launch (the grid comes from the entry's workgroup size) ... */
+  invocations?: number;
+  /** ... or explicit workgroup counts. */
+  workgroups?: [number, number?, number?];
+}
+
+/** Writes named parameters into the arena at `base` (in words) in the spec's order; returns the word count. */
+function writeNamed(shader: string, spec: KernelSpec, params: NamedParams, base: number): number {
+  const given = new Set(Object.keys(params));
+  let w = base;
+  for (const [name, type] of spec.params) {
+    const v = params[name] ?? (name.startsWith("_") ? 0 : undefined);
+    given.delete(name);
+    if (v === undefined) throw new Error(`kernel ${shader}: parameter ${name} was not given`);
+    if (type === "u32x8") {
+      const arr = v as readonly number[];
+      if (!Array.isArray(arr) || arr.length > 8) {
+        throw new Error(`kernel ${shader}: ${name} needs up to 8 values`);
+      }
+      for (let k = 0; k < 8; k++) arenaU32[w + k] = arr[k] ?? 0;
+      w += 8;
+    } else {
+      const x = v as number;
+      if (typeof x !== "number") throw new Error(`kernel ${shader}: ${name} must be a number`);
+      if (type === "f32") arenaF32[w] = x;
+      else if (type === "i32") arenaI32[w] = x;
+      else {
+        if (!(Number.isInteger(x) && x >= 0 && x <= 0xffffffff)) {
+          throw new Error(`kernel ${shader}: ${name} = ${x} is not a u32`);
+        }
+        arenaU32[w] = x;
+      }
+      w++;
+    }
+  }
+  if (given.size) throw new Error(`kernel ${shader}: unknown parameter ${[...given].join(", ")}`);
+  return w - base;
 }
 
 const SLOT = 256;
@@ -65,24 +107,33 @@ export function dispatch(d: Dispatch): void {
   if (slotsUsed >= SLOTS) flush();
   const enc = getEncoder();
   const dev = device();
-  const pipe = pipeline(d.shader, d.constants ?? {}, d.entry ?? "main");
+  const entry = d.entry ?? "main";
+  const spec = kernelSpec(d.shader);
+  const wg = spec?.workgroup[entry];
+  if (spec && wg === undefined) throw new Error(`kernel ${d.shader} has no entry point ${entry} in its spec`);
+  const pipe = pipeline(d.shader, wg === undefined ? d.constants ?? {} : { ...d.constants, WG: wg }, entry);
   const entries: GPUBindGroupEntry[] = d.buffers.map((buffer, i) => ({ binding: i, resource: { buffer } }));
-  if (d.params && d.params.length > 0) {
-    if (d.params.length > SLOT / 4) throw new Error(`kernel ${d.shader}: too many parameters`);
+  const params = d.params;
+  if (params && (!Array.isArray(params) || params.length > 0)) {
     const base = (slotsUsed * SLOT) / 4;
-    d.params.forEach((p, i) => {
-      if (typeof p === "number") {
-        if (p < 0) arenaI32[base + i] = p;
-        else arenaU32[base + i] = p;
-      } else arenaF32[base + i] = p.f;
-    });
+    let words: number;
+    if (Array.isArray(params)) {
+      if (spec) throw new Error(`kernel ${d.shader}: pass its parameters by name (see its spec)`);
+      if (params.length > SLOT / 4) throw new Error(`kernel ${d.shader}: too many parameters`);
+      params.forEach((p, i) => {
+        if (typeof p === "number") {
+          if (p < 0) arenaI32[base + i] = p;
+          else arenaU32[base + i] = p;
+        } else arenaF32[base + i] = p.f;
+      });
+      words = params.length;
+    } else {
+      if (!spec) throw new Error(`kernel ${d.shader} has no spec: pass its parameters as an array`);
+      words = writeNamed(d.shader, spec, params as NamedParams, base);
+    }
     entries.push({
       binding: d.buffers.length,
-      resource: {
-        buffer: arena!,
-        offset: slotsUsed * SLOT,
-        size: Math.ceil((d.params.length * 4) / 16) * 16,
-      },
+      resource: { buffer: arena!, offset: slotsUsed * SLOT, size: Math.ceil((words * 4) / 16) * 16 },
     });
     slotsUsed++;
   }
@@ -90,7 +141,15 @@ export function dispatch(d: Dispatch): void {
   const pass = enc.beginComputePass();
   pass.setPipeline(pipe);
   pass.setBindGroup(0, bindGroup);
-  const [x, y = 1, z = 1] = d.workgroups;
+  let groups = d.workgroups;
+  if (d.invocations !== undefined) {
+    if (wg === undefined) {
+      throw new Error(`kernel ${d.shader}: invocations needs a spec with a workgroup size`);
+    }
+    groups = grid(d.invocations, wg);
+  }
+  if (!groups) throw new Error(`kernel ${d.shader}: give invocations or workgroups`);
+  const [x, y = 1, z = 1] = groups;
   pass.dispatchWorkgroups(x, y, z);
   pass.end();
   kernelsInBatch.add(d.shader + (d.entry && d.entry !== "main" ? `:${d.entry}` : ""));

@@ -6,10 +6,28 @@
  * with the shader's name at the next synchronisation point (see `checkErrors`).
  */
 import { device } from "./device.ts";
+import { checkSpec, kernelSpec } from "./kernel_specs.ts";
 
 const sources = new Map<string, string>();
 const pipelines = new Map<string, GPUComputePipeline>();
 const pending: Promise<void>[] = [];
+const checked = new Set<string>();
+
+/**
+ * GLASSBOX_PRINT_SHADERS=1 prints every shader as compiled (constants filled, includes
+ * pasted) to stderr, for reading what really runs.
+ */
+function printShaders(): boolean {
+  try {
+    return Boolean(
+      (globalThis as { Deno?: { env: { get(k: string): string | undefined } } }).Deno?.env.get(
+        "GLASSBOX_PRINT_SHADERS",
+      ),
+    );
+  } catch {
+    return false; // no --allow-env
+  }
+}
 
 /**
  * Registers WGSL source under a name, as if it were shaders/NAME.wgsl (for kernels written
@@ -61,7 +79,16 @@ export function pipeline(
   let p = pipelines.get(key);
   if (p) return p;
   const dev = device();
-  const code = fillTemplate(name, shaderSource(name), constants);
+  const raw = shaderSource(name);
+  const spec = kernelSpec(name);
+  if (spec && !checked.has(name)) {
+    checkSpec(name, raw, spec);
+    checked.add(name);
+  }
+  const code = fillTemplate(name, raw, constants);
+  if (printShaders()) {
+    console.error(`// ---- ${name}.wgsl, entry ${entry}, ${JSON.stringify(constants)}\n${code}`);
+  }
   dev.pushErrorScope("validation");
   const module = dev.createShaderModule({ code, label: name });
   p = dev.createComputePipeline({ layout: "auto", compute: { module, entryPoint: entry }, label: key });

@@ -8,7 +8,8 @@
  */
 import { device } from "../gpu/device.ts";
 import { acquireBuffer, placeholderBuffer, releaseBuffer } from "../gpu/pool.ts";
-import { copyBuffer, dispatch, grid, readBuffer } from "../gpu/queue.ts";
+import { copyBuffer, dispatch, readBuffer } from "../gpu/queue.ts";
+import { KERNEL_SPECS } from "../gpu/kernel_specs.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 
 /** Statistics of one tensor at one step. */
@@ -157,8 +158,8 @@ export class StatsBatch<K = string> {
         shader: "track",
         entry: "delta",
         buffers: [prev, this.#data[this.#flip]!, placeholderBuffer()],
-        params: [n, a.offset, items[i].prevOffset, 0, 0, 0, 0],
-        workgroups: grid(n, 256),
+        params: { n, dst_off: a.offset, src_off: items[i].prevOffset, N: 0, U: 0, S: 0, unit_off: 0 },
+        invocations: n,
       });
       i = j;
     }
@@ -190,9 +191,10 @@ export class StatsBatch<K = string> {
       dev.queue.writeBuffer(this.#segBuf, 0, table);
       this.#segKey = key;
     }
-    if (!this.#part || this.#part.size < groups * 64 * REC * 4) {
+    const wg = KERNEL_SPECS.stats.workgroup.partial;
+    if (!this.#part || this.#part.size < groups * wg * REC * 4) {
       if (this.#part) releaseBuffer(this.#part);
-      this.#part = acquireBuffer(groups * 64 * REC * 4); // one partial record per invocation
+      this.#part = acquireBuffer(groups * wg * REC * 4); // one partial record per invocation
     }
     const histWords = histograms ? segs.length * this.bins : 0;
     this.#ensureRing(segs.length * REC, histWords);
@@ -205,14 +207,20 @@ export class StatsBatch<K = string> {
     this.#outUsed += segs.length * REC;
     this.#histUsed += histWords;
     const buffers = [this.#data[f]!, this.#segBuf!, this.#part!, this.#out!, this.#hist!];
-    const params = [segs.length, groups, this.bins, rec.outBase, rec.histBase];
+    const params = {
+      nseg: segs.length,
+      ngroups: groups,
+      bins: this.bins,
+      out_base: rec.outBase,
+      hist_base: Math.max(0, rec.histBase),
+    };
     dispatch({ shader: "stats", entry: "partial", buffers, params, workgroups: [groups] });
     dispatch({
       shader: "stats",
       entry: "finalize",
       buffers,
       params,
-      workgroups: [Math.ceil(segs.length / 64)],
+      invocations: segs.length,
     });
     if (histograms) dispatch({ shader: "stats", entry: "histogram", buffers, params, workgroups: [groups] });
     this.#pending.push(rec);

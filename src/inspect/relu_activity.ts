@@ -6,7 +6,7 @@
  */
 import { device } from "../gpu/device.ts";
 import { acquireBuffer, placeholderBuffer, releaseBuffer } from "../gpu/pool.ts";
-import { copyBuffer, dispatch, grid, readBuffer } from "../gpu/queue.ts";
+import { copyBuffer, dispatch, readBuffer } from "../gpu/queue.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import type { DeadUnits } from "./records.ts";
 
@@ -48,8 +48,8 @@ export class ReluActivity {
       shader: "track",
       entry: "mark_active",
       buffers: [out.buffer, placeholderBuffer(), this.#flags!],
-      params: [0, 0, 0, N, U, S, l.offset],
-      workgroups: grid(U * S, 64),
+      params: { n: 0, dst_off: 0, src_off: 0, N, U, S, unit_off: l.offset },
+      invocations: U * S,
     });
   }
 

@@ -1,5 +1,5 @@
 /** Dropout: zeroes elements with probability p in training mode, scaling the rest by 1/(1-p). */
-import { dispatch, grid } from "../gpu/queue.ts";
+import { dispatch } from "../gpu/queue.ts";
 import { mul } from "../tensor/ops/elementwise.ts";
 import { defaultGenerator, type Generator } from "../tensor/random.ts";
 import { empty, type Tensor } from "../tensor/tensor.ts";
@@ -26,8 +26,8 @@ export class Dropout extends Module {
     dispatch({
       shader: "dropout",
       buffers: [mask.buffer],
-      params: [x.size, this.generator.nextU32(), { f: this.p }, { f: 1 / (1 - this.p) }],
-      workgroups: grid(x.size, 256),
+      params: { n: x.size, seed: this.generator.nextU32(), p: this.p, scale: 1 / (1 - this.p) },
+      invocations: x.size,
     });
     return mul(x, mask);
   }

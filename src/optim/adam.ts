@@ -33,18 +33,18 @@ export class Adam extends Optimizer {
   protected update(p: Tensor, g: Tensor, t: number): void {
     const [m, v] = this.slots(p, 2);
     const [b1, b2] = this.betas;
-    this.run("adam", p, g, m, v, [
-      { f: this.lr },
-      { f: this.weightDecay },
-      { f: b1 },
-      { f: b2 },
-      { f: this.eps },
-      { f: 1 - b1 ** t },
-      { f: 1 - b2 ** t },
-      this.decoupled ? 1 : 0,
-      { f: 1 - b1 },
-      { f: 1 - b2 },
-    ]);
+    this.run("adam", p, g, m, v, {
+      lr: this.lr,
+      wd: this.weightDecay,
+      a: b1,
+      b: b2,
+      c: this.eps,
+      d: 1 - b1 ** t,
+      e: 1 - b2 ** t,
+      flags: this.decoupled ? 1 : 0,
+      f: 1 - b1,
+      g: 1 - b2,
+    });
   }
 }
 

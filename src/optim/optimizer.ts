@@ -1,6 +1,6 @@
 /** The optimizer base: parameter list, learning rate, per-parameter state kept on the GPU. */
 import { placeholderBuffer } from "../gpu/pool.ts";
-import { dispatch, grid, type Param } from "../gpu/queue.ts";
+import { dispatch, type NamedParams } from "../gpu/queue.ts";
 import { full } from "../tensor/create.ts";
 import { keep } from "../tensor/scope.ts";
 import type { Tensor } from "../tensor/tensor.ts";
@@ -68,13 +68,20 @@ export abstract class Optimizer {
     return s;
   }
 
-  protected run(entry: string, p: Tensor, g: Tensor, s1: Tensor, s2: Tensor | null, params: Param[]): void {
+  protected run(
+    entry: string,
+    p: Tensor,
+    g: Tensor,
+    s1: Tensor,
+    s2: Tensor | null,
+    params: NamedParams,
+  ): void {
     dispatch({
       shader: "optim",
       entry,
       buffers: [p.buffer, g.buffer, s1.buffer, s2 ? s2.buffer : placeholderBuffer()],
-      params: [p.size, ...params],
-      workgroups: grid(p.size, 256),
+      params: { n: p.size, ...params },
+      invocations: p.size,
     });
   }
 }

@@ -40,15 +40,17 @@ export class SGD extends Optimizer {
     const first = t === 1;
     const [buf] = this.slots(p, 1);
     const flags = (this.nesterov ? 1 : 0) | (first ? 2 : 0);
-    this.run("sgd", p, g, buf, null, [
-      { f: this.lr },
-      { f: this.weightDecay },
-      { f: this.momentum },
-      { f: this.dampening },
-      { f: 0 },
-      { f: 0 },
-      { f: 0 },
+    this.run("sgd", p, g, buf, null, {
+      lr: this.lr,
+      wd: this.weightDecay,
+      a: this.momentum,
+      b: this.dampening,
+      c: 0,
+      d: 0,
+      e: 0,
       flags,
-    ]);
+      f: 0,
+      g: 0,
+    });
   }
 }

@@ -2,7 +2,7 @@
  * @internal Thin launchers for the generic kernels (unary, binary, copy, fill). Ops call these;
  * they do not record autograd.
  */
-import { dispatch, grid } from "../gpu/queue.ts";
+import { dispatch } from "../gpu/queue.ts";
 import { type DType, empty, type Tensor } from "./tensor.ts";
 
 /** Row-major strides of a shape. */
@@ -45,8 +45,8 @@ export function launchUnary(x: Tensor, op: string, a = 0, b = 0): Tensor {
     shader: "unary",
     constants: { OP: op, T: v.T, APPLY: v.APPLY },
     buffers: [x.buffer, y.buffer],
-    params: [v.units, { f: a }, { f: b }],
-    workgroups: grid(v.units, 256),
+    params: { n: v.units, a, b },
+    invocations: v.units,
   });
   return y;
 }
@@ -60,8 +60,8 @@ export function launchUnaryBackward(x: Tensor, y: Tensor, g: Tensor, deriv: stri
     shader: "unary_backward",
     constants: { DERIV: deriv, T: v.T, APPLY: v.APPLY.replace(/\bop\(/g, "deriv(") },
     buffers: [x.buffer, y.buffer, g.buffer, gx.buffer],
-    params: [v.units, { f: a }, { f: b }],
-    workgroups: grid(v.units, 256),
+    params: { n: v.units, a, b },
+    invocations: v.units,
   });
   return gx;
 }
@@ -81,17 +81,15 @@ export function launchWhere(c: Tensor, a: Tensor, b: Tensor, shape: readonly num
     shader: "where",
     constants: { TC: c.dtype === "int32" ? "i32" : "f32" },
     buffers: [c.buffer, a.buffer, b.buffer, z.buffer],
-    params: [
-      z.size,
-      shape.length,
-      0,
-      0,
-      ...dims8(shape),
-      ...strides8(broadcastStrides(c.shape, shape)),
-      ...strides8(broadcastStrides(a.shape, shape)),
-      ...strides8(broadcastStrides(b.shape, shape)),
-    ],
-    workgroups: grid(z.size, 256),
+    params: {
+      n: z.size,
+      rank: shape.length,
+      shape: dims8(shape),
+      sc: strides8(broadcastStrides(c.shape, shape)),
+      sa: strides8(broadcastStrides(a.shape, shape)),
+      sb: strides8(broadcastStrides(b.shape, shape)),
+    },
+    invocations: z.size,
   });
   return z;
 }
@@ -108,16 +106,14 @@ export function launchBinary(a: Tensor, b: Tensor, op: string, shape: readonly n
     shader: "binary",
     constants: { OP: op, BCAST: same ? 0 : 1, T: v.T, APPLY: v.APPLY },
     buffers: [a.buffer, b.buffer, z.buffer],
-    params: [
-      v.units,
-      shape.length,
-      0,
-      0,
-      ...dims8(shape),
-      ...strides8(same ? [] : bstr(a)),
-      ...strides8(same ? [] : bstr(b)),
-    ],
-    workgroups: grid(v.units, 256),
+    params: {
+      n: v.units,
+      rank: shape.length,
+      shape: dims8(shape),
+      sa: strides8(same ? [] : bstr(a)),
+      sb: strides8(same ? [] : bstr(b)),
+    },
+    invocations: v.units,
   });
   return z;
 }
@@ -142,16 +138,16 @@ export function launchCopy(
     shader: "copy",
     constants: { T: dtype === "int32" ? "i32" : "f32", RANK: Math.max(1, sh.length) },
     buffers: [src instanceof GPUBuffer ? src : src.buffer, dst instanceof GPUBuffer ? dst : dst.buffer],
-    params: [
+    params: {
       n,
-      sh.length,
-      srcOff,
-      dstOff,
-      ...dims8(sh),
-      ...strides8(keepDims.map((i) => srcStrides[i])),
-      ...strides8(keepDims.map((i) => dstStrides[i])),
-    ],
-    workgroups: grid(n, 256),
+      rank: sh.length,
+      src_off: srcOff,
+      dst_off: dstOff,
+      shape: dims8(sh),
+      ss: strides8(keepDims.map((i) => srcStrides[i])),
+      ds: strides8(keepDims.map((i) => dstStrides[i])),
+    },
+    invocations: n,
   });
 }
 
@@ -165,7 +161,7 @@ export function launchFill(t: Tensor, value: number): void {
     shader: "fill",
     constants: { T: t.dtype === "int32" ? "i32" : "f32" },
     buffers: [t.buffer],
-    params: [t.size, bits.getUint32(0, true)],
-    workgroups: grid(t.size, 256),
+    params: { n: t.size, value: bits.getUint32(0, true) },
+    invocations: t.size,
   });
 }

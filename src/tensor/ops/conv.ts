@@ -7,7 +7,7 @@
  * again in transposed layout) and the input gradient col2im(Wᵀ·dY).
  */
 import { placeholderBuffer } from "../../gpu/pool.ts";
-import { dispatch, grid } from "../../gpu/queue.ts";
+import { dispatch } from "../../gpu/queue.ts";
 import { record } from "../graph.ts";
 import { assertFloat, empty, own, type Tensor } from "../tensor.ts";
 import { mm } from "./matmul.ts";
@@ -62,12 +62,12 @@ function im2col(x: Tensor, dst: Tensor, g: Geometry, sN: number, sK: number, sP:
     entry: "im2col",
     buffers: [x.buffer, dst.buffer],
     params: convParams(g, n, sN, sK, sP),
-    workgroups: grid(n, 256),
+    invocations: n,
   });
 }
 
 function convParams(g: Geometry, total: number, sN: number, sK: number, sP: number) {
-  return [g.N, g.C, g.H, g.W, g.KH, g.KW, g.OH, g.OW, g.stride, g.pad, g.dil, total, sN, sK, sP];
+  return { ...g, total, sN, sK, sP };
 }
 
 /**
@@ -167,7 +167,7 @@ export function conv2d(
         entry: "col2im",
         buffers: [dcols.buffer, dx.buffer],
         params: convParams(g, x.size, K * P, P, 1),
-        workgroups: grid(x.size, 256),
+        invocations: x.size,
       });
       dcols.dispose();
       res[0] = dx;
@@ -212,13 +212,13 @@ function pool(
   const y = empty([N, C, OH, OW]);
   const idx = op === "max" ? empty([y.size], "int32") : null; // the winners, for max's backward
 
-  const params = (total: number) => [N, C, H, W, KH, KW, OH, OW, SH, SW, PH, PW, total];
+  const params = (total: number) => ({ N, C, H, W, KH, KW, OH, OW, SH, SW, PH, PW, total });
   dispatch({
     shader: "pool",
     entry: `${op}_fwd`,
     buffers: [x.buffer, idx ? idx.buffer : placeholderBuffer(), y.buffer],
     params: params(y.size),
-    workgroups: grid(y.size, 256),
+    invocations: y.size,
   });
   const out = record(y, name, [x], (dy) => {
     const dx = empty(x.shape);
@@ -227,7 +227,7 @@ function pool(
       entry: `${op}_bwd`,
       buffers: [dy.buffer, idx ? idx.buffer : placeholderBuffer(), dx.buffer],
       params: params(x.size),
-      workgroups: grid(x.size, 256),
+      invocations: x.size,
     });
     return [dx];
   }, []); // max reads only the winners, which it owns

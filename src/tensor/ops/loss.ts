@@ -2,7 +2,7 @@
  * Losses: cross-entropy on class indices, mean squared error, binary cross-entropy on logits.
  */
 import { errorFlags } from "../../gpu/errors.ts";
-import { dispatch, grid } from "../../gpu/queue.ts";
+import { dispatch } from "../../gpu/queue.ts";
 import { record } from "../graph.ts";
 import { launchBinary } from "../kernels.ts";
 import { assertFloat, assertLive, empty, type Tensor } from "../tensor.ts";
@@ -57,8 +57,8 @@ export function crossEntropy(logits: Tensor, targets: Tensor, options: CrossEntr
     shader: "cross_entropy",
     entry: "forward",
     buffers: [logits.buffer, targets.buffer, logits.buffer, rows.buffer, errorFlags()],
-    params: [N, C, { f: eps }],
-    workgroups: grid(N, 64),
+    params: { N, C, eps },
+    invocations: N,
   });
   const perRow = record(rows, "crossEntropy", [logits], (g) => {
     const gx = empty(logits.shape);
@@ -66,8 +66,8 @@ export function crossEntropy(logits: Tensor, targets: Tensor, options: CrossEntr
       shader: "cross_entropy",
       entry: "backward",
       buffers: [logits.buffer, targets.buffer, g.buffer, gx.buffer, errorFlags()],
-      params: [N, C, { f: eps }],
-      workgroups: grid(N, 64),
+      params: { N, C, eps },
+      invocations: N,
     });
     return [gx];
   });

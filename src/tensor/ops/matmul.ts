@@ -6,7 +6,7 @@
  * transposed operand in a backward pass costs at most one copy and often none.
  */
 import { placeholderBuffer } from "../../gpu/pool.ts";
-import { dispatch, grid } from "../../gpu/queue.ts";
+import { dispatch } from "../../gpu/queue.ts";
 import { record } from "../graph.ts";
 import { launchCopy } from "../kernels.ts";
 import { assertFloat, empty, type Tensor } from "../tensor.ts";
@@ -28,8 +28,6 @@ interface Packed {
   temp: Tensor | null;
 }
 
-/** Invocations per workgroup (measured on llvmpipe: 8 to 128 performed alike; 64 suits GPUs too). */
-const MM_WG = 64;
 const ceil4 = (n: number) => Math.ceil(n / 4) * 4;
 
 /** Puts a view into [batch][K][ld] with x contiguous, copying only if needed. */
@@ -100,10 +98,21 @@ export function mm(
   const tilesN = Math.ceil(N / TN);
   dispatch({
     shader: "matmul",
-    constants: { WG: MM_WG, TM, TN, BIAS: bias ? biasMode : 0, ...unroll(TM, TN) },
+    constants: { TM, TN, BIAS: bias ? biasMode : 0, ...unroll(TM, TN) },
     buffers: [pa.buf, pb.buf, bias ? bias.buffer : placeholderBuffer(), c.buffer],
-    params: [M, N, K, pa.ld / 4, pb.ld / 4, pa.batchStride / 4, pb.batchStride / 4, tilesM, tilesN, batch],
-    workgroups: grid(batch * tilesM * tilesN, MM_WG),
+    params: {
+      M,
+      N,
+      K,
+      lda4: pa.ld / 4,
+      ldb4: pb.ld / 4,
+      a_batch4: pa.batchStride / 4,
+      b_batch4: pb.batchStride / 4,
+      tiles_m: tilesM,
+      tiles_n: tilesN,
+      batch,
+    },
+    invocations: batch * tilesM * tilesN,
   });
   pa.temp?.dispose();
   pb.temp?.dispose();

@@ -1,7 +1,7 @@
 /**
  * Reductions: sum, mean, max and argmax over axes (shaders/reduce.wgsl).
  */
-import { dispatch, grid } from "../../gpu/queue.ts";
+import { dispatch } from "../../gpu/queue.ts";
 import { record } from "../graph.ts";
 import { launchUnary } from "../kernels.ts";
 import { assertFloat, assertLive, empty, own, type Tensor } from "../tensor.ts";
@@ -113,8 +113,8 @@ export function max(x: Tensor, axis?: number, keepdim = false): Tensor {
     dispatch({
       shader: "reduce_backward",
       buffers: [g.buffer, idx.buffer, gx.buffer],
-      params: [O, R, I],
-      workgroups: grid(x.size, 256),
+      params: { O, R, I },
+      invocations: x.size,
     });
     return [gx];
   }, []); // reads only the winners, which it owns

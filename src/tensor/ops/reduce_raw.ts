@@ -26,8 +26,9 @@ export function reduceORI(
     entry: useRows ? "rows" : "main",
     constants: { IS_MAX: isMax ? "true" : "false" },
     buffers: [x.buffer, y.buffer, idx ? idx.buffer : placeholderBuffer()],
-    params: [O, R, I, { f: scale }],
-    workgroups: useRows ? grid(O, 1) : grid(O * I, 64),
+    params: { O, R, I, scale },
+    // rows: one workgroup per row
+    ...(useRows ? { workgroups: grid(O, 1) } : { invocations: O * I }),
   });
   return [y, idx];
 }

@@ -4,7 +4,7 @@
  * tensors). shaders/gather.wgsl and shaders/where.wgsl.
  */
 import { errorFlags } from "../../gpu/errors.ts";
-import { dispatch, grid } from "../../gpu/queue.ts";
+import { dispatch } from "../../gpu/queue.ts";
 import { record } from "../graph.ts";
 import { launchFill, launchWhere } from "../kernels.ts";
 import { assertFloat, assertLive, empty, type Tensor } from "../tensor.ts";
@@ -48,8 +48,8 @@ export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
       shader: "gather",
       entry: "gather",
       buffers: [x.buffer, index.buffer, y.buffer, errorFlags()],
-      params: [O, D, J, I],
-      workgroups: grid(y.size, 256),
+      params: { O, D, J, I },
+      invocations: y.size,
     });
   }
   return record(y, "gather", [x], (g) => {
@@ -63,8 +63,8 @@ export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
       shader: "gather",
       entry: "backward",
       buffers: [g.buffer, index.buffer, gx.buffer, errorFlags()],
-      params: [O, D, J, I],
-      workgroups: grid(gx.size, 256),
+      params: { O, D, J, I },
+      invocations: gx.size,
     });
     return [gx];
   }, [index]);

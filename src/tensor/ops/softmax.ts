@@ -1,7 +1,7 @@
 /**
  * softmax and log-softmax along an axis (shaders/softmax.wgsl), numerically stable.
  */
-import { dispatch, grid } from "../../gpu/queue.ts";
+import { dispatch } from "../../gpu/queue.ts";
 import { record } from "../graph.ts";
 import { assertFloat, empty, type Tensor } from "../tensor.ts";
 import { normAxis } from "./shape.ts";
@@ -21,8 +21,8 @@ function run(entry: string, x: Tensor, g: Tensor | null, dims: [number, number, 
     shader: "softmax",
     entry,
     buffers: [x.buffer, (g ?? x).buffer, out.buffer],
-    params: [O, R, I],
-    workgroups: grid(O * I, 64),
+    params: { O, R, I },
+    invocations: O * I,
   });
   return out;
 }
