@@ -3,4 +3,5 @@ export { type AdapterInfo, adapterInfo } from "./device.ts";
 export { type PoolStats, poolStats } from "./pool.ts";
 export { flush, queueStats, sync } from "./queue.ts";
 export { defineShader, pipelineCount } from "./shaders.ts";
-export { type Dispatch, dispatch, type Param } from "./queue.ts";
+export { type Dispatch, dispatch, type NamedParams, type Param } from "./queue.ts";
+export { KERNEL_SPECS, type KernelSpec, type ParamType } from "./kernel_specs.ts";

@@ -14,11 +14,15 @@ export type NonFiniteSource = "activation" | "weight" | "gradient";
 
 /** One alarm event. */
 export interface Alarm {
+  /** What the alarm is about. */
   kind: AlarmKind;
   /** Layer (module name and type, e.g. "3 Conv2d", with the op for NaN/Inf) or parameter name. */
   layer: string;
+  /** The step whose record raised it. */
   step: number;
+  /** The measured value (a norm, a fraction, a count). */
   value: number;
+  /** The threshold it crossed. */
   threshold: number;
   /** For "nonfinite": where it was seen, and so how much is known about where it started. */
   source?: NonFiniteSource;

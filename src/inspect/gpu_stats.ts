@@ -14,16 +14,23 @@ import type { Tensor } from "../tensor/tensor.ts";
 
 /** Statistics of one tensor at one step. */
 export interface TensorStats {
+  /** What the tensor is, e.g. "grad:0.weight". */
   key: string;
   /** Finite elements counted. */
   count: number;
+  /** Mean of the finite elements. */
   mean: number;
+  /** Population standard deviation of the finite elements (computed stably). */
   std: number;
   /** L2 norm of the finite elements. */
   norm: number;
+  /** Smallest finite element. */
   min: number;
+  /** Largest finite element. */
   max: number;
+  /** Largest |x|. */
   maxAbs: number;
+  /** Mean |x|. */
   meanAbs: number;
   /** NaN and ±Inf elements. */
   nonFinite: number;
@@ -41,7 +48,9 @@ export interface TensorStats {
 
 /** Optional saturation test for a tensor: counts |x - center| >= threshold. */
 export interface Saturation {
+  /** The value saturation is measured from (0.5 for sigmoid, 0 for tanh). */
   center: number;
+  /** |x - center| at or above this counts as saturated. */
   threshold: number;
 }
 
@@ -72,6 +81,7 @@ interface PendingRecord<K> {
  * `K` is the type of the key each tensor is added under.
  */
 export class StatsBatch<K = string> {
+  /** Histogram bins per tensor. */
   readonly bins: number;
   #data: [GPUBuffer | null, GPUBuffer | null] = [null, null];
   #dataBytes = [0, 0];
@@ -89,6 +99,7 @@ export class StatsBatch<K = string> {
   #histCap = 0;
   #pending: PendingRecord<K>[] = [];
 
+  /** A batch with `bins` histogram bins per tensor (1 to 64). */
   constructor(bins = 30) {
     if (bins < 1 || bins > 64) throw new Error(`StatsBatch: bins must be 1..64, got ${bins}`);
     this.bins = bins;

@@ -108,6 +108,7 @@ export class GradientTracker {
   readonly #relu = new ReluActivity();
   #norms: number[] = [];
 
+  /** Starts tracking `model` (hooks are attached now; see `trackGradients`). */
   constructor(model: Module, options: TrackOptions = {}) {
     this.#every = Math.max(1, Math.floor(options.every ?? 1));
     this.#thresholds = { ...DEFAULT_THRESHOLDS, ...options.thresholds };

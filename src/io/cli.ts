@@ -17,7 +17,7 @@ export type FlagSpec =
   | { type: "boolean" };
 
 /** The parsed value of each kind of flag. */
-type ValueOf<F extends FlagSpec> = F extends { type: "boolean" } ? boolean
+export type ValueOf<F extends FlagSpec> = F extends { type: "boolean" } ? boolean
   : F extends { type: "int" | "number" } ? number
   : string;
 

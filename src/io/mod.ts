@@ -20,4 +20,4 @@ export {
   type TfEvent,
   tfRecord,
 } from "./tfevents.ts";
-export { type Flags, type FlagSpec, parseFlags, runMain, UsageError } from "./cli.ts";
+export { type Flags, type FlagSpec, parseFlags, runMain, UsageError, type ValueOf } from "./cli.ts";

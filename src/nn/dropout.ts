@@ -16,10 +16,12 @@ import { Module } from "./module.ts";
  * ```
  */
 export class Dropout extends Module {
+  /** Drops each element with probability `p` in training mode. */
   constructor(readonly p = 0.5, readonly generator: Generator = defaultGenerator) {
     super();
     if (!(p >= 0 && p < 1)) throw new Error(`Dropout: p must be in [0, 1), got ${p}`);
   }
+  /** x times a fresh mask in training mode; x itself in eval mode. */
   forward(x: Tensor): Tensor {
     if (!this.training || this.p === 0) return x;
     const mask = empty(x.shape);

@@ -15,9 +15,12 @@ export abstract class Optimizer {
   stepCount = 0;
   /** Updates each parameter has had (a parameter without a gradient at a step is skipped, as in PyTorch). */
   protected steps = new Map<Tensor, number>();
+  /** The parameters it updates. */
   readonly params: Tensor[];
+  /** Per-parameter state tensors (momentum, moments). */
   protected state = new Map<Tensor, Tensor[]>();
 
+  /** An optimizer over `params` with learning rate `lr` (> 0). */
   constructor(params: Iterable<Tensor>, lr: number) {
     this.params = [...params];
     if (this.params.length === 0) throw new Error("optimizer got an empty parameter list");
@@ -68,6 +71,7 @@ export abstract class Optimizer {
     return s;
   }
 
+  /** Launches one update kernel (shaders/optim.wgsl) on p in place. */
   protected run(
     entry: string,
     p: Tensor,

@@ -13,7 +13,9 @@ import type { Optimizer } from "./optimizer.ts";
  */
 export class StepLR {
   #t = 0;
+  /** Multiplies the rate by `gamma` every `stepSize` steps. */
   constructor(readonly optimizer: Optimizer, readonly stepSize: number, readonly gamma = 0.1) {}
+  /** Advances one step (usually an epoch); returns the new rate. */
   step(): number {
     this.#t++;
     this.optimizer.lr = this.optimizer.initialLr * this.gamma ** Math.floor(this.#t / this.stepSize);
@@ -37,7 +39,9 @@ export class StepLR {
  */
 export class CosineAnnealingLR {
   #t = 0;
+  /** Anneals over `tMax` steps to `etaMin`. */
   constructor(readonly optimizer: Optimizer, readonly tMax: number, readonly etaMin = 0) {}
+  /** Advances one step (usually an epoch); returns the new rate. */
   step(): number {
     this.#t++;
     const base = this.optimizer.initialLr;

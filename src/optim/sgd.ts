@@ -4,10 +4,15 @@ import { Optimizer } from "./optimizer.ts";
 
 /** Options for `SGD` (PyTorch's names). */
 export interface SGDOptions {
+  /** Learning rate. */
   lr: number;
+  /** Momentum factor (default 0). */
   momentum?: number;
+  /** Dampening for momentum (default 0). */
   dampening?: number;
+  /** Nesterov momentum (default false). */
   nesterov?: boolean;
+  /** L2 penalty added to the gradient (default 0). */
   weightDecay?: number;
 }
 
@@ -22,10 +27,15 @@ export interface SGDOptions {
  * ```
  */
 export class SGD extends Optimizer {
+  /** Momentum factor. */
   readonly momentum: number;
+  /** Dampening for momentum. */
   readonly dampening: number;
+  /** Whether momentum is Nesterov's. */
   readonly nesterov: boolean;
+  /** L2 penalty added to the gradient. */
   readonly weightDecay: number;
+  /** SGD over `params`. */
   constructor(params: Iterable<Tensor>, options: SGDOptions) {
     super(params, options.lr);
     this.momentum = options.momentum ?? 0;
@@ -36,6 +46,7 @@ export class SGD extends Optimizer {
       throw new Error("SGD: Nesterov momentum requires a momentum > 0 and zero dampening");
     }
   }
+  /** One SGD update of p (shaders/optim.wgsl, entry sgd). */
   protected update(p: Tensor, g: Tensor, t: number): void {
     const first = t === 1;
     const [buf] = this.slots(p, 1);

@@ -11,7 +11,9 @@ export type NestedNumbers = number | NestedNumbers[];
 
 /** Options for creating a tensor. */
 export interface TensorOptions {
+  /** Element type (default float32). */
   dtype?: DType;
+  /** Whether gradients flow to it (default false). */
   requiresGrad?: boolean;
 }
 
@@ -167,6 +169,7 @@ export function arange(start: number, end?: number, step = 1, options: TensorOpt
 
 /** Options for random tensors. */
 export interface RandomOptions extends TensorOptions {
+  /** The generator to draw from (default: the global one, seeded by `manualSeed`). */
   generator?: Generator;
 }
 

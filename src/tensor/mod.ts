@@ -7,10 +7,12 @@ export { isGradEnabled, noGrad } from "./graph.ts";
 export {
   arange,
   full,
+  type NestedNumbers,
   ones,
   onesLike,
   rand,
   randn,
+  type RandomOptions,
   tensor,
   type TensorOptions,
   zeros,

@@ -44,6 +44,7 @@ export type TensorGradHook = (grad: Tensor) => Tensor | void;
 
 /** A handle that removes a hook. */
 export interface RemovableHandle {
+  /** Removes the hook. */
   remove(): void;
 }
 
@@ -213,6 +214,7 @@ export class Tensor {
     return new Tensor(shape, this.dtype, s.retain());
   }
 
+  /** A short description, e.g. "Tensor(weight[4, 2] float32)". */
   toString(): string {
     return `Tensor(${this.describe()})`;
   }

@@ -9,8 +9,11 @@ import { diverging, type RGB, viridis } from "./colormap.ts";
 
 /** An RGBA image. */
 export interface Image {
+  /** Width in pixels. */
   width: number;
+  /** Height in pixels. */
   height: number;
+  /** RGBA bytes, row by row (width · height · 4). */
   data: Uint8Array;
 }
 

@@ -10,10 +10,15 @@ import { bandChart, barChart, gridOfCharts, histogramChart, lineChart } from "./
  * and more; viz declares only what it draws, so it depends on nothing above it).
  */
 export interface ChartStats {
+  /** Smallest value. */
   min: number;
+  /** Largest value. */
   max: number;
+  /** Mean |x|. */
   meanAbs: number;
+  /** Largest |x|. */
   maxAbs: number;
+  /** L2 norm. */
   norm: number;
   /** counts over equal bins from min to max */
   histogram: number[];
@@ -21,8 +26,11 @@ export interface ChartStats {
 
 /** One recorded training step, as the charts read it (the tracker's `StepRecord` fits). */
 export interface ChartRecord {
+  /** Training step. */
   step: number;
+  /** Per parameter: name, layer label, gradient and value statistics, update ratio. */
   params: { name: string; layer: string; grad: ChartStats; weight: ChartStats; updateRatio?: number }[];
+  /** Per layer: label and output statistics. */
   layers: { label: string; activation?: ChartStats }[];
 }
 
@@ -98,7 +106,9 @@ export function updateRatioChart(records: ChartRecord[]): string {
 
 /** Training history as written by `deno task train`. */
 export interface History {
+  /** Loss per training step. */
   steps: number[];
+  /** Per epoch: losses and accuracies. */
   epochs: {
     epoch: number;
     trainLoss: number;

@@ -15,8 +15,11 @@ import { sumToShape } from "./reduce_raw.ts";
 
 /** Options for `conv2d`. */
 export interface Conv2dOptions {
+  /** Step between windows (default 1). */
   stride?: number;
+  /** Zeros added on each side (default 0). */
   padding?: number;
+  /** Spacing between kernel taps (default 1). */
   dilation?: number;
 }
 
