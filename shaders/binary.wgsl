@@ -20,9 +20,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> Z: array<{{T}}>;
 @group(0) @binding(3) var<uniform> P: Params;
 
-fn dim(v: array<vec4u, 2>, d: u32) -> u32 {
-  return v[d / 4u][d % 4u];
-}
+// #include "lib/strided.wgsl"
 
 // #include "lib/math.wgsl"
 

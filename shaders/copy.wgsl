@@ -19,9 +19,7 @@ struct Params {
 @group(0) @binding(1) var<storage, read_write> DST: array<{{T}}>;
 @group(0) @binding(2) var<uniform> P: Params;
 
-fn dim(v: array<vec4u, 2>, d: u32) -> u32 {
-  return v[d / 4u][d % 4u];
-}
+// #include "lib/strided.wgsl"
 
 @compute @workgroup_size({{WG}})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {

@@ -42,32 +42,24 @@ export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
   const O = x.shape.slice(0, d).reduce((a, b) => a * b, 1);
   const I = x.shape.slice(d + 1).reduce((a, b) => a * b, 1);
   const D = x.shape[d], J = index.shape[d];
-  const y = empty(index.shape);
-  if (y.size > 0) {
-    dispatch({
-      shader: "gather",
-      entry: "gather",
-      buffers: [x.buffer, index.buffer, y.buffer, errorFlags()],
-      params: { O, D, J, I },
-      invocations: y.size,
-    });
-  }
-  return record(y, "gather", [x], (g) => {
-    const gx = empty(x.shape);
-    if (gx.size === 0) return [gx];
-    if (J === 0) {
-      launchFill(gx, 0);
-      return [gx];
+  // one entry gathers x into [O, J, I]; the other gathers g back into [O, D, I]
+  const launch = (entry: "gather" | "backward", src: Tensor, shape: readonly number[]) => {
+    const dst = empty(shape);
+    if (dst.size === 0) return dst;
+    if (entry === "backward" && J === 0) launchFill(dst, 0);
+    else {
+      dispatch({
+        shader: "gather",
+        entry,
+        buffers: [src.buffer, index.buffer, dst.buffer, errorFlags()],
+        params: { O, D, J, I },
+        invocations: dst.size,
+      });
     }
-    dispatch({
-      shader: "gather",
-      entry: "backward",
-      buffers: [g.buffer, index.buffer, gx.buffer, errorFlags()],
-      params: { O, D, J, I },
-      invocations: gx.size,
-    });
-    return [gx];
-  }, [index]);
+    return dst;
+  };
+  const y = launch("gather", x, index.shape);
+  return record(y, "gather", [x], (g) => [launch("backward", g, x.shape)], [index]);
 }
 
 /** A tensor operand as is, a number as a 0-d tensor. */
