@@ -76,11 +76,6 @@ export function kernelSpec(shader: string): KernelSpec | undefined {
   return KERNEL_SPECS[shader];
 }
 
-/** The WGSL type a spec type stands for in `struct Params`. */
-export function wgslType(t: ParamType): string {
-  return t === "u32x8" ? "array<vec4u, 2>" : t;
-}
-
 /**
  * The fields of `struct Params` in WGSL source, as [name, type] with types normalised
  * ("array<vec4u, 2>" → "u32x8"); null when the shader has no such struct.
