@@ -298,6 +298,30 @@ Deno.test("losses: crossEntropy (with label smoothing), mse, binaryCrossEntropyW
   ref.assertClose([l], [1e4], { rtol: 1e-6, msg: "cross-entropy of large logits" });
 });
 
+Deno.test("matmul and linear at the 8×8 register tile: forward and backward, with and without bias and batch", async () => {
+  // 88×80 output (and dA 88×96, dB 96×80) have 64..127 tiles of 8×8 and < 128 of 16×16: all on the 8×8 tile
+  for (const shapes of [[[88, 96], [96, 80]], [[2, 64, 64], [2, 64, 64]]]) {
+    await checkOp({
+      name: `matmul ${JSON.stringify(shapes)}`,
+      shapes,
+      gpu: gb.matmul,
+      cpu: (a, b) => ref.matmul(a, b),
+      rtol: 1e-4,
+      atol: 1e-4,
+      sample: 12,
+    });
+  }
+  await checkOp({
+    name: "linear 88x96 -> 80 with bias",
+    shapes: [[88, 96], [80, 96], [80]],
+    gpu: (x, w, b) => gb.linear(x, w, b),
+    cpu: (x, w, b) => ref.binary(ref.matmul(x, ref.permute(w, [1, 0])), b, (p, q) => p + q),
+    rtol: 1e-4,
+    atol: 1e-4,
+    sample: 12,
+  });
+});
+
 Deno.test("matmul and linear at the 16×16 register tile: forward and backward, with and without bias and batch", async () => {
   // every product here (forward, dA = G·Bᵀ, dB = Aᵀ·G) has >= 128 tiles of 16×16, so all run on that tile
   const mm = (a: ref.Arr, b: ref.Arr) => ref.matmul(a, b);
