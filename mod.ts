@@ -27,3 +27,4 @@ export * from "./src/data/mod.ts";
 export * from "./src/io/mod.ts";
 export * from "./src/inspect/mod.ts";
 export * from "./src/viz/mod.ts";
+export * from "./src/explain/mod.ts";

@@ -208,6 +208,24 @@ export abstract class Module {
     }
   }
 
+  /**
+   * How many hooks of each kind this module has (tools that install hooks check they left
+   * none behind).
+   *
+   * @example
+   * ```ts
+   * import { Linear } from "glassbox";
+   * new Linear(2, 2).hookCounts(); // { forwardPre: 0, forward: 0, backward: 0 }
+   * ```
+   */
+  hookCounts(): { forwardPre: number; forward: number; backward: number } {
+    return {
+      forwardPre: this.#forwardPreHooks.length,
+      forward: this.#forwardHooks.length,
+      backward: this.#backwardHooks.length,
+    };
+  }
+
   /** Adds a hook that runs before every call of this module. */
   registerForwardPreHook(hook: ForwardPreHook): RemovableHandle {
     return handle(this.#forwardPreHooks, hook);

@@ -1,0 +1,191 @@
+/**
+ * What every attribution method shares: the model kept as it was (eval mode during the
+ * method, hooks removed even when it throws, training mode restored), targets, baselines,
+ * batches that fit the GPU, and the gradient of the target scores.
+ */
+import type { Module } from "../nn/module.ts";
+import { grad } from "../tensor/autograd.ts";
+import { full } from "../tensor/create.ts";
+import { noGrad } from "../tensor/graph.ts";
+import { sum } from "../tensor/ops/reduce.ts";
+import { broadcastShapes } from "../tensor/ops/elementwise.ts";
+import { concat, expand, reshape, slice } from "../tensor/ops/shape.ts";
+import { scope } from "../tensor/scope.ts";
+import { sync } from "../gpu/queue.ts";
+import { assertFloat, type RemovableHandle, type Tensor } from "../tensor/tensor.ts";
+import { resolveTarget, type Target, type TargetTable, targetScores } from "./target.ts";
+
+/** Options every method takes. */
+export interface AttributeOptions {
+  /** Which output to explain (see `Target`); optional for a model with one output. */
+  target?: Target;
+  /**
+   * How many model inputs go through the model at once (interpolation steps, noise samples,
+   * perturbations, all examples together); default: as many as fit in about 64 MiB of inputs.
+   */
+  internalBatchSize?: number;
+  /** Called after each internal batch with the work done and the total. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** A baseline: one number for every feature, or a tensor broadcastable to the input. */
+export type Baseline = number | Tensor;
+
+/** How many rows of `rowSize` floats go through the model at once by default. */
+export function defaultBatchRows(rowSize: number, requested?: number): number {
+  if (requested !== undefined) {
+    if (!Number.isInteger(requested) || requested < 1) {
+      throw new Error(`internalBatchSize must be a positive integer, got ${requested}`);
+    }
+    return requested;
+  }
+  return Math.max(1, Math.min(1024, Math.floor((16 << 20) / Math.max(1, rowSize))));
+}
+
+/** The number of elements of one example (everything after the batch axis). */
+export function rowSize(x: Tensor): number {
+  return x.shape.slice(1).reduce((a, b) => a * b, 1);
+}
+
+/**
+ * The base of every method: `model`, and `run`, which puts the model in eval mode, removes the
+ * hooks a method installs (even when it throws) and restores the mode after.
+ */
+export abstract class Attribution {
+  /** The model being explained. */
+  readonly model: Module;
+  readonly #handles: RemovableHandle[] = [];
+
+  /** A method explaining `model` (any glassbox module). */
+  constructor(model: Module) {
+    this.model = model;
+  }
+
+  /** @internal a hook installed for this run; removed when the run ends. */
+  protected hold(h: RemovableHandle): void {
+    this.#handles.push(h);
+  }
+
+  /** @internal runs a method body with the model in eval mode and its hooks cleaned up after. */
+  protected async run<T>(x: Tensor, fn: () => Promise<T>): Promise<T> {
+    assertFloat(this.constructor.name, x);
+    if (x.ndim < 1 || x.shape[0] < 1) {
+      throw new Error(`${this.constructor.name}: expected a batch [N, ...] of at least one example`);
+    }
+    const modes = this.model.namedModules().map(([, m]) => [m, m.training] as const);
+    this.model.eval();
+    try {
+      return await fn();
+    } finally {
+      this.#handles.splice(0).forEach((h) => h.remove());
+      for (const [m, t] of modes) m.training = t;
+    }
+  }
+
+  /** @internal the number of outputs of the model for inputs like `x` (a forward pass on one example). */
+  protected outputs(x: Tensor): number {
+    return scope(() => {
+      const out = noGrad(() => this.model.forward(slice(x, 0, 1)));
+      return out.ndim === 1 ? 1 : out.size;
+    });
+  }
+
+  /** @internal resolves the targets for x's examples. */
+  protected targets(x: Tensor, target: Target | undefined): Promise<TargetTable> {
+    return resolveTarget(this.constructor.name, target, x.shape[0], this.outputs(x));
+  }
+
+  /** @internal the summed target scores' gradient with respect to each row of `rows`. */
+  protected gradients(rows: Tensor, index: Int32Array): Tensor {
+    const leaf = rows._view(rows.shape).requiresGrad_(true);
+    const scores = targetScores(this.model.forward(leaf), index);
+    const [g] = grad(sum(scores), [leaf]);
+    return g;
+  }
+
+  /** @internal ∂F/∂x for every example and target, in internal batches: [N·T, ...]. */
+  protected async inputGradients(x: Tensor, table: TargetTable, options: AttributeOptions): Promise<Tensor> {
+    const rows = repeatRows(x, table.T);
+    const size = defaultBatchRows(rowSize(x), options.internalBatchSize);
+    const parts = await chunked(
+      rows.shape[0],
+      size,
+      options.onProgress,
+      (s, e) => this.gradients(slice(rows, s, e), table.index.subarray(s, e)),
+    );
+    return joinRows(parts);
+  }
+
+  /** @internal the target scores of `rows` (no graph): [B]. */
+  protected scores(rows: Tensor, index: Int32Array): Tensor {
+    return noGrad(() => targetScores(this.model.forward(rows), index));
+  }
+
+  /** @internal the target scores of many rows, `batch` rows at a time: [rows]. */
+  protected scoresOf(rows: Tensor, index: Int32Array, batch: number): Tensor {
+    const parts: Tensor[] = [];
+    for (let s = 0; s < rows.shape[0]; s += batch) {
+      const e = Math.min(rows.shape[0], s + batch);
+      parts.push(scope(() => this.scores(slice(rows, s, e), index.subarray(s, e))));
+    }
+    return joinRows(parts);
+  }
+}
+
+/** Repeats each example T times along the batch axis: [N, ...] → [N·T, ...] (each example's copies together). */
+export function repeatRows(x: Tensor, T: number): Tensor {
+  if (T === 1) return x;
+  const [N, ...rest] = x.shape;
+  return reshape(expand(reshape(x, [N, 1, ...rest]), [N, T, ...rest]), [N * T, ...rest]);
+}
+
+/**
+ * A baseline as a tensor of x's shape: a number fills it, a tensor must broadcast to it.
+ */
+export function baselineLike(op: string, b: Baseline | undefined, x: Tensor): Tensor {
+  if (b === undefined || typeof b === "number") return full(x.shape, b ?? 0);
+  assertFloat(op, b);
+  let shape: number[];
+  try {
+    shape = broadcastShapes(op, x.shape, b.shape);
+  } catch {
+    throw new Error(`${op}: baselines [${b.shape.join(", ")}] do not broadcast to the input [${x.shape.join(", ")}]`);
+  }
+  if (shape.length !== x.ndim || shape.some((d, i) => d !== x.shape[i])) {
+    throw new Error(`${op}: baselines [${b.shape.join(", ")}] do not broadcast to the input [${x.shape.join(", ")}]`);
+  }
+  return expand(b, x.shape);
+}
+
+/** Reshapes a per-row result [N·T, ...] to the caller's layout: [N, ...] for one target, [N, T, ...] for several. */
+export function perTarget(t: Tensor, table: TargetTable): Tensor {
+  if (!table.multi) return t;
+  return reshape(t, [table.N, table.T, ...t.shape.slice(1)]);
+}
+
+/** Concatenates per-chunk results along the batch axis (and frees the parts). */
+export function joinRows(parts: Tensor[]): Tensor {
+  if (parts.length === 1) return parts[0];
+  const all = concat(parts, 0);
+  parts.forEach((p) => p.dispose());
+  return all;
+}
+
+/** Runs `fn` over [start, end) chunks of `total` rows, with progress; each chunk's result is kept. */
+export async function chunked<T>(
+  total: number,
+  size: number,
+  onProgress: ((done: number, total: number) => void) | undefined,
+  fn: (start: number, end: number) => T | Promise<T>,
+): Promise<T[]> {
+  const out: T[] = [];
+  for (let s = 0; s < total; s += size) {
+    const e = Math.min(total, s + size);
+    out.push(await scope(() => fn(s, e))); // results pass to the caller's scope
+    if (onProgress) {
+      await sync(); // the work is really done before it is reported
+      onProgress(e, total);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,336 @@
+/**
+ * The CAM family on a convolutional layer A [N, K, h, w]: each method weighs the channels (or
+ * positions) of A and returns ReLU(Σ_k weights ⊙ A^k) as [N, 1, H, W], upsampled bilinearly to
+ * the input's resolution (or at the layer's with `{ upsample: false }`), not normalised.
+ * Definitions follow pytorch-grad-cam; each class names its paper.
+ */
+import type { Module } from "../nn/module.ts";
+import { tensor } from "../tensor/create.ts";
+import { launchBinary } from "../tensor/kernels.ts";
+import { add, mul, relu, sub } from "../tensor/ops/elementwise.ts";
+import { max, mean, sum } from "../tensor/ops/reduce.ts";
+import { interpolate } from "../tensor/ops/resize.ts";
+import { expand, reshape, slice } from "../tensor/ops/shape.ts";
+import { softmax } from "../tensor/ops/softmax.ts";
+import type { Tensor } from "../tensor/tensor.ts";
+import { type AttributeOptions, chunked, defaultBatchRows, joinRows, perTarget, repeatRows, rowSize } from "./attribution.ts";
+import { LayerAttribution } from "./layer.ts";
+import { GuidedBackprop } from "./relu_rules.ts";
+import { targetScores } from "./target.ts";
+import { noGrad } from "../tensor/graph.ts";
+
+/** Options for the CAM methods. */
+export interface CamOptions extends AttributeOptions {
+  /** Upsample to the input's height and width (default true); false keeps the layer's resolution. */
+  upsample?: boolean;
+}
+
+/** Checks that a layer output has spatial dimensions. */
+function spatial(op: string, layer: string, a: Tensor): void {
+  if (a.ndim !== 4) {
+    throw new Error(
+      `${op}: a CAM needs a layer with spatial dimensions [N, C, H, W]; layer ${layer} gives [${a.shape.join(", ")}]`,
+    );
+  }
+}
+
+/** A CAM method: channel weights (or a map) from the layer's activation A and gradient G. */
+abstract class Cam extends LayerAttribution {
+  /** Whether the method needs ∂F/∂A (the gradient-free ones do not). */
+  protected needsGradient = true;
+
+  /** The map before the final ReLU: [B, 1, h, w]. */
+  protected abstract map(act: Tensor, grad: Tensor | null, rows: Tensor, index: Int32Array): Tensor | Promise<Tensor>;
+
+  /** The CAM of each example: [N, 1, H, W] ([N, T, 1, H, W] for several targets per example). */
+  attribute(x: Tensor, options: CamOptions = {}): Promise<Tensor> {
+    return this.run(x, async () => {
+      const table = await this.targets(x, options.target);
+      const rows = repeatRows(x, table.T);
+      const size = Math.max(1, Math.floor(defaultBatchRows(rowSize(x), options.internalBatchSize) / this.rowsPerInput(x)));
+      const parts = await chunked(rows.shape[0], size, options.onProgress, async (s, e) => {
+        const r = slice(rows, s, e), index = table.index.subarray(s, e);
+        let act: Tensor, grad: Tensor | null = null;
+        if (this.needsGradient) ({ act, grad } = this.activationAndGradient(r, index));
+        else act = this.activation(r);
+        spatial(this.constructor.name, this.layerName, act);
+        const cam = relu(await this.map(act, grad, r, index));
+        if (options.upsample === false) return cam;
+        return interpolate(cam, { size: [x.shape[2] ?? 1, x.shape[3] ?? 1] });
+      });
+      return perTarget(joinRows(parts), table);
+    });
+  }
+
+  /** Model evaluations per input (ScoreCAM and AblationCAM run one per channel). */
+  protected rowsPerInput(_x: Tensor): number {
+    return 1;
+  }
+}
+
+/** Σ_k w_k A^k for weights [B, K]: [B, 1, h, w]. */
+function weighted(act: Tensor, w: Tensor): Tensor {
+  const [B, K] = act.shape;
+  return sum(mul(act, reshape(w, [B, K, 1, 1])), 1, true);
+}
+
+/**
+ * Grad-CAM: weights are the spatial mean of ∂F/∂A^k. Selvaraju et al., 2017, "Grad-CAM: Visual
+ * Explanations from Deep Networks via Gradient-based Localization" (ICCV, arXiv:1610.02391).
+ *
+ * @example
+ * ```ts
+ * import { Conv2d, Flatten, GradCAM, Linear, randn, ReLU, Sequential } from "glassbox";
+ * const model = new Sequential(new Conv2d(1, 4, 3), new ReLU(), new Flatten(), new Linear(4 * 6 * 6, 3));
+ * const cam = await new GradCAM(model, model.get("1")).attribute(randn([2, 1, 8, 8]), { target: 2 }); // [2, 1, 8, 8]
+ * ```
+ */
+export class GradCAM extends Cam {
+  protected map(act: Tensor, grad: Tensor | null): Tensor {
+    return weighted(act, mean(grad!, [2, 3]));
+  }
+}
+
+/**
+ * HiResCAM: Σ_k ∂F/∂A^k ⊙ A^k with no spatial averaging (faithful to the model for CNNs ending
+ * in one linear layer). Draelos & Carin, 2020 (arXiv:2011.08891).
+ *
+ * @example
+ * ```ts
+ * import { Conv2d, Flatten, HiResCAM, Linear, randn, ReLU, Sequential } from "glassbox";
+ * const model = new Sequential(new Conv2d(1, 4, 3), new ReLU(), new Flatten(), new Linear(4 * 6 * 6, 3));
+ * const cam = await new HiResCAM(model, model.get("1")).attribute(randn([2, 1, 8, 8]), { target: 0 });
+ * ```
+ */
+export class HiResCAM extends Cam {
+  protected map(act: Tensor, grad: Tensor | null): Tensor {
+    return sum(mul(grad!, act), 1, true);
+  }
+}
+
+/**
+ * XGrad-CAM: weights Σ_ij (A^k_ij / Σ_ij A^k_ij) ∂F/∂A^k_ij. Fu et al., 2020, "Axiom-based
+ * Grad-CAM" (BMVC, arXiv:2008.02312).
+ *
+ * @example
+ * ```ts
+ * import { Conv2d, Flatten, Linear, randn, ReLU, Sequential, XGradCAM } from "glassbox";
+ * const model = new Sequential(new Conv2d(1, 4, 3), new ReLU(), new Flatten(), new Linear(4 * 6 * 6, 3));
+ * const cam = await new XGradCAM(model, model.get("1")).attribute(randn([2, 1, 8, 8]), { target: 0 });
+ * ```
+ */
+export class XGradCAM extends Cam {
+  protected map(act: Tensor, grad: Tensor | null): Tensor {
+    const total = add(sum(act, [2, 3], true), 1e-7);
+    return weighted(act, sum(mul(grad!, launchBinary(act, total, "a / b", act.shape)), [2, 3]));
+  }
+}
+
+/**
+ * Grad-CAM++: weights from the positive gradients with the second- and third-order terms,
+ * α = g² / (2g² + Σ_ij A · g³). Chattopadhyay et al., 2018 (WACV, arXiv:1710.11063).
+ *
+ * @example
+ * ```ts
+ * import { Conv2d, Flatten, GradCAMPlusPlus, Linear, randn, ReLU, Sequential } from "glassbox";
+ * const model = new Sequential(new Conv2d(1, 4, 3), new ReLU(), new Flatten(), new Linear(4 * 6 * 6, 3));
+ * const cam = await new GradCAMPlusPlus(model, model.get("1")).attribute(randn([2, 1, 8, 8]), { target: 0 });
+ * ```
+ */
+export class GradCAMPlusPlus extends Cam {
+  protected map(act: Tensor, grad: Tensor | null): Tensor {
+    const g = grad!;
+    const sumA = expand(sum(act, [2, 3], true), act.shape);
+    // α_ij = g² / (2g² + ΣA·g³ + eps), 0 where g = 0 (as pytorch-grad-cam)
+    const g2 = mul(g, g);
+    const denom = launchBinary(g2, launchBinary(sumA, mul(g2, g), "a * b", g.shape), "2.0 * a + b + 1e-7", g.shape);
+    const alpha = launchBinary(launchBinary(g2, denom, "a / b", g.shape), g, "select(a, 0.0, b == 0.0)", g.shape);
+    return weighted(act, sum(mul(relu(g), alpha), [2, 3]));
+  }
+}
+
+/**
+ * LayerCAM: Σ_k ReLU(∂F/∂A^k) ⊙ A^k per position (useful in shallow layers too). Jiang, Zhang,
+ * Hou, Cheng & Wei, 2021 (IEEE TIP 30).
+ *
+ * @example
+ * ```ts
+ * import { Conv2d, Flatten, LayerCAM, Linear, randn, ReLU, Sequential } from "glassbox";
+ * const model = new Sequential(new Conv2d(1, 4, 3), new ReLU(), new Flatten(), new Linear(4 * 6 * 6, 3));
+ * const cam = await new LayerCAM(model, model.get("1")).attribute(randn([2, 1, 8, 8]), { target: 0 });
+ * ```
+ */
+export class LayerCAM extends Cam {
+  protected map(act: Tensor, grad: Tensor | null): Tensor {
+    return sum(mul(relu(grad!), act), 1, true);
+  }
+}
+
+/**
+ * Eigen-CAM: the projection of A on its first principal component (class-agnostic, no
+ * gradients); the component's sign is chosen so the map correlates positively with the mean
+ * activation (an SVD leaves it arbitrary). Muhammad & Yeasin, 2020 (IJCNN, arXiv:2008.00299).
+ *
+ * @example
+ * ```ts
+ * import { Conv2d, EigenCAM, Flatten, Linear, randn, ReLU, Sequential } from "glassbox";
+ * const model = new Sequential(new Conv2d(1, 4, 3), new ReLU(), new Flatten(), new Linear(4 * 6 * 6, 3));
+ * const cam = await new EigenCAM(model, model.get("1")).attribute(randn([2, 1, 8, 8]), { target: 0 });
+ * ```
+ */
+export class EigenCAM extends Cam {
+  protected override needsGradient = false;
+  protected async map(act: Tensor): Promise<Tensor> {
+    const [B, K, h, w] = act.shape;
+    const P = h * w;
+    const a = await act.toArray();
+    const out = new Float32Array(B * P);
+    for (let b = 0; b < B; b++) {
+      // rows: positions, columns: channels, centred per channel; the top right-singular vector by power iteration
+      const M = new Float64Array(P * K);
+      for (let k = 0; k < K; k++) {
+        let m = 0;
+        for (let p = 0; p < P; p++) m += a[(b * K + k) * P + p];
+        m /= P;
+        for (let p = 0; p < P; p++) M[p * K + k] = a[(b * K + k) * P + p] - m;
+      }
+      const C = new Float64Array(K * K);
+      for (let p = 0; p < P; p++) {
+        for (let i = 0; i < K; i++) for (let j = 0; j < K; j++) C[i * K + j] += M[p * K + i] * M[p * K + j];
+      }
+      let v = new Float64Array(K).fill(1 / Math.sqrt(K));
+      for (let it = 0; it < 200; it++) {
+        const nv = new Float64Array(K);
+        for (let i = 0; i < K; i++) for (let j = 0; j < K; j++) nv[i] += C[i * K + j] * v[j];
+        const norm = Math.hypot(...nv) || 1;
+        v = nv.map((x) => x / norm);
+      }
+      const proj = new Float64Array(P);
+      for (let p = 0; p < P; p++) for (let k = 0; k < K; k++) proj[p] += M[p * K + k] * v[k];
+      // sign: positive correlation with the mean activation map
+      let corr = 0;
+      for (let p = 0; p < P; p++) {
+        let s = 0;
+        for (let k = 0; k < K; k++) s += a[(b * K + k) * P + p];
+        corr += s * proj[p];
+      }
+      for (let p = 0; p < P; p++) out[b * P + p] = corr < 0 ? -proj[p] : proj[p];
+    }
+    return tensor(out, [B, 1, h, w]);
+  }
+}
+
+/** Each channel of A, upsampled to the input and min-max normalised to [0, 1]: [B, K, H, W]. */
+function channelMasks(act: Tensor, H: number, W: number): Tensor {
+  const up = interpolate(act, { size: [H, W] });
+  const [B, K] = act.shape;
+  const flat = reshape(up, [B, K, H * W]);
+  const hi = max(flat, 2, true), lo = neg(max(neg(flat), 2, true));
+  const norm = launchBinary(sub(flat, lo), add(sub(hi, lo), 1e-7), "a / b", flat.shape);
+  return reshape(norm, [B, K, H, W]);
+}
+
+function neg(t: Tensor): Tensor {
+  return mul(t, -1);
+}
+
+/**
+ * Score-CAM: the weight of channel k is the target score of the input masked by the
+ * normalised, upsampled A^k, softmaxed over channels; no gradients. Wang et al., 2020
+ * (CVPR-W, arXiv:1910.01279). The K masked copies of each input go through the model in
+ * internal batches.
+ *
+ * @example
+ * ```ts
+ * import { Conv2d, Flatten, Linear, randn, ReLU, ScoreCAM, Sequential } from "glassbox";
+ * const model = new Sequential(new Conv2d(1, 4, 3), new ReLU(), new Flatten(), new Linear(4 * 6 * 6, 3));
+ * const cam = await new ScoreCAM(model, model.get("1")).attribute(randn([2, 1, 8, 8]), { target: 0 });
+ * ```
+ */
+export class ScoreCAM extends Cam {
+  protected override needsGradient = false;
+  protected override rowsPerInput(x: Tensor): number {
+    return this.channels(x);
+  }
+  #k = 0;
+  private channels(x: Tensor): number {
+    if (!this.#k) this.#k = this.activation(slice(x, 0, 1)).shape[1];
+    return this.#k;
+  }
+  protected map(act: Tensor, _g: Tensor | null, rows: Tensor, index: Int32Array): Tensor {
+    const [B, K] = act.shape;
+    const [, C, H, W] = rows.shape;
+    const masks = channelMasks(act, H, W); // [B, K, H, W]
+    const masked = mul(reshape(rows, [B, 1, C, H, W]), reshape(masks, [B, K, 1, H, W]));
+    const idx = new Int32Array(B * K);
+    for (let b = 0; b < B; b++) idx.fill(index[b], b * K, (b + 1) * K);
+    const scores = noGrad(() => targetScores(this.model.forward(reshape(masked, [B * K, C, H, W])), idx));
+    return weighted(act, softmax(reshape(scores, [B, K]), 1));
+  }
+}
+
+/**
+ * Ablation-CAM: the weight of channel k is the relative drop of the target score when A^k is
+ * set to zero, (y − y_k) / y. Desai & Ramaswamy, 2020 (WACV). The K ablated passes of each
+ * input run in internal batches.
+ *
+ * @example
+ * ```ts
+ * import { AblationCAM, Conv2d, Flatten, Linear, randn, ReLU, Sequential } from "glassbox";
+ * const model = new Sequential(new Conv2d(1, 4, 3), new ReLU(), new Flatten(), new Linear(4 * 6 * 6, 3));
+ * const cam = await new AblationCAM(model, model.get("1")).attribute(randn([2, 1, 8, 8]), { target: 0 });
+ * ```
+ */
+export class AblationCAM extends Cam {
+  protected override needsGradient = false;
+  #k = 0;
+  protected override rowsPerInput(x: Tensor): number {
+    if (!this.#k) this.#k = this.activation(slice(x, 0, 1)).shape[1];
+    return this.#k + 1;
+  }
+  protected map(act: Tensor, _g: Tensor | null, rows: Tensor, index: Int32Array): Tensor {
+    const [B, K] = act.shape;
+    const base = this.scores(rows, index); // [B]
+    // B·K copies, copy (b, k) with channel k of the layer zeroed
+    const keepMask = new Float32Array(B * K * K).fill(1);
+    for (let r = 0; r < B * K; r++) keepMask[r * K + (r % K)] = 0;
+    const mask = tensor(keepMask, [B * K, K, 1, 1]);
+    const h = this.layer.registerForwardHook((_m, _in, out) => mul(out, mask));
+    let ablated: Tensor;
+    try {
+      const reps = repeatRows(rows, K);
+      const idx = new Int32Array(B * K);
+      for (let b = 0; b < B; b++) idx.fill(index[b], b * K, (b + 1) * K);
+      ablated = this.scores(reps, idx);
+    } finally {
+      h.remove();
+    }
+    const y = reshape(base, [B, 1]);
+    const drop = launchBinary(sub(y, reshape(ablated, [B, K])), y, "a / b", [B, K]);
+    return weighted(act, drop);
+  }
+}
+
+/**
+ * Guided Grad-CAM: Guided Backpropagation times the upsampled Grad-CAM, shaped like the input.
+ * Selvaraju et al., 2017 (arXiv:1610.02391).
+ *
+ * @example
+ * ```ts
+ * import { Conv2d, Flatten, GuidedGradCAM, Linear, randn, ReLU, Sequential } from "glassbox";
+ * const model = new Sequential(new Conv2d(1, 4, 3), new ReLU(), new Flatten(), new Linear(4 * 6 * 6, 3));
+ * const attr = await new GuidedGradCAM(model, model.get("1")).attribute(randn([2, 1, 8, 8]), { target: 0 });
+ * ```
+ */
+export class GuidedGradCAM extends LayerAttribution {
+  /** Attributions shaped like `x` ([N, T, ...] for several targets per example). */
+  async attribute(x: Tensor, options: AttributeOptions = {}): Promise<Tensor> {
+    const cam = await new GradCAM(this.model, this.layer).attribute(x, { ...options, upsample: true });
+    const gb = await new GuidedBackprop(this.model).attribute(x, options);
+    const r = mul(gb, cam);
+    cam.dispose();
+    gb.dispose();
+    return r;
+  }
+}
+

@@ -1,0 +1,29 @@
+/** Attribution: which inputs and internal units drove an output (Captum's API, on the GPU). */
+export { type AttributeOptions, Attribution, type Baseline } from "./attribution.ts";
+export { type Target, targetScores } from "./target.ts";
+export { InputXGradient, Saliency, type SaliencyOptions } from "./gradient.ts";
+export {
+  type AttributionWithDelta,
+  gaussLegendre,
+  IntegratedGradients,
+  type IntegratedGradientsOptions,
+  type IntegrationMethod,
+  integrationPoints,
+} from "./integrated_gradients.ts";
+export { type AttributionMethod, NoiseTunnel, type NoiseTunnelOptions } from "./noise_tunnel.ts";
+export { Deconvolution, GuidedBackprop } from "./relu_rules.ts";
+export { DeepLift, type DeepLiftOptions } from "./deeplift.ts";
+export { GradientShap, type GradientShapOptions } from "./gradient_shap.ts";
+export { LayerActivation, LayerAttribution, LayerGradientXActivation } from "./layer.ts";
+export {
+  AblationCAM,
+  type CamOptions,
+  EigenCAM,
+  GradCAM,
+  GradCAMPlusPlus,
+  GuidedGradCAM,
+  HiResCAM,
+  LayerCAM,
+  ScoreCAM,
+  XGradCAM,
+} from "./cam.ts";

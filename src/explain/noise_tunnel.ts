@@ -1,0 +1,91 @@
+/**
+ * NoiseTunnel: any attribution method averaged over noisy copies of the input. SmoothGrad
+ * (Smilkov et al., 2017, arXiv:1706.03825), SmoothGrad² (Hooker et al., 2019,
+ * arXiv:1806.10758) and VarGrad (Adebayo et al., 2018, arXiv:1810.03307).
+ */
+import { tensor } from "../tensor/create.ts";
+import { Generator } from "../tensor/random.ts";
+import { mul, sub } from "../tensor/ops/elementwise.ts";
+import { mean } from "../tensor/ops/reduce.ts";
+import { reshape } from "../tensor/ops/shape.ts";
+import type { Tensor } from "../tensor/tensor.ts";
+import { type AttributeOptions, Attribution } from "./attribution.ts";
+import type { Target } from "./target.ts";
+
+/** A method NoiseTunnel can wrap: anything with Captum's `attribute(x, options)`. */
+export interface AttributionMethod<O extends AttributeOptions = AttributeOptions> {
+  /** The model the method explains. */
+  readonly model: Attribution["model"];
+  /** Attributions shaped like x. */
+  attribute(x: Tensor, options?: O): Promise<Tensor>;
+}
+
+/** Options for `NoiseTunnel.attribute`: the wrapped method's, plus the noise. */
+export type NoiseTunnelOptions<O extends AttributeOptions> = O & {
+  /** "smoothgrad" (mean, default), "smoothgrad_sq" (mean of squares) or "vargrad" (variance). */
+  ntType?: "smoothgrad" | "smoothgrad_sq" | "vargrad";
+  /** Noisy copies per input (default 5, as Captum). */
+  ntSamples?: number;
+  /** Standard deviation of the Gaussian noise (default 1, as Captum). */
+  stdevs?: number;
+  /** Seed of the noise (default 0: the same noise every call). */
+  seed?: number;
+};
+
+/** Repeats a target for `S` noisy copies of each example. */
+function repeatTarget(target: Target | undefined, N: number, S: number): Target | undefined {
+  if (target === undefined || typeof target === "number") return target;
+  if (Array.isArray(target)) return (target as (number | number[])[]).flatMap((t) => new Array(S).fill(t));
+  throw new Error("NoiseTunnel: give the target as a number or an array (a tensor target is not supported here)");
+}
+
+/**
+ * Wraps a method: its attributions over `ntSamples` copies of x plus N(0, stdevs²) noise,
+ * combined as SmoothGrad, SmoothGrad² or VarGrad. All copies go through the wrapped method
+ * together (it batches them).
+ *
+ * @example
+ * ```ts
+ * import { Linear, NoiseTunnel, randn, Saliency } from "glassbox";
+ * const nt = new NoiseTunnel(new Saliency(new Linear(4, 2)));
+ * const attr = await nt.attribute(randn([3, 4]), { target: 0, ntType: "smoothgrad", ntSamples: 10, stdevs: 0.1 });
+ * ```
+ */
+export class NoiseTunnel<O extends AttributeOptions = AttributeOptions> {
+  /** The wrapped method. */
+  readonly method: AttributionMethod<O>;
+  /** Wraps `method`. */
+  constructor(method: AttributionMethod<O>) {
+    this.method = method;
+  }
+
+  /** Attributions shaped like the wrapped method's. */
+  async attribute(x: Tensor, options: NoiseTunnelOptions<O> = {} as NoiseTunnelOptions<O>): Promise<Tensor> {
+    const S = options.ntSamples ?? 5, sd = options.stdevs ?? 1, type = options.ntType ?? "smoothgrad";
+    if (!Number.isInteger(S) || S < 1) throw new Error(`NoiseTunnel: ntSamples must be a positive integer, got ${S}`);
+    if (!["smoothgrad", "smoothgrad_sq", "vargrad"].includes(type)) {
+      throw new Error(`NoiseTunnel: unknown ntType "${type}" (smoothgrad, smoothgrad_sq, vargrad)`);
+    }
+    const [N, ...rest] = x.shape;
+    const g = new Generator(options.seed ?? 0);
+    const host = await x.toArray();
+    const noisy = new Float32Array(N * S * host.length / N);
+    const row = host.length / N;
+    for (let n = 0; n < N; n++) {
+      for (let s = 0; s < S; s++) {
+        const o = (n * S + s) * row;
+        for (let i = 0; i < row; i++) noisy[o + i] = host[n * row + i] + sd * g.normal();
+      }
+    }
+    const xs = tensor(noisy, [N * S, ...rest]);
+    const { ntType: _t, ntSamples: _s, stdevs: _d, seed: _seed, ...inner } = options;
+    const attr = await this.method.attribute(xs, { ...inner, target: repeatTarget(options.target, N, S) } as O);
+    xs.dispose();
+    const grouped = reshape(attr, [N, S, ...attr.shape.slice(1)]);
+    if (type === "smoothgrad") return mean(grouped, 1);
+    const sq = mean(mul(grouped, grouped), 1);
+    if (type === "smoothgrad_sq") return sq;
+    const m = mean(grouped, 1);
+    return sub(sq, mul(m, m)); // E[a²] − E[a]²: the variance over the noise samples
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * Targets: which output an attribution explains. A class index for every example, one index
+ * per example, or an int32 tensor; several targets for the same input are a [N, T] table
+ * (each row's inputs are explained for each of its T targets in one batched pass).
+ */
+import { tensor } from "../tensor/create.ts";
+import { gather } from "../tensor/ops/select.ts";
+import { reshape } from "../tensor/ops/shape.ts";
+import type { Tensor } from "../tensor/tensor.ts";
+
+/** What to explain: a class index, one per example, several per example ([N][T]), or an int32 tensor [N] or [N, T]. */
+export type Target = number | readonly number[] | readonly (readonly number[])[] | Tensor;
+
+/** Targets resolved on the CPU: `T` targets for each of `N` examples, row-major. */
+export interface TargetTable {
+  N: number;
+  /** targets per example */
+  T: number;
+  /** N·T class indices */
+  index: Int32Array;
+  /** whether the caller asked for several targets per example (the result gets a T axis) */
+  multi: boolean;
+}
+
+function checkIndex(op: string, v: number, classes: number): void {
+  if (!Number.isInteger(v) || v < 0 || v >= classes) {
+    throw new Error(`${op}: target ${v} is out of range for a model with ${classes} outputs [0, ${classes})`);
+  }
+}
+
+/**
+ * Resolves `target` for `N` examples of a model with `classes` outputs. A tensor target is
+ * read back (one readback). Without a target, a model with one output explains it.
+ */
+export async function resolveTarget(
+  op: string,
+  target: Target | undefined,
+  N: number,
+  classes: number,
+): Promise<TargetTable> {
+  let rows: number[][];
+  let multi = false;
+  if (target === undefined) {
+    if (classes !== 1) throw new Error(`${op}: the model has ${classes} outputs; say which with { target }`);
+    rows = Array.from({ length: N }, () => [0]);
+  } else if (typeof target === "number") {
+    rows = Array.from({ length: N }, () => [target]);
+  } else if (Array.isArray(target)) {
+    if (target.length !== N) {
+      throw new Error(`${op}: ${target.length} targets given for ${N} examples`);
+    }
+    multi = Array.isArray(target[0]);
+    rows = (target as (number | readonly number[])[]).map((t) => (Array.isArray(t) ? [...t] : [t as number]));
+  } else {
+    const t = target as Tensor;
+    if (t.dtype !== "int32") throw new Error(`${op}: a target tensor must be int32, got ${t.describe()}`);
+    if (t.shape[0] !== N || t.ndim > 2) {
+      throw new Error(`${op}: target tensor [${t.shape.join(", ")}] does not give targets for ${N} examples`);
+    }
+    multi = t.ndim === 2;
+    const v = Array.from(await t.toArray());
+    const T = t.ndim === 2 ? t.shape[1] : 1;
+    rows = Array.from({ length: N }, (_, n) => v.slice(n * T, n * T + T));
+  }
+  const T = rows[0]?.length ?? 1;
+  if (rows.some((r) => r.length !== T || T === 0)) {
+    throw new Error(`${op}: every example needs the same number (at least one) of targets`);
+  }
+  const index = Int32Array.from(rows.flat());
+  index.forEach((v) => checkIndex(op, v, classes));
+  return { N, T, index, multi };
+}
+
+/**
+ * The scores of the chosen outputs: `out` [B, C] (or [B] for a model with one output) at
+ * `index[b]` for each row b, as a [B] tensor (differentiable).
+ */
+export function targetScores(out: Tensor, index: Int32Array): Tensor {
+  const o = out.ndim === 1 ? reshape(out, [out.shape[0], 1]) : out.ndim === 2 ? out : reshape(out, [out.shape[0], -1]);
+  if (index.length !== o.shape[0]) {
+    throw new Error(`internal: ${index.length} targets for ${o.shape[0]} rows`);
+  }
+  return reshape(gather(o, 1, tensor(index, [index.length, 1], { dtype: "int32" })), [index.length]);
+}

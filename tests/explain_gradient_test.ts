@@ -1,0 +1,299 @@
+/** Gradient attribution methods against exact answers: linear models, completeness, reused modules. */
+import assert from "node:assert/strict";
+import * as gb from "../mod.ts";
+import { assertClose } from "./cpu_ref.ts";
+
+/** A linear model y = W x + b with known weights. */
+function linearModel(W: number[][], b: number[]): gb.Linear {
+  const lin = new gb.Linear(W[0].length, W.length);
+  lin.loadStateDict({ weight: gb.tensor(W), bias: gb.tensor(b) });
+  return lin;
+}
+
+const W = [[0.5, -2, 1, 0.25], [3, 0, -1, 2], [-0.5, 1.5, 0.75, -1]];
+const X = [[1, 2, -1, 0.5], [-2, 0.5, 3, 1]];
+const targets = [2, 0];
+
+Deno.test("on a linear model: Saliency is |w|, Input×Gradient is w·x, IG and DeepLift are (x − x′)·w, exactly", async () => {
+  const model = linearModel(W, [0.1, -0.2, 0.3]);
+  const x = gb.tensor(X);
+  const want = (f: (w: number, xv: number, n: number, i: number) => number) =>
+    X.flatMap((row, n) => row.map((xv, i) => f(W[targets[n]][i], xv, n, i)));
+  assertClose(
+    await (await new gb.Saliency(model).attribute(x, { target: targets })).toArray(),
+    want((w) => Math.abs(w)),
+    {
+      atol: 1e-6,
+      msg: "Saliency",
+    },
+  );
+  assertClose(
+    await (await new gb.Saliency(model).attribute(x, { target: targets, abs: false })).toArray(),
+    want((w) => w),
+    { atol: 1e-6, msg: "Saliency signed" },
+  );
+  assertClose(
+    await (await new gb.InputXGradient(model).attribute(x, { target: targets })).toArray(),
+    want((w, xv) => w * xv),
+    {
+      atol: 1e-6,
+      msg: "InputXGradient",
+    },
+  );
+  const base = [[0.5, 0.5, 0.5, 0.5], [-1, 0, 1, 2]];
+  const bt = gb.tensor(base);
+  const exact = want((w, xv, n, i) => (xv - base[n][i]) * w);
+  for (
+    const method of [
+      "gausslegendre",
+      "riemann_left",
+      "riemann_right",
+      "riemann_middle",
+      "riemann_trapezoid",
+    ] as const
+  ) {
+    const { attributions, delta } = await new gb.IntegratedGradients(model).attributeWithDelta(x, {
+      target: targets,
+      baselines: bt,
+      nSteps: 7,
+      method,
+    });
+    assertClose(await attributions.toArray(), exact, { atol: 1e-5, msg: `IG ${method}` });
+    assertClose(await delta.toArray(), [0, 0], { atol: 1e-5, msg: `IG ${method} delta` });
+  }
+  const dl = await new gb.DeepLift(model).attributeWithDelta(x, { target: targets, baselines: bt });
+  assertClose(await dl.attributions.toArray(), exact, { atol: 1e-5, msg: "DeepLift" });
+  // a scalar baseline broadcasts; several targets per example give a target axis
+  const multi = await new gb.IntegratedGradients(model).attribute(x, {
+    target: [[0, 1], [2, 0]],
+    baselines: 0,
+    nSteps: 4,
+  });
+  assert.deepEqual(multi.shape, [2, 2, 4]);
+  const m = await multi.toArray();
+  assertClose(m, [0, 1, 2, 0].flatMap((t, k) => X[Math.floor(k / 2)].map((xv, i) => xv * W[t][i])), {
+    atol: 1e-5,
+    msg: "several targets per example",
+  });
+});
+
+Deno.test("Captum's quadrature points and weights: Gauss–Legendre against its closed form, Riemann rules by definition", () => {
+  // the 3-point rule on [-1, 1]: nodes 0, ±√(3/5), weights 8/9, 5/9
+  const gl = gb.gaussLegendre(3);
+  assertClose(gl.nodes, [-Math.sqrt(0.6), 0, Math.sqrt(0.6)], { atol: 1e-15, msg: "GL nodes" });
+  assertClose(gl.weights, [5 / 9, 8 / 9, 5 / 9], { atol: 1e-15, msg: "GL weights" });
+  // 20 points integrate x^39 exactly (degree 2n - 1)
+  const g20 = gb.gaussLegendre(20);
+  const integral = g20.nodes.reduce((a, v, i) => a + g20.weights[i] * (v ** 38), 0);
+  assertClose([integral], [2 / 39], { rtol: 1e-12, msg: "GL exact for degree 38" });
+  assert.deepEqual(gb.integrationPoints("riemann_trapezoid", 3), {
+    alphas: [0, 0.5, 1],
+    weights: [0.25, 0.5, 0.25],
+  });
+  assert.deepEqual(gb.integrationPoints("riemann_left", 4).alphas, [0, 0.25, 0.5, 0.75]);
+  assert.deepEqual(gb.integrationPoints("riemann_right", 2).alphas, [0.5, 1]);
+  assert.deepEqual(gb.integrationPoints("riemann_middle", 2).alphas, [0.25, 0.75]);
+});
+
+/** A small nonlinear CNN with fixed seed (not trained: completeness holds for any weights). */
+function smallCnn(): gb.Sequential {
+  gb.manualSeed(21);
+  return new gb.Sequential(
+    new gb.Conv2d(1, 6, 3, { padding: 1 }),
+    new gb.ReLU(),
+    new gb.MaxPool2d(2),
+    new gb.Conv2d(6, 8, 3),
+    new gb.Tanh(),
+    new gb.Flatten(),
+    new gb.Linear(8 * 4 * 4, 5),
+  );
+}
+
+Deno.test("Integrated Gradients on a small nonlinear CNN: the delta is the completeness error, Riemann rules converge to Gauss–Legendre", async () => {
+  const model = smallCnn();
+  gb.manualSeed(5);
+  const x = gb.rand([6, 1, 12, 12]);
+  const ig = new gb.IntegratedGradients(model);
+  const fx = await model.forward(x).toArray();
+  const f0 = await model.forward(gb.zeros([6, 1, 12, 12])).toArray();
+  const target = [0, 1, 2, 3, 4, 0];
+  const gap = target.map((t, n) => fx[n * 5 + t] - f0[n * 5 + t]);
+  const { attributions, delta } = await ig.attributeWithDelta(x, { target, nSteps: 64, internalBatchSize: 100 });
+  const sums = await gb.sum(attributions.reshape([6, -1]), 1).toArray();
+  assertClose(await delta.toArray(), sums.map((s, n) => s - gap[n]), { atol: 1e-4, msg: "delta = Σ attr − (F(x) − F(0))" });
+  // Riemann trapezoid: the error shrinks as the steps grow, towards the same attributions
+  const errs: number[] = [];
+  for (const n of [4, 16, 64]) {
+    const r = await ig.attributeWithDelta(x, { target, nSteps: n, method: "riemann_trapezoid" });
+    errs.push(Math.max(...Array.from(await r.delta.toArray(), Math.abs)));
+  }
+  assert.ok(errs[2] < errs[0], `trapezoid errors ${errs}`);
+  const fine = await ig.attribute(x, { target, nSteps: 256, method: "riemann_middle" });
+  assertClose(await fine.toArray(), await attributions.toArray(), { atol: 2e-3, msg: "Riemann (256) ≈ Gauss–Legendre (64)" });
+});
+
+Deno.test("internal batches do not change the result (steps split across batches, examples across batches)", async () => {
+  const model = smallCnn();
+  const x = gb.rand([3, 1, 12, 12]);
+  const ig = new gb.IntegratedGradients(model);
+  const a = await (await ig.attribute(x, { target: 1, nSteps: 20 })).toArray();
+  for (const internalBatchSize of [7, 20, 45]) {
+    const b = await (await ig.attribute(x, { target: 1, nSteps: 20, internalBatchSize })).toArray();
+    assertClose(b, a, { atol: 1e-6, msg: `internalBatchSize ${internalBatchSize}` });
+  }
+});
+
+Deno.test("DeepLift equals Integrated Gradients on a model linear between the baseline and the input", async () => {
+  // positive weights, biases and inputs: every ReLU stays active along the path from 0 to x
+  gb.manualSeed(2);
+  const l1 = new gb.Linear(5, 8), l2 = new gb.Linear(8, 3);
+  l1.loadStateDict({ weight: gb.rand([8, 5]), bias: gb.rand([8]).add(0.1) });
+  const model = new gb.Sequential(l1, new gb.ReLU(), l2);
+  const x = gb.rand([4, 5]);
+  const dl = await new gb.DeepLift(model).attributeWithDelta(x, { target: 1 });
+  const ig = await new gb.IntegratedGradients(model).attribute(x, { target: 1, nSteps: 16 });
+  assertClose(await dl.attributions.toArray(), await ig.toArray(), { atol: 1e-5, msg: "DeepLift = IG" });
+  assertClose(await dl.delta.toArray(), [0, 0, 0, 0], { atol: 1e-5, msg: "DeepLift completeness" });
+  // and completeness holds where ReLUs do switch (the Rescale rule's guarantee)
+  const y = gb.randn([4, 5]);
+  const dl2 = await new gb.DeepLift(model).attributeWithDelta(y, { target: 0, baselines: gb.randn([1, 5]) });
+  assertClose(await dl2.delta.toArray(), [0, 0, 0, 0], {
+    atol: 1e-4,
+    msg: "DeepLift completeness, switching ReLUs",
+  });
+});
+
+Deno.test("one ReLU module used twice gives the same Guided Backprop and DeepLift as two separate ReLUs", async () => {
+  gb.manualSeed(9);
+  const a = new gb.Linear(6, 6), b = new gb.Linear(6, 4);
+  const shared = new gb.ReLU();
+  class Twice extends gb.Module {
+    a = this.addModule("a", a);
+    r = this.addModule("r", shared);
+    b = this.addModule("b", b);
+    forward(x: gb.Tensor): gb.Tensor {
+      return this.b.forward(this.r.forward(this.a.forward(this.r.forward(x))));
+    }
+  }
+  class Separate extends gb.Module {
+    a = this.addModule("a", a);
+    r1 = this.addModule("r1", new gb.ReLU());
+    r2 = this.addModule("r2", new gb.ReLU());
+    b = this.addModule("b", b);
+    forward(x: gb.Tensor): gb.Tensor {
+      return this.b.forward(this.r2.forward(this.a.forward(this.r1.forward(x))));
+    }
+  }
+  const x = gb.randn([5, 6]);
+  for (const M of [gb.GuidedBackprop, gb.Deconvolution, gb.DeepLift]) {
+    const one = await new M(new Twice()).attribute(x, { target: 3 });
+    const two = await new M(new Separate()).attribute(x, { target: 3 });
+    assertClose(await one.toArray(), await two.toArray(), { atol: 1e-6, msg: M.name });
+  }
+});
+
+Deno.test("NoiseTunnel: SmoothGrad of a linear model is its gradient; SmoothGrad² and VarGrad by definition", async () => {
+  const model = linearModel(W, [0, 0, 0]);
+  const x = gb.tensor(X);
+  const nt = new gb.NoiseTunnel(new gb.Saliency(model));
+  const sg = await nt.attribute(x, {
+    target: targets,
+    ntType: "smoothgrad",
+    ntSamples: 6,
+    stdevs: 0.5,
+    abs: false,
+  });
+  const exact = X.flatMap((row, n) => row.map((_, i) => W[targets[n]][i]));
+  assertClose(await sg.toArray(), exact, { atol: 1e-6, msg: "SmoothGrad of a linear model" });
+  const sq = await nt.attribute(x, { target: targets, ntType: "smoothgrad_sq", ntSamples: 6, abs: false });
+  assertClose(await sq.toArray(), exact.map((v) => v * v), { atol: 1e-5, msg: "SmoothGrad²" });
+  const vg = await nt.attribute(x, { target: targets, ntType: "vargrad", ntSamples: 6, abs: false });
+  assertClose(await vg.toArray(), exact.map(() => 0), { atol: 1e-5, msg: "VarGrad of a constant gradient" });
+  // Input×Gradient under noise: the mean of (x + ε)·w is x·w plus the noise's mean
+  const ixg = await new gb.NoiseTunnel(new gb.InputXGradient(model)).attribute(x, {
+    target: targets,
+    ntSamples: 400,
+    stdevs: 0.1,
+  });
+  assertClose(await ixg.toArray(), X.flatMap((row, n) => row.map((v, i) => v * W[targets[n]][i])), {
+    atol: 0.05,
+    msg: "SmoothGrad of Input×Gradient",
+  });
+});
+
+Deno.test("GradientShap: attributions sum to F(x) − E[F(b)] for a linear model, whatever α and b", async () => {
+  const model = linearModel(W, [0.1, 0.2, 0.3]);
+  const x = gb.tensor(X);
+  const baselines = gb.tensor([[0, 0, 0, 0], [1, 1, 1, 1], [-1, 2, 0, 1]]);
+  const attr = await new gb.GradientShap(model).attribute(x, {
+    target: targets,
+    baselines,
+    nSamples: 300,
+    seed: 3,
+  });
+  const sums = await gb.sum(attr, 1).toArray();
+  // E over uniformly drawn baselines of w·(x − b)
+  const want = X.map((row, n) => {
+    const w = W[targets[n]];
+    const bs = [[0, 0, 0, 0], [1, 1, 1, 1], [-1, 2, 0, 1]];
+    return bs.reduce((a, b) => a + row.reduce((s, v, i) => s + w[i] * (v - b[i]), 0), 0) / 3;
+  });
+  assertClose(sums, want, { atol: 0.35, msg: "GradientShap sums (300 draws of 3 baselines)" });
+});
+
+Deno.test("bad input: a target out of range, a baseline that does not broadcast, a layer not in the model, a CAM on a layer without spatial dimensions; the model is unchanged", async () => {
+  const model = new gb.Sequential(new gb.Linear(4, 3), new gb.ReLU(), new gb.Linear(3, 2));
+  const before = await Promise.all(model.parameters().map((p) => p.toArray()));
+  const x = gb.randn([2, 4]);
+  await assert.rejects(
+    () => new gb.Saliency(model).attribute(x, { target: 2 }),
+    /target 2 is out of range for a model with 2 outputs/,
+  );
+  await assert.rejects(
+    () => new gb.Saliency(model).attribute(x),
+    /the model has 2 outputs; say which with \{ target \}/,
+  );
+  await assert.rejects(
+    () => new gb.IntegratedGradients(model).attribute(x, { target: 0, baselines: gb.zeros([3]) }),
+    /baselines \[3\] do not broadcast to the input \[2, 4\]/,
+  );
+  assert.throws(
+    () => new gb.GradCAM(model, new gb.ReLU()),
+    /GradCAM: the layer ReLU is not part of the model/,
+  );
+  await assert.rejects(
+    () => new gb.GradCAM(model, model.get("1")).attribute(x, { target: 0 }),
+    /GradCAM: a CAM needs a layer with spatial dimensions \[N, C, H, W\]; layer 1 gives \[2, 3\]/,
+  );
+  await assert.rejects(
+    () => new gb.GuidedBackprop(new gb.Linear(4, 2)).attribute(x, { target: 0 }),
+    /has no ReLU modules/,
+  );
+  const after = await Promise.all(model.parameters().map((p) => p.toArray()));
+  assert.deepEqual(after, before, "weights unchanged");
+  for (const [, m] of model.namedModules()) {
+    assert.deepEqual(m.hookCounts(), { forwardPre: 0, forward: 0, backward: 0 });
+  }
+  assert.equal(model.training, true, "training mode restored");
+});
+
+Deno.test("Guided Backprop and Deconvolution against their rules computed by hand on a one-hidden-layer net", async () => {
+  const W1 = [[1, -1, 0.5], [-2, 0.5, 1], [0.3, 0.3, -0.7], [1, 1, 1]], b1 = [0.1, -0.2, 0.05, -3];
+  const w2 = [[0.7, -1.2, 0.4, 2]];
+  const l1 = linearModel(W1, b1), l2 = linearModel(w2, [0]);
+  const model = new gb.Sequential(l1, new gb.ReLU(), l2);
+  const xs = [[0.5, -1, 2], [1, 1, 1]];
+  const x = gb.tensor(xs);
+  const rule = (guided: boolean) =>
+    xs.flatMap((row) => {
+      const pre = W1.map((r, j) => r.reduce((s, w, i) => s + w * row[i], b1[j]));
+      // backward signal at the hidden layer: w2, through the rule, then W1ᵀ
+      const h = w2[0].map((g, j) => (guided ? (g > 0 && pre[j] > 0 ? g : 0) : Math.max(g, 0)));
+      return row.map((_, i) => W1.reduce((s, r, j) => s + r[i] * h[j], 0));
+    });
+  assertClose(await (await new gb.GuidedBackprop(model).attribute(x)).toArray(), rule(true), { atol: 1e-6, msg: "GB" });
+  assertClose(await (await new gb.Deconvolution(model).attribute(x)).toArray(), rule(false), {
+    atol: 1e-6,
+    msg: "Deconvolution",
+  });
+});
