@@ -118,9 +118,16 @@ Deno.test("Integrated Gradients on a small nonlinear CNN: the delta is the compl
   const f0 = await model.forward(gb.zeros([6, 1, 12, 12])).toArray();
   const target = [0, 1, 2, 3, 4, 0];
   const gap = target.map((t, n) => fx[n * 5 + t] - f0[n * 5 + t]);
-  const { attributions, delta } = await ig.attributeWithDelta(x, { target, nSteps: 64, internalBatchSize: 100 });
+  const { attributions, delta } = await ig.attributeWithDelta(x, {
+    target,
+    nSteps: 64,
+    internalBatchSize: 100,
+  });
   const sums = await gb.sum(attributions.reshape([6, -1]), 1).toArray();
-  assertClose(await delta.toArray(), sums.map((s, n) => s - gap[n]), { atol: 1e-4, msg: "delta = Σ attr − (F(x) − F(0))" });
+  assertClose(await delta.toArray(), sums.map((s, n) => s - gap[n]), {
+    atol: 1e-4,
+    msg: "delta = Σ attr − (F(x) − F(0))",
+  });
   // Riemann trapezoid: the error shrinks as the steps grow, towards the same attributions
   const errs: number[] = [];
   for (const n of [4, 16, 64]) {
@@ -129,7 +136,10 @@ Deno.test("Integrated Gradients on a small nonlinear CNN: the delta is the compl
   }
   assert.ok(errs[2] < errs[0], `trapezoid errors ${errs}`);
   const fine = await ig.attribute(x, { target, nSteps: 256, method: "riemann_middle" });
-  assertClose(await fine.toArray(), await attributions.toArray(), { atol: 2e-3, msg: "Riemann (256) ≈ Gauss–Legendre (64)" });
+  assertClose(await fine.toArray(), await attributions.toArray(), {
+    atol: 2e-3,
+    msg: "Riemann (256) ≈ Gauss–Legendre (64)",
+  });
 });
 
 Deno.test("internal batches do not change the result (steps split across batches, examples across batches)", async () => {
@@ -291,7 +301,10 @@ Deno.test("Guided Backprop and Deconvolution against their rules computed by han
       const h = w2[0].map((g, j) => (guided ? (g > 0 && pre[j] > 0 ? g : 0) : Math.max(g, 0)));
       return row.map((_, i) => W1.reduce((s, r, j) => s + r[i] * h[j], 0));
     });
-  assertClose(await (await new gb.GuidedBackprop(model).attribute(x)).toArray(), rule(true), { atol: 1e-6, msg: "GB" });
+  assertClose(await (await new gb.GuidedBackprop(model).attribute(x)).toArray(), rule(true), {
+    atol: 1e-6,
+    msg: "GB",
+  });
   assertClose(await (await new gb.Deconvolution(model).attribute(x)).toArray(), rule(false), {
     atol: 1e-6,
     msg: "Deconvolution",

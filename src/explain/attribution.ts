@@ -13,7 +13,7 @@ import { concat, expand, reshape, slice } from "../tensor/ops/shape.ts";
 import { scope } from "../tensor/scope.ts";
 import { sync } from "../gpu/queue.ts";
 import { assertFloat, type RemovableHandle, type Tensor } from "../tensor/tensor.ts";
-import { resolveTarget, type Target, type TargetTable, targetScores } from "./target.ts";
+import { resolveTarget, type Target, targetScores, type TargetTable } from "./target.ts";
 
 /** Options every method takes. */
 export interface AttributeOptions {
@@ -149,10 +149,14 @@ export function baselineLike(op: string, b: Baseline | undefined, x: Tensor): Te
   try {
     shape = broadcastShapes(op, x.shape, b.shape);
   } catch {
-    throw new Error(`${op}: baselines [${b.shape.join(", ")}] do not broadcast to the input [${x.shape.join(", ")}]`);
+    throw new Error(
+      `${op}: baselines [${b.shape.join(", ")}] do not broadcast to the input [${x.shape.join(", ")}]`,
+    );
   }
   if (shape.length !== x.ndim || shape.some((d, i) => d !== x.shape[i])) {
-    throw new Error(`${op}: baselines [${b.shape.join(", ")}] do not broadcast to the input [${x.shape.join(", ")}]`);
+    throw new Error(
+      `${op}: baselines [${b.shape.join(", ")}] do not broadcast to the input [${x.shape.join(", ")}]`,
+    );
   }
   return expand(b, x.shape);
 }

@@ -13,7 +13,15 @@ import { interpolate } from "../tensor/ops/resize.ts";
 import { expand, reshape, slice } from "../tensor/ops/shape.ts";
 import { softmax } from "../tensor/ops/softmax.ts";
 import type { Tensor } from "../tensor/tensor.ts";
-import { type AttributeOptions, chunked, defaultBatchRows, joinRows, perTarget, repeatRows, rowSize } from "./attribution.ts";
+import {
+  type AttributeOptions,
+  chunked,
+  defaultBatchRows,
+  joinRows,
+  perTarget,
+  repeatRows,
+  rowSize,
+} from "./attribution.ts";
 import { LayerAttribution } from "./layer.ts";
 import { GuidedBackprop } from "./relu_rules.ts";
 import { targetScores } from "./target.ts";
@@ -29,7 +37,9 @@ export interface CamOptions extends AttributeOptions {
 function spatial(op: string, layer: string, a: Tensor): void {
   if (a.ndim !== 4) {
     throw new Error(
-      `${op}: a CAM needs a layer with spatial dimensions [N, C, H, W]; layer ${layer} gives [${a.shape.join(", ")}]`,
+      `${op}: a CAM needs a layer with spatial dimensions [N, C, H, W]; layer ${layer} gives [${
+        a.shape.join(", ")
+      }]`,
     );
   }
 }
@@ -40,14 +50,22 @@ abstract class Cam extends LayerAttribution {
   protected needsGradient = true;
 
   /** The map before the final ReLU: [B, 1, h, w]. */
-  protected abstract map(act: Tensor, grad: Tensor | null, rows: Tensor, index: Int32Array): Tensor | Promise<Tensor>;
+  protected abstract map(
+    act: Tensor,
+    grad: Tensor | null,
+    rows: Tensor,
+    index: Int32Array,
+  ): Tensor | Promise<Tensor>;
 
   /** The CAM of each example: [N, 1, H, W] ([N, T, 1, H, W] for several targets per example). */
   attribute(x: Tensor, options: CamOptions = {}): Promise<Tensor> {
     return this.run(x, async () => {
       const table = await this.targets(x, options.target);
       const rows = repeatRows(x, table.T);
-      const size = Math.max(1, Math.floor(defaultBatchRows(rowSize(x), options.internalBatchSize) / this.rowsPerInput(x)));
+      const size = Math.max(
+        1,
+        Math.floor(defaultBatchRows(rowSize(x), options.internalBatchSize) / this.rowsPerInput(x)),
+      );
       const parts = await chunked(rows.shape[0], size, options.onProgress, async (s, e) => {
         const r = slice(rows, s, e), index = table.index.subarray(s, e);
         let act: Tensor, grad: Tensor | null = null;
@@ -143,8 +161,18 @@ export class GradCAMPlusPlus extends Cam {
     const sumA = expand(sum(act, [2, 3], true), act.shape);
     // α_ij = g² / (2g² + ΣA·g³ + eps), 0 where g = 0 (as pytorch-grad-cam)
     const g2 = mul(g, g);
-    const denom = launchBinary(g2, launchBinary(sumA, mul(g2, g), "a * b", g.shape), "2.0 * a + b + 1e-7", g.shape);
-    const alpha = launchBinary(launchBinary(g2, denom, "a / b", g.shape), g, "select(a, 0.0, b == 0.0)", g.shape);
+    const denom = launchBinary(
+      g2,
+      launchBinary(sumA, mul(g2, g), "a * b", g.shape),
+      "2.0 * a + b + 1e-7",
+      g.shape,
+    );
+    const alpha = launchBinary(
+      launchBinary(g2, denom, "a / b", g.shape),
+      g,
+      "select(a, 0.0, b == 0.0)",
+      g.shape,
+    );
     return weighted(act, sum(mul(relu(g), alpha), [2, 3]));
   }
 }
@@ -333,4 +361,3 @@ export class GuidedGradCAM extends LayerAttribution {
     return r;
   }
 }
-

@@ -77,7 +77,12 @@ export class DeepLift extends Attribution {
           const dx = sub(slice(input, 0, R), slice(input, R));
           const dy = sub(slice(out, 0, R), slice(out, R));
           const ratio = launchBinary(dy, dx, `select(0.0, a / b, abs(b) > ${eps.toExponential()})`, dx.shape);
-          const useRatio = launchBinary(dx, dx, `select(0.0, 1.0, abs(a) > ${eps.toExponential()})`, dx.shape);
+          const useRatio = launchBinary(
+            dx,
+            dx,
+            `select(0.0, 1.0, abs(a) > ${eps.toExponential()})`,
+            dx.shape,
+          );
           const local = concat([ratio, ratio], 0), mask = concat([useRatio, useRatio], 0);
           return withGradient(input, out, "DeepLift", (g) => {
             // where Δx ≈ 0 the ratio is ill-posed: the local derivative takes its place

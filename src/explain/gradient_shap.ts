@@ -9,7 +9,15 @@ import { mean } from "../tensor/ops/reduce.ts";
 import { mul } from "../tensor/ops/elementwise.ts";
 import { reshape, slice } from "../tensor/ops/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
-import { type AttributeOptions, Attribution, chunked, defaultBatchRows, joinRows, perTarget, rowSize } from "./attribution.ts";
+import {
+  type AttributeOptions,
+  Attribution,
+  chunked,
+  defaultBatchRows,
+  joinRows,
+  perTarget,
+  rowSize,
+} from "./attribution.ts";
 
 /** Options for `GradientShap.attribute`. */
 export interface GradientShapOptions extends AttributeOptions {
@@ -41,13 +49,15 @@ export class GradientShap extends Attribution {
       const b = options?.baselines;
       if (!b || b.ndim !== x.ndim || b.shape.slice(1).some((d, i) => d !== x.shape[i + 1])) {
         throw new Error(
-          `GradientShap: baselines must be a tensor [B, ${x.shape.slice(1).join(", ")}] of reference inputs, got ${
-            b ? `[${b.shape.join(", ")}]` : "none"
-          }`,
+          `GradientShap: baselines must be a tensor [B, ${
+            x.shape.slice(1).join(", ")
+          }] of reference inputs, got ${b ? `[${b.shape.join(", ")}]` : "none"}`,
         );
       }
       const S = options.nSamples ?? 5, sd = options.stdevs ?? 0;
-      if (!Number.isInteger(S) || S < 1) throw new Error(`GradientShap: nSamples must be a positive integer, got ${S}`);
+      if (!Number.isInteger(S) || S < 1) {
+        throw new Error(`GradientShap: nSamples must be a positive integer, got ${S}`);
+      }
       const table = await this.targets(x, options.target);
       const row = rowSize(x), rest = x.shape.slice(1);
       const xs = await x.toArray(), bs = await b.toArray();

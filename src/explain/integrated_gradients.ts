@@ -68,23 +68,37 @@ export function gaussLegendre(n: number): { nodes: Float64Array; weights: Float6
  * integrationPoints("riemann_trapezoid", 3); // alphas [0, 0.5, 1], weights [0.25, 0.5, 0.25]
  * ```
  */
-export function integrationPoints(method: IntegrationMethod, n: number): { alphas: number[]; weights: number[] } {
-  if (!Number.isInteger(n) || n < 1) throw new Error(`IntegratedGradients: nSteps must be a positive integer, got ${n}`);
+export function integrationPoints(
+  method: IntegrationMethod,
+  n: number,
+): { alphas: number[]; weights: number[] } {
+  if (!Number.isInteger(n) || n < 1) {
+    throw new Error(`IntegratedGradients: nSteps must be a positive integer, got ${n}`);
+  }
   switch (method) {
     case "riemann_left":
       return { alphas: Array.from({ length: n }, (_, k) => k / n), weights: new Array(n).fill(1 / n) };
     case "riemann_right":
       return { alphas: Array.from({ length: n }, (_, k) => (k + 1) / n), weights: new Array(n).fill(1 / n) };
     case "riemann_middle":
-      return { alphas: Array.from({ length: n }, (_, k) => (k + 0.5) / n), weights: new Array(n).fill(1 / n) };
+      return {
+        alphas: Array.from({ length: n }, (_, k) => (k + 0.5) / n),
+        weights: new Array(n).fill(1 / n),
+      };
     case "riemann_trapezoid": {
       if (n < 2) throw new Error("IntegratedGradients: riemann_trapezoid needs at least 2 steps");
-      const w = Array.from({ length: n }, (_, k) => (k === 0 || k === n - 1 ? 1 / (2 * (n - 1)) : 1 / (n - 1)));
+      const w = Array.from(
+        { length: n },
+        (_, k) => (k === 0 || k === n - 1 ? 1 / (2 * (n - 1)) : 1 / (n - 1)),
+      );
       return { alphas: Array.from({ length: n }, (_, k) => k / (n - 1)), weights: w };
     }
     case "gausslegendre": {
       const { nodes, weights } = gaussLegendre(n);
-      return { alphas: Array.from(nodes, (v) => 0.5 * (v + 1)), weights: Array.from(weights, (w) => 0.5 * w) };
+      return {
+        alphas: Array.from(nodes, (v) => 0.5 * (v + 1)),
+        weights: Array.from(weights, (w) => 0.5 * w),
+      };
     }
     default:
       throw new Error(
@@ -134,12 +148,19 @@ export class IntegratedGradients extends Attribution {
   }
 
   /** Attributions and the convergence delta (Captum's `return_convergence_delta=True`). */
-  attributeWithDelta(x: Tensor, options: IntegratedGradientsOptions = {}, withDelta = true): Promise<AttributionWithDelta> {
+  attributeWithDelta(
+    x: Tensor,
+    options: IntegratedGradientsOptions = {},
+    withDelta = true,
+  ): Promise<AttributionWithDelta> {
     return this.run(x, async () => {
       const table = await this.targets(x, options.target);
       const base = baselineLike("IntegratedGradients", options.baselines, x);
       const { attributions, delta } = await this.integrate(x, base, table, options, withDelta);
-      return { attributions: perTarget(attributions, table), delta: delta ? reshapeDelta(delta, table) : delta! };
+      return {
+        attributions: perTarget(attributions, table),
+        delta: delta ? reshapeDelta(delta, table) : delta!,
+      };
     });
   }
 

@@ -10,7 +10,16 @@ import { mul } from "../tensor/ops/elementwise.ts";
 import { sum } from "../tensor/ops/reduce.ts";
 import { slice } from "../tensor/ops/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
-import { type AttributeOptions, Attribution, chunked, defaultBatchRows, joinRows, perTarget, repeatRows, rowSize } from "./attribution.ts";
+import {
+  type AttributeOptions,
+  Attribution,
+  chunked,
+  defaultBatchRows,
+  joinRows,
+  perTarget,
+  repeatRows,
+  rowSize,
+} from "./attribution.ts";
 import type { TargetTable } from "./target.ts";
 import { targetScores } from "./target.ts";
 
@@ -27,7 +36,9 @@ export abstract class LayerAttribution extends Attribution {
     const found = model.namedModules().find(([, m]) => m === layer);
     if (!found) {
       throw new Error(
-        `${this.constructor.name}: the layer ${layer?.typeName ?? layer} is not part of the model (its modules: ${
+        `${this.constructor.name}: the layer ${
+          layer?.typeName ?? layer
+        } is not part of the model (its modules: ${
           model.namedModules().map(([n, m]) => `${n || "(root)"} ${m.typeName}`).join(", ")
         })`,
       );
@@ -43,13 +54,21 @@ export abstract class LayerAttribution extends Attribution {
   protected activationAndGradient(rows: Tensor, index: Int32Array): { act: Tensor; grad: Tensor } {
     let act: Tensor | null = null;
     const h = this.layer.registerForwardHook((_m, _in, out) => {
-      if (act) throw new Error(`${this.constructor.name}: the layer ${this.layerName} ran twice in one forward pass`);
+      if (act) {
+        throw new Error(
+          `${this.constructor.name}: the layer ${this.layerName} ran twice in one forward pass`,
+        );
+      }
       act = out._view(out.shape).requiresGrad_(true); // a leaf: the graph starts here
       return act;
     });
     try {
       const scores = targetScores(this.model.forward(rows), index);
-      if (!act) throw new Error(`${this.constructor.name}: the layer ${this.layerName} did not run in the forward pass`);
+      if (!act) {
+        throw new Error(
+          `${this.constructor.name}: the layer ${this.layerName} did not run in the forward pass`,
+        );
+      }
       const a = act as Tensor;
       const [g] = grad(sum(scores), [a]);
       return { act: a, grad: g };
@@ -64,7 +83,11 @@ export abstract class LayerAttribution extends Attribution {
     const h = this.layer.registerForwardHook((_m, _in, out) => void (act ??= out));
     try {
       noGrad(() => this.model.forward(rows));
-      if (!act) throw new Error(`${this.constructor.name}: the layer ${this.layerName} did not run in the forward pass`);
+      if (!act) {
+        throw new Error(
+          `${this.constructor.name}: the layer ${this.layerName} did not run in the forward pass`,
+        );
+      }
       return act;
     } finally {
       h.remove();
@@ -80,9 +103,16 @@ export abstract class LayerAttribution extends Attribution {
     rowsPerInput = 1,
   ): Promise<Tensor> {
     const rows = repeatRows(x, table.T);
-    const size = Math.max(1, Math.floor(defaultBatchRows(rowSize(x), options.internalBatchSize) / rowsPerInput));
-    const parts = await chunked(rows.shape[0], size, options.onProgress, (s, e) =>
-      fn(slice(rows, s, e), table.index.subarray(s, e)));
+    const size = Math.max(
+      1,
+      Math.floor(defaultBatchRows(rowSize(x), options.internalBatchSize) / rowsPerInput),
+    );
+    const parts = await chunked(
+      rows.shape[0],
+      size,
+      options.onProgress,
+      (s, e) => fn(slice(rows, s, e), table.index.subarray(s, e)),
+    );
     return joinRows(parts);
   }
 }
@@ -100,9 +130,16 @@ export abstract class LayerAttribution extends Attribution {
 export class LayerActivation extends LayerAttribution {
   /** The layer's output, [N, ...layer shape]. */
   attribute(x: Tensor, options: AttributeOptions = {}): Promise<Tensor> {
-    return this.run(x, () =>
-      this.perRows(x, { N: x.shape[0], T: 1, index: new Int32Array(x.shape[0]), multi: false }, options, (rows) =>
-        this.activation(rows)));
+    return this.run(
+      x,
+      () =>
+        this.perRows(
+          x,
+          { N: x.shape[0], T: 1, index: new Int32Array(x.shape[0]), multi: false },
+          options,
+          (rows) => this.activation(rows),
+        ),
+    );
   }
 }
 

@@ -27,3 +27,13 @@ export {
   ScoreCAM,
   XGradCAM,
 } from "./cam.ts";
+export {
+  FeatureAblation,
+  type FeatureAblationOptions,
+  type FeatureMask,
+  FeaturePermutation,
+  type FeaturePermutationOptions,
+  Occlusion,
+  type OcclusionOptions,
+} from "./perturbation.ts";
+export { KernelShap, Lime, type LimeOptions, type SurrogateOptions, weightedLasso } from "./surrogate.ts";

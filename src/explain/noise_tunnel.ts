@@ -36,7 +36,9 @@ export type NoiseTunnelOptions<O extends AttributeOptions> = O & {
 function repeatTarget(target: Target | undefined, N: number, S: number): Target | undefined {
   if (target === undefined || typeof target === "number") return target;
   if (Array.isArray(target)) return (target as (number | number[])[]).flatMap((t) => new Array(S).fill(t));
-  throw new Error("NoiseTunnel: give the target as a number or an array (a tensor target is not supported here)");
+  throw new Error(
+    "NoiseTunnel: give the target as a number or an array (a tensor target is not supported here)",
+  );
 }
 
 /**
@@ -62,7 +64,9 @@ export class NoiseTunnel<O extends AttributeOptions = AttributeOptions> {
   /** Attributions shaped like the wrapped method's. */
   async attribute(x: Tensor, options: NoiseTunnelOptions<O> = {} as NoiseTunnelOptions<O>): Promise<Tensor> {
     const S = options.ntSamples ?? 5, sd = options.stdevs ?? 1, type = options.ntType ?? "smoothgrad";
-    if (!Number.isInteger(S) || S < 1) throw new Error(`NoiseTunnel: ntSamples must be a positive integer, got ${S}`);
+    if (!Number.isInteger(S) || S < 1) {
+      throw new Error(`NoiseTunnel: ntSamples must be a positive integer, got ${S}`);
+    }
     if (!["smoothgrad", "smoothgrad_sq", "vargrad"].includes(type)) {
       throw new Error(`NoiseTunnel: unknown ntType "${type}" (smoothgrad, smoothgrad_sq, vargrad)`);
     }
@@ -79,7 +83,10 @@ export class NoiseTunnel<O extends AttributeOptions = AttributeOptions> {
     }
     const xs = tensor(noisy, [N * S, ...rest]);
     const { ntType: _t, ntSamples: _s, stdevs: _d, seed: _seed, ...inner } = options;
-    const attr = await this.method.attribute(xs, { ...inner, target: repeatTarget(options.target, N, S) } as O);
+    const attr = await this.method.attribute(
+      xs,
+      { ...inner, target: repeatTarget(options.target, N, S) } as O,
+    );
     xs.dispose();
     const grouped = reshape(attr, [N, S, ...attr.shape.slice(1)]);
     if (type === "smoothgrad") return mean(grouped, 1);

@@ -15,9 +15,16 @@ import { type AttributeOptions, Attribution, perTarget } from "./attribution.ts"
  * @internal Replaces `output` (of a module called on `input`) with the same values whose
  * backward is `backward(g)` instead of the module's own gradient.
  */
-export function withGradient(input: Tensor, output: Tensor, op: string, backward: (g: Tensor) => Tensor): Tensor {
+export function withGradient(
+  input: Tensor,
+  output: Tensor,
+  op: string,
+  backward: (g: Tensor) => Tensor,
+): Tensor {
   if (input.shape.length !== output.shape.length || input.size !== output.size) {
-    throw new Error(`${op}: expected an elementwise module, got input [${input.shape}] and output [${output.shape}]`);
+    throw new Error(
+      `${op}: expected an elementwise module, got input [${input.shape}] and output [${output.shape}]`,
+    );
   }
   return record(output._view(output.shape), op, [input], (g) => [backward(g)], [input]);
 }
@@ -35,11 +42,17 @@ abstract class ReluRule extends Attribution {
     return this.run(x, async () => {
       const relus = reluModules(this.model);
       if (relus.length === 0) {
-        throw new Error(`${this.constructor.name}: the model has no ReLU modules (nn.ReLU) to apply its rule to`);
+        throw new Error(
+          `${this.constructor.name}: the model has no ReLU modules (nn.ReLU) to apply its rule to`,
+        );
       }
       const table = await this.targets(x, options.target);
       for (const m of relus) {
-        this.hold(m.registerForwardHook((_m, [input], out) => withGradient(input, out, this.constructor.name, (g) => this.rule(input, g))));
+        this.hold(
+          m.registerForwardHook((_m, [input], out) =>
+            withGradient(input, out, this.constructor.name, (g) => this.rule(input, g))
+          ),
+        );
       }
       return perTarget(await this.inputGradients(x, table, options), table);
     });

@@ -76,7 +76,11 @@ export async function resolveTarget(
  * `index[b]` for each row b, as a [B] tensor (differentiable).
  */
 export function targetScores(out: Tensor, index: Int32Array): Tensor {
-  const o = out.ndim === 1 ? reshape(out, [out.shape[0], 1]) : out.ndim === 2 ? out : reshape(out, [out.shape[0], -1]);
+  const o = out.ndim === 1
+    ? reshape(out, [out.shape[0], 1])
+    : out.ndim === 2
+    ? out
+    : reshape(out, [out.shape[0], -1]);
   if (index.length !== o.shape[0]) {
     throw new Error(`internal: ${index.length} targets for ${o.shape[0]} rows`);
   }

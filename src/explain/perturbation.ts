@@ -1,0 +1,288 @@
+/**
+ * Perturbation methods: the output change when features are replaced by a baseline
+ * (Occlusion, FeatureAblation) or shuffled across the batch (FeaturePermutation). Every
+ * perturbed copy of every input goes through the model in GPU batches.
+ */
+import { tensor } from "../tensor/create.ts";
+import { matmul } from "../tensor/ops/matmul.ts";
+import { add, mul, sub } from "../tensor/ops/elementwise.ts";
+import { reshape, slice } from "../tensor/ops/shape.ts";
+import { noGrad } from "../tensor/graph.ts";
+import { Generator } from "../tensor/random.ts";
+import type { Tensor } from "../tensor/tensor.ts";
+import {
+  type AttributeOptions,
+  Attribution,
+  type Baseline,
+  baselineLike,
+  chunked,
+  defaultBatchRows,
+  joinRows,
+  perTarget,
+  repeatRows,
+  rowSize,
+} from "./attribution.ts";
+import type { TargetTable } from "./target.ts";
+
+/** Feature groups: an int array (or int32 tensor) with one group id per feature of an example. */
+export type FeatureMask = Int32Array | readonly number[] | Tensor;
+
+/** Group ids per feature of one example (default: every feature its own group), and the group count. */
+export async function resolveMask(
+  op: string,
+  mask: FeatureMask | undefined,
+  featuresPerExample: number,
+): Promise<{
+  ids: Int32Array;
+  groups: number;
+}> {
+  let ids: Int32Array;
+  if (mask === undefined) ids = Int32Array.from({ length: featuresPerExample }, (_, i) => i);
+  else if (mask instanceof Int32Array || Array.isArray(mask)) {
+    ids = Int32Array.from(mask as ArrayLike<number>);
+  } else {
+    const t = mask as Tensor;
+    if (t.dtype !== "int32") throw new Error(`${op}: featureMask must be int32, got ${t.describe()}`);
+    ids = (await t.toArray()) as Int32Array;
+  }
+  if (ids.length !== featuresPerExample) {
+    throw new Error(
+      `${op}: featureMask has ${ids.length} entries but an example has ${featuresPerExample} features (one group id per feature)`,
+    );
+  }
+  const distinct = [...new Set(ids)].sort((a, b) => a - b);
+  if (distinct[0] < 0) throw new Error(`${op}: featureMask group ids must be >= 0`);
+  // renumber to 0..G-1 so sparse ids work
+  const map = new Map(distinct.map((v, i) => [v, i]));
+  return { ids: ids.map((v) => map.get(v)!), groups: distinct.length };
+}
+
+/**
+ * @internal For each (example, target) row e, the output change F(x_e) − F(x_e with window g
+ * replaced by the baseline) for every window g of `masks` [G, D] (1 inside the window), and
+ * the attribution Σ_g change_g · mask_g / count (count: windows covering the feature, or 1).
+ */
+async function ablate(
+  method: Attribution & { scoresRows(rows: Tensor, index: Int32Array, batch: number): Tensor },
+  x: Tensor,
+  base: Tensor,
+  table: TargetTable,
+  masks: Float32Array,
+  G: number,
+  average: boolean,
+  options: AttributeOptions,
+): Promise<Tensor> {
+  const D = rowSize(x), rest = x.shape.slice(1);
+  const xr = repeatRows(x, table.T), br = repeatRows(base, table.T);
+  const E = xr.shape[0];
+  const M = tensor(masks, [G, D]);
+  const counts = new Float32Array(D).fill(1);
+  if (average) {
+    counts.fill(0);
+    for (let g = 0; g < G; g++) for (let i = 0; i < D; i++) counts[i] += masks[g * D + i];
+    counts.forEach((v, i) => (counts[i] = v > 0 ? 1 / v : 0));
+  }
+  const inv = tensor(counts, [1, D]);
+  const full = method.scoresRows(xr, table.index, defaultBatchRows(D, options.internalBatchSize)); // F(x) [E]
+  const B = Math.max(1, Math.floor(defaultBatchRows(D, options.internalBatchSize) / G) || 1);
+  const parts = await chunked(E, B, options.onProgress, (e0, e1) => {
+    const n = e1 - e0;
+    const xe = reshape(slice(xr, e0, e1), [n, 1, D]), be = reshape(slice(br, e0, e1), [n, 1, D]);
+    const Mb = reshape(M, [1, G, D]);
+    // x·(1 − M) + b·M = x + M·(b − x)
+    const rows = reshape(add(xe, mul(Mb, sub(be, xe))), [n * G, ...rest]);
+    const index = new Int32Array(n * G);
+    for (let k = 0; k < n; k++) index.fill(table.index[e0 + k], k * G, (k + 1) * G);
+    const s = reshape(
+      noGrad(() => method.scoresRows(rows, index, defaultBatchRows(D, options.internalBatchSize))),
+      [n, G],
+    );
+    const change = sub(reshape(slice(full, e0, e1), [n, 1]), s); // [n, G]
+    return mul(matmul(change, M), inv); // [n, D]
+  });
+  return reshape(joinRows(parts), [E, ...rest]);
+}
+
+/** Options for `Occlusion.attribute`. */
+export interface OcclusionOptions extends AttributeOptions {
+  /** The window, one size per dimension of an example (e.g. [1, 3, 3] for [C, H, W]). */
+  slidingWindowShapes: number[];
+  /** Steps between windows per dimension (default 1 everywhere). */
+  strides?: number | number[];
+  /** What fills the window (default 0): a number or a tensor broadcastable to x. */
+  baselines?: Baseline;
+}
+
+/**
+ * Occlusion: slide a window over each input, replace it by the baseline, and give every
+ * feature the mean output drop over the windows that cover it (Captum's averaging). Zeiler &
+ * Fergus, 2014 (arXiv:1311.2901).
+ *
+ * @example
+ * ```ts
+ * import { Conv2d, Flatten, Linear, Occlusion, randn, ReLU, Sequential } from "glassbox";
+ * const model = new Sequential(new Conv2d(1, 2, 3), new ReLU(), new Flatten(), new Linear(2 * 6 * 6, 3));
+ * const attr = await new Occlusion(model).attribute(randn([1, 1, 8, 8]), { target: 0, slidingWindowShapes: [1, 3, 3], strides: [1, 2, 2] });
+ * ```
+ */
+export class Occlusion extends Attribution {
+  /** @internal */
+  scoresRows(rows: Tensor, index: Int32Array, batch: number): Tensor {
+    return this.scoresOf(rows, index, batch);
+  }
+
+  /** Attributions shaped like `x` ([N, T, ...] for several targets per example). */
+  attribute(x: Tensor, options: OcclusionOptions): Promise<Tensor> {
+    return this.run(x, async () => {
+      const dims = x.shape.slice(1);
+      const win = options?.slidingWindowShapes;
+      if (
+        !win || win.length !== dims.length || win.some((w, i) => !Number.isInteger(w) || w < 1 || w > dims[i])
+      ) {
+        throw new Error(
+          `Occlusion: slidingWindowShapes must give a window size (1 to the size) for each of the example's dimensions [${
+            dims.join(", ")
+          }], got ${JSON.stringify(win)}`,
+        );
+      }
+      const st = typeof options.strides === "number"
+        ? dims.map(() => options.strides as number)
+        : options.strides ?? dims.map(() => 1);
+      if (st.length !== dims.length || st.some((s) => !Number.isInteger(s) || s < 1)) {
+        throw new Error(
+          `Occlusion: strides must be positive integers, one per dimension, got ${
+            JSON.stringify(options.strides)
+          }`,
+        );
+      }
+      const counts = dims.map((d, i) => Math.floor((d - win[i]) / st[i]) + 1);
+      const G = counts.reduce((a, b) => a * b, 1), D = rowSize(x);
+      const masks = new Float32Array(G * D);
+      const strides = dims.map((_, i) => dims.slice(i + 1).reduce((a, b) => a * b, 1));
+      for (let g = 0; g < G; g++) {
+        // the window's start per dimension
+        let rem = g;
+        const start = counts.map(() => 0);
+        for (let i = counts.length - 1; i >= 0; i--) {
+          start[i] = (rem % counts[i]) * st[i];
+          rem = Math.floor(rem / counts[i]);
+        }
+        const size = win.reduce((a, b) => a * b, 1);
+        for (let k = 0; k < size; k++) {
+          let r = k, off = 0;
+          for (let i = win.length - 1; i >= 0; i--) {
+            off += (start[i] + (r % win[i])) * strides[i];
+            r = Math.floor(r / win[i]);
+          }
+          masks[g * D + off] = 1;
+        }
+      }
+      const table = await this.targets(x, options.target);
+      const base = baselineLike("Occlusion", options.baselines, x);
+      return perTarget(await ablate(this, x, base, table, masks, G, true, options), table);
+    });
+  }
+}
+
+/** Options for `FeatureAblation.attribute`. */
+export interface FeatureAblationOptions extends AttributeOptions {
+  /** Group id per feature of an example; a group is ablated together (default: each feature alone). */
+  featureMask?: FeatureMask;
+  /** What replaces an ablated feature (default 0). */
+  baselines?: Baseline;
+}
+
+/**
+ * Feature ablation: replace each feature (or each group of `featureMask`) by the baseline and
+ * give it the output change F(x) − F(x ablated).
+ *
+ * @example
+ * ```ts
+ * import { FeatureAblation, Linear, randn } from "glassbox";
+ * const attr = await new FeatureAblation(new Linear(4, 2)).attribute(randn([3, 4]), { target: 1, featureMask: [0, 0, 1, 1] });
+ * ```
+ */
+export class FeatureAblation extends Attribution {
+  /** @internal */
+  scoresRows(rows: Tensor, index: Int32Array, batch: number): Tensor {
+    return this.scoresOf(rows, index, batch);
+  }
+
+  /** Attributions shaped like `x` (features of one group share their group's value). */
+  attribute(x: Tensor, options: FeatureAblationOptions = {}): Promise<Tensor> {
+    return this.run(x, async () => {
+      const D = rowSize(x);
+      const { ids, groups } = await resolveMask("FeatureAblation", options.featureMask, D);
+      const masks = new Float32Array(groups * D);
+      ids.forEach((g, i) => (masks[g * D + i] = 1));
+      const table = await this.targets(x, options.target);
+      const base = baselineLike("FeatureAblation", options.baselines, x);
+      return perTarget(await ablate(this, x, base, table, masks, groups, false, options), table);
+    });
+  }
+}
+
+/** Options for `FeaturePermutation.attribute`. */
+export interface FeaturePermutationOptions extends AttributeOptions {
+  /** Group id per feature; a group is permuted together (default: each feature alone). */
+  featureMask?: FeatureMask;
+  /** Seed of the permutations (default 0). */
+  seed?: number;
+}
+
+/**
+ * Permutation importance for a batch of tabular examples: shuffle one feature (or group)
+ * across the batch and give each example the output change F(x) − F(x permuted). Breiman,
+ * 2001; Fisher, Rudin & Dominici, 2019 (arXiv:1801.01489). Needs a batch of at least two.
+ *
+ * @example
+ * ```ts
+ * import { FeaturePermutation, Linear, randn } from "glassbox";
+ * const attr = await new FeaturePermutation(new Linear(4, 1)).attribute(randn([16, 4])); // [16, 4]
+ * ```
+ */
+export class FeaturePermutation extends Attribution {
+  /** Attributions shaped like `x`. */
+  attribute(x: Tensor, options: FeaturePermutationOptions = {}): Promise<Tensor> {
+    return this.run(x, async () => {
+      const N = x.shape[0], D = rowSize(x);
+      if (N < 2) {
+        throw new Error("FeaturePermutation: needs a batch of at least 2 examples to permute across");
+      }
+      const { ids, groups } = await resolveMask("FeaturePermutation", options.featureMask, D);
+      const table = await this.targets(x, options.target);
+      const host = await x.toArray();
+      const gen = new Generator(options.seed ?? 0);
+      // copy g of the batch has group g's features taken from a shuffled example
+      const rows = new Float32Array(groups * N * D);
+      for (let g = 0; g < groups; g++) {
+        const perm = gen.shuffle(Array.from({ length: N }, (_, i) => i));
+        for (let n = 0; n < N; n++) {
+          const o = (g * N + n) * D;
+          for (let i = 0; i < D; i++) rows[o + i] = host[(ids[i] === g ? perm[n] : n) * D + i];
+        }
+      }
+      const xr = repeatRows(x, table.T);
+      const B = defaultBatchRows(D, options.internalBatchSize);
+      const full = reshape(this.scoresOf(xr, table.index, B), [N, table.T]);
+      const permuted = tensor(rows, [groups * N, ...x.shape.slice(1)]);
+      const T = table.T;
+      const attr = new Float32Array(N * T * D);
+      const fullHost = await full.toArray();
+      for (let t = 0; t < T; t++) {
+        const index = new Int32Array(groups * N);
+        for (let g = 0; g < groups; g++) {
+          for (let n = 0; n < N; n++) index[g * N + n] = table.index[n * T + t];
+        }
+        const s = await this.scoresOf(permuted, index, B).toArray();
+        for (let g = 0; g < groups; g++) {
+          for (let n = 0; n < N; n++) {
+            const change = fullHost[n * T + t] - s[g * N + n];
+            for (let i = 0; i < D; i++) if (ids[i] === g) attr[(n * T + t) * D + i] = change;
+          }
+        }
+      }
+      return perTarget(tensor(attr, [N * T, ...x.shape.slice(1)]), table);
+    });
+  }
+}

@@ -1,0 +1,155 @@
+/** Perturbation methods against exact answers: ablation differences, exact Shapley values, linear surrogates. */
+import assert from "node:assert/strict";
+import * as gb from "../mod.ts";
+import { assertClose } from "./cpu_ref.ts";
+
+/** A fixed MLP 6 → 5 → 2 (ReLU) and its float64 CPU twin. */
+function mlp() {
+  const W1 = [
+    [0.5, -1, 0.3, 0.8, -0.2, 0.1],
+    [-0.7, 0.4, 1.2, -0.5, 0.6, 0.2],
+    [0.9, 0.9, -0.4, 0.1, 0.3, -1.1],
+    [0.2, -0.3, 0.5, 0.7, -0.9, 0.4],
+    [-0.6, 0.8, 0.1, -0.2, 0.5, 0.7],
+  ];
+  const b1 = [0.1, -0.2, 0.3, 0, 0.05];
+  const W2 = [[1, -0.5, 0.8, 0.3, -1.2], [-0.4, 0.9, 0.2, -0.7, 0.6]], b2 = [0.2, -0.1];
+  const l1 = new gb.Linear(6, 5), l2 = new gb.Linear(5, 2);
+  l1.loadStateDict({ weight: gb.tensor(W1), bias: gb.tensor(b1) });
+  l2.loadStateDict({ weight: gb.tensor(W2), bias: gb.tensor(b2) });
+  const model = new gb.Sequential(l1, new gb.ReLU(), l2);
+  const cpu = (x: number[], t: number) => {
+    const h = W1.map((r, j) => Math.max(0, r.reduce((s, w, i) => s + w * x[i], b1[j])));
+    return W2[t].reduce((s, w, j) => s + w * h[j], b2[t]);
+  };
+  return { model, cpu };
+}
+
+const X = [[1, -0.5, 2, 0.3, -1.2, 0.8], [-0.3, 1.1, 0.4, -0.9, 0.5, 1.5]];
+
+Deno.test("Occlusion with a 1×1 window equals single-feature ablation, and both are F(x) − F(x with the feature at its baseline)", async () => {
+  const { model, cpu } = mlp();
+  const x = gb.tensor(X);
+  const base = [0.2, 0.2, -0.1, 0, 0.5, 0.3];
+  const want = X.flatMap((row, n) =>
+    row.map((_, i) => {
+      const z = [...row];
+      z[i] = base[i];
+      return cpu(row, n) - cpu(z, n);
+    })
+  );
+  const occ = await new gb.Occlusion(model).attribute(x, {
+    target: [0, 1],
+    slidingWindowShapes: [1],
+    baselines: gb.tensor(base),
+  });
+  const abl = await new gb.FeatureAblation(model).attribute(x, {
+    target: [0, 1],
+    baselines: gb.tensor(base),
+  });
+  assertClose(await occ.toArray(), want, { atol: 1e-5, msg: "Occlusion 1×1" });
+  assertClose(await abl.toArray(), want, { atol: 1e-5, msg: "FeatureAblation" });
+  // grouped ablation: a group gets F(x) − F(x with the whole group at baseline)
+  const grouped = await new gb.FeatureAblation(model).attribute(x, {
+    target: 0,
+    featureMask: [0, 0, 1, 1, 2, 2],
+  });
+  const g = await grouped.toArray();
+  const row = X[0], z = [...row];
+  z[2] = 0;
+  z[3] = 0;
+  assertClose([g[2], g[3]], [cpu(row, 0) - cpu(z, 0), cpu(row, 0) - cpu(z, 0)], {
+    atol: 1e-5,
+    msg: "group 1",
+  });
+});
+
+Deno.test("Occlusion averages over the windows that cover a feature (Captum's rule)", async () => {
+  // a linear model: removing a window of features drops Σ_{i in window} w_i x_i
+  const w = [1, -2, 0.5, 3, -1];
+  const lin = new gb.Linear(5, 1);
+  lin.loadStateDict({ weight: gb.tensor([w]), bias: gb.tensor([0.3]) });
+  const xs = [0.5, 1, -1, 2, 0.25];
+  const attr =
+    await (await new gb.Occlusion(lin).attribute(gb.tensor([xs]), { slidingWindowShapes: [2], strides: [1] }))
+      .toArray();
+  // windows [0,1], [1,2], [2,3], [3,4]; feature i: mean drop over the windows containing it
+  const drop = (a: number) => w[a] * xs[a] + w[a + 1] * xs[a + 1];
+  const want = [drop(0), (drop(0) + drop(1)) / 2, (drop(1) + drop(2)) / 2, (drop(2) + drop(3)) / 2, drop(3)];
+  assertClose(attr, want, { atol: 1e-5, msg: "Occlusion averaging" });
+});
+
+Deno.test("KernelShap with every coalition gives the exact Shapley values (enumerated on a CPU twin) and is efficient", async () => {
+  const { model, cpu } = mlp();
+  const x = gb.tensor(X);
+  const mask = [0, 1, 1, 2, 3, 3]; // 4 groups
+  const M = 4;
+  const shapley = (row: number[], t: number) => {
+    const value = (S: number) => cpu(row.map((v, i) => ((S >> mask[i]) & 1 ? v : 0)), t);
+    const fact = (n: number): number => (n <= 1 ? 1 : n * fact(n - 1));
+    return Array.from({ length: M }, (_, i) => {
+      let phi = 0;
+      for (let S = 0; S < 2 ** M; S++) {
+        if ((S >> i) & 1) continue;
+        const k = [0, 1, 2, 3].filter((j) => (S >> j) & 1).length;
+        phi += (fact(k) * fact(M - k - 1) / fact(M)) * (value(S | (1 << i)) - value(S));
+      }
+      return phi;
+    });
+  };
+  const attr =
+    await (await new gb.KernelShap(model).attribute(x, { target: [1, 0], featureMask: mask, nSamples: 100 }))
+      .toArray();
+  for (let n = 0; n < 2; n++) {
+    const phi = shapley(X[n], [1, 0][n]);
+    assertClose(mask.map((g) => attr[n * 6 + mask.indexOf(g)]), mask.map((g) => phi[g]), {
+      atol: 1e-4,
+      msg: `example ${n}`,
+    });
+    const sum = phi.reduce((a, b) => a + b, 0);
+    assertClose([sum], [cpu(X[n], [1, 0][n]) - cpu([0, 0, 0, 0, 0, 0], [1, 0][n])], {
+      atol: 1e-9,
+      msg: "efficiency (truth)",
+    });
+    const got = [0, 1, 3, 4].reduce((a, i) => a + attr[n * 6 + i], 0);
+    assertClose([got], [sum], { atol: 1e-4, msg: "KernelShap sums to F(x) − F(x′)" });
+  }
+  // sampled coalitions (fewer than 2^M − 2) still satisfy efficiency exactly
+  const sampled =
+    await (await new gb.KernelShap(model).attribute(gb.tensor([X[0]]), { target: 1, nSamples: 10 }))
+      .toArray();
+  assertClose([Array.from(sampled).reduce((a, b) => a + b, 0)], [cpu(X[0], 1) - cpu([0, 0, 0, 0, 0, 0], 1)], {
+    atol: 1e-4,
+    msg: "sampled efficiency",
+  });
+});
+
+Deno.test("Lime recovers a linear model's contributions w·(x − x′) (alpha 0 exactly, the default alpha nearly)", async () => {
+  const w = [1, -2, 0.5, 3, -1, 0.7];
+  const lin = new gb.Linear(6, 1);
+  lin.loadStateDict({ weight: gb.tensor([w]), bias: gb.tensor([0.3]) });
+  const x = gb.tensor([X[0]]);
+  const want = X[0].map((v, i) => w[i] * v);
+  const exact = await (await new gb.Lime(lin).attribute(x, { nSamples: 200, alpha: 0 })).toArray();
+  assertClose(exact, want, { atol: 1e-6, msg: "Lime, alpha 0" });
+  const lasso = await (await new gb.Lime(lin).attribute(x, { nSamples: 200 })).toArray();
+  assertClose(lasso, want, { atol: 0.1, msg: "Lime, alpha 0.01" });
+});
+
+Deno.test("FeaturePermutation: zero for a feature the model ignores, sums to zero over the batch for a linear model", async () => {
+  const w = [2, 0, -1, 0.5];
+  const lin = new gb.Linear(4, 1);
+  lin.loadStateDict({ weight: gb.tensor([w]), bias: gb.tensor([0]) });
+  gb.manualSeed(3);
+  const x = gb.randn([32, 4]);
+  const attr = await (await new gb.FeaturePermutation(lin).attribute(x)).toArray();
+  for (let i = 0; i < 4; i++) {
+    const col = Array.from({ length: 32 }, (_, n) => attr[n * 4 + i]);
+    if (w[i] === 0) assert.ok(col.every((v) => v === 0), "an ignored feature gets 0");
+    assertClose([col.reduce((a, b) => a + b, 0)], [0], { atol: 1e-4, msg: `Σ_n attr for feature ${i}` });
+  }
+  await assert.rejects(
+    () => new gb.FeaturePermutation(lin).attribute(gb.randn([1, 4])),
+    /needs a batch of at least 2/,
+  );
+});
