@@ -4,7 +4,6 @@
  * the input's resolution (or at the layer's with `{ upsample: false }`), not normalised.
  * Definitions follow pytorch-grad-cam; each class names its paper.
  */
-import type { Module } from "../nn/module.ts";
 import { tensor } from "../tensor/create.ts";
 import { launchBinary } from "../tensor/kernels.ts";
 import { add, mul, relu, sub } from "../tensor/ops/elementwise.ts";

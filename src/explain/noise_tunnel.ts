@@ -33,7 +33,7 @@ export type NoiseTunnelOptions<O extends AttributeOptions> = O & {
 };
 
 /** Repeats a target for `S` noisy copies of each example. */
-function repeatTarget(target: Target | undefined, N: number, S: number): Target | undefined {
+function repeatTarget(target: Target | undefined, S: number): Target | undefined {
   if (target === undefined || typeof target === "number") return target;
   if (Array.isArray(target)) return (target as (number | number[])[]).flatMap((t) => new Array(S).fill(t));
   throw new Error(
@@ -85,7 +85,7 @@ export class NoiseTunnel<O extends AttributeOptions = AttributeOptions> {
     const { ntType: _t, ntSamples: _s, stdevs: _d, seed: _seed, ...inner } = options;
     const attr = await this.method.attribute(
       xs,
-      { ...inner, target: repeatTarget(options.target, N, S) } as O,
+      { ...inner, target: repeatTarget(options.target, S) } as O,
     );
     xs.dispose();
     const grouped = reshape(attr, [N, S, ...attr.shape.slice(1)]);

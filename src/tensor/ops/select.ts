@@ -89,7 +89,7 @@ export function where(condition: Tensor, a: Operand, b: Operand): Tensor {
   const ta = asTensor("where", a), tb = asTensor("where", b);
   const shape = broadcastShapes("where", broadcastShapes("where", condition.shape, ta.shape), tb.shape);
   const z = launchWhere(condition, ta, tb, shape);
-  const scalars = [ta, tb].filter((t, i) => typeof [a, b][i] === "number");
+  const scalars = [ta, tb].filter((_t, i) => typeof [a, b][i] === "number");
   const out = record(z, "where", [ta, tb], (g) => {
     const zero = empty([]);
     launchFill(zero, 0);
