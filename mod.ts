@@ -24,6 +24,7 @@ export * from "./src/tensor/mod.ts";
 export * from "./src/nn/mod.ts";
 export * from "./src/optim/mod.ts";
 export * from "./src/data/mod.ts";
+export * from "./src/models/mod.ts";
 export * from "./src/io/mod.ts";
 export * from "./src/inspect/mod.ts";
 export * from "./src/viz/mod.ts";

@@ -6,7 +6,7 @@
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-webgpu";
 import * as gb from "../mod.ts";
-import { tabularMlp } from "../examples/tabular_mlp.ts";
+import { tabularMlp } from "../mod.ts";
 import { printTable, type Row, time } from "./harness.ts";
 
 export async function benchCore(): Promise<Row[]> {

@@ -1,6 +1,6 @@
 /** Timing helpers shared by the benchmarks: medians over repeated runs, the table, the seed CNN step. */
 import * as gb from "../mod.ts";
-import { seedCnn } from "../examples/train_mnist.ts";
+import { seedCnn } from "../mod.ts";
 
 export interface Row {
   name: string;

@@ -4,7 +4,6 @@
  * summary, first-layer filters and feature maps of the first MNIST test image.
  */
 import * as gb from "../mod.ts";
-import { seedCnn } from "./train_mnist.ts";
 
 const HELP = "deno task inspect <run dir>   (the --out directory of deno task train, default out/mnist)";
 
@@ -27,8 +26,7 @@ async function main(): Promise<void> {
   let sample: gb.Tensor | undefined;
   try {
     await Deno.stat(`${dir}/checkpoint.safetensors`);
-    model = seedCnn();
-    await gb.loadCheckpoint(model, `${dir}/checkpoint.safetensors`);
+    model = (await gb.loadModel(`${dir}/checkpoint.safetensors`)).model;
     const test = gb.mnistDataset(await gb.loadMnist("test"));
     sample = gb.tensor(test.x.subarray(0, 784), [1, 1, 28, 28]);
   } catch (e) {

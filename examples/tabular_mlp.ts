@@ -8,14 +8,12 @@ import {
   Adam,
   batches,
   binaryCrossEntropyWithLogits,
+  createModel,
   grad,
-  Linear,
   makeClassification,
   manualSeed,
   noGrad,
-  ReLU,
   scope,
-  Sequential,
   Standardizer,
   tensor,
   trainTestSplit,
@@ -32,11 +30,6 @@ export interface TabularResult {
   informative: number[];
 }
 
-/** The example's MLP: 100→10→10→1 with ReLU; its output is a logit (the sigmoid is in the loss). */
-export function tabularMlp(): Sequential {
-  return new Sequential(new Linear(100, 10), new ReLU(), new Linear(10, 10), new ReLU(), new Linear(10, 1));
-}
-
 /** Trains the MLP 100→10→10→1 (sigmoid output, BCE, Adam) and ranks features by input gradient. */
 export async function runTabular(
   options: { epochs?: number; seed?: number; log?: (s: string) => void } = {},
@@ -51,7 +44,7 @@ export async function runTabular(
   const yTrain = Float32Array.from(train.y), yTest = Float32Array.from(test.y);
 
   // the output layer gives a logit; the sigmoid is folded into the loss for stability
-  const model = tabularMlp();
+  const model = createModel("tabular-mlp");
   const opt = new Adam(model.parameters(), { lr: 0.01 });
   const epochs = options.epochs ?? 30;
   for (let e = 0; e < epochs; e++) {

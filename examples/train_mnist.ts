@@ -28,21 +28,6 @@ tracker.jsonl (per-step gradient, weight and activation statistics), alarms.txt/
 tensorboard/ (event files: tensorboard --logdir <out>/tensorboard) and pictures/.
 Render the pictures again with: deno task inspect <out>`;
 
-export function seedCnn(): gb.Sequential {
-  return new gb.Sequential(
-    new gb.Conv2d(1, 32, 3),
-    new gb.ReLU(),
-    new gb.MaxPool2d(2),
-    new gb.Conv2d(32, 64, 3),
-    new gb.ReLU(),
-    new gb.MaxPool2d(2),
-    new gb.Flatten(),
-    new gb.Linear(1600, 128),
-    new gb.ReLU(),
-    new gb.Linear(128, 10),
-  );
-}
-
 function batchTensor(data: gb.Dataset, idx: number[]): { x: gb.Tensor; y: gb.Tensor } {
   const x = new Float32Array(idx.length * 784);
   const y = new Int32Array(idx.length);
@@ -84,7 +69,7 @@ async function main(): Promise<void> {
   await Deno.mkdir(out, { recursive: true });
   const ckpt = `${out}/checkpoint.safetensors`;
   gb.manualSeed(seed);
-  const model = seedCnn();
+  const model = gb.createModel("seed-cnn") as gb.Sequential;
   const opt = new gb.Adam(model.parameters(), { lr: values.lr! });
   const sched = values.schedule === "cosine" ? new gb.CosineAnnealingLR(opt, epochs, 0) : null;
   const rng = new gb.Generator(seed + 1);
@@ -157,7 +142,7 @@ async function main(): Promise<void> {
       testAccuracy: ev.accuracy,
       lr: opt.lr,
     });
-    await gb.saveCheckpoint(model, ckpt, { epoch: String(e + 1), testAccuracy: String(ev.accuracy) });
+    await gb.saveModel(model, ckpt, { epoch: String(e + 1), testAccuracy: String(ev.accuracy) });
     log.scalar("loss/train_epoch", lossSum / seen, e + 1);
     log.scalar("loss/test", ev.loss, e + 1);
     log.scalar("accuracy/test", ev.accuracy, e + 1);

@@ -1,12 +1,11 @@
 import assert from "node:assert/strict";
 import * as gb from "../mod.ts";
-import { tabularMlp } from "../examples/tabular_mlp.ts";
 
 Deno.test("2,000 training steps of the tabular MLP leave live buffers and bytes flat", async () => {
   gb.manualSeed(1);
   const data = gb.makeClassification({ nSamples: 256, nFeatures: 100, nInformative: 5, seed: 1 });
   const y = Float32Array.from(data.y);
-  const model = tabularMlp();
+  const model = gb.tabularMlp();
   const opt = new gb.Adam(model.parameters(), { lr: 0.01 });
   const xs: gb.Tensor[] = [], ys: gb.Tensor[] = [];
   for (const b of gb.batches(data.x, y, 100, { batchSize: 32, seed: 0 })) {

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import * as gb from "../mod.ts";
-import { seedCnn } from "../examples/train_mnist.ts";
 import { checkSafetensorsRules } from "./checkpoint_test.ts";
 
 function trainCommand(out: string, ...extra: string[]) {
@@ -39,7 +38,7 @@ Deno.test("deno task train --quick: history, metrics, and a checkpoint that repr
   checkSafetensorsRules(await Deno.readFile(`${out}/checkpoint.safetensors`));
   // reload into a fresh model: the same test accuracy, exactly
   gb.manualSeed(123);
-  const model = seedCnn();
+  const model = gb.seedCnn();
   const meta = await gb.loadCheckpoint(model, `${out}/checkpoint.safetensors`);
   assert.equal(meta.epoch, "1");
   const test = gb.mnistDataset(await gb.loadMnist("test"));

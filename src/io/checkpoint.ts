@@ -4,7 +4,14 @@
 import { tensor } from "../tensor/create.ts";
 import type { Module } from "../nn/module.ts";
 import { scope } from "../tensor/scope.ts";
-import { decodeSafetensors, encodeSafetensors, type HostTensor } from "./safetensors.ts";
+import {
+  decodeSafetensors,
+  encodeSafetensors,
+  type HostTensor,
+  type SafetensorsFile,
+} from "./safetensors.ts";
+import { architectures, createModel, type ModelSpec, modelSpec } from "../models/registry.ts";
+import "../models/zoo.ts";
 import { writeAtomic, type WriteOptions } from "./file.ts";
 
 /**
@@ -36,18 +43,18 @@ export async function saveCheckpoint(
   );
 }
 
-/**
- * Loads a safetensors checkpoint into a module. Every name, shape and dtype must match the
- * module's state; the first mismatch is named. Returns the file's metadata.
- */
-export async function loadCheckpoint(module: Module, path: string): Promise<Record<string, string>> {
+async function readCheckpoint(path: string): Promise<SafetensorsFile> {
   let bytes: Uint8Array;
   try {
     bytes = await Deno.readFile(path);
   } catch (e) {
     throw new Error(`cannot read checkpoint ${path}: ${(e as Error).message}`);
   }
-  const file = decodeSafetensors(bytes, path);
+  return decodeSafetensors(bytes, path);
+}
+
+/** Copies a decoded checkpoint into a module, checking every name, shape and dtype first. */
+function loadInto(module: Module, file: SafetensorsFile, path: string): void {
   const own = module.stateDict();
   for (const [name, t] of own) {
     const s = file.tensors.get(name);
@@ -74,5 +81,87 @@ export async function loadCheckpoint(module: Module, path: string): Promise<Reco
     );
     module.loadStateDict(loaded);
   });
+}
+
+/**
+ * Loads a safetensors checkpoint into a module. Every name, shape and dtype must match the
+ * module's state; the first mismatch is named. Returns the file's metadata.
+ *
+ * @example
+ * ```ts
+ * import { Linear, loadCheckpoint, saveCheckpoint } from "glassbox";
+ * await saveCheckpoint(new Linear(4, 2), "out/lin.safetensors");
+ * const meta = await loadCheckpoint(new Linear(4, 2), "out/lin.safetensors"); // { format: "pt", ... }
+ * ```
+ */
+export async function loadCheckpoint(module: Module, path: string): Promise<Record<string, string>> {
+  const file = await readCheckpoint(path);
+  loadInto(module, file, path);
   return file.metadata;
+}
+
+/**
+ * Saves a model built by `createModel` with its architecture and configuration in the
+ * checkpoint's metadata (`glassbox.architecture`, `glassbox.config`), so `loadModel` can
+ * rebuild it from the file alone.
+ *
+ * @example
+ * ```ts
+ * import { createModel, loadModel, saveModel } from "glassbox";
+ * await saveModel(createModel("tabular-mlp", { features: 8 }), "out/mlp.safetensors");
+ * const { model } = await loadModel("out/mlp.safetensors");
+ * ```
+ */
+export async function saveModel(
+  model: Module,
+  path: string,
+  metadata: Record<string, string> = {},
+  options: WriteOptions = {},
+): Promise<void> {
+  const spec = modelSpec(model);
+  if (!spec) {
+    throw new Error(
+      "saveModel: this model was not built by createModel, so its architecture is unknown; use saveCheckpoint, or build it with createModel",
+    );
+  }
+  await saveCheckpoint(model, path, {
+    ...metadata,
+    "glassbox.architecture": spec.architecture,
+    "glassbox.config": JSON.stringify(spec.config),
+  }, options);
+}
+
+/**
+ * Rebuilds a model from a checkpoint written by `saveModel` (or by `deno task train`): its
+ * architecture and configuration come from the file's metadata. An unknown or missing
+ * architecture is an error that lists the known ones.
+ *
+ * @example
+ * ```ts
+ * import { createModel, loadModel, saveModel } from "glassbox";
+ * await saveModel(createModel("seed-cnn"), "out/cnn.safetensors");
+ * const { model, metadata } = await loadModel("out/cnn.safetensors");
+ * ```
+ */
+export async function loadModel(path: string): Promise<{ model: Module; metadata: Record<string, string> }> {
+  const file = await readCheckpoint(path);
+  const known = architectures().map((a) => a.name).join(", ");
+  const arch = file.metadata["glassbox.architecture"];
+  if (!arch) {
+    throw new Error(
+      `${path}: the checkpoint does not say which architecture it holds (no glassbox.architecture in its metadata); known architectures: ${known}. Load it into a model you build with loadCheckpoint.`,
+    );
+  }
+  let config: ModelSpec["config"] = {};
+  try {
+    config = JSON.parse(file.metadata["glassbox.config"] ?? "{}");
+  } catch {
+    throw new Error(`${path}: glassbox.config in the metadata is not valid JSON`);
+  }
+  if (!architectures().some((a) => a.name === arch)) {
+    throw new Error(`${path}: unknown architecture "${arch}"; known architectures: ${known}`);
+  }
+  const model = createModel(arch, config);
+  loadInto(model, file, path);
+  return { model, metadata: file.metadata };
 }

@@ -1,0 +1,3 @@
+/** Models by name: the registry and the architectures glassbox ships. */
+export { architectures, createModel, type ModelSpec, modelSpec, registerArchitecture } from "./registry.ts";
+export { seedCnn, smallCamCnn, tabularMlp } from "./zoo.ts";

@@ -1,0 +1,76 @@
+/**
+ * The models glassbox ships: the seed CNN for MNIST, the tabular MLP of the worked example,
+ * and the small CNN the localisation tests train. Each is an architecture of the registry.
+ */
+import { AdaptiveAvgPool2d, Conv2d, MaxPool2d } from "../nn/conv.ts";
+import { Flatten, ReLU } from "../nn/activation.ts";
+import { Linear } from "../nn/linear.ts";
+import { Sequential } from "../nn/sequential.ts";
+import { registerArchitecture } from "./registry.ts";
+
+/**
+ * The seed CNN for 28×28 grey images: conv(32, 3×3) → ReLU → max-pool 2 → conv(64, 3×3) →
+ * ReLU → max-pool 2 → flatten → dense(128) → ReLU → dense(classes).
+ *
+ * @example
+ * ```ts
+ * import { randn, seedCnn } from "glassbox";
+ * seedCnn().forward(randn([2, 1, 28, 28])).shape; // [2, 10]
+ * ```
+ */
+export function seedCnn(config: { classes?: number } = {}): Sequential {
+  return new Sequential(
+    new Conv2d(1, 32, 3),
+    new ReLU(),
+    new MaxPool2d(2),
+    new Conv2d(32, 64, 3),
+    new ReLU(),
+    new MaxPool2d(2),
+    new Flatten(),
+    new Linear(1600, 128),
+    new ReLU(),
+    new Linear(128, config.classes ?? 10),
+  );
+}
+
+/**
+ * The worked example's MLP: features → hidden → hidden → 1 logit, with ReLU.
+ *
+ * @example
+ * ```ts
+ * import { randn, tabularMlp } from "glassbox";
+ * tabularMlp().forward(randn([4, 100])).shape; // [4, 1]
+ * ```
+ */
+export function tabularMlp(config: { features?: number; hidden?: number } = {}): Sequential {
+  const f = config.features ?? 100, h = config.hidden ?? 10;
+  return new Sequential(new Linear(f, h), new ReLU(), new Linear(h, h), new ReLU(), new Linear(h, 1));
+}
+
+/**
+ * A small CNN ending in global average pooling (the CAM architecture): conv(16) → ReLU →
+ * conv(32) → ReLU → global average pool → dense(classes). Its last ReLU ("3") keeps the
+ * input's resolution, which makes localisation easy to check.
+ *
+ * @example
+ * ```ts
+ * import { randn, smallCamCnn } from "glassbox";
+ * smallCamCnn({ classes: 3 }).forward(randn([2, 1, 20, 20])).shape; // [2, 3]
+ * ```
+ */
+export function smallCamCnn(config: { classes?: number; channels?: number } = {}): Sequential {
+  const c = config.channels ?? 1;
+  return new Sequential(
+    new Conv2d(c, 16, 3, { padding: 1 }),
+    new ReLU(),
+    new Conv2d(16, 32, 3, { padding: 1 }),
+    new ReLU(),
+    new AdaptiveAvgPool2d(1),
+    new Flatten(),
+    new Linear(32, config.classes ?? 2),
+  );
+}
+
+registerArchitecture("seed-cnn", seedCnn, "the seed CNN for 28×28 grey images (MNIST)");
+registerArchitecture("tabular-mlp", tabularMlp, "the worked example's MLP for tabular features");
+registerArchitecture("small-cam-cnn", smallCamCnn, "a small CNN with global average pooling");
