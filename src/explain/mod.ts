@@ -37,3 +37,17 @@ export {
   type OcclusionOptions,
 } from "./perturbation.ts";
 export { KernelShap, Lime, type LimeOptions, type SurrogateOptions, weightedLasso } from "./surrogate.ts";
+export {
+  type Curve,
+  type CurveOptions,
+  deletionCurve,
+  type ExplanationFunction,
+  infidelity,
+  type InfidelityOptions,
+  insertionCurve,
+  randomAttribution,
+  randomizationCheck,
+  type RandomizationStep,
+  sensitivityMax,
+  spearman,
+} from "./metrics.ts";
