@@ -6,17 +6,25 @@
  */
 import {
   Adam,
+  barChart,
   batches,
   binaryCrossEntropyWithLogits,
   createModel,
+  FeaturePermutation,
   grad,
+  IntegratedGradients,
+  KernelShap,
   makeClassification,
   manualSeed,
   noGrad,
+  Saliency,
   scope,
+  SERIES,
   Standardizer,
+  type Tensor,
   tensor,
   trainTestSplit,
+  writeTextAtomic,
 } from "../mod.ts";
 
 /** What the example reports. */
@@ -28,6 +36,14 @@ export interface TabularResult {
   /** Feature indices, most important first. */
   ranking: number[];
   informative: number[];
+  /** Mean |attribution| over the test set per feature, and the ranking, for each method. */
+  methods: Record<string, MethodImportance>;
+}
+
+/** One method's feature importance. */
+export interface MethodImportance {
+  importance: Float64Array;
+  ranking: number[];
 }
 
 /** Trains the MLP 100→10→10→1 (sigmoid output, BCE, Adam) and ranks features by input gradient. */
@@ -83,8 +99,31 @@ export async function runTabular(
     const g = await dx.abs().mean(0).toArray();
     return Float64Array.from(g);
   });
-  const ranking = Array.from(importance.keys()).sort((a, b) => importance[b] - importance[a]);
-  return { trainAccuracy, testAccuracy, importance, ranking, informative: data.informative };
+  const ranking = rank(importance);
+
+  // the same question asked of four attribution methods: mean |attribution| per feature
+  const methods: Record<string, MethodImportance> = {};
+  const meanAbs = async (attr: Tensor) => Float64Array.from(await attr.abs().mean(0).toArray());
+  await scope(async () => {
+    const x = tensor(xTest, [test.nSamples, 100]);
+    const few = tensor(xTest.subarray(0, 40 * 100), [40, 100]); // KernelShap: 40 test examples
+    const attrs: [string, () => Promise<Tensor>][] = [
+      ["Saliency", () => new Saliency(model).attribute(x)],
+      ["IntegratedGradients", () => new IntegratedGradients(model).attribute(x, { nSteps: 32 })],
+      ["FeaturePermutation", () => new FeaturePermutation(model).attribute(x, { seed })],
+      ["KernelShap", () => new KernelShap(model).attribute(few, { nSamples: 400, seed })],
+    ];
+    for (const [name, run] of attrs) {
+      const importance = await meanAbs(await run());
+      methods[name] = { importance, ranking: rank(importance) };
+    }
+  });
+  return { trainAccuracy, testAccuracy, importance, ranking, informative: data.informative, methods };
+}
+
+/** Feature indices, most important first. */
+function rank(importance: Float64Array): number[] {
+  return Array.from(importance.keys()).sort((a, b) => importance[b] - importance[a]);
 }
 
 if (import.meta.main) {
@@ -94,12 +133,38 @@ if (import.meta.main) {
       (r.testAccuracy * 100).toFixed(1)
     }%`,
   );
-  console.log("top 10 features by mean |∂output/∂input| (* = truly informative):");
-  for (const f of r.ranking.slice(0, 10)) {
+  const names = Object.keys(r.methods);
+  console.log(
+    `top 8 features by mean |attribution| over the test set (* = truly informative: ${
+      r.informative.join(", ")
+    })`,
+  );
+  console.log(names.map((n) => n.padEnd(22)).join(""));
+  for (let k = 0; k < 8; k++) {
     console.log(
-      `  feature ${String(f).padStart(3)}  ${r.importance[f].toFixed(5)} ${
-        r.informative.includes(f) ? "*" : ""
-      }`,
+      names.map((n) => {
+        const f = r.methods[n].ranking[k];
+        return `${String(f).padStart(3)}${r.informative.includes(f) ? "*" : " "} ${
+          r.methods[n].importance[f].toPrecision(3)
+        }`
+          .padEnd(22);
+      }).join(""),
     );
   }
+  // the picture: each method's importance of the top features, side by side
+  const top = [...new Set(names.flatMap((n) => r.methods[n].ranking.slice(0, 8)))].sort((a, b) => a - b);
+  const svg = barChart(
+    top.map((f) => (r.informative.includes(f) ? `${f}*` : String(f))),
+    names.map((n, i) => {
+      const imp = r.methods[n].importance, max = Math.max(...imp);
+      return { name: n, values: top.map((f) => imp[f] / max), color: SERIES[i % SERIES.length] };
+    }),
+    {
+      title: "Feature importance, four methods",
+      xLabel: "feature (* = truly informative)",
+      yLabel: "mean |attribution| ÷ method's largest",
+    },
+  );
+  await writeTextAtomic("out/tabular/importance.svg", svg);
+  console.log("wrote out/tabular/importance.svg");
 }

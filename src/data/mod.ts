@@ -2,3 +2,4 @@
 export { type ClassificationOptions, makeClassification, type TabularData } from "./synthetic.ts";
 export { type Batch, batches, type Split, Standardizer, trainTestSplit } from "./tabular.ts";
 export { loadMnist, MNIST_MEAN, MNIST_STD, mnistDataset, type MnistSplit, parseMnist } from "./mnist.ts";
+export { makePatternImages, type PatternImageOptions, type PatternImages } from "./patterns.ts";

@@ -374,6 +374,11 @@ export async function randomizationCheck(
     }
     return steps;
   } finally {
-    scope(() => model.loadStateDict(new Map(params.map(([name, p]) => [name, tensor(saved.get(name)!, p.shape)])), false));
+    scope(() =>
+      model.loadStateDict(
+        new Map(params.map(([name, p]) => [name, tensor(saved.get(name)!, p.shape)])),
+        false,
+      )
+    );
   }
 }
