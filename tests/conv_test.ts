@@ -150,3 +150,19 @@ Deno.test("conv2d and pooling reject bad geometry with the op's name", () => {
     if (!/Pool2d: (stride|kernel size) must be a positive integer/.test(msg)) throw new Error(`got "${msg}"`);
   }
 });
+
+Deno.test("a batch whose patch matrix exceeds the binding budget is convolved in chunks: same values and gradients", async () => {
+  // 160 images × (16·9) × 28·28 floats of patches ≈ 72 MB: more than the 32 MB budget
+  gb.manualSeed(2);
+  const x = gb.randn([160, 16, 28, 28], { requiresGrad: true });
+  const w = gb.randn([4, 16, 3, 3], { requiresGrad: true });
+  const y = gb.conv2d(x, w, null, { padding: 1 });
+  const gy = gb.randn(y.shape);
+  const [gx, gw] = gb.grad(y, [x, w], gy);
+  // the same computed image by image in small batches
+  const parts = [0, 40, 80, 120].map((s) => gb.conv2d(x.slice(s, s + 40), w, null, { padding: 1 }));
+  ref.assertClose(await y.toArray(), await gb.concat(parts, 0).toArray(), { atol: 1e-5, msg: "chunked forward" });
+  const [gx2, gw2] = gb.grad(gb.concat(parts, 0), [x, w], gy);
+  ref.assertClose(await gx.toArray(), await gx2.toArray(), { atol: 1e-5, msg: "chunked input gradient" });
+  ref.assertClose(await gw.toArray(), await gw2.toArray(), { rtol: 1e-4, atol: 1e-3, msg: "chunked filter gradient" });
+});

@@ -15,6 +15,11 @@ export interface PatternImageOptions {
   noise?: number;
   /** Brightness added where a pattern's pixel is on (default 2). */
   amplitude?: number;
+  /**
+   * Add a last class of pure noise, with no pattern (default true): then a model must detect
+   * each pattern, not just tell the patterns apart.
+   */
+  emptyClass?: boolean;
   seed?: number;
 }
 
@@ -23,7 +28,7 @@ export interface PatternImages {
   x: Float32Array;
   y: Int32Array;
   size: number;
-  /** Per image: the pattern's top row and left column (it covers `patternSize` × `patternSize`). */
+  /** Per image: the pattern's top row and left column (it covers `patternSize` × `patternSize`); −1, −1 for no pattern. */
   boxes: Int32Array;
   patternSize: number;
   classes: number;
@@ -36,7 +41,8 @@ const PATTERNS = [
 ];
 
 /**
- * Makes images where class k's pattern sits at a random position in Gaussian noise.
+ * Makes images where class k's pattern sits at a random position in Gaussian noise (and, by
+ * default, a last class with no pattern at all).
  *
  * @example
  * ```ts
@@ -54,17 +60,20 @@ export function makePatternImages(options: PatternImageOptions = {}): PatternIma
   if (S < P) throw new Error(`makePatternImages: size ${S} is smaller than the ${P}×${P} pattern`);
   const g = new Generator(options.seed ?? 0);
   const x = new Float32Array(N * S * S), y = new Int32Array(N), boxes = new Int32Array(N * 2);
+  const classes = PATTERNS.length + (options.emptyClass === false ? 0 : 1);
   for (let n = 0; n < N; n++) {
-    const k = g.int(PATTERNS.length), top = g.int(S - P + 1), left = g.int(S - P + 1);
+    const k = g.int(classes), top = g.int(S - P + 1), left = g.int(S - P + 1);
     y[n] = k;
-    boxes[2 * n] = top;
-    boxes[2 * n + 1] = left;
     for (let i = 0; i < S * S; i++) x[n * S * S + i] = sd * g.normal();
+    const empty = k >= PATTERNS.length;
+    boxes[2 * n] = empty ? -1 : top;
+    boxes[2 * n + 1] = empty ? -1 : left;
+    if (empty) continue;
     for (let r = 0; r < P; r++) {
       for (let c = 0; c < P; c++) {
         if (PATTERNS[k][r][c] === "1") x[n * S * S + (top + r) * S + left + c] += amp;
       }
     }
   }
-  return { x, y, size: S, boxes, patternSize: P, classes: PATTERNS.length };
+  return { x, y, size: S, boxes, patternSize: P, classes };
 }

@@ -49,8 +49,8 @@ export function tabularMlp(config: { features?: number; hidden?: number } = {}):
 
 /**
  * A small CNN ending in global average pooling (the CAM architecture): conv(16) → ReLU →
- * conv(32) → ReLU → global average pool → dense(classes). Its last ReLU ("3") keeps the
- * input's resolution, which makes localisation easy to check.
+ * max-pool 2 → conv(32) → ReLU → global average pool → dense(classes). Its last ReLU ("4")
+ * is at half the input's resolution, the usual place for a CAM.
  *
  * @example
  * ```ts
@@ -63,6 +63,7 @@ export function smallCamCnn(config: { classes?: number; channels?: number } = {}
   return new Sequential(
     new Conv2d(c, 16, 3, { padding: 1 }),
     new ReLU(),
+    new MaxPool2d(2),
     new Conv2d(16, 32, 3, { padding: 1 }),
     new ReLU(),
     new AdaptiveAvgPool2d(1),

@@ -11,6 +11,11 @@ import { dispatch } from "../../gpu/queue.ts";
 import { record } from "../graph.ts";
 import { assertFloat, empty, own, type Tensor } from "../tensor.ts";
 import { mm } from "./matmul.ts";
+import { concat, slice } from "./shape.ts";
+import { device } from "../../gpu/device.ts";
+
+/** Bytes one im2col patch matrix may take: a quarter of the largest storage binding, at most 128 MiB. */
+const COLS_BUDGET = () => Math.min(device().limits.maxStorageBufferBindingSize / 4, 128 << 20);
 import { sumToShape } from "./reduce_raw.ts";
 
 /** Options for `conv2d`. */
@@ -112,6 +117,15 @@ export function conv2d(
   const OH = outSize("conv2d", H, KH, stride, pad, dil), OW = outSize("conv2d", W, KW, stride, pad, dil);
   const g: Geometry = { N, C, H, W, KH, KW, OH, OW, stride, pad, dil };
   const K = C * KH * KW, P = OH * OW, ldp = Math.ceil(P / 4) * 4;
+  // the patch matrix of a large batch can exceed what one binding holds: convolve in chunks of
+  // images then (slice and concat carry the gradient)
+  const perImage = Math.max(K * ldp, P * Math.ceil(K / 4) * 4) * 4; // forward patches, or the filter gradient's
+  const fit = Math.max(1, Math.floor(COLS_BUDGET() / perImage));
+  if (N > fit) {
+    const parts: Tensor[] = [];
+    for (let s = 0; s < N; s += fit) parts.push(conv2d(slice(x, s, Math.min(N, s + fit)), weight, bias, options));
+    return concat(parts, 0);
+  }
   const cols = empty([N * K * ldp]);
   im2col(x, cols, g, K * ldp, ldp, 1);
   // C[n][Cout][P] = W[Cout][K] · cols[n][K][P]
