@@ -51,3 +51,14 @@ export {
   sensitivityMax,
   spearman,
 } from "./metrics.ts";
+export {
+  LayerConductance,
+  LayerIntegratedGradients,
+  type LayerIntegratedOptions,
+} from "./layer_integrated.ts";
+export {
+  type Visualization,
+  visualizeFeature,
+  type VisualizeOptions,
+  type VisualObjective,
+} from "./feature_viz.ts";

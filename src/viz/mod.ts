@@ -23,3 +23,12 @@ export {
   lossChart,
   updateRatioChart,
 } from "./training.ts";
+export {
+  absQuantile,
+  attributionGrid,
+  greyImage,
+  heatmapImage,
+  type HeatmapOptions,
+  type InputRow,
+  type MethodColumn,
+} from "./attribution.ts";

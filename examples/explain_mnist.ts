@@ -1,0 +1,433 @@
+/**
+ * `deno task explain`: why did the MNIST model predict that? Runs attribution methods on test
+ * images of a checkpoint made by `deno task train` and writes the comparison grid, the
+ * attributions (safetensors), deletion and insertion curves and a summary of the numbers.
+ */
+import * as gb from "../mod.ts";
+
+const HELP = `deno task explain [options]
+  --checkpoint F    a checkpoint from deno task train (default out/mnist/checkpoint.safetensors)
+  --images LIST     test-image indices, e.g. 0,1,2 or 0-7 (default 0-7)
+  --all             every test image (10,000) with the first method only, in bounded memory, with progress
+  --methods LIST    comma-separated, from: ${"${METHODS}"}
+                    (default saliency,ig,smoothgrad,guidedbackprop,deeplift,gradcam,occlusion)
+  --steps N         integration steps for ig, deeplift-free methods (default 64)
+  --batch N         model inputs per internal batch (default: automatic)
+  --out DIR         output directory (default out/explain)
+  --help            this text
+
+Writes comparison.svg (rows: images with label and prediction; columns: methods),
+attributions.safetensors (one [N, 1, 28, 28] tensor per method), deletion.svg and insertion.svg
+(the target's probability as the most important pixels are removed / inserted, against a random
+order), and summary.json (deletion and insertion AUC per method, IG's completeness error).`;
+
+type Run = (
+  model: gb.Module,
+  x: gb.Tensor,
+  target: number[],
+  o: { steps: number; batch?: number },
+) => Promise<gb.Tensor>;
+
+/** The methods by command-line name: what they compute, and whether their maps are signed. */
+const METHODS: Record<string, { label: string; signed: boolean; run: Run }> = {
+  saliency: {
+    label: "Saliency",
+    signed: false,
+    run: (m, x, t, o) => new gb.Saliency(m).attribute(x, { target: t, internalBatchSize: o.batch }),
+  },
+  inputxgradient: {
+    label: "Input×Gradient",
+    signed: true,
+    run: (m, x, t, o) => new gb.InputXGradient(m).attribute(x, { target: t, internalBatchSize: o.batch }),
+  },
+  ig: {
+    label: "Integrated Gradients",
+    signed: true,
+    run: (m, x, t, o) =>
+      new gb.IntegratedGradients(m).attribute(x, {
+        target: t,
+        baselines: BLACK,
+        nSteps: o.steps,
+        internalBatchSize: o.batch,
+      }),
+  },
+  smoothgrad: {
+    label: "SmoothGrad",
+    signed: false,
+    run: (m, x, t, o) =>
+      new gb.NoiseTunnel(new gb.Saliency(m)).attribute(x, {
+        target: t,
+        ntSamples: 16,
+        stdevs: 0.5,
+        internalBatchSize: o.batch,
+      }),
+  },
+  guidedbackprop: {
+    label: "Guided Backprop",
+    signed: true,
+    run: (m, x, t, o) => new gb.GuidedBackprop(m).attribute(x, { target: t, internalBatchSize: o.batch }),
+  },
+  deconvolution: {
+    label: "Deconvolution",
+    signed: true,
+    run: (m, x, t, o) => new gb.Deconvolution(m).attribute(x, { target: t, internalBatchSize: o.batch }),
+  },
+  deeplift: {
+    label: "DeepLift",
+    signed: true,
+    run: (m, x, t, o) =>
+      new gb.DeepLift(m).attribute(x, { target: t, baselines: BLACK, internalBatchSize: o.batch }),
+  },
+  gradientshap: {
+    label: "GradientSHAP",
+    signed: true,
+    run: (m, x, t, o) =>
+      new gb.GradientShap(m).attribute(x, {
+        target: t,
+        baselines: gb.full([2, 1, 28, 28], BLACK).concat([gb.zeros([1, 1, 28, 28])]),
+        nSamples: 20,
+        internalBatchSize: o.batch,
+      }),
+  },
+  gradcam: {
+    label: "Grad-CAM",
+    signed: false,
+    run: (m, x, t, o) =>
+      new gb.GradCAM(m, m.get("4")).attribute(x, { target: t, internalBatchSize: o.batch }),
+  },
+  gradcampp: {
+    label: "Grad-CAM++",
+    signed: false,
+    run: (m, x, t, o) =>
+      new gb.GradCAMPlusPlus(m, m.get("4")).attribute(x, { target: t, internalBatchSize: o.batch }),
+  },
+  hirescam: {
+    label: "HiResCAM",
+    signed: false,
+    run: (m, x, t, o) =>
+      new gb.HiResCAM(m, m.get("4")).attribute(x, { target: t, internalBatchSize: o.batch }),
+  },
+  xgradcam: {
+    label: "XGrad-CAM",
+    signed: false,
+    run: (m, x, t, o) =>
+      new gb.XGradCAM(m, m.get("4")).attribute(x, { target: t, internalBatchSize: o.batch }),
+  },
+  layercam: {
+    label: "LayerCAM",
+    signed: false,
+    run: (m, x, t, o) =>
+      new gb.LayerCAM(m, m.get("4")).attribute(x, { target: t, internalBatchSize: o.batch }),
+  },
+  scorecam: {
+    label: "Score-CAM",
+    signed: false,
+    run: (m, x, t, o) =>
+      new gb.ScoreCAM(m, m.get("4")).attribute(x, { target: t, internalBatchSize: o.batch }),
+  },
+  ablationcam: {
+    label: "Ablation-CAM",
+    signed: false,
+    run: (m, x, t, o) =>
+      new gb.AblationCAM(m, m.get("4")).attribute(x, { target: t, internalBatchSize: o.batch }),
+  },
+  eigencam: {
+    label: "Eigen-CAM",
+    signed: false,
+    run: (m, x, t, o) =>
+      new gb.EigenCAM(m, m.get("4")).attribute(x, { target: t, internalBatchSize: o.batch }),
+  },
+  guidedgradcam: {
+    label: "Guided Grad-CAM",
+    signed: true,
+    run: (m, x, t, o) =>
+      new gb.GuidedGradCAM(m, m.get("4")).attribute(x, { target: t, internalBatchSize: o.batch }),
+  },
+  occlusion: {
+    label: "Occlusion 4×4",
+    signed: true,
+    run: (m, x, t, o) =>
+      new gb.Occlusion(m).attribute(x, {
+        target: t,
+        slidingWindowShapes: [1, 4, 4],
+        strides: [1, 2, 2],
+        baselines: BLACK,
+        internalBatchSize: o.batch,
+      }),
+  },
+  kernelshap: {
+    label: "KernelSHAP (4×4 patches)",
+    signed: true,
+    run: (m, x, t, o) =>
+      new gb.KernelShap(m).attribute(x, {
+        target: t,
+        featureMask: PATCHES,
+        nSamples: 400,
+        baselines: BLACK,
+        internalBatchSize: o.batch,
+      }),
+  },
+  lime: {
+    label: "LIME (4×4 patches)",
+    signed: true,
+    run: (m, x, t, o) =>
+      new gb.Lime(m).attribute(x, {
+        target: t,
+        featureMask: PATCHES,
+        nSamples: 400,
+        baselines: BLACK,
+        internalBatchSize: o.batch,
+      }),
+  },
+};
+
+/** A black pixel in the normalised units the model sees. */
+const BLACK = -gb.MNIST_MEAN / gb.MNIST_STD;
+/** 4×4 patches of a 28×28 image: 49 feature groups for the surrogate methods. */
+const PATCHES = Int32Array.from(
+  { length: 784 },
+  (_, i) => Math.floor(Math.floor(i / 28) / 4) * 7 + Math.floor((i % 28) / 4),
+);
+
+const FLAGS = {
+  checkpoint: { type: "string", default: "out/mnist/checkpoint.safetensors" },
+  images: { type: "string", default: "0-7" },
+  all: { type: "boolean" },
+  methods: { type: "string", default: "saliency,ig,smoothgrad,guidedbackprop,deeplift,gradcam,occlusion" },
+  steps: { type: "int", min: 2, default: 64 },
+  batch: { type: "int", min: 1 },
+  out: { type: "string", default: "out/explain" },
+  help: { type: "boolean" },
+} as const;
+
+function parseImages(spec: string): number[] {
+  const out: number[] = [];
+  for (const part of spec.split(",").map((p) => p.trim()).filter(Boolean)) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+    if (!m) throw new gb.UsageError(`--images takes indices like 0,1,5 or 0-7, got "${part}"`);
+    const a = Number(m[1]), b = m[2] === undefined ? a : Number(m[2]);
+    if (b < a) throw new gb.UsageError(`--images: the range ${part} runs backwards`);
+    for (let i = a; i <= b; i++) out.push(i);
+  }
+  if (!out.length) throw new gb.UsageError("--images names no image");
+  if (out.some((i) => i >= 10000)) {
+    throw new gb.UsageError("--images: the MNIST test set has images 0 to 9999");
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const { flags } = gb.parseFlags(Deno.args, FLAGS);
+  if (flags.help) {
+    console.log(HELP.replace("${METHODS}", Object.keys(METHODS).join(", ")));
+    return;
+  }
+  const names = flags.methods!.split(",").map((s) => s.trim()).filter(Boolean);
+  const unknown = names.filter((n) => !(n in METHODS));
+  if (unknown.length || !names.length) {
+    throw new gb.UsageError(
+      `unknown method ${unknown.join(", ") || "(none given)"}; choose from ${
+        Object.keys(METHODS).join(", ")
+      }`,
+    );
+  }
+  const ckpt = flags.checkpoint!;
+  try {
+    await Deno.stat(ckpt);
+  } catch {
+    throw new Error(
+      `no checkpoint at ${ckpt}: make one with \`deno task train\` (about 10 minutes) or \`deno task train --quick\` (20 seconds)`,
+    );
+  }
+  const { model } = await gb.loadModel(ckpt);
+  const test = gb.mnistDataset(await gb.loadMnist("test"));
+  const out = flags.out!;
+  await Deno.mkdir(out, { recursive: true });
+  const o = { steps: flags.steps!, batch: flags.batch };
+  if (flags.all) return await explainAll(model, test, names[0], o, out);
+
+  const idx = parseImages(flags.images!);
+  const N = idx.length;
+  const xs = new Float32Array(N * 784);
+  idx.forEach((k, i) => xs.set(test.x.subarray(k * 784, (k + 1) * 784), i * 784));
+  const x = gb.tensor(xs, [N, 1, 28, 28]);
+  const labels = idx.map((k) => test.y[k]);
+  model.eval();
+  const probs = await gb.softmax(gb.noGrad(() => model.forward(x)), 1).toArray();
+  const pred = labels.map((_, n) =>
+    Array.from(probs.subarray(n * 10, n * 10 + 10)).reduce((b, v, c, a) => (v > a[b] ? c : b), 0)
+  );
+  // explain what the model predicted
+  const target = pred;
+  const attributions: Record<string, Float32Array> = {};
+  const summary: Record<string, unknown> = {
+    checkpoint: ckpt,
+    images: idx,
+    labels,
+    predictions: pred,
+    methods: {},
+  };
+  const curveOpts = { target, baseline: BLACK, steps: 20 };
+  const deletion: gb.Series[] = [], insertion: gb.Series[] = [];
+  const t0 = performance.now();
+  for (const name of [...names, "random"]) {
+    const ts = performance.now();
+    const attr = name === "random"
+      ? gb.randomAttribution(x, 1)
+      : await METHODS[name].run(model, x, target, o);
+    const del = await gb.deletionCurve(model, x, attr, curveOpts),
+      ins = await gb.insertionCurve(model, x, attr, curveOpts);
+    const label = name === "random" ? "random order" : METHODS[name].label;
+    const mean = (c: gb.Curve) =>
+      c.fractions.map((f, k) => [100 * f, c.scores.reduce((a, s) => a + s[k], 0) / N] as [number, number]);
+    deletion.push({
+      name: `${label} (AUC ${del.meanAuc.toFixed(3)})`,
+      points: mean(del),
+      dashed: name === "random",
+      color: name === "random" ? "#888" : undefined,
+    });
+    insertion.push({
+      name: `${label} (AUC ${ins.meanAuc.toFixed(3)})`,
+      points: mean(ins),
+      dashed: name === "random",
+      color: name === "random" ? "#888" : undefined,
+    });
+    const entry: Record<string, unknown> = {
+      deletionAuc: del.meanAuc,
+      insertionAuc: ins.meanAuc,
+      seconds: (performance.now() - ts) / 1000,
+    };
+    if (name === "ig") {
+      const { delta } = await new gb.IntegratedGradients(model).attributeWithDelta(x, {
+        target,
+        baselines: BLACK,
+        nSteps: o.steps,
+      });
+      const f = await gb.noGrad(() => model.forward(x)).toArray(),
+        f0 = await gb.noGrad(() => model.forward(gb.full(x.shape, BLACK))).toArray();
+      const d = await delta.toArray();
+      entry.completenessError = Array.from(
+        d,
+        (v, n) => Math.abs(v) / Math.abs(f[n * 10 + target[n]] - f0[n * 10 + target[n]]),
+      );
+    }
+    (summary.methods as Record<string, unknown>)[name] = entry;
+    if (name !== "random") attributions[name] = (await attr.toArray()) as Float32Array;
+    console.log(
+      `${label.padEnd(26)} deletion AUC ${del.meanAuc.toFixed(3)}  insertion AUC ${ins.meanAuc.toFixed(3)}  ${
+        entry.seconds!.toString().slice(0, 5)
+      } s`,
+    );
+  }
+  const grid = gb.attributionGrid(
+    idx.map((k, n) => ({
+      image: xs.subarray(n * 784, (n + 1) * 784),
+      caption: `#${k}: label ${labels[n]}, predicted ${pred[n]} (${
+        (100 * probs[n * 10 + pred[n]]).toFixed(0)
+      }%)`,
+    })),
+    names.map((name) => ({
+      name: METHODS[name].label,
+      signed: METHODS[name].signed,
+      maps: idx.map((_, n) => attributions[name].subarray(n * 784, (n + 1) * 784)),
+    })),
+    28,
+    28,
+    `Why the MNIST model predicted its class: ${names.length} attribution methods`,
+  );
+  await gb.writeTextAtomic(`${out}/comparison.svg`, grid);
+  await gb.writeTextAtomic(
+    `${out}/deletion.svg`,
+    gb.lineChart(deletion, {
+      title: "Deletion: most important pixels removed first (lower is better)",
+      xLabel: "pixels set to black (%)",
+      yLabel: "probability of the predicted class",
+    }),
+  );
+  await gb.writeTextAtomic(
+    `${out}/insertion.svg`,
+    gb.lineChart(insertion, {
+      title: "Insertion: most important pixels restored first (higher is better)",
+      xLabel: "pixels restored (%)",
+      yLabel: "probability of the predicted class",
+    }),
+  );
+  await gb.writeAtomic(
+    `${out}/attributions.safetensors`,
+    gb.encodeSafetensors(
+      Object.entries(attributions).map(([k, v]) => [k, { dtype: "F32", shape: [N, 1, 28, 28], data: v }]),
+      { producer: "glassbox", images: idx.join(","), targets: target.join(",") },
+    ),
+  );
+  await gb.writeTextAtomic(`${out}/summary.json`, JSON.stringify(summary, null, 1));
+  console.log(
+    `${
+      ((performance.now() - t0) / 1000).toFixed(1)
+    } s; wrote ${out}/comparison.svg, deletion.svg, insertion.svg, attributions.safetensors, summary.json`,
+  );
+}
+
+/** One method over the whole test set in internal batches, with a progress line; bounded memory. */
+async function explainAll(
+  model: gb.Module,
+  test: gb.Dataset,
+  name: string,
+  o: { steps: number; batch?: number },
+  out: string,
+): Promise<void> {
+  const N = test.y.length, chunk = 250;
+  const attr = new Float32Array(N * 784);
+  const tty = Deno.stdout.isTerminal();
+  const t0 = performance.now();
+  const completeness: number[] = [];
+  for (let s = 0; s < N; s += chunk) {
+    const e = Math.min(N, s + chunk);
+    await gb.scope(async () => {
+      const x = gb.tensor(test.x.subarray(s * 784, e * 784), [e - s, 1, 28, 28]);
+      const target = Array.from(test.y.subarray(s, e));
+      if (name === "ig") {
+        const r = await new gb.IntegratedGradients(model).attributeWithDelta(x, {
+          target,
+          baselines: BLACK,
+          nSteps: o.steps,
+          internalBatchSize: o.batch,
+        });
+        attr.set(await r.attributions.toArray(), s * 784);
+        completeness.push(...Array.from(await r.delta.toArray(), Math.abs));
+      } else attr.set(await (await METHODS[name].run(model, x, target, o)).toArray(), s * 784);
+    });
+    const rate = e / ((performance.now() - t0) / 1000);
+    const line = `${METHODS[name].label}: ${e}/${N} images, ${rate.toFixed(0)} images/s, ETA ${
+      ((N - e) / rate).toFixed(0)
+    } s`;
+    if (tty) Deno.stdout.writeSync(new TextEncoder().encode(`\r${line}   `));
+    else if ((e / chunk) % 4 === 0 || e === N) console.log(line);
+  }
+  if (tty) console.log();
+  await gb.writeAtomic(
+    `${out}/attributions.safetensors`,
+    gb.encodeSafetensors([[name, { dtype: "F32", shape: [N, 1, 28, 28], data: attr }]], {
+      producer: "glassbox",
+      images: `0-${N - 1}`,
+      targets: "labels",
+    }),
+  );
+  const summary: Record<string, unknown> = {
+    method: name,
+    images: N,
+    seconds: (performance.now() - t0) / 1000,
+    pool: gb.poolStats(),
+  };
+  if (completeness.length) {
+    const sorted = [...completeness].sort((a, b) => a - b);
+    summary.completenessAbsDelta = {
+      median: sorted[Math.floor(N / 2)],
+      p99: sorted[Math.floor(0.99 * N)],
+      max: sorted[N - 1],
+    };
+  }
+  await gb.writeTextAtomic(`${out}/summary.json`, JSON.stringify(summary, null, 1));
+  console.log(`wrote ${out}/attributions.safetensors and summary.json`);
+}
+
+if (import.meta.main) await gb.runMain("explain", main);

@@ -1,0 +1,222 @@
+/**
+ * Pictures of attributions: a map as coloured pixels (a diverging map centred on zero for
+ * signed attributions, viridis for magnitudes), and the comparison grid — rows are inputs with
+ * their label and prediction, columns are methods — as one SVG with the maps embedded as PNG
+ * and a colour key. Pure: numbers in, bytes or text out.
+ */
+import { diverging, type RGB, viridis } from "./colormap.ts";
+import { encodePng, type Image } from "./png.ts";
+
+/** The q-quantile (0..1) of |values| (the scale a map is drawn to; outliers beyond it saturate). */
+export function absQuantile(values: ArrayLike<number>, q = 0.99): number {
+  const a = Array.from(values, Math.abs).filter(Number.isFinite).sort((x, y) => x - y);
+  if (!a.length) return 1;
+  return a[Math.min(a.length - 1, Math.floor(q * (a.length - 1)))] || a[a.length - 1] || 1;
+}
+
+/** Options for `heatmapImage`. */
+export interface HeatmapOptions {
+  /** Signed values on a diverging map centred at 0 (default), or magnitudes on viridis. */
+  signed?: boolean;
+  /** The value drawn at full colour (default: the 99th percentile of |values|). */
+  scale?: number;
+  /** Pixels per value (default 4). */
+  pixel?: number;
+}
+
+/**
+ * One map as an image: signed values on a blue–white–red scale centred at 0 (red pushes the
+ * output up), magnitudes on viridis; ±scale is full colour.
+ *
+ * @example
+ * ```ts
+ * import { encodePng, heatmapImage } from "glassbox";
+ * const png = encodePng(heatmapImage(new Float32Array([-1, 0, 0.5, 1]), 2, 2));
+ * ```
+ */
+export function heatmapImage(
+  values: ArrayLike<number>,
+  h: number,
+  w: number,
+  options: HeatmapOptions = {},
+): Image {
+  const signed = options.signed ?? true, px = options.pixel ?? 4;
+  const scale = options.scale ?? absQuantile(values);
+  const W = w * px, H = h * px, data = new Uint8Array(W * H * 4);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const v = values[y * w + x];
+      const c: RGB = !Number.isFinite(v)
+        ? [255, 0, 255]
+        : signed
+        ? diverging(v / scale)
+        : viridis(Math.abs(v) / scale);
+      for (let dy = 0; dy < px; dy++) {
+        for (let dx = 0; dx < px; dx++) {
+          const p = ((y * px + dy) * W + x * px + dx) * 4;
+          data.set([c[0], c[1], c[2], 255], p);
+        }
+      }
+    }
+  }
+  return { width: W, height: H, data };
+}
+
+/** An input as a grey image, its own min (black) to max (white). */
+export function greyImage(values: ArrayLike<number>, h: number, w: number, pixel = 4): Image {
+  let lo = Infinity, hi = -Infinity;
+  for (let i = 0; i < h * w; i++) (lo = Math.min(lo, values[i])), (hi = Math.max(hi, values[i]));
+  const W = w * pixel, H = h * pixel, data = new Uint8Array(W * H * 4);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const g = Math.round(255 * (hi > lo ? (values[y * w + x] - lo) / (hi - lo) : 0));
+      for (let dy = 0; dy < pixel; dy++) {
+        for (let dx = 0; dx < pixel; dx++) {
+          data.set([g, g, g, 255], ((y * pixel + dy) * W + x * pixel + dx) * 4);
+        }
+      }
+    }
+  }
+  return { width: W, height: H, data };
+}
+
+function base64(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
+const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+
+/** A column of the comparison grid: one method's map for every row. */
+export interface MethodColumn {
+  name: string;
+  /** One map (h·w values) per row. */
+  maps: ArrayLike<number>[];
+  /** Signed (diverging, default) or magnitude (viridis). */
+  signed?: boolean;
+}
+
+/** A row of the comparison grid: the input and what to write beside it. */
+export interface InputRow {
+  /** The input (h·w values), drawn in grey. */
+  image: ArrayLike<number>;
+  /** e.g. "label 7, predicted 7 (99%)". */
+  caption: string;
+}
+
+/**
+ * The comparison grid as SVG: one row per input (the input in grey, its caption), one column
+ * per method; every map is scaled to its own 99th percentile of |value|, and the key under the
+ * grid says what the colours mean.
+ *
+ * @example
+ * ```ts
+ * import { attributionGrid } from "glassbox";
+ * const svg = attributionGrid(
+ *   [{ image: new Float32Array(4), caption: "label 1" }],
+ *   [{ name: "Saliency", maps: [new Float32Array([0, 1, 2, 3])], signed: false }],
+ *   2,
+ *   2,
+ * );
+ * ```
+ */
+export function attributionGrid(
+  rows: InputRow[],
+  columns: MethodColumn[],
+  h: number,
+  w: number,
+  title = "Attributions",
+): string {
+  const cell = Math.max(56, Math.min(112, 4 * Math.max(h, w))),
+    px = Math.max(1, Math.floor(cell / Math.max(h, w)));
+  const cw = w * px, ch = h * px, gap = 10, left = 150, top = 64;
+  const W = Math.max(640, left + (columns.length + 1) * (cw + gap) + gap), keyH = 84;
+  const H = top + rows.length * (ch + gap) + keyH;
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+    `<text x="${W / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${esc(title)}</text>`,
+  ];
+  const colX = (c: number) => left + gap + c * (cw + gap);
+  parts.push(
+    `<text x="${colX(0) + cw / 2}" y="${top - 10}" text-anchor="middle" font-weight="bold">input</text>`,
+  );
+  columns.forEach((col, c) => {
+    parts.push(
+      `<text x="${colX(c + 1) + cw / 2}" y="${top - 10}" text-anchor="middle" font-weight="bold">${
+        esc(col.name)
+      }</text>`,
+    );
+  });
+  const img = (im: Image, x: number, y: number) =>
+    `<image x="${x}" y="${y}" width="${im.width}" height="${im.height}" style="image-rendering:pixelated" href="data:image/png;base64,${
+      base64(encodePng(im))
+    }"/>`;
+  rows.forEach((r, i) => {
+    const y = top + i * (ch + gap);
+    const [first, ...rest] = r.caption.split(", ");
+    parts.push(`<text x="${left - 6}" y="${y + ch / 2 - 4}" text-anchor="end">${esc(first)}</text>`);
+    if (rest.length) {
+      parts.push(
+        `<text x="${left - 6}" y="${y + ch / 2 + 12}" text-anchor="end">${esc(rest.join(", "))}</text>`,
+      );
+    }
+    parts.push(img(greyImage(r.image, h, w, px), colX(0), y));
+    columns.forEach((col, c) =>
+      parts.push(
+        img(heatmapImage(col.maps[i], h, w, { signed: col.signed ?? true, pixel: px }), colX(c + 1), y),
+      )
+    );
+  });
+  // the key: a diverging bar and a viridis bar
+  const ky = top + rows.length * (ch + gap) + 14, kw = 160;
+  const bar = (x: number, f: (t: number) => RGB, from: number, to: number) => {
+    for (let k = 0; k < 40; k++) {
+      const t = from + ((to - from) * (k + 0.5)) / 40;
+      const [r, g, b] = f(t);
+      parts.push(
+        `<rect x="${x + (k * kw) / 40}" y="${ky}" width="${
+          kw / 40 + 0.5
+        }" height="12" fill="rgb(${r},${g},${b})"/>`,
+      );
+    }
+    parts.push(`<rect x="${x}" y="${ky}" width="${kw}" height="12" fill="none" stroke="#555"/>`);
+  };
+  const hasSigned = columns.some((c) => c.signed ?? true), hasMag = columns.some((c) => c.signed === false);
+  let kx = gap + 10;
+  if (hasSigned) {
+    bar(kx, diverging, -1, 1);
+    parts.push(
+      `<text x="${kx}" y="${ky + 26}">−</text><text x="${kx + kw / 2}" y="${
+        ky + 26
+      }" text-anchor="middle">0</text><text x="${kx + kw}" y="${ky + 26}" text-anchor="end">+</text>`,
+    );
+    parts.push(
+      `<text x="${kx + kw + 10}" y="${
+        ky + 10
+      }">signed: red raises the explained class's score, blue lowers it</text>`,
+    );
+    kx += 0;
+  }
+  if (hasMag) {
+    const y2 = hasSigned ? 22 : 0;
+    parts.push(`<g transform="translate(0 ${y2})">`);
+    bar(kx, viridis, 0, 1);
+    parts.push(
+      `<text x="${kx}" y="${ky + 26}">0</text><text x="${kx + kw}" y="${
+        ky + 26
+      }" text-anchor="end">max</text>`,
+    );
+    parts.push(
+      `<text x="${kx + kw + 10}" y="${ky + 10}">magnitude: how much the pixel matters, either way</text></g>`,
+    );
+  }
+  parts.push(
+    `<text x="${W - gap}" y="${
+      H - 8
+    }" text-anchor="end" fill="#555">each map scaled to its own 99th percentile of |value|; beyond it saturates</text>`,
+  );
+  parts.push("</svg>");
+  return parts.join("\n");
+}
