@@ -68,3 +68,33 @@ export function seedCnnData(): { xs: Float32Array; ys: Int32Array } {
     ys: Int32Array.from({ length: 64 }, (_, i) => i % 10),
   };
 }
+
+/** One workload timed on glassbox and on two peers. */
+export interface Row2 {
+  name: string;
+  ours: number;
+  webgpu: number;
+  wasm: number;
+}
+
+/** Prints glassbox against TensorFlow.js's WebGPU and WASM backends, with both speed-ups. */
+export function printTable2(title: string, rows: Row2[]): void {
+  console.log(`\n${title}`);
+  const w = Math.max(...rows.map((r) => r.name.length), 10);
+  const ms = (v: number) => (v.toFixed(1) + " ms").padStart(12);
+  console.log(
+    `| ${"workload".padEnd(w)} | ${"tfjs-webgpu".padStart(12)} | ${"tfjs-wasm".padStart(12)} | ${
+      "glassbox".padStart(12)
+    } | vs webgpu | vs wasm |`,
+  );
+  console.log(
+    `| ${"-".repeat(w)} | ${"-".repeat(12)}:| ${"-".repeat(12)}:| ${"-".repeat(12)}:| --------:| -------:|`,
+  );
+  for (const r of rows) {
+    console.log(
+      `| ${r.name.padEnd(w)} | ${ms(r.webgpu)} | ${ms(r.wasm)} | ${ms(r.ours)} | ${
+        (r.webgpu / r.ours).toFixed(2).padStart(7)
+      }× | ${(r.wasm / r.ours).toFixed(2).padStart(6)}× |`,
+    );
+  }
+}

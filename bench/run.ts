@@ -1,9 +1,10 @@
 /** Runs every benchmark in sequence (never two at once) and prints the tables. */
 import { adapterInfo } from "../mod.ts";
-import { printTable } from "./harness.ts";
+import { printTable, printTable2 } from "./harness.ts";
 import { benchCore } from "./core.ts";
 import { benchCnn } from "./cnn.ts";
 import { benchTracking } from "./tracking.ts";
+import { benchExplain } from "./explain.ts";
 
 console.log(`adapter: ${adapterInfo().description}`);
 printTable("engine core (median ms, readback included)", "tfjs-webgpu", await benchCore());
@@ -14,3 +15,4 @@ console.log(
     tr.tracked.toFixed(1)
   } ms, overhead ${(100 * tr.overhead).toFixed(1)}%`,
 );
+printTable2("attribution, seed CNN (median ms, readback included)", await benchExplain());

@@ -161,8 +161,15 @@ Deno.test("a batch whose patch matrix exceeds the binding budget is convolved in
   const [gx, gw] = gb.grad(y, [x, w], gy);
   // the same computed image by image in small batches
   const parts = [0, 40, 80, 120].map((s) => gb.conv2d(x.slice(s, s + 40), w, null, { padding: 1 }));
-  ref.assertClose(await y.toArray(), await gb.concat(parts, 0).toArray(), { atol: 1e-5, msg: "chunked forward" });
+  ref.assertClose(await y.toArray(), await gb.concat(parts, 0).toArray(), {
+    atol: 1e-5,
+    msg: "chunked forward",
+  });
   const [gx2, gw2] = gb.grad(gb.concat(parts, 0), [x, w], gy);
   ref.assertClose(await gx.toArray(), await gx2.toArray(), { atol: 1e-5, msg: "chunked input gradient" });
-  ref.assertClose(await gw.toArray(), await gw2.toArray(), { rtol: 1e-4, atol: 1e-3, msg: "chunked filter gradient" });
+  ref.assertClose(await gw.toArray(), await gw2.toArray(), {
+    rtol: 1e-4,
+    atol: 1e-3,
+    msg: "chunked filter gradient",
+  });
 });

@@ -318,14 +318,21 @@ Deno.test("LayerIntegratedGradients and LayerConductance sum to F(x) − F(x′)
   const out = await model.forward(x).toArray(), out0 = await model.forward(gb.zeros([3, 5])).toArray();
   const target = [2, 0, 1];
   const gap = target.map((t, n) => out[n * 3 + t] - out0[n * 3 + t]);
-  const lig = await new gb.LayerIntegratedGradients(model, model.get("1")).attributeWithDelta(x, { target, nSteps: 16 });
+  const lig = await new gb.LayerIntegratedGradients(model, model.get("1")).attributeWithDelta(x, {
+    target,
+    nSteps: 16,
+  });
   assert.deepEqual(lig.attributions.shape, [3, 7]);
   assertClose(await lig.delta.toArray(), [0, 0, 0], { atol: 1e-5, msg: "LayerIG completeness" });
   // above the Tanh the model is linear: LayerIG at its output is w_t ⊙ (A − A′), exactly
   const w2 = await model.get("2").namedParameters()[0][1].toArray();
-  const A = await gb.tanh(gb.linear(x, model.get("0").namedParameters()[0][1], model.get("0").namedParameters()[1][1])).toArray();
+  const A = await gb.tanh(
+    gb.linear(x, model.get("0").namedParameters()[0][1], model.get("0").namedParameters()[1][1]),
+  ).toArray();
   const A0 = await gb.tanh(model.get("0").namedParameters()[1][1]).toArray();
-  const want = target.flatMap((t, n) => Array.from({ length: 7 }, (_, j) => w2[t * 7 + j] * (A[n * 7 + j] - A0[j])));
+  const want = target.flatMap((t, n) =>
+    Array.from({ length: 7 }, (_, j) => w2[t * 7 + j] * (A[n * 7 + j] - A0[j]))
+  );
   assertClose(await lig.attributions.toArray(), want, { atol: 1e-5, msg: "LayerIG on a linear head" });
   const cond = await new gb.LayerConductance(model, model.get("1")).attribute(x, { target, nSteps: 200 });
   const sums = await gb.sum(cond, 1).toArray();

@@ -149,6 +149,8 @@ Deno.test("the MNIST CNN: IG completeness within 1% (64 Gauss–Legendre steps);
     }`,
   );
   // each randomised layer lowers the correlation (a little noise allowed), ending well below the original
-  steps.forEach((st, i) => assert.ok(i === 0 || st.correlation <= steps[i - 1].correlation + 0.05, `step ${i}`));
+  steps.forEach((st, i) =>
+    assert.ok(i === 0 || st.correlation <= steps[i - 1].correlation + 0.05, `step ${i}`)
+  );
   assert.ok(steps[steps.length - 1].correlation < 0.75, "fully randomised maps decorrelate");
 });

@@ -22,14 +22,20 @@ Deno.test("activation maximisation of a linear class score with an L2 penalty re
 
 Deno.test("a conv channel's activation rises under jitter and blur; the image has the input's shape", async () => {
   gb.manualSeed(3);
-  const model = new gb.Sequential(new gb.Conv2d(1, 4, 3), new gb.ReLU(), new gb.Flatten(), new gb.Linear(4 * 10 * 10, 2));
+  const model = new gb.Sequential(
+    new gb.Conv2d(1, 4, 3),
+    new gb.ReLU(),
+    new gb.Flatten(),
+    new gb.Linear(4 * 10 * 10, 2),
+  );
   const { image, objective } = await gb.visualizeFeature(model, {
     objective: { layer: model.get("1"), channel: 2 },
     shape: [1, 12, 12],
     steps: 64,
   });
   assert.deepEqual(image.shape, [1, 1, 12, 12]);
-  const first = objective.slice(0, 8).reduce((a, b) => a + b, 0), last = objective.slice(-8).reduce((a, b) => a + b, 0);
+  const first = objective.slice(0, 8).reduce((a, b) => a + b, 0),
+    last = objective.slice(-8).reduce((a, b) => a + b, 0);
   assert.ok(last > 2 * first + 1e-3, `objective ${first / 8} → ${last / 8}`);
   await assert.rejects(
     () => gb.visualizeFeature(model, { objective: { layer: new gb.ReLU(), channel: 0 }, shape: [1, 12, 12] }),
