@@ -20,17 +20,23 @@ export interface PatternImageOptions {
    * each pattern, not just tell the patterns apart.
    */
   emptyClass?: boolean;
+  /** Seed (default 0). */
   seed?: number;
 }
 
 /** Planted-pattern images: [N, 1, size, size], labels, and where each pattern is. */
 export interface PatternImages {
+  /** [N, 1, size, size] pixels, row-major. */
   x: Float32Array;
+  /** The class of each image (the last class, if any, has no pattern). */
   y: Int32Array;
+  /** Height and width. */
   size: number;
   /** Per image: the pattern's top row and left column (it covers `patternSize` × `patternSize`); −1, −1 for no pattern. */
   boxes: Int32Array;
+  /** The patterns' side (5). */
   patternSize: number;
+  /** Number of classes. */
   classes: number;
 }
 

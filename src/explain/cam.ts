@@ -43,8 +43,8 @@ function spatial(op: string, layer: string, a: Tensor): void {
   }
 }
 
-/** A CAM method: channel weights (or a map) from the layer's activation A and gradient G. */
-abstract class Cam extends LayerAttribution {
+/** The base of the CAM methods: channel weights (or a map) from the layer's activation A and gradient G. */
+export abstract class CamAttribution extends LayerAttribution {
   /** Whether the method needs ∂F/∂A (the gradient-free ones do not). */
   protected needsGradient = true;
 
@@ -102,7 +102,8 @@ function weighted(act: Tensor, w: Tensor): Tensor {
  * const cam = await new GradCAM(model, model.get("1")).attribute(randn([2, 1, 8, 8]), { target: 2 }); // [2, 1, 8, 8]
  * ```
  */
-export class GradCAM extends Cam {
+export class GradCAM extends CamAttribution {
+  /** The map before the final ReLU: [B, 1, h, w] (see the class comment). */
   protected map(act: Tensor, grad: Tensor | null): Tensor {
     return weighted(act, mean(grad!, [2, 3]));
   }
@@ -119,7 +120,8 @@ export class GradCAM extends Cam {
  * const cam = await new HiResCAM(model, model.get("1")).attribute(randn([2, 1, 8, 8]), { target: 0 });
  * ```
  */
-export class HiResCAM extends Cam {
+export class HiResCAM extends CamAttribution {
+  /** The map before the final ReLU: [B, 1, h, w] (see the class comment). */
   protected map(act: Tensor, grad: Tensor | null): Tensor {
     return sum(mul(grad!, act), 1, true);
   }
@@ -136,7 +138,8 @@ export class HiResCAM extends Cam {
  * const cam = await new XGradCAM(model, model.get("1")).attribute(randn([2, 1, 8, 8]), { target: 0 });
  * ```
  */
-export class XGradCAM extends Cam {
+export class XGradCAM extends CamAttribution {
+  /** The map before the final ReLU: [B, 1, h, w] (see the class comment). */
   protected map(act: Tensor, grad: Tensor | null): Tensor {
     const total = add(sum(act, [2, 3], true), 1e-7);
     return weighted(act, sum(mul(grad!, launchBinary(act, total, "a / b", act.shape)), [2, 3]));
@@ -154,7 +157,8 @@ export class XGradCAM extends Cam {
  * const cam = await new GradCAMPlusPlus(model, model.get("1")).attribute(randn([2, 1, 8, 8]), { target: 0 });
  * ```
  */
-export class GradCAMPlusPlus extends Cam {
+export class GradCAMPlusPlus extends CamAttribution {
+  /** The map before the final ReLU: [B, 1, h, w] (see the class comment). */
   protected map(act: Tensor, grad: Tensor | null): Tensor {
     const g = grad!;
     const sumA = expand(sum(act, [2, 3], true), act.shape);
@@ -187,7 +191,8 @@ export class GradCAMPlusPlus extends Cam {
  * const cam = await new LayerCAM(model, model.get("1")).attribute(randn([2, 1, 8, 8]), { target: 0 });
  * ```
  */
-export class LayerCAM extends Cam {
+export class LayerCAM extends CamAttribution {
+  /** The map before the final ReLU: [B, 1, h, w] (see the class comment). */
   protected map(act: Tensor, grad: Tensor | null): Tensor {
     return sum(mul(relu(grad!), act), 1, true);
   }
@@ -205,8 +210,10 @@ export class LayerCAM extends Cam {
  * const cam = await new EigenCAM(model, model.get("1")).attribute(randn([2, 1, 8, 8]), { target: 0 });
  * ```
  */
-export class EigenCAM extends Cam {
+export class EigenCAM extends CamAttribution {
+  /** Gradient-free: only the activation is captured. */
   protected override needsGradient = false;
+  /** The map before the final ReLU: [B, 1, h, w] (see the class comment). */
   protected async map(act: Tensor): Promise<Tensor> {
     const [B, K, h, w] = act.shape;
     const P = h * w;
@@ -274,16 +281,21 @@ function neg(t: Tensor): Tensor {
  * const cam = await new ScoreCAM(model, model.get("1")).attribute(randn([2, 1, 8, 8]), { target: 0 });
  * ```
  */
-export class ScoreCAM extends Cam {
+export class ScoreCAM extends CamAttribution {
+  /** Gradient-free: only the activation is captured. */
   protected override needsGradient = false;
+  /** One model evaluation per channel (and the unablated one). */
   protected override rowsPerInput(x: Tensor): number {
     return this.channels(x);
   }
+  /** channels of the layer, found on first use */
   #k = 0;
+  /** The number of channels of the layer (one forward pass on one example, once). */
   private channels(x: Tensor): number {
     if (!this.#k) this.#k = this.activation(slice(x, 0, 1)).shape[1];
     return this.#k;
   }
+  /** The map before the final ReLU: [B, 1, h, w] (see the class comment). */
   protected map(act: Tensor, _g: Tensor | null, rows: Tensor, index: Int32Array): Tensor {
     const [B, K] = act.shape;
     const [, C, H, W] = rows.shape;
@@ -308,13 +320,17 @@ export class ScoreCAM extends Cam {
  * const cam = await new AblationCAM(model, model.get("1")).attribute(randn([2, 1, 8, 8]), { target: 0 });
  * ```
  */
-export class AblationCAM extends Cam {
+export class AblationCAM extends CamAttribution {
+  /** Gradient-free: only the activation is captured. */
   protected override needsGradient = false;
+  /** channels of the layer, found on first use */
   #k = 0;
+  /** One model evaluation per channel (and the unablated one). */
   protected override rowsPerInput(x: Tensor): number {
     if (!this.#k) this.#k = this.activation(slice(x, 0, 1)).shape[1];
     return this.#k + 1;
   }
+  /** The map before the final ReLU: [B, 1, h, w] (see the class comment). */
   protected map(act: Tensor, _g: Tensor | null, rows: Tensor, index: Int32Array): Tensor {
     const [B, K] = act.shape;
     const base = this.scores(rows, index); // [B]

@@ -11,12 +11,13 @@ export {
   integrationPoints,
 } from "./integrated_gradients.ts";
 export { type AttributionMethod, NoiseTunnel, type NoiseTunnelOptions } from "./noise_tunnel.ts";
-export { Deconvolution, GuidedBackprop } from "./relu_rules.ts";
+export { Deconvolution, GuidedBackprop, ReluRuleAttribution } from "./relu_rules.ts";
 export { DeepLift, type DeepLiftOptions } from "./deeplift.ts";
 export { GradientShap, type GradientShapOptions } from "./gradient_shap.ts";
 export { LayerActivation, LayerAttribution, LayerGradientXActivation } from "./layer.ts";
 export {
   AblationCAM,
+  CamAttribution,
   type CamOptions,
   EigenCAM,
   GradCAM,

@@ -34,7 +34,9 @@ export function reluModules(model: Module): Module[] {
   return model.namedModules().map(([, m]) => m).filter((m) => m.typeName === "ReLU");
 }
 
-abstract class ReluRule extends Attribution {
+/** The base of the ReLU-rule methods: each ReLU module's gradient is replaced by `rule`. */
+export abstract class ReluRuleAttribution extends Attribution {
+  /** The gradient passed back through a ReLU whose input was x, given the incoming gradient g. */
   protected abstract rule(x: Tensor, g: Tensor): Tensor;
 
   /** Attributions shaped like `x` ([N, T, ...] for several targets per example). */
@@ -71,7 +73,8 @@ abstract class ReluRule extends Attribution {
  * const attr = await new GuidedBackprop(model).attribute(randn([2, 4]), { target: 1 });
  * ```
  */
-export class GuidedBackprop extends ReluRule {
+export class GuidedBackprop extends ReluRuleAttribution {
+  /** Positive gradients where the input was positive. */
   protected rule(x: Tensor, g: Tensor): Tensor {
     return launchBinary(g, x, "select(0.0, a, a > 0.0 && b > 0.0)", g.shape);
   }
@@ -89,7 +92,8 @@ export class GuidedBackprop extends ReluRule {
  * const attr = await new Deconvolution(model).attribute(randn([2, 4]), { target: 0 });
  * ```
  */
-export class Deconvolution extends ReluRule {
+export class Deconvolution extends ReluRuleAttribution {
+  /** ReLU of the gradient, whatever the input. */
   protected rule(_x: Tensor, g: Tensor): Tensor {
     return launchBinary(g, g, "max(a, 0.0)", g.shape);
   }

@@ -7,7 +7,9 @@ import type { Module } from "../nn/module.ts";
 
 /** A model's architecture and the configuration it was built with. */
 export interface ModelSpec {
+  /** The registered name, e.g. "seed-cnn". */
   architecture: string;
+  /** What the architecture's builder was given, e.g. { classes: 10 }. */
   config: Record<string, number | string | boolean>;
 }
 

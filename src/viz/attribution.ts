@@ -90,6 +90,7 @@ const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replac
 
 /** A column of the comparison grid: one method's map for every row. */
 export interface MethodColumn {
+  /** The column's heading, e.g. "Integrated Gradients". */
   name: string;
   /** One map (h·w values) per row. */
   maps: ArrayLike<number>[];

@@ -123,7 +123,9 @@ export function conv2d(
   const fit = Math.max(1, Math.floor(COLS_BUDGET() / perImage));
   if (N > fit) {
     const parts: Tensor[] = [];
-    for (let s = 0; s < N; s += fit) parts.push(conv2d(slice(x, s, Math.min(N, s + fit)), weight, bias, options));
+    for (let s = 0; s < N; s += fit) {
+      parts.push(conv2d(slice(x, s, Math.min(N, s + fit)), weight, bias, options));
+    }
     return concat(parts, 0);
   }
   const cols = empty([N * K * ldp]);
