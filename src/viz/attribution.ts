@@ -132,7 +132,7 @@ export function attributionGrid(
   const cell = Math.max(56, Math.min(112, 4 * Math.max(h, w))),
     px = Math.max(1, Math.floor(cell / Math.max(h, w)));
   const cw = w * px, ch = h * px, gap = 10, left = 150, top = 64;
-  const W = Math.max(640, left + (columns.length + 1) * (cw + gap) + gap), keyH = 84;
+  const W = Math.max(640, left + (columns.length + 1) * (cw + gap) + gap), keyH = 100;
   const H = top + rows.length * (ch + gap) + keyH;
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
@@ -201,7 +201,7 @@ export function attributionGrid(
     kx += 0;
   }
   if (hasMag) {
-    const y2 = hasSigned ? 22 : 0;
+    const y2 = hasSigned ? 36 : 0;
     parts.push(`<g transform="translate(0 ${y2})">`);
     bar(kx, viridis, 0, 1);
     parts.push(
