@@ -16,7 +16,8 @@ const HELP = `deno task explain [options]
   --out DIR         output directory (default out/explain)
   --help            this text
 
-Writes comparison.svg (rows: images with label and prediction; columns: methods),
+Writes comparison.svg (rows: images with label and prediction; columns: methods), sanity.svg
+(how the maps of Saliency and IG decorrelate as layers are randomised),
 attributions.safetensors (one [N, 1, 28, 28] tensor per method), deletion.svg and insertion.svg
 (the target's probability as the most important pixels are removed / inserted, against a random
 order), and summary.json (deletion and insertion AUC per method, IG's completeness error).`;
@@ -359,11 +360,48 @@ async function main(): Promise<void> {
       { producer: "glassbox", images: idx.join(","), targets: target.join(",") },
     ),
   );
+  // the sanity check (Adebayo et al.): randomise the layers from the output down; a faithful method's maps decorrelate
+  const sanity: gb.Series[] = [];
+  const sanityRuns: Record<string, gb.RandomizationStep[]> = {};
+  for (
+    const [name, run] of [
+      ["Saliency", METHODS.saliency.run],
+      ["Integrated Gradients (0 on black pixels: x − x′ = 0)", METHODS.ig.run],
+    ] as const
+  ) {
+    const steps = await gb.randomizationCheck(model, (m, t) => run(m, t, target, { ...o, steps: 16 }), x);
+    sanity.push({ name, points: steps.map((st, k) => [k, st.correlation] as [number, number]) });
+    sanityRuns[name] = steps;
+  }
+  summary.sanity = sanityRuns;
+  console.log(
+    `sanity check (Saliency), layers randomised from the output: ${
+      sanityRuns.Saliency.map((st) => `${st.layer} ${st.correlation.toFixed(2)}`).join(", ")
+    }`,
+  );
+  await gb.writeTextAtomic(
+    `${out}/sanity.svg`,
+    gb.lineChart(
+      [...sanity, {
+        name: "unchanged maps",
+        points: [[0, 1], [sanity[0].points.length - 1, 1]],
+        dashed: true,
+        color: "#888",
+      }],
+      {
+        title: "Sanity check: maps after randomising layers (falling is good)",
+        xLabel: "layers re-initialised so far, from the output down",
+        xTickLabels: sanityRuns.Saliency.map((st) => st.layer),
+        yLabel: "rank correlation with the original map",
+        legendAt: "bottom-left",
+      },
+    ),
+  );
   await gb.writeTextAtomic(`${out}/summary.json`, JSON.stringify(summary, null, 1));
   console.log(
     `${
       ((performance.now() - t0) / 1000).toFixed(1)
-    } s; wrote ${out}/comparison.svg, deletion.svg, insertion.svg, attributions.safetensors, summary.json`,
+    } s; wrote ${out}/comparison.svg, deletion.svg, insertion.svg, sanity.svg, attributions.safetensors, summary.json`,
   );
 }
 

@@ -44,7 +44,14 @@ Deno.test("deno task explain writes the grid, the curves, the attributions and a
   );
   assert.equal(r.code, 0, r.err);
   for (
-    const f of ["comparison.svg", "deletion.svg", "insertion.svg", "attributions.safetensors", "summary.json"]
+    const f of [
+      "comparison.svg",
+      "deletion.svg",
+      "insertion.svg",
+      "sanity.svg",
+      "attributions.safetensors",
+      "summary.json",
+    ]
   ) {
     assert.ok((await Deno.stat(`${dir}/x/${f}`)).size > 100, f);
   }

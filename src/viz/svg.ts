@@ -11,6 +11,10 @@ export interface ChartOptions {
   yLabel: string;
   /** Logarithmic y axis (non-positive values are dropped). */
   logY?: boolean;
+  /** Line charts: name the x positions 0, 1, 2, … (categories such as layers) instead of numeric ticks. */
+  xTickLabels?: string[];
+  /** Where the legend goes (default top right). */
+  legendAt?: "top-right" | "bottom-left";
   width?: number;
   height?: number;
 }
@@ -95,8 +99,10 @@ function frame(
   for (const t of xt) {
     const px = sx(t.v);
     parts.push(`<line x1="${px}" x2="${px}" y1="${M.top + ph}" y2="${M.top + ph + 5}" stroke="#333"/>`);
+    // labels at the plot's edges are anchored inwards so they are not cut off
+    const anchor = xTicks && px > M.left + pw - 30 ? "end" : xTicks && px < M.left + 30 ? "start" : "middle";
     parts.push(
-      `<text x="${px}" y="${M.top + ph + 18}" text-anchor="middle" fill="#333">${esc(t.label)}</text>`,
+      `<text x="${px}" y="${M.top + ph + 18}" text-anchor="${anchor}" fill="#333">${esc(t.label)}</text>`,
     );
   }
   parts.push(`<rect x="${M.left}" y="${M.top}" width="${pw}" height="${ph}" fill="none" stroke="#333"/>`);
@@ -109,11 +115,21 @@ function frame(
   return { parts, sx, sy, pw, ph, W, H, y0, y1 };
 }
 
-function legend(parts: string[], entries: { name: string; color: string; dashed?: boolean }[], W: number) {
+function legend(
+  parts: string[],
+  entries: { name: string; color: string; dashed?: boolean }[],
+  W: number,
+  at: { place?: "top-right" | "bottom-left"; bottom?: number } = {},
+) {
   if (entries.length < 2) return;
-  const rowH = 16, w = Math.min(260, 24 + 7 * Math.max(...entries.map((e) => e.name.length)));
+  // about 6.6 px a character at 12 px; a name too long for the box (at most 60% of the chart) is cut with "…"
+  const rowH = 16, w = Math.min(0.6 * W, 30 + 6.6 * Math.max(...entries.map((e) => e.name.length)));
+  const fit = Math.floor((w - 30) / 6.6);
+  const cut = (s: string) => (s.length > fit ? s.slice(0, fit - 1) + "…" : s);
   const shown = entries.slice(0, 14);
-  const x = W - M.right - w - 6, y = M.top + 6;
+  const bottomLeft = at.place === "bottom-left" && at.bottom !== undefined;
+  const x = bottomLeft ? M.left + 6 : W - M.right - w - 6;
+  const y = bottomLeft ? at.bottom! - 6 - (Math.min(entries.length, 14) * rowH + 8) : M.top + 6;
   parts.push(
     `<rect x="${x}" y="${y}" width="${w}" height="${
       shown.length * rowH + 8
@@ -126,7 +142,7 @@ function legend(parts: string[], entries: { name: string; color: string; dashed?
         e.dashed ? ' stroke-dasharray="4 3"' : ""
       }/>`,
     );
-    parts.push(`<text x="${x + 26}" y="${ly}" fill="#222">${esc(e.name)}</text>`);
+    parts.push(`<text x="${x + 26}" y="${ly}" fill="#222">${esc(cut(e.name))}</text>`);
   });
   if (entries.length > shown.length) {
     parts.push(
@@ -158,6 +174,7 @@ export function lineChart(series: Series[], o: ChartOptions): string {
       Math.max(...xs, -Infinity) === -Infinity ? 1 : Math.max(...xs),
     ],
     [ys.length ? Math.min(...ys) : o.logY ? 1e-3 : 0, ys.length ? Math.max(...ys) : 1],
+    o.xTickLabels?.map((label, v) => ({ v, label })),
   );
   series.forEach((s, i) => {
     const color = s.color ?? SERIES[i % SERIES.length];
@@ -177,6 +194,7 @@ export function lineChart(series: Series[], o: ChartOptions): string {
     f.parts,
     series.map((s, i) => ({ name: s.name, color: s.color ?? SERIES[i % SERIES.length], dashed: s.dashed })),
     f.W,
+    { place: o.legendAt, bottom: M.top + f.ph },
   );
   f.parts.push("</svg>");
   return f.parts.join("\n");
