@@ -131,7 +131,7 @@ export function attributionGrid(
 ): string {
   const cell = Math.max(56, Math.min(112, 4 * Math.max(h, w))),
     px = Math.max(1, Math.floor(cell / Math.max(h, w)));
-  const cw = w * px, ch = h * px, gap = 10, left = 150, top = 64;
+  const cw = w * px, ch = h * px, gap = 10, left = 150, top = 78;
   const W = Math.max(640, left + (columns.length + 1) * (cw + gap) + gap), keyH = 100;
   const H = top + rows.length * (ch + gap) + keyH;
   const parts = [
@@ -143,11 +143,26 @@ export function attributionGrid(
   parts.push(
     `<text x="${colX(0) + cw / 2}" y="${top - 10}" text-anchor="middle" font-weight="bold">input</text>`,
   );
+  // a heading wider than its column goes on two lines (about 7 px a bold character)
+  const wrap = (name: string): string[] => {
+    const fit = Math.max(4, Math.floor((cw + gap) / 7));
+    if (name.length <= fit) return [name];
+    const words = name.split(" ");
+    let first = "";
+    while (words.length && (first + " " + words[0]).trim().length <= fit) {
+      first = (first + " " + words.shift()).trim();
+    }
+    if (!first) first = words.shift()!;
+    return [first, words.join(" ")].filter(Boolean);
+  };
   columns.forEach((col, c) => {
-    parts.push(
-      `<text x="${colX(c + 1) + cw / 2}" y="${top - 10}" text-anchor="middle" font-weight="bold">${
-        esc(col.name)
-      }</text>`,
+    const lines = wrap(col.name);
+    lines.forEach((line, k) =>
+      parts.push(
+        `<text x="${colX(c + 1) + cw / 2}" y="${
+          top - 10 - 14 * (lines.length - 1 - k)
+        }" text-anchor="middle" font-weight="bold">${esc(line)}</text>`,
+      )
     );
   });
   const img = (im: Image, x: number, y: number) =>
@@ -164,11 +179,19 @@ export function attributionGrid(
       );
     }
     parts.push(img(greyImage(r.image, h, w, px), colX(0), y));
-    columns.forEach((col, c) =>
+    columns.forEach((col, c) => {
       parts.push(
         img(heatmapImage(col.maps[i], h, w, { signed: col.signed ?? true, pixel: px }), colX(c + 1), y),
-      )
-    );
+      );
+      // an all-zero map is a result, not a missing picture: say so
+      if (Array.from(col.maps[i]).every((v) => v === 0)) {
+        parts.push(
+          `<text x="${colX(c + 1) + cw / 2}" y="${
+            y + ch / 2 + 4
+          }" text-anchor="middle" fill="#ddd">all zero</text>`,
+        );
+      }
+    });
   });
   // the key: a diverging bar and a viridis bar
   const ky = top + rows.length * (ch + gap) + 14, kw = 160;
