@@ -48,8 +48,9 @@ export function rowSize(x: Tensor): number {
 }
 
 /**
- * The base of every method: `model`, and `run`, which puts the model in eval mode, removes the
- * hooks a method installs (even when it throws) and restores the mode after.
+ * The base of every method: `model`, and `run`, which puts the model in eval mode and its
+ * parameters out of the gradient (attributions need only input and activation gradients),
+ * removes the hooks a method installs (even when it throws) and restores all of it after.
  */
 export abstract class Attribution {
   /** The model being explained. */
@@ -73,12 +74,17 @@ export abstract class Attribution {
       throw new Error(`${this.constructor.name}: expected a batch [N, ...] of at least one example`);
     }
     const modes = this.model.namedModules().map(([, m]) => [m, m.training] as const);
+    // attributions need gradients with respect to inputs and activations, never to the weights:
+    // freezing them spares every backward pass the filter and weight gradients
+    const frozen = this.model.parameters().filter((p) => p.requiresGrad);
     this.model.eval();
+    frozen.forEach((p) => (p.requiresGrad = false));
     try {
       return await fn();
     } finally {
       this.#handles.splice(0).forEach((h) => h.remove());
       for (const [m, t] of modes) m.training = t;
+      frozen.forEach((p) => (p.requiresGrad = true));
     }
   }
 
