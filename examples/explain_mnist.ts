@@ -232,6 +232,7 @@ async function main(): Promise<void> {
       }`,
     );
   }
+  const idx = flags.all ? [] : parseImages(flags.images!); // command-line mistakes first, before any loading
   const ckpt = flags.checkpoint!;
   try {
     await Deno.stat(ckpt);
@@ -247,7 +248,6 @@ async function main(): Promise<void> {
   const o = { steps: flags.steps!, batch: flags.batch };
   if (flags.all) return await explainAll(model, test, names[0], o, out);
 
-  const idx = parseImages(flags.images!);
   const N = idx.length;
   const xs = new Float32Array(N * 784);
   idx.forEach((k, i) => xs.set(test.x.subarray(k * 784, (k + 1) * 784), i * 784));
