@@ -7,7 +7,7 @@
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-webgpu";
 import * as gb from "../mod.ts";
-import { printTable, type Row, seedCnnData, seedCnnStep, time } from "./harness.ts";
+import { printTable, type Row, seedCnnData, seedCnnStep, tfSeedCnn, time } from "./harness.ts";
 
 export async function benchCnn(): Promise<Row[]> {
   await tf.setBackend("webgpu");
@@ -66,17 +66,7 @@ export async function benchCnn(): Promise<Row[]> {
   const { step } = seedCnnStep();
   const { xs, ys } = seedCnnData();
   const ours = await time(step, 7, 2);
-  const tmodel = tf.sequential({
-    layers: [
-      tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 32, kernelSize: 3, activation: "relu" }),
-      tf.layers.maxPooling2d({ poolSize: 2 }),
-      tf.layers.conv2d({ filters: 64, kernelSize: 3, activation: "relu" }),
-      tf.layers.maxPooling2d({ poolSize: 2 }),
-      tf.layers.flatten(),
-      tf.layers.dense({ units: 128, activation: "relu" }),
-      tf.layers.dense({ units: 10 }),
-    ],
-  });
+  const tmodel = tfSeedCnn();
   const topt = tf.train.adam(1e-3);
   const peer = await time(
     async () => {

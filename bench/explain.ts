@@ -9,23 +9,9 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-webgpu";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import * as gb from "../mod.ts";
-import { printTable2, type Row2, time } from "./harness.ts";
+import { printTable2, type Row2, tfSeedCnn, time } from "./harness.ts";
 
 const STEPS = 50;
-
-function tfSeedCnn(): tf.Sequential {
-  return tf.sequential({
-    layers: [
-      tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 32, kernelSize: 3, activation: "relu" }),
-      tf.layers.maxPooling2d({ poolSize: 2 }),
-      tf.layers.conv2d({ filters: 64, kernelSize: 3, activation: "relu" }),
-      tf.layers.maxPooling2d({ poolSize: 2 }),
-      tf.layers.flatten(),
-      tf.layers.dense({ units: 128, activation: "relu" }),
-      tf.layers.dense({ units: 10 }),
-    ],
-  });
-}
 
 /** Occlusion windows: 4×4 at stride 2 over 28×28, as 0/1 rows [169, 784]. */
 function windows(): Float32Array {

@@ -1,4 +1,5 @@
 /** Timing helpers shared by the benchmarks: medians over repeated runs, the table, the seed CNN step. */
+import * as tf from "@tensorflow/tfjs";
 import * as gb from "../mod.ts";
 import { seedCnn } from "../mod.ts";
 
@@ -97,4 +98,19 @@ export function printTable2(title: string, rows: Row2[]): void {
       }× | ${(r.wasm / r.ours).toFixed(2).padStart(6)}× |`,
     );
   }
+}
+
+/** The seed CNN in TensorFlow.js (NHWC), for the peers. */
+export function tfSeedCnn(): tf.Sequential {
+  return tf.sequential({
+    layers: [
+      tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 32, kernelSize: 3, activation: "relu" }),
+      tf.layers.maxPooling2d({ poolSize: 2 }),
+      tf.layers.conv2d({ filters: 64, kernelSize: 3, activation: "relu" }),
+      tf.layers.maxPooling2d({ poolSize: 2 }),
+      tf.layers.flatten(),
+      tf.layers.dense({ units: 128, activation: "relu" }),
+      tf.layers.dense({ units: 10 }),
+    ],
+  });
 }

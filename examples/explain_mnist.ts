@@ -29,6 +29,22 @@ type Run = (
   o: { steps: number; batch?: number },
 ) => Promise<gb.Tensor>;
 
+/** A CAM method on the seed CNN's last convolutional ReLU ("4"), upsampled to 28×28. */
+function cam(
+  label: string,
+  M: new (
+    model: gb.Module,
+    layer: gb.Module,
+  ) => { attribute: (x: gb.Tensor, o: gb.CamOptions) => Promise<gb.Tensor> },
+) {
+  return {
+    label,
+    signed: false,
+    run:
+      ((m, x, t, o) => new M(m, m.get("4")).attribute(x, { target: t, internalBatchSize: o.batch })) as Run,
+  };
+}
+
 /** The methods by command-line name: what they compute, and whether their maps are signed. */
 const METHODS: Record<string, { label: string; signed: boolean; run: Run }> = {
   saliency: {
@@ -90,54 +106,14 @@ const METHODS: Record<string, { label: string; signed: boolean; run: Run }> = {
         internalBatchSize: o.batch,
       }),
   },
-  gradcam: {
-    label: "Grad-CAM",
-    signed: false,
-    run: (m, x, t, o) =>
-      new gb.GradCAM(m, m.get("4")).attribute(x, { target: t, internalBatchSize: o.batch }),
-  },
-  gradcampp: {
-    label: "Grad-CAM++",
-    signed: false,
-    run: (m, x, t, o) =>
-      new gb.GradCAMPlusPlus(m, m.get("4")).attribute(x, { target: t, internalBatchSize: o.batch }),
-  },
-  hirescam: {
-    label: "HiResCAM",
-    signed: false,
-    run: (m, x, t, o) =>
-      new gb.HiResCAM(m, m.get("4")).attribute(x, { target: t, internalBatchSize: o.batch }),
-  },
-  xgradcam: {
-    label: "XGrad-CAM",
-    signed: false,
-    run: (m, x, t, o) =>
-      new gb.XGradCAM(m, m.get("4")).attribute(x, { target: t, internalBatchSize: o.batch }),
-  },
-  layercam: {
-    label: "LayerCAM",
-    signed: false,
-    run: (m, x, t, o) =>
-      new gb.LayerCAM(m, m.get("4")).attribute(x, { target: t, internalBatchSize: o.batch }),
-  },
-  scorecam: {
-    label: "Score-CAM",
-    signed: false,
-    run: (m, x, t, o) =>
-      new gb.ScoreCAM(m, m.get("4")).attribute(x, { target: t, internalBatchSize: o.batch }),
-  },
-  ablationcam: {
-    label: "Ablation-CAM",
-    signed: false,
-    run: (m, x, t, o) =>
-      new gb.AblationCAM(m, m.get("4")).attribute(x, { target: t, internalBatchSize: o.batch }),
-  },
-  eigencam: {
-    label: "Eigen-CAM",
-    signed: false,
-    run: (m, x, t, o) =>
-      new gb.EigenCAM(m, m.get("4")).attribute(x, { target: t, internalBatchSize: o.batch }),
-  },
+  gradcam: cam("Grad-CAM", gb.GradCAM),
+  gradcampp: cam("Grad-CAM++", gb.GradCAMPlusPlus),
+  hirescam: cam("HiResCAM", gb.HiResCAM),
+  xgradcam: cam("XGrad-CAM", gb.XGradCAM),
+  layercam: cam("LayerCAM", gb.LayerCAM),
+  scorecam: cam("Score-CAM", gb.ScoreCAM),
+  ablationcam: cam("Ablation-CAM", gb.AblationCAM),
+  eigencam: cam("Eigen-CAM", gb.EigenCAM),
   guidedgradcam: {
     label: "Guided Grad-CAM",
     signed: true,

@@ -127,8 +127,8 @@ export abstract class Attribution {
     return noGrad(() => targetScores(this.model.forward(rows), index));
   }
 
-  /** @internal the target scores of many rows, `batch` rows at a time: [rows]. */
-  protected scoresOf(rows: Tensor, index: Int32Array, batch: number): Tensor {
+  /** @internal the target scores of many rows (no graph), `batch` rows at a time: [rows]. */
+  scoresOf(rows: Tensor, index: Int32Array, batch: number): Tensor {
     const parts: Tensor[] = [];
     for (let s = 0; s < rows.shape[0]; s += batch) {
       const e = Math.min(rows.shape[0], s + batch);

@@ -63,7 +63,7 @@ export async function resolveMask(
  * the attribution Σ_g change_g · mask_g / count (count: windows covering the feature, or 1).
  */
 async function ablate(
-  method: Attribution & { scoresRows(rows: Tensor, index: Int32Array, batch: number): Tensor },
+  method: Attribution,
   x: Tensor,
   base: Tensor,
   table: TargetTable,
@@ -83,7 +83,7 @@ async function ablate(
     counts.forEach((v, i) => (counts[i] = v > 0 ? 1 / v : 0));
   }
   const inv = tensor(counts, [1, D]);
-  const full = method.scoresRows(xr, table.index, defaultBatchRows(D, options.internalBatchSize)); // F(x) [E]
+  const full = method.scoresOf(xr, table.index, defaultBatchRows(D, options.internalBatchSize)); // F(x) [E]
   const B = Math.max(1, Math.floor(defaultBatchRows(D, options.internalBatchSize) / G) || 1);
   const parts = await chunked(E, B, options.onProgress, (e0, e1) => {
     const n = e1 - e0;
@@ -94,7 +94,7 @@ async function ablate(
     const index = new Int32Array(n * G);
     for (let k = 0; k < n; k++) index.fill(table.index[e0 + k], k * G, (k + 1) * G);
     const s = reshape(
-      noGrad(() => method.scoresRows(rows, index, defaultBatchRows(D, options.internalBatchSize))),
+      noGrad(() => method.scoresOf(rows, index, defaultBatchRows(D, options.internalBatchSize))),
       [n, G],
     );
     const change = sub(reshape(slice(full, e0, e1), [n, 1]), s); // [n, G]
@@ -126,11 +126,6 @@ export interface OcclusionOptions extends AttributeOptions {
  * ```
  */
 export class Occlusion extends Attribution {
-  /** @internal */
-  scoresRows(rows: Tensor, index: Int32Array, batch: number): Tensor {
-    return this.scoresOf(rows, index, batch);
-  }
-
   /** Attributions shaped like `x` ([N, T, ...] for several targets per example). */
   attribute(x: Tensor, options: OcclusionOptions): Promise<Tensor> {
     return this.run(x, async () => {
@@ -203,11 +198,6 @@ export interface FeatureAblationOptions extends AttributeOptions {
  * ```
  */
 export class FeatureAblation extends Attribution {
-  /** @internal */
-  scoresRows(rows: Tensor, index: Int32Array, batch: number): Tensor {
-    return this.scoresOf(rows, index, batch);
-  }
-
   /** Attributions shaped like `x` (features of one group share their group's value). */
   attribute(x: Tensor, options: FeatureAblationOptions = {}): Promise<Tensor> {
     return this.run(x, async () => {

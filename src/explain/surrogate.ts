@@ -73,7 +73,7 @@ function choose(n: number, k: number): number {
  * group, 0 puts the baseline there) → scores [E, S] on the CPU.
  */
 async function coalitionScores(
-  method: Attribution & { scoresRows(rows: Tensor, index: Int32Array, batch: number): Tensor },
+  method: Attribution,
   xr: Tensor,
   br: Tensor,
   index: Int32Array,
@@ -90,7 +90,7 @@ async function coalitionScores(
   for (let e = 0; e < E; e++) {
     const xe = reshape(slice(xr, e, e + 1), [1, 1, D]), be = reshape(slice(br, e, e + 1), [1, 1, D]);
     const rows = reshape(add(be, mul(K, sub(xe, be))), [S, ...rest]); // b + z·(x − b)
-    const scores = method.scoresRows(rows, new Int32Array(S).fill(index[e]), batch);
+    const scores = method.scoresOf(rows, new Int32Array(S).fill(index[e]), batch);
     out.push(Float64Array.from(await scores.toArray()));
     options.onProgress?.(e + 1, E);
   }
@@ -118,11 +118,6 @@ function spread(values: Float64Array[], ids: Int32Array, shape: readonly number[
  * ```
  */
 export class KernelShap extends Attribution {
-  /** @internal */
-  scoresRows(rows: Tensor, index: Int32Array, batch: number): Tensor {
-    return this.scoresOf(rows, index, batch);
-  }
-
   /** Attributions shaped like `x` (features of one group share their group's value). */
   attribute(x: Tensor, options: SurrogateOptions = {}): Promise<Tensor> {
     return this.run(x, async () => {
@@ -202,11 +197,6 @@ export interface LimeOptions extends SurrogateOptions {
  * ```
  */
 export class Lime extends Attribution {
-  /** @internal */
-  scoresRows(rows: Tensor, index: Int32Array, batch: number): Tensor {
-    return this.scoresOf(rows, index, batch);
-  }
-
   /** Attributions shaped like `x` (features of one group share their group's coefficient). */
   attribute(x: Tensor, options: LimeOptions = {}): Promise<Tensor> {
     return this.run(x, async () => {
