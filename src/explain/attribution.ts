@@ -5,7 +5,7 @@
  */
 import type { Module } from "../nn/module.ts";
 import { grad } from "../tensor/autograd.ts";
-import { full } from "../tensor/create.ts";
+import { full, tensor } from "../tensor/create.ts";
 import { noGrad } from "../tensor/graph.ts";
 import { sum } from "../tensor/ops/reduce.ts";
 import { broadcastShapes } from "../tensor/ops/elementwise.ts";
@@ -90,10 +90,19 @@ export abstract class Attribution {
 
   /** @internal the number of outputs of the model for inputs like `x` (a forward pass on one example). */
   protected outputs(x: Tensor): number {
-    return scope(() => {
-      const out = noGrad(() => this.model.forward(slice(x, 0, 1)));
-      return out.ndim === 1 ? 1 : out.size;
-    });
+    // remembered per model and example shape: a model's number of outputs does not change
+    const key = x.shape.slice(1).join("x");
+    let known = outputCounts.get(this.model);
+    if (!known) outputCounts.set(this.model, known = new Map());
+    let n = known.get(key);
+    if (n === undefined) {
+      n = scope(() => {
+        const out = noGrad(() => this.model.forward(slice(x, 0, 1)));
+        return out.ndim === 1 ? 1 : out.size;
+      });
+      known.set(key, n);
+    }
+    return n;
   }
 
   /** @internal resolves the targets for x's examples. */
@@ -101,11 +110,17 @@ export abstract class Attribution {
     return resolveTarget(this.constructor.name, target, x.shape[0], this.outputs(x));
   }
 
-  /** @internal the summed target scores' gradient with respect to each row of `rows`. */
-  protected gradients(rows: Tensor, index: Int32Array): Tensor {
+  /**
+   * @internal The gradient of the target scores with respect to each row of `rows`; with
+   * `weights`, row r's gradient comes out multiplied by weights[r] (the backward pass is seeded
+   * with them, which costs nothing extra).
+   */
+  protected gradients(rows: Tensor, index: Int32Array, weights?: ArrayLike<number>): Tensor {
     const leaf = rows._view(rows.shape).requiresGrad_(true);
     const scores = targetScores(this.model.forward(leaf), index);
-    const [g] = grad(sum(scores), [leaf]);
+    const [g] = weights
+      ? grad(scores, [leaf], tensor(Float32Array.from(weights), [index.length]))
+      : grad(sum(scores), [leaf]);
     return g;
   }
 
@@ -137,6 +152,8 @@ export abstract class Attribution {
     return joinRows(parts);
   }
 }
+
+const outputCounts = new WeakMap<Module, Map<string, number>>();
 
 /** Repeats each example T times along the batch axis: [N, ...] → [N·T, ...] (each example's copies together). */
 export function repeatRows(x: Tensor, T: number): Tensor {

@@ -182,14 +182,15 @@ export class IntegratedGradients extends Attribution {
     const pathSum = (e0: number, e1: number, k0: number, k1: number): Tensor => {
       const G = e1 - e0, s = k1 - k0;
       const a = tensor(alphas.slice(k0, k1), [1, s, ...ones]);
-      const w = tensor(weights.slice(k0, k1), [1, s, ...ones]);
       const b = reshape(slice(br, e0, e1), [G, 1, ...rest]);
       const d = reshape(slice(diff, e0, e1), [G, 1, ...rest]);
       const rows = reshape(add(b, mul(a, d)), [G * s, ...rest]);
       const index = new Int32Array(G * s);
       for (let g = 0; g < G; g++) index.fill(table.index[e0 + g], g * s, (g + 1) * s);
-      const grads = reshape(this.gradients(rows, index), [G, s, ...rest]);
-      return sum(mul(grads, w), 1);
+      // the backward pass is seeded with each step's quadrature weight: the weighted sum is a plain sum
+      const w = new Float32Array(G * s);
+      for (let g = 0; g < G; g++) w.set(weights.slice(k0, k1), g * s);
+      return sum(reshape(this.gradients(rows, index, w), [G, s, ...rest]), 1);
     };
     const parts: Tensor[] = [];
     const total = E * S;
