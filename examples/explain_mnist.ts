@@ -14,6 +14,7 @@ const HELP = `deno task explain [options]
   --steps N         integration steps for ig, deeplift-free methods (default 64)
   --batch N         model inputs per internal batch (default: automatic)
   --out DIR         output directory (default out/explain)
+  --visualize       also draw what each class looks like to the model (activation maximisation): classes.svg
   --help            this text
 
 Writes comparison.svg (rows: images with label and prediction; columns: methods), sanity.svg
@@ -174,6 +175,7 @@ const FLAGS = {
   steps: { type: "int", min: 2, default: 64 },
   batch: { type: "int", min: 1 },
   out: { type: "string", default: "out/explain" },
+  visualize: { type: "boolean" },
   help: { type: "boolean" },
 } as const;
 
@@ -222,6 +224,7 @@ async function main(): Promise<void> {
   const out = flags.out!;
   await Deno.mkdir(out, { recursive: true });
   const o = { steps: flags.steps!, batch: flags.batch };
+  if (flags.visualize) await visualizeClasses(model, out);
   if (flags.all) return await explainAll(model, test, names[0], o, out);
 
   const N = idx.length;
@@ -379,6 +382,36 @@ async function main(): Promise<void> {
       ((performance.now() - t0) / 1000).toFixed(1)
     } s; wrote ${out}/comparison.svg, deletion.svg, insertion.svg, sanity.svg, attributions.safetensors, summary.json`,
   );
+}
+
+/**
+ * What each class looks like to the model: the input maximising each class's score from noise
+ * (L2 penalty, jitter, blur), drawn in grey side by side.
+ */
+async function visualizeClasses(model: gb.Module, out: string): Promise<void> {
+  const maps: Float32Array[] = [];
+  for (let c = 0; c < 10; c++) {
+    const v = await gb.visualizeFeature(model, {
+      objective: { class: c },
+      shape: [1, 28, 28],
+      steps: 200,
+      lr: 0.05,
+      l2: 0.01,
+      seed: c,
+    });
+    maps.push((await v.image.toArray()) as Float32Array);
+    v.image.dispose();
+    Deno.stdout.writeSync(new TextEncoder().encode(`\rvisualising class ${c + 1}/10`));
+  }
+  console.log();
+  const svg = gb.labelledImages(
+    maps.map((m) => gb.greyImage(m, 28, 28, 4)),
+    maps.map((_, c) => `class ${c}`),
+    "What each class looks like to the model (the input that maximises its score)",
+    "found by gradient ascent from noise with an L2 penalty, jitter and blur; each image from its own min (black) to max (white)",
+  );
+  await gb.writeTextAtomic(`${out}/classes.svg`, svg);
+  console.log(`wrote ${out}/classes.svg`);
 }
 
 /** One method over the whole test set in internal batches, with a progress line; bounded memory. */

@@ -244,3 +244,39 @@ export function attributionGrid(
   parts.push("</svg>");
   return parts.join("\n");
 }
+
+/**
+ * Images in a row with a label under each and a title, as SVG (e.g. what each class looks like
+ * to a model).
+ *
+ * @example
+ * ```ts
+ * import { greyImage, labelledImages } from "glassbox";
+ * const svg = labelledImages([greyImage(new Float32Array(4), 2, 2)], ["class 0"], "Classes");
+ * ```
+ */
+export function labelledImages(images: Image[], labels: string[], title: string, note = ""): string {
+  const gap = 10, cw = Math.max(...images.map((i) => i.width)), ch = Math.max(...images.map((i) => i.height));
+  const W = Math.max(480, gap + images.length * (cw + gap)), H = 40 + ch + 28 + (note ? 20 : 0);
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+    `<text x="${W / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${esc(title)}</text>`,
+  ];
+  images.forEach((im, k) => {
+    const x = gap + k * (cw + gap);
+    parts.push(
+      `<image x="${x}" y="36" width="${im.width}" height="${im.height}" style="image-rendering:pixelated" href="data:image/png;base64,${
+        base64(encodePng(im))
+      }"/>`,
+    );
+    parts.push(
+      `<text x="${x + cw / 2}" y="${36 + ch + 18}" text-anchor="middle">${esc(labels[k] ?? "")}</text>`,
+    );
+  });
+  if (note) {
+    parts.push(`<text x="${W / 2}" y="${H - 8}" text-anchor="middle" fill="#555">${esc(note)}</text>`);
+  }
+  parts.push("</svg>");
+  return parts.join("\n");
+}

@@ -30,5 +30,6 @@ export {
   heatmapImage,
   type HeatmapOptions,
   type InputRow,
+  labelledImages,
   type MethodColumn,
 } from "./attribution.ts";
