@@ -6,6 +6,7 @@
  */
 import { diverging, type RGB, viridis } from "./colormap.ts";
 import { encodePng, type Image } from "./png.ts";
+import { esc } from "./svg.ts";
 
 /** The q-quantile (0..1) of |values| (the scale a map is drawn to; outliers beyond it saturate). */
 export function absQuantile(values: ArrayLike<number>, q = 0.99): number {
@@ -86,7 +87,6 @@ function base64(bytes: Uint8Array): string {
   return btoa(s);
 }
 
-const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
 /** A column of the comparison grid: one method's map for every row. */
 export interface MethodColumn {
