@@ -5,8 +5,9 @@
  */
 import { tensor } from "../tensor/create.ts";
 import { matmul } from "../tensor/ops/matmul.ts";
-import { add, mul, sub } from "../tensor/ops/elementwise.ts";
-import { reshape, slice } from "../tensor/ops/shape.ts";
+import { mul, sub } from "../tensor/ops/elementwise.ts";
+import { where } from "../tensor/ops/select.ts";
+import { concat, reshape, slice } from "../tensor/ops/shape.ts";
 import { noGrad } from "../tensor/graph.ts";
 import { Generator } from "../tensor/random.ts";
 import type { Tensor } from "../tensor/tensor.ts";
@@ -83,21 +84,18 @@ async function ablate(
     counts.forEach((v, i) => (counts[i] = v > 0 ? 1 / v : 0));
   }
   const inv = tensor(counts, [1, D]);
-  const full = method.scoresOf(xr, table.index, defaultBatchRows(D, options.internalBatchSize)); // F(x) [E]
-  const B = Math.max(1, Math.floor(defaultBatchRows(D, options.internalBatchSize) / G) || 1);
+  const batch = defaultBatchRows(D, options.internalBatchSize);
+  const B = Math.max(1, Math.floor(batch / (G + 1)));
+  const Mb = reshape(M, [1, G, D]);
   const parts = await chunked(E, B, options.onProgress, (e0, e1) => {
     const n = e1 - e0;
     const xe = reshape(slice(xr, e0, e1), [n, 1, D]), be = reshape(slice(br, e0, e1), [n, 1, D]);
-    const Mb = reshape(M, [1, G, D]);
-    // x·(1 − M) + b·M = x + M·(b − x)
-    const rows = reshape(add(xe, mul(Mb, sub(be, xe))), [n * G, ...rest]);
-    const index = new Int32Array(n * G);
-    for (let k = 0; k < n; k++) index.fill(table.index[e0 + k], k * G, (k + 1) * G);
-    const s = reshape(
-      noGrad(() => method.scoresOf(rows, index, defaultBatchRows(D, options.internalBatchSize))),
-      [n, G],
-    );
-    const change = sub(reshape(slice(full, e0, e1), [n, 1]), s); // [n, G]
+    // each example, then its G perturbed copies (the baseline inside the window): one pass for F(x) and all
+    const rows = reshape(concat([xe, where(Mb, be, xe)], 1), [n * (G + 1), ...rest]);
+    const index = new Int32Array(n * (G + 1));
+    for (let k = 0; k < n; k++) index.fill(table.index[e0 + k], k * (G + 1), (k + 1) * (G + 1));
+    const s = reshape(noGrad(() => method.scoresOf(rows, index, batch)), [n, G + 1]);
+    const change = sub(slice(s, 0, 1, 1), slice(s, 1, G + 1, 1)); // F(x) − F(x perturbed): [n, G]
     return mul(matmul(change, M), inv); // [n, D]
   });
   return reshape(joinRows(parts), [E, ...rest]);
