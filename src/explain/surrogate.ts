@@ -5,7 +5,9 @@
  * regression over M groups is solved in float64 on the CPU.
  */
 import { tensor } from "../tensor/create.ts";
-import { add, mul, sub } from "../tensor/ops/elementwise.ts";
+import { where } from "../tensor/ops/select.ts";
+import { scope } from "../tensor/scope.ts";
+import { sync } from "../gpu/queue.ts";
 import { reshape, slice } from "../tensor/ops/shape.ts";
 import { Generator } from "../tensor/random.ts";
 import type { Tensor } from "../tensor/tensor.ts";
@@ -15,6 +17,7 @@ import {
   type Baseline,
   baselineLike,
   defaultBatchRows,
+  joinRows,
   perTarget,
   repeatRows,
   rowSize,
@@ -86,15 +89,21 @@ async function coalitionScores(
   z.forEach((zs, s) => ids.forEach((g, i) => (keep[s * D + i] = zs[g])));
   const K = tensor(keep, [1, S, D]);
   const batch = defaultBatchRows(D, options.internalBatchSize);
-  const out: Float64Array[] = [];
+  // every example's coalitions are evaluated on the GPU, then all scores come back in one readback
+  const perExample: Tensor[] = [];
   for (let e = 0; e < E; e++) {
-    const xe = reshape(slice(xr, e, e + 1), [1, 1, D]), be = reshape(slice(br, e, e + 1), [1, 1, D]);
-    const rows = reshape(add(be, mul(K, sub(xe, be))), [S, ...rest]); // b + z·(x − b)
-    const scores = method.scoresOf(rows, new Int32Array(S).fill(index[e]), batch);
-    out.push(Float64Array.from(await scores.toArray()));
-    options.onProgress?.(e + 1, E);
+    perExample.push(scope(() => {
+      const xe = reshape(slice(xr, e, e + 1), [1, 1, D]), be = reshape(slice(br, e, e + 1), [1, 1, D]);
+      const rows = reshape(where(K, xe, be), [S, ...rest]); // z = 1 keeps x, z = 0 puts the baseline
+      return method.scoresOf(rows, new Int32Array(S).fill(index[e]), batch);
+    }));
+    if (options.onProgress) {
+      await sync();
+      options.onProgress(e + 1, E);
+    }
   }
-  return out;
+  const all = await joinRows(perExample).toArray();
+  return Array.from({ length: E }, (_, e) => Float64Array.from(all.subarray(e * S, (e + 1) * S)));
 }
 
 /** Spreads group values to the features of each row: [E][M] → tensor [E, ...]. */
