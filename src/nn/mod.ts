@@ -8,3 +8,4 @@ export { AdaptiveAvgPool2d, AvgPool2d, Conv2d, type Conv2dLayerOptions, MaxPool2
 export { Sequential } from "./sequential.ts";
 export { type Dataset, evaluate, type Evaluation, predict } from "./evaluate.ts";
 export * as init from "./init.ts";
+export { Embedding, LayerNorm } from "./sequence.ts";

@@ -28,3 +28,10 @@ export { linear, matmul } from "./ops/matmul.ts";
 export { logSoftmax, softmax } from "./ops/softmax.ts";
 export { avgPool2d, conv2d, type Conv2dOptions, maxPool2d, type Pool2dOptions } from "./ops/conv.ts";
 export { binaryCrossEntropyWithLogits, crossEntropy, type CrossEntropyOptions, mse } from "./ops/loss.ts";
+export {
+  type AttentionOptions,
+  attentionWeights,
+  embedding,
+  layerNorm,
+  scaledDotProductAttention,
+} from "./ops/attention.ts";

@@ -87,7 +87,6 @@ function base64(bytes: Uint8Array): string {
   return btoa(s);
 }
 
-
 /** A column of the comparison grid: one method's map for every row. */
 export interface MethodColumn {
   /** The column's heading, e.g. "Integrated Gradients". */

@@ -28,7 +28,8 @@ export interface Series {
 }
 
 /** Escapes text for SVG/XML content. */
-export const esc = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+export const esc = (s: string): string =>
+  s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 const M = { left: 78, right: 24, top: 44, bottom: 56 };
 
 function fmtTick(v: number): string {

@@ -1,0 +1,121 @@
+/** Layer norm, embedding and scaled dot-product attention against float64 references and finite differences. */
+import assert from "node:assert/strict";
+import * as gb from "../mod.ts";
+import * as ref from "./cpu_ref.ts";
+import { checkOp } from "./check.ts";
+
+/** Attention in float64: softmax(q kᵀ / √E, masked) v for [B, L, E] × [B, S, E] × [B, S, Ev]. */
+function attentionRef(q: ref.Arr, k: ref.Arr, v: ref.Arr, allow: (i: number, j: number) => boolean): ref.Arr {
+  const [B, L, E] = q.shape, S = k.shape[1], Ev = v.shape[2];
+  const out = new Float64Array(B * L * Ev);
+  for (let b = 0; b < B; b++) {
+    for (let i = 0; i < L; i++) {
+      const s = Array.from({ length: S }, (_, j) => {
+        if (!allow(i, j)) return -Infinity;
+        let d = 0;
+        for (let e = 0; e < E; e++) d += q.data[(b * L + i) * E + e] * k.data[(b * S + j) * E + e];
+        return d / Math.sqrt(E);
+      });
+      const m = Math.max(...s), w = s.map((x) => Math.exp(x - m)), z = w.reduce((a, c) => a + c, 0);
+      for (let c = 0; c < Ev; c++) {
+        let acc = 0;
+        for (let j = 0; j < S; j++) acc += (w[j] / z) * v.data[(b * S + j) * Ev + c];
+        out[(b * L + i) * Ev + c] = acc;
+      }
+    }
+  }
+  return { data: out, shape: [B, L, Ev] };
+}
+
+Deno.test("scaled dot-product attention: forward and backward against float64 and finite differences, with causal and boolean masks", async () => {
+  // lengths that are not multiples of anything: L 5, S 7
+  await checkOp({
+    name: "attention, no mask",
+    shapes: [[2, 5, 6], [2, 7, 6], [2, 7, 3]],
+    gpu: (q, k, v) => gb.scaledDotProductAttention(q, k, v),
+    cpu: (q, k, v) => attentionRef(q, k, v, () => true),
+  });
+  await checkOp({
+    name: "attention, causal",
+    shapes: [[2, 6, 4], [2, 6, 4], [2, 6, 5]],
+    gpu: (q, k, v) => gb.scaledDotProductAttention(q, k, v, { isCausal: true }),
+    cpu: (q, k, v) => attentionRef(q, k, v, (i, j) => j <= i),
+  });
+  const keep = [1, 1, 0, 1, 0, 1, 1]; // key padding: keys 2 and 4 are masked for every query
+  await checkOp({
+    name: "attention, key-padding mask",
+    shapes: [[1, 3, 4], [1, 7, 4], [1, 7, 2]],
+    gpu: (q, k, v) =>
+      gb.scaledDotProductAttention(q, k, v, { mask: gb.tensor(keep, [1, 1, 7], { dtype: "int32" }) }),
+    cpu: (q, k, v) => attentionRef(q, k, v, (_i, j) => keep[j] === 1),
+  });
+});
+
+Deno.test("attention weights: rows sum to 1, masked keys get exactly 0, scores of 1e4 do not overflow", async () => {
+  gb.manualSeed(4);
+  const w = await gb.attentionWeights(gb.randn([2, 5, 8]), gb.randn([2, 5, 8]), { isCausal: true }).toArray();
+  for (let r = 0; r < 10; r++) {
+    const i = r % 5, row = Array.from(w.subarray(r * 5, r * 5 + 5));
+    ref.assertClose([row.reduce((a, b) => a + b, 0)], [1], { atol: 1e-6, msg: `row ${r}` });
+    for (let j = i + 1; j < 5; j++) assert.equal(row[j], 0, `masked weight (${i}, ${j})`);
+  }
+  const big = await gb.attentionWeights(gb.tensor([[[100, 0]]]), gb.tensor([[[100, 0], [99.99, 0]]]), {
+    scale: 1,
+  }).toArray();
+  // scores 1e4 and 9999: softmax(1, e^-1) normalised
+  ref.assertClose(big, [1 / (1 + Math.exp(-1)), Math.exp(-1) / (1 + Math.exp(-1))], {
+    rtol: 1e-3,
+    msg: "1e4 scores",
+  });
+});
+
+Deno.test("layerNorm and LayerNorm: float64 reference, gradients for input, weight and bias", async () => {
+  const ln = (a: ref.Arr, w: ref.Arr, b: ref.Arr) => {
+    const [R, C] = [a.shape[0] * a.shape[1], a.shape[2]];
+    const out = new Float64Array(a.data.length);
+    for (let r = 0; r < R; r++) {
+      const row = a.data.subarray(r * C, r * C + C);
+      const m = row.reduce((s, x) => s + x, 0) / C, v = row.reduce((s, x) => s + (x - m) ** 2, 0) / C;
+      for (let c = 0; c < C; c++) {
+        out[r * C + c] = ((row[c] - m) / Math.sqrt(v + 1e-5)) * w.data[c] + b.data[c];
+      }
+    }
+    return { data: out, shape: a.shape };
+  };
+  await checkOp({
+    name: "layerNorm",
+    shapes: [[2, 3, 7], [7], [7]],
+    gpu: (x, w, b) => gb.layerNorm(x, [7], w, b),
+    cpu: ln,
+    range: [-2, 2],
+  });
+  const m = new gb.LayerNorm([4]);
+  assert.deepEqual(m.namedParameters().map(([n, p]) => [n, p.shape]), [["weight", [4]], ["bias", [4]]]);
+  assert.throws(
+    () => gb.layerNorm(gb.zeros([2, 3]), [4]),
+    /normalizedShape \[4\] is not the end of the input's shape \[2, 3\]/,
+  );
+});
+
+Deno.test("embedding: rows by index; repeated indices accumulate their gradients; out-of-range is an error", async () => {
+  const idx = [3, 1, 3, 0, 3];
+  await checkOp({
+    name: "embedding with repeated indices",
+    shapes: [[5, 4]],
+    gpu: (w) => gb.embedding(gb.tensor(idx, [5], { dtype: "int32" }), w),
+    cpu: (w) => ({
+      data: Float64Array.from(idx.flatMap((i) => Array.from(w.data.subarray(i * 4, i * 4 + 4)))),
+      shape: [5, 4],
+    }),
+  });
+  const emb = new gb.Embedding(6, 3);
+  assert.deepEqual(emb.forward(gb.tensor([[1, 2], [5, 0]], undefined, { dtype: "int32" })).shape, [2, 2, 3]);
+  const bad = emb.forward(gb.tensor([6], undefined, { dtype: "int32" }));
+  await assert.rejects(() => bad.toArray(), /gather: index 6 is out of range \[0, 6\)/);
+  // PyTorch's layout loads by name
+  emb.loadStateDict({ weight: gb.ones([6, 3]) });
+  assert.throws(
+    () => emb.loadStateDict({ weight: gb.ones([6, 4]) }),
+    /"weight" is tensor\[6, 4\] float32 but the model has weight\[6, 3\] float32/,
+  );
+});
