@@ -119,3 +119,76 @@ Deno.test("embedding: rows by index; repeated indices accumulate their gradients
     /"weight" is tensor\[6, 4\] float32 but the model has weight\[6, 3\] float32/,
   );
 });
+
+Deno.test("MultiheadAttention with PyTorch's layout against a float64 reference; key padding; per-head and averaged weights", async () => {
+  const E = 6, H = 2, D = 3, B = 2, L = 4, S = 5;
+  const r = ref.rng(11);
+  const rnd = (n: number) => Float32Array.from({ length: n }, () => Math.fround(2 * r() - 1));
+  const inW = rnd(3 * E * E), inB = rnd(3 * E), outW = rnd(E * E), outB = rnd(E);
+  const q = rnd(B * L * E), kv = rnd(B * S * E);
+  const mha = new gb.MultiheadAttention(E, H);
+  // a state dict in PyTorch's names and shapes loads strictly
+  mha.loadStateDict({
+    in_proj_weight: gb.tensor(inW, [3 * E, E]),
+    in_proj_bias: gb.tensor(inB),
+    "out_proj.weight": gb.tensor(outW, [E, E]),
+    "out_proj.bias": gb.tensor(outB),
+  });
+  assert.throws(
+    () => mha.loadStateDict({ ...Object.fromEntries(mha.stateDict()), in_proj_weight: gb.zeros([E, E]) }),
+    /"in_proj_weight" is tensor\[6, 6\] float32 but the model has in_proj_weight\[18, 6\] float32/,
+  );
+  const pad = [[0, 0, 0, 1, 1], [0, 0, 0, 0, 0]]; // example 0 ignores keys 3 and 4
+  // float64 reference
+  const lin = (x: ArrayLike<number>, row: number, part: number) =>
+    Array.from({ length: E }, (_, o) => {
+      let s = inB[part * E + o];
+      for (let i = 0; i < E; i++) s += inW[(part * E + o) * E + i] * x[row * E + i];
+      return s;
+    });
+  const want: number[] = [];
+  const weights: number[] = [];
+  for (let b = 0; b < B; b++) {
+    const Q = Array.from({ length: L }, (_, i) => lin(q, b * L + i, 0));
+    const K = Array.from({ length: S }, (_, j) => lin(kv, b * S + j, 1));
+    const V = Array.from({ length: S }, (_, j) => lin(kv, b * S + j, 2));
+    const headsOut: number[][] = Array.from({ length: L }, () => new Array(E).fill(0));
+    for (let h = 0; h < H; h++) {
+      for (let i = 0; i < L; i++) {
+        const s = Array.from({ length: S }, (_, j) => {
+          if (pad[b][j]) return -Infinity;
+          let d = 0;
+          for (let e = 0; e < D; e++) d += Q[i][h * D + e] * K[j][h * D + e];
+          return d / Math.sqrt(D);
+        });
+        const m = Math.max(...s), w = s.map((x) => Math.exp(x - m)), z = w.reduce((a, c) => a + c, 0);
+        w.forEach((x) => weights.push(x / z));
+        for (let e = 0; e < D; e++) {
+          headsOut[i][h * D + e] = w.reduce((a, x, j) => a + (x / z) * V[j][h * D + e], 0);
+        }
+      }
+    }
+    for (let i = 0; i < L; i++) {
+      for (let o = 0; o < E; o++) {
+        want.push(headsOut[i].reduce((a, x, c) => a + outW[o * E + c] * x, outB[o]));
+      }
+    }
+  }
+  const x = gb.tensor(q, [B, L, E]), y = gb.tensor(kv, [B, S, E]);
+  const { output, weights: w } = mha.forwardWithWeights(x, y, y, {
+    keyPaddingMask: gb.tensor(pad.flat(), [B, S], { dtype: "int32" }),
+  });
+  ref.assertClose(await output.toArray(), want, { atol: 1e-5, msg: "output" });
+  assert.deepEqual(w.shape, [B, H, L, S]);
+  ref.assertClose(await w.toArray(), weights, { atol: 1e-6, msg: "per-head weights" });
+  const avg = mha.forwardWithWeights(x, y, y, {
+    keyPaddingMask: gb.tensor(pad.flat(), [B, S], { dtype: "int32" }),
+    averageWeights: true,
+  });
+  assert.deepEqual(avg.weights.shape, [B, L, S]);
+  const ws = Array.from({ length: B * L * S }, (_, k) => {
+    const b = Math.floor(k / (L * S)), rest = k % (L * S);
+    return (weights[(b * H + 0) * L * S + rest] + weights[(b * H + 1) * L * S + rest]) / 2;
+  });
+  ref.assertClose(await avg.weights.toArray(), ws, { atol: 1e-6, msg: "averaged weights" });
+});
