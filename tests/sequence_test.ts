@@ -192,3 +192,63 @@ Deno.test("MultiheadAttention with PyTorch's layout against a float64 reference;
   });
   ref.assertClose(await avg.weights.toArray(), ws, { atol: 1e-6, msg: "averaged weights" });
 });
+
+Deno.test("TransformerEncoderLayer: PyTorch's parameter names; with the branches zeroed it is LayerNorm(LayerNorm(x)) (post-norm) or x (pre-norm)", async () => {
+  const layer = new gb.TransformerEncoderLayer(8, 2, { dimFeedforward: 16 });
+  assert.deepEqual(
+    layer.namedParameters().map(([n, p]) => `${n} [${p.shape}]`),
+    [
+      "self_attn.in_proj_weight [24,8]",
+      "self_attn.in_proj_bias [24]",
+      "self_attn.out_proj.weight [8,8]",
+      "self_attn.out_proj.bias [8]",
+      "linear1.weight [16,8]",
+      "linear1.bias [16]",
+      "linear2.weight [8,16]",
+      "linear2.bias [8]",
+      "norm1.weight [8]",
+      "norm1.bias [8]",
+      "norm2.weight [8]",
+      "norm2.bias [8]",
+    ],
+  );
+  gb.manualSeed(2);
+  const xs = await gb.randn([2, 3, 8]).toArray();
+  const x = gb.tensor(xs, [2, 3, 8]);
+  for (const normFirst of [false, true]) {
+    const l = new gb.TransformerEncoderLayer(8, 2, { dimFeedforward: 16, normFirst }).eval();
+    // the attention and feed-forward branches output exactly zero
+    l.loadStateDict({
+      "self_attn.out_proj.weight": gb.zeros([8, 8]),
+      "self_attn.out_proj.bias": gb.zeros([8]),
+      "linear2.weight": gb.zeros([8, 16]),
+      "linear2.bias": gb.zeros([8]),
+    }, false);
+    const norm = (row: number[]) => {
+      const m = row.reduce((a, b) => a + b, 0) / row.length,
+        v = row.reduce((a, b) => a + (b - m) ** 2, 0) / row.length;
+      return row.map((c) => (c - m) / Math.sqrt(v + 1e-5));
+    };
+    const want = Array.from({ length: 6 }, (_, r) => Array.from(xs.subarray(r * 8, r * 8 + 8))).flatMap((
+      row,
+    ) => (normFirst ? row : norm(norm(row))));
+    ref.assertClose(await l.forward(x).toArray(), want, { atol: 1e-5, msg: `normFirst ${normFirst}` });
+  }
+});
+
+Deno.test("sinusoidal positional encoding equals its closed form; a learned one adds its rows", async () => {
+  const pe = new gb.SinusoidalPositionalEncoding(6, 20);
+  const y = await pe.forward(gb.zeros([1, 4, 6])).toArray();
+  const want = Array.from({ length: 24 }, (_, k) => {
+    const pos = Math.floor(k / 6), i = k % 6, angle = pos / 10000 ** ((i - (i % 2)) / 6);
+    return i % 2 ? Math.cos(angle) : Math.sin(angle);
+  });
+  ref.assertClose(y, want, { atol: 1e-6, msg: "PE" });
+  assert.throws(() => pe.forward(gb.zeros([1, 21, 6])), /21 positions, the table has 20/);
+  const learned = new gb.LearnedPositionalEncoding(6, 20);
+  const w = await learned.weight.toArray();
+  ref.assertClose(await learned.forward(gb.zeros([2, 3, 6])).toArray(), [
+    ...w.subarray(0, 18),
+    ...w.subarray(0, 18),
+  ], { atol: 0 });
+});

@@ -4,13 +4,16 @@
  * `nn.MultiheadAttention` state dict saved as safetensors loads unchanged.
  */
 import { attentionWeights } from "../tensor/ops/attention.ts";
-import { zeros } from "../tensor/create.ts";
+import { tensor, zeros } from "../tensor/create.ts";
 import { linear, matmul } from "../tensor/ops/matmul.ts";
 import { where } from "../tensor/ops/select.ts";
 import { mean } from "../tensor/ops/reduce.ts";
 import { permute, reshape, slice } from "../tensor/ops/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
-import { xavierUniform } from "./init.ts";
+import { normal, xavierUniform } from "./init.ts";
+import { Dropout } from "./dropout.ts";
+import { LayerNorm } from "./sequence.ts";
+import { add, gelu, relu } from "../tensor/ops/elementwise.ts";
 import { Linear } from "./linear.ts";
 import { Module } from "./module.ts";
 
@@ -97,5 +100,150 @@ export class MultiheadAttention extends Module {
       [B, L, S],
     );
     return { output, weights: avg };
+  }
+}
+
+/** Options for `TransformerEncoderLayer` (PyTorch's names and defaults, batch-first). */
+export interface TransformerEncoderLayerOptions {
+  /** Width of the feed-forward block (default 2048). */
+  dimFeedforward?: number;
+  /** Dropout probability (default 0.1). */
+  dropout?: number;
+  /** "relu" (default) or "gelu". */
+  activation?: "relu" | "gelu";
+  /** LayerNorm's eps (default 1e-5). */
+  layerNormEps?: number;
+  /** Normalise before each block instead of after (default false, as PyTorch). */
+  normFirst?: boolean;
+}
+
+/**
+ * A transformer encoder layer as PyTorch's `nn.TransformerEncoderLayer` (batch-first):
+ * self-attention and a feed-forward block, each with a residual connection and LayerNorm, with
+ * the same submodule names (`self_attn`, `linear1`, `linear2`, `norm1`, `norm2`) so PyTorch
+ * weights load unchanged.
+ *
+ * @example
+ * ```ts
+ * import { randn, TransformerEncoderLayer } from "glassbox";
+ * const layer = new TransformerEncoderLayer(16, 4, { dimFeedforward: 32 });
+ * layer.forward(randn([2, 5, 16])).shape; // [2, 5, 16]
+ * ```
+ */
+export class TransformerEncoderLayer extends Module {
+  /** The self-attention block. */
+  selfAttn: MultiheadAttention;
+  /** Feed-forward: dModel → dimFeedforward. */
+  linear1: Linear;
+  /** Feed-forward: dimFeedforward → dModel. */
+  linear2: Linear;
+  /** The LayerNorm of the attention block. */
+  norm1: LayerNorm;
+  /** The LayerNorm of the feed-forward block. */
+  norm2: LayerNorm;
+  /** Dropout inside the feed-forward block and on each residual branch. */
+  dropout: Dropout;
+  /** Dropout on the attention branch. */
+  dropout1: Dropout;
+  /** Dropout on the feed-forward branch. */
+  dropout2: Dropout;
+  readonly #gelu: boolean;
+  readonly #normFirst: boolean;
+
+  /** A layer of width `dModel` with `nhead` attention heads. */
+  constructor(readonly dModel: number, readonly nhead: number, options: TransformerEncoderLayerOptions = {}) {
+    super();
+    const ff = options.dimFeedforward ?? 2048, p = options.dropout ?? 0.1, eps = options.layerNormEps ?? 1e-5;
+    this.selfAttn = this.addModule("self_attn", new MultiheadAttention(dModel, nhead));
+    this.linear1 = this.addModule("linear1", new Linear(dModel, ff));
+    this.dropout = this.addModule("dropout", new Dropout(p));
+    this.linear2 = this.addModule("linear2", new Linear(ff, dModel));
+    this.norm1 = this.addModule("norm1", new LayerNorm([dModel], eps));
+    this.norm2 = this.addModule("norm2", new LayerNorm([dModel], eps));
+    this.dropout1 = this.addModule("dropout1", new Dropout(p));
+    this.dropout2 = this.addModule("dropout2", new Dropout(p));
+    this.#gelu = options.activation === "gelu";
+    this.#normFirst = options.normFirst ?? false;
+  }
+
+  /** [B, L, dModel] → [B, L, dModel]. */
+  forward(x: Tensor): Tensor {
+    const sa = (h: Tensor) => this.dropout1.forward(this.selfAttn.forward(h));
+    const ffn = (h: Tensor) => {
+      const a = this.linear1.forward(h);
+      return this.dropout2.forward(
+        this.linear2.forward(this.dropout.forward(this.#gelu ? gelu(a) : relu(a))),
+      );
+    };
+    if (this.#normFirst) {
+      const h = add(x, sa(this.norm1.forward(x)));
+      return add(h, ffn(this.norm2.forward(h)));
+    }
+    const h = this.norm1.forward(add(x, sa(x)));
+    return this.norm2.forward(add(h, ffn(h)));
+  }
+}
+
+/**
+ * Adds the sinusoidal positional encoding of Vaswani et al. (2017) to [B, L, dModel] inputs:
+ * PE[pos, 2i] = sin(pos / 10000^(2i/d)), PE[pos, 2i + 1] = cos(pos / 10000^(2i/d)). The table
+ * is a buffer ("pe", [maxLen, dModel]).
+ *
+ * @example
+ * ```ts
+ * import { randn, SinusoidalPositionalEncoding } from "glassbox";
+ * new SinusoidalPositionalEncoding(16, 100).forward(randn([2, 10, 16])).shape; // [2, 10, 16]
+ * ```
+ */
+export class SinusoidalPositionalEncoding extends Module {
+  /** The table [maxLen, dModel]. */
+  pe: Tensor;
+  /** Positions up to `maxLen` for a model of width `dModel`. */
+  constructor(readonly dModel: number, readonly maxLen = 512) {
+    super();
+    const t = new Float32Array(maxLen * dModel);
+    for (let pos = 0; pos < maxLen; pos++) {
+      for (let i = 0; i < dModel; i += 2) {
+        const angle = pos / 10000 ** (i / dModel);
+        t[pos * dModel + i] = Math.sin(angle);
+        if (i + 1 < dModel) t[pos * dModel + i + 1] = Math.cos(angle);
+      }
+    }
+    this.pe = this.addBuffer("pe", tensor(t, [maxLen, dModel]));
+  }
+  /** x plus the encoding of positions 0..L−1. */
+  forward(x: Tensor): Tensor {
+    const L = x.shape[x.ndim - 2];
+    if (L > this.maxLen) {
+      throw new Error(`SinusoidalPositionalEncoding: ${L} positions, the table has ${this.maxLen}`);
+    }
+    return add(x, slice(this.pe, 0, L));
+  }
+}
+
+/**
+ * A learned positional embedding (`weight` [maxLen, dModel], N(0, 1)) added to [B, L, dModel].
+ *
+ * @example
+ * ```ts
+ * import { LearnedPositionalEncoding, randn } from "glassbox";
+ * new LearnedPositionalEncoding(16, 100).forward(randn([2, 10, 16])).shape; // [2, 10, 16]
+ * ```
+ */
+export class LearnedPositionalEncoding extends Module {
+  /** [maxLen, dModel]. */
+  weight: Tensor;
+  /** Positions up to `maxLen` for a model of width `dModel`. */
+  constructor(readonly dModel: number, readonly maxLen = 512) {
+    super();
+    this.weight = this.addParameter("weight", normal([maxLen, dModel], 1));
+  }
+  /** x plus the learned vectors of positions 0..L−1. */
+  forward(x: Tensor): Tensor {
+    const L = x.shape[x.ndim - 2];
+    if (L > this.maxLen) {
+      throw new Error(`LearnedPositionalEncoding: ${L} positions, the table has ${this.maxLen}`);
+    }
+    return add(x, slice(this.weight, 0, L));
   }
 }

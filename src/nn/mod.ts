@@ -9,4 +9,11 @@ export { Sequential } from "./sequential.ts";
 export { type Dataset, evaluate, type Evaluation, predict } from "./evaluate.ts";
 export * as init from "./init.ts";
 export { Embedding, LayerNorm } from "./sequence.ts";
-export { MultiheadAttention, type MultiheadAttentionOptions } from "./attention.ts";
+export {
+  LearnedPositionalEncoding,
+  MultiheadAttention,
+  type MultiheadAttentionOptions,
+  SinusoidalPositionalEncoding,
+  TransformerEncoderLayer,
+  type TransformerEncoderLayerOptions,
+} from "./attention.ts";
