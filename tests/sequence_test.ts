@@ -252,3 +252,86 @@ Deno.test("sinusoidal positional encoding equals its closed form; a learned one 
     ...w.subarray(0, 18),
   ], { atol: 0 });
 });
+
+/** LSTM and GRU in float64, PyTorch's equations, batch-first, zero initial state. */
+function recurrentRef(
+  kind: "lstm" | "gru",
+  x: ref.Arr,
+  wIh: ref.Arr,
+  wHh: ref.Arr,
+  bIh: ref.Arr,
+  bHh: ref.Arr,
+): ref.Arr {
+  const [B, T, I] = x.shape, G = kind === "lstm" ? 4 : 3, H = wHh.shape[1];
+  const sig = (v: number) => 1 / (1 + Math.exp(-v));
+  const out = new Float64Array(B * T * H);
+  for (let b = 0; b < B; b++) {
+    let h = new Array(H).fill(0), c = new Array(H).fill(0);
+    for (let t = 0; t < T; t++) {
+      const a = Array.from({ length: G * H }, (_, r) => {
+        let s = bIh.data[r];
+        for (let i = 0; i < I; i++) s += wIh.data[r * I + i] * x.data[(b * T + t) * I + i];
+        return s;
+      });
+      const hh = Array.from({ length: G * H }, (_, r) => {
+        let s = bHh.data[r];
+        for (let j = 0; j < H; j++) s += wHh.data[r * H + j] * h[j];
+        return s;
+      });
+      if (kind === "lstm") {
+        const z = a.map((v, r) => v + hh[r]);
+        c = c.map((cj, j) => sig(z[H + j]) * cj + sig(z[j]) * Math.tanh(z[2 * H + j]));
+        h = c.map((cj, j) => sig(z[3 * H + j]) * Math.tanh(cj));
+      } else {
+        h = h.map((hj, j) => {
+          const r = sig(a[j] + hh[j]), zz = sig(a[H + j] + hh[H + j]);
+          const n = Math.tanh(a[2 * H + j] + r * hh[2 * H + j]);
+          return (1 - zz) * n + zz * hj;
+        });
+      }
+      for (let j = 0; j < H; j++) out[(b * T + t) * H + j] = h[j];
+    }
+  }
+  return { data: out, shape: [B, T, H] };
+}
+
+Deno.test("LSTM and GRU through 20 time steps: float64 reference and finite differences for input and every weight", async () => {
+  const H = 3, I = 2, T = 20;
+  for (const kind of ["lstm", "gru"] as const) {
+    const G = kind === "lstm" ? 4 : 3;
+    await checkOp({
+      name: `${kind}, 20 steps`,
+      shapes: [[2, T, I], [G * H, I], [G * H, H], [G * H], [G * H]],
+      gpu: (x, wIh, wHh, bIh, bHh) => (kind === "lstm" ? gb.lstm : gb.gru)(x, { wIh, wHh, bIh, bHh }).output,
+      cpu: (x, wIh, wHh, bIh, bHh) => recurrentRef(kind, x, wIh, wHh, bIh, bHh),
+    });
+  }
+  // PyTorch's names and shapes, two layers
+  const m = new gb.LSTM(5, 4, { numLayers: 2 });
+  assert.deepEqual(m.namedParameters().map(([n, p]) => `${n} [${p.shape}]`), [
+    "weight_ih_l0 [16,5]",
+    "weight_hh_l0 [16,4]",
+    "bias_ih_l0 [16]",
+    "bias_hh_l0 [16]",
+    "weight_ih_l1 [16,4]",
+    "weight_hh_l1 [16,4]",
+    "bias_ih_l1 [16]",
+    "bias_hh_l1 [16]",
+  ]);
+  const r = m.forwardWithState(gb.randn([3, 6, 5]));
+  assert.deepEqual([r.output.shape, r.h.shape, r.c.shape], [[3, 6, 4], [2, 3, 4], [2, 3, 4]]);
+  ref.assertClose(
+    await r.h.slice(1, 2).reshape([3, 4]).toArray(),
+    await r.output.slice(5, 6, 1).reshape([3, 4]).toArray(),
+    {
+      atol: 0,
+      msg: "the last layer's final h is the last output",
+    },
+  );
+  assert.deepEqual(new gb.GRU(5, 4).namedParameters().map(([n]) => n), [
+    "weight_ih_l0",
+    "weight_hh_l0",
+    "bias_ih_l0",
+    "bias_hh_l0",
+  ]);
+});

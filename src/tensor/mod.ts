@@ -35,3 +35,4 @@ export {
   layerNorm,
   scaledDotProductAttention,
 } from "./ops/attention.ts";
+export { gru, lstm, type RecurrentWeights } from "./ops/recurrent.ts";
