@@ -335,3 +335,44 @@ Deno.test("LSTM and GRU through 20 time steps: float64 reference and finite diff
     "bias_hh_l0",
   ]);
 });
+
+Deno.test("captureAttention returns every attention call's per-head weights, equal to forwardWithWeights, and leaves the model as it was", async () => {
+  gb.manualSeed(5);
+  class TwoLayers extends gb.Module {
+    l0 = this.addModule("l0", new gb.TransformerEncoderLayer(8, 2, { dimFeedforward: 16 }));
+    l1 = this.addModule("l1", new gb.TransformerEncoderLayer(8, 2, { dimFeedforward: 16 }));
+    forward(x: gb.Tensor): gb.Tensor {
+      return this.l1.forward(this.l0.forward(x));
+    }
+  }
+  const model = new TwoLayers();
+  const x = gb.randn([2, 5, 8]);
+  await gb.sync();
+  const before = gb.poolStats().liveBuffers;
+  const caps = await gb.captureAttention(model, x);
+  assert.deepEqual(caps.map((c) => [c.layer, c.call, c.weights.shape]), [
+    ["l0.self_attn", 0, [2, 2, 5, 5]],
+    ["l1.self_attn", 0, [2, 2, 5, 5]],
+  ]);
+  assert.equal(
+    gb.poolStats().liveBuffers,
+    before + caps.length,
+    "only the captured weights outlive the call",
+  );
+  const w0 = await caps[0].weights.toArray(), w1 = Array.from(await caps[1].weights.toArray());
+  caps.forEach((c) => c.weights.dispose());
+  assert.equal(gb.poolStats().liveBuffers, before);
+  for (let r = 0; r < 20; r++) {
+    ref.assertClose([w1.slice(r * 5, r * 5 + 5).reduce((a, b) => a + b, 0)], [1], { atol: 1e-5 });
+  }
+  for (const [, m] of model.namedModules()) {
+    assert.deepEqual(m.hookCounts(), { forwardPre: 0, forward: 0, backward: 0 });
+  }
+  model.eval();
+  ref.assertClose(w0, await model.l0.selfAttn.forwardWithWeights(x).weights.toArray(), {
+    atol: 1e-6,
+    msg: "layer 0 weights",
+  });
+  model.train();
+  assert.equal(model.training, true);
+});

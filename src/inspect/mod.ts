@@ -40,3 +40,4 @@ export {
 } from "./activations.ts";
 export { readRunLog, RunLog, type RunLogOptions } from "./run_log.ts";
 export { renderRunPictures } from "./run_pictures.ts";
+export { captureAttention, type CapturedAttention } from "./attention.ts";

@@ -9,7 +9,7 @@ import { linear, matmul } from "../tensor/ops/matmul.ts";
 import { where } from "../tensor/ops/select.ts";
 import { mean } from "../tensor/ops/reduce.ts";
 import { permute, reshape, slice } from "../tensor/ops/shape.ts";
-import type { Tensor } from "../tensor/tensor.ts";
+import type { RemovableHandle, Tensor } from "../tensor/tensor.ts";
 import { normal, xavierUniform } from "./init.ts";
 import { Dropout } from "./dropout.ts";
 import { LayerNorm } from "./sequence.ts";
@@ -46,6 +46,7 @@ export class MultiheadAttention extends Module {
   inProjBias: Tensor | null;
   /** The output projection (E → E). */
   outProj: Linear;
+  readonly #attentionHooks: ((module: MultiheadAttention, weights: Tensor) => void)[] = [];
 
   /** `embedDim` split over `numHeads` heads (it must divide evenly). */
   constructor(readonly embedDim: number, readonly numHeads: number, options: { bias?: boolean } = {}) {
@@ -61,6 +62,20 @@ export class MultiheadAttention extends Module {
       "out_proj",
       new Linear(embedDim, embedDim, { bias: options.bias !== false }),
     );
+  }
+
+  /**
+   * Adds a hook called on every call with the per-head attention weights [B, H, L, S] (how
+   * `captureAttention` sees them without changing the model).
+   */
+  registerAttentionHook(hook: (module: MultiheadAttention, weights: Tensor) => void): RemovableHandle {
+    this.#attentionHooks.push(hook);
+    return {
+      remove: () => {
+        const i = this.#attentionHooks.indexOf(hook);
+        if (i >= 0) this.#attentionHooks.splice(i, 1);
+      },
+    };
   }
 
   /** The attention output [B, L, E]. */
@@ -92,6 +107,7 @@ export class MultiheadAttention extends Module {
       ? reshape(where(options.keyPaddingMask, 0, 1), [B, 1, 1, S]) // PyTorch: nonzero = ignore
       : undefined;
     const weights = attentionWeights(q, k, { mask, isCausal: options.isCausal });
+    for (const h of [...this.#attentionHooks]) h(this, weights);
     const heads = permute(matmul(weights, v), [0, 2, 1, 3]); // [B, L, H, D]
     const output = this.outProj.forward(reshape(heads, [B, L, E]));
     if (!options.averageWeights) return { output, weights };
