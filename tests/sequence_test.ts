@@ -376,3 +376,20 @@ Deno.test("captureAttention returns every attention call's per-head weights, equ
   model.train();
   assert.equal(model.training, true);
 });
+
+Deno.test("attention rollout: identity stays identity, rows sum to 1, two layers by hand; the heatmap labels both axes", () => {
+  const I = [[1, 0, 0], [0, 1, 0], [0, 0, 1]];
+  assert.deepEqual(gb.attentionRollout([[I], [I, I]]), I);
+  const A = [[0.5, 0.5, 0], [0.2, 0.2, 0.6], [0, 1, 0]], B = [[1, 0, 0], [1, 0, 0], [0, 0, 1]];
+  // per layer: 0.5·(mean of heads) + 0.5·I (rows already sum to 1), then R = A2·A1
+  const mix = (M: number[][]) => M.map((row, i) => row.map((v, j) => 0.5 * v + (i === j ? 0.5 : 0)));
+  const a1 = mix(A), a2 = mix([[0.5, 0.25, 0.25], [0.5, 0.25, 0.25], [0, 0, 1]]); // the mean of the two heads
+  const want = a2.map((row) => [0, 1, 2].map((j) => row.reduce((s, v, k) => s + v * a1[k][j], 0)));
+  const got = gb.attentionRollout([[A], [[[0, 0.5, 0.5], [0, 0.5, 0.5], [0, 0, 1]], B]]);
+  ref.assertClose(got.flat(), want.flat(), { atol: 1e-12, msg: "two layers" });
+  for (const row of got) ref.assertClose([row.reduce((s, v) => s + v, 0)], [1], { atol: 1e-12 });
+  const svg = gb.attentionHeatmap(A, ["the", "cat", "sat"], ["the", "cat", "sat"], "layer 0, head 0");
+  assert.match(svg, />cat</);
+  assert.match(svg, /query/);
+  assert.match(svg, /key \(attended to\)/);
+});

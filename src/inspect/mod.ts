@@ -41,3 +41,4 @@ export {
 export { readRunLog, RunLog, type RunLogOptions } from "./run_log.ts";
 export { renderRunPictures } from "./run_pictures.ts";
 export { captureAttention, type CapturedAttention } from "./attention.ts";
+export { attentionRollout } from "./rollout.ts";

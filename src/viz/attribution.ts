@@ -279,3 +279,79 @@ export function labelledImages(images: Image[], labels: string[], title: string,
   parts.push("</svg>");
   return parts.join("\n");
 }
+
+/**
+ * An attention (or any [rows][cols]) matrix as an SVG heatmap with token labels on both axes:
+ * row i, column j is how much query i attends to key j (viridis, 0 to the largest weight).
+ *
+ * @example
+ * ```ts
+ * import { attentionHeatmap } from "glassbox";
+ * const svg = attentionHeatmap([[0.9, 0.1], [0.3, 0.7]], ["a", "b"], ["a", "b"], "layer 0, head 1");
+ * ```
+ */
+export function attentionHeatmap(
+  weights: number[][],
+  rowLabels: string[],
+  colLabels: string[],
+  title: string,
+): string {
+  const rows = weights.length,
+    cols = weights[0]?.length ?? 0,
+    cell = Math.max(14, Math.min(36, Math.floor(480 / Math.max(rows, cols, 1))));
+  const left = 16 + 7 * Math.max(...rowLabels.map((l) => l.length), 1),
+    top = 56 + 7 * Math.max(...colLabels.map((l) => l.length), 1);
+  const W = left + cols * cell + 120, H = top + rows * cell + 40;
+  let max = 0;
+  for (const row of weights) for (const v of row) if (Number.isFinite(v)) max = Math.max(max, v);
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="11">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+    `<text x="${W / 2}" y="20" text-anchor="middle" font-size="14" font-weight="bold">${esc(title)}</text>`,
+    `<text x="${left + (cols * cell) / 2}" y="38" text-anchor="middle" fill="#555">key (attended to)</text>`,
+    `<text transform="translate(12 ${
+      top + (rows * cell) / 2
+    }) rotate(-90)" text-anchor="middle" fill="#555">query</text>`,
+  ];
+  weights.forEach((row, i) =>
+    row.forEach((v, j) => {
+      const [r, g, b] = viridis(max > 0 ? v / max : 0);
+      parts.push(
+        `<rect x="${left + j * cell}" y="${
+          top + i * cell
+        }" width="${cell}" height="${cell}" fill="rgb(${r},${g},${b})"><title>${esc(rowLabels[i] ?? "")} → ${
+          esc(colLabels[j] ?? "")
+        }: ${v.toFixed(3)}</title></rect>`,
+      );
+    })
+  );
+  rowLabels.forEach((l, i) =>
+    parts.push(
+      `<text x="${left - 4}" y="${top + i * cell + cell / 2 + 4}" text-anchor="end">${esc(l)}</text>`,
+    )
+  );
+  colLabels.forEach((l, j) =>
+    parts.push(
+      `<text transform="translate(${left + j * cell + cell / 2 + 4} ${top - 6}) rotate(-90)">${
+        esc(l)
+      }</text>`,
+    )
+  );
+  // the scale
+  const kx = left + cols * cell + 20;
+  for (let k = 0; k < 40; k++) {
+    const [r, g, b] = viridis(1 - k / 39);
+    parts.push(
+      `<rect x="${kx}" y="${top + (k * rows * cell) / 40}" width="12" height="${
+        (rows * cell) / 40 + 0.5
+      }" fill="rgb(${r},${g},${b})"/>`,
+    );
+  }
+  parts.push(
+    `<text x="${kx + 16}" y="${top + 10}">${max.toFixed(2)}</text><text x="${kx + 16}" y="${
+      top + rows * cell
+    }">0</text>`,
+  );
+  parts.push("</svg>");
+  return parts.join("\n");
+}

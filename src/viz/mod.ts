@@ -25,6 +25,7 @@ export {
 } from "./training.ts";
 export {
   absQuantile,
+  attentionHeatmap,
   attributionGrid,
   greyImage,
   heatmapImage,
