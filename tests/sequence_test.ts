@@ -393,3 +393,41 @@ Deno.test("attention rollout: identity stays identity, rows sum to 1, two layers
   assert.match(svg, /query/);
   assert.match(svg, /key \(attended to\)/);
 });
+
+Deno.test("token attribution: Layer Integrated Gradients at an embedding explains each token, exactly on a model linear in the embeddings", async () => {
+  // tokens → embedding → mean over the sequence → linear: F = w·mean_t emb[x_t] + b
+  gb.manualSeed(6);
+  const V = 7, E = 4, L = 5;
+  const emb = new gb.Embedding(V, E);
+  const lin = new gb.Linear(E, 2);
+  class Bag extends gb.Module {
+    emb = this.addModule("emb", emb);
+    fc = this.addModule("fc", lin);
+    forward(x: gb.Tensor): gb.Tensor {
+      return this.fc.forward(gb.mean(this.emb.forward(x), 1));
+    }
+  }
+  const model = new Bag();
+  const tokens = [[1, 3, 3, 6, 2], [4, 0, 5, 5, 1]];
+  const x = gb.tensor(tokens.flat(), [2, L], { dtype: "int32" });
+  const { attributions, delta } = await new gb.LayerIntegratedGradients(model, emb).attributeWithDelta(x, {
+    target: 1,
+    baselines: 0, // the "pad" token 0 everywhere
+    nSteps: 8,
+  });
+  assert.deepEqual(attributions.shape, [2, L, E]);
+  ref.assertClose(await delta.toArray(), [0, 0], { atol: 1e-5, msg: "completeness" });
+  const W = await emb.weight.toArray(), w = await lin.weight.toArray();
+  // per token: Σ_e w_1e / L · (emb[x_t] − emb[0])_e
+  const want = tokens.flatMap((row) =>
+    row.map((t) => [0, 1, 2, 3].reduce((s, e) => s + (w[E + e] / L) * (W[t * E + e] - W[e]), 0))
+  );
+  ref.assertClose(await gb.sum(attributions, -1).toArray(), want, {
+    atol: 1e-5,
+    msg: "per-token attribution",
+  });
+  await assert.rejects(
+    () => new gb.IntegratedGradients(model).attribute(x, { target: 1 }),
+    /IntegratedGradients needs a float32 tensor/,
+  );
+});

@@ -62,6 +62,9 @@ export abstract class Attribution {
     this.model = model;
   }
 
+  /** @internal whether int32 inputs (token indices) are allowed: layer methods differentiate at a layer, not the input. */
+  protected acceptsIndices = false;
+
   /** @internal a hook installed for this run; removed when the run ends. */
   protected hold(h: RemovableHandle): void {
     this.#handles.push(h);
@@ -69,7 +72,8 @@ export abstract class Attribution {
 
   /** @internal runs a method body with the model in eval mode and its hooks cleaned up after. */
   protected async run<T>(x: Tensor, fn: () => Promise<T>): Promise<T> {
-    assertFloat(this.constructor.name, x);
+    // layer methods explain token models too: their input may be int32 indices
+    if (!(this.acceptsIndices && x.dtype === "int32")) assertFloat(this.constructor.name, x);
     if (x.ndim < 1 || x.shape[0] < 1) {
       throw new Error(`${this.constructor.name}: expected a batch [N, ...] of at least one example`);
     }
@@ -166,8 +170,10 @@ export function repeatRows(x: Tensor, T: number): Tensor {
  * A baseline as a tensor of x's shape: a number fills it, a tensor must broadcast to it.
  */
 export function baselineLike(op: string, b: Baseline | undefined, x: Tensor): Tensor {
-  if (b === undefined || typeof b === "number") return full(x.shape, b ?? 0);
-  assertFloat(op, b);
+  if (b === undefined || typeof b === "number") return full(x.shape, b ?? 0, { dtype: x.dtype });
+  if (b.dtype !== x.dtype) {
+    throw new Error(`${op}: baselines are ${b.describe()} but the input is ${x.dtype}`);
+  }
   let shape: number[];
   try {
     shape = broadcastShapes(op, x.shape, b.shape);

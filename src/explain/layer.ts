@@ -29,6 +29,8 @@ export abstract class LayerAttribution extends Attribution {
   readonly layer: Module;
   /** The layer's dotted name in the model. */
   readonly layerName: string;
+  /** Layer methods take token indices too (the gradient is taken at the layer). */
+  protected override acceptsIndices = true;
 
   /** Explains `model` at `layer`, which must be one of its modules. */
   constructor(model: Module, layer: Module) {
