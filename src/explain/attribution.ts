@@ -77,17 +77,16 @@ export abstract class Attribution {
     if (x.ndim < 1 || x.shape[0] < 1) {
       throw new Error(`${this.constructor.name}: expected a batch [N, ...] of at least one example`);
     }
-    const modes = this.model.namedModules().map(([, m]) => [m, m.training] as const);
     // attributions need gradients with respect to inputs and activations, never to the weights:
     // freezing them spares every backward pass the filter and weight gradients
     const frozen = this.model.parameters().filter((p) => p.requiresGrad);
-    this.model.eval();
+    const restoreModes = this.model.enterEval();
     frozen.forEach((p) => (p.requiresGrad = false));
     try {
       return await fn();
     } finally {
       this.#handles.splice(0).forEach((h) => h.remove());
-      for (const [m, t] of modes) m.training = t;
+      restoreModes();
       frozen.forEach((p) => (p.requiresGrad = true));
     }
   }
@@ -128,17 +127,31 @@ export abstract class Attribution {
     return g;
   }
 
-  /** @internal ∂F/∂x for every example and target, in internal batches: [N·T, ...]. */
-  protected async inputGradients(x: Tensor, table: TargetTable, options: AttributeOptions): Promise<Tensor> {
+  /** @internal runs `fn` on internal batches of x's (example, target) rows and joins the results. */
+  protected async perRows(
+    x: Tensor,
+    table: TargetTable,
+    options: AttributeOptions,
+    fn: (rows: Tensor, index: Int32Array) => Tensor | Promise<Tensor>,
+    rowsPerInput = 1,
+  ): Promise<Tensor> {
     const rows = repeatRows(x, table.T);
-    const size = defaultBatchRows(rowSize(x), options.internalBatchSize);
+    const size = Math.max(
+      1,
+      Math.floor(defaultBatchRows(rowSize(x), options.internalBatchSize) / rowsPerInput),
+    );
     const parts = await chunked(
       rows.shape[0],
       size,
       options.onProgress,
-      (s, e) => this.gradients(slice(rows, s, e), table.index.subarray(s, e)),
+      (s, e) => fn(slice(rows, s, e), table.index.subarray(s, e)),
     );
     return joinRows(parts);
+  }
+
+  /** @internal ∂F/∂x for every example and target, in internal batches: [N·T, ...]. */
+  protected inputGradients(x: Tensor, table: TargetTable, options: AttributeOptions): Promise<Tensor> {
+    return this.perRows(x, table, options, (rows, index) => this.gradients(rows, index));
   }
 
   /** @internal the target scores of `rows` (no graph): [B]. */

@@ -12,15 +12,7 @@ import { interpolate } from "../tensor/ops/resize.ts";
 import { expand, reshape, slice } from "../tensor/ops/shape.ts";
 import { softmax } from "../tensor/ops/softmax.ts";
 import type { Tensor } from "../tensor/tensor.ts";
-import {
-  type AttributeOptions,
-  chunked,
-  defaultBatchRows,
-  joinRows,
-  perTarget,
-  repeatRows,
-  rowSize,
-} from "./attribution.ts";
+import { type AttributeOptions, perTarget, repeatRows } from "./attribution.ts";
 import { LayerAttribution } from "./layer.ts";
 import { GuidedBackprop } from "./relu_rules.ts";
 import { targetScores } from "./target.ts";
@@ -60,13 +52,7 @@ export abstract class CamAttribution extends LayerAttribution {
   attribute(x: Tensor, options: CamOptions = {}): Promise<Tensor> {
     return this.run(x, async () => {
       const table = await this.targets(x, options.target);
-      const rows = repeatRows(x, table.T);
-      const size = Math.max(
-        1,
-        Math.floor(defaultBatchRows(rowSize(x), options.internalBatchSize) / this.rowsPerInput(x)),
-      );
-      const parts = await chunked(rows.shape[0], size, options.onProgress, async (s, e) => {
-        const r = slice(rows, s, e), index = table.index.subarray(s, e);
+      const cams = await this.perRows(x, table, options, async (r, index) => {
         let act: Tensor, grad: Tensor | null = null;
         if (this.needsGradient) ({ act, grad } = this.activationAndGradient(r, index));
         else act = this.activation(r);
@@ -74,8 +60,8 @@ export abstract class CamAttribution extends LayerAttribution {
         const cam = relu(await this.map(act, grad, r, index));
         if (options.upsample === false) return cam;
         return interpolate(cam, { size: [x.shape[2] ?? 1, x.shape[3] ?? 1] });
-      });
-      return perTarget(joinRows(parts), table);
+      }, this.rowsPerInput(x));
+      return perTarget(cams, table);
     });
   }
 

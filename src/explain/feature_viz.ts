@@ -85,8 +85,7 @@ export async function visualizeFeature(model: Module, options: VisualizeOptions)
   });
   const opt = new Adam([p], { lr: options.lr ?? 0.05 });
   const history: number[] = [];
-  const modes = model.namedModules().map(([, m]) => [m, m.training] as const);
-  model.eval();
+  const restoreModes = model.enterEval();
   let captured: Tensor | null = null;
   const hook = "layer" in o ? o.layer.registerForwardHook((_m, _i, out) => void (captured = out)) : null;
   try {
@@ -139,7 +138,7 @@ export async function visualizeFeature(model: Module, options: VisualizeOptions)
     return { image: keep(noGrad(() => mul(image, 1))), objective: history };
   } finally {
     hook?.remove();
-    for (const [m, t] of modes) m.training = t;
+    restoreModes();
     opt.dispose();
     p.dispose();
   }

@@ -8,19 +8,8 @@ import { grad } from "../tensor/autograd.ts";
 import { noGrad } from "../tensor/graph.ts";
 import { mul } from "../tensor/ops/elementwise.ts";
 import { sum } from "../tensor/ops/reduce.ts";
-import { slice } from "../tensor/ops/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
-import {
-  type AttributeOptions,
-  Attribution,
-  chunked,
-  defaultBatchRows,
-  joinRows,
-  perTarget,
-  repeatRows,
-  rowSize,
-} from "./attribution.ts";
-import type { TargetTable } from "./target.ts";
+import { type AttributeOptions, Attribution, perTarget } from "./attribution.ts";
 import { targetScores } from "./target.ts";
 
 /** A method that explains through one layer of the model. */
@@ -94,28 +83,6 @@ export abstract class LayerAttribution extends Attribution {
     } finally {
       h.remove();
     }
-  }
-
-  /** @internal runs `fn` on internal batches of x's (example, target) rows and joins the results. */
-  protected async perRows(
-    x: Tensor,
-    table: TargetTable,
-    options: AttributeOptions,
-    fn: (rows: Tensor, index: Int32Array) => Tensor,
-    rowsPerInput = 1,
-  ): Promise<Tensor> {
-    const rows = repeatRows(x, table.T);
-    const size = Math.max(
-      1,
-      Math.floor(defaultBatchRows(rowSize(x), options.internalBatchSize) / rowsPerInput),
-    );
-    const parts = await chunked(
-      rows.shape[0],
-      size,
-      options.onProgress,
-      (s, e) => fn(slice(rows, s, e), table.index.subarray(s, e)),
-    );
-    return joinRows(parts);
   }
 }
 

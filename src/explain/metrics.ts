@@ -32,8 +32,7 @@ async function evaluateRows(
 ): Promise<Float64Array> {
   const D = shape.reduce((a, b) => a * b, 1), R = index.length;
   const out = new Float64Array(R);
-  const modes = model.namedModules().map(([, m]) => [m, m.training] as const);
-  model.eval();
+  const restoreModes = model.enterEval();
   try {
     for (let s = 0; s < R; s += batch) {
       const e = Math.min(R, s + batch);
@@ -46,7 +45,7 @@ async function evaluateRows(
       out.set(v, s);
     }
   } finally {
-    for (const [m, t] of modes) m.training = t;
+    restoreModes();
   }
   return out;
 }

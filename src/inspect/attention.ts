@@ -40,8 +40,7 @@ export async function captureAttention(model: Module, ...inputs: Tensor[]): Prom
         found.push({ layer: names.get(mod)!, call: k, weights: keep(noGrad(() => mul(weights, 1))) });
       })
     );
-  const modes = [...names.keys()].map((m) => [m, m.training] as const);
-  model.eval();
+  const restoreModes = model.enterEval();
   try {
     await scope(async () => {
       await noGrad(() => model.forward(...inputs)).toArray(); // one synchronisation for the whole pass
@@ -49,6 +48,6 @@ export async function captureAttention(model: Module, ...inputs: Tensor[]): Prom
     return found;
   } finally {
     handles.forEach((h) => h.remove());
-    for (const [m, t] of modes) m.training = t;
+    restoreModes();
   }
 }

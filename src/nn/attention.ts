@@ -111,11 +111,7 @@ export class MultiheadAttention extends Module {
     const heads = permute(matmul(weights, v), [0, 2, 1, 3]); // [B, L, H, D]
     const output = this.outProj.forward(reshape(heads, [B, L, E]));
     if (!options.averageWeights) return { output, weights };
-    const avg = reshape(
-      matmul(reshape(permute(weights, [0, 2, 3, 1]), [B * L * S, H]), zeros([H, 1]).add(1 / H)),
-      [B, L, S],
-    );
-    return { output, weights: avg };
+    return { output, weights: mean(weights, 1) };
   }
 }
 

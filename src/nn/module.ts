@@ -170,6 +170,26 @@ export abstract class Module {
     return this.train(false);
   }
 
+  /**
+   * Puts this module and its children in evaluation mode for a while: returns a function that
+   * gives each one back the mode it had (for tools that run a model and must leave it as found).
+   *
+   * @example
+   * ```ts
+   * import { Linear } from "glassbox";
+   * const m = new Linear(2, 2);
+   * const restore = m.enterEval(); // m.training === false
+   * restore(); // m.training === true again
+   * ```
+   */
+  enterEval(): () => void {
+    const modes = this.namedModules().map(([, m]) => [m, m.training] as const);
+    this.eval();
+    return () => {
+      for (const [m, t] of modes) m.training = t;
+    };
+  }
+
   /** Clears the gradients of all parameters. */
   zeroGrad(): void {
     for (const p of this.parameters()) {
