@@ -51,6 +51,89 @@ Deno.test("scaled dot-product attention: forward and backward against float64 an
   });
 });
 
+Deno.test("fused attention: one kernel forward, two backward; lengths past the workgroup size, full and padding masks, L != S causal, against float64 and finite differences", async () => {
+  // 70 queries and 67 keys: neither a multiple of the 64-wide workgroup
+  const full = (i: number, j: number) => (i * 7 + j * 3) % 5 !== 0;
+  const fullMask = gb.tensor(
+    Array.from({ length: 70 * 67 }, (_, p) => (full(Math.floor(p / 67), p % 67) ? 1 : 0)),
+    [70, 67],
+    { dtype: "int32" },
+  );
+  await checkOp({
+    name: "fused attention, [L, S] mask, L 70, S 67",
+    shapes: [[1, 70, 4], [1, 67, 4], [1, 67, 3]],
+    gpu: (q, k, v) => gb.scaledDotProductAttention(q, k, v, { mask: fullMask }),
+    cpu: (q, k, v) => attentionRef(q, k, v, full),
+    sample: 300,
+  });
+  await checkOp({
+    name: "fused attention, causal with more keys than queries (top-left aligned)",
+    shapes: [[2, 5, 8], [2, 9, 8], [2, 9, 4]],
+    gpu: (q, k, v) => gb.scaledDotProductAttention(q, k, v, { isCausal: true }),
+    cpu: (q, k, v) => attentionRef(q, k, v, (i, j) => j <= i),
+  });
+  fullMask.dispose();
+  await gb.scope(async () => {
+    gb.manualSeed(9);
+    const [B, H, L, D] = [2, 3, 11, 16];
+    const q = gb.randn([B, H, L, D]), k = gb.randn([B, H, L, D]), v = gb.randn([B, H, L, D]);
+    // key padding as MultiheadAttention makes it: [B, 1, 1, S], a different padding per example
+    const pad = gb.tensor(
+      Array.from({ length: B * L }, (_, p) => (p % L < L - 3 * (p < L ? 1 : 2) ? 1 : 0)),
+      [
+        B,
+        1,
+        1,
+        L,
+      ],
+      { dtype: "int32" },
+    );
+    const before = gb.queueStats.dispatches;
+    const { output, weights } = gb.attention(q, k, v, { mask: pad, isCausal: true, needWeights: true });
+    const used = gb.queueStats.dispatches - before;
+    assert.ok(
+      used <= 5,
+      `fused forward with weights: 2 fills and a where for the mask, forward, weights; got ${used}`,
+    );
+    const composedW = gb.attentionWeights(q, k, { mask: pad, isCausal: true });
+    const composedO = gb.matmul(composedW, v);
+    const [w, cw, o, co] = (await Promise.all([weights!, composedW, output, composedO].map((t) =>
+      t.toArray()
+    ))) as Float32Array[];
+    ref.assertClose(w, cw, { atol: 2e-6, msg: "fused weights = composed weights" });
+    ref.assertClose(o, co, { atol: 2e-5, msg: "fused output = composed output" });
+    for (let r = 0; r < B * H * L; r++) {
+      const b = Math.floor(r / (H * L)), i = r % L, valid = L - 3 * (b + 1);
+      const row = w.subarray(r * L, (r + 1) * L);
+      for (let j = 0; j < L; j++) {
+        if (j > i || j >= valid) assert.equal(row[j], 0, `masked weight (${r}, ${j}) is exactly 0`);
+      }
+      ref.assertClose([row.reduce((a: number, c: number) => a + c, 0)], [1], {
+        atol: 1e-6,
+        msg: `row ${r} sums to 1`,
+      });
+    }
+  });
+  // scores of 1e4 (and 1e4 − 1) do not overflow; a query with every key masked is NaN (as PyTorch)
+  const big = await gb.scaledDotProductAttention(
+    gb.tensor([[[100, 0]]]),
+    gb.tensor([[[100, 0], [99.99, 0]]]),
+    gb.tensor([[[1], [0]]]),
+    { scale: 1 },
+  ).toArray();
+  ref.assertClose(big, [1 / (1 + Math.exp(-1))], { rtol: 1e-3, msg: "1e4 scores" });
+  const none = await gb.scaledDotProductAttention(
+    gb.ones([1, 2, 4]),
+    gb.ones([1, 3, 4]),
+    gb.ones([1, 3, 4]),
+    {
+      mask: gb.tensor([[1, 1, 0], [0, 0, 0]], undefined, { dtype: "int32" }),
+    },
+  ).toArray();
+  assert.deepEqual(Array.from(none.subarray(0, 4)), [1, 1, 1, 1]);
+  assert.ok(Array.from(none.subarray(4)).every(Number.isNaN), "a fully masked query row is NaN");
+});
+
 Deno.test("attention weights: rows sum to 1, masked keys get exactly 0, scores of 1e4 do not overflow", async () => {
   gb.manualSeed(4);
   const w = await gb.attentionWeights(gb.randn([2, 5, 8]), gb.randn([2, 5, 8]), { isCausal: true }).toArray();

@@ -43,6 +43,10 @@ export const KERNEL_SPECS: Readonly<Record<string, KernelSpec>> = {
     workgroup: { softmax: 64, log_softmax: 64, softmax_bwd: 64, log_softmax_bwd: 64 },
   },
   cross_entropy: { params: [...u("N", "C"), ...f("eps")], workgroup: { forward: 64, backward: 64 } },
+  attention: {
+    params: [...u("N", "L", "S", "causal", "mask_rows"), ...f("scale")],
+    workgroup: { forward: 64, weights: 64, bwd_q: 64, bwd_kv: 64 },
+  },
   gather: { params: u("O", "D", "J", "I"), workgroup: { gather: 256, backward: 256 } },
   matmul: {
     params: u("M", "N", "K", "lda4", "ldb4", "a_batch4", "b_batch4", "tiles_m", "tiles_n", "batch"),

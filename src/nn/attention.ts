@@ -3,7 +3,8 @@
  * `in_proj_bias` [3E], `out_proj.weight`, `out_proj.bias`), batch-first, so a PyTorch
  * `nn.MultiheadAttention` state dict saved as safetensors loads unchanged.
  */
-import { attentionWeights } from "../tensor/ops/attention.ts";
+import { attention, attentionWeights } from "../tensor/ops/attention.ts";
+import { isGradEnabled } from "../tensor/graph.ts";
 import { tensor, zeros } from "../tensor/create.ts";
 import { linear, matmul } from "../tensor/ops/matmul.ts";
 import { where } from "../tensor/ops/select.ts";
@@ -78,18 +79,33 @@ export class MultiheadAttention extends Module {
     };
   }
 
-  /** The attention output [B, L, E]. */
+  /** The attention output [B, L, E] (the fused kernel; no weights are formed unless a hook asks). */
   forward(query: Tensor, key?: Tensor, value?: Tensor): Tensor {
-    return this.forwardWithWeights(query, key, value).output;
+    return this.#attend(query, key ?? query, value ?? key ?? query, {}, false).output;
   }
 
-  /** The output and the attention weights ([B, H, L, S] per head, or [B, L, S] averaged). */
+  /**
+   * The output and the attention weights ([B, H, L, S] per head, or [B, L, S] averaged). With
+   * grad mode on, the weights are part of the autograd graph (their gradient can be asked for,
+   * as attention × gradient does); under `noGrad` the fused kernel writes them.
+   */
   forwardWithWeights(
     query: Tensor,
     key: Tensor = query,
     value: Tensor = key,
     options: MultiheadAttentionOptions = {},
   ): { output: Tensor; weights: Tensor } {
+    const r = this.#attend(query, key, value, options, true);
+    return { output: r.output, weights: r.weights! };
+  }
+
+  #attend(
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    options: MultiheadAttentionOptions,
+    needWeights: boolean,
+  ): { output: Tensor; weights?: Tensor } {
     const E = this.embedDim, H = this.numHeads, D = E / H;
     if (query.ndim !== 3 || query.shape[2] !== E || key.shape[2] !== E || value.shape[2] !== E) {
       throw new Error(
@@ -106,12 +122,23 @@ export class MultiheadAttention extends Module {
     const mask = options.keyPaddingMask
       ? reshape(where(options.keyPaddingMask, 0, 1), [B, 1, 1, S]) // PyTorch: nonzero = ignore
       : undefined;
-    const weights = attentionWeights(q, k, { mask, isCausal: options.isCausal });
-    for (const h of [...this.#attentionHooks]) h(this, weights);
-    const heads = permute(matmul(weights, v), [0, 2, 1, 3]); // [B, L, H, D]
+    const want = needWeights || this.#attentionHooks.length > 0;
+    let weights: Tensor | undefined, attended: Tensor;
+    if (want && isGradEnabled()) {
+      // composed, so the weights are in the graph (hooks may ask for their gradient)
+      weights = attentionWeights(q, k, { mask, isCausal: options.isCausal });
+      attended = matmul(weights, v);
+    } else {
+      const r = attention(q, k, v, { mask, isCausal: options.isCausal, needWeights: want });
+      weights = r.weights;
+      attended = r.output;
+    }
+    if (weights) { for (const h of [...this.#attentionHooks]) h(this, weights); }
+    const heads = permute(attended, [0, 2, 1, 3]); // [B, L, H, D]
     const output = this.outProj.forward(reshape(heads, [B, L, E]));
+    if (!needWeights) return { output };
     if (!options.averageWeights) return { output, weights };
-    return { output, weights: mean(weights, 1) };
+    return { output, weights: mean(weights!, 1) };
   }
 }
 

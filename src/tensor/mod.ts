@@ -29,6 +29,7 @@ export { logSoftmax, softmax } from "./ops/softmax.ts";
 export { avgPool2d, conv2d, type Conv2dOptions, maxPool2d, type Pool2dOptions } from "./ops/conv.ts";
 export { binaryCrossEntropyWithLogits, crossEntropy, type CrossEntropyOptions, mse } from "./ops/loss.ts";
 export {
+  attention,
   type AttentionOptions,
   attentionWeights,
   embedding,

@@ -2,17 +2,23 @@
  * Building blocks of sequence models, composed from the differentiable ops (so autograd gives
  * their gradients): layer normalisation, embedding lookup, and scaled dot-product attention
  * with causal and boolean masks, as PyTorch's `F.layer_norm`, `F.embedding` and
- * `F.scaled_dot_product_attention`. (Fused kernels for attention are a later step; these are
- * the reference they will be checked against.)
+ * `F.scaled_dot_product_attention`. Attention itself runs as a fused kernel (shaders/attention.wgsl:
+ * scores, scale, masks, online softmax and the weighted sum in one pass, never storing the
+ * [L, S] matrix; its backward recomputes the probabilities); `attentionWeights` composes the same
+ * computation from differentiable ops, for callers that need the weights in the graph.
  */
+import { dispatch } from "../../gpu/queue.ts";
 import { full, tensor } from "../create.ts";
+import { noGrad, record } from "../graph.ts";
+import { launchFill, launchWhere } from "../kernels.ts";
+import { broadcastShapes } from "./elementwise.ts";
 import { add, div, mul, sqrt, sub } from "./elementwise.ts";
 import { matmul } from "./matmul.ts";
 import { mean } from "./reduce.ts";
 import { gather, where } from "./select.ts";
 import { expand, reshape, transpose } from "./shape.ts";
 import { softmax } from "./softmax.ts";
-import { assertFloat, assertLive, type Tensor } from "../tensor.ts";
+import { assertFloat, assertLive, empty, own, type Tensor } from "../tensor.ts";
 
 /**
  * Layer normalisation over the last `normalizedShape.length` dimensions:
@@ -90,10 +96,16 @@ export interface AttentionOptions {
   scale?: number;
 }
 
+/** The largest head size the fused kernel keeps in registers; larger ones use the composed ops. */
+export const FUSED_ATTENTION_MAX_HEAD = 256;
+
 /**
  * softmax(q·kᵀ·scale, masked)·v for q [..., L, E], k [..., S, E], v [..., S, Ev], as PyTorch's
  * `F.scaled_dot_product_attention`; `attentionWeights` returns the softmax too. Masked keys get
- * exactly zero weight. A query whose every key is masked gets NaN (as PyTorch).
+ * exactly zero weight. A query whose every key is masked gets NaN (as PyTorch). Runs as one fused
+ * kernel (and two for the backward pass) when q, k and v share their leading dimensions;
+ * otherwise (broadcast leading dimensions, heads wider than 256) it is composed from matmul and
+ * softmax.
  *
  * @example
  * ```ts
@@ -108,11 +120,51 @@ export function scaledDotProductAttention(
   v: Tensor,
   options: AttentionOptions = {},
 ): Tensor {
-  return matmul(attentionWeights(q, k, options), v);
+  if (!fusable(q, k, v)) return matmul(attentionWeights(q, k, options), v);
+  return fusedAttention(q, k, v, options, false).output;
 }
 
-/** The attention weights softmax(q·kᵀ·scale, masked): [..., L, S]; each row sums to 1. */
-export function attentionWeights(q: Tensor, k: Tensor, options: AttentionOptions = {}): Tensor {
+/**
+ * Attention that returns its weights only when asked: `{ output }`, or `{ output, weights }`
+ * with `needWeights` (weights [..., L, S] written by the fused kernel from the same softmax; they
+ * are values, not part of the autograd graph: use `attentionWeights` for a gradient through
+ * them).
+ *
+ * @example
+ * ```ts
+ * import { attention, randn } from "glassbox";
+ * const q = randn([1, 2, 5, 8]);
+ * const { output, weights } = attention(q, q, q, { needWeights: true }); // [1, 2, 5, 8], [1, 2, 5, 5]
+ * ```
+ */
+export function attention(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  options: AttentionOptions & { needWeights?: boolean } = {},
+): { output: Tensor; weights?: Tensor } {
+  if (fusable(q, k, v)) return fusedAttention(q, k, v, options, options.needWeights ?? false);
+  const w = attentionWeights(q, k, options);
+  const output = matmul(w, v);
+  if (options.needWeights) return { output, weights: w };
+  w.dispose();
+  return { output };
+}
+
+function sameDims(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+function fusable(q: Tensor, k: Tensor, v: Tensor): boolean {
+  checkQK(q, k);
+  assertFloat("attention", v);
+  const lead = q.shape.slice(0, -2);
+  return sameDims(lead, k.shape.slice(0, -2)) && sameDims(lead, v.shape.slice(0, -2)) &&
+    k.shape[k.ndim - 2] === v.shape[v.ndim - 2] && q.shape[q.ndim - 1] <= FUSED_ATTENTION_MAX_HEAD &&
+    v.shape[v.ndim - 1] <= FUSED_ATTENTION_MAX_HEAD && q.size > 0 && k.size > 0 && v.size > 0;
+}
+
+function checkQK(q: Tensor, k: Tensor): void {
   assertFloat("attention", q);
   assertFloat("attention", k);
   if (q.ndim < 2 || k.ndim < 2 || q.shape[q.ndim - 1] !== k.shape[k.ndim - 1]) {
@@ -120,6 +172,98 @@ export function attentionWeights(q: Tensor, k: Tensor, options: AttentionOptions
       `attention: q [${q.shape.join(", ")}] and k [${k.shape.join(", ")}] must end in the same feature size`,
     );
   }
+}
+
+/** The mask as f32 [N, Lm, S] (1 = may attend), Lm = 1 when it does not vary over queries. */
+function maskRows(mask: Tensor, lead: readonly number[], L: number, S: number): { m: Tensor; rows: number } {
+  assertLive("attention", mask);
+  const full = [...lead, L, S];
+  const b = broadcastShapes("attention mask", mask.shape, full);
+  if (!sameDims(b, full)) {
+    throw new Error(
+      `attention: mask [${mask.shape.join(", ")}] does not broadcast to the scores [${full.join(", ")}]`,
+    );
+  }
+  const rows = mask.ndim >= 2 && mask.shape[mask.ndim - 2] !== 1 ? L : 1;
+  const target = [...lead, rows, S];
+  const one = empty([]), zero = empty([]);
+  launchFill(one, 1);
+  launchFill(zero, 0);
+  const out = launchWhere(mask, one, zero, target);
+  one.dispose();
+  zero.dispose();
+  return { m: out, rows };
+}
+
+function fusedAttention(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  options: AttentionOptions,
+  needWeights: boolean,
+): { output: Tensor; weights?: Tensor } {
+  const lead = q.shape.slice(0, -2);
+  const N = lead.reduce((a, b) => a * b, 1);
+  const L = q.shape[q.ndim - 2], S = k.shape[k.ndim - 2], D = q.shape[q.ndim - 1], DV = v.shape[v.ndim - 1];
+  const mask = options.mask ? noGrad(() => maskRows(options.mask!, lead, L, S)) : null;
+  const params = {
+    N,
+    L,
+    S,
+    causal: options.isCausal ? 1 : 0,
+    mask_rows: mask ? mask.rows : 0,
+    scale: options.scale ?? 1 / Math.sqrt(D),
+  };
+  const constants = { D, DV };
+  const stats = empty([2 * N * L]);
+  const out = empty([...lead, L, DV]);
+  const run = (entry: string, d: Tensor | null, out1: Tensor, out2: Tensor | null, rows: number) => {
+    const scratch = out2 ? null : empty([1]);
+    dispatch({
+      shader: "attention",
+      entry,
+      constants,
+      buffers: [
+        q.buffer,
+        k.buffer,
+        v.buffer,
+        (mask?.m ?? q).buffer,
+        (d ?? q).buffer,
+        stats.buffer,
+        out1.buffer,
+        (out2 ?? scratch!).buffer,
+      ],
+      params,
+      invocations: rows,
+    });
+    scratch?.dispose();
+  };
+  run("forward", null, out, null, N * L);
+  let weights: Tensor | undefined;
+  if (needWeights) {
+    weights = empty([...lead, L, S]);
+    run("weights", null, weights, null, N * L);
+  }
+  const output = record(out, "attention", [q, k, v], (g) => {
+    const dq = empty(q.shape), dk = empty(k.shape), dv = empty(v.shape);
+    run("bwd_q", g, dq, out, N * L);
+    run("bwd_kv", g, dk, dv, N * S);
+    return [dq, dk, dv];
+  }, [q, k, v, out]);
+  // what the backward pass reads lives exactly as long as the output
+  if (output.requiresGrad) {
+    own(output, stats);
+    if (mask) own(output, mask.m);
+  } else {
+    stats.dispose();
+    mask?.m.dispose();
+  }
+  return weights ? { output, weights } : { output };
+}
+
+/** The attention weights softmax(q·kᵀ·scale, masked): [..., L, S]; each row sums to 1. */
+export function attentionWeights(q: Tensor, k: Tensor, options: AttentionOptions = {}): Tensor {
+  checkQK(q, k);
   const L = q.shape[q.ndim - 2], S = k.shape[k.ndim - 2], E = q.shape[q.ndim - 1];
   let scores = mul(matmul(q, transpose(k)), options.scale ?? 1 / Math.sqrt(E));
   const masks: Tensor[] = [];
