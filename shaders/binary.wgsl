@@ -2,6 +2,7 @@
 //
 // Constants: OP, a WGSL expression in a and b (e.g. `a + b`, `pow(a, b)`);
 //            BCAST, 0 when a and b have the output's shape (flat indexing), 1 for strided broadcast;
+//            RANK, the number of (coalesced) dimensions, a constant so the index loop unrolls;
 //            T, f32, or vec4f for flat indexing over a length that is a multiple of 4 (four
 //            elements per invocation); APPLY, `op(a, b)` per component (filled in by kernels.ts).
 // Bindings: 0 A (read), 1 B (read), 2 Z (write),
@@ -42,7 +43,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: 
     ia = 0u;
     ib = 0u;
     var rem = i;
-    for (var d = i32(P.rank) - 1; d >= 0; d--) {
+    for (var d = {{RANK}} - 1; d >= 0; d--) {
       let s = dim(P.shape, u32(d));
       let idx = rem % s;
       rem = rem / s;

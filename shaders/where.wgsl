@@ -1,7 +1,8 @@
 // where.wgsl: Z = C != 0 ? A : B elementwise, with NumPy broadcasting of all three, up to 8
 // dimensions (PyTorch's where; a NaN or Inf in the branch not taken does not leak).
 //
-// Constants: TC, the condition's element type (f32 or i32).
+// Constants: TC, the condition's element type (f32 or i32); RANK, the number of (coalesced)
+// dimensions, a constant so the index loop unrolls.
 // Bindings: 0 C (read), 1 A (read), 2 B (read), 3 Z (write),
 //           4 uniform P { n, rank, out shape[8], c strides[8], a strides[8], b strides[8] }
 //           (stride 0 = broadcast).
@@ -30,7 +31,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: 
   var ia = 0u;
   var ib = 0u;
   var rem = i;
-  for (var d = i32(P.rank) - 1; d >= 0; d--) {
+  for (var d = {{RANK}} - 1; d >= 0; d--) {
     let s = dim(P.shape, u32(d));
     let idx = rem % s;
     rem = rem / s;

@@ -3,3 +3,4 @@ export { type ClassificationOptions, makeClassification, type TabularData } from
 export { type Batch, batches, type Split, Standardizer, trainTestSplit } from "./tabular.ts";
 export { loadMnist, MNIST_MEAN, MNIST_STD, mnistDataset, type MnistSplit, parseMnist } from "./mnist.ts";
 export { makePatternImages, type PatternImageOptions, type PatternImages } from "./patterns.ts";
+export { makeDelayTask, makeReversalTask, type SequenceTask } from "./sequences.ts";

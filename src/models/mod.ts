@@ -1,3 +1,9 @@
 /** Models by name: the registry and the architectures glassbox ships. */
 export { architectures, createModel, type ModelSpec, modelSpec, registerArchitecture } from "./registry.ts";
 export { seedCnn, smallCamCnn, tabularMlp } from "./zoo.ts";
+export {
+  RecurrentTagger,
+  type RecurrentTaggerConfig,
+  TokenTransformer,
+  type TokenTransformerConfig,
+} from "./sequence.ts";

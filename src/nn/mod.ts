@@ -17,4 +17,4 @@ export {
   TransformerEncoderLayer,
   type TransformerEncoderLayerOptions,
 } from "./attention.ts";
-export { GRU, LSTM, RecurrentLayer, type RecurrentOptions } from "./recurrent.ts";
+export { GRU, LSTM, RecurrentLayer, type RecurrentOptions, RNN } from "./recurrent.ts";

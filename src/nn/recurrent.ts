@@ -2,13 +2,13 @@
  * LSTM and GRU layers with PyTorch's parameter names (`weight_ih_l0`, `weight_hh_l0`,
  * `bias_ih_l0`, `bias_hh_l0`, …) and layouts, batch-first, several layers.
  */
-import { gru, lstm, type RecurrentWeights } from "../tensor/ops/recurrent.ts";
+import { gru, lstm, type RecurrentWeights, rnn } from "../tensor/ops/recurrent.ts";
 import { concat, reshape, slice } from "../tensor/ops/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { uniform } from "./init.ts";
 import { Module } from "./module.ts";
 
-/** Options for LSTM and GRU. */
+/** Options for RNN, LSTM and GRU. */
 export interface RecurrentOptions {
   /** Stacked layers (default 1). */
   numLayers?: number;
@@ -113,6 +113,51 @@ export class GRU extends RecurrentLayer {
         out,
         w,
         state ? { h: reshape(slice(state.h, l, l + 1), state.h.shape.slice(1)) } : undefined,
+      );
+      out = r.output;
+      hs.push(r.h);
+    });
+    return { output: out, h: stack(hs) };
+  }
+}
+
+/**
+ * A (multi-layer) plain RNN with tanh (or ReLU) as PyTorch's `nn.RNN`, batch-first:
+ * [B, T, inputSize] → [B, T, hiddenSize]; parameters `weight_ih_l0` [H, I], `weight_hh_l0`
+ * [H, H], `bias_ih_l0`, `bias_hh_l0`.
+ *
+ * @example
+ * ```ts
+ * import { randn, RNN } from "glassbox";
+ * new RNN(3, 8).forward(randn([4, 12, 3])).shape; // [4, 12, 8]
+ * ```
+ */
+export class RNN extends RecurrentLayer {
+  /** The nonlinearity ("tanh", PyTorch's default, or "relu"). */
+  readonly nonlinearity: "tanh" | "relu";
+  /** An RNN from `inputSize` features to `hiddenSize`. */
+  constructor(
+    inputSize: number,
+    hiddenSize: number,
+    options: RecurrentOptions & { nonlinearity?: "tanh" | "relu" } = {},
+  ) {
+    super(inputSize, hiddenSize, 1, options);
+    this.nonlinearity = options.nonlinearity ?? "tanh";
+  }
+  /** Every time step's output of the last layer. */
+  forward(x: Tensor): Tensor {
+    return this.forwardWithState(x).output;
+  }
+  /** The output and the final state h ([layers, B, H]); `state` gives an initial one. */
+  forwardWithState(x: Tensor, state?: { h: Tensor }): { output: Tensor; h: Tensor } {
+    let out = x;
+    const hs: Tensor[] = [];
+    this.layers.forEach((w, l) => {
+      const r = rnn(
+        out,
+        w,
+        state ? { h: reshape(slice(state.h, l, l + 1), state.h.shape.slice(1)) } : undefined,
+        this.nonlinearity,
       );
       out = r.output;
       hs.push(r.h);

@@ -73,21 +73,46 @@ export function broadcastStrides(from: readonly number[], shape: readonly number
   return shape.map((_, d) => (d < off || from[d - off] === 1 ? 0 : st[d - off]));
 }
 
+/**
+ * Merges adjacent dimensions that every operand walks contiguously (and drops size-1 ones), so
+ * a strided kernel does as few index divisions per element as the layout allows: [64, 8, 32]
+ * plus [64, 8, 1] becomes [512, 32] with strides [32, 1] and [1, 0].
+ */
+export function coalesce(
+  shape: readonly number[],
+  strides: readonly (readonly number[])[],
+): { shape: number[]; strides: number[][] } {
+  const sh: number[] = [], st: number[][] = strides.map(() => []);
+  shape.forEach((d, i) => {
+    if (d === 1) return;
+    const last = sh.length - 1;
+    if (last >= 0 && strides.every((s, k) => st[k][last] === s[i] * d)) {
+      sh[last] *= d;
+      strides.forEach((s, k) => (st[k][last] = s[i]));
+    } else {
+      sh.push(d);
+      strides.forEach((s, k) => st[k].push(s[i]));
+    }
+  });
+  return { shape: sh, strides: st };
+}
+
 /** z = c != 0 ? a : b with all three broadcast to `shape` (shaders/where.wgsl). */
 export function launchWhere(c: Tensor, a: Tensor, b: Tensor, shape: readonly number[]): Tensor {
   const z = empty(shape);
   if (z.size === 0) return z;
+  const m = coalesce(shape, [c, a, b].map((t) => broadcastStrides(t.shape, shape)));
   dispatch({
     shader: "where",
-    constants: { TC: c.dtype === "int32" ? "i32" : "f32" },
+    constants: { TC: c.dtype === "int32" ? "i32" : "f32", RANK: m.shape.length },
     buffers: [c.buffer, a.buffer, b.buffer, z.buffer],
     params: {
       n: z.size,
-      rank: shape.length,
-      shape: dims8(shape),
-      sc: strides8(broadcastStrides(c.shape, shape)),
-      sa: strides8(broadcastStrides(a.shape, shape)),
-      sb: strides8(broadcastStrides(b.shape, shape)),
+      rank: m.shape.length,
+      shape: dims8(m.shape),
+      sc: strides8(m.strides[0]),
+      sa: strides8(m.strides[1]),
+      sb: strides8(m.strides[2]),
     },
     invocations: z.size,
   });
@@ -100,18 +125,18 @@ export function launchBinary(a: Tensor, b: Tensor, op: string, shape: readonly n
   const n = z.size;
   if (n === 0) return z;
   const same = a.size === n && b.size === n;
-  const bstr = (t: Tensor) => broadcastStrides(t.shape, shape);
+  const m = coalesce(shape, same ? [] : [a, b].map((t) => broadcastStrides(t.shape, shape)));
   const v = same ? lanes(n, ["a", "b"], []) : { T: "f32", APPLY: "op(a, b)", units: n };
   dispatch({
     shader: "binary",
-    constants: { OP: op, BCAST: same ? 0 : 1, T: v.T, APPLY: v.APPLY },
+    constants: { OP: op, BCAST: same ? 0 : 1, T: v.T, APPLY: v.APPLY, RANK: same ? 0 : m.shape.length },
     buffers: [a.buffer, b.buffer, z.buffer],
     params: {
       n: v.units,
-      rank: shape.length,
-      shape: dims8(shape),
-      sa: strides8(same ? [] : bstr(a)),
-      sb: strides8(same ? [] : bstr(b)),
+      rank: m.shape.length,
+      shape: dims8(m.shape),
+      sa: strides8(same ? [] : m.strides[0]),
+      sb: strides8(same ? [] : m.strides[1]),
     },
     invocations: v.units,
   });
@@ -131,21 +156,20 @@ export function launchCopy(
 ): void {
   const n = shape.reduce((p, d) => p * d, 1);
   if (n === 0) return;
-  // merge away size-1 dims to keep the index loop short
-  const keepDims = shape.map((_, i) => i).filter((i) => shape[i] !== 1);
-  const sh = keepDims.map((i) => shape[i]);
+  // merge dims walked contiguously by both sides (and drop size-1 ones) to keep the index loop short
+  const m = coalesce(shape, [srcStrides, dstStrides]);
   dispatch({
     shader: "copy",
-    constants: { T: dtype === "int32" ? "i32" : "f32", RANK: Math.max(1, sh.length) },
+    constants: { T: dtype === "int32" ? "i32" : "f32", RANK: Math.max(1, m.shape.length) },
     buffers: [src instanceof GPUBuffer ? src : src.buffer, dst instanceof GPUBuffer ? dst : dst.buffer],
     params: {
       n,
-      rank: sh.length,
+      rank: m.shape.length,
       src_off: srcOff,
       dst_off: dstOff,
-      shape: dims8(sh),
-      ss: strides8(keepDims.map((i) => srcStrides[i])),
-      ds: strides8(keepDims.map((i) => dstStrides[i])),
+      shape: dims8(m.shape),
+      ss: strides8(m.strides[0]),
+      ds: strides8(m.strides[1]),
     },
     invocations: n,
   });

@@ -36,4 +36,4 @@ export {
   layerNorm,
   scaledDotProductAttention,
 } from "./ops/attention.ts";
-export { gru, lstm, type RecurrentWeights } from "./ops/recurrent.ts";
+export { gru, lstm, type RecurrentWeights, rnn } from "./ops/recurrent.ts";

@@ -4,7 +4,7 @@
  * step. PyTorch's equations and gate order.
  */
 import { zeros } from "../create.ts";
-import { add, mul, sigmoid, sub, tanh } from "./elementwise.ts";
+import { add, mul, relu, sigmoid, sub, tanh } from "./elementwise.ts";
 import { linear } from "./matmul.ts";
 import { concat, reshape, slice } from "./shape.ts";
 import { assertFloat, type Tensor } from "../tensor.ts";
@@ -72,6 +72,35 @@ export function lstm(
     outs.push(reshape(h, [B, 1, H]));
   }
   return { output: concat(outs, 1), h, c };
+}
+
+/**
+ * A plain (Elman) RNN layer over a sequence, as PyTorch's `nn.RNN`: h' = tanh(x·W_ihᵀ + b_ih +
+ * h·W_hhᵀ + b_hh) (or ReLU). Returns every h [B, T, H] and the final h. Its gradient through
+ * time shrinks by the factor ‖W_hh·diag(tanh')‖ per step, which is why it forgets.
+ *
+ * @example
+ * ```ts
+ * import { randn, rnn } from "glassbox";
+ * const { output } = rnn(randn([2, 10, 3]), { wIh: randn([4, 3]), wHh: randn([4, 4]), bIh: null, bHh: null });
+ * output.shape; // [2, 10, 4]
+ * ```
+ */
+export function rnn(
+  x: Tensor,
+  w: RecurrentWeights,
+  state?: { h: Tensor },
+  nonlinearity: "tanh" | "relu" = "tanh",
+): { output: Tensor; h: Tensor } {
+  const [B, T, , H] = check("rnn", x, w, 1);
+  let h = state?.h ?? zeros([B, H]);
+  const outs: Tensor[] = [];
+  for (let t = 0; t < T; t++) {
+    const [a, b] = step(reshape(slice(x, t, t + 1, 1), [B, -1]), h, w);
+    h = nonlinearity === "relu" ? relu(add(a, b)) : tanh(add(a, b));
+    outs.push(reshape(h, [B, 1, H]));
+  }
+  return { output: concat(outs, 1), h };
 }
 
 /**
