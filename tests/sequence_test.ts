@@ -172,6 +172,31 @@ Deno.test("layerNorm and LayerNorm: float64 reference, gradients for input, weig
     cpu: ln,
     range: [-2, 2],
   });
+  // 70 rows (past the workgroup size) of 33, no affine parameters
+  const plain = (a: ref.Arr) =>
+    ln(a, { data: new Float64Array(33).fill(1), shape: [33] }, {
+      data: new Float64Array(33),
+      shape: [33],
+    });
+  await checkOp({
+    name: "layerNorm without affine, 70 rows",
+    shapes: [[7, 10, 33]],
+    gpu: (x) => gb.layerNorm(x, [33]),
+    cpu: plain,
+    sample: 300,
+  });
+  // a row at 1e4 ± 0.05: the fused kernel takes the mean first, so the variance does not cancel
+  const r = ref.rng(3);
+  const big = Array.from({ length: 64 }, () => Math.fround(1e4 + 0.05 * (2 * r() - 1)));
+  const got = await gb.layerNorm(gb.tensor(big, [1, 1, 64]), [64]).toArray();
+  const want = ln({ data: Float64Array.from(big), shape: [1, 1, 64] }, {
+    data: new Float64Array(64).fill(1),
+    shape: [64],
+  }, {
+    data: new Float64Array(64),
+    shape: [64],
+  });
+  ref.assertClose(got, want.data, { atol: 1e-3, msg: "layerNorm at mean 1e4" });
   const m = new gb.LayerNorm([4]);
   assert.deepEqual(m.namedParameters().map(([n, p]) => [n, p.shape]), [["weight", [4]], ["bias", [4]]]);
   assert.throws(
@@ -194,7 +219,23 @@ Deno.test("embedding: rows by index; repeated indices accumulate their gradients
   const emb = new gb.Embedding(6, 3);
   assert.deepEqual(emb.forward(gb.tensor([[1, 2], [5, 0]], undefined, { dtype: "int32" })).shape, [2, 2, 3]);
   const bad = emb.forward(gb.tensor([6], undefined, { dtype: "int32" }));
-  await assert.rejects(() => bad.toArray(), /gather: index 6 is out of range \[0, 6\)/);
+  await assert.rejects(() => bad.toArray(), /embedding: token index 6 is out of range \[0, 6\)/);
+  // 600 lookups into 7 rows: the scatter-add's atomic loop under heavy contention equals the CPU sums
+  const r = ref.rng(5);
+  const many = Array.from({ length: 600 }, () => Math.floor(r() * 7));
+  const gOut = Array.from({ length: 600 * 5 }, () => Math.fround(2 * r() - 1));
+  const table = gb.randn([7, 5], { requiresGrad: true });
+  const [dTable] = await gb.grad(
+    gb.sum(
+      gb.mul(gb.embedding(gb.tensor(many, [600], { dtype: "int32" }), table), gb.tensor(gOut, [600, 5])),
+    ),
+    [table],
+  );
+  const want = new Float64Array(35);
+  many.forEach((row, n) => {
+    for (let e = 0; e < 5; e++) want[row * 5 + e] += gOut[n * 5 + e];
+  });
+  ref.assertClose(await dTable.toArray(), want, { atol: 1e-4, msg: "scatter-add of 600 rows into 7" });
   // PyTorch's layout loads by name
   emb.loadStateDict({ weight: gb.ones([6, 3]) });
   assert.throws(

@@ -12,6 +12,7 @@ let used = false;
 const MESSAGES: Record<number, (value: number, limit: number) => string> = {
   1: (v, n) => `crossEntropy: target class index ${v} is out of range [0, ${n})`,
   2: (v, n) => `gather: index ${v} is out of range [0, ${n})`,
+  3: (v, n) => `embedding: token index ${v} is out of range [0, ${n}) (the table has ${n} rows)`,
 };
 
 /** @internal the flags buffer, to bind in a validating kernel. */

@@ -47,6 +47,11 @@ export const KERNEL_SPECS: Readonly<Record<string, KernelSpec>> = {
     params: [...u("N", "L", "S", "causal", "mask_rows"), ...f("scale")],
     workgroup: { forward: 64, weights: 64, bwd_q: 64, bwd_kv: 64 },
   },
+  layer_norm: {
+    params: [...u("R", "C", "flags"), ...f("eps")],
+    workgroup: { forward: 64, bwd_x: 64, bwd_wb: 64 },
+  },
+  embedding: { params: u("N", "V", "E"), workgroup: { lookup: 256, scatter: 256 } },
   gather: { params: u("O", "D", "J", "I"), workgroup: { gather: 256, backward: 256 } },
   matmul: {
     params: u("M", "N", "K", "lda4", "ldb4", "a_batch4", "b_batch4", "tiles_m", "tiles_n", "batch"),

@@ -11,12 +11,11 @@ import { dispatch } from "../../gpu/queue.ts";
 import { full, tensor } from "../create.ts";
 import { noGrad, record } from "../graph.ts";
 import { launchFill, launchWhere } from "../kernels.ts";
-import { broadcastShapes } from "./elementwise.ts";
-import { add, div, mul, sqrt, sub } from "./elementwise.ts";
+import { errorFlags } from "../../gpu/errors.ts";
+import { broadcastShapes, mul } from "./elementwise.ts";
 import { matmul } from "./matmul.ts";
-import { mean } from "./reduce.ts";
-import { gather, where } from "./select.ts";
-import { expand, reshape, transpose } from "./shape.ts";
+import { where } from "./select.ts";
+import { transpose } from "./shape.ts";
 import { softmax } from "./softmax.ts";
 import { assertFloat, assertLive, empty, own, type Tensor } from "../tensor.ts";
 
@@ -47,20 +46,65 @@ export function layerNorm(
       }]`,
     );
   }
-  const axes = Array.from({ length: k }, (_, i) => x.ndim - k + i);
-  const mu = mean(x, axes, true);
-  const d = sub(x, mu);
-  const v = mean(mul(d, d), axes, true);
-  let y = div(d, sqrt(add(v, eps)));
-  if (weight) y = mul(y, weight);
-  if (bias) y = add(y, bias);
-  return y;
+  const C = normalizedShape.reduce((a, b) => a * b, 1), R = x.size / Math.max(C, 1);
+  for (const [name, t] of [["weight", weight], ["bias", bias]] as const) {
+    if (t && (assertFloat("layerNorm", t), t.size !== C || !sameDims(t.shape, normalizedShape))) {
+      throw new Error(
+        `layerNorm: ${name} [${t.shape.join(", ")}] must have the normalized shape [${
+          normalizedShape.join(", ")
+        }]`,
+      );
+    }
+  }
+  const y = empty(x.shape);
+  if (x.size === 0) return y;
+  const stats = empty([3 * R]);
+  const params = { R, C, flags: (weight ? 1 : 0) | (bias ? 2 : 0), eps };
+  const run = (entry: string, g: Tensor | null, out1: Tensor, out2: Tensor | null, n: number) => {
+    const scratch = out2 ? null : empty([1]);
+    dispatch({
+      shader: "layer_norm",
+      entry,
+      buffers: [
+        x.buffer,
+        (weight ?? x).buffer,
+        (bias ?? x).buffer,
+        (g ?? x).buffer,
+        stats.buffer,
+        out1.buffer,
+        (out2 ?? scratch!).buffer,
+      ],
+      params,
+      invocations: n,
+    });
+    scratch?.dispose();
+  };
+  run("forward", null, y, null, R);
+  const inputs = [x, weight, bias].filter((t): t is Tensor => t !== null);
+  const out = record(y, "layerNorm", inputs, (g) => {
+    const dx = x.requiresGrad ? empty(x.shape) : null;
+    if (dx) run("bwd_x", g, dx, null, R);
+    let dw: Tensor | null = null, db: Tensor | null = null;
+    if (weight?.requiresGrad || bias?.requiresGrad) {
+      dw = empty(normalizedShape);
+      db = empty(normalizedShape);
+      run("bwd_wb", g, dw, db, C);
+    }
+    const grads: (Tensor | null)[] = [dx];
+    if (weight) grads.push(weight.requiresGrad ? dw : (dw?.dispose(), null));
+    if (bias) grads.push(bias.requiresGrad ? db : (db?.dispose(), null));
+    return grads;
+  }, inputs);
+  if (out.requiresGrad) own(out, stats);
+  else stats.dispose();
+  return out;
 }
 
 /**
  * Looks up rows of `weight` [V, E] by int32 `indices` of any shape: the result has shape
- * [...indices, E]. The gradient accumulates into the rows used (repeated indices add up). An
- * index outside [0, V) is an error at the next readback.
+ * [...indices, E]. The gradient is scattered back into the rows used (shaders/embedding.wgsl;
+ * repeated indices add up, with atomic adds, so the cost is that of the lookup whatever the
+ * vocabulary). An index outside [0, V) is an error at the next readback.
  *
  * @example
  * ```ts
@@ -78,9 +122,24 @@ export function embedding(indices: Tensor, weight: Tensor): Tensor {
   if (weight.ndim !== 2) {
     throw new Error(`embedding: weight must be [V, E], got [${weight.shape.join(", ")}]`);
   }
-  const E = weight.shape[1], N = indices.size;
-  const idx = expand(reshape(indices, [N, 1]), [N, E]);
-  return reshape(gather(weight, 0, idx), [...indices.shape, E]);
+  const [V, E] = weight.shape, N = indices.size;
+  const y = empty([...indices.shape, E]);
+  if (y.size === 0) return y;
+  const launch = (entry: "lookup" | "scatter", src: Tensor, dst: Tensor, n: number) =>
+    dispatch({
+      shader: "embedding",
+      entry,
+      buffers: [src.buffer, indices.buffer, dst.buffer, errorFlags()],
+      params: { N, V, E },
+      invocations: n,
+    });
+  launch("lookup", weight, y, N * E);
+  return record(y, "embedding", [weight], (g) => {
+    const dw = empty([V, E]);
+    launchFill(dw, 0);
+    launch("scatter", g, dw, N * E);
+    return [dw];
+  }, []);
 }
 
 /** Options for `scaledDotProductAttention`. */
