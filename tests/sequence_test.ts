@@ -379,7 +379,7 @@ Deno.test("sinusoidal positional encoding equals its closed form; a learned one 
 
 /** LSTM and GRU in float64, PyTorch's equations, batch-first, zero initial state. */
 function recurrentRef(
-  kind: "lstm" | "gru",
+  kind: "lstm" | "gru" | "rnn",
   x: ref.Arr,
   wIh: ref.Arr,
   wHh: ref.Arr,
@@ -402,7 +402,8 @@ function recurrentRef(
         for (let j = 0; j < H; j++) s += wHh.data[r * H + j] * h[j];
         return s;
       });
-      if (kind === "lstm") {
+      if (kind === "rnn") h = a.map((v, r) => Math.tanh(v + hh[r]));
+      else if (kind === "lstm") {
         const z = a.map((v, r) => v + hh[r]);
         c = c.map((cj, j) => sig(z[H + j]) * cj + sig(z[j]) * Math.tanh(z[2 * H + j]));
         h = c.map((cj, j) => sig(z[3 * H + j]) * Math.tanh(cj));
@@ -419,14 +420,14 @@ function recurrentRef(
   return { data: out, shape: [B, T, H] };
 }
 
-Deno.test("LSTM and GRU through 20 time steps: float64 reference and finite differences for input and every weight", async () => {
+Deno.test("LSTM, GRU and RNN through 20 time steps (fused cells): float64 reference and finite differences for input and every weight", async () => {
   const H = 3, I = 2, T = 20;
-  for (const kind of ["lstm", "gru"] as const) {
-    const G = kind === "lstm" ? 4 : 3;
+  for (const kind of ["lstm", "gru", "rnn"] as const) {
+    const G = { lstm: 4, gru: 3, rnn: 1 }[kind];
     await checkOp({
       name: `${kind}, 20 steps`,
       shapes: [[2, T, I], [G * H, I], [G * H, H], [G * H], [G * H]],
-      gpu: (x, wIh, wHh, bIh, bHh) => (kind === "lstm" ? gb.lstm : gb.gru)(x, { wIh, wHh, bIh, bHh }).output,
+      gpu: (x, wIh, wHh, bIh, bHh) => gb[kind](x, { wIh, wHh, bIh, bHh }).output,
       cpu: (x, wIh, wHh, bIh, bHh) => recurrentRef(kind, x, wIh, wHh, bIh, bHh),
     });
   }

@@ -1,7 +1,7 @@
 /**
  * Synthetic sequence tasks whose right answer is known, for checking what a sequence model
  * learned: reversal (output position i must read input position n − 1 − i) and delayed recall
- * (output at step t is the token seen k steps earlier: the model must remember over exactly k
+ * (the last output is the token seen k steps earlier: the model must remember over exactly k
  * steps). Plain int32 arrays; seeded.
  */
 import { Generator } from "../tensor/random.ts";
@@ -58,30 +58,36 @@ export function makeReversalTask(
 }
 
 /**
- * Delayed recall: random tokens, and at every step t >= delay the target is the token of step
- * t − delay (earlier steps have no target, −1). A model that solves it remembers exactly `delay`
- * steps back.
+ * Delayed recall: a symbol (0..symbols−1) at step 0, then `delay` distractor tokens
+ * (symbols..symbols+distractors−1); the only target is at the last step, and it is the symbol
+ * seen `delay` steps earlier (other steps have no target, −1). Chance is 1/symbols; a model
+ * that solves it carries one token's worth of memory across exactly `delay` steps, and its
+ * gradient must reach back as far.
  *
  * @example
  * ```ts
  * import { makeDelayTask } from "glassbox";
- * const t = makeDelayTask(1, { length: 6, delay: 3, seed: 2 });
- * t.targets[5] === t.inputs[2]; // true
+ * const t = makeDelayTask(1, { delay: 5, seed: 2 });
+ * t.targets[5] === t.inputs[0]; // true: length delay + 1
  * ```
  */
 export function makeDelayTask(
   count: number,
-  options: { length?: number; delay?: number; vocab?: number; seed?: number } = {},
+  options: { delay?: number; symbols?: number; distractors?: number; seed?: number } = {},
 ): SequenceTask {
-  const length = options.length ?? 20, vocab = options.vocab ?? 4, delay = options.delay ?? 10;
-  checkSizes("makeDelayTask", count, length, vocab);
-  if (!Number.isInteger(delay) || delay < 0 || delay >= length) {
-    throw new Error(`makeDelayTask: delay must be an integer in [0, ${length}), got ${delay}`);
+  const delay = options.delay ?? 10, symbols = options.symbols ?? 4, distractors = options.distractors ?? 4;
+  if (!Number.isInteger(delay) || delay < 1) {
+    throw new Error(`makeDelayTask: delay must be a positive integer, got ${delay}`);
   }
-  const inputs = randomTokens(count, length, vocab, options.seed ?? 0);
-  const targets = new Int32Array(count * length).fill(-1);
+  const length = delay + 1, vocab = symbols + distractors;
+  checkSizes("makeDelayTask", count, length, symbols);
+  checkSizes("makeDelayTask", count, length, distractors);
+  const g = new Generator(options.seed ?? 0);
+  const inputs = new Int32Array(count * length), targets = new Int32Array(count * length).fill(-1);
   for (let s = 0; s < count; s++) {
-    for (let t = delay; t < length; t++) targets[s * length + t] = inputs[s * length + t - delay];
+    inputs[s * length] = g.int(symbols);
+    for (let t = 1; t < length; t++) inputs[s * length + t] = symbols + g.int(distractors);
+    targets[s * length + delay] = inputs[s * length];
   }
   return { inputs, targets, count, length, vocab, firstTarget: delay };
 }

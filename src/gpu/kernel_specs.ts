@@ -52,6 +52,10 @@ export const KERNEL_SPECS: Readonly<Record<string, KernelSpec>> = {
     workgroup: { forward: 64, bwd_x: 64, bwd_wb: 64 },
   },
   embedding: { params: u("N", "V", "E"), workgroup: { lookup: 256, scatter: 256 } },
+  recurrent: {
+    params: u("B", "H"),
+    workgroup: { lstm_fwd: 64, lstm_bwd: 64, gru_fwd: 64, gru_bwd: 64 },
+  },
   gather: { params: u("O", "D", "J", "I"), workgroup: { gather: 256, backward: 256 } },
   matmul: {
     params: u("M", "N", "K", "lda4", "ldb4", "a_batch4", "b_batch4", "tiles_m", "tiles_n", "batch"),

@@ -7,7 +7,13 @@ import type { Saturation } from "./gpu_stats.ts";
 import type { DeadUnits, StepRecord } from "./records.ts";
 
 /** What an alarm is about. */
-export type AlarmKind = "vanishing" | "exploding" | "nonfinite" | "dead-relu" | "saturated";
+export type AlarmKind =
+  | "vanishing"
+  | "vanishing-through-time"
+  | "exploding"
+  | "nonfinite"
+  | "dead-relu"
+  | "saturated";
 
 /** Where a NaN/Inf was seen: a layer's output, a parameter's values, or only in gradients. */
 export type NonFiniteSource = "activation" | "weight" | "gradient";
@@ -85,6 +91,10 @@ export function describeAlarm(a: AlarmEvent): string {
       return `[step ${a.step}] vanishing gradient at ${a.layer}: mean |grad| ${fmt(a.value)} (threshold ${
         fmt(a.threshold)
       })`;
+    case "vanishing-through-time":
+      return `[step ${a.step}] vanishing gradient through time at ${a.layer}: the gradient reaching the first step is ${
+        fmt(a.value)
+      } of its size at the last (threshold ${fmt(a.threshold)})${a.detail ? `; ${a.detail}` : ""}`;
     case "exploding":
       return `[step ${a.step}] exploding gradient: total norm ${fmt(a.value)} (threshold ${
         fmt(a.threshold)
@@ -260,4 +270,35 @@ export function checkAlarms(records: StepRecord[], deadUnits: DeadUnits[], t: Al
     seen.add(key);
     return true;
   }).map(alarm);
+}
+
+/**
+ * The vanishing gradient through time: given the norm of the loss's gradient reaching each time
+ * step of a recurrent layer's input (`gradientThroughTime`), an alarm when the first step gets
+ * less than `vanishingRatio` of what the last one gets: the layer cannot learn a dependency that
+ * far back. Null when it does not fire.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_THRESHOLDS, throughTimeAlarm } from "glassbox";
+ * throughTimeAlarm([1e-7, 1e-4, 0.1], "rnn RNN", 500, DEFAULT_THRESHOLDS)?.message;
+ * ```
+ */
+export function throughTimeAlarm(
+  norms: number[],
+  layer: string,
+  step: number,
+  t: AlarmThresholds,
+): Alarm | null {
+  if (norms.length < 2) return null;
+  const last = norms[norms.length - 1], ratio = last > 0 ? norms[0] / last : 0;
+  if (!(ratio < t.vanishingRatio)) return null;
+  return alarm({
+    kind: "vanishing-through-time",
+    layer,
+    step,
+    value: ratio,
+    threshold: t.vanishingRatio,
+    detail: `a dependency ${norms.length - 1} steps back cannot be learned`,
+  });
 }

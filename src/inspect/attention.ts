@@ -2,6 +2,7 @@
 import { MultiheadAttention } from "../nn/attention.ts";
 import type { Module } from "../nn/module.ts";
 import { noGrad } from "../tensor/graph.ts";
+import { grad } from "../tensor/autograd.ts";
 import { keep, scope } from "../tensor/scope.ts";
 import { mul } from "../tensor/ops/elementwise.ts";
 import type { Tensor } from "../tensor/tensor.ts";
@@ -46,6 +47,95 @@ export async function captureAttention(model: Module, ...inputs: Tensor[]): Prom
       await noGrad(() => model.forward(...inputs)).toArray(); // one synchronisation for the whole pass
     });
     return found;
+  } finally {
+    handles.forEach((h) => h.remove());
+    restoreModes();
+  }
+}
+
+/** One attention call's weights and the gradient of a chosen output with respect to them. */
+export interface AttentionGradient {
+  /** The module's dotted name in the model. */
+  layer: string;
+  /** Which call of that module in the pass. */
+  call: number;
+  /** Per-head weights [B, H, L, S]. */
+  weights: Float32Array;
+  /** ∂output/∂weights [B, H, L, S]. */
+  grad: Float32Array;
+  /** [B, H, L, S]. */
+  shape: number[];
+  /**
+   * Attention × gradient per example: mean over heads of max(0, A ⊙ ∂y/∂A), [B][L][S]
+   * (the head-weighting of Chefer, Gur & Wolf, 2021).
+   */
+  relevance: number[][][];
+}
+
+/**
+ * Runs the model once with the attention weights in the autograd graph, takes the gradient of
+ * `select(output)` (a scalar, e.g. one position's logit) with respect to every attention call's
+ * weights, and returns weights, gradients and attention × gradient. One readback; the model is
+ * left as it was (eval mode during the pass, hooks removed).
+ *
+ * @example
+ * ```ts
+ * import { attentionGradients, randn, TransformerEncoderLayer } from "glassbox";
+ * const layer = new TransformerEncoderLayer(8, 2, { dimFeedforward: 16 });
+ * const [g] = await attentionGradients(layer, [randn([1, 4, 8])], (y) => y.sum());
+ * g.relevance[0].length; // 4 query rows
+ * ```
+ */
+export async function attentionGradients(
+  model: Module,
+  inputs: Tensor[],
+  select: (output: Tensor) => Tensor,
+): Promise<AttentionGradient[]> {
+  const names = new Map(model.namedModules().map(([n, m]) => [m, n]));
+  const found: { layer: string; call: number; weights: Tensor }[] = [];
+  const calls = new Map<Module, number>();
+  const handles = [...names.keys()].filter((m): m is MultiheadAttention => m instanceof MultiheadAttention)
+    .map((m) =>
+      m.registerAttentionHook((mod, weights) => {
+        const k = calls.get(mod) ?? 0;
+        calls.set(mod, k + 1);
+        found.push({ layer: names.get(mod)!, call: k, weights });
+      })
+    );
+  const restoreModes = model.enterEval();
+  try {
+    return await scope(async () => {
+      const y = select(model.forward(...inputs));
+      if (y.size !== 1) {
+        throw new Error(`attentionGradients: select must return a scalar, got ${y.describe()}`);
+      }
+      const live = found.filter((f) => f.weights.requiresGrad);
+      if (live.length < found.length) {
+        throw new Error(
+          "attentionGradients: the attention weights are not in the graph (run with grad enabled)",
+        );
+      }
+      const grads = grad(y, live.map((f) => f.weights));
+      const arrays = await Promise.all([...live.map((f) => f.weights), ...grads].map((t) => t.toArray()));
+      return live.map((f, i) => {
+        const w = arrays[i] as Float32Array, g = arrays[live.length + i] as Float32Array;
+        const [B, H, L, S] = f.weights.shape;
+        const relevance = Array.from(
+          { length: B },
+          (_, b) =>
+            Array.from({ length: L }, (_, q) =>
+              Array.from({ length: S }, (_, s) => {
+                let acc = 0;
+                for (let h = 0; h < H; h++) {
+                  const p = ((b * H + h) * L + q) * S + s;
+                  acc += Math.max(0, w[p] * g[p]);
+                }
+                return acc / H;
+              })),
+        );
+        return { layer: f.layer, call: f.call, weights: w, grad: g, shape: [B, H, L, S], relevance };
+      });
+    });
   } finally {
     handles.forEach((h) => h.remove());
     restoreModes();

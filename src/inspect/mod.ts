@@ -11,6 +11,7 @@ export {
   type NonFiniteSource,
   SATURATION,
   stepAlarms,
+  throughTimeAlarm,
 } from "./alarms.ts";
 export {
   histogramEdges,
@@ -40,5 +41,11 @@ export {
 } from "./activations.ts";
 export { readRunLog, RunLog, type RunLogOptions } from "./run_log.ts";
 export { renderRunPictures } from "./run_pictures.ts";
-export { captureAttention, type CapturedAttention } from "./attention.ts";
+export {
+  type AttentionGradient,
+  attentionGradients,
+  captureAttention,
+  type CapturedAttention,
+} from "./attention.ts";
 export { attentionRollout } from "./rollout.ts";
+export { gradientThroughTime } from "./recurrent.ts";

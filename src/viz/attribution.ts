@@ -301,7 +301,7 @@ export function attentionHeatmap(
     cell = Math.max(14, Math.min(36, Math.floor(480 / Math.max(rows, cols, 1))));
   const left = 16 + 7 * Math.max(...rowLabels.map((l) => l.length), 1),
     top = 56 + 7 * Math.max(...colLabels.map((l) => l.length), 1);
-  const W = left + cols * cell + 120, H = top + rows * cell + 40;
+  const W = Math.max(left + cols * cell + 120, 8 * title.length + 30), H = top + rows * cell + 40;
   let max = 0;
   for (const row of weights) for (const v of row) if (Number.isFinite(v)) max = Math.max(max, v);
   const parts = [

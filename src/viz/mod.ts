@@ -34,3 +34,4 @@ export {
   labelledImages,
   type MethodColumn,
 } from "./attribution.ts";
+export { attentionGrid, type AttentionPanel, headView } from "./attention.ts";

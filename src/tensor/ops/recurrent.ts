@@ -1,13 +1,53 @@
 /**
- * Recurrent cells over a whole sequence, composed from the differentiable ops: every time step
- * is recorded into the same GPU batch, so a sequence runs with one synchronisation, not one per
+ * Recurrent layers over a whole sequence. The input projection x·W_ihᵀ runs once for every
+ * time step (one matmul); each step then does h·W_hhᵀ and one fused cell kernel
+ * (shaders/recurrent.wgsl) for the LSTM's and GRU's gates, with its own backward. Every step is
+ * recorded into the same GPU batch, so a sequence runs with one synchronisation, not one per
  * step. PyTorch's equations and gate order.
  */
+import { dispatch } from "../../gpu/queue.ts";
 import { zeros } from "../create.ts";
-import { add, mul, relu, sigmoid, sub, tanh } from "./elementwise.ts";
+import { record } from "../graph.ts";
+import { add, relu, tanh } from "./elementwise.ts";
 import { linear } from "./matmul.ts";
 import { concat, reshape, slice } from "./shape.ts";
-import { assertFloat, type Tensor } from "../tensor.ts";
+import { assertFloat, empty, type Tensor } from "../tensor.ts";
+
+/** Runs one entry of the recurrent kernel over B·H invocations; unused outputs get scratch buffers. */
+function cell(entry: string, ins: Tensor[], g: Tensor | null, outs: Tensor[], B: number, H: number): void {
+  const scratch = Array.from({ length: 3 - outs.length }, () => empty([1]));
+  const o = [...outs, ...scratch];
+  dispatch({
+    shader: "recurrent",
+    entry,
+    buffers: [ins[0], ins[1], ins[2] ?? ins[0], g ?? ins[0], o[0], o[1], o[2]].map((t) => t.buffer),
+    params: { B, H },
+    invocations: B * H,
+  });
+  scratch.forEach((t) => t.dispose());
+}
+
+/** One LSTM step's gates: z [B, 4H] (all four pre-activations), state [h | c] [B, 2H] → new state. */
+function lstmCell(z: Tensor, state: Tensor, B: number, H: number): Tensor {
+  const out = empty([B, 2 * H]);
+  cell("lstm_fwd", [z, state], null, [out], B, H);
+  return record(out, "lstmCell", [z, state], (g) => {
+    const dz = empty([B, 4 * H]), ds = empty([B, 2 * H]);
+    cell("lstm_bwd", [z, state], g, [dz, ds], B, H);
+    return [dz, ds];
+  });
+}
+
+/** One GRU step: a = x·W_ihᵀ + b_ih, bh = h·W_hhᵀ + b_hh (both [B, 3H]), h [B, H] → h'. */
+function gruCell(a: Tensor, bh: Tensor, h: Tensor, B: number, H: number): Tensor {
+  const out = empty([B, H]);
+  cell("gru_fwd", [a, bh, h], null, [out], B, H);
+  return record(out, "gruCell", [a, bh, h], (g) => {
+    const da = empty([B, 3 * H]), db = empty([B, 3 * H]), dh = empty([B, H]);
+    cell("gru_bwd", [a, bh, h], g, [da, db, dh], B, H);
+    return [da, db, dh];
+  });
+}
 
 /** One layer's weights in PyTorch's layout: w_ih [G·H, I], w_hh [G·H, H], biases [G·H] (G = 4 for LSTM, 3 for GRU). */
 export interface RecurrentWeights {
@@ -35,11 +75,11 @@ function check(op: string, x: Tensor, w: RecurrentWeights, gates: number): [numb
   return [B, T, I, H];
 }
 
-const step = (
-  x: Tensor,
-  h: Tensor,
-  w: RecurrentWeights,
-) => [linear(x, w.wIh, w.bIh), linear(h, w.wHh, w.bHh)];
+/** The input projection of every step at once, [B, T, G·H], and a reader of step t as [B, G·H]. */
+function projected(x: Tensor, w: RecurrentWeights, B: number): (t: number) => Tensor {
+  const xp = linear(x, w.wIh, w.bIh);
+  return (t) => reshape(slice(xp, t, t + 1, 1), [B, -1]);
+}
 
 /**
  * An LSTM layer over a sequence: i, f, g, o = σ, σ, tanh, σ of x·W_ihᵀ + b_ih + h·W_hhᵀ + b_hh
@@ -60,18 +100,16 @@ export function lstm(
   state?: { h: Tensor; c: Tensor },
 ): { output: Tensor; h: Tensor; c: Tensor } {
   const [B, T, , H] = check("lstm", x, w, 4);
-  let h = state?.h ?? zeros([B, H]), c = state?.c ?? zeros([B, H]);
+  const xt = projected(x, w, B);
+  let s = state ? concat([state.h, state.c], 1) : zeros([B, 2 * H]);
+  let h = state?.h ?? slice(s, 0, H, 1);
   const outs: Tensor[] = [];
   for (let t = 0; t < T; t++) {
-    const [a, b] = step(reshape(slice(x, t, t + 1, 1), [B, -1]), h, w);
-    const z = add(a, b);
-    const gate = (k: number) => slice(z, k * H, (k + 1) * H, 1);
-    const i = sigmoid(gate(0)), f = sigmoid(gate(1)), g = tanh(gate(2)), o = sigmoid(gate(3));
-    c = add(mul(f, c), mul(i, g));
-    h = mul(o, tanh(c));
+    s = lstmCell(add(xt(t), linear(h, w.wHh, w.bHh)), s, B, H);
+    h = slice(s, 0, H, 1);
     outs.push(reshape(h, [B, 1, H]));
   }
-  return { output: concat(outs, 1), h, c };
+  return { output: concat(outs, 1), h, c: slice(s, H, 2 * H, 1) };
 }
 
 /**
@@ -93,11 +131,12 @@ export function rnn(
   nonlinearity: "tanh" | "relu" = "tanh",
 ): { output: Tensor; h: Tensor } {
   const [B, T, , H] = check("rnn", x, w, 1);
+  const xt = projected(x, w, B);
   let h = state?.h ?? zeros([B, H]);
   const outs: Tensor[] = [];
   for (let t = 0; t < T; t++) {
-    const [a, b] = step(reshape(slice(x, t, t + 1, 1), [B, -1]), h, w);
-    h = nonlinearity === "relu" ? relu(add(a, b)) : tanh(add(a, b));
+    const a = add(xt(t), linear(h, w.wHh, w.bHh));
+    h = nonlinearity === "relu" ? relu(a) : tanh(a);
     outs.push(reshape(h, [B, 1, H]));
   }
   return { output: concat(outs, 1), h };
@@ -116,14 +155,11 @@ export function rnn(
  */
 export function gru(x: Tensor, w: RecurrentWeights, state?: { h: Tensor }): { output: Tensor; h: Tensor } {
   const [B, T, , H] = check("gru", x, w, 3);
+  const xt = projected(x, w, B);
   let h = state?.h ?? zeros([B, H]);
   const outs: Tensor[] = [];
   for (let t = 0; t < T; t++) {
-    const [a, b] = step(reshape(slice(x, t, t + 1, 1), [B, -1]), h, w);
-    const part = (u: Tensor, k: number) => slice(u, k * H, (k + 1) * H, 1);
-    const r = sigmoid(add(part(a, 0), part(b, 0))), z = sigmoid(add(part(a, 1), part(b, 1)));
-    const n = tanh(add(part(a, 2), mul(r, part(b, 2))));
-    h = add(mul(sub(1, z), n), mul(z, h));
+    h = gruCell(xt(t), linear(h, w.wHh, w.bHh), h, B, H);
     outs.push(reshape(h, [B, 1, H]));
   }
   return { output: concat(outs, 1), h };
