@@ -556,3 +556,48 @@ Deno.test("token attribution: Layer Integrated Gradients at an embedding explain
     /IntegratedGradients needs a float32 tensor/,
   );
 });
+
+Deno.test("attention × gradient: on a bias-free attention layer Σ A ⊙ ∂y/∂A is y itself (y is linear in A); relevance is its positive head mean", async () => {
+  gb.manualSeed(21);
+  const mha = new gb.MultiheadAttention(8, 2, { bias: false });
+  const x = gb.randn([2, 5, 8]), w = gb.randn([2, 5, 8]);
+  const y = await gb.sum(gb.mul(gb.noGrad(() => mha.forward(x)), w)).item();
+  const [g] = await gb.attentionGradients(mha, [x], (out) => gb.sum(gb.mul(out, w)));
+  assert.deepEqual(g.shape, [2, 2, 5, 5]);
+  let s = 0;
+  for (let p = 0; p < g.weights.length; p++) s += g.weights[p] * g.grad[p];
+  ref.assertClose([s], [y], { rtol: 1e-4, atol: 1e-5, msg: "Σ A ⊙ ∂y/∂A = y" });
+  const [b, i, j] = [1, 3, 2];
+  const want = [0, 1].reduce((acc, h) => {
+    const p = ((b * 2 + h) * 5 + i) * 5 + j;
+    return acc + Math.max(0, g.weights[p] * g.grad[p]);
+  }, 0) / 2;
+  ref.assertClose([g.relevance[b][i][j]], [want], { atol: 1e-9, msg: "relevance" });
+  assert.deepEqual(mha.hookCounts(), { forwardPre: 0, forward: 0, backward: 0 });
+});
+
+Deno.test("gradient through time equals central differences of the loss at each time step's input", async () => {
+  gb.manualSeed(22);
+  const rnn = new gb.RNN(3, 4);
+  const xs = Array.from({ length: 2 * 6 * 3 }, (_, i) => Math.sin(i * 1.3));
+  const loss = (out: gb.Tensor) => gb.sum(gb.mul(gb.slice(out, 5, 6, 1), gb.slice(out, 5, 6, 1)));
+  const norms = await gb.gradientThroughTime(rnn, rnn, [gb.tensor(xs, [2, 6, 3])], loss);
+  const f = async (v: number[]) => await gb.noGrad(() => loss(rnn.forward(gb.tensor(v, [2, 6, 3])))).item();
+  const eps = 1e-2;
+  for (let t = 0; t < 6; t++) {
+    let mean = 0;
+    for (let b = 0; b < 2; b++) {
+      let n2 = 0;
+      for (let i = 0; i < 3; i++) {
+        const k = (b * 6 + t) * 3 + i, up = [...xs], dn = [...xs];
+        up[k] += eps;
+        dn[k] -= eps;
+        n2 += ((await f(up)) - (await f(dn))) ** 2 / (2 * eps) ** 2;
+      }
+      mean += Math.sqrt(n2) / 2;
+    }
+    ref.assertClose([norms[t]], [mean], { rtol: 2e-2, atol: 1e-5, msg: `time step ${t}` });
+  }
+  // the loss is at the last step: the gradient reaching earlier steps shrinks
+  assert.ok(norms[0] < norms[5]);
+});

@@ -11,6 +11,9 @@ import { Linear } from "../nn/linear.ts";
 import { Module } from "../nn/module.ts";
 import { Sequential } from "../nn/sequential.ts";
 import type { Tensor } from "../tensor/tensor.ts";
+import { tensor } from "../tensor/create.ts";
+import { noGrad } from "../tensor/graph.ts";
+import { where } from "../tensor/ops/select.ts";
 import { registerArchitecture } from "./registry.ts";
 
 /** The size of a token transformer. */
@@ -94,6 +97,13 @@ export interface RecurrentTaggerConfig {
   embedDim?: number;
   /** Hidden state size (default 32). */
   hidden?: number;
+  /**
+   * LSTM only: the forget gate's bias at initialisation (default 1, as Keras's
+   * `unit_forget_bias`; Gers et al. 2000, Jozefowicz et al. 2015): the cell starts out
+   * remembering, so the gradient reaches far back from the first step. 0 gives PyTorch's plain
+   * uniform init.
+   */
+  forgetBias?: number;
 }
 
 /**
@@ -130,6 +140,20 @@ export class RecurrentTagger extends Module {
     this.embed = this.addModule("embed", new Embedding(vocab, e));
     const Cell = { lstm: LSTM, gru: GRU, rnn: RNN }[this.cell];
     this.rnn = this.addModule("rnn", new Cell(e, h));
+    const fb = config.forgetBias ?? 1;
+    if (this.cell === "lstm" && fb !== 0) {
+      // gate order i, f, g, o: b_ih[f] = forgetBias, b_hh[f] = 0 (their sum is what the gate sees)
+      const forget = Float32Array.from({ length: 4 * h }, (_, k) => (k >= h && k < 2 * h ? 1 : 0));
+      const mask = tensor(forget, [4 * h]);
+      const w = this.rnn.layers[0];
+      noGrad(() =>
+        this.rnn.loadStateDict({
+          bias_ih_l0: where(mask, fb, w.bIh!),
+          bias_hh_l0: where(mask, 0, w.bHh!),
+        }, false)
+      );
+      mask.dispose();
+    }
     this.head = this.addModule("head", new Linear(h, config.outputs ?? vocab));
   }
 

@@ -1,0 +1,125 @@
+/**
+ * Sequence-model benchmarks: glassbox against TensorFlow.js 4.22 on its WebGPU backend (the same
+ * adapter) and its WASM backend (XNNPACK, SIMD), same computation, same process:
+ *   - scaled dot-product attention, forward and backward (batch 8, 4 heads of 16, sequence 64
+ *     and 256): the gradients of Σ(out ⊙ w) with respect to q, k and v, read back;
+ *   - an LSTM layer (input 32, hidden 64, batch 32) over 64 steps, forward and backward: the
+ *     gradients with respect to the input and every weight, read back.
+ * Also glassbox's fused attention kernel against the same attention composed from matmul and
+ * softmax (what it replaced).
+ */
+import * as tf from "@tensorflow/tfjs";
+import "@tensorflow/tfjs-backend-webgpu";
+import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
+import * as gb from "../mod.ts";
+import { printTable, printTable2, type Row, type Row2, time } from "./harness.ts";
+
+const B = 8, H = 4, D = 16;
+const LB = 32, LT = 64, LI = 32, LH = 64;
+
+function data(n: number, seed: number): Float32Array {
+  return Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37 + seed) * 0.8);
+}
+
+async function oursAttention(S: number, fused: boolean): Promise<number> {
+  const n = B * H * S * D;
+  const shape = [B, H, S, D];
+  const q = gb.tensor(data(n, 1), shape, { requiresGrad: true });
+  const k = gb.tensor(data(n, 2), shape, { requiresGrad: true });
+  const v = gb.tensor(data(n, 3), shape, { requiresGrad: true });
+  const w = gb.tensor(data(n, 4), shape);
+  const run = () =>
+    gb.scope(async () => {
+      const out = fused ? gb.scaledDotProductAttention(q, k, v) : gb.matmul(gb.attentionWeights(q, k), v);
+      const grads = gb.grad(gb.sum(gb.mul(out, w)), [q, k, v]);
+      await Promise.all(grads.map((g) => g.toArray()));
+    });
+  const t = await time(run, 5, 1);
+  [q, k, v, w].forEach((x) => x.dispose());
+  return t;
+}
+
+async function peerAttention(S: number): Promise<number> {
+  const n = B * H * S * D, shape = [B, H, S, D];
+  const [q, k, v, w] = [1, 2, 3, 4].map((s) =>
+    tf.tensor4d(data(n, s), shape as [number, number, number, number])
+  );
+  const f = (qq: tf.Tensor, kk: tf.Tensor, vv: tf.Tensor) => {
+    const scores = tf.mul(tf.matMul(qq as tf.Tensor4D, kk as tf.Tensor4D, false, true), 1 / Math.sqrt(D));
+    return tf.sum(tf.mul(tf.matMul(tf.softmax(scores), vv as tf.Tensor4D), w));
+  };
+  const run = async () => {
+    const grads = tf.tidy(() =>
+      tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => f(a, b, c))([q, k, v])
+    );
+    await Promise.all(grads.map((g) => g.data()));
+    grads.forEach((g) => g.dispose());
+  };
+  const t = await time(run, 5, 1);
+  [q, k, v, w].forEach((x) => x.dispose());
+  return t;
+}
+
+async function oursLstm(): Promise<number> {
+  gb.manualSeed(0);
+  const layer = new gb.LSTM(LI, LH);
+  const x = gb.tensor(data(LB * LT * LI, 5), [LB, LT, LI], { requiresGrad: true });
+  const run = () =>
+    gb.scope(async () => {
+      const params = layer.parameters();
+      const grads = gb.grad(gb.sum(layer.forward(x)), [x, ...params]);
+      await Promise.all(grads.map((g) => g.toArray()));
+    });
+  const t = await time(run, 3, 1);
+  x.dispose();
+  layer.parameters().forEach((p) => p.dispose());
+  return t;
+}
+
+async function peerLstm(): Promise<number> {
+  const layer = tf.layers.lstm({ units: LH, returnSequences: true, inputShape: [LT, LI] });
+  const x = tf.variable(tf.tensor3d(data(LB * LT * LI, 5), [LB, LT, LI]));
+  layer.build([LB, LT, LI]);
+  const run = async () => {
+    const { value, grads } = tf.variableGrads(() => tf.sum(layer.apply(x) as tf.Tensor) as tf.Scalar);
+    await Promise.all(Object.values(grads).map((g) => g.data()));
+    value.dispose();
+    Object.values(grads).forEach((g) => g.dispose());
+  };
+  const t = await time(run, 3, 1);
+  x.dispose();
+  layer.dispose();
+  return t;
+}
+
+/** The table rows: attention at S = 64 and 256, the LSTM; and fused against composed attention. */
+export async function benchSequence(): Promise<{ peers: Row2[]; fused: Row[] }> {
+  setWasmPaths(new URL("./", import.meta.resolve("@tensorflow/tfjs-backend-wasm")).href);
+  const ours = [await oursAttention(64, true), await oursAttention(256, true), await oursLstm()];
+  const composed = [await oursAttention(64, false), await oursAttention(256, false)];
+  const peers: Record<string, number[]> = {};
+  for (const backend of ["webgpu", "wasm"] as const) {
+    await tf.setBackend(backend);
+    await tf.ready();
+    peers[backend] = [await peerAttention(64), await peerAttention(256), await peerLstm()];
+  }
+  const names = [
+    `attention fwd+bwd, B ${B}, S 64, ${H} heads of ${D}`,
+    `attention fwd+bwd, B ${B}, S 256, ${H} heads of ${D}`,
+    `LSTM ${LI}→${LH} fwd+bwd, B ${LB}, ${LT} steps`,
+  ];
+  return {
+    peers: names.map((name, i) => ({ name, ours: ours[i], webgpu: peers.webgpu[i], wasm: peers.wasm[i] })),
+    fused: [
+      { name: "attention fwd+bwd, S 64", peer: composed[0], ours: ours[0] },
+      { name: "attention fwd+bwd, S 256", peer: composed[1], ours: ours[1] },
+    ],
+  };
+}
+
+if (import.meta.main) {
+  console.log(`adapter: ${gb.adapterInfo().description}`);
+  const r = await benchSequence();
+  printTable2("sequence models (median ms, readback included)", r.peers);
+  printTable("glassbox attention: fused kernel against the composed ops", "composed", r.fused);
+}
