@@ -10,37 +10,44 @@
 //   forward: a single pass over the keys with a running maximum (online softmax): the scores
 //            of 1e4 do not overflow. Writes O to OUT1 and the row's log-sum-exp to STATS[r].
 //            A row whose every key is masked gets NaN (as PyTorch).
-//   weights: the attention weights P[n, i, j] = exp(s − lse) (exactly 0 where masked) into OUT1,
-//            only when a caller asks for them.
+//   weights: the attention weights P[n, i, j] = exp(s − lse) (exactly 0 where masked) into
+//            WEIGHTS, only when a caller asks for them.
 //   bwd_q:   delta_i = dO_i·O_i into STATS[N·L + r] (O read from OUT2), and
 //            dQ_i = scale · Σ_j P_ij (dO_i·V_j − delta_i) K_j into OUT1.
 //   bwd_kv:  dV_j = Σ_i P_ij dO_i and dK_j = scale · Σ_i P_ij (dO_i·V_j − delta_i) Q_i into OUT1
 //            (dK) and OUT2 (dV); runs after bwd_q (it reads delta). No atomics: each invocation
 //            owns its key row and loops over the queries.
 // Every probability is recomputed from Q, K and the saved log-sum-exp (as FlashAttention does).
-// Constants: WG, D (query/key head size), DV (value head size).
-// Bindings: 0 Q, 1 K, 2 V, 3 MASK (f32; bind anything when mask_rows = 0), 4 DO (read; bind
-//           anything for forward/weights), 5 STATS (read_write, [2·N·L]: lse, then delta),
-//           6 OUT1 (read_write), 7 OUT2 (read_write), 8 uniform P { N, L, S, causal, mask_rows, scale }.
+// Rows are read and written as vec4s (head sizes are multiples of 4); the per-row vectors live
+// in registers as arrays of D/4 vec4s.
+// Constants: WG, D4 (query/key head size / 4), DV4 (value head size / 4).
+// Bindings: 0 Q, 1 K, 2 V (vec4), 3 MASK (f32; bind anything when mask_rows = 0), 4 DO (vec4;
+//           bind anything for forward/weights), 5 STATS (read_write, [2·N·L]: lse, then delta),
+//           6 OUT1, 7 OUT2 (read_write, vec4), 8 WEIGHTS (read_write, f32),
+//           9 uniform P { N, L, S, causal, mask_rows, scale }.
 
 struct Params { N: u32, L: u32, S: u32, causal: u32, mask_rows: u32, scale: f32 }
 
-@group(0) @binding(0) var<storage, read> Q: array<f32>;
-@group(0) @binding(1) var<storage, read> K: array<f32>;
-@group(0) @binding(2) var<storage, read> V: array<f32>;
+@group(0) @binding(0) var<storage, read> Q: array<vec4f>;
+@group(0) @binding(1) var<storage, read> K: array<vec4f>;
+@group(0) @binding(2) var<storage, read> V: array<vec4f>;
 @group(0) @binding(3) var<storage, read> MASK: array<f32>;
-@group(0) @binding(4) var<storage, read> DO: array<f32>;
+@group(0) @binding(4) var<storage, read> DO: array<vec4f>;
 @group(0) @binding(5) var<storage, read_write> STATS: array<f32>;
-@group(0) @binding(6) var<storage, read_write> OUT1: array<f32>;
-@group(0) @binding(7) var<storage, read_write> OUT2: array<f32>;
-@group(0) @binding(8) var<uniform> P: Params;
+@group(0) @binding(6) var<storage, read_write> OUT1: array<vec4f>;
+@group(0) @binding(7) var<storage, read_write> OUT2: array<vec4f>;
+@group(0) @binding(8) var<storage, read_write> WEIGHTS: array<f32>;
+@group(0) @binding(9) var<uniform> P: Params;
+
+const D4 = {{D4}}u;   // D / 4: the head size in vec4s
+const DV4 = {{DV4}}u; // DV / 4
 
 // #include "lib/math.wgsl"
 
 // Every entry names every binding once, so one bind group layout serves all four.
 fn bind_all() {
   if (P.N == 0xffffffffu) {
-    OUT2[0] = Q[0] + K[0] + V[0] + MASK[0] + DO[0] + STATS[0] + OUT1[0];
+    OUT2[0] = Q[0] + K[0] + V[0] + DO[0] + OUT1[0] + vec4f(MASK[0] + STATS[0] + WEIGHTS[0]);
   }
 }
 
@@ -67,40 +74,39 @@ fn forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n
   if (r >= P.N * P.L) { return; }
   let n = r / P.L;
   let i = r % P.L;
-  var q: array<f32, {{D}}>;
-  for (var c = 0u; c < {{D}}u; c++) { q[c] = Q[r * {{D}}u + c] * P.scale; }
-  var acc: array<f32, {{DV}}>;
-  for (var c = 0u; c < {{DV}}u; c++) { acc[c] = 0.0; }
+  var q: array<vec4f, D4>;
+  for (var c = 0u; c < D4; c++) { q[c] = Q[r * D4 + c] * P.scale; }
+  var acc: array<vec4f, DV4>;
+  for (var c = 0u; c < DV4; c++) { acc[c] = vec4f(0.0); }
   var m = 0.0;
   var l = 0.0;
   var seen = false;
   for (var j = 0u; j < key_end(i); j++) {
     if (!allowed(n, i, j)) { continue; }
-    let kb = (n * P.S + j) * {{D}}u;
+    let kb = (n * P.S + j) * D4;
     var s = 0.0;
-    for (var c = 0u; c < {{D}}u; c++) { s += q[c] * K[kb + c]; }
+    for (var c = 0u; c < D4; c++) { s += dot(q[c], K[kb + c]); }
     if (!seen) {
       m = s;
       seen = true;
     } else if (s > m) {
       let shrink = exp(m - s);
       l *= shrink;
-      for (var c = 0u; c < {{DV}}u; c++) { acc[c] *= shrink; }
+      for (var c = 0u; c < DV4; c++) { acc[c] *= shrink; }
       m = s;
     }
     let p = exp(s - m);
     l += p;
-    let vb = (n * P.S + j) * {{DV}}u;
-    for (var c = 0u; c < {{DV}}u; c++) { acc[c] += p * V[vb + c]; }
+    let vb = (n * P.S + j) * DV4;
+    for (var c = 0u; c < DV4; c++) { acc[c] += p * V[vb + c]; }
   }
-  let ob = r * {{DV}}u;
   if (!seen) {
-    for (var c = 0u; c < {{DV}}u; c++) { OUT1[ob + c] = nan_f32(); }
+    for (var c = 0u; c < DV4; c++) { OUT1[r * DV4 + c] = vec4f(nan_f32()); }
     STATS[r] = nan_f32();
     return;
   }
   let inv = 1.0 / l;
-  for (var c = 0u; c < {{DV}}u; c++) { OUT1[ob + c] = acc[c] * inv; }
+  for (var c = 0u; c < DV4; c++) { OUT1[r * DV4 + c] = acc[c] * inv; }
   STATS[r] = m + log(l);
 }
 
@@ -111,18 +117,18 @@ fn weights(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n
   if (r >= P.N * P.L) { return; }
   let n = r / P.L;
   let i = r % P.L;
-  var q: array<f32, {{D}}>;
-  for (var c = 0u; c < {{D}}u; c++) { q[c] = Q[r * {{D}}u + c] * P.scale; }
+  var q: array<vec4f, D4>;
+  for (var c = 0u; c < D4; c++) { q[c] = Q[r * D4 + c] * P.scale; }
   let lse = STATS[r];
   for (var j = 0u; j < P.S; j++) {
     var p = 0.0;
     if (j < key_end(i) && allowed(n, i, j)) {
-      let kb = (n * P.S + j) * {{D}}u;
+      let kb = (n * P.S + j) * D4;
       var s = 0.0;
-      for (var c = 0u; c < {{D}}u; c++) { s += q[c] * K[kb + c]; }
+      for (var c = 0u; c < D4; c++) { s += dot(q[c], K[kb + c]); }
       p = exp(s - lse);
     }
-    OUT1[r * P.S + j] = p;
+    WEIGHTS[r * P.S + j] = p;
   }
 }
 
@@ -133,30 +139,30 @@ fn bwd_q(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw:
   if (r >= P.N * P.L) { return; }
   let n = r / P.L;
   let i = r % P.L;
-  var q: array<f32, {{D}}>;
-  for (var c = 0u; c < {{D}}u; c++) { q[c] = Q[r * {{D}}u + c] * P.scale; }
-  var dout: array<f32, {{DV}}>;
+  var q: array<vec4f, D4>;
+  for (var c = 0u; c < D4; c++) { q[c] = Q[r * D4 + c] * P.scale; }
+  var dout: array<vec4f, DV4>;
   var delta = 0.0;
-  for (var c = 0u; c < {{DV}}u; c++) {
-    dout[c] = DO[r * {{DV}}u + c];
-    delta += dout[c] * OUT2[r * {{DV}}u + c];
+  for (var c = 0u; c < DV4; c++) {
+    dout[c] = DO[r * DV4 + c];
+    delta += dot(dout[c], OUT2[r * DV4 + c]);
   }
   STATS[P.N * P.L + r] = delta;
   let lse = STATS[r];
-  var dq: array<f32, {{D}}>;
-  for (var c = 0u; c < {{D}}u; c++) { dq[c] = 0.0; }
+  var dq: array<vec4f, D4>;
+  for (var c = 0u; c < D4; c++) { dq[c] = vec4f(0.0); }
   for (var j = 0u; j < key_end(i); j++) {
     if (!allowed(n, i, j)) { continue; }
-    let kb = (n * P.S + j) * {{D}}u;
-    let vb = (n * P.S + j) * {{DV}}u;
+    let kb = (n * P.S + j) * D4;
+    let vb = (n * P.S + j) * DV4;
     var s = 0.0;
-    for (var c = 0u; c < {{D}}u; c++) { s += q[c] * K[kb + c]; }
+    for (var c = 0u; c < D4; c++) { s += dot(q[c], K[kb + c]); }
     var dp = 0.0;
-    for (var c = 0u; c < {{DV}}u; c++) { dp += dout[c] * V[vb + c]; }
+    for (var c = 0u; c < DV4; c++) { dp += dot(dout[c], V[vb + c]); }
     let ds = exp(s - lse) * (dp - delta);
-    for (var c = 0u; c < {{D}}u; c++) { dq[c] += ds * K[kb + c]; }
+    for (var c = 0u; c < D4; c++) { dq[c] += ds * K[kb + c]; }
   }
-  for (var c = 0u; c < {{D}}u; c++) { OUT1[r * {{D}}u + c] = dq[c] * P.scale; }
+  for (var c = 0u; c < D4; c++) { OUT1[r * D4 + c] = dq[c] * P.scale; }
 }
 
 @compute @workgroup_size({{WG}})
@@ -166,30 +172,30 @@ fn bwd_kv(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw
   if (r >= P.N * P.S) { return; }
   let n = r / P.S;
   let j = r % P.S;
-  var k: array<f32, {{D}}>;
-  for (var c = 0u; c < {{D}}u; c++) { k[c] = K[r * {{D}}u + c]; }
-  var v: array<f32, {{DV}}>;
-  for (var c = 0u; c < {{DV}}u; c++) { v[c] = V[r * {{DV}}u + c]; }
-  var dk: array<f32, {{D}}>;
-  for (var c = 0u; c < {{D}}u; c++) { dk[c] = 0.0; }
-  var dv: array<f32, {{DV}}>;
-  for (var c = 0u; c < {{DV}}u; c++) { dv[c] = 0.0; }
+  var k: array<vec4f, D4>;
+  for (var c = 0u; c < D4; c++) { k[c] = K[r * D4 + c]; }
+  var v: array<vec4f, DV4>;
+  for (var c = 0u; c < DV4; c++) { v[c] = V[r * DV4 + c]; }
+  var dk: array<vec4f, D4>;
+  for (var c = 0u; c < D4; c++) { dk[c] = vec4f(0.0); }
+  var dv: array<vec4f, DV4>;
+  for (var c = 0u; c < DV4; c++) { dv[c] = vec4f(0.0); }
   // a causal key j is seen only by queries i >= j
   for (var i = select(0u, j, P.causal != 0u); i < P.L; i++) {
     if (!allowed(n, i, j)) { continue; }
     let qr = n * P.L + i;
     var s = 0.0;
-    for (var c = 0u; c < {{D}}u; c++) { s += Q[qr * {{D}}u + c] * P.scale * k[c]; }
+    for (var c = 0u; c < D4; c++) { s += dot(Q[qr * D4 + c] * P.scale, k[c]); }
     let p = exp(s - STATS[qr]);
     var dp = 0.0;
-    for (var c = 0u; c < {{DV}}u; c++) {
-      let g = DO[qr * {{DV}}u + c];
+    for (var c = 0u; c < DV4; c++) {
+      let g = DO[qr * DV4 + c];
       dv[c] += p * g;
-      dp += g * v[c];
+      dp += dot(g, v[c]);
     }
     let ds = p * (dp - STATS[P.N * P.L + qr]);
-    for (var c = 0u; c < {{D}}u; c++) { dk[c] += ds * Q[qr * {{D}}u + c]; }
+    for (var c = 0u; c < D4; c++) { dk[c] += ds * Q[qr * D4 + c]; }
   }
-  for (var c = 0u; c < {{D}}u; c++) { OUT1[r * {{D}}u + c] = dk[c] * P.scale; }
-  for (var c = 0u; c < {{DV}}u; c++) { OUT2[r * {{DV}}u + c] = dv[c]; }
+  for (var c = 0u; c < D4; c++) { OUT1[r * D4 + c] = dk[c] * P.scale; }
+  for (var c = 0u; c < DV4; c++) { OUT2[r * DV4 + c] = dv[c]; }
 }

@@ -61,7 +61,7 @@ Deno.test("fused attention: one kernel forward, two backward; lengths past the w
   );
   await checkOp({
     name: "fused attention, [L, S] mask, L 70, S 67",
-    shapes: [[1, 70, 4], [1, 67, 4], [1, 67, 3]],
+    shapes: [[1, 70, 4], [1, 67, 4], [1, 67, 8]],
     gpu: (q, k, v) => gb.scaledDotProductAttention(q, k, v, { mask: fullMask }),
     cpu: (q, k, v) => attentionRef(q, k, v, full),
     sample: 300,

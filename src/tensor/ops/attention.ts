@@ -153,7 +153,25 @@ export interface AttentionOptions {
   isCausal?: boolean;
   /** The factor on q·kᵀ (default 1/sqrt(E)). */
   scale?: number;
+  /**
+   * "auto" (default: the fused kernel where it measured at least as fast, see FUSED_MAX_KEYS),
+   * "fused" (the fused kernel, an error where it cannot run) or "composed" (matmul and softmax).
+   */
+  kernel?: "auto" | "fused" | "composed";
 }
+
+/**
+ * When the fused kernel runs. Measured on lavapipe (bench/sequence.ts, B 8, 4 heads of 16,
+ * forward and backward): at 64 keys fused and composed take the same time (46 vs 48 ms) and the
+ * fused one does it in 3 dispatches instead of ~12; at 256 keys the composed ops are faster
+ * (221 vs 354 ms), because the matmul kernel's 16×16 register tiles reuse each load 16 times
+ * where the fused kernel's one row per invocation reuses it once (a 4-row blocked variant was
+ * slower still, 620 ms: its register arrays spilled). So: fused up to 128 keys, and whenever the
+ * [.., L, S] score matrix the composed ops would store passes 16M elements (64 MB; the binding
+ * limit of this adapter is 128 MiB), where only the fused kernel, which never stores it, fits.
+ */
+const FUSED_MAX_KEYS = 128;
+const COMPOSED_MAX_SCORES = 16 * 1024 * 1024;
 
 /** The largest head size the fused kernel keeps in registers; larger ones use the composed ops. */
 export const FUSED_ATTENTION_MAX_HEAD = 256;
@@ -162,9 +180,10 @@ export const FUSED_ATTENTION_MAX_HEAD = 256;
  * softmax(q·kᵀ·scale, masked)·v for q [..., L, E], k [..., S, E], v [..., S, Ev], as PyTorch's
  * `F.scaled_dot_product_attention`; `attentionWeights` returns the softmax too. Masked keys get
  * exactly zero weight. A query whose every key is masked gets NaN (as PyTorch). Runs as one fused
- * kernel (and two for the backward pass) when q, k and v share their leading dimensions;
- * otherwise (broadcast leading dimensions, heads wider than 256) it is composed from matmul and
- * softmax.
+ * kernel (and two for the backward pass) when q, k and v share their leading dimensions, the
+ * head sizes are multiples of 4 (it reads vec4s) and there are at most 128 keys, or the score
+ * matrix would be too large to store; otherwise it is composed from matmul and softmax, which
+ * measured faster on long sequences (see FUSED_MAX_KEYS).
  *
  * @example
  * ```ts
@@ -179,7 +198,7 @@ export function scaledDotProductAttention(
   v: Tensor,
   options: AttentionOptions = {},
 ): Tensor {
-  if (!fusable(q, k, v)) return matmul(attentionWeights(q, k, options), v);
+  if (!fusable(q, k, v, options.kernel)) return matmul(attentionWeights(q, k, options), v);
   return fusedAttention(q, k, v, options, false).output;
 }
 
@@ -202,7 +221,7 @@ export function attention(
   v: Tensor,
   options: AttentionOptions & { needWeights?: boolean } = {},
 ): { output: Tensor; weights?: Tensor } {
-  if (fusable(q, k, v)) return fusedAttention(q, k, v, options, options.needWeights ?? false);
+  if (fusable(q, k, v, options.kernel)) return fusedAttention(q, k, v, options, options.needWeights ?? false);
   const w = attentionWeights(q, k, options);
   const output = matmul(w, v);
   if (options.needWeights) return { output, weights: w };
@@ -214,13 +233,31 @@ function sameDims(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
-function fusable(q: Tensor, k: Tensor, v: Tensor): boolean {
+function fusable(q: Tensor, k: Tensor, v: Tensor, kernel: AttentionOptions["kernel"] = "auto"): boolean {
   checkQK(q, k);
   assertFloat("attention", v);
+  if (kernel === "composed") return false;
   const lead = q.shape.slice(0, -2);
+  const L = q.shape[q.ndim - 2], S = k.shape[k.ndim - 2];
+  const scores = lead.reduce((a, b) => a * b, 1) * L * S;
+  const can = canFuse(q, k, v, lead);
+  if (kernel === "fused") {
+    if (!can) {
+      throw new Error(
+        `attention: the fused kernel needs q, k, v with the same leading dims and head sizes that are multiples of 4 (at most ${FUSED_ATTENTION_MAX_HEAD}); got q [${q.shape}], k [${k.shape}], v [${v.shape}]`,
+      );
+    }
+    return true;
+  }
+  if (S > FUSED_MAX_KEYS && scores <= COMPOSED_MAX_SCORES) return false;
+  return can;
+}
+
+function canFuse(q: Tensor, k: Tensor, v: Tensor, lead: readonly number[]): boolean {
   return sameDims(lead, k.shape.slice(0, -2)) && sameDims(lead, v.shape.slice(0, -2)) &&
     k.shape[k.ndim - 2] === v.shape[v.ndim - 2] && q.shape[q.ndim - 1] <= FUSED_ATTENTION_MAX_HEAD &&
-    v.shape[v.ndim - 1] <= FUSED_ATTENTION_MAX_HEAD && q.size > 0 && k.size > 0 && v.size > 0;
+    v.shape[v.ndim - 1] <= FUSED_ATTENTION_MAX_HEAD && q.shape[q.ndim - 1] % 4 === 0 &&
+    v.shape[v.ndim - 1] % 4 === 0 && q.size > 0 && k.size > 0 && v.size > 0;
 }
 
 function checkQK(q: Tensor, k: Tensor): void {
@@ -273,40 +310,41 @@ function fusedAttention(
     mask_rows: mask ? mask.rows : 0,
     scale: options.scale ?? 1 / Math.sqrt(D),
   };
-  const constants = { D, DV };
+  const constants = { D4: D / 4, DV4: DV / 4 };
+  const blocks = (rows: number) => N * rows;
   const stats = empty([2 * N * L]);
   const out = empty([...lead, L, DV]);
-  const run = (entry: string, d: Tensor | null, out1: Tensor, out2: Tensor | null, rows: number) => {
-    const scratch = out2 ? null : empty([1]);
+  const run = (
+    entry: string,
+    d: Tensor | null,
+    out1: Tensor | null,
+    out2: Tensor | null,
+    w: Tensor | null,
+    rows: number,
+  ) => {
+    // every read_write binding needs a buffer of its own: scratch for the ones this entry leaves alone
+    const scratch = [out1, out2, w].map((t) => (t ? null : empty([4])));
+    const [o1, o2, ow] = [out1, out2, w].map((t, i) => t ?? scratch[i]!);
     dispatch({
       shader: "attention",
       entry,
       constants,
-      buffers: [
-        q.buffer,
-        k.buffer,
-        v.buffer,
-        (mask?.m ?? q).buffer,
-        (d ?? q).buffer,
-        stats.buffer,
-        out1.buffer,
-        (out2 ?? scratch!).buffer,
-      ],
+      buffers: [q, k, v, mask?.m ?? q, d ?? q, stats, o1, o2, ow].map((t) => t.buffer),
       params,
       invocations: rows,
     });
-    scratch?.dispose();
+    scratch.forEach((t) => t?.dispose());
   };
-  run("forward", null, out, null, N * L);
+  run("forward", null, out, null, null, blocks(L));
   let weights: Tensor | undefined;
   if (needWeights) {
     weights = empty([...lead, L, S]);
-    run("weights", null, weights, null, N * L);
+    run("weights", null, null, null, weights, N * L);
   }
   const output = record(out, "attention", [q, k, v], (g) => {
     const dq = empty(q.shape), dk = empty(k.shape), dv = empty(v.shape);
-    run("bwd_q", g, dq, out, N * L);
-    run("bwd_kv", g, dk, dv, N * S);
+    run("bwd_q", g, dq, out, null, blocks(L));
+    run("bwd_kv", g, dk, dv, null, blocks(S));
     return [dq, dk, dv];
   }, [q, k, v, out]);
   // what the backward pass reads lives exactly as long as the output
