@@ -162,13 +162,14 @@ export interface AttentionOptions {
 
 /**
  * When the fused kernel runs. Measured on lavapipe (bench/sequence.ts, B 8, 4 heads of 16,
- * forward and backward): at 64 keys fused and composed take the same time (46 vs 48 ms) and the
- * fused one does it in 3 dispatches instead of ~12; at 256 keys the composed ops are faster
- * (221 vs 354 ms), because the matmul kernel's 16×16 register tiles reuse each load 16 times
- * where the fused kernel's one row per invocation reuses it once (a 4-row blocked variant was
- * slower still, 620 ms: its register arrays spilled). So: fused up to 128 keys, and whenever the
- * [.., L, S] score matrix the composed ops would store passes 16M elements (64 MB; the binding
- * limit of this adapter is 128 MiB), where only the fused kernel, which never stores it, fits.
+ * forward and backward, fused time ÷ composed time over three runs): at 64 keys 0.96, 1.09 and
+ * 0.89 (level, and the fused kernel does it in 3 dispatches instead of ~12); at 256 keys 0.62,
+ * 0.91 and 1.21 (level within this machine's noise, or behind: the matmul kernel's 16×16
+ * register tiles reuse each load 16 times where the fused kernel's one row per invocation
+ * reuses it once; a 4-row blocked variant measured 620 ms against 354, its register arrays
+ * spilled). So: fused up to 128 keys, and whenever the [.., L, S] score matrix the composed ops
+ * would store passes 16M elements (64 MB; this adapter's binding limit is 128 MiB), where only
+ * the fused kernel, which never stores it, fits.
  */
 const FUSED_MAX_KEYS = 128;
 const COMPOSED_MAX_SCORES = 16 * 1024 * 1024;
