@@ -47,9 +47,9 @@ export interface ReversalResult {
   antiDiagonalMass: number[][];
   /** The head with the most anti-diagonal mass. */
   bestHead: { layer: number; head: number; mass: number };
-  /** Training loss every `logEvery` steps. */
+  /** Training loss at step 1 and every 10th step. */
   losses: { step: number; loss: number }[];
-  /** The buffer pool's live buffers and bytes after the first logged step and at the end. */
+  /** The buffer pool's live buffers and bytes after step `logEvery` (100) and at the end. */
   pool: { early: { buffers: number; bytes: number }; end: { buffers: number; bytes: number } };
   /** Wall-clock seconds of training. */
   seconds: number;
@@ -113,12 +113,13 @@ export async function runReversal(options: ReversalOptions = {}): Promise<Revers
       const l = crossEntropy(model.forward(x).reshape([batch * n, 10]), y);
       await l.backward();
       opt.step();
-      return step % logEvery === 0 || step === steps ? await l.item() : NaN;
+      // the loss curve gets step 1 and every 10th (one readback each); the log every logEvery
+      return step === 1 || step % 10 === 0 || step === steps ? await l.item() : NaN;
     });
-    if (!Number.isNaN(loss)) {
-      losses.push({ step, loss });
+    if (!Number.isNaN(loss)) losses.push({ step, loss });
+    if (step % logEvery === 0 || step === steps) {
       log(`step ${step}/${steps}  loss ${loss.toFixed(4)}`);
-      if (losses.length === 1) {
+      if (step === logEvery) {
         const p = poolStats();
         early = { buffers: p.liveBuffers, bytes: p.liveBytes };
       }
