@@ -5,7 +5,26 @@ import { noGrad } from "../tensor/graph.ts";
 import { grad } from "../tensor/autograd.ts";
 import { keep, scope } from "../tensor/scope.ts";
 import { mul } from "../tensor/ops/elementwise.ts";
-import type { Tensor } from "../tensor/tensor.ts";
+import type { RemovableHandle, Tensor } from "../tensor/tensor.ts";
+
+/**
+ * Adds an attention hook to every MultiheadAttention in the model; `seen` gets each call's
+ * module name, call number and weights. Returns the handles to remove.
+ */
+function hookAttention(
+  model: Module,
+  seen: (layer: string, call: number, weights: Tensor) => void,
+): RemovableHandle[] {
+  const names = new Map(model.namedModules().map(([n, m]) => [m, n]));
+  const calls = new Map<Module, number>();
+  return [...names.keys()].filter((m): m is MultiheadAttention => m instanceof MultiheadAttention).map((m) =>
+    m.registerAttentionHook((mod, weights) => {
+      const k = calls.get(mod) ?? 0;
+      calls.set(mod, k + 1);
+      seen(names.get(mod)!, k, weights);
+    })
+  );
+}
 
 /** One attention call's weights. */
 export interface CapturedAttention {
@@ -30,17 +49,10 @@ export interface CapturedAttention {
  * ```
  */
 export async function captureAttention(model: Module, ...inputs: Tensor[]): Promise<CapturedAttention[]> {
-  const names = new Map(model.namedModules().map(([n, m]) => [m, n]));
   const found: CapturedAttention[] = [];
-  const calls = new Map<Module, number>();
-  const handles = [...names.keys()].filter((m): m is MultiheadAttention => m instanceof MultiheadAttention)
-    .map((m) =>
-      m.registerAttentionHook((mod, weights) => {
-        const k = calls.get(mod) ?? 0;
-        calls.set(mod, k + 1);
-        found.push({ layer: names.get(mod)!, call: k, weights: keep(noGrad(() => mul(weights, 1))) });
-      })
-    );
+  const handles = hookAttention(model, (layer, call, weights) => {
+    found.push({ layer, call, weights: keep(noGrad(() => mul(weights, 1))) });
+  });
   const restoreModes = model.enterEval();
   try {
     await scope(async () => {
@@ -91,17 +103,8 @@ export async function attentionGradients(
   inputs: Tensor[],
   select: (output: Tensor) => Tensor,
 ): Promise<AttentionGradient[]> {
-  const names = new Map(model.namedModules().map(([n, m]) => [m, n]));
   const found: { layer: string; call: number; weights: Tensor }[] = [];
-  const calls = new Map<Module, number>();
-  const handles = [...names.keys()].filter((m): m is MultiheadAttention => m instanceof MultiheadAttention)
-    .map((m) =>
-      m.registerAttentionHook((mod, weights) => {
-        const k = calls.get(mod) ?? 0;
-        calls.set(mod, k + 1);
-        found.push({ layer: names.get(mod)!, call: k, weights });
-      })
-    );
+  const handles = hookAttention(model, (layer, call, weights) => found.push({ layer, call, weights }));
   const restoreModes = model.enterEval();
   try {
     return await scope(async () => {

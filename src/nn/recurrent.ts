@@ -40,6 +40,27 @@ export abstract class RecurrentLayer extends Module {
       });
     }
   }
+
+  /** Runs `layer` over the stack (each layer's output feeds the next) for cells whose state is h alone. */
+  protected stackLayers(
+    x: Tensor,
+    state: { h: Tensor } | undefined,
+    layer: (x: Tensor, w: RecurrentWeights, h0?: { h: Tensor }) => { output: Tensor; h: Tensor },
+  ): { output: Tensor; h: Tensor } {
+    let out = x;
+    const hs: Tensor[] = [];
+    this.layers.forEach((w, l) => {
+      const r = layer(out, w, state ? { h: layerState(state.h, l) } : undefined);
+      out = r.output;
+      hs.push(r.h);
+    });
+    return { output: out, h: stack(hs) };
+  }
+}
+
+/** Layer l's [B, H] slice of a [layers, B, H] state. */
+function layerState(s: Tensor, l: number): Tensor {
+  return reshape(slice(s, l, l + 1), s.shape.slice(1));
 }
 
 /** Stacks per-layer [B, H] states into [layers, B, H]. */
@@ -71,12 +92,7 @@ export class LSTM extends RecurrentLayer {
     let out = x;
     const hs: Tensor[] = [], cs: Tensor[] = [];
     this.layers.forEach((w, l) => {
-      const init = state
-        ? {
-          h: reshape(slice(state.h, l, l + 1), state.h.shape.slice(1)),
-          c: reshape(slice(state.c, l, l + 1), state.c.shape.slice(1)),
-        }
-        : undefined;
+      const init = state ? { h: layerState(state.h, l), c: layerState(state.c, l) } : undefined;
       const r = lstm(out, w, init);
       out = r.output;
       hs.push(r.h);
@@ -106,18 +122,7 @@ export class GRU extends RecurrentLayer {
   }
   /** The output and the final state h ([layers, B, H]); `state` gives an initial one. */
   forwardWithState(x: Tensor, state?: { h: Tensor }): { output: Tensor; h: Tensor } {
-    let out = x;
-    const hs: Tensor[] = [];
-    this.layers.forEach((w, l) => {
-      const r = gru(
-        out,
-        w,
-        state ? { h: reshape(slice(state.h, l, l + 1), state.h.shape.slice(1)) } : undefined,
-      );
-      out = r.output;
-      hs.push(r.h);
-    });
-    return { output: out, h: stack(hs) };
+    return this.stackLayers(x, state, (inp, w, h0) => gru(inp, w, h0));
   }
 }
 
@@ -150,18 +155,6 @@ export class RNN extends RecurrentLayer {
   }
   /** The output and the final state h ([layers, B, H]); `state` gives an initial one. */
   forwardWithState(x: Tensor, state?: { h: Tensor }): { output: Tensor; h: Tensor } {
-    let out = x;
-    const hs: Tensor[] = [];
-    this.layers.forEach((w, l) => {
-      const r = rnn(
-        out,
-        w,
-        state ? { h: reshape(slice(state.h, l, l + 1), state.h.shape.slice(1)) } : undefined,
-        this.nonlinearity,
-      );
-      out = r.output;
-      hs.push(r.h);
-    });
-    return { output: out, h: stack(hs) };
+    return this.stackLayers(x, state, (inp, w, h0) => rnn(inp, w, h0, this.nonlinearity));
   }
 }
