@@ -29,3 +29,4 @@ export * from "./src/io/mod.ts";
 export * from "./src/inspect/mod.ts";
 export * from "./src/viz/mod.ts";
 export * from "./src/explain/mod.ts";
+export * from "./src/compress/mod.ts";

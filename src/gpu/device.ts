@@ -114,6 +114,23 @@ export function adapterInfo(): AdapterInfo {
   };
 }
 
+/**
+ * Whether WGSL here has the packed 4×8-bit integer dot products (`dot4I8Packed`; the
+ * "packed_4x8_integer_dot_product" language feature). The int8 kernels use them when it does
+ * and unpack the bytes themselves when it does not.
+ *
+ * @example
+ * ```ts
+ * import { hasPackedIntegerDot } from "glassbox";
+ * hasPackedIntegerDot(); // true on Deno 2.9's WebGPU
+ * ```
+ */
+export function hasPackedIntegerDot(): boolean {
+  device();
+  const f = (navigator.gpu as unknown as { wgslLanguageFeatures?: ReadonlySet<string> }).wgslLanguageFeatures;
+  return f?.has("packed_4x8_integer_dot_product") ?? false;
+}
+
 function envOr(name: string, fallback: string): string {
   try {
     return Deno.env.get(name) ?? fallback;

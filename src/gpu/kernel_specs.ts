@@ -56,6 +56,10 @@ export const KERNEL_SPECS: Readonly<Record<string, KernelSpec>> = {
     params: u("B", "H"),
     workgroup: { lstm_fwd: 64, lstm_bwd: 64, gru_fwd: 64, gru_bwd: 64 },
   },
+  int8: {
+    params: [...u("M", "N", "K", "K4", "has_bias"), ...f("sx", "inv_sx")],
+    workgroup: { quantize: 256, linear: 64 },
+  },
   gather: { params: u("O", "D", "J", "I"), workgroup: { gather: 256, backward: 256 } },
   matmul: {
     params: u("M", "N", "K", "lda4", "ldb4", "a_batch4", "b_batch4", "tiles_m", "tiles_n", "batch"),

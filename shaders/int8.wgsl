@@ -1,0 +1,81 @@
+// int8.wgsl: int8 matrix products for quantized dense (and, after im2col, conv) layers.
+//
+// Values are int8, four to a u32 (byte 0 = the lowest element index), rows padded with zeros to
+// a multiple of 4 (K4 = ceil(K / 4) words per row).
+//   quantize: XF [M, K] f32 → packed X [M, K4] (written to ACC as bits):
+//             q = clamp(round(x · inv_sx), −127, 127) (round half to even; symmetric, narrow range)
+//   linear:   ACC[m, n] = Σ_k X[m, k]·W[n, k] in i32 (exact), and
+//             Y[m, n] = f32(ACC)·sx·WS[n] + BIAS[n] (requantized to float: one scale for the
+//             input, one per output channel for the weights).
+// DOT is the 4-way dot product: WGSL's dot4I8Packed where the adapter has the
+// packed_4x8_integer_dot_product feature, otherwise `dot4_unpack` (sign-extending shifts); both
+// give the same i32.
+// Bindings: 0 X (read, packed u32), 1 W (read, packed u32), 2 WS (read, f32 [N]), 3 BIAS (read,
+//           f32 [N]; bind anything when has_bias = 0), 4 XF (read, f32; bind anything for
+//           linear), 5 ACC (read_write, i32), 6 Y (read_write, f32; bind anything for quantize),
+//           7 uniform P { M, N, K, K4, has_bias, sx, inv_sx }.
+
+struct Params { M: u32, N: u32, K: u32, K4: u32, has_bias: u32, sx: f32, inv_sx: f32 }
+
+@group(0) @binding(0) var<storage, read> X: array<u32>;
+@group(0) @binding(1) var<storage, read> W: array<u32>;
+@group(0) @binding(2) var<storage, read> WS: array<f32>;
+@group(0) @binding(3) var<storage, read> BIAS: array<f32>;
+@group(0) @binding(4) var<storage, read> XF: array<f32>;
+@group(0) @binding(5) var<storage, read_write> ACC: array<i32>;
+@group(0) @binding(6) var<storage, read_write> Y: array<f32>;
+@group(0) @binding(7) var<uniform> P: Params;
+
+// Every entry names every binding once, so one bind group layout serves both.
+fn bind_all() {
+  if (P.M == 0xffffffffu) {
+    Y[0] = f32(X[0] + W[0]) + WS[0] + BIAS[0] + XF[0] + f32(ACC[0]);
+  }
+}
+
+// byte i of a as a signed value
+fn sbyte(a: u32, i: u32) -> i32 {
+  return bitcast<i32>(a << (24u - 8u * i)) >> 24u;
+}
+
+fn dot4_unpack(a: u32, b: u32) -> i32 {
+  return sbyte(a, 0u) * sbyte(b, 0u) + sbyte(a, 1u) * sbyte(b, 1u) + sbyte(a, 2u) * sbyte(b, 2u) +
+    sbyte(a, 3u) * sbyte(b, 3u);
+}
+
+fn dot4(a: u32, b: u32) -> i32 {
+  return {{DOT}}(a, b);
+}
+
+@compute @workgroup_size({{WG}})
+fn quantize(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  bind_all();
+  let t = gid.x + gid.y * nw.x * {{WG}}u;
+  if (t >= P.M * P.K4) { return; }
+  let m = t / P.K4;
+  let k0 = (t % P.K4) * 4u;
+  var word = 0u;
+  for (var i = 0u; i < 4u; i++) {
+    var q = 0;
+    if (k0 + i < P.K) {
+      q = i32(clamp(round(XF[m * P.K + k0 + i] * P.inv_sx), -127.0, 127.0));
+    }
+    word |= (bitcast<u32>(q) & 0xffu) << (8u * i);
+  }
+  ACC[t] = bitcast<i32>(word);
+}
+
+@compute @workgroup_size({{WG}})
+fn linear(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  bind_all();
+  let t = gid.x + gid.y * nw.x * {{WG}}u;
+  if (t >= P.M * P.N) { return; }
+  let m = t / P.N;
+  let n = t % P.N;
+  var acc = 0;
+  for (var w = 0u; w < P.K4; w++) { acc += dot4(X[m * P.K4 + w], W[n * P.K4 + w]); }
+  ACC[t] = acc;
+  var y = f32(acc) * P.sx * WS[n];
+  if (P.has_bias != 0u) { y += BIAS[n]; }
+  Y[t] = y;
+}

@@ -1,0 +1,256 @@
+/**
+ * int8 arithmetic for quantized layers (the first piece of compression): symmetric
+ * per-output-channel weight quantization, int8 values packed four to a u32, and the int8
+ * matrix product on the GPU (shaders/int8.wgsl) with exact i32 accumulators and a float
+ * requantized output. The 4-way dot product is WGSL's `dot4I8Packed` where the adapter has it
+ * and an unpacking path where not, chosen at run time (`int8DotPath`), or forced.
+ */
+import { hasPackedIntegerDot } from "../gpu/device.ts";
+import { dispatch } from "../gpu/queue.ts";
+import { tensor } from "../tensor/create.ts";
+import { assertFloat, assertLive, empty, type Tensor } from "../tensor/tensor.ts";
+import type { Linear } from "../nn/linear.ts";
+
+/** How the kernel computes a 4-way int8 dot product. */
+export type Int8DotPath = "builtin" | "unpack";
+
+/**
+ * The dot-product path this adapter supports best: "builtin" (`dot4I8Packed`) when WGSL has
+ * the packed_4x8_integer_dot_product feature, else "unpack".
+ *
+ * @example
+ * ```ts
+ * import { int8DotPath } from "glassbox";
+ * int8DotPath(); // "builtin" on Deno 2.9's WebGPU
+ * ```
+ */
+export function int8DotPath(): Int8DotPath {
+  return hasPackedIntegerDot() ? "builtin" : "unpack";
+}
+
+/** x rounded to the nearest integer, halves to even (as WGSL's `round`). */
+export function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x - Math.trunc(x)) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** Clamp to the narrow symmetric int8 range [−127, 127]. */
+const clamp8 = (v: number) => Math.max(-127, Math.min(127, v));
+
+/**
+ * Symmetric per-row int8 quantization of a [rows, cols] float matrix (a weight, one row per
+ * output channel): scale_r = max|w_r| / 127, q = round(w / scale_r) in [−127, 127], so
+ * w ≈ q · scale_r. A row of zeros gets scale 1 (and zeros).
+ *
+ * @example
+ * ```ts
+ * import { quantizePerChannel } from "glassbox";
+ * const { q, scales } = quantizePerChannel(Float32Array.from([0.5, -1, 0.25, 2]), 2, 2);
+ * // q = [64, -127, 16, 127], scales = [1/127, 2/127]
+ * ```
+ */
+export function quantizePerChannel(
+  w: Float32Array,
+  rows: number,
+  cols: number,
+): { q: Int8Array; scales: Float32Array } {
+  if (w.length !== rows * cols) {
+    throw new Error(`quantizePerChannel: ${w.length} values are not [${rows}, ${cols}]`);
+  }
+  const q = new Int8Array(rows * cols), scales = new Float32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let max = 0;
+    for (let c = 0; c < cols; c++) max = Math.max(max, Math.abs(w[r * cols + c]));
+    if (!Number.isFinite(max)) throw new Error(`quantizePerChannel: row ${r} has a NaN or infinite value`);
+    const s = Math.fround(max > 0 ? max / 127 : 1);
+    scales[r] = s;
+    for (let c = 0; c < cols; c++) q[r * cols + c] = clamp8(roundHalfEven(w[r * cols + c] / s));
+  }
+  return { q, scales };
+}
+
+/**
+ * The input quantization the kernel does, on the CPU: q = clamp(round(x · invScale), ±127)
+ * with the product in float32, as WGSL computes it (for tests and calibration).
+ */
+export function quantizeValues(x: ArrayLike<number>, scale: number): Int8Array {
+  const inv = Math.fround(1 / scale);
+  return Int8Array.from(
+    { length: x.length },
+    (_, i) => clamp8(roundHalfEven(Math.fround(Math.fround(x[i]) * inv))),
+  );
+}
+
+/**
+ * Packs a [rows, cols] int8 matrix four values to a u32 word (byte 0 = the lowest column),
+ * each row padded with zeros to ceil(cols / 4) words; returned as int32 bits.
+ *
+ * @example
+ * ```ts
+ * import { packInt8 } from "glassbox";
+ * packInt8(Int8Array.from([1, -1, 2]), 1, 3); // [0x0002ff01]
+ * ```
+ */
+export function packInt8(q: Int8Array, rows: number, cols: number): Int32Array {
+  const k4 = Math.ceil(cols / 4), out = new Int32Array(rows * k4);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) out[r * k4 + (c >> 2)] |= (q[r * cols + c] & 0xff) << (8 * (c & 3));
+  }
+  return out;
+}
+
+/** The symmetric scale that maps the largest |x| (or its `percentile`) to 127. */
+export function symmetricScale(values: ArrayLike<number>, percentile = 100): number {
+  const a = Float64Array.from(values, Math.abs).sort();
+  if (a.length === 0) throw new Error("symmetricScale: no values");
+  const v = a[Math.min(a.length - 1, Math.max(0, Math.ceil((percentile / 100) * a.length) - 1))];
+  return v > 0 ? v / 127 : 1;
+}
+
+/**
+ * Quantizes a float [M, K] tensor to packed int8 [M, ceil(K/4)] (int32 bits) with one scale.
+ *
+ * @example
+ * ```ts
+ * import { quantizeInput, tensor } from "glassbox";
+ * const xq = quantizeInput(tensor([[0.5, -1, 0.25]]), 1 / 127); // [1, 1] packed words
+ * ```
+ */
+export function quantizeInput(x: Tensor, scale: number): Tensor {
+  assertFloat("quantizeInput", x);
+  if (x.ndim !== 2) throw new Error(`quantizeInput: expected [M, K], got ${x.describe()}`);
+  if (!(scale > 0) || !Number.isFinite(scale)) {
+    throw new Error(`quantizeInput: scale must be positive, got ${scale}`);
+  }
+  const [M, K] = x.shape, K4 = Math.ceil(K / 4);
+  const out = empty([M, K4], "int32");
+  if (out.size === 0) return out;
+  run("quantize", "unpack", [x, x, x, x, x, out, null], { M, N: 1, K, K4, sx: scale }, M * K4);
+  return out;
+}
+
+function run(
+  entry: string,
+  path: Int8DotPath,
+  b: (Tensor | null)[],
+  p: { M: number; N: number; K: number; K4: number; sx: number; hasBias?: boolean },
+  n: number,
+): void {
+  const scratch = b[6] ? null : empty([1]);
+  dispatch({
+    shader: "int8",
+    entry,
+    constants: { DOT: path === "builtin" ? "dot4I8Packed" : "dot4_unpack" },
+    buffers: b.map((t) => (t ?? scratch!).buffer),
+    params: {
+      M: p.M,
+      N: p.N,
+      K: p.K,
+      K4: p.K4,
+      has_bias: p.hasBias ? 1 : 0,
+      sx: p.sx,
+      inv_sx: Math.fround(1 / p.sx),
+    },
+    invocations: n,
+  });
+  scratch?.dispose();
+}
+
+/**
+ * The int8 product of packed inputs xq [M, K4] and packed weights wq [N, K4]: the exact i32
+ * accumulators acc [M, N], and y = acc · inputScale · weightScales[n] + bias[n] as float.
+ *
+ * @example
+ * ```ts
+ * import { int8Matmul, packInt8, tensor } from "glassbox";
+ * const xq = tensor(packInt8(Int8Array.from([1, 2, 3]), 1, 3), [1, 1], { dtype: "int32" });
+ * const wq = tensor(packInt8(Int8Array.from([4, 5, 6]), 1, 3), [1, 1], { dtype: "int32" });
+ * const { acc } = int8Matmul(xq, wq, tensor([1]), null, 3, { inputScale: 1 }); // [[32]]
+ * ```
+ */
+export function int8Matmul(
+  xq: Tensor,
+  wq: Tensor,
+  weightScales: Tensor,
+  bias: Tensor | null,
+  K: number,
+  options: { inputScale: number; path?: Int8DotPath },
+): { acc: Tensor; y: Tensor } {
+  for (const t of [xq, wq]) {
+    assertLive("int8Matmul", t);
+    if (t.dtype !== "int32" || t.ndim !== 2) {
+      throw new Error(`int8Matmul: packed operands are int32 [rows, K/4], got ${t.describe()}`);
+    }
+  }
+  const [M, K4] = xq.shape, N = wq.shape[0];
+  if (wq.shape[1] !== K4 || Math.ceil(K / 4) !== K4) {
+    throw new Error(`int8Matmul: packed widths ${K4} and ${wq.shape[1]} do not hold K = ${K} values`);
+  }
+  if (weightScales.size !== N || (bias && bias.size !== N)) {
+    throw new Error(`int8Matmul: weight scales and bias need ${N} values (one per output channel)`);
+  }
+  const acc = empty([M, N], "int32"), y = empty([M, N]);
+  if (acc.size === 0) return { acc, y };
+  run(
+    "linear",
+    options.path ?? int8DotPath(),
+    [xq, wq, weightScales, bias ?? weightScales, weightScales, acc, y],
+    { M, N, K, K4, sx: options.inputScale, hasBias: bias !== null },
+    M * N,
+  );
+  return { acc, y };
+}
+
+/**
+ * A Linear layer with int8 weights (per output channel) and int8 inputs (one calibrated
+ * scale): y ≈ x·Wᵀ + b computed as an int8 product with i32 accumulation.
+ *
+ * @example
+ * ```ts
+ * import { Linear, QuantizedLinear, randn } from "glassbox";
+ * const q = await QuantizedLinear.fromLinear(new Linear(8, 4), 3 / 127);
+ * q.forward(randn([2, 8])).shape; // [2, 4]
+ * ```
+ */
+export class QuantizedLinear {
+  private constructor(
+    /** Packed weights [out, ceil(in/4)]. */
+    readonly weight: Tensor,
+    /** One scale per output channel. */
+    readonly weightScales: Tensor,
+    /** The float bias, or null. */
+    readonly bias: Tensor | null,
+    /** The input's scale (from calibration). */
+    readonly inputScale: number,
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+  ) {}
+
+  /** Quantizes a Linear's weights per output channel; `inputScale` maps inputs to int8. */
+  static async fromLinear(linear: Linear, inputScale: number): Promise<QuantizedLinear> {
+    const [O, I] = linear.weight.shape;
+    const { q, scales } = quantizePerChannel((await linear.weight.toArray()) as Float32Array, O, I);
+    const bias = linear.bias ? tensor(await linear.bias.toArray(), [O]) : null;
+    const packed = tensor(packInt8(q, O, I), [O, Math.ceil(I / 4)], { dtype: "int32" });
+    return new QuantizedLinear(packed, tensor(scales, [O]), bias, inputScale, I, O);
+  }
+
+  /** [M, in] float → [M, out] float, through int8. */
+  forward(x: Tensor, path?: Int8DotPath): Tensor {
+    const xq = quantizeInput(x, this.inputScale);
+    const { acc, y } = int8Matmul(xq, this.weight, this.weightScales, this.bias, this.inFeatures, {
+      inputScale: this.inputScale,
+      path,
+    });
+    xq.dispose();
+    acc.dispose();
+    return y;
+  }
+
+  /** Frees the packed weights, scales and bias. */
+  dispose(): void {
+    this.weight.dispose();
+    this.weightScales.dispose();
+    this.bias?.dispose();
+  }
+}

@@ -1,0 +1,115 @@
+/** int8 kernels against an integer CPU reference: bit for bit on the accumulators, on both dot-product paths. */
+import assert from "node:assert/strict";
+import * as gb from "../mod.ts";
+import { rng } from "./cpu_ref.ts";
+
+function randInt8(n: number, r: () => number): Int8Array {
+  return Int8Array.from({ length: n }, () => Math.floor(r() * 255) - 127);
+}
+
+/** Σ_k x[m, k]·w[n, k] in exact integers. */
+function intMatmul(x: Int8Array, w: Int8Array, M: number, N: number, K: number): Int32Array {
+  const out = new Int32Array(M * N);
+  for (let m = 0; m < M; m++) {
+    for (let n = 0; n < N; n++) {
+      let s = 0;
+      for (let k = 0; k < K; k++) s += x[m * K + k] * w[n * K + k];
+      out[m * N + n] = s;
+    }
+  }
+  return out;
+}
+
+Deno.test("packInt8: byte 0 holds the lowest column, rows pad with zeros to whole words", () => {
+  assert.deepEqual(Array.from(gb.packInt8(Int8Array.from([1, -1, 2, -128, 5, 6, 7]), 1, 7)), [
+    (0x80 << 24) | (0x02 << 16) | (0xff << 8) | 0x01,
+    (0x07 << 16) | (0x06 << 8) | 0x05,
+  ]);
+  assert.deepEqual(Array.from(gb.packInt8(Int8Array.from([1, 2, 3, 4, 5, 6]), 2, 3)), [0x030201, 0x060504]);
+});
+
+Deno.test("int8 matmul: i32 accumulators equal the integer CPU reference exactly, on the dot4I8Packed and the unpacking path", async () => {
+  const r = rng(11);
+  // off every grid: K not a multiple of 4, M·N not a multiple of the workgroup (64)
+  for (const [M, N, K] of [[5, 7, 13], [70, 67, 37], [3, 2, 1], [2, 3, 1024]]) {
+    const x = randInt8(M * K, r), w = randInt8(N * K, r);
+    // the extremes too: −127·−127 and 127·−127 sums, and −128 (outside the narrow range) still multiplies exactly
+    x[0] = -127;
+    w[0] = -127;
+    x[M * K - 1] = -128;
+    const want = intMatmul(x, w, M, N, K);
+    const K4 = Math.ceil(K / 4);
+    const xq = gb.tensor(gb.packInt8(x, M, K), [M, K4], { dtype: "int32" });
+    const wq = gb.tensor(gb.packInt8(w, N, K), [N, K4], { dtype: "int32" });
+    const scales = gb.tensor(Float32Array.from({ length: N }, (_, n) => 0.01 * (n + 1)), [N]);
+    const bias = gb.tensor(Float32Array.from({ length: N }, (_, n) => n - 1), [N]);
+    const paths: gb.Int8DotPath[] = gb.int8DotPath() === "builtin" ? ["builtin", "unpack"] : ["unpack"];
+    for (const path of paths) {
+      const { acc, y } = gb.int8Matmul(xq, wq, scales, bias, K, { inputScale: 0.5, path });
+      const got = (await acc.toArray()) as Int32Array;
+      assert.deepEqual(Array.from(got), Array.from(want), `${path} path, ${M}×${K} · ${K}×${N}`);
+      const ys = await y.toArray();
+      for (let i = 0; i < M * N; i++) {
+        const n = i % N,
+          expect = Math.fround(Math.fround(Math.fround(want[i]) * 0.5) * Math.fround(0.01 * (n + 1))) +
+            (n - 1);
+        assert.ok(
+          Math.abs(ys[i] - expect) <= 1e-6 * Math.max(1, Math.abs(expect)),
+          `${path}: y[${i}] ${ys[i]} vs ${expect}`,
+        );
+      }
+      acc.dispose();
+      y.dispose();
+    }
+    [xq, wq, scales, bias].forEach((t) => t.dispose());
+  }
+  assert.throws(
+    () =>
+      gb.int8Matmul(
+        gb.zeros([2, 3], { dtype: "int32" } as never),
+        gb.zeros([2, 2], { dtype: "int32" } as never),
+        gb.ones([2]),
+        null,
+        12,
+        { inputScale: 1 },
+      ),
+    /packed widths 3 and 2 do not hold K = 12/,
+  );
+});
+
+Deno.test("quantizing inputs on the GPU equals the CPU rule bit for bit: halves round to even, the range clamps at ±127", async () => {
+  const s = 0.1;
+  const inv = Math.fround(1 / s);
+  // exact halfway points of x·inv in float32, big values that clamp, and random ones
+  const special = [0.5, 1.5, 2.5, -0.5, -1.5, 126.5, -126.5, 1e6, -1e6, 0].map((v) => Math.fround(v / inv));
+  const r = rng(12);
+  const values = Float32Array.from([...special, ...Array.from({ length: 53 }, () => (r() * 2 - 1) * 15)]);
+  const M = 7, K = values.length / M;
+  const packed = (await gb.quantizeInput(gb.tensor(values, [M, K]), s).toArray()) as Int32Array;
+  const want = gb.packInt8(gb.quantizeValues(values, s), M, K);
+  assert.deepEqual(Array.from(packed), Array.from(want));
+  assert.deepEqual(Array.from(gb.quantizeValues([0.25, 0.75, 1.25], 0.5)), [0, 2, 2], "halves to even");
+  assert.equal(gb.roundHalfEven(-2.5), -2);
+});
+
+Deno.test("QuantizedLinear: per-channel int8 weights and a calibrated input scale keep the output within 30 dB SQNR of the float layer", async () => {
+  gb.manualSeed(13);
+  const lin = new gb.Linear(100, 10);
+  const x = gb.randn([64, 100]);
+  const xs = await x.toArray();
+  const q = await gb.QuantizedLinear.fromLinear(lin, gb.symmetricScale(xs));
+  const want = await gb.noGrad(() => lin.forward(x)).toArray();
+  const got = await q.forward(x).toArray();
+  let sig = 0, err = 0;
+  for (let i = 0; i < want.length; i++) {
+    sig += want[i] ** 2;
+    err += (want[i] - got[i]) ** 2;
+  }
+  const sqnr = 10 * Math.log10(sig / err);
+  assert.ok(sqnr > 30, `SQNR ${sqnr.toFixed(1)} dB`);
+  const { q: w, scales } = gb.quantizePerChannel(Float32Array.from([0.5, -1, 0.25, 2, 0, 0]), 3, 2);
+  assert.deepEqual(Array.from(w), [64, -127, 16, 127, 0, 0]);
+  assert.deepEqual(Array.from(scales), [Math.fround(1 / 127), Math.fround(2 / 127), 1]);
+  assert.throws(() => gb.quantizePerChannel(Float32Array.from([NaN, 1]), 1, 2), /row 0 has a NaN/);
+  q.dispose();
+});
