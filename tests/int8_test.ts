@@ -113,3 +113,52 @@ Deno.test("QuantizedLinear: per-channel int8 weights and a calibrated input scal
   assert.throws(() => gb.quantizePerChannel(Float32Array.from([NaN, 1]), 1, 2), /row 0 has a NaN/);
   q.dispose();
 });
+
+Deno.test("QuantizedConv2d: accumulators equal an integer CPU convolution exactly (stride 2, padding 1, 3 channels: K = 27), on both paths; output within 30 dB SQNR of conv2d", async () => {
+  gb.manualSeed(14);
+  const [N, C, H, W, O, k] = [2, 3, 9, 7, 5, 3];
+  const conv = new gb.Conv2d(C, O, k, { stride: 2, padding: 1 });
+  const x = gb.randn([N, C, H, W]);
+  const xs = await x.toArray(), ws = (await conv.weight.toArray()) as Float32Array;
+  const scale = gb.symmetricScale(xs);
+  // CPU: the patches (zeros over the padding), quantized by the kernel's rule, times the int8 filters
+  const OH = Math.floor((H + 2 - k) / 2) + 1, OW = Math.floor((W + 2 - k) / 2) + 1, K = C * k * k;
+  const patches = new Float32Array(N * OH * OW * K);
+  for (let n = 0; n < N; n++) {
+    for (let oh = 0; oh < OH; oh++) {
+      for (let ow = 0; ow < OW; ow++) {
+        for (let c = 0; c < C; c++) {
+          for (let kh = 0; kh < k; kh++) {
+            for (let kw = 0; kw < k; kw++) {
+              const ih = oh * 2 - 1 + kh, iw = ow * 2 - 1 + kw;
+              const v = ih >= 0 && ih < H && iw >= 0 && iw < W ? xs[((n * C + c) * H + ih) * W + iw] : 0;
+              patches[((n * OH + oh) * OW + ow) * K + (c * k + kh) * k + kw] = v;
+            }
+          }
+        }
+      }
+    }
+  }
+  const want = intMatmul(
+    gb.quantizeValues(patches, scale),
+    gb.quantizePerChannel(ws, O, K).q,
+    N * OH * OW,
+    O,
+    K,
+  );
+  const q = await gb.QuantizedConv2d.fromConv2d(conv, scale);
+  const paths: gb.Int8DotPath[] = gb.int8DotPath() === "builtin" ? ["builtin", "unpack"] : ["unpack"];
+  for (const path of paths) {
+    const { acc, y } = q.forwardWithAccumulators(x, path);
+    assert.deepEqual(Array.from((await acc.toArray()) as Int32Array), Array.from(want), `${path} path`);
+    assert.deepEqual(y.shape, [N, O, OH, OW]);
+    const got = await y.toArray(), ref = await gb.noGrad(() => conv.forward(x)).toArray();
+    let sig = 0, err = 0;
+    for (let i = 0; i < ref.length; i++) {
+      sig += ref[i] ** 2;
+      err += (ref[i] - got[i]) ** 2;
+    }
+    assert.ok(10 * Math.log10(sig / err) > 30, `${path}: SQNR ${(10 * Math.log10(sig / err)).toFixed(1)} dB`);
+  }
+  q.dispose();
+});

@@ -10,6 +10,9 @@ import { dispatch } from "../gpu/queue.ts";
 import { tensor } from "../tensor/create.ts";
 import { assertFloat, assertLive, empty, type Tensor } from "../tensor/tensor.ts";
 import type { Linear } from "../nn/linear.ts";
+import type { Conv2d } from "../nn/conv.ts";
+import { patchRows } from "../tensor/ops/conv.ts";
+import { permute, reshape } from "../tensor/ops/shape.ts";
 
 /** How the kernel computes a 4-way int8 dot product. */
 export type Int8DotPath = "builtin" | "unpack";
@@ -252,5 +255,66 @@ export class QuantizedLinear {
     this.weight.dispose();
     this.weightScales.dispose();
     this.bias?.dispose();
+  }
+}
+
+/**
+ * A Conv2d with int8 weights (per output channel) and int8 inputs (one calibrated scale): the
+ * patch matrix (im2col) is quantized on the GPU and multiplied by the packed weights with i32
+ * accumulation.
+ *
+ * @example
+ * ```ts
+ * import { Conv2d, QuantizedConv2d, randn } from "glassbox";
+ * const q = await QuantizedConv2d.fromConv2d(new Conv2d(1, 4, 3), 3 / 127);
+ * q.forward(randn([2, 1, 8, 8])).shape; // [2, 4, 6, 6]
+ * ```
+ */
+export class QuantizedConv2d {
+  private constructor(
+    /** The int8 product of the flattened filters [out, in·k·k]. */
+    readonly linear: QuantizedLinear,
+    readonly kernelSize: number,
+    readonly options: { stride?: number; padding?: number; dilation?: number },
+  ) {}
+
+  /** Quantizes a Conv2d's filters per output channel; `inputScale` maps inputs to int8. */
+  static async fromConv2d(conv: Conv2d, inputScale: number): Promise<QuantizedConv2d> {
+    const [O, C, KH, KW] = conv.weight.shape;
+    const flat = reshape(conv.weight, [O, C * KH * KW]);
+    const lin = await QuantizedLinear.fromLinear({ weight: flat, bias: conv.bias } as Linear, inputScale);
+    flat.dispose();
+    const { stride, padding, dilation } = conv.options;
+    return new QuantizedConv2d(lin, KH, { stride, padding, dilation });
+  }
+
+  /** The i32 accumulators [N·OH·OW, out] and the float output [N, out, OH, OW]. */
+  forwardWithAccumulators(x: Tensor, path?: Int8DotPath): { acc: Tensor; y: Tensor } {
+    const { rows, OH, OW } = patchRows(x, this.kernelSize, this.kernelSize, this.options);
+    const l = this.linear;
+    const xq = quantizeInput(rows, l.inputScale);
+    rows.dispose();
+    const { acc, y } = int8Matmul(xq, l.weight, l.weightScales, l.bias, l.inFeatures, {
+      inputScale: l.inputScale,
+      path,
+    });
+    xq.dispose();
+    const nhwc = reshape(y, [x.shape[0], OH, OW, l.outFeatures]);
+    const out = permute(nhwc, [0, 3, 1, 2]);
+    y.dispose();
+    nhwc.dispose();
+    return { acc, y: out };
+  }
+
+  /** [N, in, H, W] float → [N, out, OH, OW] float, through int8. */
+  forward(x: Tensor, path?: Int8DotPath): Tensor {
+    const { acc, y } = this.forwardWithAccumulators(x, path);
+    acc.dispose();
+    return y;
+  }
+
+  /** Frees the packed filters, scales and bias. */
+  dispose(): void {
+    this.linear.dispose();
   }
 }

@@ -4,6 +4,7 @@ export {
   int8DotPath,
   int8Matmul,
   packInt8,
+  QuantizedConv2d,
   QuantizedLinear,
   quantizeInput,
   quantizePerChannel,

@@ -79,6 +79,29 @@ function convParams(g: Geometry, total: number, sN: number, sK: number, sP: numb
 }
 
 /**
+ * @internal The patch matrix of a convolution as rows: [N·OH·OW, C·KH·KW], row (n, oh, ow)
+ * holding the window under output pixel (oh, ow) of image n in the weight's (c, kh, kw) order
+ * (zeros where the window hangs over the padding). What a quantized conv multiplies by its
+ * int8 weights. No autograd.
+ */
+export function patchRows(
+  x: Tensor,
+  KH: number,
+  KW: number,
+  options: Conv2dOptions = {},
+): { rows: Tensor; OH: number; OW: number } {
+  assertFloat("patchRows", x);
+  if (x.ndim !== 4) throw new Error(`patchRows: expected [N, C, H, W], got [${x.shape.join(", ")}]`);
+  const [N, C, H, W] = x.shape;
+  const stride = options.stride ?? 1, pad = options.padding ?? 0, dil = options.dilation ?? 1;
+  const OH = outSize("conv2d", H, KH, stride, pad, dil), OW = outSize("conv2d", W, KW, stride, pad, dil);
+  const K = C * KH * KW, P = OH * OW;
+  const rows = empty([N * P, K]);
+  im2col(x, rows, { N, C, H, W, KH, KW, OH, OW, stride, pad, dil }, P * K, 1, K);
+  return { rows, OH, OW };
+}
+
+/**
  * Convolution of x [N, Cin, H, W] with weight [Cout, Cin, KH, KW] and optional bias [Cout].
  *
  * @example
