@@ -12,3 +12,4 @@ export {
   roundHalfEven,
   symmetricScale,
 } from "./int8.ts";
+export { type QuantizedSave, saveQuantizedModel } from "./save.ts";

@@ -53,8 +53,50 @@ async function readCheckpoint(path: string): Promise<SafetensorsFile> {
   return decodeSafetensors(bytes, path);
 }
 
+/**
+ * Turns quantized weights back into float: an I8 tensor `name` with its F32 `<name>_scale`
+ * (one scale per output channel, the first dimension) becomes F32 q × scale, and the scale
+ * entry is consumed. A missing or mis-shaped scale is an error naming both tensors.
+ * `loadCheckpoint` and `loadModel` do this, so a quantized file loads into a float model.
+ *
+ * @example
+ * ```ts
+ * import { dequantizeFile } from "glassbox";
+ * const file = {
+ *   tensors: new Map([
+ *     ["w", { dtype: "I8" as const, shape: [2, 1], data: Int8Array.from([10, -3]) }],
+ *     ["w_scale", { dtype: "F32" as const, shape: [2], data: Float32Array.from([0.5, 2]) }],
+ *   ]),
+ *   metadata: {},
+ * };
+ * dequantizeFile(file, "demo").tensors.get("w")!.data; // [5, -6]
+ * ```
+ */
+export function dequantizeFile(file: SafetensorsFile, path: string): SafetensorsFile {
+  const tensors = new Map<string, HostTensor>();
+  const used = new Set<string>();
+  for (const [name, t] of file.tensors) {
+    if (t.dtype !== "I8") continue;
+    const sname = `${name}_scale`, s = file.tensors.get(sname);
+    if (!s) throw new Error(`${path}: "${name}" is I8 but the file has no "${sname}" to dequantize it`);
+    const rows = t.shape[0] ?? 1;
+    if (s.dtype !== "F32" || s.shape.length !== 1 || s.shape[0] !== rows) {
+      throw new Error(
+        `${path}: "${sname}" must be F32 [${rows}] (one scale per output channel of "${name}" [${t.shape}]), got ${s.dtype} [${s.shape}]`,
+      );
+    }
+    const per = t.data.length / Math.max(rows, 1), data = new Float32Array(t.data.length);
+    for (let i = 0; i < data.length; i++) data[i] = t.data[i] * (s.data[Math.floor(i / per)] as number);
+    tensors.set(name, { dtype: "F32", shape: t.shape, data });
+    used.add(sname);
+  }
+  for (const [name, t] of file.tensors) if (!tensors.has(name) && !used.has(name)) tensors.set(name, t);
+  return { tensors, metadata: file.metadata };
+}
+
 /** Copies a decoded checkpoint into a module, checking every name, shape and dtype first. */
-function loadInto(module: Module, file: SafetensorsFile, path: string): void {
+function loadInto(module: Module, raw: SafetensorsFile, path: string): void {
+  const file = dequantizeFile(raw, path);
   const own = module.stateDict();
   for (const [name, t] of own) {
     const s = file.tensors.get(name);
@@ -77,7 +119,12 @@ function loadInto(module: Module, file: SafetensorsFile, path: string): void {
     const loaded = new Map(
       [...file.tensors].map((
         [n, s],
-      ) => [n, tensor(s.data, s.shape, { dtype: s.dtype === "I32" ? "int32" : "float32" })]),
+      ) => [
+        n,
+        tensor(s.data as Float32Array | Int32Array, s.shape, {
+          dtype: s.dtype === "I32" ? "int32" : "float32",
+        }),
+      ]),
     );
     module.loadStateDict(loaded);
   });

@@ -1,5 +1,5 @@
 /** Reading and writing: safetensors checkpoints, TensorBoard event files. */
-export { loadCheckpoint, loadModel, saveCheckpoint, saveModel } from "./checkpoint.ts";
+export { dequantizeFile, loadCheckpoint, loadModel, saveCheckpoint, saveModel } from "./checkpoint.ts";
 export { writeAtomic, type WriteOptions, writePng, writeTextAtomic } from "./file.ts";
 export {
   decodeSafetensors,

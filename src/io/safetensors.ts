@@ -11,9 +11,10 @@
 
 /** One tensor read from a file, still on the CPU. */
 export interface HostTensor {
-  dtype: "F32" | "I32";
+  /** F32 and I32 for state; I8 for quantized weights (stored with a `<name>_scale`). */
+  dtype: "F32" | "I32" | "I8";
   shape: number[];
-  data: Float32Array | Int32Array;
+  data: Float32Array | Int32Array | Int8Array;
 }
 
 /** What a parsed file holds. */
@@ -45,7 +46,7 @@ export function encodeSafetensors(
   let offset = 0;
   for (const [name, t] of tensors) {
     if (name === "__metadata__") throw new Error(`safetensors: "__metadata__" cannot be a tensor name`);
-    const bytes = t.data.length * 4;
+    const bytes = t.data.length * ITEM[t.dtype];
     const n = t.shape.reduce((a, b) => a * b, 1);
     if (n !== t.data.length) {
       throw new Error(`safetensors: "${name}" has ${t.data.length} values for shape [${t.shape}]`);
@@ -164,16 +165,20 @@ export function validateSafetensors(
   return { entries, metadata, dataStart };
 }
 
-/** Parses and validates a safetensors buffer (F32 and I32 tensors are supported). */
+/** Parses and validates a safetensors buffer (F32, I32 and I8 tensors are supported). */
 export function decodeSafetensors(bytes: Uint8Array, name = "file"): SafetensorsFile {
   const { entries, metadata, dataStart } = validateSafetensors(bytes, name);
   const tensors = new Map<string, HostTensor>();
   for (const e of entries) {
-    if (e.dtype !== "F32" && e.dtype !== "I32") {
-      throw new Error(`${name}: "${e.name}" is ${e.dtype}; glassbox reads F32 and I32`);
+    if (e.dtype !== "F32" && e.dtype !== "I32" && e.dtype !== "I8") {
+      throw new Error(`${name}: "${e.name}" is ${e.dtype}; glassbox reads F32, I32 and I8`);
     }
     const copy = bytes.slice(dataStart + e.begin, dataStart + e.end);
-    const data = e.dtype === "F32" ? new Float32Array(copy.buffer) : new Int32Array(copy.buffer);
+    const data = e.dtype === "F32"
+      ? new Float32Array(copy.buffer)
+      : e.dtype === "I32"
+      ? new Int32Array(copy.buffer)
+      : new Int8Array(copy.buffer);
     tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data });
   }
   return { tensors, metadata };
