@@ -1,4 +1,4 @@
-/** Compression that stays transparent: int8 quantization (more to come: pruning, distillation). */
+/** Compression that stays transparent: int8 quantization and magnitude pruning (more to come). */
 export {
   type Int8DotPath,
   int8DotPath,
@@ -13,3 +13,11 @@ export {
   symmetricScale,
 } from "./int8.ts";
 export { type QuantizedSave, saveQuantizedModel } from "./save.ts";
+export {
+  magnitudePrune,
+  prunableWeights,
+  type PruneOptions,
+  Pruning,
+  type SparsityRow,
+  sparsityTable,
+} from "./prune.ts";
