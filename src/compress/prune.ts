@@ -105,9 +105,13 @@ export async function magnitudePrune(model: Module, options: PruneOptions): Prom
 
 /** One row of `sparsityTable`. */
 export interface SparsityRow {
+  /** The parameter's name (or "total"). */
   name: string;
+  /** Its number of values. */
   params: number;
+  /** How many are exactly zero. */
   zeros: number;
+  /** zeros / params. */
   sparsity: number;
 }
 
