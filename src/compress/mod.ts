@@ -21,3 +21,4 @@ export {
   type SparsityRow,
   sparsityTable,
 } from "./prune.ts";
+export { type FilterPruning, pruneFilters } from "./structured.ts";

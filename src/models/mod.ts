@@ -7,3 +7,4 @@ export {
   TokenTransformer,
   type TokenTransformerConfig,
 } from "./sequence.ts";
+export { buildSequential, describeSequential, type LayerSpec, sequentialModel } from "./sequential_spec.ts";
