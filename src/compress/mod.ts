@@ -22,3 +22,4 @@ export {
   sparsityTable,
 } from "./prune.ts";
 export { type FilterPruning, pruneFilters } from "./structured.ts";
+export { distillationLoss, fakeQuantize } from "./qat.ts";
