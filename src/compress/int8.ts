@@ -199,7 +199,7 @@ export function int8Matmul(
     options.path ?? int8DotPath(),
     [xq, wq, weightScales, bias ?? weightScales, weightScales, acc, y],
     { M, N, K, K4, sx: options.inputScale, hasBias: bias !== null },
-    M * N,
+    Math.ceil(M / 4) * Math.ceil(N / 4), // 4×4 outputs per invocation
   );
   return { acc, y };
 }
