@@ -5,7 +5,7 @@ import { benchCore } from "./core.ts";
 import { benchCnn } from "./cnn.ts";
 import { benchTracking } from "./tracking.ts";
 import { benchExplain } from "./explain.ts";
-import { benchSequence } from "./sequence.ts";
+import { benchSequence, printSequence } from "./sequence.ts";
 
 console.log(`adapter: ${adapterInfo().description}`);
 printTable("engine core (median ms, readback included)", "tfjs-webgpu", await benchCore());
@@ -17,10 +17,4 @@ console.log(
   } ms, overhead ${(100 * tr.overhead).toFixed(1)}%`,
 );
 printTable2("attribution, seed CNN (median ms, readback included)", await benchExplain());
-const seq = await benchSequence();
-printTable2("sequence models (median ms, readback included)", seq.peers);
-printTable(
-  "glassbox attention: the fused kernel (glassbox column) against the composed ops",
-  "composed",
-  seq.fused,
-);
+printSequence(await benchSequence());

@@ -118,13 +118,17 @@ export async function benchSequence(): Promise<{ peers: Row2[]; fused: Row[] }> 
   };
 }
 
-if (import.meta.main) {
-  console.log(`adapter: ${gb.adapterInfo().description}`);
-  const r = await benchSequence();
+/** Prints both tables of `benchSequence`. */
+export function printSequence(r: { peers: Row2[]; fused: Row[] }): void {
   printTable2("sequence models (median ms, readback included)", r.peers);
   printTable(
     "glassbox attention: the fused kernel (glassbox column) against the composed ops",
     "composed",
     r.fused,
   );
+}
+
+if (import.meta.main) {
+  console.log(`adapter: ${gb.adapterInfo().description}`);
+  printSequence(await benchSequence());
 }

@@ -20,6 +20,8 @@ struct Params { N: u32, C: u32, eps: f32 }
 @group(0) @binding(4) var<storage, read_write> FLAGS: array<atomic<u32>, 4>;
 @group(0) @binding(5) var<uniform> P: Params;
 
+// #include "lib/flags.wgsl"
+
 // the row max and log sum exp(x - max)
 fn max_lse(base: u32) -> vec2f {
   var m = X[base];
@@ -32,10 +34,7 @@ fn max_lse(base: u32) -> vec2f {
 fn target_of(n: u32) -> i32 {
   let t = T[n];
   if (t < 0 || t >= i32(P.C)) {
-    if (atomicCompareExchangeWeak(&FLAGS[0], 0u, 1u).exchanged) {
-      atomicStore(&FLAGS[1], bitcast<u32>(t));
-      atomicStore(&FLAGS[2], P.C);
-    }
+    report_index(1u, t, P.C);
     return -1;
   }
   return t;

@@ -20,14 +20,13 @@ struct Params { N: u32, V: u32, E: u32 }
 
 // #include "lib/math.wgsl"
 
+// #include "lib/flags.wgsl"
+
 // the row index of element i, or -1 (flagged) when out of range
 fn row_of(i: u32) -> i32 {
   let k = IDX[i / P.E];
   if (k < 0 || k >= i32(P.V)) {
-    if (atomicCompareExchangeWeak(&FLAGS[0], 0u, 3u).exchanged) {
-      atomicStore(&FLAGS[1], bitcast<u32>(k));
-      atomicStore(&FLAGS[2], P.V);
-    }
+    report_index(3u, k, P.V);
     return -1;
   }
   return k;

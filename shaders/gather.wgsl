@@ -19,6 +19,8 @@ struct Params { O: u32, D: u32, J: u32, I: u32 }
 
 // #include "lib/math.wgsl"
 
+// #include "lib/flags.wgsl"
+
 @compute @workgroup_size({{WG}})
 fn gather(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
   let n = gid.x + gid.y * nw.x * {{WG}}u;
@@ -27,10 +29,7 @@ fn gather(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw
   let o = n / (P.J * P.I);
   let k = IDX[n];
   if (k < 0 || k >= i32(P.D)) {
-    if (atomicCompareExchangeWeak(&FLAGS[0], 0u, 2u).exchanged) {
-      atomicStore(&FLAGS[1], bitcast<u32>(k));
-      atomicStore(&FLAGS[2], P.D);
-    }
+    report_index(2u, k, P.D);
     DST[n] = nan_f32();
     return;
   }

@@ -3,13 +3,12 @@
  * pass sees int8-rounded values, the backward pass a straight-through estimator: Bengio et al.
  * 2013, Jacob et al. 2018), and the distillation loss of Hinton, Vinyals & Dean (2015).
  */
-import { record } from "../tensor/graph.ts";
+import { noGrad, record } from "../tensor/graph.ts";
 import { launchUnary, launchUnaryBackward } from "../tensor/kernels.ts";
 import { crossEntropy } from "../tensor/ops/loss.ts";
 import { add, mul, sub } from "../tensor/ops/elementwise.ts";
 import { sum } from "../tensor/ops/reduce.ts";
 import { logSoftmax, softmax } from "../tensor/ops/softmax.ts";
-import { noGrad } from "../tensor/graph.ts";
 import { assertFloat, type Tensor } from "../tensor/tensor.ts";
 
 /**

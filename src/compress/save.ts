@@ -7,9 +7,9 @@
 import { Conv2d } from "../nn/conv.ts";
 import { Linear } from "../nn/linear.ts";
 import type { Module } from "../nn/module.ts";
-import { modelSpec } from "../models/registry.ts";
 import { encodeSafetensors, type HostTensor } from "../io/safetensors.ts";
 import { writeAtomic, type WriteOptions } from "../io/file.ts";
+import { architectureMetadata, hostState } from "../io/checkpoint.ts";
 import { quantizePerChannel } from "./int8.ts";
 
 /** What `saveQuantizedModel` wrote. */
@@ -47,29 +47,25 @@ export async function saveQuantizedModel(
   const entries: [string, HostTensor][] = [];
   const quantized: string[] = [];
   let maxError = 0;
-  for (const [name, t] of model.stateDict()) {
-    const data = await t.toArray();
-    if (targets.has(name) && t.dtype === "float32") {
-      const rows = t.shape[0], cols = t.size / rows;
-      const { q, scales } = quantizePerChannel(data as Float32Array, rows, cols);
-      for (let i = 0; i < q.length; i++) {
-        maxError = Math.max(maxError, Math.abs(data[i] - q[i] * scales[Math.floor(i / cols)]));
-      }
-      entries.push([name, { dtype: "I8", shape: [...t.shape], data: q }]);
-      entries.push([`${name}_scale`, { dtype: "F32", shape: [rows], data: scales }]);
-      quantized.push(name);
-    } else {
-      entries.push([name, { dtype: t.dtype === "int32" ? "I32" : "F32", shape: [...t.shape], data }]);
+  for (const [name, t] of await hostState(model)) {
+    if (!targets.has(name) || t.dtype !== "F32") {
+      entries.push([name, t]);
+      continue;
     }
+    const rows = t.shape[0], cols = t.data.length / rows;
+    const { q, scales } = quantizePerChannel(t.data as Float32Array, rows, cols);
+    for (let i = 0; i < q.length; i++) {
+      maxError = Math.max(maxError, Math.abs(t.data[i] - q[i] * scales[Math.floor(i / cols)]));
+    }
+    entries.push([name, { dtype: "I8", shape: t.shape, data: q }]);
+    entries.push([`${name}_scale`, { dtype: "F32", shape: [rows], data: scales }]);
+    quantized.push(name);
   }
-  const spec = modelSpec(model);
   const bytes = encodeSafetensors(entries, {
     format: "pt",
     producer: "glassbox",
     "glassbox.quantization": "int8 symmetric per output channel: weight = q × <name>_scale",
-    ...(spec
-      ? { "glassbox.architecture": spec.architecture, "glassbox.config": JSON.stringify(spec.config) }
-      : {}),
+    ...architectureMetadata(model),
     ...metadata,
   });
   await writeAtomic(path, bytes, options);

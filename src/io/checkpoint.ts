@@ -31,16 +31,30 @@ export async function saveCheckpoint(
   metadata: Record<string, string> = {},
   options: WriteOptions = {},
 ): Promise<void> {
-  const entries: [string, HostTensor][] = [];
-  for (const [name, t] of module.stateDict()) {
-    const data = await t.toArray();
-    entries.push([name, { dtype: t.dtype === "int32" ? "I32" : "F32", shape: [...t.shape], data }]);
-  }
+  const entries = await hostState(module);
   await writeAtomic(
     path,
     encodeSafetensors(entries, { format: "pt", producer: "glassbox", ...metadata }),
     options,
   );
+}
+
+/** @internal A module's state read back to the CPU as safetensors entries (F32, I32), in order. */
+export async function hostState(module: Module): Promise<[string, HostTensor][]> {
+  const entries: [string, HostTensor][] = [];
+  for (const [name, t] of module.stateDict()) {
+    const data = await t.toArray();
+    entries.push([name, { dtype: t.dtype === "int32" ? "I32" : "F32", shape: [...t.shape], data }]);
+  }
+  return entries;
+}
+
+/** @internal The metadata `loadModel` rebuilds a model from, or null for a model not built by `createModel`. */
+export function architectureMetadata(model: Module): Record<string, string> | null {
+  const spec = modelSpec(model);
+  return spec
+    ? { "glassbox.architecture": spec.architecture, "glassbox.config": JSON.stringify(spec.config) }
+    : null;
 }
 
 async function readCheckpoint(path: string): Promise<SafetensorsFile> {
@@ -165,17 +179,13 @@ export async function saveModel(
   metadata: Record<string, string> = {},
   options: WriteOptions = {},
 ): Promise<void> {
-  const spec = modelSpec(model);
-  if (!spec) {
+  const arch = architectureMetadata(model);
+  if (!arch) {
     throw new Error(
       "saveModel: this model was not built by createModel, so its architecture is unknown; use saveCheckpoint, or build it with createModel",
     );
   }
-  await saveCheckpoint(model, path, {
-    ...metadata,
-    "glassbox.architecture": spec.architecture,
-    "glassbox.config": JSON.stringify(spec.config),
-  }, options);
+  await saveCheckpoint(model, path, { ...metadata, ...arch }, options);
 }
 
 /**

@@ -312,7 +312,6 @@ function fusedAttention(
     scale: options.scale ?? 1 / Math.sqrt(D),
   };
   const constants = { D4: D / 4, DV4: DV / 4 };
-  const blocks = (rows: number) => N * rows;
   const stats = empty([2 * N * L]);
   const out = empty([...lead, L, DV]);
   const run = (
@@ -336,7 +335,7 @@ function fusedAttention(
     });
     scratch.forEach((t) => t?.dispose());
   };
-  run("forward", null, out, null, null, blocks(L));
+  run("forward", null, out, null, null, N * L);
   let weights: Tensor | undefined;
   if (needWeights) {
     weights = empty([...lead, L, S]);
@@ -344,8 +343,8 @@ function fusedAttention(
   }
   const output = record(out, "attention", [q, k, v], (g) => {
     const dq = empty(q.shape), dk = empty(k.shape), dv = empty(v.shape);
-    run("bwd_q", g, dq, out, null, blocks(L));
-    run("bwd_kv", g, dk, dv, null, blocks(S));
+    run("bwd_q", g, dq, out, null, N * L);
+    run("bwd_kv", g, dk, dv, null, N * S);
     return [dq, dk, dv];
   }, [q, k, v, out]);
   // what the backward pass reads lives exactly as long as the output
