@@ -36,6 +36,18 @@ fn bind_all() {
   }
 }
 
+// the LSTM's gate activations (i, f, g, o) at offset z of Z
+fn lstm_gates(z: u32) -> vec4f {
+  return vec4f(sigmoid1(IN0[z]), sigmoid1(IN0[z + P.H]), tanh1(IN0[z + 2u * P.H]), sigmoid1(IN0[z + 3u * P.H]));
+}
+
+// the GRU's gates (r, z, n) at offset k of A and Bh
+fn gru_gates(k: u32) -> vec3f {
+  let r = sigmoid1(IN0[k] + IN1[k]);
+  let z = sigmoid1(IN0[k + P.H] + IN1[k + P.H]);
+  return vec3f(r, z, tanh1(IN0[k + 2u * P.H] + r * IN1[k + 2u * P.H]));
+}
+
 @compute @workgroup_size({{WG}})
 fn lstm_fwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
   bind_all();
@@ -43,13 +55,9 @@ fn lstm_fwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) 
   if (t >= P.B * P.H) { return; }
   let b = t / P.H;
   let j = t % P.H;
-  let z = b * 4u * P.H + j;
-  let i = sigmoid1(IN0[z]);
-  let f = sigmoid1(IN0[z + P.H]);
-  let g = tanh1(IN0[z + 2u * P.H]);
-  let o = sigmoid1(IN0[z + 3u * P.H]);
-  let c = f * IN1[b * 2u * P.H + P.H + j] + i * g;
-  OUT0[b * 2u * P.H + j] = o * tanh1(c);
+  let a = lstm_gates(b * 4u * P.H + j);
+  let c = a.y * IN1[b * 2u * P.H + P.H + j] + a.x * a.z;
+  OUT0[b * 2u * P.H + j] = a.w * tanh1(c);
   OUT0[b * 2u * P.H + P.H + j] = c;
 }
 
@@ -62,10 +70,11 @@ fn lstm_bwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) 
   let j = t % P.H;
   let z = b * 4u * P.H + j;
   let s = b * 2u * P.H + j;
-  let i = sigmoid1(IN0[z]);
-  let f = sigmoid1(IN0[z + P.H]);
-  let g = tanh1(IN0[z + 2u * P.H]);
-  let o = sigmoid1(IN0[z + 3u * P.H]);
+  let a = lstm_gates(z);
+  let i = a.x;
+  let f = a.y;
+  let g = a.z;
+  let o = a.w;
   let cp = IN1[s + P.H];
   let tc = tanh1(f * cp + i * g);
   let dh = G[s];
@@ -85,11 +94,8 @@ fn gru_fwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n
   if (t >= P.B * P.H) { return; }
   let b = t / P.H;
   let j = t % P.H;
-  let k = b * 3u * P.H + j;
-  let r = sigmoid1(IN0[k] + IN1[k]);
-  let z = sigmoid1(IN0[k + P.H] + IN1[k + P.H]);
-  let n = tanh1(IN0[k + 2u * P.H] + r * IN1[k + 2u * P.H]);
-  OUT0[t] = (1.0 - z) * n + z * IN2[t];
+  let a = gru_gates(b * 3u * P.H + j);
+  OUT0[t] = (1.0 - a.y) * a.z + a.y * IN2[t];
 }
 
 @compute @workgroup_size({{WG}})
@@ -101,9 +107,10 @@ fn gru_bwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n
   let j = t % P.H;
   let k = b * 3u * P.H + j;
   let bn = IN1[k + 2u * P.H];
-  let r = sigmoid1(IN0[k] + IN1[k]);
-  let z = sigmoid1(IN0[k + P.H] + IN1[k + P.H]);
-  let n = tanh1(IN0[k + 2u * P.H] + r * bn);
+  let a = gru_gates(k);
+  let r = a.x;
+  let z = a.y;
+  let n = a.z;
   let hp = IN2[t];
   let dh = G[t];
   let dn = dh * (1.0 - z) * (1.0 - n * n); // through tanh
