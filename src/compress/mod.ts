@@ -1,4 +1,8 @@
-/** Compression that stays transparent: int8 quantization and magnitude pruning (more to come). */
+/**
+ * Compression that stays transparent: pruning (unstructured, structured, iterative), int8
+ * quantization (kernels, calibration, whole models, quantization-aware training) and
+ * distillation, each measured.
+ */
 export {
   type Int8DotPath,
   int8DotPath,
@@ -14,12 +18,26 @@ export {
 } from "./int8.ts";
 export { type QuantizedSave, saveQuantizedModel } from "./save.ts";
 export {
+  iterativePrune,
+  type IterativePruneOptions,
   magnitudePrune,
   prunableWeights,
   type PruneOptions,
   Pruning,
   type SparsityRow,
+  sparsitySchedule,
   sparsityTable,
 } from "./prune.ts";
+export { distill, type DistillOptions } from "./distill.ts";
 export { type FilterPruning, pruneFilters } from "./structured.ts";
 export { distillationLoss, fakeQuantize } from "./qat.ts";
+export { type ActivationRange, calibrate, type CalibrationOptions, inputScales } from "./calibrate.ts";
+export { FakeQuantized, fakeQuantizeWeight, type FakeQuantModel, fakeQuantModel } from "./fake_quant.ts";
+export {
+  type QuantizationFallback,
+  type QuantizedLayerReport,
+  QuantizedModel,
+  quantizeModel,
+  type QuantizeOptions,
+  sqnr,
+} from "./quantize_model.ts";

@@ -150,3 +150,70 @@ export async function sparsityTable(
     .join("\n");
   return { rows, total, table };
 }
+
+/**
+ * The gradual pruning schedule of Zhu & Gupta (2017): the sparsity after stage t of n is
+ * s_f + (s_i − s_f)(1 − t/n)³, so most weights go early, while the model still has many to
+ * spare, and the last stages remove few.
+ *
+ * @example
+ * ```ts
+ * import { sparsitySchedule } from "glassbox";
+ * sparsitySchedule(0.8, 4); // [0.4625, 0.7, 0.7875, 0.8]
+ * ```
+ */
+export function sparsitySchedule(final: number, stages: number, initial = 0): number[] {
+  if (!(final >= 0 && final < 1) || !(initial >= 0 && initial <= final)) {
+    throw new Error(`sparsitySchedule: need 0 ≤ initial (${initial}) ≤ final (${final}) < 1`);
+  }
+  if (!Number.isInteger(stages) || stages < 1) {
+    throw new Error(`sparsitySchedule: stages must be a positive integer, got ${stages}`);
+  }
+  return Array.from({ length: stages }, (_, k) => final + (initial - final) * (1 - (k + 1) / stages) ** 3);
+}
+
+/** Options for `iterativePrune`. */
+export interface IterativePruneOptions {
+  /** The final sparsity, in [0, 1). */
+  sparsity: number;
+  /** How many prune-and-fine-tune stages (default 4). */
+  stages?: number;
+  /** "layer" (default) or "global", as in `magnitudePrune`. */
+  scope?: "layer" | "global";
+  /** Parameter names to prune (default: every Linear and Conv2d weight). */
+  parameters?: string[];
+  /**
+   * Fine-tunes after each stage, with the stage's masks in place: call `pruning.enforce()`
+   * after every optimizer step (e.g. `fit(model, data, { afterStep: () => pruning.enforce() })`).
+   */
+  fineTune: (pruning: Pruning, stage: number, sparsity: number) => Promise<void>;
+}
+
+/**
+ * Prune, fine-tune, repeat: the sparsity climbs along `sparsitySchedule`, each stage prunes by
+ * magnitude (weights already zero go first, so a pruned weight stays pruned) and then
+ * fine-tunes. Returns the last stage's `Pruning`.
+ *
+ * @example
+ * ```ts
+ * import { Adam, createModel, fit, iterativePrune } from "glassbox";
+ * const model = createModel("tabular-mlp");
+ * const data = { x: new Float32Array(800), y: new Int32Array(8), sampleShape: [100] };
+ * const opt = new Adam(model.parameters());
+ * await iterativePrune(model, {
+ *   sparsity: 0.8,
+ *   fineTune: async (p) => void await fit(model, data, { optimizer: opt, afterStep: () => p.enforce() }),
+ * });
+ * ```
+ */
+export async function iterativePrune(model: Module, options: IterativePruneOptions): Promise<Pruning> {
+  const schedule = sparsitySchedule(options.sparsity, options.stages ?? 4);
+  let pruning: Pruning | null = null;
+  for (const [k, amount] of schedule.entries()) {
+    pruning?.remove();
+    pruning = await magnitudePrune(model, { amount, scope: options.scope, parameters: options.parameters });
+    await options.fineTune(pruning, k, amount);
+    pruning.enforce();
+  }
+  return pruning!;
+}

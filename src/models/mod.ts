@@ -1,6 +1,6 @@
 /** Models by name: the registry and the architectures glassbox ships. */
 export { architectures, createModel, type ModelSpec, modelSpec, registerArchitecture } from "./registry.ts";
-export { seedCnn, smallCamCnn, tabularMlp } from "./zoo.ts";
+export { seedCnn, smallCamCnn, studentCnn, tabularMlp } from "./zoo.ts";
 export {
   RecurrentTagger,
   type RecurrentTaggerConfig,
@@ -8,3 +8,4 @@ export {
   type TokenTransformerConfig,
 } from "./sequence.ts";
 export { buildSequential, describeSequential, type LayerSpec, sequentialModel } from "./sequential_spec.ts";
+export { cloneModel } from "./clone.ts";

@@ -34,6 +34,36 @@ export function seedCnn(config: { classes?: number } = {}): Sequential {
 }
 
 /**
+ * A smaller CNN with the seed CNN's layout, for distillation: conv(c1, 3×3) → ReLU → max-pool
+ * 2 → conv(c2, 3×3) → ReLU → max-pool 2 → flatten → dense(hidden) → ReLU → dense(classes).
+ * The defaults (8, 16 channels, 64 hidden units) have 27,562 parameters, 12% of the seed CNN's
+ * 225,034; layer "4" is again the last conv's ReLU (where Grad-CAM looks).
+ *
+ * @example
+ * ```ts
+ * import { randn, studentCnn } from "glassbox";
+ * studentCnn().forward(randn([2, 1, 28, 28])).shape; // [2, 10]
+ * ```
+ */
+export function studentCnn(
+  config: { c1?: number; c2?: number; hidden?: number; classes?: number } = {},
+): Sequential {
+  const c1 = config.c1 ?? 8, c2 = config.c2 ?? 16, h = config.hidden ?? 64;
+  return new Sequential(
+    new Conv2d(1, c1, 3),
+    new ReLU(),
+    new MaxPool2d(2),
+    new Conv2d(c1, c2, 3),
+    new ReLU(),
+    new MaxPool2d(2),
+    new Flatten(),
+    new Linear(c2 * 25, h),
+    new ReLU(),
+    new Linear(h, config.classes ?? 10),
+  );
+}
+
+/**
  * The worked example's MLP: features → hidden → hidden → 1 logit, with ReLU.
  *
  * @example
@@ -73,5 +103,10 @@ export function smallCamCnn(config: { classes?: number; channels?: number } = {}
 }
 
 registerArchitecture("seed-cnn", seedCnn, "the seed CNN for 28×28 grey images (MNIST)");
+registerArchitecture(
+  "student-cnn",
+  studentCnn,
+  "a smaller CNN with the seed CNN's layout (for distillation)",
+);
 registerArchitecture("tabular-mlp", tabularMlp, "the worked example's MLP for tabular features");
 registerArchitecture("small-cam-cnn", smallCamCnn, "a small CNN with global average pooling");

@@ -7,6 +7,7 @@ export { BatchNorm2d } from "./batchnorm.ts";
 export { AdaptiveAvgPool2d, AvgPool2d, Conv2d, type Conv2dLayerOptions, MaxPool2d } from "./conv.ts";
 export { Sequential } from "./sequential.ts";
 export { type Dataset, evaluate, type Evaluation, predict } from "./evaluate.ts";
+export { fit, type FitOptions, type StepOptimizer } from "./fit.ts";
 export * as init from "./init.ts";
 export { Embedding, LayerNorm } from "./sequence.ts";
 export {

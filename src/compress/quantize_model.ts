@@ -1,0 +1,257 @@
+/**
+ * Post-training int8 quantization of a whole Sequential: each Linear and Conv2d becomes a
+ * `QuantizedLinear`/`QuantizedConv2d` (per-output-channel int8 weights, int8 inputs on a
+ * calibrated scale, i32 accumulation on the GPU); layers without weights (ReLU, pooling,
+ * flatten) run in float32 between them. A layer with weights but no int8 kernel (BatchNorm2d,
+ * LayerNorm, recurrent layers, …) stays float32 and is named in `fallbacks`, or stops the
+ * quantization with `unsupported: "error"`. Each quantized layer's error is measured as SQNR.
+ */
+import { Conv2d } from "../nn/conv.ts";
+import type { Dataset } from "../nn/evaluate.ts";
+import { Linear } from "../nn/linear.ts";
+import { Module } from "../nn/module.ts";
+import { Sequential } from "../nn/sequential.ts";
+import { tensor } from "../tensor/create.ts";
+import { noGrad } from "../tensor/graph.ts";
+import { reshape } from "../tensor/ops/shape.ts";
+import { scope } from "../tensor/scope.ts";
+import type { Tensor } from "../tensor/tensor.ts";
+import { calibrate, type CalibrationOptions, inputScales as scalesOf } from "./calibrate.ts";
+import { fakeQuantModel } from "./fake_quant.ts";
+import { type Int8DotPath, QuantizedConv2d, QuantizedLinear, quantizePerChannel } from "./int8.ts";
+
+/** Options for `quantizeModel`. */
+export interface QuantizeOptions {
+  /** How to calibrate the input scales (ignored when `inputScales` is given). */
+  calibration?: CalibrationOptions;
+  /** The input scale of every Linear and Conv2d, by layer name (e.g. from quantization-aware training). */
+  inputScales?: Map<string, number>;
+  /** A layer with weights but no int8 kernel: keep it float32 ("float", default) or throw ("error"). */
+  unsupported?: "float" | "error";
+  /** Force a dot-product path (default: the adapter's best, `int8DotPath()`). */
+  path?: Int8DotPath;
+  /** How many calibration samples the SQNR is measured on (default 64). */
+  sqnrSamples?: number;
+}
+
+/** The quantization error of one layer. */
+export interface QuantizedLayerReport {
+  layer: string;
+  type: string;
+  /** The input's int8 step. */
+  inputScale: number;
+  /** 10·log10(Σw² / Σ(w − q·s)²) in dB. */
+  weightSqnr: number;
+  /** The same for the layer's output on the same float input, int8 against float32, in dB. */
+  outputSqnr: number;
+}
+
+/** A layer left in float32. */
+export interface QuantizationFallback {
+  layer: string;
+  type: string;
+  reason: string;
+}
+
+/** Signal-to-quantization-noise ratio in dB: 10·log10(Σa² / Σ(a − b)²) (Infinity when equal). */
+export function sqnr(reference: ArrayLike<number>, approx: ArrayLike<number>): number {
+  if (reference.length !== approx.length) {
+    throw new Error(`sqnr: ${reference.length} reference values against ${approx.length}`);
+  }
+  let s = 0, e = 0;
+  for (let i = 0; i < reference.length; i++) {
+    s += reference[i] * reference[i];
+    e += (reference[i] - approx[i]) ** 2;
+  }
+  return e === 0 ? Infinity : 10 * Math.log10(s / e);
+}
+
+type Step = { name: string; run: (x: Tensor) => Tensor; q?: QuantizedLinear | QuantizedConv2d };
+
+function linearStep(q: QuantizedLinear, path?: Int8DotPath): (x: Tensor) => Tensor {
+  return (x) => {
+    if (x.ndim === 2) return q.forward(x, path);
+    const flat = reshape(x, [x.size / q.inFeatures, q.inFeatures]);
+    const y = q.forward(flat, path);
+    const out = reshape(y, [...x.shape.slice(0, -1), q.outFeatures]);
+    flat.dispose();
+    y.dispose();
+    return out;
+  };
+}
+
+/**
+ * A Sequential run through int8 kernels (built by `quantizeModel`). It has no parameters of
+ * its own and no backward pass; `simulate()` gives a float twin with one (for explanations).
+ *
+ * @example
+ * ```ts
+ * import { createModel, quantizeModel } from "glassbox";
+ * const data = { x: new Float32Array(8 * 784).fill(0.3), y: new Int32Array(8), sampleShape: [1, 28, 28] };
+ * const q = await quantizeModel(createModel("seed-cnn"), data);
+ * console.log(q.table()); // per-layer input scale and SQNR
+ * ```
+ */
+export class QuantizedModel extends Module {
+  /** @internal use `quantizeModel` */
+  constructor(
+    /** The float model it was built from (kept for `simulate`; do not change it). */
+    readonly source: Sequential,
+    readonly steps: Step[],
+    /** The input scale of every quantized layer. */
+    readonly inputScales: Map<string, number>,
+    /** Per quantized layer: scale and SQNR. */
+    readonly layers: QuantizedLayerReport[],
+    /** Layers left in float32, and why. */
+    readonly fallbacks: QuantizationFallback[],
+  ) {
+    super();
+  }
+  /** SQNR of the model's output, int8 against float32, in dB (on the first calibration samples). */
+  outputSqnr = NaN;
+  forward(x: Tensor): Tensor {
+    return noGrad(() => {
+      let h = x;
+      for (const s of this.steps) {
+        const next = s.run(h);
+        if (h !== x && next !== h) h.dispose();
+        h = next;
+      }
+      return h;
+    });
+  }
+
+  /**
+   * The float twin (`fakeQuantModel` with the same input scales), in eval mode: the same
+   * function up to float rounding, with gradients, for attributions of the int8 model.
+   */
+  simulate(): Sequential {
+    const { model } = fakeQuantModel(this.source, this.inputScales);
+    return model.eval();
+  }
+
+  /** The per-layer table: input scale, weight and output SQNR, and the layers left float. */
+  table(): string {
+    const f = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : "exact").padStart(8);
+    const rows = this.layers.map((r) =>
+      `${r.layer.padEnd(6)} ${r.type.padEnd(10)} ${r.inputScale.toExponential(3).padStart(10)} ${
+        f(r.weightSqnr)
+      } ${f(r.outputSqnr)}`
+    );
+    const fb = this.fallbacks.map((r) => `${r.layer.padEnd(6)} ${r.type.padEnd(10)} float32: ${r.reason}`);
+    return [
+      `layer  type       in. scale  W SQNR dB  out SQNR dB`,
+      ...rows,
+      ...fb,
+      `model output SQNR ${f(this.outputSqnr).trim()} dB`,
+    ].join("\n");
+  }
+
+  /** Frees the int8 weights (the source model is not touched). */
+  dispose(): void {
+    for (const s of this.steps) s.q?.dispose();
+  }
+}
+
+/**
+ * Quantizes a Sequential for int8 inference: calibrates the input scales on `data` (or takes
+ * `inputScales`), quantizes every Linear and Conv2d per output channel, and measures each
+ * layer's SQNR on the first `sqnrSamples` calibration inputs.
+ *
+ * @example
+ * ```ts
+ * import { createModel, quantizeModel, tensor } from "glassbox";
+ * const data = { x: new Float32Array(8 * 784).fill(0.3), y: new Int32Array(8), sampleShape: [1, 28, 28] };
+ * const q = await quantizeModel(createModel("seed-cnn"), data, { calibration: { method: "percentile" } });
+ * q.forward(tensor(data.x, [8, 1, 28, 28])).shape; // [8, 10], computed through int8
+ * ```
+ */
+export async function quantizeModel(
+  model: Module,
+  data: Dataset,
+  options: QuantizeOptions = {},
+): Promise<QuantizedModel> {
+  if (!(model instanceof Sequential)) {
+    throw new Error(`quantizeModel: expected a Sequential (layers in order), got a ${model.typeName}`);
+  }
+  const unsupported = options.unsupported ?? "float";
+  const fallbacks: QuantizationFallback[] = [];
+  model.layers.forEach((m, i) => {
+    if (m instanceof Linear || m instanceof Conv2d || m.namedParameters().length === 0) return;
+    const reason = `no int8 kernel for ${m.typeName}`;
+    if (unsupported === "error") {
+      throw new Error(
+        `quantizeModel: layer "${i}" (${m.typeName}) has weights but no int8 kernel; pass { unsupported: "float" } to keep it in float32`,
+      );
+    }
+    fallbacks.push({ layer: String(i), type: m.typeName, reason });
+  });
+  const scales = options.inputScales ?? scalesOf(await calibrate(model, data, options.calibration));
+  const steps: Step[] = [];
+  const reports: QuantizedLayerReport[] = [];
+  const quantized = new Map<string, QuantizedLinear | QuantizedConv2d>();
+  try {
+    for (const [i, m] of model.layers.entries()) {
+      const name = String(i);
+      if (!(m instanceof Linear || m instanceof Conv2d)) {
+        steps.push({ name, run: (x) => m.forward(x) });
+        continue;
+      }
+      const s = scales.get(name);
+      if (!(s !== undefined && s > 0 && Number.isFinite(s))) {
+        throw new Error(`quantizeModel: no valid input scale for layer "${name}" (${m.typeName}): ${s}`);
+      }
+      const q = m instanceof Linear
+        ? await QuantizedLinear.fromLinear(m, s)
+        : await QuantizedConv2d.fromConv2d(m, s);
+      quantized.set(name, q);
+      const run = q instanceof QuantizedLinear
+        ? linearStep(q, options.path)
+        : (x: Tensor) => q.forward(x, options.path);
+      steps.push({ name, run, q });
+      const w = (await m.weight.toArray()) as Float32Array, rows = m.weight.shape[0];
+      const pc = quantizePerChannel(w, rows, w.length / rows);
+      const dq = Float32Array.from(pc.q, (v, k) => v * pc.scales[Math.floor(k / (w.length / rows))]);
+      reports.push({
+        layer: name,
+        type: m.typeName,
+        inputScale: s,
+        weightSqnr: sqnr(w, dq),
+        outputSqnr: NaN,
+      });
+    }
+  } catch (e) {
+    quantized.forEach((q) => q.dispose());
+    throw e;
+  }
+  // the output SQNR of each layer on its float input, and of the whole model
+  const per = data.sampleShape.reduce((a, b) => a * b, 1);
+  const n = Math.min(options.sqnrSamples ?? 64, data.y.length, Math.floor(data.x.length / per));
+  const result = new QuantizedModel(model, steps, scales, reports, fallbacks);
+  let outputSqnr = NaN;
+  if (n > 0) {
+    const restore = model.enterEval();
+    try {
+      outputSqnr = await scope(async () => {
+        const x = tensor(data.x.subarray(0, n * per), [n, ...data.sampleShape]);
+        const pairs: [QuantizedLayerReport, Tensor, Tensor][] = [];
+        const floatOut = noGrad(() => {
+          let h = x;
+          for (const [i, m] of model.layers.entries()) {
+            const next = m.forward(h);
+            const rep = reports.find((r) => r.layer === String(i));
+            if (rep) pairs.push([rep, next, steps[i].run(h)]);
+            h = next;
+          }
+          return h;
+        });
+        for (const [rep, ref, q] of pairs) rep.outputSqnr = sqnr(await ref.toArray(), await q.toArray());
+        return sqnr(await floatOut.toArray(), await result.forward(x).toArray());
+      });
+    } finally {
+      restore();
+    }
+  }
+  result.outputSqnr = outputSqnr;
+  return result;
+}
