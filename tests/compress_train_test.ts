@@ -35,10 +35,16 @@ Deno.test("fit: learns a planted linear rule to ≥ 97% and reports every step's
   assert.ok(losses.at(-1)! < losses[0] / 3, `loss ${losses[0]} → ${losses.at(-1)}`);
   const acc = (await gb.evaluate(model, test)).accuracy;
   assert.ok(acc >= 0.97, `accuracy ${acc}`);
-  const few = await gb.fit(model, train, { optimizer: new gb.SGD(model.parameters(), { lr: 0.01 }), steps: 5 });
+  const few = await gb.fit(model, train, {
+    optimizer: new gb.SGD(model.parameters(), { lr: 0.01 }),
+    steps: 5,
+  });
   assert.equal(few.losses.length, 5);
   await assert.rejects(
-    () => gb.fit(model, { x: new Float32Array(0), y: new Int32Array(0), sampleShape: [4] }, { optimizer: new gb.SGD(model.parameters(), { lr: 0.1 }) }),
+    () =>
+      gb.fit(model, { x: new Float32Array(0), y: new Int32Array(0), sampleShape: [4] }, {
+        optimizer: new gb.SGD(model.parameters(), { lr: 0.1 }),
+      }),
     /no samples/,
   );
 });
@@ -53,9 +59,11 @@ Deno.test("iterativePrune: each stage reaches its scheduled sparsity exactly, ke
   const model = new gb.Sequential(new gb.Linear(4, 32), new gb.ReLU(), new gb.Linear(32, 3));
   const opt = new gb.Adam(model.parameters(), { lr: 0.01 });
   const zeros = async () =>
-    await Promise.all(["0.weight", "2.weight"].map(async (n) =>
-      Array.from(await model.namedParameters().find(([m]) => m === n)![1].toArray(), (v) => v === 0)
-    ));
+    await Promise.all(
+      ["0.weight", "2.weight"].map(async (n) =>
+        Array.from(await model.namedParameters().find(([m]) => m === n)![1].toArray(), (v) => v === 0)
+      ),
+    );
   const stages: number[] = [];
   let before: boolean[][] | null = null;
   await gb.iterativePrune(model, {
@@ -64,7 +72,9 @@ Deno.test("iterativePrune: each stage reaches its scheduled sparsity exactly, ke
     fineTune: async (p, stage, amount) => {
       stages.push(amount);
       const z = await zeros();
-      if (before) z.forEach((layer, l) => layer.forEach((v, i) => assert.ok(v || !before![l][i], `stage ${stage}`)));
+      if (before) {
+        z.forEach((layer, l) => layer.forEach((v, i) => assert.ok(v || !before![l][i], `stage ${stage}`)));
+      }
       await gb.fit(model, data, { optimizer: opt, epochs: 2, afterStep: () => p.enforce() });
       const after = await zeros();
       after.forEach((layer, l) => {
@@ -112,7 +122,10 @@ Deno.test("quantization-aware training: the trained twin's int8 model computes w
   const { model, float } = gb.fakeQuantModel(source, scales);
   assert.equal(model.get("0").typeName, "FakeQuantized(Linear)");
   assert.deepEqual(model.namedParameters().map(([n]) => n), source.namedParameters().map(([n]) => n));
-  const { losses } = await gb.fit(model, data, { optimizer: new gb.Adam(model.parameters(), { lr: 0.02 }), epochs: 4 });
+  const { losses } = await gb.fit(model, data, {
+    optimizer: new gb.Adam(model.parameters(), { lr: 0.02 }),
+    epochs: 4,
+  });
   assert.ok(losses.at(-1)! < losses[0] / 2);
   assert.deepEqual(await source.get("0").namedParameters()[0][1].toArray(), before);
   const q = await gb.quantizeModel(float, data, { inputScales: scales });

@@ -70,3 +70,28 @@ Deno.test("loading a quantized file whose scale is missing or mis-shaped says wh
   assert.deepEqual(Array.from(await lin.weight.toArray()), [0.5, 1, 1.5, 1, 1.25, 1.5]);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("an int8 model saved with its input scales reloads as the same int8 model; a file without them says so", async () => {
+  const dir = await Deno.makeTempDir();
+  gb.manualSeed(32);
+  const model = gb.createModel("seed-cnn");
+  const x = Float32Array.from({ length: 16 * 784 }, (_, i) => ((i * 7919) % 1000) / 1000);
+  const data = { x, y: new Int32Array(16), sampleShape: [1, 28, 28] };
+  const q = await gb.quantizeModel(model, data, { calibration: { method: "percentile" } });
+  await gb.saveQuantizedModel(q, `${dir}/q.safetensors`);
+  const back = await gb.loadQuantizedModel(`${dir}/q.safetensors`);
+  assert.deepEqual([...back.inputScales], [...q.inputScales]);
+  const input = gb.tensor(x, [16, 1, 28, 28]);
+  const a = await q.forward(input).toArray(), b = await back.forward(input).toArray();
+  // the same int8 weights (re-quantizing q × scale gives q back); scales may differ in the last bit
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]) / (Math.abs(a[i]) + 1e-3));
+  assert.ok(worst < 1e-5, `relative difference ${worst}`);
+  await gb.saveQuantizedModel(model, `${dir}/weights-only.safetensors`);
+  await assert.rejects(
+    () => gb.loadQuantizedModel(`${dir}/weights-only.safetensors`),
+    /no glassbox.input_scales/,
+  );
+  q.dispose();
+  back.dispose();
+});

@@ -16,7 +16,7 @@ export {
   roundHalfEven,
   symmetricScale,
 } from "./int8.ts";
-export { type QuantizedSave, saveQuantizedModel } from "./save.ts";
+export { loadQuantizedModel, type QuantizedSave, saveQuantizedModel } from "./save.ts";
 export {
   iterativePrune,
   type IterativePruneOptions,

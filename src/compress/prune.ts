@@ -178,6 +178,8 @@ export interface IterativePruneOptions {
   sparsity: number;
   /** How many prune-and-fine-tune stages (default 4). */
   stages?: number;
+  /** The sparsity the schedule starts from (default 0; e.g. that of an earlier pruning). */
+  initial?: number;
   /** "layer" (default) or "global", as in `magnitudePrune`. */
   scope?: "layer" | "global";
   /** Parameter names to prune (default: every Linear and Conv2d weight). */
@@ -207,7 +209,7 @@ export interface IterativePruneOptions {
  * ```
  */
 export async function iterativePrune(model: Module, options: IterativePruneOptions): Promise<Pruning> {
-  const schedule = sparsitySchedule(options.sparsity, options.stages ?? 4);
+  const schedule = sparsitySchedule(options.sparsity, options.stages ?? 4, options.initial ?? 0);
   let pruning: Pruning | null = null;
   for (const [k, amount] of schedule.entries()) {
     pruning?.remove();

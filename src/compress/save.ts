@@ -9,8 +9,9 @@ import { Linear } from "../nn/linear.ts";
 import type { Module } from "../nn/module.ts";
 import { encodeSafetensors, type HostTensor } from "../io/safetensors.ts";
 import { writeAtomic, type WriteOptions } from "../io/file.ts";
-import { architectureMetadata, hostState } from "../io/checkpoint.ts";
-import { quantizePerChannel } from "./int8.ts";
+import { architectureMetadata, hostState, loadModel } from "../io/checkpoint.ts";
+import { type Int8DotPath, quantizePerChannel } from "./int8.ts";
+import { QuantizedModel, quantizeModel } from "./quantize_model.ts";
 
 /** What `saveQuantizedModel` wrote. */
 export interface QuantizedSave {
@@ -25,7 +26,9 @@ export interface QuantizedSave {
 /**
  * Writes `model` to `path` (atomically) with int8 per-output-channel weights for its Linear and
  * Conv2d layers, recording its architecture (when built by `createModel`) so `loadModel`
- * rebuilds it, dequantized.
+ * rebuilds it, dequantized. Given a `QuantizedModel`, it saves the float model it was built
+ * from and records its calibrated input scales in the metadata ("glassbox.input_scales"), so
+ * `loadQuantizedModel` rebuilds the int8 model itself.
  *
  * @example
  * ```ts
@@ -35,11 +38,20 @@ export interface QuantizedSave {
  * ```
  */
 export async function saveQuantizedModel(
-  model: Module,
+  model: Module | QuantizedModel,
   path: string,
   metadata: Record<string, string> = {},
   options: WriteOptions = {},
 ): Promise<QuantizedSave> {
+  if (model instanceof QuantizedModel) {
+    const scales = JSON.stringify(Object.fromEntries(model.inputScales));
+    return await saveQuantizedModel(
+      model.source,
+      path,
+      { ...metadata, "glassbox.input_scales": scales },
+      options,
+    );
+  }
   const targets = new Set<string>();
   for (const [name, m] of model.namedModules()) {
     if (m instanceof Linear || m instanceof Conv2d) targets.add(name ? `${name}.weight` : "weight");
@@ -70,4 +82,38 @@ export async function saveQuantizedModel(
   });
   await writeAtomic(path, bytes, options);
   return { quantized, bytes: bytes.length, maxError };
+}
+
+/**
+ * Loads a file written by `saveQuantizedModel` from a `QuantizedModel` and rebuilds the int8
+ * model: the dequantized weights are quantized again (to the same int8 values) and the input
+ * scales come from the file. A file without input scales is an error that says so.
+ *
+ * @example
+ * ```ts
+ * import { createModel, loadQuantizedModel, quantizeModel, saveQuantizedModel } from "glassbox";
+ * const data = { x: new Float32Array(4 * 784).fill(0.2), y: new Int32Array(4), sampleShape: [1, 28, 28] };
+ * await saveQuantizedModel(await quantizeModel(createModel("seed-cnn"), data), "out/q.safetensors");
+ * const q = await loadQuantizedModel("out/q.safetensors"); // runs on the int8 kernels
+ * ```
+ */
+export async function loadQuantizedModel(
+  path: string,
+  options: { path?: Int8DotPath } = {},
+): Promise<QuantizedModel> {
+  const { model, metadata } = await loadModel(path);
+  const raw = metadata["glassbox.input_scales"];
+  if (!raw) {
+    throw new Error(
+      `${path}: the file has no glassbox.input_scales (it holds int8 weights only); loadModel gives its float model`,
+    );
+  }
+  let scales: Map<string, number>;
+  try {
+    scales = new Map(Object.entries(JSON.parse(raw)).map(([k, v]) => [k, Number(v)]));
+  } catch {
+    throw new Error(`${path}: glassbox.input_scales in the metadata is not valid JSON`);
+  }
+  const none = { x: new Float32Array(0), y: new Int32Array(0), sampleShape: [1] };
+  return await quantizeModel(model, none, { inputScales: scales, path: options.path });
 }
