@@ -6,6 +6,7 @@ import { benchCnn } from "./cnn.ts";
 import { benchTracking } from "./tracking.ts";
 import { benchExplain } from "./explain.ts";
 import { benchSequence, printSequence } from "./sequence.ts";
+import { benchCompress, printCompress } from "./compress.ts";
 
 console.log(`adapter: ${adapterInfo().description}`);
 printTable("engine core (median ms, readback included)", "tfjs-webgpu", await benchCore());
@@ -18,3 +19,4 @@ console.log(
 );
 printTable2("attribution, seed CNN (median ms, readback included)", await benchExplain());
 printSequence(await benchSequence());
+printCompress(await benchCompress());

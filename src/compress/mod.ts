@@ -41,3 +41,4 @@ export {
   type QuantizeOptions,
   sqnr,
 } from "./quantize_model.ts";
+export { type ExplanationDrift, explanationDrift } from "./drift.ts";

@@ -142,9 +142,10 @@ export function attributionGrid(
   parts.push(
     `<text x="${colX(0) + cw / 2}" y="${top - 10}" text-anchor="middle" font-weight="bold">input</text>`,
   );
-  // a heading wider than its column goes on two lines (about 7 px a bold character)
+  // a heading wider than its column goes on two lines (about 7.5 px a bold character); "\n" breaks it
   const wrap = (name: string): string[] => {
-    const fit = Math.max(4, Math.floor((cw + gap) / 7));
+    if (name.includes("\n")) return name.split("\n").slice(0, 2);
+    const fit = Math.max(4, Math.floor((cw + gap) / 7.5));
     if (name.length <= fit) return [name];
     const words = name.split(" ");
     let first = "";

@@ -1,0 +1,136 @@
+/**
+ * Compression benchmarks: inference of a batch of 256 MNIST-sized images through each compressed
+ * variant of the seed CNN, against the float32 seed CNN in the same run, and against the float32
+ * seed CNN on TensorFlow.js 4.22 (WebGPU on the same adapter, and WASM with XNNPACK), plus the
+ * int8 layers alone against their float32 layers. Speed does not depend on what the weights
+ * learned, so the variants are built from a freshly initialised model. Every timed region ends
+ * with a readback.
+ */
+import * as tf from "@tensorflow/tfjs";
+import "@tensorflow/tfjs-backend-webgpu";
+import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
+import * as gb from "../mod.ts";
+import { tfSeedCnn, time } from "./harness.ts";
+
+export interface CompressBench {
+  /** Per variant: glassbox ms for 256 images. */
+  variants: { name: string; ms: number }[];
+  /** The float32 seed CNN on the peers, ms for 256 images. */
+  webgpu: number;
+  wasm: number;
+  /** Single layers: float32 and int8 (both dot-product paths), ms. */
+  layers: { name: string; float: number; builtin: number; unpack: number }[];
+}
+
+async function peer(backend: "webgpu" | "wasm", xs: Float32Array): Promise<number> {
+  await tf.setBackend(backend);
+  await tf.ready();
+  const model = tfSeedCnn();
+  const x = tf.tensor4d(xs, [256, 28, 28, 1]);
+  const ms = await time(
+    async () => {
+      const y = model.predict(x) as tf.Tensor;
+      await y.data();
+      y.dispose();
+    },
+    5,
+    2,
+  );
+  x.dispose();
+  model.dispose();
+  return ms;
+}
+
+export async function benchCompress(): Promise<CompressBench> {
+  gb.manualSeed(0);
+  const xs = new Float32Array(256 * 784).map((_, i) => Math.sin(i) * 0.5);
+  const data = { x: xs, y: new Int32Array(256), sampleShape: [1, 28, 28] };
+  const x = gb.tensor(xs, [256, 1, 28, 28]);
+  const original = gb.createModel("seed-cnn") as gb.Sequential;
+  original.eval();
+  const pruned = gb.cloneModel(original);
+  (await gb.magnitudePrune(pruned, { amount: 0.8, scope: "global" })).remove();
+  const filters = (await gb.pruneFilters(original, "3", { amount: 0.5 })).model.eval();
+  const student = gb.createModel("student-cnn").eval();
+  const paths: gb.Int8DotPath[] = gb.int8DotPath() === "builtin" ? ["builtin", "unpack"] : ["unpack"];
+  const variants: [string, gb.Module][] = [
+    ["float32 seed CNN", original],
+    ["pruned 80% (dense kernels)", pruned],
+    ["filters −50% (conv 2)", filters],
+  ];
+  for (const path of paths) {
+    variants.push([
+      `int8 (${path === "builtin" ? "dot4I8Packed" : "unpacking"})`,
+      await gb.quantizeModel(original, data, { path }),
+    ]);
+  }
+  variants.push(["student CNN (12% of the parameters)", student]);
+  const out: CompressBench = { variants: [], webgpu: 0, wasm: 0, layers: [] };
+  for (const [name, m] of variants) {
+    out.variants.push({
+      name,
+      ms: await time(
+        async () => await gb.scope(async () => await gb.noGrad(() => m.forward(x)).toArray()),
+        5,
+        2,
+      ),
+    });
+  }
+  // the int8 layers alone
+  const dense = new gb.Linear(1600, 128), conv = new gb.Conv2d(32, 64, 3);
+  const xd = gb.randn([256, 1600]), xc = gb.randn([256, 32, 13, 13]);
+  const qd = await gb.QuantizedLinear.fromLinear(dense, 4 / 127),
+    qc = await gb.QuantizedConv2d.fromConv2d(conv, 4 / 127);
+  for (
+    const [name, f, q] of [
+      ["dense 256×1600→128", () => dense.forward(xd), (p: gb.Int8DotPath) => qd.forward(xd, p)],
+      ["conv 256×32×13×13→64, 3×3", () => conv.forward(xc), (p: gb.Int8DotPath) => qc.forward(xc, p)],
+    ] as const
+  ) {
+    const run = (g: () => gb.Tensor) => async () => await gb.scope(async () => await gb.noGrad(g).toArray());
+    out.layers.push({
+      name,
+      float: await time(run(f), 5, 2),
+      builtin: paths.includes("builtin") ? await time(run(() => q("builtin")), 5, 2) : NaN,
+      unpack: await time(run(() => q("unpack")), 5, 2),
+    });
+  }
+  setWasmPaths(new URL("./", import.meta.resolve("@tensorflow/tfjs-backend-wasm")).href);
+  out.webgpu = await peer("webgpu", xs);
+  out.wasm = await peer("wasm", xs);
+  return out;
+}
+
+export function printCompress(r: CompressBench): void {
+  const base = r.variants[0].ms;
+  console.log("\ncompressed seed CNN, inference of 256 images (median ms, readback included)");
+  console.log(
+    `float32 seed CNN on the peers: tfjs-webgpu ${r.webgpu.toFixed(1)} ms, tfjs-wasm ${r.wasm.toFixed(1)} ms`,
+  );
+  const w = Math.max(...r.variants.map((v) => v.name.length));
+  console.log(`| ${"variant".padEnd(w)} |   glassbox | vs float32 | vs tfjs-webgpu | vs tfjs-wasm |`);
+  console.log(`| ${"-".repeat(w)} | ----------:| ----------:| --------------:| ------------:|`);
+  for (const v of r.variants) {
+    console.log(
+      `| ${v.name.padEnd(w)} | ${(v.ms.toFixed(1) + " ms").padStart(10)} | ${
+        (base / v.ms).toFixed(2).padStart(9)
+      }× | ${(r.webgpu / v.ms).toFixed(2).padStart(13)}× | ${(r.wasm / v.ms).toFixed(2).padStart(11)}× |`,
+    );
+  }
+  console.log("\nint8 layers alone (median ms, readback included; speed-up against the float32 layer)");
+  for (const l of r.layers) {
+    const b = Number.isNaN(l.builtin)
+      ? "n/a"
+      : `${l.builtin.toFixed(1)} ms (${(l.float / l.builtin).toFixed(2)}×)`;
+    console.log(
+      `| ${l.name.padEnd(26)} | float32 ${l.float.toFixed(1)} ms | int8 dot4I8Packed ${b} | int8 unpacking ${
+        l.unpack.toFixed(1)
+      } ms (${(l.float / l.unpack).toFixed(2)}×) |`,
+    );
+  }
+}
+
+if (import.meta.main) {
+  console.log(`adapter: ${gb.adapterInfo().description}`);
+  printCompress(await benchCompress());
+}
