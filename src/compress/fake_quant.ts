@@ -58,6 +58,7 @@ export class FakeQuantized extends Module {
   readonly weight: Tensor;
   /** The wrapped layer's bias, or null. */
   readonly bias: Tensor | null;
+  /** Wraps `layer` (sharing its tensors); its inputs go on the int8 grid of step `inputScale`. */
   constructor(
     /** The layer whose tensors this module trains. */
     readonly layer: Linear | Conv2d,
@@ -75,6 +76,7 @@ export class FakeQuantized extends Module {
   override get typeName(): string {
     return `FakeQuantized(${this.layer.typeName})`;
   }
+  /** layer(fq(x), fq_channel(W)) + b. */
   forward(x: Tensor): Tensor {
     const xq = fakeQuantize(x, this.inputScale), wq = fakeQuantizeWeight(this.weight);
     return this.layer instanceof Linear

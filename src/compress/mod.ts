@@ -37,6 +37,7 @@ export {
   type QuantizationFallback,
   type QuantizedLayerReport,
   QuantizedModel,
+  type QuantizedStep,
   quantizeModel,
   type QuantizeOptions,
   sqnr,

@@ -36,7 +36,9 @@ export interface QuantizeOptions {
 
 /** The quantization error of one layer. */
 export interface QuantizedLayerReport {
+  /** The layer's name in the model, e.g. "3". */
   layer: string;
+  /** Its type, e.g. "Conv2d". */
   type: string;
   /** The input's int8 step. */
   inputScale: number;
@@ -48,8 +50,11 @@ export interface QuantizedLayerReport {
 
 /** A layer left in float32. */
 export interface QuantizationFallback {
+  /** The layer's name in the model. */
   layer: string;
+  /** Its type, e.g. "BatchNorm2d". */
   type: string;
+  /** Why it stays float32. */
   reason: string;
 }
 
@@ -66,7 +71,15 @@ export function sqnr(reference: ArrayLike<number>, approx: ArrayLike<number>): n
   return e === 0 ? Infinity : 10 * Math.log10(s / e);
 }
 
-type Step = { name: string; run: (x: Tensor) => Tensor; q?: QuantizedLinear | QuantizedConv2d };
+/** One layer of a `QuantizedModel`: its int8 layer, or the float module it runs. */
+export interface QuantizedStep {
+  /** The layer's name in the source model. */
+  name: string;
+  /** Runs the layer. */
+  run: (x: Tensor) => Tensor;
+  /** The int8 layer, when the step is quantized. */
+  q?: QuantizedLinear | QuantizedConv2d;
+}
 
 function linearStep(q: QuantizedLinear, path?: Int8DotPath): (x: Tensor) => Tensor {
   return (x) => {
@@ -97,7 +110,8 @@ export class QuantizedModel extends Module {
   constructor(
     /** The float model it was built from (kept for `simulate`; do not change it). */
     readonly source: Sequential,
-    readonly steps: Step[],
+    /** The layers in order. */
+    readonly steps: QuantizedStep[],
     /** The input scale of every quantized layer. */
     readonly inputScales: Map<string, number>,
     /** Per quantized layer: scale and SQNR. */
@@ -108,7 +122,8 @@ export class QuantizedModel extends Module {
     super();
   }
   /** SQNR of the model's output, int8 against float32, in dB (on the first calibration samples). */
-  outputSqnr = NaN;
+  outputSqnr: number = NaN;
+  /** Runs the layers in order, without recording a graph. */
   forward(x: Tensor): Tensor {
     return noGrad(() => {
       let h = x;
@@ -187,7 +202,7 @@ export async function quantizeModel(
     fallbacks.push({ layer: String(i), type: m.typeName, reason });
   });
   const scales = options.inputScales ?? scalesOf(await calibrate(model, data, options.calibration));
-  const steps: Step[] = [];
+  const steps: QuantizedStep[] = [];
   const reports: QuantizedLayerReport[] = [];
   const quantized = new Map<string, QuantizedLinear | QuantizedConv2d>();
   try {

@@ -14,7 +14,9 @@ import type { Module } from "./module.ts";
 
 /** What `fit` needs of an optimizer (every glassbox optimizer has it). */
 export interface StepOptimizer {
+  /** Clears the gradients. */
   zeroGrad(): void;
+  /** Updates the parameters from their gradients. */
   step(): void;
 }
 
