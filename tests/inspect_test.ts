@@ -145,3 +145,33 @@ Deno.test("a run directory renders its pictures and reads back (deno task inspec
   tracker.remove();
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("model graph SVG: every arrow runs from its source box to its target box, also under a title wider than the graph", async () => {
+  const model = new gb.Sequential(new gb.Linear(4, 8), new gb.ReLU(), new gb.Linear(8, 2));
+  const g = await gb.modelGraph(model, [1, 4]);
+  for (
+    const title of [
+      "G",
+      "Model graph (from the autograd graph of one forward pass), a deliberately long title",
+    ]
+  ) {
+    const svg = gb.graphToSvg(g, title);
+    const boxes = [...svg.matchAll(/<rect x="([\d.-]+)" y="([\d.-]+)" width="([\d.]+)" height="([\d.]+)"/g)]
+      .map((m) => m.slice(1).map(Number));
+    const arrows = [...svg.matchAll(/points="([^"]+)"/g)].map((m) =>
+      m[1].split(" ").map((p) => p.split(",").map(Number))
+    );
+    assert.equal(boxes.length, g.nodes.length);
+    const inside = ([x, y]: number[], [bx, by, bw, bh]: number[]) =>
+      x >= bx - 1 && x <= bx + bw + 1 && y >= by - 1 && y <= by + bh + 1;
+    for (const pts of arrows) {
+      assert.ok(boxes.some((b) => inside(pts[0], b)), `${title}: arrow starts at ${pts[0]}, on no box`);
+      assert.ok(
+        boxes.some((b) => inside(pts.at(-1)!, b)),
+        `${title}: arrow ends at ${pts.at(-1)}, on no box`,
+      );
+    }
+    const W = Number(/width="(\d+)"/.exec(svg)![1]);
+    assert.ok(W >= title.length * 8, "the title fits");
+  }
+});

@@ -215,9 +215,9 @@ export function graphToSvg(g: ModelGraph, title = "Model graph"): string {
   for (const [a, b] of g.edges) dg.setEdge(a, b);
   dagre.layout(dg);
   const info = dg.graph() as { width?: number; height?: number };
-  const W = Math.max(title.length * 8 + 40, Math.ceil(info.width ?? 400)),
+  const W = Math.max(Math.ceil(title.length * 9) + 40, Math.ceil(info.width ?? 400)),
     H = Math.ceil((info.height ?? 400) + 20);
-  const shift = (W - (info.width ?? W)) / 2; // centre the drawing under a wider title
+  const shift = (W - (info.width ?? W)) / 2; // centre the drawing (boxes and arrows) under a wider title
   const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;");
   const out = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
@@ -229,7 +229,7 @@ export function graphToSvg(g: ModelGraph, title = "Model graph"): string {
     const e = dg.edge(a, b) as { points: { x: number; y: number }[] };
     out.push(
       `<polyline fill="none" stroke="#555" stroke-width="1.3" marker-end="url(#arrow)" points="${
-        e.points.map((p) => `${p.x.toFixed(1)},${p.y.toFixed(1)}`).join(" ")
+        e.points.map((p) => `${(p.x + shift).toFixed(1)},${p.y.toFixed(1)}`).join(" ")
       }"/>`,
     );
   }
