@@ -30,3 +30,4 @@ export * from "./src/inspect/mod.ts";
 export * from "./src/viz/mod.ts";
 export * from "./src/explain/mod.ts";
 export * from "./src/compress/mod.ts";
+export * from "./src/diagnose/mod.ts";

@@ -375,36 +375,38 @@ async function main(): Promise<void> {
     }));
     await gb.writeTextAtomic(`${out}/${file}`, gb.attributionGrid(rows, columns, 28, 28, title));
   }
+  const err = (acc: number) => 100 * (1 - acc);
   await gb.writeTextAtomic(
     `${out}/accuracy_vs_sparsity.svg`,
     gb.lineChart(
       [
         {
           name: "one-shot (no fine-tuning)",
-          points: curve.map((c) => [100 * c.sparsity, 100 * c.oneShot]),
+          points: curve.map((c) => [100 * c.sparsity, err(c.oneShot)]),
           dashed: true,
         },
         {
           name: `gradual + fine-tuned (${steps} steps per level)`,
           points: [
-            [0, 100 * base.accuracy],
+            [0, err(base.accuracy)],
             ...curve.filter((c) => c.tuned !== undefined).map((c) =>
-              [100 * c.sparsity, 100 * c.tuned!] as [number, number]
+              [100 * c.sparsity, err(c.tuned!)] as [number, number]
             ),
           ],
         },
         {
-          name: `dense model (${(100 * base.accuracy).toFixed(2)}%)`,
-          points: [[0, 100 * base.accuracy], [98, 100 * base.accuracy]],
+          name: `dense model (${err(base.accuracy).toFixed(2)}% error)`,
+          points: [[0, err(base.accuracy)], [98, err(base.accuracy)]],
           color: "#888",
           dashed: true,
         },
       ],
       {
-        title: `Test accuracy against sparsity (global magnitude pruning, ${nTest} test images)`,
+        title: `Test error against sparsity (global magnitude pruning, ${nTest} test images)`,
         xLabel: "weights pruned (%)",
-        yLabel: "test accuracy (%)",
-        legendAt: "bottom-left",
+        yLabel: "test error (%, log scale)",
+        logY: true,
+        legendAt: "top-left",
       },
     ),
   );
@@ -426,9 +428,9 @@ async function main(): Promise<void> {
     for (const x of vals) m = Math.max(m, Math.abs(x));
     charts.push(gb.histogramChart(
       [
-        { name: "original", lo: -m, hi: m, counts: await hist(w, -m, m, false) },
+        { name: "original: all weights", lo: -m, hi: m, counts: await hist(w, -m, m, false) },
         {
-          name: "pruned 80% (the weights kept)",
+          name: "pruned 80%: weights kept",
           lo: -m,
           hi: m,
           counts: await hist(pruned80Params.get(name)!, -m, m, true),

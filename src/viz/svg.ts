@@ -14,7 +14,7 @@ export interface ChartOptions {
   /** Line charts: name the x positions 0, 1, 2, … (categories such as layers) instead of numeric ticks. */
   xTickLabels?: string[];
   /** Where the legend goes (default top right). */
-  legendAt?: "top-right" | "bottom-left";
+  legendAt?: "top-right" | "top-left" | "bottom-left";
   width?: number;
   height?: number;
 }
@@ -121,7 +121,7 @@ function legend(
   parts: string[],
   entries: { name: string; color: string; dashed?: boolean }[],
   W: number,
-  at: { place?: "top-right" | "bottom-left"; bottom?: number } = {},
+  at: { place?: "top-right" | "top-left" | "bottom-left"; bottom?: number } = {},
 ) {
   if (entries.length < 2) return;
   // about 6.6 px a character at 12 px; a name too long for the box (at most 60% of the chart) is cut with "…"
@@ -130,7 +130,7 @@ function legend(
   const cut = (s: string) => (s.length > fit ? s.slice(0, fit - 1) + "…" : s);
   const shown = entries.slice(0, 14);
   const bottomLeft = at.place === "bottom-left" && at.bottom !== undefined;
-  const x = bottomLeft ? M.left + 6 : W - M.right - w - 6;
+  const x = bottomLeft || at.place === "top-left" ? M.left + 6 : W - M.right - w - 6;
   const y = bottomLeft ? at.bottom! - 6 - (Math.min(entries.length, 14) * rowH + 8) : M.top + 6;
   parts.push(
     `<rect x="${x}" y="${y}" width="${w}" height="${
@@ -270,7 +270,8 @@ export function histogramChart(
 ): string {
   const lo = Math.min(...series.map((s) => s.lo)), hi = Math.max(...series.map((s) => s.hi));
   const maxC = Math.max(1, ...series.flatMap((s) => s.counts));
-  const f = frame(o, [lo, hi], [0, maxC]);
+  // headroom above the tallest bar for the legend (drawn when there are two series or more)
+  const f = frame(o, [lo, hi], [0, series.length > 1 ? maxC * (1.15 + 0.12 * series.length) : maxC]);
   series.forEach((s, i) => {
     const color = s.color ?? SERIES[i % SERIES.length];
     const w = (s.hi - s.lo) / s.counts.length;

@@ -1,0 +1,141 @@
+/**
+ * Error diagnosis against independent truths: the reliability diagram and ECE against a
+ * direct CPU computation, temperature scaling recovering a planted overconfidence, the
+ * confusion pairs and mistakes of planted predictions, and slices that find a planted weakness.
+ */
+import assert from "node:assert/strict";
+import * as gb from "../mod.ts";
+import { rng } from "./cpu_ref.ts";
+
+/** Labels drawn from softmax(z) (so z is calibrated), and logits = scale · z. */
+function planted(n: number, classes: number, scale: number, seed: number): gb.Predictions {
+  const r = rng(seed);
+  const logits = new Float32Array(n * classes), labels = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const z = Array.from({ length: classes }, () => 3 * (r() - 0.5) * 2);
+    const e = z.map(Math.exp), s = e.reduce((a, b) => a + b, 0);
+    let u = r() * s, k = 0;
+    while (k < classes - 1 && u > e[k]) u -= e[k++];
+    labels[i] = k;
+    z.forEach((v, c) => (logits[i * classes + c] = scale * v));
+  }
+  return gb.predictionsFromLogits(logits, labels, classes);
+}
+
+Deno.test("reliability: bins, ECE and MCE equal a direct CPU computation", () => {
+  const p = planted(3000, 5, 2.5, 1);
+  const r = gb.reliability(p, 10);
+  let ece = 0, mce = 0;
+  for (let b = 0; b < 10; b++) {
+    const idx = [...Array(p.count).keys()].filter((i) => {
+      const probs = Array.from(p.logits.subarray(i * 5, i * 5 + 5), Math.exp);
+      const conf = Math.max(...probs) / probs.reduce((a, v) => a + v, 0);
+      return b === 0 ? conf <= 0.1 : conf > b / 10 && conf <= (b + 1) / 10;
+    });
+    assert.equal(r.bins[b].count, idx.length, `bin ${b}`);
+    if (!idx.length) continue;
+    const acc = idx.filter((i) => p.predicted[i] === p.labels[i]).length / idx.length;
+    const conf = idx.reduce((a, i) => a + p.confidence[i], 0) / idx.length;
+    assert.ok(Math.abs(r.bins[b].accuracy - acc) < 1e-12 && Math.abs(r.bins[b].confidence - conf) < 1e-9);
+    ece += (idx.length / p.count) * Math.abs(acc - conf);
+    mce = Math.max(mce, Math.abs(acc - conf));
+  }
+  assert.ok(Math.abs(r.ece - ece) < 1e-9 && Math.abs(r.mce - mce) < 1e-9, `${r.ece} vs ${ece}`);
+  assert.ok(r.ece > 0.1, "logits 2.5× too large are overconfident");
+  assert.throws(() => gb.reliability(p, 0), /bins must be a positive integer/);
+});
+
+Deno.test("temperature scaling: fitted on held-out data it recovers a planted overconfidence of 2.5 and lowers the test ECE", () => {
+  const heldOut = planted(4000, 5, 2.5, 2), test = planted(4000, 5, 2.5, 3);
+  const fit = gb.fitTemperature(heldOut);
+  assert.ok(Math.abs(fit.temperature - 2.5) < 0.25, `T = ${fit.temperature}`);
+  assert.ok(fit.nllAfter < fit.nllBefore);
+  // the NLL is at its minimum there: a step either side is worse
+  for (const f of [0.9, 1.1]) assert.ok(gb.nllAtTemperature(heldOut, fit.temperature * f) > fit.nllAfter);
+  const before = gb.reliability(test).ece,
+    after = gb.reliability(gb.applyTemperature(test, fit.temperature)).ece;
+  assert.ok(after < before / 3, `ECE ${before} → ${after}`);
+  assert.deepEqual(gb.applyTemperature(test, fit.temperature).predicted, test.predicted);
+});
+
+Deno.test("confusion: the most-confused pairs and the most confident mistakes of planted predictions", () => {
+  // 10 samples: class 1 called 2 three times (with confidences set by the logits), class 0 called 1 once
+  const rows: [number, number, number][] = [
+    [0, 0, 5],
+    [0, 1, 1],
+    [1, 1, 3],
+    [1, 2, 4],
+    [1, 2, 2],
+    [1, 2, 6],
+    [2, 2, 3],
+    [2, 2, 1],
+    [0, 0, 2],
+    [2, 1, 0.5],
+  ];
+  const logits = new Float32Array(30), labels = new Int32Array(10);
+  rows.forEach(([y, pred, strength], i) => {
+    labels[i] = y;
+    logits[i * 3 + pred] = strength;
+  });
+  const p = gb.predictionsFromLogits(logits, labels, 3);
+  assert.deepEqual(gb.confusionMatrix(p), [[2, 1, 0], [0, 1, 3], [0, 1, 2]]);
+  assert.deepEqual(gb.confusedPairs(gb.confusionMatrix(p), 2), [
+    { actual: 1, predicted: 2, count: 3, rate: 0.75 },
+    { actual: 0, predicted: 1, count: 1, rate: 1 / 3 },
+  ]);
+  const m = gb.confidentMistakes(p, 3);
+  assert.deepEqual(m.map((x) => x.index), [5, 3, 4]);
+  assert.ok(Math.abs(m[0].confidence - Math.exp(6) / (Math.exp(6) + 2)) < 1e-6);
+  assert.ok(Math.abs(m[0].trueProbability - 1 / (Math.exp(6) + 2)) < 1e-6);
+  assert.equal(gb.bestExample(p, 0), 0);
+  assert.equal(gb.bestExample(p, 1), 2);
+});
+
+Deno.test("slices: the weakest slice is the planted one (faint images fail), by ink; stroke thickness measures width", () => {
+  const N = 400, r = rng(7);
+  const x = new Float32Array(N * 64), labels = new Int32Array(N), logits = new Float32Array(N * 2);
+  for (let n = 0; n < N; n++) {
+    const width = 1 + (n % 4); // a vertical bar 1–4 pixels wide, 8 tall
+    for (let y = 0; y < 8; y++) for (let c = 0; c < width; c++) x[n * 64 + y * 8 + c] = 1;
+    labels[n] = n % 2;
+    const right = width > 1 || r() < 0.2; // the thinnest bars are mostly wrong
+    logits[n * 2 + (right ? labels[n] : 1 - labels[n])] = 2;
+  }
+  const data = { x, y: labels, sampleShape: [1, 8, 8] };
+  const stats = gb.imageStatistics(data, 0.5);
+  assert.deepEqual(Array.from(stats.ink.subarray(0, 4)), [8 / 64, 16 / 64, 24 / 64, 32 / 64]);
+  // 2·area/perimeter of a w×8 bar: 2·8w / (2·(w + 8))
+  stats.thickness.subarray(0, 4).forEach((t, i) =>
+    assert.ok(Math.abs(t - (16 * (i + 1)) / (2 * (i + 9))) < 1e-12)
+  );
+  const p = gb.predictionsFromLogits(logits, labels, 2);
+  const slices = gb.sliceByValue(p, stats.ink, "ink", { edges: [0, 0.2, 0.3, 0.4, 0.6] });
+  assert.deepEqual(slices.map((s) => s.count), [100, 100, 100, 100]);
+  const weakest = gb.weakestSlices([...slices, ...gb.sliceByClass(p)], 1)[0];
+  assert.equal(weakest.name, "ink 0.000–0.200");
+  assert.ok(weakest.accuracy < 0.35);
+  // quantile edges over 4 distinct values: 0.125, 0.25, 0.375, 0.5; the last bin is closed, so it holds two
+  assert.deepEqual(gb.sliceByValue(p, stats.ink, "ink", { bins: 4 }).map((s) => s.count), [100, 100, 200]);
+});
+
+Deno.test("collectPredictions: the logits of a known linear model, batch by batch", async () => {
+  const model = new gb.Linear(2, 3);
+  model.loadStateDict(
+    new Map([["weight", gb.tensor([[1, 0], [0, 1], [1, 1]])], ["bias", gb.tensor([0, 0, -1])]]),
+  );
+  const x = Float32Array.from({ length: 14 }, (_, i) => (i % 5) - 2);
+  const p = await gb.collectPredictions(model, { x, y: new Int32Array(7), sampleShape: [2] }, {
+    batchSize: 3,
+  });
+  const want = Array.from({ length: 7 }, (_, i) => [x[2 * i], x[2 * i + 1], x[2 * i] + x[2 * i + 1] - 1])
+    .flat();
+  assert.deepEqual(Array.from(p.logits), want);
+  assert.equal(p.classes, 3);
+  assert.deepEqual(
+    Array.from(p.predicted),
+    Array.from({ length: 7 }, (_, i) => {
+      const row = want.slice(3 * i, 3 * i + 3);
+      return row.indexOf(Math.max(...row));
+    }),
+  );
+});
