@@ -31,3 +31,4 @@ export * from "./src/viz/mod.ts";
 export * from "./src/explain/mod.ts";
 export * from "./src/compress/mod.ts";
 export * from "./src/diagnose/mod.ts";
+export * from "./src/report/mod.ts";

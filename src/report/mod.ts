@@ -1,0 +1,11 @@
+/** Explanations in words (English and Chinese) from computed facts, and what they rest on. */
+export {
+  type Caveat,
+  type PredictionFacts,
+  predictionFacts,
+  type PredictionFactsOptions,
+  REGIONS,
+  regionShares,
+} from "./facts.ts";
+export { fitNovelty, type InputNovelty } from "./novelty.ts";
+export { describeModel, describePrediction, type Language, type ModelFacts } from "./words.ts";
