@@ -404,7 +404,7 @@ async function main(): Promise<void> {
       {
         title: `Test error against sparsity (global magnitude pruning, ${nTest} test images)`,
         xLabel: "weights pruned (%)",
-        yLabel: "test error (%, log scale)",
+        yLabel: "test error (%)",
         logY: true,
         legendAt: "top-left",
       },

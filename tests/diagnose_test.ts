@@ -139,3 +139,25 @@ Deno.test("collectPredictions: the logits of a known linear model, batch by batc
     }),
   );
 });
+
+Deno.test("pictures: the confusion matrix writes every non-zero count in its cell; the reliability bars stand at the bins' accuracy", () => {
+  const svg = gb.confusionMatrixChart([[5, 1], [0, 4]]);
+  const counts = [...svg.matchAll(/fill="#222">(\d+)<\/text>/g)].map((m) => Number(m[1]));
+  assert.deepEqual(counts, [5, 1, 4], "row by row; the zero cell is left blank");
+  const bins = [{ lo: 0, hi: 0.5, count: 10, accuracy: 0.25, confidence: 0.4 }, {
+    lo: 0.5,
+    hi: 1,
+    count: 0,
+    accuracy: NaN,
+    confidence: NaN,
+  }];
+  const rel = gb.reliabilityDiagram(bins, { ece: 0.15 });
+  const bar = /<rect x="[\d.]+" y="([\d.]+)" width="[\d.]+" height="([\d.]+)" fill="#4c78a8"\/>/.exec(rel)!;
+  assert.ok(Math.abs(Number(bar[2]) - 0.25 * 340) < 1e-9, `bar height ${bar[2]}`);
+  assert.match(rel, /ECE = 0\.1500/);
+  assert.equal(
+    (rel.match(/fill="#4c78a8"\/>/g) ?? []).length,
+    2,
+    "one bar (the empty bin has none) and the legend's swatch",
+  );
+});

@@ -35,3 +35,4 @@ export {
   type MethodColumn,
 } from "./attribution.ts";
 export { attentionGrid, type AttentionPanel, headView } from "./attention.ts";
+export { confusionMatrixChart, type ReliabilityBinView, reliabilityDiagram } from "./diagnosis.ts";

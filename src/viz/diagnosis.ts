@@ -1,0 +1,171 @@
+/**
+ * Pictures of error diagnosis: the confusion matrix (the diagonal's accuracy in green, the
+ * confusions in red by their share of the class, every cell's count written in it) and the
+ * reliability diagram (accuracy and mean confidence per bin, the gap between them, and how
+ * many predictions each bin holds).
+ */
+import { esc } from "./svg.ts";
+
+/**
+ * The confusion matrix as SVG: rows are true classes, columns predictions.
+ *
+ * @example
+ * ```ts
+ * import { confusionMatrixChart } from "glassbox";
+ * const svg = confusionMatrixChart([[50, 2], [5, 43]], { title: "Test set" });
+ * ```
+ */
+export function confusionMatrixChart(
+  confusion: number[][],
+  options: { title?: string; classNames?: string[] } = {},
+): string {
+  const C = confusion.length;
+  const name = (k: number) => options.classNames?.[k] ?? String(k);
+  const cell = Math.max(34, Math.min(56, Math.floor(480 / Math.max(1, C))));
+  const left = 90, top = 84, W = Math.max(640, left + C * cell + 40), H = top + C * cell + 80;
+  const rows = confusion.map((r) => r.reduce((a, b) => a + b, 0));
+  let maxOff = 0;
+  confusion.forEach((r, i) =>
+    r.forEach((v, j) => i !== j && rows[i] && (maxOff = Math.max(maxOff, v / rows[i])))
+  );
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+    `<text x="${W / 2}" y="24" text-anchor="middle" font-size="15" font-weight="bold">${
+      esc(options.title ?? "Confusion matrix")
+    }</text>`,
+    `<text x="${left + (C * cell) / 2}" y="${top - 28}" text-anchor="middle">predicted class</text>`,
+    `<text transform="translate(${left - 52} ${
+      top + (C * cell) / 2
+    }) rotate(-90)" text-anchor="middle">true class</text>`,
+  ];
+  for (let i = 0; i < C; i++) {
+    parts.push(
+      `<text x="${left - 8}" y="${top + i * cell + cell / 2 + 4}" text-anchor="end">${esc(name(i))}</text>`,
+    );
+    parts.push(
+      `<text x="${left + i * cell + cell / 2}" y="${top - 8}" text-anchor="middle">${esc(name(i))}</text>`,
+    );
+    for (let j = 0; j < C; j++) {
+      const v = confusion[i][j], rate = rows[i] ? v / rows[i] : 0;
+      let fill = "#ffffff";
+      if (i === j) {
+        fill = `rgb(${Math.round(255 - 150 * rate)},${Math.round(255 - 60 * rate)},${
+          Math.round(255 - 150 * rate)
+        })`;
+      } else if (v > 0 && maxOff > 0) {
+        const t = rate / maxOff;
+        fill = `rgb(255,${Math.round(245 - 170 * t)},${Math.round(240 - 180 * t)})`;
+      }
+      const x = left + j * cell, y = top + i * cell;
+      parts.push(`<rect x="${x}" y="${y}" width="${cell}" height="${cell}" fill="${fill}" stroke="#ddd"/>`);
+      if (v > 0) {
+        parts.push(
+          `<text x="${x + cell / 2}" y="${y + cell / 2 + 4}" text-anchor="middle" font-size="${
+            cell < 40 ? 10 : 11
+          }" fill="#222">${v}</text>`,
+        );
+      }
+    }
+  }
+  const foot = [
+    "Each cell: how many images of the row's class got the column's prediction.",
+    "Green: the share of the class classified right. Red: the share taken for another class,",
+    `darkest at the largest confusion (${(100 * maxOff).toFixed(1)}% of its class).`,
+  ];
+  parts.push(
+    ...foot.map((t, k) =>
+      `<text x="${left}" y="${top + C * cell + 26 + 18 * k}" fill="#333">${esc(t)}</text>`
+    ),
+    "</svg>",
+  );
+  return parts.join("\n");
+}
+
+/** One bin of a reliability diagram (as `reliability` returns). */
+export interface ReliabilityBinView {
+  lo: number;
+  hi: number;
+  count: number;
+  accuracy: number;
+  confidence: number;
+}
+
+/**
+ * The reliability diagram as SVG: per confidence bin, the accuracy (bar), the gap to perfect
+ * calibration (red), the diagonal, and the share of predictions in each bin underneath.
+ *
+ * @example
+ * ```ts
+ * import { reliabilityDiagram } from "glassbox";
+ * const bins = [{ lo: 0, hi: 0.5, count: 10, accuracy: 0.3, confidence: 0.4 }, { lo: 0.5, hi: 1, count: 90, accuracy: 0.9, confidence: 0.95 }];
+ * const svg = reliabilityDiagram(bins, { title: "Before", ece: 0.055 });
+ * ```
+ */
+export function reliabilityDiagram(
+  bins: ReliabilityBinView[],
+  options: { title?: string; ece?: number } = {},
+): string {
+  const W = 480, H = 480, L = 64, T = 50, P = 340, histH = 40;
+  const sx = (v: number) => L + v * P, sy = (v: number) => T + P - v * P;
+  const total = bins.reduce((a, b) => a + b.count, 0);
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+    `<text x="${W / 2}" y="24" text-anchor="middle" font-size="15" font-weight="bold">${
+      esc(options.title ?? "Reliability diagram")
+    }</text>`,
+  ];
+  for (let k = 0; k <= 5; k++) {
+    const v = k / 5;
+    parts.push(`<line x1="${L}" x2="${L + P}" y1="${sy(v)}" y2="${sy(v)}" stroke="#eee"/>`);
+    parts.push(`<text x="${L - 6}" y="${sy(v) + 4}" text-anchor="end">${v.toFixed(1)}</text>`);
+    parts.push(`<text x="${sx(v)}" y="${T + P + 16}" text-anchor="middle">${v.toFixed(1)}</text>`);
+  }
+  for (const b of bins) {
+    if (!b.count) continue;
+    const x = sx(b.lo) + 1, w = (b.hi - b.lo) * P - 2;
+    parts.push(
+      `<rect x="${x}" y="${sy(b.accuracy)}" width="${w}" height="${sy(0) - sy(b.accuracy)}" fill="#4c78a8"/>`,
+    );
+    const [g0, g1] = [Math.min(b.accuracy, b.confidence), Math.max(b.accuracy, b.confidence)];
+    // the gap: a narrow red band from the accuracy to the bin's mean confidence (a black tick)
+    parts.push(
+      `<rect x="${x + w * 0.3}" y="${sy(g1)}" width="${w * 0.4}" height="${
+        Math.max(1, sy(g0) - sy(g1))
+      }" fill="#e45756"/>`,
+      `<line x1="${x}" x2="${x + w}" y1="${sy(b.confidence)}" y2="${
+        sy(b.confidence)
+      }" stroke="#111" stroke-width="2"/>`,
+    );
+    const hh = total ? (histH * Math.sqrt(b.count / total)) : 0;
+    parts.push(`<rect x="${x}" y="${T + P + 64 - hh}" width="${w}" height="${hh}" fill="#999"/>`);
+  }
+  parts.push(
+    `<line x1="${sx(0)}" y1="${sy(0)}" x2="${sx(1)}" y2="${sy(1)}" stroke="#333" stroke-dasharray="5 4"/>`,
+    `<rect x="${L}" y="${T}" width="${P}" height="${P}" fill="none" stroke="#333"/>`,
+    `<text x="${L + P / 2}" y="${
+      H - 6
+    }" text-anchor="middle">confidence (probability of the predicted class)</text>`,
+    `<text transform="translate(16 ${
+      T + P / 2
+    }) rotate(-90)" text-anchor="middle">accuracy in the bin</text>`,
+    `<text x="${L + P + 4}" y="${T + P + 50}" font-size="10" fill="#555">share of</text>`,
+    `<text x="${L + P + 4}" y="${T + P + 62}" font-size="10" fill="#555">predictions (√)</text>`,
+    `<rect x="${L + 3}" y="${T + 3}" width="300" height="${
+      options.ece !== undefined ? 80 : 60
+    }" fill="white" fill-opacity="0.9" stroke="#ccc"/>`,
+    `<rect x="${L + 8}" y="${T + 8}" width="12" height="12" fill="#4c78a8"/><text x="${L + 26}" y="${
+      T + 18
+    }">accuracy</text>`,
+    `<line x1="${L + 8}" x2="${L + 20}" y1="${T + 32}" y2="${T + 32}" stroke="#111" stroke-width="2"/>`,
+    `<text x="${L + 26}" y="${T + 36}">mean confidence in the bin</text>`,
+    `<rect x="${L + 11}" y="${T + 44}" width="6" height="12" fill="#e45756"/>`,
+    `<text x="${L + 26}" y="${T + 54}">gap between them (none on the dashed diagonal)</text>`,
+  );
+  if (options.ece !== undefined) {
+    parts.push(`<text x="${L + 8}" y="${T + 76}" font-weight="bold">ECE = ${options.ece.toFixed(4)}</text>`);
+  }
+  parts.push("</svg>");
+  return parts.join("\n");
+}
