@@ -84,10 +84,15 @@ export function confusionMatrixChart(
 
 /** One bin of a reliability diagram (as `reliability` returns). */
 export interface ReliabilityBinView {
+  /** Lower confidence edge. */
   lo: number;
+  /** Upper confidence edge. */
   hi: number;
+  /** Predictions in the bin. */
   count: number;
+  /** Their accuracy. */
   accuracy: number;
+  /** Their mean confidence. */
   confidence: number;
 }
 
