@@ -126,7 +126,7 @@ function legend(
   if (entries.length < 2) return;
   // about 6.6 px a character at 12 px; a name too long for the box (at most 60% of the chart) is cut with "…"
   const rowH = 16, w = Math.min(0.6 * W, 30 + 6.6 * Math.max(...entries.map((e) => e.name.length)));
-  const fit = Math.floor((w - 30) / 6.6);
+  const fit = Math.floor((w - 30) / 6.6 + 1e-9); // (6.6·n)/6.6 can land just under n
   const cut = (s: string) => (s.length > fit ? s.slice(0, fit - 1) + "…" : s);
   const shown = entries.slice(0, 14);
   const bottomLeft = at.place === "bottom-left" && at.bottom !== undefined;
