@@ -52,7 +52,7 @@ export async function benchCompress(): Promise<CompressBench> {
   (await gb.magnitudePrune(pruned, { amount: 0.8, scope: "global" })).remove();
   const filters = (await gb.pruneFilters(original, "3", { amount: 0.5 })).model.eval();
   const student = gb.createModel("student-cnn").eval();
-  const paths: gb.Int8DotPath[] = gb.int8DotPath() === "builtin" ? ["builtin", "unpack"] : ["unpack"];
+  const paths: gb.Int8DotPath[] = gb.hasPackedIntegerDot() ? ["builtin", "unpack"] : ["unpack"];
   const variants: [string, gb.Module][] = [
     ["float32 seed CNN", original],
     ["pruned 80% (dense kernels)", pruned],

@@ -43,7 +43,7 @@ Deno.test("int8 matmul: i32 accumulators equal the integer CPU reference exactly
     const wq = gb.tensor(gb.packInt8(w, N, K), [N, K4], { dtype: "int32" });
     const scales = gb.tensor(Float32Array.from({ length: N }, (_, n) => 0.01 * (n + 1)), [N]);
     const bias = gb.tensor(Float32Array.from({ length: N }, (_, n) => n - 1), [N]);
-    const paths: gb.Int8DotPath[] = gb.int8DotPath() === "builtin" ? ["builtin", "unpack"] : ["unpack"];
+    const paths: gb.Int8DotPath[] = gb.hasPackedIntegerDot() ? ["builtin", "unpack"] : ["unpack"];
     for (const path of paths) {
       const { acc, y } = gb.int8Matmul(xq, wq, scales, bias, K, { inputScale: 0.5, path });
       const got = (await acc.toArray()) as Int32Array;
@@ -147,7 +147,7 @@ Deno.test("QuantizedConv2d: accumulators equal an integer CPU convolution exactl
     K,
   );
   const q = await gb.QuantizedConv2d.fromConv2d(conv, scale);
-  const paths: gb.Int8DotPath[] = gb.int8DotPath() === "builtin" ? ["builtin", "unpack"] : ["unpack"];
+  const paths: gb.Int8DotPath[] = gb.hasPackedIntegerDot() ? ["builtin", "unpack"] : ["unpack"];
   for (const path of paths) {
     const { acc, y } = q.forwardWithAccumulators(x, path);
     assert.deepEqual(Array.from((await acc.toArray()) as Int32Array), Array.from(want), `${path} path`);

@@ -69,7 +69,7 @@ Deno.test("quantizeModel: a conv → ReLU → pool → flatten → dense model e
   );
   setWeights(model, r);
   const data = dataset(6, [2, 6, 6], r);
-  const paths: gb.Int8DotPath[] = gb.int8DotPath() === "builtin" ? ["builtin", "unpack"] : ["unpack"];
+  const paths: gb.Int8DotPath[] = gb.hasPackedIntegerDot() ? ["builtin", "unpack"] : ["unpack"];
   const outs: Float32Array[] = [];
   for (const path of paths) {
     const q = await gb.quantizeModel(model, data, { path });

@@ -5,7 +5,7 @@
  * requantized output. The 4-way dot product is WGSL's `dot4I8Packed` where the adapter has it
  * and an unpacking path where not, chosen at run time (`int8DotPath`), or forced.
  */
-import { hasPackedIntegerDot } from "../gpu/device.ts";
+import { adapterInfo, hasPackedIntegerDot } from "../gpu/device.ts";
 import { dispatch } from "../gpu/queue.ts";
 import { tensor } from "../tensor/create.ts";
 import { assertFloat, assertLive, empty, type Tensor } from "../tensor/tensor.ts";
@@ -18,17 +18,24 @@ import { permute, reshape } from "../tensor/ops/shape.ts";
 export type Int8DotPath = "builtin" | "unpack";
 
 /**
- * The dot-product path this adapter supports best: "builtin" (`dot4I8Packed`) when WGSL has
- * the packed_4x8_integer_dot_product feature, else "unpack".
+ * The dot-product path for this adapter: "builtin" (`dot4I8Packed`) when WGSL has the
+ * packed_4x8_integer_dot_product feature and the adapter is a GPU; "unpack" otherwise. On a
+ * software adapter (lavapipe/llvmpipe, SwiftShader) the built-in is emulated and measured slower
+ * than unpacking: a 256×32×13×13→64 conv took 313.8 ms with it, 181.6 ms unpacking, 235.9 ms
+ * in float32 (bench/compress.ts). Either path can be forced where a layer runs.
  *
  * @example
  * ```ts
  * import { int8DotPath } from "glassbox";
- * int8DotPath(); // "builtin" on Deno 2.9's WebGPU
+ * int8DotPath(); // "unpack" on lavapipe, "builtin" on a GPU whose WGSL has the feature
  * ```
  */
 export function int8DotPath(): Int8DotPath {
-  return hasPackedIntegerDot() ? "builtin" : "unpack";
+  if (!hasPackedIntegerDot()) return "unpack";
+  const a = adapterInfo();
+  const software = a.isFallbackAdapter ||
+    /llvmpipe|lavapipe|swiftshader/i.test(`${a.description} ${a.vendor} ${a.architecture}`);
+  return software ? "unpack" : "builtin";
 }
 
 /** x rounded to the nearest integer, halves to even (as WGSL's `round`). */
