@@ -9,3 +9,4 @@ export {
 } from "./facts.ts";
 export { fitNovelty, type InputNovelty } from "./novelty.ts";
 export { describeModel, describePrediction, type Language, type ModelFacts } from "./words.ts";
+export { embedImage, escapeHtml, htmlPage, htmlTable, type ReportSection } from "./html.ts";

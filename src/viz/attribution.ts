@@ -130,7 +130,19 @@ export function attributionGrid(
 ): string {
   const cell = Math.max(56, Math.min(112, 4 * Math.max(h, w))),
     px = Math.max(1, Math.floor(cell / Math.max(h, w)));
-  const cw = w * px, ch = h * px, gap = 10, left = 150, top = 78;
+  // the captions sit left of the images, on two lines split at the first ", ": room for the longer (≈ 6.8 px a character)
+  const captionChars = Math.max(
+    0,
+    ...rows.flatMap((r) => {
+      const [first, ...rest] = r.caption.split(", ");
+      return [first.length, rest.join(", ").length];
+    }),
+  );
+  const cw = w * px,
+    ch = h * px,
+    gap = 10,
+    left = Math.max(150, Math.ceil(6.8 * captionChars) + 16),
+    top = 78;
   const W = Math.max(640, left + (columns.length + 1) * (cw + gap) + gap), keyH = 100;
   const H = top + rows.length * (ch + gap) + keyH;
   const parts = [

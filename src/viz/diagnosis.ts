@@ -111,7 +111,7 @@ export function reliabilityDiagram(
   bins: ReliabilityBinView[],
   options: { title?: string; ece?: number } = {},
 ): string {
-  const W = 480, H = 480, L = 64, T = 50, P = 340, histH = 40;
+  const W = 600, H = 480, L = 64, T = 50, P = 340, histH = 40;
   const sx = (v: number) => L + v * P, sy = (v: number) => T + P - v * P;
   const total = bins.reduce((a, b) => a + b.count, 0);
   const parts = [
@@ -157,19 +157,23 @@ export function reliabilityDiagram(
     }) rotate(-90)" text-anchor="middle">accuracy in the bin</text>`,
     `<text x="${L + P + 4}" y="${T + P + 50}" font-size="10" fill="#555">share of</text>`,
     `<text x="${L + P + 4}" y="${T + P + 62}" font-size="10" fill="#555">predictions (√)</text>`,
-    `<rect x="${L + 3}" y="${T + 3}" width="300" height="${
-      options.ece !== undefined ? 80 : 60
-    }" fill="white" fill-opacity="0.9" stroke="#ccc"/>`,
-    `<rect x="${L + 8}" y="${T + 8}" width="12" height="12" fill="#4c78a8"/><text x="${L + 26}" y="${
+  );
+  // the key, right of the plot
+  const K = L + P + 18;
+  parts.push(
+    `<rect x="${K}" y="${T + 8}" width="12" height="12" fill="#4c78a8"/><text x="${K + 18}" y="${
       T + 18
     }">accuracy</text>`,
-    `<line x1="${L + 8}" x2="${L + 20}" y1="${T + 32}" y2="${T + 32}" stroke="#111" stroke-width="2"/>`,
-    `<text x="${L + 26}" y="${T + 36}">mean confidence in the bin</text>`,
-    `<rect x="${L + 11}" y="${T + 44}" width="6" height="12" fill="#e45756"/>`,
-    `<text x="${L + 26}" y="${T + 54}">gap between them (none on the dashed diagonal)</text>`,
+    `<line x1="${K}" x2="${K + 12}" y1="${T + 34}" y2="${T + 34}" stroke="#111" stroke-width="2"/>`,
+    `<text x="${K + 18}" y="${T + 38}">mean confidence</text>`,
+    `<rect x="${K + 3}" y="${T + 48}" width="6" height="12" fill="#e45756"/><text x="${K + 18}" y="${
+      T + 58
+    }">gap between them</text>`,
+    `<text x="${K}" y="${T + 80}" font-size="11" fill="#555">on the dashed diagonal,</text>`,
+    `<text x="${K}" y="${T + 94}" font-size="11" fill="#555">confidence = accuracy</text>`,
   );
   if (options.ece !== undefined) {
-    parts.push(`<text x="${L + 8}" y="${T + 76}" font-weight="bold">ECE = ${options.ece.toFixed(4)}</text>`);
+    parts.push(`<text x="${K}" y="${T + 124}" font-weight="bold">ECE = ${options.ece.toFixed(4)}</text>`);
   }
   parts.push("</svg>");
   return parts.join("\n");
