@@ -32,3 +32,4 @@ export * from "./src/explain/mod.ts";
 export * from "./src/compress/mod.ts";
 export * from "./src/diagnose/mod.ts";
 export * from "./src/report/mod.ts";
+export * from "./src/serve/mod.ts";

@@ -1,0 +1,239 @@
+/**
+ * The live dashboard's work, one request at a time: a prediction with probabilities,
+ * attribution heatmaps for the chosen methods, the feature maps of a chosen layer and the
+ * explanation in words, for one 28×28 image. GPU work is queued: requests run one after
+ * another on the one device, and one request's failure is its own.
+ */
+import { GradCAM } from "../explain/cam.ts";
+import { Saliency } from "../explain/gradient.ts";
+import { IntegratedGradients } from "../explain/integrated_gradients.ts";
+import { NoiseTunnel } from "../explain/noise_tunnel.ts";
+import { Occlusion } from "../explain/perturbation.ts";
+import { GuidedBackprop } from "../explain/relu_rules.ts";
+import { featureMapImage } from "../inspect/activations.ts";
+import type { Module } from "../nn/module.ts";
+import type { Sequential } from "../nn/sequential.ts";
+import { tensor } from "../tensor/create.ts";
+import { noGrad } from "../tensor/graph.ts";
+import { softmax } from "../tensor/ops/softmax.ts";
+import { scope } from "../tensor/scope.ts";
+import type { Tensor } from "../tensor/tensor.ts";
+import { heatmapImage } from "../viz/attribution.ts";
+import { encodePng } from "../viz/png.ts";
+import { predictionFacts } from "../report/facts.ts";
+import type { InputNovelty } from "../report/novelty.ts";
+import { describePrediction, type Language } from "../report/words.ts";
+
+/** An attribution method the dashboard offers. */
+export interface DashboardMethod {
+  /** The name shown on the page. */
+  label: string;
+  /** Whether its maps are signed (diverging colours) or magnitudes. */
+  signed: boolean;
+  /** Slow methods report progress before they start. */
+  slow: boolean;
+  /** Computes the map of `target` for one image. */
+  run: (model: Module, x: Tensor, target: number) => Promise<Tensor>;
+}
+
+/**
+ * The methods by request name; `baseline` is what "no ink" is in the model's input units.
+ *
+ * @example
+ * ```ts
+ * import { dashboardMethods } from "glassbox";
+ * Object.keys(dashboardMethods(-0.42, "4")); // ["saliency", "ig", "smoothgrad", "guidedbackprop", "gradcam", "occlusion"]
+ * ```
+ */
+export function dashboardMethods(baseline: number, camLayer: string): Record<string, DashboardMethod> {
+  return {
+    saliency: {
+      label: "Saliency",
+      signed: false,
+      slow: false,
+      run: (m, x, t) => new Saliency(m).attribute(x, { target: t }),
+    },
+    ig: {
+      label: "Integrated Gradients",
+      signed: true,
+      slow: false,
+      run: (m, x, t) =>
+        new IntegratedGradients(m).attribute(x, { target: t, baselines: baseline, nSteps: 32 }),
+    },
+    smoothgrad: {
+      label: "SmoothGrad",
+      signed: false,
+      slow: true,
+      run: (m, x, t) =>
+        new NoiseTunnel(new Saliency(m)).attribute(x, { target: t, ntSamples: 16, stdevs: 0.5 }),
+    },
+    guidedbackprop: {
+      label: "Guided Backprop",
+      signed: true,
+      slow: false,
+      run: (m, x, t) => new GuidedBackprop(m).attribute(x, { target: t }),
+    },
+    gradcam: {
+      label: "Grad-CAM",
+      signed: false,
+      slow: false,
+      run: (m, x, t) => new GradCAM(m, m.get(camLayer)).attribute(x, { target: t }),
+    },
+    occlusion: {
+      label: "Occlusion 4×4",
+      signed: true,
+      slow: true,
+      run: (m, x, t) =>
+        new Occlusion(m).attribute(x, {
+          target: t,
+          slidingWindowShapes: [1, 4, 4],
+          strides: [1, 2, 2],
+          baselines: baseline,
+        }),
+    },
+  };
+}
+
+/** What one explanation request asks for (already validated). */
+export interface ExplainRequest {
+  /** 784 values in [0, 1] (ink = 1), row by row. */
+  pixels: number[];
+  /** Attribution methods by name (keys of `Explainer.methods`). */
+  methods: string[];
+  /** A layer whose feature maps to show, or none. */
+  layer?: string;
+  /** The language of the explanation. */
+  lang: Language;
+}
+
+/** What it answers. */
+export interface ExplainResult {
+  /** Softmax probabilities of the classes. */
+  probabilities: number[];
+  /** The most probable class. */
+  predicted: number;
+  /** Per method: its label and a PNG data URI of the heatmap. */
+  heatmaps: { method: string; label: string; png: string }[];
+  /** The chosen layer's feature maps as a PNG data URI. */
+  featureMaps?: { layer: string; png: string };
+  /** The explanation in words. */
+  explanation: string;
+  /** Time the request took once it ran. */
+  milliseconds: number;
+}
+
+function dataUri(png: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < png.length; i += 0x8000) s += String.fromCharCode(...png.subarray(i, i + 0x8000));
+  return `data:image/png;base64,${btoa(s)}`;
+}
+
+/**
+ * The model, its methods and the queue that runs their work one request at a time.
+ *
+ * @example
+ * ```ts
+ * import { createModel, Explainer, type Sequential } from "glassbox";
+ * const e = new Explainer(createModel("seed-cnn") as Sequential, { mean: 0.1307, std: 0.3081 });
+ * const r = await e.explain({ pixels: new Array(784).fill(0), methods: ["saliency"], lang: "en" });
+ * r.predicted; // the class, with r.heatmaps and r.explanation
+ * ```
+ */
+export class Explainer {
+  #tail: Promise<unknown> = Promise.resolve();
+  #waiting = 0;
+  /** The attribution methods offered, by request name. */
+  readonly methods: Record<string, DashboardMethod>;
+  /** A model to explain, the normalisation of its input, a novelty reference and the Grad-CAM layer. */
+  constructor(
+    readonly model: Sequential,
+    /** Maps raw ink in [0, 1] to the model's input units (e.g. MNIST normalisation). */
+    readonly normalize: { mean: number; std: number },
+    readonly novelty?: InputNovelty,
+    camLayer = "4",
+  ) {
+    this.methods = dashboardMethods(-normalize.mean / normalize.std, camLayer);
+    model.eval();
+  }
+
+  /** Layers whose output is a feature map [N, C, H, W], by name. */
+  featureLayers(): { name: string; type: string }[] {
+    return this.model.layers.map((m, i) => ({ name: String(i), type: m.typeName })).filter((l) =>
+      ["Conv2d", "ReLU", "MaxPool2d", "AvgPool2d", "BatchNorm2d"].includes(l.type) &&
+      Number(l.name) < this.model.layers.findIndex((m) => m.typeName === "Flatten")
+    );
+  }
+
+  /** Requests waiting for the GPU (not counting the one running). */
+  get queued(): number {
+    return this.#waiting;
+  }
+
+  /** Runs `job` after every job queued before it; its failure does not reach the others. */
+  enqueue<T>(job: () => Promise<T>): Promise<T> {
+    this.#waiting++;
+    const run = this.#tail.then(() => {
+      this.#waiting--;
+      return job();
+    });
+    this.#tail = run.catch(() => {});
+    return run;
+  }
+
+  /** Computes the answer to a validated request; `progress` hears what is being done. */
+  explain(req: ExplainRequest, progress: (message: string) => void = () => {}): Promise<ExplainResult> {
+    return this.enqueue(async () => {
+      const t0 = performance.now();
+      const { mean, std } = this.normalize;
+      const x = tensor(Float32Array.from(req.pixels, (v) => (v - mean) / std), [1, 1, 28, 28]);
+      try {
+        const probabilities = await scope(async () =>
+          Array.from(await noGrad(() => softmax(this.model.forward(x), -1)).toArray())
+        );
+        const predicted = probabilities.indexOf(Math.max(...probabilities));
+        const heatmaps: ExplainResult["heatmaps"] = [];
+        for (const [k, name] of req.methods.entries()) {
+          const m = this.methods[name];
+          progress(`${m.label} (${k + 1} of ${req.methods.length})${m.slow ? ", a slower method" : ""}`);
+          const values = await scope(async () =>
+            (await (await m.run(this.model, x, predicted)).toArray()) as Float32Array
+          );
+          heatmaps.push({
+            method: name,
+            label: m.label,
+            png: dataUri(encodePng(heatmapImage(values, 28, 28, { signed: m.signed, pixel: 6 }))),
+          });
+        }
+        let featureMaps: ExplainResult["featureMaps"];
+        if (req.layer !== undefined) {
+          progress(`feature maps of layer ${req.layer}`);
+          const img = await scope(async () => {
+            let h = x;
+            for (const [i, m] of this.model.layers.entries()) {
+              h = noGrad(() => m.forward(h));
+              if (String(i) === req.layer) break;
+            }
+            return await featureMapImage(h);
+          });
+          featureMaps = { layer: req.layer, png: dataUri(encodePng(img)) };
+        }
+        progress("the explanation in words");
+        const facts = await predictionFacts(this.model, x, {
+          baseline: -mean / std,
+          novelty: this.novelty,
+          nSteps: 16,
+        });
+        return {
+          probabilities,
+          predicted,
+          heatmaps,
+          featureMaps,
+          explanation: describePrediction(facts, req.lang),
+          milliseconds: performance.now() - t0,
+        };
+      } finally {
+        x.dispose();
+      }
+    });
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * Drives the dashboard in headless Chromium (playwright-core, Debian's chromium): draws a stroke on
+ * the canvas with the mouse, asks for Saliency and Grad-CAM, waits for the answer and prints what
+ * the page shows as JSON. Run as a subprocess (deno run -A): playwright probes /proc.
+ *   deno run -A tests/browser_dashboard.ts URL [PNG]
+ */
+import { chromium } from "playwright-core";
+
+const [url, screenshot] = Deno.args;
+const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox"] });
+try {
+  const page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
+  const errors: string[] = [];
+  page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+  page.on("pageerror", (e) => errors.push(String(e)));
+  await page.goto(url);
+  await page.waitForSelector('#methods input[value="gradcam"]');
+  // keep Saliency and Grad-CAM only
+  for (const name of ["ig"]) await page.uncheck(`#methods input[value="${name}"]`);
+  await page.check('#methods input[value="saliency"]');
+  await page.check('#methods input[value="gradcam"]');
+  // a vertical stroke: a "1"
+  const box = (await (await page.$("#canvas"))!.boundingBox())!;
+  await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.15);
+  await page.mouse.down();
+  for (let k = 1; k <= 20; k++) {
+    await page.mouse.move(
+      box.x + box.width * (0.5 - 0.04 * k / 20),
+      box.y + box.height * (0.15 + 0.7 * k / 20),
+    );
+  }
+  await page.mouse.up();
+  await page.click("#explain");
+  await page.waitForFunction(
+    'document.querySelectorAll("#heatmaps img").length >= 2 && !document.getElementById("explain").disabled',
+    undefined,
+    { timeout: 120000 },
+  );
+  const seen = await page.evaluate(`({
+    prediction: document.getElementById("prediction").textContent,
+    heatmaps: [...document.querySelectorAll("#heatmaps figure")].map((f) => ({ label: f.querySelector("figcaption").textContent, ok: f.querySelector("img").complete && f.querySelector("img").naturalWidth > 0 })),
+    bars: document.querySelectorAll("#probabilities .bar").length,
+    explanation: document.getElementById("explanation").textContent,
+    features: !!document.querySelector("#features img"),
+    progress: document.getElementById("progress").textContent,
+  })`);
+  if (screenshot) await page.screenshot({ path: screenshot, fullPage: true });
+  console.log(JSON.stringify({ ...(seen as object), errors }));
+} finally {
+  await browser.close();
+}
