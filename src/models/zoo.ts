@@ -103,10 +103,10 @@ export function smallCamCnn(config: { classes?: number; channels?: number } = {}
 }
 
 registerArchitecture("seed-cnn", seedCnn, "the seed CNN for 28×28 grey images (MNIST)");
+registerArchitecture("tabular-mlp", tabularMlp, "the worked example's MLP for tabular features");
+registerArchitecture("small-cam-cnn", smallCamCnn, "a small CNN with global average pooling");
 registerArchitecture(
   "student-cnn",
   studentCnn,
   "a smaller CNN with the seed CNN's layout (for distillation)",
 );
-registerArchitecture("tabular-mlp", tabularMlp, "the worked example's MLP for tabular features");
-registerArchitecture("small-cam-cnn", smallCamCnn, "a small CNN with global average pooling");
