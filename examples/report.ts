@@ -349,7 +349,12 @@ async function main(): Promise<void> {
     ),
   });
 
-  // the model in words
+  // the model in words, with the last gradient-tracking record
+  let lastRecord: gb.StepRecord | null = null;
+  if (await exists(`${dir}/tracker.jsonl`)) {
+    const lines = (await Deno.readTextFile(`${dir}/tracker.jsonl`)).trimEnd().split("\n");
+    if (lines.length && lines.at(-1)) lastRecord = JSON.parse(lines.at(-1)!) as gb.StepRecord;
+  }
   sections.push({
     id: "words",
     title: lang === "zh" ? "模型概述" : "The model in words",
@@ -362,6 +367,15 @@ async function main(): Promise<void> {
       confusions: pairs.slice(0, 3),
       weakSlices: weak.slice(0, 3),
       alarms: alarms.map((a) => ({ kind: a.kind, layer: a.layer, step: a.step })),
+      gradients: lastRecord
+        ? {
+          step: lastRecord.step,
+          params: lastRecord.params.filter((q) => q.name.endsWith("weight") && q.grad).map((q) => ({
+            name: q.name,
+            meanAbs: q.grad!.meanAbs,
+          })),
+        }
+        : undefined,
     }, lang)),
   });
 

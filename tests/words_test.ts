@@ -111,3 +111,49 @@ Deno.test("describeModel: accuracy, calibration before and after, confusions, we
   assert.match(zh, /测试准确率为 99\.1%/);
   assert.deepEqual(numbersIn(en).sort(), numbersIn(zh).sort());
 });
+
+Deno.test("describeTabular: on a linear model IG is (x − baseline) ⊙ w exactly, so the top features, their directions and shares are known", async () => {
+  const model = new gb.Linear(4, 1);
+  model.loadStateDict(new Map([["weight", gb.tensor([[2, -3, 0.5, 0]])], ["bias", gb.tensor([0.25])]]));
+  const x = gb.tensor([[1, 1, 2, 5]]), baseline = [0, 0.5, 0, 0];
+  const f = await gb.tabularFacts(model, x, { baseline, featureNames: ["age", "dose", "weight", "noise"] });
+  // contributions: age 2·1 = 2, dose −3·0.5 = −1.5, weight 0.5·2 = 1, noise 0
+  assert.deepEqual(f.top.map((c) => c.name), ["age", "dose", "weight"]);
+  const want = [2, -1.5, 1];
+  f.top.forEach((c, i) => assert.ok(Math.abs(c.attribution - want[i]) < 1e-5, `${c.name}: ${c.attribution}`));
+  assert.ok(Math.abs(f.top[0].share - 2 / 4.5) < 1e-6);
+  assert.ok(Math.abs(f.completenessGap) < 1e-5);
+  const en = gb.describeTabular(f, "en"), zh = gb.describeTabular(f, "zh");
+  assert.match(en, /- age = 1\.000 raises it by 2\.000 \(44\.4% of all attribution\)/);
+  assert.match(en, /- dose = 1\.000 lowers it by 1\.500 \(33\.3% of all attribution\)/);
+  assert.match(zh, /dose = 1\.000 使其降低 1\.500/);
+  assert.deepEqual(numbersIn(en).sort(), numbersIn(zh).sort());
+  await assert.rejects(
+    () => gb.tabularFacts(model, x, { featureNames: ["a"] }),
+    /1 feature names for 4 features/,
+  );
+});
+
+Deno.test("describeModel: the gradient line names the weights with the smallest and largest mean |gradient|", () => {
+  const facts: gb.ModelFacts = {
+    accuracy: 0.9,
+    count: 100,
+    ece: 0.05,
+    confusions: [],
+    weakSlices: [],
+    alarms: [],
+    gradients: {
+      step: 900,
+      params: [{ name: "0.weight", meanAbs: 2e-5 }, { name: "3.weight", meanAbs: 4e-3 }, {
+        name: "7.weight",
+        meanAbs: 1e-3,
+      }],
+    },
+  };
+  const en = gb.describeModel(facts, "en");
+  assert.match(
+    en,
+    /\(step 900\) the weights' mean \|gradient\| runs from 2\.00e-5 \(0\.weight\) to 4\.00e-3 \(3\.weight\), a ratio of 200\.0/,
+  );
+  assert.deepEqual(numbersIn(en).sort(), numbersIn(gb.describeModel(facts, "zh")).sort());
+});

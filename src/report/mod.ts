@@ -10,3 +10,4 @@ export {
 export { fitNovelty, type InputNovelty } from "./novelty.ts";
 export { describeModel, describePrediction, type Language, type ModelFacts } from "./words.ts";
 export { embedImage, escapeHtml, htmlPage, htmlTable, type ReportSection } from "./html.ts";
+export { describeTabular, type FeatureContribution, type TabularFacts, tabularFacts } from "./tabular.ts";

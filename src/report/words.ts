@@ -193,6 +193,8 @@ export interface ModelFacts {
   weakSlices: { name: string; accuracy: number; count: number }[];
   /** Alarms raised by gradient tracking. */
   alarms: { kind: string; layer: string; step: number }[];
+  /** The weights' mean |gradient| at gradient tracking's last record (step `step`). */
+  gradients?: { step: number; params: { name: string; meanAbs: number }[] };
 }
 
 /**
@@ -244,6 +246,21 @@ export function describeModel(f: ModelFacts, lang: Language = "en", classNames?:
       : `${s.name}：${s.count} 个中 ${pct(s.accuracy)}%`)
     );
     lines.push(en ? `Where it is weakest: ${list.join("; ")}.` : `表现最弱的部分：${list.join("；")}。`);
+  }
+  const g = f.gradients?.params.filter((q) => Number.isFinite(q.meanAbs) && q.meanAbs > 0) ?? [];
+  if (f.gradients && g.length >= 2) {
+    const lo = g.reduce((a, b) => (b.meanAbs < a.meanAbs ? b : a)),
+      hi = g.reduce((a, b) => (b.meanAbs > a.meanAbs ? b : a));
+    const e = (v: number) => v.toExponential(2);
+    lines.push(
+      en
+        ? `At gradient tracking's last record (step ${f.gradients.step}) the weights' mean |gradient| runs from ${
+          e(lo.meanAbs)
+        } (${lo.name}) to ${e(hi.meanAbs)} (${hi.name}), a ratio of ${(hi.meanAbs / lo.meanAbs).toFixed(1)}.`
+        : `梯度跟踪的最后一条记录（第 ${f.gradients.step} 步）中，权重的平均 |梯度| 从 ${
+          e(lo.meanAbs)
+        }（${lo.name}）到 ${e(hi.meanAbs)}（${hi.name}），相差 ${(hi.meanAbs / lo.meanAbs).toFixed(1)} 倍。`,
+    );
   }
   if (f.alarms.length) {
     const kinds = new Map<string, { layer: string; step: number }[]>();
