@@ -25,8 +25,9 @@ export interface FeatureContribution {
 
 /** The facts of one tabular prediction. */
 export interface TabularFacts {
-  /** The output explained (a logit, or a class's score) and its value at the row and at the baseline. */
+  /** The explained output's value at the row (a logit, or a class's score). */
   output: number;
+  /** Its value at the baseline row. */
   baselineOutput: number;
   /** The explained class (or 0 for a single output). */
   target: number;
