@@ -105,7 +105,8 @@ Deno.test("describeModel: accuracy, calibration before and after, confusions, we
   };
   const en = gb.describeModel(facts, "en"), zh = gb.describeModel(facts, "zh");
   assert.match(en, /Test accuracy is 99\.1% on 10000 samples/);
-  assert.match(en, /temperature scaling \(T = 1\.37\) brings it to 0\.005/);
+  assert.match(en, /temperature scaling \(T = 1\.37\) lowers it to 0\.005/);
+  assert.match(gb.describeModel({ ...facts, eceAfter: 0.02 }, "en"), /does not lower it: it becomes 0\.020/);
   assert.match(en, /4 taken for 9 \(12 times\); 7 taken for 2 \(9 times\)/);
   assert.match(en, /raised 2 "vanishing" alarm\(s\), first at step 40 in layer 0/);
   assert.match(zh, /测试准确率为 99\.1%/);

@@ -218,12 +218,15 @@ export function describeModel(f: ModelFacts, lang: Language = "en", classNames?:
       : `测试准确率为 ${pct(f.accuracy)}%（共 ${f.count} 个样本）。`,
   ];
   if (f.eceAfter !== undefined && f.temperature !== undefined) {
+    const lower = f.eceAfter < f.ece;
     lines.push(
       en
-        ? `Expected calibration error is ${r3(f.ece)}; temperature scaling (T = ${
-          r2(f.temperature)
-        }) brings it to ${r3(f.eceAfter)}.`
-        : `期望校准误差为 ${r3(f.ece)}；温度缩放（T = ${r2(f.temperature)}）后降为 ${r3(f.eceAfter)}。`,
+        ? `Expected calibration error is ${r3(f.ece)}; temperature scaling (T = ${r2(f.temperature)}) ${
+          lower ? "lowers it to" : "does not lower it: it becomes"
+        } ${r3(f.eceAfter)}.`
+        : `期望校准误差为 ${r3(f.ece)}；温度缩放（T = ${r2(f.temperature)}）${
+          lower ? "后降为" : "后并未降低，变为"
+        } ${r3(f.eceAfter)}。`,
     );
   } else {
     lines.push(en ? `Expected calibration error is ${r3(f.ece)}.` : `期望校准误差为 ${r3(f.ece)}。`);
