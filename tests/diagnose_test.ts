@@ -56,6 +56,19 @@ Deno.test("temperature scaling: fitted on held-out data it recovers a planted ov
     after = gb.reliability(gb.applyTemperature(test, fit.temperature)).ece;
   assert.ok(after < before / 3, `ECE ${before} → ${after}`);
   assert.deepEqual(gb.applyTemperature(test, fit.temperature).predicted, test.predicted);
+  // cross-fitted: every prediction judged with a temperature fitted on the other folds
+  const { scaled, temperatures } = gb.crossFitTemperature(test, 4);
+  assert.equal(temperatures.length, 4);
+  for (const t of temperatures) assert.ok(Math.abs(t - 2.5) < 0.3, `fold T = ${t}`);
+  assert.ok(gb.reliability(scaled).ece < before / 3);
+  assert.deepEqual(scaled.predicted, test.predicted);
+  const t0 =
+    gb.fitTemperature(gb.predictionsFromLogits(test.logits.slice(1000 * 5), test.labels.slice(1000), 5))
+      .temperature;
+  assert.ok(
+    Math.abs(scaled.logits[0] - test.logits[0] / t0) < 1e-5,
+    "fold 0 is scaled by the T of folds 1-3",
+  );
 });
 
 Deno.test("confusion: the most-confused pairs and the most confident mistakes of planted predictions", () => {

@@ -155,3 +155,39 @@ export function applyTemperature(p: Predictions, temperature: number): Predictio
   }
   return predictionsFromLogits(p.logits.map((v) => v / temperature), p.labels, p.classes);
 }
+
+/**
+ * Temperature scaling by cross-fitting: the predictions are cut into `folds` consecutive parts;
+ * each part is scaled by the temperature fitted on all the others, so every prediction is judged
+ * with a temperature that never saw it, and all of them are judged. Returns the scaled
+ * predictions (in the original order) and each fold's temperature.
+ *
+ * @example
+ * ```ts
+ * import { crossFitTemperature, predictionsFromLogits, reliability } from "glassbox";
+ * const p = predictionsFromLogits(Float32Array.from([4, 0, 4, 0, 0, 4, 0, 4]), Int32Array.from([0, 1, 1, 1]), 2);
+ * const { scaled, temperatures } = crossFitTemperature(p, 2);
+ * reliability(scaled).ece; // judged on all four, each with a T fitted on the other half
+ * ```
+ */
+export function crossFitTemperature(
+  p: Predictions,
+  folds = 2,
+): { scaled: Predictions; temperatures: number[] } {
+  if (!Number.isInteger(folds) || folds < 2 || folds > p.count) {
+    throw new Error(
+      `crossFitTemperature: folds must be an integer from 2 to the ${p.count} predictions, got ${folds}`,
+    );
+  }
+  const C = p.classes, edges = Array.from({ length: folds + 1 }, (_, k) => Math.round((k * p.count) / folds));
+  const logits = new Float32Array(p.logits.length), temperatures: number[] = [];
+  for (let k = 0; k < folds; k++) {
+    const [a, b] = [edges[k], edges[k + 1]];
+    const restLogits = Float32Array.from([...p.logits.subarray(0, a * C), ...p.logits.subarray(b * C)]);
+    const restLabels = Int32Array.from([...p.labels.subarray(0, a), ...p.labels.subarray(b)]);
+    const t = fitTemperature(predictionsFromLogits(restLogits, restLabels, C)).temperature;
+    temperatures.push(t);
+    for (let i = a * C; i < b * C; i++) logits[i] = p.logits[i] / t;
+  }
+  return { scaled: predictionsFromLogits(logits, p.labels, C), temperatures };
+}

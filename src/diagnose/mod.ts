@@ -2,6 +2,7 @@
 export { collectPredictions, type Predictions, predictionsFromLogits, softmaxRows } from "./predictions.ts";
 export {
   applyTemperature,
+  crossFitTemperature,
   fitTemperature,
   nllAtTemperature,
   type Reliability,
