@@ -3,16 +3,11 @@
  * URI (SVG or PNG), tables and preformatted text escaped. No scripts, no external files: the
  * page opens offline and shows the same thing in any browser.
  */
+import { base64 } from "../viz/png.ts";
 
 /** Escapes text for HTML content and attribute values. */
 export function escapeHtml(s: string): string {
   return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
-}
-
-function base64(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(s);
 }
 
 /**

@@ -19,7 +19,7 @@ import { softmax } from "../tensor/ops/softmax.ts";
 import { scope } from "../tensor/scope.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { heatmapImage } from "../viz/attribution.ts";
-import { encodePng } from "../viz/png.ts";
+import { pngDataUri } from "../viz/png.ts";
 import { predictionFacts } from "../report/facts.ts";
 import type { InputNovelty } from "../report/novelty.ts";
 import { describePrediction, type Language } from "../report/words.ts";
@@ -122,12 +122,6 @@ export interface ExplainResult {
   milliseconds: number;
 }
 
-function dataUri(png: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < png.length; i += 0x8000) s += String.fromCharCode(...png.subarray(i, i + 0x8000));
-  return `data:image/png;base64,${btoa(s)}`;
-}
-
 /**
  * The model, its methods and the queue that runs their work one request at a time.
  *
@@ -201,7 +195,7 @@ export class Explainer {
           heatmaps.push({
             method: name,
             label: m.label,
-            png: dataUri(encodePng(heatmapImage(values, 28, 28, { signed: m.signed, pixel: 6 }))),
+            png: pngDataUri(heatmapImage(values, 28, 28, { signed: m.signed, pixel: 6 })),
           });
         }
         let featureMaps: ExplainResult["featureMaps"];
@@ -215,7 +209,7 @@ export class Explainer {
             }
             return await featureMapImage(h);
           });
-          featureMaps = { layer: req.layer, png: dataUri(encodePng(img)) };
+          featureMaps = { layer: req.layer, png: pngDataUri(img) };
         }
         progress("the explanation in words");
         const facts = await predictionFacts(this.model, x, {

@@ -5,7 +5,7 @@
  * and a colour key. Pure: numbers in, bytes or text out.
  */
 import { diverging, type RGB, viridis } from "./colormap.ts";
-import { encodePng, type Image } from "./png.ts";
+import { type Image, pngDataUri } from "./png.ts";
 import { esc } from "./svg.ts";
 
 /** The q-quantile (0..1) of |values| (the scale a map is drawn to; outliers beyond it saturate). */
@@ -79,12 +79,6 @@ export function greyImage(values: ArrayLike<number>, h: number, w: number, pixel
     }
   }
   return { width: W, height: H, data };
-}
-
-function base64(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(s);
 }
 
 /** A column of the comparison grid: one method's map for every row. */
@@ -178,8 +172,8 @@ export function attributionGrid(
     );
   });
   const img = (im: Image, x: number, y: number) =>
-    `<image x="${x}" y="${y}" width="${im.width}" height="${im.height}" style="image-rendering:pixelated" href="data:image/png;base64,${
-      base64(encodePng(im))
+    `<image x="${x}" y="${y}" width="${im.width}" height="${im.height}" style="image-rendering:pixelated" href="${
+      pngDataUri(im)
     }"/>`;
   rows.forEach((r, i) => {
     const y = top + i * (ch + gap);
@@ -278,8 +272,8 @@ export function labelledImages(images: Image[], labels: string[], title: string,
   images.forEach((im, k) => {
     const x = gap + k * (cw + gap);
     parts.push(
-      `<image x="${x}" y="36" width="${im.width}" height="${im.height}" style="image-rendering:pixelated" href="data:image/png;base64,${
-        base64(encodePng(im))
+      `<image x="${x}" y="36" width="${im.width}" height="${im.height}" style="image-rendering:pixelated" href="${
+        pngDataUri(im)
       }"/>`,
     );
     parts.push(

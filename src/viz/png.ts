@@ -22,6 +22,18 @@ export function encodePng(img: Image): Uint8Array {
   return encode({ width: img.width, height: img.height, data: img.data, channels: 4, depth: 8 });
 }
 
+/** Base64 of bytes (for data URIs), in chunks so large images do not overflow the call stack. */
+export function base64(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
+/** An image as a `data:image/png;base64,…` URI. */
+export function pngDataUri(img: Image): string {
+  return `data:image/png;base64,${base64(encodePng(img))}`;
+}
+
 /** Options for `imageGrid`. */
 export interface GridOptions {
   /** Tiles per row (default: about square). */
