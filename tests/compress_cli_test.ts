@@ -5,15 +5,9 @@
  */
 import assert from "node:assert/strict";
 import * as gb from "../mod.ts";
+import { runScript } from "./run_script.ts";
 
-async function compress(...args: string[]) {
-  const r = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-write", "--allow-env", "examples/compress_mnist.ts", ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return { code: r.code, out: new TextDecoder().decode(r.stdout), err: new TextDecoder().decode(r.stderr) };
-}
+const compress = (...args: string[]) => runScript("examples/compress_mnist.ts", args);
 
 Deno.test("deno task compress: mistakes are one line; a missing checkpoint says how to make one", async () => {
   const bad = await compress("--steps", "abc");

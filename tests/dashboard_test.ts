@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import * as gb from "../mod.ts";
+import { runScript } from "./run_script.ts";
 
 function testImages(n: number): gb.Dataset {
   const x = new Float32Array(n * 784);
@@ -156,13 +157,9 @@ Deno.test("the dashboard in headless Chromium: a digit drawn on the canvas comes
   await gb.saveModel(model, `${dir}/c.safetensors`);
   const server = await startServer(`${dir}/c.safetensors`);
   try {
-    const run = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "tests/browser_dashboard.ts", server.url, `${dir}/dashboard.png`],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.equal(run.code, 0, new TextDecoder().decode(run.stderr));
-    const seen = JSON.parse(new TextDecoder().decode(run.stdout));
+    const run = await runScript("tests/browser_dashboard.ts", [server.url, `${dir}/dashboard.png`], ["-A"]);
+    assert.equal(run.code, 0, run.err);
+    const seen = JSON.parse(run.out);
     assert.match(seen.prediction, /^Prediction: \d \(\d+\.\d%\)$/);
     assert.deepEqual(seen.heatmaps, [{ label: "Saliency", ok: true }, { label: "Grad-CAM", ok: true }]);
     assert.equal(seen.bars, 10);

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import * as gb from "../mod.ts";
+import { runScript } from "./run_script.ts";
 
 Deno.test("mismatched shapes name the op and both shapes", () => {
   assert.throws(
@@ -68,14 +69,7 @@ Deno.test("int32 values out of range are errors, not silent wrap-around", () => 
   gb.tensor([2147483647, -2147483648], undefined, { dtype: "int32" }).dispose();
 });
 
-async function run(script: string, ...args: string[]) {
-  const r = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-write", "--allow-env", script, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return { code: r.code, out: new TextDecoder().decode(r.stdout), err: new TextDecoder().decode(r.stderr) };
-}
+const run = (script: string, ...args: string[]) => runScript(script, args);
 
 Deno.test("deno task train and inspect: a flag mistake is one plain line and exit code 2", async () => {
   const cases: [string[], RegExp][] = [

@@ -1,14 +1,8 @@
 import assert from "node:assert/strict";
 import * as gb from "../mod.ts";
+import { runScript } from "./run_script.ts";
 
-async function explain(...args: string[]) {
-  const r = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-write", "--allow-env", "examples/explain_mnist.ts", ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return { code: r.code, out: new TextDecoder().decode(r.stdout), err: new TextDecoder().decode(r.stderr) };
-}
+const explain = (...args: string[]) => runScript("examples/explain_mnist.ts", args);
 
 Deno.test("deno task explain: mistakes are one line; a missing checkpoint says how to make one", async () => {
   const bad = await explain("--methods", "saliency,magic");

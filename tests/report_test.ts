@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import * as gb from "../mod.ts";
+import { runScript } from "./run_script.ts";
 
 Deno.test("htmlPage: sections in the navigation, text escaped, bad ids refused; embedImage round-trips its bytes", () => {
   const html = gb.htmlPage("R <1>", [{
@@ -28,14 +29,7 @@ Deno.test("htmlPage: sections in the navigation, text escaped, bad ids refused; 
   assert.equal(new TextDecoder().decode(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))), svg);
 });
 
-async function run(script: string, ...args: string[]) {
-  const r = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-write", "--allow-env", script, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return { code: r.code, out: new TextDecoder().decode(r.stdout), err: new TextDecoder().decode(r.stderr) };
-}
+const run = (script: string, ...args: string[]) => runScript(script, args);
 
 Deno.test("deno task report on a short training run: one page that opens in headless Chromium with no console errors and every image loaded", async () => {
   const dir = await Deno.makeTempDir();
@@ -83,13 +77,13 @@ Deno.test("deno task report on a short training run: one page that opens in head
   }
   assert.match(html, /模型预测为/, "the explanations are in Chinese");
 
-  const check = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "tests/browser_check.ts", `file://${dir}/report.html`, `${dir}/report.png`],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.equal(check.code, 0, new TextDecoder().decode(check.stderr));
-  const seen = JSON.parse(new TextDecoder().decode(check.stdout)) as {
+  const check = await runScript(
+    "tests/browser_check.ts",
+    [`file://${dir}/report.html`, `${dir}/report.png`],
+    ["-A"],
+  );
+  assert.equal(check.code, 0, check.err);
+  const seen = JSON.parse(check.out) as {
     title: string;
     errors: string[];
     images: { ok: boolean; alt: string }[];
