@@ -297,39 +297,12 @@ async function main(): Promise<void> {
   const n = flags.gallery!;
   const gx = gb.tensor(test.x.subarray(0, n * 784), [n, 1, 28, 28]);
   const gt = Array.from(preds.predicted.subarray(0, n));
-  const methods: [string, boolean, () => Promise<gb.Tensor>][] = [
-    ["Saliency", false, () => new gb.Saliency(model).attribute(gx, { target: gt })],
-    [
-      "Integrated Gradients",
-      true,
-      () => new gb.IntegratedGradients(model).attribute(gx, { target: gt, baselines: BLACK, nSteps: 32 }),
-    ],
-    [
-      "SmoothGrad",
-      false,
-      () =>
-        new gb.NoiseTunnel(new gb.Saliency(model)).attribute(gx, { target: gt, ntSamples: 16, stdevs: 0.5 }),
-    ],
-    ["Guided Backprop", true, () => new gb.GuidedBackprop(model).attribute(gx, { target: gt })],
-    ["Grad-CAM", false, () => new gb.GradCAM(model, model.get("4")).attribute(gx, { target: gt })],
-    [
-      "Occlusion 4×4",
-      true,
-      () =>
-        new gb.Occlusion(model).attribute(gx, {
-          target: gt,
-          slidingWindowShapes: [1, 4, 4],
-          strides: [1, 2, 2],
-          baselines: BLACK,
-        }),
-    ],
-  ];
   const columns: gb.MethodColumn[] = [];
-  for (const [name, signed, run] of methods) {
-    const a = (await (await run()).toArray()) as Float32Array;
+  for (const m of Object.values(gb.attributionPresets(BLACK, "4"))) {
+    const a = (await (await m.run(model, gx, gt)).toArray()) as Float32Array;
     columns.push({
-      name,
-      signed,
+      name: m.label,
+      signed: m.signed,
       maps: Array.from({ length: n }, (_, i) => a.subarray(i * 784, (i + 1) * 784)),
     });
   }

@@ -63,3 +63,4 @@ export {
   type VisualizeOptions,
   type VisualObjective,
 } from "./feature_viz.ts";
+export { type AttributionPreset, attributionPresets } from "./presets.ts";

@@ -4,12 +4,7 @@
  * explanation in words, for one 28×28 image. GPU work is queued: requests run one after
  * another on the one device, and one request's failure is its own.
  */
-import { GradCAM } from "../explain/cam.ts";
-import { Saliency } from "../explain/gradient.ts";
-import { IntegratedGradients } from "../explain/integrated_gradients.ts";
-import { NoiseTunnel } from "../explain/noise_tunnel.ts";
-import { Occlusion } from "../explain/perturbation.ts";
-import { GuidedBackprop } from "../explain/relu_rules.ts";
+import { type AttributionPreset, attributionPresets } from "../explain/presets.ts";
 import { featureMapImage } from "../inspect/activations.ts";
 import type { Module } from "../nn/module.ts";
 import type { Sequential } from "../nn/sequential.ts";
@@ -23,76 +18,6 @@ import { pngDataUri } from "../viz/png.ts";
 import { predictionFacts } from "../report/facts.ts";
 import type { InputNovelty } from "../report/novelty.ts";
 import { describePrediction, type Language } from "../report/words.ts";
-
-/** An attribution method the dashboard offers. */
-export interface DashboardMethod {
-  /** The name shown on the page. */
-  label: string;
-  /** Whether its maps are signed (diverging colours) or magnitudes. */
-  signed: boolean;
-  /** Slow methods report progress before they start. */
-  slow: boolean;
-  /** Computes the map of `target` for one image. */
-  run: (model: Module, x: Tensor, target: number) => Promise<Tensor>;
-}
-
-/**
- * The methods by request name; `baseline` is what "no ink" is in the model's input units.
- *
- * @example
- * ```ts
- * import { dashboardMethods } from "glassbox";
- * Object.keys(dashboardMethods(-0.42, "4")); // ["saliency", "ig", "smoothgrad", "guidedbackprop", "gradcam", "occlusion"]
- * ```
- */
-export function dashboardMethods(baseline: number, camLayer: string): Record<string, DashboardMethod> {
-  return {
-    saliency: {
-      label: "Saliency",
-      signed: false,
-      slow: false,
-      run: (m, x, t) => new Saliency(m).attribute(x, { target: t }),
-    },
-    ig: {
-      label: "Integrated Gradients",
-      signed: true,
-      slow: false,
-      run: (m, x, t) =>
-        new IntegratedGradients(m).attribute(x, { target: t, baselines: baseline, nSteps: 32 }),
-    },
-    smoothgrad: {
-      label: "SmoothGrad",
-      signed: false,
-      slow: true,
-      run: (m, x, t) =>
-        new NoiseTunnel(new Saliency(m)).attribute(x, { target: t, ntSamples: 16, stdevs: 0.5 }),
-    },
-    guidedbackprop: {
-      label: "Guided Backprop",
-      signed: true,
-      slow: false,
-      run: (m, x, t) => new GuidedBackprop(m).attribute(x, { target: t }),
-    },
-    gradcam: {
-      label: "Grad-CAM",
-      signed: false,
-      slow: false,
-      run: (m, x, t) => new GradCAM(m, m.get(camLayer)).attribute(x, { target: t }),
-    },
-    occlusion: {
-      label: "Occlusion 4×4",
-      signed: true,
-      slow: true,
-      run: (m, x, t) =>
-        new Occlusion(m).attribute(x, {
-          target: t,
-          slidingWindowShapes: [1, 4, 4],
-          strides: [1, 2, 2],
-          baselines: baseline,
-        }),
-    },
-  };
-}
 
 /** What one explanation request asks for (already validated). */
 export interface ExplainRequest {
@@ -137,7 +62,7 @@ export class Explainer {
   #tail: Promise<unknown> = Promise.resolve();
   #waiting = 0;
   /** The attribution methods offered, by request name. */
-  readonly methods: Record<string, DashboardMethod>;
+  readonly methods: Record<string, AttributionPreset>;
   /** A model to explain, the normalisation of its input, a novelty reference and the Grad-CAM layer. */
   constructor(
     readonly model: Sequential,
@@ -146,7 +71,7 @@ export class Explainer {
     readonly novelty?: InputNovelty,
     camLayer = "4",
   ) {
-    this.methods = dashboardMethods(-normalize.mean / normalize.std, camLayer);
+    this.methods = attributionPresets(-normalize.mean / normalize.std, camLayer);
     model.eval();
   }
 
