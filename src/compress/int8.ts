@@ -109,6 +109,19 @@ export function packInt8(q: Int8Array, rows: number, cols: number): Int32Array {
   return out;
 }
 
+/** Signal-to-quantization-noise ratio in dB: 10·log10(Σa² / Σ(a − b)²) (Infinity when equal). */
+export function sqnr(reference: ArrayLike<number>, approx: ArrayLike<number>): number {
+  if (reference.length !== approx.length) {
+    throw new Error(`sqnr: ${reference.length} reference values against ${approx.length}`);
+  }
+  let s = 0, e = 0;
+  for (let i = 0; i < reference.length; i++) {
+    s += reference[i] * reference[i];
+    e += (reference[i] - approx[i]) ** 2;
+  }
+  return e === 0 ? Infinity : 10 * Math.log10(s / e);
+}
+
 /** The symmetric scale that maps the largest |x| (or its `percentile`) to 127. */
 export function symmetricScale(values: ArrayLike<number>, percentile = 100): number {
   const a = Float64Array.from(values, Math.abs).sort();
@@ -234,15 +247,19 @@ export class QuantizedLinear {
     readonly inputScale: number,
     readonly inFeatures: number,
     readonly outFeatures: number,
+    /** SQNR of the int8 weights against the float ones, in dB (see `sqnr`). */
+    readonly weightSqnr: number,
   ) {}
 
   /** Quantizes a Linear's weights per output channel; `inputScale` maps inputs to int8. */
   static async fromLinear(linear: Linear, inputScale: number): Promise<QuantizedLinear> {
     const [O, I] = linear.weight.shape;
-    const { q, scales } = quantizePerChannel((await linear.weight.toArray()) as Float32Array, O, I);
+    const w = (await linear.weight.toArray()) as Float32Array;
+    const { q, scales } = quantizePerChannel(w, O, I);
     const bias = linear.bias ? tensor(await linear.bias.toArray(), [O]) : null;
     const packed = tensor(packInt8(q, O, I), [O, Math.ceil(I / 4)], { dtype: "int32" });
-    return new QuantizedLinear(packed, tensor(scales, [O]), bias, inputScale, I, O);
+    const weightSqnr = sqnr(w, Float32Array.from(q, (v, k) => v * scales[Math.floor(k / I)]));
+    return new QuantizedLinear(packed, tensor(scales, [O]), bias, inputScale, I, O, weightSqnr);
   }
 
   /** [M, in] float → [M, out] float, through int8. */

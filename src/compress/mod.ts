@@ -14,6 +14,7 @@ export {
   quantizePerChannel,
   quantizeValues,
   roundHalfEven,
+  sqnr,
   symmetricScale,
 } from "./int8.ts";
 export { loadQuantizedModel, type QuantizedSave, saveQuantizedModel } from "./save.ts";
@@ -40,6 +41,5 @@ export {
   type QuantizedStep,
   quantizeModel,
   type QuantizeOptions,
-  sqnr,
 } from "./quantize_model.ts";
 export { type ExplanationDrift, explanationDrift } from "./drift.ts";

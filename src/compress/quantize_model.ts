@@ -18,7 +18,7 @@ import { scope } from "../tensor/scope.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { calibrate, type CalibrationOptions, inputScales as scalesOf } from "./calibrate.ts";
 import { fakeQuantModel } from "./fake_quant.ts";
-import { type Int8DotPath, QuantizedConv2d, QuantizedLinear, quantizePerChannel } from "./int8.ts";
+import { type Int8DotPath, QuantizedConv2d, QuantizedLinear, sqnr } from "./int8.ts";
 
 /** Options for `quantizeModel`. */
 export interface QuantizeOptions {
@@ -56,19 +56,6 @@ export interface QuantizationFallback {
   type: string;
   /** Why it stays float32. */
   reason: string;
-}
-
-/** Signal-to-quantization-noise ratio in dB: 10·log10(Σa² / Σ(a − b)²) (Infinity when equal). */
-export function sqnr(reference: ArrayLike<number>, approx: ArrayLike<number>): number {
-  if (reference.length !== approx.length) {
-    throw new Error(`sqnr: ${reference.length} reference values against ${approx.length}`);
-  }
-  let s = 0, e = 0;
-  for (let i = 0; i < reference.length; i++) {
-    s += reference[i] * reference[i];
-    e += (reference[i] - approx[i]) ** 2;
-  }
-  return e === 0 ? Infinity : 10 * Math.log10(s / e);
 }
 
 /** One layer of a `QuantizedModel`: its int8 layer, or the float module it runs. */
@@ -224,16 +211,8 @@ export async function quantizeModel(
         ? linearStep(q, options.path)
         : (x: Tensor) => q.forward(x, options.path);
       steps.push({ name, run, q });
-      const w = (await m.weight.toArray()) as Float32Array, rows = m.weight.shape[0];
-      const pc = quantizePerChannel(w, rows, w.length / rows);
-      const dq = Float32Array.from(pc.q, (v, k) => v * pc.scales[Math.floor(k / (w.length / rows))]);
-      reports.push({
-        layer: name,
-        type: m.typeName,
-        inputScale: s,
-        weightSqnr: sqnr(w, dq),
-        outputSqnr: NaN,
-      });
+      const weightSqnr = q instanceof QuantizedLinear ? q.weightSqnr : q.linear.weightSqnr;
+      reports.push({ layer: name, type: m.typeName, inputScale: s, weightSqnr, outputSqnr: NaN });
     }
   } catch (e) {
     quantized.forEach((q) => q.dispose());
