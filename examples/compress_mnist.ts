@@ -74,14 +74,10 @@ async function gzipSize(bytes: Uint8Array): Promise<number> {
   return (await new Response(stream).arrayBuffer()).byteLength;
 }
 
+/** Parameters and how many are not zero (from sparsityTable's total). */
 async function countParams(model: gb.Module): Promise<{ params: number; nonzero: number }> {
-  let params = 0, nonzero = 0;
-  for (const [, p] of model.namedParameters()) {
-    const v = await p.toArray();
-    params += v.length;
-    for (let i = 0; i < v.length; i++) if (v[i] !== 0) nonzero++;
-  }
-  return { params, nonzero };
+  const { total } = await gb.sparsityTable(model);
+  return { params: total.params, nonzero: total.params - total.zeros };
 }
 
 /** Median time of a forward pass of `batch` test images with the readback, in ms. */

@@ -58,16 +58,9 @@ export async function serveDashboard(
     },
   });
   const host = options.host ?? "127.0.0.1";
-  let url = "";
-  const server = Deno.serve({
-    hostname: host,
-    port: options.port ?? 8000,
-    onListen: ({ port }) => {
-      url = `http://${host}:${port}/`;
-      options.onListen?.(url);
-    },
-  }, handler);
-  await new Promise((r) => setTimeout(r, 0));
-  if (!url) url = `http://${host}:${(server.addr as Deno.NetAddr).port}/`;
+  // the address is known once Deno.serve returns; onListen is silenced so only ours prints
+  const server = Deno.serve({ hostname: host, port: options.port ?? 8000, onListen: () => {} }, handler);
+  const url = `http://${host}:${(server.addr as Deno.NetAddr).port}/`;
+  options.onListen?.(url);
   return { url, explainer, shutdown: () => server.shutdown() };
 }
