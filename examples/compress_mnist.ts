@@ -137,9 +137,7 @@ async function main(): Promise<void> {
   const nTest = flags["test-images"] ?? (quick ? 1000 : 10000);
   const seed = flags.seed!, out = flags.out!;
   const ckpt = flags.checkpoint!;
-  try {
-    await Deno.stat(ckpt);
-  } catch {
+  if (!(await gb.fileExists(ckpt))) {
     throw new Error(
       `no checkpoint at ${ckpt}: make one with \`deno task train\` (about 10 minutes) or \`deno task train --quick\``,
     );

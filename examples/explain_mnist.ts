@@ -212,9 +212,7 @@ async function main(): Promise<void> {
   }
   const idx = flags.all ? [] : parseImages(flags.images!); // command-line mistakes first, before any loading
   const ckpt = flags.checkpoint!;
-  try {
-    await Deno.stat(ckpt);
-  } catch {
+  if (!(await gb.fileExists(ckpt))) {
     throw new Error(
       `no checkpoint at ${ckpt}: make one with \`deno task train\` (about 10 minutes) or \`deno task train --quick\` (20 seconds)`,
     );

@@ -17,9 +17,7 @@ async function main(): Promise<void> {
   }
   if (positionals.length !== 1) throw new gb.UsageError("name the run directory to inspect, e.g. out/mnist");
   const dir = positionals[0];
-  try {
-    await Deno.stat(`${dir}/tracker.jsonl`);
-  } catch {
+  if (!(await gb.fileExists(`${dir}/tracker.jsonl`))) {
     throw new Error(`${dir} has no tracker.jsonl: is it the output directory of deno task train?`);
   }
   let model: gb.Module | undefined;

@@ -33,21 +33,12 @@ const t0 = performance.now();
 const log = (m: string) =>
   console.log(`[${((performance.now() - t0) / 1000).toFixed(0).padStart(3)} s] ${m}`);
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** The run's pictures that exist, embedded (SVG as text, PNG as bytes). */
 async function pictures(dir: string, names: [string, string][]): Promise<string> {
   const out: string[] = [];
   for (const [file, alt] of names) {
     const path = `${dir}/${file}`;
-    if (!(await exists(path))) continue;
+    if (!(await gb.fileExists(path))) continue;
     out.push(
       file.endsWith(".svg")
         ? gb.embedImage(await Deno.readTextFile(path), alt)
@@ -70,7 +61,7 @@ async function main(): Promise<void> {
   }
   const dir = positionals[0] ?? "out/mnist";
   const ckpt = `${dir}/checkpoint.safetensors`;
-  if (!(await exists(ckpt))) {
+  if (!(await gb.fileExists(ckpt))) {
     throw new Error(
       `no checkpoint at ${ckpt}: run \`deno task train\` first (or give the directory it wrote)`,
     );
@@ -86,7 +77,7 @@ async function main(): Promise<void> {
 
   // the model
   log("model summary and graph");
-  const summaryText = (await exists(`${pics}/summary.txt`))
+  const summaryText = (await gb.fileExists(`${pics}/summary.txt`))
     ? await Deno.readTextFile(`${pics}/summary.txt`)
     : (await gb.summary(model, [1, 1, 28, 28])).table;
   sections.push({
@@ -104,7 +95,7 @@ async function main(): Promise<void> {
       "training and test accuracy",
     ]]),
   });
-  const alarms = (await exists(`${dir}/alarms.jsonl`))
+  const alarms = (await gb.fileExists(`${dir}/alarms.jsonl`))
     ? (await Deno.readTextFile(`${dir}/alarms.jsonl`)).split("\n").filter(Boolean).map((l) =>
       JSON.parse(l) as gb.Alarm
     )
@@ -329,7 +320,7 @@ async function main(): Promise<void> {
 
   // the model in words, with the last gradient-tracking record
   let lastRecord: gb.StepRecord | null = null;
-  if (await exists(`${dir}/tracker.jsonl`)) {
+  if (await gb.fileExists(`${dir}/tracker.jsonl`)) {
     const lines = (await Deno.readTextFile(`${dir}/tracker.jsonl`)).trimEnd().split("\n");
     if (lines.length && lines.at(-1)) lastRecord = JSON.parse(lines.at(-1)!) as gb.StepRecord;
   }
@@ -358,7 +349,7 @@ async function main(): Promise<void> {
   });
 
   // attention and compression, where those runs exist
-  if (await exists(`${flags.attention}/attention.svg`)) {
+  if (await gb.fileExists(`${flags.attention}/attention.svg`)) {
     sections.push({
       id: "attention",
       title: "Attention (deno task reverse)",
@@ -368,7 +359,7 @@ async function main(): Promise<void> {
       ], ["rollout.svg", "attention rollout"]]),
     });
   }
-  if (await exists(`${flags.compress}/summary.json`)) {
+  if (await gb.fileExists(`${flags.compress}/summary.json`)) {
     const s = JSON.parse(await Deno.readTextFile(`${flags.compress}/summary.json`));
     type V = {
       name: string;

@@ -22,9 +22,7 @@ async function main(): Promise<void> {
   const { flags } = gb.parseFlags(Deno.args, FLAGS);
   if (flags.help) return console.log(HELP);
   if (flags.port! > 65535) throw new gb.UsageError(`--port must be at most 65535, got ${flags.port}`);
-  try {
-    await Deno.stat(flags.checkpoint!);
-  } catch {
+  if (!(await gb.fileExists(flags.checkpoint!))) {
     throw new Error(`no checkpoint at ${flags.checkpoint}: make one with \`deno task train\` (or --quick)`);
   }
   await gb.serveDashboard({

@@ -42,6 +42,24 @@ export async function writeAtomic(
   }
 }
 
+/**
+ * Whether something exists at `path` (false, not an error, when it does not).
+ *
+ * @example
+ * ```ts
+ * import { fileExists } from "glassbox";
+ * await fileExists("/nonexistent/checkpoint.safetensors"); // false
+ * ```
+ */
+export async function fileExists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Writes text atomically (UTF-8). */
 export function writeTextAtomic(path: string, text: string): Promise<void> {
   return writeAtomic(path, new TextEncoder().encode(text));

@@ -1,6 +1,6 @@
 /** Reading and writing: safetensors checkpoints, TensorBoard event files. */
 export { dequantizeFile, loadCheckpoint, loadModel, saveCheckpoint, saveModel } from "./checkpoint.ts";
-export { writeAtomic, type WriteOptions, writePng, writeTextAtomic } from "./file.ts";
+export { fileExists, writeAtomic, type WriteOptions, writePng, writeTextAtomic } from "./file.ts";
 export {
   decodeSafetensors,
   encodeSafetensors,
