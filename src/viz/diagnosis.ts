@@ -4,7 +4,7 @@
  * reliability diagram (accuracy and mean confidence per bin, the gap between them, and how
  * many predictions each bin holds).
  */
-import { esc } from "./svg.ts";
+import { esc, svgStart } from "./svg.ts";
 
 /**
  * The confusion matrix as SVG: rows are true classes, columns predictions.
@@ -29,11 +29,7 @@ export function confusionMatrixChart(
     r.forEach((v, j) => i !== j && rows[i] && (maxOff = Math.max(maxOff, v / rows[i])))
   );
   const parts = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
-    `<rect width="${W}" height="${H}" fill="white"/>`,
-    `<text x="${W / 2}" y="24" text-anchor="middle" font-size="15" font-weight="bold">${
-      esc(options.title ?? "Confusion matrix")
-    }</text>`,
+    ...svgStart(W, H, options.title ?? "Confusion matrix"),
     `<text x="${left + (C * cell) / 2}" y="${top - 28}" text-anchor="middle">predicted class</text>`,
     `<text transform="translate(${left - 52} ${
       top + (C * cell) / 2
@@ -115,11 +111,7 @@ export function reliabilityDiagram(
   const sx = (v: number) => L + v * P, sy = (v: number) => T + P - v * P;
   const total = bins.reduce((a, b) => a + b.count, 0);
   const parts = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
-    `<rect width="${W}" height="${H}" fill="white"/>`,
-    `<text x="${W / 2}" y="24" text-anchor="middle" font-size="15" font-weight="bold">${
-      esc(options.title ?? "Reliability diagram")
-    }</text>`,
+    ...svgStart(W, H, options.title ?? "Reliability diagram"),
   ];
   for (let k = 0; k <= 5; k++) {
     const v = k / 5;

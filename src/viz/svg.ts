@@ -51,6 +51,15 @@ function niceTicks(lo: number, hi: number, n = 6): number[] {
   return out;
 }
 
+/** The opening of a chart: the svg element, a white background and the bold title centred on top. */
+export function svgStart(W: number, H: number, title: string): string[] {
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+    `<text x="${W / 2}" y="24" text-anchor="middle" font-size="15" font-weight="bold">${esc(title)}</text>`,
+  ];
+}
+
 /** A frame: scales, axes and title; returns helpers to map data to pixels. */
 function frame(
   o: ChartOptions,
@@ -79,14 +88,7 @@ function frame(
     M.top + ph -
     (o.logY ? (Math.log10(v) - Math.log10(y0)) / (Math.log10(y1) - Math.log10(y0)) : (v - y0) / (y1 - y0)) *
       ph;
-  const parts: string[] = [];
-  parts.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
-  );
-  parts.push(`<rect width="${W}" height="${H}" fill="white"/>`);
-  parts.push(
-    `<text x="${W / 2}" y="24" text-anchor="middle" font-size="15" font-weight="bold">${esc(o.title)}</text>`,
-  );
+  const parts: string[] = svgStart(W, H, o.title);
   // y grid and ticks
   const yt = o.logY
     ? Array.from({ length: Math.round(Math.log10(y1 / y0)) + 1 }, (_, i) => y0 * 10 ** i)
