@@ -62,6 +62,9 @@ interface Variant {
   note: string;
 }
 
+/** One variant as summary.json holds it (what the report and the CLI test read). */
+export type VariantSummary = Omit<Variant, "model" | "explainModel">;
+
 const t0 = performance.now();
 const clock = () => {
   const s = Math.round((performance.now() - t0) / 1000);

@@ -7,6 +7,7 @@
  * those runs exist, attention maps (out/reverse) and the compression table (out/compress).
  */
 import * as gb from "../mod.ts";
+import type { VariantSummary } from "./compress_mnist.ts";
 
 const HELP = `deno task report [DIR] [options]
   DIR               the output directory of deno task train (default out/mnist)
@@ -361,22 +362,12 @@ async function main(): Promise<void> {
   }
   if (await gb.fileExists(`${flags.compress}/summary.json`)) {
     const s = JSON.parse(await Deno.readTextFile(`${flags.compress}/summary.json`));
-    type V = {
-      name: string;
-      params: number;
-      nonzero: number;
-      bytes: number;
-      accuracy: number;
-      msPerBatch: number;
-      igDrift: number;
-      camDrift: number;
-    };
     sections.push({
       id: "compression",
       title: "Compression (deno task compress)",
       html: gb.htmlTable(
         ["variant", "parameters", "non-zero", "file KiB", "test accuracy", "ms / 256", "IG ρ", "Grad-CAM ρ"],
-        (s.variants as V[]).map((
+        (s.variants as VariantSummary[]).map((
           v,
         ) => [
           v.name,

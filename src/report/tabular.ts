@@ -9,7 +9,7 @@ import { tensor } from "../tensor/create.ts";
 import { noGrad } from "../tensor/graph.ts";
 import { scope } from "../tensor/scope.ts";
 import type { Tensor } from "../tensor/tensor.ts";
-import type { Language } from "./words.ts";
+import { type Language, pct, r3 } from "./words.ts";
 
 /** One feature's part in a prediction. */
 export interface FeatureContribution {
@@ -113,7 +113,7 @@ export function describeTabular(f: TabularFacts, lang: Language = "en"): string 
   if (lang !== "en" && lang !== "zh") {
     throw new Error(`describeTabular: language must be "en" or "zh", got "${lang}"`);
   }
-  const en = lang === "en", r3 = (v: number) => v.toFixed(3), pct = (v: number) => (100 * v).toFixed(1);
+  const en = lang === "en";
   const lines = [
     en
       ? `Output ${f.target} is ${r3(f.output)}, against ${r3(f.baselineOutput)} at the baseline row.`

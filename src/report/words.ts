@@ -8,9 +8,12 @@ import { type Caveat, type PredictionFacts, REGIONS } from "./facts.ts";
 /** The languages the text is written in. */
 export type Language = "en" | "zh";
 
-const pct = (v: number) => (100 * v).toFixed(1);
-const r2 = (v: number) => v.toFixed(2);
-const r3 = (v: number) => v.toFixed(3);
+/** The precisions every text uses: percent with one decimal, and two or three decimals. */
+export const pct = (v: number): string => (100 * v).toFixed(1);
+/** Two decimals. */
+export const r2 = (v: number): string => v.toFixed(2);
+/** Three decimals. */
+export const r3 = (v: number): string => v.toFixed(3);
 
 const REGION_ZH: Record<(typeof REGIONS)[number], string> = {
   "top-left": "左上",
