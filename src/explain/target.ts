@@ -22,8 +22,14 @@ export interface TargetTable {
   multi: boolean;
 }
 
-function checkIndex(op: string, v: number, classes: number): void {
-  if (!Number.isInteger(v) || v < 0 || v >= classes) {
+/** A target is an integer in [0, classes): anything else (1.7, NaN, −1, 2³² + 2, "1") is an error naming it. */
+function checkIndex(op: string, v: unknown, classes: number): void {
+  if (typeof v !== "number" || !Number.isInteger(v)) {
+    throw new Error(
+      `${op}: target ${typeof v === "string" ? JSON.stringify(v) : v} is not an integer class index`,
+    );
+  }
+  if (v < 0 || v >= classes) {
     throw new Error(`${op}: target ${v} is out of range for a model with ${classes} outputs [0, ${classes})`);
   }
 }
@@ -66,8 +72,9 @@ export async function resolveTarget(
   if (rows.some((r) => r.length !== T || T === 0)) {
     throw new Error(`${op}: every example needs the same number (at least one) of targets`);
   }
+  // check the values as given: Int32Array.from would turn 1.7 into 1, NaN into 0 and 2³² + 2 into 2
+  for (const v of rows.flat()) checkIndex(op, v, classes);
   const index = Int32Array.from(rows.flat());
-  index.forEach((v) => checkIndex(op, v, classes));
   return { N, T, index, multi };
 }
 
