@@ -79,6 +79,49 @@ Deno.test("Occlusion averages over the windows that cover a feature (Captum's ru
   assertClose(attr, want, { atol: 1e-5, msg: "Occlusion averaging" });
 });
 
+Deno.test("Occlusion counts windows as Captum does: ceil((d − w)/s) + 1, the last one cut at the end; stride > window is refused", async () => {
+  // a sum of the features on an all-ones input: a window's drop is the number of features it covers
+  const sum = (n: number) => {
+    const l = new gb.Linear(n, 1);
+    l.loadStateDict({ weight: gb.tensor([new Array(n).fill(1)]), bias: gb.tensor([0]) });
+    return l;
+  };
+  // d = 10, w = 3, s = 3: windows [0,3), [3,6), [6,9) and [9,10) (cut): feature 9 drops 1, not 0
+  const a = await new gb.Occlusion(sum(10)).attribute(gb.ones([1, 10]), {
+    slidingWindowShapes: [3],
+    strides: 3,
+  });
+  assert.deepEqual(Array.from(await a.toArray()), [3, 3, 3, 3, 3, 3, 3, 3, 3, 1]);
+  // d = 8, w = 3, s = 2 with weights 1..8: windows [0,3), [2,5), [4,7), [6,8) drop 6, 12, 18, 15; a feature
+  // gets the mean drop of the windows covering it
+  const lin = new gb.Linear(8, 1);
+  lin.loadStateDict({ weight: gb.tensor([[1, 2, 3, 4, 5, 6, 7, 8]]), bias: gb.tensor([0.5]) });
+  const b = await new gb.Occlusion(lin).attribute(gb.ones([1, 8]), {
+    slidingWindowShapes: [3],
+    strides: [2],
+  });
+  assertClose(await b.toArray(), [6, 6, 9, 12, 15, 18, 16.5, 15], { atol: 1e-5, msg: "d=8 w=3 s=2" });
+  // 2-D [3, 4], window [2, 3], strides [1, 3]: rows start 0, 1; columns start 0 and 3 (cut to one column)
+  const c = await new gb.Occlusion(new gb.Sequential(new gb.Flatten(), sum(12))).attribute(
+    gb.ones([1, 3, 4]),
+    {
+      slidingWindowShapes: [2, 3],
+      strides: [1, 3],
+    },
+  );
+  assert.deepEqual(Array.from(await c.toArray()), [6, 6, 6, 2, 6, 6, 6, 2, 6, 6, 6, 2]);
+  await assert.rejects(
+    () => new gb.Occlusion(sum(10)).attribute(gb.ones([1, 10]), { slidingWindowShapes: [3], strides: 4 }),
+    /stride 4 is longer than the window 3 in dimension 0 \(size 10\)/,
+  );
+  // a window spanning its whole dimension may have any stride (there is one window)
+  const whole = await new gb.Occlusion(sum(10)).attribute(gb.ones([1, 10]), {
+    slidingWindowShapes: [10],
+    strides: 20,
+  });
+  assert.deepEqual(Array.from(await whole.toArray()), new Array(10).fill(10));
+});
+
 Deno.test("KernelShap with every coalition gives the exact Shapley values (enumerated on a CPU twin) and is efficient", async () => {
   const { model, cpu } = mlp();
   const x = gb.tensor(X);
@@ -152,4 +195,21 @@ Deno.test("FeaturePermutation: zero for a feature the model ignores, sums to zer
     () => new gb.FeaturePermutation(lin).attribute(gb.randn([1, 4])),
     /needs a batch of at least 2/,
   );
+});
+
+Deno.test("FeaturePermutation never draws the identity: in a batch of 2 every feature is swapped", async () => {
+  // with two examples a permutation is the swap or the identity; the identity would give exactly 0
+  const D = 24;
+  const w = Array.from({ length: D }, (_, i) => (i % 5) - 2 + 0.25);
+  const lin = new gb.Linear(D, 1);
+  lin.loadStateDict({ weight: gb.tensor([w]), bias: gb.tensor([0.1]) });
+  const a = Array.from({ length: D }, (_, i) => Math.sin(i + 1)),
+    b = Array.from({ length: D }, (_, i) => Math.cos(2 * i));
+  for (const seed of [0, 1, 2]) {
+    const attr = await (await new gb.FeaturePermutation(lin).attribute(gb.tensor([a, b]), { seed }))
+      .toArray();
+    // swapped feature i: F(x) − F(x with x_i from the other example) = w_i (x_i − other_i)
+    const want = [...a.map((v, i) => w[i] * (v - b[i])), ...b.map((v, i) => w[i] * (v - a[i]))];
+    assertClose(attr, want, { atol: 1e-5, msg: `seed ${seed}` });
+  }
 });

@@ -113,8 +113,10 @@ export interface OcclusionOptions extends AttributeOptions {
 
 /**
  * Occlusion: slide a window over each input, replace it by the baseline, and give every
- * feature the mean output drop over the windows that cover it (Captum's averaging). Zeiler &
- * Fergus, 2014 (arXiv:1311.2901).
+ * feature the mean output drop over the windows that cover it, as Captum's Occlusion: windows
+ * start at 0, s, 2s, … (ceil((d − w)/s) + 1 of them per dimension), the last one cut at the end
+ * of the dimension, and a stride longer than its window is refused. Zeiler & Fergus, 2014
+ * (arXiv:1311.2901).
  *
  * @example
  * ```ts
@@ -148,7 +150,19 @@ export class Occlusion extends Attribution {
           }`,
         );
       }
-      const counts = dims.map((d, i) => Math.floor((d - win[i]) / st[i]) + 1);
+      // Captum's rule: a stride longer than the window would skip features, unless the window spans
+      // the whole dimension (then there is one window)
+      const gap = dims.findIndex((d, i) => st[i] > win[i] && win[i] < d);
+      if (gap >= 0) {
+        throw new Error(
+          `Occlusion: stride ${st[gap]} is longer than the window ${win[gap]} in dimension ${gap} (size ${
+            dims[gap]
+          }): features between the windows would never be occluded; use a stride of at most ${win[gap]}`,
+        );
+      }
+      // Captum's window count: ceil((d − w) / s) + 1 starts at 0, s, 2s, …; the last window is cut at
+      // the end of the dimension, so every feature is covered
+      const counts = dims.map((d, i) => Math.ceil((d - win[i]) / st[i]) + 1);
       const G = counts.reduce((a, b) => a * b, 1), D = rowSize(x);
       const masks = new Float32Array(G * D);
       const strides = dims.map((_, i) => dims.slice(i + 1).reduce((a, b) => a * b, 1));
@@ -162,12 +176,14 @@ export class Occlusion extends Attribution {
         }
         const size = win.reduce((a, b) => a * b, 1);
         for (let k = 0; k < size; k++) {
-          let r = k, off = 0;
+          let r = k, off = 0, inside = true;
           for (let i = win.length - 1; i >= 0; i--) {
-            off += (start[i] + (r % win[i])) * strides[i];
+            const at = start[i] + (r % win[i]);
+            if (at >= dims[i]) inside = false; // the cut-off part of a last window
+            off += at * strides[i];
             r = Math.floor(r / win[i]);
           }
-          masks[g * D + off] = 1;
+          if (inside) masks[g * D + off] = 1;
         }
       }
       const table = await this.targets(x, options.target);
@@ -220,7 +236,8 @@ export interface FeaturePermutationOptions extends AttributeOptions {
 
 /**
  * Permutation importance for a batch of tabular examples: shuffle one feature (or group)
- * across the batch and give each example the output change F(x) − F(x permuted). Breiman,
+ * across the batch and give each example the output change F(x) − F(x permuted); as Captum,
+ * a permutation that leaves the batch in order is drawn again. Breiman,
  * 2001; Fisher, Rudin & Dominici, 2019 (arXiv:1801.01489). Needs a batch of at least two.
  *
  * @example
@@ -244,7 +261,10 @@ export class FeaturePermutation extends Attribution {
       // copy g of the batch has group g's features taken from a shuffled example
       const rows = new Float32Array(groups * N * D);
       for (let g = 0; g < groups; g++) {
-        const perm = gen.shuffle(Array.from({ length: N }, (_, i) => i));
+        // as Captum's _permute_feature: the identity would leave the batch as it is and give the group
+        // exactly 0, so it is drawn again (with N = 2 it comes up every other draw)
+        let perm = gen.shuffle(Array.from({ length: N }, (_, i) => i));
+        while (perm.every((v, i) => v === i)) perm = gen.shuffle(perm.map((_, i) => i));
         for (let n = 0; n < N; n++) {
           const o = (g * N + n) * D;
           for (let i = 0; i < D; i++) rows[o + i] = host[(ids[i] === g ? perm[n] : n) * D + i];
