@@ -122,7 +122,7 @@ Deno.test("Occlusion counts windows as Captum does: ceil((d − w)/s) + 1, the l
   assert.deepEqual(Array.from(await whole.toArray()), new Array(10).fill(10));
 });
 
-Deno.test("KernelShap with every coalition gives the exact Shapley values (enumerated on a CPU twin) and is efficient", async () => {
+Deno.test("KernelShap exact: every coalition gives the exact Shapley values (enumerated on a CPU twin) and is efficient", async () => {
   const { model, cpu } = mlp();
   const x = gb.tensor(X);
   const mask = [0, 1, 1, 2, 3, 3]; // 4 groups
@@ -141,7 +141,7 @@ Deno.test("KernelShap with every coalition gives the exact Shapley values (enume
     });
   };
   const attr =
-    await (await new gb.KernelShap(model).attribute(x, { target: [1, 0], featureMask: mask, nSamples: 100 }))
+    await (await new gb.KernelShap(model).attribute(x, { target: [1, 0], featureMask: mask, exact: true }))
       .toArray();
   for (let n = 0; n < 2; n++) {
     const phi = shapley(X[n], [1, 0][n]);
@@ -157,7 +157,7 @@ Deno.test("KernelShap with every coalition gives the exact Shapley values (enume
     const got = [0, 1, 3, 4].reduce((a, i) => a + attr[n * 6 + i], 0);
     assertClose([got], [sum], { atol: 1e-4, msg: "KernelShap sums to F(x) − F(x′)" });
   }
-  // sampled coalitions (fewer than 2^M − 2) still satisfy efficiency exactly
+  // sampled coalitions (Captum's estimate) satisfy efficiency up to Captum's 10⁶ end-point weight
   const sampled =
     await (await new gb.KernelShap(model).attribute(gb.tensor([X[0]]), { target: 1, nSamples: 10 }))
       .toArray();
@@ -165,6 +165,91 @@ Deno.test("KernelShap with every coalition gives the exact Shapley values (enume
     atol: 1e-4,
     msg: "sampled efficiency",
   });
+});
+
+/** Shapley values of `value` over M players by enumeration (float64). */
+function shapleyValues(M: number, value: (z: number[]) => number): number[] {
+  const fact = (n: number): number => (n <= 1 ? 1 : n * fact(n - 1));
+  return Array.from({ length: M }, (_, i) => {
+    let phi = 0;
+    for (let S = 0; S < 2 ** M; S++) {
+      if ((S >> i) & 1) continue;
+      const z = Array.from({ length: M }, (_, j) => (S >> j) & 1);
+      const k = z.reduce((a, b) => a + b, 0);
+      const zi = [...z];
+      zi[i] = 1;
+      phi += (fact(k) * fact(M - k - 1) / fact(M)) * (value(zi) - value(z));
+    }
+    return phi;
+  });
+}
+
+Deno.test("KernelShap on a sum of 784 all-ones features: every value is 1, or an error naming nSamples and the groups", async () => {
+  // score = Σ x_i on x = 1: every Shapley value is 1 (the old remainder put 75.9 on the last pixel)
+  const sum = (n: number) => {
+    const l = new gb.Linear(n, 1);
+    l.loadStateDict({ weight: gb.tensor([new Array(n).fill(1)]), bias: gb.tensor([0]) });
+    return l;
+  };
+  await assert.rejects(
+    () => new gb.KernelShap(sum(784)).attribute(gb.ones([1, 784])),
+    /KernelShap: nSamples 25 cannot determine 784 groups: the regression has 785 unknowns/,
+  );
+  await assert.rejects(
+    () => new gb.KernelShap(sum(784)).attribute(gb.ones([1, 784]), { nSamples: 300 }),
+    /nSamples 300 cannot determine 784 groups.*at least 785/,
+  );
+  // enough coalitions: every value is 1
+  const attr = await new gb.KernelShap(sum(64)).attribute(gb.ones([1, 64]), { nSamples: 120 });
+  assertClose(await attr.toArray(), new Array(64).fill(1), { atol: 1e-4, msg: "Σx on ones, 64 features" });
+  // grouped: 784 features in 16 groups of 49 → each group's value 49, shared by its features
+  const mask = Array.from({ length: 784 }, (_, i) => i % 16);
+  const grouped = await new gb.KernelShap(sum(784)).attribute(gb.ones([1, 784]), { featureMask: mask });
+  assertClose(await grouped.toArray(), new Array(784).fill(49), { atol: 2e-3, msg: "16 groups of 49" });
+  // coalitions that repeat: 3 groups need 4 independent rows; with nSamples 4, seed 1 draws {1, 2}
+  // twice (rank 3), seed 0 draws {1} and {0, 1} (rank 4)
+  await assert.rejects(
+    () => new gb.KernelShap(sum(3)).attribute(gb.ones([1, 3]), { nSamples: 4, seed: 1 }),
+    /the 4 coalitions drawn \(seed 1\) determine only 3 of the 4 unknowns for 3 groups/,
+  );
+  const three = await new gb.KernelShap(sum(3)).attribute(gb.ones([1, 3]), { nSamples: 4, seed: 0 });
+  assertClose(await three.toArray(), [1, 1, 1], { atol: 1e-4, msg: "3 groups, 4 independent coalitions" });
+  await assert.rejects(
+    () => new gb.KernelShap(sum(2)).attribute(gb.ones([1, 2]), { nSamples: 1 }),
+    /nSamples must be an integer of at least 2/,
+  );
+});
+
+Deno.test("KernelShap samples coalition sizes from the Shapley kernel as Captum (uniform sizes give another answer)", async () => {
+  // F = 4·[x0 = 1 and at most one other feature is on], on binary coalitions of 10 features (x = 1,
+  // baseline 0): its Shapley values are 0.8 for feature 0 and −0.8/9 for each of the others
+  const M = 10;
+  const l1 = new gb.Linear(M, 3), l2 = new gb.Linear(3, 1);
+  const rest = [0, ...new Array(M - 1).fill(-1)];
+  l1.loadStateDict({
+    weight: gb.tensor([[1, ...new Array(M - 1).fill(0)], rest, rest]),
+    bias: gb.tensor([0, 2, 1]), // x0, 2 − r, 1 − r (r: the others on); relu(2 − r) − relu(1 − r) = [r ≤ 1]
+  });
+  l2.loadStateDict({ weight: gb.tensor([[4, 4, -4]]), bias: gb.tensor([-4]) });
+  const model = new gb.Sequential(l1, new gb.ReLU(), l2, new gb.ReLU());
+  const cpu = (z: number[]) => 4 * z[0] * (z.slice(1).reduce((a, b) => a + b, 0) <= 1 ? 1 : 0);
+  const phi = shapleyValues(M, cpu);
+  assertClose(phi, [0.8, ...new Array(M - 1).fill(-0.8 / 9)], { atol: 1e-12, msg: "truth" });
+  const x = gb.ones([1, M]);
+  const exact = await (await new gb.KernelShap(model).attribute(x, { exact: true })).toArray();
+  assertClose(exact, phi, { atol: 1e-4, msg: "exact" });
+  // Captum's estimate with 5000 coalitions: φ0 within 0.12 of 0.8 (over seeds 0–11 of a float64 twin
+  // it fell in [0.72, 0.86]); sizes drawn uniformly instead give φ0 in [0.48, 0.62]
+  for (const seed of [0, 1]) {
+    const est = await (await new gb.KernelShap(model).attribute(x, { nSamples: 5000, seed })).toArray();
+    assert.ok(Math.abs(est[0] - 0.8) < 0.12, `seed ${seed}: φ0 = ${est[0]}, Shapley 0.8`);
+    const others = Array.from(est.slice(1)).reduce((a, b) => a + b, 0) / (M - 1);
+    assert.ok(
+      Math.abs(others + 0.8 / 9) < 0.015,
+      `seed ${seed}: mean of the others ${others}, Shapley −0.0889`,
+    );
+    assertClose([Array.from(est).reduce((a, b) => a + b, 0)], [0], { atol: 2e-3, msg: "efficiency" });
+  }
 });
 
 Deno.test("Lime recovers a linear model's contributions w·(x − x′) (alpha 0 exactly, the default alpha nearly)", async () => {

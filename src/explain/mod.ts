@@ -37,7 +37,14 @@ export {
   Occlusion,
   type OcclusionOptions,
 } from "./perturbation.ts";
-export { KernelShap, Lime, type LimeOptions, type SurrogateOptions, weightedLasso } from "./surrogate.ts";
+export {
+  KernelShap,
+  type KernelShapOptions,
+  Lime,
+  type LimeOptions,
+  type SurrogateOptions,
+  weightedLasso,
+} from "./surrogate.ts";
 export {
   type Curve,
   type CurveOptions,

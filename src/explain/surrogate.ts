@@ -30,38 +30,101 @@ export interface SurrogateOptions extends AttributeOptions {
   featureMask?: FeatureMask;
   /** What a switched-off feature becomes (default 0). */
   baselines?: Baseline;
-  /** Coalitions to evaluate per input (default 25 as Captum; KernelShap enumerates all when 2^M − 2 fit). */
+  /**
+   * Coalitions to evaluate per input (default 25, as Captum's `n_samples`); for KernelShap this
+   * counts the full and the empty coalition, as Captum.
+   */
   nSamples?: number;
   /** Seed of the sampled coalitions (default 0). */
   seed?: number;
 }
 
-/** Solves A x = b (n×n, float64) by Gaussian elimination with partial pivoting; a tiny ridge keeps it regular. */
-function solve(A: Float64Array, b: Float64Array, n: number): Float64Array {
-  const M = Float64Array.from(A), v = Float64Array.from(b);
-  for (let i = 0; i < n; i++) M[i * n + i] += 1e-12;
-  for (let c = 0; c < n; c++) {
-    let p = c;
-    for (let r = c + 1; r < n; r++) if (Math.abs(M[r * n + c]) > Math.abs(M[p * n + c])) p = r;
-    if (p !== c) {
-      for (let k = 0; k < n; k++) [M[c * n + k], M[p * n + k]] = [M[p * n + k], M[c * n + k]];
-      [v[c], v[p]] = [v[p], v[c]];
-    }
-    const d = M[c * n + c] || 1e-300;
-    for (let r = c + 1; r < n; r++) {
-      const f = M[r * n + c] / d;
-      if (!f) continue;
-      for (let k = c; k < n; k++) M[r * n + k] -= f * M[c * n + k];
-      v[r] -= f * v[c];
-    }
+/**
+ * @internal Weighted least squares by Householder QR with column pivoting (float64): the
+ * factorisation of √w·A (m×n, row-major) once, then `solve(y)` for any right-hand side. It
+ * refuses a rank-deficient A (where least squares has no unique answer) with the rank found, so
+ * that no caller returns one arbitrary solution of many.
+ */
+export function leastSquares(A: Float64Array, w: ArrayLike<number>, m: number, n: number): {
+  rank: number;
+  solve: (y: ArrayLike<number>) => Float64Array;
+} {
+  const R = Float64Array.from(A);
+  for (let r = 0; r < m; r++) {
+    const s = Math.sqrt(w[r]);
+    for (let c = 0; c < n; c++) R[r * n + c] *= s;
   }
-  const x = new Float64Array(n);
-  for (let r = n - 1; r >= 0; r--) {
-    let s = v[r];
-    for (let k = r + 1; k < n; k++) s -= M[r * n + k] * x[k];
-    x[r] = s / (M[r * n + r] || 1e-300);
+  const perm = Int32Array.from({ length: n }, (_, i) => i);
+  const tau = new Float64Array(n);
+  const norms = new Float64Array(n);
+  const steps = Math.min(m, n);
+  const reflectors: Float64Array[] = [];
+  let top = 0;
+  for (let k = 0; k < steps; k++) {
+    // the column of largest remaining norm (rows k..m−1) goes next
+    for (let c = k; c < n; c++) {
+      let a = 0;
+      for (let r = k; r < m; r++) a += R[r * n + c] ** 2;
+      norms[c] = a;
+    }
+    let p = k;
+    for (let c = k + 1; c < n; c++) if (norms[c] > norms[p]) p = c;
+    if (p !== k) {
+      for (let r = 0; r < m; r++) [R[r * n + k], R[r * n + p]] = [R[r * n + p], R[r * n + k]];
+      [norms[k], norms[p]] = [norms[p], norms[k]];
+      [perm[k], perm[p]] = [perm[p], perm[k]];
+    }
+    let alpha = 0;
+    for (let r = k; r < m; r++) alpha += R[r * n + k] ** 2;
+    alpha = Math.sqrt(alpha);
+    if (k === 0) top = alpha;
+    if (alpha === 0) break;
+    if (R[k * n + k] > 0) alpha = -alpha;
+    // v = x − alpha·e1, stored in place below the diagonal with v_k kept in R[k, k] until the end
+    const vk = R[k * n + k] - alpha;
+    let vv = vk * vk;
+    for (let r = k + 1; r < m; r++) vv += R[r * n + k] ** 2;
+    R[k * n + k] = vk;
+    tau[k] = vv === 0 ? 0 : 2 / vv;
+    for (let c = k + 1; c < n; c++) {
+      let d = 0;
+      for (let r = k; r < m; r++) d += R[r * n + k] * R[r * n + c];
+      d *= tau[k];
+      for (let r = k; r < m; r++) R[r * n + c] -= d * R[r * n + k];
+    }
+    // keep v (rows k..m−1 of column k) aside: the diagonal now holds R's entry
+    const v = new Float64Array(m - k);
+    for (let r = k; r < m; r++) v[r - k] = R[r * n + k];
+    reflectors.push(v);
+    R[k * n + k] = alpha;
+    for (let r = k + 1; r < m; r++) R[r * n + k] = 0;
   }
-  return x;
+  // numerical rank as numpy's matrix_rank: |R_kk| above max(m, n)·eps·|R_00|
+  const tol = Math.max(m, n) * 2.220446049250313e-16 * top;
+  let rank = 0;
+  while (rank < steps && rank < reflectors.length && Math.abs(R[rank * n + rank]) > tol) rank++;
+  return {
+    rank,
+    solve(y: ArrayLike<number>): Float64Array {
+      if (rank < n) throw new Error(`internal: least squares of rank ${rank} < ${n} unknowns`);
+      const b = Float64Array.from({ length: m }, (_, r) => y[r] * Math.sqrt(w[r]));
+      reflectors.forEach((v, k) => {
+        let d = 0;
+        for (let r = k; r < m; r++) d += v[r - k] * b[r];
+        d *= tau[k];
+        for (let r = k; r < m; r++) b[r] -= d * v[r - k];
+      });
+      const z = new Float64Array(n);
+      for (let r = n - 1; r >= 0; r--) {
+        let s = b[r];
+        for (let c = r + 1; c < n; c++) s -= R[r * n + c] * z[c];
+        z[r] = s / R[r * n + r];
+      }
+      const x = new Float64Array(n);
+      perm.forEach((col, i) => (x[col] = z[i]));
+      return x;
+    },
+  };
 }
 
 /** Binomial coefficient as a float. */
@@ -114,73 +177,144 @@ function spread(values: Float64Array[], ids: Int32Array, shape: readonly number[
   return tensor(out, [values.length, ...shape]);
 }
 
+/** Options for `KernelShap.attribute`. */
+export interface KernelShapOptions extends SurrogateOptions {
+  /**
+   * Not Captum's: evaluate every one of the 2^M − 2 proper coalitions once, weighted by the
+   * Shapley kernel, with F(x′) and F(x) imposed exactly; the result is then the exact Shapley
+   * values of the groups (M ≤ 20; `nSamples` and `seed` are not used). Default false: Captum's
+   * sampled estimate.
+   */
+  exact?: boolean;
+}
+
+/** Captum's weight of the empty and the full coalition in KernelShap's regression. */
+const ENDPOINT_WEIGHT = 1e6;
+
 /**
- * KernelSHAP: Shapley values of the groups, from a weighted linear regression over coalitions
- * with the Shapley kernel and the efficiency constraint Σφ = F(x) − F(x′). With M groups and
- * nSamples ≥ 2^M − 2 it evaluates every coalition and the result is the exact Shapley values;
- * otherwise it samples coalition sizes with probability ∝ (M − 1)/(k(M − k)), as Captum.
+ * @internal Captum's KernelShap coalitions: the full one, the empty one, then `nSamples − 2`
+ * draws of a size k in 1..M−1 with probability ∝ (M − 1)/(k(M − k)) and a subset of that size
+ * uniformly at random (repeats allowed). Drawn in proportion to the Shapley kernel this way,
+ * they are fitted with equal weights.
+ */
+export function kernelShapCoalitions(M: number, nSamples: number, g: Generator): Uint8Array[] {
+  const z: Uint8Array[] = [new Uint8Array(M).fill(1), new Uint8Array(M)];
+  const p = Array.from({ length: M - 1 }, (_, i) => (M - 1) / ((i + 1) * (M - 1 - i)));
+  const total = p.reduce((a, b) => a + b, 0);
+  for (let s = 2; s < nSamples; s++) {
+    let u = g.random() * total, k = 1;
+    while (k < M - 1 && u > p[k - 1]) u -= p[k++ - 1];
+    const order = g.shuffle(Array.from({ length: M }, (_, i) => i));
+    const zs = new Uint8Array(M);
+    for (let i = 0; i < k; i++) zs[order[i]] = 1;
+    z.push(zs);
+  }
+  return z;
+}
+
+/**
+ * KernelSHAP as Captum's KernelShap (Lime with the Shapley kernel): `nSamples` coalitions of the
+ * M groups — the full one and the empty one, then nSamples − 2 drawn with their size k in 1..M−1
+ * ∝ (M − 1)/(k(M − k)) and the subset uniform given k — and a linear regression with an
+ * intercept of F on the binary coalitions, the sampled ones with weight 1 and the two end points
+ * with weight 10⁶ (Captum's stand-in for the infinite Shapley-kernel weight, so the coefficients
+ * sum to F(x) − F(x′) up to ~10⁻⁶). The attributions are the coefficients, solved in float64.
+ *
+ * The regression has M + 1 unknowns: with `nSamples` ≤ M (the default 25 against an input of
+ * more than 24 features without a `featureMask`), or coalitions that repeat so that fewer than
+ * M + 1 are independent, it has no unique solution; this is an error that names nSamples and the
+ * number of groups (where Captum's least squares would return the minimum-norm one of many).
+ * `exact: true` (not Captum's) evaluates every coalition with its kernel weight instead, for
+ * the exact Shapley values. Lundberg & Lee, 2017 (arXiv:1705.07874).
  *
  * @example
  * ```ts
- * import { KernelShap, Linear, randn } from "glassbox";
- * const attr = await new KernelShap(new Linear(4, 2)).attribute(randn([2, 4]), { target: 0, nSamples: 14 });
+ * import { KernelShap, Linear, tensor } from "glassbox";
+ * const model = new Linear(4, 1);
+ * model.loadStateDict({ weight: tensor([[1, -2, 0.5, 3]]), bias: tensor([0.1]) });
+ * // a linear model's Shapley values are w_i·(x_i − x′_i): [2, -2, 0.5, -3]
+ * const attr = await new KernelShap(model).attribute(tensor([[2, 1, 1, -1]]), { nSamples: 40 });
+ * const v = await attr.toArray();
+ * [2, -2, 0.5, -3].forEach((want, i) => { if (Math.abs(v[i] - want) > 1e-3) throw new Error(`${v}`); });
  * ```
  */
 export class KernelShap extends Attribution {
   /** Attributions shaped like `x` (features of one group share their group's value). */
-  attribute(x: Tensor, options: SurrogateOptions = {}): Promise<Tensor> {
+  attribute(x: Tensor, options: KernelShapOptions = {}): Promise<Tensor> {
     return this.run(x, async () => {
       const { ids, groups: M } = await resolveMask("KernelShap", options.featureMask, rowSize(x));
-      const table = await this.targets(x, options.target);
-      const base = baselineLike("KernelShap", options.baselines, x);
-      const xr = repeatRows(x, table.T), br = repeatRows(base, table.T);
-      const nSamples = options.nSamples ?? 25;
-      // coalitions (empty and full first: they fix F(x′) and F(x)) and their regression weights
-      const z: Uint8Array[] = [new Uint8Array(M), new Uint8Array(M).fill(1)];
-      const weights: number[] = [0, 0];
-      if (M <= 20 && nSamples >= 2 ** M - 2) {
+      const nSamples = options.nSamples ?? 25, seed = options.seed ?? 0;
+      if (!Number.isInteger(nSamples) || nSamples < 2) {
+        throw new Error(
+          `KernelShap: nSamples must be an integer of at least 2 (the full and the empty coalition), got ${nSamples}`,
+        );
+      }
+      let z: Uint8Array[];
+      let fit: (f: Float64Array) => Float64Array;
+      if (M === 1) {
+        z = [new Uint8Array(1), new Uint8Array(1).fill(1)];
+        fit = (f) => Float64Array.of(f[1] - f[0]);
+      } else if (options.exact) {
+        if (M > 20) {
+          throw new Error(
+            `KernelShap: exact evaluates all 2^M − 2 coalitions; ${M} groups are too many (at most 20)`,
+          );
+        }
+        // every proper coalition with its Shapley-kernel weight; F(x′) and F(x) imposed exactly by
+        // eliminating φ_M = Δ − Σ_{i<M} φ_i: regress f − f0 − z_M Δ on (z_i − z_M), i < M
+        z = [new Uint8Array(M), new Uint8Array(M).fill(1)];
+        const w: number[] = [];
         for (let mask = 1; mask < 2 ** M - 1; mask++) {
           const zs = Uint8Array.from({ length: M }, (_, i) => (mask >> i) & 1);
           const k = zs.reduce((a, b) => a + b, 0);
           z.push(zs);
-          weights.push((M - 1) / (choose(M, k) * k * (M - k)));
+          w.push((M - 1) / (choose(M, k) * k * (M - k)));
         }
-      } else if (M > 1) {
-        const g = new Generator(options.seed ?? 0);
-        const p = Array.from({ length: M - 1 }, (_, i) => (M - 1) / ((i + 1) * (M - 1 - i)));
-        const total = p.reduce((a, b) => a + b, 0);
-        for (let s = 0; s < nSamples; s++) {
-          let u = g.random() * total, k = 1;
-          while (k < M - 1 && u > p[k - 1]) u -= p[k++ - 1];
-          const order = g.shuffle(Array.from({ length: M }, (_, i) => i));
-          const zs = new Uint8Array(M);
-          for (let i = 0; i < k; i++) zs[order[i]] = 1;
-          z.push(zs);
-          weights.push(1); // sampled in proportion to the kernel already
+        const S = z.length - 2, n = M - 1;
+        const A = new Float64Array(S * n);
+        for (let s = 0; s < S; s++) for (let i = 0; i < n; i++) A[s * n + i] = z[s + 2][i] - z[s + 2][M - 1];
+        const ls = leastSquares(A, w, S, n);
+        fit = (f) => {
+          const f0 = f[0], delta = f[1] - f0;
+          const head = ls.solve(
+            Float64Array.from({ length: S }, (_, s) => f[s + 2] - f0 - z[s + 2][M - 1] * delta),
+          );
+          const phi = new Float64Array(M);
+          phi.set(head);
+          phi[M - 1] = delta - head.reduce((a, v) => a + v, 0);
+          return phi;
+        };
+      } else {
+        if (nSamples < M + 1) {
+          throw new Error(
+            `KernelShap: nSamples ${nSamples} cannot determine ${M} groups: the regression has ${
+              M + 1
+            } unknowns (a coefficient per group and the intercept); pass nSamples of at least ${
+              M + 1
+            } (many more for a stable estimate) or a featureMask with fewer groups`,
+          );
         }
+        z = kernelShapCoalitions(M, nSamples, new Generator(seed));
+        const n = M + 1;
+        const A = new Float64Array(nSamples * n);
+        z.forEach((zs, s) => {
+          A[s * n] = 1; // the intercept
+          for (let i = 0; i < M; i++) A[s * n + 1 + i] = zs[i];
+        });
+        const w = z.map((_, s) => (s < 2 ? ENDPOINT_WEIGHT : 1));
+        const ls = leastSquares(A, w, nSamples, n);
+        if (ls.rank < n) {
+          throw new Error(
+            `KernelShap: the ${nSamples} coalitions drawn (seed ${seed}) determine only ${ls.rank} of the ${n} unknowns for ${M} groups (some repeat or depend on others); raise nSamples or pass a featureMask with fewer groups`,
+          );
+        }
+        fit = (f) => ls.solve(f).slice(1);
       }
+      const table = await this.targets(x, options.target);
+      const base = baselineLike("KernelShap", options.baselines, x);
+      const xr = repeatRows(x, table.T), br = repeatRows(base, table.T);
       const scores = await coalitionScores(this, xr, br, table.index, ids, z, options);
-      const phis = scores.map((f) => {
-        const f0 = f[0], delta = f[1] - f0;
-        if (M === 1) return Float64Array.of(delta);
-        // eliminate φ_M = Δ − Σ_{i<M} φ_i: regress f − f0 − z_M Δ on (z_i − z_M), i < M
-        const n = M - 1;
-        const A = new Float64Array(n * n), b = new Float64Array(n);
-        for (let s = 2; s < z.length; s++) {
-          const zs = z[s], w = weights[s], y = f[s] - f0 - zs[M - 1] * delta;
-          for (let i = 0; i < n; i++) {
-            const xi = zs[i] - zs[M - 1];
-            b[i] += w * xi * y;
-            for (let j = 0; j < n; j++) A[i * n + j] += w * xi * (zs[j] - zs[M - 1]);
-          }
-        }
-        const head = solve(A, b, n);
-        const phi = new Float64Array(M);
-        phi.set(head);
-        phi[M - 1] = delta - head.reduce((a, v) => a + v, 0);
-        return phi;
-      });
-      return perTarget(spread(phis, ids, x.shape.slice(1)), table);
+      return perTarget(spread(scores.map(fit), ids, x.shape.slice(1)), table);
     });
   }
 }
