@@ -264,6 +264,62 @@ Deno.test("Lime recovers a linear model's contributions w·(x − x′) (alpha 0
   assertClose(lasso, want, { atol: 0.1, msg: "Lime, alpha 0.01" });
 });
 
+/** Weighted least squares with an intercept by the normal equations in float64: the coefficients only. */
+function weightedFit(z: number[][], y: number[], w: number[]): number[] {
+  const n = z[0].length + 1;
+  const A = Array.from({ length: n }, () => new Array(n + 1).fill(0));
+  z.forEach((zs, s) => {
+    const row = [1, ...zs];
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < n; j++) A[i][j] += w[s] * row[i] * row[j];
+      A[i][n] += w[s] * row[i] * y[s];
+    }
+  });
+  for (let c = 0; c < n; c++) {
+    const p = A.reduce((best, r, i) => (i >= c && Math.abs(r[c]) > Math.abs(A[best][c]) ? i : best), c);
+    [A[c], A[p]] = [A[p], A[c]];
+    for (let r = 0; r < n; r++) {
+      if (r === c) continue;
+      const f = A[r][c] / A[c][c];
+      for (let k = c; k <= n; k++) A[r][k] -= f * A[c][k];
+    }
+  }
+  return A.slice(1).map((r, i) => r[n] / A[i + 1][i + 1]);
+}
+
+Deno.test("Lime weighs each coalition by the exponential kernel on the cosine distance (a float64 twin of Captum's defaults)", async () => {
+  // a ReLU MLP is not linear in the coalitions, so the weights change the fitted surrogate
+  const { model, cpu } = mlp();
+  const row = X[0], M = row.length, S = 40;
+  for (const kernelWidth of [1, 0.5]) {
+    // the coalitions of seed 0: each feature kept with probability ½
+    const g = new gb.Generator(0);
+    const z = Array.from({ length: S }, () => Array.from({ length: M }, () => (g.random() < 0.5 ? 1 : 0)));
+    const y = z.map((zs) => cpu(row.map((v, i) => (zs[i] ? v : 0)), 0));
+    const w = z.map((zs) => {
+      const p = row.map((v, i) => (zs[i] ? v : 0));
+      const dot = p.reduce((a, v, i) => a + v * row[i], 0);
+      const norms = Math.hypot(...row) * Math.hypot(...p);
+      const d = 1 - (norms ? dot / norms : 0);
+      return Math.exp(-(d * d) / (2 * kernelWidth ** 2));
+    });
+    const want = weightedFit(z, y, w);
+    const got = await (await new gb.Lime(model).attribute(gb.tensor([row]), {
+      target: 0,
+      nSamples: S,
+      alpha: 0,
+      kernelWidth,
+    })).toArray();
+    assertClose(got, want, { atol: 2e-4, msg: `Lime, kernel width ${kernelWidth}` });
+    // the kernel matters here: equal weights fit another surrogate
+    const flat = weightedFit(z, y, w.map(() => 1));
+    assert.ok(
+      Math.max(...flat.map((v, i) => Math.abs(v - want[i]))) > 0.01,
+      `width ${kernelWidth}: ${flat} vs ${want}`,
+    );
+  }
+});
+
 Deno.test("FeaturePermutation: zero for a feature the model ignores, sums to zero over the batch for a linear model", async () => {
   const w = [2, 0, -1, 0.5];
   const lin = new gb.Linear(4, 1);
