@@ -90,11 +90,20 @@ async function curve(
       }Curve: attributions [${attributions.shape}] do not match the input [${x.shape}]`,
     );
   }
-  const N = x.shape[0], D = x.size / N, S = o.steps ?? 20, base = o.baseline ?? 0;
+  const op = insertion ? "insertionCurve" : "deletionCurve";
+  const N = x.shape[0], D = N ? x.size / N : 0, S = o.steps ?? 20, base = o.baseline ?? 0;
+  // each would make NaN fractions or scores: k/0, an empty mean, a NaN fill
+  if (!Number.isInteger(S) || S < 1) throw new Error(`${op}: steps must be a positive integer, got ${S}`);
+  if (!Number.isFinite(base)) throw new Error(`${op}: baseline must be a finite number, got ${base}`);
+  if (N < 1 || D < 1) {
+    throw new Error(`${op}: needs at least one example with at least one feature, got [${x.shape}]`);
+  }
   const classes = scope(() => noGrad(() => model.forward(slice(x, 0, 1))).size);
-  const table = await resolveTarget(insertion ? "insertionCurve" : "deletionCurve", o.target, N, classes);
+  const table = await resolveTarget(op, o.target, N, classes);
   if (table.T !== 1) throw new Error("deletion and insertion curves take one target per example");
   const xs = await x.toArray(), as = await attributions.toArray();
+  const bad = as.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) throw new Error(`${op}: attribution ${bad} is ${as[bad]}; the features cannot be ranked`);
   const rows = new Float32Array(N * (S + 1) * D);
   const index = new Int32Array(N * (S + 1));
   for (let n = 0; n < N; n++) {
@@ -173,28 +182,48 @@ export function insertionCurve(
 export interface InfidelityOptions {
   /** The class explained. */
   target?: Target;
-  /** Perturbations per example (default 10, as Captum). */
+  /** Perturbations per example (default 10, as Captum's `n_perturb_samples`). */
   nPerturbSamples?: number;
-  /** Standard deviation of the Gaussian perturbations I (default 0.1). */
+  /** Standard deviation of the default Gaussian perturbations I (default 0.1; not used with `perturbFunc`). */
   noise?: number;
-  /** Seed (default 0). */
+  /**
+   * The perturbations I, as Captum's `perturb_func` returning its perturbations: given the inputs
+   * with each example repeated `nPerturbSamples` times in a row ([N·S, ...]), the I of the same
+   * shape; the perturbed input is x − I. Default: I ~ N(0, noise²) per feature.
+   */
+  perturbFunc?: (inputs: Tensor) => Tensor | Promise<Tensor>;
+  /**
+   * Scale the attributions by β = Σ_s (Iᵀattr)(F(x) − F(x − I)) / Σ_s (Iᵀattr)² first, so that the
+   * score does not change with a constant scaling of the attributions (Captum's `normalize`;
+   * default false).
+   */
+  normalize?: boolean;
+  /** Seed of the default perturbations (default 0). */
   seed?: number;
   /** Model inputs per batch. */
   internalBatchSize?: number;
 }
 
 /**
- * Infidelity: E_I[(Iᵀ·attr − (F(x) − F(x − I)))²] over Gaussian perturbations I, per example
- * (lower is better; 0 for exact attributions of a linear model). Yeh, Hsieh, Suggala, Inouye &
- * Ravikumar, 2019 (arXiv:1901.09392).
+ * Infidelity, as Captum's infidelity: the mean over perturbations I of
+ * (Iᵀ·attr − (F(x) − F(x − I)))², per example (lower is better). For a linear model F(x) = w·x + b,
+ * F(x) − F(x − I) = Iᵀw, so the gradient w scores 0 and attr scores ‖attr − w‖²·noise² in
+ * expectation under the default I ~ N(0, noise²). Captum has no default perturbation; glassbox's
+ * is Gaussian noise. Yeh, Hsieh, Suggala, Inouye & Ravikumar, 2019 (arXiv:1901.09392).
  *
  * @example
  * ```ts
- * import { infidelity, InputXGradient, Linear, randn } from "glassbox";
+ * import { infidelity, InputXGradient, Linear, randn, Saliency } from "glassbox";
  * const model = new Linear(4, 2);
  * const x = randn([3, 4]);
- * const attr = await new InputXGradient(model).attribute(x, { target: 0 });
- * await infidelity(model, x, attr, { target: 0 }); // ≈ [0, 0, 0]: w·I is exactly F(x) − F(x − I)
+ * // the gradient of a linear model: w·I is exactly F(x) − F(x − I)
+ * const grad = await new Saliency(model).attribute(x, { target: 0, abs: false });
+ * const zero = await infidelity(model, x, grad, { target: 0 });
+ * if (!zero.every((v) => v < 1e-9)) throw new Error(`${zero}`);
+ * // Input×Gradient w ⊙ x is not: its infidelity is about 0.1²·‖w ⊙ x − w‖² per example
+ * const ixg = await new InputXGradient(model).attribute(x, { target: 0 });
+ * const some = await infidelity(model, x, ixg, { target: 0 });
+ * if (!some.every((v) => v > 1e-6)) throw new Error(`${some}`);
  * ```
  */
 export async function infidelity(
@@ -203,23 +232,54 @@ export async function infidelity(
   attributions: Tensor,
   options: InfidelityOptions = {},
 ): Promise<number[]> {
-  const N = x.shape[0], D = x.size / N, S = options.nPerturbSamples ?? 10, sd = options.noise ?? 0.1;
+  const N = x.shape[0], D = N ? x.size / N : 0, S = options.nPerturbSamples ?? 10, sd = options.noise ?? 0.1;
+  if (!Number.isInteger(S) || S < 1) {
+    throw new Error(`infidelity: nPerturbSamples must be a positive integer, got ${S}`);
+  }
+  if (!(sd > 0) || !Number.isFinite(sd)) {
+    throw new Error(`infidelity: noise must be a positive number, got ${sd}`);
+  }
+  if (N < 1) throw new Error(`infidelity: needs at least one example, got [${x.shape}]`);
+  if (attributions.size !== x.size) {
+    throw new Error(`infidelity: attributions [${attributions.shape}] do not match the input [${x.shape}]`);
+  }
   const classes = scope(() => noGrad(() => model.forward(slice(x, 0, 1))).size);
   const table = await resolveTarget("infidelity", options.target, N, classes);
+  if (table.T !== 1) throw new Error("infidelity takes one target per example");
   const xs = await x.toArray(), as = await attributions.toArray();
-  const g = new Generator(options.seed ?? 0);
+  // the perturbations: row n·S + s is example n's s-th
+  let perturb: Float32Array;
+  if (options.perturbFunc) {
+    const repeated = new Float32Array(N * S * D);
+    for (let n = 0; n < N; n++) {
+      for (let s = 0; s < S; s++) repeated.set(xs.subarray(n * D, (n + 1) * D), (n * S + s) * D);
+    }
+    const I = await scope(async () => {
+      const t = await options.perturbFunc!(tensor(repeated, [N * S, ...x.shape.slice(1)]));
+      if (t.size !== N * S * D) {
+        throw new Error(
+          `infidelity: perturbFunc returned [${t.shape}] for inputs [${N * S}, ${x.shape.slice(1)}]`,
+        );
+      }
+      return await t.toArray();
+    });
+    perturb = Float32Array.from(I);
+  } else {
+    const g = new Generator(options.seed ?? 0);
+    perturb = Float32Array.from({ length: N * S * D }, () => sd * g.normal());
+  }
   const rows = new Float32Array(N * (S + 1) * D), index = new Int32Array(N * (S + 1));
   const dots = new Float64Array(N * S);
   for (let n = 0; n < N; n++) {
     index.fill(table.index[n], n * (S + 1), (n + 1) * (S + 1));
     rows.set(xs.subarray(n * D, (n + 1) * D), n * (S + 1) * D); // the unperturbed input first
     for (let s = 0; s < S; s++) {
-      const o = (n * (S + 1) + s + 1) * D;
+      const o = (n * (S + 1) + s + 1) * D, p = (n * S + s) * D;
       let dot = 0;
       for (let i = 0; i < D; i++) {
-        const I = sd * g.normal();
-        rows[o + i] = xs[n * D + i] - I;
-        dot += I * as[n * D + i];
+        rows[o + i] = xs[n * D + i] - perturb[p + i];
+        // the perturbation the model sees: x − (x − I) after float32 rounding of x − I
+        dot += (xs[n * D + i] - rows[o + i]) * as[n * D + i];
       }
       dots[n * S + s] = dot;
     }
@@ -233,11 +293,22 @@ export async function infidelity(
     defaultBatchRows(D, options.internalBatchSize),
   );
   return Array.from({ length: N }, (_, n) => {
-    let acc = 0;
-    for (let s = 0; s < S; s++) {
-      const drop = f[n * (S + 1)] - f[n * (S + 1) + s + 1];
-      acc += (dots[n * S + s] - drop) ** 2;
+    // a = Iᵀattr and d = F(x) − F(x − I) per perturbation; with normalize, β = Σ a·d / Σ a² first
+    const a = dots.subarray(n * S, (n + 1) * S);
+    const d = Float64Array.from({ length: S }, (_, s) => f[n * (S + 1)] - f[n * (S + 1) + s + 1]);
+    let beta = 1;
+    if (options.normalize) {
+      let aa = 0, ad = 0;
+      for (let s = 0; s < S; s++) {
+        aa += a[s] * a[s];
+        ad += a[s] * d[s];
+      }
+      beta = ad / (aa || 1); // Captum's safe_div: a zero denominator counts as 1
     }
+    // Σ (βa − d)² summed directly (Captum's expansion β²Σa² − 2βΣad + Σd² is the same number, but
+    // cancels to a tiny negative one for a faithful attribution)
+    let acc = 0;
+    for (let s = 0; s < S; s++) acc += (beta * a[s] - d[s]) ** 2;
     return acc / S;
   });
 }
@@ -263,6 +334,12 @@ export async function sensitivityMax(
   options: { nPerturbSamples?: number; radius?: number; seed?: number } = {},
 ): Promise<number[]> {
   const N = x.shape[0], D = x.size / N, S = options.nPerturbSamples ?? 10, r = options.radius ?? 0.02;
+  if (!Number.isInteger(S) || S < 1) {
+    throw new Error(`sensitivityMax: nPerturbSamples must be a positive integer, got ${S}`);
+  }
+  if (!(r >= 0) || !Number.isFinite(r)) {
+    throw new Error(`sensitivityMax: radius must be a number >= 0, got ${r}`);
+  }
   const g = new Generator(options.seed ?? 0);
   const base = await (await explain(x)).toArray();
   const xs = await x.toArray();
