@@ -49,7 +49,7 @@ Deno.test("on a linear model: Saliency is |w|, Input×Gradient is w·x, IG and D
       "riemann_left",
       "riemann_right",
       "riemann_middle",
-      "riemann_trapezoid",
+      "trapezoid",
     ] as const
   ) {
     const { attributions, delta } = await new gb.IntegratedGradients(model).attributeWithDelta(x, {
@@ -77,22 +77,98 @@ Deno.test("on a linear model: Saliency is |w|, Input×Gradient is w·x, IG and D
   });
 });
 
-Deno.test("Captum's quadrature points and weights: Gauss–Legendre against its closed form, Riemann rules by definition", () => {
-  // the 3-point rule on [-1, 1]: nodes 0, ±√(3/5), weights 8/9, 5/9
+/** numpy's linspace(start, stop, n) in float64: start + k·step, the last point exactly stop. */
+function linspace(start: number, stop: number, n: number): number[] {
+  const step = (stop - start) / (n - 1);
+  return Array.from({ length: n }, (_, k) => (k === n - 1 ? stop : start + k * step));
+}
+
+Deno.test("Captum's quadrature: every Riemann rule and Gauss–Legendre against approximation_methods.py's formulas; the normalised trapezoid sums to 1", () => {
+  // captum/attr/_utils/approximation_methods.py, restated in float64:
+  //   step_sizes(n) = [1/n] * n, the two ends halved for trapezoid
+  //   alphas(n) = linspace(0, 1, n) (trapezoid), linspace(0, 1 - 1/n, n) (left),
+  //               linspace(1/(2n), 1 - 1/(2n), n) (middle), linspace(1/n, 1, n) (right)
+  const captum = {
+    riemann_left: (n: number) => linspace(0, 1 - 1 / n, n),
+    riemann_right: (n: number) => linspace(1 / n, 1, n),
+    riemann_middle: (n: number) => linspace(1 / (2 * n), 1 - 1 / (2 * n), n),
+    riemann_trapezoid: (n: number) => linspace(0, 1, n),
+  };
+  for (const n of [2, 3, 7, 32, 50]) {
+    for (const [method, alphas] of Object.entries(captum)) {
+      const steps = new Array(n).fill(1 / n);
+      if (method === "riemann_trapezoid") {
+        steps[0] /= 2;
+        steps[n - 1] /= 2;
+      }
+      const got = gb.integrationPoints(method as gb.IntegrationMethod, n);
+      assertClose(got.alphas, alphas(n), { atol: 1e-15, msg: `${method} ${n} alphas` });
+      assertClose(got.weights, steps, { atol: 1e-15, msg: `${method} ${n} weights` });
+    }
+    // glassbox's own trapezoid: the same points, weights 1/(n − 1) with halved ends, summing to 1
+    const t = gb.integrationPoints("trapezoid", n);
+    assertClose(t.alphas, linspace(0, 1, n), { atol: 1e-15, msg: `trapezoid ${n} alphas` });
+    assertClose(t.weights, linspace(0, 1, n).map((_, k) => (k === 0 || k === n - 1 ? 0.5 : 1) / (n - 1)), {
+      atol: 1e-15,
+      msg: `trapezoid ${n} weights`,
+    });
+    assertClose([t.weights.reduce((a, w) => a + w, 0)], [1], { atol: 1e-14, msg: "trapezoid sums to 1" });
+  }
+  // Captum asserts n > 1 for the Riemann rules
+  for (
+    const method of ["riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid", "trapezoid"]
+  ) {
+    assert.throws(
+      () => gb.integrationPoints(method as gb.IntegrationMethod, 1),
+      /needs at least 2 steps, got nSteps 1/,
+    );
+  }
+  // Gauss–Legendre: numpy's leggauss mapped to [0, 1]; the 3-point rule on [-1, 1] is nodes 0, ±√(3/5),
+  // weights 5/9, 8/9, 5/9
   const gl = gb.gaussLegendre(3);
   assertClose(gl.nodes, [-Math.sqrt(0.6), 0, Math.sqrt(0.6)], { atol: 1e-15, msg: "GL nodes" });
   assertClose(gl.weights, [5 / 9, 8 / 9, 5 / 9], { atol: 1e-15, msg: "GL weights" });
-  // 20 points integrate x^39 exactly (degree 2n - 1)
+  const g3 = gb.integrationPoints("gausslegendre", 3);
+  assertClose(g3.alphas, [(1 - Math.sqrt(0.6)) / 2, 0.5, (1 + Math.sqrt(0.6)) / 2], {
+    atol: 1e-15,
+    msg: "GL α",
+  });
+  assertClose(g3.weights, [5 / 18, 8 / 18, 5 / 18], { atol: 1e-15, msg: "GL step sizes" });
+  // 20 points integrate x^38 exactly (degree ≤ 2n − 1)
   const g20 = gb.gaussLegendre(20);
   const integral = g20.nodes.reduce((a, v, i) => a + g20.weights[i] * (v ** 38), 0);
   assertClose([integral], [2 / 39], { rtol: 1e-12, msg: "GL exact for degree 38" });
-  assert.deepEqual(gb.integrationPoints("riemann_trapezoid", 3), {
-    alphas: [0, 0.5, 1],
-    weights: [0.25, 0.5, 0.25],
-  });
-  assert.deepEqual(gb.integrationPoints("riemann_left", 4).alphas, [0, 0.25, 0.5, 0.75]);
-  assert.deepEqual(gb.integrationPoints("riemann_right", 2).alphas, [0.5, 1]);
-  assert.deepEqual(gb.integrationPoints("riemann_middle", 2).alphas, [0.25, 0.75]);
+  assert.throws(() => gb.integrationPoints("simpson" as gb.IntegrationMethod, 4), /unknown method "simpson"/);
+});
+
+Deno.test("IG under riemann_trapezoid gives Captum's numbers, (n − 1)/n of the exact attributions on a linear model; trapezoid is exact", async () => {
+  const model = linearModel(W, [0.1, -0.2, 0.3]);
+  const x = gb.tensor(X), base = [[0.5, 0.5, 0.5, 0.5], [-1, 0, 1, 2]];
+  const exact = X.flatMap((row, n) => row.map((xv, i) => (xv - base[n][i]) * W[targets[n]][i]));
+  const gap = X.map((row, n) => row.reduce((s, xv, i) => s + (xv - base[n][i]) * W[targets[n]][i], 0));
+  const ig = new gb.IntegratedGradients(model);
+  for (const n of [2, 32]) {
+    const captum = await ig.attributeWithDelta(x, {
+      target: targets,
+      baselines: gb.tensor(base),
+      nSteps: n,
+      method: "riemann_trapezoid",
+    });
+    // Captum: Σ_k (1/n, ends halved) ∇F · (x − x′) with a constant gradient: (n − 1)/n of the exact value
+    assertClose(await captum.attributions.toArray(), exact.map((v) => (v * (n - 1)) / n), {
+      atol: 1e-5,
+      msg: `riemann_trapezoid ${n}`,
+    });
+    assertClose(await captum.delta.toArray(), gap.map((g) => -g / n), { atol: 1e-5, msg: `its delta, ${n}` });
+    const own = await ig.attributeWithDelta(x, {
+      target: targets,
+      baselines: gb.tensor(base),
+      nSteps: n,
+      method: "trapezoid",
+    });
+    assertClose(await own.attributions.toArray(), exact, { atol: 1e-5, msg: `trapezoid ${n}` });
+    assertClose(await own.delta.toArray(), [0, 0], { atol: 1e-5, msg: `trapezoid delta ${n}` });
+  }
 });
 
 /** A small nonlinear CNN with fixed seed (not trained: completeness holds for any weights). */
@@ -128,10 +204,10 @@ Deno.test("Integrated Gradients on a small nonlinear CNN: the delta is the compl
     atol: 1e-4,
     msg: "delta = Σ attr − (F(x) − F(0))",
   });
-  // Riemann trapezoid: the error shrinks as the steps grow, towards the same attributions
+  // the trapezoidal rule: the error shrinks as the steps grow, towards the same attributions
   const errs: number[] = [];
   for (const n of [4, 16, 64]) {
-    const r = await ig.attributeWithDelta(x, { target, nSteps: n, method: "riemann_trapezoid" });
+    const r = await ig.attributeWithDelta(x, { target, nSteps: n, method: "trapezoid" });
     errs.push(Math.max(...Array.from(await r.delta.toArray(), Math.abs)));
   }
   assert.ok(errs[2] < errs[0], `trapezoid errors ${errs}`);
