@@ -414,3 +414,65 @@ Deno.test("LayerIntegratedGradients and LayerConductance sum to F(x) − F(x′)
   const sums = await gb.sum(cond, 1).toArray();
   assertClose(sums, gap, { atol: 2e-3, msg: "conductance sums to F(x) − F(x′)" });
 });
+
+/** Captum's max-pool multiplier for F = Σ_j w_j · maxpool2x2(x)_j on one [H, W] plane, in float64: attributions. */
+function captumMaxPoolDeepLift(x: number[][], xr: number[][], w: number[]): number[][] {
+  const H = x.length, Wd = x[0].length, OW = Wd / 2;
+  const argmax = (p: number[][], i: number, j: number): [number, number] => {
+    let best: [number, number] = [2 * i, 2 * j];
+    for (const [a, b] of [[0, 0], [0, 1], [1, 0], [1, 1]]) {
+      if (p[2 * i + a][2 * j + b] > p[best[0]][best[1]]) best = [2 * i + a, 2 * j + b];
+    }
+    return best;
+  };
+  const u = x.map((r) => r.map(() => 0));
+  for (let i = 0; i < H / 2; i++) {
+    for (let j = 0; j < OW; j++) {
+      const [ai, aj] = argmax(x, i, j), [bi, bj] = argmax(xr, i, j);
+      const y = x[ai][aj], yr = xr[bi][bj], top = Math.max(y, yr), g = w[i * OW + j];
+      u[ai][aj] += g * (top - yr); // to the input's winner
+      u[bi][bj] += g * (y - top); // to the baseline's winner
+    }
+  }
+  // multiplier u/Δx, times Δx: the attribution is u wherever Δx ≠ 0
+  return u.map((r, i) => r.map((v, j) => (x[i][j] !== xr[i][j] ? v : 0)));
+}
+
+Deno.test("DeepLift through MaxPool2d: Captum's max-pool rule, exactly, on a pooling layer computed by hand", async () => {
+  // 4×4 → 2×2: windows where the input wins, where the baseline wins, and different winners
+  const x = [[1, 3, -1, 0.5], [2, 0, 2, -2], [0.25, 5, 1, 1.5], [-1, 0, 0.5, 2.5]];
+  const xr = [[4, 0, 0, 1], [0, 1, 0.5, 0.75], [1, 0.5, 3, 0], [2, -1, 0.25, 1]];
+  const w = [2, -1, 0.5, 3];
+  const head = linearModel([w], [0.1]);
+  const model = new gb.Sequential(new gb.MaxPool2d(2), new gb.Flatten(), head);
+  const { attributions, delta } = await new gb.DeepLift(model).attributeWithDelta(gb.tensor([[x]]), {
+    baselines: gb.tensor([[xr]]),
+  });
+  const want = captumMaxPoolDeepLift(x, xr, w);
+  assertClose(await attributions.toArray(), want.flat(), {
+    atol: 1e-6,
+    msg: "Captum's max-pool multipliers",
+  });
+  // the plain gradient would give w at x's winners times Δx: e.g. 2 · (3 − 0) = 6 at (0, 1), not 0
+  assertClose(await delta.toArray(), [0], { atol: 1e-6, msg: "completeness" });
+});
+
+Deno.test("DeepLift on a small CNN with MaxPool2d and non-zero baselines: attributions sum to F(x) − F(x′)", async () => {
+  const model = smallCnn();
+  gb.manualSeed(31);
+  const x = gb.randn([5, 1, 12, 12]), base = gb.randn([5, 1, 12, 12]).mul(0.5).add(0.2);
+  const target = [0, 1, 2, 3, 4];
+  const attr = await new gb.DeepLift(model).attribute(x, { target, baselines: base });
+  const sums = await gb.sum(attr.reshape([5, -1]), 1).toArray();
+  const fx = await model.forward(x).toArray(), fb = await model.forward(base).toArray();
+  const gap = target.map((t, n) => fx[n * 5 + t] - fb[n * 5 + t]);
+  const rel = Array.from(sums, (s, n) => Math.abs(s - gap[n]) / Math.abs(gap[n]));
+  assert.ok(Math.min(...gap.map(Math.abs)) > 1e-2, `gaps ${gap} large enough to measure a relative error`);
+  assert.ok(Math.max(...rel) < 1e-4, `relative completeness errors ${rel.map((r) => r.toExponential(2))}`);
+  // LeakyReLU is one of Captum's Rescale nonlinearities too
+  gb.manualSeed(4);
+  const leaky = new gb.Sequential(new gb.Linear(6, 10), new gb.LeakyReLU(0.1), new gb.Linear(10, 2));
+  const y = gb.randn([4, 6]);
+  const dl = await new gb.DeepLift(leaky).attributeWithDelta(y, { target: 1, baselines: gb.randn([4, 6]) });
+  assertClose(await dl.delta.toArray(), [0, 0, 0, 0], { atol: 1e-5, msg: "completeness through LeakyReLU" });
+});
