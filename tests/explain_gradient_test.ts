@@ -476,3 +476,98 @@ Deno.test("DeepLift on a small CNN with MaxPool2d and non-zero baselines: attrib
   const dl = await new gb.DeepLift(leaky).attributeWithDelta(y, { target: 1, baselines: gb.randn([4, 6]) });
   assertClose(await dl.delta.toArray(), [0, 0, 0, 0], { atol: 1e-5, msg: "completeness through LeakyReLU" });
 });
+
+/** Linear(3, 4) → Tanh → Linear(4, 2) with fixed weights, and its pieces in float64. */
+const L1 = [[0.8, -0.5, 0.3], [-1.2, 0.4, 0.9], [0.5, 1.1, -0.7], [0.2, -0.3, 1.5]], C1 = [0.1, -0.2, 0.3, 0];
+const L2 = [[1.5, -0.7, 0.4, 1.1], [-0.6, 1.3, 0.9, -1.4]];
+function tanhNet(): gb.Sequential {
+  return new gb.Sequential(linearModel(L1, C1), new gb.Tanh(), linearModel(L2, [0.05, -0.1]));
+}
+
+/**
+ * Captum's LayerConductance at the first Linear of tanhNet, in float64: with z(α) the layer's output on
+ * b + α(x − b) and ∂F/∂z = L2[t] ⊙ (1 − tanh²z), Σ_k ∂F/∂z(α_k) (z(α_{k+1}) − z(α_k)).
+ */
+function conductanceRef(x: number[], b: number[], t: number, alphas: number[]): number[] {
+  const z = (a: number) => L1.map((r, j) => r.reduce((s, w, i) => s + w * (b[i] + a * (x[i] - b[i])), C1[j]));
+  return L1.map((_, j) => {
+    let c = 0;
+    for (let k = 0; k + 1 < alphas.length; k++) {
+      const zk = z(alphas[k])[j];
+      c += L2[t][j] * (1 - Math.tanh(zk) ** 2) * (z(alphas[k + 1])[j] - zk);
+    }
+    return c;
+  });
+}
+
+Deno.test("LayerConductance follows `method` as Captum (the nSteps + 1 points of the rule), Gauss–Legendre by default", async () => {
+  const model = tanhNet();
+  const xs = [[1, -2, 0.5], [0.3, 0.8, -1.5]], bs = [[0.2, 0.1, -0.3], [-1, 0.5, 0.5]], t = [0, 1];
+  const cond = new gb.LayerConductance(model, model.get("0"));
+  const n = 2; // 3 points: Captum's alphas_func(n_steps + 1)
+  const rules: [gb.IntegrationMethod | undefined, number[]][] = [
+    [undefined, [(1 - Math.sqrt(0.6)) / 2, 0.5, (1 + Math.sqrt(0.6)) / 2]], // Captum's default, gausslegendre
+    ["riemann_left", [0, 1 / 3, 2 / 3]],
+    ["riemann_right", [1 / 3, 2 / 3, 1]],
+    ["riemann_middle", [1 / 6, 1 / 2, 5 / 6]],
+    ["riemann_trapezoid", [0, 0.5, 1]],
+  ];
+  const got: number[][] = [];
+  for (const [method, alphas] of rules) {
+    const c = await cond.attribute(gb.tensor(xs), { target: t, baselines: gb.tensor(bs), nSteps: n, method });
+    const want = xs.flatMap((x, i) => conductanceRef(x, bs[i], t[i], alphas));
+    assertClose(await c.toArray(), want, { atol: 1e-5, msg: `conductance ${method ?? "default"}` });
+    got.push(Array.from(await c.toArray()));
+  }
+  // the rules give different numbers here (a test that cannot see the method would pass them all)
+  for (let i = 1; i < got.length; i++) {
+    assert.ok(Math.max(...got[i].map((v, j) => Math.abs(v - got[0][j]))) > 1e-2, `rule ${i} differs from GL`);
+  }
+});
+
+Deno.test("LayerIntegratedGradients and LayerConductance: internalBatchSize 1, 3 or all gives the same numbers, and no pass sees more rows", async () => {
+  const model = tanhNet();
+  gb.manualSeed(8);
+  const x = gb.randn([3, 3]), base = gb.randn([3, 3]);
+  let seen = 0;
+  model.get("0").registerForwardPreHook((_m, [input]) => void (seen = Math.max(seen, input.shape[0])));
+  // at the first layer, below the Tanh: ∂F/∂(layer) changes along the path
+  const target = [[0, 1], [1, 0], [1, 1]]; // 6 (example, target) rows
+  for (
+    const [name, run] of [
+      [
+        "LayerIntegratedGradients",
+        (b?: number) =>
+          new gb.LayerIntegratedGradients(model, model.get("0")).attributeWithDelta(x, {
+            target,
+            baselines: base,
+            nSteps: 5,
+            internalBatchSize: b,
+          }),
+      ],
+      ["LayerConductance", async (b?: number) => ({
+        attributions: await new gb.LayerConductance(model, model.get("0")).attribute(x, {
+          target,
+          baselines: base,
+          nSteps: 4,
+          method: "riemann_trapezoid",
+          internalBatchSize: b,
+        }),
+        delta: gb.zeros([1]),
+      })],
+    ] as const
+  ) {
+    seen = 0;
+    const all = await run(undefined);
+    const a = await all.attributions.toArray(), d = await all.delta.toArray();
+    assert.deepEqual(all.attributions.shape, [3, 2, 4]);
+    for (const b of [1, 3, 4, 30]) {
+      seen = 0;
+      const r = await run(b);
+      assert.ok(seen <= b, `${name}: a pass saw ${seen} rows with internalBatchSize ${b}`);
+      assert.ok(seen >= Math.min(b, 2), `${name}: batches of ${b} used (largest ${seen})`);
+      assertClose(await r.attributions.toArray(), a, { atol: 1e-6, msg: `${name} internalBatchSize ${b}` });
+      assertClose(await r.delta.toArray(), d, { atol: 1e-6, msg: `${name} delta, internalBatchSize ${b}` });
+    }
+  }
+});
