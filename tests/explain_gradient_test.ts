@@ -571,3 +571,75 @@ Deno.test("LayerIntegratedGradients and LayerConductance: internalBatchSize 1, 3
     }
   }
 });
+
+/** f(x) = Σ_i x_i³ per example (one output): ∂f/∂x_i = 3x_i². */
+class Cube extends gb.Module {
+  forward(x: gb.Tensor): gb.Tensor {
+    return gb.sum(gb.mul(gb.mul(x, x), x), 1);
+  }
+}
+
+/** E[(x + ε)^m] for ε ~ N(0, σ²), exactly: Σ_{j even} C(m, j) x^{m−j} σ^j (j − 1)!!. */
+function gaussMoment(x: number, s: number, m: number): number {
+  let total = 0, binom = 1, dfact = 1; // C(m, j) and (j − 1)!!
+  for (let j = 0; j <= m; j++) {
+    if (j > 0) binom = (binom * (m - j + 1)) / j;
+    if (j % 2 === 0) {
+      if (j > 0) dfact *= j - 1;
+      total += binom * x ** (m - j) * s ** j * dfact;
+    }
+  }
+  return total;
+}
+
+Deno.test("NoiseTunnel on f = Σ x³: SmoothGrad, SmoothGrad² and VarGrad of the gradient 3(x + ε)² against their Gaussian expectations", async () => {
+  const xs = [1, -0.5, 0, 1.5], sd = 0.5, S = 8000;
+  const nt = new gb.NoiseTunnel(new gb.Saliency(new Cube()));
+  // raw moments of g = 3(x + ε)²: E[g^k] = 3^k E[(x + ε)^{2k}]
+  const m = (x: number, k: number) => 3 ** k * gaussMoment(x, sd, 2 * k);
+  const expect = {
+    smoothgrad: xs.map((x) => m(x, 1)), // 3x² + 3σ²
+    smoothgrad_sq: xs.map((x) => m(x, 2)), // 9(x⁴ + 6x²σ² + 3σ⁴)
+    vargrad: xs.map((x) => ((m(x, 2) - m(x, 1) ** 2) * (S - 1)) / S), // the population variance over S samples
+  };
+  // standard errors of the three sample statistics (the variance's by its fourth central moment)
+  const se = {
+    smoothgrad: xs.map((x) => Math.sqrt((m(x, 2) - m(x, 1) ** 2) / S)),
+    smoothgrad_sq: xs.map((x) => Math.sqrt((m(x, 4) - m(x, 2) ** 2) / S)),
+    vargrad: xs.map((x) => {
+      const [e1, e2, e3, e4] = [1, 2, 3, 4].map((k) => m(x, k));
+      const mu4 = e4 - 4 * e3 * e1 + 6 * e2 * e1 ** 2 - 3 * e1 ** 4, v = e2 - e1 ** 2;
+      return Math.sqrt((mu4 - v * v) / S);
+    }),
+  };
+  const failures: string[] = [];
+  for (const ntType of ["smoothgrad", "smoothgrad_sq", "vargrad"] as const) {
+    const opts = { ntType, ntSamples: S, stdevs: sd, seed: 7, abs: false };
+    const got = await (await nt.attribute(gb.tensor([xs]), opts)).toArray();
+    xs.forEach((x, i) => {
+      const z = Math.abs(got[i] - expect[ntType][i]) / se[ntType][i];
+      if (!(z < 5)) {
+        failures.push(`${ntType} at x = ${x}: ${got[i]} vs ${expect[ntType][i]} (${z.toFixed(1)} s.e.)`);
+      }
+    });
+  }
+  assert.deepEqual(failures, [], "within 5 standard errors of the expectation");
+});
+
+Deno.test("NoiseTunnel passes per-example baselines to each example's noisy copies (Captum's repeat_interleave)", async () => {
+  const model = linearModel(W, [0, 0, 0]);
+  const x = gb.tensor(X), base = gb.tensor([[0.5, 0.5, 0.5, 0.5], [-1, 0, 1, 2]]);
+  const ig = new gb.IntegratedGradients(model);
+  // no noise (stdevs 0): each copy's IG is the example's own IG
+  const nt = await new gb.NoiseTunnel(ig).attribute(x, {
+    target: targets,
+    baselines: base,
+    stdevs: 0,
+    ntSamples: 3,
+  });
+  const want = await ig.attribute(x, { target: targets, baselines: base });
+  assertClose(await nt.toArray(), await want.toArray(), {
+    atol: 1e-5,
+    msg: "NoiseTunnel(IG) with [N, ...] baselines",
+  });
+});
