@@ -643,3 +643,31 @@ Deno.test("NoiseTunnel passes per-example baselines to each example's noisy copi
     msg: "NoiseTunnel(IG) with [N, ...] baselines",
   });
 });
+
+Deno.test("GradientShap on f = Σ x³: the mean over α ~ U(0, 1), uniformly drawn baselines and input noise, against its closed form", async () => {
+  // for one draw, attr_i = d·3(b + αd)² with d = x̃ − b, x̃ = x + ε: E_α = x̃³ − b³ and E_α[attr²] = (9/5)·d·(x̃⁵ − b⁵);
+  // over ε ~ N(0, σ²) and the B baselines: E = E[x̃³] − mean b³, E[attr²] = (9/5)·mean_b E[(x̃ − b)(x̃⁵ − b⁵)]
+  const xs = [1, -0.5, 1.5], bs = [[0, 0, 0], [1, -1, 0.5], [-0.5, 0.5, 2]], sd = 0.3, S = 20000;
+  const mom = (x: number, k: number) => gaussMoment(x, sd, k);
+  const mean = xs.map((x, i) => mom(x, 3) - bs.reduce((a, b) => a + b[i] ** 3, 0) / bs.length);
+  const second = xs.map((x, i) =>
+    (9 / 5) *
+    bs.reduce((a, b) => a + mom(x, 6) - b[i] * mom(x, 5) - b[i] ** 5 * mom(x, 1) + b[i] ** 6, 0) / bs.length
+  );
+  const se = xs.map((_, i) => Math.sqrt((second[i] - mean[i] ** 2) / S));
+  const attr = await new gb.GradientShap(new Cube()).attribute(gb.tensor([xs]), {
+    baselines: gb.tensor(bs),
+    nSamples: S,
+    stdevs: sd,
+    seed: 11,
+    internalBatchSize: S,
+  });
+  const got = await attr.toArray();
+  const z = xs.map((_, i) => Math.abs(got[i] - mean[i]) / se[i]);
+  assert.ok(
+    z.every((v) => v < 5),
+    `GradientShap ${Array.from(got)} vs ${mean} (${z.map((v) => v.toFixed(1))} standard errors of ${
+      se.map((v) => v.toFixed(3))
+    })`,
+  );
+});
