@@ -671,3 +671,66 @@ Deno.test("GradientShap on f = Σ x³: the mean over α ~ U(0, 1), uniformly dra
     })`,
   );
 });
+
+Deno.test("every gradient method gives the same numbers in internal batches of 1, 3 or all rows, and no pass sees more (DeepLift: an input and its baseline)", async () => {
+  gb.manualSeed(17);
+  const model = new gb.Sequential(new gb.Linear(3, 6), new gb.ReLU(), new gb.Linear(6, 2));
+  let seen = 0;
+  model.get("0").registerForwardPreHook((_m, [input]) => void (seen = Math.max(seen, input.shape[0])));
+  const x = gb.randn([4, 3]), base = gb.randn([4, 3]), dist = gb.randn([5, 3]);
+  const target = [0, 1, 1, 0];
+  const methods: [string, (b?: number) => Promise<gb.Tensor>, number][] = [
+    ["Saliency", (b) => new gb.Saliency(model).attribute(x, { target, internalBatchSize: b }), 1],
+    ["InputXGradient", (b) => new gb.InputXGradient(model).attribute(x, { target, internalBatchSize: b }), 1],
+    ["GuidedBackprop", (b) => new gb.GuidedBackprop(model).attribute(x, { target, internalBatchSize: b }), 1],
+    ["Deconvolution", (b) => new gb.Deconvolution(model).attribute(x, { target, internalBatchSize: b }), 1],
+    [
+      "IntegratedGradients",
+      (b) =>
+        new gb.IntegratedGradients(model).attribute(x, {
+          target,
+          baselines: base,
+          nSteps: 5,
+          internalBatchSize: b,
+        }),
+      1,
+    ],
+    [
+      "DeepLift",
+      (b) => new gb.DeepLift(model).attribute(x, { target, baselines: base, internalBatchSize: b }),
+      2,
+    ],
+    [
+      "GradientShap",
+      (b) =>
+        new gb.GradientShap(model).attribute(x, {
+          target,
+          baselines: dist,
+          nSamples: 3,
+          internalBatchSize: b,
+        }),
+      1,
+    ],
+    [
+      "NoiseTunnel",
+      (b) =>
+        new gb.NoiseTunnel(new gb.Saliency(model)).attribute(x, {
+          target,
+          ntSamples: 3,
+          stdevs: 0.3,
+          internalBatchSize: b,
+        }),
+      1,
+    ],
+  ];
+  for (const [name, run, least] of methods) {
+    const all = await (await run()).toArray();
+    for (const b of [1, 3]) {
+      seen = 0;
+      const got = await (await run(b)).toArray();
+      const bound = Math.max(least, least * Math.floor(b / least));
+      assert.ok(seen <= bound, `${name}: a pass saw ${seen} rows with internalBatchSize ${b}`);
+      assertClose(got, all, { atol: 1e-6, msg: `${name}, internalBatchSize ${b}` });
+    }
+  }
+});

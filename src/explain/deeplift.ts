@@ -78,9 +78,10 @@ export interface DeepLiftOptions extends AttributeOptions {
  * window passes back exactly g·(y − y′). Linear layers, convolutions and average pooling are
  * linear: their gradient already is their multiplier. Attributions sum to F(x) − F(x′) for
  * models built from these modules (up to the eps fallback). With overlapping pooling windows
- * the contributions of the windows add up (Captum's max_unpool keeps one of them). Other
+ * the contributions of the windows add up (the max_unpool Captum uses writes only one of them). Other
  * nonlinear modules (GELU, Softmax, LayerNorm, …) keep their plain gradient, so completeness
- * does not hold through them.
+ * does not hold through them. Each input goes through the model together with its baseline: an
+ * internal batch holds 2·⌊internalBatchSize / 2⌋ rows, at least 2.
  *
  * @example
  * ```ts
