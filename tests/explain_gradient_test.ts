@@ -734,3 +734,23 @@ Deno.test("every gradient method gives the same numbers in internal batches of 1
     }
   }
 });
+
+Deno.test("NoiseTunnel takes the target as a number, an array or an int32 tensor, each repeated for the example's copies", async () => {
+  const model = linearModel(W, [0, 0, 0]);
+  const x = gb.tensor(X);
+  const nt = new gb.NoiseTunnel(new gb.Saliency(model));
+  const opts = { ntSamples: 4, stdevs: 0.2, abs: false };
+  const exact = X.flatMap((row, n) => row.map((_, i) => W[targets[n]][i]));
+  const fromTensor = await nt.attribute(x, { ...opts, target: gb.tensor(targets, [2], { dtype: "int32" }) });
+  assertClose(await fromTensor.toArray(), exact, { atol: 1e-6, msg: "tensor target" });
+  const several = await nt.attribute(x, { ...opts, target: [[0, 2], [1, 0]] });
+  assert.deepEqual(several.shape, [2, 2, 4]);
+  assertClose(await several.toArray(), [0, 2, 1, 0].flatMap((t) => W[t]), {
+    atol: 1e-6,
+    msg: "[N, T] targets",
+  });
+  await assert.rejects(
+    () => nt.attribute(x, { ...opts, target: [0, 1, 2] }),
+    /3 targets given for 2 examples/,
+  );
+});

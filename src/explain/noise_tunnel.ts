@@ -33,13 +33,13 @@ export type NoiseTunnelOptions<O extends AttributeOptions> = O & {
   seed?: number;
 };
 
-/** Repeats a target for `S` noisy copies of each example. */
-function repeatTarget(target: Target | undefined, S: number): Target | undefined {
+/** Repeats the target of each of `N` examples for its `S` noisy copies (Captum's repeat_interleave). */
+function repeatTarget(target: Target | undefined, N: number, S: number): Target | undefined {
   if (target === undefined || typeof target === "number") return target;
-  if (Array.isArray(target)) return (target as (number | number[])[]).flatMap((t) => new Array(S).fill(t));
-  throw new Error(
-    "NoiseTunnel: give the target as a number or an array (a tensor target is not supported here)",
-  );
+  const n = target instanceof Tensor ? target.shape[0] : target.length;
+  if (n !== N) throw new Error(`NoiseTunnel: ${n} targets given for ${N} examples`);
+  if (target instanceof Tensor) return repeatRows(target, S);
+  return (target as (number | number[])[]).flatMap((t) => new Array(S).fill(t));
 }
 
 /**
@@ -95,7 +95,7 @@ export class NoiseTunnel<O extends AttributeOptions = AttributeOptions> {
       : {};
     const attr = await this.method.attribute(
       xs,
-      { ...inner, ...baselines, target: repeatTarget(options.target, S) } as O,
+      { ...inner, ...baselines, target: repeatTarget(options.target, N, S) } as O,
     );
     xs.dispose();
     const grouped = reshape(attr, [N, S, ...attr.shape.slice(1)]);
