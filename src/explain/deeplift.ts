@@ -27,7 +27,10 @@ import { grad } from "../tensor/autograd.ts";
 import { targetScores } from "./target.ts";
 import type { AttributionWithDelta } from "./integrated_gradients.ts";
 
-/** The elementwise nonlinearities the Rescale rule rewrites (Captum's, where glassbox has the module). */
+/**
+ * The elementwise nonlinearities the Rescale rule rewrites: Captum's ReLU, LeakyReLU, Sigmoid and
+ * Tanh (glassbox has no ELU or Softplus module, and does not apply Captum's Softmax rule).
+ */
 const NONLINEAR = new Set(["ReLU", "LeakyReLU", "Sigmoid", "Tanh"]);
 
 /**
