@@ -5,8 +5,9 @@
  * input and the baseline instead of the local derivative (Ancona et al., 2018, write it as
  * this modified gradient). The input and the baseline go through the model in one batch.
  */
+import { record } from "../tensor/graph.ts";
 import { launchBinary } from "../tensor/kernels.ts";
-import { mul, sub } from "../tensor/ops/elementwise.ts";
+import { add, mul, sub } from "../tensor/ops/elementwise.ts";
 import { sum } from "../tensor/ops/reduce.ts";
 import { concat, reshape, slice } from "../tensor/ops/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
@@ -25,16 +26,42 @@ import {
 import { grad } from "../tensor/autograd.ts";
 import { targetScores } from "./target.ts";
 import type { AttributionWithDelta } from "./integrated_gradients.ts";
-import { withGradient } from "./relu_rules.ts";
 
-/** The elementwise nonlinearities the Rescale rule rewrites. */
-const NONLINEAR = new Set(["ReLU", "Sigmoid", "Tanh"]);
+/**
+ * The elementwise nonlinearities the Rescale rule rewrites: Captum's ReLU, LeakyReLU, Sigmoid and
+ * Tanh (glassbox has no ELU or Softplus module, and does not apply Captum's Softmax rule).
+ */
+const NONLINEAR = new Set(["ReLU", "LeakyReLU", "Sigmoid", "Tanh"]);
 
-/** The local derivative of a nonlinearity from its input x and output y (used where Δx ≈ 0). */
-function derivative(type: string, x: Tensor, y: Tensor): Tensor {
-  if (type === "ReLU") return launchBinary(x, x, "select(0.0, 1.0, a > 0.0)", x.shape);
-  if (type === "Sigmoid") return launchBinary(y, y, "a * (1.0 - a)", y.shape);
-  return launchBinary(y, y, "1.0 - a * a", y.shape); // Tanh
+/**
+ * Replaces `out` (a module's output for `input`, both [x rows; x′ rows]) by the same values whose
+ * backward is `rule(g, own)`, where `own(h)` is the module's own backward applied to h.
+ */
+function rewrite(
+  input: Tensor,
+  out: Tensor,
+  rule: (g: Tensor, own: (h: Tensor) => Tensor) => Tensor,
+): Tensor {
+  const node = out._node;
+  if (!node) return out; // not differentiated (a forward without the gradient)
+  return record(out._view(out.shape), "DeepLift", [input], (g, ctx) => {
+    const own = (h: Tensor) => node.backward(h, ctx)[0]!;
+    return [rule(g, own)];
+  }, [input]);
+}
+
+/** The elementwise `a ≥ eps ? 1 : 0` on |Δx| and `a / b` where |b| ≥ eps (0 elsewhere). */
+function ratioAndMask(num: Tensor, dx: Tensor, eps: number): { ratio: Tensor; mask: Tensor } {
+  const e = eps.toExponential();
+  return {
+    ratio: launchBinary(num, dx, `select(0.0, a / b, abs(b) >= ${e})`, dx.shape),
+    mask: launchBinary(dx, dx, `select(0.0, 1.0, abs(a) >= ${e})`, dx.shape),
+  };
+}
+
+/** mask ⊙ a + (1 − mask) ⊙ b. */
+function choose(mask: Tensor, a: Tensor, b: Tensor): Tensor {
+  return add(mul(mask, a), launchBinary(mask, b, "(1.0 - a) * b", b.shape));
 }
 
 /** Options for `DeepLift.attribute`. */
@@ -46,16 +73,26 @@ export interface DeepLiftOptions extends AttributeOptions {
 }
 
 /**
- * DeepLIFT (Rescale rule) for models built from modules: every ReLU, Sigmoid and Tanh module
- * passes back Δy/Δx (the local derivative where |Δx| <= eps). Linear layers and convolutions are linear, so their
- * gradient already is their multiplier. Max pooling keeps its gradient (Captum has a special
- * rule for it; glassbox does not yet). Attributions sum to F(x) − F(x′) for these models.
+ * DeepLIFT (Rescale rule), as Captum's DeepLift: every ReLU, LeakyReLU, Sigmoid and Tanh module
+ * passes back g·Δy/Δx (its own gradient where |Δx| < eps), and every MaxPool2d passes back
+ * Captum's max-pool multiplier: with y = maxpool(x), y′ = maxpool(x′) and M = max(y, y′), each
+ * window sends g·(M − y′) to the position of x's maximum and g·(y − M) to the position of x′'s,
+ * and the input gradient is the sum divided by Δx (its own gradient where |Δx| < eps), so each
+ * window passes back exactly g·(y − y′). Linear layers, convolutions and average pooling are
+ * linear: their gradient already is their multiplier. Attributions sum to F(x) − F(x′) for
+ * models built from these modules (up to the eps fallback). With overlapping pooling windows
+ * the contributions of the windows add up (the max_unpool Captum uses writes only one of them). Other
+ * nonlinear modules (GELU, Softmax, LayerNorm, …) keep their plain gradient, so completeness
+ * does not hold through them. Each input goes through the model together with its baseline: an
+ * internal batch holds 2·⌊internalBatchSize / 2⌋ rows, at least 2.
  *
  * @example
  * ```ts
- * import { DeepLift, Linear, randn, ReLU, Sequential } from "glassbox";
- * const model = new Sequential(new Linear(4, 8), new ReLU(), new Linear(8, 2));
- * const { attributions, delta } = await new DeepLift(model).attributeWithDelta(randn([2, 4]), { target: 0 });
+ * import { Conv2d, DeepLift, Flatten, Linear, MaxPool2d, randn, ReLU, Sequential } from "glassbox";
+ * const model = new Sequential(new Conv2d(1, 4, 3), new ReLU(), new MaxPool2d(2), new Flatten(), new Linear(36, 2));
+ * const { delta } = await new DeepLift(model).attributeWithDelta(randn([2, 1, 8, 8]), { target: 0, baselines: randn([1, 1, 8, 8]) });
+ * const worst = Math.max(...Array.from(await delta.toArray(), Math.abs));
+ * if (worst > 1e-3) throw new Error(`completeness error ${worst}`);
  * ```
  */
 export class DeepLift extends Attribution {
@@ -69,32 +106,35 @@ export class DeepLift extends Attribution {
     return this.run(x, async () => {
       const eps = options.eps ?? 1e-10;
       const table = await this.targets(x, options.target); // before the hooks: they expect [inputs; baselines]
-      const mods = this.model.namedModules().map(([, m]) => m).filter((m) => NONLINEAR.has(m.typeName));
-      for (const m of mods) {
+      const modules = this.model.namedModules().map(([, m]) => m);
+      for (const m of modules.filter((m) => NONLINEAR.has(m.typeName))) {
         this.hold(m.registerForwardHook((_m, [input], out) => {
           // rows [0, R) are inputs, [R, 2R) their baselines: m = Δy/Δx, the same for both halves
           const R = input.shape[0] / 2;
           const dx = sub(slice(input, 0, R), slice(input, R));
           const dy = sub(slice(out, 0, R), slice(out, R));
-          const ratio = launchBinary(dy, dx, `select(0.0, a / b, abs(b) > ${eps.toExponential()})`, dx.shape);
-          const useRatio = launchBinary(
-            dx,
-            dx,
-            `select(0.0, 1.0, abs(a) > ${eps.toExponential()})`,
-            dx.shape,
-          );
-          const local = concat([ratio, ratio], 0), mask = concat([useRatio, useRatio], 0);
-          return withGradient(input, out, "DeepLift", (g) => {
-            // where Δx ≈ 0 the ratio is ill-posed: the local derivative takes its place
-            const multiplier = launchBinary(
-              mul(mask, local),
-              launchBinary(mask, derivative(m.typeName, input, out), "(1.0 - a) * b", g.shape),
-              "a + b",
-              g.shape,
-            );
-            return mul(g, multiplier);
-          });
+          const { ratio, mask } = ratioAndMask(dy, dx, eps);
+          const both = concat([ratio, ratio], 0), mask2 = concat([mask, mask], 0);
+          // where |Δx| < eps the ratio is ill-posed: the module's own gradient takes its place
+          return rewrite(input, out, (g, own) => choose(mask2, mul(g, both), own(g)));
         }));
+      }
+      for (const m of modules.filter((m) => m.typeName === "MaxPool2d")) {
+        this.hold(m.registerForwardHook((_m, [input], out) =>
+          rewrite(input, out, (g, own) => {
+            // Captum's maxpool rule (captum/attr/_core/deep_lift.py, maxpool)
+            const R = input.shape[0] / 2;
+            const y = slice(out, 0, R), yRef = slice(out, R);
+            const top = launchBinary(y, yRef, "max(a, b)", y.shape);
+            const dOut = concat([sub(top, yRef), sub(y, top)], 0);
+            // the pooling's own backward scatters each half to the winners of that half
+            const spread = own(mul(g, dOut));
+            const u = add(slice(spread, 0, R), slice(spread, R));
+            const dx = sub(slice(input, 0, R), slice(input, R));
+            const { ratio, mask } = ratioAndMask(u, dx, eps);
+            return choose(concat([mask, mask], 0), concat([ratio, ratio], 0), own(g));
+          })
+        ));
       }
       const base = baselineLike("DeepLift", options.baselines, x);
       const xr = repeatRows(x, table.T), br = repeatRows(base, table.T);

@@ -1,7 +1,8 @@
 /**
  * Integrated Gradients (Sundararajan, Taly & Yan, 2017, "Axiomatic Attribution for Deep
  * Networks", ICML, arXiv:1703.01365): (x − x′) ⊙ ∫₀¹ ∂F(x′ + α(x − x′))/∂x dα, with Captum's
- * quadrature rules, batched over examples, targets and steps.
+ * quadrature rules (and a normalised trapezoidal rule of glassbox's own), batched over
+ * examples, targets and steps.
  */
 import { tensor } from "../tensor/create.ts";
 import { add, mul, sub } from "../tensor/ops/elementwise.ts";
@@ -23,13 +24,21 @@ import type { TargetTable } from "./target.ts";
 import { scope } from "../tensor/scope.ts";
 import { sync } from "../gpu/queue.ts";
 
-/** Captum's approximation methods for the path integral. */
+/**
+ * The quadrature rules for the path integral. The first five are Captum's `method` names and
+ * give Captum's points and weights exactly (captum/attr/_utils/approximation_methods.py);
+ * "trapezoid" is glassbox's own: the trapezoidal rule normalised so that its weights sum to 1.
+ */
 export type IntegrationMethod =
   | "gausslegendre"
   | "riemann_left"
   | "riemann_right"
   | "riemann_middle"
-  | "riemann_trapezoid";
+  | "riemann_trapezoid"
+  | "trapezoid";
+
+/** The names `IntegrationMethod` accepts, for messages. */
+const METHODS = "gausslegendre, riemann_left, riemann_right, riemann_middle, riemann_trapezoid, trapezoid";
 
 /**
  * Gauss–Legendre nodes and weights on [-1, 1] (ascending, as numpy's leggauss), by Newton's
@@ -59,13 +68,29 @@ export function gaussLegendre(n: number): { nodes: Float64Array; weights: Float6
 }
 
 /**
- * The points α in [0, 1] and their weights for `n` steps of `method`, exactly as Captum's
- * `approximation_parameters`.
+ * The points α in [0, 1] and their weights for `n` steps of `method`. Captum's names give
+ * Captum's `approximation_parameters` exactly:
+ *
+ * - "riemann_left", "riemann_right", "riemann_middle": α_k = k/n, (k + 1)/n, (k + ½)/n and
+ *   every weight 1/n (n ≥ 2, as Captum).
+ * - "riemann_trapezoid": α_k = k/(n − 1) (both ends included), every weight 1/n with the two
+ *   ends halved. These weights sum to (n − 1)/n, not 1: Captum's rule integrates
+ *   (n − 1)/n of the path, so on a model linear along the path its attributions are
+ *   (n − 1)/n of the exact ones and the completeness error is −(F(x) − F(x′))/n (3.1% at
+ *   32 steps). Kept for Captum's numbers; use "trapezoid" for the rule itself.
+ * - "gausslegendre": numpy's `leggauss(n)` nodes and weights mapped from [−1, 1] to [0, 1]
+ *   (α = (1 + node)/2, weight/2); n ≥ 1.
+ *
+ * "trapezoid" (glassbox's own) is the trapezoidal rule on the same points k/(n − 1): weights
+ * 1/(n − 1) with the ends halved, summing to 1 (exact for a model linear along the path).
  *
  * @example
  * ```ts
  * import { integrationPoints } from "glassbox";
- * integrationPoints("riemann_trapezoid", 3); // alphas [0, 0.5, 1], weights [0.25, 0.5, 0.25]
+ * const captum = integrationPoints("riemann_trapezoid", 3); // alphas [0, 0.5, 1], weights [1/6, 1/3, 1/6]
+ * const own = integrationPoints("trapezoid", 3); // alphas [0, 0.5, 1], weights [0.25, 0.5, 0.25]
+ * if (Math.abs(captum.weights.reduce((a, w) => a + w) - 2 / 3) > 1e-12) throw new Error("Captum's sum is (n − 1)/n");
+ * if (own.weights.join() !== "0.25,0.5,0.25") throw new Error("the trapezoidal rule sums to 1");
  * ```
  */
 export function integrationPoints(
@@ -75,23 +100,25 @@ export function integrationPoints(
   if (!Number.isInteger(n) || n < 1) {
     throw new Error(`IntegratedGradients: nSteps must be a positive integer, got ${n}`);
   }
+  if (method !== "gausslegendre" && METHODS.split(", ").includes(method) && n < 2) {
+    throw new Error(`IntegratedGradients: ${method} needs at least 2 steps, got nSteps ${n}`);
+  }
+  const each = (f: (k: number) => number) => Array.from({ length: n }, (_, k) => f(k));
   switch (method) {
     case "riemann_left":
-      return { alphas: Array.from({ length: n }, (_, k) => k / n), weights: new Array(n).fill(1 / n) };
+      return { alphas: each((k) => k / n), weights: each(() => 1 / n) };
     case "riemann_right":
-      return { alphas: Array.from({ length: n }, (_, k) => (k + 1) / n), weights: new Array(n).fill(1 / n) };
+      return { alphas: each((k) => (k + 1) / n), weights: each(() => 1 / n) };
     case "riemann_middle":
+      return { alphas: each((k) => (k + 0.5) / n), weights: each(() => 1 / n) };
+    case "riemann_trapezoid":
+    case "trapezoid": {
+      // Captum's step is 1/n; the trapezoidal rule's is the spacing of the points, 1/(n − 1)
+      const h = method === "trapezoid" ? 1 / (n - 1) : 1 / n;
       return {
-        alphas: Array.from({ length: n }, (_, k) => (k + 0.5) / n),
-        weights: new Array(n).fill(1 / n),
+        alphas: each((k) => k / (n - 1)),
+        weights: each((k) => (k === 0 || k === n - 1 ? h / 2 : h)),
       };
-    case "riemann_trapezoid": {
-      if (n < 2) throw new Error("IntegratedGradients: riemann_trapezoid needs at least 2 steps");
-      const w = Array.from(
-        { length: n },
-        (_, k) => (k === 0 || k === n - 1 ? 1 / (2 * (n - 1)) : 1 / (n - 1)),
-      );
-      return { alphas: Array.from({ length: n }, (_, k) => k / (n - 1)), weights: w };
     }
     case "gausslegendre": {
       const { nodes, weights } = gaussLegendre(n);
@@ -101,9 +128,7 @@ export function integrationPoints(
       };
     }
     default:
-      throw new Error(
-        `IntegratedGradients: unknown method "${method}" (gausslegendre, riemann_left, riemann_right, riemann_middle, riemann_trapezoid)`,
-      );
+      throw new Error(`IntegratedGradients: unknown method "${method}" (${METHODS})`);
   }
 }
 
@@ -113,7 +138,7 @@ export interface IntegratedGradientsOptions extends AttributeOptions {
   baselines?: Baseline;
   /** Points on the path (default 50, as Captum). */
   nSteps?: number;
-  /** Quadrature rule (default "gausslegendre"). */
+  /** Quadrature rule (default "gausslegendre", as Captum; see `integrationPoints`). */
   method?: IntegrationMethod;
 }
 

@@ -8,8 +8,9 @@ import { Generator } from "../tensor/random.ts";
 import { mul, sub } from "../tensor/ops/elementwise.ts";
 import { mean } from "../tensor/ops/reduce.ts";
 import { reshape } from "../tensor/ops/shape.ts";
-import type { Tensor } from "../tensor/tensor.ts";
-import { type AttributeOptions, Attribution } from "./attribution.ts";
+import { Tensor } from "../tensor/tensor.ts";
+import { type AttributeOptions, Attribution, repeatRows } from "./attribution.ts";
+import { GradientShap } from "./gradient_shap.ts";
 import type { Target } from "./target.ts";
 
 /** A method NoiseTunnel can wrap: anything with Captum's `attribute(x, options)`. */
@@ -32,19 +33,21 @@ export type NoiseTunnelOptions<O extends AttributeOptions> = O & {
   seed?: number;
 };
 
-/** Repeats a target for `S` noisy copies of each example. */
-function repeatTarget(target: Target | undefined, S: number): Target | undefined {
+/** Repeats the target of each of `N` examples for its `S` noisy copies (Captum's repeat_interleave). */
+function repeatTarget(target: Target | undefined, N: number, S: number): Target | undefined {
   if (target === undefined || typeof target === "number") return target;
-  if (Array.isArray(target)) return (target as (number | number[])[]).flatMap((t) => new Array(S).fill(t));
-  throw new Error(
-    "NoiseTunnel: give the target as a number or an array (a tensor target is not supported here)",
-  );
+  const n = target instanceof Tensor ? target.shape[0] : target.length;
+  if (n !== N) throw new Error(`NoiseTunnel: ${n} targets given for ${N} examples`);
+  if (target instanceof Tensor) return repeatRows(target, S);
+  return (target as (number | number[])[]).flatMap((t) => new Array(S).fill(t));
 }
 
 /**
- * Wraps a method: its attributions over `ntSamples` copies of x plus N(0, stdevs²) noise,
- * combined as SmoothGrad, SmoothGrad² or VarGrad. All copies go through the wrapped method
- * together (it batches them).
+ * Wraps a method, as Captum's NoiseTunnel: its attributions over `ntSamples` copies of x plus
+ * N(0, stdevs²) noise, combined as SmoothGrad (the mean), SmoothGrad² (the mean of squares) or
+ * VarGrad (the mean of squares minus the square of the mean). All copies go through the
+ * wrapped method together (it batches them, in `internalBatchSize` rows); per-example
+ * `baselines` [N, ...] and targets are repeated for each example's copies.
  *
  * @example
  * ```ts
@@ -83,9 +86,16 @@ export class NoiseTunnel<O extends AttributeOptions = AttributeOptions> {
     }
     const xs = tensor(noisy, [N * S, ...rest]);
     const { ntType: _t, ntSamples: _s, stdevs: _d, seed: _seed, ...inner } = options;
+    // as Captum: one baseline per example goes with each of its S noisy copies (GradientShap's
+    // baselines are a distribution it draws from, and stay as they are)
+    const b = (inner as { baselines?: unknown }).baselines;
+    const baselines = b instanceof Tensor && b.ndim === x.ndim && b.shape[0] === N && N > 1 &&
+        !(this.method instanceof GradientShap)
+      ? { baselines: repeatRows(b, S) }
+      : {};
     const attr = await this.method.attribute(
       xs,
-      { ...inner, target: repeatTarget(options.target, S) } as O,
+      { ...inner, ...baselines, target: repeatTarget(options.target, N, S) } as O,
     );
     xs.dispose();
     const grouped = reshape(attr, [N, S, ...attr.shape.slice(1)]);
