@@ -11,6 +11,7 @@ export {
   QuantizedConv2d,
   QuantizedLinear,
   quantizeInput,
+  type QuantizeInputLabel,
   quantizePerChannel,
   quantizeValues,
   roundHalfEven,

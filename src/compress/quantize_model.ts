@@ -242,6 +242,7 @@ export async function quantizeModel(
       const q = m instanceof Linear
         ? await QuantizedLinear.fromLinear(m, s)
         : await QuantizedConv2d.fromConv2d(m, s);
+      q.label = `layer "${name}" (${m.typeName})`;
       quantized.set(name, q);
       const run = q instanceof QuantizedLinear
         ? linearStep(q, options.path)
