@@ -215,3 +215,34 @@ Deno.test("a NaN input to int8 is reported at the next readback, naming the laye
   assert.ok(ok.every(Number.isFinite));
   q.dispose();
 });
+
+Deno.test("int8DotPath: the packed built-in only on a GPU whose WGSL has the feature; unpacking on software adapters and without the feature", () => {
+  const gpu = (description: string, vendor: string, architecture = "", isFallbackAdapter = false) => ({
+    description,
+    vendor,
+    architecture,
+    isFallbackAdapter,
+  });
+  const cases: [boolean, ReturnType<typeof gpu>, gb.Int8DotPath][] = [
+    [true, gpu("NVIDIA GeForce RTX 3060", "nvidia", "ampere"), "builtin"],
+    [true, gpu("AMD Radeon RX 6800", "amd", "rdna-2"), "builtin"],
+    [false, gpu("NVIDIA GeForce RTX 3060", "nvidia", "ampere"), "unpack"], // no feature
+    [true, gpu("llvmpipe (LLVM 15.0.6, 256 bits)", "mesa"), "unpack"], // lavapipe
+    [true, gpu("SwiftShader Device (Subzero)", "google", "swiftshader"), "unpack"],
+    [true, gpu("Microsoft Basic Render Driver", "microsoft", "", true), "unpack"], // a fallback adapter
+  ];
+  for (const [packedIntegerDot, adapter, want] of cases) {
+    assert.equal(
+      gb.int8DotPath({ packedIntegerDot, adapter }),
+      want,
+      `${adapter.description}, feature ${packedIntegerDot}`,
+    );
+  }
+  // with no argument: this adapter
+  const here = gb.adapterInfo();
+  assert.equal(
+    gb.int8DotPath(),
+    gb.int8DotPath({ packedIntegerDot: gb.hasPackedIntegerDot(), adapter: here }),
+  );
+  if (/llvmpipe|lavapipe/i.test(here.description)) assert.equal(gb.int8DotPath(), "unpack");
+});

@@ -5,7 +5,7 @@
  * requantized output. The 4-way dot product is WGSL's `dot4I8Packed` where the adapter has it
  * and an unpacking path where not, chosen at run time (`int8DotPath`), or forced.
  */
-import { adapterInfo, hasPackedIntegerDot } from "../gpu/device.ts";
+import { type AdapterInfo, adapterInfo, hasPackedIntegerDot } from "../gpu/device.ts";
 import { errorFlags, flagLabel } from "../gpu/errors.ts";
 import { dispatch } from "../gpu/queue.ts";
 import { tensor } from "../tensor/create.ts";
@@ -18,22 +18,34 @@ import { permute, reshape } from "../tensor/ops/shape.ts";
 /** How the kernel computes a 4-way int8 dot product. */
 export type Int8DotPath = "builtin" | "unpack";
 
+/** What `int8DotPath` decides on: whether WGSL has the packed dot product, and the adapter. */
+export interface Int8Adapter {
+  /** Whether WGSL has the packed_4x8_integer_dot_product language feature. */
+  packedIntegerDot: boolean;
+  /** The adapter's identity (as `adapterInfo()`). */
+  adapter: Pick<AdapterInfo, "description" | "vendor" | "architecture" | "isFallbackAdapter">;
+}
+
 /**
- * The dot-product path for this adapter: "builtin" (`dot4I8Packed`) when WGSL has the
- * packed_4x8_integer_dot_product feature and the adapter is a GPU; "unpack" otherwise. On a
- * software adapter (lavapipe/llvmpipe, SwiftShader) the built-in is emulated and measured slower
- * than unpacking: a 256×32×13×13→64 conv took 313.8 ms with it, 181.6 ms unpacking, 235.9 ms
- * in float32 (bench/compress.ts). Either path can be forced where a layer runs.
+ * The dot-product path for this adapter (or for `given`, to ask about another): "builtin"
+ * (`dot4I8Packed`) when WGSL has the packed_4x8_integer_dot_product feature and the adapter is a
+ * GPU; "unpack" otherwise. On a software adapter (a fallback adapter, or lavapipe/llvmpipe or
+ * SwiftShader by name) the built-in is emulated and measured slower than unpacking: a
+ * 256×32×13×13→64 conv took 313.8 ms with it, 181.6 ms unpacking, 235.9 ms in float32
+ * (bench/compress.ts). Either path can be forced where a layer runs.
  *
  * @example
  * ```ts
  * import { int8DotPath } from "glassbox";
  * int8DotPath(); // "unpack" on lavapipe, "builtin" on a GPU whose WGSL has the feature
+ * const gpu = { description: "", vendor: "nvidia", architecture: "ampere", isFallbackAdapter: false };
+ * if (int8DotPath({ packedIntegerDot: true, adapter: gpu }) !== "builtin") throw new Error("GPU");
  * ```
  */
-export function int8DotPath(): Int8DotPath {
-  if (!hasPackedIntegerDot()) return "unpack";
-  const a = adapterInfo();
+export function int8DotPath(given?: Int8Adapter): Int8DotPath {
+  const { packedIntegerDot, adapter: a } = given ??
+    { packedIntegerDot: hasPackedIntegerDot(), adapter: adapterInfo() };
+  if (!packedIntegerDot) return "unpack";
   const software = a.isFallbackAdapter ||
     /llvmpipe|lavapipe|swiftshader/i.test(`${a.description} ${a.vendor} ${a.architecture}`);
   return software ? "unpack" : "builtin";

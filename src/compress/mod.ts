@@ -4,6 +4,7 @@
  * distillation, each measured.
  */
 export {
+  type Int8Adapter,
   type Int8DotPath,
   int8DotPath,
   int8Matmul,
