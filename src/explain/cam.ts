@@ -188,12 +188,12 @@ export class LayerCAM extends CamAttribution {
  * The eigenvalues and eigenvectors of a symmetric n×n matrix (row-major, float64) by cyclic
  * Jacobi rotations: exact to rounding whatever the start, unlike a power iteration, which
  * returns nothing useful when its start is orthogonal to the first eigenvector. Returns the
- * eigenvalues and the eigenvectors as the columns of `vectors` (row-major n×n).
+ * eigenvalues and the eigenvectors as the rows of `vectors` (row-major n×n).
  */
 function symmetricEigen(a: ArrayLike<number>, n: number): { values: Float64Array; vectors: Float64Array } {
   if (a.length !== n * n) throw new Error(`symmetricEigen: ${a.length} values are not ${n} × ${n}`);
-  const A = Float64Array.from(a), V = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) V[i * n + i] = 1;
+  const A = Float64Array.from(a), Vt = new Float64Array(n * n); // Vt: eigenvectors as rows
+  for (let i = 0; i < n; i++) Vt[i * n + i] = 1;
   let total = 0;
   for (let i = 0; i < n * n; i++) total += A[i] * A[i];
   for (let sweep = 0; sweep < 100; sweep++) {
@@ -204,29 +204,35 @@ function symmetricEigen(a: ArrayLike<number>, n: number): { values: Float64Array
       for (let q = p + 1; q < n; q++) {
         const apq = A[p * n + q];
         if (apq === 0) continue;
-        // the rotation that zeroes A[p][q] (Golub & Van Loan, Algorithm 8.5.1)
-        const tau = (A[q * n + q] - A[p * n + p]) / (2 * apq);
+        // the rotation that zeroes A[p][q] (Golub & Van Loan, Algorithm 8.5.1), applied to the
+        // rows p and q and, by symmetry, to the columns
+        const app = A[p * n + p], aqq = A[q * n + q];
+        const tau = (aqq - app) / (2 * apq);
         const t = Math.sign(tau || 1) / (Math.abs(tau) + Math.sqrt(1 + tau * tau));
         const c = 1 / Math.sqrt(1 + t * t), s = t * c;
+        const rp = p * n, rq = q * n;
         for (let k = 0; k < n; k++) {
-          const akp = A[k * n + p], akq = A[k * n + q];
-          A[k * n + p] = c * akp - s * akq;
-          A[k * n + q] = s * akp + c * akq;
+          if (k === p || k === q) continue;
+          const akp = A[rp + k], akq = A[rq + k];
+          const np = c * akp - s * akq, nq = s * akp + c * akq;
+          A[rp + k] = np;
+          A[k * n + p] = np;
+          A[rq + k] = nq;
+          A[k * n + q] = nq;
         }
+        A[rp + p] = app - t * apq;
+        A[rq + q] = aqq + t * apq;
+        A[rp + q] = 0;
+        A[rq + p] = 0;
         for (let k = 0; k < n; k++) {
-          const apk = A[p * n + k], aqk = A[q * n + k];
-          A[p * n + k] = c * apk - s * aqk;
-          A[q * n + k] = s * apk + c * aqk;
-        }
-        for (let k = 0; k < n; k++) {
-          const vkp = V[k * n + p], vkq = V[k * n + q];
-          V[k * n + p] = c * vkp - s * vkq;
-          V[k * n + q] = s * vkp + c * vkq;
+          const vp = Vt[rp + k], vq = Vt[rq + k];
+          Vt[rp + k] = c * vp - s * vq;
+          Vt[rq + k] = s * vp + c * vq;
         }
       }
     }
   }
-  return { values: Float64Array.from({ length: n }, (_, i) => A[i * n + i]), vectors: V };
+  return { values: Float64Array.from({ length: n }, (_, i) => A[i * n + i]), vectors: Vt };
 }
 
 /**
@@ -251,7 +257,7 @@ function firstComponentProjection(
     }
     const { values, vectors } = symmetricEigen(C, K);
     const top = values.indexOf(Math.max(...values));
-    for (let p = 0; p < P; p++) for (let k = 0; k < K; k++) proj[p] += M[p * K + k] * vectors[k * K + top];
+    for (let p = 0; p < P; p++) for (let k = 0; k < K; k++) proj[p] += M[p * K + k] * vectors[top * K + k];
   } else {
     const G = new Float64Array(P * P);
     for (let p = 0; p < P; p++) {
@@ -264,7 +270,7 @@ function firstComponentProjection(
     const { values, vectors } = symmetricEigen(G, P);
     const top = values.indexOf(Math.max(...values));
     const sigma = Math.sqrt(Math.max(values[top], 0));
-    for (let p = 0; p < P; p++) proj[p] = sigma * vectors[p * P + top];
+    for (let p = 0; p < P; p++) proj[p] = sigma * vectors[top * P + p];
   }
   let corr = 0, nt = 0, np = 0;
   for (let p = 0; p < P; p++) {
