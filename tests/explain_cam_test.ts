@@ -207,6 +207,52 @@ Deno.test("Eigen-CAM finds the first component when its loadings sum to zero (ch
   assertClose(await cam6.toArray(), want6, { rtol: 1e-4, atol: 1e-5, msg: "K > P" });
 });
 
+Deno.test("Score-CAM on a layer smaller than the input: masks upsampled bilinearly with aligned corners (pytorch-grad-cam's UpsamplingBilinear2d)", async () => {
+  gb.manualSeed(5);
+  const conv = new gb.Conv2d(1, 3, 3, { stride: 2 }); // 7×7 → 3×3
+  const lin = new gb.Linear(27, 2);
+  const model = new gb.Sequential(conv, new gb.ReLU(), new gb.Flatten(), lin);
+  const cw = await conv.weight.toArray(), cb = await conv.bias!.toArray();
+  const lw = await lin.weight.toArray(), lb = await lin.bias!.toArray();
+  const x = gb.randn([2, 1, 7, 7]);
+  const xs = Array.from(await x.toArray());
+  const layer = (img: number[]) =>
+    Array.from({ length: 3 }, (_, k) =>
+      Array.from({ length: 9 }, (_, p) => {
+        let s = cb[k];
+        for (let dy = 0; dy < 3; dy++) {
+          for (let dx = 0; dx < 3; dx++) {
+            s += img[(2 * Math.floor(p / 3) + dy) * 7 + 2 * (p % 3) + dx] * cw[k * 9 + dy * 3 + dx];
+          }
+        }
+        return relu(s);
+      }));
+  const score = (img: number[], t: number) =>
+    layer(img).reduce((s, ch, k) => s + ch.reduce((u, a, p) => u + a * lw[t * 27 + k * 9 + p], 0), lb[t]);
+  // bilinear 3 → 7 with aligned corners: output i samples input i·(3−1)/(7−1)
+  const up = (ch: number[]) =>
+    Array.from({ length: 49 }, (_, o) => {
+      const sy = Math.floor(o / 7) / 3, sx = (o % 7) / 3;
+      const y0 = Math.min(Math.floor(sy), 1), x0 = Math.min(Math.floor(sx), 1), fy = sy - y0, fx = sx - x0;
+      const at = (y: number, xx: number) => ch[y * 3 + xx];
+      return (1 - fy) * ((1 - fx) * at(y0, x0) + fx * at(y0, x0 + 1)) +
+        fy * ((1 - fx) * at(y0 + 1, x0) + fx * at(y0 + 1, x0 + 1));
+    });
+  const target = [1, 0];
+  const want = [0, 1].flatMap((n) => {
+    const img = xs.slice(49 * n, 49 * n + 49), A = layer(img);
+    const scores = A.map((ch) => {
+      const u = up(ch), lo = Math.min(...u), hi = Math.max(...u);
+      return score(img.map((v, i) => v * (u[i] - lo) / (hi - lo + 1e-8)), target[n]);
+    });
+    const m = Math.max(...scores), e = scores.map((s) => Math.exp(s - m)), z = e.reduce((s, v) => s + v, 0);
+    return Array.from({ length: 9 }, (_, p) => relu(A.reduce((s, ch, k) => s + (e[k] / z) * ch[p], 0)));
+  });
+  assert.ok(Math.max(...want) > 0.05);
+  const cam = await new gb.ScoreCAM(model, model.get("1")).attribute(x, { target, upsample: false });
+  assertClose(await cam.toArray(), want, { rtol: 1e-4, atol: 1e-6, msg: "Score-CAM" });
+});
+
 Deno.test("CAMs are upsampled bilinearly to the input's resolution; Guided Grad-CAM is Guided Backprop times it", async () => {
   gb.manualSeed(8);
   const model = new gb.Sequential(

@@ -335,9 +335,12 @@ export class EigenCAM extends CamAttribution {
   }
 }
 
-/** Each channel of A, upsampled to the input and min-max normalised to [0, 1]: [B, K, H, W]. */
+/**
+ * Each channel of A, upsampled to the input and min-max normalised to [0, 1]: [B, K, H, W]. The
+ * upsampling is bilinear with aligned corners, as pytorch-grad-cam's `UpsamplingBilinear2d`.
+ */
 function channelMasks(act: Tensor, H: number, W: number): Tensor {
-  const up = interpolate(act, { size: [H, W] });
+  const up = interpolate(act, { size: [H, W], alignCorners: true });
   const [B, K] = act.shape;
   const flat = reshape(up, [B, K, H * W]);
   const hi = max(flat, 2, true), lo = neg(max(neg(flat), 2, true));
@@ -351,7 +354,8 @@ function neg(t: Tensor): Tensor {
 
 /**
  * Score-CAM: the weight of channel k is the target score of the input masked by the
- * normalised, upsampled A^k, softmaxed over channels; no gradients. Wang et al., 2020
+ * normalised A^k upsampled to the input (bilinear, corners aligned, as pytorch-grad-cam),
+ * softmaxed over channels; no gradients. Wang et al., 2020
  * (CVPR-W, arXiv:1910.01279). The K masked copies of each input go through the model in
  * internal batches.
  *
