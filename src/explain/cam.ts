@@ -396,7 +396,9 @@ export class ScoreCAM extends CamAttribution {
 /**
  * Ablation-CAM: the weight of channel k is the relative drop of the target score when A^k is
  * set to zero, (y − y_k) / y. Desai & Ramaswamy, 2020 (WACV). The K ablated passes of each
- * input run in internal batches.
+ * input run in internal batches. glassbox always zeroes the channel, as the paper;
+ * pytorch-grad-cam zeroes it when the layer's smallest activation is 0 (after a ReLU: the same
+ * numbers) and otherwise sets it to that minimum − 10⁷.
  *
  * @example
  * ```ts
