@@ -71,6 +71,72 @@ Deno.test("temperature scaling: fitted on held-out data it recovers a planted ov
   );
 });
 
+Deno.test("a NaN logit, a label that is not a class and no rows are errors naming the row and value, in every diagnosis", () => {
+  const C = 3;
+  const good = planted(6, C, 1, 9);
+  // what each used to do: the NaN row counted as correct (argmax 0) in no bin; T = 100
+  const nanLogits = Float32Array.from(good.logits);
+  nanLogits[2 * C + 1] = NaN;
+  assert.throws(
+    () => gb.predictionsFromLogits(nanLogits, good.labels, C),
+    /predictionsFromLogits: row 2 has logit NaN for class 1/,
+  );
+  const infLogits = Float32Array.from(good.logits);
+  infLogits[4 * C] = Infinity;
+  assert.throws(
+    () => gb.predictionsFromLogits(infLogits, good.labels, C),
+    /row 4 has logit Infinity for class 0/,
+  );
+  const badLabels = Int32Array.from(good.labels);
+  badLabels[3] = C;
+  assert.throws(
+    () => gb.predictionsFromLogits(good.logits, badLabels, C),
+    /predictionsFromLogits: row 3 has label 3, which is not a class in \[0, 3\)/,
+  );
+  badLabels[3] = -1;
+  assert.throws(() => gb.predictionsFromLogits(good.logits, badLabels, C), /row 3 has label -1/);
+  assert.throws(
+    () => gb.predictionsFromLogits(new Float32Array(0), new Int32Array(0), C),
+    /predictionsFromLogits: no predictions \(0 rows\)/,
+  );
+  // Predictions built by hand reach every function unchecked by predictionsFromLogits
+  const withNaN: gb.Predictions = { ...good, logits: nanLogits };
+  const withBadLabel: gb.Predictions = {
+    ...good,
+    labels: Int32Array.from(good.labels, (l, i) => (i === 5 ? 7 : l)),
+  };
+  const empty: gb.Predictions = {
+    ...good,
+    count: 0,
+    logits: new Float32Array(0),
+    probs: new Float32Array(0),
+    labels: new Int32Array(0),
+    predicted: new Int32Array(0),
+    confidence: new Float32Array(0),
+  };
+  const uses: [string, (p: gb.Predictions) => unknown][] = [
+    ["reliability", (p) => gb.reliability(p)],
+    ["nllAtTemperature", (p) => gb.nllAtTemperature(p, 1)],
+    ["fitTemperature", (p) => gb.fitTemperature(p)],
+    ["crossFitTemperature", (p) => gb.crossFitTemperature(p, 2)],
+    ["confusionMatrix", (p) => gb.confusionMatrix(p)],
+    ["confidentMistakes", (p) => gb.confidentMistakes(p)],
+    ["bestExample", (p) => gb.bestExample(p, 0)],
+    ["sliceByClass", (p) => gb.sliceByClass(p)],
+    [
+      "sliceByValue",
+      (p) => gb.sliceByValue(p, Array.from({ length: p.count }, (_, i) => i), "i", { bins: 2 }),
+    ],
+  ];
+  for (const [name, f] of uses) {
+    assert.throws(() => f(withNaN), new RegExp(`${name}: row 2 has logit NaN for class 1`), name);
+    assert.throws(() => f(withBadLabel), new RegExp(`${name}: row 5 has label 7`), name);
+    assert.throws(() => f(empty), new RegExp(`${name}: no predictions`), name);
+    f(good); // and the good rows pass
+  }
+  assert.throws(() => gb.nllAtTemperature(good, 0), /temperature must be positive and finite, got 0/);
+});
+
 Deno.test("confusion: the most-confused pairs and the most confident mistakes of planted predictions", () => {
   // 10 samples: class 1 called 2 three times (with confidences set by the logits), class 0 called 1 once
   const rows: [number, number, number][] = [

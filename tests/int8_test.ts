@@ -162,3 +162,87 @@ Deno.test("QuantizedConv2d: accumulators equal an integer CPU convolution exactl
   }
   q.dispose();
 });
+
+/** sqrt of its input: NaN where the input is negative (a float layer between int8 ones). */
+class Sqrt extends gb.Module {
+  forward(x: gb.Tensor): gb.Tensor {
+    return gb.sqrt(x);
+  }
+}
+
+Deno.test("a NaN input to int8 is reported at the next readback, naming the layer and the sample (it used to become an undefined int8 value)", async () => {
+  // quantizeInput: row 2 of 4 has a NaN
+  const xs = Float32Array.from({ length: 4 * 6 }, (_, i) => (i % 7) / 7 - 0.4);
+  xs[2 * 6 + 3] = NaN;
+  const bad = gb.quantizeInput(gb.tensor(xs, [4, 6]), 1 / 127, { label: "probe" });
+  await assert.rejects(() => bad.toArray(), /probe: sample 2 has a NaN input; int8 has no NaN/);
+  // the report is cleared: the next clean quantization reads back, equal to the CPU rule
+  xs[2 * 6 + 3] = 0.25;
+  const good = await gb.quantizeInput(gb.tensor(xs, [4, 6]), 1 / 127).toArray();
+  assert.deepEqual(Array.from(good), Array.from(gb.packInt8(gb.quantizeValues(xs, 1 / 127), 4, 6)));
+
+  // a convolution's rows are patches: the sample is row / (OH·OW)
+  gb.manualSeed(2);
+  const conv = await gb.QuantizedConv2d.fromConv2d(new gb.Conv2d(1, 2, 3), 4 / 127);
+  const img = Float32Array.from(await gb.randn([3, 1, 5, 5]).toArray());
+  img[25 + 12] = NaN; // sample 1
+  await assert.rejects(
+    () => conv.forward(gb.tensor(img, [3, 1, 5, 5])).toArray(),
+    /QuantizedConv2d: sample 1 has a NaN input/,
+  );
+  conv.dispose();
+
+  // a quantized model names the layer: a NaN in its input reaches layer "0"; a NaN made by a
+  // float layer (sqrt of a negative value) reaches layer "2"
+  const lin0 = new gb.Linear(2, 2);
+  lin0.loadStateDict({ weight: gb.tensor([[1, 0], [0, 1]]), bias: gb.zeros([2]) });
+  const model = new gb.Sequential(lin0, new Sqrt(), new gb.Linear(2, 3));
+  const data = { x: new Float32Array(8).fill(0.5), y: new Int32Array(4), sampleShape: [2] };
+  const q = await gb.quantizeModel(model, data, {
+    inputScales: new Map([["0", 2 / 127], ["2", 2 / 127]]),
+    sqnrSamples: 0,
+  });
+  const input = (v: number[]) => gb.tensor(v, [4, 2]);
+  await assert.rejects(
+    () => q.forward(input([0.5, 0.5, 0.5, 0.5, 0.5, 0.5, NaN, 0.5])).toArray(),
+    /layer "0" \(Linear\): sample 3 has a NaN input/,
+  );
+  await assert.rejects(
+    () => q.forward(input([0.5, 0.5, -0.5, 0.5, 0.5, 0.5, 0.5, 0.5])).toArray(),
+    /layer "2" \(Linear\): sample 1 has a NaN input/,
+  );
+  const ok = await q.forward(input([0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5])).toArray();
+  assert.ok(ok.every(Number.isFinite));
+  q.dispose();
+});
+
+Deno.test("int8DotPath: the packed built-in only on a GPU whose WGSL has the feature; unpacking on software adapters and without the feature", () => {
+  const gpu = (description: string, vendor: string, architecture = "", isFallbackAdapter = false) => ({
+    description,
+    vendor,
+    architecture,
+    isFallbackAdapter,
+  });
+  const cases: [boolean, ReturnType<typeof gpu>, gb.Int8DotPath][] = [
+    [true, gpu("NVIDIA GeForce RTX 3060", "nvidia", "ampere"), "builtin"],
+    [true, gpu("AMD Radeon RX 6800", "amd", "rdna-2"), "builtin"],
+    [false, gpu("NVIDIA GeForce RTX 3060", "nvidia", "ampere"), "unpack"], // no feature
+    [true, gpu("llvmpipe (LLVM 15.0.6, 256 bits)", "mesa"), "unpack"], // lavapipe
+    [true, gpu("SwiftShader Device (Subzero)", "google", "swiftshader"), "unpack"],
+    [true, gpu("Microsoft Basic Render Driver", "microsoft", "", true), "unpack"], // a fallback adapter
+  ];
+  for (const [packedIntegerDot, adapter, want] of cases) {
+    assert.equal(
+      gb.int8DotPath({ packedIntegerDot, adapter }),
+      want,
+      `${adapter.description}, feature ${packedIntegerDot}`,
+    );
+  }
+  // with no argument: this adapter
+  const here = gb.adapterInfo();
+  assert.equal(
+    gb.int8DotPath(),
+    gb.int8DotPath({ packedIntegerDot: gb.hasPackedIntegerDot(), adapter: here }),
+  );
+  if (/llvmpipe|lavapipe/i.test(here.description)) assert.equal(gb.int8DotPath(), "unpack");
+});

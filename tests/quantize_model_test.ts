@@ -186,3 +186,53 @@ Deno.test("quantizeModel: a layer with no int8 kernel is named and kept float32,
     /no valid input scale for layer "4" \(Linear\)/,
   );
 });
+
+Deno.test("QuantizedModel: in eval mode whatever mode the source is in; quantizing and running it never change the source", async () => {
+  const r = rng(14);
+  const build = () => {
+    const m = new gb.Sequential(
+      new gb.Conv2d(2, 3, 3, { padding: 1 }),
+      new gb.BatchNorm2d(3),
+      new gb.ReLU(),
+      new gb.Dropout(0.5),
+      new gb.Flatten(),
+      new gb.Linear(3 * 5 * 5, 4),
+    );
+    setWeights(m, r);
+    // running statistics far from any batch's, so batch statistics would give other numbers
+    m.loadStateDict(
+      new Map([["1.running_mean", gb.tensor([0.4, -0.3, 0.2])], ["1.running_var", gb.tensor([2, 0.5, 1.5])]]),
+      false,
+    );
+    return m;
+  };
+  const model = build();
+  const data = dataset(16, [2, 5, 5], r);
+  const x = gb.tensor(data.x.subarray(0, 8 * 50), [8, 2, 5, 5]);
+  const state = async () => [
+    ...(await (model.get("1") as gb.BatchNorm2d).runningMean.toArray()),
+    ...(await (model.get("1") as gb.BatchNorm2d).runningVar.toArray()),
+  ];
+  const before = await state();
+  model.eval();
+  const ref = await gb.noGrad(() => model.forward(x)).toArray(); // the float model, as evaluated
+  const qEval = await gb.quantizeModel(model, data);
+  const fromEval = await qEval.forward(x).toArray();
+  // the source left in training mode
+  model.train();
+  const q = await gb.quantizeModel(model, data);
+  assert.equal(q.training, false);
+  const got = await q.forward(x).toArray();
+  await q.forward(x).toArray();
+  assert.deepEqual(await state(), before, "the source's running statistics");
+  assert.ok(model.namedModules().every(([, m]) => m.training), "the source is still in training mode");
+  assert.deepEqual(Array.from(got), Array.from(fromEval), "the same int8 model as from an eval-mode source");
+  const db = gb.sqnr(ref, got);
+  assert.ok(db > 25, `output SQNR ${db} dB`);
+  assertClose([db], [gb.sqnr(ref, fromEval)], { rtol: 1e-12 });
+  assert.throws(() => q.train(), /QuantizedModel: int8 inference has no training mode/);
+  q.eval();
+  assert.equal(q.training, false);
+  q.dispose();
+  qEval.dispose();
+});

@@ -5,7 +5,8 @@
  * requantized output. The 4-way dot product is WGSL's `dot4I8Packed` where the adapter has it
  * and an unpacking path where not, chosen at run time (`int8DotPath`), or forced.
  */
-import { adapterInfo, hasPackedIntegerDot } from "../gpu/device.ts";
+import { type AdapterInfo, adapterInfo, hasPackedIntegerDot } from "../gpu/device.ts";
+import { errorFlags, flagLabel } from "../gpu/errors.ts";
 import { dispatch } from "../gpu/queue.ts";
 import { tensor } from "../tensor/create.ts";
 import { assertFloat, assertLive, empty, type Tensor } from "../tensor/tensor.ts";
@@ -17,22 +18,34 @@ import { permute, reshape } from "../tensor/ops/shape.ts";
 /** How the kernel computes a 4-way int8 dot product. */
 export type Int8DotPath = "builtin" | "unpack";
 
+/** What `int8DotPath` decides on: whether WGSL has the packed dot product, and the adapter. */
+export interface Int8Adapter {
+  /** Whether WGSL has the packed_4x8_integer_dot_product language feature. */
+  packedIntegerDot: boolean;
+  /** The adapter's identity (as `adapterInfo()`). */
+  adapter: Pick<AdapterInfo, "description" | "vendor" | "architecture" | "isFallbackAdapter">;
+}
+
 /**
- * The dot-product path for this adapter: "builtin" (`dot4I8Packed`) when WGSL has the
- * packed_4x8_integer_dot_product feature and the adapter is a GPU; "unpack" otherwise. On a
- * software adapter (lavapipe/llvmpipe, SwiftShader) the built-in is emulated and measured slower
- * than unpacking: a 256×32×13×13→64 conv took 313.8 ms with it, 181.6 ms unpacking, 235.9 ms
- * in float32 (bench/compress.ts). Either path can be forced where a layer runs.
+ * The dot-product path for this adapter (or for `given`, to ask about another): "builtin"
+ * (`dot4I8Packed`) when WGSL has the packed_4x8_integer_dot_product feature and the adapter is a
+ * GPU; "unpack" otherwise. On a software adapter (a fallback adapter, or lavapipe/llvmpipe or
+ * SwiftShader by name) the built-in is emulated and measured slower than unpacking: a
+ * 256×32×13×13→64 conv took 313.8 ms with it, 181.6 ms unpacking, 235.9 ms in float32
+ * (bench/compress.ts). Either path can be forced where a layer runs.
  *
  * @example
  * ```ts
  * import { int8DotPath } from "glassbox";
  * int8DotPath(); // "unpack" on lavapipe, "builtin" on a GPU whose WGSL has the feature
+ * const gpu = { description: "", vendor: "nvidia", architecture: "ampere", isFallbackAdapter: false };
+ * if (int8DotPath({ packedIntegerDot: true, adapter: gpu }) !== "builtin") throw new Error("GPU");
  * ```
  */
-export function int8DotPath(): Int8DotPath {
-  if (!hasPackedIntegerDot()) return "unpack";
-  const a = adapterInfo();
+export function int8DotPath(given?: Int8Adapter): Int8DotPath {
+  const { packedIntegerDot, adapter: a } = given ??
+    { packedIntegerDot: hasPackedIntegerDot(), adapter: adapterInfo() };
+  if (!packedIntegerDot) return "unpack";
   const software = a.isFallbackAdapter ||
     /llvmpipe|lavapipe|swiftshader/i.test(`${a.description} ${a.vendor} ${a.architecture}`);
   return software ? "unpack" : "builtin";
@@ -130,16 +143,30 @@ export function symmetricScale(values: ArrayLike<number>, percentile = 100): num
   return v > 0 ? v / 127 : 1;
 }
 
+/** Who a NaN input is reported as (see `quantizeInput`). */
+export interface QuantizeInputLabel {
+  /** The name in the error, e.g. `layer "3" (Linear)` (default "quantizeInput"). */
+  label?: string;
+  /** Rows of the matrix per sample (a convolution's output positions; default 1). */
+  rowsPerSample?: number;
+}
+
 /**
  * Quantizes a float [M, K] tensor to packed int8 [M, ceil(K/4)] (int32 bits) with one scale.
+ * int8 has no NaN: a NaN value is written as 0 and reported by the kernel, and the next
+ * readback (of any tensor) throws an error naming `label` and the sample (row / `rowsPerSample`)
+ * — no readback of its own.
  *
  * @example
  * ```ts
  * import { quantizeInput, tensor } from "glassbox";
  * const xq = quantizeInput(tensor([[0.5, -1, 0.25]]), 1 / 127); // [1, 1] packed words
+ * const bad = quantizeInput(tensor([[0.5, NaN, 0.25]]), 1 / 127, { label: "my layer" });
+ * const message = await bad.toArray().then(() => "", (e) => e.message);
+ * if (!message.startsWith("my layer: sample 0 has a NaN input")) throw new Error(message);
  * ```
  */
-export function quantizeInput(x: Tensor, scale: number): Tensor {
+export function quantizeInput(x: Tensor, scale: number, who: QuantizeInputLabel = {}): Tensor {
   assertFloat("quantizeInput", x);
   if (x.ndim !== 2) throw new Error(`quantizeInput: expected [M, K], got ${x.describe()}`);
   if (!(scale > 0) || !Number.isFinite(scale)) {
@@ -148,7 +175,19 @@ export function quantizeInput(x: Tensor, scale: number): Tensor {
   const [M, K] = x.shape, K4 = Math.ceil(K / 4);
   const out = empty([M, K4], "int32");
   if (out.size === 0) return out;
-  run("quantize", "unpack", [x, x, x, x, x, out, null], { M, N: 1, K, K4, sx: scale }, M * K4);
+  const perSample = who.rowsPerSample ?? 1;
+  if (!Number.isInteger(perSample) || perSample < 1) {
+    throw new Error(`quantizeInput: rowsPerSample must be a positive integer, got ${perSample}`);
+  }
+  run("quantize", "unpack", [x, x, x, x, x, out, null], {
+    M,
+    N: 1,
+    K,
+    K4,
+    sx: scale,
+    label: flagLabel(who.label ?? "quantizeInput"),
+    perSample,
+  }, M * K4);
   return out;
 }
 
@@ -156,7 +195,16 @@ function run(
   entry: string,
   path: Int8DotPath,
   b: (Tensor | null)[],
-  p: { M: number; N: number; K: number; K4: number; sx: number; hasBias?: boolean },
+  p: {
+    M: number;
+    N: number;
+    K: number;
+    K4: number;
+    sx: number;
+    hasBias?: boolean;
+    label?: number;
+    perSample?: number;
+  },
   n: number,
 ): void {
   const scratch = b[6] ? null : empty([1]);
@@ -164,7 +212,7 @@ function run(
     shader: "int8",
     entry,
     constants: { DOT: path === "builtin" ? "dot4I8Packed" : "dot4_unpack" },
-    buffers: b.map((t) => (t ?? scratch!).buffer),
+    buffers: [...b.map((t) => (t ?? scratch!).buffer), errorFlags()],
     params: {
       M: p.M,
       N: p.N,
@@ -173,6 +221,8 @@ function run(
       has_bias: p.hasBias ? 1 : 0,
       sx: p.sx,
       inv_sx: Math.fround(1 / p.sx),
+      label: p.label ?? 0,
+      per_sample: p.perSample ?? 1,
     },
     invocations: n,
   });
@@ -251,6 +301,9 @@ export class QuantizedLinear {
     readonly weightSqnr: number,
   ) {}
 
+  /** The name a NaN input is reported under (`quantizeModel` sets the layer's name). */
+  label = "QuantizedLinear";
+
   /** Quantizes a Linear's weights per output channel; `inputScale` maps inputs to int8. */
   static async fromLinear(linear: Linear, inputScale: number): Promise<QuantizedLinear> {
     const [O, I] = linear.weight.shape;
@@ -264,7 +317,7 @@ export class QuantizedLinear {
 
   /** [M, in] float → [M, out] float, through int8. */
   forward(x: Tensor, path?: Int8DotPath): Tensor {
-    const xq = quantizeInput(x, this.inputScale);
+    const xq = quantizeInput(x, this.inputScale, { label: this.label });
     const { acc, y } = int8Matmul(xq, this.weight, this.weightScales, this.bias, this.inFeatures, {
       inputScale: this.inputScale,
       path,
@@ -302,6 +355,9 @@ export class QuantizedConv2d {
     readonly options: { stride?: number; padding?: number; dilation?: number },
   ) {}
 
+  /** The name a NaN input is reported under (`quantizeModel` sets the layer's name). */
+  label = "QuantizedConv2d";
+
   /** Quantizes a Conv2d's filters per output channel; `inputScale` maps inputs to int8. */
   static async fromConv2d(conv: Conv2d, inputScale: number): Promise<QuantizedConv2d> {
     const [O, C, KH, KW] = conv.weight.shape;
@@ -316,7 +372,7 @@ export class QuantizedConv2d {
   forwardWithAccumulators(x: Tensor, path?: Int8DotPath): { acc: Tensor; y: Tensor } {
     const { rows, OH, OW } = patchRows(x, this.kernelSize, this.kernelSize, this.options);
     const l = this.linear;
-    const xq = quantizeInput(rows, l.inputScale);
+    const xq = quantizeInput(rows, l.inputScale, { label: this.label, rowsPerSample: OH * OW });
     rows.dispose();
     const { acc, y } = int8Matmul(xq, l.weight, l.weightScales, l.bias, l.inFeatures, {
       inputScale: l.inputScale,

@@ -4,6 +4,7 @@
  * distillation, each measured.
  */
 export {
+  type Int8Adapter,
   type Int8DotPath,
   int8DotPath,
   int8Matmul,
@@ -11,6 +12,7 @@ export {
   QuantizedConv2d,
   QuantizedLinear,
   quantizeInput,
+  type QuantizeInputLabel,
   quantizePerChannel,
   quantizeValues,
   roundHalfEven,

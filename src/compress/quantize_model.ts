@@ -68,6 +68,22 @@ export interface QuantizedStep {
   q?: QuantizedLinear | QuantizedConv2d;
 }
 
+/**
+ * Runs a float layer of the source model in eval mode (running statistics, no dropout) and
+ * puts its modes back: whatever mode the source was left in, the quantized model computes the
+ * same function and never writes the source's running statistics.
+ */
+function evalStep(m: Module): (x: Tensor) => Tensor {
+  return (x) => {
+    const restore = m.enterEval();
+    try {
+      return m.forward(x);
+    } finally {
+      restore();
+    }
+  };
+}
+
 function linearStep(q: QuantizedLinear, path?: Int8DotPath): (x: Tensor) => Tensor {
   return (x) => {
     if (x.ndim === 2) return q.forward(x, path);
@@ -83,6 +99,9 @@ function linearStep(q: QuantizedLinear, path?: Int8DotPath): (x: Tensor) => Tens
 /**
  * A Sequential run through int8 kernels (built by `quantizeModel`). It has no parameters of
  * its own and no backward pass; `simulate()` gives a float twin with one (for explanations).
+ * Like a converted PyTorch model it is in eval mode, and it has no training mode: the layers
+ * left in float32 (BatchNorm, Dropout, …) run in eval mode whatever mode the source model is
+ * in, and running it never changes the source.
  *
  * @example
  * ```ts
@@ -107,7 +126,24 @@ export class QuantizedModel extends Module {
     readonly fallbacks: QuantizationFallback[],
   ) {
     super();
+    this.training = false;
   }
+
+  /**
+   * `train(false)` (or `eval()`) is accepted; `train(true)` is an error: int8 inference has no
+   * backward pass, and its float layers belong to the source model. Train the source model, or
+   * `simulate()`'s fake-quantized twin, instead.
+   */
+  override train(on = true): this {
+    if (on) {
+      throw new Error(
+        "QuantizedModel: int8 inference has no training mode; train the float source model (or simulate()'s twin) and quantize again",
+      );
+    }
+    this.training = false;
+    return this;
+  }
+
   /** SQNR of the model's output, int8 against float32, in dB (on the first calibration samples). */
   outputSqnr: number = NaN;
   /** Runs the layers in order, without recording a graph. */
@@ -196,7 +232,7 @@ export async function quantizeModel(
     for (const [i, m] of model.layers.entries()) {
       const name = String(i);
       if (!(m instanceof Linear || m instanceof Conv2d)) {
-        steps.push({ name, run: (x) => m.forward(x) });
+        steps.push({ name, run: evalStep(m) });
         continue;
       }
       const s = scales.get(name);
@@ -206,6 +242,7 @@ export async function quantizeModel(
       const q = m instanceof Linear
         ? await QuantizedLinear.fromLinear(m, s)
         : await QuantizedConv2d.fromConv2d(m, s);
+      q.label = `layer "${name}" (${m.typeName})`;
       quantized.set(name, q);
       const run = q instanceof QuantizedLinear
         ? linearStep(q, options.path)

@@ -5,7 +5,7 @@
  * & Weinberger 2017, "On Calibration of Modern Neural Networks"). Temperature scaling, fitted
  * on held-out data by minimising the negative log-likelihood, divides the logits by one T.
  */
-import { type Predictions, predictionsFromLogits } from "./predictions.ts";
+import { checkPredictions, type Predictions, predictionsFromLogits } from "./predictions.ts";
 
 /** One bin of the reliability diagram. */
 export interface ReliabilityBin {
@@ -49,7 +49,7 @@ export function reliability(p: Predictions, bins = 15): Reliability {
   if (!Number.isInteger(bins) || bins < 1) {
     throw new Error(`reliability: bins must be a positive integer, got ${bins}`);
   }
-  if (p.count === 0) throw new Error("reliability: no predictions");
+  checkPredictions("reliability", p);
   const n = new Array(bins).fill(0), hit = new Array(bins).fill(0), conf = new Array(bins).fill(0);
   let correct = 0, confSum = 0;
   for (let i = 0; i < p.count; i++) {
@@ -77,7 +77,8 @@ export function reliability(p: Predictions, bins = 15): Reliability {
 }
 
 /**
- * Mean negative log-likelihood of the labels under softmax(logits / T), in float64.
+ * Mean negative log-likelihood of the labels under softmax(logits / T), in float64. Throws,
+ * naming the row, on a NaN or infinite logit or a label that is not a class, and on no rows.
  *
  * @example
  * ```ts
@@ -86,6 +87,15 @@ export function reliability(p: Predictions, bins = 15): Reliability {
  * ```
  */
 export function nllAtTemperature(p: Predictions, temperature: number): number {
+  if (!(temperature > 0) || !Number.isFinite(temperature)) {
+    throw new Error(`nllAtTemperature: the temperature must be positive and finite, got ${temperature}`);
+  }
+  checkPredictions("nllAtTemperature", p);
+  return nll(p, temperature);
+}
+
+/** The mean NLL of checked predictions. */
+function nll(p: Predictions, temperature: number): number {
   const C = p.classes;
   let total = 0;
   for (let i = 0; i < p.count; i++) {
@@ -101,6 +111,8 @@ export function nllAtTemperature(p: Predictions, temperature: number): number {
 /**
  * The temperature T that minimises the held-out negative log-likelihood (golden-section
  * search over log T in [1/100, 100]; the NLL is convex in 1/T), with the NLL before and after.
+ * Throws, naming the row, on a NaN or infinite logit or a label that is not a class, and on no
+ * rows (each would otherwise return the search bound).
  *
  * @example
  * ```ts
@@ -112,9 +124,10 @@ export function nllAtTemperature(p: Predictions, temperature: number): number {
 export function fitTemperature(
   heldOut: Predictions,
 ): { temperature: number; nllBefore: number; nllAfter: number } {
+  checkPredictions("fitTemperature", heldOut);
   let lo = Math.log(0.01), hi = Math.log(100);
   const g = (Math.sqrt(5) - 1) / 2;
-  const f = (u: number) => nllAtTemperature(heldOut, Math.exp(u));
+  const f = (u: number) => nll(heldOut, Math.exp(u));
   let a = hi - g * (hi - lo), b = lo + g * (hi - lo), fa = f(a), fb = f(b);
   for (let k = 0; k < 80; k++) {
     if (fa < fb) {
@@ -134,8 +147,8 @@ export function fitTemperature(
   const temperature = Math.exp((lo + hi) / 2);
   return {
     temperature,
-    nllBefore: nllAtTemperature(heldOut, 1),
-    nllAfter: nllAtTemperature(heldOut, temperature),
+    nllBefore: nll(heldOut, 1),
+    nllAfter: nll(heldOut, temperature),
   };
 }
 
@@ -174,6 +187,7 @@ export function crossFitTemperature(
   p: Predictions,
   folds = 2,
 ): { scaled: Predictions; temperatures: number[] } {
+  checkPredictions("crossFitTemperature", p);
   if (!Number.isInteger(folds) || folds < 2 || folds > p.count) {
     throw new Error(
       `crossFitTemperature: folds must be an integer from 2 to the ${p.count} predictions, got ${folds}`,

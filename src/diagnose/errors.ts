@@ -3,7 +3,7 @@
  * most confident mistakes, and for any class its most confidently correct example (to show a
  * mistake beside what the true and the predicted class look like when the model is right).
  */
-import type { Predictions } from "./predictions.ts";
+import { checkPredictions, type Predictions } from "./predictions.ts";
 
 /**
  * confusion[true][predicted] counts.
@@ -16,6 +16,7 @@ import type { Predictions } from "./predictions.ts";
  * ```
  */
 export function confusionMatrix(p: Predictions): number[][] {
+  checkPredictions("confusionMatrix", p);
   const m = Array.from({ length: p.classes }, () => new Array(p.classes).fill(0));
   for (let i = 0; i < p.count; i++) m[p.labels[i]][p.predicted[i]]++;
   return m;
@@ -79,6 +80,7 @@ export interface Mistake {
  * ```
  */
 export function confidentMistakes(p: Predictions, top = 10): Mistake[] {
+  checkPredictions("confidentMistakes", p);
   const out: Mistake[] = [];
   for (let i = 0; i < p.count; i++) {
     if (p.predicted[i] === p.labels[i]) continue;
@@ -104,6 +106,7 @@ export function confidentMistakes(p: Predictions, top = 10): Mistake[] {
  * ```
  */
 export function bestExample(p: Predictions, cls: number): number {
+  checkPredictions("bestExample", p);
   let best = -1;
   for (let i = 0; i < p.count; i++) {
     if (p.labels[i] === cls && p.predicted[i] === cls && (best < 0 || p.confidence[i] > p.confidence[best])) {

@@ -50,7 +50,50 @@ export function softmaxRows(logits: ArrayLike<number>, classes: number, temperat
 }
 
 /**
- * Predictions from given logits and labels (for held-out logits, or any other model's).
+ * @internal What every diagnosis needs of its rows, else an error naming the row and the value:
+ * at least one row, finite logits (a NaN row has no prediction and no probability), and labels
+ * that are classes.
+ */
+export function checkRows(
+  op: string,
+  count: number,
+  classes: number,
+  logits: ArrayLike<number>,
+  labels: ArrayLike<number>,
+): void {
+  if (count === 0) throw new Error(`${op}: no predictions (0 rows)`);
+  for (let i = 0; i < count; i++) {
+    const l = labels[i];
+    if (!(Number.isInteger(l) && l >= 0 && l < classes)) {
+      throw new Error(`${op}: row ${i} has label ${l}, which is not a class in [0, ${classes})`);
+    }
+    for (let c = 0; c < classes; c++) {
+      const v = logits[i * classes + c];
+      if (!Number.isFinite(v)) {
+        throw new Error(
+          `${op}: row ${i} has logit ${v} for class ${c}; a row with a NaN or infinite logit has no prediction`,
+        );
+      }
+    }
+  }
+}
+
+/**
+ * @internal `checkRows` on a Predictions object (which may have been built by hand), with its
+ * array lengths.
+ */
+export function checkPredictions(op: string, p: Predictions): void {
+  if (p.labels.length !== p.count || p.logits.length !== p.count * p.classes) {
+    throw new Error(
+      `${op}: ${p.labels.length} labels and ${p.logits.length} logits do not make ${p.count} rows of ${p.classes} classes`,
+    );
+  }
+  checkRows(op, p.count, p.classes, p.logits, p.labels);
+}
+
+/**
+ * Predictions from given logits and labels (for held-out logits, or any other model's). Throws,
+ * naming the row, on a NaN or infinite logit or a label that is not a class, and on no rows.
  *
  * @example
  * ```ts
@@ -64,9 +107,13 @@ export function predictionsFromLogits(
   classes: number,
 ): Predictions {
   const count = labels.length;
+  if (!Number.isInteger(classes) || classes < 1) {
+    throw new Error(`predictionsFromLogits: classes must be a positive integer, got ${classes}`);
+  }
   if (logits.length !== count * classes) {
     throw new Error(`predictionsFromLogits: ${logits.length} logits are not ${count} × ${classes}`);
   }
+  checkRows("predictionsFromLogits", count, classes, logits, labels);
   const probs = softmaxRows(logits, classes);
   const predicted = new Int32Array(count), confidence = new Float32Array(count);
   for (let i = 0; i < count; i++) {

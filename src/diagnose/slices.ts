@@ -4,7 +4,7 @@
  * with its size so that a small slice is not mistaken for a weak one.
  */
 import type { Dataset } from "../nn/evaluate.ts";
-import type { Predictions } from "./predictions.ts";
+import { checkPredictions, type Predictions } from "./predictions.ts";
 
 /** One slice of the data and how the model does on it. */
 export interface Slice {
@@ -35,6 +35,7 @@ const correct = (p: Predictions, i: number) => p.predicted[i] === p.labels[i];
  * ```
  */
 export function sliceByClass(p: Predictions): Slice[] {
+  checkPredictions("sliceByClass", p);
   const n = new Array(p.classes).fill(0), ok = new Array(p.classes).fill(0);
   for (let i = 0; i < p.count; i++) {
     n[p.labels[i]]++;
@@ -67,6 +68,7 @@ export function sliceByValue(
   by: string,
   options: { bins?: number; edges?: number[] } = {},
 ): Slice[] {
+  checkPredictions("sliceByValue", p);
   if (values.length !== p.count) {
     throw new Error(`sliceByValue: ${values.length} values for ${p.count} predictions`);
   }

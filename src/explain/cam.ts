@@ -148,12 +148,12 @@ export class GradCAMPlusPlus extends CamAttribution {
   protected map(act: Tensor, grad: Tensor | null): Tensor {
     const g = grad!;
     const sumA = expand(sum(act, [2, 3], true), act.shape);
-    // α_ij = g² / (2g² + ΣA·g³ + eps), 0 where g = 0 (as pytorch-grad-cam)
+    // α_ij = g² / (2g² + ΣA·g³ + 1e-6), 0 where g = 0 (as pytorch-grad-cam)
     const g2 = mul(g, g);
     const denom = launchBinary(
       g2,
       launchBinary(sumA, mul(g2, g), "a * b", g.shape),
-      "2.0 * a + b + 1e-7",
+      "2.0 * a + b + 1e-6",
       g.shape,
     );
     const alpha = launchBinary(
@@ -185,9 +185,121 @@ export class LayerCAM extends CamAttribution {
 }
 
 /**
+ * The eigenvalues and eigenvectors of a symmetric n×n matrix (row-major, float64) by cyclic
+ * Jacobi rotations: exact to rounding whatever the start, unlike a power iteration, which
+ * returns nothing useful when its start is orthogonal to the first eigenvector. Returns the
+ * eigenvalues and the eigenvectors as the rows of `vectors` (row-major n×n).
+ */
+function symmetricEigen(a: ArrayLike<number>, n: number): { values: Float64Array; vectors: Float64Array } {
+  if (a.length !== n * n) throw new Error(`symmetricEigen: ${a.length} values are not ${n} × ${n}`);
+  const A = Float64Array.from(a), Vt = new Float64Array(n * n); // Vt: eigenvectors as rows
+  for (let i = 0; i < n; i++) Vt[i * n + i] = 1;
+  let total = 0;
+  for (let i = 0; i < n * n; i++) total += A[i] * A[i];
+  for (let sweep = 0; sweep < 100; sweep++) {
+    let off = 0;
+    for (let p = 0; p < n; p++) for (let q = p + 1; q < n; q++) off += A[p * n + q] ** 2;
+    if (off <= 1e-30 * total || off === 0) break;
+    for (let p = 0; p < n; p++) {
+      for (let q = p + 1; q < n; q++) {
+        const apq = A[p * n + q];
+        if (apq === 0) continue;
+        // the rotation that zeroes A[p][q] (Golub & Van Loan, Algorithm 8.5.1), applied to the
+        // rows p and q and, by symmetry, to the columns
+        const app = A[p * n + p], aqq = A[q * n + q];
+        const tau = (aqq - app) / (2 * apq);
+        const t = Math.sign(tau || 1) / (Math.abs(tau) + Math.sqrt(1 + tau * tau));
+        const c = 1 / Math.sqrt(1 + t * t), s = t * c;
+        const rp = p * n, rq = q * n;
+        for (let k = 0; k < n; k++) {
+          if (k === p || k === q) continue;
+          const akp = A[rp + k], akq = A[rq + k];
+          const np = c * akp - s * akq, nq = s * akp + c * akq;
+          A[rp + k] = np;
+          A[k * n + p] = np;
+          A[rq + k] = nq;
+          A[k * n + q] = nq;
+        }
+        A[rp + p] = app - t * apq;
+        A[rq + q] = aqq + t * apq;
+        A[rp + q] = 0;
+        A[rq + p] = 0;
+        for (let k = 0; k < n; k++) {
+          const vp = Vt[rp + k], vq = Vt[rq + k];
+          Vt[rp + k] = c * vp - s * vq;
+          Vt[rq + k] = s * vp + c * vq;
+        }
+      }
+    }
+  }
+  return { values: Float64Array.from({ length: n }, (_, i) => A[i * n + i]), vectors: Vt };
+}
+
+/**
+ * The projection of the centred [P, K] matrix M (positions × channels) on its first principal
+ * component, in float64: M·v₁ for the top right-singular vector v₁, found exactly (Jacobi on the
+ * smaller of the K×K matrix MᵀM and the P×P matrix MMᵀ, where M·v₁ = σ₁·u₁). The sign: the
+ * projection correlates positively with `total` (the channel-summed activation at each
+ * position); where that correlation is zero, the channel with the largest |loading| (the first
+ * on a tie) gets a positive loading.
+ */
+function firstComponentProjection(
+  M: Float64Array,
+  P: number,
+  K: number,
+  total: ArrayLike<number>,
+): Float64Array {
+  const proj = new Float64Array(P);
+  if (K <= P) {
+    const C = new Float64Array(K * K);
+    for (let p = 0; p < P; p++) {
+      for (let i = 0; i < K; i++) for (let j = 0; j < K; j++) C[i * K + j] += M[p * K + i] * M[p * K + j];
+    }
+    const { values, vectors } = symmetricEigen(C, K);
+    const top = values.indexOf(Math.max(...values));
+    for (let p = 0; p < P; p++) for (let k = 0; k < K; k++) proj[p] += M[p * K + k] * vectors[top * K + k];
+  } else {
+    const G = new Float64Array(P * P);
+    for (let p = 0; p < P; p++) {
+      for (let q = 0; q < P; q++) {
+        let s = 0;
+        for (let k = 0; k < K; k++) s += M[p * K + k] * M[q * K + k];
+        G[p * P + q] = s;
+      }
+    }
+    const { values, vectors } = symmetricEigen(G, P);
+    const top = values.indexOf(Math.max(...values));
+    const sigma = Math.sqrt(Math.max(values[top], 0));
+    for (let p = 0; p < P; p++) proj[p] = sigma * vectors[top * P + p];
+  }
+  let corr = 0, nt = 0, np = 0;
+  for (let p = 0; p < P; p++) {
+    corr += total[p] * proj[p];
+    nt += total[p] * total[p];
+    np += proj[p] * proj[p];
+  }
+  let flip = corr < 0;
+  if (Math.abs(corr) <= 1e-6 * Math.sqrt(nt * np)) {
+    // no correlation to go by: the largest loading Mᵀ·proj (∝ v₁) is made positive
+    const load = new Float64Array(K);
+    for (let p = 0; p < P; p++) for (let k = 0; k < K; k++) load[k] += M[p * K + k] * proj[p];
+    const maxAbs = Math.max(...load.map(Math.abs));
+    const best = load.findIndex((v) => Math.abs(v) >= maxAbs * (1 - 1e-9));
+    flip = load[best] < 0;
+  }
+  if (flip) { for (let p = 0; p < P; p++) proj[p] = -proj[p]; }
+  return proj;
+}
+
+/**
  * Eigen-CAM: the projection of A on its first principal component (class-agnostic, no
- * gradients); the component's sign is chosen so the map correlates positively with the mean
- * activation (an SVD leaves it arbitrary). Muhammad & Yeasin, 2020 (IJCNN, arXiv:2008.00299).
+ * gradients), as pytorch-grad-cam's `get_2d_projection`: positions × channels, centred per
+ * channel, projected on the top right-singular vector, computed exactly in float64 (Jacobi
+ * eigen-decomposition of the smaller Gram matrix). An SVD leaves the component's sign arbitrary
+ * (pytorch-grad-cam keeps whatever `torch.linalg.svd` returns); glassbox chooses it so the map
+ * correlates positively with the channel-summed activation, and where that correlation is zero
+ * (channels x and −x) so that the channel with the largest |loading| loads positively.
+ * Muhammad & Yeasin, 2020 (IJCNN, arXiv:2008.00299).
  *
  * @example
  * ```ts
@@ -206,47 +318,33 @@ export class EigenCAM extends CamAttribution {
     const a = await act.toArray();
     const out = new Float32Array(B * P);
     for (let b = 0; b < B; b++) {
-      // rows: positions, columns: channels, centred per channel; the top right-singular vector by power iteration
-      const M = new Float64Array(P * K);
+      // rows: positions, columns: channels, centred per channel
+      const M = new Float64Array(P * K), total = new Float64Array(P);
       for (let k = 0; k < K; k++) {
         let m = 0;
         for (let p = 0; p < P; p++) m += a[(b * K + k) * P + p];
         m /= P;
-        for (let p = 0; p < P; p++) M[p * K + k] = a[(b * K + k) * P + p] - m;
+        for (let p = 0; p < P; p++) {
+          M[p * K + k] = a[(b * K + k) * P + p] - m;
+          total[p] += a[(b * K + k) * P + p];
+        }
       }
-      const C = new Float64Array(K * K);
-      for (let p = 0; p < P; p++) {
-        for (let i = 0; i < K; i++) for (let j = 0; j < K; j++) C[i * K + j] += M[p * K + i] * M[p * K + j];
-      }
-      let v = new Float64Array(K).fill(1 / Math.sqrt(K));
-      for (let it = 0; it < 200; it++) {
-        const nv = new Float64Array(K);
-        for (let i = 0; i < K; i++) for (let j = 0; j < K; j++) nv[i] += C[i * K + j] * v[j];
-        const norm = Math.hypot(...nv) || 1;
-        v = nv.map((x) => x / norm);
-      }
-      const proj = new Float64Array(P);
-      for (let p = 0; p < P; p++) for (let k = 0; k < K; k++) proj[p] += M[p * K + k] * v[k];
-      // sign: positive correlation with the mean activation map
-      let corr = 0;
-      for (let p = 0; p < P; p++) {
-        let s = 0;
-        for (let k = 0; k < K; k++) s += a[(b * K + k) * P + p];
-        corr += s * proj[p];
-      }
-      for (let p = 0; p < P; p++) out[b * P + p] = corr < 0 ? -proj[p] : proj[p];
+      out.set(firstComponentProjection(M, P, K, total), b * P);
     }
     return tensor(out, [B, 1, h, w]);
   }
 }
 
-/** Each channel of A, upsampled to the input and min-max normalised to [0, 1]: [B, K, H, W]. */
+/**
+ * Each channel of A, upsampled to the input and min-max normalised to [0, 1]: [B, K, H, W]. The
+ * upsampling is bilinear with aligned corners, as pytorch-grad-cam's `UpsamplingBilinear2d`.
+ */
 function channelMasks(act: Tensor, H: number, W: number): Tensor {
-  const up = interpolate(act, { size: [H, W] });
+  const up = interpolate(act, { size: [H, W], alignCorners: true });
   const [B, K] = act.shape;
   const flat = reshape(up, [B, K, H * W]);
   const hi = max(flat, 2, true), lo = neg(max(neg(flat), 2, true));
-  const norm = launchBinary(sub(flat, lo), add(sub(hi, lo), 1e-7), "a / b", flat.shape);
+  const norm = launchBinary(sub(flat, lo), add(sub(hi, lo), 1e-8), "a / b", flat.shape); // eps as pytorch-grad-cam
   return reshape(norm, [B, K, H, W]);
 }
 
@@ -256,7 +354,8 @@ function neg(t: Tensor): Tensor {
 
 /**
  * Score-CAM: the weight of channel k is the target score of the input masked by the
- * normalised, upsampled A^k, softmaxed over channels; no gradients. Wang et al., 2020
+ * normalised A^k upsampled to the input (bilinear, corners aligned, as pytorch-grad-cam),
+ * softmaxed over channels; no gradients. Wang et al., 2020
  * (CVPR-W, arXiv:1910.01279). The K masked copies of each input go through the model in
  * internal batches.
  *
@@ -297,7 +396,9 @@ export class ScoreCAM extends CamAttribution {
 /**
  * Ablation-CAM: the weight of channel k is the relative drop of the target score when A^k is
  * set to zero, (y − y_k) / y. Desai & Ramaswamy, 2020 (WACV). The K ablated passes of each
- * input run in internal batches.
+ * input run in internal batches. glassbox always zeroes the channel, as the paper;
+ * pytorch-grad-cam zeroes it when the layer's smallest activation is 0 (after a ReLU: the same
+ * numbers) and otherwise sets it to that minimum − 10⁷.
  *
  * @example
  * ```ts

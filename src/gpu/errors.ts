@@ -13,7 +13,21 @@ const MESSAGES: Record<number, (value: number, limit: number) => string> = {
   1: (v, n) => `crossEntropy: target class index ${v} is out of range [0, ${n})`,
   2: (v, n) => `gather: index ${v} is out of range [0, ${n})`,
   3: (v, n) => `embedding: token index ${v} is out of range [0, ${n}) (the table has ${n} rows)`,
+  4: (v, n) =>
+    `${
+      labels[n] ?? "int8"
+    }: sample ${v} has a NaN input; int8 has no NaN (it was quantized to 0 and the output is wrong)`,
 };
+
+/** Names a kernel can report by number (each name once). */
+const labels: string[] = [];
+
+/** @internal the number a kernel reports for `name` (a layer's label in a message). */
+export function flagLabel(name: string): number {
+  let i = labels.indexOf(name);
+  if (i < 0) i = labels.push(name) - 1;
+  return i;
+}
 
 /** @internal the flags buffer, to bind in a validating kernel. */
 export function errorFlags(): GPUBuffer {

@@ -57,7 +57,7 @@ export const KERNEL_SPECS: Readonly<Record<string, KernelSpec>> = {
     workgroup: { lstm_fwd: 64, lstm_bwd: 64, gru_fwd: 64, gru_bwd: 64 },
   },
   int8: {
-    params: [...u("M", "N", "K", "K4", "has_bias"), ...f("sx", "inv_sx")],
+    params: [...u("M", "N", "K", "K4", "has_bias"), ...f("sx", "inv_sx"), ...u("label", "per_sample")],
     workgroup: { quantize: 256, linear: 64 },
   },
   gather: { params: u("O", "D", "J", "I"), workgroup: { gather: 256, backward: 256 } },
