@@ -5,7 +5,13 @@ import * as ref from "./cpu_ref.ts";
 import { checkOp } from "./check.ts";
 
 /** Attention in float64: softmax(q kᵀ / √E, masked) v for [B, L, E] × [B, S, E] × [B, S, Ev]. */
-function attentionRef(q: ref.Arr, k: ref.Arr, v: ref.Arr, allow: (i: number, j: number) => boolean): ref.Arr {
+function attentionRef(
+  q: ref.Arr,
+  k: ref.Arr,
+  v: ref.Arr,
+  allow: (i: number, j: number) => boolean,
+  bias: (i: number, j: number) => number = () => 0,
+): ref.Arr {
   const [B, L, E] = q.shape, S = k.shape[1], Ev = v.shape[2];
   const out = new Float64Array(B * L * Ev);
   for (let b = 0; b < B; b++) {
@@ -14,7 +20,7 @@ function attentionRef(q: ref.Arr, k: ref.Arr, v: ref.Arr, allow: (i: number, j: 
         if (!allow(i, j)) return -Infinity;
         let d = 0;
         for (let e = 0; e < E; e++) d += q.data[(b * L + i) * E + e] * k.data[(b * S + j) * E + e];
-        return d / Math.sqrt(E);
+        return d / Math.sqrt(E) + bias(i, j);
       });
       const m = Math.max(...s), w = s.map((x) => Math.exp(x - m)), z = w.reduce((a, c) => a + c, 0);
       for (let c = 0; c < Ev; c++) {
@@ -46,9 +52,21 @@ Deno.test("scaled dot-product attention: forward and backward against float64 an
     name: "attention, key-padding mask",
     shapes: [[1, 3, 4], [1, 7, 4], [1, 7, 2]],
     gpu: (q, k, v) =>
-      gb.scaledDotProductAttention(q, k, v, { mask: gb.tensor(keep, [1, 1, 7], { dtype: "int32" }) }),
+      gb.scaledDotProductAttention(q, k, v, { attnMask: gb.tensor(keep, [1, 1, 7], { dtype: "int32" }) }),
     cpu: (q, k, v) => attentionRef(q, k, v, (_i, j) => keep[j] === 1),
   });
+  // a float mask is added to the scores, as PyTorch's (−∞ = may not attend), in the fused kernel
+  // forward and backward and in the composed ops
+  const add = (i: number, j: number) => (j === 2 * i + 1 ? -Infinity : Math.sin(3 * i + j));
+  const addMask = gb.tensor(Array.from({ length: 4 * 6 }, (_, p) => add(Math.floor(p / 6), p % 6)), [4, 6]);
+  for (const kernel of ["fused", "composed"] as const) {
+    await checkOp({
+      name: `attention, additive float mask (${kernel})`,
+      shapes: [[2, 4, 4], [2, 6, 4], [2, 6, 4]],
+      gpu: (q, k, v) => gb.scaledDotProductAttention(q, k, v, { attnMask: addMask, kernel }),
+      cpu: (q, k, v) => attentionRef(q, k, v, (i, j) => add(i, j) !== -Infinity, add),
+    });
+  }
 });
 
 Deno.test("fused attention: one kernel forward, two backward; lengths past the workgroup size, full and padding masks, L != S causal, against float64 and finite differences", async () => {
@@ -62,7 +80,7 @@ Deno.test("fused attention: one kernel forward, two backward; lengths past the w
   await checkOp({
     name: "fused attention, [L, S] mask, L 70, S 67",
     shapes: [[1, 70, 4], [1, 67, 4], [1, 67, 8]],
-    gpu: (q, k, v) => gb.scaledDotProductAttention(q, k, v, { mask: fullMask }),
+    gpu: (q, k, v) => gb.scaledDotProductAttention(q, k, v, { attnMask: fullMask }),
     cpu: (q, k, v) => attentionRef(q, k, v, full),
     sample: 300,
   });
@@ -89,13 +107,13 @@ Deno.test("fused attention: one kernel forward, two backward; lengths past the w
       { dtype: "int32" },
     );
     const before = gb.queueStats.dispatches;
-    const { output, weights } = gb.attention(q, k, v, { mask: pad, isCausal: true, needWeights: true });
+    const { output, weights } = gb.attention(q, k, v, { attnMask: pad, isCausal: true, needWeights: true });
     const used = gb.queueStats.dispatches - before;
     assert.ok(
       used <= 5,
       `fused forward with weights: 2 fills and a where for the mask, forward, weights; got ${used}`,
     );
-    const composedW = gb.attentionWeights(q, k, { mask: pad, isCausal: true });
+    const composedW = gb.attentionWeights(q, k, { attnMask: pad, isCausal: true });
     const composedO = gb.matmul(composedW, v);
     const [w, cw, o, co] = (await Promise.all([weights!, composedW, output, composedO].map((t) =>
       t.toArray()
@@ -127,7 +145,7 @@ Deno.test("fused attention: one kernel forward, two backward; lengths past the w
     gb.ones([1, 3, 4]),
     gb.ones([1, 3, 4]),
     {
-      mask: gb.tensor([[1, 1, 0], [0, 0, 0]], undefined, { dtype: "int32" }),
+      attnMask: gb.tensor([[1, 1, 0], [0, 0, 0]], undefined, { dtype: "int32" }),
     },
   ).toArray();
   assert.deepEqual(Array.from(none.subarray(0, 4)), [1, 1, 1, 1]);
