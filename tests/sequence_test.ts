@@ -3,6 +3,8 @@ import assert from "node:assert/strict";
 import * as gb from "../mod.ts";
 import * as ref from "./cpu_ref.ts";
 import { checkOp } from "./check.ts";
+import { attentionGrid, headView } from "../src/viz/attention.ts";
+import { SERIES, viridis } from "../src/viz/colormap.ts";
 
 /** Attention in float64: softmax(q kᵀ / √E, masked) v for [B, L, E] × [B, S, E] × [B, S, Ev]. */
 function attentionRef(
@@ -618,4 +620,94 @@ Deno.test("gradient through time equals central differences of the loss at each 
   }
   // the loss is at the last step: the gradient reaching earlier steps shrinks
   assert.ok(norms[0] < norms[5]);
+});
+
+/** Every `<tag …>` element of an SVG as its attributes, with the text of its `<title>` child. */
+function svgElements(svg: string, tag: string): Record<string, string>[] {
+  const re = new RegExp(`<${tag} ([^>]*?)/?>(?:<title>([^<]*)</title></${tag}>)?`, "g");
+  return [...svg.matchAll(re)].map((m) => ({
+    ...Object.fromEntries([...m[1].matchAll(/([\w-]+)="([^"]*)"/g)].map((a) => [a[1], a[2]])),
+    title: m[2] ?? "",
+  }));
+}
+
+Deno.test("headView draws one line per weight at or above minWeight, from query i to key j, its width and opacity the weight at [i][j]; one colour per head", () => {
+  // not symmetric, so a transposed reading draws other numbers
+  const heads = [
+    [[0.7, 0.2, 0.1], [0.01, 0.49, 0.5], [0.3, 0.0, 0.7]],
+    [[0.05, 0.9, 0.05], [1, 0, 0], [0.25, 0.25, 0.5]],
+  ];
+  const tokens = ["the", "cat", "sat"];
+  const svg = headView(heads, tokens, tokens, "layer 0", { minWeight: 0.04 });
+  const lines = svgElements(svg, "line");
+  const want = heads.flatMap((w, h) =>
+    w.flatMap((row, i) => row.flatMap((v, j) => (v >= 0.04 ? [{ h, i, j, v }] : [])))
+  );
+  assert.equal(lines.length, want.length, "one line per weight >= minWeight (0.01 and 0 are left out)");
+  // query rows on the left (x1), keys on the right (x2), 22 px apart; heads left to right
+  const ys = [...new Set(lines.map((l) => Number(l.y1)))].sort((a, b) => a - b);
+  const x1s = [...new Set(lines.map((l) => Number(l.x1)))].sort((a, b) => a - b);
+  assert.deepEqual(ys.map((y) => y - ys[0]), [0, 22, 44]);
+  assert.equal(x1s.length, 2);
+  for (const w of want) {
+    const l = lines.find((l) =>
+      Number(l.x1) === x1s[w.h] && Number(l.y1) === ys[w.i] && Number(l.y2) === ys[w.j]
+    );
+    assert.ok(l, `a line for head ${w.h}, query ${w.i} → key ${w.j}`);
+    assert.ok(Number(l.x2) > Number(l.x1), "keys on the right");
+    ref.assertClose([Number(l["stroke-width"])], [0.5 + 4 * w.v], {
+      atol: 0.005,
+      msg: `width of ${w.h}/${w.i}/${w.j}`,
+    });
+    ref.assertClose([Number(l["stroke-opacity"])], [Math.min(1, 0.15 + 0.85 * w.v)], {
+      atol: 0.005,
+      msg: `opacity of ${w.h}/${w.i}/${w.j}`,
+    });
+    assert.equal(l.stroke, SERIES[w.h], "the head's colour");
+    assert.ok(
+      l.title.endsWith(`${tokens[w.i]} → ${tokens[w.j]} ${w.v.toFixed(3)}`),
+      `title "${l.title}" names query, key and weight`,
+    );
+  }
+  // a stronger weight draws a thicker line
+  const width = (h: number, i: number, j: number) =>
+    Number(
+      lines.find((l) =>
+        Number(l.x1) === x1s[h] && Number(l.y1) === ys[i] && Number(l.y2) === ys[j]
+      )!["stroke-width"],
+    );
+  assert.ok(width(1, 1, 0) > width(0, 0, 0) && width(0, 0, 0) > width(0, 2, 0));
+  assert.match(svg, /below 0\.04 not drawn/);
+});
+
+Deno.test("attentionGrid: one cell per layer × head × query × key, coloured by its weight on one shared 0..1 viridis scale, titled with query, key and weight", () => {
+  const a = [[0.9, 0.1], [0.3, 0.7]], b = [[0.2, 0.8], [0.6, 0.4]], c = [[0.5, 0.5], [0.05, 0.95]];
+  const panels = [[{ title: "L0 H0", weights: a }, { title: "L0 H1", weights: b }], [{
+    title: "L1 H0",
+    weights: c,
+  }]];
+  const svg = attentionGrid(panels, ["x", "y"], ["p", "q"], "attention");
+  const cells = svgElements(svg, "rect").filter((r) => r.title);
+  assert.equal(cells.length, 3 * 4, "one titled cell per weight");
+  // the weight a colour stands for: the closest viridis colour over 0..1
+  const decode = (fill: string) => {
+    const [r, g, bl] = fill.match(/\d+/g)!.map(Number);
+    let best = 0, bestD = Infinity;
+    for (let k = 0; k <= 1000; k++) {
+      const [vr, vg, vb] = viridis(k / 1000), d = (vr - r) ** 2 + (vg - g) ** 2 + (vb - bl) ** 2;
+      if (d < bestD) [best, bestD] = [k / 1000, d];
+    }
+    return best;
+  };
+  const xs = [...new Set(cells.map((r) => Number(r.x)))].sort((p, q) => p - q);
+  const ys = [...new Set(cells.map((r) => Number(r.y)))].sort((p, q) => p - q);
+  assert.equal(xs.length, 4, "two panels of two key columns");
+  assert.equal(ys.length, 4, "two layers of two query rows");
+  for (const r of cells) {
+    const col = xs.indexOf(Number(r.x)), row = ys.indexOf(Number(r.y));
+    const w = panels[Math.floor(row / 2)][Math.floor(col / 2)].weights[row % 2][col % 2];
+    ref.assertClose([decode(r.fill)], [w], { atol: 0.02, msg: `colour of cell (${row}, ${col})` });
+    assert.equal(r.title, `${["x", "y"][row % 2]} → ${["p", "q"][col % 2]}: ${w.toFixed(3)}`);
+  }
+  for (const t of ["L0 H0", "L0 H1", "L1 H0"]) assert.match(svg, new RegExp(`>${t}<`));
 });
