@@ -23,7 +23,8 @@ import { Module } from "./module.ts";
  * PyTorch's boolean one, where nonzero (true) means NOT allowed to attend; a float32 mask is added
  * to the scaled scores (−∞ = not allowed; `generateSquareSubsequentMask` makes the causal one).
  * Both masks are constants (no gradient flows into them). A query whose every key is masked gets
- * NaN, as PyTorch 1.13's reference path gives.
+ * NaN output and weights, as PyTorch 1.13's reference path gives (tests/torch_fixtures_test.ts); do
+ * not train through such rows (PyTorch's gradients are NaN there too).
  */
 export interface AttentionMasks {
   /** [L, S] for every example and head, or [B·numHeads, L, S] (example-major, as PyTorch). */
@@ -70,10 +71,15 @@ export function generateSquareSubsequentMask(n: number): Tensor {
  *
  * @example
  * ```ts
- * import { MultiheadAttention, randn } from "glassbox";
+ * import { generateSquareSubsequentMask, MultiheadAttention, randn, tensor } from "glassbox";
  * const mha = new MultiheadAttention(16, 4);
  * const x = randn([2, 5, 16]);
  * const { output, weights } = mha.forwardWithWeights(x); // [2, 5, 16] and [2, 4, 5, 5]
+ * // PyTorch's masks: int32 nonzero = may not attend, float added to the scores
+ * const keyPaddingMask = tensor([[0, 0, 0, 1, 1], [0, 0, 0, 0, 0]], undefined, { dtype: "int32" });
+ * const y = mha.forward(x, x, x, { attnMask: generateSquareSubsequentMask(5), keyPaddingMask });
+ * const w = await mha.forwardWithWeights(x, x, x, { keyPaddingMask }).weights.toArray();
+ * if (w[3] !== 0 || w[4] !== 0) throw new Error("padded keys get no weight");
  * ```
  */
 export class MultiheadAttention extends Module {
