@@ -2,16 +2,18 @@
 // gradients, without ever storing the [L, S] score matrix.
 //
 // Shapes (row-major, contiguous): Q [N, L, D], K [N, S, D], V [N, S, DV], O and dO [N, L, DV],
-// N the flattened leading dims (batch × heads). Query i may attend to key j when
-//   (causal == 0 || j <= i) && (mask_rows == 0 || MASK[(n·mask_rows + (mask_rows == 1 ? 0 : i))·S + j] != 0)
+// N the flattened leading dims (batch × heads). MASK is additive, as PyTorch's float attn_mask: the score
+// of query i and key j is Q_i·K_j·scale + M_ij with M_ij = MASK[(n·mask_rows + (mask_rows == 1 ? 0 : i))·S + j]
+// (0 without a mask); query i may attend to key j when (causal == 0 || j <= i) and M_ij is not −∞ (tested
+// on its bits, so no fast-math assumption can drop it). Boolean masks arrive as 0 / −∞.
 // mask_rows is 0 (no mask), 1 (one row of S per n, e.g. key padding) or L (a full [L, S] per n).
 //
 // Entry points (one invocation per query row (n, i), or per key row (n, j) for bwd_kv):
 //   forward: a single pass over the keys with a running maximum (online softmax): the scores
 //            of 1e4 do not overflow. Writes O to OUT1 and the row's log-sum-exp to STATS[r].
 //            A row whose every key is masked gets NaN (as PyTorch).
-//   weights: the attention weights P[n, i, j] = exp(s − lse) (exactly 0 where masked) into
-//            WEIGHTS, only when a caller asks for them.
+//   weights: the attention weights P[n, i, j] = exp(s − lse) (exactly 0 where masked; NaN in a row
+//            whose every key is masked) into WEIGHTS, only when a caller asks for them.
 //   bwd_q:   delta_i = dO_i·O_i into STATS[N·L + r] (O read from OUT2), and
 //            dQ_i = scale · Σ_j P_ij (dO_i·V_j − delta_i) K_j into OUT1.
 //   bwd_kv:  dV_j = Σ_i P_ij dO_i and dK_j = scale · Σ_i P_ij (dO_i·V_j − delta_i) Q_i into OUT1
@@ -21,7 +23,7 @@
 // Rows are read and written as vec4s (head sizes are multiples of 4); the per-row vectors live
 // in registers as arrays of D/4 vec4s.
 // Constants: WG, D4 (query/key head size / 4), DV4 (value head size / 4).
-// Bindings: 0 Q, 1 K, 2 V (vec4), 3 MASK (f32; bind anything when mask_rows = 0), 4 DO (vec4;
+// Bindings: 0 Q, 1 K, 2 V (vec4), 3 MASK (f32, additive; bind anything when mask_rows = 0), 4 DO (vec4;
 //           bind anything for forward/weights), 5 STATS (read_write, [2·N·L]: lse, then delta),
 //           6 OUT1, 7 OUT2 (read_write, vec4), 8 WEIGHTS (read_write, f32),
 //           9 uniform P { N, L, S, causal, mask_rows, scale }.
@@ -55,11 +57,16 @@ fn index(gid: vec3u, nw: vec3u) -> u32 {
   return gid.x + gid.y * nw.x * {{WG}}u;
 }
 
-fn allowed(n: u32, i: u32, j: u32) -> bool {
-  if (P.causal != 0u && j > i) { return false; }
-  if (P.mask_rows == 0u) { return true; }
+// the additive mask M_ij (0 without a mask)
+fn bias(n: u32, i: u32, j: u32) -> f32 {
+  if (P.mask_rows == 0u) { return 0.0; }
   let row = select(i, 0u, P.mask_rows == 1u);
-  return MASK[(n * P.mask_rows + row) * P.S + j] != 0.0;
+  return MASK[(n * P.mask_rows + row) * P.S + j];
+}
+
+// −∞ by its bits: the masked keys
+fn masked(b: f32) -> bool {
+  return bitcast<u32>(b) == 0xff800000u;
 }
 
 // the keys a query row may look at: [0, S), or [0, min(S, i + 1)) when causal
@@ -82,9 +89,10 @@ fn forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n
   var l = 0.0;
   var seen = false;
   for (var j = 0u; j < key_end(i); j++) {
-    if (!allowed(n, i, j)) { continue; }
+    let b = bias(n, i, j);
+    if (masked(b)) { continue; }
     let kb = (n * P.S + j) * D4;
-    var s = 0.0;
+    var s = b;
     for (var c = 0u; c < D4; c++) { s += dot(q[c], K[kb + c]); }
     if (!seen) {
       m = s;
@@ -120,11 +128,14 @@ fn weights(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n
   var q: array<vec4f, D4>;
   for (var c = 0u; c < D4; c++) { q[c] = Q[r * D4 + c] * P.scale; }
   let lse = STATS[r];
+  // a row with every key masked has lse NaN: its weights are NaN (as PyTorch's softmax of all −∞)
+  let none = is_nan(lse);
   for (var j = 0u; j < P.S; j++) {
-    var p = 0.0;
-    if (j < key_end(i) && allowed(n, i, j)) {
+    var p = select(0.0, nan_f32(), none);
+    let b = bias(n, i, j);
+    if (j < key_end(i) && !masked(b)) {
       let kb = (n * P.S + j) * D4;
-      var s = 0.0;
+      var s = b;
       for (var c = 0u; c < D4; c++) { s += dot(q[c], K[kb + c]); }
       p = exp(s - lse);
     }
@@ -152,10 +163,11 @@ fn bwd_q(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw:
   var dq: array<vec4f, D4>;
   for (var c = 0u; c < D4; c++) { dq[c] = vec4f(0.0); }
   for (var j = 0u; j < key_end(i); j++) {
-    if (!allowed(n, i, j)) { continue; }
+    let b = bias(n, i, j);
+    if (masked(b)) { continue; }
     let kb = (n * P.S + j) * D4;
     let vb = (n * P.S + j) * DV4;
-    var s = 0.0;
+    var s = b;
     for (var c = 0u; c < D4; c++) { s += dot(q[c], K[kb + c]); }
     var dp = 0.0;
     for (var c = 0u; c < DV4; c++) { dp += dot(dout[c], V[vb + c]); }
@@ -182,9 +194,10 @@ fn bwd_kv(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw
   for (var c = 0u; c < DV4; c++) { dv[c] = vec4f(0.0); }
   // a causal key j is seen only by queries i >= j
   for (var i = select(0u, j, P.causal != 0u); i < P.L; i++) {
-    if (!allowed(n, i, j)) { continue; }
+    let b = bias(n, i, j);
+    if (masked(b)) { continue; }
     let qr = n * P.L + i;
-    var s = 0.0;
+    var s = b;
     for (var c = 0u; c < D4; c++) { s += dot(Q[qr * D4 + c] * P.scale, k[c]); }
     let p = exp(s - STATS[qr]);
     var dp = 0.0;

@@ -3,9 +3,17 @@ import assert from "node:assert/strict";
 import * as gb from "../mod.ts";
 import * as ref from "./cpu_ref.ts";
 import { checkOp } from "./check.ts";
+import { attentionGrid, headView } from "../src/viz/attention.ts";
+import { SERIES, viridis } from "../src/viz/colormap.ts";
 
 /** Attention in float64: softmax(q kᵀ / √E, masked) v for [B, L, E] × [B, S, E] × [B, S, Ev]. */
-function attentionRef(q: ref.Arr, k: ref.Arr, v: ref.Arr, allow: (i: number, j: number) => boolean): ref.Arr {
+function attentionRef(
+  q: ref.Arr,
+  k: ref.Arr,
+  v: ref.Arr,
+  allow: (i: number, j: number) => boolean,
+  bias: (i: number, j: number) => number = () => 0,
+): ref.Arr {
   const [B, L, E] = q.shape, S = k.shape[1], Ev = v.shape[2];
   const out = new Float64Array(B * L * Ev);
   for (let b = 0; b < B; b++) {
@@ -14,7 +22,7 @@ function attentionRef(q: ref.Arr, k: ref.Arr, v: ref.Arr, allow: (i: number, j: 
         if (!allow(i, j)) return -Infinity;
         let d = 0;
         for (let e = 0; e < E; e++) d += q.data[(b * L + i) * E + e] * k.data[(b * S + j) * E + e];
-        return d / Math.sqrt(E);
+        return d / Math.sqrt(E) + bias(i, j);
       });
       const m = Math.max(...s), w = s.map((x) => Math.exp(x - m)), z = w.reduce((a, c) => a + c, 0);
       for (let c = 0; c < Ev; c++) {
@@ -46,9 +54,21 @@ Deno.test("scaled dot-product attention: forward and backward against float64 an
     name: "attention, key-padding mask",
     shapes: [[1, 3, 4], [1, 7, 4], [1, 7, 2]],
     gpu: (q, k, v) =>
-      gb.scaledDotProductAttention(q, k, v, { mask: gb.tensor(keep, [1, 1, 7], { dtype: "int32" }) }),
+      gb.scaledDotProductAttention(q, k, v, { attnMask: gb.tensor(keep, [1, 1, 7], { dtype: "int32" }) }),
     cpu: (q, k, v) => attentionRef(q, k, v, (_i, j) => keep[j] === 1),
   });
+  // a float mask is added to the scores, as PyTorch's (−∞ = may not attend), in the fused kernel
+  // forward and backward and in the composed ops
+  const add = (i: number, j: number) => (j === 2 * i + 1 ? -Infinity : Math.sin(3 * i + j));
+  const addMask = gb.tensor(Array.from({ length: 4 * 6 }, (_, p) => add(Math.floor(p / 6), p % 6)), [4, 6]);
+  for (const kernel of ["fused", "composed"] as const) {
+    await checkOp({
+      name: `attention, additive float mask (${kernel})`,
+      shapes: [[2, 4, 4], [2, 6, 4], [2, 6, 4]],
+      gpu: (q, k, v) => gb.scaledDotProductAttention(q, k, v, { attnMask: addMask, kernel }),
+      cpu: (q, k, v) => attentionRef(q, k, v, (i, j) => add(i, j) !== -Infinity, add),
+    });
+  }
 });
 
 Deno.test("fused attention: one kernel forward, two backward; lengths past the workgroup size, full and padding masks, L != S causal, against float64 and finite differences", async () => {
@@ -62,7 +82,7 @@ Deno.test("fused attention: one kernel forward, two backward; lengths past the w
   await checkOp({
     name: "fused attention, [L, S] mask, L 70, S 67",
     shapes: [[1, 70, 4], [1, 67, 4], [1, 67, 8]],
-    gpu: (q, k, v) => gb.scaledDotProductAttention(q, k, v, { mask: fullMask }),
+    gpu: (q, k, v) => gb.scaledDotProductAttention(q, k, v, { attnMask: fullMask }),
     cpu: (q, k, v) => attentionRef(q, k, v, full),
     sample: 300,
   });
@@ -89,13 +109,13 @@ Deno.test("fused attention: one kernel forward, two backward; lengths past the w
       { dtype: "int32" },
     );
     const before = gb.queueStats.dispatches;
-    const { output, weights } = gb.attention(q, k, v, { mask: pad, isCausal: true, needWeights: true });
+    const { output, weights } = gb.attention(q, k, v, { attnMask: pad, isCausal: true, needWeights: true });
     const used = gb.queueStats.dispatches - before;
     assert.ok(
       used <= 5,
       `fused forward with weights: 2 fills and a where for the mask, forward, weights; got ${used}`,
     );
-    const composedW = gb.attentionWeights(q, k, { mask: pad, isCausal: true });
+    const composedW = gb.attentionWeights(q, k, { attnMask: pad, isCausal: true });
     const composedO = gb.matmul(composedW, v);
     const [w, cw, o, co] = (await Promise.all([weights!, composedW, output, composedO].map((t) =>
       t.toArray()
@@ -127,7 +147,7 @@ Deno.test("fused attention: one kernel forward, two backward; lengths past the w
     gb.ones([1, 3, 4]),
     gb.ones([1, 3, 4]),
     {
-      mask: gb.tensor([[1, 1, 0], [0, 0, 0]], undefined, { dtype: "int32" }),
+      attnMask: gb.tensor([[1, 1, 0], [0, 0, 0]], undefined, { dtype: "int32" }),
     },
   ).toArray();
   assert.deepEqual(Array.from(none.subarray(0, 4)), [1, 1, 1, 1]);
@@ -600,4 +620,94 @@ Deno.test("gradient through time equals central differences of the loss at each 
   }
   // the loss is at the last step: the gradient reaching earlier steps shrinks
   assert.ok(norms[0] < norms[5]);
+});
+
+/** Every `<tag …>` element of an SVG as its attributes, with the text of its `<title>` child. */
+function svgElements(svg: string, tag: string): Record<string, string>[] {
+  const re = new RegExp(`<${tag} ([^>]*?)/?>(?:<title>([^<]*)</title></${tag}>)?`, "g");
+  return [...svg.matchAll(re)].map((m) => ({
+    ...Object.fromEntries([...m[1].matchAll(/([\w-]+)="([^"]*)"/g)].map((a) => [a[1], a[2]])),
+    title: m[2] ?? "",
+  }));
+}
+
+Deno.test("headView draws one line per weight at or above minWeight, from query i to key j, its width and opacity the weight at [i][j]; one colour per head", () => {
+  // not symmetric, so a transposed reading draws other numbers
+  const heads = [
+    [[0.7, 0.2, 0.1], [0.01, 0.49, 0.5], [0.3, 0.0, 0.7]],
+    [[0.05, 0.9, 0.05], [1, 0, 0], [0.25, 0.25, 0.5]],
+  ];
+  const tokens = ["the", "cat", "sat"];
+  const svg = headView(heads, tokens, tokens, "layer 0", { minWeight: 0.04 });
+  const lines = svgElements(svg, "line");
+  const want = heads.flatMap((w, h) =>
+    w.flatMap((row, i) => row.flatMap((v, j) => (v >= 0.04 ? [{ h, i, j, v }] : [])))
+  );
+  assert.equal(lines.length, want.length, "one line per weight >= minWeight (0.01 and 0 are left out)");
+  // query rows on the left (x1), keys on the right (x2), 22 px apart; heads left to right
+  const ys = [...new Set(lines.map((l) => Number(l.y1)))].sort((a, b) => a - b);
+  const x1s = [...new Set(lines.map((l) => Number(l.x1)))].sort((a, b) => a - b);
+  assert.deepEqual(ys.map((y) => y - ys[0]), [0, 22, 44]);
+  assert.equal(x1s.length, 2);
+  for (const w of want) {
+    const l = lines.find((l) =>
+      Number(l.x1) === x1s[w.h] && Number(l.y1) === ys[w.i] && Number(l.y2) === ys[w.j]
+    );
+    assert.ok(l, `a line for head ${w.h}, query ${w.i} → key ${w.j}`);
+    assert.ok(Number(l.x2) > Number(l.x1), "keys on the right");
+    ref.assertClose([Number(l["stroke-width"])], [0.5 + 4 * w.v], {
+      atol: 0.005,
+      msg: `width of ${w.h}/${w.i}/${w.j}`,
+    });
+    ref.assertClose([Number(l["stroke-opacity"])], [Math.min(1, 0.15 + 0.85 * w.v)], {
+      atol: 0.005,
+      msg: `opacity of ${w.h}/${w.i}/${w.j}`,
+    });
+    assert.equal(l.stroke, SERIES[w.h], "the head's colour");
+    assert.ok(
+      l.title.endsWith(`${tokens[w.i]} → ${tokens[w.j]} ${w.v.toFixed(3)}`),
+      `title "${l.title}" names query, key and weight`,
+    );
+  }
+  // a stronger weight draws a thicker line
+  const width = (h: number, i: number, j: number) =>
+    Number(
+      lines.find((l) =>
+        Number(l.x1) === x1s[h] && Number(l.y1) === ys[i] && Number(l.y2) === ys[j]
+      )!["stroke-width"],
+    );
+  assert.ok(width(1, 1, 0) > width(0, 0, 0) && width(0, 0, 0) > width(0, 2, 0));
+  assert.match(svg, /below 0\.04 not drawn/);
+});
+
+Deno.test("attentionGrid: one cell per layer × head × query × key, coloured by its weight on one shared 0..1 viridis scale, titled with query, key and weight", () => {
+  const a = [[0.9, 0.1], [0.3, 0.7]], b = [[0.2, 0.8], [0.6, 0.4]], c = [[0.5, 0.5], [0.05, 0.95]];
+  const panels = [[{ title: "L0 H0", weights: a }, { title: "L0 H1", weights: b }], [{
+    title: "L1 H0",
+    weights: c,
+  }]];
+  const svg = attentionGrid(panels, ["x", "y"], ["p", "q"], "attention");
+  const cells = svgElements(svg, "rect").filter((r) => r.title);
+  assert.equal(cells.length, 3 * 4, "one titled cell per weight");
+  // the weight a colour stands for: the closest viridis colour over 0..1
+  const decode = (fill: string) => {
+    const [r, g, bl] = fill.match(/\d+/g)!.map(Number);
+    let best = 0, bestD = Infinity;
+    for (let k = 0; k <= 1000; k++) {
+      const [vr, vg, vb] = viridis(k / 1000), d = (vr - r) ** 2 + (vg - g) ** 2 + (vb - bl) ** 2;
+      if (d < bestD) [best, bestD] = [k / 1000, d];
+    }
+    return best;
+  };
+  const xs = [...new Set(cells.map((r) => Number(r.x)))].sort((p, q) => p - q);
+  const ys = [...new Set(cells.map((r) => Number(r.y)))].sort((p, q) => p - q);
+  assert.equal(xs.length, 4, "two panels of two key columns");
+  assert.equal(ys.length, 4, "two layers of two query rows");
+  for (const r of cells) {
+    const col = xs.indexOf(Number(r.x)), row = ys.indexOf(Number(r.y));
+    const w = panels[Math.floor(row / 2)][Math.floor(col / 2)].weights[row % 2][col % 2];
+    ref.assertClose([decode(r.fill)], [w], { atol: 0.02, msg: `colour of cell (${row}, ${col})` });
+    assert.equal(r.title, `${["x", "y"][row % 2]} → ${["p", "q"][col % 2]}: ${w.toFixed(3)}`);
+  }
+  for (const t of ["L0 H0", "L0 H1", "L1 H0"]) assert.match(svg, new RegExp(`>${t}<`));
 });

@@ -4,7 +4,7 @@
  * `nn.MultiheadAttention` state dict saved as safetensors loads unchanged.
  */
 import { attention, attentionWeights } from "../tensor/ops/attention.ts";
-import { isGradEnabled } from "../tensor/graph.ts";
+import { isGradEnabled, noGrad } from "../tensor/graph.ts";
 import { tensor, zeros } from "../tensor/create.ts";
 import { linear, matmul } from "../tensor/ops/matmul.ts";
 import { where } from "../tensor/ops/select.ts";
@@ -14,18 +14,55 @@ import type { RemovableHandle, Tensor } from "../tensor/tensor.ts";
 import { normal, xavierUniform } from "./init.ts";
 import { Dropout } from "./dropout.ts";
 import { LayerNorm } from "./sequence.ts";
-import { add, gelu, relu } from "../tensor/ops/elementwise.ts";
+import { add, gelu, mul, relu } from "../tensor/ops/elementwise.ts";
 import { Linear } from "./linear.ts";
 import { Module } from "./module.ts";
 
-/** Options for a multi-head attention call. */
-export interface MultiheadAttentionOptions {
-  /** [B, S]: nonzero marks a key to ignore (PyTorch's key_padding_mask). */
+/**
+ * The masks of a multi-head attention call, as `nn.MultiheadAttention.forward`'s. An int32 mask is
+ * PyTorch's boolean one, where nonzero (true) means NOT allowed to attend; a float32 mask is added
+ * to the scaled scores (−∞ = not allowed; `generateSquareSubsequentMask` makes the causal one).
+ * Both masks are constants (no gradient flows into them). A query whose every key is masked gets
+ * NaN output and weights, as PyTorch 1.13's reference path gives (tests/torch_fixtures_test.ts); do
+ * not train through such rows (PyTorch's gradients are NaN there too).
+ */
+export interface AttentionMasks {
+  /** [L, S] for every example and head, or [B·numHeads, L, S] (example-major, as PyTorch). */
+  attnMask?: Tensor;
+  /** [B, S]: nonzero marks a key to ignore; float: added to that key's scores. */
   keyPaddingMask?: Tensor;
-  /** Each query attends only to keys at or before its position. */
+  /**
+   * Each query attends only to keys at or before its position. PyTorch 2 takes `is_causal` as a
+   * hint that `attn_mask` is the causal mask; here it applies the causal mask itself (with an
+   * `attnMask` too, both apply, which is the same when that mask is causal).
+   */
   isCausal?: boolean;
+}
+
+/** Options for a multi-head attention call that returns weights. */
+export interface MultiheadAttentionOptions extends AttentionMasks {
   /** With `forwardWithWeights`: average the weights over heads (default false: per head). */
   averageWeights?: boolean;
+}
+
+/**
+ * PyTorch's `nn.Transformer.generate_square_subsequent_mask`: the float32 [n, n] causal mask, 0 on
+ * and below the diagonal and −∞ above it (added to the scores).
+ *
+ * @example
+ * ```ts
+ * import { generateSquareSubsequentMask } from "glassbox";
+ * await generateSquareSubsequentMask(2).toArray(); // [0, -Infinity, 0, 0]
+ * ```
+ */
+export function generateSquareSubsequentMask(n: number): Tensor {
+  if (!Number.isInteger(n) || n < 0) {
+    throw new Error(`generateSquareSubsequentMask: size must be a whole number >= 0, got ${n}`);
+  }
+  return tensor(Float32Array.from({ length: n * n }, (_, p) => (p % n > Math.floor(p / n) ? -Infinity : 0)), [
+    n,
+    n,
+  ]);
 }
 
 /**
@@ -34,10 +71,15 @@ export interface MultiheadAttentionOptions {
  *
  * @example
  * ```ts
- * import { MultiheadAttention, randn } from "glassbox";
+ * import { generateSquareSubsequentMask, MultiheadAttention, randn, tensor } from "glassbox";
  * const mha = new MultiheadAttention(16, 4);
  * const x = randn([2, 5, 16]);
  * const { output, weights } = mha.forwardWithWeights(x); // [2, 5, 16] and [2, 4, 5, 5]
+ * // PyTorch's masks: int32 nonzero = may not attend, float added to the scores
+ * const keyPaddingMask = tensor([[0, 0, 0, 1, 1], [0, 0, 0, 0, 0]], undefined, { dtype: "int32" });
+ * const y = mha.forward(x, x, x, { attnMask: generateSquareSubsequentMask(5), keyPaddingMask });
+ * const w = await mha.forwardWithWeights(x, x, x, { keyPaddingMask }).weights.toArray();
+ * if (w[3] !== 0 || w[4] !== 0) throw new Error("padded keys get no weight");
  * ```
  */
 export class MultiheadAttention extends Module {
@@ -79,9 +121,16 @@ export class MultiheadAttention extends Module {
     };
   }
 
-  /** The attention output [B, L, E] (the fused kernel; no weights are formed unless a hook asks). */
-  forward(query: Tensor, key?: Tensor, value?: Tensor): Tensor {
-    return this.#attend(query, key ?? query, value ?? key ?? query, {}, false).output;
+  /**
+   * The attention output [B, L, E] (the fused kernel, forward and backward, masks included; no
+   * weights are formed unless a hook asks). `masks` as PyTorch's `attn_mask`, `key_padding_mask`
+   * and `is_causal`.
+   */
+  forward(query: Tensor, key?: Tensor, value?: Tensor): Tensor;
+  /** With masks (PyTorch's `attn_mask`, `key_padding_mask`, `is_causal`). */
+  forward(query: Tensor, key: Tensor | undefined, value: Tensor | undefined, masks: AttentionMasks): Tensor;
+  forward(query: Tensor, key?: Tensor, value?: Tensor, masks: AttentionMasks = {}): Tensor {
+    return this.#attend(query, key ?? query, value ?? key ?? query, masks, false).output;
   }
 
   /**
@@ -119,17 +168,15 @@ export class MultiheadAttention extends Module {
       return permute(reshape(linear(x, w, b), [B, n, H, D]), [0, 2, 1, 3]); // [B, H, n, D]
     };
     const q = proj(query, 0, L), k = proj(key, 1, S), v = proj(value, 2, S);
-    const mask = options.keyPaddingMask
-      ? reshape(where(options.keyPaddingMask, 0, 1), [B, 1, 1, S]) // PyTorch: nonzero = ignore
-      : undefined;
+    const mask = this.#additiveMask(options, B, L, S);
     const want = needWeights || this.#attentionHooks.length > 0;
     let weights: Tensor | undefined, attended: Tensor;
     if (want && isGradEnabled()) {
       // composed, so the weights are in the graph (hooks may ask for their gradient)
-      weights = attentionWeights(q, k, { mask, isCausal: options.isCausal });
+      weights = attentionWeights(q, k, { attnMask: mask, isCausal: options.isCausal });
       attended = matmul(weights, v);
     } else {
-      const r = attention(q, k, v, { mask, isCausal: options.isCausal, needWeights: want });
+      const r = attention(q, k, v, { attnMask: mask, isCausal: options.isCausal, needWeights: want });
       weights = r.weights;
       attended = r.output;
     }
@@ -139,6 +186,43 @@ export class MultiheadAttention extends Module {
     if (!needWeights) return { output };
     if (!options.averageWeights) return { output, weights };
     return { output, weights: mean(weights!, 1) };
+  }
+
+  /** attnMask and keyPaddingMask as one additive float mask [B, H or 1, L or 1, S] (PyTorch's merge). */
+  #additiveMask(masks: AttentionMasks, B: number, L: number, S: number): Tensor | undefined {
+    const H = this.numHeads, name = `MultiheadAttention(${this.embedDim}, ${H})`;
+    // int32: nonzero = not allowed (−∞); float32: as given
+    const additive = (
+      m: Tensor,
+    ) => (m.dtype === "int32" ? where(m, -Infinity, 0) : m.requiresGrad ? mul(m, 1) : m);
+    return noGrad(() => {
+      let out: Tensor | undefined;
+      const a = masks.attnMask;
+      if (a) {
+        const ok = a.ndim === 2 ? a.shape[0] === L && a.shape[1] === S : a.ndim === 3 &&
+          a.shape[0] === B * H && a.shape[1] === L && a.shape[2] === S;
+        if (!ok) {
+          throw new Error(
+            `${name}: attnMask must be [L, S] = [${L}, ${S}] or [B·heads, L, S] = [${
+              B * H
+            }, ${L}, ${S}], got [${a.shape.join(", ")}]`,
+          );
+        }
+        out = additive(a);
+        if (a.ndim === 3) out = reshape(out, [B, H, L, S]);
+      }
+      const kpm = masks.keyPaddingMask;
+      if (kpm) {
+        if (kpm.ndim !== 2 || kpm.shape[0] !== B || kpm.shape[1] !== S) {
+          throw new Error(
+            `${name}: keyPaddingMask must be [B, S] = [${B}, ${S}], got [${kpm.shape.join(", ")}]`,
+          );
+        }
+        const k = reshape(additive(kpm), [B, 1, 1, S]);
+        out = out ? add(out, k) : k;
+      }
+      return out;
+    });
   }
 }
 
@@ -205,9 +289,16 @@ export class TransformerEncoderLayer extends Module {
     this.#normFirst = options.normFirst ?? false;
   }
 
-  /** [B, L, dModel] → [B, L, dModel]. */
-  forward(x: Tensor): Tensor {
-    const sa = (h: Tensor) => this.dropout1.forward(this.selfAttn.forward(h));
+  /**
+   * [B, L, dModel] → [B, L, dModel]; `masks` as PyTorch's `src_mask` (here `attnMask`: [L, L] or
+   * [B·nhead, L, L]), `src_key_padding_mask` (`keyPaddingMask`, [B, L]) and `is_causal`, with
+   * `MultiheadAttention`'s meaning (int32 nonzero = not allowed, float added).
+   */
+  forward(x: Tensor): Tensor;
+  /** With masks (PyTorch's `src_mask`, `src_key_padding_mask`, `is_causal`). */
+  forward(x: Tensor, masks: AttentionMasks): Tensor;
+  forward(x: Tensor, masks: AttentionMasks = {}): Tensor {
+    const sa = (h: Tensor) => this.dropout1.forward(this.selfAttn.forward(h, h, h, masks));
     const ffn = (h: Tensor) => {
       const a = this.linear1.forward(h);
       return this.dropout2.forward(

@@ -11,6 +11,8 @@ export { fit, type FitOptions, type StepOptimizer } from "./fit.ts";
 export * as init from "./init.ts";
 export { Embedding, LayerNorm } from "./sequence.ts";
 export {
+  type AttentionMasks,
+  generateSquareSubsequentMask,
   LearnedPositionalEncoding,
   MultiheadAttention,
   type MultiheadAttentionOptions,

@@ -1,18 +1,20 @@
 /**
  * Building blocks of sequence models, composed from the differentiable ops (so autograd gives
  * their gradients): layer normalisation, embedding lookup, and scaled dot-product attention
- * with causal and boolean masks, as PyTorch's `F.layer_norm`, `F.embedding` and
+ * with causal, boolean and additive masks, as PyTorch's `F.layer_norm`, `F.embedding` and
  * `F.scaled_dot_product_attention`. Attention itself runs as a fused kernel (shaders/attention.wgsl:
- * scores, scale, masks, online softmax and the weighted sum in one pass, never storing the
+ * scores, scale, additive masks, online softmax and the weighted sum in one pass, never storing the
  * [L, S] matrix; its backward recomputes the probabilities); `attentionWeights` composes the same
- * computation from differentiable ops, for callers that need the weights in the graph.
+ * computation from differentiable ops, for callers that need the weights in the graph. Masks mean
+ * what PyTorch's `F.scaled_dot_product_attention` means: an int32 (boolean) mask marks the keys
+ * that may be attended to, a float mask is added to the scores.
  */
 import { dispatch } from "../../gpu/queue.ts";
 import { full, tensor } from "../create.ts";
 import { noGrad, record } from "../graph.ts";
-import { launchFill, launchWhere } from "../kernels.ts";
+import { broadcastStrides, launchCopy, launchFill, launchWhere, stridesOf } from "../kernels.ts";
 import { errorFlags } from "../../gpu/errors.ts";
-import { broadcastShapes, mul } from "./elementwise.ts";
+import { add, broadcastShapes, mul } from "./elementwise.ts";
 import { matmul } from "./matmul.ts";
 import { where } from "./select.ts";
 import { transpose } from "./shape.ts";
@@ -145,11 +147,15 @@ export function embedding(indices: Tensor, weight: Tensor): Tensor {
 /** Options for `scaledDotProductAttention`. */
 export interface AttentionOptions {
   /**
-   * Which keys each query may attend to: a tensor broadcastable to [..., L, S], int32 or float;
-   * nonzero means "may attend" (PyTorch's boolean mask).
+   * PyTorch's `attn_mask` of `F.scaled_dot_product_attention`, a tensor broadcastable to
+   * [..., L, S]. An int32 mask is PyTorch's boolean one: nonzero = may attend, 0 = may not. A
+   * float32 mask is added to the scaled scores (−∞ = may not attend; 0 / −∞ as
+   * `generate_square_subsequent_mask` makes is causal). The mask is a constant: no gradient flows
+   * into it. (`MultiheadAttention` takes nn.MultiheadAttention's masks, where true means the
+   * opposite: may NOT attend.)
    */
-  mask?: Tensor;
-  /** Query i attends only to keys j <= i (PyTorch's is_causal, top-left aligned). */
+  attnMask?: Tensor;
+  /** Query i attends only to keys j <= i (PyTorch's is_causal, top-left aligned); with `attnMask`, both apply. */
   isCausal?: boolean;
   /** The factor on q·kᵀ (default 1/sqrt(E)). */
   scale?: number;
@@ -178,8 +184,9 @@ const COMPOSED_MAX_SCORES = 16 * 1024 * 1024;
 export const FUSED_ATTENTION_MAX_HEAD = 256;
 
 /**
- * softmax(q·kᵀ·scale, masked)·v for q [..., L, E], k [..., S, E], v [..., S, Ev], as PyTorch's
- * `F.scaled_dot_product_attention`; `attentionWeights` returns the softmax too. Masked keys get
+ * softmax(q·kᵀ·scale + mask)·v for q [..., L, E], k [..., S, E], v [..., S, Ev], as PyTorch's
+ * `F.scaled_dot_product_attention` (`attnMask` as its `attn_mask`: int32 nonzero = may attend,
+ * float added to the scores); `attentionWeights` returns the softmax too. Masked keys (−∞) get
  * exactly zero weight. A query whose every key is masked gets NaN (as PyTorch). Runs as one fused
  * kernel (and two for the backward pass) when q, k and v share their leading dimensions, the
  * head sizes are multiples of 4 (it reads vec4s) and there are at most 128 keys, or the score
@@ -271,8 +278,11 @@ function checkQK(q: Tensor, k: Tensor): void {
   }
 }
 
-/** The mask as f32 [N, Lm, S] (1 = may attend), Lm = 1 when it does not vary over queries. */
-function maskRows(mask: Tensor, lead: readonly number[], L: number, S: number): { m: Tensor; rows: number } {
+/**
+ * The mask as an additive f32 [N, Lm, S] (0 / −∞ from an int32 mask, the values of a float one),
+ * Lm = 1 when it does not vary over queries.
+ */
+function maskBias(mask: Tensor, lead: readonly number[], L: number, S: number): { m: Tensor; rows: number } {
   assertLive("attention", mask);
   const full = [...lead, L, S];
   const b = broadcastShapes("attention mask", mask.shape, full);
@@ -283,12 +293,17 @@ function maskRows(mask: Tensor, lead: readonly number[], L: number, S: number): 
   }
   const rows = mask.ndim >= 2 && mask.shape[mask.ndim - 2] !== 1 ? L : 1;
   const target = [...lead, rows, S];
-  const one = empty([]), zero = empty([]);
-  launchFill(one, 1);
+  if (mask.dtype === "float32") {
+    const out = empty(target);
+    launchCopy(mask, out, "float32", target, broadcastStrides(mask.shape, target), stridesOf(target));
+    return { m: out, rows };
+  }
+  const zero = empty([]), negInf = empty([]);
   launchFill(zero, 0);
-  const out = launchWhere(mask, one, zero, target);
-  one.dispose();
+  launchFill(negInf, -Infinity);
+  const out = launchWhere(mask, zero, negInf, target);
   zero.dispose();
+  negInf.dispose();
   return { m: out, rows };
 }
 
@@ -302,7 +317,7 @@ function fusedAttention(
   const lead = q.shape.slice(0, -2);
   const N = lead.reduce((a, b) => a * b, 1);
   const L = q.shape[q.ndim - 2], S = k.shape[k.ndim - 2], D = q.shape[q.ndim - 1], DV = v.shape[v.ndim - 1];
-  const mask = options.mask ? noGrad(() => maskRows(options.mask!, lead, L, S)) : null;
+  const mask = options.attnMask ? noGrad(() => maskBias(options.attnMask!, lead, L, S)) : null;
   const params = {
     N,
     L,
@@ -358,23 +373,33 @@ function fusedAttention(
   return weights ? { output, weights } : { output };
 }
 
-/** The attention weights softmax(q·kᵀ·scale, masked): [..., L, S]; each row sums to 1. */
+/**
+ * The attention weights softmax(q·kᵀ·scale + mask): [..., L, S], composed from differentiable ops
+ * (the masks as `scaledDotProductAttention`'s); each row sums to 1.
+ */
 export function attentionWeights(q: Tensor, k: Tensor, options: AttentionOptions = {}): Tensor {
   checkQK(q, k);
   const L = q.shape[q.ndim - 2], S = k.shape[k.ndim - 2], E = q.shape[q.ndim - 1];
   let scores = mul(matmul(q, transpose(k)), options.scale ?? 1 / Math.sqrt(E));
-  const masks: Tensor[] = [];
+  const negInf = options.isCausal || options.attnMask?.dtype === "int32" ? full([], -Infinity) : null;
   if (options.isCausal) {
-    masks.push(
-      tensor(Int32Array.from({ length: L * S }, (_, p) => (p % S <= Math.floor(p / S) ? 1 : 0)), [L, S], {
-        dtype: "int32",
-      }),
+    const causal = tensor(
+      Int32Array.from({ length: L * S }, (_, p) => (p % S <= Math.floor(p / S) ? 1 : 0)),
+      [
+        L,
+        S,
+      ],
+      { dtype: "int32" },
     );
+    scores = where(causal, scores, negInf!);
   }
-  if (options.mask) masks.push(options.mask);
-  if (masks.length) {
-    const negInf = full([], -Infinity);
-    for (const m of masks) scores = where(m, scores, negInf);
+  const m = options.attnMask;
+  if (m) {
+    assertLive("attention", m);
+    // a constant, as in the fused kernel: no gradient flows into the mask
+    scores = m.dtype === "float32"
+      ? add(scores, m.requiresGrad ? noGrad(() => mul(m, 1)) : m)
+      : where(m, scores, negInf!);
   }
   return softmax(scores, -1);
 }
