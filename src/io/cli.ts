@@ -143,7 +143,8 @@ function debugWanted(): boolean {
 /**
  * Runs a script's main function: a `UsageError` prints `error: …` and a hint, exit 2; any other
  * error prints its message on one line, exit 1. No stack traces for people at a terminal
- * (set GLASSBOX_DEBUG=1 to see them).
+ * (set GLASSBOX_DEBUG=1 to see them). `name` is the task (`"train"`: the hint says
+ * `deno task train --help`) or, when it has a space, the whole command (`"deno run x.ts"`).
  */
 export async function runMain(name: string, main: () => Promise<void>): Promise<void> {
   try {
@@ -152,7 +153,8 @@ export async function runMain(name: string, main: () => Promise<void>): Promise<
     const err = e instanceof Error ? e : new Error(String(e));
     if (debugWanted()) console.error(err.stack);
     if (err instanceof UsageError) {
-      console.error(`error: ${err.message} (deno task ${name} --help lists the options)`);
+      const command = name.includes(" ") ? name : `deno task ${name}`;
+      console.error(`error: ${err.message} (${command} --help lists the options)`);
       Deno.exit(2);
     }
     console.error(`error: ${err.message.split("\n")[0]}`);
