@@ -100,7 +100,7 @@ async function main(): Promise<void> {
         kept
           ? `keeping epoch ${kept} (the last complete one) in ${out}: checkpoint, history.json and metrics.json; ` +
             `deno task inspect ${out} draws its pictures`
-          : "no epoch was complete, nothing was saved"
+          : `no epoch was complete, so there is no checkpoint (the logs so far are in ${out})`
       }`,
     );
     Deno.exit(130);
