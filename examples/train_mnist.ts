@@ -90,47 +90,29 @@ async function main(): Promise<void> {
       onAlarm: (a) => console.log(`${tty ? "\n" : ""}ALARM ${a.message}`),
     })
     : null;
-  // Ctrl-C: exit at once, or as soon as the file being written is complete (never half a file,
-  // never a write after the shell has the terminal back, even under a wrapper that exits first)
-  let writing = 0, stopping = false;
-  const stop = () => {
+  const history: { steps: number[]; epochs: Record<string, number>[] } = { steps: [], epochs: [] };
+  // Ctrl-C (runMain): exit at once, or as soon as the save in progress is complete (never half a
+  // file, never a write after the shell has the terminal back, even under a wrapper that exits first)
+  gb.onInterrupt(() => {
     const kept = history.epochs.length;
-    console.log(
-      `${tty ? "\n" : ""}interrupted: ${
-        kept
-          ? `keeping epoch ${kept} (the last complete one) in ${out}: checkpoint, history.json and metrics.json; ` +
-            `deno task inspect ${out} draws its pictures`
-          : `no epoch was complete, so there is no checkpoint (the logs so far are in ${out})`
-      }`,
-    );
-    Deno.exit(130);
-  };
-  const onSig = () => {
-    stopping = true;
-    if (writing === 0) stop();
-  };
-  /** Runs a write; Ctrl-C during it takes effect when it is done. */
-  const guarded = async <T>(write: () => Promise<T>): Promise<T> => {
-    writing++;
-    try {
-      return await write();
-    } finally {
-      if (--writing === 0 && stopping) stop();
-    }
-  };
+    return `interrupted: ${
+      kept
+        ? `keeping epoch ${kept} (the last complete one) in ${out}: checkpoint, history.json and metrics.json; ` +
+          `deno task inspect ${out} draws its pictures`
+        : `no epoch was complete, so there is no checkpoint (the logs so far are in ${out})`
+    }`;
+  });
   const drain = () =>
-    guarded(async () => {
+    gb.uninterrupted(async () => {
       if (!tracker) return;
       log.alarms(await tracker.flush());
       log.records(tracker.records.splice(0));
       await log.flush();
     });
-  const history: { steps: number[]; epochs: Record<string, number>[] } = { steps: [], epochs: [] };
   const write = (name: string, data: unknown) =>
-    guarded(() => gb.writeAtomic(`${out}/${name}`, new TextEncoder().encode(JSON.stringify(data, null, 1))));
+    gb.writeAtomic(`${out}/${name}`, new TextEncoder().encode(JSON.stringify(data, null, 1)));
   const t0 = performance.now();
   let final: gb.Evaluation | undefined;
-  Deno.addSignalListener("SIGINT", onSig);
   for (let e = 0; e < epochs; e++) {
     const order = rng.shuffle(Array.from({ length: nTrain }, (_, i) => i));
     const steps = Math.ceil(nTrain / bs);
@@ -181,7 +163,7 @@ async function main(): Promise<void> {
     });
     // the checkpoint, history and metrics of the same epoch: a Ctrl-C keeps all three or none changed
     const seconds = (performance.now() - t0) / 1000;
-    await guarded(async () => {
+    await gb.uninterrupted(async () => {
       await gb.saveModel(model, ckpt, { epoch: String(e + 1), testAccuracy: String(ev.accuracy) });
       await write("history.json", history);
       await write("metrics.json", {
@@ -220,7 +202,7 @@ async function main(): Promise<void> {
   tracker?.remove();
   // the pictures: training charts, first-layer filters and feature maps of the first test image
   const sample = gb.tensor(test.x.subarray(0, 784), [1, 1, 28, 28]);
-  const pics = await guarded(() => gb.renderRunPictures(out, { model, sample }));
+  const pics = await gb.renderRunPictures(out, { model, sample }); // each file saved whole
   // the same images in TensorBoard's Images tab
   const step = history.steps.length;
   log.image("filters/0 Conv2d", await gb.filterImage((model.layers[0] as gb.Conv2d).weight), step);
@@ -229,8 +211,7 @@ async function main(): Promise<void> {
     if (a.output.ndim === 4) log.image(`feature_maps/${a.label}`, await gb.featureMapImage(a.output), step);
   }
   gb.disposeActivations(acts);
-  await guarded(() => log.flush());
-  Deno.removeSignalListener("SIGINT", onSig);
+  await gb.uninterrupted(() => log.flush());
   sample.dispose();
   const nAlarms = tracker ? tracker.alarms.length : 0;
   console.log(

@@ -157,3 +157,40 @@ Deno.test("every task but test: a flag mistake is one plain line, exit code 2", 
   assert.equal(ti.code, 2);
   assert.match(ti.err, /^error: --test-images must be at most 10000, got 20000/);
 });
+
+/** Runs tests/slow_save.ts, sends SIGINT once it prints `when`; returns the exit and what it printed. */
+async function interruptSave(args: string[], when: string) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--no-prompt", "--allow-read", "--allow-write", "tests/slow_save.ts", ...args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let text = "";
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  while (!text.includes(when)) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += value;
+  }
+  const t0 = performance.now();
+  child.kill("SIGINT");
+  for (let r = await reader.read(); !r.done; r = await reader.read()) text += r.value;
+  const status = await child.status;
+  await child.stderr.cancel();
+  return { code: status.code, ms: performance.now() - t0, text };
+}
+
+Deno.test("Ctrl-C under runMain: exit 130 at once when idle; during a save, right after it, never half a file", async () => {
+  const idle = await interruptSave(["idle"], "idle");
+  assert.equal(idle.code, 130);
+  assert.ok(idle.ms < 2000, `idle: exits ${idle.ms.toFixed(0)} ms after Ctrl-C`);
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/big.bin`;
+  const r = await interruptSave(["save", path], "writing");
+  assert.equal(r.code, 130, r.text);
+  assert.doesNotMatch(r.text, /saved/, "the script stopped after the save, before going on");
+  assert.equal((await Deno.stat(path)).size, 16 << 20, "the save in progress was completed");
+  assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["big.bin"], "no temporary file");
+  await Deno.remove(dir, { recursive: true });
+});

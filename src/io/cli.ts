@@ -140,15 +140,67 @@ function debugWanted(): boolean {
   return allowed && !!Deno.env.get("GLASSBOX_DEBUG");
 }
 
+let writesInProgress = 0;
+let interrupted = false;
+let interruptNote: (() => string) | null = null;
+
+function exitInterrupted(): never {
+  const note = interruptNote?.();
+  if (note) console.log(`${Deno.stdout.isTerminal() ? "\n" : ""}${note}`);
+  Deno.exit(130);
+}
+
+/**
+ * Runs `write` so that a Ctrl-C under `runMain` takes effect only once it is done: the process
+ * then exits at once (code 130), so no file is left half-written and nothing is written after
+ * the shell has the terminal back. `writeAtomic` runs every save this way; a script groups saves
+ * that belong together (a checkpoint and the history of the same epoch) in one call. Outside
+ * `runMain` it only runs `write`.
+ *
+ * @example
+ * ```ts
+ * import { uninterrupted, writeTextAtomic } from "glassbox";
+ * await uninterrupted(async () => {
+ *   await writeTextAtomic("out/a.json", "{}");
+ *   await writeTextAtomic("out/b.json", "{}"); // a Ctrl-C between the two waits for this one
+ * });
+ * ```
+ */
+export async function uninterrupted<T>(write: () => Promise<T>): Promise<T> {
+  writesInProgress++;
+  try {
+    return await write();
+  } finally {
+    if (--writesInProgress === 0 && interrupted) exitInterrupted();
+  }
+}
+
+/**
+ * What a script under `runMain` prints when Ctrl-C stops it (called at that moment, so it can
+ * say what was kept), in place of nothing.
+ */
+export function onInterrupt(note: () => string): void {
+  interruptNote = note;
+}
+
 /**
  * Runs a script's main function: a `UsageError` prints `error: …` and a hint, exit 2; any other
  * error prints its message on one line, exit 1. No stack traces for people at a terminal
  * (set GLASSBOX_DEBUG=1 to see them). `name` is the task (`"train"`: the hint says
  * `deno task train --help`) or, when it has a space, the whole command (`"deno run x.ts"`).
+ *
+ * Ctrl-C (SIGINT) exits with code 130 at once, or, when a save is in progress (see
+ * `uninterrupted`), as soon as it is complete; `onInterrupt` sets what it prints.
  */
 export async function runMain(name: string, main: () => Promise<void>): Promise<void> {
+  const onSignal = () => {
+    interrupted = true;
+    if (writesInProgress === 0) exitInterrupted();
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
   try {
     await main();
+    Deno.removeSignalListener("SIGINT", onSignal);
   } catch (e) {
     const err = e instanceof Error ? e : new Error(String(e));
     if (debugWanted()) console.error(err.stack);
