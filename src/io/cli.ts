@@ -160,10 +160,12 @@ function exitInterrupted(): never {
  * @example
  * ```ts
  * import { uninterrupted, writeTextAtomic } from "glassbox";
- * await uninterrupted(async () => {
+ * const n = await uninterrupted(async () => {
  *   await writeTextAtomic("out/a.json", "{}");
  *   await writeTextAtomic("out/b.json", "{}"); // a Ctrl-C between the two waits for this one
+ *   return 2;
  * });
+ * if (n !== 2 || (await Deno.readTextFile("out/b.json")) !== "{}") throw new Error("uninterrupted");
  * ```
  */
 export async function uninterrupted<T>(write: () => Promise<T>): Promise<T> {
@@ -178,6 +180,14 @@ export async function uninterrupted<T>(write: () => Promise<T>): Promise<T> {
 /**
  * What a script under `runMain` prints when Ctrl-C stops it (called at that moment, so it can
  * say what was kept), in place of nothing.
+ *
+ * @example
+ * ```ts
+ * import { onInterrupt } from "glassbox";
+ * let epochs = 0;
+ * onInterrupt(() => `interrupted: keeping ${epochs} complete epochs`);
+ * epochs = 2; // a Ctrl-C from now on prints "interrupted: keeping 2 complete epochs"
+ * ```
  */
 export function onInterrupt(note: () => string): void {
   interruptNote = note;
