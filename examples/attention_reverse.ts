@@ -307,7 +307,7 @@ async function main(): Promise<void> {
   const { flags } = parseFlags(Deno.args, FLAGS);
   if (flags.help) {
     console.log(
-      "examples/attention_reverse.ts [--steps 2000] [--length 8] [--batch 64] [--seed 0] [--out out/reverse]\n" +
+      "deno task reverse [--steps 2000] [--length 8] [--batch 64] [--seed 0] [--out out/reverse]\n" +
         "Trains a one-layer transformer to reverse digit sequences and draws what its attention learned.",
     );
     return;

@@ -219,7 +219,7 @@ async function main(): Promise<void> {
   const { flags } = parseFlags(Deno.args, FLAGS);
   if (flags.help) {
     console.log(
-      "examples/lstm_memory.ts [--delay 20] [--steps 400] [--batch 64] [--hidden 32] [--seed 0] [--out out/memory]\n" +
+      "deno task memory [--delay 20] [--steps 400] [--batch 64] [--hidden 32] [--seed 0] [--out out/memory]\n" +
         "Trains a plain RNN, an LSTM and a GRU to recall a symbol seen --delay steps earlier and draws the gradient\n" +
         "that reaches each time step.",
     );

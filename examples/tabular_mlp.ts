@@ -2,7 +2,7 @@
  * The seed documents' worked example: a binary classifier on synthetic tabular data where only
  * 5 of 100 features carry signal, and input gradients that find them.
  *
- *   deno run --allow-read --allow-env examples/tabular_mlp.ts
+ *   deno run --no-prompt --allow-read --allow-write examples/tabular_mlp.ts
  */
 import {
   Adam,
@@ -17,6 +17,8 @@ import {
   makeClassification,
   manualSeed,
   noGrad,
+  parseFlags,
+  runMain,
   Saliency,
   scope,
   SERIES,
@@ -126,7 +128,15 @@ function rank(importance: Float64Array): number[] {
   return Array.from(importance.keys()).sort((a, b) => importance[b] - importance[a]);
 }
 
-if (import.meta.main) {
+const HELP = `deno run --no-prompt --allow-read --allow-write examples/tabular_mlp.ts [--help]
+Trains a small classifier on synthetic tabular data (5 of 100 features carry signal), ranks the
+features with four attribution methods and writes out/tabular/importance.svg.`;
+
+async function main(): Promise<void> {
+  if (parseFlags(Deno.args, { help: { type: "boolean" } }).flags.help) {
+    console.log(HELP);
+    return;
+  }
   const r = await runTabular({ log: console.log });
   console.log(
     `train accuracy ${(r.trainAccuracy * 100).toFixed(1)}%, test accuracy ${
@@ -168,3 +178,5 @@ if (import.meta.main) {
   await writeTextAtomic("out/tabular/importance.svg", svg);
   console.log("wrote out/tabular/importance.svg");
 }
+
+if (import.meta.main) await runMain("deno run examples/tabular_mlp.ts", main);

@@ -6,8 +6,13 @@
  *
  * Writes to the output directory: checkpoint.safetensors (after every epoch, atomically),
  * history.json (per-step loss, per-epoch train/test loss and accuracy) and metrics.json (test
- * accuracy, per-class accuracy, confusion matrix). Ctrl-C stops after the current step and keeps
- * the last complete checkpoint.
+ * accuracy, per-class accuracy, confusion matrix).
+ *
+ * Ctrl-C stops the run at once: if a file is being written, when that write is done, else
+ * immediately (exit code 130). The output directory then holds the last complete epoch's
+ * checkpoint, history.json and metrics.json (written atomically after each epoch) and the logs
+ * up to the last drain; nothing is written after the process has exited, so when the shell prompt comes
+ * back the directory no longer changes.
  */
 import * as gb from "../mod.ts";
 
@@ -26,7 +31,10 @@ const HELP = `deno task train [options]
 Writes to the output directory: checkpoint.safetensors, history.json, metrics.json,
 tracker.jsonl (per-step gradient, weight and activation statistics), alarms.txt/.jsonl,
 tensorboard/ (event files: tensorboard --logdir <out>/tensorboard) and pictures/.
-Render the pictures again with: deno task inspect <out>`;
+Render the pictures again with: deno task inspect <out>
+
+Ctrl-C stops at once and keeps the last complete epoch (checkpoint.safetensors, history.json and
+metrics.json, written together after each epoch); the pictures are drawn when a run completes.`;
 
 function batchTensor(data: gb.Dataset, idx: number[]): { x: gb.Tensor; y: gb.Tensor } {
   const x = new Float32Array(idx.length * 784);
@@ -82,23 +90,35 @@ async function main(): Promise<void> {
       onAlarm: (a) => console.log(`${tty ? "\n" : ""}ALARM ${a.message}`),
     })
     : null;
-  const drain = async () => {
-    if (!tracker) return;
-    log.alarms(await tracker.flush());
-    log.records(tracker.records.splice(0));
-    await log.flush();
-  };
   const history: { steps: number[]; epochs: Record<string, number>[] } = { steps: [], epochs: [] };
+  // Ctrl-C (runMain): exit at once, or as soon as the save in progress is complete (never half a
+  // file, never a write after the shell has the terminal back, even under a wrapper that exits first)
+  gb.onInterrupt(() => {
+    const kept = history.epochs.length;
+    return `interrupted: ${
+      kept
+        ? `keeping epoch ${kept} (the last complete one) in ${out}: checkpoint, history.json and metrics.json; ` +
+          `deno task inspect ${out} draws its pictures`
+        : `no epoch was complete, so there is no checkpoint (the logs so far are in ${out})`
+    }`;
+  });
+  const drain = () =>
+    gb.uninterrupted(async () => {
+      if (!tracker) return;
+      log.alarms(await tracker.flush());
+      log.records(tracker.records.splice(0));
+      await log.flush();
+    });
+  const write = (name: string, data: unknown) =>
+    gb.writeAtomic(`${out}/${name}`, new TextEncoder().encode(JSON.stringify(data, null, 1)));
   const t0 = performance.now();
-  let stopping = false;
-  const onSig = () => (stopping = true);
-  Deno.addSignalListener("SIGINT", onSig);
-  for (let e = 0; e < epochs && !stopping; e++) {
+  let final: gb.Evaluation | undefined;
+  for (let e = 0; e < epochs; e++) {
     const order = rng.shuffle(Array.from({ length: nTrain }, (_, i) => i));
     const steps = Math.ceil(nTrain / bs);
     let seen = 0, correct = 0, lossSum = 0;
     const te = performance.now();
-    for (let s = 0; s < steps && !stopping; s++) {
+    for (let s = 0; s < steps; s++) {
       const idx = order.slice(s * bs, (s + 1) * bs);
       const [loss, ok] = await gb.scope(async () => {
         const { x, y } = batchTensor(train, idx);
@@ -133,7 +153,6 @@ async function main(): Promise<void> {
       } else if (done % 100 === 0 || done === steps) console.log(line);
     }
     if (tty) console.log();
-    if (stopping) break; // an interrupted epoch is not checkpointed: the last complete one stays
     const ev = await gb.evaluate(model, test, { limit: nTest });
     history.epochs.push({
       epoch: e + 1,
@@ -142,7 +161,25 @@ async function main(): Promise<void> {
       testAccuracy: ev.accuracy,
       lr: opt.lr,
     });
-    await gb.saveModel(model, ckpt, { epoch: String(e + 1), testAccuracy: String(ev.accuracy) });
+    // the checkpoint, history and metrics of the same epoch: a Ctrl-C keeps all three or none changed
+    const seconds = (performance.now() - t0) / 1000;
+    await gb.uninterrupted(async () => {
+      await gb.saveModel(model, ckpt, { epoch: String(e + 1), testAccuracy: String(ev.accuracy) });
+      await write("history.json", history);
+      await write("metrics.json", {
+        testAccuracy: ev.accuracy,
+        testLoss: ev.loss,
+        perClassAccuracy: ev.perClassAccuracy,
+        confusion: ev.confusion,
+        testImages: nTest,
+        epochs: e + 1,
+        // true until the last epoch is written: what an interrupted run leaves says so
+        stopped: e + 1 < epochs,
+        seconds,
+        imagesPerSecond: (history.steps.length * bs) / seconds,
+      });
+    });
+    final = ev;
     log.scalar("loss/train_epoch", lossSum / seen, e + 1);
     log.scalar("loss/test", ev.loss, e + 1);
     log.scalar("accuracy/test", ev.accuracy, e + 1);
@@ -155,31 +192,9 @@ async function main(): Promise<void> {
     );
     sched?.step();
   }
-  Deno.removeSignalListener("SIGINT", onSig);
-  if (stopping) {
-    console.log(
-      `interrupted: keeping the last complete checkpoint (${history.epochs.length} epochs) in ${ckpt}`,
-    );
-    if (history.epochs.length === 0) Deno.exit(130);
-    await gb.loadCheckpoint(model, ckpt);
-  }
-  const final = await gb.evaluate(model, test, { limit: nTest });
   const seconds = (performance.now() - t0) / 1000;
-  const write = (name: string, data: unknown) =>
-    gb.writeAtomic(`${out}/${name}`, new TextEncoder().encode(JSON.stringify(data, null, 1)));
-  await write("history.json", history);
-  await write("metrics.json", {
-    testAccuracy: final.accuracy,
-    testLoss: final.loss,
-    perClassAccuracy: final.perClassAccuracy,
-    confusion: final.confusion,
-    testImages: nTest,
-    seconds,
-    imagesPerSecond: (history.steps.length * bs) / seconds,
-    stopped: stopping,
-  });
   console.log(
-    `test accuracy ${(final.accuracy * 100).toFixed(2)}% on ${nTest} images; ${
+    `test accuracy ${(final!.accuracy * 100).toFixed(2)}% on ${nTest} images; ${
       seconds.toFixed(0)
     } s in all; wrote ${ckpt}, history.json, metrics.json`,
   );
@@ -187,7 +202,7 @@ async function main(): Promise<void> {
   tracker?.remove();
   // the pictures: training charts, first-layer filters and feature maps of the first test image
   const sample = gb.tensor(test.x.subarray(0, 784), [1, 1, 28, 28]);
-  const pics = await gb.renderRunPictures(out, { model, sample });
+  const pics = await gb.renderRunPictures(out, { model, sample }); // each file saved whole
   // the same images in TensorBoard's Images tab
   const step = history.steps.length;
   log.image("filters/0 Conv2d", await gb.filterImage((model.layers[0] as gb.Conv2d).weight), step);
@@ -196,7 +211,7 @@ async function main(): Promise<void> {
     if (a.output.ndim === 4) log.image(`feature_maps/${a.label}`, await gb.featureMapImage(a.output), step);
   }
   gb.disposeActivations(acts);
-  await log.flush();
+  await gb.uninterrupted(() => log.flush());
   sample.dispose();
   const nAlarms = tracker ? tracker.alarms.length : 0;
   console.log(

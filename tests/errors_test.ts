@@ -83,7 +83,7 @@ Deno.test("deno task train and inspect: a flag mistake is one plain line and exi
     [["--seed", "abc"], /^error: --seed takes a whole number, got "abc"/],
     [["--track-every", "x"], /^error: --track-every takes a whole number/],
     [["--epoch", "2"], /^error: unknown flag --epoch/],
-    [["--out"], /^error: Option '--out <value>' argument missing/],
+    [["--out"], /^error: --out needs a value/],
     [["extra"], /^error: unexpected argument "extra"/],
   ];
   for (const [args, re] of cases) {

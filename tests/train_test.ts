@@ -47,7 +47,7 @@ Deno.test("deno task train --quick: history, metrics, and a checkpoint that repr
   await Deno.remove(out, { recursive: true });
 });
 
-Deno.test("Ctrl-C stops training cleanly and keeps the last complete checkpoint", async () => {
+Deno.test("Ctrl-C stops training at once (exit 130) and keeps the last complete epoch", async () => {
   const out = await Deno.makeTempDir();
   const child = trainCommand(out, "--epochs", "50").spawn();
   const ckpt = `${out}/checkpoint.safetensors`;
@@ -62,8 +62,8 @@ Deno.test("Ctrl-C stops training cleanly and keeps the last complete checkpoint"
   child.kill("SIGINT");
   const r = await child.output();
   const text = new TextDecoder().decode(r.stdout);
-  assert.equal(r.code, 0, text + new TextDecoder().decode(r.stderr));
-  assert.match(text, /interrupted: keeping the last complete checkpoint/);
+  assert.equal(r.code, 130, text + new TextDecoder().decode(r.stderr));
+  assert.match(text, /interrupted: keeping epoch \d+ \(the last complete one\)/);
   const metrics = JSON.parse(await Deno.readTextFile(`${out}/metrics.json`));
   assert.equal(metrics.stopped, true);
   const history = JSON.parse(await Deno.readTextFile(`${out}/history.json`));

@@ -4,6 +4,7 @@
  * (Deno file APIs: this is the edge where bytes made by the pure modules reach the disk.)
  */
 import { encodePng, type Image } from "../viz/png.ts";
+import { uninterrupted } from "./cli.ts";
 
 /** Options for `writeAtomic`. */
 export interface WriteOptions {
@@ -13,12 +14,15 @@ export interface WriteOptions {
   onProgress?: (written: number, total: number) => void;
 }
 
-/** Writes bytes to a temporary file beside `path` (creating its folder), then renames it over `path`. */
-export async function writeAtomic(
-  path: string,
-  bytes: Uint8Array,
-  options: WriteOptions = {},
-): Promise<void> {
+/**
+ * Writes bytes to a temporary file beside `path` (creating its folder), then renames it over `path`.
+ * A Ctrl-C under `runMain` waits for it (see `uninterrupted`).
+ */
+export function writeAtomic(path: string, bytes: Uint8Array, options: WriteOptions = {}): Promise<void> {
+  return uninterrupted(() => write(path, bytes, options));
+}
+
+async function write(path: string, bytes: Uint8Array, options: WriteOptions): Promise<void> {
   const tmp = `${path}.tmp-${Date.now()}-${Math.floor(Math.random() * 1e9)}`;
   const chunk = options.chunkSize ?? 4 << 20;
   const slash = path.lastIndexOf("/");

@@ -20,4 +20,13 @@ export {
   type TfEvent,
   tfRecord,
 } from "./tfevents.ts";
-export { type Flags, type FlagSpec, parseFlags, runMain, UsageError, type ValueOf } from "./cli.ts";
+export {
+  type Flags,
+  type FlagSpec,
+  onInterrupt,
+  parseFlags,
+  runMain,
+  uninterrupted,
+  UsageError,
+  type ValueOf,
+} from "./cli.ts";

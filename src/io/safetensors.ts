@@ -77,6 +77,14 @@ interface Entry {
   end: number;
 }
 
+/** The first bytes of a file, for an error message: as text when they are printable, else in hex. */
+function describeStart(bytes: Uint8Array): string {
+  const head = bytes.subarray(0, 16);
+  const printable = head.every((b) => (b >= 0x20 && b < 0x7f) || b === 0x0a || b === 0x0d || b === 0x09);
+  if (printable) return JSON.stringify(new TextDecoder().decode(head));
+  return [...head].map((b) => b.toString(16).padStart(2, "0")).join(" ");
+}
+
 /**
  * Checks a file against the format's rules; returns the parsed header entries or throws an
  * error naming the file and the first problem (truncation, bad JSON, a missing field, offsets
@@ -92,16 +100,30 @@ export function validateSafetensors(
     );
   }
   const n = Number(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigUint64(0, true));
+  // a safetensors header is a JSON object right after the length: its first byte is "{"
+  const looksLike = bytes.length > 8 && bytes[8] === 0x7b;
+  if (n > bytes.length - 8 && !looksLike) {
+    throw new Error(
+      `${name} is not a safetensors file: its first 8 bytes read as a header length of ${n} bytes, ` +
+        `impossible in a file of ${bytes.length} bytes, and no JSON header follows; it starts with ${
+          describeStart(bytes)
+        }`,
+    );
+  }
   if (n > bytes.length - 8) {
     throw new Error(
-      `${name}: header length ${n} runs past the end of the file (${bytes.length} bytes): truncated or not safetensors`,
+      `${name}: header length ${n} runs past the end of the file (${bytes.length} bytes): the file is truncated`,
     );
   }
   let header: Record<string, unknown>;
   try {
     header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + n)));
   } catch (e) {
-    throw new Error(`${name}: the header is not valid UTF-8 JSON (${(e as Error).message})`);
+    throw new Error(
+      `${name} is not a safetensors file or is damaged: its ${n}-byte header is not valid UTF-8 JSON (${
+        (e as Error).message
+      }); it starts with ${describeStart(bytes)}`,
+    );
   }
   if (typeof header !== "object" || header === null || Array.isArray(header)) {
     throw new Error(`${name}: the header is not a JSON object`);

@@ -293,13 +293,17 @@ export class SummaryWriter {
   #queue: Uint8Array[] = [];
   private constructor(readonly path: string) {}
 
-  /** Creates the log directory and a new event file in it. */
+  /**
+   * Creates the log directory and a new event file in it, named as TensorBoard's writers name
+   * theirs (`events.out.tfevents.<time>.<host>.<pid>.0`). The host is the machine's name when
+   * `--allow-sys=hostname` is granted and "glassbox" otherwise: it never asks for the permission.
+   */
   static async create(logdir: string): Promise<SummaryWriter> {
     await Deno.mkdir(logdir, { recursive: true });
-    let host = "glassbox";
-    try {
-      host = Deno.hostname();
-    } catch { /* no --allow-sys */ }
+    // the host name when sys access to it is granted; asking would prompt at a terminal and wait
+    const host = Deno.permissions.querySync({ name: "sys", kind: "hostname" }).state === "granted"
+      ? Deno.hostname()
+      : "glassbox";
     const name = `events.out.tfevents.${
       String(Math.floor(Date.now() / 1000)).padStart(10, "0")
     }.${host}.${Deno.pid}.0`;
