@@ -8,8 +8,31 @@ import { type Caveat, type PredictionFacts, REGIONS } from "./facts.ts";
 /** The languages the text is written in. */
 export type Language = "en" | "zh";
 
-/** The precisions every text uses: percent with one decimal, and two or three decimals. */
-export const pct = (v: number): string => (100 * v).toFixed(1);
+/**
+ * A share or probability in percent with one decimal, and never rounded to a certainty it is
+ * not: a value under 1 that would print as 100.0 gets more decimals (99.96), or "> 99.999"
+ * when even three do not tell it from 100; a value above 0 that would print as 0.0 likewise
+ * (0.04, or "< 0.001").
+ *
+ * @example
+ * ```ts
+ * import { pct } from "glassbox";
+ * if (pct(0.9996) !== "99.96" || pct(0.5) !== "50.0" || pct(1) !== "100.0") throw new Error(pct(0.9996));
+ * ```
+ */
+export function pct(v: number): string {
+  const p = 100 * v;
+  const s = p.toFixed(1);
+  if (v < 1 && Number(s) >= 100) {
+    for (let d = 2; d <= 3; d++) if (Number(p.toFixed(d)) < 100) return p.toFixed(d);
+    return "> 99.999";
+  }
+  if (v > 0 && Number(s) <= 0) {
+    for (let d = 2; d <= 3; d++) if (Number(p.toFixed(d)) > 0) return p.toFixed(d);
+    return "< 0.001";
+  }
+  return s;
+}
 /** Two decimals. */
 export const r2 = (v: number): string => v.toFixed(2);
 /** Three decimals. */
@@ -32,10 +55,10 @@ const METHOD_ZH: Record<string, string> = {
   "Input×Gradient": "输入乘梯度",
 };
 const methodName = (m: string, lang: Language) => (lang === "zh" ? METHOD_ZH[m] ?? m : m);
-const strength = (rho: number, lang: Language) =>
-  rho >= 0.6
+const strength = (rho: number, scale: { weak: number; strong: number }, lang: Language) =>
+  rho > scale.strong
     ? (lang === "en" ? "strongly" : "高")
-    : rho >= 0.3
+    : rho >= scale.weak
     ? (lang === "en" ? "moderately" : "中等")
     : lang === "en"
     ? "weakly"
@@ -148,14 +171,17 @@ export function describePrediction(f: PredictionFacts, lang: Language = "en", cl
   }
   const methods = f.agreement.methods.map((x) => methodName(x, lang)).join(en ? ", " : "、");
   if (Number.isFinite(f.agreement.mean)) {
+    const { weak, strong } = f.agreement.scale;
     lines.push(
       en
-        ? `${methods} agree ${strength(f.agreement.mean, lang)} (mean rank correlation ${
+        ? `${methods} agree ${strength(f.agreement.mean, f.agreement.scale, lang)} (mean rank correlation ${
           r2(f.agreement.mean)
-        }).`
-        : `${methods}之间的一致程度${strength(f.agreement.mean, lang)}（平均秩相关系数 ${
+        }; below ${r2(weak)} counts as weak, ${r2(weak)} to ${r2(strong)} as moderate, above ${
+          r2(strong)
+        } as strong).`
+        : `${methods}之间的一致程度${strength(f.agreement.mean, f.agreement.scale, lang)}（平均秩相关系数 ${
           r2(f.agreement.mean)
-        }）。`,
+        }；低于 ${r2(weak)} 为低，${r2(weak)} 到 ${r2(strong)} 为中等，高于 ${r2(strong)} 为高）。`,
     );
   }
   lines.push(
