@@ -5,8 +5,8 @@
  */
 import { type Caveat, type PredictionFacts, REGIONS } from "./facts.ts";
 
-/** The languages the text is written in. */
-export type Language = "en" | "zh";
+import type { Language } from "../viz/strings.ts";
+export type { Language };
 
 /**
  * A share or probability in percent with one decimal, and never rounded to a certainty it is
