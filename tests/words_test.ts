@@ -149,7 +149,7 @@ Deno.test("describeModel: the gradient line names the weights with the smallest 
     weakSlices: [],
     alarms: [],
     gradients: {
-      step: 900,
+      steps: [450, 900],
       params: [{ name: "0.weight", meanAbs: 2e-5 }, { name: "3.weight", meanAbs: 4e-3 }, {
         name: "7.weight",
         meanAbs: 1e-3,
@@ -159,7 +159,7 @@ Deno.test("describeModel: the gradient line names the weights with the smallest 
   const en = gb.describeModel(facts, "en");
   assert.match(
     en,
-    /\(step 900\) the weights' mean \|gradient\| runs from 2\.00e-5 \(0\.weight\) to 4\.00e-3 \(3\.weight\), a ratio of 200\.0/,
+    /steps 450–900 \(the gradient-flow chart's window\), the weights' mean \|gradient\| runs from 2\.00e-5 \(0\.weight\) to 4\.00e-3 \(3\.weight\), a ratio of 200\.0/,
   );
   assert.deepEqual(numbersIn(en).sort(), numbersIn(gb.describeModel(facts, "zh")).sort());
 });

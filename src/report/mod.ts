@@ -12,3 +12,5 @@ export { fitNovelty, type InputNovelty } from "./novelty.ts";
 export { describeModel, describePrediction, type Language, type ModelFacts, pct } from "./words.ts";
 export { embedImage, escapeHtml, htmlPage, htmlTable, type ReportSection } from "./html.ts";
 export { describeTabular, type FeatureContribution, type TabularFacts, tabularFacts } from "./tabular.ts";
+export { sha256Hex } from "./provenance.ts";
+export { type CalibrationWords, type ReportStrings, reportStrings, type SectionWords } from "./strings.ts";

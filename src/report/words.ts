@@ -5,7 +5,7 @@
  */
 import { type Caveat, type PredictionFacts, REGIONS } from "./facts.ts";
 
-import type { Language } from "../viz/strings.ts";
+import { type Language, methodName as viewName } from "../viz/strings.ts";
 export type { Language };
 
 /**
@@ -49,12 +49,7 @@ const REGION_ZH: Record<(typeof REGIONS)[number], string> = {
   bottom: "下方",
   "bottom-right": "右下",
 };
-const METHOD_ZH: Record<string, string> = {
-  "Integrated Gradients": "积分梯度",
-  Saliency: "显著图",
-  "Input×Gradient": "输入乘梯度",
-};
-const methodName = (m: string, lang: Language) => (lang === "zh" ? METHOD_ZH[m] ?? m : m);
+const methodName = (m: string, lang: Language) => viewName(m, lang);
 const strength = (rho: number, scale: { weak: number; strong: number }, lang: Language) =>
   rho > scale.strong
     ? (lang === "en" ? "strongly" : "高")
@@ -222,8 +217,11 @@ export interface ModelFacts {
   weakSlices: { name: string; accuracy: number; count: number }[];
   /** Alarms raised by gradient tracking. */
   alarms: { kind: string; layer: string; step: number }[];
-  /** The weights' mean |gradient| at gradient tracking's last record (step `step`). */
-  gradients?: { step: number; params: { name: string; meanAbs: number }[] };
+  /**
+   * The weights' mean |gradient| averaged over the tracker's records of steps `steps[0]` to
+   * `steps[1]` (`gradientFlow`: the window the gradient-flow chart draws).
+   */
+  gradients?: { steps: [number, number]; params: { name: string; meanAbs: number }[] };
 }
 
 /**
@@ -286,12 +284,16 @@ export function describeModel(f: ModelFacts, lang: Language = "en", classNames?:
     const e = (v: number) => v.toExponential(2);
     lines.push(
       en
-        ? `At gradient tracking's last record (step ${f.gradients.step}) the weights' mean |gradient| runs from ${
+        ? `Averaged over gradient tracking's records of steps ${f.gradients.steps[0]}–${
+          f.gradients.steps[1]
+        } (the gradient-flow chart's window), the weights' mean |gradient| runs from ${
           e(lo.meanAbs)
         } (${lo.name}) to ${e(hi.meanAbs)} (${hi.name}), a ratio of ${(hi.meanAbs / lo.meanAbs).toFixed(1)}.`
-        : `梯度跟踪的最后一条记录（第 ${f.gradients.step} 步）中，权重的平均 |梯度| 从 ${
-          e(lo.meanAbs)
-        }（${lo.name}）到 ${e(hi.meanAbs)}（${hi.name}），相差 ${(hi.meanAbs / lo.meanAbs).toFixed(1)} 倍。`,
+        : `在梯度跟踪第 ${f.gradients.steps[0]}–${
+          f.gradients.steps[1]
+        } 步的记录上平均（即梯度流图的窗口），权重的平均 |梯度| 从 ${e(lo.meanAbs)}（${lo.name}）到 ${
+          e(hi.meanAbs)
+        }（${hi.name}），相差 ${(hi.meanAbs / lo.meanAbs).toFixed(1)} 倍。`,
     );
   }
   if (f.alarms.length) {

@@ -14,7 +14,7 @@ export {
   type Series,
   textWidth,
 } from "./svg.ts";
-export { type Language, STRINGS, type Strings, strings } from "./strings.ts";
+export { type Language, methodName, STRINGS, type Strings, strings } from "./strings.ts";
 export {
   accuracyChart,
   type ChartRecord,
@@ -35,6 +35,7 @@ export {
   absQuantile,
   attentionHeatmap,
   attributionGrid,
+  colorKey,
   greyImage,
   heatmapImage,
   type HeatmapOptions,

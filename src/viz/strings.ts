@@ -260,3 +260,26 @@ export function strings(lang: Language = "en"): Strings {
   if (!s || !Object.hasOwn(STRINGS, lang)) throw new Error(`language must be "en" or "zh", got "${lang}"`);
   return s;
 }
+
+/** The Chinese names of attribution methods; a name not listed (Grad-CAM, SmoothGrad) is a proper name, kept. */
+const METHODS_ZH: Record<string, string> = {
+  "Integrated Gradients": "积分梯度",
+  Saliency: "显著图",
+  "Input×Gradient": "输入乘梯度",
+  "Guided Backprop": "引导反向传播",
+  "Occlusion 4×4": "遮挡 4×4",
+  Occlusion: "遮挡",
+};
+
+/**
+ * An attribution method's name in a language.
+ *
+ * @example
+ * ```ts
+ * import { methodName } from "glassbox";
+ * if (methodName("Saliency", "zh") !== "显著图" || methodName("Grad-CAM", "zh") !== "Grad-CAM") throw new Error();
+ * ```
+ */
+export function methodName(name: string, lang: Language = "en"): string {
+  return lang === "zh" ? METHODS_ZH[name] ?? name : name;
+}
