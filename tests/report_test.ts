@@ -69,22 +69,19 @@ function svgTexts(html: string): string[] {
 const unescape = (s: string) =>
   s.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&amp;/g, "&");
 
-/** Every English string of the report's table that its Chinese table says otherwise (a heading, header, label, legend, key, intro). */
+/** Method names that stay as they are in every language (proper names). */
+const PROPER = new Set(["IG ρ", "Grad-CAM ρ"]);
+
+/** Every English string of the report's table (headings, headers, labels, legends, keys, intros) but the proper names. */
 function englishOnly(): string[] {
-  const en = gb.reportStrings("en") as unknown as Record<string, unknown>;
-  const zh = gb.reportStrings("zh") as unknown as Record<string, unknown>;
   const out: string[] = [];
-  const walk = (a: unknown, b: unknown) => {
+  const walk = (a: unknown) => {
     if (typeof a === "string") {
-      if (a !== b && /[A-Za-z]{2}/.test(a)) out.push(a);
-    } else if (Array.isArray(a)) a.forEach((v, i) => walk(v, (b as unknown[])[i]));
-    else if (a && typeof a === "object") {
-      for (const k of Object.keys(a)) {
-        walk((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]);
-      }
-    }
+      if (/[A-Za-z]{2}/.test(a) && !PROPER.has(a)) out.push(a);
+    } else if (Array.isArray(a)) a.forEach(walk);
+    else if (a && typeof a === "object") Object.values(a).forEach(walk);
   };
-  walk(en, zh);
+  walk(gb.reportStrings("en"));
   return out;
 }
 
