@@ -227,7 +227,8 @@ const EN: Omit<ReportStrings, keyof Strings> = {
   filtersKey: "blue: negative weight, white: 0, red: positive (one scale for all filters)",
   featureMapsCaption: (label, channels) =>
     `Feature maps of layer ${label} for the first test image: one tile for each of its ${channels} channels.`,
-  featureMapsKey: "each tile scaled from its own minimum (dark) to its own maximum (yellow)",
+  featureMapsKey:
+    "each tile scaled from its own minimum (dark) to its own maximum (yellow); a constant tile is teal",
   tileMin: "tile minimum",
   tileMax: "tile maximum",
   classSlice: (c) => `class ${c}`,
@@ -368,7 +369,7 @@ const ZH: Omit<ReportStrings, keyof Strings> = {
   filtersKey: "蓝色：负权重，白色：0，红色：正权重（所有滤波器同一色标）",
   featureMapsCaption: (label, channels) =>
     `第一张测试图像在层 ${label} 上的特征图：每个小图对应 ${channels} 个通道之一。`,
-  featureMapsKey: "每个小图按其自身的最小值（深色）到最大值（黄色）缩放",
+  featureMapsKey: "每个小图按其自身的最小值（深色）到最大值（黄色）缩放；取值恒定的小图为青绿色",
   tileMin: "小图最小值",
   tileMax: "小图最大值",
   classSlice: (c) => `类别 ${c}`,
