@@ -145,6 +145,8 @@ async function main(): Promise<void> {
       `no checkpoint at ${ckpt}: make one with \`deno task train\` (about 10 minutes) or \`deno task train --quick\``,
     );
   }
+  // the report matches a compression study to its own checkpoint by these bytes' hash
+  const ckptSha256 = await gb.sha256Hex(await Deno.readFile(ckpt));
   const { model: loaded } = await gb.loadModel(ckpt);
   if (!(loaded instanceof gb.Sequential) || !(loaded.layers[3] instanceof gb.Conv2d)) {
     throw new Error(`${ckpt}: expected the seed CNN of deno task train, got a ${loaded.typeName}`);
@@ -494,6 +496,7 @@ async function main(): Promise<void> {
     JSON.stringify(
       {
         checkpoint: ckpt,
+        checkpointSha256: ckptSha256,
         testImages: nTest,
         explainedImages: nExplain,
         steps,

@@ -12,11 +12,14 @@ import type { VariantSummary } from "./compress_mnist.ts";
 const HELP = `deno task report [DIR] [options]
   DIR               the output directory of deno task train (default out/mnist)
   --out FILE        where the page goes (default DIR/report.html)
-  --lang en|zh      language of the explanations in words (default en)
+  --lang en|zh      language of the whole page: headings, charts, tables and words (default en)
   --mistakes N      confident mistakes shown (default 6)
   --gallery N       test images in the attribution gallery (default 4)
-  --compress DIR    a deno task compress output to include (default out/compress, if it exists)
-  --attention DIR   a deno task reverse output to include (default out/reverse, if it exists)
+  --compress DIR    a deno task compress output to include (default out/compress, if it exists;
+                    a DIR given here that holds no summary.json is an error)
+  --attention DIR   a deno task reverse output to include (default out/reverse, if it exists;
+                    a DIR given here that holds no attention.svg is an error)
+Borrowed sections name their run and checkpoint; one made from another checkpoint says so.
   --help            this text`;
 
 const FLAGS = {
@@ -24,8 +27,8 @@ const FLAGS = {
   lang: { type: "choice", choices: ["en", "zh"], default: "en" },
   mistakes: { type: "int", min: 1, default: 6 },
   gallery: { type: "int", min: 1, default: 4 },
-  compress: { type: "string", default: "out/compress" },
-  attention: { type: "string", default: "out/reverse" },
+  compress: { type: "string" },
+  attention: { type: "string" },
   help: { type: "boolean" },
 } as const;
 
@@ -34,8 +37,8 @@ const t0 = performance.now();
 const log = (m: string) =>
   console.log(`[${((performance.now() - t0) / 1000).toFixed(0).padStart(3)} s] ${m}`);
 
-/** The run's pictures that exist, embedded (SVG as text, PNG as bytes). */
-async function pictures(dir: string, names: [string, string][]): Promise<string> {
+/** The pictures of another run that exist, embedded (SVG as text, PNG as bytes). */
+async function pictures(dir: string, names: [string, string][], none: string): Promise<string> {
   const out: string[] = [];
   for (const [file, alt] of names) {
     const path = `${dir}/${file}`;
@@ -46,13 +49,24 @@ async function pictures(dir: string, names: [string, string][]): Promise<string>
         : gb.embedImage(await Deno.readFile(path), alt),
     );
   }
-  return out.length
-    ? `<div class="row">${out.join("")}</div>`
-    : `<p class="note">(no pictures in ${gb.escapeHtml(dir)})</p>`;
+  return out.length ? `<div class="row">${out.join("")}</div>` : `<p class="note">${gb.escapeHtml(none)}</p>`;
 }
 
 const p = (text: string) => `<p>${gb.escapeHtml(text)}</p>`;
+/** The sentence under a heading that says what the section shows and how to read it. */
+const intro = (text: string) => `<p class="intro">${gb.escapeHtml(text)}</p>`;
+const warn = (text: string) => `<p class="warning">${gb.escapeHtml(text)}</p>`;
 const pre = (text: string) => `<pre>${gb.escapeHtml(text)}</pre>`;
+const row = (...items: string[]) => `<div class="row">${items.join("")}</div>`;
+/** A picture with its caption (and colour key) under it. */
+const figure = (img: string, caption: string, key = "") =>
+  `<figure>${img}<figcaption>${gb.escapeHtml(caption)}</figcaption>${key}</figure>`;
+
+function thin<T>(records: T[], max = 600): T[] {
+  if (records.length <= max) return records;
+  const k = Math.ceil(records.length / max);
+  return records.filter((_, i) => i % k === 0 || i === records.length - 1);
+}
 
 async function main(): Promise<void> {
   const { flags, positionals } = gb.parseFlags(Deno.args, FLAGS, { positionals: [0, 1] });
@@ -67,67 +81,161 @@ async function main(): Promise<void> {
       `no checkpoint at ${ckpt}: run \`deno task train\` first (or give the directory it wrote)`,
     );
   }
+  // a borrowed run named on the command line must be there; the defaults are used only if they are
+  const compressDir = flags.compress ?? "out/compress", attentionDir = flags.attention ?? "out/reverse";
+  if (flags.compress !== undefined && !(await gb.fileExists(`${compressDir}/summary.json`))) {
+    throw new gb.UsageError(
+      `--compress ${compressDir}: no summary.json there (not a deno task compress output)`,
+    );
+  }
+  if (flags.attention !== undefined && !(await gb.fileExists(`${attentionDir}/attention.svg`))) {
+    throw new gb.UsageError(
+      `--attention ${attentionDir}: no attention.svg there (not a deno task reverse output)`,
+    );
+  }
   const lang = flags.lang as gb.Language;
+  const t = gb.reportStrings(lang);
   const outFile = flags.out ?? `${dir}/report.html`;
+  const ckptSha = await gb.sha256Hex(await Deno.readFile(ckpt));
   const { model, metadata } = await gb.loadModel(ckpt);
   model.eval();
   const test = gb.mnistDataset(await gb.loadMnist("test"));
   const train = gb.mnistDataset(await gb.loadMnist("train"));
   const sections: gb.ReportSection[] = [];
-  const pics = `${dir}/pictures`;
+  const image = (i: number) => test.x.subarray(i * 784, (i + 1) * 784);
+  const first = gb.tensor(image(0), [1, 1, 28, 28]);
 
   // the model
   log("model summary and graph");
-  const summaryText = (await gb.fileExists(`${pics}/summary.txt`))
-    ? await Deno.readTextFile(`${pics}/summary.txt`)
-    : (await gb.summary(model, [1, 1, 28, 28])).table;
+  const sum = await gb.summary(model, [1, 1, 28, 28]);
+  // graphToSvg names the input node "input" in English: the page's language names it here
+  const graph = gb.graphToSvg(await gb.modelGraph(model, first), t.graphTitle)
+    .replaceAll('font-weight="bold">input</text>', `font-weight="bold">${gb.escapeHtml(t.input)}</text>`);
   sections.push({
     id: "model",
-    title: "Model",
-    html:
-      p(`Checkpoint ${ckpt} (${metadata["glassbox.architecture"] ?? "?"}, epoch ${metadata.epoch ?? "?"}).`) +
-      pre(summaryText) + await pictures(pics, [["model_graph.svg", "the model's layers, input to output"]]),
+    title: t.sections.model.title,
+    html: intro(t.sections.model.intro) +
+      p(t.checkpointLine(
+        ckpt,
+        String(metadata["glassbox.architecture"] ?? "?"),
+        String(metadata.epoch ?? "?"),
+        ckptSha,
+      )) +
+      gb.htmlTable(
+        t.summaryHeaders,
+        sum.layers.map((l) => [
+          l.name,
+          l.type,
+          `[${l.outputShape.join(", ")}]`,
+          l.params,
+          l.macs,
+          `${(l.activationBytes / 1024).toFixed(1)} KiB`,
+        ]),
+      ) + p(t.summaryTotals(sum.totalParams, sum.trainableParams, sum.totalMacs)) +
+      figure(gb.embedImage(graph, t.graphTitle), t.graphCaption),
   });
+
+  // training
+  let history: gb.History | null = null;
+  if (await gb.fileExists(`${dir}/history.json`)) {
+    history = JSON.parse(await Deno.readTextFile(`${dir}/history.json`)) as gb.History;
+  }
+  const spe = history && history.epochs.length
+    ? Math.round(history.steps.length / history.epochs.length)
+    : history?.steps.length ?? 1;
   sections.push({
     id: "training",
-    title: "Training",
-    html: await pictures(pics, [["loss.svg", "training and test loss"], [
-      "accuracy.svg",
-      "training and test accuracy",
-    ]]),
+    title: t.sections.training.title,
+    html: intro(t.sections.training.intro) + (history
+      ? row(
+        gb.embedImage(gb.lossChart(history, spe, lang), t.sections.training.title),
+        history.epochs.length ? gb.embedImage(gb.accuracyChart(history, lang), t.accuracyTitle) : "",
+      )
+      : p(t.noHistory(dir))),
   });
-  const alarms = (await gb.fileExists(`${dir}/alarms.jsonl`))
-    ? (await Deno.readTextFile(`${dir}/alarms.jsonl`)).split("\n").filter(Boolean).map((l) =>
-      JSON.parse(l) as gb.Alarm
-    )
-    : [];
+
+  // gradients, from the same records the words below read
+  const { records, alarms } = await gb.readRunLog(dir);
+  const flow = records.length ? gb.gradientFlow(records) : null;
+  const thinned = thin(records);
+  const withHist = records.filter((r) => r.params.some((q) => q.weight.histogram.length > 0));
+  const lastHist = withHist.at(-1);
   sections.push({
     id: "gradients",
-    title: "Gradient flow and alarms",
-    html: await pictures(pics, [
-      ["gradient_flow.svg", "mean |gradient| per layer over training"],
-      ["gradient_norms.svg", "gradient norms"],
-      ["update_ratios.svg", "update-to-weight ratios"],
-      ["gradient_histograms.svg", "gradient histograms"],
-    ]) + (alarms.length
-      ? pre(
-        alarms.map((a) => `step ${a.step}: ${a.kind} in ${a.layer} (${a.value} against ${a.threshold})`).join(
-          "\n",
-        ),
+    title: t.sections.gradients.title,
+    html: intro(t.sections.gradients.intro) + (records.length
+      ? row(
+        gb.embedImage(gb.gradientFlowChart(records, lang), t.meanAbsGrad),
+        gb.embedImage(gb.gradNormChart(thinned, lang), t.gradNormTitle),
+        thinned.some((r) => r.params.some((q) => q.updateRatio !== undefined))
+          ? gb.embedImage(gb.updateRatioChart(thinned, lang), t.updateRatioTitle)
+          : "",
+        lastHist ? gb.embedImage(gb.histogramsChart(lastHist, "grad", lang), t.gradientValue) : "",
       )
-      : p("Gradient tracking raised no alarm.")),
+      : p(t.noRecords(dir))) +
+      (alarms.length
+        ? pre(alarms.map((a) => t.alarmLine(a.step, a.kind, a.layer, a.value, a.threshold)).join("\n"))
+        : p(t.noAlarm)),
   });
+
+  // weights and activations: distributions, filters and feature maps with their keys
+  log("filters and feature maps");
+  const convs = model.namedModules().filter(([, m]) => m.typeName === "Conv2d");
+  const figures: string[] = [];
+  if (lastHist) {
+    const names = lastHist.params.filter((q) => !q.name.endsWith("bias")).map((q) => q.name);
+    figures.push(
+      gb.embedImage(
+        gb.gridOfCharts(names.map((n) => gb.distributionChart(withHist, n, "weight", lang)), 2),
+        t.sections.distributions.title,
+      ),
+      gb.embedImage(gb.histogramsChart(lastHist, "weight", lang), t.weightValue),
+    );
+    if (lastHist.layers.some((l) => l.activation?.histogram.length)) {
+      figures.push(gb.embedImage(gb.histogramsChart(lastHist, "activation", lang), t.activationValue));
+    }
+  }
+  if (convs.length) {
+    const [name, conv] = convs[0];
+    const w = conv.namedParameters().find(([n]) => n === "weight")![1];
+    const wa = (await w.toArray()) as Float32Array, [O, I, KH, KW] = w.shape;
+    let amax = 0;
+    for (let o = 0; o < O; o++) {
+      for (let k = 0; k < KH * KW; k++) amax = Math.max(amax, Math.abs(wa[o * I * KH * KW + k]));
+    }
+    figures.push(figure(
+      gb.embedImage(gb.encodePng(await gb.filterImage(w)), t.filtersCaption(name, O)),
+      t.filtersCaption(name, O),
+      gb.embedImage(
+        gb.colorKey("diverging", [`−${amax.toPrecision(2)}`, `+${amax.toPrecision(2)}`], t.filtersKey),
+        t.filtersKey,
+      ),
+    ));
+    const acts = await gb.captureActivations(model, first);
+    const fmKey = gb.embedImage(
+      gb.colorKey("viridis", [t.tileMin, t.tileMax], t.featureMapsKey),
+      t.featureMapsKey,
+    );
+    for (
+      const a of acts.filter((a) =>
+        a.output.ndim === 4 && (a.label === `${name} Conv2d` || a.label === "4 ReLU")
+      )
+    ) {
+      figures.push(figure(
+        gb.embedImage(
+          gb.encodePng(await gb.featureMapImage(a.output)),
+          t.featureMapsCaption(a.label, a.output.shape[1]),
+        ),
+        t.featureMapsCaption(a.label, a.output.shape[1]),
+        fmKey,
+      ));
+    }
+    gb.disposeActivations(acts);
+  }
   sections.push({
     id: "distributions",
-    title: "Weights and activations",
-    html: await pictures(pics, [
-      ["weight_distributions.svg", "weight percentiles over training"],
-      ["weight_histograms.svg", "weight histograms"],
-      ["activation_histograms.svg", "activation histograms"],
-      ["filters_0.png", "first-layer filters"],
-      ["feature_maps_0_Conv2d.png", "feature maps of the first conv on the first test image"],
-      ["feature_maps_4_ReLU.png", "feature maps of the second conv's ReLU"],
-    ]),
+    title: t.sections.distributions.title,
+    html: intro(t.sections.distributions.intro) + row(...figures),
   });
 
   // errors
@@ -137,12 +245,13 @@ async function main(): Promise<void> {
   const pairs = gb.confusedPairs(confusion, 8);
   const stats = gb.imageStatistics(test, (0.5 - gb.MNIST_MEAN) / gb.MNIST_STD);
   const rel = gb.reliability(preds);
+  const byClass = gb.sliceByClass(preds).map((sl) => ({ ...sl, name: t.classSlice(sl.lo) }));
   const slices = [
-    ...gb.sliceByClass(preds),
-    ...gb.sliceByValue(preds, stats.ink, "ink"),
-    ...gb.sliceByValue(preds, stats.thickness, "stroke width"),
+    ...byClass,
+    ...gb.sliceByValue(preds, stats.ink, t.inkSlice),
+    ...gb.sliceByValue(preds, stats.thickness, t.strokeSlice),
     ...rel.bins.map((b) => ({
-      name: `confidence ${b.lo.toFixed(2)}–${b.hi.toFixed(2)}`,
+      name: t.confidenceSlice(b.lo.toFixed(2), b.hi.toFixed(2)),
       by: "confidence",
       lo: b.lo,
       hi: b.hi,
@@ -153,29 +262,30 @@ async function main(): Promise<void> {
   const weak = gb.weakestSlices(slices, 6, 50);
   sections.push({
     id: "errors",
-    title: "Errors",
-    html: p(`Test accuracy ${(100 * rel.accuracy).toFixed(2)}% on ${preds.count} images.`) +
+    title: t.sections.errors.title,
+    html: intro(t.sections.errors.intro) +
+      p(t.testAccuracyLine(`${(100 * rel.accuracy).toFixed(2)}`, preds.count)) +
       `<div class="row">${
         gb.embedImage(
-          gb.confusionMatrixChart(confusion, { title: "Confusion matrix, MNIST test set" }),
-          "confusion matrix",
+          gb.confusionMatrixChart(confusion, { title: t.confusionTitleTest, lang }),
+          t.confusionTitleTest,
         )
       }<div>` +
-      "<h3>Accuracy per class</h3>" +
+      `<h3>${gb.escapeHtml(t.perClassHeading)}</h3>` +
       gb.htmlTable(
-        ["class", "images", "accuracy"],
-        gb.sliceByClass(preds).map((s) => [s.lo, s.count, `${(100 * s.accuracy).toFixed(2)}%`]),
+        t.perClassHeaders,
+        byClass.map((sl) => [sl.lo, sl.count, `${(100 * sl.accuracy).toFixed(2)}%`]),
       ) +
-      "<h3>Most confused pairs</h3>" +
+      `<h3>${gb.escapeHtml(t.confusedHeading)}</h3>` +
       gb.htmlTable(
-        ["true", "predicted as", "images", "share of the class"],
+        t.confusedHeaders,
         pairs.map((c) => [c.actual, c.predicted, c.count, `${(100 * c.rate).toFixed(2)}%`]),
       ) +
-      "</div></div><h3>Where the model is weakest</h3>" +
-      p("Slices by class, by ink (share of pixels above half intensity), by stroke width (2 × ink area / ink perimeter, in pixels) and by confidence; only slices of 50 images or more.") +
+      `</div></div><h3>${gb.escapeHtml(t.weakestHeading)}</h3>` +
+      p(t.slicesNote) +
       gb.htmlTable(
-        ["slice", "images", "accuracy"],
-        weak.map((s) => [s.name, s.count, `${(100 * s.accuracy).toFixed(2)}%`]),
+        t.sliceHeaders,
+        weak.map((sl) => [sl.name, sl.count, `${(100 * sl.accuracy).toFixed(2)}%`]),
       ),
   });
 
@@ -189,99 +299,108 @@ async function main(): Promise<void> {
   const fold = (k: number) => {
     const [a, b] = k === 0 ? [0, half] : [half, preds.count];
     const judged = part(a, b);
-    return `images ${a}–${b - 1} with T = ${temperatures[k].toFixed(3)} (fitted on the other half): ECE ${
-      gb.reliability(judged).ece.toFixed(4)
-    } → ${gb.reliability(gb.applyTemperature(judged, temperatures[k])).ece.toFixed(4)}`;
+    return t.calibrationFold(
+      a,
+      b - 1,
+      temperatures[k].toFixed(3),
+      gb.reliability(judged).ece.toFixed(4),
+      gb.reliability(gb.applyTemperature(judged, temperatures[k])).ece.toFixed(4),
+    );
   };
   const fitAll = gb.fitTemperature(preds);
   sections.push({
     id: "calibration",
-    title: "Calibration",
-    html:
-      p(`Temperature scaling (Guo et al. 2017), cross-fitted: each half of the test set is scaled by the temperature that minimises the negative log-likelihood on the other half, so every image is judged by a temperature that never saw it. Expected calibration error over all ${preds.count} images (15 equal-width bins): ${
-        before.ece.toFixed(4)
-      } before, ${after.ece.toFixed(4)} after. Per half: ${fold(0)}; ${fold(1)}. ${
-        after.ece < before.ece
-          ? "Temperature scaling lowered it."
-          : "Here it did not lower the ECE: the model was already this close to calibrated."
-      } (Fitted on all images, T = ${fitAll.temperature.toFixed(3)}, NLL ${fitAll.nllBefore.toFixed(4)} → ${
-        fitAll.nllAfter.toFixed(4)
-      }.)`) +
-      `<div class="row">${
+    title: t.sections.calibration.title,
+    html: intro(t.sections.calibration.intro) +
+      p(t.calibrationText({
+        count: preds.count,
+        before: before.ece.toFixed(4),
+        after: after.ece.toFixed(4),
+        folds: [fold(0), fold(1)],
+        lowered: after.ece < before.ece,
+        temperature: fitAll.temperature.toFixed(3),
+        nllBefore: fitAll.nllBefore.toFixed(4),
+        nllAfter: fitAll.nllAfter.toFixed(4),
+      })) +
+      row(
         gb.embedImage(
-          gb.reliabilityDiagram(before.bins, { title: "Before temperature scaling", ece: before.ece }),
-          "reliability diagram before temperature scaling",
-        )
-      }${
+          gb.reliabilityDiagram(before.bins, { title: t.beforeScaling, ece: before.ece, lang }),
+          t.beforeScaling,
+        ),
         gb.embedImage(
           gb.reliabilityDiagram(after.bins, {
-            title: `After (T = ${temperatures.map((t) => t.toFixed(2)).join(" and ")}, cross-fitted)`,
+            title: t.afterScaling(
+              temperatures.map((v) => v.toFixed(2)).join(lang === "zh" ? " 和 " : " and "),
+            ),
             ece: after.ece,
+            lang,
           }),
-          "reliability diagram after temperature scaling",
-        )
-      }</div>`,
+          t.afterScaling(""),
+        ),
+      ),
   });
 
-  // confident mistakes, each beside the best example of its true and its predicted class
+  // confident mistakes, each beside the best example of its true and its predicted class, with
+  // the maps of exactly the methods its text cites (and Grad-CAM)
   log("the most confident mistakes, explained");
   const novelty = gb.fitNovelty(train, { limit: 10000 });
-  const image = (i: number) => test.x.subarray(i * 784, (i + 1) * 784);
+  const runners: Record<string, (x: gb.Tensor, target: number[]) => Promise<gb.Tensor>> = {
+    "Integrated Gradients": (x, target) =>
+      new gb.IntegratedGradients(model).attribute(x, { target, baselines: BLACK, nSteps: 32 }),
+    Saliency: (x, target) => new gb.Saliency(model).attribute(x, { target }),
+    "Input×Gradient": (x, target) => new gb.InputXGradient(model).attribute(x, { target }),
+    "Grad-CAM": (x, target) => new gb.GradCAM(model, model.get("4")).attribute(x, { target }),
+  };
   const cards: string[] = [];
   for (const m of gb.confidentMistakes(preds, flags.mistakes!)) {
-    const idx = [m.index, gb.bestExample(preds, m.actual), gb.bestExample(preds, m.predicted)];
-    const xs = new Float32Array(3 * 784);
-    idx.forEach((k, r) => xs.set(image(k), r * 784));
-    const x = gb.tensor(xs, [3, 1, 28, 28]);
-    const target = idx.map((k) => preds.predicted[k]);
-    const ig = await new gb.IntegratedGradients(model).attribute(x, { target, baselines: BLACK, nSteps: 32 });
-    const cam = await new gb.GradCAM(model, model.get("4")).attribute(x, { target });
-    const rows = idx.map((k, r) => ({
-      image: image(k),
-      caption: `${
-        r === 0 ? "mistake" : r === 1 ? "true class, right" : "predicted class, right"
-      }: test ${k}, label ${test.y[k]}, predicted ${preds.predicted[k]} (${
-        (100 * preds.confidence[k]).toFixed(1)
-      }%)`,
-    }));
-    const igA = (await ig.toArray()) as Float32Array, camA = (await cam.toArray()) as Float32Array;
-    const grid = gb.attributionGrid(
-      rows,
-      [
-        {
-          name: "Integrated Gradients",
-          maps: [0, 1, 2].map((r) => igA.subarray(r * 784, (r + 1) * 784)),
-          signed: true,
-        },
-        {
-          name: "Grad-CAM",
-          maps: [0, 1, 2].map((r) => camA.subarray(r * 784, (r + 1) * 784)),
-          signed: false,
-        },
-      ],
-      28,
-      28,
-      `Test ${m.index}: a ${m.actual} taken for a ${m.predicted}, each map for the row's predicted class`,
-    );
     const facts = await gb.predictionFacts(model, gb.tensor(image(m.index), [1, 1, 28, 28]), {
       label: m.actual,
       baseline: BLACK,
       knownConfusions: pairs,
       novelty,
     });
-    [x, ig, cam].forEach((t) => t.dispose());
+    const idx = [m.index, gb.bestExample(preds, m.actual), gb.bestExample(preds, m.predicted)];
+    const xs = new Float32Array(3 * 784);
+    idx.forEach((k, r) => xs.set(image(k), r * 784));
+    const x = gb.tensor(xs, [3, 1, 28, 28]);
+    const target = idx.map((k) => preds.predicted[k]);
+    const shown = [...new Set([facts.method, ...facts.agreement.methods, "Grad-CAM"])];
+    const columns: gb.MethodColumn[] = [];
+    for (const name of shown) {
+      const run = runners[name];
+      if (!run) throw new Error(`the text cites ${name}, which the report cannot draw`);
+      const a = await run(x, target);
+      const arr = (await a.toArray()) as Float32Array;
+      a.dispose();
+      columns.push({
+        name: gb.methodName(name, lang),
+        maps: [0, 1, 2].map((r) => arr.slice(r * 784, (r + 1) * 784)),
+        signed: name !== "Grad-CAM" && name !== "Saliency",
+      });
+    }
+    x.dispose();
+    const rows = idx.map((k, r) => ({
+      image: image(k),
+      caption: t.cardCaption(r, k, test.y[k], preds.predicted[k], gb.pct(preds.confidence[k])),
+    }));
+    const grid = gb.attributionGrid(
+      rows,
+      columns,
+      28,
+      28,
+      t.mistakeGridTitle(m.index, m.actual, m.predicted),
+      lang,
+    );
     cards.push(
-      `<div class="card">${gb.embedImage(grid, `attributions of test image ${m.index}`)}${
+      `<div class="card">${gb.embedImage(grid, t.mistakeGridTitle(m.index, m.actual, m.predicted))}${
         pre(gb.describePrediction(facts, lang))
       }</div>`,
     );
   }
   sections.push({
     id: "mistakes",
-    title: "Most confident mistakes",
-    html:
-      p("Each mistake (top row) beside the most confidently right example of its true class and of the class it was taken for. The text is generated from the computed numbers only.") +
-      cards.join(""),
+    title: t.sections.mistakes.title,
+    html: intro(t.sections.mistakes.intro) + cards.join(""),
   });
 
   // the gallery of attribution methods
@@ -289,46 +408,33 @@ async function main(): Promise<void> {
   const n = flags.gallery!;
   const gx = gb.tensor(test.x.subarray(0, n * 784), [n, 1, 28, 28]);
   const gt = Array.from(preds.predicted.subarray(0, n));
-  const columns: gb.MethodColumn[] = [];
+  const gallery: gb.MethodColumn[] = [];
   for (const m of Object.values(gb.attributionPresets(BLACK, "4"))) {
     const a = (await (await m.run(model, gx, gt)).toArray()) as Float32Array;
-    columns.push({
-      name: m.label,
+    gallery.push({
+      name: gb.methodName(m.label, lang),
       signed: m.signed,
       maps: Array.from({ length: n }, (_, i) => a.subarray(i * 784, (i + 1) * 784)),
     });
   }
   const galleryRows = Array.from({ length: n }, (_, i) => ({
     image: image(i),
-    caption: `test ${i}: label ${test.y[i]}, predicted ${preds.predicted[i]} (${
-      (100 * preds.confidence[i]).toFixed(1)
-    }%)`,
+    caption: t.galleryCaption(i, test.y[i], preds.predicted[i], gb.pct(preds.confidence[i])),
   }));
   sections.push({
     id: "gallery",
-    title: "Attribution methods compared",
-    html: gb.embedImage(
-      gb.attributionGrid(
-        galleryRows,
-        columns,
-        28,
-        28,
-        "Why the predicted class? Six methods on the same images",
-      ),
-      "attribution methods side by side",
+    title: t.sections.gallery.title,
+    html: intro(t.sections.gallery.intro) + gb.embedImage(
+      gb.attributionGrid(galleryRows, gallery, 28, 28, t.galleryTitle(gallery.length), lang),
+      t.galleryTitle(gallery.length),
     ),
   });
 
-  // the model in words, with the last gradient-tracking record
-  let lastRecord: gb.StepRecord | null = null;
-  if (await gb.fileExists(`${dir}/tracker.jsonl`)) {
-    const lines = (await Deno.readTextFile(`${dir}/tracker.jsonl`)).trimEnd().split("\n");
-    if (lines.length && lines.at(-1)) lastRecord = JSON.parse(lines.at(-1)!) as gb.StepRecord;
-  }
+  // the model in words: the gradient figure from the gradient-flow chart's own records
   sections.push({
     id: "words",
-    title: lang === "zh" ? "模型概述" : "The model in words",
-    html: pre(gb.describeModel({
+    title: t.sections.words.title,
+    html: intro(t.sections.words.intro) + pre(gb.describeModel({
       accuracy: rel.accuracy,
       count: preds.count,
       ece: before.ece,
@@ -337,39 +443,43 @@ async function main(): Promise<void> {
       confusions: pairs.slice(0, 3),
       weakSlices: weak.slice(0, 3),
       alarms: alarms.map((a) => ({ kind: a.kind, layer: a.layer, step: a.step })),
-      gradients: lastRecord
-        ? {
-          step: lastRecord.step,
-          params: lastRecord.params.filter((q) => q.name.endsWith("weight") && q.grad).map((q) => ({
-            name: q.name,
-            meanAbs: q.grad!.meanAbs,
-          })),
-        }
+      gradients: flow
+        ? { steps: flow.steps, params: flow.params.map((q) => ({ name: q.name, meanAbs: q.meanAbs })) }
         : undefined,
     }, lang)),
   });
 
-  // attention and compression, where those runs exist
-  if (await gb.fileExists(`${flags.attention}/attention.svg`)) {
+  // borrowed runs: each names its run and checkpoint, and one from another checkpoint says so
+  if (await gb.fileExists(`${attentionDir}/attention.svg`)) {
+    const own = `${attentionDir}/model.safetensors`;
+    const sha = (await gb.fileExists(own)) ? await gb.sha256Hex(await Deno.readFile(own)) : undefined;
     sections.push({
       id: "attention",
-      title: "Attention (deno task reverse)",
-      html: await pictures(flags.attention!, [["attention.svg", "attention of every layer and head"], [
-        "head_view.svg",
-        "head view",
-      ], ["rollout.svg", "attention rollout"]]),
+      title: t.sections.attention.title,
+      html: intro(t.sections.attention.intro) + warn(t.attentionSource(attentionDir, own, sha)) +
+        await pictures(attentionDir, [["attention.svg", "attention"], ["head_view.svg", "head view"], [
+          "rollout.svg",
+          "rollout",
+        ]], t.noPictures(attentionDir)),
     });
   }
-  if (await gb.fileExists(`${flags.compress}/summary.json`)) {
-    const s = JSON.parse(await Deno.readTextFile(`${flags.compress}/summary.json`));
+  if (await gb.fileExists(`${compressDir}/summary.json`)) {
+    const s = JSON.parse(await Deno.readTextFile(`${compressDir}/summary.json`)) as {
+      checkpoint?: string;
+      checkpointSha256?: string;
+      variants: VariantSummary[];
+    };
+    const source = s.checkpointSha256 === undefined
+      ? warn(t.compressUnknown(compressDir, s.checkpoint ?? "?", ckpt))
+      : s.checkpointSha256 === ckptSha
+      ? p(t.compressSame(compressDir, s.checkpoint ?? "?", ckptSha))
+      : warn(t.compressDifferent(compressDir, s.checkpoint ?? "?", s.checkpointSha256, ckpt, ckptSha));
     sections.push({
       id: "compression",
-      title: "Compression (deno task compress)",
-      html: gb.htmlTable(
-        ["variant", "parameters", "non-zero", "file KiB", "test accuracy", "ms / 256", "IG ρ", "Grad-CAM ρ"],
-        (s.variants as VariantSummary[]).map((
-          v,
-        ) => [
+      title: t.sections.compression.title,
+      html: intro(t.sections.compression.intro) + source + gb.htmlTable(
+        t.compressHeaders,
+        s.variants.map((v) => [
           v.name,
           v.params,
           v.nonzero,
@@ -379,19 +489,21 @@ async function main(): Promise<void> {
           +v.igDrift.toFixed(3),
           +v.camDrift.toFixed(3),
         ]),
-      ) + await pictures(flags.compress!, [
-        ["accuracy_vs_sparsity.svg", "test error against sparsity"],
-        ["drift_integrated_gradients.svg", "Integrated Gradients of every variant"],
-        ["drift_gradcam.svg", "Grad-CAM of every variant"],
-        ["weight_histograms.svg", "weights before and after pruning"],
-      ]),
+      ) + await pictures(compressDir, [
+        ["accuracy_vs_sparsity.svg", "accuracy vs sparsity"],
+        ["drift_integrated_gradients.svg", "Integrated Gradients"],
+        ["drift_gradcam.svg", "Grad-CAM"],
+        ["weight_histograms.svg", "weights"],
+      ], t.noPictures(compressDir)),
     });
   }
+  first.dispose();
 
   const html = gb.htmlPage(
-    "glassbox report",
+    t.pageTitle,
     sections,
-    `Run ${dir}; written ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC.`,
+    t.subtitle(dir, new Date().toISOString().slice(0, 16).replace("T", " ")),
+    lang,
   );
   await gb.writeTextAtomic(outFile, html);
   log(`wrote ${outFile} (${(html.length / 1024 / 1024).toFixed(1)} MiB, ${sections.length} sections)`);

@@ -22,6 +22,7 @@ function factNumbers(f: gb.PredictionFacts): number[] {
   const out = [f.predicted, f.runnerUp, 100 * f.probability, 100 * f.runnerUpProbability, 100 * f.margin];
   if (f.label !== undefined) out.push(f.label);
   out.push(...f.regionShares.map((s) => 100 * s), f.agreement.mean, f.deletionAuc, f.randomDeletionAuc);
+  out.push(f.agreement.scale.weak, f.agreement.scale.strong);
   if (f.novelty) out.push(f.novelty.distance, f.novelty.threshold, f.novelty.percentile);
   for (const c of f.caveats) {
     for (const [k, v] of Object.entries(c)) {
@@ -32,13 +33,17 @@ function factNumbers(f: gb.PredictionFacts): number[] {
   return out;
 }
 
-const numbersIn = (text: string) => text.match(/-?\d+(?:\.\d+)?/g) ?? [];
+const numbersIn = (text: string) => text.match(/[<>] -?\d+(?:\.\d+)?|-?\d+(?:\.\d+)?/g) ?? [];
 
 function assertNumbersFromFacts(text: string, f: gb.PredictionFacts): void {
   const facts = factNumbers(f);
   for (const s of numbersIn(text)) {
-    const d = s.includes(".") ? s.split(".")[1].length : 0, v = Number(s);
-    const ok = facts.some((x) => Math.abs(x - v) <= 0.5 * 10 ** -d + 1e-9);
+    // "> 99.999" and "< 0.001" are bounds, the rest are values rounded to their printed decimals
+    const bound = s[0] === ">" || s[0] === "<" ? s[0] : "", n = bound ? s.slice(2) : s;
+    const d = n.includes(".") ? n.split(".")[1].length : 0, v = Number(n);
+    const ok = facts.some((x) =>
+      bound === ">" ? x > v : bound === "<" ? x < v : Math.abs(x - v) <= 0.5 * 10 ** -d + 1e-9
+    );
     assert.ok(ok, `"${s}" in the text is no computed value:\n${text}`);
   }
 }
@@ -144,7 +149,7 @@ Deno.test("describeModel: the gradient line names the weights with the smallest 
     weakSlices: [],
     alarms: [],
     gradients: {
-      step: 900,
+      steps: [450, 900],
       params: [{ name: "0.weight", meanAbs: 2e-5 }, { name: "3.weight", meanAbs: 4e-3 }, {
         name: "7.weight",
         meanAbs: 1e-3,
@@ -154,7 +159,110 @@ Deno.test("describeModel: the gradient line names the weights with the smallest 
   const en = gb.describeModel(facts, "en");
   assert.match(
     en,
-    /\(step 900\) the weights' mean \|gradient\| runs from 2\.00e-5 \(0\.weight\) to 4\.00e-3 \(3\.weight\), a ratio of 200\.0/,
+    /steps 450–900 \(the gradient-flow chart's window\), the weights' mean \|gradient\| runs from 2\.00e-5 \(0\.weight\) to 4\.00e-3 \(3\.weight\), a ratio of 200\.0/,
   );
   assert.deepEqual(numbersIn(en).sort(), numbersIn(gb.describeModel(facts, "zh")).sort());
+});
+
+/** Facts for a text, made by hand: only what the test is about differs from a plain right prediction. */
+function handFacts(over: Partial<gb.PredictionFacts>): gb.PredictionFacts {
+  return {
+    predicted: 3,
+    probability: 0.9,
+    runnerUp: 5,
+    runnerUpProbability: 0.05,
+    margin: 0.85,
+    method: "Integrated Gradients",
+    regionShares: [0, 0, 0, 0, 1, 0, 0, 0, 0],
+    regionOrder: [4, 0, 1, 2, 3, 5, 6, 7, 8],
+    agreement: {
+      methods: ["Integrated Gradients", "Saliency"],
+      mean: 0.8,
+      pairs: [],
+      scale: { ...gb.AGREEMENT_SCALE },
+    },
+    deletionAuc: 0.1,
+    randomDeletionAuc: 0.4,
+    caveats: [],
+    ...over,
+  };
+}
+
+Deno.test("describePrediction: a probability or margin short of certain is never printed as 100.0 (nor a non-zero one as 0.0)", () => {
+  const f = handFacts({
+    probability: 0.99975,
+    runnerUpProbability: 0.00015,
+    margin: 0.9996,
+    regionShares: [0, 0, 0, 0, 0.6, 0.4, 0, 0, 0],
+    regionOrder: [4, 5, 0, 1, 2, 3, 6, 7, 8],
+  });
+  for (const lang of ["en", "zh"] as const) {
+    const text = gb.describePrediction(f, lang);
+    assert.doesNotMatch(text, /100\.0/, text);
+    assert.match(text, /99\.96 /, text);
+    assert.match(text, /99\.97[5]?%|99\.98%/, text);
+    assert.match(text, /0\.01[5]?%|0\.02%/, text);
+    assertNumbersFromFacts(text, f);
+  }
+  assert.equal(gb.pct(1), "100.0");
+  assert.equal(gb.pct(0), "0.0");
+  assert.equal(gb.pct(0.9999999), "> 99.999");
+  assert.equal(gb.pct(1e-9), "< 0.001");
+  assert.equal(gb.pct(0.42), "42.0");
+  assertNumbersFromFacts(
+    gb.describePrediction(handFacts({ probability: 0.9999999 }), "en"),
+    handFacts({ probability: 0.9999999 }),
+  );
+});
+
+Deno.test("describePrediction: a mean rank correlation of 0.6 is moderate, not strong, and the text states the scale it judges by", () => {
+  const grade = (mean: number) => {
+    const f = handFacts({ agreement: { ...handFacts({}).agreement, mean } });
+    return gb.describePrediction(f, "en");
+  };
+  assert.match(
+    grade(0.6),
+    /agree moderately \(mean rank correlation 0\.60; below 0\.30 counts as weak, 0\.30 to 0\.70 as moderate, above 0\.70 as strong\)/,
+  );
+  assert.match(grade(0.71), /agree strongly/);
+  assert.match(grade(0.7), /agree moderately/);
+  assert.match(grade(0.29), /agree weakly/);
+  assert.match(
+    gb.describePrediction(handFacts({ agreement: { ...handFacts({}).agreement, mean: 0.6 } }), "zh"),
+    /一致程度中等/,
+  );
+});
+
+Deno.test("predictionFacts: the known-confusion caveat of a mistake names its true label and the prediction, not the runner-up", async () => {
+  // three classes on 6×6 images: class 0 reads the top-left 2×2 (weight 1), class 1 everything (0.1),
+  // class 2 nothing; on an all-ones image the logits are 4, 3.6, 0: predicted 0, runner-up 1
+  const w = new Float32Array(108);
+  for (const [y, x] of [[0, 0], [0, 1], [1, 0], [1, 1]]) w[y * 6 + x] = 1;
+  for (let i = 36; i < 72; i++) w[i] = 0.1;
+  const model = new gb.Sequential(new gb.Flatten(), new gb.Linear(36, 3));
+  model.loadStateDict(new Map([["1.weight", gb.tensor(w, [3, 36])], ["1.bias", gb.tensor([0, 0, 0])]]));
+  const x = gb.ones([1, 1, 6, 6]);
+  const knownConfusions = [
+    { actual: 1, predicted: 0, count: 20, rate: 0.2 }, // runner-up taken for the prediction
+    { actual: 2, predicted: 0, count: 9, rate: 0.09 }, // the mistake's own confusion
+    { actual: 2, predicted: 1, count: 30, rate: 0.3 },
+  ];
+  // a mistake: the true label is 2
+  const f = await gb.predictionFacts(model, x, { label: 2, knownConfusions });
+  assert.equal(f.predicted, 0);
+  assert.equal(f.runnerUp, 1);
+  const known = f.caveats.filter((c) => c.kind === "known-confusion");
+  assert.deepEqual(known, [{ kind: "known-confusion", actual: 2, predicted: 0, count: 9, rate: 0.09 }]);
+  assert.match(gb.describePrediction(f, "en"), /the model took 2 for 0 9 times \(9\.0% of the 2s\)/);
+  // a right prediction: the caveat is about its label being taken for the runner-up
+  const r = await gb.predictionFacts(model, x, {
+    label: 0,
+    knownConfusions: [...knownConfusions, { actual: 0, predicted: 1, count: 6, rate: 0.06 }],
+  });
+  assert.deepEqual(
+    r.caveats.filter((c) => c.kind === "known-confusion").map((c) =>
+      c.kind === "known-confusion" && [c.actual, c.predicted]
+    ),
+    [[0, 1]],
+  );
 });

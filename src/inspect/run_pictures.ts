@@ -48,7 +48,7 @@ export async function renderRunPictures(
   };
   const { records } = await readRunLog(dir);
   if (records.length) {
-    await svg("gradient_flow.svg", gradientFlowChart(records.slice(-50)));
+    await svg("gradient_flow.svg", gradientFlowChart(records));
     const t = thin(records);
     await svg("gradient_norms.svg", gradNormChart(t));
     if (t.some((r) => r.params.some((p) => p.updateRatio !== undefined))) {
@@ -65,12 +65,7 @@ export async function renderRunPictures(
       const names = last.params.filter((p) => !p.name.endsWith("bias")).map((p) => p.name);
       await svg(
         "weight_distributions.svg",
-        gridOfCharts(
-          names.map((n) =>
-            distributionChart(withHist, n).replace(/width="720" height="420"/, 'width="720" height="420"')
-          ),
-          2,
-        ),
+        gridOfCharts(names.map((n) => distributionChart(withHist, n)), 2),
       );
     }
   }

@@ -58,8 +58,16 @@ export interface PredictionFacts {
   regionShares: number[];
   /** The regions by share, largest first (indices into REGIONS). */
   regionOrder: number[];
-  /** Mean pairwise Spearman correlation of the methods' |maps|, and each pair's. */
-  agreement: { methods: string[]; mean: number; pairs: { a: string; b: string; rho: number }[] };
+  /**
+   * Mean pairwise Spearman correlation of the methods' |maps|, each pair's, and the scale the
+   * text judges it by: below `scale.weak` weak, from `weak` to `strong` moderate, above `strong` strong.
+   */
+  agreement: {
+    methods: string[];
+    mean: number;
+    pairs: { a: string; b: string; rho: number }[];
+    scale: { weak: number; strong: number };
+  };
   /** Deletion AUC of the main map and of a random order (probability of the predicted class; lower is more faithful). */
   deletionAuc: number;
   /** The deletion AUC of a random order, for comparison. */
@@ -69,6 +77,9 @@ export interface PredictionFacts {
   /** The caveats that apply, in a fixed order. */
   caveats: Caveat[];
 }
+
+/** How the text grades a rank correlation: below 0.3 weak, 0.3 to 0.7 moderate, above 0.7 strong. */
+export const AGREEMENT_SCALE: { weak: number; strong: number } = { weak: 0.3, strong: 0.7 };
 
 /** Options for `predictionFacts`. */
 export interface PredictionFactsOptions {
@@ -80,9 +91,14 @@ export interface PredictionFactsOptions {
   label?: number;
   /** A margin below this gets the low-confidence caveat (default 0.2). */
   lowMargin?: number;
-  /** Mean rank correlation below this gets the disagreement caveat (default 0.3). */
+  /** Mean rank correlation below this gets the disagreement caveat (default 0.3, `AGREEMENT_SCALE.weak`). */
   lowAgreement?: number;
-  /** The model's known confusions (e.g. `confusedPairs` on a test set): a prediction in one gets a caveat. */
+  /**
+   * The model's known confusions (e.g. `confusedPairs` on a test set). With a true label, a
+   * mistake gets a caveat when its own confusion (label taken for the prediction) is known, and
+   * a right prediction when the label is known to be taken for the runner-up; without a label,
+   * a confusion between the prediction and the runner-up, either way round.
+   */
   knownConfusions?: ConfusedPair[];
   /** A confusion counts as known from this many samples (default 5). */
   confusionCount?: number;
@@ -176,7 +192,7 @@ export async function predictionFacts(
     });
     const margin = probs[predicted] - probs[runnerUp];
     const caveats: Caveat[] = [];
-    const lowMargin = options.lowMargin ?? 0.2, lowAgreement = options.lowAgreement ?? 0.3;
+    const lowMargin = options.lowMargin ?? 0.2, lowAgreement = options.lowAgreement ?? AGREEMENT_SCALE.weak;
     if (margin < lowMargin) caveats.push({ kind: "low-margin", margin, threshold: lowMargin });
     let novelty: PredictionFacts["novelty"];
     if (options.novelty) {
@@ -187,10 +203,15 @@ export async function predictionFacts(
       }
     }
     const minCount = options.confusionCount ?? 5;
+    const label = options.label;
     for (const p of options.knownConfusions ?? []) {
       const involved = p.count >= minCount &&
-        ((p.predicted === predicted && p.actual === runnerUp) ||
-          (p.actual === predicted && p.predicted === runnerUp));
+        (label === undefined
+          ? (p.predicted === predicted && p.actual === runnerUp) ||
+            (p.actual === predicted && p.predicted === runnerUp)
+          : label !== predicted
+          ? p.actual === label && p.predicted === predicted
+          : p.actual === label && p.predicted === runnerUp);
       if (involved) caveats.push({ kind: "known-confusion", ...p });
     }
     if (agreement < lowAgreement) {
@@ -207,7 +228,7 @@ export async function predictionFacts(
       method: maps[0][0],
       regionShares: shares,
       regionOrder: shares.map((_, i) => i).sort((a, b) => shares[b] - shares[a] || a - b),
-      agreement: { methods: maps.map(([n]) => n), mean: agreement, pairs },
+      agreement: { methods: maps.map(([n]) => n), mean: agreement, pairs, scale: { ...AGREEMENT_SCALE } },
       deletionAuc: del,
       randomDeletionAuc: rnd,
       novelty,

@@ -64,10 +64,15 @@ th{background:#f2f4f7}td.num,th.num{text-align:right;font-variant-numeric:tabula
 pre{background:#f6f8fa;border:1px solid #e3e3e3;padding:8px 12px;overflow:auto;font-size:13px;white-space:pre-wrap}
 .note{color:#555;font-size:14px}.row{display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start}
 .card{border:1px solid #e3e3e3;border-radius:6px;padding:8px 12px;margin:8px 0;background:#fff}
+.intro{color:#333;background:#f4f7fb;border-left:3px solid #4e79a7;padding:6px 10px;margin:6px 0 10px}
+.warning{background:#fff4e5;border-left:3px solid #e15759;padding:6px 10px;font-weight:bold}
+figure{margin:6px 8px 6px 0;max-width:100%}figcaption{font-size:13px;color:#444;max-width:640px}
+figure img{margin:0}
 `;
 
 /**
- * The page: a title, a navigation bar linking every section, and the sections in order.
+ * The page: a title, a navigation bar linking every section, and the sections in order;
+ * `lang` is the page's language (`<html lang>`), which also picks the browser's font for it.
  *
  * @example
  * ```ts
@@ -75,7 +80,8 @@ pre{background:#f6f8fa;border:1px solid #e3e3e3;padding:8px 12px;overflow:auto;f
  * const html = htmlPage("Run report", [{ id: "a", title: "A section", html: "<p>text</p>" }]);
  * ```
  */
-export function htmlPage(title: string, sections: ReportSection[], subtitle = ""): string {
+export function htmlPage(title: string, sections: ReportSection[], subtitle = "", lang = "en"): string {
+  if (!/^[a-z]{2,3}(-[A-Za-z0-9]+)*$/.test(lang)) throw new Error(`htmlPage: bad language tag "${lang}"`);
   const ids = new Set<string>();
   for (const s of sections) {
     if (!/^[a-z][a-z0-9-]*$/.test(s.id) || ids.has(s.id)) {
@@ -85,7 +91,7 @@ export function htmlPage(title: string, sections: ReportSection[], subtitle = ""
   }
   return [
     "<!DOCTYPE html>",
-    '<html lang="en"><head><meta charset="utf-8">',
+    `<html lang="${lang}"><head><meta charset="utf-8">`,
     '<meta name="viewport" content="width=device-width, initial-scale=1">',
     `<title>${escapeHtml(title)}</title><style>${STYLE}</style></head><body>`,
     `<nav><span class="brand">${escapeHtml(title)}</span>${

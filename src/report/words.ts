@@ -5,11 +5,34 @@
  */
 import { type Caveat, type PredictionFacts, REGIONS } from "./facts.ts";
 
-/** The languages the text is written in. */
-export type Language = "en" | "zh";
+import { type Language, methodName as viewName } from "../viz/strings.ts";
+export type { Language };
 
-/** The precisions every text uses: percent with one decimal, and two or three decimals. */
-export const pct = (v: number): string => (100 * v).toFixed(1);
+/**
+ * A share or probability in percent with one decimal, and never rounded to a certainty it is
+ * not: a value under 1 that would print as 100.0 gets more decimals (99.96), or "> 99.999"
+ * when even three do not tell it from 100; a value above 0 that would print as 0.0 likewise
+ * (0.04, or "< 0.001").
+ *
+ * @example
+ * ```ts
+ * import { pct } from "glassbox";
+ * if (pct(0.9996) !== "99.96" || pct(0.5) !== "50.0" || pct(1) !== "100.0") throw new Error(pct(0.9996));
+ * ```
+ */
+export function pct(v: number): string {
+  const p = 100 * v;
+  const s = p.toFixed(1);
+  if (v < 1 && Number(s) >= 100) {
+    for (let d = 2; d <= 3; d++) if (Number(p.toFixed(d)) < 100) return p.toFixed(d);
+    return "> 99.999";
+  }
+  if (v > 0 && Number(s) <= 0) {
+    for (let d = 2; d <= 3; d++) if (Number(p.toFixed(d)) > 0) return p.toFixed(d);
+    return "< 0.001";
+  }
+  return s;
+}
 /** Two decimals. */
 export const r2 = (v: number): string => v.toFixed(2);
 /** Three decimals. */
@@ -26,16 +49,11 @@ const REGION_ZH: Record<(typeof REGIONS)[number], string> = {
   bottom: "下方",
   "bottom-right": "右下",
 };
-const METHOD_ZH: Record<string, string> = {
-  "Integrated Gradients": "积分梯度",
-  Saliency: "显著图",
-  "Input×Gradient": "输入乘梯度",
-};
-const methodName = (m: string, lang: Language) => (lang === "zh" ? METHOD_ZH[m] ?? m : m);
-const strength = (rho: number, lang: Language) =>
-  rho >= 0.6
+const methodName = (m: string, lang: Language) => viewName(m, lang);
+const strength = (rho: number, scale: { weak: number; strong: number }, lang: Language) =>
+  rho > scale.strong
     ? (lang === "en" ? "strongly" : "高")
-    : rho >= 0.3
+    : rho >= scale.weak
     ? (lang === "en" ? "moderately" : "中等")
     : lang === "en"
     ? "weakly"
@@ -148,14 +166,17 @@ export function describePrediction(f: PredictionFacts, lang: Language = "en", cl
   }
   const methods = f.agreement.methods.map((x) => methodName(x, lang)).join(en ? ", " : "、");
   if (Number.isFinite(f.agreement.mean)) {
+    const { weak, strong } = f.agreement.scale;
     lines.push(
       en
-        ? `${methods} agree ${strength(f.agreement.mean, lang)} (mean rank correlation ${
+        ? `${methods} agree ${strength(f.agreement.mean, f.agreement.scale, lang)} (mean rank correlation ${
           r2(f.agreement.mean)
-        }).`
-        : `${methods}之间的一致程度${strength(f.agreement.mean, lang)}（平均秩相关系数 ${
+        }; below ${r2(weak)} counts as weak, ${r2(weak)} to ${r2(strong)} as moderate, above ${
+          r2(strong)
+        } as strong).`
+        : `${methods}之间的一致程度${strength(f.agreement.mean, f.agreement.scale, lang)}（平均秩相关系数 ${
           r2(f.agreement.mean)
-        }）。`,
+        }；低于 ${r2(weak)} 为低，${r2(weak)} 到 ${r2(strong)} 为中等，高于 ${r2(strong)} 为高）。`,
     );
   }
   lines.push(
@@ -196,8 +217,11 @@ export interface ModelFacts {
   weakSlices: { name: string; accuracy: number; count: number }[];
   /** Alarms raised by gradient tracking. */
   alarms: { kind: string; layer: string; step: number }[];
-  /** The weights' mean |gradient| at gradient tracking's last record (step `step`). */
-  gradients?: { step: number; params: { name: string; meanAbs: number }[] };
+  /**
+   * The weights' mean |gradient| averaged over the tracker's records of steps `steps[0]` to
+   * `steps[1]` (`gradientFlow`: the window the gradient-flow chart draws).
+   */
+  gradients?: { steps: [number, number]; params: { name: string; meanAbs: number }[] };
 }
 
 /**
@@ -260,12 +284,16 @@ export function describeModel(f: ModelFacts, lang: Language = "en", classNames?:
     const e = (v: number) => v.toExponential(2);
     lines.push(
       en
-        ? `At gradient tracking's last record (step ${f.gradients.step}) the weights' mean |gradient| runs from ${
+        ? `Averaged over gradient tracking's records of steps ${f.gradients.steps[0]}–${
+          f.gradients.steps[1]
+        } (the gradient-flow chart's window), the weights' mean |gradient| runs from ${
           e(lo.meanAbs)
         } (${lo.name}) to ${e(hi.meanAbs)} (${hi.name}), a ratio of ${(hi.meanAbs / lo.meanAbs).toFixed(1)}.`
-        : `梯度跟踪的最后一条记录（第 ${f.gradients.step} 步）中，权重的平均 |梯度| 从 ${
-          e(lo.meanAbs)
-        }（${lo.name}）到 ${e(hi.meanAbs)}（${hi.name}），相差 ${(hi.meanAbs / lo.meanAbs).toFixed(1)} 倍。`,
+        : `在梯度跟踪第 ${f.gradients.steps[0]}–${
+          f.gradients.steps[1]
+        } 步的记录上平均（即梯度流图的窗口），权重的平均 |梯度| 从 ${e(lo.meanAbs)}（${lo.name}）到 ${
+          e(hi.meanAbs)
+        }（${hi.name}），相差 ${(hi.meanAbs / lo.meanAbs).toFixed(1)} 倍。`,
     );
   }
   if (f.alarms.length) {

@@ -6,7 +6,8 @@
  */
 import { diverging, type RGB, viridis } from "./colormap.ts";
 import { type Image, pngDataUri } from "./png.ts";
-import { esc } from "./svg.ts";
+import { type Language, strings } from "./strings.ts";
+import { esc, textWidth } from "./svg.ts";
 
 /** The q-quantile (0..1) of |values| (the scale a map is drawn to; outliers beyond it saturate). */
 export function absQuantile(values: ArrayLike<number>, q = 0.99): number {
@@ -121,7 +122,9 @@ export function attributionGrid(
   h: number,
   w: number,
   title = "Attributions",
+  lang: Language = "en",
 ): string {
+  const t = strings(lang);
   const cell = Math.max(56, Math.min(112, 4 * Math.max(h, w))),
     px = Math.max(1, Math.floor(cell / Math.max(h, w)));
   // the captions sit left of the images, on two lines split at the first ", ": room for the longer (≈ 6.8 px a character)
@@ -129,13 +132,13 @@ export function attributionGrid(
     0,
     ...rows.flatMap((r) => {
       const [first, ...rest] = r.caption.split(", ");
-      return [first.length, rest.join(", ").length];
+      return [textWidth(first), textWidth(rest.join(", "))];
     }),
   );
   const cw = w * px,
     ch = h * px,
     gap = 10,
-    left = Math.max(150, Math.ceil(6.8 * captionChars) + 16),
+    left = Math.max(150, Math.ceil((6.8 / 6.6) * captionChars) + 16),
     top = 78;
   const W = Math.max(640, left + (columns.length + 1) * (cw + gap) + gap), keyH = 100;
   const H = top + rows.length * (ch + gap) + keyH;
@@ -146,7 +149,9 @@ export function attributionGrid(
   ];
   const colX = (c: number) => left + gap + c * (cw + gap);
   parts.push(
-    `<text x="${colX(0) + cw / 2}" y="${top - 10}" text-anchor="middle" font-weight="bold">input</text>`,
+    `<text x="${colX(0) + cw / 2}" y="${top - 10}" text-anchor="middle" font-weight="bold">${
+      esc(t.input)
+    }</text>`,
   );
   // a heading wider than its column goes on two lines (about 7.5 px a bold character); "\n" breaks it
   const wrap = (name: string): string[] => {
@@ -192,9 +197,9 @@ export function attributionGrid(
       // an all-zero map is a result, not a missing picture: say so
       if (Array.from(col.maps[i]).every((v) => v === 0)) {
         parts.push(
-          `<text x="${colX(c + 1) + cw / 2}" y="${
-            y + ch / 2 + 4
-          }" text-anchor="middle" fill="#ddd">all zero</text>`,
+          `<text x="${colX(c + 1) + cw / 2}" y="${y + ch / 2 + 4}" text-anchor="middle" fill="#ddd">${
+            esc(t.allZero)
+          }</text>`,
         );
       }
     });
@@ -223,9 +228,7 @@ export function attributionGrid(
       }" text-anchor="middle">0</text><text x="${kx + kw}" y="${ky + 26}" text-anchor="end">+</text>`,
     );
     parts.push(
-      `<text x="${kx + kw + 10}" y="${
-        ky + 10
-      }">signed: red raises the explained class's score, blue lowers it</text>`,
+      `<text x="${kx + kw + 10}" y="${ky + 10}">${esc(t.signedKey)}</text>`,
     );
     kx += 0;
   }
@@ -234,18 +237,16 @@ export function attributionGrid(
     parts.push(`<g transform="translate(0 ${y2})">`);
     bar(kx, viridis, 0, 1);
     parts.push(
-      `<text x="${kx}" y="${ky + 26}">0</text><text x="${kx + kw}" y="${
-        ky + 26
-      }" text-anchor="end">max</text>`,
+      `<text x="${kx}" y="${ky + 26}">0</text><text x="${kx + kw}" y="${ky + 26}" text-anchor="end">${
+        esc(t.max)
+      }</text>`,
     );
     parts.push(
-      `<text x="${kx + kw + 10}" y="${ky + 10}">magnitude: how much the pixel matters, either way</text></g>`,
+      `<text x="${kx + kw + 10}" y="${ky + 10}">${esc(t.magnitudeKey)}</text></g>`,
     );
   }
   parts.push(
-    `<text x="${W - gap}" y="${
-      H - 8
-    }" text-anchor="end" fill="#555">each map scaled to its own 99th percentile of |value|; beyond it saturates</text>`,
+    `<text x="${W - gap}" y="${H - 8}" text-anchor="end" fill="#555">${esc(t.gridFoot)}</text>`,
   );
   parts.push("</svg>");
   return parts.join("\n");
@@ -360,5 +361,45 @@ export function attentionHeatmap(
     }">0</text>`,
   );
   parts.push("</svg>");
+  return parts.join("\n");
+}
+
+/**
+ * A colour key as a small SVG: the colour bar of a picture (blue-white-red for signed values,
+ * viridis for magnitudes) with the values at its ends (and 0 in the middle of a diverging one),
+ * and a line of text on what the colours mean.
+ *
+ * @example
+ * ```ts
+ * import { colorKey } from "glassbox";
+ * const svg = colorKey("diverging", ["−0.41", "+0.41"], "blue: negative weight, red: positive");
+ * if (!svg.includes("−0.41")) throw new Error("no end label");
+ * ```
+ */
+export function colorKey(kind: "diverging" | "viridis", ends: [string, string], text: string): string {
+  const kw = 200, x0 = 10, y0 = 8;
+  const W = Math.max(420, Math.ceil(x0 + kw + 16 + textWidth(text) + 10)), H = 44;
+  const f = kind === "diverging" ? diverging : viridis, [lo, hi] = kind === "diverging" ? [-1, 1] : [0, 1];
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+  ];
+  for (let k = 0; k < 50; k++) {
+    const [r, g, b] = f(lo + ((hi - lo) * (k + 0.5)) / 50);
+    parts.push(
+      `<rect x="${(x0 + (k * kw) / 50).toFixed(1)}" y="${y0}" width="${
+        kw / 50 + 0.5
+      }" height="14" fill="rgb(${r},${g},${b})"/>`,
+    );
+  }
+  parts.push(
+    `<rect x="${x0}" y="${y0}" width="${kw}" height="14" fill="none" stroke="#555"/>`,
+    `<text x="${x0}" y="${y0 + 30}">${esc(ends[0])}</text>`,
+    `<text x="${x0 + kw}" y="${y0 + 30}" text-anchor="end">${esc(ends[1])}</text>`,
+  );
+  if (kind === "diverging") {
+    parts.push(`<text x="${x0 + kw / 2}" y="${y0 + 30}" text-anchor="middle">0</text>`);
+  }
+  parts.push(`<text x="${x0 + kw + 16}" y="${y0 + 12}">${esc(text)}</text>`, "</svg>");
   return parts.join("\n");
 }

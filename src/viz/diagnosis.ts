@@ -4,6 +4,7 @@
  * reliability diagram (accuracy and mean confidence per bin, the gap between them, and how
  * many predictions each bin holds).
  */
+import { type Language, strings } from "./strings.ts";
 import { esc, svgStart } from "./svg.ts";
 
 /**
@@ -17,8 +18,9 @@ import { esc, svgStart } from "./svg.ts";
  */
 export function confusionMatrixChart(
   confusion: number[][],
-  options: { title?: string; classNames?: string[] } = {},
+  options: { title?: string; classNames?: string[]; lang?: Language } = {},
 ): string {
+  const t = strings(options.lang);
   const C = confusion.length;
   const name = (k: number) => options.classNames?.[k] ?? String(k);
   const cell = Math.max(34, Math.min(56, Math.floor(480 / Math.max(1, C))));
@@ -29,11 +31,11 @@ export function confusionMatrixChart(
     r.forEach((v, j) => i !== j && rows[i] && (maxOff = Math.max(maxOff, v / rows[i])))
   );
   const parts = [
-    ...svgStart(W, H, options.title ?? "Confusion matrix"),
-    `<text x="${left + (C * cell) / 2}" y="${top - 28}" text-anchor="middle">predicted class</text>`,
-    `<text transform="translate(${left - 52} ${
-      top + (C * cell) / 2
-    }) rotate(-90)" text-anchor="middle">true class</text>`,
+    ...svgStart(W, H, options.title ?? t.confusionTitle),
+    `<text x="${left + (C * cell) / 2}" y="${top - 28}" text-anchor="middle">${esc(t.predictedClass)}</text>`,
+    `<text transform="translate(${left - 52} ${top + (C * cell) / 2}) rotate(-90)" text-anchor="middle">${
+      esc(t.trueClass)
+    }</text>`,
   ];
   for (let i = 0; i < C; i++) {
     parts.push(
@@ -64,11 +66,7 @@ export function confusionMatrixChart(
       }
     }
   }
-  const foot = [
-    "Each cell: how many images of the row's class got the column's prediction.",
-    "Green: the share of the class classified right. Red: the share taken for another class,",
-    `darkest at the largest confusion (${(100 * maxOff).toFixed(1)}% of its class).`,
-  ];
+  const foot = t.confusionFoot((100 * maxOff).toFixed(1));
   parts.push(
     ...foot.map((t, k) =>
       `<text x="${left}" y="${top + C * cell + 26 + 18 * k}" fill="#333">${esc(t)}</text>`
@@ -105,13 +103,14 @@ export interface ReliabilityBinView {
  */
 export function reliabilityDiagram(
   bins: ReliabilityBinView[],
-  options: { title?: string; ece?: number } = {},
+  options: { title?: string; ece?: number; lang?: Language } = {},
 ): string {
+  const t = strings(options.lang);
   const W = 600, H = 480, L = 64, T = 50, P = 340, histH = 40;
   const sx = (v: number) => L + v * P, sy = (v: number) => T + P - v * P;
   const total = bins.reduce((a, b) => a + b.count, 0);
   const parts = [
-    ...svgStart(W, H, options.title ?? "Reliability diagram"),
+    ...svgStart(W, H, options.title ?? t.reliabilityTitle),
   ];
   for (let k = 0; k <= 5; k++) {
     const v = k / 5;
@@ -141,28 +140,30 @@ export function reliabilityDiagram(
   parts.push(
     `<line x1="${sx(0)}" y1="${sy(0)}" x2="${sx(1)}" y2="${sy(1)}" stroke="#333" stroke-dasharray="5 4"/>`,
     `<rect x="${L}" y="${T}" width="${P}" height="${P}" fill="none" stroke="#333"/>`,
-    `<text x="${L + P / 2}" y="${
-      H - 6
-    }" text-anchor="middle">confidence (probability of the predicted class)</text>`,
-    `<text transform="translate(16 ${
-      T + P / 2
-    }) rotate(-90)" text-anchor="middle">accuracy in the bin</text>`,
-    `<text x="${L + P + 4}" y="${T + P + 50}" font-size="10" fill="#555">share of</text>`,
-    `<text x="${L + P + 4}" y="${T + P + 62}" font-size="10" fill="#555">predictions (√)</text>`,
+    `<text x="${L + P / 2}" y="${H - 6}" text-anchor="middle">${esc(t.confidenceAxis)}</text>`,
+    `<text transform="translate(16 ${T + P / 2}) rotate(-90)" text-anchor="middle">${
+      esc(t.binAccuracyAxis)
+    }</text>`,
+    `<text x="${L + P + 4}" y="${T + P + 50}" font-size="10" fill="#555">${
+      esc(t.shareOfPredictions[0])
+    }</text>`,
+    `<text x="${L + P + 4}" y="${T + P + 62}" font-size="10" fill="#555">${
+      esc(t.shareOfPredictions[1])
+    }</text>`,
   );
   // the key, right of the plot
   const K = L + P + 18;
   parts.push(
-    `<rect x="${K}" y="${T + 8}" width="12" height="12" fill="#4c78a8"/><text x="${K + 18}" y="${
-      T + 18
-    }">accuracy</text>`,
+    `<rect x="${K}" y="${T + 8}" width="12" height="12" fill="#4c78a8"/><text x="${K + 18}" y="${T + 18}">${
+      esc(t.keyAccuracy)
+    }</text>`,
     `<line x1="${K}" x2="${K + 12}" y1="${T + 34}" y2="${T + 34}" stroke="#111" stroke-width="2"/>`,
-    `<text x="${K + 18}" y="${T + 38}">mean confidence</text>`,
+    `<text x="${K + 18}" y="${T + 38}">${esc(t.keyConfidence)}</text>`,
     `<rect x="${K + 3}" y="${T + 48}" width="6" height="12" fill="#e45756"/><text x="${K + 18}" y="${
       T + 58
-    }">gap between them</text>`,
-    `<text x="${K}" y="${T + 80}" font-size="11" fill="#555">on the dashed diagonal,</text>`,
-    `<text x="${K}" y="${T + 94}" font-size="11" fill="#555">confidence = accuracy</text>`,
+    }">${esc(t.keyGap)}</text>`,
+    `<text x="${K}" y="${T + 80}" font-size="11" fill="#555">${esc(t.diagonalNote[0])}</text>`,
+    `<text x="${K}" y="${T + 94}" font-size="11" fill="#555">${esc(t.diagonalNote[1])}</text>`,
   );
   if (options.ece !== undefined) {
     parts.push(`<text x="${K}" y="${T + 124}" font-weight="bold">ECE = ${options.ece.toFixed(4)}</text>`);

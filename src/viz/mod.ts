@@ -4,17 +4,25 @@ export { encodePng, type GridOptions, type Image, imageGrid } from "./png.ts";
 export {
   bandChart,
   barChart,
+  type Box,
   type ChartOptions,
   gridOfCharts,
   histogramChart,
+  type LegendPlace,
   lineChart,
+  segmentMeetsBox,
   type Series,
+  textWidth,
 } from "./svg.ts";
+export { type Language, methodName, STRINGS, type Strings, strings } from "./strings.ts";
 export {
   accuracyChart,
   type ChartRecord,
   type ChartStats,
   distributionChart,
+  GRADIENT_FLOW_WINDOW,
+  type GradientFlow,
+  gradientFlow,
   gradientFlowChart,
   gradNormChart,
   histogramPercentiles,
@@ -27,6 +35,7 @@ export {
   absQuantile,
   attentionHeatmap,
   attributionGrid,
+  colorKey,
   greyImage,
   heatmapImage,
   type HeatmapOptions,

@@ -3,6 +3,7 @@
  * gradient flow per layer, gradient norms and update ratios over steps, loss and accuracy
  * curves, weight and activation histograms, and weight distributions over training.
  */
+import { type Language, strings } from "./strings.ts";
 import { bandChart, barChart, gridOfCharts, histogramChart, lineChart } from "./svg.ts";
 
 /**
@@ -39,36 +40,75 @@ function weightParams(rec: ChartRecord) {
   return rec.params.filter((p) => !p.name.endsWith("bias"));
 }
 
+/** How many of the last records the gradient-flow chart averages (and the words about it read). */
+export const GRADIENT_FLOW_WINDOW = 50;
+
+/** The numbers of the gradient-flow chart: per weight, mean and max |gradient| averaged over the records. */
+export interface GradientFlow {
+  /** First and last step of the records averaged. */
+  steps: [number, number];
+  /** Per weight (biases left out), in forward order. */
+  params: { name: string; layer: string; meanAbs: number; maxAbs: number }[];
+}
+
+/**
+ * Mean and max |gradient| of each layer's weights, averaged over the last `window` records:
+ * what the gradient-flow chart draws, for text that must state the same numbers.
+ *
+ * @example
+ * ```ts
+ * import { gradientFlow } from "glassbox";
+ * const s = (v: number) => ({ min: -v, max: v, meanAbs: v, maxAbs: 2 * v, norm: v, histogram: [] });
+ * const rec = (step: number, v: number) => ({ step, layers: [], params: [{ name: "0.weight", layer: "0", grad: s(v), weight: s(1) }] });
+ * const flow = gradientFlow([rec(10, 1), rec(20, 3)]);
+ * if (flow.params[0].meanAbs !== 2 || flow.steps[0] !== 10) throw new Error("not the mean");
+ * ```
+ */
+export function gradientFlow(records: ChartRecord[], window = GRADIENT_FLOW_WINDOW): GradientFlow {
+  if (records.length === 0) throw new Error("gradientFlow: no records");
+  const used = records.slice(-window);
+  const params = weightParams(used[used.length - 1]);
+  const avg = (f: (s: ChartStats) => number, name: string) =>
+    used.reduce((a, r) => a + f(r.params.find((p) => p.name === name)?.grad ?? ({} as ChartStats)), 0) /
+    used.length;
+  return {
+    steps: [used[0].step, used[used.length - 1].step],
+    params: params.map((p) => ({
+      name: p.name,
+      layer: p.layer,
+      meanAbs: avg((s) => s.meanAbs, p.name),
+      maxAbs: avg((s) => s.maxAbs, p.name),
+    })),
+  };
+}
+
 /**
  * The classic gradient-flow plot: mean and max |gradient| of each layer's weights, averaged
- * over the given records, on a log scale. Vanishing gradients show as a staircase down
- * towards the input.
+ * over the last `GRADIENT_FLOW_WINDOW` records (`gradientFlow`), on a log scale. Vanishing
+ * gradients show as a staircase down towards the input.
  */
-export function gradientFlowChart(records: ChartRecord[]): string {
+export function gradientFlowChart(records: ChartRecord[], lang: Language = "en"): string {
   if (records.length === 0) throw new Error("gradientFlowChart: no records");
-  const params = weightParams(records[records.length - 1]);
-  const avg = (f: (s: ChartStats) => number, name: string) =>
-    records.reduce((a, r) => a + f(r.params.find((p) => p.name === name)?.grad ?? ({} as ChartStats)), 0) /
-    records.length;
+  const t = strings(lang), flow = gradientFlow(records);
   return barChart(
-    params.map((p) => p.layer),
+    flow.params.map((p) => p.layer),
     [
-      { name: "mean |grad|", values: params.map((p) => avg((s) => s.meanAbs, p.name)), color: "#4e79a7" },
-      { name: "max |grad|", values: params.map((p) => avg((s) => s.maxAbs, p.name)), color: "#f28e2b" },
+      { name: t.meanAbsGrad, values: flow.params.map((p) => p.meanAbs), color: "#4e79a7" },
+      { name: t.maxAbsGrad, values: flow.params.map((p) => p.maxAbs), color: "#f28e2b" },
     ],
     {
-      title: `Gradient flow: |gradient| of each layer's weights (steps ${records[0].step}–${
-        records[records.length - 1].step
-      })`,
-      xLabel: "layer (input → output)",
-      yLabel: "|∂loss/∂w|",
+      title: t.gradientFlowTitle(flow.steps[0], flow.steps[1]),
+      xLabel: t.layerAxis,
+      yLabel: t.gradAxis,
       logY: true,
+      lang,
     },
   );
 }
 
 /** Gradient L2 norm of each layer's weights over training steps (log scale). */
-export function gradNormChart(records: ChartRecord[]): string {
+export function gradNormChart(records: ChartRecord[], lang: Language = "en"): string {
+  const t = strings(lang);
   const names = records.length ? weightParams(records[0]).map((p) => [p.name, p.layer]) : [];
   return lineChart(
     names.map(([name, layer]) => ({
@@ -77,12 +117,13 @@ export function gradNormChart(records: ChartRecord[]): string {
         [r.step, r.params.find((p) => p.name === name)?.grad.norm ?? NaN] as [number, number]
       ),
     })),
-    { title: "Gradient norm per layer", xLabel: "training step", yLabel: "‖∂loss/∂w‖₂", logY: true },
+    { title: t.gradNormTitle, xLabel: t.stepAxis, yLabel: t.gradNormAxis, logY: true, integerX: true, lang },
   );
 }
 
 /** ‖update‖/‖weight‖ of each layer per step (log scale); around 1e-3 is the usual healthy range. */
-export function updateRatioChart(records: ChartRecord[]): string {
+export function updateRatioChart(records: ChartRecord[], lang: Language = "en"): string {
+  const t = strings(lang);
   const names = records.length ? weightParams(records[0]).map((p) => [p.name, p.layer]) : [];
   const steps = records.map((r) => r.step);
   return lineChart(
@@ -94,13 +135,20 @@ export function updateRatioChart(records: ChartRecord[]): string {
         ),
       })),
       {
-        name: "1e-3 (rule of thumb)",
+        name: t.ruleOfThumb,
         points: [[Math.min(...steps), 1e-3], [Math.max(...steps), 1e-3]] as [number, number][],
         color: "#999",
         dashed: true,
       },
     ],
-    { title: "Update-to-weight ratio per layer", xLabel: "training step", yLabel: "‖Δw‖ / ‖w‖", logY: true },
+    {
+      title: t.updateRatioTitle,
+      xLabel: t.stepAxis,
+      yLabel: t.updateRatioAxis,
+      logY: true,
+      integerX: true,
+      lang,
+    },
   );
 }
 
@@ -119,7 +167,8 @@ export interface History {
 }
 
 /** Loss per step (and its moving average) with per-epoch train and test loss. */
-export function lossChart(h: History, stepsPerEpoch: number): string {
+export function lossChart(h: History, stepsPerEpoch: number, lang: Language = "en"): string {
+  const t = strings(lang);
   const k = Math.max(1, Math.round(h.steps.length / 100));
   const smooth: [number, number][] = [];
   for (let i = 0; i < h.steps.length; i += k) {
@@ -130,52 +179,55 @@ export function lossChart(h: History, stepsPerEpoch: number): string {
   return lineChart(
     [
       {
-        name: "loss per step",
+        name: t.lossPerStep,
         points: h.steps.map((v, i) => [i + 1, v] as [number, number]).filter((_, i) => i % k === 0),
         color: "#c6d8ea",
       },
-      { name: "moving average", points: smooth, color: "#4e79a7" },
+      { name: t.movingAverage, points: smooth, color: "#4e79a7" },
       {
-        name: "train (epoch mean)",
+        name: t.trainEpochMean,
         points: h.epochs.map((e) => [e.epoch * stepsPerEpoch, e.trainLoss] as [number, number]),
         color: "#f28e2b",
       },
       {
-        name: "test",
+        name: t.testLoss,
         points: h.epochs.map((e) => [e.epoch * stepsPerEpoch, e.testLoss] as [number, number]),
         color: "#e15759",
       },
     ],
-    { title: "Loss", xLabel: "training step", yLabel: "cross-entropy (nats)", logY: true },
+    { title: t.lossTitle, xLabel: t.stepAxis, yLabel: t.lossAxis, logY: true, integerX: true, lang },
   );
 }
 
-/** Test accuracy after each epoch. */
-export function accuracyChart(h: History): string {
+/** Test accuracy after each epoch (whole epochs on the x axis). */
+export function accuracyChart(h: History, lang: Language = "en"): string {
+  const t = strings(lang);
   return lineChart(
     [{
-      name: "test accuracy",
+      name: t.testAccuracy,
       points: h.epochs.map((e) => [e.epoch, 100 * e.testAccuracy] as [number, number]),
       color: "#59a14f",
     }],
-    { title: "Test accuracy", xLabel: "epoch", yLabel: "accuracy (%)" },
+    { title: t.accuracyTitle, xLabel: t.epochAxis, yLabel: t.accuracyAxis, integerX: true, lang },
   );
 }
 
 /** Histograms of each layer's weights (or gradients) at one step, as small multiples. */
-export function histogramsChart(rec: ChartRecord, what: "weight" | "grad" | "activation"): string {
+export function histogramsChart(
+  rec: ChartRecord,
+  what: "weight" | "grad" | "activation",
+  lang: Language = "en",
+): string {
+  const t = strings(lang);
   const items: { name: string; s: ChartStats }[] = what === "activation"
     ? rec.layers.filter((l) => l.activation).map((l) => ({ name: l.label, s: l.activation! }))
     : rec.params.map((p) => ({ name: `${p.name}`, s: p[what] }));
   const charts = items.map(({ name, s }) =>
     histogramChart([{ name, lo: s.min, hi: s.max, counts: s.histogram }], {
-      title: `${name} (step ${rec.step})`,
-      xLabel: what === "activation"
-        ? "activation value"
-        : what === "grad"
-        ? "gradient value"
-        : "weight value",
-      yLabel: "count",
+      title: t.histogramTitle(name, rec.step),
+      xLabel: what === "activation" ? t.activationValue : what === "grad" ? t.gradientValue : t.weightValue,
+      yLabel: t.count,
+      lang,
       width: 360,
       height: 240,
     })
@@ -205,18 +257,25 @@ export function histogramPercentiles(s: ChartStats, percents = BASIS): number[] 
 
 /**
  * How one parameter's values are distributed over training, as TensorBoard's distributions
- * view: bands at the min/max, ±1.5σ, ±1σ and ±0.5σ percentiles of a normal, around the median.
+ * view: bands at the min/max, ±1.5σ, ±1σ and ±0.5σ percentiles of a normal, around the median,
+ * with a key naming each band.
  */
 export function distributionChart(
   records: ChartRecord[],
   param: string,
   what: "weight" | "grad" = "weight",
+  lang: Language = "en",
 ): string {
+  const t = strings(lang);
   const rows = records.map((r) => r.params.find((p) => p.name === param)).filter((p) => p !== undefined);
   const steps = records.filter((r) => r.params.some((p) => p.name === param)).map((r) => r.step);
   return bandChart(steps, rows.map((p) => histogramPercentiles(p![what])), {
-    title: `Distribution of ${param} ${what === "grad" ? "gradients" : "values"} over training`,
-    xLabel: "training step",
-    yLabel: what === "grad" ? "gradient value" : "weight value",
+    title: t.distributionTitle(param, what),
+    xLabel: t.stepAxis,
+    yLabel: what === "grad" ? t.gradientValue : t.weightValue,
+    integerX: true,
+    bandNames: t.bandNames,
+    medianName: t.median,
+    lang,
   });
 }
