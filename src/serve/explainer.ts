@@ -86,6 +86,13 @@ export class Explainer {
     return this.#waiting;
   }
 
+  /** Whether a job is running now. */
+  get running(): boolean {
+    return this.#running;
+  }
+
+  #running = false;
+
   /** Jobs run so far, and jobs dropped unrun because their signal aborted while they waited. */
   get counts(): { ran: number; dropped: number } {
     return { ran: this.#ran, dropped: this.#dropped };
@@ -142,12 +149,14 @@ export class Explainer {
         if (settled) return; // dropped while waiting: its turn passes without running it
         leave();
         this.#ran++;
+        this.#running = true;
         const t0 = performance.now();
         try {
           resolve(await job());
         } catch (e) {
           reject(e);
         } finally {
+          this.#running = false;
           this.#busyMs += performance.now() - t0;
         }
       });

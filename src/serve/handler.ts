@@ -279,7 +279,7 @@ export function createHandler(
     req.signal.throwIfAborted();
     if (explainer.queued >= maxQueued) throw busy();
     const enc = new TextEncoder();
-    const queuedAhead = explainer.queued;
+    const queuedAhead = explainer.queued + (explainer.running ? 1 : 0);
     // the client goes away: Deno.serve aborts req.signal, or the response stream is cancelled
     const gone = new AbortController();
     const signal = AbortSignal.any([req.signal, gone.signal]);

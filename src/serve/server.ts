@@ -22,6 +22,18 @@ export interface Dashboard {
   shutdown(): Promise<void>;
 }
 
+/**
+ * The request without Deno.serve's `signal`, whose first use prints a warning about its legacy
+ * behaviour (it also aborts once a response is delivered): a client that goes away is seen by the
+ * response stream's cancel, or by the failed body read, instead.
+ */
+function unsignalled(req: Request): Request {
+  return new Request(
+    req.url,
+    { method: req.method, headers: req.headers, body: req.body, duplex: "half" } as RequestInit,
+  );
+}
+
 /** What `serveDashboard` takes. */
 export interface DashboardOptions {
   /** A checkpoint of an image classifier (a Sequential) made by `deno task train`. */
@@ -97,7 +109,7 @@ export async function serveDashboard(options: DashboardOptions): Promise<Dashboa
     // the address is known once Deno.serve returns; onListen is silenced so only ours prints
     server = Deno.serve(
       { hostname: host, port, onListen: () => {} },
-      async (req) => (await handlerReady)(req),
+      async (req) => (await handlerReady)(unsignalled(req)),
     );
   } catch (e) {
     if (e instanceof Deno.errors.AddrInUse) {
