@@ -4,11 +4,19 @@
  * DNS-rebinding Host headers, form posts, HEAD and wrong methods, clients that abort mid-request,
  * clients that stall in their headers or half-way through a body, and a flood past the queue
  * bound. Every answer is the right one, the queue never holds more than its bound, abandoned work
- * is dropped unrun, the GPU pool's live buffers end where they started and the resident set grows
- * by less than 128 MiB over some thousands of requests.
+ * is dropped unrun, the GPU pool's live buffers end where they started, and after a full garbage
+ * collection the JS heap has grown by less than 8 MiB (the resident set by less than 128 MiB) over
+ * some thousands of requests.
  */
 import assert from "node:assert/strict";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import * as gb from "../mod.ts";
+
+// a full garbage collection before each memory reading, so growth means memory still held
+setFlagsFromString("--expose-gc");
+const gc = runInNewContext("gc") as () => void;
+const memory = () => (gc(), Deno.memoryUsage());
 
 const MAX_QUEUED = 4, BODY_TIMEOUT = 1000, LOAD_MS = 5000;
 const enc = new TextEncoder(), dec = new TextDecoder();
@@ -94,7 +102,7 @@ Deno.test("the dashboard under load: good and hostile requests, stalled and vani
     };
     // warm up, then take the baselines
     assert.match((await explain()).text, /"result"/);
-    const pool0 = gb.poolStats(), rss0 = Deno.memoryUsage().rss;
+    const pool0 = gb.poolStats(), mem0 = memory();
 
     // stalled clients: 6 stop half-way through their headers, 4 half-way through a body
     for (let k = 0; k < 6; k++) {
@@ -253,20 +261,25 @@ Deno.test("the dashboard under load: good and hostile requests, stalled and vani
     const stats = await (await fetch(`${dash.url}api/stats`)).json();
     assert.equal(stats.queued, 0);
 
-    const pool1 = gb.poolStats(), rss1 = Deno.memoryUsage().rss;
+    const pool1 = gb.poolStats(), mem1 = memory();
     assert.equal(pool1.liveBuffers, pool0.liveBuffers, "no GPU buffer left behind");
     assert.equal(pool1.liveBytes, pool0.liveBytes);
-    const growth = (rss1 - rss0) / 2 ** 20;
-    assert.ok(growth < 128, `rss grew ${growth.toFixed(0)} MiB`);
+    const MiB = (b: number) => (b / 2 ** 20).toFixed(1);
+    assert.ok(
+      mem1.heapUsed - mem0.heapUsed < 8 * 2 ** 20,
+      `the JS heap grew ${MiB(mem1.heapUsed - mem0.heapUsed)} MiB`,
+    );
+    assert.ok(mem1.rss - mem0.rss < 128 * 2 ** 20, `rss grew ${MiB(mem1.rss - mem0.rss)} MiB`);
     for (const kind of Object.keys({ ...count, "good → result": 0 })) assert.ok(count[kind] >= 1, kind);
+    const total = Object.values(count).reduce((a, b) => a + b, 0);
     console.log(
-      `load ${LOAD_MS / 1000} s: ${JSON.stringify(count)}; flood ${
-        3 * MAX_QUEUED
-      } → ${refused.length} × 503; ` +
-        `queue peak ${maxSeen}/${MAX_QUEUED}; dropped ${explainer.counts.dropped}, ran ${explainer.counts.ran}; ` +
-        `rss ${(rss0 / 2 ** 20).toFixed(0)} → ${
-          (rss1 / 2 ** 20).toFixed(0)
-        } MiB; live buffers ${pool1.liveBuffers}`,
+      `load ${LOAD_MS / 1000} s: ${total} requests ${JSON.stringify(count)}; ` +
+        `flood ${3 * MAX_QUEUED} → ${refused.length} × 503; queue peak ${maxSeen}/${MAX_QUEUED}; ` +
+        `dropped ${explainer.counts.dropped}, ran ${explainer.counts.ran}; ` +
+        `heap ${MiB(mem0.heapUsed)} → ${MiB(mem1.heapUsed)} MiB, rss ${MiB(mem0.rss)} → ${
+          MiB(mem1.rss)
+        } MiB; ` +
+        `live buffers ${pool1.liveBuffers}`,
     );
   } finally {
     clearInterval(sampler);
