@@ -118,6 +118,7 @@ export class Explainer {
    * const e = new Explainer(createModel("seed-cnn") as Sequential, { mean: 0, std: 1 });
    * let release = () => {};
    * const busy = e.enqueue(() => new Promise<void>((r) => release = r));
+   * await new Promise((r) => setTimeout(r, 0)); // busy is running now
    * const gone = new AbortController();
    * let ran = false;
    * const dropped = e.enqueue(() => Promise.resolve(ran = true), gone.signal).catch(() => "dropped");
