@@ -30,6 +30,9 @@ async function main(): Promise<void> {
   const { flags } = gb.parseFlags(Deno.args, FLAGS);
   if (flags.help) return console.log(HELP);
   if (flags.port! > 65535) throw new gb.UsageError(`--port must be at most 65535, got ${flags.port}`);
+  if (flags["body-timeout"]! > 3600) {
+    throw new gb.UsageError(`--body-timeout must be at most 3600 seconds, got ${flags["body-timeout"]}`);
+  }
   let host: string;
   try {
     host = gb.dashboardHost(flags.host!);

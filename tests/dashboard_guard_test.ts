@@ -265,6 +265,26 @@ Deno.test("serve's command line: --host takes only a loopback address, a busy po
     assert.equal(lines.length, 1, r.err);
     assert.match(lines[0], new RegExp(`^error: --host must be 127\\.0\\.0\\.1 or ::1 .*got "${host}"`));
   }
+  for (
+    const [flags, reason] of [
+      [["--body-timeout", "1e9"], /^error: --body-timeout must be at most 3600 seconds, got 1000000000/],
+      [["--body-timeout", "0"], /^error: --body-timeout must be positive/],
+      [["--max-queued=-1"], /^error: --max-queued must be at least 0/],
+    ] as const
+  ) {
+    const r = await runScript(
+      "examples/serve.ts",
+      [...flags, "--checkpoint", `${dir}/c.safetensors`],
+      permissions,
+    );
+    assert.equal(r.code, 2, flags.join(" "));
+    assert.equal(r.err.trim().split("\n").length, 1, r.err);
+    assert.match(r.err, reason);
+  }
+  assert.throws(
+    () => setup({ bodyTimeout: 2 ** 31 }),
+    /bodyTimeout must be at most 2147483647 ms, got 2147483648/,
+  );
   const holder = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   try {
     const port = (holder.addr as Deno.NetAddr).port;

@@ -212,6 +212,10 @@ export function createHandler(
       throw new Error(`${name} must be a whole number${name === "maxQueued" ? " ≥ 0" : " ≥ 1"}, got ${v}`);
     }
   }
+  // a longer timer would overflow setTimeout's 32 bits and fire at once
+  if (bodyTimeout > 2 ** 31 - 1) {
+    throw new Error(`bodyTimeout must be at most ${2 ** 31 - 1} ms, got ${bodyTimeout}`);
+  }
   const busy = () => {
     const seconds = Math.max(1, Math.ceil((explainer.queued + 1) * explainer.meanJobMilliseconds / 1000));
     return new HttpError(
