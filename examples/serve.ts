@@ -12,10 +12,10 @@ const HELP = `deno task serve [options]
   --port N         port (default 8000; 0 picks a free one)
   --max-queued N   explanations that may wait behind the running one (default 8; more get 503)
   --body-timeout S seconds a request body may take to arrive (default 10; slower gets 408)
+  --header-timeout S  seconds a request's headers may take to arrive (default 10; slower gets 408)
   --help           this text
 It answers only requests addressed to 127.0.0.1:PORT, [::1]:PORT or localhost:PORT (Host header),
-and POST bodies only as application/json. Request headers have no read timeout (Deno.serve offers
-none); a client stalled in its headers holds one connection and nothing else.`;
+and POST bodies only as application/json.`;
 
 const FLAGS = {
   checkpoint: { type: "string", default: "out/mnist/checkpoint.safetensors" },
@@ -23,6 +23,7 @@ const FLAGS = {
   port: { type: "int", min: 0, default: 8000 },
   "max-queued": { type: "int", min: 0, default: 8 },
   "body-timeout": { type: "number", positive: true, default: 10 },
+  "header-timeout": { type: "number", positive: true, default: 10 },
   help: { type: "boolean" },
 } as const;
 
@@ -30,8 +31,10 @@ async function main(): Promise<void> {
   const { flags } = gb.parseFlags(Deno.args, FLAGS);
   if (flags.help) return console.log(HELP);
   if (flags.port! > 65535) throw new gb.UsageError(`--port must be at most 65535, got ${flags.port}`);
-  if (flags["body-timeout"]! > 3600) {
-    throw new gb.UsageError(`--body-timeout must be at most 3600 seconds, got ${flags["body-timeout"]}`);
+  for (const flag of ["body-timeout", "header-timeout"] as const) {
+    if (flags[flag]! > 3600) {
+      throw new gb.UsageError(`--${flag} must be at most 3600 seconds, got ${flags[flag]}`);
+    }
   }
   let host: string;
   try {
@@ -51,6 +54,7 @@ async function main(): Promise<void> {
       port: flags.port,
       maxQueued: flags["max-queued"],
       bodyTimeout: Math.round(flags["body-timeout"]! * 1000),
+      headerTimeout: Math.round(flags["header-timeout"]! * 1000),
       onListen: (url) => console.log(`glassbox dashboard on ${url} (Ctrl-C stops it)`),
     });
   } catch (e) {

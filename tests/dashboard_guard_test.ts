@@ -269,6 +269,7 @@ Deno.test("serve's command line: --host takes only a loopback address, a busy po
     const [flags, reason] of [
       [["--body-timeout", "1e9"], /^error: --body-timeout must be at most 3600 seconds, got 1000000000/],
       [["--body-timeout", "0"], /^error: --body-timeout must be positive/],
+      [["--header-timeout", "7200"], /^error: --header-timeout must be at most 3600 seconds, got 7200/],
       [["--max-queued=-1"], /^error: --max-queued must be at least 0/],
     ] as const
   ) {

@@ -2,7 +2,7 @@
  * The dashboard under a bounded hostile load, on 127.0.0.1 only, through the real server
  * (serveDashboard, Deno.serve, raw TCP where fetch cannot say it): good explanations mixed with
  * DNS-rebinding Host headers, form posts, HEAD and wrong methods, clients that abort mid-request,
- * clients that stall in their headers or half-way through a body, and a flood past the queue
+ * clients that stall in their headers or half-way through a body (408 each), and a flood past the queue
  * bound. Every answer is the right one, the queue never holds more than its bound, abandoned work
  * is dropped unrun, the GPU pool's live buffers end where they started, and after a full garbage
  * collection the JS heap has grown by less than 8 MiB (the resident set by less than 128 MiB) over
@@ -18,7 +18,7 @@ setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
 const memory = () => (gc(), Deno.memoryUsage());
 
-const MAX_QUEUED = 4, BODY_TIMEOUT = 1000, LOAD_MS = 5000;
+const MAX_QUEUED = 4, BODY_TIMEOUT = 1000, HEADER_TIMEOUT = 1500, LOAD_MS = 5000;
 const enc = new TextEncoder(), dec = new TextDecoder();
 const good = JSON.stringify({
   pixels: Array.from({ length: 784 }, (_, i) => (i % 28 === 14 ? 1 : 0)),
@@ -30,12 +30,18 @@ interface RawAnswer {
   status: number;
   headers: Headers;
   body: string;
+  /** The server closed the connection (rather than the client's deadline). */
+  closed: boolean;
 }
 
 /** Sends `text` on a fresh TCP connection and reads until the server closes or `ms` pass. */
-async function raw(port: number, text: string, ms = 5000): Promise<RawAnswer | null> {
+async function raw(port: number, text: string, ms = 5000, toEnd = false): Promise<RawAnswer | null> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  const timer = setTimeout(() => conn.close(), ms);
+  let late = false;
+  const timer = setTimeout(() => {
+    late = true;
+    conn.close();
+  }, ms);
   let all = "";
   try {
     await conn.write(enc.encode(text));
@@ -44,7 +50,7 @@ async function raw(port: number, text: string, ms = 5000): Promise<RawAnswer | n
       const n = await conn.read(buf);
       if (n === null) break;
       all += dec.decode(buf.subarray(0, n));
-      if (/\r\n\r\n/.test(all) && answerComplete(all)) break;
+      if (!toEnd && /\r\n\r\n/.test(all) && answerComplete(all)) break;
     }
   } catch {
     // closed by the deadline
@@ -54,7 +60,8 @@ async function raw(port: number, text: string, ms = 5000): Promise<RawAnswer | n
       conn.close();
     } catch { /* already closed */ }
   }
-  return parse(all);
+  const r = parse(all);
+  return r && { ...r, closed: !late };
 }
 
 function answerComplete(all: string): boolean {
@@ -63,7 +70,7 @@ function answerComplete(all: string): boolean {
   return len ? enc.encode(body).length >= Number(len[1]) : /\r\n0\r\n\r\n$/.test(body);
 }
 
-function parse(all: string): RawAnswer | null {
+function parse(all: string): Omit<RawAnswer, "closed"> | null {
   const cut = all.indexOf("\r\n\r\n");
   if (cut < 0) return null;
   const [statusLine, ...lines] = all.slice(0, cut).split("\r\n");
@@ -81,13 +88,13 @@ Deno.test("the dashboard under load: good and hostile requests, stalled and vani
     port: 0,
     maxQueued: MAX_QUEUED,
     bodyTimeout: BODY_TIMEOUT,
+    headerTimeout: HEADER_TIMEOUT,
   });
   const { explainer } = dash;
   const port = Number(new URL(dash.url).port);
   const host = `127.0.0.1:${port}`;
   let maxSeen = 0;
   const sampler = setInterval(() => maxSeen = Math.max(maxSeen, explainer.queued), 2);
-  const stalled: Deno.Conn[] = [];
   let release = () => {};
   const clients: AbortController[] = [];
   try {
@@ -105,11 +112,17 @@ Deno.test("the dashboard under load: good and hostile requests, stalled and vani
     const pool0 = gb.poolStats(), mem0 = memory();
 
     // stalled clients: 6 stop half-way through their headers, 4 half-way through a body
-    for (let k = 0; k < 6; k++) {
-      const c = await Deno.connect({ hostname: "127.0.0.1", port });
-      await c.write(enc.encode(`GET /api/info HTTP/1.1\r\nHost: ${host}\r\nX-Slow: `));
-      stalled.push(c);
-    }
+    const halfHeaders = Array.from(
+      { length: 6 },
+      () => raw(port, `GET /api/info HTTP/1.1\r\nHost: ${host}\r\nX-Slow: `, HEADER_TIMEOUT + 4000),
+    );
+    // one whole request, then half of a second on the same connection: one answer, then closed
+    const keepAlive = raw(
+      port,
+      `GET /api/info HTTP/1.1\r\nHost: ${host}\r\n\r\nGET /api/info HTTP/1.1\r\nHost: ${host}\r\nX-Slow: `,
+      HEADER_TIMEOUT + 4000,
+      true,
+    );
     const halfBodies = Array.from({ length: 4 }, () =>
       raw(
         port,
@@ -209,7 +222,16 @@ Deno.test("the dashboard under load: good and hostile requests, stalled and vani
       for (let k = 0; performance.now() < end; k++) await kinds[(k + c) % kinds.length]();
     }));
 
-    // every half body was cut off with 408 after the body timeout
+    const second = (await keepAlive)!;
+    assert.equal(second.status, 200);
+    assert.ok(second.closed, "the server closed a connection whose second request stalled");
+    assert.equal(second.body.match(/HTTP\/1\.1 /g), null, "one answer on the connection");
+    // every half header and every half body was cut off with 408 after its timeout
+    for (const r of await Promise.all(halfHeaders)) {
+      assert.ok(r, "a client stalled in its headers got an answer");
+      assert.equal(r.status, 408);
+      assert.match(r.body, /request headers did not arrive within 1\.5 s/);
+    }
     for (const r of await Promise.all(halfBodies)) {
       assert.ok(r, "a stalled body got an answer");
       assert.equal(r.status, 408);
@@ -256,8 +278,6 @@ Deno.test("the dashboard under load: good and hostile requests, stalled and vani
     assert.equal(explainer.counts.ran - before.ran, 1, "none of the abandoned requests ran");
     assert.ok(maxSeen <= MAX_QUEUED, `the queue held ${maxSeen} > ${MAX_QUEUED}`);
 
-    // the headers-stalled clients are still open (Deno.serve has no header timeout) and held nothing
-    assert.equal(stalled.length, 6);
     const stats = await (await fetch(`${dash.url}api/stats`)).json();
     assert.equal(stats.queued, 0);
 
@@ -286,7 +306,6 @@ Deno.test("the dashboard under load: good and hostile requests, stalled and vani
     // a failed assertion must not leave shutdown waiting for held work and open streams
     release();
     for (const ac of clients) ac.abort();
-    for (const c of stalled) c.close();
     await dash.shutdown();
     await Deno.remove(dir, { recursive: true });
   }

@@ -9,6 +9,7 @@ import { Sequential } from "../nn/sequential.ts";
 import { fitNovelty } from "../report/novelty.ts";
 import { Explainer } from "./explainer.ts";
 import { createHandler } from "./handler.ts";
+import { headerDeadline } from "./front.ts";
 
 const STATIC = new URL("./static/", import.meta.url);
 
@@ -51,6 +52,8 @@ export interface DashboardOptions {
   maxQueued?: number;
   /** Milliseconds a request body may take to arrive (default 10000); slower gets 408. */
   bodyTimeout?: number;
+  /** Milliseconds a request's headers may take to arrive (default 10000); slower gets 408. */
+  headerTimeout?: number;
 }
 
 /**
@@ -84,9 +87,11 @@ export function dashboardHost(host: string): "127.0.0.1" | "::1" {
  * requests that come meanwhile wait. It answers only requests whose `Host` is the address and port
  * it listens on (127.0.0.1:port and localhost:port, or [::1]:port and localhost:port).
  *
- * Limits: a request's headers have no read timeout, because Deno.serve (Deno 2.9.6) offers none;
- * a client that stalls in its headers holds one socket (no queue place, no GPU work) until it
- * closes. A stalled body is cut off after `bodyTimeout` (408).
+ * Timeouts: a request's headers must arrive within `headerTimeout` and its body within
+ * `bodyTimeout`, or it gets 408. Deno.serve (Deno 2.9.6) has no header timeout, so a small TCP
+ * front (src/serve/front.ts) keeps it and passes each request on, one per connection, to Deno.serve
+ * listening on another port of the same address (which refuses requests sent to it directly: their
+ * Host names the wrong port).
  *
  * @example
  * ```ts ignore
@@ -104,13 +109,9 @@ export async function serveDashboard(options: DashboardOptions): Promise<Dashboa
     failed = rej;
   });
   handlerReady.catch(() => {});
-  let server: Deno.HttpServer<Deno.NetAddr>;
+  let listener: Deno.Listener;
   try {
-    // the address is known once Deno.serve returns; onListen is silenced so only ours prints
-    server = Deno.serve(
-      { hostname: host, port, onListen: () => {} },
-      async (req) => (await handlerReady)(unsignalled(req)),
-    );
+    listener = Deno.listen({ hostname: host, port });
   } catch (e) {
     if (e instanceof Deno.errors.AddrInUse) {
       throw new Deno.errors.AddrInUse(
@@ -119,7 +120,22 @@ export async function serveDashboard(options: DashboardOptions): Promise<Dashboa
     }
     throw e;
   }
-  const bound = server.addr.port;
+  const bound = (listener.addr as Deno.NetAddr).port;
+  // Deno.serve listens behind, on another port of the same loopback address; the TCP front gives
+  // each request's headers a deadline, which Deno.serve has not. Requests sent to that port
+  // directly are refused by the Host check (they name the wrong port), so the front is the way in.
+  const server = Deno.serve(
+    { hostname: host, port: 0, onListen: () => {} },
+    async (req) => (await handlerReady)(unsignalled(req)),
+  );
+  const inner = server.addr.port;
+  const front = headerDeadline(listener, () => Deno.connect({ hostname: host, port: inner }), {
+    headerTimeout: options.headerTimeout ?? 10000,
+  });
+  const shutdown = async () => {
+    front.close();
+    await server.shutdown();
+  };
   const name = host === "::1" ? `[::1]:${bound}` : `127.0.0.1:${bound}`;
   try {
     const { model } = await loadModel(options.checkpoint);
@@ -154,10 +170,10 @@ export async function serveDashboard(options: DashboardOptions): Promise<Dashboa
     }));
     const url = `http://${name}/`;
     options.onListen?.(url);
-    return { url, explainer, shutdown: () => server.shutdown() };
+    return { url, explainer, shutdown };
   } catch (e) {
     failed(e);
-    await server.shutdown();
+    await shutdown();
     throw e;
   }
 }
