@@ -222,6 +222,11 @@ Deno.test("the dashboard under load: good and hostile requests, stalled and vani
       for (let k = 0; performance.now() < end; k++) await kinds[(k + c) % kinds.length]();
     }));
 
+    // headers that never end but keep coming: refused once over 16 KiB, not held until the deadline
+    const huge =
+      (await raw(port, `GET /api/info HTTP/1.1\r\nHost: ${host}\r\nX-Big: ${"x".repeat(20000)}`, 3000))!;
+    assert.equal(huge.status, 431);
+    assert.match(huge.body, /headers exceed 16384 bytes/);
     const second = (await keepAlive)!;
     assert.equal(second.status, 200);
     assert.ok(second.closed, "the server closed a connection whose second request stalled");
