@@ -7,14 +7,23 @@ import * as gb from "../mod.ts";
 
 const HELP = `deno task serve [options]
   --checkpoint F   a checkpoint from deno task train (default out/mnist/checkpoint.safetensors)
-  --host H         address to listen on (default 127.0.0.1, this machine only)
+  --host H         loopback address to listen on: 127.0.0.1 (default) or ::1; this machine only,
+                   since the dashboard runs models for whoever asks and has no login
   --port N         port (default 8000; 0 picks a free one)
-  --help           this text`;
+  --max-queued N   explanations that may wait behind the running one (default 8; more get 503)
+  --body-timeout S seconds a request body may take to arrive (default 10; slower gets 408)
+  --header-timeout S  seconds a request's headers may take to arrive (default 10; slower gets 408)
+  --help           this text
+It answers only requests addressed to 127.0.0.1:PORT, [::1]:PORT or localhost:PORT (Host header),
+and POST bodies only as application/json.`;
 
 const FLAGS = {
   checkpoint: { type: "string", default: "out/mnist/checkpoint.safetensors" },
   host: { type: "string", default: "127.0.0.1" },
   port: { type: "int", min: 0, default: 8000 },
+  "max-queued": { type: "int", min: 0, default: 8 },
+  "body-timeout": { type: "number", positive: true, default: 10 },
+  "header-timeout": { type: "number", positive: true, default: 10 },
   help: { type: "boolean" },
 } as const;
 
@@ -22,15 +31,36 @@ async function main(): Promise<void> {
   const { flags } = gb.parseFlags(Deno.args, FLAGS);
   if (flags.help) return console.log(HELP);
   if (flags.port! > 65535) throw new gb.UsageError(`--port must be at most 65535, got ${flags.port}`);
+  for (const flag of ["body-timeout", "header-timeout"] as const) {
+    if (flags[flag]! > 3600) {
+      throw new gb.UsageError(`--${flag} must be at most 3600 seconds, got ${flags[flag]}`);
+    }
+  }
+  let host: string;
+  try {
+    host = gb.dashboardHost(flags.host!);
+  } catch {
+    throw new gb.UsageError(
+      `--host must be 127.0.0.1 or ::1 (loopback: the dashboard has no login, and the task may open only these), got "${flags.host}"`,
+    );
+  }
   if (!(await gb.fileExists(flags.checkpoint!))) {
     throw new Error(`no checkpoint at ${flags.checkpoint}: make one with \`deno task train\` (or --quick)`);
   }
-  await gb.serveDashboard({
-    checkpoint: flags.checkpoint!,
-    host: flags.host,
-    port: flags.port,
-    onListen: (url) => console.log(`glassbox dashboard on ${url} (Ctrl-C stops it)`),
-  });
+  try {
+    await gb.serveDashboard({
+      checkpoint: flags.checkpoint!,
+      host,
+      port: flags.port,
+      maxQueued: flags["max-queued"],
+      bodyTimeout: Math.round(flags["body-timeout"]! * 1000),
+      headerTimeout: Math.round(flags["header-timeout"]! * 1000),
+      onListen: (url) => console.log(`glassbox dashboard on ${url} (Ctrl-C stops it)`),
+    });
+  } catch (e) {
+    if (e instanceof Deno.errors.AddrInUse) throw new gb.UsageError((e as Error).message);
+    throw e;
+  }
 }
 
 if (import.meta.main) await gb.runMain("serve", main);

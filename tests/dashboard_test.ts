@@ -30,8 +30,11 @@ function setup() {
   return { explainer, handle };
 }
 
-const post = (body: string) => new Request("http://127.0.0.1/api/explain", { method: "POST", body });
+const post = (body: string, type = "application/json") =>
+  new Request("http://127.0.0.1/api/explain", { method: "POST", body, headers: { "content-type": type } });
 const pixels = () => Array.from({ length: 784 }, (_, i) => (i % 28 === 14 ? 1 : 0));
+
+const JSON_TYPE = { "content-type": "application/json" };
 
 async function lines(r: Response): Promise<Record<string, unknown>[]> {
   return (await r.text()).trim().split("\n").map((l) => JSON.parse(l));
@@ -61,6 +64,11 @@ Deno.test("dashboard API: each bad request is a 4xx that says what is wrong", as
     [post(JSON.stringify({ pixels: pixels(), lang: "fr" })), 400, /lang must be "en" or "zh"/],
     [post("x".repeat(30000)), 413, /at most 20000|over 20000/],
     [new Request("http://127.0.0.1/api/explain"), 405, /takes POST, not GET/],
+    [
+      new Request("http://127.0.0.1/api/info", { method: "POST", body: "{}" }),
+      405,
+      /takes GET or HEAD, not POST/,
+    ],
     [new Request("http://127.0.0.1/api/nothing"), 404, /unknown path \/api\/nothing/],
     [new Request("http://127.0.0.1/api/test/5"), 404, /no test image "5"; there are 5/],
     [new Request("http://127.0.0.1/api/test/-1"), 404, /no test image/],
@@ -171,13 +179,19 @@ Deno.test("the dashboard in headless Chromium: a digit drawn on the canvas comes
     const stats = async () => (await (await fetch(`${server.url}api/stats`)).json()).pool as gb.PoolStats;
     const good = JSON.stringify({ pixels: pixels(), methods: ["saliency"] });
     const bad = [
-      () => fetch(`${server.url}api/explain`, { method: "POST", body: "{" }),
-      () => fetch(`${server.url}api/explain`, { method: "POST", body: JSON.stringify({ pixels: [0] }) }),
+      () => fetch(`${server.url}api/explain`, { method: "POST", headers: JSON_TYPE, body: "{" }),
+      () =>
+        fetch(`${server.url}api/explain`, {
+          method: "POST",
+          headers: JSON_TYPE,
+          body: JSON.stringify({ pixels: [0] }),
+        }),
       () => fetch(`${server.url}nowhere`),
-      () => fetch(`${server.url}api/explain`, { method: "POST", body: "x".repeat(70000) }),
+      () =>
+        fetch(`${server.url}api/explain`, { method: "POST", headers: JSON_TYPE, body: "x".repeat(70000) }),
     ];
     const once = async () => {
-      const r = await fetch(`${server.url}api/explain`, { method: "POST", body: good });
+      const r = await fetch(`${server.url}api/explain`, { method: "POST", headers: JSON_TYPE, body: good });
       return (await r.text()).includes('"result"');
     };
     assert.ok(await once());

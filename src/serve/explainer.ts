@@ -6,13 +6,11 @@
  */
 import { type AttributionPreset, attributionPresets } from "../explain/presets.ts";
 import { featureMapImage } from "../inspect/activations.ts";
-import type { Module } from "../nn/module.ts";
 import type { Sequential } from "../nn/sequential.ts";
 import { tensor } from "../tensor/create.ts";
 import { noGrad } from "../tensor/graph.ts";
 import { softmax } from "../tensor/ops/softmax.ts";
 import { scope } from "../tensor/scope.ts";
-import type { Tensor } from "../tensor/tensor.ts";
 import { heatmapImage } from "../viz/attribution.ts";
 import { pngDataUri } from "../viz/png.ts";
 import { predictionFacts } from "../report/facts.ts";
@@ -83,24 +81,99 @@ export class Explainer {
     );
   }
 
-  /** Requests waiting for the GPU (not counting the one running). */
+  /** Requests waiting for the GPU (not counting the one running); a dropped request stops counting at once. */
   get queued(): number {
     return this.#waiting;
   }
 
-  /** Runs `job` after every job queued before it; its failure does not reach the others. */
-  enqueue<T>(job: () => Promise<T>): Promise<T> {
-    this.#waiting++;
-    const run = this.#tail.then(() => {
-      this.#waiting--;
-      return job();
-    });
-    this.#tail = run.catch(() => {});
-    return run;
+  /** Whether a job is running now. */
+  get running(): boolean {
+    return this.#running;
   }
 
-  /** Computes the answer to a validated request; `progress` hears what is being done. */
-  explain(req: ExplainRequest, progress: (message: string) => void = () => {}): Promise<ExplainResult> {
+  #running = false;
+
+  /** Jobs run so far, and jobs dropped unrun because their signal aborted while they waited. */
+  get counts(): { ran: number; dropped: number } {
+    return { ran: this.#ran, dropped: this.#dropped };
+  }
+
+  #ran = 0;
+  #dropped = 0;
+  #busyMs = 0;
+
+  /** The mean time a job has taken once it ran, in milliseconds (0 before the first). */
+  get meanJobMilliseconds(): number {
+    return this.#ran ? this.#busyMs / this.#ran : 0;
+  }
+
+  /**
+   * Runs `job` after every job queued before it; its failure does not reach the others. When
+   * `signal` aborts before the job's turn (its client went away), the job is dropped: it never
+   * runs, it stops counting in `queued` at once, and the promise rejects with the signal's reason.
+   *
+   * @example
+   * ```ts
+   * import { createModel, Explainer, type Sequential } from "glassbox";
+   * const e = new Explainer(createModel("seed-cnn") as Sequential, { mean: 0, std: 1 });
+   * let release = () => {};
+   * const busy = e.enqueue(() => new Promise<void>((r) => release = r));
+   * await new Promise((r) => setTimeout(r, 0)); // busy is running now
+   * const gone = new AbortController();
+   * let ran = false;
+   * const dropped = e.enqueue(() => Promise.resolve(ran = true), gone.signal).catch(() => "dropped");
+   * gone.abort();
+   * if (e.queued !== 0) throw new Error("an abandoned job still holds its place");
+   * release();
+   * await busy;
+   * if (await dropped !== "dropped" || ran) throw new Error("an abandoned job ran");
+   * ```
+   */
+  enqueue<T>(job: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    let settled = false;
+    this.#waiting++;
+    const leave = () => {
+      if (!settled) this.#waiting--;
+      settled = true;
+    };
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => {
+        if (settled) return;
+        leave();
+        this.#dropped++;
+        reject(signal!.reason);
+      };
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener("abort", onAbort, { once: true });
+      const turn = this.#tail.then(async () => {
+        signal?.removeEventListener("abort", onAbort);
+        if (settled) return; // dropped while waiting: its turn passes without running it
+        leave();
+        this.#ran++;
+        this.#running = true;
+        const t0 = performance.now();
+        try {
+          resolve(await job());
+        } catch (e) {
+          reject(e);
+        } finally {
+          this.#running = false;
+          this.#busyMs += performance.now() - t0;
+        }
+      });
+      this.#tail = turn;
+    });
+  }
+
+  /**
+   * Computes the answer to a validated request; `progress` hears what is being done. When `signal`
+   * aborts, a queued request is dropped unrun and a running one stops before its next step.
+   */
+  explain(
+    req: ExplainRequest,
+    progress: (message: string) => void = () => {},
+    signal?: AbortSignal,
+  ): Promise<ExplainResult> {
     return this.enqueue(async () => {
       const t0 = performance.now();
       const { mean, std } = this.normalize;
@@ -113,6 +186,7 @@ export class Explainer {
         const heatmaps: ExplainResult["heatmaps"] = [];
         for (const [k, name] of req.methods.entries()) {
           const m = this.methods[name];
+          signal?.throwIfAborted(); // the client went away: stop between steps
           progress(`${m.label} (${k + 1} of ${req.methods.length})${m.slow ? ", a slower method" : ""}`);
           const values = await scope(async () =>
             (await (await m.run(this.model, x, predicted)).toArray()) as Float32Array
@@ -125,6 +199,7 @@ export class Explainer {
         }
         let featureMaps: ExplainResult["featureMaps"];
         if (req.layer !== undefined) {
+          signal?.throwIfAborted();
           progress(`feature maps of layer ${req.layer}`);
           const img = await scope(async () => {
             let h = x;
@@ -136,6 +211,7 @@ export class Explainer {
           });
           featureMaps = { layer: req.layer, png: pngDataUri(img) };
         }
+        signal?.throwIfAborted();
         progress("the explanation in words");
         const facts = await predictionFacts(this.model, x, {
           baseline: -mean / std,
@@ -153,6 +229,6 @@ export class Explainer {
       } finally {
         x.dispose();
       }
-    });
+    }, signal);
   }
 }

@@ -3,6 +3,13 @@
  * tested without a socket and could sit behind any server). A bad request gets a 4xx with a
  * reason in JSON, never a crash; static files come only from the names the caller's reader
  * allows; explanations stream their progress as NDJSON lines and end with the result.
+ *
+ * It is a local server and guards itself as one: a `Host` header other than the addresses it
+ * listens on is refused (421; a page on another site could otherwise reach it by DNS rebinding);
+ * a POST body must be `application/json` (415; a plain form post from any page needs no CORS
+ * preflight); the explanation queue is bounded (503 with `Retry-After`); a queued request whose
+ * client went away is dropped unrun; a body that stalls is cut off (408); `HEAD` answers every
+ * GET route and a 405 carries `Allow`.
  */
 import { poolStats } from "../gpu/pool.ts";
 import type { Dataset } from "../nn/evaluate.ts";
@@ -16,6 +23,16 @@ export interface HandlerOptions {
   testImages: Dataset;
   /** Largest request body accepted, in bytes (default 64 KiB). */
   maxBody?: number;
+  /**
+   * The `Host` header values accepted, exactly (e.g. "127.0.0.1:8000", "localhost:8000"): the
+   * addresses the server listens on. Default: the loopback names 127.0.0.1, localhost and [::1]
+   * on any port. Anything else gets 421.
+   */
+  allowedHosts?: string[];
+  /** How many explanations may wait behind the running one (default 8); more get 503. */
+  maxQueued?: number;
+  /** Milliseconds a request body may take to arrive in full (default 10000); slower gets 408. */
+  bodyTimeout?: number;
 }
 
 const TYPES: Record<string, string> = {
@@ -34,28 +51,61 @@ function json(status: number, body: unknown): Response {
 const fail = (status: number, error: string) => json(status, { error });
 
 class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(readonly status: number, message: string, readonly headers: Record<string, string> = {}) {
     super(message);
   }
 }
 
-async function readBody(req: Request, limit: number): Promise<string> {
+const LOOPBACK = /^(127\.0\.0\.1|localhost|\[::1\])(:\d{1,5})?$/;
+
+/** The request's Host (its header, or the URL's host when a caller built the Request without one). */
+function hostOf(req: Request): string {
+  return (req.headers.get("host") ?? new URL(req.url).host).toLowerCase();
+}
+
+/** The media type of a Content-Type header, checked to be JSON in UTF-8. */
+function checkJsonType(req: Request): void {
+  const raw = req.headers.get("content-type");
+  const [type, ...params] = (raw ?? "").split(";").map((p) => p.trim().toLowerCase());
+  const charset = params.find((p) => p.startsWith("charset="))?.slice("charset=".length).replace(/"/g, "");
+  if (type !== "application/json" || (charset !== undefined && charset !== "utf-8")) {
+    throw new HttpError(
+      415,
+      `the body must be sent as Content-Type: application/json (UTF-8), got ${
+        raw === null ? "no Content-Type" : JSON.stringify(raw)
+      }`,
+    );
+  }
+}
+
+async function readBody(req: Request, limit: number, timeout: number): Promise<string> {
   const declared = Number(req.headers.get("content-length") ?? NaN);
   if (declared > limit) {
     throw new HttpError(413, `the body is ${declared} bytes; at most ${limit} are accepted`);
   }
   if (!req.body) throw new HttpError(400, "the request has no body; send JSON");
   const reader = req.body.getReader(), parts: Uint8Array[] = [];
-  let n = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    n += value.length;
-    if (n > limit) {
-      await reader.cancel();
-      throw new HttpError(413, `the body is over ${limit} bytes`);
+  let n = 0, timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(new HttpError(408, `the body did not arrive within ${timeout / 1000} s (${n} bytes came)`)),
+      timeout,
+    );
+  });
+  try {
+    for (;;) {
+      const { done, value } = await Promise.race([reader.read(), late]);
+      if (done) break;
+      n += value.length;
+      if (n > limit) throw new HttpError(413, `the body is over ${limit} bytes`);
+      parts.push(value);
     }
-    parts.push(value);
+  } catch (e) {
+    reader.cancel().catch(() => {});
+    throw e;
+  } finally {
+    clearTimeout(timer);
   }
   const all = new Uint8Array(n);
   let o = 0;
@@ -153,89 +203,148 @@ export function createHandler(
   options: HandlerOptions,
 ): (req: Request) => Promise<Response> {
   const limit = options.maxBody ?? 65536, test = options.testImages;
+  const maxQueued = options.maxQueued ?? 8, bodyTimeout = options.bodyTimeout ?? 10000;
+  const hosts = options.allowedHosts?.map((h) => h.toLowerCase());
+  for (
+    const [name, v] of [["maxQueued", maxQueued], ["bodyTimeout", bodyTimeout], ["maxBody", limit]] as const
+  ) {
+    if (!Number.isSafeInteger(v) || v < (name === "maxQueued" ? 0 : 1)) {
+      throw new Error(`${name} must be a whole number${name === "maxQueued" ? " ≥ 0" : " ≥ 1"}, got ${v}`);
+    }
+  }
+  // a longer timer would overflow setTimeout's 32 bits and fire at once
+  if (bodyTimeout > 2 ** 31 - 1) {
+    throw new Error(`bodyTimeout must be at most ${2 ** 31 - 1} ms, got ${bodyTimeout}`);
+  }
+  const busy = () => {
+    const seconds = Math.max(1, Math.ceil((explainer.queued + 1) * explainer.meanJobMilliseconds / 1000));
+    return new HttpError(
+      503,
+      `busy: ${explainer.queued} explanations are waiting (at most ${maxQueued}); retry in ${seconds} s`,
+      { "retry-after": String(seconds) },
+    );
+  };
+
+  const isGetRoute = (path: string) =>
+    path === "/" || path.startsWith("/static/") || path === "/api/info" || path === "/api/stats" ||
+    /^\/api\/test\/[^/]+$/.test(path);
+
+  /** The answer to a GET (or HEAD) of a GET route's `path`. */
+  const getRoute = async (method: string, path: string): Promise<Response> => {
+    if (method !== "GET" && method !== "HEAD") {
+      throw new HttpError(405, `${path} takes GET or HEAD, not ${method}`, { allow: "GET, HEAD" });
+    }
+    if (path === "/" || path.startsWith("/static/")) {
+      const name = path === "/" ? "index.html" : path.slice("/static/".length);
+      if (!/^[a-z0-9_-]+\.(html|js|css)$/.test(name)) {
+        throw new HttpError(404, `no static file ${JSON.stringify(name)}`);
+      }
+      const bytes = await options.readStatic(name);
+      if (!bytes) throw new HttpError(404, `no static file ${JSON.stringify(name)}`);
+      return new Response(bytes as BodyInit, { headers: { "content-type": TYPES[name.split(".").pop()!] } });
+    }
+    if (path === "/api/info") {
+      return json(200, {
+        classes: 10,
+        testImages: test.y.length,
+        methods: Object.entries(explainer.methods).map(([name, m]) => ({
+          name,
+          label: m.label,
+          slow: m.slow,
+        })),
+        layers: explainer.featureLayers(),
+      });
+    }
+    if (path === "/api/stats") {
+      return json(200, { pool: poolStats(), queued: explainer.queued, maxQueued, ...explainer.counts });
+    }
+    const m = /^\/api\/test\/([^/]+)$/.exec(path);
+    if (m) {
+      const i = Number(m[1]);
+      if (!/^\d+$/.test(m[1]) || i >= test.y.length) {
+        throw new HttpError(
+          404,
+          `no test image ${JSON.stringify(m[1])}; there are ${test.y.length} (0 to ${test.y.length - 1})`,
+        );
+      }
+      return json(200, {
+        index: i,
+        label: test.y[i],
+        pixels: Array.from(test.x.subarray(i * 784, (i + 1) * 784), (v) => +v.toFixed(4)),
+      });
+    }
+    throw new HttpError(404, `unknown path ${path}`);
+  };
+
+  const explain = async (req: Request): Promise<Response> => {
+    checkJsonType(req);
+    if (explainer.queued >= maxQueued) throw busy(); // refuse before reading the body
+    const request = parseExplainRequest(await readBody(req, limit, bodyTimeout), explainer);
+    req.signal.throwIfAborted();
+    if (explainer.queued >= maxQueued) throw busy();
+    const enc = new TextEncoder();
+    const queuedAhead = explainer.queued + (explainer.running ? 1 : 0);
+    // the client goes away: Deno.serve aborts req.signal, or the response stream is cancelled
+    const gone = new AbortController();
+    const signal = AbortSignal.any([req.signal, gone.signal]);
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        const send = (o: unknown) => {
+          try {
+            controller.enqueue(enc.encode(JSON.stringify(o) + "\n"));
+          } catch {
+            // the client went away
+          }
+        };
+        send({ progress: queuedAhead ? `waiting for ${queuedAhead} request(s) ahead` : "started" });
+        explainer.explain(request, (p) => send({ progress: p }), signal)
+          .then((result) => send({ result }))
+          .catch((e) => {
+            if (!signal.aborted) send({ error: `the explanation failed: ${(e as Error).message}` });
+          })
+          .finally(() => {
+            try {
+              controller.close();
+            } catch { /* closed by the client */ }
+          });
+      },
+      cancel(reason) {
+        gone.abort(reason ?? new Error("the client went away"));
+      },
+    });
+    return new Response(stream, { headers: { "content-type": "application/x-ndjson; charset=utf-8" } });
+  };
+
   return async (req: Request): Promise<Response> => {
     try {
-      const url = new URL(req.url);
-      const path = url.pathname;
-      const only = (method: string) => {
-        if (req.method !== method) throw new HttpError(405, `${path} takes ${method}, not ${req.method}`);
-      };
-      if (path === "/" || path.startsWith("/static/")) {
-        only("GET");
-        const name = path === "/" ? "index.html" : path.slice("/static/".length);
-        if (!/^[a-z0-9_-]+\.(html|js|css)$/.test(name)) {
-          throw new HttpError(404, `no static file ${JSON.stringify(name)}`);
-        }
-        const bytes = await options.readStatic(name);
-        if (!bytes) throw new HttpError(404, `no static file ${JSON.stringify(name)}`);
-        return new Response(bytes as BodyInit, {
-          headers: { "content-type": TYPES[name.split(".").pop()!] },
-        });
+      const host = hostOf(req);
+      if (hosts ? !hosts.includes(host) : !LOOPBACK.test(host)) {
+        throw new HttpError(
+          421,
+          `this server answers only to ${hosts ? hosts.join(", ") : "127.0.0.1, localhost and [::1]"}, not ` +
+            `Host ${JSON.stringify(host)} (a page on another site may be reaching it through DNS rebinding)`,
+        );
       }
-      if (path === "/api/info") {
-        only("GET");
-        return json(200, {
-          classes: 10,
-          testImages: test.y.length,
-          methods: Object.entries(explainer.methods).map(([name, m]) => ({
-            name,
-            label: m.label,
-            slow: m.slow,
-          })),
-          layers: explainer.featureLayers(),
-        });
-      }
-      if (path === "/api/stats") {
-        only("GET");
-        return json(200, { pool: poolStats(), queued: explainer.queued });
-      }
-      const m = /^\/api\/test\/([^/]+)$/.exec(path);
-      if (m) {
-        only("GET");
-        const i = Number(m[1]);
-        if (!/^\d+$/.test(m[1]) || i >= test.y.length) {
-          throw new HttpError(
-            404,
-            `no test image ${JSON.stringify(m[1])}; there are ${test.y.length} (0 to ${test.y.length - 1})`,
-          );
-        }
-        return json(200, {
-          index: i,
-          label: test.y[i],
-          pixels: Array.from(test.x.subarray(i * 784, (i + 1) * 784), (v) => +v.toFixed(4)),
-        });
-      }
+      const path = new URL(req.url).pathname;
       if (path === "/api/explain") {
-        only("POST");
-        const request = parseExplainRequest(await readBody(req, limit), explainer);
-        const enc = new TextEncoder();
-        const queuedAhead = explainer.queued;
-        const stream = new ReadableStream<Uint8Array>({
-          start(controller) {
-            const send = (o: unknown) => {
-              try {
-                controller.enqueue(enc.encode(JSON.stringify(o) + "\n"));
-              } catch {
-                // the client went away; the work finishes and its answer is dropped
-              }
-            };
-            send({ progress: queuedAhead ? `waiting for ${queuedAhead} request(s) ahead` : "started" });
-            explainer.explain(request, (p) => send({ progress: p }))
-              .then((result) => send({ result }))
-              .catch((e) => send({ error: `the explanation failed: ${(e as Error).message}` }))
-              .finally(() => {
-                try {
-                  controller.close();
-                } catch { /* closed by the client */ }
-              });
-          },
-        });
-        return new Response(stream, { headers: { "content-type": "application/x-ndjson; charset=utf-8" } });
+        if (req.method !== "POST") {
+          throw new HttpError(405, `${path} takes POST, not ${req.method}`, { allow: "POST" });
+        }
+        return await explain(req);
       }
-      throw new HttpError(404, `unknown path ${path}`);
+      const r = isGetRoute(path) ? await getRoute(req.method, path) : null;
+      if (!r) throw new HttpError(404, `unknown path ${path}`);
+      if (req.method === "GET") return r;
+      const headers = new Headers(r.headers);
+      headers.set("content-length", String((await r.arrayBuffer()).byteLength));
+      return new Response(null, { status: r.status, headers });
     } catch (e) {
-      if (e instanceof HttpError) return fail(e.status, e.message);
-      return fail(500, `internal error: ${(e as Error).message}`);
+      const status = e instanceof HttpError ? e.status : 500;
+      const message = e instanceof HttpError ? e.message : `internal error: ${(e as Error).message}`;
+      const r = fail(status, message);
+      if (e instanceof HttpError) { for (const [k, v] of Object.entries(e.headers)) r.headers.set(k, v); }
+      if (req.method === "HEAD") return new Response(null, { status, headers: r.headers });
+      return r;
     }
   };
 }

@@ -9,12 +9,13 @@ import { Sequential } from "../nn/sequential.ts";
 import { fitNovelty } from "../report/novelty.ts";
 import { Explainer } from "./explainer.ts";
 import { createHandler } from "./handler.ts";
+import { headerDeadline } from "./front.ts";
 
 const STATIC = new URL("./static/", import.meta.url);
 
 /** A running dashboard. */
 export interface Dashboard {
-  /** e.g. "http://127.0.0.1:8000/". */
+  /** e.g. "http://127.0.0.1:8000/" (or "http://[::1]:8000/"). */
   url: string;
   /** The explainer behind it (its queue, its methods). */
   explainer: Explainer;
@@ -23,7 +24,74 @@ export interface Dashboard {
 }
 
 /**
- * Starts the dashboard for a checkpoint of the seed CNN; port 0 picks a free one.
+ * The request without Deno.serve's `signal`, whose first use prints a warning about its legacy
+ * behaviour (it also aborts once a response is delivered): a client that goes away is seen by the
+ * response stream's cancel, or by the failed body read, instead.
+ */
+function unsignalled(req: Request): Request {
+  return new Request(
+    req.url,
+    { method: req.method, headers: req.headers, body: req.body, duplex: "half" } as RequestInit,
+  );
+}
+
+/** What `serveDashboard` takes. */
+export interface DashboardOptions {
+  /** A checkpoint of an image classifier (a Sequential) made by `deno task train`. */
+  checkpoint: string;
+  /**
+   * The loopback address to listen on: "127.0.0.1" (default) or "::1". The dashboard runs models
+   * for whoever asks and has no login, so it is for this machine only; any other address is an error.
+   */
+  host?: string;
+  /** The port (default 8000; 0 picks a free one). */
+  port?: number;
+  /** Hears the URL once the server listens. */
+  onListen?: (url: string) => void;
+  /** How many explanations may wait behind the running one (default 8); more get 503 with Retry-After. */
+  maxQueued?: number;
+  /** Milliseconds a request body may take to arrive (default 10000); slower gets 408. */
+  bodyTimeout?: number;
+  /** Milliseconds a request's headers may take to arrive (default 10000); slower gets 408. */
+  headerTimeout?: number;
+}
+
+/**
+ * Checks that `host` is a loopback address the dashboard may listen on and returns it as
+ * Deno.serve takes it ("127.0.0.1" or "::1"), or throws an error that names it.
+ *
+ * @example
+ * ```ts
+ * import { dashboardHost } from "glassbox";
+ * if (dashboardHost("[::1]") !== "::1") throw new Error("brackets are accepted");
+ * try {
+ *   dashboardHost("0.0.0.0");
+ *   throw new Error("accepted 0.0.0.0");
+ * } catch (e) {
+ *   if (!/loopback/.test((e as Error).message)) throw e;
+ * }
+ * ```
+ */
+export function dashboardHost(host: string): "127.0.0.1" | "::1" {
+  if (host === "127.0.0.1") return host;
+  if (host === "::1" || host === "[::1]") return "::1";
+  throw new Error(
+    `the dashboard listens only on a loopback address, 127.0.0.1 or ::1, got ${JSON.stringify(host)}: ` +
+      `it runs models for whoever asks and has no login`,
+  );
+}
+
+/**
+ * Starts the dashboard for a checkpoint of the seed CNN; port 0 picks a free one. It listens
+ * before it loads the model (a busy port is an `AddrInUse` error naming the port, at once);
+ * requests that come meanwhile wait. It answers only requests whose `Host` is the address and port
+ * it listens on (127.0.0.1:port and localhost:port, or [::1]:port and localhost:port).
+ *
+ * Timeouts: a request's headers must arrive within `headerTimeout` and its body within
+ * `bodyTimeout`, or it gets 408. Deno.serve (Deno 2.9.6) has no header timeout, so a small TCP
+ * front (src/serve/front.ts) keeps it and passes each request on, one per connection, to Deno.serve
+ * listening on another port of the same address (which refuses requests sent to it directly: their
+ * Host names the wrong port).
  *
  * @example
  * ```ts ignore
@@ -32,35 +100,80 @@ export interface Dashboard {
  * console.log(`open ${d.url}`);
  * ```
  */
-export async function serveDashboard(
-  options: { checkpoint: string; host?: string; port?: number; onListen?: (url: string) => void },
-): Promise<Dashboard> {
-  const { model } = await loadModel(options.checkpoint);
-  if (!(model instanceof Sequential)) {
-    throw new Error(`${options.checkpoint}: the dashboard needs a Sequential image classifier`);
-  }
-  const test = mnistDataset(await loadMnist("test"));
-  const train = mnistDataset(await loadMnist("train"));
-  const raw = { ...test, x: test.x.map((v) => Math.min(1, Math.max(0, v * MNIST_STD + MNIST_MEAN))) };
-  const explainer = new Explainer(
-    model,
-    { mean: MNIST_MEAN, std: MNIST_STD },
-    fitNovelty(train, { limit: 10000 }),
-  );
-  const handler = createHandler(explainer, {
-    testImages: raw,
-    readStatic: async (name) => {
-      try {
-        return await Deno.readFile(new URL(name, STATIC));
-      } catch {
-        return null;
-      }
-    },
+export async function serveDashboard(options: DashboardOptions): Promise<Dashboard> {
+  const host = dashboardHost(options.host ?? "127.0.0.1");
+  const port = options.port ?? 8000;
+  let ready!: (h: (req: Request) => Promise<Response>) => void, failed!: (e: unknown) => void;
+  const handlerReady = new Promise<(req: Request) => Promise<Response>>((res, rej) => {
+    ready = res;
+    failed = rej;
   });
-  const host = options.host ?? "127.0.0.1";
-  // the address is known once Deno.serve returns; onListen is silenced so only ours prints
-  const server = Deno.serve({ hostname: host, port: options.port ?? 8000, onListen: () => {} }, handler);
-  const url = `http://${host}:${(server.addr as Deno.NetAddr).port}/`;
-  options.onListen?.(url);
-  return { url, explainer, shutdown: () => server.shutdown() };
+  handlerReady.catch(() => {});
+  let listener: Deno.Listener;
+  try {
+    listener = Deno.listen({ hostname: host, port });
+  } catch (e) {
+    if (e instanceof Deno.errors.AddrInUse) {
+      throw new Deno.errors.AddrInUse(
+        `port ${port} on ${host} is in use: stop what uses it, or pick another port (0 picks a free one)`,
+      );
+    }
+    throw e;
+  }
+  const bound = (listener.addr as Deno.NetAddr).port;
+  // Deno.serve listens behind, on another port of the same loopback address; the TCP front gives
+  // each request's headers a deadline, which Deno.serve has not. Requests sent to that port
+  // directly are refused by the Host check (they name the wrong port), so the front is the way in.
+  const server = Deno.serve(
+    { hostname: host, port: 0, onListen: () => {} },
+    async (req) => (await handlerReady)(unsignalled(req)),
+  );
+  const inner = server.addr.port;
+  const front = headerDeadline(listener, () => Deno.connect({ hostname: host, port: inner }), {
+    headerTimeout: options.headerTimeout ?? 10000,
+  });
+  const shutdown = async () => {
+    front.close();
+    await server.shutdown();
+  };
+  const name = host === "::1" ? `[::1]:${bound}` : `127.0.0.1:${bound}`;
+  try {
+    const { model } = await loadModel(options.checkpoint);
+    if (!(model instanceof Sequential)) {
+      throw new Error(`${options.checkpoint}: the dashboard needs a Sequential image classifier`);
+    }
+    const test = mnistDataset(await loadMnist("test"));
+    const train = mnistDataset(await loadMnist("train"));
+    const raw = { ...test, x: test.x.map((v) => Math.min(1, Math.max(0, v * MNIST_STD + MNIST_MEAN))) };
+    const explainer = new Explainer(
+      model,
+      { mean: MNIST_MEAN, std: MNIST_STD },
+      fitNovelty(train, { limit: 10000 }),
+    );
+    ready(createHandler(explainer, {
+      testImages: raw,
+      readStatic: async (name) => {
+        try {
+          return await Deno.readFile(new URL(name, STATIC));
+        } catch {
+          return null;
+        }
+      },
+      // a browser leaves out the port when it is 80
+      allowedHosts: [
+        name,
+        `localhost:${bound}`,
+        ...(bound === 80 ? [name.replace(/:80$/, ""), "localhost"] : []),
+      ],
+      maxQueued: options.maxQueued,
+      bodyTimeout: options.bodyTimeout,
+    }));
+    const url = `http://${name}/`;
+    options.onListen?.(url);
+    return { url, explainer, shutdown };
+  } catch (e) {
+    failed(e);
+    await shutdown();
+    throw e;
+  }
 }
