@@ -9,3 +9,11 @@ export {
 } from "./sequence.ts";
 export { buildSequential, describeSequential, type LayerSpec, sequentialModel } from "./sequential_spec.ts";
 export { cloneModel } from "./clone.ts";
+export {
+  type ExplanationProfile,
+  type Modality,
+  PROFILE_KEY,
+  profileFromMetadata,
+  profileMetadata,
+  validateProfile,
+} from "./profile.ts";
