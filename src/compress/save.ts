@@ -9,7 +9,9 @@ import { Linear } from "../nn/linear.ts";
 import type { Module } from "../nn/module.ts";
 import { encodeSafetensors, type HostTensor } from "../io/safetensors.ts";
 import { writeAtomic, type WriteOptions } from "../io/file.ts";
-import { architectureMetadata, hostState, loadModel } from "../io/checkpoint.ts";
+import { loadModel } from "../io/checkpoint.ts";
+import { architectureMetadata, hostState, profileEntry } from "../models/persist.ts";
+import type { ExplanationProfile } from "../models/profile.ts";
 import { type Int8DotPath, quantizePerChannel } from "./int8.ts";
 import { QuantizedModel, quantizeModel } from "./quantize_model.ts";
 
@@ -26,7 +28,8 @@ export interface QuantizedSave {
 /**
  * Writes `model` to `path` (atomically) with int8 per-output-channel weights for its Linear and
  * Conv2d layers, recording its architecture (when built by `createModel`) so `loadModel`
- * rebuilds it, dequantized. Given a `QuantizedModel`, it saves the float model it was built
+ * rebuilds it, dequantized, and its explanation profile (`options.profile`, else the one the
+ * model carries) under `glassbox.profile`, as `saveModel` does. Given a `QuantizedModel`, it saves the float model it was built
  * from and records its calibrated input scales in the metadata ("glassbox.input_scales"), so
  * `loadQuantizedModel` rebuilds the int8 model itself.
  *
@@ -41,7 +44,7 @@ export async function saveQuantizedModel(
   model: Module | QuantizedModel,
   path: string,
   metadata: Record<string, string> = {},
-  options: WriteOptions = {},
+  options: WriteOptions & { profile?: ExplanationProfile } = {},
 ): Promise<QuantizedSave> {
   if (model instanceof QuantizedModel) {
     const scales = JSON.stringify(Object.fromEntries(model.inputScales));
@@ -79,8 +82,10 @@ export async function saveQuantizedModel(
     "glassbox.quantization": "int8 symmetric per output channel: weight = q × <name>_scale",
     ...architectureMetadata(model),
     ...metadata,
+    ...profileEntry(model, metadata, options.profile),
   });
-  await writeAtomic(path, bytes, options);
+  const { profile: _, ...write } = options;
+  await writeAtomic(path, bytes, write);
   return { quantized, bytes: bytes.length, maxError };
 }
 

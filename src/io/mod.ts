@@ -1,5 +1,6 @@
 /** Reading and writing: safetensors checkpoints, TensorBoard event files. */
-export { dequantizeFile, loadCheckpoint, loadModel, saveCheckpoint, saveModel } from "./checkpoint.ts";
+export { loadCheckpoint, loadModel, saveCheckpoint, saveModel } from "./checkpoint.ts";
+export type { SaveModelOptions } from "./checkpoint.ts";
 export { fileExists, writeAtomic, type WriteOptions, writePng, writeTextAtomic } from "./file.ts";
 export {
   decodeSafetensors,

@@ -4,10 +4,11 @@ import { Sequential } from "../nn/sequential.ts";
 import { noGrad } from "../tensor/graph.ts";
 import { createModel, modelSpec } from "./registry.ts";
 import { describeSequential, sequentialModel } from "./sequential_spec.ts";
+import { modelProfile, setProfile } from "./profile.ts";
 
 /**
- * A new model with the same architecture and a copy of every parameter and buffer (so
- * pruning or fine-tuning the copy leaves the original alone). The model must come from
+ * A new model with the same architecture, a copy of every parameter and buffer (so
+ * pruning or fine-tuning the copy leaves the original alone) and the same explanation profile. The model must come from
  * `createModel` (any registered architecture) or be a Sequential of standard layers; the
  * copy of such a Sequential is an architecture of the registry ("sequential").
  *
@@ -30,5 +31,7 @@ export function cloneModel<M extends Module>(model: M): M {
   }
   noGrad(() => copy.loadStateDict(model.stateDict()));
   copy.train(model.training);
+  const profile = modelProfile(model);
+  if (profile) setProfile(copy, profile);
   return copy as M;
 }

@@ -17,3 +17,6 @@ export {
   profileMetadata,
   validateProfile,
 } from "./profile.ts";
+export { type Architecture, ZOO } from "./zoo.ts";
+export { modelProfile, setProfile } from "./profile.ts";
+export { decodeModel, dequantizeFile, encodeModel, type LoadedModel } from "./persist.ts";

@@ -4,6 +4,7 @@
  * outputs are called, where a CAM looks and which methods suit it. It travels with the model
  * (in the checkpoint's metadata under `glassbox.profile`), so no program has to know them.
  */
+import type { Module } from "../nn/module.ts";
 
 /** The kind of input a model takes. */
 export type Modality = "image" | "tabular" | "tokens";
@@ -190,4 +191,42 @@ export function profileFromMetadata(metadata: Record<string, string>): Explanati
     throw new Error(`${PROFILE_KEY} in the metadata is not JSON: ${(e as Error).message}`);
   }
   return validateProfile(parsed);
+}
+
+const profiles = new WeakMap<Module, ExplanationProfile>();
+
+/**
+ * Gives a model its explanation profile (validated first, so a bad one is an error naming the
+ * field); `saveModel` writes it into the checkpoint and `loadModel` gives it back. Returns the
+ * validated copy the model now carries.
+ *
+ * @example
+ * ```ts
+ * import { createModel, modelProfile, setProfile } from "glassbox";
+ * const model = createModel("tabular-mlp", { features: 2 });
+ * setProfile(model, { modality: "tabular", inputShape: [2], classes: ["yes"], featureNames: ["age", "income"] });
+ * if (modelProfile(model)?.featureNames?.[0] !== "age") throw new Error("the model lost its profile");
+ * let message = "";
+ * try { setProfile(model, { modality: "tabular", inputShape: [2], classes: [], }); } catch (e) { message = (e as Error).message; }
+ * if (!message.includes("classes")) throw new Error(message);
+ * ```
+ */
+export function setProfile(model: Module, profile: ExplanationProfile): ExplanationProfile {
+  const clean = validateProfile(profile);
+  profiles.set(model, clean);
+  return clean;
+}
+
+/**
+ * The explanation profile a model carries (set by `setProfile` or by `loadModel` from its
+ * checkpoint), or undefined when it has none.
+ *
+ * @example
+ * ```ts
+ * import { Linear, modelProfile } from "glassbox";
+ * if (modelProfile(new Linear(2, 2)) !== undefined) throw new Error("invented a profile");
+ * ```
+ */
+export function modelProfile(model: Module): ExplanationProfile | undefined {
+  return profiles.get(model);
 }

@@ -1,28 +1,23 @@
 /**
  * Architectures by name: a model built by `createModel` remembers its architecture and
  * configuration, so a checkpoint can record them and `loadModel` can rebuild the model from
- * the file alone.
+ * the file alone. The registry starts with the zoo's table (`ZOO`, glassbox's own
+ * architectures), explicitly, not by a module's import side effect; users add theirs with
+ * `registerArchitecture`.
  */
 import type { Module } from "../nn/module.ts";
+import { type ModelSpec, modelSpec, rememberSpec } from "./spec.ts";
+import { type Architecture, ZOO } from "./zoo.ts";
 
-/** A model's architecture and the configuration it was built with. */
-export interface ModelSpec {
-  /** The registered name, e.g. "seed-cnn". */
-  architecture: string;
-  /** What the architecture's builder was given, e.g. { classes: 10 }. */
-  config: Record<string, number | string | boolean>;
-}
+export { type ModelSpec, modelSpec };
 
-interface Architecture {
-  build: (config: Record<string, number | string | boolean>) => Module;
-  description: string;
-}
-
-const registry = new Map<string, Architecture>();
-const specs = new WeakMap<Module, ModelSpec>();
+const registry = new Map<string, Architecture>(
+  ZOO.map((a) => [a.name, { name: a.name, build: a.build, description: a.description }]),
+);
 
 /**
- * Adds an architecture to the registry (glassbox's own are registered when mod.ts loads).
+ * Adds an architecture to the registry (glassbox's own, the zoo's table `ZOO`, are there from
+ * the start).
  *
  * @example
  * ```ts
@@ -37,7 +32,7 @@ export function registerArchitecture(
   description = "",
 ): void {
   if (registry.has(name)) throw new Error(`an architecture named "${name}" is already registered`);
-  registry.set(name, { build, description });
+  registry.set(name, { name, build, description });
 }
 
 /** The registered architectures with their descriptions. */
@@ -62,11 +57,6 @@ export function createModel(architecture: string, config: ModelSpec["config"] = 
     );
   }
   const model = a.build(config);
-  specs.set(model, { architecture, config: { ...config } });
+  rememberSpec(model, { architecture, config });
   return model;
-}
-
-/** What a model built by `createModel` is (undefined for a model built by hand). */
-export function modelSpec(model: Module): ModelSpec | undefined {
-  return specs.get(model);
 }

@@ -2,7 +2,7 @@
  * The sequence models glassbox ships: a token transformer (embedding, learned positions,
  * encoder layers, a per-position classifier) and a recurrent tagger (embedding, an RNN, LSTM or
  * GRU, a per-step classifier). Both take int32 tokens [B, L] and return logits [B, L, outputs];
- * both are architectures of the registry, so `saveModel`/`loadModel` rebuild them.
+ * both are architectures of the registry (the zoo's table), so `saveModel`/`loadModel` rebuild them.
  */
 import { Embedding } from "../nn/sequence.ts";
 import { LearnedPositionalEncoding, TransformerEncoderLayer } from "../nn/attention.ts";
@@ -14,7 +14,6 @@ import type { Tensor } from "../tensor/tensor.ts";
 import { tensor } from "../tensor/create.ts";
 import { noGrad } from "../tensor/graph.ts";
 import { where } from "../tensor/ops/select.ts";
-import { registerArchitecture } from "./registry.ts";
 
 /** The size of a token transformer. */
 export interface TokenTransformerConfig {
@@ -162,14 +161,3 @@ export class RecurrentTagger extends Module {
     return this.head.forward(this.rnn.forward(this.embed.forward(tokens)));
   }
 }
-
-registerArchitecture(
-  "token-transformer",
-  (c) => new TokenTransformer(c as TokenTransformerConfig),
-  "a transformer encoder classifying every token (embedding, learned positions, encoder layers)",
-);
-registerArchitecture(
-  "recurrent-tagger",
-  (c) => new RecurrentTagger(c as RecurrentTaggerConfig),
-  "an embedding, one RNN/LSTM/GRU layer and a per-step classifier",
-);

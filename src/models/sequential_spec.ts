@@ -10,7 +10,7 @@ import { Dropout } from "../nn/dropout.ts";
 import { Linear } from "../nn/linear.ts";
 import type { Module } from "../nn/module.ts";
 import { Sequential } from "../nn/sequential.ts";
-import { createModel, registerArchitecture } from "./registry.ts";
+import { rememberSpec } from "./spec.ts";
 
 /** One layer of a described Sequential. */
 export type LayerSpec =
@@ -142,11 +142,7 @@ export function buildSequential(layers: LayerSpec[]): Sequential {
  * ```
  */
 export function sequentialModel(layers: LayerSpec[]): Sequential {
-  return createModel("sequential", { layers: JSON.stringify(layers) }) as Sequential;
+  const model = buildSequential(layers);
+  rememberSpec(model, { architecture: "sequential", config: { layers: JSON.stringify(layers) } });
+  return model;
 }
-
-registerArchitecture(
-  "sequential",
-  (c) => buildSequential(JSON.parse(String(c.layers ?? "[]"))),
-  "a Sequential of standard layers described in its configuration (e.g. a structurally pruned model)",
-);

@@ -1,12 +1,21 @@
 /**
  * The models glassbox ships: the seed CNN for MNIST, the tabular MLP of the worked example,
- * and the small CNN the localisation tests train. Each is an architecture of the registry.
+ * and the small CNN the localisation tests train. `ZOO` is the table of every architecture
+ * glassbox ships (these, the sequence models and the described Sequential); the registry starts
+ * from it, so nothing registers itself by being imported.
  */
 import { AdaptiveAvgPool2d, Conv2d, MaxPool2d } from "../nn/conv.ts";
 import { Flatten, ReLU } from "../nn/activation.ts";
 import { Linear } from "../nn/linear.ts";
 import { Sequential } from "../nn/sequential.ts";
-import { registerArchitecture } from "./registry.ts";
+import type { Module } from "../nn/module.ts";
+import {
+  RecurrentTagger,
+  type RecurrentTaggerConfig,
+  TokenTransformer,
+  type TokenTransformerConfig,
+} from "./sequence.ts";
+import { buildSequential } from "./sequential_spec.ts";
 
 /**
  * The seed CNN for 28×28 grey images: conv(32, 3×3) → ReLU → max-pool 2 → conv(64, 3×3) →
@@ -102,11 +111,51 @@ export function smallCamCnn(config: { classes?: number; channels?: number } = {}
   );
 }
 
-registerArchitecture("seed-cnn", seedCnn, "the seed CNN for 28×28 grey images (MNIST)");
-registerArchitecture("tabular-mlp", tabularMlp, "the worked example's MLP for tabular features");
-registerArchitecture("small-cam-cnn", smallCamCnn, "a small CNN with global average pooling");
-registerArchitecture(
-  "student-cnn",
-  studentCnn,
-  "a smaller CNN with the seed CNN's layout (for distillation)",
-);
+/** An architecture of the registry: its name, how to build it from a configuration, what it is. */
+export interface Architecture {
+  /** The name `createModel` and a checkpoint's `glassbox.architecture` use. */
+  name: string;
+  /** Builds the model from the configuration a checkpoint records. */
+  // deno-lint-ignore no-explicit-any
+  build: (config: any) => Module;
+  /** One line for people (listed when a checkpoint names an unknown architecture). */
+  description: string;
+}
+
+/**
+ * Every architecture glassbox ships, in the order `architectures()` lists them. Add a built-in
+ * architecture here (a user's own goes through `registerArchitecture`).
+ *
+ * @example
+ * ```ts
+ * import { ZOO } from "glassbox";
+ * if (!ZOO.some((a) => a.name === "seed-cnn")) throw new Error("the seed CNN is missing");
+ * ```
+ */
+export const ZOO: readonly Architecture[] = [
+  { name: "seed-cnn", build: seedCnn, description: "the seed CNN for 28×28 grey images (MNIST)" },
+  { name: "tabular-mlp", build: tabularMlp, description: "the worked example's MLP for tabular features" },
+  { name: "small-cam-cnn", build: smallCamCnn, description: "a small CNN with global average pooling" },
+  {
+    name: "student-cnn",
+    build: studentCnn,
+    description: "a smaller CNN with the seed CNN's layout (for distillation)",
+  },
+  {
+    name: "token-transformer",
+    build: (c) => new TokenTransformer(c as TokenTransformerConfig),
+    description:
+      "a transformer encoder classifying every token (embedding, learned positions, encoder layers)",
+  },
+  {
+    name: "recurrent-tagger",
+    build: (c) => new RecurrentTagger(c as RecurrentTaggerConfig),
+    description: "an embedding, one RNN/LSTM/GRU layer and a per-step classifier",
+  },
+  {
+    name: "sequential",
+    build: (c) => buildSequential(JSON.parse(String(c.layers ?? "[]"))),
+    description:
+      "a Sequential of standard layers described in its configuration (e.g. a structurally pruned model)",
+  },
+];
