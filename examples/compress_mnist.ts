@@ -147,7 +147,9 @@ async function main(): Promise<void> {
   }
   // the report matches a compression study to its own checkpoint by these bytes' hash
   const ckptSha256 = await gb.sha256Hex(await Deno.readFile(ckpt));
-  const { model: loaded } = await gb.loadModel(ckpt);
+  const { model: loaded, profile: saved } = await gb.loadModel(ckpt);
+  // every file this study writes keeps the profile (a checkpoint from before profiles gets MNIST's)
+  const profile = saved ?? gb.mnistProfile();
   if (!(loaded instanceof gb.Sequential) || !(loaded.layers[3] instanceof gb.Conv2d)) {
     throw new Error(`${ckpt}: expected the seed CNN of deno task train, got a ${loaded.typeName}`);
   }
@@ -209,7 +211,7 @@ async function main(): Promise<void> {
   };
 
   log(`original: evaluating on ${nTest} test images`);
-  await add("original (float32)", original, { save: (p) => gb.saveModel(original, p) });
+  await add("original (float32)", original, { save: (p) => gb.saveModel(original, p, {}, { profile }) });
 
   // unstructured pruning, gradually: 0 → 50% → 80% → 90%, two prune-and-fine-tune stages per level
   const curve: { sparsity: number; oneShot: number; tuned?: number }[] = [];
@@ -247,7 +249,7 @@ async function main(): Promise<void> {
     const snapshot = gb.cloneModel(work);
     snapshot.eval();
     const v = await add(`pruned ${level * 100}%`, snapshot, {
-      save: (p) => gb.saveModel(snapshot, p),
+      save: (p) => gb.saveModel(snapshot, p, {}, { profile }),
       note: "global magnitude, fine-tuned; zeros stored densely (see gzip)",
     });
     curve.find((c) => c.sparsity === level)!.tuned = v.accuracy;
@@ -263,7 +265,7 @@ async function main(): Promise<void> {
   await gb.fit(fp.model, train, { ...fitOpts(fp.model, 5e-4, "filter-pruned"), steps });
   fp.model.eval();
   await add("filters −50% (conv 2)", fp.model, {
-    save: (p) => gb.saveModel(fp.model, p),
+    save: (p) => gb.saveModel(fp.model, p, {}, { profile }),
     note: "32 of 64 filters removed (L1); next layer shrunk; fine-tuned",
   });
 
@@ -276,7 +278,7 @@ async function main(): Promise<void> {
     sqnrTables.push(`int8 (${method}):\n${q.table()}`);
     await add(`int8 ${method === "minmax" ? "min-max" : "percentile 99.99"}`, q, {
       explainModel: q.simulate(),
-      save: (p) => gb.saveQuantizedModel(q, p),
+      save: (p) => gb.saveQuantizedModel(q, p, {}, { profile }),
       note: `post-training, ${
         q.fallbacks.length ? `float: ${q.fallbacks.map((f) => f.layer).join(", ")}` : "every layer int8"
       }`,
@@ -290,7 +292,7 @@ async function main(): Promise<void> {
   sqnrTables.push(`int8 (QAT):\n${qq.table()}`);
   await add("int8 QAT", qq, {
     explainModel: qq.simulate(),
-    save: (p) => gb.saveQuantizedModel(qq, p),
+    save: (p) => gb.saveQuantizedModel(qq, p, {}, { profile }),
     note: `${steps} fake-quantized fine-tuning steps`,
   });
 
@@ -317,11 +319,11 @@ async function main(): Promise<void> {
   await gb.fit(soloModel, transfer, { ...fitOpts(soloModel, 2e-3, "student alone"), epochs });
   soloModel.eval();
   await add("student, distilled", student, {
-    save: (p) => gb.saveModel(student, p),
+    save: (p) => gb.saveModel(student, p, {}, { profile }),
     note: `T = ${flags.temperature}, α = ${alpha}, ${nDistill} images × ${epochs} epochs, seed ${seed}`,
   });
   await add("student alone", soloModel, {
-    save: (p) => gb.saveModel(soloModel, p),
+    save: (p) => gb.saveModel(soloModel, p, {}, { profile }),
     note: `same init (seed ${seed}), images and batches; labels only`,
   });
 

@@ -78,6 +78,7 @@ async function main(): Promise<void> {
   const ckpt = `${out}/checkpoint.safetensors`;
   gb.manualSeed(seed);
   const model = gb.createModel("seed-cnn") as gb.Sequential;
+  gb.setProfile(model, gb.mnistProfile()); // saveModel writes it into every checkpoint
   const opt = new gb.Adam(model.parameters(), { lr: values.lr! });
   const sched = values.schedule === "cosine" ? new gb.CosineAnnealingLR(opt, epochs, 0) : null;
   const rng = new gb.Generator(seed + 1);

