@@ -22,6 +22,8 @@ const allowed: Record<string, string[]> = {
   "src/nn/mod.ts": ["src/gpu/", "src/tensor/", "src/nn/"],
   "src/optim/mod.ts": ["src/gpu/", "src/tensor/", "src/optim/"],
   "src/diagnose/mod.ts": ["src/gpu/", "src/tensor/", "src/nn/", "src/diagnose/"],
+  // models and their persistence work on bytes: of io they use only the safetensors format
+  "src/models/mod.ts": ["src/gpu/", "src/tensor/", "src/nn/", "src/models/", "src/io/safetensors.ts"],
 };
 
 for (const [entry, dirs] of Object.entries(allowed)) {
@@ -31,7 +33,7 @@ for (const [entry, dirs] of Object.entries(allowed)) {
   });
 }
 
-Deno.test("the engine (tensor, nn, optim), its explanations, compression, diagnosis and words, and viz make no Deno-only calls", async () => {
+Deno.test("the engine (tensor, nn, optim), models and their persistence, explanations, compression, diagnosis and words, and viz make no Deno-only calls", async () => {
   const offenders: string[] = [];
   for (
     const dir of [
@@ -43,6 +45,7 @@ Deno.test("the engine (tensor, nn, optim), its explanations, compression, diagno
       "src/compress",
       "src/diagnose",
       "src/report",
+      "src/models",
     ]
   ) {
     for await (const e of Deno.readDir(dir)) {
@@ -75,4 +78,41 @@ Deno.test("encoding a PNG and drawing a chart do not initialise WebGPU", async (
   })
     .output();
   assert.equal(new TextDecoder().decode(r.stdout).trim(), "ok", new TextDecoder().decode(r.stderr));
+});
+
+Deno.test("architectures are registered explicitly: the registry alone knows the zoo's, nothing registers itself on import", async () => {
+  // registry.ts imported on its own (no mod.ts, no zoo import for its side effect) builds every built-in
+  const code = `
+    const r = await import(${JSON.stringify(new URL("../src/models/registry.ts", import.meta.url).href)});
+    const z = await import(${JSON.stringify(new URL("../src/models/zoo.ts", import.meta.url).href)});
+    const names = r.architectures().map((a) => a.name);
+    const built = r.modelSpec(r.createModel("seed-cnn"))?.architecture;
+    console.log(JSON.stringify({ names, zoo: z.ZOO.map((a) => a.name), built }));
+  `;
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", code],
+    stdout: "piped",
+    stderr: "piped",
+  })
+    .output();
+  const got = JSON.parse(new TextDecoder().decode(r.stdout) || "{}");
+  assert.ok(got.names?.length >= 7, new TextDecoder().decode(r.stderr));
+  assert.deepEqual(got.names, got.zoo);
+  assert.equal(got.built, "seed-cnn");
+  // and no module calls registerArchitecture at load time, nor is imported only for its side effects
+  const offenders: string[] = [];
+  const walk = async (dir: string) => {
+    for await (const e of Deno.readDir(dir)) {
+      const path = `${dir}/${e.name}`;
+      if (e.isDirectory) await walk(path);
+      else if (path.endsWith(".ts") && path !== "src/models/registry.ts") {
+        const code = (await Deno.readTextFile(path)).replace(/\/\*[\s\S]*?\*\//g, "");
+        if (/^registerArchitecture\(/m.test(code) || /^import "[^"]*models\//m.test(code)) {
+          offenders.push(path);
+        }
+      }
+    }
+  };
+  await walk("src");
+  assert.deepEqual(offenders, []);
 });
