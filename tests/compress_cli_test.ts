@@ -30,7 +30,12 @@ Deno.test("deno task compress builds every variant; each file reloads to the rep
   const test = gb.mnistDataset(await gb.loadMnist("test"));
   const model = gb.createModel("seed-cnn");
   await gb.fit(model, train, { optimizer: new gb.Adam(model.parameters(), { lr: 2e-3 }), limit: 3000 });
-  await gb.saveModel(model, `${dir}/c.safetensors`);
+  // a profile of its own (not MNIST's default) that every file the study writes must keep
+  const profile = {
+    ...gb.mnistProfile(),
+    classes: "zero one two three four five six seven eight nine".split(" "),
+  };
+  await gb.saveModel(model, `${dir}/c.safetensors`, {}, { profile });
   const r = await compress(
     "--checkpoint",
     `${dir}/c.safetensors`,
@@ -92,6 +97,7 @@ Deno.test("deno task compress builds every variant; each file reloads to the rep
     const m = x.name.startsWith("int8")
       ? await gb.loadQuantizedModel(x.file)
       : (await gb.loadModel(x.file)).model;
+    assert.deepEqual((await gb.loadModel(x.file)).profile, profile, `${x.name}: the profile`);
     const acc = (await gb.evaluate(m, limited)).accuracy;
     assert.ok(Math.abs(acc - x.accuracy) <= 0.002, `${x.name}: reloaded ${acc}, reported ${x.accuracy}`);
   }

@@ -36,6 +36,9 @@ Deno.test("deno task train --quick: history, metrics, and a checkpoint that repr
   const total = metrics.confusion.flat().reduce((a: number, b: number) => a + b, 0);
   assert.equal(total, 1000, "the confusion matrix counts every test image");
   checkSafetensorsRules(await Deno.readFile(`${out}/checkpoint.safetensors`));
+  // the checkpoint carries the MNIST explanation profile
+  const { profile } = await gb.loadModel(`${out}/checkpoint.safetensors`);
+  assert.deepEqual(profile, gb.mnistProfile());
   // reload into a fresh model: the same test accuracy, exactly
   gb.manualSeed(123);
   const model = gb.seedCnn();
