@@ -125,6 +125,7 @@ export async function loadMnist(split: "train" | "test", dir = mnistDataDir()): 
 
 /** MNIST's mean and standard deviation of pixel values (the usual normalisation constants). */
 export const MNIST_MEAN = 0.1307;
+/** MNIST's standard deviation of pixel values (`mnistDataset` divides by it after subtracting the mean). */
 export const MNIST_STD = 0.3081;
 
 /**
