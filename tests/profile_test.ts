@@ -175,6 +175,11 @@ Deno.test("an int8 save keeps the profile: saveQuantizedModel of a model, and of
   await gb.saveQuantizedModel(q, `${dir}/q.safetensors`, {}, { profile: other });
   assert.deepEqual((await gb.loadModel(`${dir}/q.safetensors`)).profile, other);
   assert.deepEqual(gb.modelProfile((await gb.loadQuantizedModel(`${dir}/q.safetensors`)).source), other);
+  // a profile set on the QuantizedModel itself is the one saved
+  const third = { ...tabular, classes: ["churn"] };
+  gb.setProfile(q, third);
+  await gb.saveQuantizedModel(q, `${dir}/q2.safetensors`);
+  assert.deepEqual((await gb.loadModel(`${dir}/q2.safetensors`)).profile, third);
   await Deno.remove(dir, { recursive: true });
 });
 

@@ -11,7 +11,7 @@ import { encodeSafetensors, type HostTensor } from "../io/safetensors.ts";
 import { writeAtomic, type WriteOptions } from "../io/file.ts";
 import { loadModel } from "../io/checkpoint.ts";
 import { architectureMetadata, hostState, profileEntry } from "../models/persist.ts";
-import type { ExplanationProfile } from "../models/profile.ts";
+import { type ExplanationProfile, modelProfile } from "../models/profile.ts";
 import { type Int8DotPath, quantizePerChannel } from "./int8.ts";
 import { QuantizedModel, quantizeModel } from "./quantize_model.ts";
 
@@ -52,7 +52,8 @@ export async function saveQuantizedModel(
       model.source,
       path,
       { ...metadata, "glassbox.input_scales": scales },
-      options,
+      // a profile set on the QuantizedModel itself counts too (else its float source's)
+      { ...options, profile: options.profile ?? modelProfile(model) },
     );
   }
   const targets = new Set<string>();
