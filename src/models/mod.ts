@@ -17,3 +17,13 @@ export {
   profileMetadata,
   validateProfile,
 } from "./profile.ts";
+export {
+  exportOnnx,
+  ONNX_OPSET,
+  type OnnxAttribute,
+  onnxExportableTypes,
+  type OnnxExportContext,
+  type OnnxExporter,
+  type OnnxExportOptions,
+  registerOnnxExporter,
+} from "./onnx_export.ts";
