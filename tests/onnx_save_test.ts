@@ -12,15 +12,23 @@ ort.env.wasm.numThreads = 1;
 ort.env.logLevel = "error";
 
 /** Runs `model` in glassbox (eval mode) and, saved as ONNX, in ONNX Runtime on the same input. */
-async function both(model: gb.Module, inputShape: number[], batch = 3) {
+async function both(model: gb.Module, inputShape: number[], batch = 3, vocab = 0) {
   model.eval();
   const dir = await Deno.makeTempDir({ prefix: "glassbox-onnx-" });
   const path = `${dir}/model.onnx`;
-  await gb.saveOnnx(model, path, { inputShape });
-  const x = gb.randn([batch, ...inputShape]);
+  await gb.saveOnnx(model, path, { inputShape, inputDtype: vocab ? "int32" : "float32" });
+  const size = batch * inputShape.reduce((a, b) => a * b, 1);
+  const x = vocab
+    ? gb.tensor(Int32Array.from({ length: size }, (_, i) => (i * 7 + 3) % vocab), [batch, ...inputShape], {
+      dtype: "int32",
+    })
+    : gb.randn([batch, ...inputShape]);
   const want = await gb.scope(() => gb.noGrad(() => model.forward(x)).toArray());
   const session = await ort.InferenceSession.create(await Deno.readFile(path));
-  const fed = new ort.Tensor("float32", (await x.toArray()) as Float32Array, [batch, ...inputShape]);
+  const data = await x.toArray();
+  const fed = data instanceof Int32Array
+    ? new ort.Tensor("int32", data, [batch, ...inputShape])
+    : new ort.Tensor("float32", data, [batch, ...inputShape]);
   const result = await session.run({ input: fed });
   await session.release();
   x.dispose();
@@ -60,6 +68,45 @@ Deno.test("saveOnnx: smallCamCnn (RGB, global average pooling) runs in ONNX Runt
   const { got, gotShape, want } = await both(gb.smallCamCnn({ classes: 3, channels: 3 }), [3, 20, 20]);
   assert.deepEqual(gotShape, [3, 3]);
   assertClose(got, want, "smallCamCnn");
+});
+
+Deno.test("saveOnnx: a two-layer TokenTransformer (int32 tokens, Gather, learned positions, attention) matches in ONNX Runtime", async () => {
+  gb.manualSeed(6);
+  const model = new gb.TokenTransformer({
+    vocab: 11,
+    outputs: 3,
+    dModel: 16,
+    nhead: 4,
+    layers: 2,
+    maxLen: 12,
+  });
+  // PyTorch starts the attention biases at zero; random ones show a wrongly wired bias
+  gb.noGrad(() => {
+    for (const i of ["0", "1"]) {
+      model.get(`layers.${i}.self_attn`).loadStateDict({ in_proj_bias: gb.randn([48]) }, false);
+    }
+  });
+  const { got, gotShape, want } = await both(model, [7], 2, 11);
+  assert.deepEqual(gotShape, [2, 7, 3]);
+  assertClose(got, want, "TokenTransformer");
+});
+
+Deno.test("saveOnnx: a pre-norm GELU encoder layer with sinusoidal positions on float input matches in ONNX Runtime", async () => {
+  gb.manualSeed(7);
+  const model = new gb.Sequential(
+    new gb.SinusoidalPositionalEncoding(16, 10),
+    new gb.TransformerEncoderLayer(16, 2, {
+      dimFeedforward: 24,
+      activation: "gelu",
+      normFirst: true,
+      dropout: 0.3,
+    }),
+    new gb.LayerNorm([16]),
+  );
+  gb.noGrad(() => model.get("1.self_attn").loadStateDict({ in_proj_bias: gb.randn([48]) }, false));
+  const { got, gotShape, want } = await both(model, [6, 16], 2);
+  assert.deepEqual(gotShape, [2, 6, 16]);
+  assertClose(got, want, "encoder layer");
 });
 
 /** Every translated module, with the settings a wrong translation would get wrong. */

@@ -17,12 +17,20 @@ import { Dropout } from "../nn/dropout.ts";
 import { Linear } from "../nn/linear.ts";
 import type { Module } from "../nn/module.ts";
 import { Sequential } from "../nn/sequential.ts";
-import { LayerNorm } from "../nn/sequence.ts";
+import { Embedding, LayerNorm } from "../nn/sequence.ts";
+import {
+  type AttentionMasks,
+  LearnedPositionalEncoding,
+  MultiheadAttention,
+  SinusoidalPositionalEncoding,
+  TransformerEncoderLayer,
+} from "../nn/attention.ts";
 import { zeros } from "../tensor/create.ts";
 import { noGrad } from "../tensor/graph.ts";
 import { scope } from "../tensor/scope.ts";
-import type { Tensor } from "../tensor/tensor.ts";
+import { Tensor } from "../tensor/tensor.ts";
 import { type ExplanationProfile, PROFILE_KEY, profileMetadata } from "./profile.ts";
+import { TokenTransformer } from "./sequence.ts";
 
 const { onnx } = onnxproto;
 
@@ -35,6 +43,11 @@ export interface OnnxExportOptions {
   inputShape?: number[];
   /** The explanation profile, kept in the model's metadata under `glassbox.profile`. */
   profile?: ExplanationProfile;
+  /**
+   * The input's type: "float32", or "int32" for token ids (default: "int32" when the profile's
+   * modality is "tokens", else "float32").
+   */
+  inputDtype?: "float32" | "int32";
 }
 
 /** An ONNX node attribute: an int, a float, a list of ints or floats, or a string. */
@@ -58,8 +71,11 @@ export interface OnnxExportContext {
   constant(values: number[], dims: number[], type?: "float32" | "int64"): string;
   /** Translates a child module (by its name in this module) applied to the value `input`. */
   child(name: string, input: string): string;
-  /** The shapes the module saw in the traced call (the batch axis is 1 there). */
-  readonly shapes: { inputs: number[][]; output: number[] };
+  /**
+   * What the module saw in the traced call (the batch axis is 1 there): the shapes of its tensor
+   * arguments, how many distinct tensors they were, and its other arguments (e.g. masks).
+   */
+  readonly shapes: Trace;
   /** The module's path in the model ("" for the model itself). */
   readonly path: string;
 }
@@ -154,12 +170,13 @@ registerOnnxExporter(ReLU, (ctx, _m, x) => ctx.node("Relu", [x]));
 registerOnnxExporter(LeakyReLU, (ctx, m, x) => ctx.node("LeakyRelu", [x], { alpha: { f: m.slope } }));
 registerOnnxExporter(Sigmoid, (ctx, _m, x) => ctx.node("Sigmoid", [x]));
 registerOnnxExporter(Tanh, (ctx, _m, x) => ctx.node("Tanh", [x]));
-registerOnnxExporter(GELU, (ctx, _m, x) => {
-  // opset 17 has no Gelu: x · (1 + erf(x / √2)) / 2, the exact form glassbox computes
+/** opset 17 has no Gelu: x · (1 + erf(x / √2)) / 2, the exact form glassbox computes. */
+function gelu(ctx: OnnxExportContext, x: string): string {
   const e = ctx.node("Erf", [ctx.node("Div", [x, ctx.constant([Math.SQRT2], [])])]);
   const half = ctx.node("Mul", [x, ctx.constant([0.5], [])]);
   return ctx.node("Mul", [half, ctx.node("Add", [e, ctx.constant([1], [])])]);
-});
+}
+registerOnnxExporter(GELU, (ctx, _m, x) => gelu(ctx, x));
 registerOnnxExporter(Softmax, (ctx, m, x) => ctx.node("Softmax", [x], { axis: { i: m.axis } }));
 registerOnnxExporter(LogSoftmax, (ctx, m, x) => ctx.node("LogSoftmax", [x], { axis: { i: m.axis } }));
 registerOnnxExporter(Dropout, (_ctx, _m, x) => x); // evaluation mode: the identity
@@ -174,24 +191,36 @@ registerOnnxExporter(Flatten, (ctx, m, x) => {
   return ctx.node("Reshape", [x, ctx.constant(dims, [dims.length], "int64")]);
 });
 
-interface Trace {
+/** What one module saw in the traced forward call. */
+export interface Trace {
+  /** The shapes of the tensor arguments, in order. */
   inputs: number[][];
+  /** How many distinct tensors the arguments were (self-attention passes one three times). */
+  distinctInputs: number;
+  /** The arguments that were not tensors (e.g. an attention-mask object). */
+  others: unknown[];
+  /** The output's shape. */
   output: number[];
 }
 
 /** Runs the model once on zeros (batch 1, eval mode) and records the shapes each module saw. */
-function trace(model: Module, inputShape: number[]): Map<Module, Trace> {
+function trace(model: Module, inputShape: number[], dtype: "float32" | "int32"): Map<Module, Trace> {
   const seen = new Map<Module, Trace>();
   const handles = model.namedModules().map(([, m]) =>
     m.registerForwardHook((mod, inputs, output) => {
-      if (!seen.has(mod)) {
-        seen.set(mod, { inputs: inputs.map((t) => [...t.shape]), output: [...output.shape] });
-      }
+      if (seen.has(mod)) return;
+      const tensors = inputs.filter((t) => t instanceof Tensor);
+      seen.set(mod, {
+        inputs: tensors.map((t) => [...t.shape]),
+        distinctInputs: new Set(tensors).size,
+        others: inputs.filter((t) => !(t instanceof Tensor)),
+        output: [...output.shape],
+      });
     })
   );
   const restore = model.enterEval();
   try {
-    scope(() => noGrad(() => model.forward(zeros([1, ...inputShape]))));
+    scope(() => noGrad(() => model.forward(zeros([1, ...inputShape], { dtype }))));
   } finally {
     restore();
     for (const h of handles) h.remove();
@@ -225,9 +254,10 @@ function tensorProto(
   return { name, dims, dataType: type === "float32" ? DT.FLOAT : DT.INT64, rawData: raw };
 }
 
-function valueInfo(name: string, shape: number[]): onnxproto.onnx.IValueInfoProto {
+function valueInfo(name: string, shape: number[], dtype = "float32"): onnxproto.onnx.IValueInfoProto {
   const dim = shape.map((d, i) => (i === 0 ? { dimParam: "batch" } : { dimValue: d }));
-  return { name, type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim } } } };
+  const DT = onnx.TensorProto.DataType, elemType = dtype === "int32" ? DT.INT32 : DT.FLOAT;
+  return { name, type: { tensorType: { elemType, shape: { dim } } } };
 }
 
 /**
@@ -267,7 +297,11 @@ export async function exportOnnx(model: Module, options: OnnxExportOptions): Pro
       );
     }
   }
-  const shapes = trace(model, inputShape);
+  const dtype = options.inputDtype ?? (options.profile?.modality === "tokens" ? "int32" : "float32");
+  if (dtype !== "float32" && dtype !== "int32") {
+    throw new Error(`exportOnnx: inputDtype must be "float32" or "int32", got ${JSON.stringify(dtype)}`);
+  }
+  const shapes = trace(model, inputShape, dtype);
   const state = model.stateDict();
   const nodes: onnxproto.onnx.INodeProto[] = [];
   const used = new Map<string, Tensor>();
@@ -358,10 +392,97 @@ export async function exportOnnx(model: Module, options: OnnxExportOptions): Pro
       name: model.typeName,
       node: nodes,
       initializer,
-      input: [valueInfo("input", [1, ...inputShape])],
+      input: [valueInfo("input", [1, ...inputShape], dtype)],
       output: [valueInfo("output", shapes.get(model)!.output)],
     },
     metadataProps: metadata ? [{ key: PROFILE_KEY, value: metadata[PROFILE_KEY] }] : [],
   };
   return onnx.ModelProto.encode(model_).finish();
 }
+
+/** Rows 0..n−1 of a [rows, ...] initializer. */
+function firstRows(ctx: OnnxExportContext, table: string, n: number): string {
+  const c = (v: number) => ctx.constant([v], [1], "int64");
+  return ctx.node("Slice", [table, c(0), c(n), c(0)]);
+}
+
+/** Slice [from, to) of the last axis. */
+function lastAxis(ctx: OnnxExportContext, x: string, from: number, to: number): string {
+  const c = (v: number) => ctx.constant([v], [1], "int64");
+  return ctx.node("Slice", [x, c(from), c(to), c(-1)]);
+}
+
+function noMasks(ctx: OnnxExportContext, m: Module): void {
+  const masks = ctx.shapes.others.find((o) => typeof o === "object" && o !== null) as
+    | AttentionMasks
+    | undefined;
+  const used = masks ? Object.entries(masks).filter(([, v]) => v !== undefined && v !== false) : [];
+  if (used.length) {
+    throw new Error(
+      `exportOnnx: module "${ctx.path}" (${m.typeName}) was called with ${
+        used.map(([k]) => k).join(", ")
+      }; attention masks are not exported`,
+    );
+  }
+}
+
+registerOnnxExporter(
+  Embedding,
+  (ctx, _m, x) => ctx.node("Gather", [ctx.param("weight"), x], { axis: { i: 0 } }),
+);
+/** x plus the first L rows of the positional table (L as traced: the graph takes exactly L positions). */
+const positions = (table: string): OnnxExporter => (ctx, _m, x) =>
+  ctx.node("Add", [x, firstRows(ctx, ctx.param(table), ctx.shapes.inputs[0].at(-2)!)]);
+registerOnnxExporter(LearnedPositionalEncoding, positions("weight"));
+registerOnnxExporter(SinusoidalPositionalEncoding, positions("pe"));
+registerOnnxExporter(MultiheadAttention, (ctx, m, x) => {
+  if (ctx.shapes.distinctInputs !== 1) {
+    throw new Error(
+      `exportOnnx: module "${ctx.path}" (MultiheadAttention) was called with a separate key or value; only self-attention is exported`,
+    );
+  }
+  noMasks(ctx, m);
+  const E = m.embedDim, H = m.numHeads, D = E / H;
+  const w = ctx.node("Transpose", [ctx.param("in_proj_weight")], { perm: { ints: [1, 0] } });
+  let qkv = ctx.node("MatMul", [x, w]); // [B, L, 3E]
+  if (m.inProjBias) qkv = ctx.node("Add", [qkv, ctx.param("in_proj_bias")]);
+  const heads = (part: number, perm: number[]) =>
+    ctx.node("Transpose", [
+      ctx.node("Reshape", [
+        lastAxis(ctx, qkv, part * E, (part + 1) * E),
+        ctx.constant([0, 0, H, D], [4], "int64"),
+      ]),
+    ], { perm: { ints: perm } });
+  const q = heads(0, [0, 2, 1, 3]), kT = heads(1, [0, 2, 3, 1]), v = heads(2, [0, 2, 1, 3]);
+  const scores = ctx.node("Mul", [ctx.node("MatMul", [q, kT]), ctx.constant([1 / Math.sqrt(D)], [])]);
+  const attended = ctx.node("MatMul", [ctx.node("Softmax", [scores], { axis: { i: -1 } }), v]); // [B, H, L, D]
+  const merged = ctx.node("Reshape", [
+    ctx.node("Transpose", [attended], { perm: { ints: [0, 2, 1, 3] } }),
+    ctx.constant([0, 0, E], [3], "int64"),
+  ]);
+  return ctx.child("out_proj", merged);
+});
+registerOnnxExporter(TransformerEncoderLayer, (ctx, m, x) => {
+  noMasks(ctx, m);
+  const sa = (h: string) => ctx.child("dropout1", ctx.child("self_attn", h));
+  const ffn = (h: string) => {
+    const a = ctx.child("linear1", h);
+    return ctx.child(
+      "dropout2",
+      ctx.child(
+        "linear2",
+        ctx.child("dropout", m.activation === "gelu" ? gelu(ctx, a) : ctx.node("Relu", [a])),
+      ),
+    );
+  };
+  if (m.normFirst) {
+    const h = ctx.node("Add", [x, sa(ctx.child("norm1", x))]);
+    return ctx.node("Add", [h, ffn(ctx.child("norm2", h))]);
+  }
+  const h = ctx.child("norm1", ctx.node("Add", [x, sa(x)]));
+  return ctx.child("norm2", ctx.node("Add", [h, ffn(h)]));
+});
+registerOnnxExporter(
+  TokenTransformer,
+  (ctx, _m, x) => ctx.child("head", ctx.child("layers", ctx.child("pos", ctx.child("embed", x)))),
+);
