@@ -109,6 +109,28 @@ Deno.test("saveOnnx: a pre-norm GELU encoder layer with sinusoidal positions on 
   assertClose(got, want, "encoder layer");
 });
 
+for (const cell of ["lstm", "gru", "rnn"] as const) {
+  Deno.test(`saveOnnx: a RecurrentTagger (${cell}) matches in ONNX Runtime`, async () => {
+    gb.manualSeed(8);
+    const model = new gb.RecurrentTagger({ cell, vocab: 9, outputs: 4, embedDim: 5, hidden: 6 });
+    const { got, gotShape, want } = await both(model, [8], 2, 9);
+    assert.deepEqual(gotShape, [2, 8, 4]);
+    assertClose(got, want, `RecurrentTagger ${cell}`);
+  });
+}
+
+Deno.test("saveOnnx: stacked LSTM and GRU layers and a bias-free ReLU RNN on float input match in ONNX Runtime", async () => {
+  gb.manualSeed(9);
+  const model = new gb.Sequential(
+    new gb.LSTM(3, 5, { numLayers: 2 }),
+    new gb.GRU(5, 4, { numLayers: 2 }),
+    new gb.RNN(4, 6, { nonlinearity: "relu", bias: false }),
+  );
+  const { got, gotShape, want } = await both(model, [7, 3], 2);
+  assert.deepEqual(gotShape, [2, 7, 6]);
+  assertClose(got, want, "stacked recurrent layers");
+});
+
 /** Every translated module, with the settings a wrong translation would get wrong. */
 function everyModule(): gb.Sequential {
   return new gb.Sequential(

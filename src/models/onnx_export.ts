@@ -30,7 +30,8 @@ import { noGrad } from "../tensor/graph.ts";
 import { scope } from "../tensor/scope.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import { type ExplanationProfile, PROFILE_KEY, profileMetadata } from "./profile.ts";
-import { TokenTransformer } from "./sequence.ts";
+import { RecurrentTagger, TokenTransformer } from "./sequence.ts";
+import { GRU, LSTM, type RecurrentLayer, RNN } from "../nn/recurrent.ts";
 
 const { onnx } = onnxproto;
 
@@ -50,10 +51,14 @@ export interface OnnxExportOptions {
   inputDtype?: "float32" | "int32";
 }
 
-/** An ONNX node attribute: an int, a float, a list of ints or floats, or a string. */
-export type OnnxAttribute = { i: number } | { f: number } | { ints: number[] } | { floats: number[] } | {
-  s: string;
-};
+/** An ONNX node attribute: an int, a float, a list of ints or floats, a string or a list of strings. */
+export type OnnxAttribute =
+  | { i: number }
+  | { f: number }
+  | { ints: number[] }
+  | { floats: number[] }
+  | { s: string }
+  | { strings: string[] };
 
 /**
  * What a translator sees: it adds nodes for one module and returns the name of the value the
@@ -234,6 +239,13 @@ function attribute(name: string, a: OnnxAttribute): onnxproto.onnx.IAttributePro
   if ("f" in a) return { name, type: T.FLOAT, f: a.f };
   if ("ints" in a) return { name, type: T.INTS, ints: a.ints };
   if ("floats" in a) return { name, type: T.FLOATS, floats: a.floats };
+  if ("strings" in a) {
+    return {
+      name,
+      type: T.STRINGS,
+      strings: a.strings.map((v) => new TextEncoder().encode(v)),
+    };
+  }
   return { name, type: T.STRING, s: new TextEncoder().encode(a.s) };
 }
 
@@ -485,4 +497,44 @@ registerOnnxExporter(TransformerEncoderLayer, (ctx, m, x) => {
 registerOnnxExporter(
   TokenTransformer,
   (ctx, _m, x) => ctx.child("head", ctx.child("layers", ctx.child("pos", ctx.child("embed", x)))),
+);
+
+/**
+ * A recurrent layer as ONNX LSTM/GRU/RNN nodes, one per layer, time-major (ORT runs no batch-first
+ * layout) with the gates reordered from PyTorch's (LSTM i f g o → ONNX i o f c; GRU r z n → z r h)
+ * by slicing and concatenating the initializers, which keep their state-dict names.
+ */
+function recurrent(op: "LSTM" | "GRU" | "RNN", order: number[]): OnnxExporter<RecurrentLayer> {
+  return (ctx, m, x) => {
+    const H = m.hiddenSize, i64 = (v: number[]) => ctx.constant(v, [v.length], "int64");
+    const gates = (t: string) =>
+      order.length === 1 ? t : ctx.node(
+        "Concat",
+        order.map((g) => ctx.node("Slice", [t, i64([g * H]), i64([(g + 1) * H]), i64([0])])),
+        { axis: { i: 0 } },
+      );
+    const front = (t: string) => ctx.node("Unsqueeze", [t, i64([0])]); // [1, …]: one direction
+    const attributes: Record<string, OnnxAttribute> = { hidden_size: { i: H } };
+    if (m instanceof GRU) attributes.linear_before_reset = { i: 1 }; // PyTorch's GRU: r·(W_hn h + b_hn)
+    if (m instanceof RNN) attributes.activations = { strings: [m.nonlinearity === "relu" ? "Relu" : "Tanh"] };
+    let h = ctx.node("Transpose", [x], { perm: { ints: [1, 0, 2] } }); // [T, B, I]
+    m.layers.forEach((w, l) => {
+      const wi = front(gates(ctx.param(`weight_ih_l${l}`))), wh = front(gates(ctx.param(`weight_hh_l${l}`)));
+      const b = w.bIh && w.bHh
+        ? [front(ctx.node("Concat", [gates(ctx.param(`bias_ih_l${l}`)), gates(ctx.param(`bias_hh_l${l}`))], {
+          axis: { i: 0 },
+        }))]
+        : [];
+      const y = ctx.node(op, [h, wi, wh, ...b], attributes); // [T, 1, B, H]
+      h = ctx.node("Squeeze", [y, i64([1])]);
+    });
+    return ctx.node("Transpose", [h], { perm: { ints: [1, 0, 2] } });
+  };
+}
+registerOnnxExporter(LSTM, recurrent("LSTM", [0, 3, 1, 2]));
+registerOnnxExporter(GRU, recurrent("GRU", [1, 0, 2]));
+registerOnnxExporter(RNN, recurrent("RNN", [0]));
+registerOnnxExporter(
+  RecurrentTagger,
+  (ctx, _m, x) => ctx.child("head", ctx.child("rnn", ctx.child("embed", x))),
 );
