@@ -25,5 +25,6 @@ export {
   type OnnxExportContext,
   type OnnxExporter,
   type OnnxExportOptions,
+  type OnnxTrace,
   registerOnnxExporter,
 } from "./onnx_export.ts";

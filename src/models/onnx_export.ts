@@ -80,7 +80,7 @@ export interface OnnxExportContext {
    * What the module saw in the traced call (the batch axis is 1 there): the shapes of its tensor
    * arguments, how many distinct tensors they were, and its other arguments (e.g. masks).
    */
-  readonly shapes: Trace;
+  readonly shapes: OnnxTrace;
   /** The module's path in the model ("" for the model itself). */
   readonly path: string;
 }
@@ -92,8 +92,6 @@ export type OnnxExporter<M extends Module = Module> = (
   input: string,
 ) => string;
 
-// deno-lint-ignore no-explicit-any
-type ModuleClass<M extends Module> = abstract new (...args: any[]) => M;
 const exporters = new Map<unknown, OnnxExporter>();
 
 /**
@@ -114,7 +112,8 @@ const exporters = new Map<unknown, OnnxExporter>();
  * ```
  */
 export function registerOnnxExporter<M extends Module>(
-  type: ModuleClass<M>,
+  // deno-lint-ignore no-explicit-any
+  type: abstract new (...args: any[]) => M,
   exporter: OnnxExporter<M>,
 ): void {
   exporters.set(type, exporter as OnnxExporter);
@@ -197,7 +196,7 @@ registerOnnxExporter(Flatten, (ctx, m, x) => {
 });
 
 /** What one module saw in the traced forward call. */
-export interface Trace {
+export interface OnnxTrace {
   /** The shapes of the tensor arguments, in order. */
   inputs: number[][];
   /** How many distinct tensors the arguments were (self-attention passes one three times). */
@@ -209,8 +208,8 @@ export interface Trace {
 }
 
 /** Runs the model once on zeros (batch 1, eval mode) and records the shapes each module saw. */
-function trace(model: Module, inputShape: number[], dtype: "float32" | "int32"): Map<Module, Trace> {
-  const seen = new Map<Module, Trace>();
+function trace(model: Module, inputShape: number[], dtype: "float32" | "int32"): Map<Module, OnnxTrace> {
+  const seen = new Map<Module, OnnxTrace>();
   const handles = model.namedModules().map(([, m]) =>
     m.registerForwardHook((mod, inputs, output) => {
       if (seen.has(mod)) return;
