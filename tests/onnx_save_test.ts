@@ -183,7 +183,13 @@ Deno.test("saveOnnx: initializers are the state dict, nodes are named by module 
     classes: ["left", "right"],
     camLayer: "4",
   };
+  model.train();
   const bytes = await gb.exportOnnx(model, { profile });
+  // the traced call leaves the model as found: training mode back, no hook left behind
+  for (const [path, m] of model.namedModules()) {
+    assert.ok(m.training, `module "${path}" is back in training mode`);
+    assert.deepEqual(m.hookCounts(), { forwardPre: 0, forward: 0, backward: 0 }, `module "${path}" hooks`);
+  }
   const m = onnxproto.onnx.ModelProto.decode(bytes);
   const g = m.graph as onnxproto.onnx.GraphProto;
   assert.equal(Number(m.opsetImport[0].version), 17);
