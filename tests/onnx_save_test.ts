@@ -236,3 +236,17 @@ Deno.test("saveOnnx: an untranslatable module is an error naming its path and ty
   );
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("exportOnnx: an encoder layer called with attention masks is an error naming the masks, not a silently unmasked graph", async () => {
+  class Causal extends gb.Module {
+    enc = this.addModule("enc", new gb.TransformerEncoderLayer(8, 2, { dimFeedforward: 8 }));
+    forward(x: gb.Tensor): gb.Tensor {
+      return this.enc.forward(x, { isCausal: true });
+    }
+  }
+  gb.registerOnnxExporter(Causal, (ctx, _m, x) => ctx.child("enc", x));
+  await assert.rejects(
+    () => gb.exportOnnx(new Causal(), { inputShape: [4, 8] }),
+    /module "enc" \(TransformerEncoderLayer\) was called with isCausal; attention masks are not exported/,
+  );
+});
