@@ -31,3 +31,4 @@ export {
   UsageError,
   type ValueOf,
 } from "./cli.ts";
+export { saveOnnx } from "./onnx_save.ts";

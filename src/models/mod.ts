@@ -20,3 +20,14 @@ export {
 export { type Architecture, ZOO } from "./zoo.ts";
 export { modelProfile, setProfile } from "./profile.ts";
 export { decodeModel, dequantizeFile, encodeModel, type LoadedModel } from "./persist.ts";
+export {
+  exportOnnx,
+  ONNX_OPSET,
+  type OnnxAttribute,
+  onnxExportableTypes,
+  type OnnxExportContext,
+  type OnnxExporter,
+  type OnnxExportOptions,
+  type OnnxTrace,
+  registerOnnxExporter,
+} from "./onnx_export.ts";

@@ -289,6 +289,16 @@ export class TransformerEncoderLayer extends Module {
     this.#normFirst = options.normFirst ?? false;
   }
 
+  /** The feed-forward activation, "relu" or "gelu" (for exporters that rebuild the layer). */
+  get activation(): "relu" | "gelu" {
+    return this.#gelu ? "gelu" : "relu";
+  }
+
+  /** Whether each block normalises before (true) or after (false, PyTorch's default) its residual. */
+  get normFirst(): boolean {
+    return this.#normFirst;
+  }
+
   /**
    * [B, L, dModel] → [B, L, dModel]; `masks` as PyTorch's `src_mask` (here `attnMask`: [L, L] or
    * [B·nhead, L, L]), `src_key_padding_mask` (`keyPaddingMask`, [B, L]) and `is_causal`, with
