@@ -17,3 +17,15 @@ export {
   profileMetadata,
   validateProfile,
 } from "./profile.ts";
+export {
+  buildOnnxModel,
+  ONNX_OPS,
+  type OnnxAttribute,
+  type OnnxElementType,
+  type OnnxGraph,
+  OnnxModel,
+  type OnnxNode,
+  OnnxNodeModule,
+  type OnnxTensor,
+  type OnnxValueInfo,
+} from "./onnx.ts";
