@@ -9,22 +9,40 @@
 import assert from "node:assert/strict";
 import onnxproto from "onnx-proto";
 import * as gb from "../mod.ts";
+import { decodeSafetensors } from "../src/io/safetensors.ts";
 
 interface Arr {
   shape: number[];
-  data: number[];
+  data: Float32Array | Int32Array;
 }
 interface Fixture {
   input: Arr;
   output: Arr;
   weights: Arr;
   grad: Arr;
+  /** The loss's gradient for some initializers, by ONNX name. */
   gradParams: Record<string, Arr>;
 }
 
 const dir = new URL("./fixtures/onnx/", import.meta.url);
-const fixture = async (name: string): Promise<Fixture> =>
-  JSON.parse(await Deno.readTextFile(new URL(`${name}.json`, dir)));
+async function fixture(name: string): Promise<Fixture> {
+  const file = decodeSafetensors(await Deno.readFile(new URL(`${name}.safetensors`, dir)), name);
+  const get = (k: string): Arr => {
+    const h = file.tensors.get(k);
+    if (!h) throw new Error(`${name}.safetensors has no "${k}"`);
+    return { shape: h.shape, data: h.data as Float32Array | Int32Array };
+  };
+  const gradParams = Object.fromEntries(
+    [...file.tensors.keys()].filter((k) => k.startsWith("grad.")).map((k) => [k.slice(5), get(k)]),
+  );
+  return {
+    input: get("input"),
+    output: get("output"),
+    weights: get("weights"),
+    grad: get("grad"),
+    gradParams,
+  };
+}
 const load = (name: string) => gb.loadOnnx(new URL(`${name}.onnx`, dir).pathname);
 
 /** max |got − want| ≤ rel · max |want|; returns the measured ratio. */
