@@ -105,6 +105,10 @@ Deno.test("loadOnnx: an MLP (Sub/Div, LayerNorm as ReduceMean/Pow/Sqrt, Tanh, Si
   await checkPlain("mlp");
 });
 
+Deno.test("loadOnnx: the rest (opset 11: grouped Conv with per-axis padding, Pad, Softmax on a middle axis, Where, Slice, Gather, Squeeze, Gemm alpha/beta) matches PyTorch", async () => {
+  await checkPlain("ops");
+});
+
 Deno.test("loadOnnx: a transformer classifier over token ids matches PyTorch, gradient at the embedding output", async () => {
   const f = await fixture("transformer");
   const { model } = await load("transformer");

@@ -19,6 +19,7 @@ import {
   erf,
   gelu,
   mul,
+  neg,
   pow,
   relu,
   sigmoid,
@@ -294,10 +295,25 @@ function sliceSpec(node: OnnxNode, attrs: Attrs, inputs: (Value | undefined)[], 
     axes = attrs.ints("axes");
   }
   const ax = (axes ?? starts.map((_, i) => i)).map((a) => normAxis(node, a, rank));
-  if (steps && steps.some((s) => s !== 1)) {
-    throw nodeError(node, `steps ${fmt(steps)} are not supported (only steps of 1)`);
+  return ax.map((a, i) => ({ axis: a, start: starts[i], end: ends[i], step: steps?.[i] ?? 1 }));
+}
+
+/** The indices a Slice keeps along an axis of n (ONNX's clamping; negative steps walk backwards). */
+function sliceIndices(node: OnnxNode, start: number, end: number, step: number, n: number): number[] {
+  if (!Number.isInteger(step) || step === 0) throw nodeError(node, `step ${step} is not a nonzero integer`);
+  let s = start < 0 ? start + n : start;
+  let e = end < 0 ? end + n : end;
+  const out: number[] = [];
+  if (step > 0) {
+    s = Math.max(0, Math.min(n, s));
+    e = Math.max(0, Math.min(n, e));
+    for (let i = s; i < e; i += step) out.push(i);
+  } else {
+    s = Math.max(0, Math.min(n - 1, s));
+    e = Math.max(-1, Math.min(n - 1, e));
+    for (let i = s; i > e; i += step) out.push(i);
   }
-  return ax.map((a, i) => ({ axis: a, start: starts[i], end: ends[i] }));
+  return out;
 }
 
 function clampRange(start: number, end: number, n: number): [number, number] {
@@ -387,6 +403,7 @@ const HOST_OPS: Record<string, HostOp> = {
   Identity: (node, _a, [x]) => need(node, x, 0),
   Dropout: (node, _a, [x]) => need(node, x, 0),
   Cast: (node, attrs, [x]) => castHost(need(node, x, 0), castTarget(attrs)),
+  Neg: (node, _a, [x]) => ({ ...need(node, x, 0), data: x!.data.map((v) => -v) }),
   Sqrt: (node, _a, [x]) => ({ ...need(node, x, 0), type: "float", data: x!.data.map(Math.sqrt) }),
   Equal: (node, _a, [a, b]) =>
     hostBinary("Equal", need(node, a, 0), need(node, b, 1), (x, y) => Number(x === y), "bool"),
@@ -467,9 +484,8 @@ const HOST_OPS: Record<string, HostOp> = {
   Slice: (node, attrs, inputs, opset) => {
     const v = need(node, inputs[0], 0);
     const keep = v.dims.map((d) => range(d));
-    for (const { axis, start, end } of sliceSpec(node, attrs, inputs, opset, v.dims.length)) {
-      const [s, e] = clampRange(start, end, v.dims[axis]);
-      keep[axis] = range(e - s).map((i) => s + i);
+    for (const { axis, start, end, step } of sliceSpec(node, attrs, inputs, opset, v.dims.length)) {
+      keep[axis] = sliceIndices(node, start, end, step, v.dims[axis]);
     }
     return hostPick(v, keep);
   },
@@ -677,6 +693,7 @@ const TENSOR_OPS: Record<string, TensorOp> = {
     const b = c.operand(1);
     return pow(floatTensor(c, 0), b);
   },
+  Neg: unaryOp(neg),
   Relu: unaryOp(relu),
   Sigmoid: unaryOp(sigmoid),
   Tanh: unaryOp(tanh),
@@ -757,7 +774,13 @@ const TENSOR_OPS: Record<string, TensorOp> = {
   },
   Slice: (c) => {
     let x = c.tensor(0);
-    for (const { axis, start, end } of sliceSpec(c.node, c.attrs, c.inputs, c.opset, x.ndim)) {
+    for (const { axis, start, end, step } of sliceSpec(c.node, c.attrs, c.inputs, c.opset, x.ndim)) {
+      if (step !== 1) {
+        throw nodeError(
+          c.node,
+          `step ${step} on a tensor is not supported (only steps of 1; any step on shapes)`,
+        );
+      }
       const [s, e] = clampRange(start, end, x.shape[axis]);
       if (s !== 0 || e !== x.shape[axis]) x = slice(x, s, e, axis);
     }
