@@ -151,6 +151,11 @@ Deno.test("loadOnnx: parameters and stateDict keys are the ONNX initializer name
   assert.ok(!names.includes("bn.running_mean"));
   assert.ok(model.stateDict().has("bn.running_var"));
   assert.equal(model.get("/stem/Conv").typeName, "Conv");
+  // the node that reads an initializer lists it too (summaries count parameters per layer)
+  assert.deepEqual(model.get("/stem/Conv").namedParameters().map(([n]) => n), ["stem.weight", "stem.bias"]);
+  assert.equal(model.parameters().length, names.length);
+  const table = (await gb.summary(model, [1, 3, 16, 16])).table;
+  assert.match(table, /\/stem\/Conv\s+Conv\s+\[1, 8, 16, 16\]\s+224\s/);
   assert.throws(() => model.get("/nope"), /no module "\/nope"/);
 });
 

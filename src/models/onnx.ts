@@ -1003,6 +1003,8 @@ export class OnnxModel extends Module {
   readonly #graph: OnnxGraph;
   readonly #consts = new Map<string, Host>();
   readonly #tensors = new Map<string, Tensor>();
+  readonly #buffers = new Set<string>();
+  readonly #owner = new Map<string, Module>();
   readonly #kinds = new Map<string, Kind>();
   readonly #modules = new Map<string, OnnxNodeModule>();
   readonly #folded = new Set<string>();
@@ -1024,8 +1026,9 @@ export class OnnxModel extends Module {
       if (init.type === "float") {
         const t = tensor(Float32Array.from(init.data), init.dims);
         untrack(t); // the model owns it
-        if (bufferUse.has(init.name)) this.addBuffer(init.name, t);
-        else this.addParameter(init.name, t);
+        t.name = init.name;
+        if (bufferUse.has(init.name)) this.#buffers.add(init.name);
+        else t.requiresGrad_(true);
         this.#tensors.set(init.name, t);
         this.#kinds.set(init.name, "tensor");
       } else {
@@ -1042,6 +1045,9 @@ export class OnnxModel extends Module {
       this.#kinds.set(i.name, "tensor");
     }
     for (const node of graph.nodes) this.#plan.push(this.#prepare(node));
+    // each initializer belongs to the first node that reads it (so per-layer summaries count it);
+    // the model lists them all under their ONNX names
+    for (const name of this.#tensors.keys()) if (!this.#owner.has(name)) this.#own(this, name);
     for (const o of graph.outputs) {
       if (this.#kinds.get(o.name) !== "tensor") {
         throw new Error(
@@ -1089,7 +1095,34 @@ export class OnnxModel extends Module {
     );
     const module = this.addModule(node.name, new OnnxNodeModule(node, this.opset, dynamic, attrs));
     this.#modules.set(node.name, module);
+    for (const i of node.inputs) if (this.#tensors.has(i) && !this.#owner.has(i)) this.#own(module, i);
     return { node, attrs, kind, module };
+  }
+
+  #own(m: Module, name: string): void {
+    const t = this.#tensors.get(name)!;
+    if (this.#buffers.has(name)) m.addBuffer(name, t);
+    else m.addParameter(name, t);
+    this.#owner.set(name, m);
+  }
+
+  #named(buffers: boolean, prefix: string): [string, Tensor][] {
+    return [...this.#tensors].filter(([n]) => this.#buffers.has(n) === buffers).map((
+      [n, t],
+    ) => [prefix ? `${prefix}.${n}` : n, t]);
+  }
+
+  /**
+   * The parameters under their ONNX initializer names (each is also listed by the node module that
+   * first reads it, for per-layer counts).
+   */
+  override namedParameters(prefix = ""): [string, Tensor][] {
+    return this.#named(false, prefix);
+  }
+
+  /** The BatchNormalization statistics under their ONNX initializer names. */
+  override namedBuffers(prefix = ""): [string, Tensor][] {
+    return this.#named(true, prefix);
   }
 
   #host(node: OnnxNode, attrs: Attrs, inputs: (Value | undefined)[]): Host {
