@@ -225,3 +225,18 @@ Deno.test("loadOnnx: the explanation profile in metadata_props comes back", asyn
   });
   await assert.rejects(gb.loadOnnx(bad), /glassbox\.profile/);
 });
+
+Deno.test("loadOnnx: forward and backward in a scope leave no GPU buffer behind, call after call", async () => {
+  const f = await fixture("transformer");
+  const { model } = await load("transformer");
+  const step = () =>
+    gb.scope(async () => {
+      const ids = gb.tensor(f.input.data, f.input.shape, { dtype: "int32" });
+      await gb.sum(model.forward(ids)).backward();
+      model.zeroGrad();
+    });
+  await step(); // the first call may fill the pool
+  const before = gb.poolStats().liveBuffers;
+  for (let i = 0; i < 5; i++) await step();
+  assert.equal(gb.poolStats().liveBuffers, before);
+});
