@@ -240,3 +240,29 @@ Deno.test("loadOnnx: forward and backward in a scope leave no GPU buffer behind,
   for (let i = 0; i < 5; i++) await step();
   assert.equal(gb.poolStats().liveBuffers, before);
 });
+
+Deno.test("loadOnnx: LayerIntegratedGradients at the transformer's embedding Gather sums to F(x) − F(x′)", async () => {
+  const f = await fixture("transformer");
+  const { model } = await load("transformer");
+  await gb.scope(async () => {
+    const ids = gb.tensor(f.input.data, f.input.shape, { dtype: "int32" });
+    const base = gb.tensor(new Int32Array(f.input.data.length), f.input.shape, { dtype: "int32" });
+    const target = [0, 3, 2];
+    const out = await model.forward(ids).toArray(), out0 = await model.forward(base).toArray();
+    const gap = target.map((t, n) => out[n * 4 + t] - out0[n * 4 + t]);
+    const lig = await new gb.LayerIntegratedGradients(model, model.get("/embed/Gather")).attributeWithDelta(
+      ids,
+      {
+        target,
+        baselines: base,
+        nSteps: 64,
+      },
+    );
+    assert.deepEqual(lig.attributions.shape, [3, 7, 16]);
+    const sums = await gb.sum(lig.attributions, [1, 2]).toArray();
+    const scale = Math.max(...gap.map(Math.abs));
+    sums.forEach((s, n) =>
+      assert.ok(Math.abs(s - gap[n]) < 0.01 * scale, `row ${n}: Σ ${s} vs gap ${gap[n]}`)
+    );
+  });
+});
