@@ -182,9 +182,9 @@ Deno.test("loadOnnx: LayerActivation and GradCAM on a convolution named by its O
   assert.deepEqual(model.get("/block2/conv2/Conv").hookCounts(), { forwardPre: 0, forward: 0, backward: 0 });
 });
 
-/** The MLP fixture re-encoded after `edit` changes its decoded protobuf. */
-async function edited(edit: (m: onnxproto.onnx.ModelProto) => void): Promise<Uint8Array> {
-  const m = onnxproto.onnx.ModelProto.decode(await Deno.readFile(new URL("mlp.onnx", dir)));
+/** A fixture (the MLP by default) re-encoded after `edit` changes its decoded protobuf. */
+async function edited(edit: (m: onnxproto.onnx.ModelProto) => void, name = "mlp"): Promise<Uint8Array> {
+  const m = onnxproto.onnx.ModelProto.decode(await Deno.readFile(new URL(`${name}.onnx`, dir)));
   edit(m);
   return onnxproto.onnx.ModelProto.encode(m).finish();
 }
@@ -202,6 +202,20 @@ Deno.test("loadOnnx: an unsupported operator or attribute is an error naming the
   await assert.rejects(
     gb.loadOnnx(attr),
     /onnx node "\/fc1\/Gemm" \(Gemm\): attribute "frobnicate" is not supported/,
+  );
+  // attribute values glassbox does not implement are found at load time, before any input
+  const node = (m: onnxproto.onnx.ModelProto, name: string) => m.graph!.node!.find((n) => n.name === name)!;
+  const attrOf = (m: onnxproto.onnx.ModelProto, n: string, a: string) =>
+    node(m, n).attribute!.find((x) => x.name === a)!;
+  const ceil = await edited((m) => (attrOf(m, "/pool1/MaxPool", "ceil_mode").i = 1), "cnn");
+  await assert.rejects(
+    gb.loadOnnx(ceil),
+    /onnx node "\/pool1\/MaxPool" \(MaxPool\): attribute ceil_mode=1 is not supported \(only ceil_mode=0\)/,
+  );
+  const strides = await edited((m) => (attrOf(m, "/stem/Conv", "strides").ints = [2, 1]), "cnn");
+  await assert.rejects(
+    gb.loadOnnx(strides),
+    /onnx node "\/stem\/Conv" \(Conv\): attribute strides=\[2,1\] is not supported \(only the same stride on both axes\)/,
   );
   await assert.rejects(gb.loadOnnx(new Uint8Array([7, 7, 7])), /not a readable ONNX model/);
 });
