@@ -546,8 +546,8 @@ function symmetric(pads: number[]): [number, number] | null {
   return pads[0] === pads[2] && pads[1] === pads[3] ? [pads[0], pads[1]] : null;
 }
 
-function windowAttrs(c: OpContext, spatial: number) {
-  const { attrs, node } = c;
+function windowAttrs(attrs: Attrs, spatial: number) {
+  const node = attrs.node;
   const autoPad = attrs.string("auto_pad", "NOTSET");
   if (autoPad !== "NOTSET" && autoPad !== "VALID") {
     throw attrs.unsupported("auto_pad", autoPad, "NOTSET and VALID");
@@ -562,26 +562,54 @@ function windowAttrs(c: OpContext, spatial: number) {
   return { pads, strides, dilations };
 }
 
+/** Conv's attributes, checked (at load time too): what conv2d can do. */
+function convConfig(attrs: Attrs) {
+  const { pads, strides, dilations } = windowAttrs(attrs, 2);
+  if (strides[0] !== strides[1]) throw attrs.unsupported("strides", strides, "the same stride on both axes");
+  if (dilations[0] !== dilations[1]) {
+    throw attrs.unsupported("dilations", dilations, "the same dilation on both axes");
+  }
+  const group = attrs.int("group", 1);
+  if (!(group >= 1)) throw attrs.unsupported("group", group, "a positive group count");
+  return { pads, strides, dilations, group };
+}
+
+/** A pooling node's attributes, checked (at load time too). */
+function poolConfig(kind: "max" | "avg", attrs: Attrs) {
+  const node = attrs.node;
+  const ks = attrs.ints("kernel_shape");
+  if (!ks || ks.length !== 2) {
+    throw nodeError(node, `needs a kernel_shape of two sizes (2-D pooling), got ${JSON.stringify(ks)}`);
+  }
+  const { pads, strides, dilations } = windowAttrs(attrs, 2);
+  if (attrs.int("ceil_mode", 0) !== 0) throw attrs.unsupported("ceil_mode", 1, "ceil_mode=0");
+  if (dilations.some((d) => d !== 1)) throw attrs.unsupported("dilations", dilations, "dilations of 1");
+  if (node.outputs.length > 1 && node.outputs[1]) {
+    throw nodeError(node, `the Indices output is not supported`);
+  }
+  const sym = symmetric(pads);
+  if (!sym) throw attrs.unsupported("pads", pads, "the same padding before and after");
+  if (kind === "avg" && (sym[0] || sym[1]) && attrs.int("count_include_pad", 0) !== 1) {
+    throw attrs.unsupported("count_include_pad", 0, "count_include_pad=1 when padding");
+  }
+  return { kernel: ks as [number, number], options: { stride: strides as [number, number], padding: sym } };
+}
+
 function conv(c: OpContext): Tensor {
   const { attrs, node } = c;
   let x = c.tensor(0);
   const w = c.tensor(1);
   const b = c.inputs[2] ? c.tensor(2) : null;
   if (w.ndim !== 4) throw nodeError(node, `only 2-D convolution is supported, got weight ${fmt(w.shape)}`);
-  const { pads, strides, dilations } = windowAttrs(c, 2);
+  const { pads, strides, dilations, group } = convConfig(attrs);
   const ks = attrs.ints("kernel_shape");
   if (ks && (ks[0] !== w.shape[2] || ks[1] !== w.shape[3])) {
     throw nodeError(node, `kernel_shape ${fmt(ks)} does not match weight ${fmt(w.shape)}`);
-  }
-  if (strides[0] !== strides[1]) throw attrs.unsupported("strides", strides, "the same stride on both axes");
-  if (dilations[0] !== dilations[1]) {
-    throw attrs.unsupported("dilations", dilations, "the same dilation on both axes");
   }
   let pad = 0;
   const sym = symmetric(pads);
   if (sym && sym[0] === sym[1]) pad = sym[0];
   else x = padTensor(x, [0, 0, pads[0], pads[1], 0, 0, pads[2], pads[3]], 0);
-  const group = attrs.int("group", 1);
   const options = { stride: strides[0], padding: pad, dilation: dilations[0] };
   if (group === 1) return conv2d(x, w, b, options);
   const C = x.shape[1], O = w.shape[0];
@@ -602,30 +630,12 @@ function conv(c: OpContext): Tensor {
 
 function pool(kind: "max" | "avg"): TensorOp {
   return (c) => {
-    const { attrs, node } = c;
     const x = c.tensor(0);
     if (x.ndim !== 4) {
-      throw nodeError(node, `only 2-D pooling over [N, C, H, W] is supported, got ${fmt(x.shape)}`);
+      throw nodeError(c.node, `only 2-D pooling over [N, C, H, W] is supported, got ${fmt(x.shape)}`);
     }
-    const ks = attrs.ints("kernel_shape");
-    if (!ks || ks.length !== 2) {
-      throw nodeError(node, `needs a kernel_shape of two sizes, got ${JSON.stringify(ks)}`);
-    }
-    const { pads, strides, dilations } = windowAttrs(c, 2);
-    if (attrs.int("ceil_mode", 0) !== 0) throw attrs.unsupported("ceil_mode", 1, "ceil_mode=0");
-    if (dilations.some((d) => d !== 1)) throw attrs.unsupported("dilations", dilations, "dilations of 1");
-    if (node.outputs.length > 1 && node.outputs[1]) {
-      throw nodeError(node, `the Indices output is not supported`);
-    }
-    const sym = symmetric(pads);
-    if (!sym) throw attrs.unsupported("pads", pads, "the same padding before and after");
-    if (kind === "avg" && (sym[0] || sym[1]) && attrs.int("count_include_pad", 0) !== 1) {
-      throw attrs.unsupported("count_include_pad", 0, "count_include_pad=1 when padding");
-    }
-    const options = { stride: strides as [number, number], padding: sym };
-    return kind === "max"
-      ? maxPool2d(x, ks as [number, number], options)
-      : avgPool2d(x, ks as [number, number], options);
+    const { kernel, options } = poolConfig(kind, c.attrs);
+    return kind === "max" ? maxPool2d(x, kernel, options) : avgPool2d(x, kernel, options);
   };
 }
 
@@ -700,8 +710,7 @@ const TENSOR_OPS: Record<string, TensorOp> = {
   Erf: unaryOp(erf),
   Sqrt: unaryOp(sqrt),
   Gelu: (c) => {
-    const approx = c.attrs.string("approximate", "none");
-    if (approx !== "none") throw c.attrs.unsupported("approximate", approx, "approximate=none");
+    STATIC_CHECKS.Gelu(c.attrs);
     return gelu(c.tensor(0));
   },
   Softmax: (c) => {
@@ -723,14 +732,8 @@ const TENSOR_OPS: Record<string, TensorOp> = {
     return mean(x, range(x.ndim - 2).map((i) => i + 2), true);
   },
   BatchNormalization: (c) => {
-    const { attrs, node } = c;
-    if (attrs.int("training_mode", 0) !== 0) {
-      throw attrs.unsupported("training_mode", 1, "training_mode=0 (inference)");
-    }
-    if (attrs.int("spatial", 1) !== 1) throw attrs.unsupported("spatial", 0, "spatial=1");
-    if (node.outputs.slice(1).some((o) => o)) {
-      throw nodeError(node, `the running-statistics outputs are not supported`);
-    }
+    const { attrs } = c;
+    STATIC_CHECKS.BatchNormalization(attrs);
     const x = c.tensor(0);
     const shape = x.shape.map((d, i) => (i === 1 ? d : 1));
     const [scale, bias, mu, v] = [1, 2, 3, 4].map((i) => reshape(c.tensor(i), shape));
@@ -840,8 +843,7 @@ const TENSOR_OPS: Record<string, TensorOp> = {
   },
   Pad: (c) => {
     const { attrs, node } = c;
-    const mode = attrs.string("mode", "constant");
-    if (mode !== "constant") throw attrs.unsupported("mode", mode, "mode=constant");
+    STATIC_CHECKS.Pad(attrs);
     const x = c.tensor(0);
     let pads = c.opset >= 11 ? ints(c.inputs[1], node, "pads") : attrs.ints("pads") ?? [];
     if (c.opset >= 18 && c.inputs[3]) {
@@ -861,6 +863,31 @@ const TENSOR_OPS: Record<string, TensorOp> = {
       ? (c.inputs[2] ? ints(c.inputs[2], node, "constant_value")[0] ?? 0 : 0)
       : attrs.float("value", 0);
     return pads.every((p) => p === 0) ? x : padTensor(x, pads, value);
+  },
+};
+
+/** Checks of attribute values that need no input, run at load time (and again when the node runs). */
+const STATIC_CHECKS: Record<string, (attrs: Attrs) => void> = {
+  Conv: (a) => void convConfig(a),
+  MaxPool: (a) => void poolConfig("max", a),
+  AveragePool: (a) => void poolConfig("avg", a),
+  Cast: (a) => void castTarget(a),
+  BatchNormalization: (attrs) => {
+    if (attrs.int("training_mode", 0) !== 0) {
+      throw attrs.unsupported("training_mode", 1, "training_mode=0 (inference)");
+    }
+    if (attrs.int("spatial", 1) !== 1) throw attrs.unsupported("spatial", 0, "spatial=1");
+    if (attrs.node.outputs.slice(1).some((o) => o)) {
+      throw nodeError(attrs.node, `the running-statistics outputs are not supported`);
+    }
+  },
+  Gelu: (attrs) => {
+    const approx = attrs.string("approximate", "none");
+    if (approx !== "none") throw attrs.unsupported("approximate", approx, "approximate=none");
+  },
+  Pad: (attrs) => {
+    const mode = attrs.string("mode", "constant");
+    if (mode !== "constant") throw attrs.unsupported("mode", mode, "mode=constant");
   },
 };
 
@@ -913,7 +940,9 @@ function checkNode(node: OnnxNode): Attrs {
       throw nodeError(node, `attribute "${name}" has an unsupported type (${a.value})`);
     }
   }
-  return new Attrs(node);
+  const attrs = new Attrs(node);
+  STATIC_CHECKS[node.opType]?.(attrs);
+  return attrs;
 }
 
 function shapeOf(attrs: Attrs, dims: readonly number[]): Host {
