@@ -280,3 +280,20 @@ Deno.test("loadOnnx: LayerIntegratedGradients at the transformer's embedding Gat
     );
   });
 });
+
+Deno.test("loadOnnx: a hook that runs the model again does not disturb the call it sits in", async () => {
+  const f = await fixture("mlp");
+  const { model } = await load("mlp");
+  await gb.scope(async () => {
+    let inner = false;
+    const h = model.get("/fc2/Gemm").registerForwardPreHook(() => {
+      if (inner) return;
+      inner = true;
+      model.forward(gb.zeros(f.input.shape));
+      inner = false;
+    });
+    const y = model.forward(gb.tensor(f.input.data, f.input.shape));
+    h.remove();
+    close(await y.toArray(), f.output.data, 1e-4, "mlp output with a re-entrant hook");
+  });
+});

@@ -1018,7 +1018,9 @@ export class OnnxNodeModule extends Module {
  * A model read from ONNX: `forward(...inputs)` runs the graph and returns its first output
  * (`forwardAll` returns every output). Children are the nodes that compute on tensors, named by
  * their ONNX node names (`model.get("/stem/Conv")` works even though the name holds "/" and ".");
- * parameters are the float initializers under their ONNX names.
+ * parameters are the float initializers under their ONNX names (BatchNormalization statistics are
+ * buffers). The graph runs with inference semantics whatever `train()` says: BatchNormalization uses
+ * its running statistics and Dropout is the identity, as the exported file describes.
  */
 export class OnnxModel extends Module {
   /** The graph's inputs (element type and shape, a string for a dynamic axis). */
@@ -1216,10 +1218,16 @@ export class OnnxModel extends Module {
         continue;
       }
       const m = step.module!;
+      // the node's bound inputs for this call; restored afterwards, so a hook that runs the model
+      // again (as some attribution methods do) does not disturb this call
+      const before = m._pending;
       m._pending = inputs;
-      const args = inputs.filter((_, i) => m._dynamic[i]) as Tensor[];
-      const y = m.forward(...args);
-      m._pending = [];
+      let y: Tensor;
+      try {
+        y = m.forward(...(inputs.filter((_, i) => m._dynamic[i]) as Tensor[]));
+      } finally {
+        m._pending = before;
+      }
       env.set(step.node.outputs[0], y);
     }
     return this.outputNames.map((o) => env.get(o) as Tensor);
