@@ -325,3 +325,19 @@ Deno.test("erf (ONNX's Erf) matches a float64 series, and its gradient is 2/âˆšÏ
     });
   });
 });
+
+Deno.test("cloneModel copies an ONNX model: same outputs, its own parameters", async () => {
+  const f = await fixture("mlp");
+  const { model } = await load("mlp");
+  const copy = gb.cloneModel(model);
+  await gb.scope(async () => {
+    const x = gb.tensor(f.input.data, f.input.shape);
+    assert.deepEqual(await copy.forward(x).toArray(), await model.forward(x).toArray());
+    const w = copy.stateDict().get("out.bias")!;
+    assert.notEqual(w, model.stateDict().get("out.bias"));
+    gb.noGrad(() =>
+      copy.loadStateDict({ ...Object.fromEntries(copy.stateDict()), "out.bias": gb.zeros([3]) })
+    );
+    close(await model.forward(x).toArray(), f.output.data, 1e-4, "the original is left alone");
+  });
+});

@@ -1169,6 +1169,14 @@ export class OnnxModel extends Module {
     }
   }
 
+  /** A new model from the same graph with its own copy of every parameter and buffer (their current values). */
+  copy(): OnnxModel {
+    const m = new OnnxModel(this.#graph);
+    m.loadStateDict(this.stateDict());
+    m.train(this.training);
+    return m;
+  }
+
   /** The submodule for an ONNX node name (or a dotted module path, as `Module.get`). */
   override get(path: string): Module {
     const m = this.#modules.get(path);
