@@ -217,6 +217,17 @@ Deno.test("loadOnnx: an unsupported operator or attribute is an error naming the
     gb.loadOnnx(strides),
     /onnx node "\/stem\/Conv" \(Conv\): attribute strides=\[2,1\] is not supported \(only the same stride on both axes\)/,
   );
+  // a second output (MaxPool's indices) is fine while nothing reads it, an error when something does
+  const pool = (m: onnxproto.onnx.ModelProto) => node(m, "/pool1/MaxPool").output!.push("indices");
+  await gb.loadOnnx(await edited(pool, "cnn"));
+  const asked = await edited((m) => {
+    pool(m);
+    m.graph!.output!.push(onnxproto.onnx.ValueInfoProto.create({ name: "indices" }));
+  }, "cnn");
+  await assert.rejects(
+    gb.loadOnnx(asked),
+    /onnx node "\/pool1\/MaxPool" \(MaxPool\): its output 1 \("indices"\) is not supported \(only its first\)/,
+  );
   await assert.rejects(gb.loadOnnx(new Uint8Array([7, 7, 7])), /not a readable ONNX model/);
 });
 

@@ -584,9 +584,6 @@ function poolConfig(kind: "max" | "avg", attrs: Attrs) {
   const { pads, strides, dilations } = windowAttrs(attrs, 2);
   if (attrs.int("ceil_mode", 0) !== 0) throw attrs.unsupported("ceil_mode", 1, "ceil_mode=0");
   if (dilations.some((d) => d !== 1)) throw attrs.unsupported("dilations", dilations, "dilations of 1");
-  if (node.outputs.length > 1 && node.outputs[1]) {
-    throw nodeError(node, `the Indices output is not supported`);
-  }
   const sym = symmetric(pads);
   if (!sym) throw attrs.unsupported("pads", pads, "the same padding before and after");
   if (kind === "avg" && (sym[0] || sym[1]) && attrs.int("count_include_pad", 0) !== 1) {
@@ -685,9 +682,6 @@ const TENSOR_OPS: Record<string, TensorOp> = {
     if (c.inputs[2] !== undefined && (!isHost(c.inputs[2]) || c.inputs[2].data[0] !== 0)) {
       throw nodeError(c.node, `training_mode is not supported (inference only)`);
     }
-    if (c.node.outputs.length > 1 && c.node.outputs[1]) {
-      throw nodeError(c.node, `the mask output is not supported`);
-    }
     return c.tensor(0);
   },
   Cast: (c) => {
@@ -743,9 +737,6 @@ const TENSOR_OPS: Record<string, TensorOp> = {
   LayerNormalization: (c) => {
     const x = c.tensor(0);
     const axis = normAxis(c.node, c.attrs.int("axis", -1), x.ndim);
-    if (c.node.outputs.slice(1).some((o) => o)) {
-      throw nodeError(c.node, `the Mean and InvStdDev outputs are not supported`);
-    }
     const ns = x.shape.slice(axis);
     const shaped = (i: number) => {
       if (!c.inputs[i]) return null;
@@ -877,9 +868,6 @@ const STATIC_CHECKS: Record<string, (attrs: Attrs) => void> = {
       throw attrs.unsupported("training_mode", 1, "training_mode=0 (inference)");
     }
     if (attrs.int("spatial", 1) !== 1) throw attrs.unsupported("spatial", 0, "spatial=1");
-    if (attrs.node.outputs.slice(1).some((o) => o)) {
-      throw nodeError(attrs.node, `the running-statistics outputs are not supported`);
-    }
   },
   Gelu: (attrs) => {
     const approx = attrs.string("approximate", "none");
@@ -1039,6 +1027,7 @@ export class OnnxModel extends Module {
   readonly #kinds = new Map<string, Kind>();
   readonly #modules = new Map<string, OnnxNodeModule>();
   readonly #folded = new Set<string>();
+  readonly #unavailable = new Map<string, Error>();
   readonly #plan: { node: OnnxNode; attrs: Attrs; kind: Kind; module?: OnnxNodeModule }[] = [];
 
   /** Builds the model; use `buildOnnxModel` (or `loadOnnx` for a file). */
@@ -1080,6 +1069,8 @@ export class OnnxModel extends Module {
     // the model lists them all under their ONNX names
     for (const name of this.#tensors.keys()) if (!this.#owner.has(name)) this.#own(this, name);
     for (const o of graph.outputs) {
+      const missing = this.#unavailable.get(o.name);
+      if (missing) throw missing;
       if (this.#kinds.get(o.name) !== "tensor") {
         throw new Error(
           `onnx output "${o.name}" is ${this.#kinds.has(o.name) ? "a constant" : "never computed"}`,
@@ -1092,6 +1083,8 @@ export class OnnxModel extends Module {
     const attrs = checkNode(node);
     for (const i of node.inputs) {
       if (i && !this.#kinds.has(i)) throw nodeError(node, `input "${i}" is not produced by any earlier node`);
+      const missing = this.#unavailable.get(i);
+      if (missing) throw missing;
     }
     const kinds = node.inputs.map((i) => (i ? this.#kinds.get(i)! : "const"));
     let kind: Kind;
@@ -1108,9 +1101,18 @@ export class OnnxModel extends Module {
         `${node.opType} on a tensor computed from the input is not supported (only on constants and shapes)`,
       );
     }
-    const extra = node.outputs.slice(1).filter((o) => o);
-    if (kind !== "tensor" && extra.length) throw nodeError(node, `only its first output is supported`);
-    node.outputs.forEach((o) => o && this.#kinds.set(o, kind));
+    // glassbox computes a node's first output only (Dropout's mask, MaxPool's indices, the statistics
+    // of BatchNormalization and LayerNormalization are not); asking for another one is an error
+    node.outputs.forEach((o, k) => {
+      if (!o) return;
+      this.#kinds.set(o, kind);
+      if (k > 0) {
+        this.#unavailable.set(
+          o,
+          nodeError(node, `its output ${k} ("${o}") is not supported (only its first)`),
+        );
+      }
+    });
     if (kind === "const") {
       const inputs = node.inputs.map((i) => (i ? this.#consts.get(i) : undefined));
       this.#consts.set(node.outputs[0], this.#host(node, attrs, inputs));
