@@ -32,3 +32,4 @@ export {
   type ValueOf,
 } from "./cli.ts";
 export { saveOnnx } from "./onnx_save.ts";
+export { loadOnnx, parseOnnx } from "./onnx.ts";

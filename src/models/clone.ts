@@ -5,12 +5,13 @@ import { noGrad } from "../tensor/graph.ts";
 import { createModel, modelSpec } from "./registry.ts";
 import { describeSequential, sequentialModel } from "./sequential_spec.ts";
 import { modelProfile, setProfile } from "./profile.ts";
+import { OnnxModel } from "./onnx.ts";
 
 /**
- * A new model with the same architecture, a copy of every parameter and buffer (so
- * pruning or fine-tuning the copy leaves the original alone) and the same explanation profile. The model must come from
- * `createModel` (any registered architecture) or be a Sequential of standard layers; the
- * copy of such a Sequential is an architecture of the registry ("sequential").
+ * A new model with the same architecture, a copy of every parameter and buffer (so pruning or
+ * fine-tuning the copy leaves the original alone) and the same explanation profile. The model must
+ * come from `createModel` (any registered architecture), be a Sequential of standard layers (the
+ * copy of such a Sequential is an architecture of the registry, "sequential") or come from `loadOnnx`.
  *
  * @example
  * ```ts
@@ -24,6 +25,7 @@ export function cloneModel<M extends Module>(model: M): M {
   let copy: Module;
   if (spec) copy = createModel(spec.architecture, spec.config);
   else if (model instanceof Sequential) copy = sequentialModel(describeSequential(model));
+  else if (model instanceof OnnxModel) copy = model.copy();
   else {
     throw new Error(
       `cloneModel: a ${model.typeName} that createModel did not build cannot be rebuilt; build it with createModel`,

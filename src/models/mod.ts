@@ -23,7 +23,7 @@ export { decodeModel, dequantizeFile, encodeModel, type LoadedModel } from "./pe
 export {
   exportOnnx,
   ONNX_OPSET,
-  type OnnxAttribute,
+  type OnnxAttribute as OnnxExportAttribute,
   onnxExportableTypes,
   type OnnxExportContext,
   type OnnxExporter,
@@ -31,3 +31,15 @@ export {
   type OnnxTrace,
   registerOnnxExporter,
 } from "./onnx_export.ts";
+export {
+  buildOnnxModel,
+  ONNX_OPS,
+  type OnnxAttribute,
+  type OnnxElementType,
+  type OnnxGraph,
+  OnnxModel,
+  type OnnxNode,
+  OnnxNodeModule,
+  type OnnxTensor,
+  type OnnxValueInfo,
+} from "./onnx.ts";

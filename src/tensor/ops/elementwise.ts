@@ -46,6 +46,7 @@ const UNARY: Record<string, UnarySpec> = {
   affine: { op: "x * a + b", deriv: "a", reads: false },
   pow: { op: "powf(x, a)", deriv: "powf_deriv(x, a)" },
   leakyRelu: { op: "select(x * a, x, x > 0.0)", deriv: "select(a, 1.0, x > 0.0)" },
+  erf: { op: "erf1(x)", deriv: "1.1283791670955126 * exp(-x * x)" },
 };
 
 function unary(name: string, x: Tensor, a = 0, b = 0): Tensor {
@@ -107,6 +108,21 @@ export function tanh(x: Tensor): Tensor {
 /** GELU with the exact erf form, as PyTorch's default: x·Φ(x). */
 export function gelu(x: Tensor): Tensor {
   return unary("gelu", x);
+}
+
+/**
+ * The error function erf(x) = 2/√π ∫₀ˣ e^(−t²) dt (absolute error below 2e-7), with gradient
+ * 2/√π · e^(−x²).
+ *
+ * @example
+ * ```ts
+ * import { erf, tensor } from "glassbox";
+ * const y = await erf(tensor([0, 1])).toArray();
+ * if (Math.abs(y[1] - 0.8427008) > 1e-6) throw new Error("erf(1)");
+ * ```
+ */
+export function erf(x: Tensor): Tensor {
+  return unary("erf", x);
 }
 
 function needTensor(op: string, v: Operand): Tensor {
