@@ -30,3 +30,4 @@ export {
   UsageError,
   type ValueOf,
 } from "./cli.ts";
+export { directoryStore } from "./store.ts";
