@@ -324,3 +324,39 @@ Deno.test("deno task explain: bad shard values are one plain line, exit 2", asyn
     assert.match(r.err, re);
   }
 });
+
+/** The `args:` list of a container in a Kubernetes manifest (plain `- value` lines; quotes removed). */
+function containerArgs(yaml: string): string[] {
+  const lines = yaml.split("\n");
+  const at = lines.findIndex((l) => /^\s+args:\s*$/.test(l));
+  const out: string[] = [];
+  for (const l of lines.slice(at + 1)) {
+    const m = /^\s+- (.*)$/.exec(l);
+    if (!m) break;
+    out.push(m[1].trim().replace(/^"(.*)"$/, "$1"));
+  }
+  return out;
+}
+
+Deno.test("deploy/k8s-explain-job.yaml: an Indexed Job with completions = parallelism = --shards, whose command the CLI accepts", async () => {
+  const job = await Deno.readTextFile("deploy/k8s-explain-job.yaml");
+  const merge = await Deno.readTextFile("deploy/k8s-explain-merge.yaml");
+  assert.match(job, /^\s+completionMode: Indexed$/m);
+  const n = Number(/^\s+completions: (\d+)$/m.exec(job)![1]);
+  assert.equal(Number(/^\s+parallelism: (\d+)$/m.exec(job)![1]), n);
+  const args = containerArgs(job), margs = containerArgs(merge);
+  assert.equal(args[args.indexOf("--shards") + 1], String(n));
+  assert.equal(margs[margs.indexOf("--shards") + 1], String(n));
+  assert.ok(args.includes("--all") && margs.includes("--merge"));
+  // the same options in both, and the volume both mount
+  const options = (a: string[]) => a.filter((x) => x !== "--all" && x !== "--merge");
+  assert.deepEqual(options(args), options(margs));
+  for (const y of [job, merge]) assert.match(y, /claimName: glassbox-shared/);
+  // the flags are the CLI's: the last pod's command gets as far as looking for the checkpoint
+  const r = await explain(args, { JOB_COMPLETION_INDEX: String(n - 1) });
+  assert.equal(r.code, 1, r.err);
+  assert.match(r.err, /^error: no checkpoint at \/shared\/checkpoint\.safetensors/);
+  const m = await explain(margs);
+  assert.equal(m.code, 1, m.err);
+  assert.match(m.err, /^error: no checkpoint at \/shared\/checkpoint\.safetensors/);
+});
