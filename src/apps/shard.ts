@@ -18,7 +18,9 @@ import { sha256Hex } from "../report/provenance.ts";
 
 /** Shard `index` of `count` (counting from 0). */
 export interface ShardSpec {
+  /** i: which shard, from 0 to count − 1. */
   index: number;
+  /** n: how many shards the data set is split into. */
   count: number;
 }
 
@@ -138,7 +140,16 @@ export function shardRange(total: number, spec: ShardSpec): { start: number; end
   return { start: Math.floor((index * total) / count), end: Math.floor(((index + 1) * total) / count) };
 }
 
-/** Where a shard's files go: `<prefix>.shard-<i>-of-<n>.safetensors` and `.json` (its manifest). */
+/**
+ * Where a shard's files go: `<prefix>.shard-<i>-of-<n>.safetensors` and `.json` (its manifest).
+ *
+ * @example
+ * ```ts
+ * import { shardFileNames } from "glassbox";
+ * const f = shardFileNames({ index: 10, count: 12 });
+ * if (f.manifest !== "attributions.shard-10-of-12.json") throw new Error(f.manifest);
+ * ```
+ */
 export function shardFileNames(
   spec: ShardSpec,
   prefix = "attributions",
@@ -286,8 +297,11 @@ export interface AttributeRowsOptions {
 
 /** What `attributeRows` returns: the rows' attributions, per-row numbers and the seconds it took. */
 export interface RowsResult {
+  /** The rows' attributions, row-major. */
   attributions: Float32Array;
+  /** Per-row numbers by name, one per row. */
   perRow: Record<string, Float32Array>;
+  /** Wall time of the whole range. */
   seconds: number;
 }
 
@@ -372,26 +386,37 @@ export function attributionsFile(job: AttributionJob, attributions: Float32Array
 
 /** What a shard's manifest (`<prefix>.shard-i-of-n.json`) records. */
 export interface ShardManifest {
+  /** The manifest's format and version. */
   format: "glassbox.shard/1";
+  /** The job's method (`AttributionJob.method`). */
   method: string;
+  /** The job's options. */
   options: Record<string, unknown>;
+  /** The model checkpoint's sha256. */
   model: string;
+  /** The data set's name and sha256. */
   data: { name: string; sha256: string };
+  /** N: examples in the whole data set. */
   total: number;
+  /** One example's attribution shape. */
   shape: number[];
+  /** The merged file's metadata. */
   metadata: Record<string, string>;
-  /** this shard: i of n */
+  /** i: this shard. */
   index: number;
+  /** n: the number of shards. */
   count: number;
-  /** its rows [start, end) */
+  /** Its rows [start, end). */
   rows: [number, number];
-  /** false while the shard runs (or after it failed); true once its file is written. */
+  /** False while the shard runs (or after it failed); true once its file is written. */
   done: boolean;
-  /** its safetensors file, that file's sha256 and size; set once done */
+  /** Its safetensors file (set once done). */
   file?: string;
+  /** That file's sha256 (set once done). */
   sha256?: string;
+  /** That file's size in bytes (set once done). */
   bytes?: number;
-  /** seconds the attributions took */
+  /** Seconds the attributions took (set once done). */
   seconds?: number;
 }
 
