@@ -12,18 +12,14 @@ const sha256 = async (bytes: Uint8Array) =>
     (b) => b.toString(16).padStart(2, "0"),
   ).join("");
 
-/** Runs `deno task explain`'s script with its task's permissions and the shard variables set (or not). */
+/** `deno task explain`'s command line from deno.json: its permissions are the task's (the env names included). */
+const TASK = (JSON.parse(await Deno.readTextFile("deno.json")).tasks.explain as string).split(" ");
+
+/** Runs `deno task explain` with the shard variables set (or empty). */
 async function explain(args: string[], env: Record<string, string> = {}) {
+  assert.equal(TASK[0], "deno");
   const r = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--no-prompt",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env=GLASSBOX_DEBUG,GLASSBOX_PRINT_SHADERS,DENO_WEBGPU_BACKEND,JOB_COMPLETION_INDEX,SLURM_ARRAY_TASK_ID",
-      "examples/explain_mnist.ts",
-      ...args,
-    ],
+    args: [...TASK.slice(1), ...args],
     env: { JOB_COMPLETION_INDEX: "", SLURM_ARRAY_TASK_ID: "", ...env },
     stdout: "piped",
     stderr: "piped",
@@ -219,20 +215,18 @@ Deno.test("deno task explain --all: 4 shard processes (--shard, JOB_COMPLETION_I
   const one = await explain(["--all", "--checkpoint", ckpt, ...common, "--out", `${dir}/one`]);
   assert.equal(one.code, 0, one.err);
   const sh = `${dir}/sharded`;
-  const runs = await Promise.all([
-    explain(["--all", "--checkpoint", ckpt, ...common, "--shard", "0/4", "--out", sh]),
-    explain(["--all", "--checkpoint", ckpt, ...common, "--shards", "4", "--out", sh], {
-      JOB_COMPLETION_INDEX: "1",
-    }),
-    explain(["--all", "--checkpoint", ckpt, ...common, "--shards", "4", "--out", sh], {
-      SLURM_ARRAY_TASK_ID: "2",
-    }),
-    explain(["--all", "--checkpoint", ckpt, ...common, "--shard", "3/4", "--out", sh]),
-  ]);
-  runs.forEach((r, i) => {
+  // one after another: on 2 cores, lavapipe's threads in parallel processes only fight over the same cores
+  const ways: [string[], Record<string, string>][] = [
+    [["--shard", "0/4"], {}],
+    [["--shards", "4"], { JOB_COMPLETION_INDEX: "1" }],
+    [["--shards", "4"], { SLURM_ARRAY_TASK_ID: "2" }],
+    [["--shard", "3/4"], {}],
+  ];
+  for (const [i, [args, env]] of ways.entries()) {
+    const r = await explain(["--all", "--checkpoint", ckpt, ...common, ...args, "--out", sh], env);
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, new RegExp(`Saliency, shard ${i}/4: 8/8 examples`), "progress per shard");
-  });
+  }
   const merge = await explain(["--merge", "--checkpoint", ckpt, ...common, "--out", sh]);
   assert.equal(merge.code, 0, merge.err);
   assert.match(merge.out, /merged 4 shards/);
@@ -269,30 +263,35 @@ Deno.test("deno task explain --all: 4 shard processes (--shard, JOB_COMPLETION_I
   assert.equal(m.sha256, await sha256(await Deno.readFile(`${sh}/attributions.shard-2-of-4.safetensors`)));
 
   // refusals through the CLI: one line, exit 1, the shard named
-  const refuse = async (re: RegExp) => {
-    const r = await explain(["--merge", "--checkpoint", ckpt, ...common, "--out", sh]);
+  const refuse = async (re: RegExp, checkpoint = ckpt) => {
+    const r = await explain(["--merge", "--checkpoint", checkpoint, ...common, "--out", sh]);
     assert.equal(r.code, 1, r.out);
     assert.equal(r.err.trim().split("\n").length, 1, r.err);
     assert.match(r.err, re);
   };
+  // shard 1 as made from another checkpoint: its manifest names that checkpoint's sha256
   const other = `${dir}/other.safetensors`;
   gb.manualSeed(4);
   await gb.saveModel(gb.createModel("seed-cnn"), other);
-  const foreign = await explain(["--all", "--checkpoint", other, ...common, "--shard", "1/4", "--out", sh]);
-  assert.equal(foreign.code, 0, foreign.err);
+  const manifest1 = `${sh}/attributions.shard-1-of-4.json`, own = await Deno.readTextFile(manifest1);
+  await Deno.writeTextFile(
+    manifest1,
+    JSON.stringify({ ...JSON.parse(own), model: await sha256(await Deno.readFile(other)) }),
+  );
   await refuse(
     /^error: merge: shard 1\/4 \(.*attributions\.shard-1-of-4\.json\) was made with another model/,
   );
-  // shard 1 re-run alone with the right model: the merge is whole again, the same bytes
-  const again = await explain(["--all", "--checkpoint", ckpt, ...common, "--shard", "1/4", "--out", sh]);
-  assert.equal(again.code, 0, again.err);
+  // merging for the other checkpoint refuses the shards made from this one, naming the first
+  await refuse(/^error: merge: shard 0\/4 \(.*\) was made with another model checkpoint/, other);
+  // shard 1's own manifest back: the merge is whole again, the same bytes
+  await Deno.writeTextFile(manifest1, own);
   assert.equal((await explain(["--merge", "--checkpoint", ckpt, ...common, "--out", sh])).code, 0);
   assert.deepEqual(await Deno.readFile(`${sh}/attributions.safetensors`), single);
   const truncated = `${sh}/attributions.shard-1-of-4.safetensors`;
   const bytes = await Deno.readFile(truncated);
   await Deno.writeFile(truncated, bytes.subarray(0, 5000));
   await refuse(/^error: merge: shard 1\/4: its file .*attributions\.shard-1-of-4\.safetensors is truncated/);
-  await Deno.remove(`${sh}/attributions.shard-1-of-4.json`);
+  await Deno.remove(manifest1);
   await refuse(/^error: merge: shard 1\/4 \(.*attributions\.shard-1-of-4\.json\) is missing/);
   await Deno.remove(dir, { recursive: true });
 });
