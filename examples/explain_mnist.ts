@@ -455,7 +455,8 @@ async function explainAll(
   flags: gb.Flags<typeof FLAGS>,
   shard: gb.ShardSpec | null,
 ): Promise<void> {
-  const N = Math.min(flags.first ?? test.y.length, test.y.length), store = gb.directoryStore(out);
+  const N = flags.first ?? test.y.length, store = gb.directoryStore(out);
+  if (N > test.y.length) throw new gb.UsageError(`--first ${N}: the test set has ${test.y.length} images`);
   const job: gb.AttributionJob = {
     method: name,
     options: { steps: o.steps, batch: o.batch },

@@ -227,6 +227,19 @@ Deno.test("deno task explain --all: 4 shard processes (--shard, JOB_COMPLETION_I
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, new RegExp(`Saliency, shard ${i}/4: 8/8 examples`), "progress per shard");
   }
+  const big = await explain([
+    "--all",
+    "--checkpoint",
+    ckpt,
+    "--first",
+    "10001",
+    "--shard",
+    "0/4",
+    "--out",
+    sh,
+  ]);
+  assert.equal(big.code, 2, big.err);
+  assert.match(big.err, /^error: --first 10001: the test set has 10000 images/);
   const merge = await explain(["--merge", "--checkpoint", ckpt, ...common, "--out", sh]);
   assert.equal(merge.code, 0, merge.err);
   assert.match(merge.out, /merged 4 shards/);
