@@ -457,18 +457,19 @@ async function explainAll(
 ): Promise<void> {
   const N = flags.first ?? test.y.length, store = gb.directoryStore(out);
   if (N > test.y.length) throw new gb.UsageError(`--first ${N}: the test set has ${test.y.length} images`);
+  const shape = test.sampleShape, per = shape.reduce((a, b) => a * b, 1); // one example, from the data
   const job: gb.AttributionJob = {
     method: name,
     options: { steps: o.steps, batch: o.batch },
     model: await gb.sha256Hex(await Deno.readFile(ckpt)),
-    data: await gb.dataIdentity("MNIST test set", test.x.subarray(0, N * 784), test.y.subarray(0, N)),
+    data: await gb.dataIdentity("MNIST test set", test.x.subarray(0, N * per), test.y.subarray(0, N)),
     total: N,
-    shape: [1, 28, 28],
+    shape,
     metadata: { producer: "glassbox", images: `0-${N - 1}`, targets: "labels" },
   };
   const attribute: gb.RowAttribution = (s, e) =>
     gb.scope(async () => {
-      const x = gb.tensor(test.x.subarray(s * 784, e * 784), [e - s, 1, 28, 28]);
+      const x = gb.tensor(test.x.subarray(s * per, e * per), [e - s, ...shape]);
       const target = Array.from(test.y.subarray(s, e));
       if (name !== "ig") {
         return {
@@ -508,7 +509,7 @@ async function explainAll(
   }
   const r = flags.merge
     ? await gb.mergeShards(store, job, { count: flags.shards })
-    : await gb.attributeRows({ start: 0, end: N }, 784, attribute, { onProgress });
+    : await gb.attributeRows({ start: 0, end: N }, per, attribute, { onProgress });
   if (tty && !flags.merge) console.log();
   const bytes = "bytes" in r ? r.bytes : gb.attributionsFile(job, r.attributions);
   await gb.writeAtomic(`${out}/attributions.safetensors`, bytes);
