@@ -168,7 +168,7 @@ Deno.test("merge refuses a missing, unfinished, foreign or damaged shard by name
   await gb.runShard(store, { ...JOB, options: { steps: 8 } }, { index: 1, count: 4 }, toy);
   await refused(
     store,
-    /shard 1\/4 .* was made with another options: \{"steps":8\}, but this merge is for \{"steps":4\}/,
+    /shard 1\/4 .* was made with other options: \{"steps":8\}, but this merge is for \{"steps":4\}/,
   );
 
   store = await fresh();
@@ -176,7 +176,7 @@ Deno.test("merge refuses a missing, unfinished, foreign or damaged shard by name
     index: 0,
     count: 4,
   }, toy);
-  await refused(store, /shard 0\/4 .* another data/);
+  await refused(store, /shard 0\/4 .* other data/);
 
   // a shard that fails part-way leaves its manifest saying done: false
   store = await fresh();

@@ -511,18 +511,18 @@ const SHARD_MANIFEST = /^(.+)\.shard-(\d+)-of-(\d+)\.json$/;
 /** What differs between a shard's manifest and the job, in words, or null. */
 function difference(m: ShardManifest, job: AttributionJob, count: number): string | null {
   const fields: [string, unknown, unknown][] = [
-    ["method", m.method, job.method],
-    ["options", m.options, job.options],
-    ["model checkpoint (sha256)", m.model, job.model],
-    ["data", m.data, job.data],
-    ["number of examples", m.total, job.total],
-    ["example shape", m.shape, job.shape],
-    ["file metadata", m.metadata, job.metadata],
-    ["number of shards", m.count, count],
+    ["another method", m.method, job.method],
+    ["other options", m.options, job.options],
+    ["another model checkpoint (sha256)", m.model, job.model],
+    ["other data", m.data, job.data],
+    ["another number of examples", m.total, job.total],
+    ["another example shape", m.shape, job.shape],
+    ["other file metadata", m.metadata, job.metadata],
+    ["another number of shards", m.count, count],
   ];
   for (const [what, got, want] of fields) {
     if (canonical(got) !== canonical(want)) {
-      return `another ${what}: ${canonical(got)}, but this merge is for ${canonical(want)}`;
+      return `${what}: ${canonical(got)}, but this merge is for ${canonical(want)}`;
     }
   }
   return null;
