@@ -122,8 +122,8 @@ export function resolveShard(
  * @example
  * ```ts
  * import { shardRange } from "glassbox";
- * const r = [0, 1, 2].map((index) => shardRange(10, { index, count: 3 }));
- * if (JSON.stringify(r) !== JSON.stringify([{ start: 0, end: 3 }, { start: 3, end: 6 }, { start: 6, end: 10 }])) {
+ * const r = [0, 1, 2].map((index) => shardRange(11, { index, count: 3 }));
+ * if (JSON.stringify(r) !== JSON.stringify([{ start: 0, end: 3 }, { start: 3, end: 7 }, { start: 7, end: 11 }])) {
  *   throw new Error("shardRange");
  * }
  * ```
@@ -146,8 +146,8 @@ export function shardRange(total: number, spec: ShardSpec): { start: number; end
  * @example
  * ```ts
  * import { shardFileNames } from "glassbox";
- * const f = shardFileNames({ index: 10, count: 12 });
- * if (f.manifest !== "attributions.shard-10-of-12.json") throw new Error(f.manifest);
+ * const f = shardFileNames({ index: 11, count: 12 });
+ * if (f.manifest !== "attributions.shard-11-of-12.json") throw new Error(f.manifest);
  * ```
  */
 export function shardFileNames(
@@ -316,9 +316,9 @@ export interface RowsResult {
  * import { attributeRows } from "glassbox";
  * const seen: number[] = [];
  * const r = await attributeRows({ start: 2, end: 7 }, 1, async (s, e) => ({
- *   attributions: Float32Array.from({ length: e - s }, (_, k) => 10 * (s + k)),
+ *   attributions: Float32Array.from({ length: e - s }, (_, k) => 100 * (s + k)),
  * }), { chunk: 2, onProgress: (done) => seen.push(done) });
- * if (r.attributions.join() !== "20,30,40,50,60" || seen.join() !== "2,4,5") throw new Error("attributeRows");
+ * if (r.attributions.join() !== "200,300,400,500,600" || seen.join() !== "2,4,5") throw new Error("attributeRows");
  * ```
  */
 export async function attributeRows(
@@ -452,13 +452,13 @@ const encodeJson = (v: unknown) => new TextEncoder().encode(JSON.stringify(v, nu
  * import { memoryStore, runShard } from "glassbox";
  * const job = {
  *   method: "demo", options: {}, model: "0".repeat(64), data: { name: "d", sha256: "1".repeat(64) },
- *   total: 10, shape: [1], metadata: {},
+ *   total: 12, shape: [1], metadata: {},
  * };
  * const store = memoryStore();
  * const m = await runShard(store, job, { index: 1, count: 3 }, async (s, e) => ({
  *   attributions: Float32Array.from({ length: e - s }, (_, k) => s + k),
  * }));
- * if (!m.done || m.rows.join() !== "3,6" || (await store.list()).length !== 2) throw new Error("runShard");
+ * if (!m.done || m.rows.join() !== "4,8" || (await store.list()).length !== 2) throw new Error("runShard");
  * ```
  */
 export async function runShard(
