@@ -9,6 +9,11 @@ const HELP = `deno task explain [options]
   --checkpoint F    a checkpoint from deno task train (default out/mnist/checkpoint.safetensors)
   --images LIST     test-image indices, e.g. 0,1,2 or 0-7 (default 0-7)
   --all             every test image (10,000) with the first method only, in bounded memory, with progress
+  --first N         with --all: only the first N test images
+  --shard i/n       with --all: compute shard i of n (rows ⌊iN/n⌋ to ⌊(i+1)N/n⌋) into its own file and manifest
+  --shards n        with --all: n shards, this process's index from JOB_COMPLETION_INDEX (Kubernetes Indexed
+                    Job) or SLURM_ARRAY_TASK_ID (Slurm array); with --merge: how many shards to join
+  --merge           join the shards in --out into attributions.safetensors, identical to one --all run
   --methods LIST    comma-separated, from: ${"${METHODS}"}
                     (default saliency,ig,smoothgrad,guidedbackprop,deeplift,gradcam,occlusion)
   --steps N         integration steps for ig, deeplift-free methods (default 64)
@@ -171,6 +176,10 @@ const FLAGS = {
   checkpoint: { type: "string", default: "out/mnist/checkpoint.safetensors" },
   images: { type: "string", default: "0-7" },
   all: { type: "boolean" },
+  first: { type: "int", min: 1 },
+  shard: { type: "string" },
+  shards: { type: "int", min: 1 },
+  merge: { type: "boolean" },
   methods: { type: "string", default: "saliency,ig,smoothgrad,guidedbackprop,deeplift,gradcam,occlusion" },
   steps: { type: "int", min: 2, default: 64 },
   batch: { type: "int", min: 1 },
@@ -211,6 +220,7 @@ async function main(): Promise<void> {
     );
   }
   const idx = flags.all ? [] : parseImages(flags.images!); // command-line mistakes first, before any loading
+  const shard = shardOf(flags); // --shard i/n, or --shards n with the index from the environment
   const ckpt = flags.checkpoint!;
   if (!(await gb.fileExists(ckpt))) {
     throw new Error(
@@ -223,7 +233,7 @@ async function main(): Promise<void> {
   await Deno.mkdir(out, { recursive: true });
   const o = { steps: flags.steps!, batch: flags.batch };
   if (flags.visualize) await visualizeClasses(model, out);
-  if (flags.all) return await explainAll(model, test, names[0], o, out);
+  if (flags.all || flags.merge) return await explainAll(model, test, names[0], o, out, ckpt, flags, shard);
 
   const N = idx.length;
   const xs = new Float32Array(N * 784);
@@ -418,67 +428,97 @@ async function visualizeClasses(model: gb.Module, out: string): Promise<void> {
   console.log(`wrote ${out}/classes.svg`);
 }
 
-/** One method over the whole test set in internal batches, with a progress line; bounded memory. */
+/** --shard, --shards and --merge checked before any loading: the shard this process computes, or null. */
+function shardOf(flags: gb.Flags<typeof FLAGS>): gb.ShardSpec | null {
+  if (flags.merge && flags.shard !== undefined) {
+    throw new gb.UsageError("--merge joins the shards; drop --shard");
+  }
+  if (!flags.all && !flags.merge && (flags.shard ?? flags.shards ?? flags.first) !== undefined) {
+    throw new gb.UsageError("--shard, --shards and --first work with --all");
+  }
+  if (flags.merge) return null;
+  return gb.resolveShard({ shard: flags.shard, shards: flags.shards, env: (name) => Deno.env.get(name) });
+}
+
+/**
+ * One method over the whole test set (or its first --first images) in chunks, with progress, in
+ * bounded memory (src/apps/shard.ts): in one process, as shard i of n (its own file and manifest),
+ * or --merge: the shards joined into the file one process writes, byte for byte.
+ */
 async function explainAll(
   model: gb.Module,
   test: gb.Dataset,
   name: string,
   o: { steps: number; batch?: number },
   out: string,
+  ckpt: string,
+  flags: gb.Flags<typeof FLAGS>,
+  shard: gb.ShardSpec | null,
 ): Promise<void> {
-  const N = test.y.length, chunk = 250;
-  const attr = new Float32Array(N * 784);
-  const tty = Deno.stdout.isTerminal();
-  const t0 = performance.now();
-  const completeness: number[] = [];
-  for (let s = 0; s < N; s += chunk) {
-    const e = Math.min(N, s + chunk);
-    await gb.scope(async () => {
-      const x = gb.tensor(test.x.subarray(s * 784, e * 784), [e - s, 1, 28, 28]);
-      const target = Array.from(test.y.subarray(s, e));
-      if (name === "ig") {
-        const r = await new gb.IntegratedGradients(model).attributeWithDelta(x, {
-          target,
-          baselines: BLACK,
-          nSteps: o.steps,
-          internalBatchSize: o.batch,
-        });
-        attr.set(await r.attributions.toArray(), s * 784);
-        completeness.push(...Array.from(await r.delta.toArray(), Math.abs));
-      } else attr.set(await (await METHODS[name].run(model, x, target, o)).toArray(), s * 784);
-    });
-    const rate = e / ((performance.now() - t0) / 1000);
-    const line = `${METHODS[name].label}: ${e}/${N} images, ${rate.toFixed(0)} images/s, ETA ${
-      ((N - e) / rate).toFixed(0)
-    } s`;
-    if (tty) Deno.stdout.writeSync(new TextEncoder().encode(`\r${line}   `));
-    else if ((e / chunk) % 4 === 0 || e === N) console.log(line);
-  }
-  if (tty) console.log();
-  await gb.writeAtomic(
-    `${out}/attributions.safetensors`,
-    gb.encodeSafetensors([[name, { dtype: "F32", shape: [N, 1, 28, 28], data: attr }]], {
-      producer: "glassbox",
-      images: `0-${N - 1}`,
-      targets: "labels",
-    }),
-  );
-  const summary: Record<string, unknown> = {
+  const N = flags.first ?? test.y.length, store = gb.directoryStore(out);
+  if (N > test.y.length) throw new gb.UsageError(`--first ${N}: the test set has ${test.y.length} images`);
+  const shape = test.sampleShape, per = shape.reduce((a, b) => a * b, 1); // one example, from the data
+  const job: gb.AttributionJob = {
     method: name,
-    images: N,
-    seconds: (performance.now() - t0) / 1000,
-    pool: gb.poolStats(),
+    options: { steps: o.steps, batch: o.batch },
+    model: await gb.sha256Hex(await Deno.readFile(ckpt)),
+    data: await gb.dataIdentity("MNIST test set", test.x.subarray(0, N * per), test.y.subarray(0, N)),
+    total: N,
+    shape,
+    metadata: { producer: "glassbox", images: `0-${N - 1}`, targets: "labels" },
   };
-  if (completeness.length) {
-    const sorted = [...completeness].sort((a, b) => a - b);
-    summary.completenessAbsDelta = {
-      median: sorted[Math.floor(N / 2)],
-      p99: sorted[Math.floor(0.99 * N)],
-      max: sorted[N - 1],
-    };
+  const attribute: gb.RowAttribution = (s, e) =>
+    gb.scope(async () => {
+      const x = gb.tensor(test.x.subarray(s * per, e * per), [e - s, ...shape]);
+      const target = Array.from(test.y.subarray(s, e));
+      if (name !== "ig") {
+        return {
+          attributions: (await (await METHODS[name].run(model, x, target, o)).toArray()) as Float32Array,
+        };
+      }
+      const r = await new gb.IntegratedGradients(model).attributeWithDelta(x, {
+        target,
+        baselines: BLACK,
+        nSteps: o.steps,
+        internalBatchSize: o.batch,
+      });
+      const delta = Float32Array.from(await r.delta.toArray(), Math.abs);
+      return {
+        attributions: (await r.attributions.toArray()) as Float32Array,
+        perRow: { completenessAbsDelta: delta },
+      };
+    });
+  const tty = Deno.stdout.isTerminal(), t0 = performance.now();
+  let calls = 0;
+  const onProgress = (done: number, total: number) => {
+    const line = gb.progressLine(METHODS[name].label, done, total, (performance.now() - t0) / 1000, shard);
+    if (tty) Deno.stdout.writeSync(new TextEncoder().encode(`\r${line}   `));
+    else if (++calls % 4 === 0 || done === total) console.log(line);
+  };
+  if (shard) {
+    const m = await gb.runShard(store, job, shard, attribute, { onProgress });
+    if (tty) console.log();
+    const files = gb.shardFileNames(shard);
+    return console.log(
+      `shard ${shard.index}/${shard.count}: rows ${m.rows[0]}-${m.rows[1] - 1} in ${
+        m.seconds!.toFixed(1)
+      } s; wrote ${
+        store.where(files.tensors)
+      } and ${files.manifest}; when all ${shard.count} are done: deno task explain --merge with the same options`,
+    );
   }
+  const r = flags.merge
+    ? await gb.mergeShards(store, job, { count: flags.shards })
+    : await gb.attributeRows({ start: 0, end: N }, per, attribute, { onProgress });
+  if (tty && !flags.merge) console.log();
+  const bytes = "bytes" in r ? r.bytes : gb.attributionsFile(job, r.attributions);
+  await gb.writeAtomic(`${out}/attributions.safetensors`, bytes);
+  const shards = "manifests" in r ? r.manifests.length : undefined;
+  const summary = { ...gb.runSummary(name, N, r.perRow, r.seconds, shards), pool: gb.poolStats() };
   await gb.writeTextAtomic(`${out}/summary.json`, JSON.stringify(summary, null, 1));
-  console.log(`wrote ${out}/attributions.safetensors and summary.json`);
+  console.log(
+    `${shards ? `merged ${shards} shards; ` : ""}wrote ${out}/attributions.safetensors and summary.json`,
+  );
 }
 
 if (import.meta.main) await gb.runMain("explain", main);

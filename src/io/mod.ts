@@ -33,3 +33,4 @@ export {
 } from "./cli.ts";
 export { saveOnnx } from "./onnx_save.ts";
 export { loadOnnx, parseOnnx } from "./onnx.ts";
+export { directoryStore } from "./store.ts";
