@@ -4,3 +4,17 @@ export { type Batch, batches, type Split, Standardizer, trainTestSplit } from ".
 export { loadMnist, MNIST_MEAN, MNIST_STD, mnistDataset, type MnistSplit, parseMnist } from "./mnist.ts";
 export { makePatternImages, type PatternImageOptions, type PatternImages } from "./patterns.ts";
 export { makeDelayTask, makeReversalTask, type SequenceTask } from "./sequences.ts";
+export {
+  encodeWords,
+  hashText,
+  makeTextDataset,
+  PAD,
+  parseFortunes,
+  type ParseFortunesOptions,
+  type TextCollection,
+  type TextDataset,
+  type TextDatasetOptions,
+  type TextSplit,
+  tokenizeText,
+  UNK,
+} from "./fortunes.ts";

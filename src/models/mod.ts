@@ -17,3 +17,4 @@ export {
   profileMetadata,
   validateProfile,
 } from "./profile.ts";
+export { ReadAllTokens, TextClassifier, type TextClassifierConfig } from "./text.ts";
