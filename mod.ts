@@ -33,3 +33,20 @@ export * from "./src/compress/mod.ts";
 export * from "./src/diagnose/mod.ts";
 export * from "./src/report/mod.ts";
 export * from "./src/serve/mod.ts";
+export {
+  batchTokens,
+  explainTokens,
+  predictTexts,
+  runTextApp,
+  type TextAppOptions,
+  type TextAppResult,
+  textReadme,
+  type TextSummary,
+  type TokenExplanation,
+} from "./src/apps/text.ts";
+export {
+  type BagOfWords,
+  type BagOfWordsOptions,
+  predictBagOfWords,
+  trainBagOfWords,
+} from "./src/apps/bag_of_words.ts";
