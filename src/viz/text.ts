@@ -57,14 +57,15 @@ export function tokenAttributionSvg(
         y += lineH;
       }
       const v = r.values[i];
-      const fill = css(diverging(Number.isFinite(v) ? v / scale : 0));
+      const c = Number.isFinite(v) ? v / scale : 0, ink = Math.abs(c) > 0.6 ? ' fill="white"' : "";
+      const fill = css(diverging(c));
       parts.push(
         `<rect x="${x.toFixed(1)}" y="${y}" width="${
           w.toFixed(1)
         }" height="${boxH}" rx="3" fill="${fill}" stroke="#bbb" stroke-width="0.5"><title>${
           esc(`${t}: ${v.toPrecision(3)}`)
         }</title></rect>`,
-        `<text x="${(x + w / 2).toFixed(1)}" y="${y + 14}" text-anchor="middle" font-size="13">${
+        `<text x="${(x + w / 2).toFixed(1)}" y="${y + 14}" text-anchor="middle" font-size="13"${ink}>${
           esc(t)
         }</text>`,
       );
