@@ -35,6 +35,7 @@ export * from "./src/report/mod.ts";
 export * from "./src/serve/mod.ts";
 export {
   batchTokens,
+  explainTokenBatch,
   explainTokens,
   predictTexts,
   runTextApp,

@@ -173,6 +173,20 @@ Deno.test("token integrated gradients sum to F(text) − F(<pad> embeddings), an
     );
     assert.deepEqual(e.tokens, ["w3", "w9", "w4", "w12", "w7"]);
   }
+  // texts of one length explained together give each text's own numbers
+  const other = [5, 5, 11, 2, 8];
+  const batch = await gb.explainTokenBatch(model, [ids, other], [2, 1], { vocabulary });
+  const alone = [
+    await gb.explainTokens(model, ids, 2, { vocabulary }),
+    await gb.explainTokens(model, other, 1, { vocabulary }),
+  ];
+  batch.forEach((e, g) => {
+    assert.equal(e.target, alone[g].target);
+    e.integratedGradients.forEach((v, j) =>
+      assert.ok(Math.abs(v - alone[g].integratedGradients[j]) < 1e-4, `${g}.${j}`)
+    );
+    e.occlusion.forEach((v, j) => assert.ok(Math.abs(v - alone[g].occlusion[j]) < 1e-4, `${g}.${j}`));
+  });
   await assert.rejects(() => gb.explainTokens(model, [3, 0], 0, { vocabulary }), /no <pad>/);
 });
 
