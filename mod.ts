@@ -43,6 +43,7 @@ export {
   type TextAppResult,
   textReadme,
   type TextSummary,
+  type TokenExplainOptions,
   type TokenExplanation,
 } from "./src/apps/text.ts";
 export {

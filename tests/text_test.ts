@@ -166,6 +166,11 @@ Deno.test("token integrated gradients sum to F(text) − F(<pad> embeddings), an
       const drop = fx - (await logits([ids.map((id, k) => (k === j ? 0 : id))]))[target];
       assert.ok(Math.abs(e.occlusion[j] - drop) < 1e-4, `token ${j}: ${e.occlusion[j]} vs ${drop}`);
     }
+    const unk = await gb.explainTokens(model, ids, target, { vocabulary, nSteps: 4, replaceWith: "unk" });
+    for (let j = 0; j < ids.length; j++) {
+      const drop = fx - (await logits([ids.map((id, k) => (k === j ? 1 : id))]))[target];
+      assert.ok(Math.abs(unk.occlusion[j] - drop) < 1e-4, `<unk> at ${j}: ${unk.occlusion[j]} vs ${drop}`);
+    }
     const shorter = fx - (await logits([ids.slice(0, -1)]))[target];
     assert.ok(
       Math.abs(e.occlusion.at(-1)! - shorter) < 1e-4,

@@ -211,6 +211,19 @@ export async function predictTexts(
   return { predicted, probabilities };
 }
 
+/** Options for `explainTokens` and `explainTokenBatch`. */
+export interface TokenExplainOptions {
+  /** Token id → word. */
+  vocabulary: string[];
+  /** LayerIntegratedGradients' steps (default 32). */
+  nSteps?: number;
+  /**
+   * What occlusion puts in a token's place: "pad" (default: <pad>, which the classifier masks, so
+   * the token is gone) or "unk" (<unk>, id 1: an unknown word stands there).
+   */
+  replaceWith?: "pad" | "unk";
+}
+
 /**
  * Explains one text (ids without padding) token by token for class `target`: IG at the
  * embedding through `ReadAllTokens` (baseline: <pad> ids at every position, the input's mask —
@@ -231,7 +244,7 @@ export async function explainTokens(
   model: TextClassifier,
   ids: number[],
   target: number,
-  options: { vocabulary: string[]; nSteps?: number },
+  options: TokenExplainOptions,
 ): Promise<TokenExplanation> {
   return (await explainTokenBatch(model, [ids], [target], options))[0];
 }
@@ -254,7 +267,7 @@ export async function explainTokenBatch(
   model: TextClassifier,
   texts: number[][],
   targets: number[],
-  options: { vocabulary: string[]; nSteps?: number },
+  options: TokenExplainOptions,
 ): Promise<TokenExplanation[]> {
   const G = texts.length, L = texts[0]?.length ?? 0, C = model.config.classes;
   if (G === 0 || targets.length !== G) {
@@ -277,6 +290,11 @@ export async function explainTokenBatch(
       throw new Error(`explainTokens: target ${t} is not in 0..${C - 1}`);
     }
   }
+  const replaceWith = options.replaceWith ?? "pad";
+  if (replaceWith !== "pad" && replaceWith !== "unk") {
+    throw new Error(`explainTokens: replaceWith must be "pad" or "unk", got ${JSON.stringify(replaceWith)}`);
+  }
+  const fill = replaceWith === "pad" ? 0 : 1;
   const x = tensor(Int32Array.from(texts.flat()), [G, L], { dtype: "int32" });
   try {
     const lig = new LayerIntegratedGradients(new ReadAllTokens(model), model.embed);
@@ -294,7 +312,7 @@ export async function explainTokenBatch(
     const rows = new Int32Array(G * (L + 1) * L);
     texts.forEach((ids, g) => {
       for (let r = 0; r <= L; r++) rows.set(ids, (g * (L + 1) + r) * L);
-      for (let j = 0; j < L; j++) rows[(g * (L + 1) + j + 1) * L + j] = 0;
+      for (let j = 0; j < L; j++) rows[(g * (L + 1) + j + 1) * L + j] = fill;
     });
     const R = G * (L + 1), logits = new Float32Array(R * C);
     for (let r0 = 0; r0 < R; r0 += 512) {
