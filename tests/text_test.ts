@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import * as gb from "../mod.ts";
 import { bagOfWordsFeatures, bagOfWordsObjective } from "../src/apps/bag_of_words.ts";
 import { runScript } from "./run_script.ts";
+import { decodeSafetensors } from "../src/io/safetensors.ts";
 
 const int32 = { dtype: "int32" } as const;
 
@@ -125,6 +126,41 @@ Deno.test("TransformerEncoder: copies of its layer, run in turn with the same ma
     layer.forward(layer.forward(x, { isCausal: true }), { isCausal: true }),
   );
   assert.throws(() => new gb.TransformerEncoder(layer, 0), /numLayers must be a positive integer, got 0/);
+});
+
+Deno.test("TransformerEncoder equals PyTorch's nn.TransformerEncoder (2 layers, norm, padding and causal masks): state dict names, output, input gradient", async () => {
+  // tests/fixtures/torch/encoder.safetensors, made by make_encoder_fixture.py there with torch 1.13
+  const file = decodeSafetensors(
+    await Deno.readFile(new URL("./fixtures/torch/encoder.safetensors", import.meta.url)),
+    "encoder.safetensors",
+  );
+  const t = (name: string, requiresGrad = false) => {
+    const h = file.tensors.get(name)!;
+    return gb.tensor(h.data as Float32Array | Int32Array, h.shape, {
+      dtype: h.dtype === "I32" ? "int32" : "float32",
+      requiresGrad,
+    });
+  };
+  const enc = new gb.TransformerEncoder(
+    new gb.TransformerEncoderLayer(8, 2, { dimFeedforward: 12, dropout: 0 }),
+    2,
+    { norm: new gb.LayerNorm([8]) },
+  );
+  const state = Object.fromEntries(
+    [...file.tensors.keys()].filter((n) => n.startsWith("state.")).map((n) => [n.slice(6), t(n)]),
+  );
+  gb.noGrad(() => enc.loadStateDict(state)); // strict: every PyTorch name is one of ours and back
+  const x = t("x", true);
+  const y = enc.forward(x, { keyPaddingMask: t("key_padding_mask"), attnMask: t("attn_mask") });
+  const [gx] = gb.grad(gb.sum(gb.mul(y, t("R"))), [x]);
+  const near = (got: ArrayLike<number>, want: ArrayLike<number>, what: string) => {
+    const scale = Math.max(...Array.from(want, Math.abs));
+    for (let i = 0; i < want.length; i++) {
+      assert.ok(Math.abs(got[i] - want[i]) <= 1e-5 * scale, `${what}[${i}]: ${got[i]} vs ${want[i]}`);
+    }
+  };
+  near(await y.toArray(), file.tensors.get("output")!.data, "output");
+  near(await gx.toArray(), file.tensors.get("grad.x")!.data, "d/dx");
 });
 
 /** A small classifier with enough width that its answers differ between texts. */
