@@ -10,7 +10,7 @@ const HELP = `deno task text [options]
   --collections A,B,..  fortune collections to tell apart (default computers,politics,science,startrek)
   --dir D          where the fortune files are (default /usr/share/games/fortunes; apt-get install fortunes)
   --out D          output folder (default out/text)
-  --epochs N       training epochs (default 24; --quick 3)
+  --epochs N       most training epochs (default 12; --quick 3)
   --explain N      held-out quotations explained token by token (default all; --quick 24)
   --seed N         initialisation and shuffling seed (default 0; the held-out split is fixed)
   --quick          a small run (a narrower model, 3 epochs, 24 explained quotations)

@@ -40,7 +40,7 @@ export interface TextAppOptions {
   /** A small run: fewer epochs, a narrower model, fewer explained examples. */
   quick?: boolean;
   /**
-   * Most training epochs (default 10; quick 3); the model kept is the one of the epoch with the
+   * Most training epochs (default 12; quick 3); the model kept is the one of the epoch with the
    * best accuracy on a validation tenth of the training split (chosen by hash; never the held-out).
    */
   epochs?: number;
@@ -56,7 +56,7 @@ export interface TextAppOptions {
   dModel?: number;
   /** Encoder layers (default 2; quick 1). */
   layers?: number;
-  /** Tokens per text (default 48). */
+  /** Tokens per text (default 64). */
   maxLen?: number;
   /** A word enters the vocabulary at this many training occurrences (default 2). */
   minCount?: number;
@@ -394,8 +394,8 @@ export async function runTextApp(
   const t0 = performance.now();
   const quick = options.quick ?? false, log = options.log ?? (() => {});
   const seed = options.seed ?? 0, splitSeed = options.splitSeed ?? 0;
-  const epochs = options.epochs ?? (quick ? 3 : 10), batchSize = options.batchSize ?? 32;
-  const maxLen = options.maxLen ?? 48, nSteps = options.nSteps ?? (quick ? 16 : 50);
+  const epochs = options.epochs ?? (quick ? 3 : 12), batchSize = options.batchSize ?? 32;
+  const maxLen = options.maxLen ?? 64, nSteps = options.nSteps ?? (quick ? 16 : 50);
   const data = makeTextDataset(collections, { seed: splitSeed, maxLen, minCount: options.minCount ?? 2 });
   const C = data.classes.length, V = data.vocabulary.length;
   log(
