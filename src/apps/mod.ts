@@ -22,3 +22,22 @@ export {
   type ShardSpec,
   type ShardStore,
 } from "./shard.ts";
+export {
+  batchTokens,
+  explainTokenBatch,
+  explainTokens,
+  predictTexts,
+  runTextApp,
+  type TextAppOptions,
+  type TextAppResult,
+  textReadme,
+  type TextSummary,
+  type TokenExplainOptions,
+  type TokenExplanation,
+} from "./text.ts";
+export {
+  type BagOfWords,
+  type BagOfWordsOptions,
+  predictBagOfWords,
+  trainBagOfWords,
+} from "./bag_of_words.ts";

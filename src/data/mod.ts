@@ -5,3 +5,17 @@ export { loadMnist, MNIST_MEAN, MNIST_STD, mnistDataset, type MnistSplit, parseM
 export { makePatternImages, type PatternImageOptions, type PatternImages } from "./patterns.ts";
 export { makeDelayTask, makeReversalTask, type SequenceTask } from "./sequences.ts";
 export { mnistProfile } from "./mnist.ts";
+export {
+  encodeWords,
+  hashText,
+  makeTextDataset,
+  PAD,
+  parseFortunes,
+  type ParseFortunesOptions,
+  type TextCollection,
+  type TextDataset,
+  type TextDatasetOptions,
+  type TextSplit,
+  tokenizeText,
+  UNK,
+} from "./fortunes.ts";

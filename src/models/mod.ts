@@ -43,3 +43,4 @@ export {
   type OnnxTensor,
   type OnnxValueInfo,
 } from "./onnx.ts";
+export { ReadAllTokens, TextClassifier, type TextClassifierConfig } from "./text.ts";

@@ -16,6 +16,7 @@ import {
   type TokenTransformerConfig,
 } from "./sequence.ts";
 import { buildSequential } from "./sequential_spec.ts";
+import { TextClassifier, type TextClassifierConfig } from "./text.ts";
 
 /**
  * The seed CNN for 28×28 grey images: conv(32, 3×3) → ReLU → max-pool 2 → conv(64, 3×3) →
@@ -146,6 +147,12 @@ export const ZOO: readonly Architecture[] = [
     build: (c) => new TokenTransformer(c as TokenTransformerConfig),
     description:
       "a transformer encoder classifying every token (embedding, learned positions, encoder layers)",
+  },
+  {
+    name: "text-classifier",
+    build: (c) => new TextClassifier(c as TextClassifierConfig),
+    description:
+      "embedding, transformer encoder with a padding mask, mean pooling over real tokens, linear head",
   },
   {
     name: "recurrent-tagger",

@@ -272,6 +272,7 @@ export class TransformerEncoderLayer extends Module {
   dropout2: Dropout;
   readonly #gelu: boolean;
   readonly #normFirst: boolean;
+  readonly #options: TransformerEncoderLayerOptions;
 
   /** A layer of width `dModel` with `nhead` attention heads. */
   constructor(readonly dModel: number, readonly nhead: number, options: TransformerEncoderLayerOptions = {}) {
@@ -287,6 +288,27 @@ export class TransformerEncoderLayer extends Module {
     this.dropout2 = this.addModule("dropout2", new Dropout(p));
     this.#gelu = options.activation === "gelu";
     this.#normFirst = options.normFirst ?? false;
+    this.#options = { ...options };
+  }
+
+  /**
+   * A new layer of the same size and options with a copy of this one's parameters (PyTorch's
+   * `copy.deepcopy`, as `TransformerEncoder` makes its layers); training mode is copied too.
+   *
+   * @example
+   * ```ts
+   * import { TransformerEncoderLayer } from "glassbox";
+   * const layer = new TransformerEncoderLayer(8, 2, { dimFeedforward: 16 });
+   * const twin = layer.copy();
+   * const [a, b] = [await layer.linear1.weight.toArray(), await twin.linear1.weight.toArray()];
+   * if (twin.linear1.weight === layer.linear1.weight || a.some((v, i) => v !== b[i])) throw new Error("not a copy");
+   * ```
+   */
+  copy(): TransformerEncoderLayer {
+    const twin = new TransformerEncoderLayer(this.dModel, this.nhead, this.#options);
+    noGrad(() => twin.loadStateDict(this.stateDict()));
+    twin.train(this.training);
+    return twin;
   }
 
   /** The feed-forward activation, "relu" or "gelu" (for exporters that rebuild the layer). */
@@ -385,5 +407,82 @@ export class LearnedPositionalEncoding extends Module {
       throw new Error(`LearnedPositionalEncoding: ${L} positions, the table has ${this.maxLen}`);
     }
     return add(x, slice(this.weight, 0, L));
+  }
+}
+
+/** Options for `TransformerEncoder`. */
+export interface TransformerEncoderOptions {
+  /** A final normalisation applied to the last layer's output (PyTorch's `norm`, default none). */
+  norm?: LayerNorm;
+}
+
+/**
+ * PyTorch's `nn.TransformerEncoder` (batch-first): `numLayers` copies of `encoderLayer` (as
+ * PyTorch's deep copy, each copy starts with the given layer's weights and then trains on its
+ * own), applied in turn with the same masks, then the optional `norm`. Submodule names as
+ * PyTorch's (`layers.0`, `layers.1`, …, `norm`), so a PyTorch state dict loads unchanged. The
+ * given layer itself is not part of the stack. Unlike PyTorch's eval-mode nested-tensor fast
+ * path, the outputs at padded positions are computed as in training (not set to 0).
+ *
+ * @example
+ * ```ts
+ * import { randn, tensor, TransformerEncoder, TransformerEncoderLayer } from "glassbox";
+ * const encoder = new TransformerEncoder(new TransformerEncoderLayer(16, 4, { dimFeedforward: 32, dropout: 0 }), 2);
+ * const x = randn([2, 5, 16]);
+ * const keyPaddingMask = tensor([[0, 0, 0, 1, 1], [0, 0, 0, 0, 0]], undefined, { dtype: "int32" });
+ * const y = encoder.forward(x, { keyPaddingMask }); // [2, 5, 16]
+ * // the same as running the two layers in turn
+ * const z = encoder.layers[1].forward(encoder.layers[0].forward(x, { keyPaddingMask }), { keyPaddingMask });
+ * const [a, b] = [await y.toArray(), await z.toArray()];
+ * if (a.some((v, i) => Math.abs(v - b[i]) > 1e-5)) throw new Error("the encoder is not its layers in turn");
+ * ```
+ */
+export class TransformerEncoder extends Module {
+  /** The layers, in order (each its own copy of the given layer). */
+  readonly layers: TransformerEncoderLayer[];
+  /** The final normalisation, if any. */
+  readonly norm: LayerNorm | null;
+
+  /** A stack of `numLayers` copies of `encoderLayer`. */
+  constructor(
+    encoderLayer: TransformerEncoderLayer,
+    readonly numLayers: number,
+    options: TransformerEncoderOptions = {},
+  ) {
+    super();
+    if (!(encoderLayer instanceof TransformerEncoderLayer)) {
+      throw new Error(
+        `TransformerEncoder: encoderLayer must be a TransformerEncoderLayer, got ${encoderLayer}`,
+      );
+    }
+    if (!Number.isInteger(numLayers) || numLayers < 1) {
+      throw new Error(`TransformerEncoder: numLayers must be a positive integer, got ${numLayers}`);
+    }
+    const holder = this.addModule("layers", new LayerList());
+    this.layers = Array.from(
+      { length: numLayers },
+      (_, i) => holder.addModule(String(i), encoderLayer.copy()),
+    );
+    this.norm = options.norm ? this.addModule("norm", options.norm) : null;
+  }
+
+  /**
+   * [B, L, dModel] → [B, L, dModel]: every layer in turn with the same masks (PyTorch's `mask`
+   * as `attnMask`, `src_key_padding_mask` as `keyPaddingMask`, `is_causal`), then `norm`.
+   */
+  forward(x: Tensor): Tensor;
+  /** With masks (PyTorch's `mask`, `src_key_padding_mask`, `is_causal`). */
+  forward(x: Tensor, masks: AttentionMasks): Tensor;
+  forward(x: Tensor, masks: AttentionMasks = {}): Tensor {
+    let h = x;
+    for (const layer of this.layers) h = layer.forward(h, masks);
+    return this.norm ? this.norm.forward(h) : h;
+  }
+}
+
+/** A container that only holds numbered children (PyTorch's ModuleList), for the encoder's `layers`. */
+class LayerList extends Module {
+  forward(): Tensor {
+    throw new Error("TransformerEncoder: its layers are a list, not a module to call; call the encoder");
   }
 }

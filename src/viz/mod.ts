@@ -45,3 +45,4 @@ export {
 } from "./attribution.ts";
 export { attentionGrid, type AttentionPanel, headView } from "./attention.ts";
 export { confusionMatrixChart, type ReliabilityBinView, reliabilityDiagram } from "./diagnosis.ts";
+export { type ClassWords, tokenAttributionSvg, type TokenRow, topWordsSvg } from "./text.ts";
