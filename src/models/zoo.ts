@@ -7,6 +7,7 @@ import { Flatten, ReLU } from "../nn/activation.ts";
 import { Linear } from "../nn/linear.ts";
 import { Sequential } from "../nn/sequential.ts";
 import { registerArchitecture } from "./registry.ts";
+import { smallResNet } from "./resnet.ts";
 
 /**
  * The seed CNN for 28×28 grey images: conv(32, 3×3) → ReLU → max-pool 2 → conv(64, 3×3) →
@@ -110,3 +111,4 @@ registerArchitecture(
   studentCnn,
   "a smaller CNN with the seed CNN's layout (for distillation)",
 );
+registerArchitecture("small-resnet", smallResNet, "a small residual CNN with BatchNorm for C×H×W images");

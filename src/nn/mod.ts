@@ -21,3 +21,4 @@ export {
   type TransformerEncoderLayerOptions,
 } from "./attention.ts";
 export { GRU, LSTM, RecurrentLayer, type RecurrentOptions, RNN } from "./recurrent.ts";
+export { BasicBlock } from "./residual.ts";
