@@ -4,3 +4,9 @@ export { type Batch, batches, type Split, Standardizer, trainTestSplit } from ".
 export { loadMnist, MNIST_MEAN, MNIST_STD, mnistDataset, type MnistSplit, parseMnist } from "./mnist.ts";
 export { makePatternImages, type PatternImageOptions, type PatternImages } from "./patterns.ts";
 export { makeDelayTask, makeReversalTask, type SequenceTask } from "./sequences.ts";
+export {
+  makeRgbPatternImages,
+  type RgbPatternImages,
+  type RgbPatternOptions,
+  rgbPatternProfile,
+} from "./rgb_patterns.ts";
