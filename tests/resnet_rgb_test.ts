@@ -254,4 +254,18 @@ Deno.test("SmallResNet trained briefly on planted RGB shapes: Grad-CAM at its la
   );
   assert.ok(model.namedModules().every(([, m]) => m.training), "training mode given back to every module");
   assert.deepEqual(await stats(), before, "the running statistics are untouched");
+  // the registry rebuilds it from the checkpoint alone (running statistics included), profile alongside
+  const dir = await Deno.makeTempDir();
+  try {
+    await gb.saveModel(model, `${dir}/resnet.safetensors`, gb.profileMetadata(profile));
+    const loaded = await gb.loadModel(`${dir}/resnet.safetensors`);
+    assert.ok(loaded.model instanceof gb.SmallResNet && loaded.model.config.width === 8);
+    assert.deepEqual(gb.profileFromMetadata(loaded.metadata), gb.validateProfile(profile));
+    const a = model.enterEval(), b = loaded.model.enterEval();
+    assert.deepEqual(await loaded.model.forward(xs).toArray(), await model.forward(xs).toArray());
+    a();
+    b();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
