@@ -122,6 +122,29 @@ async function train(model: gb.Module, data: gb.RgbPatternImages, steps: number,
   await gb.sync();
 }
 
+Deno.test("DeepLift on SmallResNet (a ReLU module called twice per block, residual sums, BatchNorm in eval mode) sums to F(x) − F(x′)", async () => {
+  gb.manualSeed(3);
+  const model = gb.createModel("small-resnet", { channels: 3, width: 4, classes: 3 });
+  // running statistics that are not the initial 0 and 1
+  gb.noGrad(() => [0, 1, 2].forEach(() => model.forward(gb.randn([8, 3, 8, 8]))));
+  const x = gb.randn([2, 3, 8, 8]);
+  const { attributions, delta } = await new gb.DeepLift(model).attributeWithDelta(x, {
+    target: 1,
+    baselines: 0,
+  });
+  const restore = model.enterEval();
+  const out = await model.forward(x).toArray(), out0 = await model.forward(gb.zeros([2, 3, 8, 8])).toArray();
+  restore();
+  const a = await attributions.toArray(), d = await delta.toArray();
+  for (let n = 0; n < 2; n++) {
+    const gap = out[n * 3 + 1] - out0[n * 3 + 1];
+    let sum = 0;
+    for (let i = 0; i < 192; i++) sum += a[n * 192 + i];
+    assert.ok(Math.abs(sum - gap) <= 1e-4 * Math.max(1, Math.abs(gap)), `image ${n}: Σ ${sum} vs ${gap}`);
+    assert.ok(Math.abs(d[n]) <= 1e-4 * Math.max(1, Math.abs(gap)), `image ${n}: delta ${d[n]}`);
+  }
+});
+
 Deno.test("makeRgbPatternImages: each shape where its box and mask say, in its colour; pixels normalised per channel (a test set with the training set's statistics); the profile", () => {
   const d = gb.makeRgbPatternImages({ nSamples: 200, size: 16, patternSize: 5, seed: 3 });
   const S = 16, HW = S * S;
