@@ -1,16 +1,16 @@
 /**
  * A small residual CNN with BatchNorm for C×H×W images, laid out and named as torchvision's
- * ResNet (conv1, bn1, relu, layer1, layer2, avgpool, fc), so a PyTorch model of the same shape
- * hands its state_dict over unchanged and every submodule has the path a PyTorch user expects
- * ("layer2.0.conv2", "layer2.0.downsample.0").
+ * ResNet (conv1, bn1, relu, layer1, layer2, avgpool, fc; plus a parameter-free `flatten` module
+ * where torchvision calls torch.flatten), so a PyTorch model of the same shape hands its
+ * state_dict over unchanged (BatchNorm's `num_batches_tracked` left out: glassbox keeps none) and
+ * every submodule has the path a PyTorch user expects ("layer2.0.conv2", "layer2.0.downsample.0").
  */
-import { Flatten } from "../nn/activation.ts";
+import { Flatten, ReLU } from "../nn/activation.ts";
 import { BatchNorm2d } from "../nn/batchnorm.ts";
 import { AdaptiveAvgPool2d, Conv2d } from "../nn/conv.ts";
 import { Linear } from "../nn/linear.ts";
 import { Module } from "../nn/module.ts";
 import { BasicBlock } from "../nn/residual.ts";
-import { ReLU } from "../nn/activation.ts";
 import { Sequential } from "../nn/sequential.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 
