@@ -19,3 +19,9 @@ export {
   tokenizeText,
   UNK,
 } from "./fortunes.ts";
+export {
+  makeRgbPatternImages,
+  type RgbPatternImages,
+  type RgbPatternOptions,
+  rgbPatternProfile,
+} from "./rgb_patterns.ts";

@@ -1,6 +1,7 @@
 /** Models by name: the registry and the architectures glassbox ships. */
 export { architectures, createModel, type ModelSpec, modelSpec, registerArchitecture } from "./registry.ts";
 export { seedCnn, smallCamCnn, studentCnn, tabularMlp } from "./zoo.ts";
+export { SmallResNet, smallResNet, type SmallResNetConfig } from "./resnet.ts";
 export {
   RecurrentTagger,
   type RecurrentTaggerConfig,

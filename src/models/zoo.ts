@@ -17,6 +17,7 @@ import {
 } from "./sequence.ts";
 import { buildSequential } from "./sequential_spec.ts";
 import { TextClassifier, type TextClassifierConfig } from "./text.ts";
+import { smallResNet } from "./resnet.ts";
 
 /**
  * The seed CNN for 28×28 grey images: conv(32, 3×3) → ReLU → max-pool 2 → conv(64, 3×3) →
@@ -147,6 +148,11 @@ export const ZOO: readonly Architecture[] = [
     build: (c) => new TokenTransformer(c as TokenTransformerConfig),
     description:
       "a transformer encoder classifying every token (embedding, learned positions, encoder layers)",
+  },
+  {
+    name: "small-resnet",
+    build: smallResNet,
+    description: "a small residual CNN with BatchNorm for C×H×W images",
   },
   {
     name: "text-classifier",

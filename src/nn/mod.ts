@@ -22,3 +22,4 @@ export {
 } from "./attention.ts";
 export { GRU, LSTM, RecurrentLayer, type RecurrentOptions, RNN } from "./recurrent.ts";
 export { TransformerEncoder, type TransformerEncoderOptions } from "./attention.ts";
+export { BasicBlock } from "./residual.ts";
