@@ -32,6 +32,8 @@ import { Tensor } from "../tensor/tensor.ts";
 import { type ExplanationProfile, PROFILE_KEY, profileMetadata } from "./profile.ts";
 import { RecurrentTagger, TokenTransformer } from "./sequence.ts";
 import { GRU, LSTM, type RecurrentLayer, RNN } from "../nn/recurrent.ts";
+import { BasicBlock } from "../nn/residual.ts";
+import { SmallResNet } from "./resnet.ts";
 
 const { onnx } = onnxproto;
 
@@ -183,6 +185,20 @@ function gelu(ctx: OnnxExportContext, x: string): string {
 registerOnnxExporter(GELU, (ctx, _m, x) => gelu(ctx, x));
 registerOnnxExporter(Softmax, (ctx, m, x) => ctx.node("Softmax", [x], { axis: { i: m.axis } }));
 registerOnnxExporter(LogSoftmax, (ctx, m, x) => ctx.node("LogSoftmax", [x], { axis: { i: m.axis } }));
+// torchvision's BasicBlock: relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)); one ReLU module, used twice
+registerOnnxExporter(BasicBlock, (ctx, m, x) => {
+  const main = ["conv1", "bn1", "relu", "conv2", "bn2"].reduce((h, name) => ctx.child(name, h), x);
+  const identity = m.downsample ? ctx.child("downsample", x) : x;
+  return ctx.child("relu", ctx.node("Add", [main, identity]));
+});
+registerOnnxExporter(
+  SmallResNet,
+  (ctx, _m, x) =>
+    ["conv1", "bn1", "relu", "layer1", "layer2", "avgpool", "flatten", "fc"].reduce(
+      (h, name) => ctx.child(name, h),
+      x,
+    ),
+);
 registerOnnxExporter(Dropout, (_ctx, _m, x) => x); // evaluation mode: the identity
 registerOnnxExporter(Flatten, (ctx, m, x) => {
   const rank = ctx.shapes.inputs[0].length;
