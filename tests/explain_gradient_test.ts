@@ -779,3 +779,24 @@ Deno.test("NoiseTunnel's defaults are Captum's: SmoothGrad over 5 noisy copies w
   const mean = Array.from(got).reduce((a, v) => a + v, 0) / N;
   assert.ok(Math.abs(mean - 3) < 0.5, `mean SmoothGrad ${mean}, 3σ² = 3 at σ = 1`);
 });
+
+Deno.test("IntegratedGradients' defaults are Captum's: 50 Gauss–Legendre steps (f = Σ x³: exactly x³ per feature, 50 rows per example)", async () => {
+  // from the baseline 0, IG of x³ is x · ∫ 3(αx)² dα = x³; Gauss–Legendre integrates α² exactly, every
+  // Riemann rule misses it (riemann_middle by x³/(4n²): 8e-4 at x = 2, n = 50)
+  const cube = new Cube();
+  const ig = new gb.IntegratedGradients(cube);
+  const xs = [2, -1.5, 1, 0.5];
+  await ig.attribute(gb.zeros([1, 4])); // the first call also probes the output size
+  let rows = 0;
+  const h = cube.registerForwardHook((_m, [input]) => {
+    rows += input.shape[0];
+  });
+  const got = await (await ig.attribute(gb.tensor([xs, xs]))).toArray();
+  h.remove();
+  assert.equal(rows, 2 * 50, "50 steps per example");
+  assertClose(got, [...xs, ...xs].map((x) => x ** 3), {
+    rtol: 0,
+    atol: 1e-4,
+    msg: "IG of x³ under the defaults",
+  });
+});

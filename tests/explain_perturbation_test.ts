@@ -379,3 +379,24 @@ Deno.test("FeaturePermutation follows its seed: the same seed repeats the permut
     }
   }
 });
+
+Deno.test("Lime's defaults are Captum's: 25 coalitions, kernel width 1, Lasso alpha 0.01", async () => {
+  // a ReLU MLP, where the kernel width and the penalty both change the fitted surrogate
+  const { model } = mlp();
+  const x = gb.tensor([X[0]]);
+  const lime = new gb.Lime(model);
+  const defaults = Array.from(await (await lime.attribute(x, { target: 0 })).toArray());
+  const explicit = Array.from(
+    await (await lime.attribute(x, { target: 0, nSamples: 25, kernelWidth: 1, alpha: 0.01, seed: 0 }))
+      .toArray(),
+  );
+  assert.deepEqual(defaults, explicit, "no options = Captum's n_samples 25, kernel_width 1, alpha 0.01");
+  // each of those settings matters on this model
+  for (const other of [{ nSamples: 26 }, { kernelWidth: 0.75 }, { alpha: 0.001 }]) {
+    const o = Array.from(await (await lime.attribute(x, { target: 0, ...other })).toArray());
+    assert.ok(
+      o.some((v, i) => Math.abs(v - defaults[i]) > 1e-6),
+      `${JSON.stringify(other)} changes the result`,
+    );
+  }
+});
