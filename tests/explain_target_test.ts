@@ -35,3 +35,24 @@ Deno.test("a target that is not an integer class index is an error naming the va
   const got = await (await sal.attribute(x, { target: [2, 1], abs: false })).toArray();
   assert.deepEqual(Array.from(got), [...w[2], ...w[1]]);
 });
+
+Deno.test("an int32 tensor target is checked like an array: out of range is an error naming the value", async () => {
+  const model = new gb.Linear(4, 3);
+  const sal = new gb.Saliency(model);
+  const x = gb.randn([2, 4]);
+  const cases: [number[], number[], RegExp][] = [
+    [[0, 3], [2], /target 3 is out of range for a model with 3 outputs/],
+    [[-1, 1], [2], /target -1 is out of range for a model with 3 outputs/],
+    [[0, 1, 2, 7], [2, 2], /target 7 is out of range for a model with 3 outputs/],
+  ];
+  for (const [values, shape, message] of cases) {
+    const target = gb.tensor(Int32Array.from(values), shape, { dtype: "int32" });
+    await assert.rejects(() => sal.attribute(x, { target }), message, `tensor target [${values}]`);
+  }
+  // an in-range tensor target explains the rows of W it names
+  const w = [[1, 2, 3, 4], [-1, 0, 1, 0], [0.5, 0.5, 0.5, 0.5]];
+  model.loadStateDict({ weight: gb.tensor(w), bias: gb.tensor([0, 0, 0]) });
+  const target = gb.tensor(Int32Array.from([2, 1]), [2], { dtype: "int32" });
+  const got = await (await sal.attribute(x, { target, abs: false })).toArray();
+  assert.deepEqual(Array.from(got), [...w[2], ...w[1]]);
+});

@@ -279,3 +279,50 @@ Deno.test("two-layer LSTM, GRU and RNN equal PyTorch 1.13 with and without initi
   }
   console.log(`worst relative errors: ${JSON.stringify(worst)}`);
 });
+
+Deno.test("MultiheadAttention under isCausal equals PyTorch's causal-mask numbers on the composed path too: forwardWithWeights with grad, and forward with an attention hook (weights, output, ∂/∂x)", async () => {
+  const f = loader(await fixture("attention.safetensors"));
+  const mha = new gb.MultiheadAttention(8, 2);
+  mha.loadStateDict(f.state("mha/state/"));
+  // forwardWithWeights under grad forms the weights from differentiable ops (not the fused kernel)
+  await gb.scope(async () => {
+    const x = f.tensor("mha/x");
+    const r = mha.forwardWithWeights(x, x, x, { isCausal: true });
+    close(
+      await r.weights.toArray(),
+      f.data("mha/causal/weights"),
+      1e-5,
+      "isCausal (composed): weights",
+      "weights",
+    );
+    close(
+      await r.output.toArray(),
+      f.data("mha/causal/output"),
+      1e-5,
+      "isCausal (composed): output",
+      "MHA output",
+    );
+  });
+  // a hook that asks for the weights sends forward through the composed path as well
+  const seen: gb.Tensor[] = [];
+  const handle = mha.registerAttentionHook((_m, w) => seen.push(w));
+  try {
+    await gb.scope(async () => {
+      const x = f.tensor("mha/x", true);
+      const out = mha.forward(x, x, x, { isCausal: true });
+      assert.equal(seen.length, 1, "the hook ran once");
+      assert.ok(opsBehind(out).has("softmax"), "the composed path ran");
+      const [gx] = gb.grad(gb.sum(gb.mul(out, f.tensor("mha/R"))), [x]);
+      close(
+        await out.toArray(),
+        f.data("mha/causal/output"),
+        1e-5,
+        "isCausal (hooked): output",
+        "MHA output",
+      );
+      close(await gx.toArray(), f.data("mha/causal/grad.x"), 1e-4, "isCausal (hooked): ∂/∂x", "MHA gradient");
+    });
+  } finally {
+    handle.remove();
+  }
+});
