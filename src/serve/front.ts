@@ -29,6 +29,26 @@ function plainResponse(status: number, reason: string, error: string): Uint8Arra
   );
 }
 
+/**
+ * What is wrong with a request head an origin server should refuse before routing it, or null:
+ * HTTP/1.1 requires one Host header, and an absolute-form target (`GET http://other/...`) is for
+ * proxies — its authority, not the Host header, would name the site (RFC 9112 §3.2).
+ */
+export function badHead(head: string): string | null {
+  const [line, ...fields] = head.split("\r\n");
+  const target = line.split(" ")[1] ?? "";
+  if (!target.startsWith("/") && target !== "*") {
+    return `the request target must be a path (this is not a proxy), got ${
+      JSON.stringify(target.slice(0, 80))
+    }`;
+  }
+  const hosts = fields.filter((f) => /^host\s*:/i.test(f)).length;
+  if (hosts !== 1) {
+    return hosts === 0 ? "the request has no Host header" : "the request has more than one Host header";
+  }
+  return null;
+}
+
 async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   for (let o = 0; o < bytes.length;) o += await conn.write(bytes.subarray(o));
 }
@@ -78,7 +98,7 @@ export function headerDeadline(
           const from = head.length;
           head = grown;
           end = headerEnd(head, from);
-          if (end < 0 && head.length > maxHeaderBytes) {
+          if ((end < 0 ? head.length : end) > maxHeaderBytes) {
             await writeAll(
               conn,
               plainResponse(
@@ -92,6 +112,11 @@ export function headerDeadline(
         }
       } finally {
         clearTimeout(timer);
+      }
+      const wrong = badHead(new TextDecoder().decode(head.subarray(0, end)));
+      if (wrong) {
+        await writeAll(conn, plainResponse(400, "Bad Request", wrong));
+        return;
       }
       // one request per connection: the server behind closes after answering it
       const close = new TextEncoder().encode("\r\nconnection: close");
