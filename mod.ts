@@ -33,3 +33,4 @@ export * from "./src/compress/mod.ts";
 export * from "./src/diagnose/mod.ts";
 export * from "./src/report/mod.ts";
 export * from "./src/serve/mod.ts";
+export * from "./src/apps/mod.ts";

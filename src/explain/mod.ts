@@ -71,3 +71,11 @@ export {
   type VisualObjective,
 } from "./feature_viz.ts";
 export { type AttributionPreset, attributionPresets } from "./presets.ts";
+export {
+  attributionMethod,
+  attributionMethods,
+  type CostClass,
+  defaultMethods,
+  type MethodOptions,
+  type MethodSpec,
+} from "./methods.ts";
