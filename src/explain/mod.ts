@@ -70,7 +70,6 @@ export {
   type VisualizeOptions,
   type VisualObjective,
 } from "./feature_viz.ts";
-export { type AttributionPreset, attributionPresets } from "./presets.ts";
 export {
   attributionMethod,
   attributionMethods,
