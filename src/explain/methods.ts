@@ -30,7 +30,9 @@ import { KernelShap, Lime } from "./surrogate.ts";
 import type { Target } from "./target.ts";
 import type { ExplanationProfile, Modality } from "../models/profile.ts";
 import type { Module } from "../nn/module.ts";
-import { full, zeros } from "../tensor/create.ts";
+import { full, tensor, zeros } from "../tensor/create.ts";
+import { noGrad } from "../tensor/graph.ts";
+import { scope } from "../tensor/scope.ts";
 import { sum } from "../tensor/ops/reduce.ts";
 import { concat } from "../tensor/ops/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
@@ -143,6 +145,59 @@ const groups = (p: ExplanationProfile, o: MethodOptions, d: MethodOptions) =>
 /** A baseline tensor like a token batch (token ids are int32), or the number for the other modalities. */
 const fill = (x: Tensor, p: ExplanationProfile, o: MethodOptions): number | Tensor =>
   p.modality === "tokens" ? full(x.shape, baselineOf(p, o), { dtype: "int32" }) : baselineOf(p, o);
+
+/**
+ * Token ablation: each position's token replaced by the baseline token, one position at a time;
+ * a position's attribution is F(x) − F(x with it replaced) for the target (Captum's
+ * FeatureAblation, on token ids, which are not a float input). A position already holding the
+ * baseline token gets 0. Inputs [N, T] int32; the target one class or one per example.
+ */
+async function tokenAblation(
+  model: Module,
+  x: Tensor,
+  target: Target,
+  p: ExplanationProfile,
+  o: MethodOptions,
+) {
+  const [N, T] = x.shape, id = baselineOf(p, o);
+  if (typeof target !== "number" && !(Array.isArray(target) && target.every((t) => typeof t === "number"))) {
+    throw new Error("Feature ablation on tokens takes one target class, or one per example");
+  }
+  const cls = (n: number) => (typeof target === "number" ? target : (target as number[])[n]);
+  const ids = await x.toArray();
+  const rows = new Int32Array(N * (T + 1) * T); // per example: itself, then each position replaced
+  for (let n = 0; n < N; n++) {
+    for (let r = 0; r <= T; r++) {
+      const at = (n * (T + 1) + r) * T;
+      rows.set(ids.subarray(n * T, (n + 1) * T), at);
+      if (r > 0) rows[at + r - 1] = id;
+    }
+  }
+  const total = N * (T + 1), batch = Math.max(1, o.internalBatchSize ?? 256);
+  let K = 0, scores = new Float32Array(0);
+  for (let s = 0; s < total; s += batch) {
+    const e = Math.min(total, s + batch);
+    const out = await scope(async () =>
+      await noGrad(() => model.forward(tensor(rows.subarray(s * T, e * T), [e - s, T], { dtype: "int32" })))
+        .toArray()
+    );
+    if (!K) {
+      K = out.length / (e - s);
+      scores = new Float32Array(total * K);
+    }
+    scores.set(out, s * K);
+    o.onProgress?.(e, total);
+  }
+  const attr = new Float32Array(N * T);
+  for (let n = 0; n < N; n++) {
+    const c = cls(n), base = scores[n * (T + 1) * K + c];
+    if (!Number.isInteger(c) || c < 0 || c >= K) {
+      throw new Error(`Feature ablation: target ${c} is out of range for a model with ${K} outputs`);
+    }
+    for (let t = 0; t < T; t++) attr[n * T + t] = base - scores[(n * (T + 1) + t + 1) * K + c];
+  }
+  return tensor(attr, [N, T]);
+}
 
 interface Entry {
   label: string;
@@ -346,9 +401,9 @@ const ENTRIES: Record<string, Entry> = {
     cost: "perturbation",
     modalities: ["tabular", "tokens"],
     run: (m, x, t, p, o) =>
-      new FeatureAblation(m).attribute(x, {
+      p.modality === "tokens" ? tokenAblation(m, x, t, p, o) : new FeatureAblation(m).attribute(x, {
         target: t,
-        baselines: fill(x, p, o),
+        baselines: baselineOf(p, o),
         internalBatchSize: o.internalBatchSize,
         onProgress: o.onProgress,
       }),
