@@ -346,9 +346,7 @@ async function sanityCheck(
 ): Promise<{ runs: Record<string, RandomizationStep[]>; svg: string }> {
   const sanity: Series[] = [];
   const runs: Record<string, RandomizationStep[]> = {};
-  const ig = profile.modality === "image"
-    ? "Integrated Gradients (0 on pixels equal to the baseline: x − x′ = 0)"
-    : "Integrated Gradients";
+  const ig = "Integrated Gradients (0 where x = x′)";
   for (const [name, key] of [["Saliency", "saliency"], [ig, "ig"]] as const) {
     const m = attributionMethod(key);
     const steps = await randomizationCheck(
