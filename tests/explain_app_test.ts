@@ -245,6 +245,10 @@ Deno.test("tokens: on a model linear in its embeddings, Layer IG at the embeddin
   }
   assert.equal(abl[7], 0, "a pad token replaced by the pad token changes nothing");
   assert.ok(Math.max(...Array.from(abl, Math.abs)) > 1e-3, "not all zero");
+  const words = run.files.find((f) => f.name === "tokens.svg")!.data as string;
+  for (const w of ["w1", "w5", "&lt;pad&gt;", "Layer Integrated Gradients"]) {
+    assert.ok(words.includes(`>${w}<`), w);
+  }
 
   const mlp = new gb.Sequential(new gb.Linear(3, 8), new gb.ReLU(), new gb.Linear(8, 2));
   const tab: gb.ExplanationProfile = {
@@ -262,4 +266,6 @@ Deno.test("tokens: on a model linear in its embeddings, Layer IG at the embeddin
     nSteps: 8,
   });
   assert.deepEqual(Array.from(t.attributions.ig.data), Array.from(await want.toArray()));
+  const bars = t.files.find((f) => f.name === "importance.svg")!.data as string;
+  for (const name of tab.featureNames!) assert.ok(bars.includes(`>${name}<`), name);
 });

@@ -25,7 +25,8 @@ import { softmax } from "../tensor/ops/softmax.ts";
 import { scope } from "../tensor/scope.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { attributionGrid, greyImage, labelledImages } from "../viz/attribution.ts";
-import { lineChart, type Series } from "../viz/svg.ts";
+import { css, diverging } from "../viz/colormap.ts";
+import { barChart, lineChart, type Series, textWidth } from "../viz/svg.ts";
 
 /** A file a program writes: its name in the output directory and its contents. */
 export interface OutputFile {
@@ -246,14 +247,16 @@ export async function explainInputs(
     const files: OutputFile[] = [];
     const what = options.modelName ?? "the model";
     const cls = (c: number) => profile.classes[c];
+    const caption = (n: number) =>
+      `#${inputs.ids[n]}: ${inputs.labels ? `label ${cls(inputs.labels[n])}, ` : ""}predicted ${
+        cls(predictions[n])
+      } (${(100 * probabilities[n * K + predictions[n]]).toFixed(0)}%)`;
     if (image) {
       const [, H, W] = profile.inputShape;
       const grid = attributionGrid(
-        inputs.ids.map((k, n) => ({
+        inputs.ids.map((_, n) => ({
           image: pictureOf(inputs.x.subarray(n * per, (n + 1) * per), profile),
-          caption: `#${k}: ${inputs.labels ? `label ${cls(inputs.labels[n])}, ` : ""}predicted ${
-            cls(predictions[n])
-          } (${(100 * probabilities[n * K + predictions[n]]).toFixed(0)}%)`,
+          caption: caption(n),
         })),
         names.map((name) => {
           const { data, shape } = attributions[name], each = size(shape.slice(1));
@@ -268,6 +271,40 @@ export async function explainInputs(
         `Why ${what} predicted its class: ${names.length} attribution methods`,
       );
       files.push({ name: "comparison.svg", data: grid });
+    }
+    if (profile.modality === "tabular") {
+      const F = profile.inputShape[0];
+      files.push({
+        name: "importance.svg",
+        data: barChart(
+          profile.featureNames ?? Array.from({ length: F }, (_, f) => `feature ${f}`),
+          names.map((name) => {
+            const d = attributions[name].data, mean = new Array<number>(F).fill(0);
+            for (let i = 0; i < d.length; i++) mean[i % F] += Math.abs(d[i]) / N;
+            return { name: attributionMethod(name).title(profile, o), values: mean };
+          }),
+          {
+            title: `What ${what} relied on: mean |attribution| of each feature over ${N} rows`,
+            xLabel: "feature",
+            yLabel: "mean |attribution| (each method in its own units)",
+          },
+        ),
+      });
+    }
+    if (tokens) {
+      files.push({
+        name: "tokens.svg",
+        data: tokenPicture(
+          inputs.x,
+          profile,
+          names.map((name) => ({
+            name: attributionMethod(name).title(profile, o),
+            data: attributions[name].data,
+          })),
+          inputs.ids.map((_, n) => caption(n)),
+          `Why ${what} predicted its class: each token coloured by its attribution`,
+        ),
+      });
     }
     if (curves) {
       const unit = image ? "pixels" : "features";
@@ -310,6 +347,64 @@ export async function explainInputs(
     restore();
     x.dispose();
   }
+}
+
+const escapeXml = (t: string) =>
+  t.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+
+/**
+ * Each example's tokens in a row per method, each token's box coloured by its attribution (red
+ * raises the explained class's score, blue lowers it; each row scaled to its own largest |value|).
+ */
+function tokenPicture(
+  ids: Float32Array,
+  profile: ExplanationProfile,
+  methods: { name: string; data: Float32Array }[],
+  captions: string[],
+  title: string,
+): string {
+  const T = profile.inputShape[0], vocab = profile.vocabulary;
+  const word = (id: number) => vocab?.[id] ?? `#${id}`;
+  const gap = 4, rowH = 24, left = 12, label = 12 + Math.max(...methods.map((m) => textWidth(m.name)));
+  const parts: string[] = [];
+  const note =
+    "red raises the explained class's score, blue lowers it; each row scaled to its own largest |value|";
+  let y = 62, W = Math.max(480, 2 * left + 1.2 * textWidth(title), 2 * left + textWidth(note));
+  captions.forEach((cap, n) => {
+    parts.push(`<text x="${left}" y="${y}" font-weight="bold">${escapeXml(cap)}</text>`);
+    y += 10;
+    for (const m of methods) {
+      const row = m.data.subarray(n * T, (n + 1) * T);
+      const scale = Math.max(...Array.from(row, Math.abs)) || 1;
+      parts.push(`<text x="${left}" y="${y + 16}">${escapeXml(m.name)}</text>`);
+      let x = left + label;
+      for (let t = 0; t < T; t++) {
+        const text = word(ids[n * T + t]), w = textWidth(text) + 8;
+        parts.push(
+          `<rect x="${x.toFixed(1)}" y="${y}" width="${w.toFixed(1)}" height="${rowH - 4}" fill="${
+            css(diverging(row[t] / scale))
+          }" stroke="#ccc"><title>${escapeXml(`${text}: ${row[t].toPrecision(4)}`)}</title></rect>`,
+          `<text x="${(x + 4).toFixed(1)}" y="${y + 15}"${
+            Math.abs(row[t] / scale) > 0.6 ? ' fill="white"' : ""
+          }>${escapeXml(text)}</text>`,
+        );
+        x += w + gap;
+      }
+      W = Math.max(W, x + left);
+      y += rowH;
+    }
+    y += 14;
+  });
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${
+      Math.ceil(W)
+    }" height="${y}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${Math.ceil(W)}" height="${y}" fill="white"/>`,
+    `<text x="${left}" y="22" font-size="15" font-weight="bold">${escapeXml(title)}</text>`,
+    `<text x="${left}" y="40" fill="#555">${escapeXml(note)}</text>`,
+    ...parts,
+    "</svg>",
+  ].join("\n");
 }
 
 /** IG's completeness error per example: |Σ attr − (F(x) − F(x′))| / |F(x) − F(x′)| for the target. */
