@@ -269,3 +269,29 @@ Deno.test("tokens: on a model linear in its embeddings, Layer IG at the embeddin
   const bars = t.files.find((f) => f.name === "importance.svg")!.data as string;
   for (const name of tab.featureNames!) assert.ok(bars.includes(`>${name}<`), name);
 });
+
+Deno.test("registry defaults are the single source: no option, or an option given as undefined, runs the declared default", async () => {
+  gb.manualSeed(9);
+  const model = gb.createModel("small-cam-cnn", { channels: 3, classes: 4 });
+  const x = gb.randn([2, 3, 8, 8]);
+  const ig = gb.attributionMethod("ig"), sg = gb.attributionMethod("smoothgrad");
+  assert.equal(ig.defaults.steps, 32);
+  assert.deepEqual([sg.defaults.samples, sg.defaults.stdevs], [16, 0.5]);
+  const want = await new gb.IntegratedGradients(model).attribute(x, {
+    target: 1,
+    baselines: -1.5,
+    nSteps: 32,
+  })
+    .then((t) => t.toArray());
+  for (const options of [undefined, { steps: undefined }]) {
+    const got = await (await ig.run(model, x, 1, RGB_PROFILE, options)).toArray();
+    assert.deepEqual(Array.from(got), Array.from(want), JSON.stringify(options));
+  }
+  const smooth = await new gb.NoiseTunnel(new gb.Saliency(model)).attribute(x, {
+    target: 1,
+    ntSamples: 16,
+    stdevs: 0.5,
+  });
+  const smooth2 = await (await sg.run(model, x, 1, RGB_PROFILE, { samples: undefined })).toArray();
+  assert.deepEqual(Array.from(smooth2), Array.from(await smooth.toArray()));
+});

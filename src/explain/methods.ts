@@ -139,8 +139,8 @@ function patchMask(inputShape: readonly number[], side: number): Int32Array {
 }
 
 /** The surrogate methods' feature groups: patches of an image, each feature or token its own. */
-const groups = (p: ExplanationProfile, o: MethodOptions, d: MethodOptions) =>
-  p.modality === "image" ? patchMask(p.inputShape, o.window ?? d.window!) : undefined;
+const groups = (p: ExplanationProfile, o: MethodOptions) =>
+  p.modality === "image" ? patchMask(p.inputShape, o.window!) : undefined;
 
 /** A baseline tensor like a token batch (token ids are int32), or the number for the other modalities. */
 const fill = (x: Tensor, p: ExplanationProfile, o: MethodOptions): number | Tensor =>
@@ -210,9 +210,6 @@ interface Entry {
   run: Run;
 }
 
-/** The surrogate methods' default patch on images. */
-const PATCH: MethodOptions = { window: 4 };
-
 const IMAGE_TABULAR: Modality[] = ["image", "tabular"];
 
 /** A CAM: a layer with spatial dimensions, unsigned maps. */
@@ -272,7 +269,7 @@ const ENTRIES: Record<string, Entry> = {
       new IntegratedGradients(m).attribute(x, {
         target: t,
         baselines: baselineOf(p, o),
-        nSteps: o.steps ?? 32,
+        nSteps: o.steps,
         internalBatchSize: o.internalBatchSize,
         onProgress: o.onProgress,
       }),
@@ -286,8 +283,8 @@ const ENTRIES: Record<string, Entry> = {
     run: (m, x, t, _p, o) =>
       new NoiseTunnel(new Saliency(m)).attribute(x, {
         target: t,
-        ntSamples: o.samples ?? 16,
-        stdevs: o.stdevs ?? 0.5,
+        ntSamples: o.samples,
+        stdevs: o.stdevs,
         internalBatchSize: o.internalBatchSize,
         onProgress: o.onProgress,
       }),
@@ -345,7 +342,7 @@ const ENTRIES: Record<string, Entry> = {
         return await new GradientShap(m).attribute(x, {
           target: t,
           baselines,
-          nSamples: o.samples ?? 20,
+          nSamples: o.samples,
           internalBatchSize: o.internalBatchSize,
           onProgress: o.onProgress,
         });
@@ -384,7 +381,7 @@ const ENTRIES: Record<string, Entry> = {
     title: (_p, o, d) => `Occlusion ${o.window ?? d.window}×${o.window ?? d.window}`,
     // every channel at once: a window [C, w, w] moved by [C, s, s]
     run: (m, x, t, p, o) => {
-      const C = p.inputShape[0], w = o.window ?? 4, s = o.stride ?? 2;
+      const C = p.inputShape[0], w = o.window!, s = o.stride!;
       return new Occlusion(m).attribute(x, {
         target: t,
         slidingWindowShapes: [C, w, w],
@@ -421,8 +418,8 @@ const ENTRIES: Record<string, Entry> = {
     run: (m, x, t, p, o) =>
       new KernelShap(m).attribute(x, {
         target: t,
-        featureMask: groups(p, o, PATCH),
-        nSamples: o.samples ?? 400,
+        featureMask: groups(p, o),
+        nSamples: o.samples,
         baselines: baselineOf(p, o),
         internalBatchSize: o.internalBatchSize,
         onProgress: o.onProgress,
@@ -439,8 +436,8 @@ const ENTRIES: Record<string, Entry> = {
     run: (m, x, t, p, o) =>
       new Lime(m).attribute(x, {
         target: t,
-        featureMask: groups(p, o, PATCH),
-        nSamples: o.samples ?? 400,
+        featureMask: groups(p, o),
+        nSamples: o.samples,
         baselines: baselineOf(p, o),
         internalBatchSize: o.internalBatchSize,
         onProgress: o.onProgress,
@@ -461,7 +458,7 @@ const ENTRIES: Record<string, Entry> = {
           .attribute(x, {
             target: t,
             baselines,
-            nSteps: o.steps ?? 32,
+            nSteps: o.steps,
             internalBatchSize: o.internalBatchSize,
             onProgress: o.onProgress,
           });
@@ -500,7 +497,10 @@ function spec(name: string, e: Entry): MethodSpec {
           `${e.label}: the profile's inputs are [N, ${want.join(", ")}], got [${x.shape.join(", ")}]`,
         );
       }
-      return await e.run(model, x, target, profile, o);
+      // the method's defaults, each replaced by an option given (an option given as undefined keeps the default)
+      const settings: MethodOptions = { ...defaults };
+      for (const [k, v] of Object.entries(o)) if (v !== undefined) Object.assign(settings, { [k]: v });
+      return await e.run(model, x, target, profile, settings);
     },
   });
 }
