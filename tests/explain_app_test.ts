@@ -48,6 +48,9 @@ const RGB_PROFILE: gb.ExplanationProfile = {
   methods: ["saliency", "ig", "gradcam", "occlusion"],
 };
 
+/** The raw values (in [0, 1]) of rgbImages(), before normalisation. */
+const RAW = new Float32Array(4 * 192);
+
 /** Four 3×8×8 images with a little structure (a bright square in one channel each), normalised. */
 function rgbImages(): Float32Array {
   const x = new Float32Array(4 * 192);
@@ -59,6 +62,7 @@ function rgbImages(): Float32Array {
         const inSquare = c === n % 3 && Math.floor(i / 8) >= 2 + n && Math.floor(i / 8) < 5 + n % 2 &&
           i % 8 >= 2 && i % 8 < 6;
         const raw = (inSquare ? 0.9 : 0.1) + 0.05 * noise.random();
+        RAW[n * 192 + c * 64 + i] = raw;
         x[n * 192 + c * 64 + i] = (raw - RGB_PROFILE.mean![c]) / RGB_PROFILE.std![c];
       }
     }
@@ -159,6 +163,12 @@ Deno.test("explain on a 3×8×8 RGB model with four named classes and its own pr
     const grid = run.files.find((f) => f.name === "comparison.svg")!.data as string;
     assert.ok(grid.includes(`predicted ${RGB_PROFILE.classes[pred[0]]}`), "captions name the classes");
     assert.ok(grid.includes("label red square"));
+    // the inputs are drawn in colour, the profile's normalisation undone (8 pixels in a 56 px cell: 7 px each)
+    for (let n = 0; n < 4; n++) {
+      const png = gb.encodePng(gb.rgbImage(RAW.subarray(n * 192, (n + 1) * 192), 8, 8, 7));
+      const uri = `data:image/png;base64,${btoa(String.fromCharCode(...png))}`;
+      assert.ok(grid.includes(uri), `row ${n} is not the raw image in colour`);
+    }
 
     // the same through the CLI (--data holds x and y): the same attributions, byte for byte
     await gb.writeAtomic(

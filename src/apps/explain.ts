@@ -24,7 +24,7 @@ import { noGrad } from "../tensor/graph.ts";
 import { softmax } from "../tensor/ops/softmax.ts";
 import { scope } from "../tensor/scope.ts";
 import type { Tensor } from "../tensor/tensor.ts";
-import { attributionGrid, greyImage, labelledImages } from "../viz/attribution.ts";
+import { attributionGrid, greyImage, labelledImages, rgbImage } from "../viz/attribution.ts";
 import { css, diverging } from "../viz/colormap.ts";
 import { barChart, lineChart, type Series, textWidth } from "../viz/svg.ts";
 
@@ -137,6 +137,26 @@ function pictureOf(x: Float32Array, profile: ExplanationProfile): Float32Array {
     const m = profile.mean?.[c] ?? 0, s = profile.std?.[c] ?? 1;
     for (let i = 0; i < plane; i++) out[i] += (x[c * plane + i] * s + m) / C;
   }
+  return out;
+}
+
+/**
+ * A three-channel example as the image a person saw: x · std + mean per channel (the profile's
+ * normalisation undone), or, without one, the example's own min to max; undefined for other inputs.
+ */
+function colourOf(x: Float32Array, profile: ExplanationProfile): Float32Array | undefined {
+  if (profile.inputShape[0] !== 3) return undefined;
+  const plane = x.length / 3, out = new Float32Array(x.length);
+  if (profile.mean && profile.std) {
+    for (let i = 0; i < x.length; i++) {
+      const c = Math.floor(i / plane);
+      out[i] = x[i] * profile.std[c] + profile.mean[c];
+    }
+    return out;
+  }
+  let lo = Infinity, hi = -Infinity;
+  for (const v of x) (lo = Math.min(lo, v)), (hi = Math.max(hi, v));
+  for (let i = 0; i < x.length; i++) out[i] = hi > lo ? (x[i] - lo) / (hi - lo) : 0;
   return out;
 }
 
@@ -256,6 +276,7 @@ export async function explainInputs(
       const grid = attributionGrid(
         inputs.ids.map((_, n) => ({
           image: pictureOf(inputs.x.subarray(n * per, (n + 1) * per), profile),
+          rgb: colourOf(inputs.x.subarray(n * per, (n + 1) * per), profile),
           caption: caption(n),
         })),
         names.map((name) => {
@@ -584,7 +605,7 @@ export async function explainAllInputs(
 
 /**
  * What each class looks like to an image model: the input maximising each class's score from
- * noise (L2 penalty, jitter, blur), drawn side by side (one channel in grey; several: their mean).
+ * noise (L2 penalty, jitter, blur), drawn side by side (three channels in colour, others in grey).
  * Returns classes.svg.
  */
 export async function visualizeClasses(
@@ -606,12 +627,17 @@ export async function visualizeClasses(
       l2: 0.01,
       seed: c,
     });
-    maps.push(pictureOf((await v.image.toArray()) as Float32Array, profile));
+    maps.push((await v.image.toArray()) as Float32Array);
     v.image.dispose();
     options.onClass?.(c + 1, K);
   }
   const svg = labelledImages(
-    maps.map((m) => greyImage(m, H, W, 4)),
+    // each from its own min to max: in colour when it has three channels, else its channels' mean in grey
+    maps.map((m) =>
+      profile.inputShape[0] === 3
+        ? rgbImage(colourOf(m, { ...profile, mean: undefined, std: undefined })!, H, W, 4)
+        : greyImage(pictureOf(m, { ...profile, mean: undefined, std: undefined }), H, W, 4)
+    ),
     profile.classes.map((name) => `class ${name}`),
     "What each class looks like to the model (the input that maximises its score)",
     "found by gradient ascent from noise with an L2 penalty, jitter and blur; each image from its own min (black) to max (white)",

@@ -45,3 +45,4 @@ export {
 } from "./attribution.ts";
 export { attentionGrid, type AttentionPanel, headView } from "./attention.ts";
 export { confusionMatrixChart, type ReliabilityBinView, reliabilityDiagram } from "./diagnosis.ts";
+export { rgbImage } from "./attribution.ts";
