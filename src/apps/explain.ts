@@ -617,6 +617,7 @@ export async function visualizeClasses(
     throw new Error(`visualizeClasses: needs an image model, this is ${profile.modality}`);
   }
   const [, H, W] = profile.inputShape, K = profile.classes.length;
+  const pixel = Math.max(1, Math.ceil(112 / Math.max(H, W))); // about 112 px an image (MNIST's 28 × 4)
   const maps: Float32Array[] = [];
   for (let c = 0; c < K; c++) {
     const v = await visualizeFeature(model, {
@@ -635,8 +636,8 @@ export async function visualizeClasses(
     // each from its own min to max: in colour when it has three channels, else its channels' mean in grey
     maps.map((m) =>
       profile.inputShape[0] === 3
-        ? rgbImage(colourOf(m, { ...profile, mean: undefined, std: undefined })!, H, W, 4)
-        : greyImage(pictureOf(m, { ...profile, mean: undefined, std: undefined }), H, W, 4)
+        ? rgbImage(colourOf(m, { ...profile, mean: undefined, std: undefined })!, H, W, pixel)
+        : greyImage(pictureOf(m, { ...profile, mean: undefined, std: undefined }), H, W, pixel)
     ),
     profile.classes.map((name) => `class ${name}`),
     "What each class looks like to the model (the input that maximises its score)",

@@ -290,7 +290,11 @@ export function attributionGrid(
  */
 export function labelledImages(images: Image[], labels: string[], title: string, note = ""): string {
   const gap = 10, cw = Math.max(...images.map((i) => i.width)), ch = Math.max(...images.map((i) => i.height));
-  const W = Math.max(480, gap + images.length * (cw + gap)), H = 40 + ch + 28 + (note ? 20 : 0);
+  // wide enough for the title (15 px bold: about 1.25 × the 12 px estimate) and the note
+  const W = Math.ceil(
+      Math.max(480, gap + images.length * (cw + gap), 1.25 * textWidth(title) + 20, textWidth(note) + 20),
+    ),
+    H = 40 + ch + 28 + (note ? 20 : 0);
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
