@@ -305,3 +305,42 @@ Deno.test("registry defaults are the single source: no option, or an option give
   const smooth2 = await (await sg.run(model, x, 1, RGB_PROFILE, { samples: undefined })).toArray();
   assert.deepEqual(Array.from(smooth2), Array.from(await smooth.toArray()));
 });
+
+Deno.test("every image method of the registry runs on the 3×8×8 RGB model and every tabular one on an MLP: finite maps shaped like the input (a CAM: one plane)", async () => {
+  gb.manualSeed(2);
+  const cnn = gb.createModel("small-cam-cnn", { channels: 3, classes: 4 });
+  const x = gb.randn([2, 3, 8, 8]);
+  for (const m of gb.attributionMethods("image")) {
+    const a = await m.run(cnn, x, [1, 2], RGB_PROFILE, { steps: 4 });
+    assert.deepEqual(
+      a.shape,
+      m.needsLayer && !m.signed ? [2, 1, 8, 8] : [2, 3, 8, 8],
+      m.name,
+    );
+    assert.ok((await a.toArray()).every(Number.isFinite), m.name);
+  }
+  const mlp = new gb.Sequential(new gb.Linear(3, 8), new gb.ReLU(), new gb.Linear(8, 2));
+  const tab: gb.ExplanationProfile = {
+    modality: "tabular",
+    inputShape: [3],
+    classes: ["no", "yes"],
+    baseline: 0,
+  };
+  for (const m of gb.attributionMethods("tabular")) {
+    const a = await m.run(mlp, gb.randn([4, 3]), 1, tab, { steps: 4, samples: 40 });
+    assert.deepEqual(a.shape, [4, 3], m.name);
+    assert.ok((await a.toArray()).every(Number.isFinite), m.name);
+  }
+  await assert.rejects(
+    () => gb.attributionMethod("gradcam").run(mlp, gb.randn([4, 3]), 1, tab),
+    /Grad-CAM does not suit tabular inputs/,
+  );
+  await assert.rejects(
+    () => gb.attributionMethod("ig").run(cnn, gb.randn([1, 1, 8, 8]), 1, RGB_PROFILE),
+    /the profile's inputs are \[N, 3, 8, 8\], got \[1, 1, 8, 8\]/,
+  );
+  await assert.rejects(
+    () => gb.attributionMethod("gradcam").run(cnn, x, 1, { ...RGB_PROFILE, camLayer: undefined }),
+    /Grad-CAM needs a layer: the model's profile names no camLayer/,
+  );
+});
