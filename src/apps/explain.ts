@@ -617,7 +617,7 @@ export async function visualizeClasses(
     throw new Error(`visualizeClasses: needs an image model, this is ${profile.modality}`);
   }
   const [, H, W] = profile.inputShape, K = profile.classes.length;
-  const pixel = Math.max(1, Math.ceil(112 / Math.max(H, W))); // about 112 px an image (MNIST's 28 × 4)
+  const pixel = Math.max(1, Math.ceil(112 / Math.max(H, W))); // about 112 px an image, as MNIST's digits were drawn
   const maps: Float32Array[] = [];
   for (let c = 0; c < K; c++) {
     const v = await visualizeFeature(model, {
