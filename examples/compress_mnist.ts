@@ -42,8 +42,6 @@ const FLAGS = {
   help: { type: "boolean" },
 } as const;
 
-const BLACK = -gb.MNIST_MEAN / gb.MNIST_STD;
-
 interface Variant {
   name: string;
   /** What runs for accuracy and timing. */
@@ -101,18 +99,23 @@ async function inferenceMs(model: gb.Module, x: gb.Tensor, reps: number): Promis
   }
 }
 
-/** Integrated Gradients (black baseline, 32 steps) and Grad-CAM at layer "4" for the labels. */
+/**
+ * The drift study's two methods from the method registry: Integrated Gradients (its default 32
+ * steps) and Grad-CAM (at the layer's own resolution and upsampled), the baseline and the layer
+ * from the model's profile, for the labels.
+ */
 async function explain(
   model: gb.Module,
   x: gb.Tensor,
   target: number[],
+  profile: gb.ExplanationProfile,
 ): Promise<{ ig: gb.Tensor; cam: gb.Tensor; camUp: gb.Tensor }> {
   const restore = model.enterEval();
   try {
-    const ig = await new gb.IntegratedGradients(model).attribute(x, { target, baselines: BLACK, nSteps: 32 });
-    const layer = model.get("4");
-    const cam = await new gb.GradCAM(model, layer).attribute(x, { target, upsample: false });
-    const camUp = await new gb.GradCAM(model, layer).attribute(x, { target });
+    const ig = await gb.attributionMethod("ig").run(model, x, target, profile);
+    const gradcam = gb.attributionMethod("gradcam");
+    const cam = await gradcam.run(model, x, target, profile, { upsample: false });
+    const camUp = await gradcam.run(model, x, target, profile);
     return { ig, cam, camUp };
   } finally {
     restore();
@@ -166,7 +169,7 @@ async function main(): Promise<void> {
   const xs = gb.tensor(test.x.subarray(0, nExplain * 784), [nExplain, 1, 28, 28]);
   const labels = Array.from(test.y.subarray(0, nExplain));
   const timingBatch = gb.tensor(test.x.subarray(0, 256 * 784), [256, 1, 28, 28]);
-  const ref = await explain(original, xs, labels);
+  const ref = await explain(original, xs, labels, profile);
 
   const variants: Variant[] = [];
   const fitOpts = (model: gb.Module, lr: number, what: string) => ({
@@ -330,7 +333,7 @@ async function main(): Promise<void> {
   // how far the explanations moved
   const maps = new Map<string, { ig: Float32Array; cam: Float32Array }>();
   for (const v of variants) {
-    const e = v.model === original ? ref : await explain(v.explainModel, xs, labels);
+    const e = v.model === original ? ref : await explain(v.explainModel, xs, labels, profile);
     v.igDrift = (await gb.explanationDrift(ref.ig, e.ig)).mean;
     v.camDrift = (await gb.explanationDrift(ref.cam, e.cam)).mean;
     maps.set(v.name, {

@@ -32,7 +32,8 @@ const FLAGS = {
   help: { type: "boolean" },
 } as const;
 
-const BLACK = -gb.MNIST_MEAN / gb.MNIST_STD;
+/** The gallery's methods, by their names in the method registry. */
+const GALLERY = ["saliency", "ig", "smoothgrad", "guidedbackprop", "gradcam", "occlusion"];
 const t0 = performance.now();
 const log = (m: string) =>
   console.log(`[${((performance.now() - t0) / 1000).toFixed(0).padStart(3)} s] ${m}`);
@@ -98,6 +99,8 @@ async function main(): Promise<void> {
   const outFile = flags.out ?? `${dir}/report.html`;
   const ckptSha = await gb.sha256Hex(await Deno.readFile(ckpt));
   const { model, metadata } = await gb.loadModel(ckpt);
+  // a checkpoint from before profiles travelled with the model is the MNIST model
+  const profile = gb.profileFromMetadata(metadata) ?? gb.mnistProfile();
   model.eval();
   const test = gb.mnistDataset(await gb.loadMnist("test"));
   const train = gb.mnistDataset(await gb.loadMnist("train"));
@@ -344,18 +347,13 @@ async function main(): Promise<void> {
   // the maps of exactly the methods its text cites (and Grad-CAM)
   log("the most confident mistakes, explained");
   const novelty = gb.fitNovelty(train, { limit: 10000 });
-  const runners: Record<string, (x: gb.Tensor, target: number[]) => Promise<gb.Tensor>> = {
-    "Integrated Gradients": (x, target) =>
-      new gb.IntegratedGradients(model).attribute(x, { target, baselines: BLACK, nSteps: 32 }),
-    Saliency: (x, target) => new gb.Saliency(model).attribute(x, { target }),
-    "Input×Gradient": (x, target) => new gb.InputXGradient(model).attribute(x, { target }),
-    "Grad-CAM": (x, target) => new gb.GradCAM(model, model.get("4")).attribute(x, { target }),
-  };
+  // the registry's methods by the names the words use (their labels)
+  const byLabel = new Map(gb.attributionMethods(profile.modality).map((m) => [m.label, m]));
   const cards: string[] = [];
   for (const m of gb.confidentMistakes(preds, flags.mistakes!)) {
     const facts = await gb.predictionFacts(model, gb.tensor(image(m.index), [1, 1, 28, 28]), {
       label: m.actual,
-      baseline: BLACK,
+      baseline: profile.baseline ?? 0,
       knownConfusions: pairs,
       novelty,
     });
@@ -367,15 +365,15 @@ async function main(): Promise<void> {
     const shown = [...new Set([facts.method, ...facts.agreement.methods, "Grad-CAM"])];
     const columns: gb.MethodColumn[] = [];
     for (const name of shown) {
-      const run = runners[name];
-      if (!run) throw new Error(`the text cites ${name}, which the report cannot draw`);
-      const a = await run(x, target);
+      const method = byLabel.get(name);
+      if (!method) throw new Error(`the text cites ${name}, which the report cannot draw`);
+      const a = await method.run(model, x, target, profile);
       const arr = (await a.toArray()) as Float32Array;
       a.dispose();
       columns.push({
         name: gb.methodName(name, lang),
         maps: [0, 1, 2].map((r) => arr.slice(r * 784, (r + 1) * 784)),
-        signed: name !== "Grad-CAM" && name !== "Saliency",
+        signed: method.signed,
       });
     }
     x.dispose();
@@ -409,10 +407,10 @@ async function main(): Promise<void> {
   const gx = gb.tensor(test.x.subarray(0, n * 784), [n, 1, 28, 28]);
   const gt = Array.from(preds.predicted.subarray(0, n));
   const gallery: gb.MethodColumn[] = [];
-  for (const m of Object.values(gb.attributionPresets(BLACK, "4"))) {
-    const a = (await (await m.run(model, gx, gt)).toArray()) as Float32Array;
+  for (const m of GALLERY.map(gb.attributionMethod)) {
+    const a = (await (await m.run(model, gx, gt, profile)).toArray()) as Float32Array;
     gallery.push({
-      name: gb.methodName(m.label, lang),
+      name: gb.methodName(m.title(profile), lang),
       signed: m.signed,
       maps: Array.from({ length: n }, (_, i) => a.subarray(i * 784, (i + 1) * 784)),
     });

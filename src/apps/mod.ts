@@ -41,3 +41,15 @@ export {
   predictBagOfWords,
   trainBagOfWords,
 } from "./bag_of_words.ts";
+export {
+  attributionOfRows,
+  chooseMethods,
+  explainAllInputs,
+  type ExplainAllOptions,
+  type ExplainInputs,
+  explainInputs,
+  type ExplainOptions,
+  type ExplainRun,
+  type OutputFile,
+  visualizeClasses,
+} from "./explain.ts";

@@ -70,4 +70,11 @@ export {
   type VisualizeOptions,
   type VisualObjective,
 } from "./feature_viz.ts";
-export { type AttributionPreset, attributionPresets } from "./presets.ts";
+export {
+  attributionMethod,
+  attributionMethods,
+  type CostClass,
+  defaultMethods,
+  type MethodOptions,
+  type MethodSpec,
+} from "./methods.ts";

@@ -139,7 +139,7 @@ export class TextClassifier extends Module {
       vocabulary: [...vocabulary],
       baseline: 0,
       camLayer: "embed",
-      methods: ["layer-integrated-gradients", "occlusion", "attention"],
+      methods: ["lig", "ablation"], // names in the method registry (src/explain/methods.ts)
     };
   }
 }

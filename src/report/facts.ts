@@ -5,9 +5,9 @@
  * faithful the main attribution is (its deletion score against a random order), and which
  * caveats apply. The text (words.ts) is rendered from this structure and only from it.
  */
-import { InputXGradient, Saliency } from "../explain/gradient.ts";
-import { IntegratedGradients } from "../explain/integrated_gradients.ts";
+import { attributionMethod } from "../explain/methods.ts";
 import { deletionCurve, randomAttribution, spearman } from "../explain/metrics.ts";
+import type { ExplanationProfile } from "../models/profile.ts";
 import type { Module } from "../nn/module.ts";
 import { tensor } from "../tensor/create.ts";
 import { noGrad } from "../tensor/graph.ts";
@@ -151,22 +151,22 @@ export async function predictionFacts(
     const [predicted, runnerUp] = order;
     const target = [predicted];
     const maps: [string, Float32Array][] = [];
-    for (
-      const [name, run] of [
-        [
-          "Integrated Gradients",
-          () =>
-            new IntegratedGradients(model).attribute(x, {
-              target,
-              baselines: baseline,
-              nSteps: options.nSteps ?? 32,
-            }),
-        ],
-        ["Saliency", () => new Saliency(model).attribute(x, { target })],
-        ["Input×Gradient", () => new InputXGradient(model).attribute(x, { target })],
-      ] as const
-    ) {
-      maps.push([name, await scope(async () => (await (await run()).toArray()) as Float32Array)]);
+    // the registry's methods, on what this image says about the model: its shape, its outputs, the baseline
+    const profile: ExplanationProfile = {
+      modality: "image",
+      inputShape: x.shape.slice(1),
+      classes: probs.map((_, c) => String(c)),
+      baseline,
+    };
+    for (const key of ["ig", "saliency", "inputxgradient"]) {
+      const m = attributionMethod(key);
+      maps.push([
+        m.label,
+        await scope(async () =>
+          (await (await m.run(model, x, target, profile, { steps: options.nSteps ?? 32 }))
+            .toArray()) as Float32Array
+        ),
+      ]);
     }
     // the evidence map: IG summed over channels
     const C = x.shape[1], ig = new Float64Array(H * W);

@@ -4,7 +4,8 @@
  * explanation in words, for one 28×28 image. GPU work is queued: requests run one after
  * another on the one device, and one request's failure is its own.
  */
-import { type AttributionPreset, attributionPresets } from "../explain/presets.ts";
+import { attributionMethod, type MethodSpec } from "../explain/methods.ts";
+import type { ExplanationProfile } from "../models/profile.ts";
 import { featureMapImage } from "../inspect/activations.ts";
 import type { Sequential } from "../nn/sequential.ts";
 import { tensor } from "../tensor/create.ts";
@@ -16,6 +17,9 @@ import { pngDataUri } from "../viz/png.ts";
 import { predictionFacts } from "../report/facts.ts";
 import type { InputNovelty } from "../report/novelty.ts";
 import { describePrediction, type Language } from "../report/words.ts";
+
+/** The dashboard's methods, by their names in the method registry. */
+const DASHBOARD_METHODS = ["saliency", "ig", "smoothgrad", "guidedbackprop", "gradcam", "occlusion"];
 
 /** What one explanation request asks for (already validated). */
 export interface ExplainRequest {
@@ -59,17 +63,30 @@ export interface ExplainResult {
 export class Explainer {
   #tail: Promise<unknown> = Promise.resolve();
   #waiting = 0;
-  /** The attribution methods offered, by request name. */
-  readonly methods: Record<string, AttributionPreset>;
-  /** A model to explain, the normalisation of its input, a novelty reference and the Grad-CAM layer. */
+  /** The attribution methods offered, by request name (entries of the method registry). */
+  readonly methods: Record<string, MethodSpec>;
+  /** What the methods read about the model: its baseline and CAM layer. */
+  readonly profile: ExplanationProfile;
+  /** A model to explain, the normalisation of its input, a novelty reference and the model's profile. */
   constructor(
     readonly model: Sequential,
     /** Maps raw ink in [0, 1] to the model's input units (e.g. MNIST normalisation). */
     readonly normalize: { mean: number; std: number },
     readonly novelty?: InputNovelty,
-    camLayer = "4",
+    profile?: ExplanationProfile,
   ) {
-    this.methods = attributionPresets(-normalize.mean / normalize.std, camLayer);
+    // known gap (issue 18): without a profile the dashboard still assumes the MNIST model
+    this.profile = profile ?? {
+      modality: "image",
+      inputShape: [1, 28, 28],
+      classes: Array.from({ length: 10 }, (_, c) => String(c)),
+      baseline: -normalize.mean / normalize.std,
+      camLayer: "4",
+    };
+    this.methods = Object.fromEntries(
+      DASHBOARD_METHODS.filter((n) => attributionMethod(n).modalities.includes(this.profile.modality))
+        .map((n) => [n, attributionMethod(n)]),
+    );
     model.eval();
   }
 
@@ -187,13 +204,16 @@ export class Explainer {
         for (const [k, name] of req.methods.entries()) {
           const m = this.methods[name];
           signal?.throwIfAborted(); // the client went away: stop between steps
-          progress(`${m.label} (${k + 1} of ${req.methods.length})${m.slow ? ", a slower method" : ""}`);
+          const label = m.title(this.profile);
+          progress(
+            `${label} (${k + 1} of ${req.methods.length})${m.cost !== "fast" ? ", a slower method" : ""}`,
+          );
           const values = await scope(async () =>
-            (await (await m.run(this.model, x, predicted)).toArray()) as Float32Array
+            (await (await m.run(this.model, x, predicted, this.profile)).toArray()) as Float32Array
           );
           heatmaps.push({
             method: name,
-            label: m.label,
+            label,
             png: pngDataUri(heatmapImage(values, 28, 28, { signed: m.signed, pixel: 6 })),
           });
         }
@@ -214,7 +234,7 @@ export class Explainer {
         signal?.throwIfAborted();
         progress("the explanation in words");
         const facts = await predictionFacts(this.model, x, {
-          baseline: -mean / std,
+          baseline: this.profile.baseline ?? 0,
           novelty: this.novelty,
           nSteps: 16,
         });

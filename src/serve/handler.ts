@@ -249,8 +249,8 @@ export function createHandler(
         testImages: test.y.length,
         methods: Object.entries(explainer.methods).map(([name, m]) => ({
           name,
-          label: m.label,
-          slow: m.slow,
+          label: m.title(explainer.profile),
+          slow: m.cost !== "fast",
         })),
         layers: explainer.featureLayers(),
       });

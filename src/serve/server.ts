@@ -7,6 +7,7 @@ import { loadModel } from "../io/checkpoint.ts";
 import { loadMnist, MNIST_MEAN, MNIST_STD, mnistDataset } from "../data/mnist.ts";
 import { Sequential } from "../nn/sequential.ts";
 import { fitNovelty } from "../report/novelty.ts";
+import { profileFromMetadata } from "../models/profile.ts";
 import { Explainer } from "./explainer.ts";
 import { createHandler } from "./handler.ts";
 import { headerDeadline } from "./front.ts";
@@ -138,7 +139,7 @@ export async function serveDashboard(options: DashboardOptions): Promise<Dashboa
   };
   const name = host === "::1" ? `[::1]:${bound}` : `127.0.0.1:${bound}`;
   try {
-    const { model } = await loadModel(options.checkpoint);
+    const { model, metadata } = await loadModel(options.checkpoint);
     if (!(model instanceof Sequential)) {
       throw new Error(`${options.checkpoint}: the dashboard needs a Sequential image classifier`);
     }
@@ -149,6 +150,7 @@ export async function serveDashboard(options: DashboardOptions): Promise<Dashboa
       model,
       { mean: MNIST_MEAN, std: MNIST_STD },
       fitNovelty(train, { limit: 10000 }),
+      profileFromMetadata(metadata), // the methods' baseline and CAM layer, when the checkpoint has a profile
     );
     ready(createHandler(explainer, {
       testImages: raw,

@@ -82,6 +82,30 @@ export function greyImage(values: ArrayLike<number>, h: number, w: number, pixel
   return { width: W, height: H, data };
 }
 
+/**
+ * An RGB input [3, h, w] (channel planes, values in [0, 1]; outside is clipped) as a colour image.
+ *
+ * @example
+ * ```ts
+ * import { rgbImage } from "glassbox";
+ * const red = rgbImage([1, 0, 0], 1, 1, 1); // one pixel: R = 1, G = 0, B = 0
+ * if (Array.from(red.data).join() !== "255,0,0,255") throw new Error("not red");
+ * ```
+ */
+export function rgbImage(values: ArrayLike<number>, h: number, w: number, pixel = 4): Image {
+  const W = w * pixel, H = h * pixel, data = new Uint8Array(W * H * 4), plane = h * w;
+  const byte = (v: number) => Math.round(255 * Math.min(1, Math.max(0, Number.isFinite(v) ? v : 0)));
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const i = y * w + x, rgb = [byte(values[i]), byte(values[plane + i]), byte(values[2 * plane + i]), 255];
+      for (let dy = 0; dy < pixel; dy++) {
+        for (let dx = 0; dx < pixel; dx++) data.set(rgb, ((y * pixel + dy) * W + x * pixel + dx) * 4);
+      }
+    }
+  }
+  return { width: W, height: H, data };
+}
+
 /** A column of the comparison grid: one method's map for every row. */
 export interface MethodColumn {
   /** The column's heading, e.g. "Integrated Gradients". */
@@ -96,6 +120,8 @@ export interface MethodColumn {
 export interface InputRow {
   /** The input (h·w values), drawn in grey. */
   image: ArrayLike<number>;
+  /** A colour input instead: [3, h, w] channel planes in [0, 1] (see `rgbImage`). */
+  rgb?: ArrayLike<number>;
   /** e.g. "label 7, predicted 7 (99%)". */
   caption: string;
 }
@@ -189,7 +215,7 @@ export function attributionGrid(
         `<text x="${left - 6}" y="${y + ch / 2 + 12}" text-anchor="end">${esc(rest.join(", "))}</text>`,
       );
     }
-    parts.push(img(greyImage(r.image, h, w, px), colX(0), y));
+    parts.push(img(r.rgb ? rgbImage(r.rgb, h, w, px) : greyImage(r.image, h, w, px), colX(0), y));
     columns.forEach((col, c) => {
       parts.push(
         img(heatmapImage(col.maps[i], h, w, { signed: col.signed ?? true, pixel: px }), colX(c + 1), y),
@@ -264,7 +290,11 @@ export function attributionGrid(
  */
 export function labelledImages(images: Image[], labels: string[], title: string, note = ""): string {
   const gap = 10, cw = Math.max(...images.map((i) => i.width)), ch = Math.max(...images.map((i) => i.height));
-  const W = Math.max(480, gap + images.length * (cw + gap)), H = 40 + ch + 28 + (note ? 20 : 0);
+  // wide enough for the title (15 px bold: about 1.25 × the 12 px estimate) and the note
+  const W = Math.ceil(
+      Math.max(480, gap + images.length * (cw + gap), 1.25 * textWidth(title) + 20, textWidth(note) + 20),
+    ),
+    H = 40 + ch + 28 + (note ? 20 : 0);
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,

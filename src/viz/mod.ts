@@ -46,3 +46,4 @@ export {
 export { attentionGrid, type AttentionPanel, headView } from "./attention.ts";
 export { confusionMatrixChart, type ReliabilityBinView, reliabilityDiagram } from "./diagnosis.ts";
 export { type ClassWords, tokenAttributionSvg, type TokenRow, topWordsSvg } from "./text.ts";
+export { rgbImage } from "./attribution.ts";
