@@ -239,7 +239,7 @@ Deno.test("deno task explain --all: 4 shard processes (--shard, JOB_COMPLETION_I
     sh,
   ]);
   assert.equal(big.code, 2, big.err);
-  assert.match(big.err, /^error: --first 10001: the test set has 10000 images/);
+  assert.match(big.err, /^error: --first 10001: the data has 10000 examples/);
   const merge = await explain(["--merge", "--checkpoint", ckpt, ...common, "--out", sh]);
   assert.equal(merge.code, 0, merge.err);
   assert.match(merge.out, /merged 4 shards/);
