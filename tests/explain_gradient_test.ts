@@ -800,3 +800,21 @@ Deno.test("IntegratedGradients' defaults are Captum's: 50 Gauss–Legendre steps
     msg: "IG of x³ under the defaults",
   });
 });
+
+Deno.test("DeepLift refuses where Captum's numbers would differ: a Softmax/LogSoftmax module, a MaxPool2d with overlapping windows", async () => {
+  const x = gb.randn([1, 1, 6, 6]);
+  const soft = new gb.Sequential(new gb.Flatten(), new gb.Linear(36, 3), new gb.Softmax(1));
+  await assert.rejects(
+    () => new gb.DeepLift(soft).attribute(x, { target: 0 }),
+    /DeepLift: module "2" is a Softmax; Captum's DeepLift applies its own softmax rule/,
+  );
+  const overlap = new gb.Sequential(new gb.MaxPool2d(3, 1), new gb.Flatten(), new gb.Linear(16, 2));
+  await assert.rejects(
+    () => new gb.DeepLift(overlap).attribute(x, { target: 0 }),
+    /module "0" is a MaxPool2d with overlapping windows \(kernel 3×3, stride 1×1\)/,
+  );
+  // windows that tile are fine
+  const tiled = new gb.Sequential(new gb.MaxPool2d(2), new gb.Flatten(), new gb.Linear(9, 2));
+  const { delta } = await new gb.DeepLift(tiled).attributeWithDelta(x, { target: 0, baselines: 0.5 });
+  assert.ok(Math.abs((await delta.toArray())[0]) < 1e-4);
+});

@@ -11,6 +11,8 @@ import { add, mul, sub } from "../tensor/ops/elementwise.ts";
 import { sum } from "../tensor/ops/reduce.ts";
 import { concat, reshape, slice } from "../tensor/ops/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
+import type { Module } from "../nn/module.ts";
+import type { MaxPool2d } from "../nn/conv.ts";
 import {
   type AttributeOptions,
   Attribution,
@@ -80,10 +82,10 @@ export interface DeepLiftOptions extends AttributeOptions {
  * and the input gradient is the sum divided by Δx (its own gradient where |Δx| < eps), so each
  * window passes back exactly g·(y − y′). Linear layers, convolutions and average pooling are
  * linear: their gradient already is their multiplier. Attributions sum to F(x) − F(x′) for
- * models built from these modules (up to the eps fallback). With overlapping pooling windows
- * the contributions of the windows add up (the max_unpool Captum uses writes only one of them). Other
- * nonlinear modules (GELU, Softmax, LayerNorm, …) keep their plain gradient, so completeness
- * does not hold through them. Each input goes through the model together with its baseline: an
+ * models built from these modules (up to the eps fallback). A Softmax/LogSoftmax module or a
+ * MaxPool2d with overlapping windows is an error (Captum's numbers differ there: its softmax rule,
+ * its max_unpool). Other nonlinear modules (GELU, LayerNorm, …) keep their plain gradient, as in
+ * Captum, so completeness does not hold through them. Each input goes through the model together with its baseline: an
  * internal batch holds 2·⌊internalBatchSize / 2⌋ rows, at least 2.
  *
  * @example
@@ -95,6 +97,36 @@ export interface DeepLiftOptions extends AttributeOptions {
  * if (worst > 1e-3) throw new Error(`completeness error ${worst}`);
  * ```
  */
+/**
+ * Modules where Captum's DeepLift would give other numbers than glassbox's: a Softmax module
+ * (Captum applies its softmax rule there) and a MaxPool2d whose windows overlap (Captum's
+ * max_unpool keeps one window's share where glassbox adds them). Under Captum's name these are
+ * errors, not different numbers.
+ */
+function refuseUnlikeCaptum(named: [string, Module][]): void {
+  for (const [path, m] of named) {
+    if (m.typeName === "Softmax" || m.typeName === "LogSoftmax") {
+      throw new Error(
+        `DeepLift: module "${path}" is a ${m.typeName}; Captum's DeepLift applies its own softmax rule there, which glassbox does not implement, so explain the logits (the model without its final ${m.typeName})`,
+      );
+    }
+    if (m.typeName === "MaxPool2d") {
+      const p = m as MaxPool2d;
+      const pair = (v: number | [number, number]) => typeof v === "number" ? [v, v] : v;
+      const k = pair(p.kernelSize), st = pair(p.stride ?? p.kernelSize);
+      if (st[0] < k[0] || st[1] < k[1]) {
+        throw new Error(
+          `DeepLift: module "${path}" is a MaxPool2d with overlapping windows (kernel ${
+            k.join("×")
+          }, stride ${
+            st.join("×")
+          }); Captum's max-pool rule keeps one window's share of a shared input where glassbox would add them, so glassbox refuses rather than give other numbers under Captum's name`,
+        );
+      }
+    }
+  }
+}
+
 export class DeepLift extends Attribution {
   /** Attributions shaped like `x`. */
   async attribute(x: Tensor, options: DeepLiftOptions = {}): Promise<Tensor> {
@@ -106,7 +138,8 @@ export class DeepLift extends Attribution {
     return this.run(x, async () => {
       const eps = options.eps ?? 1e-10;
       const table = await this.targets(x, options.target); // before the hooks: they expect [inputs; baselines]
-      const modules = this.model.namedModules().map(([, m]) => m);
+      const named = this.model.namedModules(), modules = named.map(([, m]) => m);
+      refuseUnlikeCaptum(named);
       for (const m of modules.filter((m) => NONLINEAR.has(m.typeName))) {
         this.hold(m.registerForwardHook((_m, [input], out) => {
           // rows [0, R) are inputs, [R, 2R) their baselines: m = Δy/Δx, the same for both halves
