@@ -75,6 +75,8 @@ function parseMethods(spec: string | undefined): string[] | undefined {
       `unknown method ${unknown.join(", ") || "(none given)"}; choose from ${known.join(", ")}`,
     );
   }
+  const twice = names.find((n, i) => names.indexOf(n) !== i);
+  if (twice) throw new gb.UsageError(`--methods names ${twice} twice`);
   return names;
 }
 

@@ -8,6 +8,9 @@ Deno.test("deno task explain: mistakes are one line; a missing checkpoint says h
   const bad = await explain("--methods", "saliency,magic");
   assert.equal(bad.code, 2);
   assert.match(bad.err, /^error: unknown method magic; choose from saliency, inputxgradient, ig/);
+  const twice = await explain("--methods", "ig,saliency,ig");
+  assert.equal(twice.code, 2);
+  assert.match(twice.err, /^error: --methods names ig twice/);
   const range = await explain("--images", "9-3");
   assert.equal(range.code, 2);
   assert.match(range.err, /^error: --images: the range 9-3 runs backwards/);
@@ -17,7 +20,7 @@ Deno.test("deno task explain: mistakes are one line; a missing checkpoint says h
     none.err,
     /^error: no checkpoint at \/nonexistent\/c\.safetensors: make one with `deno task train`/,
   );
-  for (const r of [bad, range, none]) assert.equal(r.err.trim().split("\n").length, 1);
+  for (const r of [bad, twice, range, none]) assert.equal(r.err.trim().split("\n").length, 1);
 });
 
 Deno.test("deno task explain writes the grid, the curves, the attributions and a summary whose numbers are sane", async () => {
