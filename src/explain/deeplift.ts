@@ -75,29 +75,6 @@ export interface DeepLiftOptions extends AttributeOptions {
 }
 
 /**
- * DeepLIFT (Rescale rule), as Captum's DeepLift: every ReLU, LeakyReLU, Sigmoid and Tanh module
- * passes back g·Δy/Δx (its own gradient where |Δx| < eps), and every MaxPool2d passes back
- * Captum's max-pool multiplier: with y = maxpool(x), y′ = maxpool(x′) and M = max(y, y′), each
- * window sends g·(M − y′) to the position of x's maximum and g·(y − M) to the position of x′'s,
- * and the input gradient is the sum divided by Δx (its own gradient where |Δx| < eps), so each
- * window passes back exactly g·(y − y′). Linear layers, convolutions and average pooling are
- * linear: their gradient already is their multiplier. Attributions sum to F(x) − F(x′) for
- * models built from these modules (up to the eps fallback). A Softmax/LogSoftmax module or a
- * MaxPool2d with overlapping windows is an error (Captum's numbers differ there: its softmax rule,
- * its max_unpool). Other nonlinear modules (GELU, LayerNorm, …) keep their plain gradient, as in
- * Captum, so completeness does not hold through them. Each input goes through the model together with its baseline: an
- * internal batch holds 2·⌊internalBatchSize / 2⌋ rows, at least 2.
- *
- * @example
- * ```ts
- * import { Conv2d, DeepLift, Flatten, Linear, MaxPool2d, randn, ReLU, Sequential } from "glassbox";
- * const model = new Sequential(new Conv2d(1, 4, 3), new ReLU(), new MaxPool2d(2), new Flatten(), new Linear(36, 2));
- * const { delta } = await new DeepLift(model).attributeWithDelta(randn([2, 1, 8, 8]), { target: 0, baselines: randn([1, 1, 8, 8]) });
- * const worst = Math.max(...Array.from(await delta.toArray(), Math.abs));
- * if (worst > 1e-3) throw new Error(`completeness error ${worst}`);
- * ```
- */
-/**
  * Modules where Captum's DeepLift would give other numbers than glassbox's: a Softmax module
  * (Captum applies its softmax rule there) and a MaxPool2d whose windows overlap (Captum's
  * max_unpool keeps one window's share where glassbox adds them). Under Captum's name these are
@@ -127,6 +104,29 @@ function refuseUnlikeCaptum(named: [string, Module][]): void {
   }
 }
 
+/**
+ * DeepLIFT (Rescale rule), as Captum's DeepLift: every ReLU, LeakyReLU, Sigmoid and Tanh module
+ * passes back g·Δy/Δx (its own gradient where |Δx| < eps), and every MaxPool2d passes back
+ * Captum's max-pool multiplier: with y = maxpool(x), y′ = maxpool(x′) and M = max(y, y′), each
+ * window sends g·(M − y′) to the position of x's maximum and g·(y − M) to the position of x′'s,
+ * and the input gradient is the sum divided by Δx (its own gradient where |Δx| < eps), so each
+ * window passes back exactly g·(y − y′). Linear layers, convolutions and average pooling are
+ * linear: their gradient already is their multiplier. Attributions sum to F(x) − F(x′) for
+ * models built from these modules (up to the eps fallback). A Softmax/LogSoftmax module or a
+ * MaxPool2d with overlapping windows is an error (Captum's numbers differ there: its softmax rule,
+ * its max_unpool). Other nonlinear modules (GELU, LayerNorm, …) keep their plain gradient, as in
+ * Captum, so completeness does not hold through them. Each input goes through the model together with its baseline: an
+ * internal batch holds 2·⌊internalBatchSize / 2⌋ rows, at least 2.
+ *
+ * @example
+ * ```ts
+ * import { Conv2d, DeepLift, Flatten, Linear, MaxPool2d, randn, ReLU, Sequential } from "glassbox";
+ * const model = new Sequential(new Conv2d(1, 4, 3), new ReLU(), new MaxPool2d(2), new Flatten(), new Linear(36, 2));
+ * const { delta } = await new DeepLift(model).attributeWithDelta(randn([2, 1, 8, 8]), { target: 0, baselines: randn([1, 1, 8, 8]) });
+ * const worst = Math.max(...Array.from(await delta.toArray(), Math.abs));
+ * if (worst > 1e-3) throw new Error(`completeness error ${worst}`);
+ * ```
+ */
 export class DeepLift extends Attribution {
   /** Attributions shaped like `x`. */
   async attribute(x: Tensor, options: DeepLiftOptions = {}): Promise<Tensor> {
