@@ -42,26 +42,12 @@ const FLAGS = {
   help: { type: "boolean" },
 } as const;
 
-interface Variant {
-  name: string;
+interface Variant extends gb.VariantSummary {
   /** What runs for accuracy and timing. */
   model: gb.Module;
   /** What the attributions are computed on (the float twin for int8 models). */
   explainModel: gb.Module;
-  params: number;
-  nonzero: number;
-  file: string;
-  bytes: number;
-  gzipBytes: number;
-  accuracy: number;
-  msPerBatch: number;
-  igDrift: number;
-  camDrift: number;
-  note: string;
 }
-
-/** One variant as summary.json holds it (what the report and the CLI test read). */
-export type VariantSummary = Omit<Variant, "model" | "explainModel">;
 
 const t0 = performance.now();
 const clock = () => {

@@ -7,7 +7,6 @@
  * those runs exist, attention maps (out/reverse) and the compression table (out/compress).
  */
 import * as gb from "../mod.ts";
-import type { VariantSummary } from "./compress_mnist.ts";
 
 const HELP = `deno task report [DIR] [options]
   DIR               the output directory of deno task train (default out/mnist)
@@ -462,11 +461,10 @@ async function main(): Promise<void> {
     });
   }
   if (await gb.fileExists(`${compressDir}/summary.json`)) {
-    const s = JSON.parse(await Deno.readTextFile(`${compressDir}/summary.json`)) as {
-      checkpoint?: string;
-      checkpointSha256?: string;
-      variants: VariantSummary[];
-    };
+    const s = gb.parseCompressSummary(
+      await Deno.readTextFile(`${compressDir}/summary.json`),
+      `${compressDir}/summary.json`,
+    );
     const source = s.checkpointSha256 === undefined
       ? warn(t.compressUnknown(compressDir, s.checkpoint ?? "?", ckpt))
       : s.checkpointSha256 === ckptSha

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import * as gb from "../mod.ts";
-import type { VariantSummary } from "../examples/compress_mnist.ts";
+import { parseCompressSummary, type VariantSummary } from "../src/compress/summary.ts";
 import { runScript } from "./run_script.ts";
 
 const compress = (...args: string[]) => runScript("examples/compress_mnist.ts", args);
@@ -61,7 +61,7 @@ Deno.test("deno task compress builds every variant; each file reloads to the rep
   ) {
     assert.ok((await Deno.stat(`${dir}/x/${f}`)).size > 500, f);
   }
-  const s = JSON.parse(await Deno.readTextFile(`${dir}/x/summary.json`));
+  const s = parseCompressSummary(await Deno.readTextFile(`${dir}/x/summary.json`));
   const v = new Map<string, VariantSummary>(s.variants.map((x: VariantSummary) => [x.name, x]));
   assert.deepEqual([...v.keys()], [
     "original (float32)",

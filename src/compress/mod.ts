@@ -21,6 +21,12 @@ export {
 } from "./int8.ts";
 export { loadQuantizedModel, type QuantizedSave, saveQuantizedModel } from "./save.ts";
 export {
+  type CompressSummary,
+  parseCompressSummary,
+  type SparsityPoint,
+  type VariantSummary,
+} from "./summary.ts";
+export {
   iterativePrune,
   type IterativePruneOptions,
   magnitudePrune,
