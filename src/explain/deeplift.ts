@@ -12,7 +12,6 @@ import { sum } from "../tensor/ops/reduce.ts";
 import { concat, reshape, slice } from "../tensor/ops/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import type { Module } from "../nn/module.ts";
-import type { MaxPool2d } from "../nn/conv.ts";
 import {
   type AttributeOptions,
   Attribution,
@@ -27,6 +26,7 @@ import {
 } from "./attribution.ts";
 import { grad } from "../tensor/autograd.ts";
 import { targetScores } from "./target.ts";
+import { moduleKind, poolWindow } from "./module_kind.ts";
 import type { AttributionWithDelta } from "./integrated_gradients.ts";
 
 /**
@@ -82,18 +82,17 @@ export interface DeepLiftOptions extends AttributeOptions {
  */
 function refuseUnlikeCaptum(named: [string, Module][]): void {
   for (const [path, m] of named) {
-    if (m.typeName === "Softmax" || m.typeName === "LogSoftmax") {
+    const kind = moduleKind(m);
+    if (kind === "Softmax" || kind === "LogSoftmax") {
       throw new Error(
         `DeepLift: module "${path}" is a ${m.typeName}; Captum's DeepLift applies its own softmax rule there, which glassbox does not implement, so explain the logits (the model without its final ${m.typeName})`,
       );
     }
-    if (m.typeName === "MaxPool2d") {
-      const p = m as MaxPool2d;
-      const pair = (v: number | [number, number]) => typeof v === "number" ? [v, v] : v;
-      const k = pair(p.kernelSize), st = pair(p.stride ?? p.kernelSize);
+    if (kind === "MaxPool2d") {
+      const { kernel: k, stride: st } = poolWindow(m);
       if (st[0] < k[0] || st[1] < k[1]) {
         throw new Error(
-          `DeepLift: module "${path}" is a MaxPool2d with overlapping windows (kernel ${
+          `DeepLift: module "${path}" is a ${m.typeName} with overlapping windows (kernel ${
             k.join("×")
           }, stride ${
             st.join("×")
@@ -115,7 +114,9 @@ function refuseUnlikeCaptum(named: [string, Module][]): void {
  * models built from these modules (up to the eps fallback). A Softmax/LogSoftmax module or a
  * MaxPool2d with overlapping windows is an error (Captum's numbers differ there: its softmax rule,
  * its max_unpool). Other nonlinear modules (GELU, LayerNorm, …) keep their plain gradient, as in
- * Captum, so completeness does not hold through them. Each input goes through the model together with its baseline: an
+ * Captum, so completeness does not hold through them. A model loaded from ONNX gets the same rules
+ * at its Relu, LeakyRelu, Sigmoid, Tanh and MaxPool nodes (and the same refusals at Softmax).
+ * Each input goes through the model together with its baseline: an
  * internal batch holds 2·⌊internalBatchSize / 2⌋ rows, at least 2.
  *
  * @example
@@ -140,7 +141,7 @@ export class DeepLift extends Attribution {
       const table = await this.targets(x, options.target); // before the hooks: they expect [inputs; baselines]
       const named = this.model.namedModules(), modules = named.map(([, m]) => m);
       refuseUnlikeCaptum(named);
-      for (const m of modules.filter((m) => NONLINEAR.has(m.typeName))) {
+      for (const m of modules.filter((m) => NONLINEAR.has(moduleKind(m)))) {
         this.hold(m.registerForwardHook((_m, [input], out) => {
           // rows [0, R) are inputs, [R, 2R) their baselines: m = Δy/Δx, the same for both halves
           const R = input.shape[0] / 2;
@@ -152,7 +153,7 @@ export class DeepLift extends Attribution {
           return rewrite(input, out, (g, own) => choose(mask2, mul(g, both), own(g)));
         }));
       }
-      for (const m of modules.filter((m) => m.typeName === "MaxPool2d")) {
+      for (const m of modules.filter((m) => moduleKind(m) === "MaxPool2d")) {
         this.hold(m.registerForwardHook((_m, [input], out) =>
           rewrite(input, out, (g, own) => {
             // Captum's maxpool rule (captum/attr/_core/deep_lift.py, maxpool)

@@ -9,6 +9,7 @@ import type { Module } from "../nn/module.ts";
 import { record } from "../tensor/graph.ts";
 import { launchBinary } from "../tensor/kernels.ts";
 import type { Tensor } from "../tensor/tensor.ts";
+import { moduleKind } from "./module_kind.ts";
 import { type AttributeOptions, Attribution, perTarget } from "./attribution.ts";
 
 /**
@@ -29,9 +30,9 @@ export function withGradient(
   return record(output._view(output.shape), op, [input], (g) => [backward(g)], [input]);
 }
 
-/** The ReLU modules of a model (the layers the rules apply to). */
+/** The ReLU modules of a model (the layers the rules apply to; an ONNX model's Relu nodes too). */
 export function reluModules(model: Module): Module[] {
-  return model.namedModules().map(([, m]) => m).filter((m) => m.typeName === "ReLU");
+  return model.namedModules().map(([, m]) => m).filter((m) => moduleKind(m) === "ReLU");
 }
 
 /** The base of the ReLU-rule methods: each ReLU module's gradient is replaced by `rule`. */

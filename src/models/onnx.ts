@@ -18,6 +18,7 @@ import {
   div,
   erf,
   gelu,
+  leakyRelu,
   mul,
   neg,
   pow,
@@ -33,7 +34,7 @@ import { embedding, layerNorm } from "../tensor/ops/attention.ts";
 import { mean } from "../tensor/ops/reduce.ts";
 import { where } from "../tensor/ops/select.ts";
 import { concat, expand, permute, reshape, slice } from "../tensor/ops/shape.ts";
-import { softmax } from "../tensor/ops/softmax.ts";
+import { logSoftmax, softmax } from "../tensor/ops/softmax.ts";
 import { untrack } from "../tensor/scope.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import { Module } from "../nn/module.ts";
@@ -676,6 +677,17 @@ function floatTensor(c: OpContext, i: number): Tensor {
   return t;
 }
 
+/** Softmax and LogSoftmax: one axis from opset 13 on, before it everything from `axis` on as one row. */
+function softmaxOp(f: (x: Tensor, axis: number) => Tensor): (c: OpContext) => Tensor {
+  return (c) => {
+    const x = c.tensor(0);
+    const axis = normAxis(c.node, c.attrs.int("axis", c.opset >= 13 ? -1 : 1), x.ndim);
+    if (c.opset >= 13 || axis === x.ndim - 1) return f(x, axis);
+    const flat = reshape(x, [prod(x.shape.slice(0, axis)), prod(x.shape.slice(axis))]);
+    return reshape(f(flat, -1), x.shape);
+  };
+}
+
 const TENSOR_OPS: Record<string, TensorOp> = {
   Identity: (c) => c.tensor(0),
   Dropout: (c) => {
@@ -699,6 +711,7 @@ const TENSOR_OPS: Record<string, TensorOp> = {
   },
   Neg: unaryOp(neg),
   Relu: unaryOp(relu),
+  LeakyRelu: (c) => leakyRelu(c.tensor(0), c.attrs.float("alpha", 0.01)),
   Sigmoid: unaryOp(sigmoid),
   Tanh: unaryOp(tanh),
   Erf: unaryOp(erf),
@@ -707,14 +720,8 @@ const TENSOR_OPS: Record<string, TensorOp> = {
     STATIC_CHECKS.Gelu(c.attrs);
     return gelu(c.tensor(0));
   },
-  Softmax: (c) => {
-    const x = c.tensor(0);
-    const axis = normAxis(c.node, c.attrs.int("axis", c.opset >= 13 ? -1 : 1), x.ndim);
-    if (c.opset >= 13 || axis === x.ndim - 1) return softmax(x, axis);
-    // before opset 13: softmax over everything from `axis` on, as one flattened row
-    const flat = reshape(x, [prod(x.shape.slice(0, axis)), prod(x.shape.slice(axis))]);
-    return reshape(softmax(flat, -1), x.shape);
-  },
+  Softmax: softmaxOp(softmax),
+  LogSoftmax: softmaxOp(logSoftmax),
   MatMul: (c) => matmul(c.tensor(0), c.tensor(1)),
   Gemm: gemm,
   Conv: conv,
@@ -890,6 +897,8 @@ const KNOWN_ATTRS: Record<string, string[]> = {
   BatchNormalization: ["epsilon", "momentum", "training_mode", "spatial"],
   LayerNormalization: ["axis", "epsilon", "stash_type"],
   Softmax: ["axis"],
+  LogSoftmax: ["axis"],
+  LeakyRelu: ["alpha"],
   Flatten: ["axis"],
   Reshape: ["allowzero"],
   Transpose: ["perm"],
