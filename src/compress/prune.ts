@@ -8,6 +8,7 @@
  */
 import { Conv2d } from "../nn/conv.ts";
 import { Linear } from "../nn/linear.ts";
+import { OnnxModel } from "../models/onnx.ts";
 import type { Module } from "../nn/module.ts";
 import { tensor } from "../tensor/create.ts";
 import { noGrad } from "../tensor/graph.ts";
@@ -24,8 +25,12 @@ export interface PruneOptions {
   parameters?: string[];
 }
 
-/** The names of the weights of a model's Linear and Conv2d layers. */
+/**
+ * The names of the weights of a model's Linear and Conv2d layers (for a model loaded from ONNX,
+ * the weights of its Conv, Gemm and MatMul nodes: `OnnxModel.weightNames`).
+ */
 export function prunableWeights(model: Module): string[] {
+  if (model instanceof OnnxModel) return model.weightNames();
   return model.namedModules().filter(([, m]) => m instanceof Linear || m instanceof Conv2d)
     .map(([n]) => (n ? `${n}.weight` : "weight"));
 }

@@ -1162,6 +1162,37 @@ export class OnnxModel extends Module {
     return this.#named(false, prefix);
   }
 
+  /**
+   * The weight initializers of its Conv and Gemm nodes and of MatMul nodes whose second operand is
+   * one: the tensors that are a Conv2d's or a Linear's weight in the model that was exported (what
+   * magnitude pruning removes from; biases and normalisation parameters are left out).
+   *
+   * @example
+   * ```ts
+   * import { buildOnnxModel } from "glassbox";
+   * const model = buildOnnxModel({
+   *   opset: 17, producer: "hand", metadata: {},
+   *   inputs: [{ name: "x", type: "float", shape: [1, 2] }],
+   *   outputs: [{ name: "y", type: "float", shape: [1, 1] }],
+   *   initializers: [
+   *     { name: "w", dims: [1, 2], type: "float", data: new Float32Array([2, 3]) },
+   *     { name: "b", dims: [1], type: "float", data: new Float32Array([1]) },
+   *   ],
+   *   nodes: [{ name: "fc", opType: "Gemm", domain: "", inputs: ["x", "w", "b"], outputs: ["y"], attributes: { transB: { type: "int", value: 1 } } }],
+   * });
+   * if (JSON.stringify(model.weightNames()) !== '["w"]') throw new Error(String(model.weightNames()));
+   * ```
+   */
+  weightNames(): string[] {
+    const names = new Set<string>();
+    for (const n of this.#graph.nodes) {
+      const w = n.inputs[1];
+      if (!["Conv", "Gemm", "MatMul"].includes(n.opType) || !w) continue;
+      if (this.#tensors.has(w) && !this.#buffers.has(w)) names.add(w);
+    }
+    return [...names];
+  }
+
   /** The BatchNormalization statistics under their ONNX initializer names. */
   override namedBuffers(prefix = ""): [string, Tensor][] {
     return this.#named(true, prefix);
