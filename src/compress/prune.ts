@@ -10,7 +10,7 @@ import { Conv2d } from "../nn/conv.ts";
 import { Linear } from "../nn/linear.ts";
 import type { Module } from "../nn/module.ts";
 import { tensor } from "../tensor/create.ts";
-import { noGrad } from "../tensor/graph.ts";
+import { noGrad } from "../tensor/mod.ts";
 import { mul } from "../tensor/ops/elementwise.ts";
 import type { RemovableHandle, Tensor } from "../tensor/tensor.ts";
 
