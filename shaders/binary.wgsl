@@ -8,6 +8,8 @@
 // Bindings: 0 A (read), 1 B (read), 2 Z (write),
 //           3 uniform P { n (in units of T), rank, out shape[8], a strides[8], b strides[8] }
 //           (stride 0 = broadcast).
+// `defineBinary` (src/tensor/define.ts) passes its forward expression as OP (and each partial
+// derivative as the OP of a second launch, multiplied by the upstream gradient in a third).
 
 struct Params {
   n: u32, rank: u32, _p0: u32, _p1: u32,

@@ -8,6 +8,8 @@
 //            src/tensor/kernels.ts).
 // Bindings: 0 X (read), 1 Y (write), 2 uniform P { n (in units of T), a, b }.
 // One invocation per T; the grid may be 2-D when n needs more than 65535 workgroups.
+// Ops defined outside the engine run here too: `defineUnary` (src/tensor/define.ts) passes its
+// forward expression as OP.
 
 struct Params { n: u32, a: f32, b: f32 }
 

@@ -4,6 +4,7 @@
 //            T (f32 or vec4f) and APPLY as in unary.wgsl.
 // Bindings: 0 X = input (read), 1 Y = forward output (read), 2 G = upstream gradient (read),
 //           3 GX (write), 4 uniform P { n (in units of T), a, b }.
+// `defineUnary` (src/tensor/define.ts) passes its derivative expression as DERIV.
 
 struct Params { n: u32, a: f32, b: f32 }
 

@@ -33,6 +33,64 @@ for (const [entry, dirs] of Object.entries(allowed)) {
   });
 }
 
+/** The engine's internals: the kernel launchers, the graph recorder, the GPU runtime. */
+const ENGINE_INTERNALS = [/^src\/tensor\/kernels\.ts$/, /^src\/tensor\/graph\.ts$/, /^src\/gpu\//];
+/** Members of Tensor marked @internal that features must not touch (public: detach, copy_, customGradient). */
+const INTERNAL_MEMBERS = /\.(_view|_node|_storage|_markModified)\b/;
+const FEATURES = ["src/explain", "src/compress", "src/report", "src/serve", "src/apps", "src/diagnose"];
+
+/** Every .ts file under `dir`, recursively. */
+async function tsFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    const path = `${dir}/${e.name}`;
+    if (e.isDirectory) out.push(...await tsFiles(path));
+    else if (path.endsWith(".ts")) out.push(path);
+  }
+  return out.sort();
+}
+
+/** The repository-relative paths a file imports (static and `export … from`), resolved. */
+function importsOf(path: string, code: string): string[] {
+  const base = new URL(path, "file:///r/");
+  return [
+    ...code.matchAll(
+      /^\s*(?:import|export)\b[^'"]*?\bfrom\s+["']([^"']+)["']|^\s*import\s+["']([^"']+)["']/gm,
+    ),
+  ]
+    .map((m) => m[1] ?? m[2])
+    .filter((s) => s.startsWith("."))
+    .map((s) => new URL(s, base).pathname.slice("/r/".length));
+}
+
+Deno.test("features (explain, compress, report, serve, apps, diagnose) use the engine's public surface: no kernel launchers, graph internals, src/gpu or @internal tensor members", async () => {
+  const violations: string[] = [];
+  for (const dir of FEATURES) {
+    for (const file of await tsFiles(dir)) {
+      const code = await Deno.readTextFile(file);
+      for (const dep of importsOf(file, code)) {
+        if (ENGINE_INTERNALS.some((r) => r.test(dep))) violations.push(`${file} imports ${dep}`);
+      }
+      const uncommented = code.replace(/\/\*[\s\S]*?\*\//g, "").replace(/\/\/.*$/gm, "");
+      const member = uncommented.match(INTERNAL_MEMBERS);
+      if (member) violations.push(`${file} uses ${member[0]}`);
+    }
+  }
+  assert.deepEqual(violations, []);
+});
+
+Deno.test("the import scanner of the layering test sees static imports, re-exports and side-effect imports", () => {
+  const code = `import { a } from "../tensor/kernels.ts";\nimport type { B } from "../gpu/pool.ts";\n` +
+    `export { c } from "./x.ts";\nimport "../tensor/graph.ts";\nimport {\n  d,\n} from "../nn/module.ts";\n`;
+  assert.deepEqual(importsOf("src/explain/y.ts", code), [
+    "src/tensor/kernels.ts",
+    "src/gpu/pool.ts",
+    "src/explain/x.ts",
+    "src/tensor/graph.ts",
+    "src/nn/module.ts",
+  ]);
+});
+
 Deno.test("the engine (tensor, nn, optim), models and their persistence, explanations, compression, diagnosis and words, and viz make no Deno-only calls", async () => {
   const offenders: string[] = [];
   for (

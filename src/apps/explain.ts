@@ -20,7 +20,7 @@ import { encodeSafetensors } from "../io/safetensors.ts";
 import type { ExplanationProfile } from "../models/profile.ts";
 import type { Module } from "../nn/module.ts";
 import { full, tensor } from "../tensor/create.ts";
-import { noGrad } from "../tensor/graph.ts";
+import { noGrad } from "../tensor/mod.ts";
 import { softmax } from "../tensor/ops/softmax.ts";
 import { scope } from "../tensor/scope.ts";
 import type { Tensor } from "../tensor/tensor.ts";

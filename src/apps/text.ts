@@ -21,7 +21,7 @@ import { LayerIntegratedGradients } from "../explain/layer_integrated.ts";
 import { captureAttention } from "../inspect/attention.ts";
 import { Adam } from "../optim/adam.ts";
 import { tensor } from "../tensor/create.ts";
-import { noGrad } from "../tensor/graph.ts";
+import { noGrad } from "../tensor/mod.ts";
 import { backward } from "../tensor/autograd.ts";
 import { crossEntropy } from "../tensor/ops/loss.ts";
 import { softmax } from "../tensor/ops/softmax.ts";

@@ -5,7 +5,7 @@
 import type { Dataset } from "../nn/evaluate.ts";
 import { fit, type FitOptions } from "../nn/fit.ts";
 import type { Module } from "../nn/module.ts";
-import { noGrad } from "../tensor/graph.ts";
+import { noGrad } from "../tensor/mod.ts";
 import { distillationLoss } from "./qat.ts";
 
 /** Options for `distill`: those of `fit` (but the loss), and the distillation's. */

@@ -10,8 +10,7 @@ import { Linear } from "../nn/linear.ts";
 import { Module } from "../nn/module.ts";
 import { Sequential } from "../nn/sequential.ts";
 import { cloneModel } from "../models/clone.ts";
-import { noGrad } from "../tensor/graph.ts";
-import { launchUnary } from "../tensor/kernels.ts";
+import { defineUnary, noGrad } from "../tensor/mod.ts";
 import { conv2d } from "../tensor/ops/conv.ts";
 import { abs, add, div, mul, sub } from "../tensor/ops/elementwise.ts";
 import { linear } from "../tensor/ops/matmul.ts";
@@ -19,6 +18,9 @@ import { max } from "../tensor/ops/reduce.ts";
 import { reshape } from "../tensor/ops/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { fakeQuantize } from "./qat.ts";
+
+/** x rounded to the nearest integer, halves to even (WGSL's `round`); no gradient. */
+const round = defineUnary({ name: "round", forward: "round(x)" });
 
 /**
  * w on the symmetric per-output-channel int8 grid (scale_r = max|w_r| / 127, as
@@ -35,7 +37,7 @@ export function fakeQuantizeWeight(w: Tensor): Tensor {
   const delta = noGrad(() => {
     const rows = reshape(w, [w.shape[0], w.size / Math.max(1, w.shape[0])]);
     const scale = div(add(max(abs(rows), 1, true), 1e-30), 127);
-    const q = mul(launchUnary(div(rows, scale), "round(x)"), scale);
+    const q = mul(round(div(rows, scale)), scale);
     return reshape(sub(q, rows), w.shape);
   });
   return add(w, delta);

@@ -4,15 +4,9 @@
  * distillation, each measured.
  */
 export {
-  type Int8Adapter,
-  type Int8DotPath,
-  int8DotPath,
-  int8Matmul,
   packInt8,
   QuantizedConv2d,
   QuantizedLinear,
-  quantizeInput,
-  type QuantizeInputLabel,
   quantizePerChannel,
   quantizeValues,
   roundHalfEven,

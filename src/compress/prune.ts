@@ -11,7 +11,7 @@ import { Linear } from "../nn/linear.ts";
 import { OnnxModel } from "../models/onnx.ts";
 import type { Module } from "../nn/module.ts";
 import { tensor } from "../tensor/create.ts";
-import { noGrad } from "../tensor/graph.ts";
+import { noGrad } from "../tensor/mod.ts";
 import { mul } from "../tensor/ops/elementwise.ts";
 import type { RemovableHandle, Tensor } from "../tensor/tensor.ts";
 

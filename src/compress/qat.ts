@@ -3,8 +3,7 @@
  * pass sees int8-rounded values, the backward pass a straight-through estimator: Bengio et al.
  * 2013, Jacob et al. 2018), and the distillation loss of Hinton, Vinyals & Dean (2015).
  */
-import { noGrad, record } from "../tensor/graph.ts";
-import { launchUnary, launchUnaryBackward } from "../tensor/kernels.ts";
+import { defineUnary, noGrad } from "../tensor/mod.ts";
 import { crossEntropy } from "../tensor/ops/loss.ts";
 import { add, mul, sub } from "../tensor/ops/elementwise.ts";
 import { sum } from "../tensor/ops/reduce.ts";
@@ -27,16 +26,15 @@ export function fakeQuantize(x: Tensor, scale: number): Tensor {
   if (!(scale > 0) || !Number.isFinite(scale)) {
     throw new Error(`fakeQuantize: scale must be positive, got ${scale}`);
   }
-  const inv = 1 / scale;
-  const y = launchUnary(x, "clamp(round(x * a), -127.0, 127.0) * b", inv, scale);
-  return record(
-    y,
-    "fakeQuantize",
-    [x],
-    (g) => [launchUnaryBackward(x, y, g, "select(0.0, 1.0, abs(x * a) <= 127.5)", inv, scale)],
-    [x],
-  );
+  return fakeQuantizeOp(x, 1 / scale, scale);
 }
+
+/** y = clamp(round(x · a), ±127) · b, with the straight-through derivative (a = 1/scale, b = scale). */
+const fakeQuantizeOp = defineUnary({
+  name: "fakeQuantize",
+  forward: "clamp(round(x * a), -127.0, 127.0) * b",
+  derivative: "select(0.0, 1.0, abs(x * a) <= 127.5)",
+});
 
 /**
  * Knowledge distillation (Hinton et al. 2015): α · T² · KL(softmax(teacher/T) ‖ softmax(student/T))

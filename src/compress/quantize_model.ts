@@ -12,13 +12,14 @@ import { Linear } from "../nn/linear.ts";
 import { Module } from "../nn/module.ts";
 import { Sequential } from "../nn/sequential.ts";
 import { tensor } from "../tensor/create.ts";
-import { noGrad } from "../tensor/graph.ts";
+import { noGrad } from "../tensor/mod.ts";
 import { reshape } from "../tensor/ops/shape.ts";
 import { scope } from "../tensor/scope.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { calibrate, type CalibrationOptions, inputScales as scalesOf } from "./calibrate.ts";
 import { fakeQuantModel } from "./fake_quant.ts";
-import { type Int8DotPath, QuantizedConv2d, QuantizedLinear, sqnr } from "./int8.ts";
+import type { Int8DotPath } from "../tensor/mod.ts";
+import { QuantizedConv2d, QuantizedLinear, sqnr } from "./int8.ts";
 
 /** Options for `quantizeModel`. */
 export interface QuantizeOptions {

@@ -12,7 +12,8 @@ import { writeAtomic, type WriteOptions } from "../io/file.ts";
 import { loadModel } from "../io/checkpoint.ts";
 import { architectureMetadata, hostState, profileEntry } from "../models/persist.ts";
 import { type ExplanationProfile, modelProfile } from "../models/profile.ts";
-import { type Int8DotPath, quantizePerChannel } from "./int8.ts";
+import type { Int8DotPath } from "../tensor/mod.ts";
+import { quantizePerChannel } from "./int8.ts";
 import { QuantizedModel, quantizeModel } from "./quantize_model.ts";
 
 /** What `saveQuantizedModel` wrote. */

@@ -5,7 +5,7 @@
 import type { Dataset } from "../nn/evaluate.ts";
 import type { Module } from "../nn/module.ts";
 import { tensor } from "../tensor/create.ts";
-import { noGrad } from "../tensor/graph.ts";
+import { noGrad } from "../tensor/mod.ts";
 import { scope } from "../tensor/scope.ts";
 
 /** Every sample's logits and what follows from them. */

@@ -6,12 +6,12 @@
 import type { Module } from "../nn/module.ts";
 import { grad } from "../tensor/autograd.ts";
 import { full, tensor } from "../tensor/create.ts";
-import { noGrad } from "../tensor/graph.ts";
+import { noGrad } from "../tensor/mod.ts";
 import { sum } from "../tensor/ops/reduce.ts";
 import { broadcastShapes } from "../tensor/ops/elementwise.ts";
 import { concat, expand, reshape, slice } from "../tensor/ops/shape.ts";
 import { scope } from "../tensor/scope.ts";
-import { sync } from "../gpu/queue.ts";
+import { settle } from "../tensor/mod.ts";
 import { assertFloat, type RemovableHandle, type Tensor } from "../tensor/tensor.ts";
 import { resolveTarget, type Target, targetScores, type TargetTable } from "./target.ts";
 
@@ -119,7 +119,7 @@ export abstract class Attribution {
    * with them, which costs nothing extra).
    */
   protected gradients(rows: Tensor, index: Int32Array, weights?: ArrayLike<number>): Tensor {
-    const leaf = rows._view(rows.shape).requiresGrad_(true);
+    const leaf = rows.detach().requiresGrad_(true);
     const scores = targetScores(this.model.forward(leaf), index);
     const [g] = weights
       ? grad(scores, [leaf], tensor(Float32Array.from(weights), [index.length]))
@@ -229,7 +229,7 @@ export async function chunked<T>(
     const e = Math.min(total, s + size);
     out.push(await scope(() => fn(s, e))); // results pass to the caller's scope
     if (onProgress) {
-      await sync(); // the work is really done before it is reported
+      await settle(); // the work is really done before it is reported
       onProgress(e, total);
     }
   }

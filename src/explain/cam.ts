@@ -5,8 +5,8 @@
  * Definitions follow pytorch-grad-cam; each class names its paper.
  */
 import { tensor } from "../tensor/create.ts";
-import { launchBinary } from "../tensor/kernels.ts";
-import { add, mul, relu, sub } from "../tensor/ops/elementwise.ts";
+import { defineBinary, noGrad } from "../tensor/mod.ts";
+import { add, div, mul, relu, sub } from "../tensor/ops/elementwise.ts";
 import { max, mean, sum } from "../tensor/ops/reduce.ts";
 import { interpolate } from "../tensor/ops/resize.ts";
 import { expand, reshape, slice } from "../tensor/ops/shape.ts";
@@ -16,7 +16,6 @@ import { type AttributeOptions, perTarget, repeatRows } from "./attribution.ts";
 import { LayerAttribution } from "./layer.ts";
 import { GuidedBackprop } from "./relu_rules.ts";
 import { targetScores } from "./target.ts";
-import { noGrad } from "../tensor/graph.ts";
 
 /** Options for the CAM methods. */
 export interface CamOptions extends AttributeOptions {
@@ -128,7 +127,7 @@ export class XGradCAM extends CamAttribution {
   /** The map before the final ReLU: [B, 1, h, w] (see the class comment). */
   protected map(act: Tensor, grad: Tensor | null): Tensor {
     const total = add(sum(act, [2, 3], true), 1e-7);
-    return weighted(act, sum(mul(grad!, launchBinary(act, total, "a / b", act.shape)), [2, 3]));
+    return weighted(act, sum(mul(grad!, div(act, total)), [2, 3]));
   }
 }
 
@@ -150,21 +149,19 @@ export class GradCAMPlusPlus extends CamAttribution {
     const sumA = expand(sum(act, [2, 3], true), act.shape);
     // α_ij = g² / (2g² + ΣA·g³ + 1e-6), 0 where g = 0 (as pytorch-grad-cam)
     const g2 = mul(g, g);
-    const denom = launchBinary(
-      g2,
-      launchBinary(sumA, mul(g2, g), "a * b", g.shape),
-      "2.0 * a + b + 1e-6",
-      g.shape,
-    );
-    const alpha = launchBinary(
-      launchBinary(g2, denom, "a / b", g.shape),
-      g,
-      "select(a, 0.0, b == 0.0)",
-      g.shape,
-    );
+    const denom = plusPlusDenominator(g2, mul(sumA, mul(g2, g)));
+    const alpha = zeroWhereZero(div(g2, denom), g);
     return weighted(act, sum(mul(relu(g), alpha), [2, 3]));
   }
 }
+
+/** 2a + b + 1e-6 (Grad-CAM++'s denominator, 2g² + ΣA·g³ + 1e-6, as pytorch-grad-cam). */
+const plusPlusDenominator = defineBinary({
+  name: "GradCAMPlusPlus.denominator",
+  forward: "2.0 * a + b + 1e-6",
+});
+/** a, or 0 where b = 0. */
+const zeroWhereZero = defineBinary({ name: "GradCAMPlusPlus.alpha", forward: "select(a, 0.0, b == 0.0)" });
 
 /**
  * LayerCAM: Σ_k ReLU(∂F/∂A^k) ⊙ A^k per position (useful in shallow layers too). Jiang, Zhang,
@@ -344,7 +341,7 @@ function channelMasks(act: Tensor, H: number, W: number): Tensor {
   const [B, K] = act.shape;
   const flat = reshape(up, [B, K, H * W]);
   const hi = max(flat, 2, true), lo = neg(max(neg(flat), 2, true));
-  const norm = launchBinary(sub(flat, lo), add(sub(hi, lo), 1e-8), "a / b", flat.shape); // eps as pytorch-grad-cam
+  const norm = div(sub(flat, lo), add(sub(hi, lo), 1e-8)); // eps as pytorch-grad-cam
   return reshape(norm, [B, K, H, W]);
 }
 
@@ -436,7 +433,7 @@ export class AblationCAM extends CamAttribution {
       h.remove();
     }
     const y = reshape(base, [B, 1]);
-    const drop = launchBinary(sub(y, reshape(ablated, [B, K])), y, "a / b", [B, K]);
+    const drop = div(sub(y, reshape(ablated, [B, K])), y);
     return weighted(act, drop);
   }
 }

@@ -5,8 +5,7 @@
  * input and the baseline instead of the local derivative (Ancona et al., 2018, write it as
  * this modified gradient). The input and the baseline go through the model in one batch.
  */
-import { record } from "../tensor/graph.ts";
-import { launchBinary } from "../tensor/kernels.ts";
+import { customGradient, defineBinary } from "../tensor/mod.ts";
 import { add, mul, sub } from "../tensor/ops/elementwise.ts";
 import { sum } from "../tensor/ops/reduce.ts";
 import { concat, reshape, slice } from "../tensor/ops/shape.ts";
@@ -44,26 +43,29 @@ function rewrite(
   out: Tensor,
   rule: (g: Tensor, own: (h: Tensor) => Tensor) => Tensor,
 ): Tensor {
-  const node = out._node;
-  if (!node) return out; // not differentiated (a forward without the gradient)
-  return record(out._view(out.shape), "DeepLift", [input], (g, ctx) => {
-    const own = (h: Tensor) => node.backward(h, ctx)[0]!;
+  if (out.isLeaf) return out; // not differentiated (a forward without the gradient)
+  return customGradient(out, [input], (g, ctx) => {
+    const own = (h: Tensor) => ctx.original(h)[0]!;
     return [rule(g, own)];
-  }, [input]);
+  }, { name: "DeepLift" });
 }
 
 /** The elementwise `a ≥ eps ? 1 : 0` on |Δx| and `a / b` where |b| ≥ eps (0 elsewhere). */
 function ratioAndMask(num: Tensor, dx: Tensor, eps: number): { ratio: Tensor; mask: Tensor } {
   const e = eps.toExponential();
-  return {
-    ratio: launchBinary(num, dx, `select(0.0, a / b, abs(b) >= ${e})`, dx.shape),
-    mask: launchBinary(dx, dx, `select(0.0, 1.0, abs(a) >= ${e})`, dx.shape),
-  };
+  const ratio = defineBinary({ name: "DeepLift.ratio", forward: `select(0.0, a / b, abs(b) >= ${e})` });
+  const mask = defineBinary({ name: "DeepLift.mask", forward: `select(0.0, 1.0, abs(a) >= ${e})` });
+  return { ratio: ratio(num, dx), mask: mask(dx, dx) };
 }
+
+/** (1 − a) ⊙ b (the complement of a 0/1 mask, applied). */
+const complement = defineBinary({ name: "DeepLift.complement", forward: "(1.0 - a) * b" });
+/** The larger of a and b, elementwise. */
+const maximum = defineBinary({ name: "maximum", forward: "max(a, b)" });
 
 /** mask ⊙ a + (1 − mask) ⊙ b. */
 function choose(mask: Tensor, a: Tensor, b: Tensor): Tensor {
-  return add(mul(mask, a), launchBinary(mask, b, "(1.0 - a) * b", b.shape));
+  return add(mul(mask, a), complement(mask, b));
 }
 
 /** Options for `DeepLift.attribute`. */
@@ -159,7 +161,7 @@ export class DeepLift extends Attribution {
             // Captum's maxpool rule (captum/attr/_core/deep_lift.py, maxpool)
             const R = input.shape[0] / 2;
             const y = slice(out, 0, R), yRef = slice(out, R);
-            const top = launchBinary(y, yRef, "max(a, b)", y.shape);
+            const top = maximum(y, yRef);
             const dOut = concat([sub(top, yRef), sub(y, top)], 0);
             // the pooling's own backward scatters each half to the winners of that half
             const spread = own(mul(g, dOut));
@@ -180,7 +182,7 @@ export class DeepLift extends Attribution {
         const index = new Int32Array(2 * (e - s));
         index.set(table.index.subarray(s, e), 0);
         index.set(table.index.subarray(s, e), e - s);
-        const leaf = both._view(both.shape).requiresGrad_(true);
+        const leaf = both.detach().requiresGrad_(true);
         const scores = targetScores(this.model.forward(leaf), index);
         const [g] = grad(sum(scores), [leaf]);
         const diff = sub(slice(xr, s, e), slice(br, s, e));

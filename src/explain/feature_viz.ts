@@ -7,8 +7,7 @@
 import type { Module } from "../nn/module.ts";
 import { Adam } from "../optim/adam.ts";
 import { tensor } from "../tensor/create.ts";
-import { noGrad } from "../tensor/graph.ts";
-import { launchCopy } from "../tensor/kernels.ts";
+import { noGrad } from "../tensor/mod.ts";
 import { conv2d } from "../tensor/ops/conv.ts";
 import { mean, sum } from "../tensor/ops/reduce.ts";
 import { mul, sub } from "../tensor/ops/elementwise.ts";
@@ -124,11 +123,12 @@ export async function visualizeFeature(model: Module, options: VisualizeOptions)
       if (blurEvery && (s + 1) % blurEvery === 0) {
         scope(() => {
           const [C, H, W] = padded;
-          const blurred = noGrad(() =>
-            conv2d(reshape(p, [C, 1, H, W]), tensor(GAUSS3, [1, 1, 3, 3]), null, { padding: 1 })
-          );
-          launchCopy(blurred, p, "float32", [p.size], [1], [1]);
-          p._markModified();
+          noGrad(() => {
+            const blurred = conv2d(reshape(p, [C, 1, H, W]), tensor(GAUSS3, [1, 1, 3, 3]), null, {
+              padding: 1,
+            });
+            p.copy_(reshape(blurred, p.shape));
+          });
         });
       }
     }

@@ -22,7 +22,7 @@ import {
 } from "./attribution.ts";
 import type { TargetTable } from "./target.ts";
 import { scope } from "../tensor/scope.ts";
-import { sync } from "../gpu/queue.ts";
+import { settle } from "../tensor/mod.ts";
 
 /**
  * The quadrature rules for the path integral. The first five are Captum's `method` names and
@@ -223,7 +223,7 @@ export class IntegratedGradients extends Attribution {
     const report = async (n: number) => {
       done += n;
       if (options.onProgress) {
-        await sync();
+        await settle();
         options.onProgress(done, total);
       }
     };

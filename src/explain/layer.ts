@@ -5,7 +5,7 @@
  */
 import type { Module } from "../nn/module.ts";
 import { grad } from "../tensor/autograd.ts";
-import { noGrad } from "../tensor/graph.ts";
+import { noGrad } from "../tensor/mod.ts";
 import { mul } from "../tensor/ops/elementwise.ts";
 import { sum } from "../tensor/ops/reduce.ts";
 import type { Tensor } from "../tensor/tensor.ts";
@@ -50,7 +50,7 @@ export abstract class LayerAttribution extends Attribution {
           `${this.constructor.name}: the layer ${this.layerName} ran twice in one forward pass`,
         );
       }
-      act = out._view(out.shape).requiresGrad_(true); // a leaf: the graph starts here
+      act = out.detach().requiresGrad_(true); // a leaf: the graph starts here
       return act;
     });
     try {

@@ -27,7 +27,7 @@ import {
 import { LayerAttribution } from "./layer.ts";
 import { targetScores } from "./target.ts";
 import { scope } from "../tensor/scope.ts";
-import { sync } from "../gpu/queue.ts";
+import { settle } from "../tensor/mod.ts";
 
 /** Options for the layer path methods. */
 export interface LayerIntegratedOptions extends IntegratedGradientsOptions {
@@ -41,7 +41,7 @@ function progress(total: number, onProgress?: (done: number, total: number) => v
   return async (n: number) => {
     done += n;
     if (onProgress) {
-      await sync();
+      await settle();
       onProgress(done, total);
     }
   };
@@ -142,7 +142,7 @@ export class LayerIntegratedGradients extends LayerAttribution {
     index: Int32Array,
     weights: Float32Array,
   ): Tensor {
-    const leaf = value._view(value.shape).requiresGrad_(true);
+    const leaf = value.detach().requiresGrad_(true);
     const h = this.layer.registerForwardHook(() => leaf);
     try {
       const scores = targetScores(this.model.forward(rows), index);

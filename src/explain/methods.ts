@@ -31,7 +31,7 @@ import type { Target } from "./target.ts";
 import type { ExplanationProfile, Modality } from "../models/profile.ts";
 import type { Module } from "../nn/module.ts";
 import { full, tensor, zeros } from "../tensor/create.ts";
-import { noGrad } from "../tensor/graph.ts";
+import { noGrad } from "../tensor/mod.ts";
 import { scope } from "../tensor/scope.ts";
 import { sum } from "../tensor/ops/reduce.ts";
 import { concat } from "../tensor/ops/shape.ts";

@@ -6,7 +6,7 @@
  */
 import type { Module } from "../nn/module.ts";
 import { tensor } from "../tensor/create.ts";
-import { noGrad } from "../tensor/graph.ts";
+import { noGrad } from "../tensor/mod.ts";
 import { softmax } from "../tensor/ops/softmax.ts";
 import { slice } from "../tensor/ops/shape.ts";
 import { Generator } from "../tensor/random.ts";

@@ -8,7 +8,7 @@ import { matmul } from "../tensor/ops/matmul.ts";
 import { mul, sub } from "../tensor/ops/elementwise.ts";
 import { where } from "../tensor/ops/select.ts";
 import { concat, reshape, slice } from "../tensor/ops/shape.ts";
-import { noGrad } from "../tensor/graph.ts";
+import { noGrad } from "../tensor/mod.ts";
 import { Generator } from "../tensor/random.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import {

@@ -6,9 +6,7 @@
  * module used twice in one pass is handled per call.
  */
 import type { Module } from "../nn/module.ts";
-import { record } from "../tensor/graph.ts";
-import { launchBinary } from "../tensor/kernels.ts";
-import type { Tensor } from "../tensor/tensor.ts";
+import { customGradient, defineBinary, type Tensor } from "../tensor/mod.ts";
 import { moduleKind } from "./module_kind.ts";
 import { type AttributeOptions, Attribution, perTarget } from "./attribution.ts";
 
@@ -27,8 +25,13 @@ export function withGradient(
       `${op}: expected an elementwise module, got input [${input.shape}] and output [${output.shape}]`,
     );
   }
-  return record(output._view(output.shape), op, [input], (g) => [backward(g)], [input]);
+  return customGradient(output, [input], (g) => [backward(g)], { name: op });
 }
+
+/** g where g > 0 and the forward input x > 0, else 0 (a = g, b = x). */
+const guided = defineBinary({ name: "GuidedBackprop.rule", forward: "select(0.0, a, a > 0.0 && b > 0.0)" });
+/** max(g, 0) (a = b = g). */
+const deconv = defineBinary({ name: "Deconvolution.rule", forward: "max(a, 0.0)" });
 
 /** The ReLU modules of a model (the layers the rules apply to; an ONNX model's Relu nodes too). */
 export function reluModules(model: Module): Module[] {
@@ -77,7 +80,7 @@ export abstract class ReluRuleAttribution extends Attribution {
 export class GuidedBackprop extends ReluRuleAttribution {
   /** Positive gradients where the input was positive. */
   protected rule(x: Tensor, g: Tensor): Tensor {
-    return launchBinary(g, x, "select(0.0, a, a > 0.0 && b > 0.0)", g.shape);
+    return guided(g, x);
   }
 }
 
@@ -96,6 +99,6 @@ export class GuidedBackprop extends ReluRuleAttribution {
 export class Deconvolution extends ReluRuleAttribution {
   /** ReLU of the gradient, whatever the input. */
   protected rule(_x: Tensor, g: Tensor): Tensor {
-    return launchBinary(g, g, "max(a, 0.0)", g.shape);
+    return deconv(g, g);
   }
 }

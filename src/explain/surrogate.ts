@@ -7,7 +7,7 @@
 import { tensor } from "../tensor/create.ts";
 import { where } from "../tensor/ops/select.ts";
 import { scope } from "../tensor/scope.ts";
-import { sync } from "../gpu/queue.ts";
+import { settle } from "../tensor/mod.ts";
 import { reshape, slice } from "../tensor/ops/shape.ts";
 import { Generator } from "../tensor/random.ts";
 import type { Tensor } from "../tensor/tensor.ts";
@@ -161,7 +161,7 @@ async function coalitionScores(
       return method.scoresOf(rows, new Int32Array(S).fill(index[e]), batch);
     }));
     if (options.onProgress) {
-      await sync();
+      await settle();
       options.onProgress(e + 1, E);
     }
   }

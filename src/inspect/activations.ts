@@ -3,7 +3,7 @@
  * and conv feature maps and filters as image grids.
  */
 import type { Module } from "../nn/module.ts";
-import { noGrad } from "../tensor/graph.ts";
+import { noGrad } from "../tensor/mod.ts";
 import { keep, scope } from "../tensor/scope.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { type Image, imageGrid } from "../viz/png.ts";
@@ -39,7 +39,7 @@ export async function captureActivations(model: Module, x: Tensor, bins = 30): P
         void got.push({
           label: name ? `${name} ${m.typeName}` : m.typeName,
           type: m.typeName,
-          output: keep(out._view(out.shape)),
+          output: keep(out.detach()),
         })
       )
     );

@@ -1,7 +1,7 @@
 /** Capturing attention: every MultiheadAttention call's weights during one forward pass. */
 import { MultiheadAttention } from "../nn/attention.ts";
 import type { Module } from "../nn/module.ts";
-import { noGrad } from "../tensor/graph.ts";
+import { noGrad } from "../tensor/mod.ts";
 import { grad } from "../tensor/autograd.ts";
 import { keep, scope } from "../tensor/scope.ts";
 import { mul } from "../tensor/ops/elementwise.ts";

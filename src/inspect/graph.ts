@@ -74,7 +74,7 @@ export async function modelGraph(model: Module, input: number[] | Tensor): Promi
     return await scope(() =>
       enableGrad(() => {
         const x = Array.isArray(input) ? zeros(input) : input;
-        const xi = x.requiresGrad ? x : x._view(x.shape).requiresGrad_(true);
+        const xi = x.requiresGrad ? x : x.detach().requiresGrad_(true);
         const out = model.forward(xi);
         return build(calls, xi, out);
       })

@@ -6,7 +6,7 @@
  */
 import type { Module } from "../nn/module.ts";
 import { grad } from "../tensor/autograd.ts";
-import { noGrad } from "../tensor/graph.ts";
+import { noGrad } from "../tensor/mod.ts";
 import { mul } from "../tensor/ops/elementwise.ts";
 import { scope } from "../tensor/scope.ts";
 import type { Tensor } from "../tensor/tensor.ts";

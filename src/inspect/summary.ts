@@ -3,7 +3,7 @@
  * count, multiply-accumulates and activation memory, from one forward pass.
  */
 import type { Module } from "../nn/module.ts";
-import { noGrad } from "../tensor/graph.ts";
+import { noGrad } from "../tensor/mod.ts";
 import { zeros } from "../tensor/create.ts";
 import { scope } from "../tensor/scope.ts";
 import type { Tensor } from "../tensor/tensor.ts";

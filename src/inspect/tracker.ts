@@ -7,7 +7,7 @@
 import { acquireBuffer, releaseBuffer } from "../gpu/pool.ts";
 import { copyBuffer } from "../gpu/queue.ts";
 import type { Module } from "../nn/module.ts";
-import { isGradEnabled } from "../tensor/graph.ts";
+import { isGradEnabled } from "../tensor/mod.ts";
 import type { RemovableHandle, Tensor } from "../tensor/tensor.ts";
 import {
   type Alarm,

@@ -10,7 +10,7 @@ import { deletionCurve, randomAttribution, spearman } from "../explain/metrics.t
 import type { ExplanationProfile } from "../models/profile.ts";
 import type { Module } from "../nn/module.ts";
 import { tensor } from "../tensor/create.ts";
-import { noGrad } from "../tensor/graph.ts";
+import { noGrad } from "../tensor/mod.ts";
 import { softmax } from "../tensor/ops/softmax.ts";
 import { scope } from "../tensor/scope.ts";
 import type { Tensor } from "../tensor/tensor.ts";

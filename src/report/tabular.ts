@@ -6,7 +6,7 @@
 import { IntegratedGradients } from "../explain/integrated_gradients.ts";
 import type { Module } from "../nn/module.ts";
 import { tensor } from "../tensor/create.ts";
-import { noGrad } from "../tensor/graph.ts";
+import { noGrad } from "../tensor/mod.ts";
 import { scope } from "../tensor/scope.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { type Language, pct, r3 } from "./words.ts";

@@ -9,7 +9,7 @@ import type { ExplanationProfile } from "../models/profile.ts";
 import { featureMapImage } from "../inspect/activations.ts";
 import type { Sequential } from "../nn/sequential.ts";
 import { tensor } from "../tensor/create.ts";
-import { noGrad } from "../tensor/graph.ts";
+import { noGrad } from "../tensor/mod.ts";
 import { softmax } from "../tensor/ops/softmax.ts";
 import { scope } from "../tensor/scope.ts";
 import { heatmapImage } from "../viz/attribution.ts";

@@ -11,7 +11,7 @@
  * client went away is dropped unrun; a body that stalls is cut off (408); `HEAD` answers every
  * GET route and a 405 carries `Allow`.
  */
-import { poolStats } from "../gpu/pool.ts";
+import { poolStats } from "../tensor/mod.ts";
 import type { Dataset } from "../nn/evaluate.ts";
 import type { Explainer, ExplainRequest } from "./explainer.ts";
 

@@ -3,6 +3,8 @@
  * one-line call of the function of the same name.
  */
 import { backward } from "./autograd.ts";
+import { isGradEnabled } from "./graph.ts";
+import { launchCopy, stridesOf } from "./kernels.ts";
 import * as ew from "./ops/elementwise.ts";
 import { crossEntropy, type CrossEntropyOptions } from "./ops/loss.ts";
 import { linear, matmul } from "./ops/matmul.ts";
@@ -10,7 +12,7 @@ import { argmax, type Axes, max, mean, sum } from "./ops/reduce.ts";
 import { concat, expand, flatten, narrow, permute, reshape, slice, transpose } from "./ops/shape.ts";
 import { gather } from "./ops/select.ts";
 import { logSoftmax, softmax } from "./ops/softmax.ts";
-import { Tensor } from "./tensor.ts";
+import { assertLive, Tensor } from "./tensor.ts";
 
 declare module "./tensor.ts" {
   interface Tensor {
@@ -47,6 +49,23 @@ declare module "./tensor.ts" {
     gather(dim: number, index: Tensor): Tensor;
     concat(others: Tensor[], axis?: number): Tensor;
     crossEntropy(targets: Tensor, options?: CrossEntropyOptions): Tensor;
+    /**
+     * Copies `src`'s values into this tensor's storage, in place (PyTorch's `copy_`; same shape
+     * and dtype, no broadcasting), and returns this tensor. Views sharing the storage
+     * (`detach`, `reshape`) see the new values; a graph recorded from the old values refuses
+     * to backpropagate. Not recorded by autograd: where either tensor requires grad it must run
+     * inside `noGrad`.
+     *
+     * @example
+     * ```ts
+     * import { tensor } from "glassbox";
+     * const a = tensor([1, 2, 3]);
+     * const view = a.detach();
+     * a.copy_(tensor([4, 5, 6]));
+     * if ((await view.toArray()).join() !== "4,5,6") throw new Error("copy_");
+     * ```
+     */
+    copy_(src: Tensor): this;
     /** Backpropagates from this tensor; accumulates into `.grad` of the leaves. */
     backward(gradient?: Tensor): Promise<void>;
   }
@@ -151,6 +170,24 @@ P.concat = function (others, axis) {
 };
 P.crossEntropy = function (targets, options) {
   return crossEntropy(this, targets, options);
+};
+P.copy_ = function (src) {
+  assertLive("copy_", this);
+  assertLive("copy_", src);
+  if (src.dtype !== this.dtype || src.shape.join() !== this.shape.join()) {
+    throw new Error(
+      `copy_: cannot copy ${src.describe()} into ${this.describe()} (shape and dtype must match)`,
+    );
+  }
+  if (isGradEnabled() && (this.requiresGrad || src.requiresGrad)) {
+    throw new Error(
+      `copy_: ${(this.requiresGrad ? this : src).describe()} requires grad and copy_ is not recorded by ` +
+        `autograd; run it inside noGrad`,
+    );
+  }
+  launchCopy(src, this, this.dtype, [this.size], stridesOf([this.size]), stridesOf([this.size]));
+  this._markModified();
+  return this;
 };
 P.backward = function (gradient) {
   return backward(this, gradient);

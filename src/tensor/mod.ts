@@ -37,3 +37,21 @@ export {
   scaledDotProductAttention,
 } from "./ops/attention.ts";
 export { gru, lstm, type RecurrentWeights, rnn } from "./ops/recurrent.ts";
+export {
+  type Int8Adapter,
+  type Int8DotPath,
+  int8DotPath,
+  int8Matmul,
+  quantizeInput,
+  type QuantizeInputLabel,
+} from "./ops/int8.ts";
+export {
+  type BinaryDefinition,
+  customGradient,
+  type CustomGradientContext,
+  type CustomGradientOptions,
+  defineBinary,
+  defineUnary,
+  type UnaryDefinition,
+} from "./define.ts";
+export { type PoolStats, poolStats, settle } from "./runtime.ts";

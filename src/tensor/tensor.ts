@@ -207,6 +207,24 @@ export class Tensor {
     };
   }
 
+  /**
+   * A new tensor sharing this one's storage (PyTorch's `detach`): the same values, no autograd
+   * history and `requiresGrad` false, so no gradient flows through it to this tensor. A write
+   * to either (an optimizer step, `copy_`) is seen by both; dispose each on its own (the storage
+   * is freed with the last of them).
+   *
+   * @example
+   * ```ts
+   * import { tensor } from "glassbox";
+   * const w = tensor([1, 2], undefined, { requiresGrad: true });
+   * const d = w.mul(3).detach(); // [3, 6], requiresGrad false, a leaf
+   * if (d.requiresGrad || !d.isLeaf || (await d.toArray()).join() !== "3,6") throw new Error("detach");
+   * ```
+   */
+  detach(): Tensor {
+    return this._view(this.shape);
+  }
+
   /** @internal a new tensor sharing this one's storage with another shape. */
   _view(shape: readonly number[]): Tensor {
     const s = this._storage;
