@@ -161,7 +161,7 @@ function input() {
     return current;
   }
   if (info.modality === "tabular") {
-    const fields = [...document.querySelectorAll("#features input")];
+    const fields = [...document.querySelectorAll("#feature-form input")];
     const values = fields.map((f) => f.value.trim() === "" ? NaN : Number(f.value));
     const bad = values.findIndex((v) => !Number.isFinite(v));
     if (bad >= 0) throw new Error(`${fields[bad].name} needs a number`);
@@ -205,8 +205,8 @@ function setUpInput() {
     } ${s[0] === 1 || s[0] === 3 ? "Or upload a picture: it is resized to that size." : ""}`;
   } else if (info.modality === "tabular") {
     const names = info.featureNames ?? Array.from({ length: s[0] }, (_, i) => `feature ${i}`);
-    $("features").hidden = false;
-    $("features").innerHTML = names.map((n, i) =>
+    $("feature-form").hidden = false;
+    $("feature-form").innerHTML = names.map((n, i) =>
       `<label>${esc(n)} <input name="${esc(n)}" type="number" step="any" value="0" data-i="${i}"></label>`
     ).join("");
     $("input-note").textContent = `Type one number per feature, in the units the model was trained on.${ex}`;
@@ -259,7 +259,7 @@ $("load-test").addEventListener("click", async () => {
       paint(picture, body.input);
     }
   } else if (info.modality === "tabular") {
-    document.querySelectorAll("#features input").forEach((f, i) => (f.value = String(body.input[i])));
+    document.querySelectorAll("#feature-form input").forEach((f, i) => (f.value = String(body.input[i])));
   } else {
     $("text").value = info.acceptsText ? body.text : body.input.join(" ");
     current = body.input;
@@ -319,9 +319,9 @@ function tokenRow(h, tokens) {
   while (n > 1 && tokens[n - 1] === "<pad>") n--; // the padding after the text
   const vals = h.values.slice(0, n), scale = Math.max(...vals.map(Math.abs)) || 1;
   const boxes = vals.map((v, i) =>
-    `<span class="tok" style="background:${colour(v / scale, h.signed)}" title="${fmt(v)}">${
-      esc(tokens[i])
-    }</span>`
+    `<span class="tok" style="background:${colour(v / scale, h.signed)}" title="${fmt(v)}${
+      tokens[i] === "<unk>" ? " (a word the model never saw)" : ""
+    }">${esc(tokens[i])}</span>`
   ).join(" ");
   return `<div class="map"><h3>${esc(h.label)}</h3><div class="tokens">${boxes}</div>${
     key(h.signed, scale)
@@ -344,6 +344,9 @@ function showResult(res) {
   const target = K === 1
     ? `the output "${res.classes[0]}"`
     : `the predicted class, ${res.classes[res.predicted]}`;
+  $("prediction-note").textContent = K === 1
+    ? `The model has one output; this is its sigmoid, the probability of "${res.classes[0]}".`
+    : "The probability the model gives each class for this input (softmax of its outputs); the highest is in red.";
   if (info.modality === "image") {
     $("maps-note").textContent = `Where in the image the evidence for ${target} lies, one map per method. ` +
       "Signed maps: red raised the score, blue lowered it. Magnitude maps (yellow–purple): brighter mattered more. " +
@@ -371,7 +374,7 @@ function showResult(res) {
       );
     }
   }
-  $("feature-maps").innerHTML = res.featureMaps
+  $("features").innerHTML = res.featureMaps
     ? `<img alt="feature maps of layer ${
       esc(res.featureMaps.layer)
     }" src="${res.featureMaps.png}"><p class="hint">Layer ${
