@@ -8,7 +8,7 @@ let info = null, drawing = false, last = null;
 /** The input shown in the picture box (image models that are not drawn), or an example's token ids. */
 let current = null;
 const canvas = $("canvas"), ctx = canvas.getContext("2d");
-const picture = $("picture"), pctx = picture.getContext("2d");
+const picture = $("picture");
 /** A drawing's ink box fills 5/7 of the side and is centred by its mass, as MNIST's digits are. */
 const INK_SHARE = 5 / 7;
 /** Grey drawings on a canvas up to this many pixels a side; larger or coloured images are picked or uploaded. */
