@@ -331,3 +331,139 @@ Deno.test("deno task serve --examples: a tabular checkpoint with its profile is 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** Starts `deno task serve` on a free port for `checkpoint` (and examples), and stops it. */
+async function startServer(args: string[]): Promise<{ url: string; stop: () => Promise<void> }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...NET, "examples/serve.ts", "--port", "0", ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!/on (http:\S+)/.test(text)) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`the server stopped: ${text}`);
+    text += value;
+  }
+  reader.releaseLock();
+  child.stdout.cancel().catch(() => {});
+  return {
+    url: /on (http:\S+)/.exec(text)![1],
+    stop: async () => {
+      child.kill("SIGTERM");
+      await child.status;
+      await child.stderr.cancel().catch(() => {});
+    },
+  };
+}
+
+Deno.test("the dashboard in headless Chromium for an RGB, a tabular and a text model: the page builds the input each needs and shows the profile's class names, a chart per method over the named features, and the text's tokens coloured with a key", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    gb.manualSeed(21);
+    await gb.saveModel(
+      gb.createModel("small-cam-cnn", { channels: 3, classes: 4 }),
+      `${dir}/rgb.safetensors`,
+      gb.profileMetadata(RGB),
+    );
+    const xs = Float32Array.from({ length: 2 * 192 }, (_, i) => {
+      const c = Math.floor((i % 192) / 64);
+      return (rawRgb(3 + Math.floor(i / 192))[i % 192] - RGB.mean![c]) / RGB.std![c];
+    });
+    await Deno.writeFile(
+      `${dir}/rgb_x.safetensors`,
+      gb.encodeSafetensors([
+        ["x", { dtype: "F32", shape: [2, 3, 8, 8], data: xs }],
+        ["y", { dtype: "I32", shape: [2], data: Int32Array.from([1, 3]) }],
+      ]),
+    );
+    // a 16×16 picture of one orange: resized to 8×8 it stays (1, 128/255, 0) in every pixel
+    const px = new Uint8Array(16 * 16 * 4);
+    for (let i = 0; i < 256; i++) px.set([255, 128, 0, 255], i * 4);
+    await Deno.writeFile(`${dir}/orange.png`, gb.encodePng({ width: 16, height: 16, data: px }));
+    await gb.saveModel(
+      gb.createModel("tabular-mlp", { features: 5, hidden: 8 }),
+      `${dir}/tab.safetensors`,
+      gb.profileMetadata(TABULAR),
+    );
+    const text = gb.createModel("text-classifier", {
+      vocab: VOCAB.length,
+      classes: 2,
+      dModel: 8,
+      nhead: 2,
+      layers: 1,
+      maxLen: 12,
+    }) as gb.TextClassifier;
+    await gb.saveModel(
+      text,
+      `${dir}/text.safetensors`,
+      gb.profileMetadata(text.profile(12, ["gloomy", "cheerful"], VOCAB)),
+    );
+
+    const runs: [string, string[], string[]][] = [
+      ["rgb", ["--checkpoint", `${dir}/rgb.safetensors`, "--examples", `${dir}/rgb_x.safetensors`], [
+        `${dir}/orange.png`,
+      ]],
+      ["tab", ["--checkpoint", `${dir}/tab.safetensors`], []],
+      ["text", ["--checkpoint", `${dir}/text.safetensors`], []],
+    ];
+    const seen: Record<string, Record<string, unknown>> = {};
+    for (const [name, args, extra] of runs) {
+      const server = await startServer(args);
+      try {
+        const shot = Deno.env.get("GLASSBOX_SCREENSHOTS");
+        const run = await runScript(
+          "tests/browser_models.ts",
+          [server.url, shot ? `${shot}/dashboard_${name}.png` : "", ...extra],
+          ["-A"],
+        );
+        assert.equal(run.code, 0, run.err);
+        seen[name] = JSON.parse(run.out);
+        assert.deepEqual(seen[name].errors, [], name);
+      } finally {
+        await server.stop();
+      }
+    }
+    const rgb = seen.rgb;
+    assert.match(rgb.model as string, /RGB images of 8×8 pixels and gives 4 classes \(red square, green bar/);
+    assert.match(rgb.note as string, /orange\.png, resized to 8×8 pixels/);
+    close(
+      rgb.input as number[],
+      [...new Array(64).fill(1), ...new Array(64).fill(0.502), ...new Array(64).fill(0)],
+      "uploaded picture",
+      1e-3,
+    );
+    assert.match(
+      rgb.prediction as string,
+      /^Prediction: (red square|green bar|blue dot|nothing) \(\d+\.\d%\)$/,
+    );
+    assert.deepEqual(rgb.bars, RGB.classes);
+    assert.deepEqual(rgb.maps, ["Saliency", "Integrated Gradients", "Grad-CAM"]);
+    assert.match(rgb.explanation as string, /^模型预测为/);
+    assert.equal(rgb.words, true);
+
+    const tab = seen.tab;
+    assert.match(
+      tab.model as string,
+      /5 numeric features and gives one output, the probability of "default"/,
+    );
+    assert.match(tab.prediction as string, /^Probability of default: \d+\.\d%$/);
+    assert.deepEqual(tab.maps, ["Saliency", "Integrated Gradients", "DeepLift", "Feature ablation"]);
+    assert.deepEqual(tab.features, TABULAR.featureNames);
+    assert.equal(tab.words, false);
+
+    const txt = seen.text;
+    assert.match(txt.prediction as string, /^Prediction: (gloomy|cheerful) \(\d+\.\d%\)$/);
+    assert.deepEqual(txt.bars, ["gloomy", "cheerful"]);
+    assert.deepEqual(txt.maps, ["Layer Integrated Gradients", "Feature ablation"]);
+    assert.deepEqual(
+      txt.tokens,
+      ["the", "very", "good", "day", "<unk>"],
+      "the text's tokens, without the padding",
+    );
+    assert.equal(txt.keys, 2, "a colour key under each row");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
