@@ -20,7 +20,6 @@ import type { Module } from "../nn/module.ts";
 import { Sequential } from "../nn/sequential.ts";
 import { tensor } from "../tensor/create.ts";
 import { noGrad } from "../tensor/graph.ts";
-import { softmax } from "../tensor/ops/softmax.ts";
 import { scope } from "../tensor/scope.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { heatmapImage } from "../viz/attribution.ts";
@@ -150,6 +149,18 @@ export class Explainer {
       preselected: defaults.includes(m.name) &&
         !(this.profile.modality === "image" && m.cost === "perturbation"),
     }));
+  }
+
+  /**
+   * The colour scales of the image heatmaps as PNG data URIs, low to high (signed: −1 to 1, blue
+   * to red; magnitudes: 0 to 1, dark to bright), for the page's key.
+   */
+  colourKeys(): { signed: string; magnitude: string } {
+    const n = 64,
+      ramp = (lo: number) => Float32Array.from({ length: n }, (_, i) => lo + (1 - lo) * i / (n - 1));
+    const key = (signed: boolean) =>
+      pngDataUri(heatmapImage(ramp(signed ? -1 : 0), 1, n, { signed, scale: 1, pixel: 2 }));
+    return { signed: key(true), magnitude: key(false) };
   }
 
   /** How many values one input has (the product of the profile's inputShape). */
@@ -321,11 +332,10 @@ export class Explainer {
           throw new Error(`the model gives ${outputs.length} outputs, its profile names ${K} classes`);
         }
         // one output is a logit (binary): its sigmoid; more are the classes' logits: their softmax
-        const probabilities = K === 1
-          ? [1 / (1 + Math.exp(-outputs[0]))]
-          : await scope(async () =>
-            Array.from(await noGrad(() => softmax(tensor(outputs, [1, K]), -1)).toArray())
-          );
+        // (in float64 here: the outputs are already read, so no second trip to the GPU)
+        const top = Math.max(...outputs), exps = outputs.map((v) => Math.exp(v - top));
+        const total = exps.reduce((a, b) => a + b, 0);
+        const probabilities = K === 1 ? [1 / (1 + Math.exp(-outputs[0]))] : exps.map((e) => e / total);
         const predicted = K === 1 ? 0 : probabilities.indexOf(Math.max(...probabilities));
         const heatmaps: AttributionMap[] = [];
         for (const [k, name] of req.methods.entries()) {

@@ -366,6 +366,7 @@ export function createHandler(
         testImages: test.y.length,
         words: p.modality === "image" && p.classes.length > 1,
         methods: explainer.offeredMethods(),
+        colourKeys: p.modality === "image" ? explainer.colourKeys() : undefined,
         layers: explainer.featureLayers(),
       });
     }

@@ -242,6 +242,11 @@ async function loadInfo() {
   $("layer-box").hidden = info.layers.length === 0;
   $("features-section").hidden = info.layers.length === 0;
   $("lang-box").hidden = !info.words;
+  if (info.colourKeys) {
+    $("image-key").hidden = false;
+    $("image-key").innerHTML =
+      `signed: lowered<img class="ramp" alt="blue to white to red" src="${info.colourKeys.signed}">raised &nbsp; magnitudes: little<img class="ramp" alt="dark purple to yellow" src="${info.colourKeys.magnitude}">most`;
+  }
   $("words-section").hidden = !info.words;
 }
 
