@@ -178,6 +178,22 @@ Deno.test("dashboard, RGB 3×8×8 CNN with named classes: /api/explain equals th
   ]);
 });
 
+Deno.test("dashboard: a request body may hold a larger image than 64 KiB allows (3×64×64 pixels to 4 decimals), and the bound still holds past it", async () => {
+  gb.manualSeed(6);
+  const model = gb.createModel("small-cam-cnn", { channels: 3, classes: 2 });
+  const profile: gb.ExplanationProfile = { modality: "image", inputShape: [3, 64, 64], classes: ["a", "b"] };
+  const handle = gb.createHandler(new gb.Explainer(model, profile), {
+    readStatic: () => Promise.resolve(null),
+  });
+  const input = Array.from({ length: 3 * 64 * 64 }, (_, i) => +((i % 97) / 97 + 0.00001).toFixed(4));
+  const body = JSON.stringify({ input, methods: [] });
+  assert.ok(body.length > 65536, `${body.length} bytes`);
+  const res = await result(await handle(post({ input, methods: [] })));
+  assert.equal(res.probabilities.length, 2);
+  const big = await handle(post({ input, methods: [], pad: "x".repeat(16 * 3 * 64 * 64) }));
+  assert.equal(big.status, 413);
+});
+
 const TABULAR: gb.ExplanationProfile = {
   modality: "tabular",
   inputShape: [5],
@@ -288,6 +304,14 @@ Deno.test("dashboard, text classifier with a tiny vocabulary: a text is tokenise
     close(res.heatmaps[1].values, ablation, "ablation", 1e-5);
     assert.equal(res.explanation, "", "the words are written for images only");
   }
+  assert.equal(fromText.truncated, 0);
+  assert.equal(fromIds.truncated, undefined);
+  // a text longer than the input: the first 6 words are read, and the answer says how many were not
+  const long = await result(
+    await handle(post({ input: "not a good day, not a bad day, the end", methods: [] })),
+  );
+  assert.deepEqual(long.tokens, ["not", "<unk>", "good", "day", "not", "<unk>"]);
+  assert.equal(long.truncated, 4);
   await badRequests(handle, [
     [{ input: [5, 6, 2] }, /^input must be a text or an array of 6 token ids \(integers 0 to 7\), got 3/],
     [{ input: [5, 6, 2, 4, 8, 0] }, /^input\[4\] is 8; a token id is an integer from 0 to 7/],

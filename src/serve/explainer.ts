@@ -37,6 +37,8 @@ export interface ExplainRequest {
    * token ids (a text is tokenised first, see `Explainer.encodeText`).
    */
   input: number[];
+  /** Tokens: words of the text past the input's length, which the model does not read (0 or absent when none). */
+  truncated?: number;
   /** Attribution methods by name (keys of `Explainer.methods`). */
   methods: string[];
   /** A layer whose feature maps to show, or none. */
@@ -73,6 +75,8 @@ export interface ExplainResult {
   heatmaps: AttributionMap[];
   /** Token models: the word at each position of the input (vocabulary[id]). */
   tokens?: string[];
+  /** Token models given a text: how many of its words came past the input's length and were not read. */
+  truncated?: number;
   /** The chosen layer's feature maps as a PNG data URI. */
   featureMaps?: { layer: string; png: string };
   /** The explanation in words (image models; empty for the others, which the words do not cover). */
@@ -398,6 +402,7 @@ export class Explainer {
           tokens: p.modality === "tokens"
             ? req.input.map((id) => p.vocabulary?.[id] ?? String(id))
             : undefined,
+          truncated: req.truncated,
           featureMaps,
           explanation,
           milliseconds: performance.now() - t0,

@@ -26,7 +26,11 @@ export interface HandlerOptions {
    * none when absent.
    */
   examples?: Dataset;
-  /** Largest request body accepted, in bytes (default 64 KiB). */
+  /**
+   * Largest request body accepted, in bytes (default 64 KiB, or 16 bytes a value of the model's
+   * input and 4 KiB more when that is larger: a 3×64×64 image's pixels written to 4 decimals need
+   * about 90 KB).
+   */
   maxBody?: number;
   /**
    * The `Host` header values accepted, exactly (e.g. "127.0.0.1:8000", "localhost:8000"): the
@@ -145,7 +149,7 @@ const got = (v: unknown) =>
   Array.isArray(v) ? `${v.length}` : v === null ? "null" : typeof v === "object" ? "an object" : typeof v;
 
 /** The request's input (or old clients' `pixels`) as the model's positions take it, or a 400 naming what is wrong. */
-function parseInput(o: Record<string, unknown>, e: Explainer): number[] {
+function parseInput(o: Record<string, unknown>, e: Explainer): { input: number[]; truncated?: number } {
   const p = e.profile, n = e.inputSize;
   if (o.input !== undefined && o.pixels !== undefined) {
     throw new HttpError(400, "send the input as input or as pixels, not both");
@@ -168,7 +172,8 @@ function parseInput(o: Record<string, unknown>, e: Explainer): number[] {
   if (p.modality === "tokens") {
     if (typeof v === "string") {
       try {
-        return e.encodeText(v).ids;
+        const { ids, truncated } = e.encodeText(v);
+        return { input: ids, truncated };
       } catch (err) {
         throw new HttpError(400, `input: ${(err as Error).message}`);
       }
@@ -182,7 +187,7 @@ function parseInput(o: Record<string, unknown>, e: Explainer): number[] {
         `input[${bad}] is ${JSON.stringify(v[bad])}; a token id is an integer from 0 to ${V - 1}`,
       );
     }
-    return v as number[];
+    return { input: v as number[] };
   }
   let values: unknown[];
   if (p.modality === "tabular" && typeof v === "object" && v !== null && !Array.isArray(v)) {
@@ -223,7 +228,7 @@ function parseInput(o: Record<string, unknown>, e: Explainer): number[] {
       }`,
     );
   }
-  return values as number[];
+  return { input: values as number[] };
 }
 
 /**
@@ -256,7 +261,7 @@ export function parseExplainRequest(body: string, explainer: Explainer): Explain
     throw new HttpError(400, "the body must be a JSON object");
   }
   const o = v as Record<string, unknown>;
-  const input = parseInput(o, explainer);
+  const { input, truncated } = parseInput(o, explainer);
   const methods = o.methods ?? [];
   if (!Array.isArray(methods) || methods.some((m) => typeof m !== "string")) {
     throw new HttpError(400, "methods must be an array of method names");
@@ -282,7 +287,7 @@ export function parseExplainRequest(body: string, explainer: Explainer): Explain
   if (lang !== "en" && lang !== "zh") {
     throw new HttpError(400, `lang must be "en" or "zh", got ${JSON.stringify(lang)}`);
   }
-  return { input, methods: methods as string[], layer, lang };
+  return { input, truncated, methods: methods as string[], layer, lang };
 }
 
 /**
@@ -302,7 +307,8 @@ export function createHandler(
   explainer: Explainer,
   options: HandlerOptions,
 ): (req: Request) => Promise<Response> {
-  const limit = options.maxBody ?? 65536, per = explainer.inputSize, p = explainer.profile;
+  const per = explainer.inputSize, p = explainer.profile;
+  const limit = options.maxBody ?? Math.max(65536, 16 * per + 4096);
   const test = options.examples ??
     { x: new Float32Array(0), y: new Int32Array(0), sampleShape: p.inputShape };
   if (test.sampleShape.join() !== p.inputShape.join() || test.x.length !== test.y.length * per) {

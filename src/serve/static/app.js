@@ -388,6 +388,11 @@ function showResult(res) {
     : '<p class="hint">(no layer chosen)</p>';
   $("explanation").textContent = res.explanation;
   $("progress").textContent = `done in ${(res.milliseconds / 1000).toFixed(1)} s`;
+  if (res.truncated) {
+    $("progress").textContent += `; the model read the first ${
+      shape()[0]
+    } words, not the last ${res.truncated}`;
+  }
 }
 
 $("explain").addEventListener("click", async () => {
