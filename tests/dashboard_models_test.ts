@@ -247,6 +247,7 @@ Deno.test("dashboard, tabular MLP with named features: an input keyed by name (a
     [{ input: { age: 1 } }, /^input is missing features income, debt, years employed, children/],
     [{ input: [1, 2, "x", 4, 5] }, /^input\[2\] \(debt\) is "x"; every feature must be a finite number/],
     [{ pixels: row }, /^pixels is for image models; this tabular model takes input: an array of 5 numbers/],
+    [{ input: row, layer: "0" }, /^unknown layer "0"; this model shows no feature maps/],
   ]);
 });
 

@@ -278,7 +278,11 @@ export function parseExplainRequest(body: string, explainer: Explainer): Explain
     if (typeof o.layer !== "string" || !layers.includes(o.layer)) {
       throw new HttpError(
         400,
-        `unknown layer ${JSON.stringify(o.layer)}; layers with feature maps: ${layers.join(", ")}`,
+        `unknown layer ${JSON.stringify(o.layer)}; ${
+          layers.length
+            ? `layers with feature maps: ${layers.join(", ")}`
+            : "this model shows no feature maps"
+        }`,
       );
     }
     layer = o.layer;
