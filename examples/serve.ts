@@ -1,12 +1,18 @@
 /**
- * `deno task serve`: the live dashboard on http://127.0.0.1:8000/ for a checkpoint of
- * `deno task train`. Pick a test image or draw a digit; see the prediction, attribution
- * heatmaps, a layer's feature maps and the explanation in words, computed live.
+ * `deno task serve`: the live dashboard on http://127.0.0.1:8000/ for any checkpoint saved with
+ * its explanation profile (image, tabular or text model; an old `deno task train` checkpoint is
+ * the MNIST model). Give an input (draw, pick an example, fill in the features, type a text);
+ * see the prediction, one attribution map per method, a layer's feature maps and, for images,
+ * the explanation in words, computed live. The logic is in src/serve.
  */
 import * as gb from "../mod.ts";
 
 const HELP = `deno task serve [options]
-  --checkpoint F   a checkpoint from deno task train (default out/mnist/checkpoint.safetensors)
+  --checkpoint F   a checkpoint saved with its explanation profile, or one from deno task train
+                   (default out/mnist/checkpoint.safetensors; without a profile it is the MNIST model)
+  --examples F     a safetensors file of examples to offer on the page: "x" [N, ...input shape] in
+                   the model's input units and optional "y" [N] labels (as deno task explain --data);
+                   without it the MNIST model offers MNIST's test images, other models none
   --host H         loopback address to listen on: 127.0.0.1 (default) or ::1; this machine only,
                    since the dashboard runs models for whoever asks and has no login
   --port N         port (default 8000; 0 picks a free one)
@@ -19,6 +25,7 @@ and POST bodies only as application/json.`;
 
 const FLAGS = {
   checkpoint: { type: "string", default: "out/mnist/checkpoint.safetensors" },
+  examples: { type: "string" },
   host: { type: "string", default: "127.0.0.1" },
   port: { type: "int", min: 0, default: 8000 },
   "max-queued": { type: "int", min: 0, default: 8 },
@@ -47,9 +54,13 @@ async function main(): Promise<void> {
   if (!(await gb.fileExists(flags.checkpoint!))) {
     throw new Error(`no checkpoint at ${flags.checkpoint}: make one with \`deno task train\` (or --quick)`);
   }
+  if (flags.examples !== undefined && !(await gb.fileExists(flags.examples))) {
+    throw new gb.UsageError(`--examples: no file at ${flags.examples}`);
+  }
   try {
     await gb.serveDashboard({
       checkpoint: flags.checkpoint!,
+      examples: flags.examples,
       host,
       port: flags.port,
       maxQueued: flags["max-queued"],

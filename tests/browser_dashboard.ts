@@ -16,7 +16,7 @@ try {
   await page.goto(url);
   await page.waitForSelector('#methods input[value="gradcam"]');
   // keep Saliency and Grad-CAM only
-  for (const name of ["ig"]) await page.uncheck(`#methods input[value="${name}"]`);
+  for (const box of await page.$$("#methods input:checked")) await box.uncheck();
   await page.check('#methods input[value="saliency"]');
   await page.check('#methods input[value="gradcam"]');
   // a vertical stroke: a "1"

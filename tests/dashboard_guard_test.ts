@@ -18,13 +18,10 @@ function testImages(n: number): gb.Dataset {
 
 function setup(options: Partial<gb.HandlerOptions> = {}) {
   gb.manualSeed(3);
-  const explainer = new gb.Explainer(gb.createModel("seed-cnn") as gb.Sequential, {
-    mean: 0.1307,
-    std: 0.3081,
-  });
+  const explainer = new gb.Explainer(gb.createModel("seed-cnn"), gb.mnistProfile());
   const files: Record<string, string> = { "index.html": "<!DOCTYPE html><p>hi</p>", "app.js": "1;" };
   const handle = gb.createHandler(explainer, {
-    testImages: testImages(5),
+    examples: testImages(5),
     readStatic: (name) => Promise.resolve(name in files ? new TextEncoder().encode(files[name]) : null),
     ...options,
   });

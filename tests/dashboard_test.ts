@@ -17,13 +17,10 @@ function testImages(n: number): gb.Dataset {
 
 function setup() {
   gb.manualSeed(3);
-  const explainer = new gb.Explainer(gb.createModel("seed-cnn") as gb.Sequential, {
-    mean: 0.1307,
-    std: 0.3081,
-  });
+  const explainer = new gb.Explainer(gb.createModel("seed-cnn"), gb.mnistProfile());
   const files: Record<string, string> = { "index.html": "<!DOCTYPE html><p>hi</p>", "app.js": "1;" };
   const handle = gb.createHandler(explainer, {
-    testImages: testImages(5),
+    examples: testImages(5),
     readStatic: (name) => Promise.resolve(name in files ? new TextEncoder().encode(files[name]) : null),
     maxBody: 20000,
   });
@@ -104,7 +101,7 @@ Deno.test("dashboard API: an explanation streams progress and ends with probabil
     assert.ok(Math.abs(res.probabilities.reduce((s, v) => s + v, 0) - 1) < 1e-5, "probabilities sum to 1");
     assert.equal(res.predicted, res.probabilities.indexOf(Math.max(...res.probabilities)));
     assert.deepEqual(res.heatmaps.map((h) => h.method), ["saliency", "gradcam"]);
-    assert.ok(res.heatmaps.every((h) => h.png.startsWith("data:image/png;base64,")));
+    assert.ok(res.heatmaps.every((h) => h.png?.startsWith("data:image/png;base64,")));
     assert.equal(res.featureMaps!.layer, "4");
     assert.match(res.explanation, /模型预测为/);
   }

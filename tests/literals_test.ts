@@ -39,42 +39,10 @@ type Allow = [string, Kind, string];
 const MNIST_ONLY: Allow[] = []; // mnistProfile() lives in src/data/mnist.ts, outside the scanned programs
 
 /**
- * Known gaps (issue 18): report, serve and compress still build MNIST inputs and pictures by
+ * Known gaps (issue 18): report and compress still build MNIST inputs and pictures by
  * hand. Each entry is a place to move onto the profile; remove it when it moves.
  */
 const KNOWN_TODO: Allow[] = [
-  // src/serve/explainer.ts: the Explainer's default profile without one, the 1×28×28 request tensor and heatmap
-  ["src/serve/explainer.ts", "28", "inputShape: [1, 28, 28],"],
-  ["src/serve/explainer.ts", "10 classes", "classes: Array.from({ length: 10 }, (_, c) => String(c)),"],
-  ["src/serve/explainer.ts", 'layer "4"', 'camLayer: "4",'],
-  ["src/serve/explainer.ts", "28", "const x = tensor(Float32Array.from(req.pixels, (v) => (v - mean) / std"],
-  ["src/serve/explainer.ts", "28", "png: pngDataUri(heatmapImage(values, 28, 28, { signed: m.signed, pixel"],
-  // src/serve/handler.ts: a request's 784 pixels, /api/info's ten classes, the test images
-  ["src/serve/handler.ts", "784", "if (!Array.isArray(px) || px.length !== 784) {"],
-  ["src/serve/handler.ts", "784", "`pixels must be an array of 784 numbers (28×28), got ${Array.isArray(p"],
-  ["src/serve/handler.ts", "28", "`pixels must be an array of 784 numbers (28×28), got ${Array.isArray(p"],
-  ["src/serve/handler.ts", "10 classes", "classes: 10,"],
-  ["src/serve/handler.ts", "784", "pixels: Array.from(test.x.subarray(i * 784, (i + 1) * 784), (v) => +v."],
-  // src/serve/static/app.js: the canvas is drawn down to 28×28 grey pixels
-  ["src/serve/static/app.js", "784", "const out = new Array(784).fill(0);"],
-  ["src/serve/static/app.js", "28", "small.width = small.height = 28;"],
-  ["src/serve/static/app.js", "28", "sc.fillRect(0, 0, 28, 28);"],
-  ["src/serve/static/app.js", "28", "sc.drawImage(canvas, x0, y0, x1 - x0 + 1, y1 - y0 + 1, (28 - w) / 2, ("],
-  ["src/serve/static/app.js", "28", "const d = sc.getImageData(0, 0, 28, 28).data;"],
-  ["src/serve/static/app.js", "784", "for (let i = 0; i < 784; i++) {"],
-  ["src/serve/static/app.js", "28", "cx += v * (i % 28);"],
-  ["src/serve/static/app.js", "28", "cy += v * Math.floor(i / 28);"],
-  ["src/serve/static/app.js", "28", "for (let y = 0; y < 28; y++) {"],
-  ["src/serve/static/app.js", "28", "for (let x = 0; x < 28; x++) {"],
-  ["src/serve/static/app.js", "28", "if (sx >= 0 && sx < 28 && sy >= 0 && sy < 28) {"],
-  ["src/serve/static/app.js", "28", "out[y * 28 + x] = +(d[(sy * 28 + sx) * 4] / 255).toFixed(4);"],
-  ["src/serve/static/app.js", "28", 'const sc = small.getContext("2d"), im = sc.createImageData(28, 28);'],
-  // src/serve/static/index.html: the drawing note
-  [
-    "src/serve/static/index.html",
-    "28",
-    'id="input-note">Draw with the mouse (or a finger). The drawing is cent',
-  ],
   // src/report/strings.ts: "one 28×28 image" in the model summary's sentence (en, zh)
   ["src/report/strings.ts", "28", "`${total} parameters (${trainable} trainable); ${macs} multiply-accumu"],
   [

@@ -12,6 +12,7 @@
  * GET route and a 405 carries `Allow`.
  */
 import { poolStats } from "../tensor/mod.ts";
+import { PAD, UNK } from "../data/fortunes.ts";
 import type { Dataset } from "../nn/evaluate.ts";
 import type { Explainer, ExplainRequest } from "./explainer.ts";
 
@@ -19,9 +20,17 @@ import type { Explainer, ExplainRequest } from "./explainer.ts";
 export interface HandlerOptions {
   /** Reads a static file by name (e.g. "app.js"), or null when there is none. */
   readStatic: (name: string) => Promise<Uint8Array | null>;
-  /** Test images the page can pick from (raw ink in [0, 1], [1, 28, 28] each). */
-  testImages: Dataset;
-  /** Largest request body accepted, in bytes (default 64 KiB). */
+  /**
+   * Examples the page can pick from, each as a request's `input` takes it (image: raw pixel values
+   * in [0, 1]; tabular: feature values; tokens: token ids), shaped as the model's profile says;
+   * none when absent.
+   */
+  examples?: Dataset;
+  /**
+   * Largest request body accepted, in bytes (default 64 KiB, or 16 bytes a value of the model's
+   * input and 4 KiB more when that is larger: a 3×64×64 image's pixels written to 4 decimals need
+   * about 90 KB).
+   */
   maxBody?: number;
   /**
    * The `Host` header values accepted, exactly (e.g. "127.0.0.1:8000", "localhost:8000"): the
@@ -120,18 +129,125 @@ async function readBody(req: Request, limit: number, timeout: number): Promise<s
   }
 }
 
+/** How the request's input is written for this model, in words (for error messages). */
+function expectedInput(e: Explainer): string {
+  const p = e.profile, n = e.inputSize;
+  if (p.modality === "image") {
+    const [C, H, W] = p.inputShape;
+    return `an array of ${n} numbers (${C === 1 ? `${H}×${W}` : `${C}×${H}×${W}`})`;
+  }
+  if (p.modality === "tabular") {
+    const names = p.featureNames;
+    return names
+      ? `an array of ${n} numbers (one per feature: ${names.join(", ")}) or an object with those keys`
+      : `an array of ${n} numbers (one per feature)`;
+  }
+  return `a text or an array of ${n} token ids (integers 0 to ${(p.vocabulary?.length ?? 1) - 1})`;
+}
+
+const got = (v: unknown) =>
+  Array.isArray(v) ? `${v.length}` : v === null ? "null" : typeof v === "object" ? "an object" : typeof v;
+
+/** The request's input (or old clients' `pixels`) as the model's positions take it, or a 400 naming what is wrong. */
+function parseInput(o: Record<string, unknown>, e: Explainer): { input: number[]; truncated?: number } {
+  const p = e.profile, n = e.inputSize;
+  if (o.input !== undefined && o.pixels !== undefined) {
+    throw new HttpError(400, "send the input as input or as pixels, not both");
+  }
+  const field = o.pixels !== undefined ? "pixels" : "input", v = o[field];
+  if (v === undefined) throw new HttpError(400, `input is missing: this model takes ${expectedInput(e)}`);
+  if (field === "pixels" && p.modality !== "image") {
+    throw new HttpError(
+      400,
+      `pixels is for image models; this ${p.modality} model takes input: ${expectedInput(e)}`,
+    );
+  }
+  const wrong = () =>
+    new HttpError(
+      400,
+      `${field} must be ${expectedInput(e)}, got ${got(v)}${
+        p.modality === "image" ? "; each is a pixel value in [0, 1], channel by channel, row by row" : ""
+      }`,
+    );
+  if (p.modality === "tokens") {
+    if (typeof v === "string") {
+      try {
+        const { ids, truncated } = e.encodeText(v);
+        return { input: ids, truncated };
+      } catch (err) {
+        throw new HttpError(400, `input: ${(err as Error).message}`);
+      }
+    }
+    if (!Array.isArray(v) || v.length !== n) throw wrong();
+    const V = p.vocabulary?.length ?? Infinity;
+    const bad = v.findIndex((id) => !Number.isInteger(id) || id < 0 || id >= V);
+    if (bad >= 0) {
+      throw new HttpError(
+        400,
+        `input[${bad}] is ${JSON.stringify(v[bad])}; a token id is an integer from 0 to ${V - 1}`,
+      );
+    }
+    return { input: v as number[] };
+  }
+  let values: unknown[];
+  if (p.modality === "tabular" && typeof v === "object" && v !== null && !Array.isArray(v)) {
+    const names = p.featureNames;
+    if (!names) {
+      throw new HttpError(400, `input: this model's features have no names; send ${expectedInput(e)}`);
+    }
+    const obj = v as Record<string, unknown>;
+    const unknown = Object.keys(obj).find((k) => !names.includes(k));
+    if (unknown !== undefined) {
+      throw new HttpError(
+        400,
+        `input has no feature ${JSON.stringify(unknown)}; the features are ${names.join(", ")}`,
+      );
+    }
+    const missing = names.filter((k) => !(k in obj));
+    if (missing.length) {
+      throw new HttpError(
+        400,
+        `input is missing feature${missing.length > 1 ? "s" : ""} ${missing.join(", ")}`,
+      );
+    }
+    values = names.map((k) => obj[k]);
+  } else {
+    if (!Array.isArray(v) || v.length !== n) throw wrong();
+    values = v;
+  }
+  const image = p.modality === "image";
+  const bad = values.findIndex((x) =>
+    typeof x !== "number" || !Number.isFinite(x) || (image && (x < 0 || x > 1))
+  );
+  if (bad >= 0) {
+    const name = p.featureNames?.[bad];
+    throw new HttpError(
+      400,
+      `${field}[${bad}]${name ? ` (${name})` : ""} is ${JSON.stringify(values[bad])}; ${
+        image ? "every pixel must be a number in [0, 1]" : "every feature must be a finite number"
+      }`,
+    );
+  }
+  return { input: values as number[] };
+}
+
 /**
- * Checks an explanation request and names what is wrong (an error with an HTTP status).
+ * Checks an explanation request and names what is wrong (an error with an HTTP status). The
+ * input is `input` (its meaning follows the model's modality: image pixels in [0, 1], one value
+ * per feature or an object keyed by feature name, a text or token ids); `pixels` is its old
+ * name for image models.
  *
  * @example
  * ```ts
- * import { createModel, Explainer, parseExplainRequest, type Sequential } from "glassbox";
- * const e = new Explainer(createModel("seed-cnn") as Sequential, { mean: 0.1307, std: 0.3081 });
- * try {
- *   parseExplainRequest('{"pixels": [1]}', e);
- * } catch (err) {
- *   console.log((err as Error).message); // pixels must be an array of 784 numbers (28×28), got 1
- * }
+ * import { createModel, Explainer, parseExplainRequest, setProfile } from "glassbox";
+ * const model = createModel("tabular-mlp", { features: 2 });
+ * setProfile(model, { modality: "tabular", inputShape: [2], classes: ["default"], featureNames: ["age", "income"] });
+ * const e = new Explainer(model);
+ * const r = parseExplainRequest('{"input": {"income": 3, "age": 40}}', e);
+ * if (r.input.join() !== "40,3") throw new Error("features in the profile's order");
+ * let message = "";
+ * try { parseExplainRequest('{"input": [1]}', e); } catch (err) { message = (err as Error).message; }
+ * if (!message.startsWith("input must be an array of 2 numbers (one per feature: age, income)")) throw new Error(message);
  * ```
  */
 export function parseExplainRequest(body: string, explainer: Explainer): ExplainRequest {
@@ -145,20 +261,7 @@ export function parseExplainRequest(body: string, explainer: Explainer): Explain
     throw new HttpError(400, "the body must be a JSON object");
   }
   const o = v as Record<string, unknown>;
-  const px = o.pixels;
-  if (!Array.isArray(px) || px.length !== 784) {
-    throw new HttpError(
-      400,
-      `pixels must be an array of 784 numbers (28×28), got ${Array.isArray(px) ? px.length : typeof px}`,
-    );
-  }
-  const bad = px.findIndex((p) => typeof p !== "number" || !Number.isFinite(p) || p < 0 || p > 1);
-  if (bad >= 0) {
-    throw new HttpError(
-      400,
-      `pixels[${bad}] is ${JSON.stringify(px[bad])}; every pixel must be a number in [0, 1]`,
-    );
-  }
+  const { input, truncated } = parseInput(o, explainer);
   const methods = o.methods ?? [];
   if (!Array.isArray(methods) || methods.some((m) => typeof m !== "string")) {
     throw new HttpError(400, "methods must be an array of method names");
@@ -175,7 +278,11 @@ export function parseExplainRequest(body: string, explainer: Explainer): Explain
     if (typeof o.layer !== "string" || !layers.includes(o.layer)) {
       throw new HttpError(
         400,
-        `unknown layer ${JSON.stringify(o.layer)}; layers with feature maps: ${layers.join(", ")}`,
+        `unknown layer ${JSON.stringify(o.layer)}; ${
+          layers.length
+            ? `layers with feature maps: ${layers.join(", ")}`
+            : "this model shows no feature maps"
+        }`,
       );
     }
     layer = o.layer;
@@ -184,7 +291,7 @@ export function parseExplainRequest(body: string, explainer: Explainer): Explain
   if (lang !== "en" && lang !== "zh") {
     throw new HttpError(400, `lang must be "en" or "zh", got ${JSON.stringify(lang)}`);
   }
-  return { pixels: px as number[], methods: methods as string[], layer, lang };
+  return { input, truncated, methods: methods as string[], layer, lang };
 }
 
 /**
@@ -192,17 +299,29 @@ export function parseExplainRequest(body: string, explainer: Explainer): Explain
  *
  * @example
  * ```ts
- * import { createHandler, createModel, Explainer, type Sequential } from "glassbox";
- * const explainer = new Explainer(createModel("seed-cnn") as Sequential, { mean: 0.1307, std: 0.3081 });
- * const handle = createHandler(explainer, { readStatic: async () => null, testImages: { x: new Float32Array(784), y: new Int32Array(1), sampleShape: [1, 28, 28] } });
- * (await handle(new Request("http://127.0.0.1/api/nothing"))).status; // 404
+ * import { createHandler, createModel, Explainer, mnistProfile } from "glassbox";
+ * const explainer = new Explainer(createModel("seed-cnn"), mnistProfile());
+ * const handle = createHandler(explainer, { readStatic: async () => null, examples: { x: new Float32Array(784), y: new Int32Array(1), sampleShape: [1, 28, 28] } });
+ * if ((await handle(new Request("http://127.0.0.1/api/nothing"))).status !== 404) throw new Error("found nothing");
+ * const info = await (await handle(new Request("http://127.0.0.1/api/info"))).json();
+ * if (info.modality !== "image" || info.classes.length !== 10 || info.examples !== 1) throw new Error(JSON.stringify(info));
  * ```
  */
 export function createHandler(
   explainer: Explainer,
   options: HandlerOptions,
 ): (req: Request) => Promise<Response> {
-  const limit = options.maxBody ?? 65536, test = options.testImages;
+  const per = explainer.inputSize, p = explainer.profile;
+  const limit = options.maxBody ?? Math.max(65536, 16 * per + 4096);
+  const test = options.examples ??
+    { x: new Float32Array(0), y: new Int32Array(0), sampleShape: p.inputShape };
+  if (test.sampleShape.join() !== p.inputShape.join() || test.x.length !== test.y.length * per) {
+    throw new Error(
+      `the examples are ${test.y.length} of [${
+        test.sampleShape.join(", ")
+      }] in ${test.x.length} values; the model takes [${p.inputShape.join(", ")}]`,
+    );
+  }
   const maxQueued = options.maxQueued ?? 8, bodyTimeout = options.bodyTimeout ?? 10000;
   const hosts = options.allowedHosts?.map((h) => h.toLowerCase());
   for (
@@ -245,13 +364,19 @@ export function createHandler(
     }
     if (path === "/api/info") {
       return json(200, {
-        classes: 10,
+        modality: p.modality,
+        inputShape: p.inputShape,
+        classes: p.classes,
+        featureNames: p.featureNames,
+        vocabularySize: p.vocabulary?.length,
+        // the page's text box needs <pad> and <unk> to tokenise as the model's data did
+        acceptsText: p.modality === "tokens" && !!p.vocabulary?.includes(PAD) &&
+          !!p.vocabulary?.includes(UNK),
+        examples: test.y.length,
         testImages: test.y.length,
-        methods: Object.entries(explainer.methods).map(([name, m]) => ({
-          name,
-          label: m.title(explainer.profile),
-          slow: m.cost !== "fast",
-        })),
+        words: p.modality === "image" && p.classes.length > 1,
+        methods: explainer.offeredMethods(),
+        colourKeys: p.modality === "image" ? explainer.colourKeys() : undefined,
         layers: explainer.featureLayers(),
       });
     }
@@ -267,10 +392,19 @@ export function createHandler(
           `no test image ${JSON.stringify(m[1])}; there are ${test.y.length} (0 to ${test.y.length - 1})`,
         );
       }
+      const input = Array.from(
+        test.x.subarray(i * per, (i + 1) * per),
+        (v) => p.modality === "image" ? +v.toFixed(4) : v,
+      );
       return json(200, {
         index: i,
         label: test.y[i],
-        pixels: Array.from(test.x.subarray(i * 784, (i + 1) * 784), (v) => +v.toFixed(4)),
+        labelName: p.classes[test.y[i]],
+        input,
+        pixels: p.modality === "image" ? input : undefined,
+        text: p.modality === "tokens"
+          ? input.map((id) => p.vocabulary?.[id] ?? String(id)).filter((w) => w !== PAD).join(" ")
+          : undefined,
       });
     }
     throw new HttpError(404, `unknown path ${path}`);

@@ -1,4 +1,11 @@
 /** The live dashboard: the queued explainer, the HTTP handler, and the server. */
-export { Explainer, type ExplainRequest, type ExplainResult } from "./explainer.ts";
+export {
+  type AttributionMap,
+  Explainer,
+  type ExplainRequest,
+  type ExplainResult,
+  type OfferedMethod,
+} from "./explainer.ts";
+export { dashboardExamples } from "./examples.ts";
 export { createHandler, type HandlerOptions, parseExplainRequest } from "./handler.ts";
 export { type Dashboard, dashboardHost, type DashboardOptions, serveDashboard } from "./server.ts";

@@ -1,13 +1,15 @@
 /**
- * The dashboard's server (the Deno edge): loads a checkpoint, the MNIST test images and a novelty
- * reference, and serves the page and the API with `Deno.serve` on 127.0.0.1 by default. Static
+ * The dashboard's server (the Deno edge): loads a checkpoint and its explanation profile (an old
+ * MNIST checkpoint without one gets `mnistProfile()`), the examples to offer (a file of the
+ * user's data, or MNIST's test images and novelty reference for MNIST's model), and serves the page and the API with `Deno.serve` on 127.0.0.1 by default. Static
  * files come only from src/serve/static/, by names the handler has already checked.
  */
 import { loadModel } from "../io/checkpoint.ts";
-import { loadMnist, MNIST_MEAN, MNIST_STD, mnistDataset } from "../data/mnist.ts";
-import { Sequential } from "../nn/sequential.ts";
-import { fitNovelty } from "../report/novelty.ts";
-import { profileFromMetadata } from "../models/profile.ts";
+import { loadMnist, mnistDataset, mnistProfile } from "../data/mnist.ts";
+import type { Dataset } from "../nn/evaluate.ts";
+import { fitNovelty, type InputNovelty } from "../report/novelty.ts";
+import type { ExplanationProfile } from "../models/profile.ts";
+import { dashboardExamples } from "./examples.ts";
 import { Explainer } from "./explainer.ts";
 import { createHandler } from "./handler.ts";
 import { headerDeadline } from "./front.ts";
@@ -38,8 +40,17 @@ function unsignalled(req: Request): Request {
 
 /** What `serveDashboard` takes. */
 export interface DashboardOptions {
-  /** A checkpoint of an image classifier (a Sequential) made by `deno task train`. */
+  /**
+   * A checkpoint saved with its explanation profile (`saveModel` with `profileMetadata`), or one
+   * of `deno task train` from before profiles (taken as the MNIST model).
+   */
   checkpoint: string;
+  /**
+   * A safetensors file of examples the page offers: "x" [N, ...input shape] in the model's input
+   * units (as `deno task explain --data` reads) and optional "y" [N] labels. Without it, MNIST's
+   * model gets MNIST's test images and any other model none.
+   */
+  examples?: string;
   /**
    * The loopback address to listen on: "127.0.0.1" (default) or "::1". The dashboard runs models
    * for whoever asks and has no login, so it is for this machine only; any other address is an error.
@@ -83,7 +94,7 @@ export function dashboardHost(host: string): "127.0.0.1" | "::1" {
 }
 
 /**
- * Starts the dashboard for a checkpoint of the seed CNN; port 0 picks a free one. It listens
+ * Starts the dashboard for a checkpoint (any model with an explanation profile); port 0 picks a free one. It listens
  * before it loads the model (a busy port is an `AddrInUse` error naming the port, at once);
  * requests that come meanwhile wait. It answers only requests whose `Host` is the address and port
  * it listens on (127.0.0.1:port and localhost:port, or [::1]:port and localhost:port).
@@ -139,21 +150,27 @@ export async function serveDashboard(options: DashboardOptions): Promise<Dashboa
   };
   const name = host === "::1" ? `[::1]:${bound}` : `127.0.0.1:${bound}`;
   try {
-    const { model, metadata } = await loadModel(options.checkpoint);
-    if (!(model instanceof Sequential)) {
-      throw new Error(`${options.checkpoint}: the dashboard needs a Sequential image classifier`);
+    const { model, profile: saved } = await loadModel(options.checkpoint);
+    // a checkpoint from before profiles travelled with the model is the MNIST model
+    const profile = saved ?? mnistProfile();
+    let examples: Dataset | undefined, novelty: InputNovelty | undefined;
+    if (options.examples !== undefined) {
+      let bytes: Uint8Array;
+      try {
+        bytes = await Deno.readFile(options.examples);
+      } catch (e) {
+        throw new Error(`cannot read the examples ${options.examples}: ${(e as Error).message}`);
+      }
+      examples = dashboardExamples(bytes, options.examples, profile);
     }
-    const test = mnistDataset(await loadMnist("test"));
-    const train = mnistDataset(await loadMnist("train"));
-    const raw = { ...test, x: test.x.map((v) => Math.min(1, Math.max(0, v * MNIST_STD + MNIST_MEAN))) };
-    const explainer = new Explainer(
-      model,
-      { mean: MNIST_MEAN, std: MNIST_STD },
-      fitNovelty(train, { limit: 10000 }),
-      profileFromMetadata(metadata), // the methods' baseline and CAM layer, when the checkpoint has a profile
-    );
+    if (isMnist(profile)) {
+      const test = await loadMnist("test");
+      examples ??= { x: test.images, y: test.labels, sampleShape: profile.inputShape };
+      novelty = fitNovelty(mnistDataset(await loadMnist("train")), { limit: 10000 });
+    }
+    const explainer = new Explainer(model, profile, novelty);
     ready(createHandler(explainer, {
-      testImages: raw,
+      examples,
       readStatic: async (name) => {
         try {
           return await Deno.readFile(new URL(name, STATIC));
@@ -178,4 +195,11 @@ export async function serveDashboard(options: DashboardOptions): Promise<Dashboa
     await shutdown();
     throw e;
   }
+}
+
+/** Whether a profile is MNIST's (its input, normalisation and classes), so MNIST's test images fit it. */
+function isMnist(p: ExplanationProfile): boolean {
+  const m = mnistProfile();
+  return JSON.stringify([p.modality, p.inputShape, p.classes, p.mean, p.std]) ===
+    JSON.stringify([m.modality, m.inputShape, m.classes, m.mean, m.std]);
 }
