@@ -53,3 +53,11 @@ export {
   type OutputFile,
   visualizeClasses,
 } from "./explain.ts";
+export {
+  type CompressData,
+  type CompressOptions,
+  type CompressResult,
+  compressStudy,
+  datasetFromSafetensors,
+  type SkippedVariant,
+} from "./compress.ts";
