@@ -360,6 +360,16 @@ export async function compressStudy(
   const image = profile.modality === "image";
   checkData("training", data.train, profile);
   checkData("test", data.test, profile);
+  const outputs = await scope(async () =>
+    noGrad(() => model.forward(tensor(data.test.x.subarray(0, per), [1, ...shape]))).shape
+  );
+  if (outputs.length !== 2 || outputs[1] !== K) {
+    throw new Error(
+      `compress: the model gives [${outputs.join(", ")}] for one example; the profile names ${K} classes (${
+        profile.classes.slice(0, 4).join(", ")
+      }${K > 4 ? ", …" : ""}), so it needs [1, ${K}]`,
+    );
+  }
   const steps = options.steps ?? 300, seed = options.seed ?? 0;
   const levels = options.levels ?? [0.5, 0.8, 0.9];
   const curveLevels = [...new Set([...(options.curve ?? [0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98]), ...levels])]
@@ -380,16 +390,6 @@ export async function compressStudy(
     if (!(Number.isInteger(n) && n >= 1 && n <= nTestAll)) {
       throw new Error(`compress: ${what} must be 1 … ${nTestAll} (the test set's size), got ${n}`);
     }
-  }
-  const outputs = await scope(async () =>
-    noGrad(() => model.forward(tensor(data.test.x.subarray(0, per), [1, ...shape]))).shape
-  );
-  if (outputs.length !== 2 || outputs[1] !== K) {
-    throw new Error(
-      `compress: the model gives [${outputs.join(", ")}] for one example; the profile names ${K} classes (${
-        profile.classes.slice(0, 4).join(", ")
-      }${K > 4 ? ", …" : ""}), so it needs [1, ${K}]`,
-    );
   }
   if (camLayer0(profile) !== undefined) {
     try {
