@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import * as gb from "../mod.ts";
 import type { CompressResult } from "../src/apps/compress.ts";
+import { runScript } from "./run_script.ts";
 
 /** Accuracy of `model` on `data` by a plain loop: logits read back, argmax here, compared with the labels. */
 async function accuracyOf(model: gb.Module, data: gb.Dataset, classes: number): Promise<number> {
@@ -274,4 +275,61 @@ Deno.test("compressStudy refuses, naming the problem, a model whose outputs are 
       gb.compressStudy(two, profile, { train: { ...data, y: Int32Array.from([0, 2, 0, 1]) }, test: data }),
     /training label 1 is 2, the profile names 2 classes/,
   );
+});
+
+Deno.test("deno task compress on a non-MNIST checkpoint: --train/--test safetensors files, the table as the library returns it; without them one line, exit 2", async () => {
+  const dir = await Deno.makeTempDir();
+  const make = (n: number, seed: number, stats?: { mean: number[]; std: number[] }) =>
+    gb.makeRgbPatternImages({ nSamples: n, size: 8, patternSize: 3, emptyClass: false, seed, ...stats });
+  const train = make(300, 1), test = make(60, 2, { mean: train.mean, std: train.std });
+  const profile = gb.rgbPatternProfile(train, { camLayer: "4" });
+  gb.manualSeed(3);
+  const model = gb.createModel("small-cam-cnn", { channels: 3, classes: 4 });
+  await gb.saveModel(model, `${dir}/c.safetensors`, {}, { profile });
+  for (const [name, d] of [["train", train], ["test", test]] as const) {
+    await Deno.writeFile(
+      `${dir}/${name}.safetensors`,
+      gb.encodeSafetensors([
+        ["x", { dtype: "F32", shape: [d.y.length, 3, 8, 8], data: d.x }],
+        ["y", { dtype: "I32", shape: [d.y.length], data: d.y }],
+      ]),
+    );
+  }
+  const compress = (...args: string[]) =>
+    runScript("examples/compress_mnist.ts", [
+      "--checkpoint",
+      `${dir}/c.safetensors`,
+      "--out",
+      `${dir}/x`,
+      ...args,
+    ]);
+  const none = await compress("--quick");
+  assert.equal(none.code, 2);
+  assert.match(
+    none.err,
+    /^error: .*c\.safetensors takes \[3, 8, 8\] inputs with 4 classes, not MNIST: give its data with --train F --test F/,
+  );
+  assert.equal(none.err.trim().split("\n").length, 1);
+  const r = await compress(
+    "--train",
+    `${dir}/train.safetensors`,
+    "--test",
+    `${dir}/test.safetensors`,
+    "--quick",
+    "--steps",
+    "4",
+    "--explain",
+    "2",
+  );
+  assert.equal(r.code, 0, r.err);
+  const s = gb.parseCompressSummary(await Deno.readTextFile(`${dir}/x/summary.json`));
+  assert.equal(s.testImages, 60);
+  assert.equal(s.variants.length, 8);
+  assert.match(r.out, /not run: distillation \(the zoo has no student for small-cam-cnn\)/);
+  for (const v of s.variants) assert.equal((await Deno.stat(v.file)).size, v.bytes, v.name);
+  assert.match(
+    await Deno.readTextFile(`${dir}/x/summary.md`),
+    /60 test examples of .*test\.safetensors \(4 classes/,
+  );
+  await Deno.remove(dir, { recursive: true });
 });

@@ -360,9 +360,15 @@ export async function compressStudy(
   const image = profile.modality === "image";
   checkData("training", data.train, profile);
   checkData("test", data.test, profile);
-  const outputs = await scope(async () =>
-    noGrad(() => model.forward(tensor(data.test.x.subarray(0, per), [1, ...shape]))).shape
-  );
+  const restoreMode = model.enterEval();
+  let outputs: number[];
+  try {
+    outputs = scope(() => [
+      ...noGrad(() => model.forward(tensor(data.test.x.subarray(0, per), [1, ...shape]))).shape,
+    ]);
+  } finally {
+    restoreMode();
+  }
   if (outputs.length !== 2 || outputs[1] !== K) {
     throw new Error(
       `compress: the model gives [${outputs.join(", ")}] for one example; the profile names ${K} classes (${
