@@ -62,7 +62,7 @@ async function countWeights(model: gb.Module): Promise<{ all: number; zeros: num
 }
 
 const quick = {
-  steps: 10,
+  steps: 16,
   levels: [0.5, 0.8, 0.9],
   curve: [0.5, 0.9],
   calibrationSamples: 128,
@@ -187,6 +187,10 @@ Deno.test("compressStudy on a 3×8×8 RGB CNN with four named classes: every fil
     assert.ok(svg.includes(`label ${profile.classes[labels[n]]}`), `caption ${n}`);
   }
   assert.ok(lines.some((l) => l.startsWith("int8 QAT: test accuracy")));
+  // 16 fine-tuning steps though an epoch of 600 images is 10 batches: steps, not one epoch, decide
+  for (const what of ["QAT", "filter-pruned"]) {
+    assert.ok(lines.some((l) => l.startsWith(`  ${what}: step 16/16, loss`)), `${what} ran 16 steps`);
+  }
   await Deno.remove(dir, { recursive: true });
 });
 

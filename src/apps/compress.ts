@@ -313,6 +313,20 @@ function inputRow(x: Float32Array, profile: ExplanationProfile, caption: string)
   return C === 3 ? { image: grey, rgb: raw, caption } : { image: grey, caption };
 }
 
+/** Planes of h × w values drawn k times larger (each value a k × k block), so small inputs get readable columns. */
+function enlarge(values: ArrayLike<number>, h: number, w: number, k: number): Float32Array {
+  const planes = values.length / (h * w), out = new Float32Array(values.length * k * k);
+  for (let p = 0; p < planes; p++) {
+    for (let y = 0; y < h * k; y++) {
+      for (let x = 0; x < w * k; x++) {
+        out[p * h * w * k * k + y * w * k + x] =
+          values[p * h * w + Math.floor(y / k) * w + Math.floor(x / k)];
+      }
+    }
+  }
+  return out;
+}
+
 const camLayer0 = (p: ExplanationProfile) => (p.modality === "image" ? p.camLayer : undefined);
 
 const short = (name: string) =>
@@ -464,6 +478,8 @@ export async function compressStudy(
       }
     },
   });
+  /** `n` steps over the training set, however many epochs that takes (fit stops after one by default). */
+  const stepsOf = (n: number) => ({ steps: n, epochs: Math.ceil(n / Math.ceil(train.y.length / 64)) });
   const add = async (
     name: string,
     m: Module,
@@ -540,7 +556,7 @@ export async function compressStudy(
             );
             await fit(work, train, {
               ...pruneFit,
-              steps: Math.ceil(steps / 2),
+              ...stepsOf(Math.ceil(steps / 2)),
               afterStep: () => p.enforce(),
             });
           },
@@ -588,7 +604,7 @@ export async function compressStudy(
           onProgress(
             `filter pruning removed ${fp.removed.length} of ${O} filters of layer ${idx}; ${fp.params.before} → ${fp.params.after} parameters`,
           );
-          await fit(fp.model, train, { ...fitOpts(fp.model, 5e-4, "filter-pruned"), steps });
+          await fit(fp.model, train, { ...fitOpts(fp.model, 5e-4, "filter-pruned"), ...stepsOf(steps) });
           fp.model.eval();
           const pruned = fp.model;
           await add(`filters −${+(filterAmount * 100).toFixed(1)}% (conv ${k + 1})`, pruned, {
@@ -623,7 +639,7 @@ export async function compressStudy(
           });
         }
         const qat = fakeQuantModel(original, ptqScales!);
-        await fit(qat.model, train, { ...fitOpts(qat.model, 1e-4, "QAT"), steps });
+        await fit(qat.model, train, { ...fitOpts(qat.model, 1e-4, "QAT"), ...stepsOf(steps) });
         const qq = await quantizeModel(qat.float, train, { inputScales: ptqScales! });
         sqnrTables.push(`int8 (QAT):\n${qq.table()}`);
         await add("int8 QAT", qq, {
@@ -712,6 +728,13 @@ export async function compressStudy(
       const rho = (x: number) => (Number.isNaN(x) ? "—" : x.toFixed(2));
       if (image) {
         const [, H, W] = shape, shown = Math.min(4, nExplain);
+        // an input smaller than 24 pixels is drawn larger, so the variants' names fit over their columns
+        const k = Math.max(1, Math.ceil(24 / Math.max(H, W)));
+        const big = (r: InputRow): InputRow => ({
+          caption: r.caption,
+          image: enlarge(r.image, H, W, k),
+          ...(r.rgb ? { rgb: enlarge(r.rgb, H, W, k) } : {}),
+        });
         const rows = Array.from({ length: shown }, (_, n) =>
           inputRow(
             data.test.x.subarray(n * per, (n + 1) * per),
@@ -750,11 +773,11 @@ export async function compressStudy(
                 : `${short(v.summary.name)}\nρ = ${
                   rho(key === "ig" ? v.summary.igDrift : v.summary.camDrift)
                 }`,
-              maps: all.slice(0, shown),
+              maps: all.slice(0, shown).map((a) => enlarge(a, H, W, k)),
               signed,
             };
           });
-          files.push({ name, data: attributionGrid(rows, columns, H, W, title) });
+          files.push({ name, data: attributionGrid(rows.map(big), columns, H * k, W * k, title) });
         }
       } else {
         const F = shape[0];
@@ -776,10 +799,12 @@ export async function compressStudy(
               values: meanAbs(maps.get(v)!.ig.data),
             })),
             {
-              title:
-                `Integrated Gradients of the label: mean |attribution| per feature over ${nExplain} ${unit}, per variant (ρ = rank correlation with the original)`,
+              title: "Integrated Gradients of the label per feature, per variant",
               xLabel: "feature",
               yLabel: "mean |attribution|",
+              notes: [
+                `Mean |attribution| over the first ${nExplain} ${unit}; ρ = rank correlation with the original's attributions, row by row.`,
+              ],
             },
           ),
         });
@@ -886,6 +911,12 @@ export async function compressStudy(
           ref.cam!.shape.slice(-2).join("×")
         }`
         : "";
+      const tunedParts = ["pruning level"];
+      if (variants.some((v) => v.summary.name.startsWith("filters"))) tunedParts.push("filter pruning");
+      if (sqnrTables.length) tunedParts.push("QAT");
+      const tuned = tunedParts.length === 1
+        ? tunedParts[0]
+        : `${tunedParts.slice(0, -1).join(", ")} and ${tunedParts[tunedParts.length - 1]}`;
       const title = options.modelName ?? options.about?.checkpoint ?? "the model";
       const md = [
         `# Compression of ${title}`,
@@ -894,7 +925,11 @@ export async function compressStudy(
           profile.classes.join(", ")
         }); explanations of the label compared on the first ${nExplain} (Integrated Gradients: baseline ${
           profile.baseline ?? 0
-        }, 32 steps${camText}; ρ = Spearman rank correlation with the original model's map, mean over ${unitWord}). Int8 explanations are computed on the int8 model's float twin (the same int8 grids, with gradients). Fine-tuning: ${steps} steps of 64 per pruning level, filter pruning and QAT${
+        }, 32 steps${camText}; ρ = Spearman rank correlation with the original model's map, mean over ${unitWord}).${
+          sqnrTables.length
+            ? " Int8 explanations are computed on the int8 model's float twin (the same int8 grids, with gradients)."
+            : ""
+        } Fine-tuning: ${steps} steps of 64 per ${tuned}${
           distillation
             ? `; students: ${distillation.images} training ${unitWord} × ${epochs} epochs, seed ${seed}, distillation T = ${temperature}, α = ${alpha}`
             : ""
