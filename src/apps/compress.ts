@@ -247,7 +247,7 @@ function checkData(what: string, d: Dataset, profile: ExplanationProfile): void 
  * if (datasetFromSafetensors(bytes, profile, "d.safetensors").y[1] !== 1) throw new Error("lost a label");
  * let message = "";
  * try { datasetFromSafetensors(bytes, { ...profile, inputShape: [4] }, "d.safetensors"); } catch (e) { message = (e as Error).message; }
- * if (!message.includes("[4]")) throw new Error(message);
+ * if (!message.includes("[N, 4]")) throw new Error(message);
  * ```
  */
 export function datasetFromSafetensors(
