@@ -61,3 +61,11 @@ export {
   datasetFromSafetensors,
   type SkippedVariant,
 } from "./compress.ts";
+export {
+  type EpochResult,
+  type StepProgress,
+  trainClassifier,
+  type TrainHooks,
+  type TrainOptions,
+  type TrainResult,
+} from "./train.ts";
