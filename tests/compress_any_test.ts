@@ -70,7 +70,7 @@ const quick = {
   timingReps: 1,
 };
 
-Deno.test("compressStudy on a 3×8×8 RGB CNN with four named classes: every file reloads to its reported accuracy, int8 ≥ 3.5× smaller, sparsity as scheduled, filters halved, the CAM at the profile's layer", async () => {
+Deno.test("compressStudy on a 3×8×8 RGB CNN with four named classes: every file reloads to its reported accuracy, int8 tensors ≥ 3.5× smaller (files ≥ 3×), sparsity as scheduled, filters halved, the CAM at the profile's layer", async () => {
   const t0 = performance.now();
   const train = gb.makeRgbPatternImages({
     nSamples: 600,
@@ -194,7 +194,7 @@ Deno.test("compressStudy on a 3×8×8 RGB CNN with four named classes: every fil
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("compressStudy on a tabular MLP: no filter-pruning row and why, no CAM column, every file reloads to its accuracy, int8 ≥ 3.5× smaller", async () => {
+Deno.test("compressStudy on a tabular MLP: no filter-pruning row and why, no CAM column, every file reloads to its accuracy, int8 tensors ≥ 3.5× smaller (files ≥ 3×)", async () => {
   const d = gb.makeClassification({ nSamples: 900, nFeatures: 12, nInformative: 4, nClasses: 3, seed: 4 });
   const { train, test } = gb.trainTestSplit(d.x, d.y, 12, { testFraction: 0.25, seed: 5 });
   const names = Array.from({ length: 12 }, (_, i) => `feature ${String.fromCharCode(97 + i)}`);
