@@ -69,50 +69,6 @@ const KNOWN_TODO: Allow[] = [
   ["examples/report.ts", "28", "const gx = gb.tensor(test.x.subarray(0, n * 784), [n, 1, 28, 28]);"],
   ["examples/report.ts", "784", "maps: Array.from({ length: n }, (_, i) => a.subarray(i * 784, (i + 1) "],
   ["examples/report.ts", "28", "gb.attributionGrid(galleryRows, gallery, 28, 28, t.galleryTitle(galler"],
-  // examples/compress_mnist.ts: data subsets, explained batches, probabilities and drift grids built as MNIST by hand
-  [
-    "examples/compress_mnist.ts",
-    "784",
-    "? { ...trainFull, x: trainFull.x.subarray(0, 2000 * 784), y: trainFull",
-  ],
-  [
-    "examples/compress_mnist.ts",
-    "784",
-    "const testSet = { ...test, x: test.x.subarray(0, nTest * 784), y: test",
-  ],
-  [
-    "examples/compress_mnist.ts",
-    "784",
-    "const xs = gb.tensor(test.x.subarray(0, nExplain * 784), [nExplain, 1,",
-  ],
-  [
-    "examples/compress_mnist.ts",
-    "28",
-    "const xs = gb.tensor(test.x.subarray(0, nExplain * 784), [nExplain, 1,",
-  ],
-  [
-    "examples/compress_mnist.ts",
-    "784",
-    "const timingBatch = gb.tensor(test.x.subarray(0, 256 * 784), [256, 1, ",
-  ],
-  [
-    "examples/compress_mnist.ts",
-    "28",
-    "const timingBatch = gb.tensor(test.x.subarray(0, 256 * 784), [256, 1, ",
-  ],
-  [
-    "examples/compress_mnist.ts",
-    "784",
-    "const transfer = { ...train, x: train.x.subarray(0, nDistill * 784), y",
-  ],
-  ["examples/compress_mnist.ts", "10 classes", "const p = Array.from(probs.subarray(n * 10, n * 10 + 10));"],
-  ["examples/compress_mnist.ts", "784", "image: test.x.subarray(n * 784, (n + 1) * 784),"],
-  [
-    "examples/compress_mnist.ts",
-    "784",
-    "maps: Array.from({ length: shown }, (_, n) => maps.get(v.name)![key].s",
-  ],
-  ["examples/compress_mnist.ts", "28", "gb.attributionGrid(rows, columns, 28, 28, title)"],
 ];
 
 async function files(path: string): Promise<string[]> {

@@ -53,3 +53,19 @@ export {
   type OutputFile,
   visualizeClasses,
 } from "./explain.ts";
+export {
+  type CompressData,
+  type CompressOptions,
+  type CompressResult,
+  compressStudy,
+  datasetFromSafetensors,
+  type SkippedVariant,
+} from "./compress.ts";
+export {
+  type EpochResult,
+  type StepProgress,
+  trainClassifier,
+  type TrainHooks,
+  type TrainOptions,
+  type TrainResult,
+} from "./train.ts";

@@ -54,4 +54,4 @@ export {
   defineUnary,
   type UnaryDefinition,
 } from "./define.ts";
-export { type PoolStats, poolStats, settle } from "./runtime.ts";
+export { type AdapterInfo, adapterInfo, type PoolStats, poolStats, settle } from "./runtime.ts";

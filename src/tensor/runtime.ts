@@ -1,9 +1,11 @@
 /**
- * The GPU runtime as features see it: waiting for submitted work, and the memory counters.
+ * The GPU runtime as features see it: waiting for submitted work, the memory counters, and which
+ * adapter runs the work.
  * Features (explain, compress, serve, apps, …) use these instead of reaching into src/gpu.
  */
 import { sync } from "../gpu/queue.ts";
 export { type PoolStats, poolStats } from "../gpu/pool.ts";
+export { type AdapterInfo, adapterInfo } from "../gpu/device.ts";
 
 /**
  * Waits until all GPU work submitted so far (and everything recorded but not yet submitted,
