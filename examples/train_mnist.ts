@@ -75,7 +75,7 @@ async function main(): Promise<void> {
   const nTrain = quick ? 2000 : train.y.length, nTest = quick ? 1000 : test.y.length;
   const out = values.out!;
   await Deno.mkdir(out, { recursive: true });
-  const ckpt = `${out}/checkpoint.safetensors`;
+  const ckpt = `${out}/${gb.RUN_FILES.checkpoint}`;
   gb.manualSeed(seed);
   const model = gb.createModel("seed-cnn") as gb.Sequential;
   gb.setProfile(model, gb.mnistProfile()); // saveModel writes it into every checkpoint
@@ -166,8 +166,8 @@ async function main(): Promise<void> {
     const seconds = (performance.now() - t0) / 1000;
     await gb.uninterrupted(async () => {
       await gb.saveModel(model, ckpt, { epoch: String(e + 1), testAccuracy: String(ev.accuracy) });
-      await write("history.json", history);
-      await write("metrics.json", {
+      await write(gb.RUN_FILES.history, history);
+      await write(gb.RUN_FILES.metrics, {
         testAccuracy: ev.accuracy,
         testLoss: ev.loss,
         perClassAccuracy: ev.perClassAccuracy,

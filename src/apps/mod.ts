@@ -53,3 +53,11 @@ export {
   type OutputFile,
   visualizeClasses,
 } from "./explain.ts";
+export {
+  buildReport,
+  type ReportData,
+  type ReportInputs,
+  type ReportOptions,
+  type ReportPicture,
+  type ReportResult,
+} from "./report.ts";
