@@ -11,6 +11,7 @@
 import assert from "node:assert/strict";
 import * as gb from "../mod.ts";
 import { runScript } from "./run_script.ts";
+import { decode } from "npm:fast-png@8.0.0";
 
 const unescape = (s: string) =>
   s.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(
@@ -134,9 +135,14 @@ Deno.test("report of an RGB image CNN with four named classes: names, colour pic
   const pictures = svgs(r.html).join("\n");
   for (const c of profile.classes) assert.ok(pictures.includes(c), `"${c}" in the pictures`);
   assert.match(r.html, /The model predicts (red square|green diamond|blue cross|yellow ring|[a-z ]+) with/);
-  // inputs drawn in colour: some PNG pixel of the grid is not grey (the grids are SVG with PNG cells)
-  const cells = [...pictures.matchAll(/data:image\/png;base64,([^"]+)"/g)].map((m) => m[1]);
-  assert.ok(cells.length > 0, "the grids carry PNG cells");
+  // the gallery's first input drawn in colour, its normalisation undone: the data set's raw pixels
+  const grid = svgs(r.html).find((s) => s.includes("Why the predicted class?"))!;
+  const png = /data:image\/png;base64,([^"]+)"/.exec(grid)![1];
+  const drawn = decode(Uint8Array.from(atob(png), (c) => c.charCodeAt(0)));
+  const want = gb.rgbImage(test.raw.subarray(0, 3 * 64), 8, 8, drawn.width / 8);
+  assert.equal(drawn.width, want.width);
+  const worst = want.data.reduce((m, v, i) => Math.max(m, Math.abs(v - drawn.data[i])), 0);
+  assert.ok(worst <= 1, `the first input's colours differ from its raw pixels by up to ${worst}/255`);
   assert.deepEqual(r.methods, ["saliency", "ig", "smoothgrad", "guidedbackprop", "gradcam", "occlusion"]);
   await browse(r.html, "rgb");
 });
