@@ -11,7 +11,7 @@
 import assert from "node:assert/strict";
 import * as gb from "../mod.ts";
 import { runScript } from "./run_script.ts";
-import { decode } from "npm:fast-png@8.0.0";
+import { decode } from "fast-png";
 
 const unescape = (s: string) =>
   s.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(

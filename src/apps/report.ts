@@ -294,7 +294,7 @@ export async function buildReport(inputs: ReportInputs, options: ReportOptions =
           sum.totalMacs,
           `[${profile.inputShape.join(", ")}]`,
         )) +
-        (graph ? figure(embedImage(graph, t.graphTitle), t.graphCaption) : ""),
+        (graph ? figure(embedImage(graph, t.graphTitle), t.graphCaption) : p(t.noGraph)),
     });
 
     // training and gradients, from the run's logs

@@ -65,6 +65,8 @@ export interface ReportStrings extends Strings {
   graphTitle: string;
   /** How to read the model graph. */
   graphCaption: string;
+  /** Why a token model has no graph. */
+  noGraph: string;
   /** No history.json in the run. */
   noHistory: (dir: string) => string;
   /** No tracker records in the run. */
@@ -251,6 +253,8 @@ const EN: Omit<ReportStrings, keyof Strings> = {
   summaryTotals: (total, trainable, macs, input) =>
     `${total} parameters (${trainable} trainable); ${macs} multiply-accumulates for one input of shape ${input}.`,
   graphTitle: "Model graph",
+  noGraph:
+    "The graph is traced from the gradient of the input, and token ids (integers) have none: for this model it is not drawn.",
   graphCaption:
     "Drawn from the autograd graph of one forward pass: each box is a layer call with its output shape; arrows follow the data from the input down.",
   noHistory: (dir) => `(no history.json in ${dir})`,
@@ -281,9 +285,9 @@ const EN: Omit<ReportStrings, keyof Strings> = {
   slicesNote: (n, grey) =>
     `Slices by class, ${
       grey
-        ? "by ink (share of pixels above half intensity), by stroke width (2 × ink area / ink perimeter, in pixels) "
-        : ""
-    }and by confidence; only slices of ${n} examples or more.`,
+        ? "by ink (share of pixels above half intensity), by stroke width (2 × ink area / ink perimeter, in pixels) and "
+        : "and "
+    }by confidence; only slices of ${n} examples or more.`,
   sliceHeaders: ["slice", "examples", "accuracy"],
   calibrationFold: (a, b, tt, e0, e1) =>
     `examples ${a}–${b} with T = ${tt} (fitted on the other half): ECE ${e0} → ${e1}`,
@@ -426,6 +430,7 @@ const ZH: Omit<ReportStrings, keyof Strings> = {
   summaryTotals: (total, trainable, macs, input) =>
     `共 ${total} 个参数（其中 ${trainable} 个可训练）；形状为 ${input} 的单个输入需 ${macs} 次乘加。`,
   graphTitle: "模型图",
+  noGraph: "模型图是沿输入的梯度追踪得到的，而词元编号（整数）没有梯度：因此这个模型不画模型图。",
   graphCaption: "取自一次前向传播的自动求导图：每个方框是一次层调用及其输出形状；箭头沿数据流从输入向下。",
   noHistory: (dir) => `（${dir} 中没有 history.json）`,
   noRecords: (dir) => `（${dir} 中没有梯度跟踪记录）`,

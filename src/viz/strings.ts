@@ -161,7 +161,7 @@ const EN: Strings = {
   predictedClass: "predicted class",
   trueClass: "true class",
   confusionFoot: (m) => [
-    "Each cell: how many images of the row's class got the column's prediction.",
+    "Each cell: how many examples of the row's class got the column's prediction.",
     "Green: the share of the class classified right. Red: the share taken for another class,",
     `darkest at the largest confusion (${m}% of its class).`,
   ],
@@ -223,7 +223,7 @@ const ZH: Strings = {
   predictedClass: "预测类别",
   trueClass: "真实类别",
   confusionFoot: (m) => [
-    "每个格子：该行类别的图像中被预测为该列类别的数量。",
+    "每个格子：该行类别的样本中被预测为该列类别的数量。",
     "绿色：该类别被正确分类的比例。红色：被误判为其他类别的比例，",
     `颜色最深处是最大的混淆（占其类别的 ${m}%）。`,
   ],
