@@ -81,6 +81,18 @@ function noMnist(html: string) {
   for (const w of [/digit/i, /MNIST/, /28×28/, /数字/]) assert.doesNotMatch(text, w);
 }
 
+/** The English table's sentences and phrases (strings with a space and letters). */
+function englishSentences(): string[] {
+  const english: string[] = [];
+  const walk = (a: unknown) => {
+    if (typeof a === "string") (/[A-Za-z]{2}/.test(a) && a.includes(" ")) && english.push(a);
+    else if (Array.isArray(a)) a.forEach(walk);
+    else if (a && typeof a === "object") Object.values(a).forEach(walk);
+  };
+  walk(gb.reportStrings("en"));
+  return english;
+}
+
 /** The page in Chromium (tests/browser_check.ts): every image loads, no console error, every link lands. */
 async function browse(html: string, name: string) {
   const dir = await Deno.makeTempDir();
@@ -253,16 +265,9 @@ Deno.test("report of a tabular MLP with named features: per-row bars, global imp
     new RegExp(`在 ${test.y.length} 个测试样本上的准确率为 ${(100 * t.accuracy).toFixed(2)}%`),
   );
   assert.match(zh.html, /全局特征重要性/);
-  const english: string[] = [];
-  const walk = (a: unknown) => {
-    if (typeof a === "string") (/[A-Za-z]{2}/.test(a) && a.includes(" ")) && english.push(a);
-    else if (Array.isArray(a)) a.forEach(walk);
-    else if (a && typeof a === "object") Object.values(a).forEach(walk);
-  };
-  walk(gb.reportStrings("en"));
   const seen = await browse(zh.html, "tabular-zh");
   assert.deepEqual(
-    english.filter((e) => seen.text.includes(e)),
+    englishSentences().filter((e) => seen.text.includes(e)),
     [],
     "no English sentence in the Chinese page",
   );
@@ -339,6 +344,19 @@ Deno.test("report of a text classifier: tokens coloured by Layer Integrated Grad
   assert.ok(!drawn.includes("&lt;pad&gt;"), "no padding drawn");
   for (const c of classes) assert.ok(pictures.join("\n").includes(c), `class ${c} in the pictures`);
   await browse(r.html, "tokens");
+
+  // Chinese: the token pictures' titles and colour key too
+  const zh = await gb.buildReport({ model, profile, test }, { lang: "zh", mistakes: 1, gallery: 1 });
+  const zhPictures = svgs(zh.html).join("\n");
+  assert.match(zhPictures, /层积分梯度：每个词元按其归因着色/);
+  assert.match(zhPictures, /蓝色：不利于该类别/);
+  assert.doesNotMatch(zhPictures, /each token coloured|against the class|Layer Integrated Gradients/);
+  const seen = await browse(zh.html, "tokens-zh");
+  assert.deepEqual(
+    englishSentences().filter((e) => seen.text.includes(e)),
+    [],
+    "no English sentence in the Chinese page",
+  );
 });
 
 Deno.test("deno task report --checkpoint --data: a tabular model's page from files; a model that is not MNIST's without --data is one plain line, exit 2", async () => {
