@@ -475,7 +475,7 @@ const ZH: Omit<ReportStrings, keyof Strings> = {
       r === 0 ? "错误样本" : r === 1 ? "真实类别，判对" : "预测类别，判对"
     }：测试样本 ${k}，标签 ${y}，预测 ${pr}（${conf}%）`,
   mistakeGridTitle: (i, a, pr) => `测试图像 ${i}：${a} 被误判为 ${pr}，每张图解释该行的预测类别`,
-  galleryCaption: (i, y, pr, conf) => `测试图像 ${i}：标签 ${y}，预测 ${pr}（${conf}%）`,
+  galleryCaption: (i, y, pr, conf) => `测试样本 ${i}：标签 ${y}，预测 ${pr}（${conf}%）`,
   galleryTitle: (m) => `为什么是这个预测类别？${m} 种方法作用于相同的图像`,
   distributionsIntroPlain:
     "各层的内容：每个权重在训练中的分布（围绕中位数的百分位带，图旁的图例说明每条带；带几乎不动说明该层几乎没有学习），以及最后一个跟踪步的权重和激活直方图。",
