@@ -41,27 +41,15 @@ const t0 = performance.now();
 const log = (m: string) =>
   console.log(`[${((performance.now() - t0) / 1000).toFixed(0).padStart(3)} s] ${m}`);
 
-/** A --data file's "x" and "y" (token ids may be I32 or whole F32 values). */
-async function readData(path: string, shape: number[]): Promise<gb.ReportData> {
-  let bytes: Uint8Array;
+/** A --data file's examples (`reportData`); a file that cannot be read or is misshapen is a usage error. */
+async function readData(path: string, profile: gb.ExplanationProfile): Promise<gb.ReportData> {
   try {
-    bytes = await Deno.readFile(path);
+    return gb.reportData(await Deno.readFile(path), path, profile);
   } catch (e) {
-    throw new gb.UsageError(`--data ${path}: cannot read it (${(e as Error).message})`);
-  }
-  const file = gb.decodeSafetensors(bytes, path);
-  const x = file.tensors.get("x"), y = file.tensors.get("y");
-  if (!x || (x.dtype !== "F32" && x.dtype !== "I32") || x.shape.slice(1).join() !== shape.join()) {
     throw new gb.UsageError(
-      `--data ${path}: needs an F32 or I32 tensor "x" [N, ${
-        shape.join(", ")
-      }] (the model's input shape), got ${x ? `${x.dtype} [${x.shape.join(", ")}]` : "none"}`,
+      `--data ${(e as Error).message.startsWith(path) ? "" : `${path}: `}${(e as Error).message}`,
     );
   }
-  if (!y || y.shape.join() !== String(x.shape[0]) || !Array.from(y.data).every(Number.isInteger)) {
-    throw new gb.UsageError(`--data ${path}: needs "y", ${x.shape[0]} integer labels`);
-  }
-  return { x: x.data as Float32Array | Int32Array, y: Int32Array.from(y.data as ArrayLike<number>) };
 }
 
 /** The pictures of another run that exist. */
@@ -121,9 +109,7 @@ async function main(): Promise<void> {
     const d = gb.mnistDataset(await gb.loadMnist(split));
     return { x: d.x, y: d.y };
   };
-  const test = flags.data !== undefined
-    ? await readData(flags.data, profile.inputShape)
-    : await mnistSplit("test");
+  const test = flags.data !== undefined ? await readData(flags.data, profile) : await mnistSplit("test");
   const runDir = dir !== undefined && (await gb.fileExists(dir)) ? await gb.readRunDirectory(dir) : undefined;
   const hasLogs = runDir && !(runDir.missing.includes("history") && runDir.missing.includes("tracker"));
   let compress: gb.ReportInputs["compress"], attention: gb.ReportInputs["attention"];

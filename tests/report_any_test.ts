@@ -374,6 +374,23 @@ Deno.test("deno task report --checkpoint --data: a tabular model's page from fil
   assert.equal(none.code, 2, none.err);
   assert.equal(none.err.trim().split("\n").length, 1, none.err);
   assert.match(none.err, /^error: .*not an MNIST model .*give its test set with --data/);
+  // a test set of another shape: one plain line naming the shape the model needs, exit 2
+  await Deno.writeFile(
+    `${dir}/wrong.safetensors`,
+    gb.encodeSafetensors([
+      ["x", { dtype: "F32", shape: [2, 5], data: new Float32Array(10) }],
+      ["y", { dtype: "I32", shape: [2], data: new Int32Array(2) }],
+    ]),
+  );
+  const wrong = await runScript("examples/report.ts", [
+    ...["--checkpoint", `${dir}/model.safetensors`, "--data", `${dir}/wrong.safetensors`],
+  ]);
+  assert.equal(wrong.code, 2, wrong.err);
+  assert.equal(wrong.err.trim().split("\n").length, 1, wrong.err);
+  assert.match(
+    wrong.err,
+    /^error: --data .*wrong\.safetensors: needs an F32 or I32 tensor "x" \[N, 6\].*got F32 \[2, 5\]/,
+  );
   const ok = await runScript("examples/report.ts", [
     ...["--checkpoint", `${dir}/model.safetensors`, "--data", `${dir}/test.safetensors`],
     ...["--mistakes", "1", "--gallery", "1"],

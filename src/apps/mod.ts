@@ -56,6 +56,7 @@ export {
 export {
   buildReport,
   type ReportData,
+  reportData,
   type ReportInputs,
   type ReportOptions,
   type ReportPicture,

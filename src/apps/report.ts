@@ -21,6 +21,7 @@ import {
   type MethodSpec,
 } from "../explain/methods.ts";
 import type { CompressSummary } from "../compress/summary.ts";
+import { decodeSafetensors } from "../io/safetensors.ts";
 import { bestExample, confidentMistakes, confusedPairs, confusionMatrix } from "../diagnose/errors.ts";
 import { type Predictions, predictionsFromLogits } from "../diagnose/predictions.ts";
 import {
@@ -70,6 +71,43 @@ export interface ReportData {
   x: Float32Array | Int32Array;
   /** One class index per example. */
   y: Int32Array;
+}
+
+/**
+ * The examples of a safetensors file (`x` [N, ...profile.inputShape] as F32, or I32 token ids;
+ * `y` [N] integer labels), the format `deno task explain --data` reads. A missing or misshapen
+ * tensor is an error naming the file, the tensor and the shape it needs.
+ *
+ * @example
+ * ```ts
+ * import { encodeSafetensors, reportData } from "glassbox";
+ * const profile = { modality: "tabular" as const, inputShape: [2], classes: ["no", "yes"] };
+ * const bytes = encodeSafetensors([
+ *   ["x", { dtype: "F32", shape: [2, 2], data: new Float32Array([1, 2, 3, 4]) }],
+ *   ["y", { dtype: "I32", shape: [2], data: new Int32Array([0, 1]) }],
+ * ]);
+ * if (reportData(bytes, "test.safetensors", profile).y[1] !== 1) throw new Error("labels lost");
+ * let message = "";
+ * try { reportData(bytes, "test.safetensors", { ...profile, inputShape: [3] }); } catch (e) { message = (e as Error).message; }
+ * if (!message.includes("[N, 3]")) throw new Error(message);
+ * ```
+ */
+export function reportData(bytes: Uint8Array, source: string, profile: ExplanationProfile): ReportData {
+  const file = decodeSafetensors(bytes, source);
+  const x = file.tensors.get("x"), y = file.tensors.get("y");
+  if (
+    !x || (x.dtype !== "F32" && x.dtype !== "I32") || x.shape.slice(1).join() !== profile.inputShape.join()
+  ) {
+    throw new Error(
+      `${source}: needs an F32 or I32 tensor "x" [N, ${
+        profile.inputShape.join(", ")
+      }] (the model's input shape), got ${x ? `${x.dtype} [${x.shape.join(", ")}]` : "none"}`,
+    );
+  }
+  if (!y || y.shape.join() !== String(x.shape[0]) || !Array.from(y.data).every(Number.isInteger)) {
+    throw new Error(`${source}: needs "y", ${x.shape[0]} integer labels`);
+  }
+  return { x: x.data as Float32Array | Int32Array, y: Int32Array.from(y.data as ArrayLike<number>) };
 }
 
 /** What the report is about. */
