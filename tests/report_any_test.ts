@@ -391,6 +391,17 @@ Deno.test("deno task report --checkpoint --data: a tabular model's page from fil
     wrong.err,
     /^error: --data .*wrong\.safetensors: needs an F32 or I32 tensor "x" \[N, 6\].*got F32 \[2, 5\]/,
   );
+  // one output is no classifier the errors and calibration sections can judge: refused, saying why
+  const single = gb.sequentialModel([{ type: "Linear", in: 2, out: 1, bias: true }]);
+  await assert.rejects(
+    () =>
+      gb.buildReport({
+        model: single,
+        profile: { modality: "tabular", inputShape: [2], classes: ["yes"] },
+        test: { x: new Float32Array(4), y: new Int32Array(2) },
+      }),
+    /names 1 class \(yes\).*at least two/,
+  );
   const ok = await runScript("examples/report.ts", [
     ...["--checkpoint", `${dir}/model.safetensors`, "--data", `${dir}/test.safetensors`],
     ...["--mistakes", "1", "--gallery", "1"],

@@ -292,6 +292,13 @@ export async function buildReport(inputs: ReportInputs, options: ReportOptions =
     }
   }
   const t = reportStrings(lang);
+  if (profile.classes.length < 2) {
+    throw new Error(
+      `report: the profile names ${profile.classes.length} class (${
+        profile.classes.join(", ")
+      }); the errors and calibration sections need a classifier with an output per class, at least two (a model with one logit z can output [0, z])`,
+    );
+  }
   const count = checkData("test", test, profile);
   if (inputs.train) checkData("training", inputs.train, profile);
   const classes = profile.classes, K = classes.length, name = (c: number) => classes[c];
