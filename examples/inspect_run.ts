@@ -17,14 +17,14 @@ async function main(): Promise<void> {
   }
   if (positionals.length !== 1) throw new gb.UsageError("name the run directory to inspect, e.g. out/mnist");
   const dir = positionals[0];
-  if (!(await gb.fileExists(`${dir}/tracker.jsonl`))) {
+  if (!(await gb.fileExists(`${dir}/${gb.RUN_FILES.tracker}`))) {
     throw new Error(`${dir} has no tracker.jsonl: is it the output directory of deno task train?`);
   }
   let model: gb.Module | undefined;
   let sample: gb.Tensor | undefined;
   try {
-    await Deno.stat(`${dir}/checkpoint.safetensors`);
-    model = (await gb.loadModel(`${dir}/checkpoint.safetensors`)).model;
+    await Deno.stat(`${dir}/${gb.RUN_FILES.checkpoint}`);
+    model = (await gb.loadModel(`${dir}/${gb.RUN_FILES.checkpoint}`)).model;
     const test = gb.mnistDataset(await gb.loadMnist("test"));
     sample = gb.tensor(test.x.subarray(0, 784), [1, 1, 28, 28]);
   } catch (e) {

@@ -67,7 +67,7 @@ async function main(): Promise<void> {
   const train = { ...trainAll, x: trainAll.x.subarray(0, nTrain * per), y: trainAll.y.subarray(0, nTrain) };
   const out = values.out!;
   await Deno.mkdir(out, { recursive: true });
-  const ckpt = `${out}/checkpoint.safetensors`;
+  const ckpt = `${out}/${gb.RUN_FILES.checkpoint}`;
   gb.manualSeed(seed);
   const model = gb.createModel("seed-cnn");
   const profile = gb.mnistProfile(); // every checkpoint carries it

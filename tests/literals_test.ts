@@ -39,37 +39,10 @@ type Allow = [string, Kind, string];
 const MNIST_ONLY: Allow[] = []; // mnistProfile() lives in src/data/mnist.ts, outside the scanned programs
 
 /**
- * Known gaps (issue 18): report and compress still build MNIST inputs and pictures by
- * hand. Each entry is a place to move onto the profile; remove it when it moves.
+ * Known gaps: places that still build MNIST inputs or pictures by hand, each to move onto the
+ * profile (issue 18 emptied the list: explain, report, serve and compress read the profile).
  */
-const KNOWN_TODO: Allow[] = [
-  // src/report/strings.ts: "one 28×28 image" in the model summary's sentence (en, zh)
-  ["src/report/strings.ts", "28", "`${total} parameters (${trainable} trainable); ${macs} multiply-accumu"],
-  [
-    "src/report/strings.ts",
-    "28",
-    "`共 ${total} 个参数（其中 ${trainable} 个可训练）；单张 28×28 图像需 ${macs} 次乘加。`,",
-  ],
-  // examples/report.ts: images, tensors, summaries and grids built as 1×28×28 by hand; ten-class logits
-  ["examples/report.ts", "784", "const image = (i: number) => test.x.subarray(i * 784, (i + 1) * 784);"],
-  ["examples/report.ts", "28", "const first = gb.tensor(image(0), [1, 1, 28, 28]);"],
-  ["examples/report.ts", "28", "const sum = await gb.summary(model, [1, 1, 28, 28]);"],
-  [
-    "examples/report.ts",
-    "10 classes",
-    "gb.predictionsFromLogits(preds.logits.slice(a * 10, b * 10), preds.lab",
-  ],
-  ["examples/report.ts", "28", "const facts = await gb.predictionFacts(model, gb.tensor(image(m.index)"],
-  ["examples/report.ts", "784", "const xs = new Float32Array(3 * 784);"],
-  ["examples/report.ts", "784", "idx.forEach((k, r) => xs.set(image(k), r * 784));"],
-  ["examples/report.ts", "28", "const x = gb.tensor(xs, [3, 1, 28, 28]);"],
-  ["examples/report.ts", "784", "maps: [0, 1, 2].map((r) => arr.slice(r * 784, (r + 1) * 784)),"],
-  ["examples/report.ts", "28", "28,"],
-  ["examples/report.ts", "784", "const gx = gb.tensor(test.x.subarray(0, n * 784), [n, 1, 28, 28]);"],
-  ["examples/report.ts", "28", "const gx = gb.tensor(test.x.subarray(0, n * 784), [n, 1, 28, 28]);"],
-  ["examples/report.ts", "784", "maps: Array.from({ length: n }, (_, i) => a.subarray(i * 784, (i + 1) "],
-  ["examples/report.ts", "28", "gb.attributionGrid(galleryRows, gallery, 28, 28, t.galleryTitle(galler"],
-];
+const KNOWN_TODO: Allow[] = [];
 
 async function files(path: string): Promise<string[]> {
   if (!path.endsWith("/")) return [path];

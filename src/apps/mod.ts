@@ -69,3 +69,12 @@ export {
   type TrainOptions,
   type TrainResult,
 } from "./train.ts";
+export {
+  buildReport,
+  type ReportData,
+  reportData,
+  type ReportInputs,
+  type ReportOptions,
+  type ReportPicture,
+  type ReportResult,
+} from "./report.ts";

@@ -8,6 +8,7 @@
  */
 import type { Alarm } from "../inspect/alarms.ts";
 import type { StepRecord } from "../inspect/records.ts";
+import { RUN_FILES } from "../inspect/run_log.ts";
 import { trackGradients } from "../inspect/tracker.ts";
 import { encodeModel } from "../models/persist.ts";
 import { type ExplanationProfile, validateProfile } from "../models/profile.ts";
@@ -255,14 +256,14 @@ export async function trainClassifier(
       };
       const files: OutputFile[] = [
         {
-          name: "checkpoint.safetensors",
+          name: RUN_FILES.checkpoint,
           data: await encodeModel(model, {
             metadata: { epoch: String(e + 1), testAccuracy: String(ev.accuracy) },
             profile,
           }),
         },
-        { name: "history.json", data: json(history) },
-        { name: "metrics.json", data: json(metrics) },
+        { name: RUN_FILES.history, data: json(history) },
+        { name: RUN_FILES.metrics, data: json(metrics) },
       ];
       last = { evaluation: ev, metrics, files };
       await hooks.onEpoch?.({

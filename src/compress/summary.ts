@@ -21,9 +21,9 @@ export interface VariantSummary {
   accuracy: number;
   /** Milliseconds per inference batch. */
   msPerBatch: number;
-  /** Spearman ρ of Integrated Gradients against the original model (NaN when not computed). */
+  /** Spearman ρ of Integrated Gradients against the original model (NaN when not computed; JSON null in the file). */
   igDrift: number;
-  /** Spearman ρ of the CAM against the original model (NaN when not computed). */
+  /** Spearman ρ of the CAM against the original model (NaN when not computed; JSON null in the file). */
   camDrift: number;
   /** A note on how the variant was made. */
   note: string;
@@ -70,6 +70,8 @@ export interface CompressSummary {
  * import { parseCompressSummary } from "./summary.ts";
  * const s = parseCompressSummary('{"variants":[{"name":"a","params":3,"nonzero":2,"file":"a.safetensors","bytes":1,"gzipBytes":1,"accuracy":0.5,"msPerBatch":1,"igDrift":1,"camDrift":1,"note":""}]}');
  * if (s.variants[0].nonzero !== 2) throw new Error("not read");
+ * const t = parseCompressSummary('{"variants":[{"name":"a","params":3,"nonzero":2,"file":"a.safetensors","bytes":1,"gzipBytes":1,"accuracy":0.5,"msPerBatch":1,"igDrift":1,"camDrift":null,"note":""}]}');
+ * if (!Number.isNaN(t.variants[0].camDrift)) throw new Error("a drift not measured (null) must read as NaN");
  * let refused = false;
  * try { parseCompressSummary('{"variants":[{"name":"a"}]}'); } catch { refused = true; }
  * if (!refused) throw new Error("a variant without params was accepted");
@@ -88,6 +90,13 @@ export function parseCompressSummary(text: string, source = "summary.json"): Com
   const numbers = ["params", "nonzero", "bytes", "gzipBytes", "accuracy", "msPerBatch"] as const;
   (value as CompressSummary).variants.forEach((v, i) => {
     if (typeof v?.name !== "string") throw new Error(`${source}: variant ${i} has no name`);
+    // a drift that was not measured is NaN, which JSON writes as null
+    for (const k of ["igDrift", "camDrift"] as const) {
+      if (v[k] === null || v[k] === undefined) v[k] = NaN;
+      else if (typeof v[k] !== "number") {
+        throw new Error(`${source}: variant ${i} ("${v.name}") has a non-number "${k}"`);
+      }
+    }
     for (const k of numbers) {
       if (typeof v[k] !== "number") {
         throw new Error(`${source}: variant ${i} ("${v.name}") has no number "${k}"`);

@@ -39,7 +39,14 @@ export {
   featureMapImage,
   filterImage,
 } from "./activations.ts";
-export { readRunLog, RunLog, type RunLogOptions } from "./run_log.ts";
+export {
+  readRunDirectory,
+  readRunLog,
+  RUN_FILES,
+  type RunDirectory,
+  RunLog,
+  type RunLogOptions,
+} from "./run_log.ts";
 export { renderRunPictures } from "./run_pictures.ts";
 export {
   type AttentionGradient,

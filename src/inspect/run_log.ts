@@ -7,6 +7,30 @@ import type { Alarm } from "./alarms.ts";
 import type { TensorStats } from "./gpu_stats.ts";
 import type { StepRecord } from "./tracker.ts";
 import { encodePng, type Image } from "../viz/png.ts";
+import type { History } from "../viz/training.ts";
+
+/**
+ * The files of a run directory (what `deno task train` writes and `deno task report` and
+ * `deno task inspect` read), by what they hold. Every program names them from here.
+ */
+export const RUN_FILES = {
+  /** The model with its explanation profile (written after each epoch). */
+  checkpoint: "checkpoint.safetensors",
+  /** Loss per step and per-epoch losses and accuracies (`History`). */
+  history: "history.json",
+  /** The last epoch's test numbers (accuracy, loss, per-class accuracy, confusion, timing). */
+  metrics: "metrics.json",
+  /** Tracker records, one JSON line each (`StepRecord`). */
+  tracker: "tracker.jsonl",
+  /** Alarms, one JSON line each (`Alarm`). */
+  alarms: "alarms.jsonl",
+  /** Alarms as readable lines. */
+  alarmsText: "alarms.txt",
+  /** TensorBoard event files (a folder). */
+  tensorboard: "tensorboard",
+  /** The report's page (`deno task report`'s default output). */
+  report: "report.html",
+} as const;
 
 /** Options for `RunLog`. */
 export interface RunLogOptions {
@@ -47,11 +71,11 @@ export class RunLog {
   /** Creates the directory and empty log files (an existing log is replaced). */
   static async create(dir: string, options: RunLogOptions = {}): Promise<RunLog> {
     await Deno.mkdir(dir, { recursive: true });
-    for (const f of ["tracker.jsonl", "alarms.jsonl", "alarms.txt"]) {
+    for (const f of [RUN_FILES.tracker, RUN_FILES.alarms, RUN_FILES.alarmsText]) {
       await Deno.writeTextFile(`${dir}/${f}`, "");
     }
-    await Deno.remove(`${dir}/tensorboard`, { recursive: true }).catch(() => {});
-    return new RunLog(dir, await SummaryWriter.create(`${dir}/tensorboard`), options);
+    await Deno.remove(`${dir}/${RUN_FILES.tensorboard}`, { recursive: true }).catch(() => {});
+    return new RunLog(dir, await SummaryWriter.create(`${dir}/${RUN_FILES.tensorboard}`), options);
   }
 
   /** Queues tracker records: a JSON line each, TensorBoard scalars, histograms now and then. */
@@ -132,9 +156,9 @@ export class RunLog {
         await Deno.writeTextFile(`${this.dir}/${f}`, lines.splice(0).join("\n") + "\n", { append: true });
       }
     };
-    await append("tracker.jsonl", this.#lines);
-    await append("alarms.jsonl", this.#alarmLines);
-    await append("alarms.txt", this.#alarmText);
+    await append(RUN_FILES.tracker, this.#lines);
+    await append(RUN_FILES.alarms, this.#alarmLines);
+    await append(RUN_FILES.alarmsText, this.#alarmText);
     await this.tb.flush();
   }
 }
@@ -182,10 +206,112 @@ export async function readRunLog(dir: string): Promise<{ records: StepRecord[]; 
   };
   return {
     records: await read(
-      "tracker.jsonl",
+      RUN_FILES.tracker,
       "a tracker record (step, params, layers, totalGradNorm)",
       isStepRecord,
     ),
-    alarms: await read("alarms.jsonl", "an alarm (kind, message)", isAlarm),
+    alarms: await read(RUN_FILES.alarms, "an alarm (kind, message)", isAlarm),
+  };
+}
+
+/** Everything a run directory holds that the programs read (see `RUN_FILES`). */
+export interface RunDirectory {
+  /** The directory. */
+  dir: string;
+  /** history.json, or undefined when the run has none. */
+  history?: History;
+  /** metrics.json as written (a JSON object), or undefined when the run has none. */
+  metrics?: Record<string, unknown>;
+  /** tracker.jsonl's records (none when the file is missing). */
+  records: StepRecord[];
+  /** alarms.jsonl's alarms (none when the file is missing). */
+  alarms: Alarm[];
+  /** The `RUN_FILES` keys of the files that are not there. */
+  missing: (keyof typeof RUN_FILES)[];
+}
+
+const finiteList = (v: unknown) => Array.isArray(v) && v.every((n) => typeof n === "number");
+
+/** Whether a parsed history.json has `History`'s shape (what the charts rely on). */
+function isHistory(v: unknown): v is History {
+  const h = v as History;
+  return typeof h === "object" && h !== null && finiteList(h.steps) && Array.isArray(h.epochs) &&
+    h.epochs.every((e) =>
+      typeof e === "object" && e !== null && typeof e.epoch === "number" && typeof e.trainLoss === "number" &&
+      typeof e.testLoss === "number" && typeof e.testAccuracy === "number"
+    );
+}
+
+/**
+ * Reads a run directory: history.json, metrics.json, tracker.jsonl and alarms.jsonl (file names
+ * from `RUN_FILES`). A file that is not there is listed in `missing` (a run without tracking has
+ * no tracker records); one that is there but malformed is an error naming the file and what is
+ * wrong. `require` names files whose absence is an error too.
+ *
+ * @example
+ * ```ts
+ * import { readRunDirectory, RUN_FILES } from "glassbox";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/${RUN_FILES.history}`, JSON.stringify({ steps: [2.3, 1.1], epochs: [] }));
+ * const run = await readRunDirectory(dir);
+ * if (run.history?.steps[1] !== 1.1 || !run.missing.includes("metrics")) throw new Error("misread");
+ * await Deno.writeTextFile(`${dir}/${RUN_FILES.history}`, JSON.stringify({ steps: "no" }));
+ * let message = "";
+ * try { await readRunDirectory(dir); } catch (e) { message = (e as Error).message; }
+ * if (!message.includes("history.json")) throw new Error(message);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function readRunDirectory(
+  dir: string,
+  options: { require?: (keyof typeof RUN_FILES)[] } = {},
+): Promise<RunDirectory> {
+  const missing: (keyof typeof RUN_FILES)[] = [];
+  const exists = async (key: keyof typeof RUN_FILES) => {
+    try {
+      await Deno.stat(`${dir}/${RUN_FILES[key]}`);
+      return true;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      missing.push(key);
+      return false;
+    }
+  };
+  const json = async (key: "history" | "metrics"): Promise<unknown> => {
+    if (!(await exists(key))) return undefined;
+    const path = `${dir}/${RUN_FILES[key]}`;
+    try {
+      return JSON.parse(await Deno.readTextFile(path));
+    } catch (e) {
+      throw new Error(`${path} is not valid JSON (${(e as Error).message})`);
+    }
+  };
+  const history = await json("history");
+  if (history !== undefined && !isHistory(history)) {
+    throw new Error(
+      `${dir}/${RUN_FILES.history} is not a training history: it needs "steps" (numbers) and "epochs" (each with epoch, trainLoss, testLoss, testAccuracy)`,
+    );
+  }
+  const metrics = await json("metrics");
+  if (metrics !== undefined && (typeof metrics !== "object" || metrics === null || Array.isArray(metrics))) {
+    throw new Error(`${dir}/${RUN_FILES.metrics} is not a JSON object`);
+  }
+  await exists("tracker");
+  await exists("alarms");
+  await exists("checkpoint");
+  const absent = (options.require ?? []).filter((k) => missing.includes(k));
+  if (absent.length) {
+    throw new Error(
+      `${dir}: no ${absent.map((k) => RUN_FILES[k]).join(", ")} (not the output of deno task train?)`,
+    );
+  }
+  const { records, alarms } = await readRunLog(dir);
+  return {
+    dir,
+    history: history as History | undefined,
+    metrics: metrics as Record<string, unknown> | undefined,
+    records,
+    alarms,
+    missing,
   };
 }

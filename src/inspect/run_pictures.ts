@@ -13,13 +13,12 @@ import {
   gradientFlowChart,
   gradNormChart,
   histogramsChart,
-  type History,
   lossChart,
   updateRatioChart,
 } from "../viz/training.ts";
 import { captureActivations, disposeActivations, featureMapImage, filterImage } from "./activations.ts";
 import { graphToDot, graphToSvg, modelGraph } from "./graph.ts";
-import { readRunLog } from "./run_log.ts";
+import { readRunDirectory } from "./run_log.ts";
 import { summary } from "./summary.ts";
 import type { StepRecord } from "./tracker.ts";
 
@@ -46,7 +45,8 @@ export async function renderRunPictures(
     await text(`${pics}/${name}`, s);
     written.push(`${pics}/${name}`);
   };
-  const { records } = await readRunLog(dir);
+  // history.json and tracker.jsonl by their names in RUN_FILES; a malformed one is an error naming it
+  const { records, history } = await readRunDirectory(dir);
   if (records.length) {
     await svg("gradient_flow.svg", gradientFlowChart(records));
     const t = thin(records);
@@ -69,15 +69,14 @@ export async function renderRunPictures(
       );
     }
   }
-  try {
-    const history = JSON.parse(await Deno.readTextFile(`${dir}/history.json`)) as History;
+  if (history) {
     const spe = options.stepsPerEpoch ??
       (history.epochs.length
         ? Math.round(history.steps.length / history.epochs.length)
         : history.steps.length);
     await svg("loss.svg", lossChart(history, spe));
     if (history.epochs.length) await svg("accuracy.svg", accuracyChart(history));
-  } catch { /* no history */ }
+  }
   const { model, sample } = options;
   if (model && sample) {
     const g = await modelGraph(model, sample);

@@ -49,6 +49,7 @@ export interface ReportStrings extends Strings {
     | "calibration"
     | "mistakes"
     | "gallery"
+    | "importance"
     | "words"
     | "attention"
     | "compression",
@@ -59,11 +60,13 @@ export interface ReportStrings extends Strings {
   /** The layer table's headers. */
   summaryHeaders: string[];
   /** The line under the layer table. */
-  summaryTotals: (total: number, trainable: number, macs: number) => string;
+  summaryTotals: (total: number, trainable: number, macs: number, input: string) => string;
   /** The model graph's title. */
   graphTitle: string;
   /** How to read the model graph. */
   graphCaption: string;
+  /** Why a token model has no graph. */
+  noGraph: string;
   /** No history.json in the run. */
   noHistory: (dir: string) => string;
   /** No tracker records in the run. */
@@ -85,7 +88,7 @@ export interface ReportStrings extends Strings {
   /** The ends of the feature maps' key. */
   tileMax: string;
   /** A slice of one class. */
-  classSlice: (c: number) => string;
+  classSlice: (name: string) => string;
   /** The ink slices' name. */
   inkSlice: string;
   /** The stroke-width slices' name. */
@@ -107,7 +110,7 @@ export interface ReportStrings extends Strings {
   /** Heading of the weakest slices. */
   weakestHeading: string;
   /** What the slices are. */
-  slicesNote: string;
+  slicesNote: (minCount: number, grey: boolean) => string;
   /** The slices' headers. */
   sliceHeaders: string[];
   /** One half of the cross-fitted calibration. */
@@ -119,11 +122,41 @@ export interface ReportStrings extends Strings {
   /** The second one's. */
   afterScaling: (temperatures: string) => string;
   /** A row of a mistake's card (r = 0 the mistake, 1 its true class, 2 its predicted class). */
-  cardCaption: (r: number, index: number, label: number, predicted: number, confidence: string) => string;
+  cardCaption: (r: number, index: number, label: string, predicted: string, confidence: string) => string;
   /** A mistake's grid title. */
-  mistakeGridTitle: (index: number, actual: number, predicted: number) => string;
+  mistakeGridTitle: (index: number, actual: string, predicted: string) => string;
   /** A row of the gallery. */
-  galleryCaption: (index: number, label: number, predicted: number, confidence: string) => string;
+  galleryCaption: (index: number, label: string, predicted: string, confidence: string) => string;
+  /** The weights-and-activations section's introduction for a model without convolutions. */
+  distributionsIntroPlain: string;
+  /** The mistakes section's introduction for tabular models. */
+  mistakesIntroTabular: string;
+  /** The mistakes section's introduction for token models. */
+  mistakesIntroTokens: string;
+  /** The methods section's introduction for tabular models. */
+  galleryIntroTabular: string;
+  /** The methods section's introduction for token models. */
+  galleryIntroTokens: string;
+  /** No test example is wrong. */
+  noMistakes: string;
+  /** The first header of the importance table. */
+  featureHeader: string;
+  /** The importance chart's title. */
+  importanceTitle: (rows: number) => string;
+  /** Its y axis. */
+  importanceAxis: string;
+  /** The x axis of feature charts. */
+  featureAxis: string;
+  /** The y axis of a row's attribution bars. */
+  attributionAxis: string;
+  /** A tabular row's attribution bars: title. */
+  rowBarsTitle: (index: number, label: string, predicted: string, confidence: string) => string;
+  /** Under a row's bars: which features are drawn. */
+  rowBarsNote: (shown: number, total: number) => string;
+  /** A token picture's title: the method. */
+  tokensTitle: (method: string) => string;
+  /** The colour key under a token picture. */
+  tokenLegend: string;
   /** The gallery's title. */
   galleryTitle: (methods: number) => string;
   /** Where the attention section comes from. */
@@ -149,7 +182,7 @@ const EN: Omit<ReportStrings, keyof Strings> = {
     model: {
       title: "Model",
       intro:
-        "What was trained: the checkpoint this page is about, its layers (output shape, parameters, multiply-accumulates and activation memory for one image) and its graph, read from top (input) to bottom (output).",
+        "What was trained: the checkpoint this page is about, its layers (output shape, parameters, multiply-accumulates and activation memory for one example) and its graph, read from top (input) to bottom (output).",
     },
     training: {
       title: "Training",
@@ -184,7 +217,12 @@ const EN: Omit<ReportStrings, keyof Strings> = {
     gallery: {
       title: "Attribution methods compared",
       intro:
-        "Six attribution methods on the same test images, each explaining the predicted class: where the methods agree, the evidence is easier to trust. Signed maps are blue-white-red, magnitudes viridis; each map is scaled to its own 99th percentile.",
+        "The attribution methods on the same test images, each explaining the predicted class: where the methods agree, the evidence is easier to trust. Signed maps are blue-white-red, magnitudes viridis; each map is scaled to its own 99th percentile.",
+    },
+    importance: {
+      title: "Global feature importance",
+      intro:
+        "Which features the model leans on across the test set: for each method, the mean |attribution| of each feature over the first test rows, each explaining its predicted class (a sign cancels across rows, so magnitudes are averaged). Long bars are features the model uses; methods that agree make the ranking easier to trust.",
     },
     words: {
       title: "The model in words",
@@ -212,9 +250,11 @@ const EN: Omit<ReportStrings, keyof Strings> = {
     "multiply-accumulates",
     "activation memory",
   ],
-  summaryTotals: (total, trainable, macs) =>
-    `${total} parameters (${trainable} trainable); ${macs} multiply-accumulates for one 28×28 image.`,
+  summaryTotals: (total, trainable, macs, input) =>
+    `${total} parameters (${trainable} trainable); ${macs} multiply-accumulates for one input of shape ${input}.`,
   graphTitle: "Model graph",
+  noGraph:
+    "The graph is traced from the gradient of the input, and token ids (integers) have none: for this model it is not drawn.",
   graphCaption:
     "Drawn from the autograd graph of one forward pass: each box is a layer call with its output shape; arrows follow the data from the input down.",
   noHistory: (dir) => `(no history.json in ${dir})`,
@@ -231,30 +271,34 @@ const EN: Omit<ReportStrings, keyof Strings> = {
     "each tile scaled from its own minimum (dark) to its own maximum (yellow); a constant tile is teal",
   tileMin: "tile minimum",
   tileMax: "tile maximum",
-  classSlice: (c) => `class ${c}`,
+  classSlice: (name) => `class ${name}`,
   inkSlice: "ink",
   strokeSlice: "stroke width",
   confidenceSlice: (lo, hi) => `confidence ${lo}–${hi}`,
-  testAccuracyLine: (pc, n) => `Test accuracy ${pc}% on ${n} images.`,
-  confusionTitleTest: "Confusion matrix, MNIST test set",
+  testAccuracyLine: (pc, n) => `Test accuracy ${pc}% on ${n} examples.`,
+  confusionTitleTest: "Confusion matrix, test set",
   perClassHeading: "Accuracy per class",
-  perClassHeaders: ["class", "images", "accuracy"],
+  perClassHeaders: ["class", "examples", "accuracy"],
   confusedHeading: "Most confused pairs",
-  confusedHeaders: ["true", "predicted as", "images", "share of the class"],
+  confusedHeaders: ["true", "predicted as", "examples", "share of the class"],
   weakestHeading: "Where the model is weakest",
-  slicesNote:
-    "Slices by class, by ink (share of pixels above half intensity), by stroke width (2 × ink area / ink perimeter, in pixels) and by confidence; only slices of 50 images or more.",
-  sliceHeaders: ["slice", "images", "accuracy"],
+  slicesNote: (n, grey) =>
+    `Slices by class, ${
+      grey
+        ? "by ink (share of pixels above half intensity), by stroke width (2 × ink area / ink perimeter, in pixels) and "
+        : "and "
+    }by confidence; only slices of ${n} examples or more.`,
+  sliceHeaders: ["slice", "examples", "accuracy"],
   calibrationFold: (a, b, tt, e0, e1) =>
-    `images ${a}–${b} with T = ${tt} (fitted on the other half): ECE ${e0} → ${e1}`,
+    `examples ${a}–${b} with T = ${tt} (fitted on the other half): ECE ${e0} → ${e1}`,
   calibrationText: (c) =>
-    `Temperature scaling (Guo et al. 2017), cross-fitted: each half of the test set is scaled by the temperature that minimises the negative log-likelihood on the other half, so every image is judged by a temperature that never saw it. Expected calibration error over all ${c.count} images (15 equal-width bins): ${c.before} before, ${c.after} after. Per half: ${
+    `Temperature scaling (Guo et al. 2017), cross-fitted: each half of the test set is scaled by the temperature that minimises the negative log-likelihood on the other half, so every example is judged by a temperature that never saw it. Expected calibration error over all ${c.count} examples (15 equal-width bins): ${c.before} before, ${c.after} after. Per half: ${
       c.folds.join("; ")
     }. ${
       c.lowered
         ? "Temperature scaling lowered it."
         : "Here it did not lower the ECE: the model was already this close to calibrated."
-    } (Fitted on all images, T = ${c.temperature}, NLL ${c.nllBefore} → ${c.nllAfter}.)`,
+    } (Fitted on all examples, T = ${c.temperature}, NLL ${c.nllBefore} → ${c.nllAfter}.)`,
   beforeScaling: "Before temperature scaling",
   afterScaling: (ts) => `After (T = ${ts}, cross-fitted)`,
   cardCaption: (r, k, y, pr, conf) =>
@@ -265,6 +309,29 @@ const EN: Omit<ReportStrings, keyof Strings> = {
     `Test ${i}: a ${a} taken for a ${pr}, each map for the row's predicted class`,
   galleryCaption: (i, y, pr, conf) => `test ${i}: label ${y}, predicted ${pr} (${conf}%)`,
   galleryTitle: (m) => `Why the predicted class? ${m} methods on the same images`,
+  distributionsIntroPlain:
+    "What the layers hold: each weight's distribution over training (bands of percentiles around the median: the key beside each chart names them; bands that stay put mean a layer that barely learns), and the weight and activation histograms at the last tracked step.",
+  mistakesIntroTabular:
+    "The test rows the model got wrong with the highest confidence. Each card shows the row's features with their attribution to the predicted class (bars above zero raise its score, below lower it), one bar per method, and the prediction in words from Integrated Gradients against the baseline row.",
+  mistakesIntroTokens:
+    "The test texts the model got wrong with the highest confidence, each token coloured by its attribution to the predicted class (red raises its score, blue lowers it), one picture per method.",
+  galleryIntroTabular:
+    "The attribution methods on the same test rows, each explaining the predicted class: for every row, each feature's attribution by each method (the features with the largest |attribution| are drawn). Where the methods agree, the evidence is easier to trust.",
+  galleryIntroTokens:
+    "The attribution methods on the same test texts, each explaining the predicted class: every token coloured by its attribution (red raises the class's score, blue lowers it; each text on its own scale). Where the methods agree, the evidence is easier to trust.",
+  noMistakes: "The model gets every test example right: there is no mistake to show.",
+  featureHeader: "feature",
+  importanceTitle: (rows) => `Mean |attribution| per feature over ${rows} test rows`,
+  importanceAxis: "mean |attribution|",
+  featureAxis: "feature",
+  attributionAxis: "attribution to the predicted class",
+  rowBarsTitle: (i, y, pr, conf) => `Test row ${i}: label ${y}, predicted ${pr} (${conf}%)`,
+  rowBarsNote: (shown, total) =>
+    shown < total
+      ? `The ${shown} features with the largest |attribution| of ${total}; above zero raises the predicted class's score.`
+      : "Above zero raises the predicted class's score, below lowers it.",
+  tokensTitle: (m) => `${m}: each token coloured by its attribution`,
+  tokenLegend: "blue: against the class · white: nothing · red: for the class (each text on its own scale)",
   attentionSource: (dir, ckpt, sha) =>
     `Source: run ${dir}, checkpoint ${ckpt}${
       sha ? ` (SHA-256 ${short(sha)}…)` : " (not found)"
@@ -299,7 +366,7 @@ const ZH: Omit<ReportStrings, keyof Strings> = {
     model: {
       title: "模型",
       intro:
-        "训练出的模型：本页所依据的检查点、各层（单张图像的输出形状、参数量、乘加次数和激活内存）以及模型图，从上（输入）往下（输出）读。",
+        "训练出的模型：本页所依据的检查点、各层（单个样本的输出形状、参数量、乘加次数和激活内存）以及模型图，从上（输入）往下（输出）读。",
     },
     training: {
       title: "训练过程",
@@ -334,7 +401,12 @@ const ZH: Omit<ReportStrings, keyof Strings> = {
     gallery: {
       title: "归因方法比较",
       intro:
-        "六种归因方法作用于相同的测试图像，各自解释预测类别：各方法一致之处，证据更可信。有符号的图用蓝-白-红，幅度图用 viridis；每张图按其自身的第 99 百分位缩放。",
+        "各种归因方法作用于相同的测试图像，各自解释预测类别：各方法一致之处，证据更可信。有符号的图用蓝-白-红，幅度图用 viridis；每张图按其自身的第 99 百分位缩放。",
+    },
+    importance: {
+      title: "全局特征重要性",
+      intro:
+        "模型在整个测试集上依赖哪些特征：对每种方法，取前若干个测试行上每个特征的平均 |归因|（每行解释其预测类别；正负号在各行之间会相互抵消，因此平均的是幅度）。柱子越长，模型越依赖该特征；各方法一致时，排序更可信。",
     },
     words: {
       title: "模型概述",
@@ -355,9 +427,10 @@ const ZH: Omit<ReportStrings, keyof Strings> = {
   checkpointLine: (path, arch, epoch, sha) =>
     `检查点 ${path}（${arch}，第 ${epoch} 轮；SHA-256 ${short(sha)}…）。`,
   summaryHeaders: ["层", "类型", "输出形状", "参数量", "乘加次数", "激活内存"],
-  summaryTotals: (total, trainable, macs) =>
-    `共 ${total} 个参数（其中 ${trainable} 个可训练）；单张 28×28 图像需 ${macs} 次乘加。`,
+  summaryTotals: (total, trainable, macs, input) =>
+    `共 ${total} 个参数（其中 ${trainable} 个可训练）；形状为 ${input} 的单个输入需 ${macs} 次乘加。`,
   graphTitle: "模型图",
+  noGraph: "模型图是沿输入的梯度追踪得到的，而词元编号（整数）没有梯度：因此这个模型不画模型图。",
   graphCaption: "取自一次前向传播的自动求导图：每个方框是一次层调用及其输出形状；箭头沿数据流从输入向下。",
   noHistory: (dir) => `（${dir} 中没有 history.json）`,
   noRecords: (dir) => `（${dir} 中没有梯度跟踪记录）`,
@@ -372,36 +445,61 @@ const ZH: Omit<ReportStrings, keyof Strings> = {
   featureMapsKey: "每个小图按其自身的最小值（深色）到最大值（黄色）缩放；取值恒定的小图为青绿色",
   tileMin: "小图最小值",
   tileMax: "小图最大值",
-  classSlice: (c) => `类别 ${c}`,
+  classSlice: (name) => `类别 ${name}`,
   inkSlice: "墨量",
   strokeSlice: "笔画宽度",
   confidenceSlice: (lo, hi) => `置信度 ${lo}–${hi}`,
-  testAccuracyLine: (pc, n) => `在 ${n} 张图像上的测试准确率为 ${pc}%。`,
-  confusionTitleTest: "混淆矩阵（MNIST 测试集）",
+  testAccuracyLine: (pc, n) => `在 ${n} 个测试样本上的准确率为 ${pc}%。`,
+  confusionTitleTest: "混淆矩阵（测试集）",
   perClassHeading: "各类别准确率",
-  perClassHeaders: ["类别", "图像数", "准确率"],
+  perClassHeaders: ["类别", "样本数", "准确率"],
   confusedHeading: "最常混淆的类别对",
-  confusedHeaders: ["真实类别", "被预测为", "图像数", "占该类别比例"],
+  confusedHeaders: ["真实类别", "被预测为", "样本数", "占该类别比例"],
   weakestHeading: "模型最弱的地方",
-  slicesNote:
-    "按类别、墨量（亮度超过一半的像素比例）、笔画宽度（2 × 墨迹面积 / 墨迹周长，单位为像素）和置信度划分的子集；只列出不少于 50 张图像的子集。",
-  sliceHeaders: ["子集", "图像数", "准确率"],
-  calibrationFold: (a, b, tt, e0, e1) => `图像 ${a}–${b} 使用 T = ${tt}（在另一半上拟合）：ECE ${e0} → ${e1}`,
+  slicesNote: (n, grey) =>
+    `按类别、${
+      grey ? "墨量（亮度超过一半的像素比例）、笔画宽度（2 × 墨迹面积 / 墨迹周长，单位为像素）" : ""
+    }${grey ? "和" : ""}置信度划分的子集；只列出不少于 ${n} 个样本的子集。`,
+  sliceHeaders: ["子集", "样本数", "准确率"],
+  calibrationFold: (a, b, tt, e0, e1) => `样本 ${a}–${b} 使用 T = ${tt}（在另一半上拟合）：ECE ${e0} → ${e1}`,
   calibrationText: (c) =>
-    `温度缩放（Guo 等，2017），交叉拟合：测试集的每一半用在另一半上使负对数似然最小的温度来缩放，因此每张图像都由一个没有见过它的温度来评判。全部 ${c.count} 张图像的期望校准误差（15 个等宽区间）：缩放前 ${c.before}，缩放后 ${c.after}。各半：${
+    `温度缩放（Guo 等，2017），交叉拟合：测试集的每一半用在另一半上使负对数似然最小的温度来缩放，因此每个样本都由一个没有见过它的温度来评判。全部 ${c.count} 个样本的期望校准误差（15 个等宽区间）：缩放前 ${c.before}，缩放后 ${c.after}。各半：${
       c.folds.join("；")
     }。${
       c.lowered ? "温度缩放降低了它。" : "这里温度缩放没有降低 ECE：模型本来就已接近校准。"
-    }（在全部图像上拟合：T = ${c.temperature}，NLL ${c.nllBefore} → ${c.nllAfter}。）`,
+    }（在全部样本上拟合：T = ${c.temperature}，NLL ${c.nllBefore} → ${c.nllAfter}。）`,
   beforeScaling: "温度缩放前",
   afterScaling: (ts) => `温度缩放后（T = ${ts}，交叉拟合）`,
   cardCaption: (r, k, y, pr, conf) =>
     `${
       r === 0 ? "错误样本" : r === 1 ? "真实类别，判对" : "预测类别，判对"
-    }：测试图像 ${k}，标签 ${y}，预测 ${pr}（${conf}%）`,
+    }：测试样本 ${k}，标签 ${y}，预测 ${pr}（${conf}%）`,
   mistakeGridTitle: (i, a, pr) => `测试图像 ${i}：${a} 被误判为 ${pr}，每张图解释该行的预测类别`,
-  galleryCaption: (i, y, pr, conf) => `测试图像 ${i}：标签 ${y}，预测 ${pr}（${conf}%）`,
+  galleryCaption: (i, y, pr, conf) => `测试样本 ${i}：标签 ${y}，预测 ${pr}（${conf}%）`,
   galleryTitle: (m) => `为什么是这个预测类别？${m} 种方法作用于相同的图像`,
+  distributionsIntroPlain:
+    "各层的内容：每个权重在训练中的分布（围绕中位数的百分位带，图旁的图例说明每条带；带几乎不动说明该层几乎没有学习），以及最后一个跟踪步的权重和激活直方图。",
+  mistakesIntroTabular:
+    "模型以最高置信度判错的测试行。每张卡片给出该行各特征对预测类别的归因（高于零提高其得分，低于零降低得分），每种方法一根柱子，并用文字说明预测（积分梯度，相对基线行）。",
+  mistakesIntroTokens:
+    "模型以最高置信度判错的测试文本，每个词元按其对预测类别的归因着色（红色提高得分，蓝色降低得分），每种方法一张图。",
+  galleryIntroTabular:
+    "各种归因方法作用于相同的测试行，各自解释预测类别：对每一行，给出每种方法下各特征的归因（只画出 |归因| 最大的特征）。各方法一致之处，证据更可信。",
+  galleryIntroTokens:
+    "各种归因方法作用于相同的测试文本，各自解释预测类别：每个词元按其归因着色（红色提高该类别的得分，蓝色降低得分；每段文本使用各自的色标）。各方法一致之处，证据更可信。",
+  noMistakes: "模型对每个测试样本都判断正确：没有可展示的错误。",
+  featureHeader: "特征",
+  importanceTitle: (rows) => `${rows} 个测试行上各特征的平均 |归因|`,
+  importanceAxis: "平均 |归因|",
+  featureAxis: "特征",
+  attributionAxis: "对预测类别的归因",
+  rowBarsTitle: (i, y, pr, conf) => `测试行 ${i}：标签 ${y}，预测 ${pr}（${conf}%）`,
+  rowBarsNote: (shown, total) =>
+    shown < total
+      ? `${total} 个特征中 |归因| 最大的 ${shown} 个；高于零提高预测类别的得分。`
+      : "高于零提高预测类别的得分，低于零降低得分。",
+  tokensTitle: (m) => `${m}：每个词元按其归因着色`,
+  tokenLegend: "蓝色：不利于该类别 · 白色：无影响 · 红色：支持该类别（每段文本使用各自的色标）",
   attentionSource: (dir, ckpt, sha) =>
     `来源：运行目录 ${dir}，检查点 ${ckpt}${
       sha ? `（SHA-256 ${short(sha)}…）` : "（未找到）"

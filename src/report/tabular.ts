@@ -101,21 +101,29 @@ export async function tabularFacts(
 }
 
 /**
- * The tabular prediction in words, English or Chinese.
+ * The tabular prediction in words, English or Chinese; `classNames` names the explained output
+ * (default: its index).
  *
  * @example
  * ```ts
  * import { describeTabular } from "glassbox";
- * describeTabular({ output: 2.1, baselineOutput: 0.3, target: 0, completenessGap: 0, top: [{ name: "age", value: 61, attribution: 1.2, share: 0.67 }] }, "en");
+ * const text = describeTabular({ output: 2.1, baselineOutput: 0.3, target: 0, completenessGap: 0, top: [{ name: "age", value: 61, attribution: 1.2, share: 0.67 }] }, "en", ["ill"]);
+ * if (!text.startsWith("The score of class ill is 2.100")) throw new Error(text);
  * ```
  */
-export function describeTabular(f: TabularFacts, lang: Language = "en"): string {
+export function describeTabular(f: TabularFacts, lang: Language = "en", classNames?: string[]): string {
   if (lang !== "en" && lang !== "zh") {
     throw new Error(`describeTabular: language must be "en" or "zh", got "${lang}"`);
   }
   const en = lang === "en";
   const lines = [
-    en
+    classNames
+      ? en
+        ? `The score of class ${classNames[f.target]} is ${r3(f.output)}, against ${
+          r3(f.baselineOutput)
+        } at the baseline row.`
+        : `类别 ${classNames[f.target]} 的得分为 ${r3(f.output)}，基线行处为 ${r3(f.baselineOutput)}。`
+      : en
       ? `Output ${f.target} is ${r3(f.output)}, against ${r3(f.baselineOutput)} at the baseline row.`
       : `输出 ${f.target} 为 ${r3(f.output)}，基线行处为 ${r3(f.baselineOutput)}。`,
   ];

@@ -140,6 +140,14 @@ export interface InputRow {
  *   2,
  *   2,
  * );
+ * // a heading too wide for a small image's column breaks after its "×"
+ * const small = attributionGrid(
+ *   [{ image: new Float32Array(64), caption: "label 1" }],
+ *   [{ name: "Input×Gradient", maps: [new Float32Array(64)] }],
+ *   8,
+ *   8,
+ * );
+ * if (!small.includes(">Input×</text>") || !small.includes(">Gradient</text>")) throw new Error("not wrapped");
  * ```
  */
 export function attributionGrid(
@@ -189,7 +197,12 @@ export function attributionGrid(
     while (words.length && (first + " " + words[0]).trim().length <= fit) {
       first = (first + " " + words.shift()).trim();
     }
-    if (!first) first = words.shift()!;
+    if (!first) {
+      // one word too long for the column: break it after a "×" (Input×Gradient), else keep it whole
+      const word = words.shift()!, cut = word.indexOf("×") + 1;
+      first = cut > 0 && cut < word.length ? word.slice(0, cut) : word;
+      if (first !== word) words.unshift(word.slice(cut));
+    }
     return [first, words.join(" ")].filter(Boolean);
   };
   columns.forEach((col, c) => {

@@ -161,7 +161,7 @@ const EN: Strings = {
   predictedClass: "predicted class",
   trueClass: "true class",
   confusionFoot: (m) => [
-    "Each cell: how many images of the row's class got the column's prediction.",
+    "Each cell: how many examples of the row's class got the column's prediction.",
     "Green: the share of the class classified right. Red: the share taken for another class,",
     `darkest at the largest confusion (${m}% of its class).`,
   ],
@@ -223,7 +223,7 @@ const ZH: Strings = {
   predictedClass: "预测类别",
   trueClass: "真实类别",
   confusionFoot: (m) => [
-    "每个格子：该行类别的图像中被预测为该列类别的数量。",
+    "每个格子：该行类别的样本中被预测为该列类别的数量。",
     "绿色：该类别被正确分类的比例。红色：被误判为其他类别的比例，",
     `颜色最深处是最大的混淆（占其类别的 ${m}%）。`,
   ],
@@ -267,8 +267,10 @@ const METHODS_ZH: Record<string, string> = {
   Saliency: "显著图",
   "Input×Gradient": "输入乘梯度",
   "Guided Backprop": "引导反向传播",
-  "Occlusion 4×4": "遮挡 4×4",
   Occlusion: "遮挡",
+  "Feature ablation": "特征消融",
+  "Layer Integrated Gradients": "层积分梯度",
+  Deconvolution: "反卷积",
 };
 
 /**
@@ -278,8 +280,11 @@ const METHODS_ZH: Record<string, string> = {
  * ```ts
  * import { methodName } from "glassbox";
  * if (methodName("Saliency", "zh") !== "显著图" || methodName("Grad-CAM", "zh") !== "Grad-CAM") throw new Error();
+ * if (methodName("Occlusion 2×2", "zh") !== "遮挡 2×2") throw new Error("the window is kept");
  * ```
  */
 export function methodName(name: string, lang: Language = "en"): string {
-  return lang === "zh" ? METHODS_ZH[name] ?? name : name;
+  if (lang !== "zh") return name;
+  const window = /^Occlusion (\d+×\d+)$/.exec(name); // the window's size, as the registry's title gives it
+  return window ? `遮挡 ${window[1]}` : METHODS_ZH[name] ?? name;
 }

@@ -369,7 +369,18 @@ export function lineChart(series: Series[], o: ChartOptions): string {
   });
 }
 
-/** Grouped bars: one group per category (e.g. per layer), one bar per series. */
+/**
+ * Grouped bars: one group per category (e.g. per layer), one bar per series. On a linear axis a
+ * negative value is a bar down from 0.
+ *
+ * @example
+ * ```ts
+ * import { barChart } from "glassbox";
+ * const svg = barChart(["age", "income"], [{ name: "IG", values: [0.5, -0.5] }], { title: "t", xLabel: "x", yLabel: "y" });
+ * const heights = [...svg.matchAll(/<rect [^>]*height="([\d.]+)" fill="[^"]+"><title>/g)].map((m) => Number(m[1]));
+ * if (heights.length !== 2 || Math.abs(heights[0] - heights[1]) > 0.2) throw new Error(`bars ${heights}`);
+ * ```
+ */
 export function barChart(
   categories: string[],
   groups: { name: string; values: number[]; color?: string }[],
@@ -401,7 +412,8 @@ export function barChart(
       g.values.forEach((v, i) => {
         if (!Number.isFinite(v) || (o.logY && v <= 0)) return;
         const x = f.sx(i) - (bw * groups.length) / 2 + gi * bw;
-        const y = f.sy(Math.max(v, base)), y0 = f.sy(base);
+        // a linear axis draws a negative value as a bar down from 0; a log axis has no negatives
+        const y = f.sy(o.logY ? Math.max(v, base) : v), y0 = f.sy(base);
         boxes.push({ x, y: Math.min(y, y0), w: bw * 0.92, h: Math.abs(y0 - y) });
         f.parts.push(
           `<rect x="${x.toFixed(1)}" y="${Math.min(y, y0).toFixed(1)}" width="${

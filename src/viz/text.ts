@@ -20,7 +20,8 @@ export interface TokenRow {
 /**
  * Texts with every token on a box coloured by its attribution: red for the class, blue against
  * it, white for nothing, each text on its own scale (its largest |value| is full colour); the
- * value is in each box's tooltip. Tokens wrap at `width` pixels.
+ * value is in each box's tooltip. Tokens wrap at `width` pixels; `legend` is the colour key's
+ * text (in the page's language).
  *
  * @example
  * ```ts
@@ -34,6 +35,7 @@ export function tokenAttributionSvg(
   title: string,
   notes: string[] = [],
   width = 900,
+  legend = "blue: against the class · white: nothing · red: for the class (each text on its own scale)",
 ): string {
   for (const r of rows) {
     if (r.tokens.length !== r.values.length) {
@@ -83,9 +85,7 @@ export function tokenAttributionSvg(
     )
   );
   parts.push(
-    `<text x="${pad + stops.length * 36 + 8}" y="${
-      legendY + 10
-    }" font-size="11">blue: against the class · white: nothing · red: for the class (each text on its own scale)</text>`,
+    `<text x="${pad + stops.length * 36 + 8}" y="${legendY + 10}" font-size="11">${esc(legend)}</text>`,
   );
   y = legendY + 30;
   for (const n of notes) {
