@@ -13,7 +13,7 @@
 import { distill } from "../compress/distill.ts";
 import { explanationDrift } from "../compress/drift.ts";
 import { fakeQuantModel } from "../compress/fake_quant.ts";
-import { quantizePerChannel } from "../compress/int8.ts";
+import { encodeQuantizedModel } from "../compress/save.ts";
 import { int8DotPath } from "../tensor/mod.ts";
 import {
   iterativePrune,
@@ -22,19 +22,18 @@ import {
   type Pruning,
   sparsityTable,
 } from "../compress/prune.ts";
-import { type QuantizedModel, quantizeModel } from "../compress/quantize_model.ts";
+import { quantizeModel } from "../compress/quantize_model.ts";
 import { pruneFilters } from "../compress/structured.ts";
 import type { CompressSummary, SparsityPoint, VariantSummary } from "../compress/summary.ts";
 import { attributionMethod } from "../explain/methods.ts";
-import { decodeSafetensors, encodeSafetensors, type HostTensor } from "../io/safetensors.ts";
+import { decodeSafetensors } from "../io/safetensors.ts";
 import { cloneModel } from "../models/clone.ts";
-import { architectureMetadata, encodeModel, hostState, profileEntry } from "../models/persist.ts";
+import { encodeModel } from "../models/persist.ts";
 import { type ExplanationProfile, validateProfile } from "../models/profile.ts";
 import { createModel, modelSpec } from "../models/registry.ts";
 import { Conv2d } from "../nn/conv.ts";
 import { type Dataset, evaluate, predict } from "../nn/evaluate.ts";
 import { fit } from "../nn/fit.ts";
-import { Linear } from "../nn/linear.ts";
 import type { Module } from "../nn/module.ts";
 import { Sequential } from "../nn/sequential.ts";
 import { Adam } from "../optim/adam.ts";
@@ -158,37 +157,6 @@ async function inferenceMs(model: Module, x: Tensor, reps: number): Promise<numb
   } finally {
     restore();
   }
-}
-
-/**
- * The bytes `saveQuantizedModel` writes for a QuantizedModel (int8 per-output-channel weights
- * with their scales, the calibrated input scales, architecture and profile), built in memory.
- */
-async function encodeQuantized(q: QuantizedModel, profile: ExplanationProfile): Promise<Uint8Array> {
-  const model = q.source, targets = new Set<string>();
-  for (const [name, m] of model.namedModules()) {
-    if (m instanceof Linear || m instanceof Conv2d) targets.add(name ? `${name}.weight` : "weight");
-  }
-  const entries: [string, HostTensor][] = [];
-  for (const [name, t] of await hostState(model)) {
-    if (!targets.has(name) || t.dtype !== "F32") {
-      entries.push([name, t]);
-      continue;
-    }
-    const rows = t.shape[0], cols = t.data.length / rows;
-    const { q: ints, scales } = quantizePerChannel(t.data as Float32Array, rows, cols);
-    entries.push([name, { dtype: "I8", shape: t.shape, data: ints }]);
-    entries.push([`${name}_scale`, { dtype: "F32", shape: [rows], data: scales }]);
-  }
-  const metadata = { "glassbox.input_scales": JSON.stringify(Object.fromEntries(q.inputScales)) };
-  return encodeSafetensors(entries, {
-    format: "pt",
-    producer: "glassbox",
-    "glassbox.quantization": "int8 symmetric per output channel: weight = q × <name>_scale",
-    ...architectureMetadata(model),
-    ...metadata,
-    ...profileEntry(model, metadata, profile),
-  });
 }
 
 /** The zoo's student for a teacher's architecture: the same layout, smaller (only the seed CNN has one). */
@@ -632,7 +600,7 @@ export async function compressStudy(
           sqnrTables.push(`int8 (${method}):\n${q.table()}`);
           await add(`int8 ${method === "minmax" ? "min-max" : "percentile 99.99"}`, q, {
             explainModel: q.simulate(),
-            encode: () => encodeQuantized(q, profile),
+            encode: async () => (await encodeQuantizedModel(q, {}, profile)).bytes,
             note: `post-training, ${
               q.fallbacks.length ? `float: ${q.fallbacks.map((f) => f.layer).join(", ")}` : "every layer int8"
             }`,
@@ -644,7 +612,7 @@ export async function compressStudy(
         sqnrTables.push(`int8 (QAT):\n${qq.table()}`);
         await add("int8 QAT", qq, {
           explainModel: qq.simulate(),
-          encode: () => encodeQuantized(qq, profile),
+          encode: async () => (await encodeQuantizedModel(qq, {}, profile)).bytes,
           note: `${steps} fake-quantized fine-tuning steps`,
         });
       }

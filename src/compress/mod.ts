@@ -13,7 +13,7 @@ export {
   sqnr,
   symmetricScale,
 } from "./int8.ts";
-export { loadQuantizedModel, type QuantizedSave, saveQuantizedModel } from "./save.ts";
+export { encodeQuantizedModel, loadQuantizedModel, type QuantizedSave, saveQuantizedModel } from "./save.ts";
 export {
   type CompressSummary,
   parseCompressSummary,

@@ -47,14 +47,38 @@ export async function saveQuantizedModel(
   metadata: Record<string, string> = {},
   options: WriteOptions & { profile?: ExplanationProfile } = {},
 ): Promise<QuantizedSave> {
+  const { profile, ...write } = options;
+  const { bytes, quantized, maxError } = await encodeQuantizedModel(model, metadata, profile);
+  await writeAtomic(path, bytes, write);
+  return { quantized, bytes: bytes.length, maxError };
+}
+
+/**
+ * The bytes `saveQuantizedModel` writes, built in memory (nothing is written): int8
+ * per-output-channel weights with their `<name>_scale`, the architecture, the profile
+ * (`profile`, else the model's) and, for a `QuantizedModel`, its calibrated input scales.
+ *
+ * @example
+ * ```ts
+ * import { createModel, decodeSafetensors, encodeQuantizedModel } from "glassbox";
+ * const { bytes, quantized } = await encodeQuantizedModel(createModel("tabular-mlp"));
+ * const file = decodeSafetensors(bytes);
+ * const w = file.tensors.get(quantized[0])!;
+ * if (w.dtype !== "I8" || !file.tensors.has(`${quantized[0]}_scale`)) throw new Error("not int8 with scales");
+ * ```
+ */
+export async function encodeQuantizedModel(
+  model: Module | QuantizedModel,
+  metadata: Record<string, string> = {},
+  profile?: ExplanationProfile,
+): Promise<{ bytes: Uint8Array; quantized: string[]; maxError: number }> {
   if (model instanceof QuantizedModel) {
     const scales = JSON.stringify(Object.fromEntries(model.inputScales));
-    return await saveQuantizedModel(
+    return await encodeQuantizedModel(
       model.source,
-      path,
       { ...metadata, "glassbox.input_scales": scales },
       // a profile set on the QuantizedModel itself counts too (else its float source's)
-      { ...options, profile: options.profile ?? modelProfile(model) },
+      profile ?? modelProfile(model),
     );
   }
   const targets = new Set<string>();
@@ -84,11 +108,9 @@ export async function saveQuantizedModel(
     "glassbox.quantization": "int8 symmetric per output channel: weight = q × <name>_scale",
     ...architectureMetadata(model),
     ...metadata,
-    ...profileEntry(model, metadata, options.profile),
+    ...profileEntry(model, metadata, profile),
   });
-  const { profile: _, ...write } = options;
-  await writeAtomic(path, bytes, write);
-  return { quantized, bytes: bytes.length, maxError };
+  return { bytes, quantized, maxError };
 }
 
 /**
