@@ -662,7 +662,7 @@ export function printExplainModels(rows: ModelRow[]): void {
     `${(r.glassbox / r.webgpu).toFixed(2)}×`,
     `${r.diffWasm.toExponential(1)} / ${r.diffWebgpu.toExponential(1)}`,
   ]);
-  const w = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
+  const w = head.map((h, i) => Math.max(h.length, 3, ...cells.map((c) => c[i].length)));
   const line = (c: string[]) =>
     `| ${c.map((v, i) => (i < 2 ? v.padEnd(w[i]) : v.padStart(w[i]))).join(" | ")} |`;
   console.log(line(head));
