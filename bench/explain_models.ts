@@ -12,7 +12,8 @@
  * written with raw ops from the glassbox model's state dict: tf.grad for the gradients, IG as
  * batched interpolation + grad with `integrationPoints`' nodes and weights, as many interpolated
  * rows per pass as glassbox's default internal batch. Every timed region starts from the input's
- * numbers in JS memory and ends with the attributions read back. Before a speed is printed, the
+ * numbers in JS memory and ends with the attributions read back; the engines take turns, round
+ * by round (see `benchExplainModels`). Before a speed is printed, the
  * attributions of both engines on the same inputs are compared: max |glassbox − tfjs| / max
  * |glassbox| over the batch (a speed for a different computation would mean nothing).
  *
@@ -23,7 +24,6 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-webgpu";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import * as gb from "../mod.ts";
-import { time } from "./harness.ts";
 
 /** Integration steps of IG and Layer IG. */
 export const STEPS = 32;
@@ -590,45 +590,69 @@ export interface ModelRow {
   diffWebgpu: number;
 }
 
-/** Every model and method: agreement first, then the median time of each engine. */
+/** The median of some numbers. */
+function median(v: number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+/** Wall time (ms) of one call. */
+async function once(run: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  await run();
+  return performance.now() - t0;
+}
+
+type Engine = "glassbox" | "wasm" | "webgpu";
+
+/**
+ * Every model and method. Round 0 computes every job on every engine untimed (the warm-up) and
+ * measures the agreement; then each of `reps` rounds times every job once on glassbox, then on
+ * tfjs-wasm, then on tfjs-webgpu (the tfjs ports rebuilt, outside the timing, when the backend
+ * changes), so a change of load on a shared machine falls on all three engines alike. Each
+ * engine's time is the median over the rounds.
+ */
 export async function benchExplainModels(quick = false): Promise<ModelRow[]> {
   const cases = await modelCases(quick);
-  const reps = quick ? 1 : 5, warm = 1;
+  const reps = quick ? 1 : 5;
   const jobs = cases.flatMap((c) => c.methods.map((m) => ({ c, m, batch: batchOf(c, m.n) })));
-  const ours = new Map<object, { ref: Float32Array; ms: number }>();
-  for (const j of jobs) {
-    const ref = await gbAttribute(j.c, j.m, j.batch);
-    ours.set(j, { ref, ms: await time(() => gbAttribute(j.c, j.m, j.batch), reps, warm) });
-  }
-  const peer = new Map<string, Map<object, { diff: number; ms: number }>>();
-  for (const backend of ["wasm", "webgpu"] as const) {
-    await useBackend(backend);
-    const got = new Map<object, { diff: number; ms: number }>();
-    for (const c of cases) {
-      const port = c.port();
-      try {
-        for (const j of jobs.filter((j) => j.c === c)) {
-          const diff = maxRelDiff(ours.get(j)!.ref, await tfAttribute(c, j.m, port, j.batch));
-          got.set(j, { diff, ms: await time(() => tfAttribute(c, j.m, port, j.batch), reps, warm) });
+  const ms = new Map(
+    jobs.map((j) => [j, { glassbox: [] as number[], wasm: [] as number[], webgpu: [] as number[] }]),
+  );
+  const ref = new Map<object, Float32Array>(), diff = new Map<object, { wasm: number; webgpu: number }>();
+  for (let round = 0; round <= reps; round++) {
+    for (const j of jobs) {
+      if (round === 0) ref.set(j, await gbAttribute(j.c, j.m, j.batch));
+      else ms.get(j)!.glassbox.push(await once(() => gbAttribute(j.c, j.m, j.batch)));
+    }
+    for (const backend of ["wasm", "webgpu"] as const) {
+      await useBackend(backend);
+      for (const c of cases) {
+        const port = c.port();
+        try {
+          for (const j of jobs.filter((j) => j.c === c)) {
+            if (round === 0) {
+              const d = maxRelDiff(ref.get(j)!, await tfAttribute(c, j.m, port, j.batch));
+              diff.set(j, { ...(diff.get(j) ?? { wasm: NaN, webgpu: NaN }), [backend]: d });
+            } else ms.get(j)![backend].push(await once(() => tfAttribute(c, j.m, port, j.batch)));
+          }
+        } finally {
+          port.dispose();
         }
-      } finally {
-        port.dispose();
       }
     }
-    peer.set(backend, got);
   }
   return jobs.map((j) => {
-    const eps = (ms: number) => j.m.n / (ms / 1000);
-    const w = peer.get("wasm")!.get(j)!, g = peer.get("webgpu")!.get(j)!;
+    const eps = (e: Engine) => j.m.n / (median(ms.get(j)![e]) / 1000);
     return {
       model: j.c.name,
       method: j.m.name,
       n: j.m.n,
-      glassbox: eps(ours.get(j)!.ms),
-      wasm: eps(w.ms),
-      webgpu: eps(g.ms),
-      diffWasm: w.diff,
-      diffWebgpu: g.diff,
+      glassbox: eps("glassbox"),
+      wasm: eps("wasm"),
+      webgpu: eps("webgpu"),
+      diffWasm: diff.get(j)!.wasm,
+      diffWebgpu: diff.get(j)!.webgpu,
     };
   });
 }
@@ -636,7 +660,7 @@ export async function benchExplainModels(quick = false): Promise<ModelRow[]> {
 /** Prints the rows as one Markdown table. */
 export function printExplainModels(rows: ModelRow[]): void {
   console.log(
-    "\nattribution throughput by model (examples/s, median of the runs, readback included; ratio = glassbox / tfjs;" +
+    "\nattribution throughput by model (examples/s, median of the interleaved rounds, readback included; ratio = glassbox / tfjs;" +
       "\nmax rel diff = max |glassbox − tfjs| / max |glassbox| on the same inputs, wasm / webgpu)",
   );
   const head = [

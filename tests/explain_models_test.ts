@@ -73,7 +73,7 @@ for (
 for (
   const [model, kind, plant] of [
     ["SmallResNet", "grad", "bn-batch-stats"],
-    ["seed CNN", "path", "ig-unweighted"],
+    ["tabular MLP", "path", "ig-unweighted"],
     ["seed CNN", "grad", "flatten-order"],
     ["text classifier", "grad", "no-pad-mask"],
   ] as const
