@@ -465,6 +465,23 @@ export function maxRelDiff(a: Float32Array, b: Float32Array): number {
   return s > 0 ? d / s : d;
 }
 
+/** Examples whose maps differ by more than `tol`·max |a| somewhere (a and b hold `n` maps one after another). */
+export function examplesOff(a: Float32Array, b: Float32Array, n: number, tol = 1e-4): number {
+  let s = 0;
+  for (const v of a) s = Math.max(s, Math.abs(v));
+  const per = a.length / n;
+  let off = 0;
+  for (let e = 0; e < n; e++) {
+    for (let i = e * per; i < (e + 1) * per; i++) {
+      if (Math.abs(a[i] - b[i]) > tol * s) {
+        off++;
+        break;
+      }
+    }
+  }
+  return off;
+}
+
 /** `n` examples of a case with one target each (deterministic). */
 export function batchOf(c: ModelCase, n: number, seed = 7): Batch {
   const r = rng(seed), shape = [n, ...c.profile.inputShape], K = c.profile.classes.length;
@@ -588,6 +605,9 @@ export interface ModelRow {
   /** max |glassbox − tfjs| / max |glassbox| on the backend. */
   diffWasm: number;
   diffWebgpu: number;
+  /** Examples whose map is off by more than 1e-4 of the batch's largest attribution, per backend. */
+  offWasm: number;
+  offWebgpu: number;
 }
 
 /** The median of some numbers. */
@@ -619,7 +639,8 @@ export async function benchExplainModels(quick = false): Promise<ModelRow[]> {
   const ms = new Map(
     jobs.map((j) => [j, { glassbox: [] as number[], wasm: [] as number[], webgpu: [] as number[] }]),
   );
-  const ref = new Map<object, Float32Array>(), diff = new Map<object, { wasm: number; webgpu: number }>();
+  const ref = new Map<object, Float32Array>();
+  const diff = new Map<object, Record<"wasm" | "webgpu", { max: number; off: number }>>();
   for (let round = 0; round <= reps; round++) {
     for (const j of jobs) {
       if (round === 0) ref.set(j, await gbAttribute(j.c, j.m, j.batch));
@@ -632,8 +653,9 @@ export async function benchExplainModels(quick = false): Promise<ModelRow[]> {
         try {
           for (const j of jobs.filter((j) => j.c === c)) {
             if (round === 0) {
-              const d = maxRelDiff(ref.get(j)!, await tfAttribute(c, j.m, port, j.batch));
-              diff.set(j, { ...(diff.get(j) ?? { wasm: NaN, webgpu: NaN }), [backend]: d });
+              const a = ref.get(j)!, b = await tfAttribute(c, j.m, port, j.batch);
+              const d = { max: maxRelDiff(a, b), off: examplesOff(a, b, j.m.n) };
+              diff.set(j, { ...diff.get(j)!, [backend]: d });
             } else ms.get(j)![backend].push(await once(() => tfAttribute(c, j.m, port, j.batch)));
           }
         } finally {
@@ -651,8 +673,10 @@ export async function benchExplainModels(quick = false): Promise<ModelRow[]> {
       glassbox: eps("glassbox"),
       wasm: eps("wasm"),
       webgpu: eps("webgpu"),
-      diffWasm: diff.get(j)!.wasm,
-      diffWebgpu: diff.get(j)!.webgpu,
+      diffWasm: diff.get(j)!.wasm.max,
+      diffWebgpu: diff.get(j)!.webgpu.max,
+      offWasm: diff.get(j)!.wasm.off,
+      offWebgpu: diff.get(j)!.webgpu.off,
     };
   });
 }
@@ -661,7 +685,9 @@ export async function benchExplainModels(quick = false): Promise<ModelRow[]> {
 export function printExplainModels(rows: ModelRow[]): void {
   console.log(
     "\nattribution throughput by model (examples/s, median of the interleaved rounds, readback included; ratio = glassbox / tfjs;" +
-      "\nmax rel diff = max |glassbox − tfjs| / max |glassbox| on the same inputs, wasm / webgpu)",
+      "\nmax rel diff = max |glassbox − tfjs| / max |glassbox| on the same inputs, wasm / webgpu; off = examples" +
+      "\nwhose map differs anywhere by more than 1e-4 of that, wasm / webgpu: float32 rounding on both sides" +
+      "\nputs a pre-activation within ~1e-7 of 0 on the other side of a ReLU or max-pool kink now and then)",
   );
   const head = [
     "model",
@@ -673,6 +699,7 @@ export function printExplainModels(rows: ModelRow[]): void {
     "vs wasm",
     "vs webgpu",
     "max rel diff",
+    "off",
   ];
   const f = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
   const cells = rows.map((r) => [
@@ -685,6 +712,7 @@ export function printExplainModels(rows: ModelRow[]): void {
     `${(r.glassbox / r.wasm).toFixed(2)}×`,
     `${(r.glassbox / r.webgpu).toFixed(2)}×`,
     `${r.diffWasm.toExponential(1)} / ${r.diffWebgpu.toExponential(1)}`,
+    `${r.offWasm} / ${r.offWebgpu}`,
   ]);
   const w = head.map((h, i) => Math.max(h.length, 3, ...cells.map((c) => c[i].length)));
   const line = (c: string[]) =>

@@ -6,6 +6,7 @@
  */
 import {
   batchOf,
+  examplesOff,
   gbAttribute,
   maxRelDiff,
   type ModelCase,
@@ -50,6 +51,12 @@ Deno.test("NCHW ↔ NHWC round trip puts channel c of pixel (h, w) where tfjs ex
   if (b[((1 * 2 + 0) * 4 + 1) * 3 + 2] !== ((1 * 3 + 2) * 2 + 0) * 4 + 1) throw new Error("nchwToNhwc");
   const back = nhwcToNchw(b, shape);
   if (back.some((v, i) => v !== a[i])) throw new Error("round trip");
+});
+
+Deno.test("examplesOff counts the examples whose map is off by more than tol of the largest value", () => {
+  const a = Float32Array.from([2, 0, 0, 1, 1, 1]), b = Float32Array.from([2, 0, 0.001, 1.001, 1, 1]);
+  // two values of example 1 are off by 0.001 > 1e-4·2 (one example); 0.001 < 6e-4·2 (none)
+  if (examplesOff(a, b, 3) !== 1 || examplesOff(a, b, 3, 6e-4) !== 0) throw new Error("examplesOff");
 });
 
 for (
