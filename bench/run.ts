@@ -1,5 +1,5 @@
 /** Runs every benchmark in sequence (never two at once) and prints the tables. */
-import { adapterInfo, parseFlags, runMain } from "../mod.ts";
+import { adapterInfo, parseFlags, runMain, UsageError } from "../mod.ts";
 import { printTable, printTable2 } from "./harness.ts";
 import { benchCore } from "./core.ts";
 import { benchCnn } from "./cnn.ts";
@@ -7,19 +7,35 @@ import { benchTracking } from "./tracking.ts";
 import { benchExplain } from "./explain.ts";
 import { benchSequence, printSequence } from "./sequence.ts";
 import { benchCompress, printCompress } from "./compress.ts";
+import { benchExplainModels, printExplainModels } from "./explain_models.ts";
 
-const HELP = `deno task bench [--help]
+const HELP = `deno task bench [--explain-models [--quick]] [--help]
 Runs every benchmark in turn (engine core, CNN, gradient tracking, attribution, sequence models,
 compression) against the reference implementations and prints the tables. It takes several minutes
-and all of the machine's cores: run nothing else at the same time.`;
+and all of the machine's cores: run nothing else at the same time.
+  --explain-models  only attribution throughput by model: Saliency and Integrated Gradients on the
+                    seed CNN, a SmallResNet (RGB) and the tabular MLP, LayerGradientXActivation and
+                    Layer IG at the text classifier's embedding, in examples/s on glassbox,
+                    tfjs-wasm and tfjs-webgpu with the same weights, with the ratios and how far
+                    the attributions differ (bench/explain_models.ts)
+  --quick           with --explain-models: a few examples and one timed run each (a smoke run)`;
 
 async function main(): Promise<void> {
-  const { flags } = parseFlags(Deno.args, { help: { type: "boolean" } });
+  const { flags } = parseFlags(Deno.args, {
+    help: { type: "boolean" },
+    "explain-models": { type: "boolean" },
+    quick: { type: "boolean" },
+  });
   if (flags.help) {
     console.log(HELP);
     return;
   }
+  if (flags.quick && !flags["explain-models"]) throw new UsageError("--quick goes with --explain-models");
   console.log(`adapter: ${adapterInfo().description}`);
+  if (flags["explain-models"]) {
+    printExplainModels(await benchExplainModels(flags.quick ?? false));
+    return;
+  }
   printTable("engine core (median ms, readback included)", "tfjs-webgpu", await benchCore());
   printTable("CNN (median ms, readback included)", "tfjs-webgpu", await benchCnn());
   const tr = await benchTracking();
