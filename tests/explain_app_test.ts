@@ -212,6 +212,11 @@ Deno.test("explain on a 3×8×8 RGB model with four named classes and its own pr
     );
     assert.equal(wrong.code, 2);
     assert.match(wrong.err, /^error: --methods: lig does not suit this image model/);
+    // a model that is not MNIST's without --data: one plain line naming the flag, exit 2 (as report and compress)
+    const noData = await explain("--checkpoint", `${dir}/rgb.safetensors`, "--methods", "ig");
+    assert.equal(noData.code, 2, noData.err);
+    assert.equal(noData.err.trim().split("\n").length, 1, noData.err);
+    assert.match(noData.err, /^error: the model takes \[3, 8, 8\] inputs .*; give --data/);
     x.dispose();
   } finally {
     await Deno.remove(dir, { recursive: true });
