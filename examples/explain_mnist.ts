@@ -147,7 +147,8 @@ async function main(): Promise<void> {
   }
   const data = await readData(flags.data);
   if (data.shape.join() !== profile.inputShape.join()) {
-    throw new Error(
+    // without --data this is a command-line mistake (exit 2); a --data file of another shape is not
+    throw new (flags.data ? Error : gb.UsageError)(
       `the model takes [${profile.inputShape.join(", ")}] inputs but the ${
         flags.data ?? "MNIST test set"
       }'s examples are [${data.shape.join(", ")}]${flags.data ? "" : "; give --data"}`,

@@ -17,6 +17,7 @@ try {
   page.on("pageerror", (e) => errors.push(String(e)));
   await page.goto(url);
   await page.waitForSelector("#methods input");
+  const firstNote = await page.evaluate(`document.getElementById("input-note").textContent`);
   const info = await (await page.request.get(`${url}api/info`)).json();
   if (info.modality === "image") {
     await page.click("#load-test");
@@ -54,7 +55,7 @@ try {
     mapsNote: document.getElementById("maps-note").textContent,
   })`);
   if (screenshot) await page.screenshot({ path: screenshot, fullPage: true });
-  console.log(JSON.stringify({ ...(seen as object), errors }));
+  console.log(JSON.stringify({ ...(seen as object), firstNote, errors }));
 } finally {
   await browser.close();
 }

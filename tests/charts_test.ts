@@ -176,3 +176,22 @@ Deno.test("a Chinese chart carries no English word of the English table", () => 
     assert.match(svg, /[\u4e00-\u9fff]/);
   }
 });
+
+Deno.test("attributionGrid: a long title (compress's Grad-CAM drift) fits the picture instead of being cut at both ends", () => {
+  const title =
+    'Grad-CAM of the label at BasicBlock "layer2.0" (16×16, drawn upsampled), per variant (ρ = rank correlation with the original)';
+  const map = new Float32Array(16).fill(0.5);
+  const svg = gb.attributionGrid(
+    [{ image: map, caption: "test 0" }],
+    [{ name: "original", maps: [map], signed: false }, { name: "pruned 50%", maps: [map], signed: false }],
+    4,
+    4,
+    title,
+  );
+  const W = Number(/<svg [^>]*width="([\d.]+)"/.exec(svg)![1]);
+  // the title is 15 px bold, about 1.25 × textWidth's 12 px estimate, centred at W / 2
+  const need = 1.25 * gb.textWidth(title);
+  assert.ok(W >= need, `the picture is ${W} px wide, the title about ${need.toFixed(0)} px`);
+  const x = Number(/<text x="([\d.]+)" y="22"/.exec(svg)![1]);
+  assert.ok(Math.abs(x - W / 2) < 1e-9, "the title is centred");
+});

@@ -453,6 +453,11 @@ Deno.test("the dashboard in headless Chromium for an RGB, a tabular and a text m
     const rgb = seen.rgb;
     assert.match(rgb.model as string, /RGB images of 8×8 pixels and gives 4 classes \(red square, green bar/);
     assert.match(rgb.note as string, /orange\.png, resized to 8×8 pixels/);
+    // the note before anything is loaded reads as sentences: each starts with a capital, no double spaces
+    for (const [name, v] of Object.entries(seen)) {
+      const note = v.firstNote as string;
+      assert.doesNotMatch(note, /\. [a-z]| {2}/, `${name}: "${note}"`);
+    }
     close(
       rgb.input as number[],
       [...new Array(64).fill(1), ...new Array(64).fill(0.502), ...new Array(64).fill(0)],

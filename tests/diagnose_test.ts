@@ -219,6 +219,59 @@ Deno.test("collectPredictions: the logits of a known linear model, batch by batc
   );
 });
 
+Deno.test("pictures: the confusion matrix's class names never run into each other or into the axis titles, short or long", () => {
+  // 6.6 px a character at 12 px (textWidth); a label's box is its estimated width and 12 px high
+  const w = (s: string) => s.length * 6.6;
+  for (
+    const names of [
+      ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"],
+      ["red square", "green diamond", "blue ring", "yellow triangle", "none"],
+      ["a rather long class name", "another long class name", "short"],
+    ]
+  ) {
+    const C = names.length;
+    const svg = gb.confusionMatrixChart(names.map((_, i) => names.map((_, j) => (i === j ? 9 : 1))), {
+      classNames: names,
+    });
+    const num = (v: string) => Number(v);
+    const rows = names.map((n) => {
+      const m = new RegExp(`<text x="([\\d.]+)" y="[\\d.]+" text-anchor="end">${n}</text>`).exec(svg);
+      assert.ok(m, `row label ${n}`);
+      return { x: num(m[1]), n };
+    });
+    const trueTitle = /translate\(([\d.]+) [\d.]+\) rotate\(-90\)/.exec(svg)!;
+    for (const r of rows) {
+      // the row label's left end stays right of the rotated "true class" title and inside the picture
+      assert.ok(r.x - w(r.n) >= num(trueTitle[1]) + 2, `"${r.n}" runs into the true-class title`);
+    }
+    const predicted = /<text x="[\d.]+" y="(-?[\d.]+)" text-anchor="middle">predicted class</.exec(svg)!;
+    // the predicted-class title stays below the chart's title (15 px bold, baseline 24)
+    assert.ok(num(predicted[1]) >= 24 + 15, `predicted-class title at y ${predicted[1]}`);
+    const cols = names.map((n) => {
+      const flat = new RegExp(`<text x="([\\d.]+)" y="([\\d.]+)" text-anchor="middle">${n}</text>`).exec(svg);
+      if (flat) return { x: num(flat[1]), y: num(flat[2]), slanted: false, n };
+      const m = new RegExp(`translate\\(([\\d.]+) ([\\d.]+)\\) rotate\\(-45\\)">${n}</text>`).exec(svg);
+      assert.ok(m, `column label ${n}`);
+      return { x: num(m[1]), y: num(m[2]), slanted: true, n };
+    });
+    for (let i = 0; i < C; i++) {
+      const c = cols[i];
+      const reach = c.slanted ? w(c.n) * Math.SQRT1_2 : 0;
+      assert.ok(c.y - reach - 12 >= num(predicted[1]), `"${c.n}" runs into the predicted-class title`);
+      if (i === 0) continue;
+      const d = c.x - cols[i - 1].x;
+      if (c.slanted && cols[i - 1].slanted) assert.ok(d * Math.SQRT1_2 >= 14, "slanted labels too close");
+      else assert.ok(d >= (w(c.n) + w(cols[i - 1].n)) / 2 + 2, `"${cols[i - 1].n}" and "${c.n}" overlap`);
+    }
+    const W = num(/<svg [^>]*width="([\d.]+)"/.exec(svg)![1]);
+    const last = cols[C - 1];
+    assert.ok(
+      last.x + (last.slanted ? w(last.n) * Math.SQRT1_2 : w(last.n) / 2) <= W,
+      "a label leaves the picture",
+    );
+  }
+});
+
 Deno.test("pictures: the confusion matrix writes every non-zero count in its cell; the reliability bars stand at the bins' accuracy", () => {
   const svg = gb.confusionMatrixChart([[5, 1], [0, 4]]);
   const counts = [...svg.matchAll(/fill="#222">(\d+)<\/text>/g)].map((m) => Number(m[1]));

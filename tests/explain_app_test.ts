@@ -212,6 +212,11 @@ Deno.test("explain on a 3×8×8 RGB model with four named classes and its own pr
     );
     assert.equal(wrong.code, 2);
     assert.match(wrong.err, /^error: --methods: lig does not suit this image model/);
+    // a model that is not MNIST's without --data: one plain line naming the flag, exit 2 (as report and compress)
+    const noData = await explain("--checkpoint", `${dir}/rgb.safetensors`, "--methods", "ig");
+    assert.equal(noData.code, 2, noData.err);
+    assert.equal(noData.err.trim().split("\n").length, 1, noData.err);
+    assert.match(noData.err, /^error: the model takes \[3, 8, 8\] inputs .*; give --data/);
     x.dispose();
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -278,6 +283,21 @@ Deno.test("tokens: on a model linear in its embeddings, Layer IG at the embeddin
   assert.deepEqual(Array.from(t.attributions.ig.data), Array.from(await want.toArray()));
   const bars = t.files.find((f) => f.name === "importance.svg")!.data as string;
   for (const name of tab.featureNames!) assert.ok(bars.includes(`>${name}<`), name);
+
+  // one output (a binary logit, as README's tabular example): the probability is its sigmoid, not a softmax over one value (always 1)
+  const one = new gb.Linear(3, 1);
+  one.loadStateDict(new Map([["weight", gb.tensor([[1, 2, -1]])], ["bias", gb.tensor([0.5])]]));
+  const bin = { ...tab, classes: ["default"] };
+  const b = await gb.explainInputs(one, bin, { x, ids: [0, 1] }, { methods: ["saliency"] });
+  // logits: 1 − 4 − 0.5 + 0.5 = −3 and 0.3 + 0.2 + 1 + 0.5 = 2
+  [-3, 2].forEach((logit, n) =>
+    assert.ok(
+      Math.abs(b.probabilities[n] - 1 / (1 + Math.exp(-logit))) < 1e-6,
+      `example ${n}: ${b.probabilities[n]}`,
+    )
+  );
+  const auc = (b.summary.methods as Record<string, { deletionAuc: number }>).saliency.deletionAuc;
+  assert.ok(auc > 0 && auc < 1, `the deletion curve follows a probability: AUC ${auc}`);
 });
 
 Deno.test("registry defaults are the single source: no option, or an option given as undefined, runs the declared default", async () => {

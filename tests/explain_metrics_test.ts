@@ -29,6 +29,16 @@ Deno.test("deletion and insertion curves of a linear model follow the removed co
   assert.ok(del.meanAuc < rnd.meanAuc);
 });
 
+Deno.test("deletion curve of a one-output (binary logit) model follows its sigmoid probability, not the raw logit", async () => {
+  const model = linear([4, -1, 2, 0.5], 0.5);
+  const x = gb.tensor([[1, 1, 1, 1]]), attr = gb.tensor([[4, -1, 2, 0.5]]);
+  const del = await gb.deletionCurve(model, x, attr, { steps: 4 });
+  const sig = (v: number) => 1 / (1 + Math.exp(-v));
+  // the logits of the previous test, 6, 2, 0, −0.5, 0.5, through the sigmoid (float64 here)
+  assertClose(del.scores[0], [6, 2, 0, -0.5, 0.5].map(sig), { atol: 1e-6, msg: "deletion probabilities" });
+  assert.ok(del.scores[0].every((p) => p > 0 && p < 1));
+});
+
 Deno.test("infidelity is 0 for the gradient of a linear model and not for Input×Gradient; sensitivity is 0 for its constant saliency", async () => {
   const model = linear([1, -2, 0.5], 0.3);
   gb.manualSeed(1);

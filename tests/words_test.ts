@@ -116,6 +116,11 @@ Deno.test("describeModel: accuracy, calibration before and after, confusions, we
   assert.match(en, /raised 2 "vanishing" alarm\(s\), first at step 40 in layer 0/);
   assert.match(zh, /测试准确率为 99\.1%/);
   assert.deepEqual(numbersIn(en).sort(), numbersIn(zh).sort());
+  // tracked without alarms says so; a model that was not tracked (no run) says nothing about tracking
+  assert.match(gb.describeModel({ ...facts, alarms: [] }, "en"), /Gradient tracking raised no alarm\./);
+  const untracked = { ...facts, alarms: undefined };
+  assert.doesNotMatch(gb.describeModel(untracked, "en"), /tracking|alarm/i);
+  assert.doesNotMatch(gb.describeModel(untracked, "zh"), /梯度跟踪|警报/);
 });
 
 Deno.test("describeTabular: on a linear model IG is (x − baseline) ⊙ w exactly, so the top features, their directions and shares are known", async () => {

@@ -21,6 +21,7 @@ import type { ExplanationProfile } from "../models/profile.ts";
 import type { Module } from "../nn/module.ts";
 import { full, tensor } from "../tensor/create.ts";
 import { noGrad } from "../tensor/mod.ts";
+import { sigmoid } from "../tensor/ops/elementwise.ts";
 import { softmax } from "../tensor/ops/softmax.ts";
 import { scope } from "../tensor/scope.ts";
 import type { Tensor } from "../tensor/tensor.ts";
@@ -68,7 +69,7 @@ export interface ExplainOptions {
 export interface ExplainRun {
   /** The predicted class of each example. */
   predictions: number[];
-  /** Softmax probabilities, [N, classes] row-major. */
+  /** Softmax probabilities (one output: its sigmoid), [N, classes] row-major. */
   probabilities: Float32Array;
   /** The targets explained (the predictions). */
   targets: number[];
@@ -204,7 +205,11 @@ export async function explainInputs(
   const restore = model.enterEval();
   try {
     const probabilities = (await scope(async () =>
-      await softmax(noGrad(() => model.forward(x)), 1).toArray()
+      // one output is a binary logit: its sigmoid (a softmax over one value is always 1)
+      await noGrad(() => {
+        const out = model.forward(x);
+        return out.ndim === 2 && out.shape[1] === 1 ? sigmoid(out) : softmax(out, 1);
+      }).toArray()
     )) as Float32Array;
     if (probabilities.length !== N * K) {
       throw new Error(

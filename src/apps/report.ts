@@ -817,7 +817,10 @@ export async function buildReport(inputs: ReportInputs, options: ReportOptions =
           temperature: fitAll.temperature,
           confusions: pairs.slice(0, 3),
           weakSlices: weak.slice(0, 3),
-          alarms: alarms.map((a) => ({ kind: a.kind, layer: a.layer, step: a.step })),
+          // a checkpoint without its run was not tracked: say nothing about alarms
+          alarms: run && records.length
+            ? alarms.map((a) => ({ kind: a.kind, layer: a.layer, step: a.step }))
+            : undefined,
           gradients: flow
             ? { steps: flow.steps, params: flow.params.map((q) => ({ name: q.name, meanAbs: q.meanAbs })) }
             : undefined,

@@ -7,6 +7,7 @@
 import type { Module } from "../nn/module.ts";
 import { tensor } from "../tensor/create.ts";
 import { noGrad } from "../tensor/mod.ts";
+import { sigmoid } from "../tensor/ops/elementwise.ts";
 import { softmax } from "../tensor/ops/softmax.ts";
 import { slice } from "../tensor/ops/shape.ts";
 import { Generator } from "../tensor/random.ts";
@@ -39,7 +40,10 @@ async function evaluateRows(
       const v = await scope(async () => {
         const x = tensor(rows.subarray(s * D, e * D), [e - s, ...shape]);
         const o = noGrad(() => model.forward(x));
-        const p = probability && o.ndim === 2 && o.shape[1] > 1 ? noGrad(() => softmax(o, 1)) : o;
+        // one output is a binary classifier's logit: its probability is the sigmoid (as the dashboard shows it)
+        const p = probability && o.ndim === 2
+          ? noGrad(() => (o.shape[1] > 1 ? softmax(o, 1) : sigmoid(o)))
+          : o;
         return await noGrad(() => targetScores(p, index.subarray(s, e))).toArray();
       });
       out.set(v, s);
@@ -58,7 +62,7 @@ export interface CurveOptions {
   baseline?: number;
   /** Points on the curve after the start (default 20). */
   steps?: number;
-  /** Follow the softmax probability (default true) or the raw score. */
+  /** Follow the softmax probability (one output: its sigmoid) (default true) or the raw score. */
   probability?: boolean;
   /** Model inputs per batch. */
   internalBatchSize?: number;

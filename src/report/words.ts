@@ -215,8 +215,11 @@ export interface ModelFacts {
   confusions: { actual: number; predicted: number; count: number }[];
   /** The weakest slices (lowest accuracy first). */
   weakSlices: { name: string; accuracy: number; count: number }[];
-  /** Alarms raised by gradient tracking. */
-  alarms: { kind: string; layer: string; step: number }[];
+  /**
+   * Alarms raised by gradient tracking; leave it out when the model was not tracked (a
+   * checkpoint without its run), so the words say nothing about tracking rather than "no alarm".
+   */
+  alarms?: { kind: string; layer: string; step: number }[];
   /**
    * The weights' mean |gradient| averaged over the tracker's records of steps `steps[0]` to
    * `steps[1]` (`gradientFlow`: the window the gradient-flow chart draws).
@@ -296,7 +299,9 @@ export function describeModel(f: ModelFacts, lang: Language = "en", classNames?:
         }（${hi.name}），相差 ${(hi.meanAbs / lo.meanAbs).toFixed(1)} 倍。`,
     );
   }
-  if (f.alarms.length) {
+  if (f.alarms === undefined) {
+    // not tracked: nothing to report either way
+  } else if (f.alarms.length) {
     const kinds = new Map<string, { layer: string; step: number }[]>();
     for (const a of f.alarms) kinds.set(a.kind, [...(kinds.get(a.kind) ?? []), a]);
     for (const [kind, list] of kinds) {

@@ -174,7 +174,11 @@ export function attributionGrid(
     gap = 10,
     left = Math.max(150, Math.ceil((6.8 / 6.6) * captionChars) + 16),
     top = 78;
-  const W = Math.max(640, left + (columns.length + 1) * (cw + gap) + gap), keyH = 100;
+  // wide enough for the title too (15 px bold: about 1.25 × the 12 px estimate)
+  const W = Math.ceil(
+      Math.max(640, left + (columns.length + 1) * (cw + gap) + gap, 1.25 * textWidth(title) + 20),
+    ),
+    keyH = 100;
   const H = top + rows.length * (ch + gap) + keyH;
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,

@@ -5,7 +5,7 @@
  * many predictions each bin holds).
  */
 import { type Language, strings } from "./strings.ts";
-import { esc, svgStart } from "./svg.ts";
+import { esc, svgStart, textWidth } from "./svg.ts";
 
 /**
  * The confusion matrix as SVG: rows are true classes, columns predictions.
@@ -24,7 +24,12 @@ export function confusionMatrixChart(
   const C = confusion.length;
   const name = (k: number) => options.classNames?.[k] ?? String(k);
   const cell = Math.max(34, Math.min(56, Math.floor(480 / Math.max(1, C))));
-  const left = 90, top = 84, W = Math.max(640, left + C * cell + 40), H = top + C * cell + 80;
+  // room for the longest class name: row labels right of the "true class" title; column labels
+  // slanted (45°) when one is wider than its column, so long names never run into each other
+  const nameW = Math.max(0, ...Array.from({ length: C }, (_, k) => textWidth(name(k))));
+  const slant = nameW > cell - 6, rise = slant ? Math.ceil(nameW * Math.SQRT1_2) + 8 : 0;
+  const left = Math.max(90, Math.ceil(nameW) + 36), top = 84 + rise;
+  const W = Math.max(640, left + C * cell + 40 + rise), H = top + C * cell + 80;
   const rows = confusion.map((r) => r.reduce((a, b) => a + b, 0));
   let maxOff = 0;
   confusion.forEach((r, i) =>
@@ -32,17 +37,25 @@ export function confusionMatrixChart(
   );
   const parts = [
     ...svgStart(W, H, options.title ?? t.confusionTitle),
-    `<text x="${left + (C * cell) / 2}" y="${top - 28}" text-anchor="middle">${esc(t.predictedClass)}</text>`,
-    `<text transform="translate(${left - 52} ${top + (C * cell) / 2}) rotate(-90)" text-anchor="middle">${
-      esc(t.trueClass)
+    `<text x="${left + (C * cell) / 2}" y="${top - 28 - rise}" text-anchor="middle">${
+      esc(t.predictedClass)
     }</text>`,
+    `<text transform="translate(${left - Math.max(52, Math.ceil(nameW) + 18)} ${
+      top + (C * cell) / 2
+    }) rotate(-90)" text-anchor="middle">${esc(t.trueClass)}</text>`,
   ];
   for (let i = 0; i < C; i++) {
     parts.push(
       `<text x="${left - 8}" y="${top + i * cell + cell / 2 + 4}" text-anchor="end">${esc(name(i))}</text>`,
     );
     parts.push(
-      `<text x="${left + i * cell + cell / 2}" y="${top - 8}" text-anchor="middle">${esc(name(i))}</text>`,
+      slant
+        ? `<text transform="translate(${left + i * cell + cell / 2} ${top - 8}) rotate(-45)">${
+          esc(name(i))
+        }</text>`
+        : `<text x="${left + i * cell + cell / 2}" y="${top - 8}" text-anchor="middle">${
+          esc(name(i))
+        }</text>`,
     );
     for (let j = 0; j < C; j++) {
       const v = confusion[i][j], rate = rows[i] ? v / rows[i] : 0;

@@ -200,9 +200,11 @@ function setUpInput() {
   } else if (info.modality === "image") {
     $("picture-box").hidden = false;
     $("upload").disabled = s[0] !== 1 && s[0] !== 3;
-    $("input-note").textContent = `The model reads ${s[2]}×${s[1]} ${s[0] === 3 ? "colour" : ""} images.${
-      ex ? ex.replace(" Or", "") : ""
-    } ${s[0] === 1 || s[0] === 3 ? "Or upload a picture: it is resized to that size." : ""}`;
+    $("input-note").textContent = [
+      `The model reads ${s[2]}×${s[1]}${s[0] === 3 ? " colour" : ""} images.`,
+      ex ? ex.replace(" Or load", "Load") : "",
+      s[0] === 1 || s[0] === 3 ? "Or upload a picture: it is resized to that size." : "",
+    ].filter((t) => t).join(" ");
   } else if (info.modality === "tabular") {
     const names = info.featureNames ?? Array.from({ length: s[0] }, (_, i) => `feature ${i}`);
     $("feature-form").hidden = false;
