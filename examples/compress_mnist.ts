@@ -100,9 +100,12 @@ async function main(): Promise<void> {
       }] inputs with ${profile.classes.length} classes, not MNIST: give its data with --train F --test F`,
     );
   }
-  const read = async (f: string) => gb.datasetFromSafetensors(await Deno.readFile(f), profile, f);
-  const trainFull = flags.train ? await read(flags.train) : gb.mnistDataset(await gb.loadMnist("train"));
-  const testFull = flags.test ? await read(flags.test!) : gb.mnistDataset(await gb.loadMnist("test"));
+  const read = async (flag: string, f: string) =>
+    gb.datasetFromSafetensors(await gb.readFlagFile(flag, f), profile, f);
+  const trainFull = flags.train
+    ? await read("train", flags.train)
+    : gb.mnistDataset(await gb.loadMnist("train"));
+  const testFull = flags.test ? await read("test", flags.test) : gb.mnistDataset(await gb.loadMnist("test"));
   const nTest = flags["test-images"] ?? (quick ? Math.min(1000, testFull.y.length) : testFull.y.length);
   if (nTest > testFull.y.length) {
     throw new gb.UsageError(

@@ -88,12 +88,7 @@ async function readData(
     const test = gb.mnistDataset(await gb.loadMnist("test"));
     return { x: test.x, y: test.y, shape: test.sampleShape };
   }
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (e) {
-    throw new Error(`cannot read --data ${path}: ${(e as Error).message}`);
-  }
+  const bytes = await gb.readFlagFile("data", path);
   const file = gb.decodeSafetensors(bytes, path);
   const x = file.tensors.get("x"), y = file.tensors.get("y");
   if (!x || x.dtype !== "F32" || x.shape.length < 2) {

@@ -43,8 +43,9 @@ const log = (m: string) =>
 
 /** A --data file's examples (`reportData`); a file that cannot be read or is misshapen is a usage error. */
 async function readData(path: string, profile: gb.ExplanationProfile): Promise<gb.ReportData> {
+  const bytes = await gb.readFlagFile("data", path);
   try {
-    return gb.reportData(await Deno.readFile(path), path, profile);
+    return gb.reportData(bytes, path, profile);
   } catch (e) {
     throw new gb.UsageError(
       `--data ${(e as Error).message.startsWith(path) ? "" : `${path}: `}${(e as Error).message}`,

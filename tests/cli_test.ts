@@ -205,3 +205,29 @@ Deno.test("Ctrl-C under runMain: exit 130 at once when idle; during a save, righ
   assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["big.bin"], "no temporary file");
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("a data file a flag names that is not there is one plain line naming the flag, exit code 2", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const ckpt = `${dir}/cnn.safetensors`, gone = `${dir}/gone.safetensors`;
+    await gb.saveModel(gb.createModel("seed-cnn"), ckpt, {}, { profile: gb.mnistProfile() });
+    const cases: [string, string, string[]][] = [
+      ["explain", "data", ["--checkpoint", ckpt, "--data", gone, "--out", `${dir}/e`]],
+      ["report", "data", [dir, "--checkpoint", ckpt, "--data", gone, "--out", `${dir}/r.html`]],
+      ["compress", "train", ["--checkpoint", ckpt, "--train", gone, "--test", gone, "--out", `${dir}/c`]],
+      ["serve", "examples", ["--checkpoint", ckpt, "--examples", gone, "--port", "0"]],
+    ];
+    for (const [name, flag, args] of cases) {
+      const r = await task(name, ...args);
+      assert.equal(r.code, 2, `${name}: ${r.err}`);
+      const lines = r.err.trim().split("\n");
+      assert.equal(lines.length, 1, `${name}: ${r.err}`);
+      assert.equal(
+        lines[0],
+        `error: --${flag}: no file at ${gone} (deno task ${name} --help lists the options)`,
+      );
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

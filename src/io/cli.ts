@@ -7,6 +7,31 @@
 /** A mistake on the command line: reported as one line, exit code 2. */
 export class UsageError extends Error {}
 
+/**
+ * Reads the file a flag names. A path that cannot be read (missing, a directory, not
+ * permitted) is a mistake on the command line: a `UsageError` naming the flag and the path.
+ *
+ * @example
+ * ```ts
+ * import { readFlagFile, UsageError } from "glassbox";
+ * let message = "";
+ * try {
+ *   await readFlagFile("data", "no/such/file.safetensors");
+ * } catch (e) {
+ *   if (e instanceof UsageError) message = e.message;
+ * }
+ * if (message !== "--data: no file at no/such/file.safetensors") throw new Error(message);
+ * ```
+ */
+export async function readFlagFile(flag: string, path: string): Promise<Uint8Array> {
+  try {
+    return await Deno.readFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) throw new UsageError(`--${flag}: no file at ${path}`);
+    throw new UsageError(`--${flag} ${path}: ${(e as Error).message}`);
+  }
+}
+
 /** One flag: its type and default. */
 export type FlagSpec =
   | { type: "int"; default?: number; min?: number; max?: number }

@@ -26,6 +26,7 @@ export {
   type FlagSpec,
   onInterrupt,
   parseFlags,
+  readFlagFile,
   runMain,
   uninterrupted,
   UsageError,
