@@ -47,3 +47,23 @@ Deno.test("magnitudePrune on an ONNX model prunes its Conv and Gemm weights as o
   }
   assert.ok(err / scale < 1e-5, `pruned ONNX model vs pruned glassbox model: ${err / scale}`);
 });
+
+Deno.test("prunableWeights of an ONNX graph: a MatMul's initializer operand is a weight, a graph input multiplied is not", () => {
+  const model = gb.buildOnnxModel({
+    opset: 17,
+    producer: "hand",
+    metadata: {},
+    inputs: [{ name: "x", type: "float", shape: [1, 3] }, { name: "z", type: "float", shape: [2, 2] }],
+    outputs: [{ name: "y", type: "float", shape: [1, 2] }],
+    initializers: [
+      { name: "W", dims: [3, 2], type: "float", data: new Float32Array(6).fill(1) },
+      { name: "c", dims: [2], type: "float", data: new Float32Array(2) },
+    ],
+    nodes: [
+      { name: "mm", opType: "MatMul", domain: "", inputs: ["x", "W"], outputs: ["h"], attributes: {} },
+      { name: "add", opType: "Add", domain: "", inputs: ["h", "c"], outputs: ["h2"], attributes: {} },
+      { name: "mm2", opType: "MatMul", domain: "", inputs: ["h2", "z"], outputs: ["y"], attributes: {} },
+    ],
+  });
+  assert.deepEqual(gb.prunableWeights(model), ["W"]);
+});
