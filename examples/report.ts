@@ -150,7 +150,7 @@ async function main(): Promise<void> {
       path: ckpt,
       sha256,
       architecture: String(metadata["glassbox.architecture"] ?? "?"),
-      epoch: String(metadata.epoch ?? "?"),
+      epoch: metadata.epoch === undefined ? undefined : String(metadata.epoch),
     },
     run: hasLogs ? runDir : undefined,
     compress,

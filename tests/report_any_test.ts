@@ -145,6 +145,8 @@ Deno.test("report of an RGB image CNN with four named classes: names, colour pic
   noMnist(r.html);
   // no run, so no gradient tracking: the words must not claim it raised no alarm
   assert.doesNotMatch(r.html, /Gradient tracking raised no alarm/);
+  // nor does any sentence promise tracking or a run, and no epoch is invented
+  assert.doesNotMatch(r.html, /gradient tracking|gradient-flow chart|epoch \?|Run ;/i);
   // the class names in the confusion matrix and in the mistakes' and gallery's captions
   const pictures = svgs(r.html).join("\n");
   for (const c of profile.classes) assert.ok(pictures.includes(c), `"${c}" in the pictures`);

@@ -121,7 +121,7 @@ export interface ReportInputs {
   /** Training examples (images only): how unlike them a mistake is, in its explanation's caveats. */
   train?: ReportData;
   /** The checkpoint the model came from (named in the model section). */
-  checkpoint?: { path: string; sha256: string; architecture: string; epoch: string };
+  checkpoint?: { path: string; sha256: string; architecture: string; epoch?: string };
   /** The run's logs (`readRunDirectory`): the training and gradient sections come from them. */
   run?: { dir: string; history?: History; records: StepRecord[]; alarms: Alarm[] };
   /** A compression study of the model (`parseCompressSummary`), and the pictures it drew. */
@@ -808,7 +808,7 @@ export async function buildReport(inputs: ReportInputs, options: ReportOptions =
     sections.push({
       id: "words",
       title: t.sections.words.title,
-      html: intro(t.sections.words.intro) + pre(describeModel(
+      html: intro(flow ? t.sections.words.intro : t.wordsIntroNoRun) + pre(describeModel(
         {
           accuracy: rel.accuracy,
           count: preds.count,
@@ -870,7 +870,8 @@ export async function buildReport(inputs: ReportInputs, options: ReportOptions =
     }
 
     const when = options.when ?? new Date().toISOString().slice(0, 16).replace("T", " ");
-    const html = htmlPage(t.pageTitle, sections, t.subtitle(run?.dir ?? ck?.path ?? "", when), lang);
+    const subtitle = run ? t.subtitle(run.dir, when) : t.subtitleModel(ck?.path ?? "", when);
+    const html = htmlPage(t.pageTitle, sections, subtitle, lang);
     return {
       html,
       sections: sections.map((s) => s.id),

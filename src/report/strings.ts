@@ -39,6 +39,10 @@ export interface ReportStrings extends Strings {
   pageTitle: string;
   /** The line under the title. */
   subtitle: (dir: string, when: string) => string;
+  /** The subtitle of a report about a checkpoint without its training run. */
+  subtitleModel: (checkpoint: string, when: string) => string;
+  /** The words section's introduction when no training run was tracked (no gradient figures). */
+  wordsIntroNoRun: string;
   /** Every section's heading and introduction. */
   sections: Record<
     | "model"
@@ -56,7 +60,7 @@ export interface ReportStrings extends Strings {
     SectionWords
   >;
   /** Which checkpoint the page is about. */
-  checkpointLine: (path: string, arch: string, epoch: string, sha256: string) => string;
+  checkpointLine: (path: string, arch: string, epoch: string | undefined, sha256: string) => string;
   /** The layer table's headers. */
   summaryHeaders: string[];
   /** The line under the layer table. */
@@ -178,6 +182,9 @@ const short = (sha: string) => sha.slice(0, 12);
 const EN: Omit<ReportStrings, keyof Strings> = {
   pageTitle: "glassbox report",
   subtitle: (dir, when) => `Run ${dir}; written ${when} UTC.`,
+  subtitleModel: (checkpoint, when) => `Model ${checkpoint}; written ${when} UTC.`,
+  wordsIntroNoRun:
+    "A summary of the sections above in sentences, every number taken from them: accuracy, calibration, the main confusions and the weakest slices.",
   sections: {
     model: {
       title: "Model",
@@ -241,7 +248,7 @@ const EN: Omit<ReportStrings, keyof Strings> = {
     },
   },
   checkpointLine: (path, arch, epoch, sha) =>
-    `Checkpoint ${path} (${arch}, epoch ${epoch}; SHA-256 ${short(sha)}…).`,
+    `Checkpoint ${path} (${arch}${epoch === undefined ? "" : `, epoch ${epoch}`}; SHA-256 ${short(sha)}…).`,
   summaryHeaders: [
     "layer",
     "type",
@@ -362,6 +369,8 @@ const EN: Omit<ReportStrings, keyof Strings> = {
 const ZH: Omit<ReportStrings, keyof Strings> = {
   pageTitle: "glassbox 报告",
   subtitle: (dir, when) => `运行目录 ${dir}；生成于 ${when}（UTC）。`,
+  subtitleModel: (checkpoint, when) => `模型 ${checkpoint}；生成于 ${when}（UTC）。`,
+  wordsIntroNoRun: "用文字概括以上各节，每个数字都取自其中：准确率、校准、主要混淆和最弱的子集。",
   sections: {
     model: {
       title: "模型",
@@ -425,7 +434,7 @@ const ZH: Omit<ReportStrings, keyof Strings> = {
     },
   },
   checkpointLine: (path, arch, epoch, sha) =>
-    `检查点 ${path}（${arch}，第 ${epoch} 轮；SHA-256 ${short(sha)}…）。`,
+    `检查点 ${path}（${arch}${epoch === undefined ? "" : `，第 ${epoch} 轮`}；SHA-256 ${short(sha)}…）。`,
   summaryHeaders: ["层", "类型", "输出形状", "参数量", "乘加次数", "激活内存"],
   summaryTotals: (total, trainable, macs, input) =>
     `共 ${total} 个参数（其中 ${trainable} 个可训练）；形状为 ${input} 的单个输入需 ${macs} 次乘加。`,
