@@ -83,6 +83,7 @@ function parseMethods(spec: string | undefined): string[] | undefined {
 /** The examples: a --data file's "x" (and "y"), or the MNIST test set. */
 async function readData(
   path: string | undefined,
+  modality: gb.Modality,
 ): Promise<{ x: Float32Array; y?: Int32Array; shape: number[] }> {
   if (path === undefined) {
     const test = gb.mnistDataset(await gb.loadMnist("test"));
@@ -91,14 +92,27 @@ async function readData(
   const bytes = await gb.readFlagFile("data", path);
   const file = gb.decodeSafetensors(bytes, path);
   const x = file.tensors.get("x"), y = file.tensors.get("y");
-  if (!x || x.dtype !== "F32" || x.shape.length < 2) {
-    throw new Error(`${path}: --data needs an F32 tensor "x" [N, ...input shape]`);
+  // F32 inputs (images, tabular rows), or I32 token ids for a token model
+  if (!x || (x.dtype !== "F32" && x.dtype !== "I32") || x.shape.length < 2) {
+    throw new gb.UsageError(
+      `--data ${path}: needs a tensor "x" [N, ...input shape], F32 (or I32 token ids)${
+        x ? `, got ${x.dtype} [${x.shape}]` : ""
+      }`,
+    );
+  }
+  if (x.dtype === "I32" && modality !== "tokens") {
+    throw new gb.UsageError(
+      `--data ${path}: "x" is I32 (token ids) but the model's inputs are ${modality}: give F32`,
+    );
   }
   if (y && (y.shape.length !== 1 || y.shape[0] !== x.shape[0] || !Number.isInteger(y.data[0]))) {
-    throw new Error(`${path}: "y" must be [${x.shape[0]}] integer labels, got ${y.dtype} [${y.shape}]`);
+    throw new gb.UsageError(
+      `--data ${path}: "y" must be [${x.shape[0]}] integer labels, got ${y.dtype} [${y.shape}]`,
+    );
   }
   return {
-    x: x.data as Float32Array,
+    // token ids below 2^24 are exact as float32; explainInputs turns them back into int32
+    x: x.dtype === "F32" ? x.data as Float32Array : Float32Array.from(x.data as Int32Array),
     y: y ? Int32Array.from(y.data as ArrayLike<number>) : undefined,
     shape: x.shape.slice(1),
   };
@@ -140,7 +154,7 @@ async function main(): Promise<void> {
       throw new gb.UsageError(`--methods: ${name} needs a layer, and the model's profile names no camLayer`);
     }
   }
-  const data = await readData(flags.data);
+  const data = await readData(flags.data, profile.modality);
   if (data.shape.join() !== profile.inputShape.join()) {
     // without --data this is a command-line mistake (exit 2); a --data file of another shape is not
     throw new (flags.data ? Error : gb.UsageError)(

@@ -364,3 +364,57 @@ Deno.test("every image method of the registry runs on the 3×8×8 RGB model and 
     /Grad-CAM needs a layer: the model's profile names no camLayer/,
   );
 });
+
+Deno.test("deno task explain --data on a token model takes I32 token ids, its maps equal explainInputs' on the same ids; I32 data for an image model is one line, exit 2", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    gb.manualSeed(7);
+    const vocab = ["<pad>", "<unk>", "good", "bad", "day", "the"];
+    const built = gb.createModel("text-classifier", {
+      vocab: vocab.length,
+      classes: 2,
+      dModel: 8,
+      nhead: 2,
+      layers: 1,
+      maxLen: 5,
+    }) as gb.TextClassifier;
+    const profile = built.profile(5, ["gloomy", "cheerful"], vocab);
+    await gb.saveModel(built, `${dir}/txt.safetensors`, {}, { profile });
+    const ids = Int32Array.from([5, 2, 4, 0, 0, 5, 3, 4, 1, 0]);
+    await Deno.writeFile(
+      `${dir}/ids.safetensors`,
+      gb.encodeSafetensors([
+        ["x", { dtype: "I32", shape: [2, 5], data: ids }],
+        ["y", { dtype: "I32", shape: [2], data: Int32Array.from([1, 0]) }],
+      ]),
+    );
+    const cli = await explain(
+      ...["--checkpoint", `${dir}/txt.safetensors`, "--data", `${dir}/ids.safetensors`],
+      ...["--images", "0,1", "--methods", "ablation", "--out", `${dir}/out`],
+    );
+    assert.equal(cli.code, 0, cli.err);
+    const file = gb.decodeSafetensors(await Deno.readFile(`${dir}/out/attributions.safetensors`));
+    const got = file.tensors.get("ablation")!;
+    const { model } = await gb.loadModel(`${dir}/txt.safetensors`);
+    const want = await gb.explainInputs(model, profile, { x: Float32Array.from(ids), ids: [0, 1] }, {
+      methods: ["ablation"],
+    });
+    assert.deepEqual(Array.from(got.data), Array.from(want.attributions.ablation.data));
+    assert.ok(Math.max(...Array.from(got.data as Float32Array, Math.abs)) > 0, "not all zero");
+
+    // the same I32 file for an image model: a mistake, not a silent conversion
+    await gb.saveModel(
+      gb.createModel("small-cam-cnn", { channels: 3, classes: 4 }),
+      `${dir}/rgb.safetensors`,
+      {},
+      {
+        profile: RGB_PROFILE,
+      },
+    );
+    const wrong = await explain("--checkpoint", `${dir}/rgb.safetensors`, "--data", `${dir}/ids.safetensors`);
+    assert.equal(wrong.code, 2, wrong.err);
+    assert.match(wrong.err, /^error: --data .*"x" is I32 \(token ids\) but the model's inputs are image/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
