@@ -497,3 +497,25 @@ Deno.test("the dashboard in headless Chromium for an RGB, a tabular and a text m
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("dashboard examples of a token model: I32 token ids (as deno task explain --data takes them) are offered as they are; I32 for a tabular model is an error naming the dtype", () => {
+  const profile = gb.validateProfile({
+    modality: "tokens",
+    inputShape: [4],
+    classes: ["gloomy", "cheerful"],
+    vocabulary: VOCAB,
+  });
+  const ids = Int32Array.from([5, 2, 4, 0, 3, 7, 1, 0]);
+  const bytes = gb.encodeSafetensors([
+    ["x", { dtype: "I32", shape: [2, 4], data: ids }],
+    ["y", { dtype: "I32", shape: [2], data: Int32Array.from([1, 0]) }],
+  ]);
+  const d = gb.dashboardExamples(bytes, "ids.safetensors", profile);
+  assert.deepEqual(Array.from(d.x), Array.from(ids));
+  assert.deepEqual(Array.from(d.y), [1, 0]);
+  const tab = gb.validateProfile({ modality: "tabular", inputShape: [4], classes: ["no", "yes"] });
+  assert.throws(
+    () => gb.dashboardExamples(bytes, "ids.safetensors", tab),
+    /an F32 tensor "x" \[N, 4\], got I32/,
+  );
+});

@@ -29,13 +29,20 @@ export function dashboardExamples(bytes: Uint8Array, name: string, profile: Expl
   const file = decodeSafetensors(bytes, name);
   const x = file.tensors.get("x"), y = file.tensors.get("y");
   const want = profile.inputShape, per = want.reduce((a, b) => a * b, 1);
-  if (!x || x.dtype !== "F32") {
-    throw new Error(`${name}: the examples need an F32 tensor "x" [N, ${want.join(", ")}]`);
+  // F32 inputs, or I32 token ids for a token model (as deno task explain --data reads them)
+  const tokens = profile.modality === "tokens";
+  if (!x || !(x.dtype === "F32" || (tokens && x.dtype === "I32"))) {
+    throw new Error(
+      `${name}: the examples need ${tokens ? "an F32 or I32" : "an F32"} tensor "x" [N, ${want.join(", ")}]${
+        x ? `, got ${x.dtype}` : ""
+      }`,
+    );
   }
   if (x.shape.length !== want.length + 1 || want.some((d, i) => x.shape[i + 1] !== d)) {
     throw new Error(`${name}: "x" is [${x.shape.join(", ")}]; the model takes [N, ${want.join(", ")}]`);
   }
-  const N = x.shape[0], data = x.data as Float32Array;
+  const N = x.shape[0],
+    data = x.dtype === "F32" ? x.data as Float32Array : Float32Array.from(x.data as Int32Array);
   if (y && (y.shape.length !== 1 || y.shape[0] !== N)) {
     throw new Error(`${name}: "y" must be [${N}] labels, got [${y.shape.join(", ")}]`);
   }
