@@ -160,6 +160,10 @@ Deno.test("report of an RGB image CNN with four named classes: names, colour pic
   const worst = want.data.reduce((m, v, i) => Math.max(m, Math.abs(v - drawn.data[i])), 0);
   assert.ok(worst <= 1, `the first input's colours differ from its raw pixels by up to ${worst}/255`);
   assert.deepEqual(r.methods, ["saliency", "ig", "smoothgrad", "guidedbackprop", "gradcam", "occlusion"]);
+  // each mistake card shows Grad-CAM at the profile's layer beside the methods its words cite
+  const cards = svgs(r.html).filter((s) => /Test \d+: a .* taken for a /.test(s));
+  assert.equal(cards.length, 2, "two mistake cards");
+  for (const c of cards) assert.ok(c.includes(">Grad-CAM<"), "a mistake card without its Grad-CAM column");
   await browse(r.html, "rgb");
 });
 
