@@ -151,6 +151,10 @@ Deno.test("customGradient: the values of the output, the gradient of the rule; c
     const leaf = gb.tensor(xs).requiresGrad_(true);
     const bad = gb.customGradient(leaf, [leaf], (g, ctx) => ctx.original(g), { name: "noOwn" });
     await assert.rejects(() => bad.sum().backward(), /noOwn: the output was not made by a recorded op/);
+    assert.throws(
+      () => gb.customGradient(r, [x2, 3 as unknown as gb.Tensor], (g) => [g, null]),
+      /customGradient: expected a Tensor, got number/,
+    );
     const wrong = gb.customGradient(r, [x2], () => [], { name: "short" });
     await assert.rejects(() => wrong.sum().backward(), /short: backward returned 0 gradients for 1 inputs/);
   });

@@ -10,7 +10,7 @@ import { record } from "./graph.ts";
 import { launchBinary, launchUnary, launchUnaryBackward } from "./kernels.ts";
 import { broadcastShapes } from "./ops/elementwise.ts";
 import { sumToShape } from "./ops/reduce_raw.ts";
-import { assertFloat, type Tensor } from "./tensor.ts";
+import { assertFloat, assertLive, type Tensor } from "./tensor.ts";
 
 /** An elementwise op y = f(x; a, b) for `defineUnary`. */
 export interface UnaryDefinition {
@@ -206,6 +206,8 @@ export function customGradient(
   const name = options.name ?? "customGradient";
   if (typeof backward !== "function") throw new Error(`${name}: backward must be a function`);
   if (!Array.isArray(inputs)) throw new Error(`${name}: inputs must be an array of tensors`);
+  assertLive(name, output);
+  inputs.forEach((t) => assertLive(name, t));
   const node = output._node;
   return record(output.detach(), name, inputs, (g, ctx) => {
     const own: CustomGradientContext = {
