@@ -57,14 +57,19 @@ export class Conv2d extends Module {
 
 /** Options for `ConvTranspose2d`. */
 export interface ConvTranspose2dLayerOptions {
+  /** Step between the windows of the convolution this layer transposes (default 1): the upsampling factor. */
   stride?: number;
+  /** Rows and columns taken off each side of the output (default 0). */
   padding?: number;
   /** Extra rows and columns on the bottom and right of the output; smaller than stride or dilation. */
   outputPadding?: number;
+  /** Spacing between kernel taps (default 1). */
   dilation?: number;
+  /** Learn a per-channel bias (default true). */
   bias?: boolean;
   /** "default" (PyTorch's) or "kaiming" (He normal, zero bias). */
   init?: "default" | "kaiming";
+  /** The generator the initial weights are drawn from (default: the global one, see `manualSeed`). */
   generator?: Generator;
 }
 
@@ -84,8 +89,18 @@ export interface ConvTranspose2dLayerOptions {
  * ```
  */
 export class ConvTranspose2d extends Module {
+  /** [inChannels, outChannels, k, k], PyTorch's layout for a transposed convolution. */
   weight: Tensor;
+  /** [outChannels], or null without bias. */
   bias: Tensor | null;
+  /**
+   * A layer with fresh weights (PyTorch's default init unless `init` says otherwise).
+   *
+   * @param inChannels channels of the input
+   * @param outChannels channels of the output
+   * @param kernelSize the square kernel's side
+   * @param options stride, padding, outputPadding, dilation, bias, init, generator
+   */
   constructor(
     readonly inChannels: number,
     readonly outChannels: number,
@@ -115,6 +130,7 @@ export class ConvTranspose2d extends Module {
       ? null
       : this.addParameter("bias", uniform([outChannels], kaiming ? 0 : -bound, kaiming ? 0 : bound, g));
   }
+  /** x [N, inChannels, H, W] → [N, outChannels, OH, OW]. */
   forward(x: Tensor): Tensor {
     return convTranspose2d(x, this.weight, this.bias, this.options);
   }
@@ -146,10 +162,19 @@ export interface UpsampleOptions {
  * ```
  */
 export class Upsample extends Module {
+  /** The output [height, width], when given by size. */
   readonly size?: [number, number];
+  /** The scale factor, when given by one. */
   readonly scaleFactor?: number | [number, number];
+  /** "nearest" or "bilinear". */
   readonly mode: "nearest" | "bilinear";
+  /** Bilinear's align_corners (undefined: false). */
   readonly alignCorners?: boolean;
+  /**
+   * Checks the options now (not at the first forward).
+   *
+   * @param options size or scaleFactor (exactly one), mode, alignCorners
+   */
   constructor(options: UpsampleOptions = {}) {
     super();
     const { size, scaleFactor, mode = "nearest", alignCorners } = options;
@@ -174,6 +199,7 @@ export class Upsample extends Module {
     const probe: InterpolateOptions = { size: this.size, scaleFactor, mode, alignCorners };
     checkResizeOptions("Upsample", probe);
   }
+  /** x [N, C, H, W] → [N, C, OH, OW]. */
   forward(x: Tensor): Tensor {
     return resize("Upsample", x, {
       size: this.size,
