@@ -43,6 +43,9 @@ Deno.test("Upsample and interpolate, nearest and bilinear (alignCorners both), b
     [[1, 2, 5, 4], { size: [7, 9], mode: "bilinear", alignCorners: true }],
     [[1, 1, 6, 7], { size: [4, 3], mode: "bilinear" }], // bilinear downsampling
     [[1, 1, 6, 7], { size: [1, 3], mode: "bilinear", alignCorners: true }],
+    // non-integer factors: PyTorch samples by 1/factor, not by in/out (5·1.5 → 7: 0.667, not 0.714)
+    [[1, 2, 5, 5], { scaleFactor: 1.5, mode: "bilinear" }],
+    [[1, 2, 5, 3], { scaleFactor: [1.7, 2.5] }],
   ];
   for (const [xs, o] of cases) {
     const m = new gb.Upsample(o);
@@ -95,4 +98,66 @@ Deno.test("a Sequential with ConvTranspose2d and Upsample is saved and loaded fr
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("convTranspose2d, ConvTranspose2d and Upsample refuse bad arguments with an error naming the problem", () => {
+  const x = gb.zeros([1, 2, 3, 3]), w = gb.zeros([2, 3, 3, 3]);
+  const cases: [() => unknown, RegExp][] = [
+    [
+      () => gb.convTranspose2d(x, w, null, { stride: 2, outputPadding: 2 }),
+      /convTranspose2d: outputPadding 2 must be smaller than either stride 2 or dilation 1/,
+    ],
+    [
+      () => gb.convTranspose2d(x, w, null, { outputPadding: 1 }),
+      /outputPadding 1 must be smaller than either stride 1 or dilation 1/,
+    ],
+    // the weight of a conv ([out, in, k, k]) is not a transposed conv's ([in, out, k, k])
+    [
+      () => gb.convTranspose2d(x, gb.zeros([3, 2, 3, 3])),
+      /weight \[Cin, Cout, KH, KW\] with matching Cin, got \[1, 2, 3, 3\] and \[3, 2, 3, 3\]/,
+    ],
+    [() => gb.convTranspose2d(x, gb.zeros([2, 3, 3])), /expected input \[N, Cin, H, W\] and weight/],
+    [() => gb.convTranspose2d(x, w, gb.zeros([2])), /bias \[2\] does not match 3 output channels/],
+    [
+      () => gb.convTranspose2d(x, w, null, { stride: 0 }),
+      /convTranspose2d: stride must be a positive integer/,
+    ],
+    [() => gb.convTranspose2d(x, w, null, { padding: 3 }), /the output would be -1×-1 for input 3×3/],
+    [() => new gb.ConvTranspose2d(2, 0, 3), /ConvTranspose2d: outChannels must be a positive integer, got 0/],
+    [() => new gb.Upsample({}), /Upsample: give size or scaleFactor \(exactly one of them\), got neither/],
+    [() => new gb.Upsample({ size: [4, 4], scaleFactor: 2 }), /got both/],
+    [() => new gb.Upsample({ scaleFactor: 0 }), /scaleFactor must be a positive number/],
+    [() => new gb.Upsample({ size: [4, 2.5] }), /size must be \[height, width\] of positive integers/],
+    [() => new gb.Upsample({ scaleFactor: 2, mode: "bicubic" as "nearest" }), /unknown mode "bicubic"/],
+    [
+      () => new gb.Upsample({ scaleFactor: 2, alignCorners: true }),
+      /alignCorners applies to mode "bilinear" only/,
+    ],
+    [() => new gb.Upsample({ scaleFactor: 0.2 }).forward(x), /scaleFactor 0.2 makes a 3×3 input 0×0/],
+    [
+      () => gb.interpolate(x, { size: [2, 2], scaleFactor: 2 }),
+      /interpolate: give size or scaleFactor .*got both/,
+    ],
+  ];
+  for (const [f, re] of cases) {
+    let msg = "(nothing thrown)";
+    try {
+      f();
+    } catch (e) {
+      msg = (e as Error).message;
+    }
+    if (!re.test(msg)) throw new Error(`expected ${re}, got "${msg}"`);
+  }
+});
+
+Deno.test("ConvTranspose2d's default init is PyTorch's: weight and bias U(±1/√(out·k·k)) (kaiming_uniform with a = √5 and fan_in read from dim 1)", async () => {
+  gb.manualSeed(3);
+  const m = new gb.ConvTranspose2d(4, 40, 3);
+  const bound = 1 / Math.sqrt(40 * 9); // gain √(2/6) · √(3/fan_in) = 1/√fan_in ≈ 0.053
+  const w = await m.weight.toArray(), b = await m.bias!.toArray();
+  const max = (a: ArrayLike<number>) => Array.from(a).reduce((p, v) => Math.max(p, Math.abs(v)), 0);
+  // 1440 and 40 uniform draws come near the bound; a fan_in of in·k·k (36) would allow up to 0.167
+  if (!(max(w) <= bound && max(w) > 0.99 * bound)) throw new Error(`weight max ${max(w)}, bound ${bound}`);
+  if (!(max(b) <= bound && max(b) > 0.8 * bound)) throw new Error(`bias max ${max(b)}, bound ${bound}`);
+  if (m.weight.shape.join() !== "4,40,3,3") throw new Error(`weight shape ${m.weight.shape}`);
 });
