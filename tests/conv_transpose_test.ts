@@ -3,6 +3,7 @@
  * differences: forward values and the gradients of input, weight and bias.
  */
 import * as gb from "../mod.ts";
+import { decodeSafetensors } from "../src/io/safetensors.ts";
 import * as ref from "./cpu_ref.ts";
 import { checkOp } from "./check.ts";
 
@@ -160,4 +161,98 @@ Deno.test("ConvTranspose2d's default init is PyTorch's: weight and bias U(±1/�
   if (!(max(w) <= bound && max(w) > 0.99 * bound)) throw new Error(`weight max ${max(w)}, bound ${bound}`);
   if (!(max(b) <= bound && max(b) > 0.8 * bound)) throw new Error(`bias max ${max(b)}, bound ${bound}`);
   if (m.weight.shape.join() !== "4,40,3,3") throw new Error(`weight shape ${m.weight.shape}`);
+});
+
+/** PyTorch 1.13's numbers (tests/fixtures/torch/upsample.safetensors, made by make_upsample_fixtures.py). */
+async function torchFixture() {
+  const name = "upsample.safetensors";
+  const file = decodeSafetensors(
+    await Deno.readFile(new URL(`./fixtures/torch/${name}`, import.meta.url)),
+    name,
+  );
+  const host = (n: string) => {
+    const h = file.tensors.get(n);
+    if (!h) throw new Error(`fixture has no "${n}"`);
+    return h;
+  };
+  return {
+    file,
+    data: (n: string) => host(n).data as Float32Array,
+    tensor: (n: string, requiresGrad = false) =>
+      gb.tensor(host(n).data as Float32Array, host(n).shape, { requiresGrad }),
+  };
+}
+
+/** max |got − want| ≤ rel · max |want|. */
+function closeToTorch(got: ArrayLike<number>, want: ArrayLike<number>, rel: number, msg: string): number {
+  if (got.length !== want.length) throw new Error(`${msg}: length ${got.length}, PyTorch ${want.length}`);
+  let scale = 0, err = 0;
+  for (let i = 0; i < want.length; i++) {
+    scale = Math.max(scale, Math.abs(want[i]));
+    err = Math.max(err, Math.abs(got[i] - want[i]));
+  }
+  if (!(scale > 0 && err <= rel * scale)) throw new Error(`${msg}: max error ${err} > ${rel} × ${scale}`);
+  return err / scale;
+}
+
+Deno.test("PyTorch 1.13: a Sequential of ConvTranspose2d (outputPadding, dilation), Tanh and Upsample loads its state_dict and gives PyTorch's output and input/weight/bias gradients", async () => {
+  const f = await torchFixture();
+  const model = gb.sequentialModel([
+    {
+      type: "ConvTranspose2d",
+      in: 3,
+      out: 4,
+      kernel: 3,
+      stride: 2,
+      padding: 1,
+      outputPadding: 1,
+      bias: true,
+    },
+    { type: "Tanh" },
+    { type: "Upsample", scaleFactor: 2, mode: "bilinear" },
+    {
+      type: "ConvTranspose2d",
+      in: 4,
+      out: 2,
+      kernel: 3,
+      stride: 2,
+      padding: 2,
+      outputPadding: 1,
+      dilation: 2,
+      bias: false,
+    },
+    { type: "Upsample", scaleFactor: 1.5, mode: "nearest" },
+  ]);
+  const state = Object.fromEntries(
+    [...f.file.tensors.keys()].filter((n) => n.startsWith("seq/state/")).map((
+      n,
+    ) => [n.slice(10), f.tensor(n)]),
+  );
+  model.loadStateDict(state);
+  await gb.scope(async () => {
+    const x = f.tensor("seq/x", true);
+    const y = model.forward(x);
+    const params = model.namedParameters();
+    const grads = gb.grad(gb.sum(gb.mul(y, f.tensor("seq/R"))), [x, ...params.map(([, p]) => p)]);
+    closeToTorch(await y.toArray(), f.data("seq/output"), 1e-5, "output");
+    closeToTorch(await grads[0].toArray(), f.data("seq/grad.x"), 1e-5, "∂/∂x");
+    for (const [i, [n]] of params.entries()) {
+      closeToTorch(await grads[i + 1].toArray(), f.data(`seq/grad.${n}`), 1e-5, `∂/∂${n}`);
+    }
+  });
+});
+
+Deno.test("PyTorch 1.13: nn.Upsample nearest and bilinear, by size and by (non-integer, per-axis) scale factor, align_corners both: outputs and input gradients", async () => {
+  const f = await torchFixture();
+  const cases = JSON.parse(f.file.metadata?.cases ?? "{}") as Record<string, gb.UpsampleOptions>;
+  if (Object.keys(cases).length < 11) throw new Error(`fixture lists ${Object.keys(cases).length} cases`);
+  for (const [name, o] of Object.entries(cases)) {
+    await gb.scope(async () => {
+      const x = f.tensor(`up/${name}/x`, true);
+      const y = new gb.Upsample(o).forward(x);
+      const [gx] = gb.grad(gb.sum(gb.mul(y, f.tensor(`up/${name}/R`))), [x]);
+      closeToTorch(await y.toArray(), f.data(`up/${name}/output`), 1e-6, `${name} output`);
+      closeToTorch(await gx.toArray(), f.data(`up/${name}/grad.x`), 1e-6, `${name} ∂/∂x`);
+    });
+  }
 });
