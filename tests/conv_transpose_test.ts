@@ -256,3 +256,45 @@ Deno.test("PyTorch 1.13: nn.Upsample nearest and bilinear, by size and by (non-i
     });
   }
 });
+
+Deno.test("DeepLift passes through ConvTranspose2d and Upsample as linear layers: attributions sum to F(x) − F(x′), and equal gradient × Δx where the model is linear", async () => {
+  gb.manualSeed(7);
+  const model = new gb.Sequential(
+    new gb.ConvTranspose2d(2, 3, 3, { stride: 2, padding: 1, outputPadding: 1 }),
+    new gb.ReLU(),
+    new gb.Upsample({ scaleFactor: 2, mode: "bilinear" }),
+    new gb.Conv2d(3, 2, 3, { stride: 2 }),
+    new gb.Tanh(),
+    new gb.Flatten(),
+    new gb.Linear(2 * 7 * 7, 3),
+  );
+  const x = gb.randn([2, 2, 4, 4]), base = gb.randn([1, 2, 4, 4]);
+  const { attributions, delta } = await new gb.DeepLift(model).attributeWithDelta(x, {
+    target: 1,
+    baselines: base,
+  });
+  const worst = Math.max(...Array.from(await delta.toArray(), Math.abs));
+  if (!(worst < 1e-4)) throw new Error(`completeness error ${worst}`);
+  if (attributions.shape.join() !== "2,2,4,4") throw new Error(`shape ${attributions.shape}`);
+  // a model of linear layers only: DeepLift is exactly (x − x′)·∇F
+  const lin = new gb.Sequential(
+    new gb.ConvTranspose2d(2, 2, 2, { stride: 2 }),
+    new gb.Upsample({ size: [9, 9], mode: "bilinear", alignCorners: true }),
+    new gb.Flatten(),
+    new gb.Linear(2 * 81, 2),
+  );
+  const a = await new gb.DeepLift(lin).attribute(x, { target: 0, baselines: base });
+  const xg = x.detach().requiresGrad_(true);
+  const [g] = gb.grad(gb.sum(gb.slice(lin.forward(xg), 0, 2).narrow(1, 0, 1)), [xg]);
+  ref.assertClose(await a.toArray(), await gb.mul(gb.sub(x, base), g).toArray(), {
+    rtol: 1e-4,
+    atol: 1e-5,
+    msg: "linear model: DeepLift = Δx·gradient",
+  });
+});
+
+Deno.test("summary counts a ConvTranspose2d's multiply-adds: input pixels × out channels × taps", async () => {
+  const s = await gb.summary(new gb.Sequential(new gb.ConvTranspose2d(4, 3, 3, { stride: 2 })), [2, 4, 5, 6]);
+  if (s.layers[0].macs !== 2 * 4 * 5 * 6 * 3 * 9) throw new Error(`macs ${s.layers[0].macs}`);
+  if (s.layers[0].outputShape.join() !== "2,3,11,13") throw new Error(`shape ${s.layers[0].outputShape}`);
+});
