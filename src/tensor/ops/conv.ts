@@ -5,6 +5,10 @@
  * (shaders/matmul.wgsl), with the bias fused into the matmul. Its backward pass is two more
  * matmuls: the filter gradient dY·colsᵀ (per image, then summed; the patches are gathered
  * again in transposed layout) and the input gradient col2im(Wᵀ·dY).
+ *
+ * A transposed convolution is that input gradient run forward: col2im(Wᵀ·x), with the geometry of
+ * the convolution it transposes (whose input is its output); its own backward is im2col(dY) into
+ * the same products as a convolution's forward pass and filter gradient.
  */
 import { placeholderBuffer } from "../../gpu/pool.ts";
 import { dispatch } from "../../gpu/queue.ts";
