@@ -28,7 +28,8 @@ import {
   sub,
   tanh,
 } from "../tensor/ops/elementwise.ts";
-import { avgPool2d, conv2d, maxPool2d } from "../tensor/ops/conv.ts";
+import { avgPool2d, conv2d, convTranspose2d, maxPool2d } from "../tensor/ops/conv.ts";
+import { interpolate } from "../tensor/ops/resize.ts";
 import { linear, matmul } from "../tensor/ops/matmul.ts";
 import { embedding, layerNorm } from "../tensor/ops/attention.ts";
 import { mean } from "../tensor/ops/reduce.ts";
@@ -626,6 +627,127 @@ function conv(c: OpContext): Tensor {
   return concat(parts, 1);
 }
 
+/** ConvTranspose's attributes, checked (at load time too): what convTranspose2d can do. */
+function convTransposeConfig(attrs: Attrs) {
+  const { pads, strides, dilations } = windowAttrs(attrs, 2);
+  const same = (what: string, v: number[]) => {
+    if (v[0] !== v[1]) throw attrs.unsupported(what, v, `the same ${what} on both axes`);
+    return v[0];
+  };
+  const sym = symmetric(pads);
+  if (!sym || sym[0] !== sym[1]) throw attrs.unsupported("pads", pads, "the same padding on every side");
+  if (attrs.has("output_shape")) {
+    throw attrs.unsupported("output_shape", attrs.ints("output_shape"), "pads and output_padding instead");
+  }
+  const outPad = attrs.ints("output_padding") ?? [0, 0];
+  if (outPad.length !== 2) throw nodeError(attrs.node, `output_padding ${fmt(outPad)} is not 2-D`);
+  const group = attrs.int("group", 1);
+  if (group !== 1) throw attrs.unsupported("group", group, "group=1");
+  return {
+    stride: same("strides", strides),
+    padding: sym[0],
+    dilation: same("dilations", dilations),
+    outputPadding: same("output_padding", outPad),
+  };
+}
+
+function convTranspose(c: OpContext): Tensor {
+  const { attrs, node } = c;
+  const x = c.tensor(0), w = c.tensor(1);
+  const b = c.inputs[2] ? c.tensor(2) : null;
+  if (w.ndim !== 4) {
+    throw nodeError(node, `only 2-D transposed convolution is supported, got weight ${fmt(w.shape)}`);
+  }
+  const ks = attrs.ints("kernel_shape");
+  if (ks && (ks[0] !== w.shape[2] || ks[1] !== w.shape[3])) {
+    throw nodeError(node, `kernel_shape ${fmt(ks)} does not match weight ${fmt(w.shape)}`);
+  }
+  return convTranspose2d(x, w, b, convTransposeConfig(attrs));
+}
+
+/**
+ * Resize's attributes, checked (at load time too): PyTorch's upsampling, as glassbox's
+ * interpolate computes it. Nearest with "asymmetric" coordinates and "floor" rounding; linear with
+ * "half_pixel", "pytorch_half_pixel" (the same but for an output of length 1) or "align_corners".
+ */
+function resizeConfig(
+  attrs: Attrs,
+): { mode: "nearest" | "bilinear"; alignCorners: boolean; pytorchHalf: boolean } {
+  const mode = attrs.string("mode", "nearest");
+  const ctm = attrs.string("coordinate_transformation_mode", "half_pixel");
+  if (attrs.int("antialias", 0) !== 0) throw attrs.unsupported("antialias", 1, "antialias=0");
+  if (attrs.int("exclude_outside", 0) !== 0) {
+    throw attrs.unsupported("exclude_outside", 1, "exclude_outside=0");
+  }
+  if (attrs.has("axes")) throw attrs.unsupported("axes", attrs.ints("axes"), "all axes (no axes attribute)");
+  const policy = attrs.string("keep_aspect_ratio_policy", "stretch");
+  if (policy !== "stretch") throw attrs.unsupported("keep_aspect_ratio_policy", policy, "stretch");
+  if (mode === "nearest") {
+    const rounding = attrs.string("nearest_mode", "round_prefer_floor");
+    if (ctm !== "asymmetric" || rounding !== "floor") {
+      throw attrs.unsupported(
+        "coordinate_transformation_mode and nearest_mode",
+        `${ctm}, ${rounding}`,
+        "asymmetric with floor for mode=nearest (PyTorch's nearest)",
+      );
+    }
+    return { mode: "nearest", alignCorners: false, pytorchHalf: false };
+  }
+  if (mode === "linear") {
+    if (!["half_pixel", "pytorch_half_pixel", "align_corners"].includes(ctm)) {
+      throw attrs.unsupported(
+        "coordinate_transformation_mode",
+        ctm,
+        "half_pixel, pytorch_half_pixel or align_corners for mode=linear",
+      );
+    }
+    return {
+      mode: "bilinear",
+      alignCorners: ctm === "align_corners",
+      pytorchHalf: ctm === "pytorch_half_pixel",
+    };
+  }
+  throw attrs.unsupported("mode", mode, "nearest and linear");
+}
+
+function resizeOp(c: OpContext): Tensor {
+  const { node } = c;
+  if (c.opset < 11) throw nodeError(node, `Resize of opset ${c.opset} is not supported (opset 11 and later)`);
+  const x = c.tensor(0);
+  if (x.ndim !== 4) {
+    throw nodeError(node, `only 2-D resizing of [N, C, H, W] is supported, got ${fmt(x.shape)}`);
+  }
+  const { mode, alignCorners, pytorchHalf } = resizeConfig(c.attrs);
+  const scales = c.inputs[2] ? ints(c.inputs[2], node, "scales") : [];
+  const sizes = c.inputs[3] ? ints(c.inputs[3], node, "sizes") : [];
+  if ((scales.length > 0) === (sizes.length > 0)) {
+    throw nodeError(node, `needs exactly one of scales and sizes, got ${fmt(scales)} and ${fmt(sizes)}`);
+  }
+  const given = scales.length ? scales : sizes;
+  if (given.length !== 4) {
+    throw nodeError(node, `scales or sizes must have 4 entries for [N, C, H, W], got ${fmt(given)}`);
+  }
+  const keep = scales.length ? [1, 1] : x.shape.slice(0, 2);
+  if (given[0] !== keep[0] || given[1] !== keep[1]) {
+    throw nodeError(node, `only the spatial axes may be resized, got ${fmt(given)}`);
+  }
+  const out = scales.length
+    ? [Math.floor(x.shape[2] * scales[2]), Math.floor(x.shape[3] * scales[3])]
+    : given.slice(2);
+  if (pytorchHalf && mode === "bilinear" && !alignCorners && out.some((n) => n === 1)) {
+    throw nodeError(
+      node,
+      `coordinate_transformation_mode=pytorch_half_pixel to an output of length 1 is not supported`,
+    );
+  }
+  return interpolate(
+    x,
+    scales.length
+      ? { scaleFactor: [scales[2], scales[3]], mode, alignCorners }
+      : { size: [sizes[2], sizes[3]], mode, alignCorners },
+  );
+}
+
 function pool(kind: "max" | "avg"): TensorOp {
   return (c) => {
     const x = c.tensor(0);
@@ -725,6 +847,8 @@ const TENSOR_OPS: Record<string, TensorOp> = {
   MatMul: (c) => matmul(c.tensor(0), c.tensor(1)),
   Gemm: gemm,
   Conv: conv,
+  ConvTranspose: convTranspose,
+  Resize: resizeOp,
   MaxPool: pool("max"),
   AveragePool: pool("avg"),
   GlobalAveragePool: (c) => {
@@ -867,6 +991,8 @@ const TENSOR_OPS: Record<string, TensorOp> = {
 /** Checks of attribute values that need no input, run at load time (and again when the node runs). */
 const STATIC_CHECKS: Record<string, (attrs: Attrs) => void> = {
   Conv: (a) => void convConfig(a),
+  ConvTranspose: (a) => void convTransposeConfig(a),
+  Resize: (a) => void resizeConfig(a),
   MaxPool: (a) => void poolConfig("max", a),
   AveragePool: (a) => void poolConfig("avg", a),
   Cast: (a) => void castTarget(a),
@@ -891,6 +1017,27 @@ const KNOWN_ATTRS: Record<string, string[]> = {
   Constant: ["value", "value_float", "value_floats", "value_int", "value_ints"],
   Cast: ["to", "saturate"],
   Conv: ["auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"],
+  ConvTranspose: [
+    "auto_pad",
+    "dilations",
+    "group",
+    "kernel_shape",
+    "output_padding",
+    "output_shape",
+    "pads",
+    "strides",
+  ],
+  Resize: [
+    "antialias",
+    "axes",
+    "coordinate_transformation_mode",
+    "cubic_coeff_a",
+    "exclude_outside",
+    "extrapolation_value",
+    "keep_aspect_ratio_policy",
+    "mode",
+    "nearest_mode",
+  ],
   MaxPool: ["auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads", "storage_order", "strides"],
   AveragePool: ["auto_pad", "ceil_mode", "count_include_pad", "dilations", "kernel_shape", "pads", "strides"],
   Gemm: ["alpha", "beta", "transA", "transB"],

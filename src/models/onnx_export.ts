@@ -10,7 +10,7 @@
  * batch axis stays free ("batch"). No Deno API here: `saveOnnx` (io) writes the bytes.
  */
 import onnxproto from "onnx-proto";
-import { AdaptiveAvgPool2d, AvgPool2d, Conv2d, MaxPool2d } from "../nn/conv.ts";
+import { AdaptiveAvgPool2d, AvgPool2d, Conv2d, ConvTranspose2d, MaxPool2d, Upsample } from "../nn/conv.ts";
 import { Flatten, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh } from "../nn/activation.ts";
 import { BatchNorm2d } from "../nn/batchnorm.ts";
 import { Dropout } from "../nn/dropout.ts";
@@ -145,6 +145,46 @@ registerOnnxExporter(Conv2d, (ctx, m, x) => {
     dilations: { ints: d },
     group: { i: 1 },
   });
+});
+registerOnnxExporter(ConvTranspose2d, (ctx, m, x) => {
+  const k = m.kernelSize, s = m.options.stride ?? 1, p = m.options.padding ?? 0;
+  const d = m.options.dilation ?? 1, op = m.options.outputPadding ?? 0;
+  return ctx.node("ConvTranspose", [x, ctx.param("weight"), ...(m.bias ? [ctx.param("bias")] : [])], {
+    kernel_shape: { ints: [k, k] },
+    strides: { ints: [s, s] },
+    pads: { ints: [p, p, p, p] },
+    dilations: { ints: [d, d] },
+    output_padding: { ints: [op, op] },
+    group: { i: 1 },
+  });
+});
+// Resize as PyTorch exports nn.Upsample: nearest is floor(dst / scale) ("asymmetric", "floor"),
+// bilinear samples pixel centres ("half_pixel"; PyTorch's exporter writes "pytorch_half_pixel",
+// which differs from PyTorch itself for an output of length 1) or aligned corners. A scale factor is
+// passed as scales (ONNX samples at 1/scale, as PyTorch does), a size as sizes [N, C] ++ [OH, OW]
+// built from the input's shape (the batch axis is free).
+registerOnnxExporter(Upsample, (ctx, m, x) => {
+  const attrs: Record<string, OnnxAttribute> = m.mode === "nearest"
+    ? {
+      mode: { s: "nearest" },
+      coordinate_transformation_mode: { s: "asymmetric" },
+      nearest_mode: { s: "floor" },
+    }
+    : {
+      mode: { s: "linear" },
+      coordinate_transformation_mode: { s: m.alignCorners ? "align_corners" : "half_pixel" },
+    };
+  if (m.scaleFactor !== undefined) {
+    const [fh, fw] = typeof m.scaleFactor === "number" ? [m.scaleFactor, m.scaleFactor] : m.scaleFactor;
+    return ctx.node("Resize", [x, "", ctx.constant([1, 1, fh, fw], [4])], attrs);
+  }
+  const nc = ctx.node("Slice", [
+    ctx.node("Shape", [x]),
+    ctx.constant([0], [1], "int64"),
+    ctx.constant([2], [1], "int64"),
+  ]);
+  const sizes = ctx.node("Concat", [nc, ctx.constant(m.size!, [2], "int64")], { axis: { i: 0 } });
+  return ctx.node("Resize", [x, "", "", sizes], attrs);
 });
 for (const [type, op] of [[MaxPool2d, "MaxPool"], [AvgPool2d, "AveragePool"]] as const) {
   registerOnnxExporter(type, (ctx, m: MaxPool2d | AvgPool2d, x) => {
