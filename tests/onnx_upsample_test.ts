@@ -5,7 +5,9 @@
  */
 import assert from "node:assert/strict";
 import * as ort from "onnxruntime-web";
+import onnxproto from "onnx-proto";
 import * as gb from "../mod.ts";
+import { decodeSafetensors } from "../src/io/safetensors.ts";
 
 ort.env.wasm.numThreads = 1;
 ort.env.logLevel = "error";
@@ -84,6 +86,93 @@ Deno.test("saveOnnx: ConvTranspose2d and Upsample (nearest, bilinear, by factor 
       const back = await gb.noGrad(() => loaded.model.forward(x)).toArray();
       const backErr = relErr(back, want);
       assert.ok(backErr <= 1e-6, `${name}: loadOnnx differs by ${backErr} relative`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("loadOnnx reads PyTorch 1.13's own ONNX export of ConvTranspose2d and Upsample (scales, and sizes from Shape/Slice/Concat): PyTorch's outputs and input gradient", async () => {
+  const dir = new URL("./fixtures/torch/", import.meta.url);
+  const f = decodeSafetensors(
+    await Deno.readFile(new URL("upsample.safetensors", dir)),
+    "upsample.safetensors",
+  );
+  const t = (n: string, requiresGrad = false) => {
+    const h = f.tensors.get(n)!;
+    return gb.tensor(h.data as Float32Array, h.shape, { requiresGrad });
+  };
+  const seq = await gb.loadOnnx(new URL("upsample_seq.onnx", dir).pathname);
+  await gb.scope(async () => {
+    const x = t("seq/x", true);
+    const y = seq.model.forward(x);
+    const [gx] = gb.grad(gb.sum(gb.mul(y, t("seq/R"))), [x]);
+    const e1 = relErr(await y.toArray(), f.tensors.get("seq/output")!.data);
+    const e2 = relErr(await gx.toArray(), f.tensors.get("seq/grad.x")!.data);
+    assert.ok(e1 <= 1e-5 && e2 <= 1e-5, `output ${e1}, ∂/∂x ${e2} relative to PyTorch`);
+  });
+  const sized = await gb.loadOnnx(new URL("upsample_sized.onnx", dir).pathname);
+  const y = gb.noGrad(() => sized.model.forward(t("sized/x")));
+  assert.deepEqual(y.shape, [2, 2, 11, 10]);
+  const e = relErr(await y.toArray(), f.tensors.get("sized/output")!.data);
+  assert.ok(e <= 1e-6, `sized: ${e} relative to PyTorch`);
+});
+
+Deno.test("loadOnnx refuses a Resize it would compute differently, naming the attribute", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "glassbox-onnx-up-" });
+  try {
+    const path = `${dir}/m.onnx`;
+    const onnx = onnxproto.onnx;
+    for (
+      const [attrs, re] of [
+        [
+          { mode: "nearest" },
+          /coordinate_transformation_mode and nearest_mode="half_pixel, round_prefer_floor" is not supported/,
+        ],
+        [{ mode: "cubic" }, /mode="cubic" is not supported \(only nearest and linear\)/],
+        [
+          { mode: "linear", coordinate_transformation_mode: "asymmetric" },
+          /coordinate_transformation_mode="asymmetric" is not supported/,
+        ],
+      ] as [Record<string, string>, RegExp][]
+    ) {
+      const scales: onnxproto.onnx.ITensorProto = {
+        name: "scales",
+        dims: [4],
+        dataType: onnx.TensorProto.DataType.FLOAT,
+        floatData: [1, 1, 2, 2],
+      };
+      const model = onnx.ModelProto.create({
+        irVersion: 8,
+        opsetImport: [{ domain: "", version: 17 }],
+        graph: {
+          name: "g",
+          node: [{
+            opType: "Resize",
+            name: "r",
+            input: ["input", "", "scales"],
+            output: ["output"],
+            attribute: Object.entries(attrs).map(([name, v]) => ({
+              name,
+              type: onnx.AttributeProto.AttributeType.STRING,
+              s: new TextEncoder().encode(v),
+            })),
+          }],
+          initializer: [scales],
+          input: [{
+            name: "input",
+            type: {
+              tensorType: {
+                elemType: 1,
+                shape: { dim: [{ dimValue: 1 }, { dimValue: 1 }, { dimValue: 2 }, { dimValue: 2 }] },
+              },
+            },
+          }],
+          output: [{ name: "output", type: { tensorType: { elemType: 1 } } }],
+        },
+      });
+      await Deno.writeFile(path, onnx.ModelProto.encode(model).finish());
+      await assert.rejects(() => gb.loadOnnx(path), re);
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
