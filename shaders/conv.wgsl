@@ -11,7 +11,9 @@
 // convolution it transposes: forward col2im(Wᵀ·x) (H, W its output size, OH, OW its input size;
 // output padding only makes H, W larger: col2im gathers the extra rows and columns like any other,
 // 0 where no window reaches), backward im2col(dY) (which reads only windows with oy < OH, ox < OW).
-// Bindings: 0 SRC (read), 1 DST (write), 2 uniform P (see struct).
+//   col2im_bias: col2im + BIAS[c] (a transposed convolution with bias, in one pass).
+// Bindings: 0 SRC (read), 1 DST (write), 2 uniform P (see struct); col2im_bias instead has
+// 2 BIAS (read) and 3 uniform PB (the same struct): no entry uses both P and BIAS.
 
 struct Params {
   N: u32, C: u32, H: u32, W: u32,
@@ -53,29 +55,45 @@ fn im2col(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw
   }
 }
 
+// The col2im sum for input element i (n, c, iy, ix) under geometry p.
+fn col2im_sum(i: u32, p: Params) -> f32 {
+  let ix = i % p.W;
+  let iy = (i / p.W) % p.H;
+  let c = (i / (p.W * p.H)) % p.C;
+  let n = i / (p.W * p.H * p.C);
+  var acc = 0.0;
+  for (var ky = 0u; ky < p.KH; ky++) {
+    let ty = i32(iy + p.pad) - i32(ky * p.dil);
+    if (ty < 0 || (u32(ty) % p.stride) != 0u) { continue; }
+    let oy = u32(ty) / p.stride;
+    if (oy >= p.OH) { continue; }
+    for (var kx = 0u; kx < p.KW; kx++) {
+      let tx = i32(ix + p.pad) - i32(kx * p.dil);
+      if (tx < 0 || (u32(tx) % p.stride) != 0u) { continue; }
+      let ox = u32(tx) / p.stride;
+      if (ox >= p.OW) { continue; }
+      let k = (c * p.KH + ky) * p.KW + kx;
+      acc += SRC[n * p.sN + k * p.sK + (oy * p.OW + ox) * p.sP];
+    }
+  }
+  return acc;
+}
+
 @compute @workgroup_size({{WG}})
 fn col2im(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
   let i = gid.x + gid.y * nw.x * {{WG}}u;
   if (i >= P.total) { return; }
-  // i enumerates input elements (n, c, iy, ix)
-  let ix = i % P.W;
-  let iy = (i / P.W) % P.H;
-  let c = (i / (P.W * P.H)) % P.C;
-  let n = i / (P.W * P.H * P.C);
-  var acc = 0.0;
-  for (var ky = 0u; ky < P.KH; ky++) {
-    let ty = i32(iy + P.pad) - i32(ky * P.dil);
-    if (ty < 0 || (u32(ty) % P.stride) != 0u) { continue; }
-    let oy = u32(ty) / P.stride;
-    if (oy >= P.OH) { continue; }
-    for (var kx = 0u; kx < P.KW; kx++) {
-      let tx = i32(ix + P.pad) - i32(kx * P.dil);
-      if (tx < 0 || (u32(tx) % P.stride) != 0u) { continue; }
-      let ox = u32(tx) / P.stride;
-      if (ox >= P.OW) { continue; }
-      let k = (c * P.KH + ky) * P.KW + kx;
-      acc += SRC[n * P.sN + k * P.sK + (oy * P.OW + ox) * P.sP];
-    }
-  }
-  DST[i] = acc;
+  DST[i] = col2im_sum(i, P);
+}
+
+// col2im plus a per-channel bias (a transposed convolution's forward pass). Its own bindings:
+// 0 SRC, 1 DST, 2 BIAS (read, [C]), 3 uniform PB (the same Params); no entry uses both P and BIAS.
+@group(0) @binding(2) var<storage, read> BIAS: array<f32>;
+@group(0) @binding(3) var<uniform> PB: Params;
+
+@compute @workgroup_size({{WG}})
+fn col2im_bias(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let i = gid.x + gid.y * nw.x * {{WG}}u;
+  if (i >= PB.total) { return; }
+  DST[i] = col2im_sum(i, PB) + BIAS[(i / (PB.W * PB.H)) % PB.C];
 }

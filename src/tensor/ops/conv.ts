@@ -16,7 +16,6 @@ import { record } from "../graph.ts";
 import { assertFloat, empty, own, type Tensor } from "../tensor.ts";
 import { mm } from "./matmul.ts";
 import { sumToShape } from "./reduce_raw.ts";
-import { launchBinary } from "../kernels.ts";
 import { concat, slice } from "./shape.ts";
 import { device } from "../../gpu/device.ts";
 
@@ -348,22 +347,15 @@ export function convTranspose2d(
     P,
     Cin,
   );
-  let y = empty([N, Cout, OH, OW]);
+  const y = empty([N, Cout, OH, OW]);
   dispatch({
     shader: "conv",
-    entry: "col2im",
-    buffers: [cols.buffer, y.buffer],
+    entry: bias ? "col2im_bias" : "col2im",
+    buffers: bias ? [cols.buffer, y.buffer, bias.buffer] : [cols.buffer, y.buffer],
     params: convParams(g, y.size, K * P, P, 1),
     invocations: y.size,
   });
   cols.dispose();
-  if (bias) {
-    const b = bias._view([Cout, 1, 1]);
-    const yb = launchBinary(y, b, "a + b", y.shape);
-    b.dispose();
-    y.dispose();
-    y = yb;
-  }
   return record(y, op, bias ? [x, weight, bias] : [x, weight], (dy) => {
     const res: (Tensor | null)[] = [null, null, null];
     if (weight.requiresGrad) {
