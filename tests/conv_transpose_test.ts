@@ -125,6 +125,14 @@ Deno.test("convTranspose2d, ConvTranspose2d and Upsample refuse bad arguments wi
     ],
     [() => gb.convTranspose2d(x, w, null, { padding: 3 }), /the output would be -1×-1 for input 3×3/],
     [() => new gb.ConvTranspose2d(2, 0, 3), /ConvTranspose2d: outChannels must be a positive integer, got 0/],
+    [
+      () => new gb.ConvTranspose2d(2, 3, 3, { stride: 2, outputPadding: 2 }),
+      /ConvTranspose2d: outputPadding 2 must be smaller than either stride 2 or dilation 1/,
+    ],
+    [
+      () => new gb.ConvTranspose2d(2, 3, 3, { padding: -1 }),
+      /ConvTranspose2d: padding must be a non-negative integer/,
+    ],
     [() => new gb.Upsample({}), /Upsample: give size or scaleFactor \(exactly one of them\), got neither/],
     [() => new gb.Upsample({ size: [4, 4], scaleFactor: 2 }), /got both/],
     [() => new gb.Upsample({ scaleFactor: 0 }), /scaleFactor must be a positive number/],

@@ -1,5 +1,11 @@
 /** Convolution and pooling layers (NCHW). */
-import { avgPool2d, conv2d, convTranspose2d, maxPool2d } from "../tensor/ops/conv.ts";
+import {
+  avgPool2d,
+  checkConvTransposeOptions,
+  conv2d,
+  convTranspose2d,
+  maxPool2d,
+} from "../tensor/ops/conv.ts";
 import { checkResizeOptions, type InterpolateOptions, resize } from "../tensor/ops/resize.ts";
 import { mean } from "../tensor/ops/reduce.ts";
 import type { Generator } from "../tensor/random.ts";
@@ -118,6 +124,7 @@ export class ConvTranspose2d extends Module {
         throw new Error(`ConvTranspose2d: ${what} must be a positive integer, got ${v}`);
       }
     }
+    checkConvTransposeOptions("ConvTranspose2d", options); // now, not at the first forward
     const shape = [inChannels, outChannels, kernelSize, kernelSize];
     const g = options.generator;
     const kaiming = options.init === "kaiming";

@@ -265,6 +265,26 @@ export function convTransposeOutSize(
 }
 
 /**
+ * @internal A transposed convolution's options checked (integers in range, the same on both axes,
+ * outputPadding below stride or dilation, as PyTorch), with their defaults filled in; errors name `op`.
+ */
+export function checkConvTransposeOptions(
+  op: string,
+  options: ConvTranspose2dOptions,
+): Required<ConvTranspose2dOptions> {
+  const stride = scalarOption(op, "stride", options.stride ?? 1, 1);
+  const padding = scalarOption(op, "padding", options.padding ?? 0, 0);
+  const dilation = scalarOption(op, "dilation", options.dilation ?? 1, 1);
+  const outputPadding = scalarOption(op, "outputPadding", options.outputPadding ?? 0, 0);
+  if (outputPadding >= stride && outputPadding >= dilation) {
+    throw new Error(
+      `${op}: outputPadding ${outputPadding} must be smaller than either stride ${stride} or dilation ${dilation}`,
+    );
+  }
+  return { stride, padding, dilation, outputPadding };
+}
+
+/**
  * Transposed convolution of x [N, Cin, H, W] with weight [Cin, Cout, KH, KW] (PyTorch's layout
  * for `ConvTranspose2d`) and optional bias [Cout]: the gradient of `conv2d` with respect to its
  * input, so a stride-2 layer doubles the size. Output [N, Cout, OH, OW] with
@@ -309,15 +329,10 @@ export function convTranspose2d(
       throw new Error(`${op}: bias [${bias.shape.join(", ")}] does not match ${Cout} output channels`);
     }
   }
-  const stride = scalarOption(op, "stride", options.stride ?? 1, 1);
-  const pad = scalarOption(op, "padding", options.padding ?? 0, 0);
-  const dil = scalarOption(op, "dilation", options.dilation ?? 1, 1);
-  const outPad = scalarOption(op, "outputPadding", options.outputPadding ?? 0, 0);
-  if (outPad >= stride && outPad >= dil) {
-    throw new Error(
-      `${op}: outputPadding ${outPad} must be smaller than either stride ${stride} or dilation ${dil}`,
-    );
-  }
+  const { stride, padding: pad, dilation: dil, outputPadding: outPad } = checkConvTransposeOptions(
+    op,
+    options,
+  );
   const OH = convTransposeOutSize(H, KH, stride, pad, dil, outPad);
   const OW = convTransposeOutSize(W, KW, stride, pad, dil, outPad);
   if (OH <= 0 || OW <= 0) {
