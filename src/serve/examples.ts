@@ -97,10 +97,10 @@ export function dashboardExamples(bytes: Uint8Array, name: string, profile: Expl
  * ```ts
  * import { encodeSafetensors, trainingExamples } from "glassbox";
  * const profile = { modality: "tabular" as const, inputShape: [2], classes: ["a", "b"] };
- * const bytes = encodeSafetensors(new Map([
+ * const bytes = encodeSafetensors([
  *   ["x", { dtype: "F32", shape: [2, 2], data: new Float32Array([1, 2, 3, 4]) }],
  *   ["y", { dtype: "I32", shape: [2], data: new Int32Array([0, 1]) }],
- * ]));
+ * ]);
  * if (trainingExamples(bytes, "train.safetensors", profile).y[1] !== 1) throw new Error("labels lost");
  * ```
  */
