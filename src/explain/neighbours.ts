@@ -3,7 +3,7 @@
  * (Deep k-NN, Papernot & McDaniel 2018) on the GPU. The bank is uploaded once, in chunks of
  * rows; each query batch is one matmul per chunk and a GPU top-k, so only Q·k numbers are read.
  */
-import { concat, keep, linear, scope, type Tensor, tensor, topk, TOPK_MAX_K } from "../tensor/mod.ts";
+import { concat, keep, matmul, scope, type Tensor, tensor, topk, TOPK_MAX_K } from "../tensor/mod.ts";
 
 /** How distance is measured. */
 export type NeighbourMetric = "cosine" | "euclidean";
@@ -42,7 +42,11 @@ export interface Neighbours {
 const CHUNK_NUMBERS = 16 * 1024 * 1024;
 
 interface Chunk {
-  /** rows [n_c, dim], pre-scaled: −2·b (euclidean) or b/‖b‖ (cosine) */
+  /**
+   * the chunk's rows transposed, [dim, n_c], pre-scaled: −2·b (euclidean) or b/‖b‖ (cosine).
+   * Transposed, matmul reads it in place (no per-search repacking of the bank): 7× faster for
+   * one query on lavapipe (66 vs 448 ms over 60,000 × 128).
+   */
   rows: Tensor;
   /** ‖b‖² (euclidean) */
   bias: Tensor | null;
@@ -97,7 +101,9 @@ export class NeighbourIndex {
     if (this.#labels && this.#labels.length !== this.n) {
       throw new Error(`NeighbourIndex: ${this.#labels.length} labels for ${this.n} bank rows`);
     }
-    this.#chunkRows = options.chunkRows ?? Math.max(1, Math.min(65536, Math.floor(CHUNK_NUMBERS / dim)));
+    // a multiple of 4 by default (matmul reads such a [dim, n_c] chunk in place)
+    this.#chunkRows = options.chunkRows ??
+      Math.max(4, Math.min(65536, Math.floor(CHUNK_NUMBERS / dim / 4) * 4));
     if (!Number.isInteger(this.#chunkRows) || this.#chunkRows < 1) {
       throw new Error(`NeighbourIndex: chunkRows must be a positive integer, got ${options.chunkRows}`);
     }
@@ -110,11 +116,11 @@ export class NeighbourIndex {
         let s = 0;
         for (let j = 0; j < dim; j++) s += src[j] * src[j];
         const inv = metric === "cosine" ? (s > 0 ? 1 / Math.sqrt(s) : 0) : -2;
-        for (let j = 0; j < dim; j++) scaled[r * dim + j] = src[j] * inv;
+        for (let j = 0; j < dim; j++) scaled[j * rows + r] = src[j] * inv;
         sq[r] = s;
       }
       this.#chunks.push(keep({
-        rows: tensor(scaled, [rows, dim]),
+        rows: tensor(scaled, [dim, rows]),
         bias: metric === "euclidean" ? tensor(sq) : null,
         start,
       }));
@@ -181,9 +187,10 @@ export class NeighbourIndex {
       const qt = tensor(q, [b, this.dim]);
       const vals: Tensor[] = [], ids: Tensor[] = [];
       for (const c of this.#chunks) {
-        const rows = c.rows.shape[0];
+        const rows = c.rows.shape[1];
         // euclidean: −2q·b + ‖b‖² (‖q‖² is added on the host: it does not change the order)
-        const s = linear(qt, c.rows, c.bias);
+        const dots = matmul(qt, c.rows);
+        const s = c.bias ? dots.add(c.bias) : dots;
         const kk = Math.min(k, rows);
         const [v, i] = topk(s, kk, { largest });
         vals.push(v);
