@@ -286,8 +286,6 @@ $("load-test").addEventListener("click", async () => {
 
 /** The nearest training examples of the predicted class and, for a labelled example it got wrong, of the true class. */
 async function showNeighbours(sent) {
-  if (!info.neighbours) return;
-  $("neighbours-section").hidden = false;
   $("neighbours").textContent = "searching the training examples…";
   const r = await fetch("/api/neighbours", {
     method: "POST",
@@ -479,7 +477,9 @@ $("explain").addEventListener("click", async () => {
         if (msg.error) showError(msg.error);
         if (msg.result) {
           showResult(msg.result);
-          showNeighbours(body.input).catch((e) => ($("neighbours").textContent = `(no neighbours: ${e})`));
+          lastInput = body.input;
+          $("neighbours-section").hidden = !info.neighbours;
+          $("neighbours").textContent = "";
         }
       }
     }
@@ -487,6 +487,20 @@ $("explain").addEventListener("click", async () => {
     showError(`the request failed: ${e}`);
   } finally {
     $("explain").disabled = false;
+  }
+});
+
+// the input of the last explanation: the nearest training examples are searched for it on request
+let lastInput = null;
+$("find-neighbours").addEventListener("click", async () => {
+  if (!lastInput) return;
+  $("find-neighbours").disabled = true;
+  try {
+    await showNeighbours(lastInput);
+  } catch (e) {
+    $("neighbours").textContent = `(no neighbours: ${e})`;
+  } finally {
+    $("find-neighbours").disabled = false;
   }
 });
 
