@@ -8,6 +8,7 @@ import { benchExplain } from "./explain.ts";
 import { benchSequence, printSequence } from "./sequence.ts";
 import { benchCompress, printCompress } from "./compress.ts";
 import { benchExplainModels, printExplainModels } from "./explain_models.ts";
+import { benchNeighbours, printNeighbours } from "./neighbours.ts";
 
 const HELP = `deno task bench [--explain-models [--quick]] [--help]
 Runs every benchmark in turn (engine core, CNN, gradient tracking, attribution, sequence models,
@@ -18,20 +19,31 @@ and all of the machine's cores: run nothing else at the same time.
                     Layer IG at the text classifier's embedding, in examples/s on glassbox,
                     tfjs-wasm and tfjs-webgpu with the same weights, with the ratios and how far
                     the attributions differ (bench/explain_models.ts)
-  --quick           with --explain-models: a few examples and one timed run each (a smoke run)`;
+  --neighbours      only nearest-neighbour search over 60,000 vectors of 128 (k = 10), in queries/s
+                    for 1, 64 and 1024 queries on glassbox's GPU search, a plain CPU loop and
+                    tfjs-wasm (matMul + topk), with the ratios and whether their indices agree
+                    (bench/neighbours.ts)
+  --quick           with --explain-models or --neighbours: a smaller, shorter smoke run`;
 
 async function main(): Promise<void> {
   const { flags } = parseFlags(Deno.args, {
     help: { type: "boolean" },
     "explain-models": { type: "boolean" },
     quick: { type: "boolean" },
+    neighbours: { type: "boolean" },
   });
   if (flags.help) {
     console.log(HELP);
     return;
   }
-  if (flags.quick && !flags["explain-models"]) throw new UsageError("--quick goes with --explain-models");
+  if (flags.quick && !flags["explain-models"] && !flags.neighbours) {
+    throw new UsageError("--quick goes with --explain-models or --neighbours");
+  }
   console.log(`adapter: ${adapterInfo().description}`);
+  if (flags.neighbours) {
+    printNeighbours(await benchNeighbours(flags.quick ?? false));
+    return;
+  }
   if (flags["explain-models"]) {
     printExplainModels(await benchExplainModels(flags.quick ?? false));
     return;

@@ -18,6 +18,10 @@ const HELP = `deno task report [DIR] [options]
   --lang en|zh      language of the whole page: headings, charts, tables and words (default en)
   --mistakes N      confident mistakes shown (default 6)
   --gallery N       test examples in the comparison of attribution methods (default 4)
+  --train FILE      training examples (.safetensors with x and y, as --data): each mistake's
+                    nearest training examples of its true and predicted class (default: MNIST's
+                    60,000 training images for an MNIST model; without it they are left out)
+  --neighbours N    nearest training examples per class under each mistake (default 5, 0: none)
   --compress DIR    a deno task compress output to include (default out/compress for an MNIST
                     model, if it exists; a DIR given here that holds no summary.json is an error)
   --attention DIR   a deno task reverse output to include (default out/reverse for an MNIST
@@ -32,6 +36,8 @@ const FLAGS = {
   lang: { type: "choice", choices: ["en", "zh"], default: "en" },
   mistakes: { type: "int", min: 1, default: 6 },
   gallery: { type: "int", min: 1, default: 4 },
+  train: { type: "string" },
+  neighbours: { type: "int", min: 0, default: 5 },
   compress: { type: "string" },
   attention: { type: "string" },
   help: { type: "boolean" },
@@ -42,13 +48,17 @@ const log = (m: string) =>
   console.log(`[${((performance.now() - t0) / 1000).toFixed(0).padStart(3)} s] ${m}`);
 
 /** A --data file's examples (`reportData`); a file that cannot be read or is misshapen is a usage error. */
-async function readData(path: string, profile: gb.ExplanationProfile): Promise<gb.ReportData> {
-  const bytes = await gb.readFlagFile("data", path);
+async function readData(
+  path: string,
+  profile: gb.ExplanationProfile,
+  flag: "data" | "train" = "data",
+): Promise<gb.ReportData> {
+  const bytes = await gb.readFlagFile(flag, path);
   try {
     return gb.reportData(bytes, path, profile);
   } catch (e) {
     throw new gb.UsageError(
-      `--data ${(e as Error).message.startsWith(path) ? "" : `${path}: `}${(e as Error).message}`,
+      `--${flag} ${(e as Error).message.startsWith(path) ? "" : `${path}: `}${(e as Error).message}`,
     );
   }
 }
@@ -144,8 +154,13 @@ async function main(): Promise<void> {
     model,
     profile,
     test,
-    // how unlike the training images a mistake is: MNIST's training set, when the test set is MNIST's
-    train: mnist && flags.data === undefined ? await mnistSplit("train") : undefined,
+    // how unlike the training images a mistake is, and its nearest training examples: --train,
+    // else MNIST's training set for an MNIST model
+    train: flags.train !== undefined
+      ? await readData(flags.train, profile, "train")
+      : mnist
+      ? await mnistSplit("train")
+      : undefined,
     checkpoint: {
       path: ckpt,
       sha256,
@@ -155,7 +170,7 @@ async function main(): Promise<void> {
     run: hasLogs ? runDir : undefined,
     compress,
     attention,
-  }, { lang, mistakes: flags.mistakes, gallery: flags.gallery, log });
+  }, { lang, mistakes: flags.mistakes, gallery: flags.gallery, neighbours: flags.neighbours, log });
   await gb.writeTextAtomic(outFile, report.html);
   log(
     `wrote ${outFile} (${

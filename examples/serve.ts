@@ -13,6 +13,9 @@ const HELP = `deno task serve [options]
   --examples F     a safetensors file of examples to offer on the page: "x" [N, ...input shape] in
                    the model's input units and optional "y" [N] labels (as deno task explain --data);
                    without it the MNIST model offers MNIST's test images, other models none
+  --train F        training examples ("x" in the model's input units, "y" labels): the page shows
+                   the nearest ones under each prediction (default: MNIST's 60,000 training images
+                   for the MNIST model, searched from the first request on; other models none)
   --host H         loopback address to listen on: 127.0.0.1 (default) or ::1; this machine only,
                    since the dashboard runs models for whoever asks and has no login
   --port N         port (default 8000; 0 picks a free one)
@@ -26,6 +29,7 @@ and POST bodies only as application/json.`;
 const FLAGS = {
   checkpoint: { type: "string", default: "out/mnist/checkpoint.safetensors" },
   examples: { type: "string" },
+  train: { type: "string" },
   host: { type: "string", default: "127.0.0.1" },
   port: { type: "int", min: 0, default: 8000 },
   "max-queued": { type: "int", min: 0, default: 8 },
@@ -57,10 +61,14 @@ async function main(): Promise<void> {
   if (flags.examples !== undefined && !(await gb.fileExists(flags.examples))) {
     throw new gb.UsageError(`--examples: no file at ${flags.examples}`);
   }
+  if (flags.train !== undefined && !(await gb.fileExists(flags.train))) {
+    throw new gb.UsageError(`--train: no file at ${flags.train}`);
+  }
   try {
     await gb.serveDashboard({
       checkpoint: flags.checkpoint!,
       examples: flags.examples,
+      train: flags.train,
       host,
       port: flags.port,
       maxQueued: flags["max-queued"],

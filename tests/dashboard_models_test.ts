@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import * as gb from "../mod.ts";
 import { runScript } from "./run_script.ts";
+import { decode } from "fast-png";
 
 const post = (body: unknown) =>
   new Request("http://127.0.0.1/api/explain", {
@@ -518,4 +519,106 @@ Deno.test("dashboard examples of a token model: I32 token ids (as deno task expl
     () => gb.dashboardExamples(bytes, "ids.safetensors", tab),
     /an F32 tensor "x" \[N, 4\], got I32/,
   );
+});
+
+Deno.test("dashboard /api/neighbours: the nearest training examples of the predicted and the true class equal a float64 brute force; built once, on first use; guarded as /api/explain is", async () => {
+  gb.manualSeed(22);
+  const model = gb.createModel("small-cam-cnn", { channels: 3, classes: 4 });
+  gb.setProfile(model, RGB);
+  const n = 60,
+    norm = (v: number, i: number) => (v - RGB.mean![Math.floor(i / 64)]) / RGB.std![Math.floor(i / 64)];
+  const raws = Array.from({ length: n }, (_, k) => rawRgb(100 + k));
+  const train = {
+    x: Float32Array.from(raws.flat(), (v, i) => norm(v, i % 192)),
+    y: Int32Array.from({ length: n }, (_, k) => k % 4),
+  };
+  let builds = 0;
+  const handle = gb.createHandler(new gb.Explainer(model), {
+    readStatic: () => Promise.resolve(null),
+    neighbours: async () => {
+      builds++;
+      return { bank: await gb.TrainingBank.build(model, RGB, train), train };
+    },
+    neighbourCount: 4,
+  });
+  const info = await (await handle(new Request("http://127.0.0.1/api/info"))).json();
+  assert.deepEqual(info.neighbours, { k: 4 });
+  assert.equal(builds, 0, "nothing is built before the first request");
+
+  const raw = rawRgb(7);
+  const x = Float32Array.from(raw, norm);
+  const logits = await gb.scope(async () => {
+    model.eval();
+    return Array.from(await model.forward(gb.tensor(x, [1, 3, 8, 8])).toArray());
+  });
+  const predicted = logits.indexOf(Math.max(...logits));
+  const label = (predicted + 1) % 4; // a mistake: its true class is another
+  const ask = (body: unknown, init: { host?: string; type?: string; method?: string } = {}) =>
+    handle(
+      new Request(`http://${init.host ?? "127.0.0.1"}/api/neighbours`, {
+        method: init.method ?? "POST",
+        body: init.method === "GET" ? undefined : JSON.stringify(body),
+        headers: { "content-type": init.type ?? "application/json" },
+      }),
+    );
+  const r = await ask({ input: raw, label });
+  assert.equal(r.status, 200, await r.clone().text());
+  const res = await r.json();
+  const layer = gb.representationLayerOf(model, RGB);
+  assert.equal(res.layer, layer);
+  assert.equal(res.predicted, predicted);
+  assert.deepEqual(res.rows.map((row: { which: string; class: number }) => [row.which, row.class]), [
+    ["predicted", predicted],
+    ["true", label],
+  ]);
+  const tr = await gb.representations(model, { data: train.x, shape: [n, 3, 8, 8] }, { layer });
+  const q = await gb.representations(model, { data: x, shape: [1, 3, 8, 8] }, { layer });
+  for (const row of res.rows) {
+    const ref = Array.from({ length: n }, (_, i) => i).filter((i) => train.y[i] === row.class).map((i) => {
+      let d = 0;
+      for (let j = 0; j < tr.dim; j++) d += (q.vectors[j] - tr.vectors[i * tr.dim + j]) ** 2;
+      return [Math.sqrt(d), i];
+    }).sort((a, b) => a[0] - b[0] || a[1] - b[1]).slice(0, 4);
+    assert.deepEqual(
+      row.neighbours.map((nb: { index: number }) => nb.index),
+      ref.map((e) => e[1]),
+      row.which,
+    );
+    row.neighbours.forEach(
+      (nb: { index: number; label: number; labelName: string; distance: number; png: string }, j: number) => {
+        assert.equal(nb.label, row.class);
+        assert.equal(nb.labelName, RGB.classes[row.class]);
+        assert.ok(
+          Math.abs(nb.distance - ref[j][0]) < 1e-4 * Math.max(1, ref[j][0]),
+          `${nb.distance} vs ${ref[j][0]}`,
+        );
+        const drawn = decode(Uint8Array.from(atob(nb.png.split(",")[1]), (c) => c.charCodeAt(0)));
+        const want = gb.rgbImage(Float32Array.from(raws[nb.index]), 8, 8, drawn.width / 8);
+        const worst = want.data.reduce((a, v, k) => Math.max(a, Math.abs(v - drawn.data[k])), 0);
+        assert.ok(worst <= 1, `training image ${nb.index} drawn from its raw pixels (off by ${worst}/255)`);
+      },
+    );
+  }
+  // an input without a label: the predicted class's row only; the bank was built once
+  const alone = await (await ask({ input: raw })).json();
+  assert.deepEqual(alone.rows.map((row: { which: string }) => row.which), ["predicted"]);
+  assert.equal(builds, 1);
+  // guarded as /api/explain is
+  assert.equal((await ask({ input: raw }, { host: "evil.example:80" })).status, 421);
+  assert.equal((await ask({ input: raw }, { type: "text/plain" })).status, 415);
+  assert.equal((await ask(null, { method: "GET" })).status, 405);
+  const bad = await ask({ input: raw, label: 9 });
+  assert.equal(bad.status, 400);
+  assert.match((await bad.json()).error, /label must be a class index 0 to 3, got 9/);
+  assert.equal((await ask({ input: raw.slice(1) })).status, 400);
+  const none = handlerFor(model);
+  const absent = await none(
+    new Request("http://127.0.0.1/api/neighbours", {
+      method: "POST",
+      body: JSON.stringify({ input: raw }),
+      headers: { "content-type": "application/json" },
+    }),
+  );
+  assert.equal(absent.status, 404);
+  assert.match((await absent.json()).error, /no training examples/);
 });

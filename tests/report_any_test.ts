@@ -164,8 +164,101 @@ Deno.test("report of an RGB image CNN with four named classes: names, colour pic
   const cards = svgs(r.html).filter((s) => /Test \d+: a .* taken for a /.test(s));
   assert.equal(cards.length, 2, "two mistake cards");
   for (const c of cards) assert.ok(c.includes(">Grad-CAM<"), "a mistake card without its Grad-CAM column");
+  await checkNeighbours(r.html, model, profile, test, train);
   await browse(r.html, "rgb");
 });
+
+/**
+ * Under each mistake card, two rows of nearest training examples: of the true class, then of the
+ * predicted class, in the profile's (penultimate) layer. Their labels and Euclidean distances
+ * equal a float64 brute force over the layer's representations (`representations`, tested
+ * against a float64 forward), and the nearest one is drawn from the training set's raw pixels.
+ */
+async function checkNeighbours(
+  html: string,
+  model: gb.Module,
+  profile: gb.ExplanationProfile,
+  test: { x: Float32Array; y: Int32Array },
+  train: { x: Float32Array; y: Int32Array; raw: Float32Array },
+) {
+  const layer = gb.representationLayerOf(model, profile);
+  const per = profile.inputShape.reduce((a, b) => a * b, 1);
+  const tr = await gb.representations(model, {
+    data: train.x,
+    shape: [train.y.length, ...profile.inputShape],
+  }, {
+    layer,
+  });
+  assert.match(html, /explanation by example \(Deep k-NN/, "the section says what the rows show");
+  const cards = html.split('<div class="card">').slice(1);
+  assert.equal(cards.length, 2);
+  for (const card of cards) {
+    const pics = svgs(card);
+    const m = /Test (\d+): a (.*?) taken for a (.*?),/.exec(pics[0])!;
+    const [i, actual, predicted] = [
+      Number(m[1]),
+      profile.classes.indexOf(m[2]),
+      profile.classes.indexOf(m[3]),
+    ];
+    const q = await gb.representations(model, {
+      data: test.x.slice(i * per, (i + 1) * per),
+      shape: [1, ...profile.inputShape],
+    }, {
+      layer,
+    });
+    const strips = pics.filter((p) => p.includes("Nearest training examples"));
+    assert.equal(strips.length, 2, "a row for the true class and one for the predicted class");
+    for (
+      const [s, which, cls] of [[strips[0], "true class", actual], [
+        strips[1],
+        "predicted class",
+        predicted,
+      ]] as const
+    ) {
+      assert.ok(
+        s.includes(`of the ${which} ${profile.classes[cls]} (layer ${layer})`),
+        `${which} row's title`,
+      );
+      const ref: [number, number][] = [];
+      for (let r = 0; r < tr.n; r++) {
+        if (train.y[r] !== cls) continue;
+        let d = 0;
+        for (let j = 0; j < tr.dim; j++) d += (q.vectors[j] - tr.vectors[r * tr.dim + j]) ** 2;
+        ref.push([Math.sqrt(d), r]);
+      }
+      ref.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+      const labels = [...s.matchAll(/>([^<>]*) · d ([0-9.e+-]+)</g)].map((x) =>
+        [x[1], Number(x[2])] as const
+      );
+      assert.equal(labels.length, 5, "five neighbours");
+      labels.forEach(([name, d], j) => {
+        assert.equal(
+          name,
+          profile.classes[cls],
+          `${which} row: every neighbour is of class ${profile.classes[cls]}`,
+        );
+        assert.ok(
+          Math.abs(d - ref[j][0]) <= 5e-3 * Math.max(1, ref[j][0]),
+          `${which} distance ${d} vs ${ref[j][0]}`,
+        );
+      });
+      const png = /data:image\/png;base64,([^"]+)"/.exec(s)![1];
+      const drawn = decode(Uint8Array.from(atob(png), (c) => c.charCodeAt(0)));
+      const H = profile.inputShape[1], W = profile.inputShape[2];
+      const want = gb.rgbImage(
+        train.raw.subarray(ref[0][1] * per, (ref[0][1] + 1) * per),
+        H,
+        W,
+        drawn.width / W,
+      );
+      const worst = want.data.reduce((a, v, k) => Math.max(a, Math.abs(v - drawn.data[k])), 0);
+      assert.ok(
+        worst <= 1,
+        `the nearest ${which} example is training image ${ref[0][1]} (off by ${worst}/255)`,
+      );
+    }
+  }
+}
 
 const FEATURES = ["age", "income", "debt", "tenure", "visits", "score"];
 const TAB_CLASSES = ["low", "mid", "high"];

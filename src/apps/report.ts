@@ -11,6 +11,7 @@
 import { describeModel, describePrediction, type Language, pct } from "../report/words.ts";
 import { predictionFacts } from "../report/facts.ts";
 import { fitNovelty, type InputNovelty } from "../report/novelty.ts";
+import { TrainingBank } from "../report/neighbours.ts";
 import { describeTabular, tabularFacts } from "../report/tabular.ts";
 import { embedImage, escapeHtml, htmlPage, htmlTable, type ReportSection } from "../report/html.ts";
 import { reportStrings } from "../report/strings.ts";
@@ -47,7 +48,15 @@ import { tensor } from "../tensor/create.ts";
 import { noGrad } from "../tensor/mod.ts";
 import { scope } from "../tensor/scope.ts";
 import type { Tensor } from "../tensor/tensor.ts";
-import { attributionGrid, colorKey, type InputRow, type MethodColumn } from "../viz/attribution.ts";
+import {
+  attributionGrid,
+  colorKey,
+  greyImage,
+  type InputRow,
+  labelledImages,
+  type MethodColumn,
+  rgbImage,
+} from "../viz/attribution.ts";
 import { confusionMatrixChart, reliabilityDiagram } from "../viz/diagnosis.ts";
 import { encodePng } from "../viz/png.ts";
 import { methodName } from "../viz/strings.ts";
@@ -118,7 +127,10 @@ export interface ReportInputs {
   profile: ExplanationProfile;
   /** The test set: every number of the errors and calibration sections is measured on it. */
   test: ReportData;
-  /** Training examples (images only): how unlike them a mistake is, in its explanation's caveats. */
+  /**
+   * Training examples: for images, how unlike them a mistake is (in its explanation's caveats)
+   * and each mistake's nearest training examples of its true and predicted class.
+   */
   train?: ReportData;
   /** The checkpoint the model came from (named in the model section). */
   checkpoint?: { path: string; sha256: string; architecture: string; epoch?: string };
@@ -146,6 +158,8 @@ export interface ReportOptions {
   mistakes?: number;
   /** Test examples in the methods comparison (default 4). */
   gallery?: number;
+  /** Nearest training examples shown per class under each mistake (default 5; 0 leaves them out). */
+  neighbours?: number;
   /** Tabular: test rows the global importance averages over (default 100, at most the test set). */
   importanceRows?: number;
   /** When the page was made, as shown under the title (default now, UTC). */
@@ -587,8 +601,8 @@ export async function buildReport(inputs: ReportInputs, options: ReportOptions =
 
     // images: each map summed over channels; a colour image drawn in colour, its normalisation undone
     const plane = H * W;
-    const pictureOf = (k: number): Omit<InputRow, "caption"> => {
-      const v = example(k) as Float32Array;
+    const pictureOf = (k: number): Omit<InputRow, "caption"> => pictureOfVector(example(k) as Float32Array);
+    const pictureOfVector = (v: Float32Array): Omit<InputRow, "caption"> => {
       if (C === 1) return { image: v };
       const raw = Float32Array.from(v, (x, i) => {
         const c = Math.floor(i / plane);
@@ -644,6 +658,47 @@ export async function buildReport(inputs: ReportInputs, options: ReportOptions =
         };
       });
 
+    // explanation by example: each mistake's nearest training images of its true and predicted class
+    const nNeighbours = options.neighbours ?? 5;
+    let neighboursSentence = inputs.train ? "" : t.neighboursAbsent;
+    const mistakeNeighbours = async (list: [number, number, number][]): Promise<string[]> => {
+      if (!inputs.train || nNeighbours === 0 || list.length === 0) return [];
+      log("the training set's representations, for the nearest examples of each mistake");
+      using bank = await TrainingBank.build(model, profile, inputs.train, { log });
+      const layer = bank.layer || "(output)";
+      const xs = new Float32Array(list.length * per);
+      list.forEach(([k], i) => xs.set(example(k), i * per));
+      const [own, taken] = [
+        await bank.nearest(xs, list.map(([, a]) => a), nNeighbours),
+        await bank.nearest(xs, list.map(([, , pr]) => pr), nNeighbours),
+      ];
+      neighboursSentence = t.neighboursIntro(
+        Math.max(...own.map((r) => r.length)),
+        layer,
+        bank.n,
+        bank.seconds.toFixed(1),
+      );
+      const px = Math.max(1, Math.round(56 / H));
+      const strip = (
+        row: { index: number; label: number; distance: number }[],
+        which: "true" | "predicted",
+        cls: number,
+      ) => {
+        const images = row.map((nb) => {
+          const pic = pictureOfVector(
+            inputs.train!.x.subarray(nb.index * per, (nb.index + 1) * per) as Float32Array,
+          );
+          return pic.rgb ? rgbImage(pic.rgb, H, W, px) : greyImage(pic.image, H, W, px);
+        });
+        const labels = row.map((nb) => t.neighbourLabel(name(nb.label), nb.distance.toPrecision(3)));
+        const title = t.neighboursTitle(which, name(cls), layer);
+        return embedImage(labelledImages(images, labels, title, t.neighboursNote("Euclidean")), title);
+      };
+      return list.map(([, a, pr], i) =>
+        `<div class="neighbours">${strip(own[i], "true", a)}${strip(taken[i], "predicted", pr)}</div>`
+      );
+    };
+
     // the most confident mistakes, explained
     log("the most confident mistakes, explained");
     const cards: string[] = [];
@@ -656,7 +711,8 @@ export async function buildReport(inputs: ReportInputs, options: ReportOptions =
         : undefined;
       // the registry's methods by the names the words use (their labels)
       const byLabel = new Map(attributionMethods("image").map((m) => [m.label, m]));
-      for (const m of mistakes) {
+      const neighbourRows = await mistakeNeighbours(mistakes.map((m) => [m.index, m.actual, m.predicted]));
+      for (const [mi, m] of mistakes.entries()) {
         const x = batchOf(profile, example(m.index), 1);
         const facts = await predictionFacts(model, x, {
           label: m.actual,
@@ -682,7 +738,7 @@ export async function buildReport(inputs: ReportInputs, options: ReportOptions =
         const title = t.mistakeGridTitle(m.index, name(m.actual), name(m.predicted));
         const grid = attributionGrid(rows, columns, H, W, title, lang);
         cards.push(
-          `<div class="card">${embedImage(grid, title)}${
+          `<div class="card">${embedImage(grid, title)}${neighbourRows[mi] ?? ""}${
             pre(describePrediction(facts, lang, classes))
           }</div>`,
         );
@@ -729,7 +785,7 @@ export async function buildReport(inputs: ReportInputs, options: ReportOptions =
       title: t.sections.mistakes.title,
       html: intro(
         modality === "image"
-          ? t.sections.mistakes.intro
+          ? t.sections.mistakes.intro + " " + neighboursSentence
           : modality === "tabular"
           ? t.mistakesIntroTabular
           : t.mistakesIntroTokens,

@@ -78,3 +78,11 @@ export {
   type MethodOptions,
   type MethodSpec,
 } from "./methods.ts";
+export {
+  nearestNeighbours,
+  NeighbourIndex,
+  type NeighbourIndexOptions,
+  type NeighbourMetric,
+  type Neighbours,
+  type NeighbourSearchOptions,
+} from "./neighbours.ts";

@@ -86,6 +86,7 @@ export const KERNEL_SPECS: Readonly<Record<string, KernelSpec>> = {
     params: u("nseg", "ngroups", "bins", "out_base", "hist_base"),
     workgroup: { partial: 64, finalize: 64, histogram: 64 },
   },
+  topk: { params: u("R", "C", "L", "nchunks", "k", "has_idx"), workgroup: { partial: 64 } },
   track: {
     params: u("n", "dst_off", "src_off", "N", "U", "S", "unit_off"),
     workgroup: { delta: 256, mark_active: 64 },

@@ -56,3 +56,9 @@ export {
 } from "./attention.ts";
 export { attentionRollout } from "./rollout.ts";
 export { gradientThroughTime } from "./recurrent.ts";
+export {
+  type HostInputs,
+  type RepresentationOptions,
+  type Representations,
+  representations,
+} from "./representations.ts";

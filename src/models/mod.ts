@@ -20,6 +20,7 @@ export {
 } from "./profile.ts";
 export { type Architecture, ZOO } from "./zoo.ts";
 export { modelProfile, setProfile } from "./profile.ts";
+export { representationLayerOf } from "./profile.ts";
 export { decodeModel, dequantizeFile, encodeModel, type LoadedModel } from "./persist.ts";
 export {
   exportOnnx,

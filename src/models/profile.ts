@@ -29,6 +29,11 @@ export interface ExplanationProfile {
   baseline?: number;
   /** The module path (as `model.get`) of the layer CAMs and layer methods look at by default. */
   camLayer?: string;
+  /**
+   * The module path whose output is the model's representation in explanation by example
+   * (nearest training examples); absent: the penultimate layer (`representationLayerOf`).
+   */
+  representationLayer?: string;
   /** The attribution methods shown by default, by their names in the method registry. */
   methods?: string[];
 }
@@ -100,6 +105,7 @@ export function validateProfile(p: unknown): ExplanationProfile {
     "vocabulary",
     "baseline",
     "camLayer",
+    "representationLayer",
     "methods",
   ]);
   for (const k of Object.keys(o)) if (!known.has(k)) throw new Error(`profile: unknown field "${k}"`);
@@ -152,6 +158,14 @@ export function validateProfile(p: unknown): ExplanationProfile {
       throw new Error(`profile: camLayer must be a module path, got ${JSON.stringify(o.camLayer)}`);
     }
     out.camLayer = o.camLayer;
+  }
+  if (o.representationLayer !== undefined) {
+    if (typeof o.representationLayer !== "string" || o.representationLayer === "") {
+      throw new Error(
+        `profile: representationLayer must be a module path, got ${JSON.stringify(o.representationLayer)}`,
+      );
+    }
+    out.representationLayer = o.representationLayer;
   }
   if (o.methods !== undefined) out.methods = [...strings("methods", o.methods)];
   return out;
@@ -229,4 +243,25 @@ export function setProfile(model: Module, profile: ExplanationProfile): Explanat
  */
 export function modelProfile(model: Module): ExplanationProfile | undefined {
   return profiles.get(model);
+}
+
+/**
+ * The layer whose output represents an input in explanation by example: the profile's
+ * `representationLayer`, else the penultimate layer, i.e. the last leaf module before the
+ * model's final leaf in `namedModules()` order (what feeds the classifier). A model with one
+ * leaf uses its output ("").
+ *
+ * @example
+ * ```ts
+ * import { Linear, ReLU, representationLayerOf, Sequential } from "glassbox";
+ * const model = new Sequential(new Linear(4, 8), new ReLU(), new Linear(8, 2));
+ * if (representationLayerOf(model) !== "1") throw new Error("the ReLU feeds the classifier");
+ * const p = { modality: "tabular" as const, inputShape: [4], classes: ["a", "b"], representationLayer: "0" };
+ * if (representationLayerOf(model, p) !== "0") throw new Error("the profile's layer wins");
+ * ```
+ */
+export function representationLayerOf(model: Module, profile?: ExplanationProfile): string {
+  if (profile?.representationLayer !== undefined) return profile.representationLayer;
+  const leaves = model.namedModules().filter(([, m]) => m.children().length === 0).map(([p]) => p);
+  return leaves.length >= 2 ? leaves[leaves.length - 2] : "";
 }

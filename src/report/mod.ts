@@ -14,3 +14,4 @@ export { embedImage, escapeHtml, htmlPage, htmlTable, type ReportSection } from 
 export { describeTabular, type FeatureContribution, type TabularFacts, tabularFacts } from "./tabular.ts";
 export { sha256Hex } from "./provenance.ts";
 export { type CalibrationWords, type ReportStrings, reportStrings, type SectionWords } from "./strings.ts";
+export { type Neighbour, TrainingBank, type TrainingSet } from "./neighbours.ts";

@@ -143,6 +143,16 @@ export interface ReportStrings extends Strings {
   galleryIntroTokens: string;
   /** No test example is wrong. */
   noMistakes: string;
+  /** A row of nearest training examples: of the mistake's true class, or of the class it was taken for. */
+  neighboursTitle: (which: "true" | "predicted", cls: string, layer: string) => string;
+  /** Under each neighbour: its label and distance. */
+  neighbourLabel: (label: string, distance: string) => string;
+  /** Under a neighbours row: how to read it. */
+  neighboursNote: (metric: string) => string;
+  /** The mistakes section's sentence on the neighbour rows (k, layer, training examples searched, seconds). */
+  neighboursIntro: (k: number, layer: string, n: number, seconds: string) => string;
+  /** Why the neighbour rows are absent. */
+  neighboursAbsent: string;
   /** The first header of the importance table. */
   featureHeader: string;
   /** The importance chart's title. */
@@ -327,6 +337,14 @@ const EN: Omit<ReportStrings, keyof Strings> = {
   galleryIntroTokens:
     "The attribution methods on the same test texts, each explaining the predicted class: every token coloured by its attribution (red raises the class's score, blue lowers it; each text on its own scale). Where the methods agree, the evidence is easier to trust.",
   noMistakes: "The model gets every test example right: there is no mistake to show.",
+  neighboursTitle: (w, c, l) =>
+    `Nearest training examples of the ${w === "true" ? "true class" : "predicted class"} ${c} (layer ${l})`,
+  neighbourLabel: (y, d) => `${y} · d ${d}`,
+  neighboursNote: (m) => `${m} distance in the layer's representation; nearest first`,
+  neighboursIntro: (k, l, n, sec) =>
+    `Under each card, explanation by example (Deep k-NN, Papernot & McDaniel 2018): the ${k} training images nearest to the mistake in layer ${l}'s representation, first of its true class, then of the class it was taken for, with their labels and Euclidean distances (exact search over all ${n} training images; their representations took ${sec} s). A mistake nearer to the predicted class's examples than to its own class's looks like them to the model.`,
+  neighboursAbsent:
+    "No training data was given (the report's --train flag, or MNIST's training set for an MNIST model), so the nearest training examples of each mistake are not shown.",
   featureHeader: "feature",
   importanceTitle: (rows) => `Mean |attribution| per feature over ${rows} test rows`,
   importanceAxis: "mean |attribution|",
@@ -497,6 +515,14 @@ const ZH: Omit<ReportStrings, keyof Strings> = {
   galleryIntroTokens:
     "各种归因方法作用于相同的测试文本，各自解释预测类别：每个词元按其归因着色（红色提高该类别的得分，蓝色降低得分；每段文本使用各自的色标）。各方法一致之处，证据更可信。",
   noMistakes: "模型对每个测试样本都判断正确：没有可展示的错误。",
+  neighboursTitle: (w, c, l) =>
+    `${w === "true" ? "真实类别" : "预测类别"} ${c} 中最近的训练样本（第 ${l} 层）`,
+  neighbourLabel: (y, d) => `${y} · 距离 ${d}`,
+  neighboursNote: (m) => `该层表示中的${m === "Euclidean" ? "欧氏" : m}距离；最近的在前`,
+  neighboursIntro: (k, l, n, sec) =>
+    `每张卡片下方是基于样本的解释（Deep k-NN，Papernot 与 McDaniel 2018）：在第 ${l} 层的表示中离该错误样本最近的 ${k} 张训练图像，先是其真实类别的，再是被误判成的类别的，附标签和欧氏距离（在全部 ${n} 张训练图像上精确搜索；计算它们的表示用了 ${sec} 秒）。若错误样本离预测类别的样本比离本类别的更近，在模型看来它就像那些样本。`,
+  neighboursAbsent:
+    "没有提供训练数据（报告的 --train 参数，或 MNIST 模型所用的 MNIST 训练集），因此不显示每个错误样本最近的训练样本。",
   featureHeader: "特征",
   importanceTitle: (rows) => `${rows} 个测试行上各特征的平均 |归因|`,
   importanceAxis: "平均 |归因|",

@@ -87,3 +87,38 @@ export function dashboardExamples(bytes: Uint8Array, name: string, profile: Expl
   }
   return { x: out, y: labels, sampleShape: [...want] };
 }
+
+/**
+ * Training examples for the dashboard's nearest-example search, from the same file format
+ * (`x` in the model's input units, and `y` labels, required here), as the model takes them:
+ * images normalised, token ids as int32.
+ *
+ * @example
+ * ```ts
+ * import { encodeSafetensors, trainingExamples } from "glassbox";
+ * const profile = { modality: "tabular" as const, inputShape: [2], classes: ["a", "b"] };
+ * const bytes = encodeSafetensors([
+ *   ["x", { dtype: "F32", shape: [2, 2], data: new Float32Array([1, 2, 3, 4]) }],
+ *   ["y", { dtype: "I32", shape: [2], data: new Int32Array([0, 1]) }],
+ * ]);
+ * if (trainingExamples(bytes, "train.safetensors", profile).y[1] !== 1) throw new Error("labels lost");
+ * ```
+ */
+export function trainingExamples(
+  bytes: Uint8Array,
+  name: string,
+  profile: ExplanationProfile,
+): { x: Float32Array | Int32Array; y: Int32Array } {
+  const d = dashboardExamples(bytes, name, profile);
+  if (d.y.some((v) => v < 0)) throw new Error(`${name}: training examples need "y" labels`);
+  if (profile.modality === "tokens") return { x: Int32Array.from(d.x), y: d.y };
+  if (profile.modality === "image") {
+    const plane = profile.inputShape[1] * profile.inputShape[2], C = profile.inputShape[0];
+    const x = Float32Array.from(d.x, (v, i) => {
+      const c = Math.floor(i / plane) % C;
+      return (v - (profile.mean?.[c] ?? 0)) / (profile.std?.[c] ?? 1);
+    });
+    return { x, y: d.y };
+  }
+  return { x: d.x, y: d.y };
+}

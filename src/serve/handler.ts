@@ -15,6 +15,10 @@ import { poolStats } from "../tensor/mod.ts";
 import { PAD, UNK } from "../data/fortunes.ts";
 import type { Dataset } from "../nn/evaluate.ts";
 import type { Explainer, ExplainRequest } from "./explainer.ts";
+import type { TrainingBank, TrainingSet } from "../report/neighbours.ts";
+import { argmax, noGrad, scope } from "../tensor/mod.ts";
+import { greyImage, rgbImage } from "../viz/attribution.ts";
+import { pngDataUri } from "../viz/png.ts";
 
 /** What the handler needs besides the explainer. */
 export interface HandlerOptions {
@@ -42,6 +46,14 @@ export interface HandlerOptions {
   maxQueued?: number;
   /** Milliseconds a request body may take to arrive in full (default 10000); slower gets 408. */
   bodyTimeout?: number;
+  /**
+   * Training examples for explanation by example (POST /api/neighbours): called once, on the
+   * first such request, to build the searchable bank of their representations (so a server
+   * nobody asks pays nothing). Absent: the endpoint answers 404.
+   */
+  neighbours?: () => Promise<{ bank: TrainingBank; train: TrainingSet }>;
+  /** Nearest training examples per class in /api/neighbours (default 5, at most 16). */
+  neighbourCount?: number;
 }
 
 const TYPES: Record<string, string> = {
@@ -378,6 +390,7 @@ export function createHandler(
         methods: explainer.offeredMethods(),
         colourKeys: p.modality === "image" ? explainer.colourKeys() : undefined,
         layers: explainer.featureLayers(),
+        neighbours: options.neighbours ? { k } : undefined,
       });
     }
     if (path === "/api/stats") {
@@ -449,6 +462,99 @@ export function createHandler(
     return new Response(stream, { headers: { "content-type": "application/x-ndjson; charset=utf-8" } });
   };
 
+  const k = options.neighbourCount ?? 5;
+  if (!Number.isInteger(k) || k < 1 || k > 16) throw new Error(`neighbourCount must be 1 to 16, got ${k}`);
+  let source: Promise<{ bank: TrainingBank; train: TrainingSet }> | null = null;
+  /** A training example as the page shows it: a PNG for an image (normalisation undone), text for tokens. */
+  const shown = (train: TrainingSet, i: number): { png?: string; text?: string } => {
+    const v = train.x.subarray(i * per, (i + 1) * per);
+    if (p.modality === "tokens") {
+      return {
+        text: Array.from(v, (id) => p.vocabulary?.[id] ?? String(id)).filter((w) => w !== PAD).join(" "),
+      };
+    }
+    if (p.modality !== "image") return {};
+    const [C, H, W] = p.inputShape, plane = H * W;
+    const raw = Float32Array.from(v, (x, j) => {
+      const c = Math.floor(j / plane);
+      return x * (p.std?.[c] ?? 1) + (p.mean?.[c] ?? 0);
+    });
+    const px = Math.max(1, Math.round(56 / H));
+    if (C === 3) return { png: pngDataUri(rgbImage(raw, H, W, px)) };
+    const grey = new Float32Array(plane);
+    for (let c = 0; c < C; c++) for (let j = 0; j < plane; j++) grey[j] += raw[c * plane + j] / C;
+    return { png: pngDataUri(greyImage(grey, H, W, px)) };
+  };
+  /** POST /api/neighbours: the nearest training examples of the predicted (and the true) class. */
+  const neighbours = async (req: Request): Promise<Response> => {
+    if (!options.neighbours) {
+      throw new HttpError(404, "this dashboard has no training examples to search (serve it with --train)");
+    }
+    checkJsonType(req);
+    if (explainer.queued >= maxQueued) throw busy();
+    const body = await readBody(req, limit, bodyTimeout);
+    const { input } = parseExplainRequest(body, explainer);
+    const label = (JSON.parse(body) as { label?: unknown }).label;
+    if (
+      label !== undefined && label !== null && !(Number.isInteger(label) && (label as number) >= 0 &&
+        (label as number) < p.classes.length)
+    ) {
+      throw new HttpError(
+        400,
+        `label must be a class index 0 to ${p.classes.length - 1}, got ${JSON.stringify(label)}`,
+      );
+    }
+    if (explainer.queued >= maxQueued) throw busy();
+    const answer = await explainer.enqueue(async () => {
+      const t0 = performance.now();
+      source ??= options.neighbours!();
+      let got;
+      try {
+        got = await source;
+      } catch (e) {
+        source = null;
+        throw e;
+      }
+      const { bank, train } = got;
+      const { x, predicted } = await scope(async () => {
+        const t = explainer.modelInput(input);
+        const out = noGrad(() => explainer.model.forward(t));
+        const flat = out.reshape([1, out.size]);
+        return {
+          x: await t.toArray(),
+          predicted: out.size === 1 ? 0 : (await argmax(flat, 1).toArray())[0],
+        };
+      });
+      const classes = [predicted, ...(typeof label === "number" && label !== predicted ? [label] : [])];
+      // one query per class searched: the same input twice when both classes are asked for
+      const xs = x instanceof Int32Array
+        ? new Int32Array(classes.length * per)
+        : new Float32Array(classes.length * per);
+      classes.forEach((_, i) => xs.set(x, i * per));
+      const rows = await bank.nearest(xs, classes, k);
+      return {
+        layer: bank.layer,
+        metric: "euclidean",
+        searched: bank.n,
+        predicted,
+        rows: rows.map((row, r) => ({
+          which: r === 0 ? "predicted" : "true",
+          class: classes[r],
+          className: p.classes[classes[r]],
+          neighbours: row.map((nb) => ({
+            index: nb.index,
+            label: nb.label,
+            labelName: p.classes[nb.label],
+            distance: nb.distance,
+            ...shown(train, nb.index),
+          })),
+        })),
+        milliseconds: performance.now() - t0,
+      };
+    }, req.signal);
+    return json(200, answer);
+  };
+
   return async (req: Request): Promise<Response> => {
     try {
       const host = hostOf(req);
@@ -465,6 +571,12 @@ export function createHandler(
           throw new HttpError(405, `${path} takes POST, not ${req.method}`, { allow: "POST" });
         }
         return await explain(req);
+      }
+      if (path === "/api/neighbours") {
+        if (req.method !== "POST") {
+          throw new HttpError(405, `${path} takes POST, not ${req.method}`, { allow: "POST" });
+        }
+        return await neighbours(req);
       }
       const r = isGetRoute(path) ? await getRoute(req.method, path) : null;
       if (!r) throw new HttpError(404, `unknown path ${path}`);

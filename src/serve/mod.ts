@@ -6,6 +6,6 @@ export {
   type ExplainResult,
   type OfferedMethod,
 } from "./explainer.ts";
-export { dashboardExamples } from "./examples.ts";
+export { dashboardExamples, trainingExamples } from "./examples.ts";
 export { createHandler, type HandlerOptions, parseExplainRequest } from "./handler.ts";
 export { type Dashboard, dashboardHost, type DashboardOptions, serveDashboard } from "./server.ts";

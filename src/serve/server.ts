@@ -9,7 +9,8 @@ import { loadMnist, mnistDataset, mnistProfile } from "../data/mnist.ts";
 import type { Dataset } from "../nn/evaluate.ts";
 import { fitNovelty, type InputNovelty } from "../report/novelty.ts";
 import type { ExplanationProfile } from "../models/profile.ts";
-import { dashboardExamples } from "./examples.ts";
+import { dashboardExamples, trainingExamples } from "./examples.ts";
+import { TrainingBank } from "../report/neighbours.ts";
 import { Explainer } from "./explainer.ts";
 import { createHandler } from "./handler.ts";
 import { headerDeadline } from "./front.ts";
@@ -51,6 +52,12 @@ export interface DashboardOptions {
    * model gets MNIST's test images and any other model none.
    */
   examples?: string;
+  /**
+   * A safetensors file of training examples ("x" in the model's input units, "y" labels) whose
+   * nearest ones the page shows under a prediction. Without it, MNIST's model searches MNIST's
+   * 60,000 training images and any other model none. Read and searched on first use.
+   */
+  train?: string;
   /**
    * The loopback address to listen on: "127.0.0.1" (default) or "::1". The dashboard runs models
    * for whoever asks and has no login, so it is for this machine only; any other address is an error.
@@ -169,8 +176,21 @@ export async function serveDashboard(options: DashboardOptions): Promise<Dashboa
       novelty = fitNovelty(mnistDataset(await loadMnist("train")), { limit: 10000 });
     }
     const explainer = new Explainer(model, profile, novelty);
+    const trainPath = options.train;
+    const readTrain = trainPath !== undefined
+      ? async () => trainingExamples(await Deno.readFile(trainPath), trainPath, profile)
+      : isMnist(profile)
+      ? async () => {
+        const d = mnistDataset(await loadMnist("train"));
+        return { x: d.x, y: d.y };
+      }
+      : undefined;
     ready(createHandler(explainer, {
       examples,
+      neighbours: readTrain && (async () => {
+        const train = await readTrain();
+        return { bank: await TrainingBank.build(model, profile, train), train };
+      }),
       readStatic: async (name) => {
         try {
           return await Deno.readFile(new URL(name, STATIC));

@@ -23,6 +23,7 @@ export * from "./ops/elementwise.ts";
 export { argmax, type Axes, max, mean, sum, sumToShape } from "./ops/reduce.ts";
 export { concat, expand, flatten, narrow, permute, reshape, slice, transpose } from "./ops/shape.ts";
 export { gather, where } from "./ops/select.ts";
+export { topk, TOPK_MAX_K, type TopkOptions } from "./ops/topk.ts";
 export { interpolate, type InterpolateOptions, resizeMatrix } from "./ops/resize.ts";
 export { linear, matmul } from "./ops/matmul.ts";
 export { logSoftmax, softmax } from "./ops/softmax.ts";

@@ -306,7 +306,9 @@ export function attributionGrid(
  * ```
  */
 export function labelledImages(images: Image[], labels: string[], title: string, note = ""): string {
-  const gap = 10, cw = Math.max(...images.map((i) => i.width)), ch = Math.max(...images.map((i) => i.height));
+  const gap = 10, ch = Math.max(...images.map((i) => i.height));
+  // each column as wide as its widest image or label, so labels never overlap
+  const cw = Math.ceil(Math.max(...images.map((i) => i.width), ...labels.map((l) => textWidth(l ?? "") + 4)));
   // wide enough for the title (15 px bold: about 1.25 × the 12 px estimate) and the note
   const W = Math.ceil(
       Math.max(480, gap + images.length * (cw + gap), 1.25 * textWidth(title) + 20, textWidth(note) + 20),
@@ -320,7 +322,9 @@ export function labelledImages(images: Image[], labels: string[], title: string,
   images.forEach((im, k) => {
     const x = gap + k * (cw + gap);
     parts.push(
-      `<image x="${x}" y="36" width="${im.width}" height="${im.height}" style="image-rendering:pixelated" href="${
+      `<image x="${
+        x + (cw - im.width) / 2
+      }" y="36" width="${im.width}" height="${im.height}" style="image-rendering:pixelated" href="${
         pngDataUri(im)
       }"/>`,
     );

@@ -7,6 +7,8 @@ const $ = (id) => document.getElementById(id);
 let info = null, drawing = false, last = null;
 /** The input shown in the picture box (image models that are not drawn), or an example's token ids. */
 let current = null;
+// the label of the example last loaded, while its input is unchanged (for the true class's neighbours)
+let currentLabel = null;
 const canvas = $("canvas"), ctx = canvas.getContext("2d");
 const picture = $("picture");
 /** A drawing's ink box fills 5/7 of the side and is centred by its mass, as MNIST's digits are. */
@@ -52,7 +54,11 @@ canvas.addEventListener("pointerdown", (e) => {
 });
 canvas.addEventListener("pointermove", (e) => drawing && stroke(point(e)));
 canvas.addEventListener("pointerup", () => (drawing = false));
-$("clear").addEventListener("click", clearCanvas);
+$("clear").addEventListener("click", () => {
+  clearCanvas();
+  currentLabel = null;
+});
+canvas.addEventListener("pointerdown", () => (currentLabel = null));
 
 const shape = () => info.inputShape;
 const isDrawn = () =>
@@ -151,7 +157,10 @@ $("upload").addEventListener("change", () => {
   img.src = URL.createObjectURL(file);
 });
 
-$("text").addEventListener("input", () => (current = null));
+$("text").addEventListener("input", () => {
+  current = null;
+  currentLabel = null;
+});
 
 /** The request's input for the shown modality. */
 function input() {
@@ -272,7 +281,47 @@ $("load-test").addEventListener("click", async () => {
     current = body.input;
   }
   $("input-note").textContent = `Example ${body.index}${label}.`;
+  currentLabel = body.label >= 0 ? body.label : null;
 });
+
+/** The nearest training examples of the predicted class and, for a labelled example it got wrong, of the true class. */
+async function showNeighbours(sent) {
+  $("neighbours").textContent = "searching the training examples…";
+  const r = await fetch("/api/neighbours", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ input: sent, label: currentLabel ?? undefined }),
+  });
+  const res = await r.json();
+  if (!r.ok) {
+    $("neighbours").textContent = `(no neighbours: ${res.error})`;
+    return;
+  }
+  const d = (v) => v.toPrecision(3);
+  $("neighbours-note").textContent =
+    `The ${info.neighbours.k} training examples nearest to this input in layer ${
+      res.layer || "(output)"
+    }'s representation, ` +
+    `by Euclidean distance (d, nearest first; exact search over all ${res.searched} training examples)` +
+    (res.rows.length > 1
+      ? ": first of the class the model predicts, then of the example's true class, which it got wrong. An input nearer to the predicted class's examples looks like them to the model."
+      : ", of the class the model predicts.");
+  $("neighbours").innerHTML = res.rows.map((row) =>
+    `<div class="neighbour-row"><h3>Of the ${row.which === "true" ? "true" : "predicted"} class, ${
+      esc(row.className)
+    }</h3>${
+      row.neighbours.map((n) =>
+        `<figure>${
+          n.png
+            ? `<img alt="training example ${n.index}" src="${n.png}">`
+            : n.text !== undefined
+            ? `<div class="hint">${esc(n.text)}</div>`
+            : ""
+        }<figcaption>${esc(n.labelName)} · d ${d(n.distance)}</figcaption></figure>`
+      ).join("")
+    }</div>`
+  ).join("");
+}
 
 function showError(msg) {
   $("progress").innerHTML = "";
@@ -426,13 +475,32 @@ $("explain").addEventListener("click", async () => {
         buf = buf.slice(k + 1);
         if (msg.progress) $("progress").textContent = `working: ${msg.progress}`;
         if (msg.error) showError(msg.error);
-        if (msg.result) showResult(msg.result);
+        if (msg.result) {
+          showResult(msg.result);
+          lastInput = body.input;
+          $("neighbours-section").hidden = !info.neighbours;
+          $("neighbours").textContent = "";
+        }
       }
     }
   } catch (e) {
     showError(`the request failed: ${e}`);
   } finally {
     $("explain").disabled = false;
+  }
+});
+
+// the input of the last explanation: the nearest training examples are searched for it on request
+let lastInput = null;
+$("find-neighbours").addEventListener("click", async () => {
+  if (!lastInput) return;
+  $("find-neighbours").disabled = true;
+  try {
+    await showNeighbours(lastInput);
+  } catch (e) {
+    $("neighbours").textContent = `(no neighbours: ${e})`;
+  } finally {
+    $("find-neighbours").disabled = false;
   }
 });
 
