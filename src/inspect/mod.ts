@@ -68,3 +68,9 @@ export {
   tsneKlGradient,
 } from "./projector.ts";
 export { knnAccuracy, type Separation, separation, trustworthiness } from "./separation.ts";
+export {
+  type HostInputs,
+  type RepresentationOptions,
+  type Representations,
+  representations,
+} from "./representations.ts";
