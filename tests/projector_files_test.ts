@@ -97,8 +97,16 @@ Deno.test("writeProjector refuses what TensorBoard could not show, before writin
       /point 0 holds a non-finite/,
     );
     assert.deepEqual([...Deno.readDirSync(dir)], [], "nothing half-written");
-    const many = Array.from({ length: 10_001 }, () => square(0, 82));
-    assert.throws(() => spriteImage(many), new RegExp(`over TensorBoard's ${MAX_SPRITE_SIDE}`));
+    // 10,001 thumbnails of 82 pixels would need a 101 × 82 = 8282-pixel sprite; so does one 8193 wide
+    const wide = { width: MAX_SPRITE_SIDE + 1, height: 1, data: new Uint8Array((MAX_SPRITE_SIDE + 1) * 4) };
+    assert.throws(() => spriteImage([wide]), new RegExp(`over TensorBoard's ${MAX_SPRITE_SIDE}`));
+    assert.throws(
+      () =>
+        spriteImage(
+          Array.from({ length: 10_001 }, () => ({ width: 82, height: 82, data: new Uint8Array(0) })),
+        ),
+      /8282×8282/,
+    );
     assert.throws(() => spriteImage([square(0), square(0, 4)]), /sprite image 1 is 4×4, the first is 3×3/);
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -6,7 +6,16 @@
  * answers, and UMAP's repeatability.
  */
 import assert from "node:assert/strict";
-import { knnAccuracy, project, separation, trustworthiness, tsneAffinities, tsneKlGradient } from "../mod.ts";
+import {
+  bhKlGradient,
+  knnAccuracy,
+  project,
+  separation,
+  trustworthiness,
+  tsneAffinities,
+  tsneKlGradient,
+  tsneSparseAffinities,
+} from "../mod.ts";
 
 interface Fixture {
   x: number[];
@@ -24,6 +33,7 @@ interface Fixture {
     knn_projected: number;
   }[];
   knn_full: number;
+  tsne_bh: { kl: number; knn_projected: number };
   trust_no_ties: Record<string, number>;
 }
 const F: Fixture = JSON.parse(
@@ -175,4 +185,44 @@ Deno.test("project refuses bad input, naming the problem", async () => {
     project(X.slice(0, 10 * F.dim), F.dim, { method: "tsne", dims: 2 }),
     /perplexity must be above 0 and below the number of points \(10\)/,
   );
+});
+
+Deno.test("Barnes–Hut t-SNE: with angle 0 its KL and gradient are the exact ones on the same sparse P; with 0.5 close", () => {
+  const n = 150, x = X.slice(0, n * F.dim);
+  const Ps = tsneSparseAffinities(x, F.dim, 10);
+  const dense = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    for (let e = Ps.rows[i]; e < Ps.rows[i + 1]; e++) dense[i * n + Ps.cols[e]] = Ps.vals[e];
+  }
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) assert.equal(dense[i * n + j], dense[j * n + i], "P is symmetric");
+  }
+  for (const dims of [2, 3]) {
+    const Y = Float64Array.from({ length: n * dims }, (_, k) => 5 * Math.sin(0.9 * k + 0.1) + Math.cos(k));
+    const exact = tsneKlGradient(dense, Y, dims, 4);
+    const bh0 = bhKlGradient(Ps, Y, dims, 0, 4);
+    assert.ok(
+      Math.abs(bh0.kl - exact.kl) < 1e-9 * Math.abs(exact.kl),
+      `${dims}-D KL ${bh0.kl} vs ${exact.kl}`,
+    );
+    close(
+      bh0.grad,
+      exact.grad,
+      1e-12 + 1e-9 * Math.max(...exact.grad.map(Math.abs)),
+      `${dims}-D gradient, angle 0`,
+    );
+    const bh = bhKlGradient(Ps, Y, dims, 0.5, 4);
+    let err = 0, norm = 0;
+    bh.grad.forEach((g: number, k: number) => (err += (g - exact.grad[k]) ** 2, norm += exact.grad[k] ** 2));
+    assert.ok(Math.sqrt(err / norm) < 0.05, `${dims}-D angle 0.5: relative error ${Math.sqrt(err / norm)}`);
+  }
+});
+
+Deno.test("Barnes–Hut t-SNE on 500 digits reaches scikit-learn's Barnes–Hut KL (angle 0.5) within 5%", async () => {
+  const { coords, info } = await project(X, F.dim, { method: "tsne", dims: 2, tsneMethod: "barnes-hut" });
+  assert.ok(
+    Math.abs(info.kl! - F.tsne_bh.kl) <= 0.05 * F.tsne_bh.kl,
+    `KL ${info.kl} vs scikit-learn ${F.tsne_bh.kl}`,
+  );
+  assert.ok(knnAccuracy(coords, 2, F.labels) >= F.tsne_bh.knn_projected - 0.02);
 });

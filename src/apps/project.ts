@@ -194,6 +194,7 @@ const WORDS: Record<Language, {
   examples: (at: { path: string; input: boolean; kind: string }, dim: number) => string;
   words: (dim: number) => string;
   pc: (k: number, share: number) => string;
+  firstTwo: string;
 }> = {
   en: {
     title: (m, what) => `${m} of ${what}`,
@@ -222,6 +223,8 @@ const WORDS: Record<Language, {
         } (${dim} numbers each)`,
     words: (dim) => `the model's word embeddings (${dim} numbers each)`,
     pc: (k, share) => `principal component ${k} (${fmt(share)} of the variance)`,
+    firstTwo:
+      " The picture shows the first two of the three coordinates; TensorBoard's projector shows all three.",
   },
   zh: {
     title: (m, what) => `${what}的 ${m} 投影`,
@@ -239,6 +242,7 @@ const WORDS: Record<Language, {
         : `样本在第 ${at.path} 层（${at.kind}）${at.input ? "输入" : "输出"}处的表示（每个 ${dim} 个数）`,
     words: (dim) => `模型的词嵌入（每个 ${dim} 个数）`,
     pc: (k, share) => `第 ${k} 主成分（占方差的 ${fmt(share)}）`,
+    firstTwo: "图中只画出三个坐标中的前两个；TensorBoard 的投影器显示全部三个。",
   },
 };
 
@@ -384,7 +388,8 @@ export async function projectApp(
         name: `${method}_${lang}.svg`,
         data: scatterPlot(points, {
           title: W.title(METHOD_TITLE[method], whatText),
-          caption: W.caption(row, whatText, what === "words" ? "alone" : inputs.y ? "label" : "prediction"),
+          caption: W.caption(row, whatText, what === "words" ? "alone" : inputs.y ? "label" : "prediction") +
+            (dims === 3 ? W.firstTwo : ""),
           classNames: profile.classes,
           lang,
           thumbnail: 20,

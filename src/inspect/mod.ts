@@ -74,3 +74,4 @@ export {
   type Representations,
   representations,
 } from "./representations.ts";
+export { bhKlGradient, type SparseRows, tsneSparseAffinities } from "./barnes_hut.ts";

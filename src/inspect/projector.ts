@@ -14,6 +14,7 @@ import { mean } from "../tensor/ops/reduce.ts";
 import { sub } from "../tensor/ops/elementwise.ts";
 import { transpose } from "../tensor/ops/shape.ts";
 import { Generator } from "../tensor/random.ts";
+import { bhKlGradient, tsneSparseAffinities } from "./barnes_hut.ts";
 import { scope } from "../tensor/scope.ts";
 
 /** A projection method. */
@@ -38,6 +39,14 @@ export interface ProjectOptions {
   minDist?: number;
   /** t-SNE's maximum iterations (default 1000, at least 250) or UMAP's epochs (default umap-js's: 500, or 200 from 10,000 points). */
   iterations?: number;
+  /**
+   * t-SNE's gradient: "exact" (default; every pair, O(N²) a step) or "barnes-hut" (sparse P over
+   * ⌊3·perplexity + 1⌋ neighbours, tree-approximated repulsion, O(N log N) a step), as
+   * scikit-learn's `method`.
+   */
+  tsneMethod?: "exact" | "barnes-hut";
+  /** Barnes–Hut's angle θ (default 0.5, as scikit-learn; 0 is exact). */
+  angle?: number;
   /** t-SNE's initial layout: "pca" (default, as scikit-learn) or "random". */
   init?: "pca" | "random";
   /** Called now and then with the iterations done and the total. */
@@ -412,7 +421,16 @@ async function tsne(
       `t-SNE: iterations must be a whole number ≥ 250 (the early exaggeration's), got ${maxIter}`,
     );
   }
-  const { P } = tsneAffinities(vectors, dim, perplexity);
+  const bh = (o.tsneMethod ?? "exact") === "barnes-hut";
+  if (o.tsneMethod !== undefined && o.tsneMethod !== "exact" && !bh) {
+    throw new Error(`t-SNE: tsneMethod must be "exact" or "barnes-hut", got "${o.tsneMethod}"`);
+  }
+  const angle = o.angle ?? 0.5;
+  if (!(angle >= 0)) throw new Error(`t-SNE: angle must be ≥ 0, got ${angle}`);
+  const P = bh ? null : tsneAffinities(vectors, dim, perplexity).P;
+  const Ps = bh ? tsneSparseAffinities(vectors, dim, perplexity) : null;
+  const objective = (Y: Float64Array, exaggeration: number, kl: boolean) =>
+    bh ? bhKlGradient(Ps!, Y, dims, angle, exaggeration, kl) : tsneKlGradient(P!, Y, dims, exaggeration, kl);
   let Y: Float64Array;
   if ((o.init ?? "pca") === "pca" && dim >= dims) {
     const { coords } = await pca(vectors, n, dim, dims);
@@ -432,7 +450,7 @@ async function tsne(
     let best = Infinity, bestIter = from, i = from;
     for (; i < to; i++) {
       const check = (i + 1) % 50 === 0;
-      const r = tsneKlGradient(P, Y, dims, exaggeration, check || i === to - 1);
+      const r = objective(Y, exaggeration, check || i === to - 1);
       const grad = r.grad;
       let norm = 0;
       for (let k = 0; k < grad.length; k++) {
