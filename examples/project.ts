@@ -20,6 +20,7 @@ const HELP = `deno task project [options]
   --dims N          2 or 3 coordinates (default 2; the pictures draw the first two)
   --n N             how many examples or words, the first N (default 2000)
   --seed N          t-SNE's and UMAP's seed (default 0)
+  --tsne KIND       t-SNE's gradient: exact (every pair) or barnes-hut (default: exact up to 3,000 points)
   --out DIR         pictures and table (default: projector/ next to the checkpoint)
   --logdir DIR      where TensorBoard's projector files go (default: the checkpoint's tensorboard/ folder,
                     next to its event files, if it has one; else <out>/tensorboard)
@@ -40,6 +41,7 @@ const FLAGS = {
   dims: { type: "int", min: 2, max: 3, default: 2 },
   n: { type: "int", min: 12, default: 2000 },
   seed: { type: "int", min: 0, default: 0 },
+  tsne: { type: "string" },
   out: { type: "string" },
   logdir: { type: "string" },
   fortunes: { type: "string", default: "/usr/share/games/fortunes" },
@@ -121,6 +123,9 @@ async function main(): Promise<void> {
       `--method takes ${gb.PROJECTION_METHODS.join(", ")}, got "${bad ?? flags.method}"`,
     );
   }
+  if (flags.tsne !== undefined && flags.tsne !== "exact" && flags.tsne !== "barnes-hut") {
+    throw new gb.UsageError(`--tsne takes exact or barnes-hut, got "${flags.tsne}"`);
+  }
   if (flags.words && flags.layer !== undefined) {
     throw new gb.UsageError("--words projects the word embeddings; drop --layer");
   }
@@ -161,6 +166,7 @@ async function main(): Promise<void> {
     dims: flags.dims as 2 | 3,
     n: flags.n,
     seed: flags.seed,
+    tsneMethod: flags.tsne as "exact" | "barnes-hut" | undefined,
     log: (line) => console.log(line),
   });
   for (const f of r.files) {

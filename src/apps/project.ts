@@ -53,6 +53,8 @@ export interface ProjectAppOptions {
   n?: number;
   /** The seed of t-SNE's and UMAP's random numbers (default 0). */
   seed?: number;
+  /** t-SNE's gradient (default: exact up to 3,000 points, Barnes–Hut beyond). */
+  tsneMethod?: "exact" | "barnes-hut";
   /** Progress lines, for the terminal. */
   log?: (line: string) => void;
 }
@@ -65,6 +67,8 @@ export interface ProjectionRow extends Separation {
   seconds: number;
   /** t-SNE's final KL divergence. */
   kl?: number;
+  /** t-SNE's gradient: "exact" or "barnes-hut". */
+  tsneMethod?: "exact" | "barnes-hut";
   /** PCA's explained variance ratios. */
   explainedVarianceRatio?: number[];
 }
@@ -356,6 +360,7 @@ export async function projectApp(
       dims,
       seed: options.seed,
       perplexity: Math.min(30, Math.floor((n - 1) / 3)),
+      tsneMethod: options.tsneMethod ?? (n <= 3000 ? "exact" : "barnes-hut"),
       nNeighbors: Math.min(15, n - 1),
     });
     const sep = separation(vectors, dim, p.coords, dims, lbl, Math.min(5, Math.ceil(n / 2) - 1));
@@ -363,7 +368,12 @@ export async function projectApp(
       method,
       seconds: p.info.seconds,
       ...sep,
-      ...(p.info.kl !== undefined ? { kl: p.info.kl } : {}),
+      ...(p.info.kl !== undefined
+        ? {
+          kl: p.info.kl,
+          tsneMethod: options.tsneMethod ?? (n <= 3000 ? "exact" as const : "barnes-hut" as const),
+        }
+        : {}),
       ...(p.info.explainedVarianceRatio ? { explainedVarianceRatio: p.info.explainedVarianceRatio } : {}),
     };
     rows.push(row);
@@ -445,7 +455,9 @@ export function separationTable(rows: ProjectionRow[], description: string, n: n
         r.trustworthiness.toFixed(3)
       } | ${r.seconds.toFixed(1)} | ${
         r.kl !== undefined
-          ? `final KL ${r.kl.toFixed(3)}`
+          ? `final KL ${r.kl.toFixed(3)} (${
+            r.tsneMethod === "barnes-hut" ? "Barnes–Hut, angle 0.5" : "exact"
+          })`
           : r.explainedVarianceRatio
           ? `variance explained ${r.explainedVarianceRatio.map(fmt).join(", ")}`
           : ""
