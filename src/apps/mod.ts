@@ -78,3 +78,12 @@ export {
   type ReportPicture,
   type ReportResult,
 } from "./report.ts";
+export {
+  defaultLayer,
+  projectApp,
+  type ProjectAppOptions,
+  type ProjectAppResult,
+  type ProjectInputs,
+  type ProjectionRow,
+  separationTable,
+} from "./project.ts";
