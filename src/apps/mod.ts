@@ -78,3 +78,22 @@ export {
   type ReportPicture,
   type ReportResult,
 } from "./report.ts";
+export {
+  type Autoencoder,
+  type AutoencoderEpoch,
+  type AutoencoderEvaluation,
+  type AutoencoderHooks,
+  type AutoencoderPictures,
+  autoencoderPictures,
+  type AutoencoderPicturesOptions,
+  type AutoencoderTrainOptions,
+  type AutoencoderTrainResult,
+  decodeCodes,
+  evaluateAutoencoder,
+  latentCodes,
+  project2d,
+  type ReconstructionRows,
+  reconstructionRows,
+  trainAutoencoder,
+  traversalCodes,
+} from "./autoencoder.ts";

@@ -14,11 +14,12 @@ import { Linear } from "../nn/linear.ts";
 import { Module } from "../nn/module.ts";
 import { Sequential } from "../nn/sequential.ts";
 import { tensor } from "../tensor/create.ts";
-import { add, exp, mul, sub } from "../tensor/ops/elementwise.ts";
+import { add, exp, mul, sigmoid, sub } from "../tensor/ops/elementwise.ts";
 import { binaryCrossEntropyWithLogits } from "../tensor/ops/loss.ts";
 import { interpolate } from "../tensor/ops/resize.ts";
 import { mean, sum } from "../tensor/ops/reduce.ts";
 import { reshape } from "../tensor/ops/shape.ts";
+import { isGradEnabled } from "../tensor/graph.ts";
 import { defaultGenerator, type Generator } from "../tensor/random.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import type { ExplanationProfile } from "./profile.ts";
@@ -27,10 +28,14 @@ import type { ExplanationProfile } from "./profile.ts";
 export interface AutoencoderConfig {
   /** Latent units (default 8). */
   latent?: number;
-  /** One image, [C, H, W]; H and W divisible by 4 (default [1, 28, 28], MNIST). */
-  inputShape?: number[];
-  /** Channels of the first convolution; the second has twice as many (default 16). */
-  channels?: number;
+  /** Channels of the images (default 1). */
+  imageChannels?: number;
+  /** Image height, divisible by 4 (default 28, MNIST's). */
+  height?: number;
+  /** Image width, divisible by 4 (default 28). */
+  width?: number;
+  /** Filters of the first convolution; the second has twice as many (default 16). */
+  filters?: number;
 }
 
 /** Reshapes [N, F] to [N, ...shape] (PyTorch's nn.Unflatten(1, shape)). */
@@ -66,22 +71,19 @@ function upsample2x(inC: number, outC: number): Module {
 }
 
 function resolve(config: AutoencoderConfig): { latent: number; shape: number[]; c1: number } {
-  const latent = config.latent ?? 8, shape = config.inputShape ?? [1, 28, 28], c1 = config.channels ?? 16;
-  if (!Number.isInteger(latent) || latent < 1) {
-    throw new Error(`autoencoder: latent must be a whole number ≥ 1, got ${latent}`);
+  const latent = config.latent ?? 8, c1 = config.filters ?? 16;
+  const shape = [config.imageChannels ?? 1, config.height ?? 28, config.width ?? 28];
+  for (const [what, v] of [["latent", latent], ["filters", c1], ["imageChannels", shape[0]]] as const) {
+    if (!Number.isInteger(v) || v < 1) {
+      throw new Error(`autoencoder: ${what} must be a whole number ≥ 1, got ${v}`);
+    }
   }
-  if (!Number.isInteger(c1) || c1 < 1) {
-    throw new Error(`autoencoder: channels must be a whole number ≥ 1, got ${c1}`);
+  for (const [what, v] of [["height", shape[1]], ["width", shape[2]]] as const) {
+    if (!Number.isInteger(v) || v < 4 || v % 4 !== 0) {
+      throw new Error(`autoencoder: ${what} must be a positive multiple of 4, got ${v}`);
+    }
   }
-  if (
-    !Array.isArray(shape) || shape.length !== 3 || !shape.every((d) => Number.isInteger(d) && d > 0) ||
-    shape[1] % 4 !== 0 || shape[2] % 4 !== 0
-  ) {
-    throw new Error(
-      `autoencoder: inputShape must be [C, H, W] with H and W divisible by 4, got ${JSON.stringify(shape)}`,
-    );
-  }
-  return { latent, shape: [...shape], c1 };
+  return { latent, shape, c1 };
 }
 
 /** conv(c1, 3×3, stride 2) → ReLU → conv(2·c1, 3×3, stride 2) → ReLU → flatten: [N, 2·c1·H/4·W/4]. */
@@ -114,6 +116,16 @@ function decoderLogits(dec: Sequential, z: Tensor): Tensor {
   let h = z;
   for (const m of dec.layers.slice(0, -1)) h = m.forward(h);
   return h;
+}
+
+/** The reconstruction terms of decoding `z` for inputs `x`: each example's BCE sum and mean squared error, [N] each. */
+function terms(dec: Sequential, x: Tensor, z: Tensor): { reconstruction: Tensor; squaredError: Tensor } {
+  const logits = decoderLogits(dec, z);
+  const d = sub(sigmoid(logits), x);
+  return {
+    reconstruction: bcePerExample(logits, x),
+    squaredError: mean(reshape(mul(d, d), [x.shape[0], -1]), 1),
+  };
 }
 
 /**
@@ -150,9 +162,13 @@ export class ConvAutoencoder extends Module {
     this.decoder = this.addModule("decoder", decoder(latent, shape, c1));
   }
 
+  #logits: Tensor | null = null;
+
   /** The reconstruction, decoder(encoder(x)). */
   forward(x: Tensor): Tensor {
-    return this.decoder.forward(this.encoder.forward(x));
+    // the decoder's layers one by one, to keep its logits for the loss (a stable cross-entropy)
+    this.#logits = this.decoderLogits(this.encoder.forward(x));
+    return this.decoder.layers[this.decoder.layers.length - 1].forward(this.#logits);
   }
 
   /** The decoder's pre-Sigmoid output for latents `z`: [N, C, H, W]. */
@@ -161,12 +177,23 @@ export class ConvAutoencoder extends Module {
   }
 
   /**
+   * Decoding latents `z` for inputs `x`: per example, the binary cross-entropy summed over the
+   * pixels and the mean squared error of the reconstruction, [N] each.
+   */
+  lossTerms(x: Tensor, z: Tensor): { reconstruction: Tensor; squaredError: Tensor } {
+    return terms(this.decoder, x, z);
+  }
+
+  /**
    * The training loss: the per-pixel binary cross-entropy of the reconstruction, summed over
    * each image's pixels and averaged over the batch (the VAE's reconstruction term, so the two
    * are comparable). Returns the mean and the per-example values [N].
    */
   loss(x: Tensor): { loss: Tensor; reconstruction: Tensor } {
-    const reconstruction = bcePerExample(this.decoderLogits(this.encoder.forward(x)), x);
+    // through forward, so forward hooks (a gradient tracker's step) see the training pass
+    this.forward(x);
+    const reconstruction = bcePerExample(this.#logits!, x);
+    this.#logits = null;
     return { loss: mean(reconstruction), reconstruction };
   }
 }
@@ -305,9 +332,19 @@ export class VAE extends Module {
     return { mu: layers[layers.length - 1].forward(h), logvar: this.logvar.forward(h) };
   }
 
-  /** The reconstruction of the posterior mean, decoder(μ) (deterministic). */
+  #last: { logits: Tensor; mu: Tensor; logvar: Tensor } | null = null;
+  #generator: Generator = defaultGenerator;
+
+  /**
+   * The reconstruction: decoder(μ) (deterministic) in eval mode or without gradients; in
+   * training with gradients, decoder(z) with z sampled by `reparameterise` (as `loss` does).
+   */
   forward(x: Tensor): Tensor {
-    return this.decoder.forward(this.encoder.forward(x));
+    const { mu, logvar } = this.encode(x);
+    const z = this.training && isGradEnabled() ? reparameterise(mu, logvar, this.#generator).z : mu;
+    const logits = this.decoderLogits(z);
+    this.#last = { logits, mu, logvar };
+    return this.decoder.layers[this.decoder.layers.length - 1].forward(logits);
   }
 
   /** The decoder's pre-Sigmoid output for latents `z`: [N, C, H, W]. */
@@ -315,11 +352,32 @@ export class VAE extends Module {
     return decoderLogits(this.decoder, z);
   }
 
-  /** The VAE loss of a batch (`vaeLoss`) with z sampled by `reparameterise` from `generator`. */
+  /**
+   * Decoding latents `z` for inputs `x`: per example, the binary cross-entropy summed over the
+   * pixels and the mean squared error of the reconstruction, [N] each.
+   */
+  lossTerms(x: Tensor, z: Tensor): { reconstruction: Tensor; squaredError: Tensor } {
+    return terms(this.decoder, x, z);
+  }
+
+  /**
+   * The VAE loss of a batch (`vaeLoss`) with z sampled by `reparameterise` from `generator`
+   * (with gradients enabled; under `noGrad` z is μ).
+   */
   loss(x: Tensor, generator: Generator = defaultGenerator, beta = 1): VaeLoss {
-    const { mu, logvar } = this.encode(x);
-    const { z } = reparameterise(mu, logvar, generator);
-    return vaeLoss(this.decoderLogits(z), x, mu, logvar, { beta });
+    // through forward, so forward hooks (a gradient tracker's step) see the training pass
+    const mode = this.training;
+    this.#generator = generator;
+    this.training = true;
+    try {
+      this.forward(x);
+    } finally {
+      this.training = mode;
+      this.#generator = defaultGenerator;
+    }
+    const { logits, mu, logvar } = this.#last!;
+    this.#last = null;
+    return vaeLoss(logits, x, mu, logvar, { beta });
   }
 }
 
