@@ -23,7 +23,7 @@ const HELP = `deno task autoencoder [options]
   --track-every N   record gradient statistics every N steps (default 1; 0 turns tracking off)
   --hist-every N    keep histograms every N steps (default 100)
   --lang L          words of the pictures: en or zh (default en)
-  --quick           smoke run: 1,000 training images, 1 epoch (unless --epochs), 500 test images
+  --quick           smoke run: 512 training images, 1 epoch (unless --epochs), 256 test images
   --help            this text
 
 Writes to the output directory: checkpoint.safetensors, history.json, metrics.json,
@@ -66,8 +66,8 @@ async function main(): Promise<void> {
     sampleShape: [1, s.rows, s.cols],
   });
   const trainSplit = await gb.loadMnist("train"), testSplit = await gb.loadMnist("test");
-  const train = asData(trainSplit, quick ? 1000 : trainSplit.count);
-  const test = asData(testSplit, quick ? 500 : testSplit.count);
+  const train = asData(trainSplit, quick ? 512 : trainSplit.count);
+  const test = asData(testSplit, quick ? 256 : testSplit.count);
   await Deno.mkdir(out, { recursive: true });
   gb.manualSeed(seed);
   const model = gb.createModel(kind === "vae" ? "vae" : "conv-autoencoder", {

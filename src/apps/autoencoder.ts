@@ -387,6 +387,7 @@ interface AeStrings {
   start: (l: string) => string;
   end: (l: string) => string;
   attributionTitle: (method: string) => string;
+  attributionKey: string;
   anomalyTitle: string;
   anomalyCaption: (n: number, count: number) => string;
   anomalyLabel: (index: number, l: string) => string;
@@ -421,6 +422,7 @@ const AE_STRINGS: Record<Language, AeStrings> = {
     start: (l) => `input (${l})`,
     end: (l) => `input (${l})`,
     attributionTitle: (m) => `Which pixels drive each latent unit (${m} on the encoder)`,
+    attributionKey: "signed: red raises the latent unit's value, blue lowers it (baseline: a black image)",
     anomalyTitle: "Anomalies: the test images reconstructed worst",
     anomalyCaption: (n, count) =>
       `The ${n} of ${count} test images with the largest mean squared reconstruction error, with their error maps.`,
@@ -450,6 +452,7 @@ const AE_STRINGS: Record<Language, AeStrings> = {
     start: (l) => `输入（${l}）`,
     end: (l) => `输入（${l}）`,
     attributionTitle: (m) => `哪些像素驱动每个潜变量（对编码器使用 ${m}）`,
+    attributionKey: "有符号：红色使潜变量增大，蓝色使其减小（基线：全黑图像）",
     anomalyTitle: "异常：重建最差的测试图像",
     anomalyCaption: (n, count) => `${count} 张测试图像中重建均方误差最大的 ${n} 张及其误差图。`,
     anomalyLabel: (i, l) => `#${i}，标签 ${l}`,
@@ -900,6 +903,7 @@ export async function autoencoderPictures(
       w,
       t.attributionTitle(ig.title(profile, { steps: options.igSteps })),
       options.lang ?? "en",
+      t.attributionKey,
     ),
   });
 
