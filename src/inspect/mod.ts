@@ -56,3 +56,21 @@ export {
 } from "./attention.ts";
 export { attentionRollout } from "./rollout.ts";
 export { gradientThroughTime } from "./recurrent.ts";
+export {
+  pca,
+  project,
+  type Projection,
+  PROJECTION_METHODS,
+  type ProjectionInfo,
+  type ProjectionMethod,
+  type ProjectOptions,
+  tsneAffinities,
+  tsneKlGradient,
+} from "./projector.ts";
+export { knnAccuracy, type Separation, separation, trustworthiness } from "./separation.ts";
+export {
+  type HostInputs,
+  type RepresentationOptions,
+  type Representations,
+  representations,
+} from "./representations.ts";

@@ -35,3 +35,4 @@ export {
 export { saveOnnx } from "./onnx_save.ts";
 export { loadOnnx, parseOnnx } from "./onnx.ts";
 export { directoryStore } from "./store.ts";
+export { MAX_SPRITE_SIDE, type ProjectorEmbedding, writeProjector } from "./projector.ts";

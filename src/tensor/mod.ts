@@ -63,3 +63,4 @@ export {
   type UnaryDefinition,
 } from "./define.ts";
 export { type AdapterInfo, adapterInfo, type PoolStats, poolStats, settle } from "./runtime.ts";
+export { symmetricEigen } from "./linalg.ts";

@@ -48,3 +48,4 @@ export { confusionMatrixChart, type ReliabilityBinView, reliabilityDiagram } fro
 export { type ClassWords, tokenAttributionSvg, type TokenRow, topWordsSvg } from "./text.ts";
 export { rgbImage } from "./attribution.ts";
 export { imageTable, type ImageTableOptions } from "./image_table.ts";
+export { type ScatterOptions, scatterPlot, type ScatterPoint } from "./scatter.ts";

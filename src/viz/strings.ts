@@ -16,6 +16,11 @@ export interface Strings {
   logScale: string;
   /** "+N more" under a legend that does not show every entry. */
   more: (n: number) => string;
+  // embedding projector (scatter plots of projected representations)
+  /** In English: (k) => `class ${k}` — a class with no name. */
+  classNamed: (k: number) => string;
+  /** In English: (shown, n) => `Thumbnails at ${shown} of ${n} points (chosen so none overlaps); every point is a dot coloured by its label.` */
+  scatterSample: (shown: number, n: number, kind: "image" | "word") => string;
 
   // training charts
   /** In English: (a, b) => `Gradient flow: |gradient| of each layer's weights (steps ${a}–${b})`, */
@@ -122,6 +127,11 @@ const EN: Strings = {
   htmlLang: "en",
   logScale: " (log scale)",
   more: (n) => `+${n} more`,
+  classNamed: (k) => `class ${k}`,
+  scatterSample: (shown, n, kind) =>
+    `${
+      kind === "image" ? "Thumbnails" : "Words"
+    } at ${shown} of ${n} points (a sample, so that none overlaps); every point is a dot coloured by its label.`,
   gradientFlowTitle: (a, b) => `Gradient flow: |gradient| of each layer's weights (steps ${a}–${b})`,
   layerAxis: "layer (input → output)",
   gradAxis: "|∂loss/∂w|",
@@ -185,6 +195,11 @@ const ZH: Strings = {
   htmlLang: "zh",
   logScale: "（对数刻度）",
   more: (n) => `另有 ${n} 项`,
+  classNamed: (k) => `类别 ${k}`,
+  scatterSample: (shown, n, kind) =>
+    `在 ${n} 个点中的 ${shown} 个点上显示${
+      kind === "image" ? "缩略图" : "词语"
+    }（抽样使其互不重叠）；每个点都是按其标签着色的圆点。`,
   gradientFlowTitle: (a, b) => `梯度流：各层权重的 |梯度|（第 ${a}–${b} 步）`,
   layerAxis: "层（输入 → 输出）",
   gradAxis: "|∂损失/∂w|",
