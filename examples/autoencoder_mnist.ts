@@ -23,6 +23,8 @@ const HELP = `deno task autoencoder [options]
   --track-every N   record gradient statistics every N steps (default 1; 0 turns tracking off)
   --hist-every N    keep histograms every N steps (default 100)
   --lang L          words of the pictures: en or zh (default en)
+  --train-images N  training images used (default all 60,000; --quick 512)
+  --test-images N   test images evaluated and drawn (default all 10,000; --quick 256)
   --quick           smoke run: 512 training images, 1 epoch (unless --epochs), 256 test images
   --help            this text
 
@@ -43,6 +45,8 @@ const FLAGS = {
   "track-every": { type: "int", min: 0, default: 1 },
   "hist-every": { type: "int", min: 1, default: 100 },
   lang: { type: "choice", choices: ["en", "zh"], default: "en" },
+  "train-images": { type: "int", min: 1 },
+  "test-images": { type: "int", min: 1 },
   quick: { type: "boolean" },
   help: { type: "boolean" },
 } as const;
@@ -66,8 +70,14 @@ async function main(): Promise<void> {
     sampleShape: [1, s.rows, s.cols],
   });
   const trainSplit = await gb.loadMnist("train"), testSplit = await gb.loadMnist("test");
-  const train = asData(trainSplit, quick ? 512 : trainSplit.count);
-  const test = asData(testSplit, quick ? 256 : testSplit.count);
+  const train = asData(
+    trainSplit,
+    Math.min(values["train-images"] ?? (quick ? 512 : Infinity), trainSplit.count),
+  );
+  const test = asData(
+    testSplit,
+    Math.min(values["test-images"] ?? (quick ? 256 : Infinity), testSplit.count),
+  );
   await Deno.mkdir(out, { recursive: true });
   gb.manualSeed(seed);
   const model = gb.createModel(kind === "vae" ? "vae" : "conv-autoencoder", {

@@ -10,6 +10,7 @@
 import type { Alarm } from "../inspect/alarms.ts";
 import type { StepRecord } from "../inspect/records.ts";
 import { RUN_FILES } from "../inspect/run_log.ts";
+import { project } from "../inspect/projector.ts";
 import { trackGradients } from "../inspect/tracker.ts";
 import { attributionMethod } from "../explain/methods.ts";
 import { type ConvAutoencoder, klDivergence, VAE } from "../models/autoencoder.ts";
@@ -24,11 +25,10 @@ import { mean } from "../tensor/ops/reduce.ts";
 import { Generator } from "../tensor/random.ts";
 import { scope } from "../tensor/scope.ts";
 import type { Tensor } from "../tensor/tensor.ts";
-import { SERIES } from "../viz/colormap.ts";
 import { attributionGrid, colorKey, heatmapImage, rgbImage } from "../viz/attribution.ts";
 import { imageTable } from "../viz/image_table.ts";
 import type { Language } from "../viz/strings.ts";
-import { esc } from "../viz/svg.ts";
+import { scatterPlot } from "../viz/scatter.ts";
 import type { OutputFile } from "./explain.ts";
 import type { StepProgress } from "./train.ts";
 
@@ -381,7 +381,7 @@ interface AeStrings {
   sigma: (s: number) => string;
   spaceTitle: (pca: boolean) => string;
   spaceCaption: (pca: boolean, n: number) => string;
-  axis: (pca: boolean, k: number) => string;
+  axis: (pca: boolean, k: number, variance: number) => string;
   interpolationTitle: string;
   interpolationCaption: (a: string, b: string) => string;
   start: (l: string) => string;
@@ -414,8 +414,9 @@ const AE_STRINGS: Record<Language, AeStrings> = {
     spaceCaption: (pca, n) =>
       `${n} test images placed by their latent code${
         pca ? " projected on its two principal components" : ""
-      }, coloured by their label.`,
-    axis: (pca, k) => (pca ? `principal component ${k + 1}` : `latent ${k}`),
+      }.`,
+    axis: (pca, k, v) =>
+      pca ? `principal component ${k + 1} (${(100 * v).toFixed(0)}% of the variance)` : `latent ${k}`,
     interpolationTitle: "Interpolation in latent space",
     interpolationCaption: (a, b) =>
       `Decoding the straight line between the latent codes of a test ${a} (left) and a test ${b} (right).`,
@@ -444,9 +445,8 @@ const AE_STRINGS: Record<Language, AeStrings> = {
     unit: (j) => `潜变量 ${j}`,
     sigma: (s) => (s === 0 ? "均值" : `${s > 0 ? "+" : "−"}${Math.abs(s).toFixed(1)}σ`),
     spaceTitle: (pca) => (pca ? "潜空间（前两个主成分）" : "潜空间"),
-    spaceCaption: (pca, n) =>
-      `${n} 张测试图像按其潜编码${pca ? "在前两个主成分上的投影" : ""}放置，颜色表示标签。`,
-    axis: (pca, k) => (pca ? `主成分 ${k + 1}` : `潜变量 ${k}`),
+    spaceCaption: (pca, n) => `${n} 张测试图像按其潜编码${pca ? "在前两个主成分上的投影" : ""}放置。`,
+    axis: (pca, k, v) => (pca ? `主成分 ${k + 1}（方差的 ${(100 * v).toFixed(0)}%）` : `潜变量 ${k}`),
     interpolationTitle: "潜空间插值",
     interpolationCaption: (a, b) => `对测试图像 ${a}（左）与 ${b}（右）的潜编码之间的直线逐点解码。`,
     start: (l) => `输入（${l}）`,
@@ -591,117 +591,22 @@ export async function decodeCodes(model: Autoencoder, codes: Float32Array): Prom
 }
 
 /**
- * The first two principal components of `n` rows of `dim` values (float64, by power iteration
- * with deflation on the covariance), as coordinates [n · 2]; with dim ≤ 2 the rows themselves
- * (a zero second coordinate for dim 1).
+ * Where each code goes in the latent-space picture: the code itself when the latent has one or
+ * two units, else its first two principal components (`project`), with the axes' names.
  */
-export function project2d(rows: Float32Array, dim: number): Float64Array {
-  // the one place the latent space is projected (q4's project() can take its place)
-  const n = rows.length / dim, out = new Float64Array(n * 2);
-  if (dim <= 2) {
-    for (let i = 0; i < n; i++) {
-      out[2 * i] = rows[i * dim];
-      out[2 * i + 1] = dim === 2 ? rows[i * dim + 1] : 0;
-    }
-    return out;
+async function latentPlane(
+  codes: Float32Array,
+  L: number,
+  t: AeStrings,
+): Promise<{ xy: ArrayLike<number>; xLabel: string; yLabel: string; pca: boolean }> {
+  if (L <= 2) {
+    const n = codes.length / L, xy = new Float32Array(2 * n);
+    for (let i = 0; i < n; i++) (xy[2 * i] = codes[i * L]), (xy[2 * i + 1] = L === 2 ? codes[i * L + 1] : 0);
+    return { xy, xLabel: t.axis(false, 0, 0), yLabel: L === 2 ? t.axis(false, 1, 0) : "", pca: false };
   }
-  const mu = new Float64Array(dim);
-  for (let i = 0; i < n; i++) for (let d = 0; d < dim; d++) mu[d] += rows[i * dim + d] / n;
-  const cov = new Float64Array(dim * dim);
-  for (let i = 0; i < n; i++) {
-    for (let a = 0; a < dim; a++) {
-      const va = rows[i * dim + a] - mu[a];
-      for (let b = 0; b < dim; b++) cov[a * dim + b] += (va * (rows[i * dim + b] - mu[b])) / n;
-    }
-  }
-  const comps: Float64Array[] = [];
-  for (let c = 0; c < 2; c++) {
-    let v = Float64Array.from({ length: dim }, (_, i) => 1 + i / dim);
-    for (let it = 0; it < 500; it++) {
-      const w = new Float64Array(dim);
-      for (let a = 0; a < dim; a++) for (let b = 0; b < dim; b++) w[a] += cov[a * dim + b] * v[b];
-      const norm = Math.hypot(...w) || 1;
-      v = w.map((x) => x / norm);
-    }
-    // a deterministic sign: the largest entry positive
-    const big = v.reduce((m, x, i) => (Math.abs(x) > Math.abs(v[m]) ? i : m), 0);
-    if (v[big] < 0) v = v.map((x) => -x);
-    let lambda = 0;
-    for (let a = 0; a < dim; a++) for (let b = 0; b < dim; b++) lambda += v[a] * cov[a * dim + b] * v[b];
-    for (let a = 0; a < dim; a++) for (let b = 0; b < dim; b++) cov[a * dim + b] -= lambda * v[a] * v[b];
-    comps.push(v);
-  }
-  for (let i = 0; i < n; i++) {
-    for (let c = 0; c < 2; c++) {
-      let s = 0;
-      for (let d = 0; d < dim; d++) s += (rows[i * dim + d] - mu[d]) * comps[c][d];
-      out[2 * i + c] = s;
-    }
-  }
-  return out;
-}
-
-/** The 2-D latent space as an SVG scatter plot, one colour per label, with a legend (the one place it is drawn). */
-function latentScatter(
-  points: { x: number; y: number; label: number }[],
-  o: { title: string; caption: string; classNames: string[]; xLabel: string; yLabel: string },
-): string {
-  const W = 720, H = 600, left = 70, right = 130, top = 70, bottom = 60;
-  const pw = W - left - right, ph = H - top - bottom;
-  const xs = points.map((p) => p.x), ys = points.map((p) => p.y);
-  const [x0, x1] = [Math.min(...xs), Math.max(...xs)], [y0, y1] = [Math.min(...ys), Math.max(...ys)];
-  const padX = (x1 - x0 || 1) * 0.04, padY = (y1 - y0 || 1) * 0.04;
-  const sx = (v: number) => left + ((v - x0 + padX) / (x1 - x0 + 2 * padX)) * pw;
-  const sy = (v: number) => top + ph - ((v - y0 + padY) / (y1 - y0 + 2 * padY)) * ph;
-  const ticks = (lo: number, hi: number) => {
-    const step = Math.pow(10, Math.floor(Math.log10((hi - lo) / 4 || 1)));
-    const k = [1, 2, 5, 10].find((m) => (hi - lo) / (m * step) <= 6) ?? 10;
-    const out: number[] = [];
-    for (let v = Math.ceil(lo / (k * step)) * k * step; v <= hi + 1e-9; v += k * step) out.push(v);
-    return out;
-  };
-  const fmt = (v: number) => String(Number(v.toPrecision(3)));
-  const parts = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
-    `<rect width="${W}" height="${H}" fill="white"/>`,
-    `<text x="${W / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${esc(o.title)}</text>`,
-    `<text x="${W / 2}" y="42" text-anchor="middle" fill="#444">${esc(o.caption)}</text>`,
-    `<rect x="${left}" y="${top}" width="${pw}" height="${ph}" fill="none" stroke="#888"/>`,
-  ];
-  for (const v of ticks(x0, x1)) {
-    parts.push(
-      `<line x1="${sx(v)}" x2="${sx(v)}" y1="${top + ph}" y2="${top + ph + 4}" stroke="#888"/>`,
-      `<text x="${sx(v)}" y="${top + ph + 17}" text-anchor="middle">${fmt(v)}</text>`,
-    );
-  }
-  for (const v of ticks(y0, y1)) {
-    parts.push(
-      `<line x1="${left - 4}" x2="${left}" y1="${sy(v)}" y2="${sy(v)}" stroke="#888"/>`,
-      `<text x="${left - 7}" y="${sy(v) + 4}" text-anchor="end">${fmt(v)}</text>`,
-    );
-  }
-  parts.push(
-    `<text x="${left + pw / 2}" y="${H - 18}" text-anchor="middle">${esc(o.xLabel)}</text>`,
-    `<text transform="translate(18 ${top + ph / 2}) rotate(-90)" text-anchor="middle">${
-      esc(o.yLabel)
-    }</text>`,
-  );
-  for (const p of points) {
-    parts.push(
-      `<circle cx="${sx(p.x).toFixed(1)}" cy="${sy(p.y).toFixed(1)}" r="2.6" fill="${
-        SERIES[p.label % SERIES.length]
-      }" fill-opacity="0.7"/>`,
-    );
-  }
-  o.classNames.forEach((name, c) => {
-    const y = top + 10 + c * 20;
-    parts.push(
-      `<circle cx="${left + pw + 20}" cy="${y}" r="5" fill="${SERIES[c % SERIES.length]}"/>`,
-      `<text x="${left + pw + 32}" y="${y + 4}">${esc(name)}</text>`,
-    );
-  });
-  parts.push("</svg>");
-  return parts.join("\n");
+  const p = await project(codes, L, { method: "pca", dims: 2 });
+  const ratio = p.info.explainedVarianceRatio ?? [NaN, NaN];
+  return { xy: p.coords, xLabel: t.axis(true, 0, ratio[0]), yLabel: t.axis(true, 1, ratio[1]), pca: true };
 }
 
 /** Options of `autoencoderPictures`. */
@@ -825,18 +730,30 @@ export async function autoencoderPictures(
     ),
   });
 
-  // the latent space
-  const xy = project2d(codes, L), pca = L > 2;
+  // the latent space, with thumbnails of some of the images
+  const plane = await latentPlane(codes, L, t);
+  const thumb = (k: number) => {
+    const v = test.x.subarray(k * per, (k + 1) * per);
+    return C === 3
+      ? rgbImage(v, h, w, 1)
+      : rgbImage(Float32Array.from({ length: 3 * h * w }, (_, i) => v[i % (h * w)]), h, w, 1);
+  };
   files.push({
     name: "latent_space.svg",
-    data: latentScatter(
-      Array.from({ length: n }, (_, i) => ({ x: xy[2 * i], y: xy[2 * i + 1], label: test.y[i] })),
+    data: scatterPlot(
+      Array.from({ length: n }, (_, i) => ({
+        x: plane.xy[2 * i],
+        y: plane.xy[2 * i + 1],
+        label: test.y[i],
+        image: i < 2000 ? thumb(i) : undefined,
+      })),
       {
-        title: t.spaceTitle(pca),
-        caption: t.spaceCaption(pca, n),
-        classNames: labels.map((l) => t.label(names(l))),
-        xLabel: t.axis(pca, 0),
-        yLabel: L === 1 ? "" : t.axis(pca, 1),
+        title: t.spaceTitle(plane.pca),
+        caption: t.spaceCaption(plane.pca, n),
+        classNames: Array.from({ length: Math.max(...labels) + 1 }, (_, l) => t.label(names(l))),
+        xLabel: plane.xLabel,
+        yLabel: plane.yLabel,
+        lang: options.lang,
       },
     ),
   });

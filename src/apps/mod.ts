@@ -91,7 +91,6 @@ export {
   decodeCodes,
   evaluateAutoencoder,
   latentCodes,
-  project2d,
   type ReconstructionRows,
   reconstructionRows,
   trainAutoencoder,

@@ -9,14 +9,13 @@
  * reconstruction loss is a binary cross-entropy against the pixels.
  */
 import { Flatten, ReLU, Sigmoid } from "../nn/activation.ts";
-import { Conv2d } from "../nn/conv.ts";
+import { Conv2d, ConvTranspose2d } from "../nn/conv.ts";
 import { Linear } from "../nn/linear.ts";
 import { Module } from "../nn/module.ts";
 import { Sequential } from "../nn/sequential.ts";
 import { tensor } from "../tensor/create.ts";
 import { add, exp, mul, sigmoid, sub } from "../tensor/ops/elementwise.ts";
 import { binaryCrossEntropyWithLogits } from "../tensor/ops/loss.ts";
-import { interpolate } from "../tensor/ops/resize.ts";
 import { mean, sum } from "../tensor/ops/reduce.ts";
 import { reshape } from "../tensor/ops/shape.ts";
 import { isGradEnabled } from "../tensor/graph.ts";
@@ -50,24 +49,9 @@ export class Unflatten extends Module {
   }
 }
 
-/** Doubles the resolution (nearest) and convolves 3×3: the decoder's upsampling step. */
-class UpConv extends Module {
-  conv: Conv2d;
-  constructor(inC: number, outC: number) {
-    super();
-    this.conv = this.addModule("conv", new Conv2d(inC, outC, 3, { padding: 1 }));
-  }
-  forward(x: Tensor): Tensor {
-    return this.conv.forward(interpolate(x, { scaleFactor: 2, mode: "nearest" }));
-  }
-  override get typeName(): string {
-    return "UpConv";
-  }
-}
-
-/** One ×2 upsampling layer of the decoder (the only place its kind is chosen). */
+/** One ×2 upsampling layer of the decoder: a 4×4 transposed convolution with stride 2. */
 function upsample2x(inC: number, outC: number): Module {
-  return new UpConv(inC, outC);
+  return new ConvTranspose2d(inC, outC, 4, { stride: 2, padding: 1 });
 }
 
 function resolve(config: AutoencoderConfig): { latent: number; shape: number[]; c1: number } {
@@ -97,7 +81,10 @@ function trunk(shape: number[], c1: number): Module[] {
   ];
 }
 
-/** dense → ReLU → [2·c1, H/4, W/4] → ×2 up → ReLU → ×2 up → Sigmoid: [N, C, H, W] in (0, 1). */
+/**
+ * dense → ReLU → [2·c1, H/4, W/4] → ConvTranspose2d(4×4, stride 2) → ReLU → ConvTranspose2d(4×4,
+ * stride 2) → Sigmoid: [N, C, H, W] in (0, 1).
+ */
 function decoder(latent: number, shape: number[], c1: number): Sequential {
   const h = shape[1] / 4, w = shape[2] / 4;
   return new Sequential(
@@ -131,7 +118,7 @@ function terms(dec: Sequential, x: Tensor, z: Tensor): { reconstruction: Tensor;
 /**
  * A convolutional autoencoder: `encoder` maps an image [N, C, H, W] to a latent [N, latent]
  * (two stride-2 convolutions and a dense layer), `decoder` maps it back to an image in (0, 1)
- * (a dense layer and two ×2 upsamplings, Sigmoid). `forward` is decoder(encoder(x)).
+ * (a dense layer and two stride-2 transposed convolutions, Sigmoid). `forward` is decoder(encoder(x)).
  *
  * @example
  * ```ts
