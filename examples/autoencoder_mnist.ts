@@ -14,7 +14,7 @@ import * as gb from "../mod.ts";
 const HELP = `deno task autoencoder [options]
   --kind K          "ae" (autoencoder) or "vae" (variational autoencoder) (default ae)
   --latent N        latent units (default 8)
-  --epochs N        epochs (default 2)
+  --epochs N        epochs (default 1)
   --batch-size N    mini-batch size (default 64)
   --lr X            Adam learning rate (default 0.002)
   --beta X          the VAE's weight of the KL term (default 1)
@@ -59,7 +59,7 @@ async function main(): Promise<void> {
   }
   if (values.beta! < 0) throw new gb.UsageError(`--beta must be at least 0, got ${values.beta}`);
   const quick = values.quick, kind = values.kind as "ae" | "vae";
-  const epochs = values.epochs ?? (quick ? 1 : 2);
+  const epochs = values.epochs ?? 1;
   const seed = values.seed!;
   const out = values.out ?? `out/autoencoder/${kind}`;
   console.log(`adapter: ${gb.adapterInfo().description}`);
