@@ -18,6 +18,7 @@ const SCANNED = [
   "examples/serve.ts",
   "examples/compress_mnist.ts",
   "examples/explain_mnist.ts",
+  "examples/project.ts",
 ];
 
 type Kind = "784" | "28" | "10 classes" | 'layer "4"';

@@ -104,3 +104,21 @@ Deno.test("writeProjector refuses what TensorBoard could not show, before writin
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("embeddings that share one images array share one sprite file", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const images = [square(1), square(2)];
+    await writeProjector(dir, [
+      { name: "layer", vectors: new Float32Array(6), dim: 3, images },
+      { name: "layer PCA", vectors: new Float32Array(4), dim: 2, images },
+    ]);
+    const config = await Deno.readTextFile(`${dir}/projector_config.pbtxt`);
+    assert.equal(config.match(/image_path: "layer_sprite.png"/g)?.length, 2);
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.endsWith(".png")), [
+      "layer_sprite.png",
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -77,23 +77,28 @@ Deno.test("t-SNE's perplexity search: each row's conditional distribution has th
 });
 
 Deno.test("t-SNE's gradient equals central finite differences of its KL divergence", () => {
-  const n = 7, dims = 2;
+  const n = 7;
   const x = X.slice(0, n * F.dim);
   const { P } = tsneAffinities(x, F.dim, 3);
-  const Y = Float64Array.from({ length: n * dims }, (_, i) => Math.sin(1.7 * i + 0.3) * 2);
-  // (with early exaggeration the step uses the same formula with P scaled, as scikit-learn; that
-  // is not the derivative of a KL, so only the plain objective is checked)
-  for (const exaggeration of [1]) {
-    const { grad } = tsneKlGradient(P, Y, dims, exaggeration);
-    const h = 1e-6;
-    for (let k = 0; k < n * dims; k++) {
-      const yp = Y.slice(), ym = Y.slice();
-      yp[k] += h;
-      ym[k] -= h;
-      const fd =
-        (tsneKlGradient(P, yp, dims, exaggeration).kl - tsneKlGradient(P, ym, dims, exaggeration).kl) /
-        (2 * h);
-      assert.ok(Math.abs(fd - grad[k]) < 1e-6 + 1e-5 * Math.abs(fd), `coordinate ${k}: ${grad[k]} vs ${fd}`);
+  for (const dims of [2, 3]) {
+    const Y = Float64Array.from({ length: n * dims }, (_, i) => Math.sin(1.7 * i + 0.3) * 2);
+    // (with early exaggeration the step uses the same formula with P scaled, as scikit-learn; that
+    // is not the derivative of a KL, so only the plain objective is checked)
+    for (const exaggeration of [1]) {
+      const { grad } = tsneKlGradient(P, Y, dims, exaggeration);
+      const h = 1e-6;
+      for (let k = 0; k < n * dims; k++) {
+        const yp = Y.slice(), ym = Y.slice();
+        yp[k] += h;
+        ym[k] -= h;
+        const fd =
+          (tsneKlGradient(P, yp, dims, exaggeration).kl - tsneKlGradient(P, ym, dims, exaggeration).kl) /
+          (2 * h);
+        assert.ok(
+          Math.abs(fd - grad[k]) < 1e-6 + 1e-5 * Math.abs(fd),
+          `coordinate ${k}: ${grad[k]} vs ${fd}`,
+        );
+      }
     }
   }
 });

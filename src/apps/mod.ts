@@ -96,3 +96,12 @@ export {
   trainAutoencoder,
   traversalCodes,
 } from "./autoencoder.ts";
+export {
+  defaultLayer,
+  projectApp,
+  type ProjectAppOptions,
+  type ProjectAppResult,
+  type ProjectInputs,
+  type ProjectionRow,
+  separationTable,
+} from "./project.ts";

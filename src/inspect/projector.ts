@@ -304,8 +304,11 @@ export function tsneAffinities(
 /**
  * The KL divergence KL(P‖Q) = Σ_{i≠j} p_ij ln(p_ij / q_ij) of a t-SNE layout Y (N × dims) and its
  * gradient dKL/dY = 4 Σ_j (p_ij − q_ij)(y_i − y_j) / (1 + ‖y_i − y_j‖²), with Student-t
- * similarities q_ij ∝ (1 + ‖y_i − y_j‖²)⁻¹ (one degree of freedom, as scikit-learn for 2 and 3
- * dimensions: dof = max(dims − 1, 1)). `exaggeration` multiplies P (early exaggeration).
+ * similarities q_ij ∝ (1 + ‖y_i − y_j‖²/ν)^−(ν+1)/2 with ν = max(dims − 1, 1) degrees of freedom
+ * as scikit-learn (ν = 1 in 2-D). In 3-D (ν = 2) the gradient is the exact one,
+ * 2(ν+1)/ν · Σ_j (p_ij − q_ij)(y_i − y_j)/(1 + ‖y_i − y_j‖²/ν), where scikit-learn's exact method
+ * puts the Student-t kernel itself in place of the last factor. `exaggeration` multiplies P
+ * (early exaggeration).
  *
  * @example
  * ```ts
@@ -328,21 +331,52 @@ export function tsneKlGradient(
   const grad = new Float64Array(n * dims);
   const attract = new Float64Array(n * dims), repel = new Float64Array(n * dims);
   let Z = 0, plogp = 0, plogw = 0;
-  for (let i = 0; i < n; i++) {
+  // two dimensions (one degree of freedom), the usual case, in a tight loop: row i's sums in
+  // locals, each pair visited once
+  for (let i = 0; dims === 2 && i < n; i++) {
+    const xi = Y[2 * i], yi = Y[2 * i + 1], row = i * n;
+    let ax = 0, ay = 0, rx = 0, ry = 0;
+    for (let j = i + 1; j < n; j++) {
+      const ex = xi - Y[2 * j], ey = yi - Y[2 * j + 1];
+      const w = 1 / (1 + ex * ex + ey * ey);
+      Z += 2 * w;
+      const p = exaggeration * P[row + j];
+      if (computeKl) {
+        plogp += 2 * p * Math.log(Math.max(p, MACHINE_EPSILON));
+        plogw += 2 * p * Math.log(w);
+      }
+      const pw = p * w, ww = w * w;
+      ax += pw * ex;
+      ay += pw * ey;
+      rx += ww * ex;
+      ry += ww * ey;
+      attract[2 * j] -= pw * ex;
+      attract[2 * j + 1] -= pw * ey;
+      repel[2 * j] -= ww * ex;
+      repel[2 * j + 1] -= ww * ey;
+    }
+    attract[2 * i] += ax;
+    attract[2 * i + 1] += ay;
+    repel[2 * i] += rx;
+    repel[2 * i + 1] += ry;
+  }
+  for (let i = 0; dims !== 2 && i < n; i++) {
     for (let j = i + 1; j < n; j++) {
       let d2 = 0;
       for (let c = 0; c < dims; c++) {
         const e = Y[i * dims + c] - Y[j * dims + c];
         d2 += e * e;
       }
-      const w = dof === 1 ? 1 / (1 + d2) : (1 + d2 / dof) ** -expo;
+      const u = 1 / (1 + d2 / dof), w = dof === 1 ? u : u ** expo;
       Z += 2 * w;
       const p = exaggeration * P[i * n + j];
       if (computeKl) {
         plogp += 2 * p * Math.log(Math.max(p, MACHINE_EPSILON));
         plogw += 2 * p * Math.log(w);
       }
-      const pw = p * w, ww = w * w;
+      // dw/d‖e‖² = −(dof+1)/(2·dof) · w·u: the exact gradient for any dof (scikit-learn's exact
+      // method uses w·w here, which is the gradient only for dof = 1, i.e. 2-D)
+      const pw = p * u, ww = w * u;
       for (let c = 0; c < dims; c++) {
         const e = Y[i * dims + c] - Y[j * dims + c];
         attract[i * dims + c] += pw * e;

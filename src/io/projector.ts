@@ -102,9 +102,22 @@ export function spriteImage(images: Image[]): Image {
   return { width: W, height: H, data };
 }
 
+/**
+ * Each embedding's sprite file: `<name>_sprite.png`, or the first one's when embeddings share the
+ * same images array (one sprite for a layer and its projections).
+ */
+function spriteNames(embeddings: ProjectorEmbedding[]): (string | undefined)[] {
+  return embeddings.map((e) => {
+    if (!e.images?.length) return undefined;
+    const first = embeddings.find((o) => o.images === e.images)!;
+    return `${slug(first.name)}_sprite.png`;
+  });
+}
+
 /** The `projector_config.pbtxt` text for embeddings whose files are named as `writeProjector` names them. */
 export function projectorConfig(embeddings: ProjectorEmbedding[]): string {
-  return embeddings.map((e) => {
+  const sprites = spriteNames(embeddings);
+  return embeddings.map((e, k) => {
     const s = slug(e.name);
     const lines = [
       "embeddings {",
@@ -115,7 +128,7 @@ export function projectorConfig(embeddings: ProjectorEmbedding[]): string {
     if (e.images?.length) {
       lines.push(
         "  sprite {",
-        `    image_path: ${quote(`${s}_sprite.png`)}`,
+        `    image_path: ${quote(sprites[k]!)}`,
         `    single_image_dim: ${e.images[0].width}`,
         `    single_image_dim: ${e.images[0].height}`,
         "  }",
@@ -129,7 +142,8 @@ export function projectorConfig(embeddings: ProjectorEmbedding[]): string {
 /**
  * Writes TensorBoard's projector files for some embeddings into `dir` (a run's folder, next to
  * its event files): `projector_config.pbtxt` and, per embedding, `<name>_tensors.tsv`,
- * `<name>_metadata.tsv` (if metadata) and `<name>_sprite.png` (if images). Everything is
+ * `<name>_metadata.tsv` (if metadata) and `<name>_sprite.png` (if images; embeddings that share
+ * one images array share the first one's sprite). Everything is
  * checked before the first file is written; each file is written atomically. Returns the paths
  * written.
  *
@@ -166,7 +180,9 @@ export async function writeProjector(dir: string, embeddings: ProjectorEmbedding
       if (e.images.length !== n) {
         throw new Error(`projector: "${e.name}" has ${n} points but ${e.images.length} sprite images`);
       }
-      files.push([`${s}_sprite.png`, encodePng(spriteImage(e.images))]);
+      if (embeddings.find((o) => o.images === e.images) === e) {
+        files.push([`${s}_sprite.png`, encodePng(spriteImage(e.images))]);
+      }
     }
   }
   files.push(["projector_config.pbtxt", projectorConfig(embeddings)]);

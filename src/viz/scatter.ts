@@ -52,6 +52,17 @@ const darker = (hex: string) =>
   [1, 3, 5].map((i) => Math.round(parseInt(hex.slice(i, i + 2), 16) * 0.6).toString(16).padStart(2, "0"))
     .join("");
 
+/** About how wide a word is at 10 px (capitals and CJK characters are wider). */
+const wordWidth = (s: string) => {
+  let w = 0;
+  for (const ch of s) {
+    w += /[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]/.test(ch) ? 10 : /[A-Z0-9=@%#&mwMW]/.test(ch) ? 7.4 : 5.8;
+  }
+  return w;
+};
+/** A word of at most 20 characters ("…" after a longer one's first 19). */
+const shortWord = (s: string) => ([...s].length > 20 ? [...s].slice(0, 19).join("") + "…" : s);
+
 type Box = { x: number; y: number; w: number; h: number };
 const overlap = (a: Box, b: Box) => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
 
@@ -149,8 +160,9 @@ export function scatterPlot(points: ScatterPoint[], options: ScatterOptions): st
         box = { x: x - thumb / 2, y: y - thumb / 2, w: thumb, h: thumb };
       } else {
         if (!p.text) continue;
+        const word = shortWord(p.text);
         // right of the dot, or left of it where the right runs out of the plot
-        const w = textWidth(p.text) * 10 / 12;
+        const w = wordWidth(word);
         box = x + 3 + w <= M.left + pw
           ? { x: x + 3, y: y - 11, w, h: 12 }
           : { x: x - 3 - w, y: y - 11, w, h: 12 };
@@ -179,7 +191,11 @@ export function scatterPlot(points: ScatterPoint[], options: ScatterOptions): st
       !annotated.some((a) => overlap(a.box, g));
   });
   const outside = labels.length > 0 && !free;
-  const W = W0 + (outside ? Math.ceil(legendW + 12) : 0);
+  // at least as wide as the title
+  const W = Math.max(
+    W0 + (outside ? Math.ceil(legendW + 12) : 0),
+    Math.ceil(textWidth(options.title) * 15 / 12 + 32),
+  );
   const captionLines = options.caption ? wrap(options.caption, W - 32) : [];
   const sampleLine = kind && annotated.length < points.length
     ? wrap(S.scatterSample(annotated.length, points.length, kind), W - 32)
@@ -231,7 +247,7 @@ export function scatterPlot(points: ScatterPoint[], options: ScatterOptions): st
       parts.push(
         `<text x="${box.x.toFixed(1)}" y="${(box.y + 10).toFixed(1)}" fill="${
           darker(color(points[i].label))
-        }" stroke="white" stroke-width="2.5" paint-order="stroke">${esc(points[i].text!)}</text>`,
+        }" stroke="white" stroke-width="2.5" paint-order="stroke">${esc(shortWord(points[i].text!))}</text>`,
       );
     }
     parts.push(`</g>`);

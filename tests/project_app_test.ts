@@ -1,0 +1,148 @@
+/**
+ * `deno task project` and its library code: the default representation is the vector the last
+ * Linear reads (checked against a float64 forward), word embeddings are the embedding matrix's
+ * rows coloured by the class of the word alone, and the CLI writes pictures, table and
+ * TensorBoard files (or one line, exit 2, for a mistake).
+ */
+import assert from "node:assert/strict";
+import * as gb from "../mod.ts";
+import { runScript } from "./run_script.ts";
+
+/** The caption under a scatter plot, its lines joined (English lines with a space). */
+const notes = (svg: string) =>
+  [...svg.matchAll(/<text class="note"[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]).reduce(
+    (a, l) => a && /[\u4e00-\u9fff，。；）]$/.test(a) ? a + l : a ? `${a} ${l}` : l,
+    "",
+  );
+
+Deno.test("projectApp projects the vector the last Linear reads (float64 forward) and measures it", async () => {
+  gb.manualSeed(3);
+  const model = new gb.Sequential(new gb.Linear(4, 8), new gb.ReLU(), new gb.Linear(8, 3));
+  const profile = { modality: "tabular" as const, inputShape: [4], classes: ["a", "b", "c"] };
+  const n = 45, y = Int32Array.from({ length: n }, (_, i) => i % 3);
+  const x = Float32Array.from({ length: n * 4 }, (_, k) => {
+    const i = Math.floor(k / 4), f = k % 4;
+    return (f === y[i] ? 6 : 0) + 0.2 * Math.sin(7 * k);
+  });
+  const r = await gb.projectApp({ model, profile, x, y }, { methods: ["pca", "tsne"], n });
+  // the reference: ReLU(W₁x + b₁) in float64 from the model's own weights
+  const W = await (model.get("0") as gb.Linear).weight.toArray(),
+    b = await (model.get("0") as gb.Linear).bias!.toArray();
+  const want = new Float64Array(n * 8);
+  for (let i = 0; i < n; i++) {
+    for (let h = 0; h < 8; h++) {
+      let s = b[h];
+      for (let f = 0; f < 4; f++) s += W[h * 4 + f] * x[i * 4 + f];
+      want[i * 8 + h] = Math.max(0, s);
+    }
+  }
+  const got = r.embeddings[0].vectors;
+  assert.equal(r.source.dim, 8);
+  assert.equal(got.length, want.length);
+  got.forEach((v, k) => assert.ok(Math.abs(v - want[k]) < 1e-5, `value ${k}: ${v} vs ${want[k]}`));
+  // separated clusters: every measure says so
+  assert.equal(r.rows[0].knnFull, 1);
+  assert.ok(
+    r.rows.every((row) => row.knnProjected === 1 && row.trustworthiness > 0.9),
+    JSON.stringify(r.rows),
+  );
+  assert.deepEqual(r.files.map((f) => f.name), [
+    "pca_en.svg",
+    "pca_zh.svg",
+    "tsne_en.svg",
+    "tsne_zh.svg",
+    "separation.json",
+    "separation.md",
+  ]);
+  assert.deepEqual(r.embeddings.map((e) => [e.name, e.dim]), [
+    ["layer 2 (input)", 8],
+    ["layer 2 (input) PCA (glassbox)", 2],
+    ["layer 2 (input) t-SNE (glassbox)", 2],
+  ]);
+  assert.deepEqual(r.embeddings[0].metadata!.columns, ["label", "prediction"]);
+  const svg = r.files[1].data as string;
+  assert.ok(
+    svg.includes("按其真实标签着色") && svg.includes("第 2 层（Linear）输入处"),
+    "the Chinese caption says what is drawn",
+  );
+});
+
+Deno.test("projectApp --words: the embedding matrix's rows (not <pad>, <unk>), coloured by the class of the word alone", async () => {
+  gb.manualSeed(5);
+  const vocab = ["<pad>", "<unk>", ...Array.from({ length: 14 }, (_, i) => `w${i}`)];
+  const model = new gb.TextClassifier({ vocab: vocab.length, classes: 2, dModel: 8 });
+  const profile = model.profile(6, ["yes", "no"], vocab);
+  const r = await gb.projectApp({ model, profile, x: new Int32Array(0) }, {
+    what: "words",
+    methods: ["pca"],
+  });
+  const weight = await model.embed.weight.toArray();
+  assert.deepEqual(Array.from(r.embeddings[0].vectors), Array.from(weight.subarray(2 * 8)));
+  // the class of each word alone, from the model directly
+  const alone = new Int32Array(14 * 6);
+  for (let k = 0; k < 14; k++) alone[k * 6] = k + 2;
+  const logits = await model.eval().forward(gb.tensor(alone, [14, 6], { dtype: "int32" })).toArray();
+  const rows = r.embeddings[0].metadata!.rows;
+  for (let k = 0; k < 14; k++) {
+    assert.equal(rows[k][0], vocab[k + 2]);
+    assert.equal(rows[k][1], logits[k * 2] >= logits[k * 2 + 1] ? "yes" : "no");
+  }
+  assert.ok(
+    notes(r.files[0].data as string).includes("coloured by the class the model predicts for the word alone"),
+  );
+});
+
+Deno.test("deno task project writes pictures, the table and TensorBoard's files; a mistake is one line, exit 2", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    gb.manualSeed(1);
+    const model = gb.createModel("small-cam-cnn", { classes: 3, channels: 1 });
+    const profile = {
+      modality: "image" as const,
+      inputShape: [1, 8, 8],
+      classes: ["x", "y", "z"],
+      mean: [0.5],
+      std: [0.5],
+    };
+    await gb.saveModel(model, `${dir}/model.safetensors`, {}, { profile });
+    const n = 30, x = Float32Array.from({ length: n * 64 }, (_, k) => Math.sin(k * 0.37) * ((k >> 6) % 3));
+    const y = Int32Array.from({ length: n }, (_, i) => i % 3);
+    await Deno.writeFile(
+      `${dir}/data.safetensors`,
+      gb.encodeSafetensors([["x", { dtype: "F32", shape: [n, 1, 8, 8], data: x }], ["y", {
+        dtype: "I32",
+        shape: [n],
+        data: y,
+      }]]),
+    );
+    const ok = await runScript("examples/project.ts", [
+      "--checkpoint",
+      `${dir}/model.safetensors`,
+      "--data",
+      `${dir}/data.safetensors`,
+      "--method",
+      "pca",
+    ]);
+    assert.equal(ok.code, 0, ok.err);
+    const names = [...Deno.readDirSync(`${dir}/projector`)].map((e) => e.name).sort();
+    assert.deepEqual(names, ["pca_en.svg", "pca_zh.svg", "separation.json", "separation.md", "tensorboard"]);
+    const config = await Deno.readTextFile(`${dir}/projector/tensorboard/projector_config.pbtxt`);
+    assert.ok(config.includes("single_image_dim: 8"), config);
+    const meta = (await Deno.readTextFile(`${dir}/projector/tensorboard/layer_7_input_metadata.tsv`))
+      .trimEnd().split("\n");
+    assert.equal(meta.length, n + 1);
+    assert.equal(meta[0], "label\tprediction");
+
+    const bad = await runScript("examples/project.ts", [
+      "--checkpoint",
+      `${dir}/model.safetensors`,
+      "--method",
+      "lda",
+    ]);
+    assert.equal(bad.code, 2);
+    assert.equal(bad.err.trim().split("\n").length, 1, bad.err);
+    assert.match(bad.err, /--method takes pca, tsne, umap, got "lda"/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
