@@ -272,3 +272,22 @@ Deno.test("deno task autoencoder --kind vae --quick: a checkpoint that reloads t
   }
   await Deno.remove(out, { recursive: true });
 });
+
+Deno.test("deno task autoencoder: a mistake on the command line is one line, exit 2", async () => {
+  for (
+    const [args, message] of [[["--kind", "gan"], /--kind must be one of ae, vae; got "gan"/], [[
+      "--beta",
+      "-1",
+    ], /--beta must be at least 0, got -1/]] as const
+  ) {
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-read", "--allow-write", "--allow-env", "examples/autoencoder_mnist.ts", ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const err = new TextDecoder().decode(r.stderr).trim();
+    assert.equal(r.code, 2, err);
+    assert.equal(err.split("\n").length, 1, err);
+    assert.match(err, message);
+  }
+});

@@ -27,7 +27,7 @@ import { scope } from "../tensor/scope.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { attributionGrid, colorKey, heatmapImage, rgbImage } from "../viz/attribution.ts";
 import { imageTable } from "../viz/image_table.ts";
-import type { Language } from "../viz/strings.ts";
+import { type Language, methodName } from "../viz/strings.ts";
 import { scatterPlot } from "../viz/scatter.ts";
 import type { OutputFile } from "./explain.ts";
 import type { StepProgress } from "./train.ts";
@@ -392,6 +392,7 @@ interface AeStrings {
   anomalyCaption: (n: number, count: number) => string;
   anomalyLabel: (index: number, l: string) => string;
   decoded: string;
+  comma: string;
 }
 
 const AE_STRINGS: Record<Language, AeStrings> = {
@@ -429,6 +430,7 @@ const AE_STRINGS: Record<Language, AeStrings> = {
       `The ${n} of ${count} test images with the largest mean squared reconstruction error, with their error maps.`,
     anomalyLabel: (i, l) => `#${i}, label ${l}`,
     decoded: "decoded",
+    comma: ", ",
   },
   zh: {
     input: "输入",
@@ -457,6 +459,7 @@ const AE_STRINGS: Record<Language, AeStrings> = {
     anomalyCaption: (n, count) => `${count} 张测试图像中重建均方误差最大的 ${n} 张及其误差图。`,
     anomalyLabel: (i, l) => `#${i}，标签 ${l}`,
     decoded: "解码",
+    comma: "，",
   },
 };
 
@@ -703,7 +706,7 @@ export async function autoencoderPictures(
         title: t.reconTitle,
         caption: t.reconCaption,
         rowLabels: [t.input, t.reconstruction, t.error],
-        columnLabels: picks.map((k, i) => `${t.label(names(test.y[k]))}, ${t.mse(rec.errors[i])}`),
+        columnLabels: picks.map((k, i) => `${t.label(names(test.y[k]))}${t.comma}${t.mse(rec.errors[i])}`),
         key,
       },
     ),
@@ -818,7 +821,7 @@ export async function autoencoderPictures(
       units.map((j, u) => ({ name: t.unit(j), maps: igIdx.map((_, i) => unitMap(i, u)) })),
       h,
       w,
-      t.attributionTitle(ig.title(profile, { steps: options.igSteps })),
+      t.attributionTitle(methodName(ig.title(profile, { steps: options.igSteps }), options.lang ?? "en")),
       options.lang ?? "en",
       t.attributionKey,
     ),
@@ -836,7 +839,9 @@ export async function autoencoderPictures(
         title: t.anomalyTitle,
         caption: t.anomalyCaption(worst.length, n),
         rowLabels: [t.input, t.reconstruction, t.error],
-        columnLabels: worst.map((k) => `${t.anomalyLabel(k, names(test.y[k]))}, ${t.mse(ev.errors[k])}`),
+        columnLabels: worst.map((k) =>
+          `${t.anomalyLabel(k, names(test.y[k]))}${t.comma}${t.mse(ev.errors[k])}`
+        ),
         key,
       },
     ),
