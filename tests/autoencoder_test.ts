@@ -291,3 +291,11 @@ Deno.test("deno task autoencoder: a mistake on the command line is one line, exi
     assert.match(err, message);
   }
 });
+
+Deno.test("explainInputs refuses an autoencoder (its classes name the encoder's outputs), saying where to look", async () => {
+  const ae = new gb.ConvAutoencoder({ latent: 2, height: 8, width: 8, filters: 2 });
+  await assert.rejects(
+    () => gb.explainInputs(ae, gb.autoencoderProfile(ae), { x: new Float32Array(64), ids: [0] }),
+    /classes name the outputs of the module "encoder".*model\.get\("encoder"\)/,
+  );
+});
