@@ -202,6 +202,11 @@ export async function explainInputs(
   const x = tokens
     ? tensor(Int32Array.from(inputs.x), [N, ...profile.inputShape], { dtype: "int32" })
     : tensor(inputs.x, [N, ...profile.inputShape]);
+  if (profile.outputModule !== undefined) {
+    throw new Error(
+      `explain: the profile's classes name the outputs of the module "${profile.outputModule}" (e.g. an autoencoder's latent units), not the model's; explain them with an attribution method on model.get("${profile.outputModule}") (deno task autoencoder draws them)`,
+    );
+  }
   const restore = model.enterEval();
   try {
     const probabilities = (await scope(async () =>

@@ -79,6 +79,24 @@ export {
   type ReportResult,
 } from "./report.ts";
 export {
+  type Autoencoder,
+  type AutoencoderEpoch,
+  type AutoencoderEvaluation,
+  type AutoencoderHooks,
+  type AutoencoderPictures,
+  autoencoderPictures,
+  type AutoencoderPicturesOptions,
+  type AutoencoderTrainOptions,
+  type AutoencoderTrainResult,
+  decodeCodes,
+  evaluateAutoencoder,
+  latentCodes,
+  type ReconstructionRows,
+  reconstructionRows,
+  trainAutoencoder,
+  traversalCodes,
+} from "./autoencoder.ts";
+export {
   defaultLayer,
   projectApp,
   type ProjectAppOptions,

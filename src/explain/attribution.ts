@@ -93,24 +93,33 @@ export abstract class Attribution {
 
   /** @internal the number of outputs of the model for inputs like `x` (a forward pass on one example). */
   protected outputs(x: Tensor): number {
-    // remembered per model and example shape: a model's number of outputs does not change
-    const key = x.shape.slice(1).join("x");
-    let known = outputCounts.get(this.model);
-    if (!known) outputCounts.set(this.model, known = new Map());
-    let n = known.get(key);
-    if (n === undefined) {
-      n = scope(() => {
-        const out = noGrad(() => this.model.forward(slice(x, 0, 1)));
-        return out.ndim === 1 ? 1 : out.size;
-      });
-      known.set(key, n);
-    }
-    return n;
+    return this.outputShape(x).reduce((a, b) => a * b, 1);
   }
 
-  /** @internal resolves the targets for x's examples. */
+  /** @internal the shape of one example's output for inputs like `x` ([] for a [N] output). */
+  protected outputShape(x: Tensor): number[] {
+    // remembered per model and example shape: a model's output shape does not change
+    const key = x.shape.slice(1).join("x");
+    let known = outputShapes.get(this.model);
+    if (!known) outputShapes.set(this.model, known = new Map());
+    let s = known.get(key);
+    if (s === undefined) {
+      s = scope(() => noGrad(() => this.model.forward(slice(x, 0, 1))).shape.slice(1));
+      known.set(key, s);
+    }
+    return s;
+  }
+
+  /** @internal resolves the targets for x's examples (a flat index into an output of rank > 1). */
   protected targets(x: Tensor, target: Target | undefined): Promise<TargetTable> {
-    return resolveTarget(this.constructor.name, target, x.shape[0], this.outputs(x));
+    const shape = this.outputShape(x);
+    return resolveTarget(
+      this.constructor.name,
+      target,
+      x.shape[0],
+      shape.reduce((a, b) => a * b, 1),
+      shape,
+    );
   }
 
   /**
@@ -170,7 +179,7 @@ export abstract class Attribution {
   }
 }
 
-const outputCounts = new WeakMap<Module, Map<string, number>>();
+const outputShapes = new WeakMap<Module, Map<string, number[]>>();
 
 /** Repeats each example T times along the batch axis: [N, ...] → [N·T, ...] (each example's copies together). */
 export function repeatRows(x: Tensor, T: number): Tensor {

@@ -1,6 +1,6 @@
 /** Attribution: which inputs and internal units drove an output (Captum's API, on the GPU). */
 export { type AttributeOptions, Attribution, type Baseline } from "./attribution.ts";
-export { type Target, targetScores } from "./target.ts";
+export { outputIndex, type Target, targetScores } from "./target.ts";
 export { InputXGradient, Saliency, type SaliencyOptions } from "./gradient.ts";
 export {
   type AttributionWithDelta,

@@ -238,7 +238,8 @@ function isHistory(v: unknown): v is History {
   return typeof h === "object" && h !== null && finiteList(h.steps) && Array.isArray(h.epochs) &&
     h.epochs.every((e) =>
       typeof e === "object" && e !== null && typeof e.epoch === "number" && typeof e.trainLoss === "number" &&
-      typeof e.testLoss === "number" && typeof e.testAccuracy === "number"
+      typeof e.testLoss === "number" &&
+      (e.testAccuracy === undefined || typeof e.testAccuracy === "number")
     );
 }
 
@@ -289,7 +290,7 @@ export async function readRunDirectory(
   const history = await json("history");
   if (history !== undefined && !isHistory(history)) {
     throw new Error(
-      `${dir}/${RUN_FILES.history} is not a training history: it needs "steps" (numbers) and "epochs" (each with epoch, trainLoss, testLoss, testAccuracy)`,
+      `${dir}/${RUN_FILES.history} is not a training history: it needs "steps" (numbers) and "epochs" (each with epoch, trainLoss, testLoss and, for a classifier, testAccuracy)`,
     );
   }
   const metrics = await json("metrics");

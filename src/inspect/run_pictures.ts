@@ -75,7 +75,10 @@ export async function renderRunPictures(
         ? Math.round(history.steps.length / history.epochs.length)
         : history.steps.length);
     await svg("loss.svg", lossChart(history, spe));
-    if (history.epochs.length) await svg("accuracy.svg", accuracyChart(history));
+    // a model without classes (an autoencoder) has no accuracy to draw
+    if (history.epochs.some((e) => e.testAccuracy !== undefined)) {
+      await svg("accuracy.svg", accuracyChart(history));
+    }
   }
   const { model, sample } = options;
   if (model && sample) {

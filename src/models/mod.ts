@@ -46,3 +46,15 @@ export {
   type OnnxValueInfo,
 } from "./onnx.ts";
 export { ReadAllTokens, TextClassifier, type TextClassifierConfig } from "./text.ts";
+export {
+  type AutoencoderConfig,
+  autoencoderProfile,
+  bcePerExample,
+  ConvAutoencoder,
+  klDivergence,
+  reparameterise,
+  Unflatten,
+  VAE,
+  type VaeLoss,
+  vaeLoss,
+} from "./autoencoder.ts";

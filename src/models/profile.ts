@@ -36,6 +36,12 @@ export interface ExplanationProfile {
   representationLayer?: string;
   /** The attribution methods shown by default, by their names in the method registry. */
   methods?: string[];
+  /**
+   * The module path (as `model.get`) whose outputs `classes` names, when that is not the whole
+   * model: an autoencoder's "encoder", whose outputs are its latent units ("latent 0", …); the
+   * model's own output (a reconstruction) has no classes. Absent for a classifier.
+   */
+  outputModule?: string;
 }
 
 /** The metadata key a checkpoint keeps the profile under. */
@@ -107,6 +113,7 @@ export function validateProfile(p: unknown): ExplanationProfile {
     "camLayer",
     "representationLayer",
     "methods",
+    "outputModule",
   ]);
   for (const k of Object.keys(o)) if (!known.has(k)) throw new Error(`profile: unknown field "${k}"`);
   if (!MODALITIES.includes(o.modality as Modality)) {
@@ -168,6 +175,12 @@ export function validateProfile(p: unknown): ExplanationProfile {
     out.representationLayer = o.representationLayer;
   }
   if (o.methods !== undefined) out.methods = [...strings("methods", o.methods)];
+  if (o.outputModule !== undefined) {
+    if (typeof o.outputModule !== "string" || o.outputModule === "") {
+      throw new Error(`profile: outputModule must be a module path, got ${JSON.stringify(o.outputModule)}`);
+    }
+    out.outputModule = o.outputModule;
+  }
   return out;
 }
 

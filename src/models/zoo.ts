@@ -18,6 +18,7 @@ import {
 import { buildSequential } from "./sequential_spec.ts";
 import { TextClassifier, type TextClassifierConfig } from "./text.ts";
 import { smallResNet } from "./resnet.ts";
+import { type AutoencoderConfig, ConvAutoencoder, VAE } from "./autoencoder.ts";
 
 /**
  * The seed CNN for 28×28 grey images: conv(32, 3×3) → ReLU → max-pool 2 → conv(64, 3×3) →
@@ -170,5 +171,15 @@ export const ZOO: readonly Architecture[] = [
     build: (c) => buildSequential(JSON.parse(String(c.layers ?? "[]"))),
     description:
       "a Sequential of standard layers described in its configuration (e.g. a structurally pruned model)",
+  },
+  {
+    name: "conv-autoencoder",
+    build: (c) => new ConvAutoencoder(c as AutoencoderConfig),
+    description: "a convolutional autoencoder: encoder to a few latent units, upsampling decoder",
+  },
+  {
+    name: "vae",
+    build: (c) => new VAE(c as AutoencoderConfig),
+    description: "a convolutional variational autoencoder (posterior mean and log-variance heads)",
   },
 ];

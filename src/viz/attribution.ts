@@ -129,7 +129,8 @@ export interface InputRow {
 /**
  * The comparison grid as SVG: one row per input (the input in grey, its caption), one column
  * per method; every map is scaled to its own 99th percentile of |value|, and the key under the
- * grid says what the colours mean.
+ * grid says what the colours mean (`signedKey` replaces its words for signed maps when the
+ * output explained is not a class score).
  *
  * @example
  * ```ts
@@ -157,6 +158,7 @@ export function attributionGrid(
   w: number,
   title = "Attributions",
   lang: Language = "en",
+  signedKey?: string,
 ): string {
   const t = strings(lang);
   const cell = Math.max(56, Math.min(112, 4 * Math.max(h, w))),
@@ -271,7 +273,7 @@ export function attributionGrid(
       }" text-anchor="middle">0</text><text x="${kx + kw}" y="${ky + 26}" text-anchor="end">+</text>`,
     );
     parts.push(
-      `<text x="${kx + kw + 10}" y="${ky + 10}">${esc(t.signedKey)}</text>`,
+      `<text x="${kx + kw + 10}" y="${ky + 10}">${esc(signedKey ?? t.signedKey)}</text>`,
     );
     kx += 0;
   }

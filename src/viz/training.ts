@@ -161,7 +161,8 @@ export interface History {
     epoch: number;
     trainLoss: number;
     testLoss: number;
-    testAccuracy: number;
+    /** Absent for a model without classes (an autoencoder). */
+    testAccuracy?: number;
     trainAccuracy?: number;
   }[];
 }
@@ -205,7 +206,9 @@ export function accuracyChart(h: History, lang: Language = "en"): string {
   return lineChart(
     [{
       name: t.testAccuracy,
-      points: h.epochs.map((e) => [e.epoch, 100 * e.testAccuracy] as [number, number]),
+      points: h.epochs.filter((e) => e.testAccuracy !== undefined).map((e) =>
+        [e.epoch, 100 * e.testAccuracy!] as [number, number]
+      ),
       color: "#59a14f",
     }],
     { title: t.accuracyTitle, xLabel: t.epochAxis, yLabel: t.accuracyAxis, integerX: true, lang },
