@@ -55,11 +55,15 @@ Deno.test("projectApp projects the vector the last Linear reads (float64 forward
     "separation.md",
   ]);
   assert.deepEqual(r.embeddings.map((e) => [e.name, e.dim]), [
-    ["layer 2 (input)", 8],
-    ["layer 2 (input) PCA (glassbox)", 2],
-    ["layer 2 (input) t-SNE (glassbox)", 2],
+    ["examples entering layer 2 (Linear)", 8],
+    ["examples entering layer 2 (Linear) PCA (glassbox)", 2],
+    ["examples entering layer 2 (Linear) t-SNE (glassbox)", 2],
   ]);
   assert.deepEqual(r.embeddings[0].metadata!.columns, ["label", "prediction"]);
+  assert.ok(
+    (r.files[0].data as string).includes("PCA of the examples entering layer 2 (Linear) (8 numbers each)"),
+    "the English title says which layer's input is drawn",
+  );
   const svg = r.files[1].data as string;
   assert.ok(
     svg.includes("按其真实标签着色") && svg.includes("第 2 层（Linear）输入处"),
@@ -128,7 +132,7 @@ Deno.test("deno task project writes pictures, the table and TensorBoard's files;
     assert.deepEqual(names, ["pca_en.svg", "pca_zh.svg", "separation.json", "separation.md", "tensorboard"]);
     const config = await Deno.readTextFile(`${dir}/projector/tensorboard/projector_config.pbtxt`);
     assert.ok(config.includes("single_image_dim: 8"), config);
-    const meta = (await Deno.readTextFile(`${dir}/projector/tensorboard/layer_7_input_metadata.tsv`))
+    const meta = (await Deno.readTextFile(`${dir}/projector/tensorboard/examples_entering_layer_7_Linear_metadata.tsv`))
       .trimEnd().split("\n");
     assert.equal(meta.length, n + 1);
     assert.equal(meta[0], "label\tprediction");

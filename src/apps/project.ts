@@ -222,9 +222,9 @@ const WORDS: Record<Language, {
     examples: (at, dim) =>
       !at.path
         ? `the model's outputs (${dim} numbers each)`
-        : `the examples ${at.input ? "as layer" : "at the output of layer"} ${at.path} (${at.kind})${
-          at.input ? " receives them" : ""
-        } (${dim} numbers each)`,
+        : `the examples ${
+          at.input ? "entering" : "leaving"
+        } layer ${at.path} (${at.kind}) (${dim} numbers each)`,
     words: (dim) => `the model's word embeddings (${dim} numbers each)`,
     pc: (k, share) => `principal component ${k} (${fmt(share)} of the variance)`,
     firstTwo:
@@ -322,14 +322,17 @@ export async function projectApp(
       ? { path: options.layer, input: false }
       : defaultLayer(model, profile);
     log(
-      `representations of ${n} examples at ${
-        layer.input ? `the input of ${layer.path}` : layer.path || "the output"
+      `representations of ${n} examples ${
+        layer.path ? `${layer.input ? "entering" : "leaving"} layer ${layer.path}` : "at the model's output"
       }`,
     );
     if (layer.input) ({ vectors, dim } = await moduleInputs(model, x, shape, layer.path));
     else ({ vectors, dim } = await representations(model, { data: x, shape }, { layer: layer.path }));
-    layerName = layer.input ? `${layer.path} (input)` : layer.path || "output";
     at = { ...layer, kind: layer.path ? model.get(layer.path).constructor.name : "" };
+    // said as a stranger reads it: "entering layer 9 (Linear)", not "9 (input)"
+    layerName = layer.path
+      ? `${layer.input ? "entering" : "leaving"} layer ${layer.path} (${at.kind})`
+      : "at the model's output";
     const pred = await predictions(model, x, shape);
     labels = inputs.y ? inputs.y.slice(0, n) : pred;
     if (profile.modality === "image") {
@@ -415,7 +418,7 @@ export async function projectApp(
     data: JSON.stringify({ source: { layer: layerName, n, dim, what }, rows }, null, 2) + "\n",
   });
   files.push({ name: "separation.md", data: separationTable(rows, description, n) });
-  const tag = what === "words" ? "word embeddings" : `layer ${layerName}`;
+  const tag = what === "words" ? "word embeddings" : `examples ${layerName}`;
   const embeddings: ProjectorEmbedding[] = [
     { name: tag, vectors, dim, metadata, ...(images ? { images } : {}) },
     ...projections.map(([m, p]) => ({
