@@ -139,6 +139,14 @@ Deno.test("trustworthiness equals scikit-learn's on the same points; kNN accurac
   assert.equal(knnAccuracy(emb, 2, F.labels), F.tsne[0].knn_projected);
 });
 
+Deno.test("kNN accuracy breaks a tied vote towards the smallest label, as scikit-learn's KNeighborsClassifier", () => {
+  // leave-one-out with k = 2 on a line; every point's two neighbours disagree, so every vote is a tie.
+  // scikit-learn 1.9.1 (KNeighborsClassifier(n_neighbors=2) fitted on the other four) predicts
+  // 0, 1, 0, 0, 1: accuracy 0. Ties broken towards the larger label would score 2/5.
+  const x = [0, 1, 2.1, 5, 6.2], y = [1, 0, 1, 2, 0];
+  assert.equal(knnAccuracy(x, 1, y, 2), 0);
+});
+
 Deno.test("separation: a perfectly separated set scores 1, a random projection scores lower", () => {
   // planted: 3 tight clusters far apart in 10-D, projected by keeping 2 of the coordinates that carry them
   const n = 90, dim = 10, labels = Array.from({ length: n }, (_, i) => i % 3);
