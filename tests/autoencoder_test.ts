@@ -59,6 +59,24 @@ Deno.test("VAE loss and KL equal their float64 closed forms, per example", async
   assert.ok(kl.every((v) => v >= 0));
 });
 
+Deno.test("VAE.loss decodes z = μ + σ ε drawn from the generator it is given, not μ", async () => {
+  gb.manualSeed(3);
+  const vae = new gb.VAE({ latent: 3, height: 8, width: 8, filters: 2 });
+  vae.eval(); // loss samples whatever the mode, as training does
+  const N = 2, x = gb.tensor(numbers(N * 64, 9).map((v) => (v + 1) / 2), [N, 1, 8, 8]);
+  const got = await vae.loss(x, new gb.Generator(11)).loss.item();
+  // the same draw by hand: ε from a fresh Generator(11), z = μ + e^(½ logvar) ε
+  const { mu, logvar } = vae.encode(x);
+  const m = await mu.toArray(), lv = await logvar.toArray();
+  const g = new gb.Generator(11);
+  const z = Float32Array.from(m, (v, i) => v + Math.exp(0.5 * lv[i]) * g.normal());
+  const want = gb.vaeLoss(vae.decoderLogits(gb.tensor(z, [N, 3])), x, mu, logvar);
+  const atMu = gb.vaeLoss(vae.decoderLogits(mu), x, mu, logvar);
+  const w = await want.loss.item(), wMu = await atMu.loss.item();
+  close(got, w, 1e-5 * w, "loss with the sampled z");
+  assert.ok(Math.abs(wMu - w) > 10 * 1e-5 * w, `decoding μ (${wMu}) must differ from the sample (${w})`);
+});
+
 Deno.test("reparameterise: z = μ + e^(½ logvar) ε, ∂z/∂μ = 1 and ∂z/∂logvar = ½ σ ε (closed form)", async () => {
   const N = 2, L = 3;
   const muV = numbers(N * L, 5), lvV = numbers(N * L, 6);
