@@ -56,3 +56,19 @@ Deno.test("scatterPlot refuses a non-finite point or a label that is not a class
     /point 1's label/,
   );
 });
+
+Deno.test("scatterPlot's legend gives each class its dots' colour when some classes are absent", () => {
+  // classes 1 and 3 of four: the legend's first entry is "b" in the colour of label 1's dots
+  const pts = Array.from({ length: 20 }, (_, i) => ({ x: i, y: (i * 7) % 5, label: i % 2 ? 3 : 1 }));
+  const svg = scatterPlot(pts, { title: "t", classNames: ["a", "b", "c", "d"] });
+  const fillOf = (label: number) => {
+    const i = pts.findIndex((p) => p.label === label);
+    return [...svg.matchAll(/<circle cx="[-\d.]+" cy="[-\d.]+" r="([\d.]+)" fill="([^"]+)"/g)]
+      .filter((m) => m[1] !== "4.5")[i][2];
+  };
+  const legend = [...svg.matchAll(/r="4.5" fill="([^"]+)"\/>\s*<text[^>]*>([^<]+)<\/text>/g)].map((
+    m,
+  ) => [m[2], m[1]]);
+  assert.deepEqual(legend, [["b", fillOf(1)], ["d", fillOf(3)]]);
+  assert.notEqual(fillOf(1), fillOf(3));
+});
