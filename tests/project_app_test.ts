@@ -60,6 +60,20 @@ Deno.test("projectApp projects the vector the last Linear reads (float64 forward
     ["examples entering layer 2 (Linear) t-SNE (glassbox)", 2],
   ]);
   assert.deepEqual(r.embeddings[0].metadata!.columns, ["label", "prediction"]);
+  // coloured and labelled by the true label (the untrained model's predictions differ from it)
+  const out = await model.forward(gb.tensor(x, [n, 4])).toArray();
+  const pred = Array.from({ length: n }, (_, i) => {
+    const row = Array.from(out.subarray(i * 3, i * 3 + 3));
+    return row.indexOf(Math.max(...row));
+  });
+  assert.ok(pred.some((p, i) => p !== y[i]), "the test needs predictions that differ from the labels");
+  assert.deepEqual(
+    r.embeddings[0].metadata!.rows,
+    Array.from({ length: n }, (_, i) => [profile.classes[y[i]], profile.classes[pred[i]]]),
+  );
+  const dotFills = [...(r.files[0].data as string).matchAll(/<circle [^>]*r="([\d.]+)" fill="([^"]+)"/g)]
+    .filter((m) => m[1] !== "4.5").map((m) => m[2]);
+  assert.deepEqual(dotFills, Array.from(y, (k) => gb.SERIES[k]));
   assert.ok(
     (r.files[0].data as string).includes("PCA of the examples entering layer 2 (Linear) (8 numbers each)"),
     "the English title says which layer's input is drawn",
@@ -132,8 +146,9 @@ Deno.test("deno task project writes pictures, the table and TensorBoard's files;
     assert.deepEqual(names, ["pca_en.svg", "pca_zh.svg", "separation.json", "separation.md", "tensorboard"]);
     const config = await Deno.readTextFile(`${dir}/projector/tensorboard/projector_config.pbtxt`);
     assert.ok(config.includes("single_image_dim: 8"), config);
-    const meta = (await Deno.readTextFile(`${dir}/projector/tensorboard/examples_entering_layer_7_Linear_metadata.tsv`))
-      .trimEnd().split("\n");
+    const meta =
+      (await Deno.readTextFile(`${dir}/projector/tensorboard/examples_entering_layer_7_Linear_metadata.tsv`))
+        .trimEnd().split("\n");
     assert.equal(meta.length, n + 1);
     assert.equal(meta[0], "label\tprediction");
 

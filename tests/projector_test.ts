@@ -137,6 +137,9 @@ Deno.test("trustworthiness equals scikit-learn's on the same points; kNN accurac
   }
   assert.equal(knnAccuracy(X, F.dim, F.labels), F.knn_full);
   assert.equal(knnAccuracy(emb, 2, F.labels), F.tsne[0].knn_projected);
+  // separation puts each measure in its place: the full space's kNN from the vectors, not the picture
+  const sep = separation(X, F.dim, emb, 2, F.labels, 5);
+  assert.deepEqual([sep.knnFull, sep.knnProjected], [F.knn_full, F.tsne[0].knn_projected]);
 });
 
 Deno.test("kNN accuracy breaks a tied vote towards the smallest label, as scikit-learn's KNeighborsClassifier", () => {
