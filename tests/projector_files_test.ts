@@ -14,7 +14,8 @@ Deno.test("writeProjector writes the config, a tensor TSV a point a line, metada
   const dir = await Deno.makeTempDir();
   try {
     const n = 7, dim = 3;
-    const vectors = Float32Array.from({ length: n * dim }, (_, i) => i / 4 - 1.5);
+    // thirds: every float32 digit must survive the TSV (TensorBoard reads them as they are written)
+    const vectors = Float32Array.from({ length: n * dim }, (_, i) => (i - 10) / 3);
     await writeProjector(dir, [
       {
         name: "conv penultimate (4)",
