@@ -165,3 +165,23 @@ Deno.test("deno task project writes pictures, the table and TensorBoard's files;
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("projectApp's thumbnails (pictures and sprite) are each point's own image", async () => {
+  gb.manualSeed(4);
+  const model = new gb.Sequential(new gb.Flatten(), new gb.Linear(16, 4), new gb.ReLU(), new gb.Linear(4, 2));
+  const profile = { modality: "image" as const, inputShape: [1, 4, 4], classes: ["a", "b"] };
+  const n = 12;
+  // example i: every pixel i/20 plus a ramp, so each image differs (values in [0, 1])
+  const x = Float32Array.from({ length: n * 16 }, (_, k) => Math.floor(k / 16) / 20 + (k % 16) / 100);
+  const r = await gb.projectApp({ model, profile, x }, { methods: ["pca"], n });
+  const images = r.embeddings[0].images!;
+  assert.equal(images.length, n);
+  images.forEach((img, i) => {
+    const grey = Array.from({ length: 16 }, (_, p) => img.data[4 * p]);
+    assert.deepEqual(
+      grey,
+      Array.from({ length: 16 }, (_, p) => Math.round(255 * x[i * 16 + p])),
+      `image ${i}`,
+    );
+  });
+});
