@@ -270,6 +270,18 @@ Deno.test("deno task autoencoder --kind vae --quick: a checkpoint that reloads t
     again.errors[anomalies[0].index] >= Math.max(...again.errors) - 1e-7,
     "anomalies are the worst first",
   );
+  // the traversals' σ is the standard deviation (not the variance) of each unit's μ on the test images
+  const mu = await gb.noGrad(() => (model as gb.VAE).encode(gb.tensor(test.x, [256, 1, 28, 28])).mu)
+    .toArray();
+  const svg = await Deno.readTextFile(`${out}/pictures/traversals.svg`);
+  for (let j = 0; j < 2; j++) {
+    let m = 0, v = 0;
+    for (let i = 0; i < 256; i++) m += mu[i * 2 + j] / 256;
+    for (let i = 0; i < 256; i++) v += (mu[i * 2 + j] - m) ** 2 / 256;
+    const shown = new RegExp(`latent ${j} \\(σ ([\\d.e+-]+)\\)`).exec(svg);
+    assert.ok(shown, `traversal row of latent ${j}`);
+    close(Number(shown[1]), Math.sqrt(v), 0.051 * Math.sqrt(v), `σ of latent ${j} (2 significant digits)`);
+  }
   // a planted anomaly: test image 0 inverted, among the first n
   const x = new Float32Array((n + 1) * P);
   x.set(split.images.subarray(0, n * P));
