@@ -185,3 +185,18 @@ Deno.test("projectApp's thumbnails (pictures and sprite) are each point's own im
     );
   });
 });
+
+Deno.test("projectApp uses the documented defaults from 91 points up: t-SNE perplexity 30, UMAP 15 neighbours", async () => {
+  gb.manualSeed(6);
+  const model = new gb.Sequential(new gb.Linear(4, 8), new gb.ReLU(), new gb.Linear(8, 2));
+  const profile = { modality: "tabular" as const, inputShape: [4], classes: ["a", "b"] };
+  const n = 100;
+  const x = Float32Array.from({ length: n * 4 }, (_, k) => Math.sin(3 * k) + (Math.floor(k / 4) % 2) * 2);
+  const r = await gb.projectApp({ model, profile, x }, { methods: ["tsne", "umap"], n });
+  const v = r.embeddings[0].vectors;
+  const tsne = await gb.project(v, 8, { method: "tsne", dims: 2, perplexity: 30 });
+  const umap = await gb.project(v, 8, { method: "umap", dims: 2, nNeighbors: 15 });
+  assert.deepEqual(Array.from(r.embeddings[1].vectors), Array.from(tsne.coords), "t-SNE, perplexity 30");
+  assert.deepEqual(Array.from(r.embeddings[2].vectors), Array.from(umap.coords), "UMAP, 15 neighbours");
+  assert.equal(r.rows[0].kl, tsne.info.kl);
+});
