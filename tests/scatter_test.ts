@@ -72,3 +72,16 @@ Deno.test("scatterPlot's legend gives each class its dots' colour when some clas
   assert.deepEqual(legend, [["b", fillOf(1)], ["d", fillOf(3)]]);
   assert.notEqual(fillOf(1), fillOf(3));
 });
+
+Deno.test("scatterPlot's Chinese caption never starts a line with closing punctuation", () => {
+  const pts = Array.from({ length: 10 }, (_, i) => ({ x: i, y: i % 3, label: i % 2 }));
+  let breaks = 0;
+  for (let k = 40; k < 80; k++) {
+    const caption = "点".repeat(k) + "；" + "近".repeat(30) + "。" + "可".repeat(20) + "，完";
+    const svg = scatterPlot(pts, { title: "t", caption, classNames: ["甲", "乙"], lang: "zh" });
+    const lines = [...svg.matchAll(/<text class="note"[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]);
+    breaks += lines.length;
+    for (const l of lines) assert.ok(!/^[，。；：、）]/.test(l), `a line starts with punctuation: ${l}`);
+  }
+  assert.ok(breaks > 80, "the captions wrapped");
+});

@@ -66,7 +66,13 @@ const shortWord = (s: string) => ([...s].length > 20 ? [...s].slice(0, 19).join(
 type Box = { x: number; y: number; w: number; h: number };
 const overlap = (a: Box, b: Box) => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
 
-/** Splits a text into lines of at most `w` pixels (at 12 px), at spaces, or anywhere for CJK text. */
+/** Closing punctuation that must not begin a line (Chinese line breaking): it stays on the line before. */
+const NO_LINE_START = /^[，。；：、）」』！？》]$/;
+
+/**
+ * Splits a text into lines of at most `w` pixels (at 12 px), at spaces, or anywhere for CJK text
+ * except before closing punctuation (which may overhang by one character).
+ */
 function wrap(text: string, w: number): string[] {
   const out: string[] = [];
   let line = "";
@@ -75,7 +81,7 @@ function wrap(text: string, w: number): string[] {
       /[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]|[^\s\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]+\s*|\s+/g,
     ) ?? []
   ) {
-    if (line && textWidth(line + token.trimEnd()) > w) {
+    if (line && textWidth(line + token.trimEnd()) > w && !NO_LINE_START.test(token)) {
       out.push(line.trimEnd());
       line = token.trimStart();
     } else line += token;
