@@ -144,6 +144,10 @@ async function main(): Promise<void> {
       r.seconds.toFixed(0)
     } s in all; wrote ${out}/${gb.RUN_FILES.checkpoint}, history.json, metrics.json`,
   );
+  // a minute or more of work on the full test set: say so before it starts
+  console.log(
+    `drawing the pictures: codes and reconstruction errors of ${test.y.length} test images, traversals, interpolation, Integrated Gradients…`,
+  );
   const per = train.sampleShape.reduce((a, b) => a * b, 1);
   const sample = gb.tensor(test.x.subarray(0, per), [1, ...train.sampleShape]);
   const pics = await gb.renderRunPictures(out, { model, sample });

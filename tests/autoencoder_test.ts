@@ -224,6 +224,7 @@ Deno.test("deno task autoencoder --kind vae --quick: a checkpoint that reloads t
   }).output();
   const text = new TextDecoder().decode(r.stdout) + new TextDecoder().decode(r.stderr);
   assert.equal(r.code, 0, text);
+  assert.match(text, /drawing the pictures: codes and reconstruction errors of 256 test images/);
   for (
     const f of [
       "reconstructions.svg",
