@@ -200,3 +200,20 @@ Deno.test("projectApp uses the documented defaults from 91 points up: t-SNE perp
   assert.deepEqual(Array.from(r.embeddings[2].vectors), Array.from(umap.coords), "UMAP, 15 neighbours");
   assert.equal(r.rows[0].kl, tsne.info.kl);
 });
+
+Deno.test("projectApp on an autoencoder: points named by their labels' numbers, not the latent units its profile names; no prediction", async () => {
+  gb.manualSeed(7);
+  const model = new gb.ConvAutoencoder({ latent: 3, height: 8, width: 8, filters: 2 });
+  const profile = gb.autoencoderProfile(model);
+  const n = 20, y = Int32Array.from({ length: n }, (_, i) => i % 5);
+  const x = Float32Array.from({ length: n * 64 }, (_, k) => ((k * 37) % 101) / 100);
+  const r = await gb.projectApp({ model, profile, x, y }, { methods: ["pca"], n });
+  const svg = r.files[0].data as string;
+  for (let k = 0; k < 5; k++) assert.ok(svg.includes(`>${k}</text>`), `legend entry ${k}`);
+  assert.ok(!svg.includes("latent 0"), "the legend does not call digit 0 'latent 0'");
+  assert.deepEqual(r.embeddings[0].metadata, { columns: ["label"], rows: Array.from(y, (k) => [String(k)]) });
+  await assert.rejects(
+    () => gb.projectApp({ model, profile, x }, { methods: ["pca"], n }),
+    /give the examples' labels \(y\)/,
+  );
+});

@@ -283,7 +283,10 @@ export async function projectApp(
   let at = { path: "", input: false, kind: "" };
   let images: Image[] | undefined, texts: string[] | undefined;
   const metadata: { columns: string[]; rows: (string | number)[][] } = { columns: [], rows: [] };
-  const className = (k: number) => profile.classes[k] ?? String(k);
+  // an autoencoder's profile names its encoder's outputs ("latent 0", …), not classes: its points
+  // are coloured by the data's labels, named by their numbers, and it has no prediction
+  const noClasses = profile.outputModule !== undefined;
+  const className = (k: number) => noClasses ? String(k) : profile.classes[k] ?? String(k);
 
   if (what === "words") {
     if (profile.modality !== "tokens" || !profile.vocabulary) {
@@ -333,7 +336,12 @@ export async function projectApp(
     layerName = layer.path
       ? `${layer.input ? "entering" : "leaving"} layer ${layer.path} (${at.kind})`
       : "at the model's output";
-    const pred = await predictions(model, x, shape);
+    if (noClasses && !inputs.y) {
+      throw new Error(
+        `project: this model's output is not a class (its profile's classes name the outputs of "${profile.outputModule}"); give the examples' labels (y) to colour the points`,
+      );
+    }
+    const pred = noClasses ? new Int32Array(n) : await predictions(model, x, shape);
     labels = inputs.y ? inputs.y.slice(0, n) : pred;
     if (profile.modality === "image") {
       images = Array.from({ length: n }, (_, i) => thumbnail(x as Float32Array, i, profile));
@@ -341,10 +349,15 @@ export async function projectApp(
     if (profile.modality === "tokens" && inputs.texts) {
       texts = inputs.texts.slice(0, n).map((t) => t.split(/\s+/).slice(0, 3).join(" "));
     }
-    metadata.columns = inputs.y ? ["label", "prediction"] : ["prediction"];
+    metadata.columns = noClasses ? ["label"] : inputs.y ? ["label", "prediction"] : ["prediction"];
     metadata.rows = Array.from(
       { length: n },
-      (_, i) => inputs.y ? [className(labels[i]), className(pred[i])] : [className(pred[i])],
+      (_, i) =>
+        noClasses
+          ? [className(labels[i])]
+          : inputs.y
+          ? [className(labels[i]), className(pred[i])]
+          : [className(pred[i])],
     );
     if (profile.modality === "tokens" && inputs.texts) {
       metadata.columns.push("text");
@@ -353,6 +366,7 @@ export async function projectApp(
   }
   const n = vectors.length / dim;
   const lbl = Array.from(labels);
+  const labelNames = Array.from({ length: lbl.reduce((a, b) => Math.max(a, b), 0) + 1 }, (_, k) => String(k));
   const rows: ProjectionRow[] = [];
   const files: OutputFile[] = [];
   const projections: [ProjectionMethod, Projection][] = [];
@@ -403,7 +417,7 @@ export async function projectApp(
           title: W.title(METHOD_TITLE[method], whatText),
           caption: W.caption(row, whatText, what === "words" ? "alone" : inputs.y ? "label" : "prediction") +
             (dims === 3 ? W.firstTwo : ""),
-          classNames: profile.classes,
+          classNames: noClasses ? labelNames : profile.classes,
           lang,
           thumbnail: 20,
           maxAnnotations: 60,
