@@ -330,3 +330,25 @@ Deno.test("explainInputs refuses an autoencoder (its classes name the encoder's 
     /classes name the outputs of the module "encoder".*model\.get\("encoder"\)/,
   );
 });
+
+Deno.test("autoencoderPictures: the latent space's axes give each principal component its own share", async () => {
+  gb.manualSeed(8);
+  const model = new gb.ConvAutoencoder({ latent: 3, height: 8, width: 8, filters: 2 });
+  model.eval();
+  const profile = gb.autoencoderProfile(model);
+  const n = 24, y = Int32Array.from({ length: n }, (_, i) => i % 4);
+  const x = Float32Array.from({ length: n * 64 }, (_, k) => ((k * 37 + Math.floor(k / 64) * 11) % 101) / 100);
+  const test = { x, y, sampleShape: [1, 8, 8] };
+  const pics = await gb.autoencoderPictures(model, profile, test, { interpolationSteps: 3 });
+  const svg = pics.files.find((f) => f.name === "latent_space.svg")!.data as string;
+  const codes = await gb.latentCodes(model, test, n);
+  const p = await gb.project(Float32Array.from(codes), 3, { method: "pca", dims: 2 });
+  const [r1, r2] = p.info.explainedVarianceRatio!;
+  assert.ok(Math.abs(r1 - r2) > 0.02, `the shares must differ to tell the axes apart: ${r1}, ${r2}`);
+  for (const [k, r] of [[1, r1], [2, r2]] as const) {
+    assert.ok(
+      svg.includes(`principal component ${k} (${(100 * r).toFixed(0)}% of the variance)`),
+      `axis ${k}: ${(100 * r).toFixed(0)}%`,
+    );
+  }
+});
