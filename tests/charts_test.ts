@@ -195,3 +195,24 @@ Deno.test("attributionGrid: a long title (compress's Grad-CAM drift) fits the pi
   const x = Number(/<text x="([\d.]+)" y="22"/.exec(svg)![1]);
   assert.ok(Math.abs(x - W / 2) < 1e-9, "the title is centred");
 });
+
+Deno.test("a chart's long note wraps inside the chart's width, words kept in order", () => {
+  const note =
+    "Both near 0.5: D cannot tell real from generated. D(x) near 1 with D(G(z)) near 0: D is winning (if D also saturates, G's gradient vanishes: see alarms.txt).";
+  const svg = gb.lineChart([{ name: "a", points: [[0, 1], [1, 2]] }], {
+    title: "t",
+    xLabel: "x",
+    yLabel: "y",
+    notes: [note, "short"],
+  });
+  const W = Number(/<svg [^>]*width="([\d.]+)"/.exec(svg)![1]);
+  const lines = [...svg.matchAll(/<text class="note" x="([\d.]+)"[^>]*>([^<]*)<\/text>/g)];
+  assert.ok(lines.length >= 3, `the long note took ${lines.length - 1} line(s)`);
+  for (const [, x, t] of lines) assert.ok(Number(x) + gb.textWidth(t) <= W, `'${t}' runs past ${W} px`);
+  const text = lines.map((m) => m[2].replace(/&#39;|&apos;/g, "'"));
+  assert.equal(text.slice(0, -1).join(" "), note);
+  assert.equal(text.at(-1), "short");
+  const H = Number(/<svg [^>]*height="([\d.]+)"/.exec(svg)![1]);
+  const lastY = Number(/<text class="note" x="[\d.]+" y="([\d.]+)"[^>]*>short</.exec(svg)![1]);
+  assert.ok(lastY < H, "the last note line is inside the picture");
+});

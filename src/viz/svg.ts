@@ -91,6 +91,24 @@ export function textWidth(s: string): number {
   return w;
 }
 
+/** Splits a note into lines of at most `w` pixels (`textWidth`), at spaces, or anywhere in CJK text. */
+function wrapNote(text: string, w: number): string[] {
+  const out: string[] = [];
+  let line = "";
+  for (
+    const token of text.match(
+      /[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]|[^\s\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]+\s*|\s+/g,
+    ) ?? []
+  ) {
+    if (line && textWidth(line + token.trimEnd()) > w && !/^[，。；：、）」』！？》]$/.test(token)) {
+      out.push(line.trimEnd());
+      line = token.trimStart();
+    } else line += token;
+  }
+  if (line.trim() || out.length === 0) out.push(line.trimEnd());
+  return out;
+}
+
 /**
  * A frame: scales, axes and title; returns helpers to map data to pixels. `extraRight` widens the
  * chart by that many pixels right of the plot (room for a legend outside it); `notes` add lines
@@ -104,8 +122,10 @@ function frame(
   extraRight = 0,
 ) {
   const W0 = o.width ?? 720, H0 = o.height ?? 420;
-  const notes = o.notes ?? [];
-  const W = W0 + extraRight, H = H0 + 18 * notes.length + (notes.length ? 6 : 0);
+  const W = W0 + extraRight;
+  // each note wrapped to the chart's width (a long sentence ran off the right edge)
+  const notes = (o.notes ?? []).flatMap((t) => wrapNote(t, W - M.left - 8));
+  const H = H0 + 18 * notes.length + (notes.length ? 6 : 0);
   const pw = W0 - M.left - M.right, ph = H0 - M.top - M.bottom;
   let [y0, y1] = y;
   if (o.logY) {
