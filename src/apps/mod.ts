@@ -78,3 +78,19 @@ export {
   type ReportPicture,
   type ReportResult,
 } from "./report.ts";
+export {
+  fixedNoise,
+  GAN_FILES,
+  type GanEpochResult,
+  type GanHistory,
+  type GanHooks,
+  type GanOptions,
+  type GanPictureInputs,
+  ganPictures,
+  type GanResult,
+  type GanStepProgress,
+  generate,
+  samplesImage,
+  trainGan,
+  unitToTanhRange,
+} from "./gan.ts";

@@ -78,3 +78,4 @@ export {
   type MethodOptions,
   type MethodSpec,
 } from "./methods.ts";
+export { ablateChannels, type ChannelAblation } from "./channel_ablation.ts";

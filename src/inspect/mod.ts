@@ -56,3 +56,11 @@ export {
 } from "./attention.ts";
 export { attentionRollout } from "./rollout.ts";
 export { gradientThroughTime } from "./recurrent.ts";
+export {
+  DEFAULT_GAN_THRESHOLDS,
+  type GanStepPoint,
+  type GanThresholds,
+  meanPairwiseDistance,
+  modeCollapseAlarm,
+  vanishingDiscriminatorAlarm,
+} from "./alarms.ts";

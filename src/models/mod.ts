@@ -45,3 +45,11 @@ export {
   type OnnxValueInfo,
 } from "./onnx.ts";
 export { ReadAllTokens, TextClassifier, type TextClassifierConfig } from "./text.ts";
+export {
+  GanDiscriminator,
+  type GanDiscriminatorConfig,
+  ganDiscriminatorProfile,
+  GanGenerator,
+  type GanGeneratorConfig,
+  ganGeneratorProfile,
+} from "./gan.ts";

@@ -18,6 +18,12 @@ import {
 import { buildSequential } from "./sequential_spec.ts";
 import { TextClassifier, type TextClassifierConfig } from "./text.ts";
 import { smallResNet } from "./resnet.ts";
+import {
+  GanDiscriminator,
+  type GanDiscriminatorConfig,
+  GanGenerator,
+  type GanGeneratorConfig,
+} from "./gan.ts";
 
 /**
  * The seed CNN for 28×28 grey images: conv(32, 3×3) → ReLU → max-pool 2 → conv(64, 3×3) →
@@ -170,5 +176,15 @@ export const ZOO: readonly Architecture[] = [
     build: (c) => buildSequential(JSON.parse(String(c.layers ?? "[]"))),
     description:
       "a Sequential of standard layers described in its configuration (e.g. a structurally pruned model)",
+  },
+  {
+    name: "gan-generator",
+    build: (c) => new GanGenerator(c as GanGeneratorConfig),
+    description: "a GAN's generator: latent vector z → MLP with ReLU → tanh image in [−1, 1]",
+  },
+  {
+    name: "gan-discriminator",
+    build: (c) => new GanDiscriminator(c as GanDiscriminatorConfig),
+    description: "a GAN's discriminator: image → MLP with LeakyReLU → one logit (real vs generated)",
   },
 ];
