@@ -19,7 +19,7 @@ const HELP = `deno task gan [options]
   --seed N          seed for init, shuffling and noise (default 0)
   --out DIR         output directory (default out/gan)
   --track-every N   record gradient statistics every N steps (default 1; 0 turns tracking off)
-  --quick           smoke run: 2,000 training images, 1 epoch (unless --epochs), small networks
+  --quick           smoke run: 1,000 training images, 1 epoch (unless --epochs), small networks
   --help            this text
 
 Writes to the output directory: generator.safetensors, discriminator.safetensors,
@@ -58,20 +58,18 @@ async function main(): Promise<void> {
   console.log(`adapter: ${gb.adapterInfo().description}`);
   const split = await gb.loadMnist("train");
   const shape = [1, split.rows, split.cols], per = split.rows * split.cols;
-  const n = quick ? 2000 : split.labels.length;
+  const n = quick ? 1000 : split.labels.length;
   const x = gb.unitToTanhRange(split.images.subarray(0, n * per));
   const out = values.out!;
   await Deno.mkdir(`${out}/pictures`, { recursive: true });
   gb.manualSeed(seed);
-  const G = gb.createModel("gan-generator", {
+  // both remember their architecture (registered as gan-generator, gan-discriminator) for loadModel
+  const G = new gb.GanGenerator({
     latent: values.latent!,
     hidden: quick ? [64, 128] : [256, 512],
     imageShape: shape,
-  }) as gb.GanGenerator;
-  const D = gb.createModel("gan-discriminator", {
-    imageShape: shape,
-    hidden: quick ? [128, 64] : [512, 256],
-  }) as gb.GanDiscriminator;
+  });
+  const D = new gb.GanDiscriminator({ imageShape: shape, hidden: quick ? [128, 64] : [512, 256] });
   const tty = Deno.stdout.isTerminal();
   const log = await gb.RunLog.create(out);
   const logs = {

@@ -28,6 +28,7 @@ import {
   ganGeneratorProfile,
 } from "../models/gan.ts";
 import { encodeModel } from "../models/persist.ts";
+import type { Module } from "../nn/module.ts";
 import { Adam } from "../optim/adam.ts";
 import { tensor } from "../tensor/create.ts";
 import { noGrad } from "../tensor/graph.ts";
@@ -102,10 +103,13 @@ export interface GanStepProgress {
 export interface GanEpochResult {
   /** The epoch, from 1. */
   epoch: number;
-  /** Mean losses and D outputs over the epoch. */
+  /** D's mean loss over the epoch. */
   lossD: number;
+  /** G's mean loss over the epoch. */
   lossG: number;
+  /** Mean D(x) over the epoch. */
   dReal: number;
+  /** Mean D(G(z)) over the epoch. */
   dFake: number;
   /** Mean pairwise distance of the fixed-noise samples over that of real images. */
   diversity: number;
@@ -158,6 +162,11 @@ export interface GanResult {
   /** Seconds the training took. */
   seconds: number;
 }
+
+/** What `trainGan` needs of a generator: a module from `latent` values to [C, H, W] images (e.g. a `GanGenerator`). */
+export type GeneratorNet = Module & Pick<GanGenerator, "latent" | "imageShape" | "lastHidden">;
+/** What `trainGan` needs of a discriminator: a module from [C, H, W] images to one logit (e.g. a `GanDiscriminator`). */
+export type DiscriminatorNet = Module & Pick<GanDiscriminator, "imageShape">;
 
 /** The seed the fixed noise is drawn with, for a run's seed. */
 const noiseSeed = (seed: number) => seed * 7919 + 17;
@@ -227,14 +236,14 @@ const mean = (v: ArrayLike<number>, from = 0, to = v.length) => {
  * import { GanDiscriminator, GanGenerator, trainGan } from "glassbox";
  * const shape = [1, 4, 4];
  * const G = new GanGenerator({ latent: 4, hidden: [8], imageShape: shape }), D = new GanDiscriminator({ imageShape: shape, hidden: [8] });
- * const x = Float32Array.from({ length: 32 * 16 }, (_, i) => (i % 2 ? 1 : -1));
+ * const x = Float32Array.from({ length: 32 * 16 }, (_, i) => ((i * 7) % 5 < 2 ? 1 : -1)); // varied images
  * const r = await trainGan(G, D, { x, sampleShape: shape }, { epochs: 1, batchSize: 8, trackEvery: 0, fixedSamples: 4 });
  * if (r.history.steps.lossD.length !== 4 || r.samplesPerEpoch[0].length !== 4 * 16) throw new Error("steps");
  * ```
  */
 export async function trainGan(
-  G: GanGenerator,
-  D: GanDiscriminator,
+  G: GeneratorNet,
+  D: DiscriminatorNet,
   data: { x: Float32Array; sampleShape: number[] },
   options: GanOptions = {},
   hooks: GanHooks = {},
@@ -467,7 +476,7 @@ export async function trainGan(
  * if (x.length !== 8 || x.some((v) => Math.abs(v) > 1)) throw new Error("tanh images");
  * ```
  */
-export async function generate(G: GanGenerator, z: Float32Array): Promise<Float32Array> {
+export async function generate(G: GeneratorNet, z: Float32Array): Promise<Float32Array> {
   const restore = G.enterEval();
   try {
     return await noGrad(() =>
@@ -493,9 +502,9 @@ function smooth(v: number[], w: number): [number, number][] {
 /** What `ganPictures` draws from. */
 export interface GanPictureInputs {
   /** The trained generator. */
-  G: GanGenerator;
+  G: GeneratorNet;
   /** The trained discriminator. */
-  D: GanDiscriminator;
+  D: DiscriminatorNet;
   /** The run's history. */
   history: GanHistory;
   /** The fixed-noise samples after each epoch. */

@@ -79,6 +79,7 @@ export {
   type ReportResult,
 } from "./report.ts";
 export {
+  type DiscriminatorNet,
   fixedNoise,
   GAN_FILES,
   type GanEpochResult,
@@ -90,6 +91,7 @@ export {
   type GanResult,
   type GanStepProgress,
   generate,
+  type GeneratorNet,
   samplesImage,
   trainGan,
   unitToTanhRange,

@@ -11,28 +11,35 @@ import { Flatten, LeakyReLU, ReLU, Tanh, Unflatten } from "../nn/activation.ts";
 import { Linear } from "../nn/linear.ts";
 import { Sequential } from "../nn/sequential.ts";
 import type { ExplanationProfile } from "./profile.ts";
+import { rememberSpec } from "./spec.ts";
 
 /** The generator's configuration (what its checkpoint records). */
 export interface GanGeneratorConfig {
   /** Length of the latent vector z (default 64). */
   latent?: number;
-  /** Widths of the hidden layers (default [256, 512]). */
-  hidden?: number[];
-  /** The image it draws, [C, H, W] (required). */
-  imageShape: number[];
+  /** Widths of the hidden layers (default [256, 512]; a checkpoint records them as "256,512"). */
+  hidden?: number[] | string;
+  /** The image it draws, [C, H, W] (required; a checkpoint records it as "1,28,28"). */
+  imageShape: number[] | string;
 }
 
 /** The discriminator's configuration (what its checkpoint records). */
 export interface GanDiscriminatorConfig {
-  /** The image it judges, [C, H, W] (required). */
-  imageShape: number[];
-  /** Widths of the hidden layers (default [512, 256]). */
-  hidden?: number[];
+  /** The image it judges, [C, H, W] (required; a checkpoint records it as "1,28,28"). */
+  imageShape: number[] | string;
+  /** Widths of the hidden layers (default [512, 256]; a checkpoint records them as "512,256"). */
+  hidden?: number[] | string;
   /** LeakyReLU's negative slope (default 0.2). */
   slope?: number;
 }
 
-function checkShape(who: string, s: unknown): number[] {
+/** A list as a configuration holds it: an array, or its values joined with commas (as a checkpoint records it). */
+function list(v: unknown): unknown {
+  return typeof v === "string" ? v.split(",").map((x) => (x.trim() === "" ? NaN : Number(x))) : v;
+}
+
+function checkShape(who: string, s0: unknown): number[] {
+  const s = list(s0);
   if (!Array.isArray(s) || s.length !== 3 || !s.every((d) => Number.isInteger(d) && d > 0)) {
     throw new Error(
       `${who}: imageShape must be [C, H, W] of positive whole numbers, got ${JSON.stringify(s)}`,
@@ -41,7 +48,8 @@ function checkShape(who: string, s: unknown): number[] {
   return s;
 }
 
-function checkWidths(who: string, h: unknown): number[] {
+function checkWidths(who: string, h0: unknown): number[] {
+  const h = list(h0);
   if (!Array.isArray(h) || h.length === 0 || !h.every((d) => Number.isInteger(d) && d > 0)) {
     throw new Error(
       `${who}: hidden must be a non-empty list of positive whole numbers, got ${JSON.stringify(h)}`,
@@ -70,6 +78,7 @@ export class GanGenerator extends Sequential {
   readonly imageShape: number[];
   /** The module path of the last hidden ReLU. */
   readonly lastHidden: string;
+  /** Builds the layers from `config` (bad widths or shapes are errors naming the field). */
   constructor(config: GanGeneratorConfig) {
     const latent = config.latent ?? 64;
     if (!(Number.isInteger(latent) && latent > 0)) {
@@ -88,6 +97,13 @@ export class GanGenerator extends Sequential {
     this.latent = latent;
     this.imageShape = [...shape];
     this.lastHidden = String(2 * hidden.length - 1);
+    // a GanGenerator is its registered architecture, so it saves without createModel (a subclass is not)
+    if (new.target === GanGenerator) {
+      rememberSpec(this, {
+        architecture: "gan-generator",
+        config: { latent, hidden: hidden.join(), imageShape: shape.join() },
+      });
+    }
   }
 }
 
@@ -106,6 +122,7 @@ export class GanGenerator extends Sequential {
 export class GanDiscriminator extends Sequential {
   /** The image judged, [C, H, W]. */
   readonly imageShape: number[];
+  /** Builds the layers from `config` (bad widths or shapes are errors naming the field). */
   constructor(config: GanDiscriminatorConfig) {
     const shape = checkShape("GanDiscriminator", config.imageShape);
     const hidden = checkWidths("GanDiscriminator", config.hidden ?? [512, 256]);
@@ -120,6 +137,12 @@ export class GanDiscriminator extends Sequential {
     layers.push(new Linear(inF, 1));
     super(...layers);
     this.imageShape = [...shape];
+    if (new.target === GanDiscriminator) {
+      rememberSpec(this, {
+        architecture: "gan-discriminator",
+        config: { imageShape: shape.join(), hidden: hidden.join(), slope },
+      });
+    }
   }
 }
 
@@ -136,7 +159,9 @@ export class GanDiscriminator extends Sequential {
  * if (p.inputShape[0] !== 4 || p.classes.length !== 4 || p.camLayer !== "1") throw new Error(JSON.stringify(p));
  * ```
  */
-export function ganGeneratorProfile(g: GanGenerator): ExplanationProfile {
+export function ganGeneratorProfile(
+  g: Pick<GanGenerator, "latent" | "imageShape" | "lastHidden">,
+): ExplanationProfile {
   const [C, H, W] = g.imageShape;
   const classes: string[] = [];
   for (let c = 0; c < C; c++) {
@@ -164,7 +189,7 @@ export function ganGeneratorProfile(g: GanGenerator): ExplanationProfile {
  * if (p.classes.join() !== "real" || p.baseline !== -1) throw new Error(JSON.stringify(p));
  * ```
  */
-export function ganDiscriminatorProfile(d: GanDiscriminator): ExplanationProfile {
+export function ganDiscriminatorProfile(d: Pick<GanDiscriminator, "imageShape">): ExplanationProfile {
   const C = d.imageShape[0];
   return {
     modality: "image",

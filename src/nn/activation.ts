@@ -77,12 +77,14 @@ export class Flatten extends Module {
  * ```
  */
 export class Unflatten extends Module {
+  /** Splits dimension `dim` (negative counts from the end) into `sizes`, whose product must be its length. */
   constructor(readonly dim: number, readonly sizes: readonly number[]) {
     super();
     if (!sizes.length || !sizes.every((s) => Number.isInteger(s) && s > 0)) {
       throw new Error(`Unflatten: sizes must be positive whole numbers, got [${sizes.join(", ")}]`);
     }
   }
+  /** x with dimension `dim` split into `sizes`. */
   forward(x: Tensor): Tensor {
     const d = this.dim < 0 ? this.dim + x.ndim : this.dim;
     const n = this.sizes.reduce((a, b) => a * b, 1);
