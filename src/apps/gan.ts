@@ -31,7 +31,7 @@ import { encodeModel } from "../models/persist.ts";
 import type { Module } from "../nn/module.ts";
 import { Adam } from "../optim/adam.ts";
 import { tensor } from "../tensor/create.ts";
-import { noGrad } from "../tensor/graph.ts";
+import { noGrad } from "../tensor/mod.ts";
 import { mul } from "../tensor/ops/elementwise.ts";
 import { binaryCrossEntropyWithLogits } from "../tensor/ops/loss.ts";
 import { concat } from "../tensor/ops/shape.ts";

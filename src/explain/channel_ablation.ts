@@ -7,7 +7,7 @@
  */
 import type { Module } from "../nn/module.ts";
 import { tensor } from "../tensor/create.ts";
-import { noGrad } from "../tensor/graph.ts";
+import { noGrad } from "../tensor/mod.ts";
 import { mul } from "../tensor/ops/elementwise.ts";
 import { scope } from "../tensor/scope.ts";
 import type { Tensor } from "../tensor/tensor.ts";
