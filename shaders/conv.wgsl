@@ -7,6 +7,10 @@
 //           (0 outside the image), with k = (c·KH + ky)·KW + kx and p = oy·OW + ox.
 //   col2im: DX[n][c][iy][ix] = sum over (ky, kx, oy, ox) that read (iy, ix) of DCOLS[n][k][p]
 //           (a gather, so no atomics: one invocation per input element).
+// A transposed convolution (ConvTranspose2d) uses the same two entries with the geometry of the
+// convolution it transposes: forward col2im(Wᵀ·x) (H, W its output size, OH, OW its input size;
+// output padding only makes H, W larger: col2im gathers the extra rows and columns like any other,
+// 0 where no window reaches), backward im2col(dY) (which reads only windows with oy < OH, ox < OW).
 // Bindings: 0 SRC (read), 1 DST (write), 2 uniform P (see struct).
 
 struct Params {

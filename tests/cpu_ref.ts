@@ -287,3 +287,84 @@ export function pool2d(
   }
   return { data: out, shape: [N, C, OH, OW] };
 }
+
+/**
+ * Transposed convolution written as a scatter (each input pixel adds weight·x into the window it
+ * spreads to): x [N, Cin, H, W], w [Cin, Cout, KH, KW], PyTorch's output size rule.
+ */
+export function convTranspose2d(
+  x: Arr,
+  w: Arr,
+  b: Arr | null,
+  stride: number,
+  pad: number,
+  outPad: number,
+  dil: number,
+): Arr {
+  const [N, C, H, W] = x.shape, [, O, KH, KW] = w.shape;
+  const OH = (H - 1) * stride - 2 * pad + dil * (KH - 1) + outPad + 1;
+  const OW = (W - 1) * stride - 2 * pad + dil * (KW - 1) + outPad + 1;
+  const out = new Float64Array(N * O * OH * OW);
+  for (let n = 0; n < N; n++) {
+    for (let o = 0; o < O; o++) {
+      for (let i = 0; i < OH * OW; i++) out[(n * O + o) * OH * OW + i] = b ? b.data[o] : 0;
+    }
+    for (let c = 0; c < C; c++) {
+      for (let iy = 0; iy < H; iy++) {
+        for (let ix = 0; ix < W; ix++) {
+          const v = x.data[((n * C + c) * H + iy) * W + ix];
+          for (let o = 0; o < O; o++) {
+            for (let ky = 0; ky < KH; ky++) {
+              const oy = iy * stride - pad + ky * dil;
+              if (oy < 0 || oy >= OH) continue;
+              for (let kx = 0; kx < KW; kx++) {
+                const ox = ix * stride - pad + kx * dil;
+                if (ox < 0 || ox >= OW) continue;
+                out[((n * O + o) * OH + oy) * OW + ox] += v * w.data[((c * O + o) * KH + ky) * KW + kx];
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  return { data: out, shape: [N, O, OH, OW] };
+}
+
+/**
+ * Resizing with PyTorch's formulas, in float64, pixel by pixel: nearest reads
+ * min(floor(dst·scale), n − 1); bilinear blends at max(0, (dst + 0.5)·scale − 0.5), or
+ * dst·(n − 1)/(out − 1) with alignCorners; scale = 1/factor when a factor is given, else n/out.
+ */
+export function resize2d(
+  x: Arr,
+  OH: number,
+  OW: number,
+  mode: "nearest" | "bilinear",
+  alignCorners = false,
+  factors?: [number, number],
+): Arr {
+  const [N, C, H, W] = x.shape;
+  const taps = (n: number, out: number, d: number, factor?: number): [number, number, number] => {
+    const scale = factor ? 1 / factor : n / out;
+    if (mode === "nearest") return [Math.min(Math.floor(d * scale), n - 1), 0, 0];
+    const src = alignCorners
+      ? (out > 1 ? (d * (n - 1)) / (out - 1) : 0)
+      : Math.max(0, (d + 0.5) * scale - 0.5);
+    const i0 = Math.min(Math.floor(src), n - 1);
+    return [i0, Math.min(i0 + 1, n - 1), Math.min(src - i0, 1)];
+  };
+  const out = new Float64Array(N * C * OH * OW);
+  for (let p = 0; p < N * C; p++) {
+    for (let oy = 0; oy < OH; oy++) {
+      const [y0, y1, ly] = taps(H, OH, oy, factors?.[0]);
+      for (let ox = 0; ox < OW; ox++) {
+        const [x0, x1, lx] = taps(W, OW, ox, factors?.[1]);
+        const at = (iy: number, ix: number) => x.data[(p * H + iy) * W + ix];
+        out[(p * OH + oy) * OW + ox] = (1 - ly) * ((1 - lx) * at(y0, x0) + lx * at(y0, x1)) +
+          ly * ((1 - lx) * at(y1, x0) + lx * at(y1, x1));
+      }
+    }
+  }
+  return { data: out, shape: [N, C, OH, OW] };
+}

@@ -111,8 +111,9 @@ function refuseUnlikeCaptum(named: [string, Module][]): void {
  * Captum's max-pool multiplier: with y = maxpool(x), y′ = maxpool(x′) and M = max(y, y′), each
  * window sends g·(M − y′) to the position of x's maximum and g·(y − M) to the position of x′'s,
  * and the input gradient is the sum divided by Δx (its own gradient where |Δx| < eps), so each
- * window passes back exactly g·(y − y′). Linear layers, convolutions and average pooling are
- * linear: their gradient already is their multiplier. Attributions sum to F(x) − F(x′) for
+ * window passes back exactly g·(y − y′). Linear layers, convolutions (transposed ones too),
+ * Upsample (nearest, bilinear) and average pooling are linear: their gradient already is their
+ * multiplier. Attributions sum to F(x) − F(x′) for
  * models built from these modules (up to the eps fallback). A Softmax/LogSoftmax module or a
  * MaxPool2d with overlapping windows is an error (Captum's numbers differ there: its softmax rule,
  * its max_unpool). Other nonlinear modules (GELU, LayerNorm, …) keep their plain gradient, as in

@@ -3,6 +3,8 @@
  * modules (DeepLift's rules, Guided Backpropagation, Deconvolution). A model loaded from ONNX
  * names its node modules by ONNX operator ("Relu", "MaxPool"); those nodes are the same
  * computations as glassbox's (PyTorch's) ReLU and MaxPool2d modules and get the same rules.
+ * Linear modules (Linear, Conv2d, ConvTranspose2d, Upsample, AvgPool2d, …) need no rule: their
+ * gradient already is DeepLift's multiplier, so no kind is listed for them.
  */
 import type { Module } from "../nn/module.ts";
 

@@ -69,6 +69,10 @@ export const KERNEL_SPECS: Readonly<Record<string, KernelSpec>> = {
     params: u("N", "C", "H", "W", "KH", "KW", "OH", "OW", "stride", "pad", "dil", "total", "sN", "sK", "sP"),
     workgroup: { im2col: 256, col2im: 256 },
   },
+  resize: {
+    params: u("H", "W", "OH", "OW", "total", "col_t", "row_r", "col_r", "linear"),
+    workgroup: { forward: 256, backward: 256 },
+  },
   pool: {
     params: u("N", "C", "H", "W", "KH", "KW", "OH", "OW", "SH", "SW", "PH", "PW", "total"),
     workgroup: { max_fwd: 256, max_bwd: 256, avg_fwd: 256, avg_bwd: 256 },

@@ -40,7 +40,8 @@ function macsOf(m: Module, input: Tensor, out: Tensor): number {
   if (!w) return 0;
   if (m.typeName === "Linear") return out.size * w.shape[1];
   if (m.typeName === "Conv2d") return out.size * w.shape[1] * w.shape[2] * w.shape[3];
-  void input;
+  // each input pixel spreads one weight per output channel and tap (weight [in, out, kH, kW])
+  if (m.typeName === "ConvTranspose2d") return input.size * w.shape[1] * w.shape[2] * w.shape[3];
   return 0;
 }
 

@@ -3,7 +3,7 @@
  * (structured pruning shrinks layers) is still an architecture of the registry: `saveModel`
  * records the description and `loadModel` rebuilds the model from the file alone.
  */
-import { AdaptiveAvgPool2d, AvgPool2d, Conv2d, MaxPool2d } from "../nn/conv.ts";
+import { AdaptiveAvgPool2d, AvgPool2d, Conv2d, ConvTranspose2d, MaxPool2d, Upsample } from "../nn/conv.ts";
 import { Flatten, GELU, ReLU, Sigmoid, Tanh } from "../nn/activation.ts";
 import { BatchNorm2d } from "../nn/batchnorm.ts";
 import { Dropout } from "../nn/dropout.ts";
@@ -23,6 +23,24 @@ export type LayerSpec =
     padding?: number;
     dilation?: number;
     bias: boolean;
+  }
+  | {
+    type: "ConvTranspose2d";
+    in: number;
+    out: number;
+    kernel: number;
+    stride?: number;
+    padding?: number;
+    outputPadding?: number;
+    dilation?: number;
+    bias: boolean;
+  }
+  | {
+    type: "Upsample";
+    size?: [number, number];
+    scaleFactor?: number | [number, number];
+    mode: "nearest" | "bilinear";
+    alignCorners?: boolean;
   }
   | { type: "Linear"; in: number; out: number; bias: boolean }
   | { type: "BatchNorm2d"; features: number; eps: number; momentum: number }
@@ -58,6 +76,29 @@ export function describeSequential(model: Sequential): LayerSpec[] {
         padding: o.padding,
         dilation: o.dilation,
         bias: m.bias !== null,
+      };
+    }
+    if (m instanceof ConvTranspose2d) {
+      const o = m.options;
+      return {
+        type: "ConvTranspose2d",
+        in: m.inChannels,
+        out: m.outChannels,
+        kernel: m.kernelSize,
+        stride: o.stride,
+        padding: o.padding,
+        outputPadding: o.outputPadding,
+        dilation: o.dilation,
+        bias: m.bias !== null,
+      };
+    }
+    if (m instanceof Upsample) {
+      return {
+        type: "Upsample",
+        size: m.size,
+        scaleFactor: m.scaleFactor,
+        mode: m.mode,
+        alignCorners: m.alignCorners,
       };
     }
     if (m instanceof Linear) {
@@ -100,6 +141,21 @@ export function buildSequential(layers: LayerSpec[]): Sequential {
           padding: l.padding,
           dilation: l.dilation,
           bias: l.bias,
+        });
+      case "ConvTranspose2d":
+        return new ConvTranspose2d(l.in, l.out, l.kernel, {
+          stride: l.stride,
+          padding: l.padding,
+          outputPadding: l.outputPadding,
+          dilation: l.dilation,
+          bias: l.bias,
+        });
+      case "Upsample":
+        return new Upsample({
+          size: l.size,
+          scaleFactor: l.scaleFactor,
+          mode: l.mode,
+          alignCorners: l.alignCorners,
         });
       case "Linear":
         return new Linear(l.in, l.out, { bias: l.bias });

@@ -4,7 +4,17 @@ export { Linear, type LinearOptions } from "./linear.ts";
 export { Flatten, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh } from "./activation.ts";
 export { Dropout } from "./dropout.ts";
 export { BatchNorm2d } from "./batchnorm.ts";
-export { AdaptiveAvgPool2d, AvgPool2d, Conv2d, type Conv2dLayerOptions, MaxPool2d } from "./conv.ts";
+export {
+  AdaptiveAvgPool2d,
+  AvgPool2d,
+  Conv2d,
+  type Conv2dLayerOptions,
+  ConvTranspose2d,
+  type ConvTranspose2dLayerOptions,
+  MaxPool2d,
+  Upsample,
+  type UpsampleOptions,
+} from "./conv.ts";
 export { Sequential } from "./sequential.ts";
 export { type Dataset, evaluate, type Evaluation, predict } from "./evaluate.ts";
 export { fit, type FitOptions, type StepOptimizer } from "./fit.ts";

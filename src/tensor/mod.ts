@@ -26,7 +26,15 @@ export { gather, where } from "./ops/select.ts";
 export { interpolate, type InterpolateOptions, resizeMatrix } from "./ops/resize.ts";
 export { linear, matmul } from "./ops/matmul.ts";
 export { logSoftmax, softmax } from "./ops/softmax.ts";
-export { avgPool2d, conv2d, type Conv2dOptions, maxPool2d, type Pool2dOptions } from "./ops/conv.ts";
+export {
+  avgPool2d,
+  conv2d,
+  type Conv2dOptions,
+  convTranspose2d,
+  type ConvTranspose2dOptions,
+  maxPool2d,
+  type Pool2dOptions,
+} from "./ops/conv.ts";
 export { binaryCrossEntropyWithLogits, crossEntropy, type CrossEntropyOptions, mse } from "./ops/loss.ts";
 export {
   attention,

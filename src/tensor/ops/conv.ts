@@ -5,18 +5,23 @@
  * (shaders/matmul.wgsl), with the bias fused into the matmul. Its backward pass is two more
  * matmuls: the filter gradient dY·colsᵀ (per image, then summed; the patches are gathered
  * again in transposed layout) and the input gradient col2im(Wᵀ·dY).
+ *
+ * A transposed convolution is that input gradient run forward: col2im(Wᵀ·x), with the geometry of
+ * the convolution it transposes (whose input is its output); its own backward is im2col(dY) into
+ * the same products as a convolution's forward pass and filter gradient.
  */
 import { placeholderBuffer } from "../../gpu/pool.ts";
 import { dispatch } from "../../gpu/queue.ts";
 import { record } from "../graph.ts";
 import { assertFloat, empty, own, type Tensor } from "../tensor.ts";
 import { mm } from "./matmul.ts";
+import { sumToShape } from "./reduce_raw.ts";
+import { launchBinary } from "../kernels.ts";
 import { concat, slice } from "./shape.ts";
 import { device } from "../../gpu/device.ts";
 
 /** Bytes one im2col patch matrix may take: a quarter of the largest storage binding, at most 128 MiB. */
 const COLS_BUDGET = () => Math.min(device().limits.maxStorageBufferBindingSize / 4, 128 << 20);
-import { sumToShape } from "./reduce_raw.ts";
 
 /** Options for `conv2d`. */
 export interface Conv2dOptions {
@@ -224,6 +229,190 @@ export function conv2d(
     return bias ? res : res.slice(0, 2);
   });
   return node;
+}
+
+/** Options for `convTranspose2d` (PyTorch's `conv_transpose2d`, groups 1). */
+export interface ConvTranspose2dOptions {
+  /** Step between the windows of the convolution this one transposes (default 1). */
+  stride?: number;
+  /** Rows and columns taken off each side of the output: dilation·(k − 1) − padding of zeros pad the input (default 0). */
+  padding?: number;
+  /** Extra rows and columns added on one side (bottom, right) of the output (default 0); smaller than stride or dilation. */
+  outputPadding?: number;
+  /** Spacing between kernel taps (default 1). */
+  dilation?: number;
+}
+
+/** One option that must be the same on both axes, as one number (a pair of equal numbers is accepted). */
+function scalarOption(op: string, what: string, v: number | readonly number[], min: number): number {
+  const [a, b] = pair(op, what, v, min);
+  if (a !== b) throw new Error(`${op}: a different ${what} per axis is not supported, got [${a}, ${b}]`);
+  return a;
+}
+
+/**
+ * The output size of a transposed convolution along one axis, PyTorch's rule:
+ * (n − 1)·stride − 2·padding + dilation·(k − 1) + outputPadding + 1.
+ */
+export function convTransposeOutSize(
+  n: number,
+  k: number,
+  stride: number,
+  pad: number,
+  dil: number,
+  outPad: number,
+): number {
+  return (n - 1) * stride - 2 * pad + dil * (k - 1) + outPad + 1;
+}
+
+/**
+ * Transposed convolution of x [N, Cin, H, W] with weight [Cin, Cout, KH, KW] (PyTorch's layout
+ * for `ConvTranspose2d`) and optional bias [Cout]: the gradient of `conv2d` with respect to its
+ * input, so a stride-2 layer doubles the size. Output [N, Cout, OH, OW] with
+ * OH = (H − 1)·stride − 2·padding + dilation·(KH − 1) + outputPadding + 1 (likewise OW).
+ *
+ * It runs as the convolution's backward pass does: Wᵀ·x per image (matmul.wgsl), then col2im
+ * (conv.wgsl, a gather); its input gradient is im2col(dY) then W·cols, its weight gradient
+ * x·colsᵀ summed over the batch.
+ *
+ * @example
+ * ```ts
+ * import { convTranspose2d, ones } from "glassbox";
+ * const y = convTranspose2d(ones([1, 1, 2, 2]), ones([1, 1, 3, 3]), null, { stride: 2, padding: 1, outputPadding: 1 });
+ * // (2 − 1)·2 − 2·1 + 1·(3 − 1) + 1 + 1 = 4
+ * if (y.shape.join() !== "1,1,4,4") throw new Error(`shape ${y.shape}`);
+ * // each input pixel spreads a 3×3 block of ones with step 2: the centre row and column overlap
+ * const want = [1, 2, 1, 1, 2, 4, 2, 2, 1, 2, 1, 1, 1, 2, 1, 1];
+ * if ((await y.toArray()).join() !== want.join()) throw new Error("convTranspose2d");
+ * ```
+ */
+export function convTranspose2d(
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | null = null,
+  options: ConvTranspose2dOptions = {},
+): Tensor {
+  const op = "convTranspose2d";
+  assertFloat(op, x);
+  assertFloat(op, weight);
+  if (x.ndim !== 4 || weight.ndim !== 4 || x.shape[1] !== weight.shape[0]) {
+    throw new Error(
+      `${op}: expected input [N, Cin, H, W] and weight [Cin, Cout, KH, KW] with matching Cin, got [${
+        x.shape.join(", ")
+      }] and [${weight.shape.join(", ")}]`,
+    );
+  }
+  const [N, Cin, H, W] = x.shape;
+  const [, Cout, KH, KW] = weight.shape;
+  if (bias) {
+    assertFloat(op, bias);
+    if (bias.ndim !== 1 || bias.shape[0] !== Cout) {
+      throw new Error(`${op}: bias [${bias.shape.join(", ")}] does not match ${Cout} output channels`);
+    }
+  }
+  const stride = scalarOption(op, "stride", options.stride ?? 1, 1);
+  const pad = scalarOption(op, "padding", options.padding ?? 0, 0);
+  const dil = scalarOption(op, "dilation", options.dilation ?? 1, 1);
+  const outPad = scalarOption(op, "outputPadding", options.outputPadding ?? 0, 0);
+  if (outPad >= stride && outPad >= dil) {
+    throw new Error(
+      `${op}: outputPadding ${outPad} must be smaller than either stride ${stride} or dilation ${dil}`,
+    );
+  }
+  const OH = convTransposeOutSize(H, KH, stride, pad, dil, outPad);
+  const OW = convTransposeOutSize(W, KW, stride, pad, dil, outPad);
+  if (OH <= 0 || OW <= 0) {
+    throw new Error(
+      `${op}: the output would be ${OH}×${OW} for input ${H}×${W}, kernel ${KH}×${KW}, stride ${stride}, padding ${pad}, dilation ${dil}, outputPadding ${outPad}`,
+    );
+  }
+  const K = Cout * KH * KW, P = H * W;
+  // chunk a batch whose products would not fit one binding (slice and concat carry the gradient)
+  const perImage = Math.max(K * Math.ceil(P / 4) * 4, P * Math.ceil(K / 4) * 4) * 4;
+  const fit = Math.max(1, Math.floor(COLS_BUDGET() / perImage));
+  if (N > fit) {
+    const parts: Tensor[] = [];
+    for (let s = 0; s < N; s += fit) {
+      parts.push(convTranspose2d(slice(x, s, Math.min(N, s + fit)), weight, bias, options));
+    }
+    return concat(parts, 0);
+  }
+  // the convolution this one transposes: its input is our output, its output our input
+  const g: Geometry = { N, C: Cout, H: OH, W: OW, KH, KW, OH: H, OW: W, stride, pad, dil };
+  // cols[n][K][P] = Wᵀ[K][Cin] · x[n][Cin][P], then col2im gathers the columns into the image
+  const cols = mm(
+    { t: weight, sb: 0, sk: K, sx: 1 },
+    { t: x, sb: Cin * P, sk: P, sx: 1 },
+    N,
+    K,
+    P,
+    Cin,
+  );
+  let y = empty([N, Cout, OH, OW]);
+  dispatch({
+    shader: "conv",
+    entry: "col2im",
+    buffers: [cols.buffer, y.buffer],
+    params: convParams(g, y.size, K * P, P, 1),
+    invocations: y.size,
+  });
+  cols.dispose();
+  if (bias) {
+    const b = bias._view([Cout, 1, 1]);
+    const yb = launchBinary(y, b, "a + b", y.shape);
+    b.dispose();
+    y.dispose();
+    y = yb;
+  }
+  return record(y, op, bias ? [x, weight, bias] : [x, weight], (dy) => {
+    const res: (Tensor | null)[] = [null, null, null];
+    if (weight.requiresGrad) {
+      // dW[Cin][K] = Σ_n x[n][Cin][P] · im2col(dY)[n][K][P]ᵀ, the patches gathered as [n][P][K]
+      const ldk = Math.ceil(K / 4) * 4;
+      const colsT = empty([N * P * ldk]);
+      im2col(dy, colsT, g, P * ldk, 1, ldk);
+      const per = mm(
+        { t: x, sb: Cin * P, sk: 1, sx: P },
+        { t: colsT, sb: P * ldk, sk: ldk, sx: 1 },
+        N,
+        Cin,
+        K,
+        P,
+      );
+      colsT.dispose();
+      const perV = per._view([N, Cin, K]);
+      per.dispose();
+      const s = sumToShape(perV, [1, Cin, K]);
+      res[1] = s._view(weight.shape);
+      if (s !== perV) s.dispose();
+      perV.dispose();
+    }
+    if (x.requiresGrad) {
+      // dx[n][Cin][P] = W[Cin][K] · im2col(dY)[n][K][P]: a convolution of dY
+      const ldp = Math.ceil(P / 4) * 4;
+      const dcols = empty([N * K * ldp]);
+      im2col(dy, dcols, g, K * ldp, ldp, 1);
+      const dx = mm(
+        { t: weight, sb: 0, sk: 1, sx: K },
+        { t: dcols, sb: K * ldp, sk: ldp, sx: 1 },
+        N,
+        Cin,
+        P,
+        K,
+      );
+      dcols.dispose();
+      res[0] = dx._view(x.shape);
+      dx.dispose();
+    }
+    if (bias?.requiresGrad) {
+      const dv = dy._view([N, Cout, OH * OW]);
+      const s = sumToShape(dv, [1, Cout, 1]);
+      res[2] = s._view([Cout]);
+      s.dispose();
+      dv.dispose();
+    }
+    return bias ? res : res.slice(0, 2);
+  }, [x, weight]);
 }
 
 /** Options for pooling: one number for both axes, or [height, width]. */
