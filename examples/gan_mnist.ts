@@ -1,6 +1,7 @@
 /**
- * `deno task gan`: trains a small GAN on MNIST (an MLP generator and discriminator: on lavapipe
- * they train in minutes, a convolutional pair would take an hour; see src/models/gan.ts). A thin
+ * `deno task gan`: trains a small GAN on MNIST (an MLP generator and discriminator by default: on
+ * lavapipe they train in minutes; `--arch dcgan` is the DCGAN-style pair with ConvTranspose2d,
+ * 4 to 8 times slower per step; see src/models/gan.ts). A thin
  * CLI around `trainGan` and `ganPictures` (src/apps/gan.ts).
  *
  * Writes to the output directory: generator.safetensors and discriminator.safetensors (after
@@ -16,6 +17,9 @@ const HELP = `deno task gan [options]
   --lr X            Adam learning rate of both networks (default 0.0002)
   --beta1 X         Adam's β1 (default 0.5)
   --latent N        length of the latent vector z (default 64)
+  --arch A          "mlp" (default: trains in minutes here) or "dcgan" (ConvTranspose2d generator,
+                    strided-conv discriminator: 4 to 8 times slower per step on lavapipe)
+  --channels N      dcgan: base channels (default 32; --quick 8)
   --seed N          seed for init, shuffling and noise (default 0)
   --out DIR         output directory (default out/gan)
   --track-every N   record gradient statistics every N steps (default 1; 0 turns tracking off)
@@ -37,6 +41,8 @@ const FLAGS = {
   lr: { type: "number", positive: true, default: 0.0002 },
   beta1: { type: "number", default: 0.5 },
   latent: { type: "int", min: 1, default: 64 },
+  arch: { type: "choice", choices: ["mlp", "dcgan"], default: "mlp" },
+  channels: { type: "int", min: 1 },
   seed: { type: "int", min: 0, default: 0 },
   out: { type: "string", default: "out/gan" },
   "track-every": { type: "int", min: 0, default: 1 },
@@ -64,12 +70,17 @@ async function main(): Promise<void> {
   await Deno.mkdir(`${out}/pictures`, { recursive: true });
   gb.manualSeed(seed);
   // both remember their architecture (registered as gan-generator, gan-discriminator) for loadModel
-  const G = new gb.GanGenerator({
-    latent: values.latent!,
-    hidden: quick ? [64, 128] : [256, 512],
-    imageShape: shape,
-  });
-  const D = new gb.GanDiscriminator({ imageShape: shape, hidden: quick ? [128, 64] : [512, 256] });
+  const kind = values.arch as gb.GanKind, channels = values.channels ?? (quick ? 8 : 32);
+  const G = kind === "mlp"
+    ? new gb.GanGenerator({
+      latent: values.latent!,
+      hidden: quick ? [64, 128] : [256, 512],
+      imageShape: shape,
+    })
+    : new gb.GanGenerator({ kind, latent: values.latent!, channels, imageShape: shape });
+  const D = kind === "mlp"
+    ? new gb.GanDiscriminator({ imageShape: shape, hidden: quick ? [128, 64] : [512, 256] })
+    : new gb.GanDiscriminator({ kind, imageShape: shape, channels });
   const tty = Deno.stdout.isTerminal();
   const log = await gb.RunLog.create(out);
   const logs = {

@@ -52,4 +52,5 @@ export {
   GanGenerator,
   type GanGeneratorConfig,
   ganGeneratorProfile,
+  type GanKind,
 } from "./gan.ts";

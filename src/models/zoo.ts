@@ -180,11 +180,13 @@ export const ZOO: readonly Architecture[] = [
   {
     name: "gan-generator",
     build: (c) => new GanGenerator(c as GanGeneratorConfig),
-    description: "a GAN's generator: latent vector z → MLP with ReLU → tanh image in [−1, 1]",
+    description:
+      "a GAN's generator: latent vector z → MLP, or DCGAN-style ConvTranspose2d, with ReLU → tanh image in [−1, 1]",
   },
   {
     name: "gan-discriminator",
     build: (c) => new GanDiscriminator(c as GanDiscriminatorConfig),
-    description: "a GAN's discriminator: image → MLP with LeakyReLU → one logit (real vs generated)",
+    description:
+      "a GAN's discriminator: image → MLP, or DCGAN-style strided Conv2d, with LeakyReLU → one logit (real vs generated)",
   },
 ];
