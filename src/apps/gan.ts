@@ -686,20 +686,21 @@ export async function ganPictures(p: GanPictureInputs): Promise<OutputFile[]> {
     }
     return cells;
   });
+  const word = ab.channelSize > 1 ? "channel" : "unit";
   const colLabels = Array.from(
     { length: Math.min(2, nA) },
-    (_, s) => [`z${s + 1}: sample`, "channel off", "removed"],
+    (_, s) => [`z${s + 1}: sample`, `${word} off`, "removed"],
   ).flat();
   files.push({
     name: "pictures/channel_ablation.svg",
     data: imageTable(rows, {
-      title: `Which generator units draw which strokes (layer ${G.lastHidden}, ${ab.channels} units)`,
-      rowLabels: top.map((c) => `unit ${c}: change ${ab.change[c].toFixed(2)}`),
+      title: `Which generator ${word}s draw which strokes (layer ${G.lastHidden}, ${ab.channels} ${word}s)`,
+      rowLabels: top.map((c) => `${word} ${c}: change ${ab.change[c].toFixed(2)}`),
       columnLabels: colLabels,
       notes: [
-        `Each row zeroes one unit of layer ${G.lastHidden} (the last hidden ReLU) with a forward hook: the sample, the sample without it, and the difference.`,
-        `Rows are the ${top.length} units whose removal changes the images most (mean L2 change over ${nA} fixed latent vectors).`,
-        "Difference: red is ink the unit adds (brighter with it), blue is ink it removes; full colour is a change of 1.",
+        `Each row zeroes one ${word} of layer ${G.lastHidden} (the last hidden ReLU) with a forward hook: the sample, the sample without it, and the difference.`,
+        `Rows are the ${top.length} ${word}s whose removal changes the images most (mean L2 change over ${nA} fixed latent vectors).`,
+        `Difference (sample − sample without it): red is ink the ${word} adds, blue ink it takes away; full colour is a change of 1 (of the range −1 to 1).`,
       ],
     }),
   });

@@ -16,6 +16,8 @@ import type { Tensor } from "../tensor/tensor.ts";
 export interface ChannelAblation {
   /** The layer's channels (dimension 1 of its output). */
   channels: number;
+  /** Values per channel in one sample's layer output: 1 for a dense layer's units, H·W for a conv layer's feature maps. */
+  channelSize: number;
   /** The inputs ablated. */
   samples: number;
   /** Values in one output. */
@@ -55,9 +57,10 @@ export async function ablateChannels(model: Module, layer: string, x: Tensor): P
         const base = await model.forward(x).toArray() as Float32Array;
         const P = base.length / N;
         // the layer's channel count, from one pass
-        let C = 0;
+        let C = 0, channelSize = 1;
         const probe = target.registerForwardHook((_m, _i, out) => {
           C = out.shape[1] ?? 0;
+          channelSize = out.shape.slice(2).reduce((a, b) => a * b, 1);
         });
         try {
           model.forward(x);
@@ -100,7 +103,7 @@ export async function ablateChannels(model: Module, layer: string, x: Tensor): P
           }
         }
         const order = Array.from({ length: C }, (_, c) => c).sort((a, b) => change[b] - change[a]);
-        return { channels: C, samples: N, outputSize: P, base, ablated, change, order };
+        return { channels: C, channelSize, samples: N, outputSize: P, base, ablated, change, order };
       })
     );
   } finally {
