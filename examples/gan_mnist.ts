@@ -83,6 +83,8 @@ async function main(): Promise<void> {
     : new gb.GanDiscriminator({ kind, imageShape: shape, channels });
   const tty = Deno.stdout.isTerminal();
   const log = await gb.RunLog.create(out);
+  // the trackers' records go to generator/ and discriminator/; the top level keeps the GAN's alarms
+  await Deno.remove(`${out}/${gb.RUN_FILES.tracker}`);
   const logs = {
     generator: await gb.RunLog.create(`${out}/${gb.GAN_FILES.generatorLog}`),
     discriminator: await gb.RunLog.create(`${out}/${gb.GAN_FILES.discriminatorLog}`),
@@ -159,9 +161,20 @@ async function main(): Promise<void> {
     for (const f of pics) await gb.writeTextAtomic(`${out}/${f.name}`, f.data as string);
     await log.flush();
   });
+  // each network's tracking pictures (gradient flow, norms, histograms, graph, summary) in its folder
+  const z = gb.tensor(gb.fixedNoise(1, G.latent, seed), [1, G.latent]);
+  const image = gb.tensor(x.subarray(0, per), [1, ...shape]);
+  const tracked = [
+    ...await gb.renderRunPictures(`${out}/${gb.GAN_FILES.generatorLog}`, { model: G, sample: z }),
+    ...await gb.renderRunPictures(`${out}/${gb.GAN_FILES.discriminatorLog}`, { model: D, sample: image }),
+  ];
+  z.dispose();
+  image.dispose();
   const nAlarms = r.alarms.length;
   console.log(
-    `${pics.length + r.samplesPerEpoch.length} pictures in ${out}/pictures; ${nAlarms} alarm${
+    `${
+      pics.length + r.samplesPerEpoch.length
+    } pictures in ${out}/pictures, ${tracked.length} in ${out}/generator/pictures and ${out}/discriminator/pictures; ${nAlarms} alarm${
       nAlarms === 1 ? "" : "s"
     } (${out}/alarms.txt, ${out}/generator/alarms.txt, ${out}/discriminator/alarms.txt)`,
   );

@@ -541,7 +541,9 @@ export async function ganPictures(p: GanPictureInputs): Promise<OutputFile[]> {
     rangeImage(v.subarray(i * per, i * per + H * W), H, W, -1, 1, pixel);
   const files: OutputFile[] = [];
   const nSteps = history.steps.lossD.length, win = Math.max(1, Math.min(50, Math.floor(nSteps / 10)));
-  const epochNote = `An epoch is ${p.stepsPerEpoch} steps; each line is a moving average over ${win} steps.`;
+  const epochNote = `An epoch is ${p.stepsPerEpoch} steps; ${
+    win > 1 ? `each line is a moving average over ${win} steps` : "each point is one step's value"
+  }.`;
   files.push({
     name: "pictures/gan_losses.svg",
     data: lineChart([
@@ -573,7 +575,7 @@ export async function ganPictures(p: GanPictureInputs): Promise<OutputFile[]> {
       xLabel: "step",
       yLabel: "mean sigmoid(D logit)",
       notes: [
-        "Both near 0.5: D cannot tell them apart. D(x) near 1 with D(G(z)) near 0: D wins and G's gradient may vanish.",
+        "Both near 0.5: D cannot tell real from generated. D(x) near 1 with D(G(z)) near 0: D is winning (if D also saturates, G's gradient vanishes: see alarms.txt).",
         epochNote,
       ],
     }),
