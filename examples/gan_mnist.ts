@@ -17,7 +17,7 @@ const HELP = `deno task gan [options]
   --lr X            Adam learning rate of both networks (default 0.0002)
   --beta1 X         Adam's β1 (default 0.5)
   --latent N        length of the latent vector z (default 64)
-  --arch A          "mlp" (default: trains in minutes here) or "dcgan" (ConvTranspose2d generator,
+  --arch A          "mlp" (default: the fast one here) or "dcgan" (ConvTranspose2d generator,
                     strided-conv discriminator: 4 to 8 times slower per step on lavapipe)
   --channels N      dcgan: base channels (default 32; --quick 8)
   --seed N          seed for init, shuffling and noise (default 0)
@@ -59,6 +59,10 @@ async function main(): Promise<void> {
   const beta1 = values.beta1!;
   if (!(beta1 >= 0 && beta1 < 1)) throw new gb.UsageError(`--beta1 must be in [0, 1), got ${beta1}`);
   const quick = values.quick;
+  const kind = values.arch as gb.GanKind, channels = values.channels ?? (quick ? 8 : 32);
+  if (kind === "mlp" && values.channels !== undefined) {
+    throw new gb.UsageError("--channels is for --arch dcgan (the MLP pair has layer widths, not channels)");
+  }
   const epochs = values.epochs ?? (quick ? 1 : 5);
   const seed = values.seed!;
   console.log(`adapter: ${gb.adapterInfo().description}`);
@@ -70,7 +74,6 @@ async function main(): Promise<void> {
   await Deno.mkdir(`${out}/pictures`, { recursive: true });
   gb.manualSeed(seed);
   // both remember their architecture (registered as gan-generator, gan-discriminator) for loadModel
-  const kind = values.arch as gb.GanKind, channels = values.channels ?? (quick ? 8 : 32);
   const G = kind === "mlp"
     ? new gb.GanGenerator({
       latent: values.latent!,

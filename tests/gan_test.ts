@@ -293,6 +293,12 @@ Deno.test("deno task gan --quick writes loadable checkpoints whose generator dra
     assert.equal(bad.code, 2);
     assert.equal(bad.err.trim().split("\n").length, 1, bad.err);
     assert.match(bad.err, /--beta1 must be in \[0, 1\)/);
+    const mlpChannels = await runScript("examples/gan_mnist.ts", ["--channels", "4"], [
+      "--no-prompt",
+      "--allow-read",
+    ]);
+    assert.equal(mlpChannels.code, 2);
+    assert.match(mlpChannels.err, /--channels is for --arch dcgan/);
   } finally {
     await Deno.remove(out, { recursive: true });
   }
