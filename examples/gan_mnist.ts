@@ -1,7 +1,7 @@
 /**
  * `deno task gan`: trains a small GAN on MNIST (an MLP generator and discriminator by default: on
  * lavapipe they train in minutes; `--arch dcgan` is the DCGAN-style pair with ConvTranspose2d,
- * 4 to 8 times slower per step; see src/models/gan.ts). A thin
+ * 2.5 to 6 times slower per step; see src/models/gan.ts). A thin
  * CLI around `trainGan` and `ganPictures` (src/apps/gan.ts).
  *
  * Writes to the output directory: generator.safetensors and discriminator.safetensors (after
@@ -18,7 +18,7 @@ const HELP = `deno task gan [options]
   --beta1 X         Adam's β1 (default 0.5)
   --latent N        length of the latent vector z (default 64)
   --arch A          "mlp" (default: the fast one here) or "dcgan" (ConvTranspose2d generator,
-                    strided-conv discriminator: 4 to 8 times slower per step on lavapipe)
+                    strided-conv discriminator: 2.5 to 6 times slower per step on lavapipe)
   --channels N      dcgan: base channels (default 32; --quick 8)
   --seed N          seed for init, shuffling and noise (default 0)
   --out DIR         output directory (default out/gan)

@@ -5,10 +5,10 @@
  * generator of a dense layer and two stride-2 ConvTranspose2d with BatchNorm and ReLU, a
  * discriminator of two stride-2 convolutions with LeakyReLU. Both kinds follow DCGAN's other
  * guidelines: ReLU in the generator, LeakyReLU(0.2) in the discriminator, tanh output, Adam(2e-4,
- * β1 0.5) in training (src/apps/gan.ts). Measured on lavapipe (no GPU, a shared 2-core machine),
- * one alternating D+G step at batch 64 takes 90–400 ms for the MLP pair and 4× to 8× that for
- * the DCGAN pair (16 or 32 base channels), so the MLP pair is the one that trains on MNIST in
- * minutes here. The discriminator has no BatchNorm (nor dropout) in either kind, so it computes
+ * β1 0.5) in training (src/apps/gan.ts). Measured on lavapipe (no GPU, a 2-core machine, nearly
+ * idle), one alternating D+G step at batch 64 takes 105–117 ms for the MLP pair and 277 ms (16
+ * base channels) or 651 ms (32) for the DCGAN pair, so the MLP pair is the one that trains on
+ * MNIST in minutes here. The discriminator has no BatchNorm (nor dropout) in either kind, so it computes
  * the same function in training and evaluation mode (the training loop relies on it).
  */
 import { Flatten, LeakyReLU, ReLU, Tanh, Unflatten } from "../nn/activation.ts";
