@@ -14,7 +14,9 @@ import { full, tensor } from "../create.ts";
 import { noGrad, record } from "../graph.ts";
 import { broadcastStrides, launchCopy, launchFill, launchWhere, stridesOf } from "../kernels.ts";
 import { errorFlags } from "../../gpu/errors.ts";
-import { add, broadcastShapes, mul } from "./elementwise.ts";
+import { LLVMPIPE_LOOP_STEPS } from "../../gpu/loops.ts";
+import { add, broadcastShapes, div, mul, sqrt, sub } from "./elementwise.ts";
+import { mean } from "./reduce.ts";
 import { matmul } from "./matmul.ts";
 import { where } from "./select.ts";
 import { transpose } from "./shape.ts";
@@ -57,6 +59,16 @@ export function layerNorm(
         }]`,
       );
     }
+  }
+  if (x.size > 0 && (3 * C + 16 > LLVMPIPE_LOOP_STEPS || R + 16 > LLVMPIPE_LOOP_STEPS)) {
+    // one invocation walks a row three times (forward, bwd_x) or a column of R rows (bwd_wb):
+    // past llvmpipe's loop budget (src/gpu/loops.ts), compose it from reductions instead
+    const axes = normalizedShape.map((_, i) => x.ndim - k + i);
+    const xc = sub(x, mean(x, axes, true));
+    let out = div(xc, sqrt(add(mean(mul(xc, xc), axes, true), eps)));
+    if (weight) out = mul(out, weight);
+    if (bias) out = add(out, bias);
+    return out;
   }
   const y = empty(x.shape);
   if (x.size === 0) return y;
