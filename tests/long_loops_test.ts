@@ -2,6 +2,7 @@
 // of 65,535 steps (src/gpu/loops.ts), against exact or float64 answers. Before the fix each of
 // these returned numbers computed from the first 65,535 steps only.
 import * as gb from "../mod.ts";
+import { ReluActivity } from "../src/inspect/relu_activity.ts";
 
 const N = 70000;
 const close = (got: number, want: number, tol: number, what: string) => {
@@ -170,5 +171,85 @@ Deno.test("layerNorm over 70,000 features, with weight and bias and their gradie
       want += d / Math.sqrt(d * d + 4e-5);
     }
     close((await arr(w2.grad!))[0], want, 1e-4, "dW[0] over 70,000 rows");
+  });
+});
+
+Deno.test("attention over 70,000 keys, and topk, gather and ReLU activity over 70,000", async () => {
+  await gb.scope(async () => {
+    // one query of head size 4 against 70,000 keys (the composed path: matmul, softmax, matmul)
+    const qv = values(4, 8), kv = values(N * 4, 9), vv = values(N * 4, 10);
+    const out = await arr(gb.scaledDotProductAttention(
+      gb.tensor(qv, [1, 1, 4]),
+      gb.tensor(kv, [1, N, 4]),
+      gb.tensor(vv, [1, N, 4]),
+    ));
+    const s = new Float64Array(N);
+    let m = -Infinity, z = 0;
+    for (let j = 0; j < N; j++) {
+      for (let c = 0; c < 4; c++) s[j] += qv[c] * kv[j * 4 + c] / 2;
+      m = Math.max(m, s[j]);
+    }
+    const want = [0, 0, 0, 0];
+    for (let j = 0; j < N; j++) {
+      const p = Math.exp(s[j] - m);
+      z += p;
+      for (let c = 0; c < 4; c++) want[c] += p * vv[j * 4 + c];
+    }
+    for (let c = 0; c < 4; c++) close(out[c], want[c] / z, 1e-4, `attention output ${c}`);
+
+    // topk over a row of 70,000: the best entries sit past 65,535
+    const row = values(N, 11);
+    row[69000] = 5;
+    row[65600] = 4;
+    const [tv, ti] = gb.topk(gb.tensor(row, [1, N]), 2);
+    const [v2, i2] = [await arr(tv), Array.from(await ti.toArray() as Int32Array)];
+    if (v2.join() !== "5,4" || i2.join() !== "69000,65600") throw new Error(`topk: ${v2} at ${i2}`);
+
+    // gather's backward loops over the gathered indices in one invocation: refused on llvmpipe
+    const x = gb.tensor([1, 2, 3], [1, 3], { requiresGrad: true });
+    const y = gb.gather(x, 1, gb.zeros([1, N], { dtype: "int32" }));
+    const picked = await arr(y);
+    if (picked[N - 1] !== 1) throw new Error(`gather: ${picked[N - 1]}`);
+    if (gb.adapterInfo().description.includes("llvmpipe")) {
+      let msg = "";
+      try {
+        await gb.sum(y).backward();
+      } catch (e) {
+        msg = (e as Error).message;
+      }
+      if (!/^gather \(backward\).*70000 indices.*65535 steps/.test(msg)) {
+        throw new Error(`gather refusal: ${msg}`);
+      }
+    }
+  });
+});
+
+Deno.test("a pooling window past the loop budget is refused, not cut short", () => {
+  gb.scope(() => {
+    const x = gb.ones([1, 1, 260, 260]);
+    if (!gb.adapterInfo().description.includes("llvmpipe")) return;
+    for (const pool of [gb.maxPool2d, gb.avgPool2d]) {
+      let msg = "";
+      try {
+        pool(x, 260);
+      } catch (e) {
+        msg = (e as Error).message;
+      }
+      if (!/Pool2d: a 260×260 window needs 67860 loop steps/.test(msg)) {
+        throw new Error(`pool refusal: ${msg}`);
+      }
+    }
+  });
+});
+
+Deno.test("ReLU activity (the tracker's dead units) over a batch of 70,000", async () => {
+  await gb.scope(async () => {
+    // unit 1 fires only in the last row, unit 0 never
+    const v = new Float32Array(N * 2);
+    v[(N - 1) * 2 + 1] = 1;
+    const act = new ReluActivity();
+    act.mark("relu", gb.tensor(v, [N, 2]), 0);
+    const [d] = await act.close(1);
+    if (d.deadFraction !== 0.5) throw new Error(`dead fraction ${d.deadFraction}, want 0.5`);
   });
 });

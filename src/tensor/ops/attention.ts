@@ -14,7 +14,7 @@ import { full, tensor } from "../create.ts";
 import { noGrad, record } from "../graph.ts";
 import { broadcastStrides, launchCopy, launchFill, launchWhere, stridesOf } from "../kernels.ts";
 import { errorFlags } from "../../gpu/errors.ts";
-import { LLVMPIPE_LOOP_STEPS } from "../../gpu/loops.ts";
+import { checkLoopSteps, LLVMPIPE_LOOP_STEPS } from "../../gpu/loops.ts";
 import { add, broadcastShapes, div, mul, sqrt, sub } from "./elementwise.ts";
 import { mean } from "./reduce.ts";
 import { matmul } from "./matmul.ts";
@@ -339,6 +339,8 @@ function fusedAttention(
     scale: options.scale ?? 1 / Math.sqrt(D),
   };
   const constants = { D4: D / 4, DV4: DV / 4 };
+  // an invocation loops over the keys (twice for the weights) or, in bwd_kv, the queries
+  checkLoopSteps("attention (fused)", Math.max(2 * S, L) + 16, `${S} keys and ${L} queries`);
   const stats = empty([2 * N * L]);
   const out = empty([...lead, L, DV]);
   const run = (

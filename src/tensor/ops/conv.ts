@@ -11,6 +11,7 @@
  * the same products as a convolution's forward pass and filter gradient.
  */
 import { placeholderBuffer } from "../../gpu/pool.ts";
+import { checkLoopSteps } from "../../gpu/loops.ts";
 import { dispatch } from "../../gpu/queue.ts";
 import { record } from "../graph.ts";
 import { assertFloat, empty, own, type Tensor } from "../tensor.ts";
@@ -451,6 +452,13 @@ function pool(
   const idx = op === "max" ? empty([y.size], "int32") : null; // the winners, for max's backward
 
   const params = (total: number) => ({ N, C, H, W, KH, KW, OH, OW, SH, SW, PH, PW, total });
+  // one invocation walks its window (forward) or the outputs covering its input (backward)
+  checkLoopSteps(name, KH * (KW + 1), `a ${KH}×${KW} window`);
+  checkLoopSteps(
+    name,
+    Math.ceil(KH / SH) * (Math.ceil(KW / SW) + 1),
+    `the backward pass of a ${KH}×${KW} window`,
+  );
   dispatch({
     shader: "pool",
     entry: `${op}_fwd`,

@@ -4,6 +4,7 @@
  * tensors). shaders/gather.wgsl and shaders/where.wgsl.
  */
 import { errorFlags } from "../../gpu/errors.ts";
+import { checkLoopSteps } from "../../gpu/loops.ts";
 import { dispatch } from "../../gpu/queue.ts";
 import { record } from "../graph.ts";
 import { launchFill, launchWhere } from "../kernels.ts";
@@ -48,6 +49,7 @@ export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
     if (dst.size === 0) return dst;
     if (entry === "backward" && J === 0) launchFill(dst, 0);
     else {
+      if (entry === "backward") checkLoopSteps("gather (backward)", J, `${J} indices along dim ${d}`);
       dispatch({
         shader: "gather",
         entry,
