@@ -253,3 +253,14 @@ Deno.test("ReLU activity (the tracker's dead units) over a batch of 70,000", asy
     if (d.deadFraction !== 0.5) throw new Error(`dead fraction ${d.deadFraction}, want 0.5`);
   });
 });
+
+Deno.test("conv2d's weight gradient sums over 70,225 output pixels (a matmul with K = 265²)", async () => {
+  await gb.scope(async () => {
+    const x = gb.ones([1, 1, 265, 265]);
+    const w = gb.tensor([2], [1, 1, 1, 1], { requiresGrad: true });
+    const b = gb.tensor([0], [1], { requiresGrad: true });
+    await gb.sum(gb.conv2d(x, w, b)).backward();
+    const [gw, gbias] = [(await arr(w.grad!))[0], (await arr(b.grad!))[0]];
+    if (gw !== 265 * 265 || gbias !== 265 * 265) throw new Error(`dW ${gw}, dB ${gbias}, want 70225`);
+  });
+});

@@ -80,6 +80,8 @@ function im2col(x: Tensor, dst: Tensor, g: Geometry, sN: number, sK: number, sP:
 }
 
 function convParams(g: Geometry, total: number, sN: number, sK: number, sP: number) {
+  // im2col and col2im walk the kernel window in one invocation
+  checkLoopSteps("conv", g.KH * (g.KW + 1), `a ${g.KH}×${g.KW} kernel`);
   return { ...g, total, sN, sK, sP };
 }
 
