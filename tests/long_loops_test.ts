@@ -264,3 +264,24 @@ Deno.test("conv2d's weight gradient sums over 70,225 output pixels (a matmul wit
     if (gw !== 265 * 265 || gbias !== 265 * 265) throw new Error(`dW ${gw}, dB ${gbias}, want 70225`);
   });
 });
+
+Deno.test("interpolate's backward over a 300×300 enlargement of one pixel: correct below, refused past the budget", async () => {
+  await gb.scope(async () => {
+    // 200×200 outputs read the one input pixel: 200·201 steps fit, the gradient is exact
+    const x = gb.tensor([1], [1, 1, 1, 1], { requiresGrad: true });
+    await gb.sum(gb.interpolate(x, { size: [200, 200], mode: "nearest" })).backward();
+    const g = (await arr(x.grad!))[0];
+    if (g !== 40000) throw new Error(`gradient ${g}, want 40000`);
+    if (!gb.adapterInfo().description.includes("llvmpipe")) return;
+    const x2 = gb.tensor([1], [1, 1, 1, 1], { requiresGrad: true });
+    let msg = "";
+    try {
+      await gb.sum(gb.interpolate(x2, { size: [300, 300], mode: "nearest" })).backward();
+    } catch (e) {
+      msg = (e as Error).message;
+    }
+    if (!/\(backward\): a 1×1 to 300×300 resize needs 90300 loop steps/.test(msg)) {
+      throw new Error(`resize refusal: ${msg}`);
+    }
+  });
+});
