@@ -2,7 +2,8 @@
 // gradients, without ever storing the [L, S] score matrix.
 //
 // Loop budget (src/gpu/loops.ts): an invocation loops over the keys (twice for weights) or the
-// queries, so the host refuses more than 32,759 keys or 65,519 queries on llvmpipe.
+// queries, so on llvmpipe the host composes attention from matmul and softmax instead past
+// 32,759 keys or 65,519 queries (and refuses kernel: "fused" there).
 //
 // Shapes (row-major, contiguous): Q [N, L, D], K [N, S, D], V [N, S, DV], O and dO [N, L, DV],
 // N the flattened leading dims (batch × heads). MASK is additive, as PyTorch's float attn_mask: the score

@@ -14,7 +14,7 @@ import { full, tensor } from "../create.ts";
 import { noGrad, record } from "../graph.ts";
 import { broadcastStrides, launchCopy, launchFill, launchWhere, stridesOf } from "../kernels.ts";
 import { errorFlags } from "../../gpu/errors.ts";
-import { checkLoopSteps, LLVMPIPE_LOOP_STEPS } from "../../gpu/loops.ts";
+import { checkLoopSteps, LLVMPIPE_LOOP_STEPS, loopStepLimit } from "../../gpu/loops.ts";
 import { add, broadcastShapes, div, mul, sqrt, sub } from "./elementwise.ts";
 import { mean } from "./reduce.ts";
 import { matmul } from "./matmul.ts";
@@ -270,6 +270,8 @@ function fusable(q: Tensor, k: Tensor, v: Tensor, kernel: AttentionOptions["kern
     return true;
   }
   if (S > FUSED_MAX_KEYS && scores <= COMPOSED_MAX_SCORES) return false;
+  // past the adapter's loop budget (llvmpipe, src/gpu/loops.ts) the fused kernel is refused
+  if (Math.max(2 * S, L) + 16 > loopStepLimit()) return false;
   return can;
 }
 
