@@ -233,9 +233,25 @@ Deno.test("attention over 70,000 keys, and topk and gather (with its gradient) o
   });
 });
 
-Deno.test("a pooling window past the loop budget is refused, not cut short", () => {
-  gb.scope(() => {
-    const x = gb.ones([1, 1, 260, 260]);
+Deno.test("global pooling over a 270×270 plane is a reduction; other windows past the budget are refused", async () => {
+  await gb.scope(async () => {
+    const v = values(2 * 270 * 270, 12);
+    v[72000] = 7; // plane 0, past the first 65,535 positions
+    const x = gb.tensor(v, [1, 2, 270, 270], { requiresGrad: true });
+    const mx = gb.maxPool2d(x, 270);
+    const av = gb.avgPool2d(x, 270);
+    const [m, a] = [await arr(mx), await arr(av)];
+    if (mx.shape.join() !== "1,2,1,1" || av.shape.join() !== "1,2,1,1") throw new Error(`shape ${mx.shape}`);
+    const P = 270 * 270;
+    for (let c = 0; c < 2; c++) {
+      let s = 0, b = -Infinity;
+      for (let i = 0; i < P; i++) [s, b] = [s + v[c * P + i], Math.max(b, v[c * P + i])];
+      close(m[c], b, 0, `maxPool2d plane ${c}`);
+      close(a[c], s / P, 1e-5, `avgPool2d plane ${c}`);
+    }
+    await gb.sum(mx).backward();
+    const g = await arr(x.grad!);
+    if (g[72000] !== 1 || g.reduce((p, q) => p + q, 0) !== 2) throw new Error(`maxPool2d gradient`);
     if (!gb.adapterInfo().description.includes("llvmpipe")) return;
     for (const pool of [gb.maxPool2d, gb.avgPool2d]) {
       let msg = "";
