@@ -114,6 +114,9 @@ Deno.test("softmax, logSoftmax and crossEntropy (with its gradient) over 70,000 
         close(ls[n * N + c], refs[n][c], 1e-5, `logSoftmax[${n}, ${c}]`);
       }
     }
+    // along axis 0 of [70,000, 2] (I = 2): each column sums to 1
+    const cols = await arr(gb.sum(gb.softmax(gb.tensor(v, [N, 2]), 0), 0));
+    cols.forEach((c, i) => close(c, 1, 1e-4, `softmax column ${i} sums to`));
     // targets past 65,535; label smoothing 0.1 makes every logit count
     const t = [69999, 3], eps = 0.1;
     const loss = gb.crossEntropy(x, gb.tensor(t, [2], { dtype: "int32" }), { labelSmoothing: eps });
