@@ -1,6 +1,10 @@
 // attention.wgsl: fused scaled dot-product attention, O = softmax(Q·Kᵀ·scale, masked)·V, and its
 // gradients, without ever storing the [L, S] score matrix.
 //
+// Loop budget (src/gpu/loops.ts): an invocation loops over the keys (twice for weights) or the
+// queries, so on llvmpipe the host composes attention from matmul and softmax instead past
+// 32,759 keys or 65,519 queries (and refuses kernel: "fused" there).
+//
 // Shapes (row-major, contiguous): Q [N, L, D], K [N, S, D], V [N, S, DV], O and dO [N, L, DV],
 // N the flattened leading dims (batch × heads). MASK is additive, as PyTorch's float attn_mask: the score
 // of query i and key j is Q_i·K_j·scale + M_ij with M_ij = MASK[(n·mask_rows + (mask_rows == 1 ? 0 : i))·S + j]

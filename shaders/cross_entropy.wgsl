@@ -1,5 +1,8 @@
 // cross_entropy.wgsl: per-row cross-entropy from logits and int32 class targets, and its gradient.
 //
+// Loop budget (src/gpu/loops.ts): an invocation walks its row three times, so more than about
+// 21,800 classes are composed from logSoftmax and gather on the host instead.
+//
 // With label smoothing e over C classes the target distribution is q = (1 - e)·onehot(t) + e/C, and
 //   loss[n] = logsumexp(x[n]) - sum_c q[c]·x[n, c]
 //   dx[n, c] = g[n] · (softmax(x[n])[c] - q[c])

@@ -1,6 +1,9 @@
 // gather.wgsl: picking elements along one axis by int32 indices (PyTorch's gather), and its
 // gradient; what selects the target class's logit for attribution.
 //
+// Loop budget (src/gpu/loops.ts): backward loops over J, so past 65,535 the host runs it on
+// blocks of 32,768 indices and adds the blocks' gradients.
+//
 // The input is viewed as [O, D, I] (D the gathered axis), the index and output as [O, J, I]:
 //   gather:   Y[o, j, i] = X[o, IDX[o, j, i], i]
 //   backward: DX[o, d, i] = sum_j G[o, j, i] · (IDX[o, j, i] == d)   (a gather, no float atomics)

@@ -1,5 +1,7 @@
 // int8.wgsl: int8 matrix products for quantized dense (and, after im2col, conv) layers.
 //
+// Loop budget (src/gpu/loops.ts): the dot loops K/4 times; refused past K = 262,076 on llvmpipe.
+//
 // Values are int8, four to a u32 (byte 0 = the lowest element index), rows padded with zeros to
 // a multiple of 4 (K4 = ceil(K / 4) words per row).
 //   quantize: XF [M, K] f32 → packed X [M, K4] (written to ACC as bits):

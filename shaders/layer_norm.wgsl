@@ -1,6 +1,9 @@
 // layer_norm.wgsl: layer normalisation over the last C elements of each of R rows, and its
 // gradients (PyTorch's F.layer_norm: biased variance, eps inside the square root).
 //
+// Loop budget (src/gpu/loops.ts): forward and bwd_x walk a row three times and bwd_wb walks R
+// rows, so past llvmpipe's 65,535 steps the host composes layer norm from reductions instead.
+//
 //   forward: mean and rstd = 1/sqrt(var + eps) per row (two passes over the row: the mean, from
 //            sums shifted by the row's first element, then the squared deviations, so a large
 //            mean does not cancel the variance);

@@ -1,5 +1,8 @@
 // matmul.wgsl: batched C = A·B (+ bias), the kernel behind Linear, Conv2d and every matmul.
 //
+// Loop budget (src/gpu/loops.ts): the K loop runs K steps per invocation, so the host sums
+// K blocks of 32,768 when K > 64,511 (llvmpipe stops an invocation after 65,535 loop steps).
+//
 // The operands arrive "K-major" so both are read with vec4 loads along M and N:
 //   A as [batch][K][lda] holding A[m, k] at k*lda + m   (lda is a multiple of 4, >= M)
 //   B as [batch][K][ldb] holding B[k, n] at k*ldb + n   (ldb is a multiple of 4, >= N)

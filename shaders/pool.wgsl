@@ -1,5 +1,9 @@
 // pool.wgsl: 2-D max and average pooling over NCHW, forward and backward.
 //
+// Loop budget (src/gpu/loops.ts): an invocation walks a window (KH·(KW + 1) steps) or the outputs
+// covering it; past llvmpipe's 65,535 steps the host reduces a global window with max/mean
+// and refuses any other.
+//
 //   max_fwd: Y[n][c][oy][ox] = max over the window; IDX records the winner's flat position
 //            iy·W + ix in its plane (the first on ties), for the backward pass. A NaN in the
 //            window wins (the first NaN), as in PyTorch.

@@ -1,5 +1,8 @@
 // reduce.wgsl: sum or max over the middle axis of a tensor viewed as [O, R, I].
 //
+// Loop budget (src/gpu/loops.ts): main's loop over R would pass llvmpipe's 65,535 steps per
+// invocation, so the host sends R > 65,535 to rows (moving R last first when I > 1).
+//
 // Any reduction over one axis (or a run of adjacent axes) is this shape: O = product of the
 // dimensions before, R = the reduced extent, I = the product of those after.
 // Constants: IS_MAX, true for max (and argmax), false for sum; WG, the workgroup size (a power

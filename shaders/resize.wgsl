@@ -1,6 +1,9 @@
 // resize.wgsl: resizing NCHW images (nearest and bilinear, PyTorch's interpolate/Upsample),
 // forward and backward, both as gathers (no atomics).
 //
+// Loop budget (src/gpu/loops.ts): backward walks every output its input pixel feeds; the host
+// refuses enlargements past llvmpipe's 65,535 steps per invocation.
+//
 // Resizing is separable. The host (src/tensor/ops/resize.ts) computes, with PyTorch's sampling
 // positions, a table TAB of f32 (indices are exact below 2^24):
 //   TAB[4·oy .. 4·oy + 3]             = i0, i1, w0, w1 for output row oy (0 ≤ oy < OH)

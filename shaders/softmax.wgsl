@@ -1,5 +1,8 @@
 // softmax.wgsl: softmax and log-softmax over the middle axis of [O, R, I], and their gradients.
 //
+// Loop budget (src/gpu/loops.ts): an invocation walks its row three times, so rows past about
+// 21,800 are composed from reductions on the host instead (llvmpipe's 65,535 steps).
+//
 // Numerically stable: the row maximum is subtracted before exp, so inputs of 1e4 do not overflow.
 // Entry points (one invocation per row (o, i), looping over R):
 //   softmax:      Y = exp(x - max) / sum(exp(x - max))

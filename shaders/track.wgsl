@@ -4,7 +4,8 @@
 //           update w_new - w_old, given the old weights in SRC)
 //   mark_active: for a ReLU output viewed as [N, U, S] (U units, S positions per unit), marks
 //           ACT[unit_off + u] = 1 when any element of unit u is > 0 (units never marked over a
-//           window are dead)
+//           window are dead); SRC starts at src_off, so the launcher can pass a long batch in
+//           blocks of rows (llvmpipe stops an invocation's loops after 65,535 steps, src/gpu/loops.ts)
 // Bindings: 0 SRC (read), 1 DST (read-write f32; unused by active), 2 ACT (read-write atomic u32;
 //           unused by delta), 3 uniform P { n, dst_off, src_off, N, U, S, unit_off }.
 
@@ -39,7 +40,7 @@ fn mark_active(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
   let u = j / P.S;
   let s = j % P.S;
   for (var n = 0u; n < P.N; n++) {
-    if (SRC[(n * P.U + u) * P.S + s] > 0.0) {
+    if (SRC[P.src_off + (n * P.U + u) * P.S + s] > 0.0) {
       atomicMax(&ACT[P.unit_off + u], 1u);
       return;
     }

@@ -105,3 +105,21 @@ export {
   type ProjectionRow,
   separationTable,
 } from "./project.ts";
+export {
+  type DiscriminatorNet,
+  fixedNoise,
+  GAN_FILES,
+  type GanEpochResult,
+  type GanHistory,
+  type GanHooks,
+  type GanOptions,
+  type GanPictureInputs,
+  ganPictures,
+  type GanResult,
+  type GanStepProgress,
+  generate,
+  type GeneratorNet,
+  samplesImage,
+  trainGan,
+  unitToTanhRange,
+} from "./gan.ts";

@@ -86,3 +86,4 @@ export {
   type Neighbours,
   type NeighbourSearchOptions,
 } from "./neighbours.ts";
+export { ablateChannels, type ChannelAblation } from "./channel_ablation.ts";

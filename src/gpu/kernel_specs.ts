@@ -5,6 +5,13 @@
  * fills WG from here and checks, when a shader is first compiled, that its struct has exactly
  * these fields (tests/kernel_specs_test.ts checks every shader up front). Launchers pass
  * parameters by name, so TypeScript and WGSL cannot disagree about order, type or group size.
+ *
+ * Loop budget: on llvmpipe (lavapipe, and its GL path) one invocation may run 65,535 loop steps
+ * in total, over all its loops (outer and inner steps alike; constant-count loops are unrolled
+ * and free); past that every loop exits early and silently (see src/gpu/loops.ts for the
+ * measurements). A kernel whose loop count grows with the data must bound it per invocation on
+ * the host (more invocations, blocks, or a composed fallback), or its launcher must call
+ * `checkLoopSteps` so the shape is refused there instead of giving wrong numbers.
  */
 
 /** A uniform field's type: a scalar, or 8 u32 packed as `array<vec4u, 2>` (shapes and strides). */

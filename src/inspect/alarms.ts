@@ -13,7 +13,9 @@ export type AlarmKind =
   | "exploding"
   | "nonfinite"
   | "dead-relu"
-  | "saturated";
+  | "saturated"
+  | "vanishing-discriminator-gradient"
+  | "mode-collapse";
 
 /** Where a NaN/Inf was seen: a layer's output, a parameter's values, or only in gradients. */
 export type NonFiniteSource = "activation" | "weight" | "gradient";
@@ -119,6 +121,14 @@ export function describeAlarm(a: AlarmEvent): string {
       return `[step ${a.step}] saturated units at ${a.layer}: ${
         (a.value * 100).toFixed(1)
       }% of outputs saturated (threshold ${(a.threshold * 100).toFixed(0)}%)`;
+    case "vanishing-discriminator-gradient":
+      return `[step ${a.step}] vanishing discriminator gradient: the ${a.layer}'s gradient norm is ${
+        fmt(a.value)
+      } (threshold ${fmt(a.threshold)})${a.detail ? `; ${a.detail}` : ""}`;
+    case "mode-collapse":
+      return `[step ${a.step}] mode collapse in the ${a.layer}: its samples are ${
+        fmt(a.value)
+      } as far apart as real images (threshold ${fmt(a.threshold)})${a.detail ? `; ${a.detail}` : ""}`;
   }
 }
 
@@ -300,5 +310,161 @@ export function throughTimeAlarm(
     value: ratio,
     threshold: t.vanishingRatio,
     detail: `a dependency ${norms.length - 1} steps back cannot be learned`,
+  });
+}
+
+/** The GAN alarms' thresholds (`vanishingDiscriminatorAlarm`, `modeCollapseAlarm`). */
+export interface GanThresholds {
+  /** Tracker records of the generator in a window (default 20). */
+  window: number;
+  /** D(G(z)), the mean probability the discriminator gives generated images, at most this over a window: D is saturated (default 0.01). */
+  fakeConfidence: number;
+  /** The generator's median gradient norm in the window below this fraction of its median over the run's first window ... (default 0.01) */
+  gradRatio: number;
+  /** ... or below this absolute value, is vanishing (default 1e-6). */
+  gradAbs: number;
+  /**
+   * Generated samples' mean pairwise distance below this fraction of real images' is mode
+   * collapse (default 0.1: nearly the same image for every z; an untrained generator's samples
+   * are already about 0.15–0.25 as varied as MNIST's, a collapsed one's near 0).
+   */
+  diversityRatio: number;
+}
+
+/** The default GAN thresholds. */
+export const DEFAULT_GAN_THRESHOLDS: GanThresholds = {
+  window: 20,
+  fakeConfidence: 0.01,
+  gradRatio: 0.01,
+  gradAbs: 1e-6,
+  diversityRatio: 0.1,
+};
+
+/** One training step of a GAN as the discriminator-gradient alarm sees it. */
+export interface GanStepPoint {
+  /** The step (a generator tracker record's). */
+  step: number;
+  /** The generator's total gradient norm at that step. */
+  gradNorm: number;
+  /** D(G(z)): the mean of sigmoid(D's logit) over the step's generated images. */
+  dFake: number;
+}
+
+const median = (v: number[]) => {
+  const s = [...v].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/**
+ * The vanishing discriminator gradient (Arjovsky & Bottou, 2017): the discriminator is so sure
+ * that it no longer tells the generator how to improve. It fires at the first window of
+ * `t.window` consecutive points (the generator's tracker records, in step order) where both
+ * hold: D(G(z)) averaged over the window is at most `t.fakeConfidence` (D rejects the generated
+ * images with near certainty), and the generator's median gradient norm in the window is below
+ * `t.gradRatio` × its median over the first window of the run, or below `t.gradAbs`. Windows
+ * ending before index `from` are not looked at (they were checked before). Null when it does
+ * not fire.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_GAN_THRESHOLDS, vanishingDiscriminatorAlarm } from "glassbox";
+ * const points = Array.from({ length: 40 }, (_, i) => ({ step: i + 1, gradNorm: i < 20 ? 1 : 1e-4, dFake: i < 20 ? 0.4 : 1e-4 }));
+ * if (vanishingDiscriminatorAlarm(points, DEFAULT_GAN_THRESHOLDS)?.step !== 40) throw new Error("should fire at step 40");
+ * if (vanishingDiscriminatorAlarm(points.slice(0, 30), DEFAULT_GAN_THRESHOLDS) !== null) throw new Error("too early");
+ * ```
+ */
+export function vanishingDiscriminatorAlarm(
+  points: GanStepPoint[],
+  t: GanThresholds,
+  from = 0,
+): Alarm | null {
+  const W = t.window;
+  if (!(Number.isInteger(W) && W >= 1)) {
+    throw new Error(`GAN alarm: window must be a whole number ≥ 1, got ${W}`);
+  }
+  if (points.length < W) return null;
+  const usual = median(points.slice(0, W).map((p) => p.gradNorm));
+  const threshold = Math.max(t.gradRatio * usual, t.gradAbs);
+  for (let end = Math.max(W, from + 1); end <= points.length; end++) {
+    const win = points.slice(end - W, end);
+    const conf = win.reduce((a, p) => a + p.dFake, 0) / W;
+    const g = median(win.map((p) => p.gradNorm));
+    if (conf <= t.fakeConfidence && g < threshold) {
+      return alarm({
+        kind: "vanishing-discriminator-gradient",
+        layer: "generator",
+        step: win[W - 1].step,
+        value: g,
+        threshold,
+        detail: `median over ${W} records while D(G(z)) averaged ${fmt(conf)} (the discriminator rejects ` +
+          `generated images with near certainty, threshold ${fmt(t.fakeConfidence)})`,
+      });
+    }
+  }
+  return null;
+}
+
+/**
+ * The mean Euclidean distance between the rows of `samples` (n rows of `dim` values), over all
+ * n·(n−1)/2 pairs: how varied a batch of images is.
+ *
+ * @example
+ * ```ts
+ * import { meanPairwiseDistance } from "glassbox";
+ * // three points: (0,0), (3,4), (0,0): distances 5, 0, 5
+ * if (meanPairwiseDistance(new Float32Array([0, 0, 3, 4, 0, 0]), 2) !== 10 / 3) throw new Error("wrong mean");
+ * ```
+ */
+export function meanPairwiseDistance(samples: ArrayLike<number>, dim: number): number {
+  const n = Math.floor(samples.length / dim);
+  if (n < 2 || n * dim !== samples.length) {
+    throw new Error(
+      `meanPairwiseDistance: need at least 2 rows of ${dim} values, got ${samples.length} values`,
+    );
+  }
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    for (let j = i + 1; j < n; j++) {
+      let d = 0;
+      for (let k = 0; k < dim; k++) {
+        const e = samples[i * dim + k] - samples[j * dim + k];
+        d += e * e;
+      }
+      sum += Math.sqrt(d);
+    }
+  }
+  return sum / (n * (n - 1) / 2);
+}
+
+/**
+ * Mode collapse: the generator's samples (from a fixed batch of latent vectors) vary much less
+ * than real images. Fires when `generated` (their mean pairwise distance) is below
+ * `t.diversityRatio` × `real` (the same measure over real images); null otherwise.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_GAN_THRESHOLDS, modeCollapseAlarm } from "glassbox";
+ * if (modeCollapseAlarm(0.5, 10, 500, DEFAULT_GAN_THRESHOLDS)?.kind !== "mode-collapse") throw new Error("missed");
+ * if (modeCollapseAlarm(8, 10, 500, DEFAULT_GAN_THRESHOLDS) !== null) throw new Error("false alarm");
+ * ```
+ */
+export function modeCollapseAlarm(
+  generated: number,
+  real: number,
+  step: number,
+  t: GanThresholds,
+): Alarm | null {
+  if (!(real > 0)) {
+    throw new Error(`modeCollapseAlarm: the real images' distance must be positive, got ${real}`);
+  }
+  const ratio = generated / real;
+  if (!(ratio < t.diversityRatio)) return null;
+  return alarm({
+    kind: "mode-collapse",
+    layer: "generator",
+    step,
+    value: ratio,
+    threshold: t.diversityRatio,
+    detail: `mean pairwise distance ${fmt(generated)} against ${fmt(real)} for real images`,
   });
 }

@@ -75,3 +75,11 @@ export {
   representations,
 } from "./representations.ts";
 export { bhKlGradient, type SparseRows, tsneSparseAffinities } from "./barnes_hut.ts";
+export {
+  DEFAULT_GAN_THRESHOLDS,
+  type GanStepPoint,
+  type GanThresholds,
+  meanPairwiseDistance,
+  modeCollapseAlarm,
+  vanishingDiscriminatorAlarm,
+} from "./alarms.ts";

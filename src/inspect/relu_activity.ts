@@ -6,6 +6,7 @@
  */
 import { device } from "../gpu/device.ts";
 import { acquireBuffer, placeholderBuffer, releaseBuffer } from "../gpu/pool.ts";
+import { LOOP_STEPS_PER_INVOCATION } from "../gpu/loops.ts";
 import { copyBuffer, dispatch, readBuffer } from "../gpu/queue.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import type { DeadUnits } from "./records.ts";
@@ -44,13 +45,24 @@ export class ReluActivity {
     }
     if (l.units !== U) return; // the same module called on another width: not comparable
     if (l.marked++ === 0) l.from = step;
-    dispatch({
-      shader: "track",
-      entry: "mark_active",
-      buffers: [out.buffer, placeholderBuffer(), this.#flags!],
-      params: { n: 0, dst_off: 0, src_off: 0, N, U, S, unit_off: l.offset },
-      invocations: U * S,
-    });
+    // an invocation loops over the batch: blocks of rows keep it within llvmpipe's loop budget
+    for (let n0 = 0; n0 < N; n0 += LOOP_STEPS_PER_INVOCATION) {
+      dispatch({
+        shader: "track",
+        entry: "mark_active",
+        buffers: [out.buffer, placeholderBuffer(), this.#flags!],
+        params: {
+          n: 0,
+          dst_off: 0,
+          src_off: n0 * U * S,
+          N: Math.min(LOOP_STEPS_PER_INVOCATION, N - n0),
+          U,
+          S,
+          unit_off: l.offset,
+        },
+        invocations: U * S,
+      });
+    }
   }
 
   /**

@@ -8,7 +8,7 @@
  * `new IntegratedGradients(model.encoder)`. Images are in [0, 1] (not normalised): the
  * reconstruction loss is a binary cross-entropy against the pixels.
  */
-import { Flatten, ReLU, Sigmoid } from "../nn/activation.ts";
+import { Flatten, ReLU, Sigmoid, Unflatten } from "../nn/activation.ts";
 import { Conv2d, ConvTranspose2d } from "../nn/conv.ts";
 import { Linear } from "../nn/linear.ts";
 import { Module } from "../nn/module.ts";
@@ -35,18 +35,6 @@ export interface AutoencoderConfig {
   width?: number;
   /** Filters of the first convolution; the second has twice as many (default 16). */
   filters?: number;
-}
-
-/** Reshapes [N, F] to [N, ...shape] (PyTorch's nn.Unflatten(1, shape)). */
-export class Unflatten extends Module {
-  /** Reshapes the features of each example to `shape`. */
-  constructor(readonly shape: number[]) {
-    super();
-  }
-  /** [N, F] → [N, ...shape]. */
-  forward(x: Tensor): Tensor {
-    return reshape(x, [x.shape[0], ...this.shape]);
-  }
 }
 
 /** One ×2 upsampling layer of the decoder: a 4×4 transposed convolution with stride 2. */
@@ -90,7 +78,7 @@ function decoder(latent: number, shape: number[], c1: number): Sequential {
   return new Sequential(
     new Linear(latent, 2 * c1 * h * w),
     new ReLU(),
-    new Unflatten([2 * c1, h, w]),
+    new Unflatten(1, [2 * c1, h, w]),
     upsample2x(2 * c1, c1),
     new ReLU(),
     upsample2x(c1, shape[0]),

@@ -53,8 +53,16 @@ export {
   ConvAutoencoder,
   klDivergence,
   reparameterise,
-  Unflatten,
   VAE,
   type VaeLoss,
   vaeLoss,
 } from "./autoencoder.ts";
+export {
+  GanDiscriminator,
+  type GanDiscriminatorConfig,
+  ganDiscriminatorProfile,
+  GanGenerator,
+  type GanGeneratorConfig,
+  ganGeneratorProfile,
+  type GanKind,
+} from "./gan.ts";

@@ -19,6 +19,12 @@ import { buildSequential } from "./sequential_spec.ts";
 import { TextClassifier, type TextClassifierConfig } from "./text.ts";
 import { smallResNet } from "./resnet.ts";
 import { type AutoencoderConfig, ConvAutoencoder, VAE } from "./autoencoder.ts";
+import {
+  GanDiscriminator,
+  type GanDiscriminatorConfig,
+  GanGenerator,
+  type GanGeneratorConfig,
+} from "./gan.ts";
 
 /**
  * The seed CNN for 28×28 grey images: conv(32, 3×3) → ReLU → max-pool 2 → conv(64, 3×3) →
@@ -181,5 +187,17 @@ export const ZOO: readonly Architecture[] = [
     name: "vae",
     build: (c) => new VAE(c as AutoencoderConfig),
     description: "a convolutional variational autoencoder (posterior mean and log-variance heads)",
+  },
+  {
+    name: "gan-generator",
+    build: (c) => new GanGenerator(c as GanGeneratorConfig),
+    description:
+      "a GAN's generator: latent vector z → MLP, or DCGAN-style ConvTranspose2d, with ReLU → tanh image in [−1, 1]",
+  },
+  {
+    name: "gan-discriminator",
+    build: (c) => new GanDiscriminator(c as GanDiscriminatorConfig),
+    description:
+      "a GAN's discriminator: image → MLP, or DCGAN-style strided Conv2d, with LeakyReLU → one logit (real vs generated)",
   },
 ];

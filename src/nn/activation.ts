@@ -1,6 +1,6 @@
 /** Activation modules (each a parameter-free wrapper over the op of the same name). */
 import { gelu, leakyRelu, relu, sigmoid, tanh } from "../tensor/ops/elementwise.ts";
-import { flatten } from "../tensor/ops/shape.ts";
+import { flatten, reshape } from "../tensor/ops/shape.ts";
 import { logSoftmax, softmax } from "../tensor/ops/softmax.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { Module } from "./module.ts";
@@ -63,5 +63,38 @@ export class Flatten extends Module {
   }
   forward(x: Tensor): Tensor {
     return flatten(x, this.startDim, this.endDim);
+  }
+}
+/**
+ * Unflattens one dimension into `sizes` (PyTorch's `nn.Unflatten(dim, sizes)`), e.g. a
+ * generator's [N, C·H·W] output into [N, C, H, W] images.
+ *
+ * @example
+ * ```ts
+ * import { randn, Unflatten } from "glassbox";
+ * const y = new Unflatten(1, [2, 3, 4]).forward(randn([5, 24]));
+ * if (y.shape.join() !== "5,2,3,4") throw new Error(`shape ${y.shape}`);
+ * ```
+ */
+export class Unflatten extends Module {
+  /** Splits dimension `dim` (negative counts from the end) into `sizes`, whose product must be its length. */
+  constructor(readonly dim: number, readonly sizes: readonly number[]) {
+    super();
+    if (!sizes.length || !sizes.every((s) => Number.isInteger(s) && s > 0)) {
+      throw new Error(`Unflatten: sizes must be positive whole numbers, got [${sizes.join(", ")}]`);
+    }
+  }
+  /** x with dimension `dim` split into `sizes`. */
+  forward(x: Tensor): Tensor {
+    const d = this.dim < 0 ? this.dim + x.ndim : this.dim;
+    const n = this.sizes.reduce((a, b) => a * b, 1);
+    if (!(d >= 0 && d < x.ndim) || x.shape[d] !== n) {
+      throw new Error(
+        `Unflatten(${this.dim}, [${this.sizes.join(", ")}]): dimension ${this.dim} of [${
+          x.shape.join(", ")
+        }] must have ${n} elements`,
+      );
+    }
+    return reshape(x, [...x.shape.slice(0, d), ...this.sizes, ...x.shape.slice(d + 1)]);
   }
 }

@@ -33,3 +33,4 @@ export {
 export { GRU, LSTM, RecurrentLayer, type RecurrentOptions, RNN } from "./recurrent.ts";
 export { TransformerEncoder, type TransformerEncoderOptions } from "./attention.ts";
 export { BasicBlock } from "./residual.ts";
+export { Unflatten } from "./activation.ts";

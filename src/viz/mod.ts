@@ -47,5 +47,5 @@ export { attentionGrid, type AttentionPanel, headView } from "./attention.ts";
 export { confusionMatrixChart, type ReliabilityBinView, reliabilityDiagram } from "./diagnosis.ts";
 export { type ClassWords, tokenAttributionSvg, type TokenRow, topWordsSvg } from "./text.ts";
 export { rgbImage } from "./attribution.ts";
-export { imageTable, type ImageTableOptions } from "./image_table.ts";
 export { type ScatterOptions, scatterPlot, type ScatterPoint } from "./scatter.ts";
+export { type ImageCell, imageTable, type ImageTableOptions, rangeImage, tileImages } from "./image_table.ts";

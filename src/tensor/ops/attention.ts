@@ -14,7 +14,9 @@ import { full, tensor } from "../create.ts";
 import { noGrad, record } from "../graph.ts";
 import { broadcastStrides, launchCopy, launchFill, launchWhere, stridesOf } from "../kernels.ts";
 import { errorFlags } from "../../gpu/errors.ts";
-import { add, broadcastShapes, mul } from "./elementwise.ts";
+import { checkLoopSteps, LLVMPIPE_LOOP_STEPS, loopStepLimit } from "../../gpu/loops.ts";
+import { add, broadcastShapes, div, mul, sqrt, sub } from "./elementwise.ts";
+import { mean } from "./reduce.ts";
 import { matmul } from "./matmul.ts";
 import { where } from "./select.ts";
 import { transpose } from "./shape.ts";
@@ -57,6 +59,16 @@ export function layerNorm(
         }]`,
       );
     }
+  }
+  if (x.size > 0 && (3 * C + 16 > LLVMPIPE_LOOP_STEPS || R + 16 > LLVMPIPE_LOOP_STEPS)) {
+    // one invocation walks a row three times (forward, bwd_x) or a column of R rows (bwd_wb):
+    // past llvmpipe's loop budget (src/gpu/loops.ts), compose it from reductions instead
+    const axes = normalizedShape.map((_, i) => x.ndim - k + i);
+    const xc = sub(x, mean(x, axes, true));
+    let out = div(xc, sqrt(add(mean(mul(xc, xc), axes, true), eps)));
+    if (weight) out = mul(out, weight);
+    if (bias) out = add(out, bias);
+    return out;
   }
   const y = empty(x.shape);
   if (x.size === 0) return y;
@@ -258,6 +270,8 @@ function fusable(q: Tensor, k: Tensor, v: Tensor, kernel: AttentionOptions["kern
     return true;
   }
   if (S > FUSED_MAX_KEYS && scores <= COMPOSED_MAX_SCORES) return false;
+  // past the adapter's loop budget (llvmpipe, src/gpu/loops.ts) the fused kernel is refused
+  if (Math.max(2 * S, L) + 16 > loopStepLimit()) return false;
   return can;
 }
 
@@ -327,6 +341,8 @@ function fusedAttention(
     scale: options.scale ?? 1 / Math.sqrt(D),
   };
   const constants = { D4: D / 4, DV4: DV / 4 };
+  // an invocation loops over the keys (twice for the weights) or, in bwd_kv, the queries
+  checkLoopSteps("attention (fused)", Math.max(2 * S, L) + 16, `${S} keys and ${L} queries`);
   const stats = empty([2 * N * L]);
   const out = empty([...lead, L, DV]);
   const run = (

@@ -11,12 +11,14 @@
  * the same products as a convolution's forward pass and filter gradient.
  */
 import { placeholderBuffer } from "../../gpu/pool.ts";
+import { checkLoopSteps, LLVMPIPE_LOOP_STEPS } from "../../gpu/loops.ts";
 import { dispatch } from "../../gpu/queue.ts";
 import { record } from "../graph.ts";
 import { assertFloat, empty, own, type Tensor } from "../tensor.ts";
 import { mm } from "./matmul.ts";
 import { sumToShape } from "./reduce_raw.ts";
-import { concat, slice } from "./shape.ts";
+import { max, mean } from "./reduce.ts";
+import { concat, reshape, slice } from "./shape.ts";
 import { device } from "../../gpu/device.ts";
 
 /** Bytes one im2col patch matrix may take: a quarter of the largest storage binding, at most 128 MiB. */
@@ -79,6 +81,8 @@ function im2col(x: Tensor, dst: Tensor, g: Geometry, sN: number, sK: number, sP:
 }
 
 function convParams(g: Geometry, total: number, sN: number, sK: number, sP: number) {
+  // im2col and col2im walk the kernel window in one invocation
+  checkLoopSteps("conv", g.KH * (g.KW + 1), `a ${g.KH}×${g.KW} kernel`);
   return { ...g, total, sN, sK, sP };
 }
 
@@ -451,6 +455,22 @@ function pool(
   const idx = op === "max" ? empty([y.size], "int32") : null; // the winners, for max's backward
 
   const params = (total: number) => ({ N, C, H, W, KH, KW, OH, OW, SH, SW, PH, PW, total });
+  // one invocation walks its window (forward) or the outputs covering its input (backward); a
+  // global window past llvmpipe's loop budget (src/gpu/loops.ts) is a reduction over the plane
+  const longWindow = KH * (KW + 1) > LLVMPIPE_LOOP_STEPS ||
+    Math.ceil(KH / SH) * (Math.ceil(KW / SW) + 1) > LLVMPIPE_LOOP_STEPS;
+  if (longWindow && KH === H && KW === W && PH === 0 && PW === 0) {
+    y.dispose();
+    idx?.dispose();
+    const flat = reshape(x, [N, C, H * W]);
+    return reshape(op === "max" ? max(flat, 2, true) : mean(flat, [2], true), [N, C, 1, 1]);
+  }
+  checkLoopSteps(name, KH * (KW + 1), `a ${KH}×${KW} window`);
+  checkLoopSteps(
+    name,
+    Math.ceil(KH / SH) * (Math.ceil(KW / SW) + 1),
+    `the backward pass of a ${KH}×${KW} window`,
+  );
   dispatch({
     shader: "pool",
     entry: `${op}_fwd`,

@@ -7,6 +7,7 @@
  */
 import { type AdapterInfo, adapterInfo, hasPackedIntegerDot } from "../../gpu/device.ts";
 import { errorFlags, flagLabel } from "../../gpu/errors.ts";
+import { checkLoopSteps } from "../../gpu/loops.ts";
 import { dispatch } from "../../gpu/queue.ts";
 import { assertFloat, assertLive, empty, type Tensor } from "../tensor.ts";
 
@@ -110,6 +111,7 @@ function run(
   },
   n: number,
 ): void {
+  checkLoopSteps("int8", p.K4 + 16, `an int8 dot product over K = ${p.K}`);
   const scratch = b[6] ? null : empty([1]);
   dispatch({
     shader: "int8",

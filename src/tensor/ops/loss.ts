@@ -6,8 +6,12 @@ import { dispatch } from "../../gpu/queue.ts";
 import { record } from "../graph.ts";
 import { launchBinary } from "../kernels.ts";
 import { assertFloat, assertLive, empty, type Tensor } from "../tensor.ts";
+import { LLVMPIPE_LOOP_STEPS } from "../../gpu/loops.ts";
 import { mul, sub } from "./elementwise.ts";
 import { mean, sum } from "./reduce.ts";
+import { gather } from "./select.ts";
+import { reshape } from "./shape.ts";
+import { logSoftmax } from "./softmax.ts";
 
 /** Options for `crossEntropy`. */
 export interface CrossEntropyOptions {
@@ -52,6 +56,15 @@ export function crossEntropy(logits: Tensor, targets: Tensor, options: CrossEntr
   const eps = options.labelSmoothing ?? 0;
   if (!(eps >= 0 && eps <= 1)) throw new Error(`crossEntropy: labelSmoothing must be in [0, 1], got ${eps}`);
   const [N, C] = logits.shape;
+  if (3 * C + 16 > LLVMPIPE_LOOP_STEPS) {
+    // the kernel walks a row three times in one invocation, past llvmpipe's loop budget
+    // (src/gpu/loops.ts): compose it (gather reports a target outside [0, C) as the kernel does)
+    const logp = logSoftmax(logits, 1);
+    const picked = reshape(gather(logp, 1, reshape(targets, [N, 1])), [N]);
+    let perRow = mul(picked, -(1 - eps));
+    if (eps > 0) perRow = sub(perRow, mul(sum(logp, [1]), eps / C));
+    return reduce(perRow, options.reduction ?? "mean");
+  }
   const rows = empty([N]);
   dispatch({
     shader: "cross_entropy",

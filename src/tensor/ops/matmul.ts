@@ -5,10 +5,11 @@
  * strided view and packs it into that layout only when it is not already there, so a
  * transposed operand in a backward pass costs at most one copy and often none.
  */
+import { LLVMPIPE_LOOP_STEPS, LOOP_STEPS_PER_INVOCATION } from "../../gpu/loops.ts";
 import { placeholderBuffer } from "../../gpu/pool.ts";
 import { dispatch } from "../../gpu/queue.ts";
 import { record } from "../graph.ts";
-import { launchCopy } from "../kernels.ts";
+import { launchBinary, launchCopy } from "../kernels.ts";
 import { assertFloat, empty, type Tensor } from "../tensor.ts";
 import { broadcastShapes } from "./elementwise.ts";
 import { sumToShape } from "./reduce_raw.ts";
@@ -94,6 +95,7 @@ export function mm(
   bias: Tensor | null = null,
   biasMode: 0 | 1 | 2 = 0,
 ): Tensor {
+  if (K > LLVMPIPE_LOOP_STEPS - 1024) return mmChunked(a, b, batch, M, N, K, bias, biasMode);
   const c = empty([batch * M * N]);
   if (c.size === 0) return c;
   const pa = pack(a, batch, K, M);
@@ -122,6 +124,47 @@ export function mm(
   pa.temp?.dispose();
   pb.temp?.dispose();
   return c;
+}
+
+/** Rows k0 .. k0 + kc of a view, copied to a contiguous [batch or 1][kc][X] view. */
+function kSlice(v: MatView, batch: number, k0: number, kc: number, X: number): MatView {
+  const nb = v.sb === 0 ? 1 : batch;
+  const t = empty([nb * kc * X]);
+  launchCopy(v.t, t, "float32", [nb, kc, X], [v.sb, v.sk, v.sx], [kc * X, X, 1], k0 * v.sk);
+  return { t, sb: v.sb === 0 ? 0 : kc * X, sk: X, sx: 1 };
+}
+
+/**
+ * mm() for a long K: one invocation's K loop would pass llvmpipe's loop budget
+ * (src/gpu/loops.ts), so the product is summed over K blocks of 32,768, in order, on every
+ * adapter (the bias goes with the first block).
+ */
+function mmChunked(
+  a: MatView,
+  b: MatView,
+  batch: number,
+  M: number,
+  N: number,
+  K: number,
+  bias: Tensor | null,
+  biasMode: 0 | 1 | 2,
+): Tensor {
+  let acc: Tensor | null = null;
+  for (let k0 = 0; k0 < K; k0 += LOOP_STEPS_PER_INVOCATION) {
+    const kc = Math.min(LOOP_STEPS_PER_INVOCATION, K - k0);
+    const sa = kSlice(a, batch, k0, kc, M);
+    const sb = kSlice(b, batch, k0, kc, N);
+    const part = mm(sa, sb, batch, M, N, kc, acc ? null : bias, acc ? 0 : biasMode);
+    sa.t.dispose();
+    sb.t.dispose();
+    if (acc) {
+      const sum = launchBinary(acc, part, "a + b", [batch * M * N]);
+      acc.dispose();
+      part.dispose();
+      acc = sum;
+    } else acc = part;
+  }
+  return acc!;
 }
 
 /** Row-major [.., R, C] tensor seen as [batch][R][C] with batch stride (0 when broadcast). */

@@ -3,12 +3,19 @@
  * axes and `sumToShape`, which undoes broadcasting. The shape ops' backward passes and the
  * differentiable reductions in reduce.ts both build on it.
  */
+import { checkLoopSteps, LLVMPIPE_LOOP_STEPS } from "../../gpu/loops.ts";
 import { placeholderBuffer } from "../../gpu/pool.ts";
 import { dispatch, grid } from "../../gpu/queue.ts";
 import { launchCopy, stridesOf } from "../kernels.ts";
 import { empty, type Tensor } from "../tensor.ts";
 
-/** Runs the reduce kernel on x viewed as [O, R, I]. */
+/**
+ * Runs the reduce kernel on x viewed as [O, R, I].
+ *
+ * `main` loops over all of R in one invocation, which llvmpipe cuts short past 65,535 steps
+ * (src/gpu/loops.ts). Longer reductions go to `rows` (256 invocations share a row, so one loops
+ * over R/256), after moving R last when I > 1; below the limit nothing changes.
+ */
 export function reduceORI(
   x: Tensor,
   O: number,
@@ -20,7 +27,19 @@ export function reduceORI(
   const y = empty([O * I]);
   const idx = isMax ? empty([O * I], "int32") : null;
   if (O * I === 0) return [y, idx];
-  const useRows = I === 1 && R >= 512 && O < 4096;
+  const long = R > LLVMPIPE_LOOP_STEPS;
+  if (long && I !== 1) {
+    // [O, R, I] -> [O, I, R], then one row per output
+    const p = empty([O, I, R]);
+    launchCopy(x, p, "float32", [O, I, R], [R * I, 1, I], [I * R, R, 1]);
+    y.dispose();
+    idx?.dispose();
+    const out = reduceORI(p, O * I, R, 1, isMax, scale);
+    p.dispose();
+    return out;
+  }
+  if (long) checkLoopSteps("reduce", Math.ceil(R / 256) + 8, `a reduction over ${R} values`);
+  const useRows = I === 1 && ((R >= 512 && O < 4096) || long);
   dispatch({
     shader: "reduce",
     entry: useRows ? "rows" : "main",

@@ -5,6 +5,7 @@
  * and shaders/resize.wgsl gathers the output from it; the backward pass is a gather too, each input
  * cell summing the output cells that read it, weighted. (Grad-CAM upsamples with this.)
  */
+import { checkLoopSteps } from "../../gpu/loops.ts";
 import { dispatch } from "../../gpu/queue.ts";
 import { tensor } from "../create.ts";
 import { record } from "../graph.ts";
@@ -232,7 +233,15 @@ export function resize(
       invocations: y.size,
     });
   }
+  // the backward's invocation walks the outputs its input pixel feeds (rows × columns)
+  const span = (at: number, n: number) => {
+    let m = 0;
+    for (let i = 0; i < n; i++) m = Math.max(m, tab[at + 2 * i + 1] - tab[at + 2 * i]);
+    return m;
+  };
+  const backwardSteps = span(rowR, H) * (span(colR, W) + 1);
   const out = record(y, op, [x], (dy) => {
+    checkLoopSteps(`${op} (backward)`, backwardSteps, `a ${H}×${W} to ${OH}×${OW} resize`);
     const dx = empty(x.shape);
     if (dx.size > 0) {
       dispatch({

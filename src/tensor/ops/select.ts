@@ -4,9 +4,10 @@
  * tensors). shaders/gather.wgsl and shaders/where.wgsl.
  */
 import { errorFlags } from "../../gpu/errors.ts";
+import { LLVMPIPE_LOOP_STEPS, LOOP_STEPS_PER_INVOCATION } from "../../gpu/loops.ts";
 import { dispatch } from "../../gpu/queue.ts";
 import { record } from "../graph.ts";
-import { launchFill, launchWhere } from "../kernels.ts";
+import { launchBinary, launchCopy, launchFill, launchWhere } from "../kernels.ts";
 import { assertFloat, assertLive, empty, type Tensor } from "../tensor.ts";
 import { broadcastShapes, type Operand } from "./elementwise.ts";
 import { sumToShape } from "./reduce_raw.ts";
@@ -58,8 +59,37 @@ export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
     }
     return dst;
   };
+  // the backward's invocation loops over J: past llvmpipe's loop budget (src/gpu/loops.ts) it
+  // runs on blocks of 32,768 indices (copied out) and adds the blocks' gradients in order
+  const backward = (g: Tensor): Tensor => {
+    if (J <= LLVMPIPE_LOOP_STEPS) return launch("backward", g, x.shape);
+    let acc: Tensor | null = null;
+    for (let j0 = 0; j0 < J; j0 += LOOP_STEPS_PER_INVOCATION) {
+      const Jc = Math.min(LOOP_STEPS_PER_INVOCATION, J - j0);
+      const gs = empty([O * Jc * I]), is = empty([O * Jc * I], "int32");
+      launchCopy(g, gs, "float32", [O, Jc, I], [J * I, I, 1], [Jc * I, I, 1], j0 * I);
+      launchCopy(index, is, "int32", [O, Jc, I], [J * I, I, 1], [Jc * I, I, 1], j0 * I);
+      const part = empty(x.shape);
+      dispatch({
+        shader: "gather",
+        entry: "backward",
+        buffers: [gs.buffer, is.buffer, part.buffer, errorFlags()],
+        params: { O, D, J: Jc, I },
+        invocations: part.size,
+      });
+      gs.dispose();
+      is.dispose();
+      if (acc) {
+        const sum = launchBinary(acc, part, "a + b", x.shape);
+        acc.dispose();
+        part.dispose();
+        acc = sum;
+      } else acc = part;
+    }
+    return acc!;
+  };
   const y = launch("gather", x, index.shape);
-  return record(y, "gather", [x], (g) => [launch("backward", g, x.shape)], [index]);
+  return record(y, "gather", [x], (g) => [backward(g)], [index]);
 }
 
 /** A tensor operand as is, a number as a 0-d tensor. */
