@@ -263,6 +263,7 @@ Deno.test("deno task gan --quick writes loadable checkpoints whose generator dra
     ]);
     assert.equal(r.code, 0, r.err + r.out);
     assert.match(r.out, /final loss D [\d.]+, G [\d.]+/);
+    assert.match(r.out, /sample diversity \d+% of real images\n/, "the epoch line ends cleanly");
     const { model, metadata, profile } = await gb.loadModel(`${out}/${gb.GAN_FILES.generator}`);
     assert.ok(model instanceof gb.GanGenerator, "the generator's architecture did not round-trip");
     assert.equal(profile?.modality, "tabular");
@@ -302,4 +303,10 @@ Deno.test("deno task gan --quick writes loadable checkpoints whose generator dra
   } finally {
     await Deno.remove(out, { recursive: true });
   }
+});
+
+Deno.test("meanPairwiseDistance is the mean Euclidean distance over the n(n−1)/2 pairs (closed form)", () => {
+  // (0,0), (3,4), (6,8): distances 5, 10, 5 → mean 20/3
+  const d = gb.meanPairwiseDistance([0, 0, 3, 4, 6, 8], 2);
+  assert.ok(Math.abs(d - 20 / 3) < 1e-12, `${d}`);
 });

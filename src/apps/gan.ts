@@ -449,7 +449,7 @@ export async function trainGan(
         files,
         line: `epoch ${e + 1}: loss D ${ep.lossD.toFixed(4)}, G ${ep.lossG.toFixed(4)}, D(x) ${
           ep.dReal.toFixed(3)
-        }, D(G(z)) ${ep.dFake.toFixed(3)}, sample diversity ${(100 * diversity).toFixed(0)}% of real images'`,
+        }, D(G(z)) ${ep.dFake.toFixed(3)}, sample diversity ${(100 * diversity).toFixed(0)}% of real images`,
       });
       await drain();
     }
