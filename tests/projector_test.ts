@@ -237,3 +237,17 @@ Deno.test("Barnes–Hut t-SNE on 500 digits reaches scikit-learn's Barnes–Hut 
   );
   assert.ok(knnAccuracy(coords, 2, F.labels) >= F.tsne_bh.knn_projected - 0.02);
 });
+
+Deno.test("t-SNE's learning rate is scikit-learn's 'auto', max(N / 12 / 4, 50); Barnes–Hut keeps ⌊3·perplexity + 1⌋ neighbours", async () => {
+  // 700 points: N / 48 = 14.6, so 50 (N / 12 would give 58.3)
+  const pts = Float32Array.from({ length: 700 * 2 }, (_, k) => Math.sin(1.7 * k) + Math.cos(0.37 * k * k));
+  const r = await project(pts, 2, { method: "tsne", dims: 2, iterations: 250 });
+  assert.equal(r.info.learningRate, 50);
+  // points at 2^i: each point's nearest are the smaller ones, so the largest is chosen by no
+  // other point and its symmetrised row holds exactly its own k neighbours
+  const n = 20, x = Float32Array.from({ length: n }, (_, i) => 2 ** i);
+  for (const perplexity of [2, 3.5]) {
+    const P = tsneSparseAffinities(x, 1, perplexity);
+    assert.equal(P.rows[n] - P.rows[n - 1], Math.floor(3 * perplexity + 1), `perplexity ${perplexity}`);
+  }
+});

@@ -63,6 +63,8 @@ export interface ProjectionInfo {
   components?: Float64Array;
   /** t-SNE: the final KL divergence KL(P‖Q) in nats (as scikit-learn's `kl_divergence_`). */
   kl?: number;
+  /** t-SNE: the learning rate, scikit-learn's "auto": max(N / 12 / 4, 50). */
+  learningRate?: number;
   /** t-SNE: the iterations run (early stopping may end sooner); UMAP: the epochs. */
   iterations?: number;
   /** Wall time of the projection, in seconds. */
@@ -146,7 +148,7 @@ export async function project(
     return {
       coords: Float32Array.from(r.Y),
       dims,
-      info: { method, kl: r.kl, iterations: r.iterations, seconds: seconds() },
+      info: { method, kl: r.kl, learningRate: r.learningRate, iterations: r.iterations, seconds: seconds() },
     };
   }
   const r = await umap(vectors, n, dim, options);
@@ -413,7 +415,7 @@ async function tsne(
   n: number,
   dim: number,
   o: ProjectOptions,
-): Promise<{ Y: Float64Array; kl: number; iterations: number }> {
+): Promise<{ Y: Float64Array; kl: number; learningRate: number; iterations: number }> {
   const dims = o.dims, perplexity = o.perplexity ?? 30;
   const maxIter = o.iterations ?? 1000;
   if (!Number.isInteger(maxIter) || maxIter < 250) {
@@ -471,7 +473,7 @@ async function tsne(
   };
   it = phase(0, 250, 0.5, 12, 250);
   if (maxIter > 250) it = phase(it + 1, maxIter, 0.8, 1, 300);
-  return { Y, kl, iterations: it + 1 };
+  return { Y, kl, learningRate, iterations: it + 1 };
 }
 
 async function umap(
