@@ -60,7 +60,14 @@ Deno.test("no task prompts in a terminal: a quick run of every task that has one
       `--distill-epochs 1 --test-images 100 --explain 1`,
     120,
   );
-  await inTerminal(`report ${dir}/mnist --out ${dir}/report.html --compress ${dir}/compress`, 120);
+  // the nearest training examples (60,000 representations) are report_test's and report_any_test's
+  await inTerminal(
+    `report ${dir}/mnist --out ${dir}/report.html --compress ${dir}/compress --neighbours 0`,
+    120,
+  );
+  await inTerminal(`project --checkpoint ${ckpt} --n 300 --method pca,umap --out ${dir}/project`, 90);
+  await inTerminal(`autoencoder --kind vae --quick --out ${dir}/vae`, 90);
+  await inTerminal(`gan --quick --out ${dir}/gan`, 90);
   // the server runs until Ctrl-C
   const serve = pty(`${DENO} task serve --checkpoint ${ckpt} --port 0`);
   assert.ok(await serve.waitFor(/dashboard on http|requests \w+ access/, 60_000), serve.output());
