@@ -109,21 +109,10 @@ async function main(): Promise<void> {
     onStep: (p) => {
       steps = p.globalStep;
       log.scalar("loss/train_step", p.loss, p.globalStep);
-      if (tty) {
-        const w = 24, f = Math.round((w * p.step) / p.steps);
-        Deno.stdout.writeSync(
-          new TextEncoder().encode(`\r[${"#".repeat(f)}${".".repeat(w - f)}] ${p.line}  `),
-        );
-        if (p.step === p.steps) console.log();
-      } else if (p.step % 100 === 0 || p.step === p.steps) console.log(p.line);
+      gb.showStep(p, tty);
     },
     onEpoch: async (e) => {
-      await gb.uninterrupted(async () => {
-        for (const f of e.files) {
-          const bytes = typeof f.data === "string" ? new TextEncoder().encode(f.data) : f.data;
-          await gb.writeAtomic(`${out}/${f.name}`, bytes);
-        }
-      });
+      await gb.writeFilesTogether(out, e.files);
       kept = e.epoch;
       log.scalar("loss/train_epoch", e.trainLoss, e.epoch);
       log.scalar("loss/test", e.evaluation.loss, e.epoch);

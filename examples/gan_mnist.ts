@@ -117,21 +117,10 @@ async function main(): Promise<void> {
       log.scalar("loss/generator", p.lossG, p.globalStep);
       log.scalar("D/real", p.dReal, p.globalStep);
       log.scalar("D/generated", p.dFake, p.globalStep);
-      if (tty) {
-        const w = 24, f = Math.round((w * p.step) / p.steps);
-        Deno.stdout.writeSync(
-          new TextEncoder().encode(`\r[${"#".repeat(f)}${".".repeat(w - f)}] ${p.line}  `),
-        );
-        if (p.step === p.steps) console.log();
-      } else if (p.step % 100 === 0 || p.step === p.steps) console.log(p.line);
+      gb.showStep(p, tty);
     },
     onEpoch: async (e) => {
-      await gb.uninterrupted(async () => {
-        for (const f of e.files) {
-          const bytes = typeof f.data === "string" ? new TextEncoder().encode(f.data) : f.data;
-          await gb.writeAtomic(`${out}/${f.name}`, bytes);
-        }
-      });
+      await gb.writeFilesTogether(out, e.files);
       kept = e.epoch;
       log.image("samples/fixed_noise", gb.samplesImage(e.samples, shape), e.epoch);
       log.scalar("samples/diversity", e.diversity, e.epoch);

@@ -203,6 +203,24 @@ export async function uninterrupted<T>(write: () => Promise<T>): Promise<T> {
 }
 
 /**
+ * Shows a training step: in a terminal a bar redrawn in place (a new line after the last step),
+ * elsewhere (a log, CI) the line of every 100th step and of the last.
+ *
+ * @example
+ * ```ts
+ * import { showStep } from "glassbox";
+ * showStep({ step: 100, steps: 200, line: "step 100/200 loss 0.1" }, false); // prints the line
+ * ```
+ */
+export function showStep(p: { step: number; steps: number; line: string }, tty: boolean): void {
+  if (tty) {
+    const w = 24, f = Math.round((w * p.step) / p.steps);
+    Deno.stdout.writeSync(new TextEncoder().encode(`\r[${"#".repeat(f)}${".".repeat(w - f)}] ${p.line}  `));
+    if (p.step === p.steps) console.log();
+  } else if (p.step % 100 === 0 || p.step === p.steps) console.log(p.line);
+}
+
+/**
  * What a script under `runMain` prints when Ctrl-C stops it (called at that moment, so it can
  * say what was kept), in place of nothing.
  *

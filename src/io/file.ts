@@ -81,3 +81,32 @@ export function writeTextAtomic(path: string, text: string): Promise<void> {
 export async function writePng(path: string, img: Image): Promise<void> {
   await writeAtomic(path, encodePng(img));
 }
+
+/**
+ * Writes one epoch's files (a checkpoint and the files that describe it) atomically and
+ * together: a Ctrl-C during the writes waits for all of them, so a run directory never holds a
+ * checkpoint of one epoch beside the history of another.
+ *
+ * @example
+ * ```ts
+ * import { writeFilesTogether } from "glassbox";
+ * await Deno.mkdir("out", { recursive: true });
+ * await writeFilesTogether("out", [{ name: "a.json", data: "{}" }, { name: "b.bin", data: new Uint8Array([1]) }]);
+ * if ((await Deno.readTextFile("out/a.json")) !== "{}" || (await Deno.readFile("out/b.bin"))[0] !== 1) {
+ *   throw new Error("both files");
+ * }
+ * ```
+ */
+export async function writeFilesTogether(
+  dir: string,
+  files: readonly { name: string; data: string | Uint8Array }[],
+): Promise<void> {
+  await uninterrupted(async () => {
+    for (const f of files) {
+      await writeAtomic(
+        `${dir}/${f.name}`,
+        typeof f.data === "string" ? new TextEncoder().encode(f.data) : f.data,
+      );
+    }
+  });
+}

@@ -1,7 +1,14 @@
 /** Reading and writing: safetensors checkpoints, TensorBoard event files. */
 export { loadCheckpoint, loadModel, saveCheckpoint, saveModel } from "./checkpoint.ts";
 export type { SaveModelOptions } from "./checkpoint.ts";
-export { fileExists, writeAtomic, type WriteOptions, writePng, writeTextAtomic } from "./file.ts";
+export {
+  fileExists,
+  writeAtomic,
+  writeFilesTogether,
+  type WriteOptions,
+  writePng,
+  writeTextAtomic,
+} from "./file.ts";
 export {
   decodeSafetensors,
   encodeSafetensors,
@@ -28,6 +35,7 @@ export {
   parseFlags,
   readFlagFile,
   runMain,
+  showStep,
   uninterrupted,
   UsageError,
   type ValueOf,
