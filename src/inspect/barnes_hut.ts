@@ -5,6 +5,7 @@
  * 3-D) where a cell seen under an angle below θ acts as one point at its centre of mass.
  * O(N log N) a step instead of O(N²).
  */
+import { squaredDistanceRow } from "./separation.ts";
 
 const MACHINE_EPSILON = 2.220446049250313e-16;
 
@@ -46,14 +47,7 @@ export function tsneSparseAffinities(vectors: Float32Array, dim: number, perplex
   const d = new Float64Array(n), nd = new Float64Array(k), p = new Float64Array(k);
   const desired = Math.log(perplexity);
   for (let i = 0; i < n; i++) {
-    for (let j = 0; j < n; j++) {
-      let s = 0;
-      for (let c = 0; c < dim; c++) {
-        const e = vectors[i * dim + c] - vectors[j * dim + c];
-        s += e * e;
-      }
-      d[j] = s;
-    }
+    squaredDistanceRow(vectors, dim, i, n, d);
     d[i] = Infinity;
     // the k nearest, nearest first (insertion into a sorted list; ties: the lower index first)
     let m = 0;

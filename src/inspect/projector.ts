@@ -15,6 +15,7 @@ import { sub } from "../tensor/ops/elementwise.ts";
 import { transpose } from "../tensor/ops/shape.ts";
 import { Generator } from "../tensor/random.ts";
 import { bhKlGradient, tsneSparseAffinities } from "./barnes_hut.ts";
+import { squaredDistanceRow } from "./separation.ts";
 import { scope } from "../tensor/scope.ts";
 
 /** A projection method. */
@@ -221,18 +222,6 @@ export async function pca(
 
 const MACHINE_EPSILON = 2.220446049250313e-16; // np.finfo(np.double).eps
 
-/** Squared Euclidean distances of N vectors, one row (to every point) at a time. */
-function distanceRow(X: ArrayLike<number>, dim: number, i: number, n: number, out: Float64Array): void {
-  for (let j = 0; j < n; j++) {
-    let s = 0;
-    for (let c = 0; c < dim; c++) {
-      const d = X[i * dim + c] - X[j * dim + c];
-      s += d * d;
-    }
-    out[j] = s;
-  }
-}
-
 /**
  * t-SNE's input affinities: for each point the Gaussian bandwidth whose conditional distribution
  * p(j|i) over the other points has the perplexity asked for (binary search on β = 1/(2σ²) to
@@ -266,7 +255,7 @@ export function tsneAffinities(
   const desired = Math.log(perplexity);
   const d = new Float64Array(n), p = new Float64Array(n);
   for (let i = 0; i < n; i++) {
-    distanceRow(vectors, dim, i, n, d);
+    squaredDistanceRow(vectors, dim, i, n, d);
     let beta = 1, lo = -Infinity, hi = Infinity, entropy = 0;
     for (let step = 0; step < 100; step++) {
       let sumP = 0;

@@ -26,7 +26,14 @@ function rows(v: ArrayLike<number>, dim: number, who: string): number {
   return v.length / dim;
 }
 
-function sqDistRow(X: ArrayLike<number>, dim: number, i: number, n: number, out: Float64Array): void {
+/** @internal Squared Euclidean distances from vector i to each of the first n vectors (X is n × dim, row-major). */
+export function squaredDistanceRow(
+  X: ArrayLike<number>,
+  dim: number,
+  i: number,
+  n: number,
+  out: Float64Array,
+): void {
   for (let j = 0; j < n; j++) {
     let s = 0;
     for (let c = 0; c < dim; c++) {
@@ -35,6 +42,11 @@ function sqDistRow(X: ArrayLike<number>, dim: number, i: number, n: number, out:
     }
     out[j] = s;
   }
+}
+
+/** The row as `squaredDistanceRow` gives it, with the point itself at Infinity (never its own neighbour). */
+function sqDistRow(X: ArrayLike<number>, dim: number, i: number, n: number, out: Float64Array): void {
+  squaredDistanceRow(X, dim, i, n, out);
   out[i] = Infinity;
 }
 
