@@ -6,7 +6,9 @@
  * the checkpoint and runs the script: a tabular MLP trained five Adam steps from a fixed seed (its
  * losses and weights), then Saliency, Integrated Gradients and Grad-CAM from the method registry on
  * the decoded CNN (full maps). The test runs the same script under Deno with mod.ts and compares
- * every number.
+ * every number. Then both run tests/fixtures/browser/shader_tour.js, which compiles every kernel
+ * in shaders/ (a page refused one that Deno took: a NaN constant in cross_entropy.wgsl), and
+ * Chromium must compile what Deno compiled.
  *
  * Tolerance: |browser − deno| ≤ 1e-4 · |deno| + 1e-5 · max|deno of that quantity|. Both runs use
  * the same WGSL, but Deno's adapter (Mesa's lavapipe) and Chromium's (SwiftShader) compile it
@@ -20,6 +22,7 @@
 import assert from "node:assert/strict";
 import * as gb from "../mod.ts";
 import { sameNumbers } from "./fixtures/browser/same_numbers.js";
+import { shaderTour } from "./fixtures/browser/shader_tour.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const haveChromium = await Deno.stat(CHROMIUM).then(() => true, () => false);
@@ -67,6 +70,7 @@ Deno.test({
         "/": [new URL("index.html", here), "text/html; charset=utf-8"],
         "/glassbox.js": [bundlePath, "text/javascript"],
         "/same_numbers.js": [new URL("same_numbers.js", here), "text/javascript"],
+        "/shader_tour.js": [new URL("shader_tour.js", here), "text/javascript"],
         "/seed_cnn.safetensors": [new URL("seed_cnn.safetensors", here), "application/octet-stream"],
         "/digits.json": [new URL("digits.json", here), "application/json"],
       };
@@ -91,6 +95,8 @@ Deno.test({
       const inputs = JSON.parse(await Deno.readTextFile(new URL("digits.json", here)));
       const expected = await sameNumbers(gb, checkpoint, inputs);
       const denoMs = performance.now() - tDeno;
+      const tour = await shaderTour(gb);
+      assert.deepEqual(tour.failed, {}, "the tour fails under Deno");
       const ran = await page;
       const out = new TextDecoder().decode(ran.stdout);
       assert.ok(ran.success, `${out}\n${new TextDecoder().decode(ran.stderr)}`);
@@ -103,6 +109,11 @@ Deno.test({
       assert.equal(result.contextKind, "stack");
       assert.ok(result.adapter.description || result.adapter.vendor, JSON.stringify(result.adapter));
       assert.match(result.userAgent, /Chrom/);
+
+      // every kernel the tour compiled under Deno compiled in Chromium too (Tint is stricter than naga)
+      assert.deepEqual(result.tour.failed, {}, "kernels that failed in Chromium");
+      assert.deepEqual(result.tour.ran, tour.ran);
+      assert.equal(result.tour.pipelines, tour.pipelines, "the same pipelines compiled");
 
       const got: Record<string, number[]> = result.numbers;
       assert.deepEqual(Object.keys(got), Object.keys(expected));
@@ -138,6 +149,7 @@ Deno.test({
             ((performance.now() - t0) / 1000).toFixed(1)
           } s`,
       );
+      console.log(`${tour.pipelines} pipelines compiled in Chromium as under Deno (${tour.ran.join(", ")})`);
       console.log(`largest |browser − Deno| per quantity: ${worst.join("; ")}`);
     } finally {
       await server.close();
