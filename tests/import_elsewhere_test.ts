@@ -34,6 +34,17 @@ function serveDir(root: URL): { url: string; host: string; close: () => Promise<
   return { url: `http://${host}/`, host, close: () => server.shutdown() };
 }
 
+/** Removes what Deno cached of the modules served from `host` (a new port each run would pile up). */
+async function forgetServer(host: string): Promise<void> {
+  const info = await new Deno.Command(Deno.execPath(), { args: ["info", "--json"], stdout: "piped" })
+    .output();
+  const dirs = JSON.parse(new TextDecoder().decode(info.stdout)) as Record<string, string>;
+  const name = host.replace(":", "_PORT");
+  for (const cache of [dirs.modulesCache, dirs.typescriptCache]) {
+    await Deno.remove(`${cache}/http/${name}`, { recursive: true }).catch(() => {});
+  }
+}
+
 /** The script a user would write: matmul and softmax, printed as JSON. */
 function script(modUrl: string): string {
   return `import * as gb from ${JSON.stringify(modUrl)};
@@ -86,6 +97,7 @@ Deno.test("a script imports mod.ts over HTTP from a local server serving the che
     checkNumbers(await runElsewhere(`${server.url}mod.ts`, [`--allow-import=${server.host}`]));
   } finally {
     await server.close();
+    await forgetServer(server.host);
   }
 });
 
