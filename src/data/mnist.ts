@@ -107,7 +107,7 @@ export function mnistDataDir(): string {
  * test.count; // 10000
  * ```
  */
-export async function loadMnist(split: "train" | "test", dir = mnistDataDir()): Promise<MnistSplit> {
+export async function loadMnist(split: "train" | "test", dir: string = mnistDataDir()): Promise<MnistSplit> {
   const prefix = split === "train" ? "train" : "t10k";
   const read = async (f: string) => {
     try {
