@@ -14,10 +14,18 @@ import type { ExplanationProfile } from "../models/profile.ts";
 
 /** Images as floats in [0, 1] (row-major 28×28 each) and labels 0–9. */
 export interface MnistSplit {
+  /**
+   * Pixel intensities scaled to [0, 1] (byte / 255), `count` images of `rows`×`cols` one after another,
+   * row-major.
+   */
   images: Float32Array;
+  /** The digit each image shows, 0–9, one per image. */
   labels: Int32Array;
+  /** Images in the split (60,000 for train, 10,000 for test). */
   count: number;
+  /** Image height in pixels, from the IDX header (28). */
   rows: number;
+  /** Image width in pixels, from the IDX header (28). */
   cols: number;
 }
 

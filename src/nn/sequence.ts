@@ -4,7 +4,7 @@ import { ones, zeros } from "../tensor/create.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { normal } from "./init.ts";
 import { Module } from "./module.ts";
-import { type Generator } from "../tensor/random.ts";
+import type { Generator } from "../tensor/random.ts";
 
 /**
  * Layer normalisation over the last dimensions (`weight` and `bias` as PyTorch's, initialised
