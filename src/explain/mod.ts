@@ -87,3 +87,8 @@ export {
   type NeighbourSearchOptions,
 } from "./neighbours.ts";
 export { ablateChannels, type ChannelAblation } from "./channel_ablation.ts";
+// The engine types the attribution API takes and returns, so that this entry point
+// (`@glassbox/glassbox/explain`) is usable on its own.
+export type { DType, RemovableHandle, Tensor, TensorGradHook } from "../tensor/tensor.ts";
+export type { BackwardHook, ForwardHook, ForwardPreHook, Module } from "../nn/module.ts";
+export type { ExplanationProfile, Modality } from "../models/profile.ts";
