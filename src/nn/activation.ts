@@ -17,7 +17,7 @@ export class LeakyReLU extends Module {
   /**
    * A leaky ReLU whose negative inputs are multiplied by `slope` (PyTorch's `negative_slope`, default 0.01).
    */
-  constructor(readonly slope = 0.01) {
+  constructor(readonly slope: number = 0.01) {
     super();
   }
   /** x where x ≥ 0, slope·x elsewhere; same shape as x. */
@@ -49,7 +49,7 @@ export class GELU extends Module {
 /** Softmax along an axis. */
 export class Softmax extends Module {
   /** A softmax over dimension `axis` (PyTorch's `dim`; negative counts from the end, default the last). */
-  constructor(readonly axis = -1) {
+  constructor(readonly axis: number = -1) {
     super();
   }
   /** exp(x) / Σ exp(x) along `axis` (each slice sums to 1); same shape as x. */
@@ -62,7 +62,7 @@ export class LogSoftmax extends Module {
   /**
    * A log-softmax over dimension `axis` (PyTorch's `dim`; negative counts from the end, default the last).
    */
-  constructor(readonly axis = -1) {
+  constructor(readonly axis: number = -1) {
     super();
   }
   /** x − log Σ exp(x) along `axis`, computed stably; same shape as x. */
@@ -76,7 +76,7 @@ export class Flatten extends Module {
    * Merges dimensions `startDim` through `endDim` (inclusive; negative counts from the end) into one, as
    * PyTorch's `nn.Flatten(start_dim=1, end_dim=-1)`.
    */
-  constructor(readonly startDim = 1, readonly endDim = -1) {
+  constructor(readonly startDim: number = 1, readonly endDim: number = -1) {
     super();
   }
   /** x reshaped with dimensions startDim…endDim merged, e.g. [N, C, H, W] → [N, C·H·W] by default. */

@@ -38,7 +38,7 @@ export class BatchNorm2d extends Module {
    * Batch norm over `numFeatures` channels: `eps` is added to the variance before the square root; `momentum`
    * is the weight of the new batch in the running statistics (PyTorch's defaults 1e-5 and 0.1).
    */
-  constructor(readonly numFeatures: number, readonly eps = 1e-5, readonly momentum = 0.1) {
+  constructor(readonly numFeatures: number, readonly eps: number = 1e-5, readonly momentum: number = 0.1) {
     super();
     this.weight = this.addParameter("weight", ones([numFeatures]));
     this.bias = this.addParameter("bias", zeros([numFeatures]));

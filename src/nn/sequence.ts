@@ -23,7 +23,7 @@ export class LayerNorm extends Module {
   /** The per-element shift (null without `elementwiseAffine`). */
   bias: Tensor | null;
   /** Normalises over the last dims `normalizedShape`; `eps` as PyTorch (1e-5). */
-  constructor(readonly normalizedShape: number[], readonly eps = 1e-5, elementwiseAffine = true) {
+  constructor(readonly normalizedShape: number[], readonly eps: number = 1e-5, elementwiseAffine = true) {
     super();
     this.weight = elementwiseAffine ? this.addParameter("weight", ones(normalizedShape)) : null;
     this.bias = elementwiseAffine ? this.addParameter("bias", zeros(normalizedShape)) : null;
