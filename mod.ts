@@ -19,6 +19,9 @@
  * ```
  * @module
  */
+// first: under Deno, the environment sets the engine's switches (and XDG_RUNTIME_DIR) before
+// src/gpu/device.ts requests the adapter
+import "./src/io/env.ts";
 export * from "./src/gpu/mod.ts";
 export * from "./src/tensor/mod.ts";
 export * from "./src/nn/mod.ts";

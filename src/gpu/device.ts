@@ -5,15 +5,23 @@
  * missing adapter is not an import error: it is thrown, with instructions, the first time
  * anything needs the GPU. A lost device is recorded and reported by every later GPU call.
  */
+import { gpuSettings } from "./settings.ts";
 
 /** What the adapter says about itself, plus the limits glassbox relies on. */
 export interface AdapterInfo {
+  /** The adapter's own description, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)" (may be empty in a browser). */
   description: string;
+  /** The vendor's name as the adapter gives it (browsers may leave it empty for privacy). */
   vendor: string;
+  /** The architecture family as the adapter gives it (may be empty). */
   architecture: string;
+  /** Whether the adapter says it is a fallback (software) adapter. */
   isFallbackAdapter: boolean;
+  /** The backend the host chose, from `gpuSettings().backend` (Deno: DENO_WEBGPU_BACKEND; "default"). */
   backend: string;
+  /** The largest storage buffer one binding may hold, in bytes (the device asks for all of it). */
   maxStorageBufferBindingSize: number;
+  /** The optional WebGPU features the adapter offers (e.g. "timestamp-query"). */
   features: string[];
 }
 
@@ -108,7 +116,7 @@ export function adapterInfo(): AdapterInfo {
     vendor: info.vendor,
     architecture: info.architecture,
     isFallbackAdapter: (info as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false,
-    backend: envOr("DENO_WEBGPU_BACKEND", "default"),
+    backend: gpuSettings().backend,
     maxStorageBufferBindingSize: adapter!.limits.maxStorageBufferBindingSize,
     features: [...adapter!.features],
   };
@@ -129,12 +137,4 @@ export function hasPackedIntegerDot(): boolean {
   device();
   const f = (navigator.gpu as unknown as { wgslLanguageFeatures?: ReadonlySet<string> }).wgslLanguageFeatures;
   return f?.has("packed_4x8_integer_dot_product") ?? false;
-}
-
-function envOr(name: string, fallback: string): string {
-  try {
-    return Deno.env.get(name) ?? fallback;
-  } catch {
-    return fallback; // no --allow-env
-  }
 }

@@ -5,3 +5,4 @@ export { flush, queueStats, sync } from "./queue.ts";
 export { defineShader, pipelineCount } from "./shaders.ts";
 export { type Dispatch, dispatch, type NamedParams, type Param } from "./queue.ts";
 export { KERNEL_SPECS, type KernelSpec, type ParamType } from "./kernel_specs.ts";
+export { configureGpu, type GpuSettings, gpuSettings } from "./settings.ts";

@@ -7,27 +7,13 @@
  */
 import { device } from "./device.ts";
 import { checkSpec, kernelSpec } from "./kernel_specs.ts";
+import { gpuSettings } from "./settings.ts";
+import { WGSL } from "./wgsl.gen.ts";
 
 const sources = new Map<string, string>();
 const pipelines = new Map<string, GPUComputePipeline>();
 const pending: Promise<void>[] = [];
 const checked = new Set<string>();
-
-/**
- * GLASSBOX_PRINT_SHADERS=1 prints every shader as compiled (constants filled, includes
- * pasted) to stderr, for reading what really runs.
- */
-function printShaders(): boolean {
-  try {
-    return Boolean(
-      (globalThis as { Deno?: { env: { get(k: string): string | undefined } } }).Deno?.env.get(
-        "GLASSBOX_PRINT_SHADERS",
-      ),
-    );
-  } catch {
-    return false; // no --allow-env
-  }
-}
 
 /**
  * Registers WGSL source under a name, as if it were shaders/NAME.wgsl (for kernels written
@@ -39,17 +25,19 @@ export function defineShader(name: string, source: string): void {
 }
 
 /**
- * Reads shaders/NAME.wgsl (cached). A line `// #include "lib/x.wgsl"` is replaced by that
- * file's text: WGSL has no imports, and shared functions live in shaders/lib/.
+ * The text of shaders/NAME.wgsl (cached), from the generated module wgsl.gen.ts (`deno task
+ * shaders` writes it from shaders/, and a test fails when it is stale), so the engine needs no
+ * file access and works from a URL or a bundle. A line `// #include "lib/x.wgsl"` is replaced
+ * by that file's text: WGSL has no imports, and shared functions live in shaders/lib/.
  */
 export function shaderSource(name: string): string {
   let src = sources.get(name);
   if (src === undefined) {
-    const url = new URL(`../../shaders/${name}.wgsl`, import.meta.url);
-    try {
-      src = Deno.readTextFileSync(url);
-    } catch (e) {
-      throw new Error(`cannot read shader ${name}.wgsl at ${url.pathname}: ${(e as Error).message}`);
+    src = WGSL[name];
+    if (src === undefined) {
+      throw new Error(
+        `no shader ${name}.wgsl: not in shaders/ when src/gpu/wgsl.gen.ts was generated (run deno task shaders) nor given to defineShader`,
+      );
     }
     src = src.replace(/^\/\/ #include "([\w/.-]+)\.wgsl"$/gm, (_, lib: string) => shaderSource(lib));
     sources.set(name, src);
@@ -86,7 +74,7 @@ export function pipeline(
     checked.add(name);
   }
   const code = fillTemplate(name, raw, constants);
-  if (printShaders()) {
+  if (gpuSettings().printShaders) {
     console.error(`// ---- ${name}.wgsl, entry ${entry}, ${JSON.stringify(constants)}\n${code}`);
   }
   dev.pushErrorScope("validation");

@@ -45,3 +45,4 @@ export { saveOnnx } from "./onnx_save.ts";
 export { loadOnnx, parseOnnx } from "./onnx.ts";
 export { directoryStore } from "./store.ts";
 export { MAX_SPRITE_SIDE, type ProjectorEmbedding, writeProjector } from "./projector.ts";
+export { defaultRuntimeDir, envIfGranted } from "./env.ts";

@@ -3,14 +3,14 @@
  * op's output. A leaf of the tensor layer: it imports nothing but the Tensor type, so every op
  * can depend on it and the engine (autograd.ts) can depend on the ops' kernels without cycles.
  */
-import { AsyncLocalStorage } from "node:async_hooks";
+import { contextSlot } from "./context.ts";
 import type { GradNode, Tensor } from "./tensor.ts";
 
-const gradMode = new AsyncLocalStorage<boolean>();
+const gradMode = contextSlot<boolean>("noGrad");
 
 /** Whether ops currently record the graph. */
 export function isGradEnabled(): boolean {
-  return gradMode.getStore() ?? true;
+  return gradMode.get() ?? true;
 }
 
 /**

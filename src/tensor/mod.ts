@@ -4,6 +4,7 @@ export { type DType, type RemovableHandle, Tensor, type TensorGradHook } from ".
 export { keep, scope } from "./scope.ts";
 export { backward, grad } from "./autograd.ts";
 export { isGradEnabled, noGrad } from "./graph.ts";
+export { contextKind } from "./context.ts";
 export {
   arange,
   full,

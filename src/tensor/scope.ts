@@ -2,11 +2,12 @@
  * The memory model: a tensor owns its GPU storage until `dispose()`; `scope()` disposes
  * everything created inside a block except what the block returns or `keep()`s.
  *
- * Scopes follow async calls (they ride on AsyncLocalStorage), so `await` inside a scope is
- * safe: tensors made by code awaited inside belong to the scope, and a concurrent task
- * outside does not leak into it.
+ * Scopes follow async calls (on AsyncLocalStorage where the host has it), so `await` inside a
+ * scope is safe: tensors made by code awaited inside belong to the scope, and a concurrent
+ * task outside does not leak into it. In a browser, scopes follow a stack: exact for one task
+ * at a time (see context.ts).
  */
-import { AsyncLocalStorage } from "node:async_hooks";
+import { contextSlot } from "./context.ts";
 
 /** Anything the scope can dispose. */
 export interface Disposable_ {
@@ -17,15 +18,15 @@ export interface Disposable_ {
 
 /** @internal */
 export class ScopeFrame {
-  items = new Set<Disposable_>();
+  items: Set<Disposable_> = new Set<Disposable_>();
   constructor(readonly parent: ScopeFrame | null) {}
 }
 
-const als = new AsyncLocalStorage<ScopeFrame>();
+const als = contextSlot<ScopeFrame>("scope");
 
 /** @internal registers a new tensor with the innermost scope, if any. */
 export function track(t: Disposable_): void {
-  const frame = als.getStore();
+  const frame = als.get();
   if (frame) {
     frame.items.add(t);
     t._scope = frame;
@@ -94,7 +95,7 @@ function close(frame: ScopeFrame, result: unknown): void {
  * ```
  */
 export function scope<T>(fn: () => T): T {
-  const frame = new ScopeFrame(als.getStore() ?? null);
+  const frame = new ScopeFrame(als.get() ?? null);
   const out = als.run(frame, fn);
   if (out instanceof Promise) {
     return out.then(
