@@ -1,8 +1,8 @@
 /**
  * glassbox as a package: deno.json's name, version, licence and exports are there, `deno publish
  * --dry-run` passes without `--allow-slow-types` and ships only what the publish list says, and
- * `deno doc --lint` finds nothing on any entry point. The entry points are read from deno.json,
- * so a new export is linted without touching this file.
+ * `deno doc --lint` finds nothing on any entry point, and each entry point has a module doc. The entry
+ * points are read from deno.json, so a new export is checked without touching this file.
  */
 import assert from "node:assert/strict";
 
@@ -21,8 +21,8 @@ const exports: Record<string, string> = typeof config.exports === "string"
   ? { ".": config.exports }
   : config.exports ?? {};
 
-/** Runs `deno <args>` in the repository root; its exit code and everything it printed. */
-async function deno(args: string[]): Promise<{ code: number; output: string }> {
+/** Runs `deno <args>` in the repository root; its exit code, everything it printed, and its stdout alone. */
+async function deno(args: string[]): Promise<{ code: number; output: string; stdout: string }> {
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
     args,
     cwd: ROOT,
@@ -30,7 +30,8 @@ async function deno(args: string[]): Promise<{ code: number; output: string }> {
     env: { NO_COLOR: "1" },
   }).output();
   const text = new TextDecoder();
-  return { code, output: text.decode(stdout) + text.decode(stderr) };
+  const out = text.decode(stdout);
+  return { code, output: out + text.decode(stderr), stdout: out };
 }
 
 Deno.test("deno.json names the package: scoped name, semver version, licence file, exports that exist", async () => {
@@ -66,8 +67,12 @@ Deno.test("deno publish --dry-run passes without --allow-slow-types and ships on
 });
 
 for (const [key, path] of Object.entries(exports)) {
-  Deno.test(`deno doc --lint finds nothing on export ${key} (${path})`, async () => {
-    const { code, output } = await deno(["doc", "--lint", path]);
+  Deno.test(`deno doc --lint finds nothing on export ${key} (${path}), which has a module doc`, async () => {
+    const { code, output, stdout } = await deno(["doc", "--lint", "--json", path]);
     assert.equal(code, 0, `deno doc --lint ${path} reports:\n${output}`);
+    // the module doc is the page a package registry shows for the entry point
+    const nodes = (JSON.parse(stdout) as { nodes: Record<string, { module_doc?: { doc?: string } }> }).nodes;
+    const doc = Object.values(nodes)[0]?.module_doc?.doc ?? "";
+    assert.ok(doc.length > 40, `${path} has no module doc: its first JSDoc needs an @module tag`);
   });
 }
