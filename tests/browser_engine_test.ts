@@ -23,6 +23,7 @@ import assert from "node:assert/strict";
 import * as gb from "../mod.ts";
 import { sameNumbers } from "./fixtures/browser/same_numbers.js";
 import { shaderTour } from "./fixtures/browser/shader_tour.js";
+import { DEV_LOCK } from "./run_script.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const haveChromium = await Deno.stat(CHROMIUM).then(() => true, () => false);
@@ -85,7 +86,7 @@ Deno.test({
 
       // the page in Chromium, and the same script under Deno meanwhile
       const page = new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", new URL("run_page.ts", here).pathname, url],
+        args: ["run", DEV_LOCK, "-A", new URL("run_page.ts", here).pathname, url],
         cwd: root.pathname,
         stdout: "piped",
         stderr: "piped",
