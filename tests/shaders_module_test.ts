@@ -30,3 +30,24 @@ Deno.test("the generated module holds every .wgsl file byte for byte, and every 
   assert.deepEqual(Object.keys(WGSL).sort(), names.sort());
   for (const name of Object.keys(KERNEL_SPECS)) assert.ok(name in WGSL, `kernel spec ${name} has no shader`);
 });
+
+/** The literal NaN/Inf constants in a WGSL text (`bitcast<f32>(0x7fc00000u)` and the like). */
+function nonFiniteConstants(text: string): string[] {
+  return [...text.matchAll(/bitcast<f32>\(\s*(0x[0-9a-fA-F]+)u?\s*\)/g)]
+    .filter(([, hex]) => ((parseInt(hex, 16) >>> 23) & 0xff) === 0xff)
+    .map(([m]) => m);
+}
+
+Deno.test("no shader writes NaN or Inf as a constant expression (Chromium's Tint refuses it; lib/math.wgsl's nan_f32()/inf_f32() make them at run time)", () => {
+  assert.deepEqual(
+    nonFiniteConstants("let a = bitcast<f32>(0x7fc00000u); let b = bitcast<f32>(0x3f800000u);"),
+    [
+      "bitcast<f32>(0x7fc00000u)",
+    ],
+  );
+  assert.deepEqual(nonFiniteConstants("let c = bitcast<f32>(0xff800000u);"), ["bitcast<f32>(0xff800000u)"]);
+  const offenders = Object.entries(WGSL).flatMap(([name, text]) =>
+    nonFiniteConstants(text).map((c) => `${name}.wgsl: ${c}`)
+  );
+  assert.deepEqual(offenders, []);
+});
