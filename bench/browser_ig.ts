@@ -101,6 +101,8 @@ try {
 export interface BrowserIgResult {
   page: PageResult;
   source: string;
+  /** The digit's true label. */
+  label: number;
   bundles: Record<string, number>;
   denoMs: number;
   denoAdapter: string;
@@ -207,6 +209,7 @@ export async function benchBrowserIg(
   return {
     page,
     source,
+    label: test.labels[0],
     bundles,
     denoMs,
     denoAdapter: gb.adapterInfo().description,
@@ -229,7 +232,9 @@ export function printBrowserIg(r: BrowserIgResult): void {
   );
   console.log(`page adapter (tfjs ${p.tfjsBackend} backend): ${p.tfjsAdapter}`);
   console.log(`bundles: ${Object.entries(r.bundles).map(([k, v]) => `${k} ${kb(v)}`).join(", ")}`);
-  console.log(`weights: ${r.source}; input: MNIST test digit 0; target: predicted class ${p.target}`);
+  console.log(
+    `weights: ${r.source}; input: MNIST test digit 0 (a ${r.label}); target: predicted class ${p.target}`,
+  );
   const e = (v: number) => v.toExponential(2);
   console.log(
     `attributions, max |glassbox − tfjs| / max |glassbox|: ${e(r.diffTieFree)} on a tie-free image ` +
