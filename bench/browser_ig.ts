@@ -239,7 +239,7 @@ export function printBrowserIg(r: BrowserIgResult): void {
   console.log(
     `attributions, max |glassbox − tfjs| / max |glassbox|: ${e(r.diffTieFree)} on a tie-free image ` +
       `(sin(0.37·i)·0.8), ${e(r.diffDigit)} on the digit, whose sums differ by ${e(r.diffSum)} (relative): ` +
-      `on its flat background max-pooling meets ties, and each engine sends the gradient to a different one`,
+      `its flat background gives max-pooling windows of equal values, and each engine's rounding picks other winners`,
   );
   console.log(`glassbox in the page against glassbox under Deno, on the digit: ${e(r.diffDeno)}`);
   console.log(`Deno's adapter: ${r.denoAdapter}`);
