@@ -156,6 +156,7 @@ export async function benchBrowserIg(
     const path = new URL(req.url).pathname;
     if (path === "/") return new Response(PAGE, { headers: { "content-type": "text/html; charset=utf-8" } });
     if (path === "/input.json") return Response.json(input);
+    if (path === "/favicon.ico") return new Response(null, { status: 204 });
     if (files[path]) {
       return new Response(await Deno.readFile(`${OUT}/${files[path]}`), {
         headers: { "content-type": "text/javascript; charset=utf-8" },

@@ -20,9 +20,18 @@ try {
   const page = await browser.newPage();
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(String(e)));
+  page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+  page.on("requestfailed", (q) => errors.push(`failed: ${q.url()}`));
+  page.on("response", (r) => r.status() >= 400 && errors.push(`${r.status()}: ${r.url()}`));
   await page.goto(url);
-  await page.waitForFunction("window.igResult !== undefined", null, { timeout: 20 * 60_000, polling: 250 });
-  const r = await page.evaluate("window.igResult") as { error?: string };
+  // the result, or the first error (a module that did not load never sets igResult)
+  const deadline = Date.now() + 20 * 60_000;
+  let r: { error?: string } | undefined;
+  while (!r && !errors.length && Date.now() < deadline) {
+    r = await page.evaluate("window.igResult") as { error?: string } | undefined;
+    if (!r) await new Promise((ok) => setTimeout(ok, 250));
+  }
+  r ??= { error: errors.length ? errors.join("; ") : "no result after 20 minutes" };
   if (errors.length && !r.error) r.error = errors.join("; ");
   console.log(JSON.stringify(r));
 } finally {
