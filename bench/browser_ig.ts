@@ -35,6 +35,8 @@ glassbox's time for the same call under Deno. Bundles into out/igbench/ first.
   --checkpoint PATH a seed CNN checkpoint (deno task train's) instead of seeded weights`;
 
 const OUT = "out/igbench";
+/** The test and bench lockfile (tests/run_script.ts's DEV_LOCK): deno.lock keeps only the library's packages. */
+const DEV_LOCK = "--lock=deno.dev.lock";
 const STEPS = 50;
 /** Largest max rel diff of the two engines' attributions on the tie-free image before a speed is printed. */
 const AGREE = 1e-3;
@@ -48,7 +50,7 @@ function median(v: number[]): number {
 async function bundle(entry: string, name: string): Promise<number> {
   const out = `${OUT}/${name}`;
   const r = await new Deno.Command("deno", {
-    args: ["bundle", "--quiet", "--platform", "browser", "--format", "esm", "--output", out, entry],
+    args: ["bundle", DEV_LOCK, "--quiet", "--platform", "browser", "--format", "esm", "--output", out, entry],
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -167,7 +169,7 @@ export async function benchBrowserIg(
   let page: PageResult;
   try {
     const r = await new Deno.Command("deno", {
-      args: ["run", "-A", "bench/browser/drive.ts", `http://127.0.0.1:${server.addr.port}/`],
+      args: ["run", DEV_LOCK, "-A", "bench/browser/drive.ts", `http://127.0.0.1:${server.addr.port}/`],
       stdout: "piped",
       stderr: "piped",
     }).output();

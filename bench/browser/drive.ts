@@ -2,14 +2,14 @@
  * Drives the browser IG benchmark's page: opens URL in headless Chromium (Debian's, through
  * playwright-core) on SwiftShader's WebGPU, waits for the page's `igResult` and prints it as JSON.
  * Playwright needs permissions the benchmark should not have (it probes /proc), so
- * bench/browser_ig.ts runs this as a subprocess: deno run -A bench/browser/drive.ts URL.
+ * bench/browser_ig.ts runs this as a subprocess: deno run --lock=deno.dev.lock -A bench/browser/drive.ts URL.
  */
 // deno-lint-ignore no-import-prefix
 import { chromium } from "npm:playwright-core@1.65.1";
 
 const [url] = Deno.args;
 if (!url) {
-  console.error("usage: deno run -A bench/browser/drive.ts URL");
+  console.error("usage: deno run --lock=deno.dev.lock -A bench/browser/drive.ts URL");
   Deno.exit(2);
 }
 const browser = await chromium.launch({
