@@ -29,7 +29,8 @@ Integrated Gradients (baseline 0, 50 Gauss–Legendre steps, the predicted class
 for one MNIST digit, in headless Chromium on SwiftShader's WebGPU: glassbox (bundled from
 src/web.ts) against TensorFlow.js 4.22's WebGPU backend in the same page, same weights, taking
 turns; prints the median times, the ratio, how far the attributions differ, the adapter, and
-glassbox's time for the same call under Deno. Bundles into out/igbench/ first.
+glassbox's time for the same call under Deno. Bundles into out/igbench/ first. It takes a
+minute or two and all of the machine's cores: run nothing else at the same time.
   --reps N          timed rounds, one run of each engine per round (default 7, at least 5)
   --warmup N        untimed runs of each engine first (default 2)
   --checkpoint PATH a seed CNN checkpoint (deno task train's) instead of seeded weights`;
@@ -73,7 +74,7 @@ async function seedModel(
       source: "seeded (manualSeed(0), seedCnn(); untrained)",
     };
   }
-  const { model, profile } = await gb.loadModel(checkpoint);
+  const { model, profile } = gb.decodeModel(await gb.readFlagFile("checkpoint", checkpoint), checkpoint);
   const want = [...seeded.stateDict()].map(([k, t]) => `${k} [${t.shape}]`).join(", ");
   const got = [...model.stateDict()].map(([k, t]) => `${k} [${t.shape}]`).join(", ");
   if (got !== want) {
