@@ -138,7 +138,8 @@ export async function benchBrowserIg(
   }
   const test = await gb.loadMnist("test");
   const [C, H, W] = profile.inputShape;
-  const x = Array.from(test.images.subarray(0, C * H * W), (v) => (v - gb.MNIST_MEAN) / gb.MNIST_STD);
+  const mean = profile.mean?.[0] ?? 0, std = profile.std?.[0] ?? 1; // normalised as the model was trained
+  const x = Array.from(test.images.subarray(0, C * H * W), (v) => (v - mean) / std);
   const xTieFree = Array.from({ length: C * H * W }, (_, i) => Math.sin(i * 0.37) * 0.8); // bench/explain.ts's first image
   const input: PageInput = {
     weights,
