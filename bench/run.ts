@@ -23,7 +23,8 @@ and all of the machine's cores: run nothing else at the same time.
                     for 1, 64 and 1024 queries on glassbox's GPU search, a plain CPU loop and
                     tfjs-wasm (matMul + topk), with the ratios and whether their indices agree
                     (bench/neighbours.ts)
-  --quick           with --explain-models or --neighbours: a smaller, shorter smoke run`;
+  --quick           with --explain-models or --neighbours: a smaller, shorter smoke run
+Integrated Gradients in Chromium, glassbox against tfjs-webgpu in one page: deno task bench:browser.`;
 
 async function main(): Promise<void> {
   const { flags } = parseFlags(Deno.args, {
