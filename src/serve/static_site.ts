@@ -11,6 +11,7 @@ import { loadModel } from "../io/checkpoint.ts";
 import { UsageError } from "../io/cli.ts";
 import { mnistProfile } from "../data/mnist.ts";
 import type { ExplanationProfile } from "../models/profile.ts";
+import { dashboardNovelty } from "./server.ts";
 
 /** The three parts of the page and what it is told about the model. */
 export interface StaticPageParts {
@@ -23,7 +24,13 @@ export interface StaticPageParts {
   /** The script that answers app.js's calls in the browser (src/serve/site/in_browser.js). */
   local: string;
   /** What the page reads before it starts: the checkpoint's file name and, for a checkpoint without one, the profile. */
-  config: { checkpoint: string; bundle: string; profile?: ExplanationProfile };
+  config: {
+    checkpoint: string;
+    bundle: string;
+    profile?: ExplanationProfile;
+    /** The novelty reference of the live dashboard's words (MNIST's model), as numbers. */
+    novelty?: { classMeans: number[][]; threshold: number; percentile: number };
+  };
 }
 
 /** Replaces the one occurrence of `from` in `text`, or says that the page has changed. */
@@ -181,7 +188,11 @@ export async function writeStaticDashboard(options: StaticDashboardOptions): Pro
   if (here.protocol !== "file:") {
     throw new Error(`the static dashboard is built from a local checkout of glassbox, not from ${here.href}`);
   }
-  const { profile } = await loadModel(checkpoint);
+  const { profile: saved } = await loadModel(checkpoint);
+  // a checkpoint from before profiles travelled with the model is the MNIST model
+  const profile = saved ?? mnistProfile();
+  // the live dashboard's words judge novelty against training data; the page gets the same reference
+  const novelty = await dashboardNovelty(profile);
   const read = (path: string) => Deno.readTextFile(new URL(path, here));
   const name = checkpointName(checkpoint);
   const html = staticDashboardPage({
@@ -189,8 +200,16 @@ export async function writeStaticDashboard(options: StaticDashboardOptions): Pro
     css: await read("static/style.css"),
     app: await read("static/app.js"),
     local: await read("site/in_browser.js"),
-    // a checkpoint from before profiles travelled with the model is the MNIST model
-    config: { checkpoint: name, bundle: BUNDLE, profile: profile ? undefined : mnistProfile() },
+    config: {
+      checkpoint: name,
+      bundle: BUNDLE,
+      profile: saved ? undefined : profile,
+      novelty: novelty && {
+        classMeans: novelty.classMeans!.map((m) => Array.from(m)),
+        threshold: novelty.threshold,
+        percentile: novelty.percentile,
+      },
+    },
   });
   const tmp = `${dir}.tmp`;
   await Deno.remove(tmp, { recursive: true }).catch(() => {});

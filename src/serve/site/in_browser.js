@@ -36,7 +36,9 @@
       }),
     ]);
     const { model, profile } = gb.decodeModel(bytes, config.checkpoint);
-    const explainer = new gb.Explainer(model, profile ?? config.profile);
+    const n = config.novelty;
+    const novelty = n && gb.noveltyReference(n.classMeans, n.threshold, n.percentile);
+    const explainer = new gb.Explainer(model, profile ?? config.profile, novelty);
     const a = gb.adapterInfo();
     const name = a.description || [a.vendor, a.architecture].filter((s) => s).join(" ") || "unnamed";
     seen.timings.loaded = performance.now() - t0;
