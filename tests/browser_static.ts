@@ -3,8 +3,10 @@
  * WebGPU: records every request the page makes, draws a "1" on the canvas with the mouse as
  * tests/browser_dashboard.ts does, keeps the methods named on the command line, chooses the
  * language, explains, and prints as JSON what the page shows and what its in-browser api saw
- * (the input it sent and the result, with the values of every map).
- *   deno run -A tests/browser_static.ts URL METHODS(comma-separated) LANG [PNG]
+ * (the input it sent and the result, with the values of every map). With METHODS "-" the page
+ * is opened as a browser without WebGPU would (navigator.gpu removed before it runs) and what it
+ * says is printed.
+ *   deno run -A tests/browser_static.ts URL METHODS(comma-separated, or -) LANG [PNG]
  */
 import { chromium } from "playwright-core";
 
@@ -19,6 +21,19 @@ try {
   page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
   page.on("pageerror", (e) => errors.push(String(e)));
   page.on("request", (r) => requests.push(r.url()));
+  if (methods === "-") {
+    await page.addInitScript("delete Navigator.prototype.gpu");
+    await page.goto(url);
+    await page.waitForSelector("#runtime-note.error");
+    await page.waitForSelector("#progress .error");
+    const said = await page.evaluate(`({
+      runtime: document.getElementById("runtime-note").textContent,
+      progress: document.getElementById("progress").textContent,
+    })`);
+    if (screenshot) await page.screenshot({ path: screenshot });
+    console.log(JSON.stringify({ ...(said as object), requests, errors }));
+    Deno.exit(0);
+  }
   const t0 = Date.now();
   await page.goto(url);
   await page.waitForSelector("#methods input", { timeout: 60000 });

@@ -58,21 +58,29 @@ Deno.test("the static dashboard: Chromium computes the live dashboard's predicti
   assert.ok(!(await gb.fileExists(`${dir}/site.tmp`)), "the temporary folder is gone");
 
   const server = fileServer(`${dir}/site`);
-  let seen;
+  let seen, plain;
   try {
     const run = await runScript("tests/browser_static.ts", [server.url, "saliency,gradcam", "en"], ["-A"]);
     assert.equal(run.code, 0, run.err);
     seen = JSON.parse(run.out);
+    // a browser without WebGPU is told so in the page, and fetches nothing but the page
+    const bare = await runScript("tests/browser_static.ts", [server.url, "-", "en"], ["-A"]);
+    assert.equal(bare.code, 0, bare.err);
+    plain = JSON.parse(bare.out);
   } finally {
     await server.stop();
   }
-  assert.deepEqual(seen.errors, []);
   // (a) no request besides the page, the bundle and the checkpoint, in the browser and at the server
   assert.deepEqual(
     [...new Set(seen.requests as string[])].sort(),
     ["", "digits.safetensors", "glassbox.js"].map((f) => server.url + f),
   );
   assert.deepEqual([...new Set(server.asked)].sort(), ["/", "/digits.safetensors", "/glassbox.js"]);
+  assert.deepEqual(seen.errors, []);
+  assert.match(plain.runtime, /^This page cannot run the model: This browser has no WebGPU/);
+  assert.match(plain.progress, /^This browser has no WebGPU \(navigator\.gpu is missing\)/);
+  assert.deepEqual(plain.requests, [server.url]);
+  assert.deepEqual(plain.errors, []);
   assert.match(seen.runtime, /computed in this browser, on its WebGPU adapter \(.+\)/);
 
   // (b) the same pixels through the live dashboard's Explainer under Deno
