@@ -78,10 +78,10 @@ Deno.test("the static dashboard: Chromium computes the live dashboard's predicti
   assert.deepEqual([...new Set(server.asked)].sort(), ["/", "/digits.safetensors", "/glassbox.js"]);
   assert.deepEqual(seen.errors, []);
   assert.match(plain.runtime, /^This page cannot run the model: This browser has no WebGPU/);
-  assert.match(plain.progress, /^This browser has no WebGPU \(navigator\.gpu is missing\)/);
+  assert.match(plain.progress, /^Nothing can be computed here: the note at the top of the page says why/);
   assert.deepEqual(plain.requests, [server.url]);
   assert.deepEqual(plain.errors, []);
-  assert.match(seen.runtime, /computed in this browser, on its WebGPU adapter \(.+\)/);
+  assert.match(seen.runtime, /^Computed in this browser, on its WebGPU adapter \(.+\)\. There is no server/);
 
   // (b) the same pixels through the live dashboard's Explainer under Deno
   const { input, result } = seen.api.last as { input: number[]; result: gb.ExplainResult };

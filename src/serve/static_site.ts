@@ -74,14 +74,16 @@ const EXTRA_CSS = `
  * ```ts
  * import { staticDashboardPage } from "glassbox";
  * const html = staticDashboardPage({
- *   html: '<link rel="stylesheet" href="/static/style.css"><header>h</header><script src="/static/app.js"></script>',
+ *   html: "<title>glassbox dashboard</title>" + '<link rel="stylesheet" href="/static/style.css">' +
+ *     "<header>glassbox live dashboard: see why</header>" + '<script src="/static/app.js"></script>',
  *   css: "b{}",
  *   app: "app();",
  *   local: "local();",
  *   config: { checkpoint: "m.safetensors", bundle: "glassbox.js" },
  * });
- * if (!html.includes("<style>b{}") || html.indexOf("local();") > html.indexOf("app();")) throw new Error(html);
+ * if (!html.includes("<style>\nb{}") || html.indexOf("local();") > html.indexOf("app();")) throw new Error(html);
  * if (!html.includes('"checkpoint":"m.safetensors"')) throw new Error("no configuration");
+ * if (!html.includes("dashboard, computed in your browser: see why")) throw new Error("says where it runs");
  * ```
  */
 export function staticDashboardPage(parts: StaticPageParts): string {
@@ -96,6 +98,7 @@ export function staticDashboardPage(parts: StaticPageParts): string {
     "</header>",
     '</header>\n    <p id="runtime-note" class="hint" aria-live="polite">Loading glassbox and the model into this browser…</p>',
   );
+  html = replaceOnce(html, "live dashboard:", "dashboard, computed in your browser:");
   html = replaceOnce(
     html,
     "<title>glassbox dashboard</title>",

@@ -44,14 +44,18 @@
     seen.timings.loaded = performance.now() - t0;
     seen.adapter = name;
     note(
-      `Everything below is computed in this browser, on its WebGPU adapter (${name}${
+      `Computed in this browser, on its WebGPU adapter (${name}${
         a.isFallbackAdapter ? ", a software fallback" : ""
-      }): the page loaded glassbox.js and the model ${config.checkpoint} and sends nothing anywhere. ` +
-        `There is no server behind it; the first explanation also compiles the GPU programs, so it takes longer.`,
+      }). There is no server: the page fetched glassbox.js and the model ${config.checkpoint}, and sends ` +
+        `nothing anywhere. The first explanation also compiles the GPU programs, so it takes longer.`,
     );
     return { gb, explainer };
   })();
-  ready.catch((e) => note(`This page cannot run the model: ${e.message ?? e}`, true));
+  ready.catch((e) => {
+    note(`This page cannot run the model: ${e.message ?? e}`, true);
+    document.getElementById("input-note").textContent = "The model could not be loaded in this browser.";
+    document.getElementById("explain").disabled = true;
+  });
   const answer = async (f) => {
     try {
       return { ok: true, body: await f() };
@@ -91,6 +95,6 @@
         onMessage({ error: `the explanation failed: ${e.message ?? e}` });
       }
     },
-    failed: (e) => `${e.message ?? e}`,
+    failed: () => "Nothing can be computed here: the note at the top of the page says why.",
   };
 })();
