@@ -132,7 +132,7 @@ Deno.test("the static dashboard: Chromium computes the live dashboard's predicti
   );
 });
 
-Deno.test("deno task serve --static: a mistake is one plain line and exit 2, and a folder it did not write is left alone", async () => {
+Deno.test("deno task serve --static: a mistake is one plain line and exit 2, a folder it did not write is left alone, one it wrote is replaced whole", async () => {
   const dir = await Deno.makeTempDir();
   await Deno.writeTextFile(`${dir}/keep.txt`, "mine");
   const run = async (...args: string[]) => {
@@ -144,7 +144,10 @@ Deno.test("deno task serve --static: a mistake is one plain line and exit 2, and
     return { code: r.code, err: new TextDecoder().decode(r.stderr).trim() };
   };
   gb.manualSeed(1);
-  await gb.saveModel(gb.createModel("seed-cnn"), `${dir}/m.safetensors`, {}, { profile: gb.mnistProfile() });
+  // named classes: not MNIST's profile, so no novelty reference is fitted on MNIST's training set
+  await gb.saveModel(gb.createModel("seed-cnn"), `${dir}/m.safetensors`, {}, {
+    profile: { ...gb.mnistProfile(), classes: CLASSES },
+  });
   const cases: [string[], RegExp][] = [
     [["--checkpoint", `${dir}/none.safetensors`, "--static", `${dir}/site`], /--checkpoint: no file at/],
     [["--checkpoint", `${dir}/m.safetensors`, "--static", `${dir}/site`, "--port", "9"], /--port has no use/],
@@ -158,4 +161,21 @@ Deno.test("deno task serve --static: a mistake is one plain line and exit 2, and
   }
   assert.equal(await Deno.readTextFile(`${dir}/keep.txt`), "mine");
   assert.ok(!(await gb.fileExists(`${dir}/site`)) && !(await gb.fileExists(`${dir}/site.tmp`)));
+  // written twice, from two checkpoints: the second folder replaces the first, nothing else is left
+  await Deno.copyFile(`${dir}/m.safetensors`, `${dir}/n.safetensors`);
+  for (const name of ["m", "n"]) {
+    const r = await run("--checkpoint", `${dir}/${name}.safetensors`, "--static", `${dir}/site`);
+    assert.equal(r.code, 0, r.err);
+  }
+  assert.deepEqual([...Deno.readDirSync(`${dir}/site`)].map((e) => e.name).sort(), [
+    "glassbox.js",
+    "index.html",
+    "n.safetensors",
+  ]);
+  assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), [
+    "keep.txt",
+    "m.safetensors",
+    "n.safetensors",
+    "site",
+  ]);
 });

@@ -191,11 +191,13 @@ export async function writeStaticDashboard(options: StaticDashboardOptions): Pro
   if (here.protocol !== "file:") {
     throw new Error(`the static dashboard is built from a local checkout of glassbox, not from ${here.href}`);
   }
+  progress(`loading ${checkpoint}`);
   const { profile: saved } = await loadModel(checkpoint);
   // a checkpoint from before profiles travelled with the model is the MNIST model
   const profile = saved ?? mnistProfile();
   // the live dashboard's words judge novelty against training data; the page gets the same reference
   const novelty = await dashboardNovelty(profile);
+  if (novelty) progress("the words' novelty reference: class means of 10,000 MNIST training images");
   const read = (path: string) => Deno.readTextFile(new URL(path, here));
   const name = checkpointName(checkpoint);
   const html = staticDashboardPage({
