@@ -4,8 +4,10 @@
  * filter gradients), and the seed CNN's full training step at batch 64 (upload, forward,
  * backward, Adam, loss readback). Every timed region ends with a readback.
  */
-import * as tf from "@tensorflow/tfjs";
-import "@tensorflow/tfjs-backend-webgpu";
+// deno-lint-ignore no-import-prefix
+import * as tf from "npm:@tensorflow/tfjs@4.22.0";
+// deno-lint-ignore no-import-prefix
+import "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
 import * as gb from "../mod.ts";
 import { printTable, type Row, seedCnnData, seedCnnStep, tfSeedCnn, time } from "./harness.ts";
 

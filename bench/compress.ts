@@ -6,9 +6,12 @@
  * learned, so the variants are built from a freshly initialised model. Every timed region ends
  * with a readback.
  */
-import * as tf from "@tensorflow/tfjs";
-import "@tensorflow/tfjs-backend-webgpu";
-import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
+// deno-lint-ignore no-import-prefix
+import * as tf from "npm:@tensorflow/tfjs@4.22.0";
+// deno-lint-ignore no-import-prefix
+import "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
+// deno-lint-ignore no-import-prefix
+import { setWasmPaths } from "npm:@tensorflow/tfjs-backend-wasm@4.22.0";
 import * as gb from "../mod.ts";
 import { tfSeedCnn, time } from "./harness.ts";
 
@@ -95,7 +98,7 @@ export async function benchCompress(): Promise<CompressBench> {
       unpack: await time(run(() => q("unpack")), 5, 2),
     });
   }
-  setWasmPaths(new URL("./", import.meta.resolve("@tensorflow/tfjs-backend-wasm")).href);
+  setWasmPaths(new URL("./", import.meta.resolve("npm:@tensorflow/tfjs-backend-wasm@4.22.0")).href);
   out.webgpu = await peer("webgpu", xs);
   out.wasm = await peer("wasm", xs);
   return out;

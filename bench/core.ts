@@ -3,8 +3,10 @@
  * same process: matmul (single, and ten queued with one readback), a large elementwise op, and
  * the tabular MLP training step. Every timed region ends with a readback of the result.
  */
-import * as tf from "@tensorflow/tfjs";
-import "@tensorflow/tfjs-backend-webgpu";
+// deno-lint-ignore no-import-prefix
+import * as tf from "npm:@tensorflow/tfjs@4.22.0";
+// deno-lint-ignore no-import-prefix
+import "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
 import * as gb from "../mod.ts";
 import { tabularMlp } from "../mod.ts";
 import { printTable, type Row, time } from "./harness.ts";

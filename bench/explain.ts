@@ -5,9 +5,12 @@
  * image and for a batch of 16, Saliency for 64 images, and Occlusion (4×4 windows, stride 2:
  * 169 perturbed copies) for one image. Every timed region ends with the attributions read back.
  */
-import * as tf from "@tensorflow/tfjs";
-import "@tensorflow/tfjs-backend-webgpu";
-import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
+// deno-lint-ignore no-import-prefix
+import * as tf from "npm:@tensorflow/tfjs@4.22.0";
+// deno-lint-ignore no-import-prefix
+import "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
+// deno-lint-ignore no-import-prefix
+import { setWasmPaths } from "npm:@tensorflow/tfjs-backend-wasm@4.22.0";
 import * as gb from "../mod.ts";
 import { printTable2, type Row2, tfSeedCnn, time } from "./harness.ts";
 
@@ -87,7 +90,7 @@ async function peer(backend: "webgpu" | "wasm", xs: Float32Array, targets: numbe
 }
 
 export async function benchExplain(): Promise<Row2[]> {
-  setWasmPaths(new URL("./", import.meta.resolve("@tensorflow/tfjs-backend-wasm")).href);
+  setWasmPaths(new URL("./", import.meta.resolve("npm:@tensorflow/tfjs-backend-wasm@4.22.0")).href);
   gb.manualSeed(0);
   const model = gb.seedCnn();
   model.eval();

@@ -20,9 +20,12 @@
  * `deno task bench --explain-models [--quick]` prints the table; tests/explain_models_test.ts
  * checks the ports against glassbox on small inputs and plants wrong variants.
  */
-import * as tf from "@tensorflow/tfjs";
-import "@tensorflow/tfjs-backend-webgpu";
-import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
+// deno-lint-ignore no-import-prefix
+import * as tf from "npm:@tensorflow/tfjs@4.22.0";
+// deno-lint-ignore no-import-prefix
+import "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
+// deno-lint-ignore no-import-prefix
+import { setWasmPaths } from "npm:@tensorflow/tfjs-backend-wasm@4.22.0";
 import * as gb from "../mod.ts";
 
 /** Integration steps of IG and Layer IG. */
@@ -586,7 +589,7 @@ export async function modelCases(quick = false): Promise<ModelCase[]> {
 /** Points tfjs-wasm at its .wasm files and switches tfjs to `backend`. */
 export async function useBackend(backend: "wasm" | "webgpu"): Promise<void> {
   if (backend === "wasm") {
-    setWasmPaths(new URL("./", import.meta.resolve("@tensorflow/tfjs-backend-wasm")).href);
+    setWasmPaths(new URL("./", import.meta.resolve("npm:@tensorflow/tfjs-backend-wasm@4.22.0")).href);
   }
   if (!(await tf.setBackend(backend))) throw new Error(`tfjs: backend ${backend} is not available`);
   await tf.ready();

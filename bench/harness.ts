@@ -1,5 +1,6 @@
 /** Timing helpers shared by the benchmarks: medians over repeated runs, the table, the seed CNN step. */
-import * as tf from "@tensorflow/tfjs";
+// deno-lint-ignore no-import-prefix
+import * as tf from "npm:@tensorflow/tfjs@4.22.0";
 import * as gb from "../mod.ts";
 import { seedCnn } from "../mod.ts";
 

@@ -5,7 +5,8 @@
  * TensorFlow.js WASM (tf.matMul + tf.topk) in the same run, on the same data; the indices of
  * all three are compared query by query.
  */
-import * as tf from "@tensorflow/tfjs";
+// deno-lint-ignore no-import-prefix
+import * as tf from "npm:@tensorflow/tfjs@4.22.0";
 import * as gb from "../mod.ts";
 import { useBackend } from "./explain_models.ts";
 import { time } from "./harness.ts";

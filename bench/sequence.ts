@@ -8,9 +8,12 @@
  * Also glassbox's fused attention kernel against the same attention composed from matmul and
  * softmax (what it replaced).
  */
-import * as tf from "@tensorflow/tfjs";
-import "@tensorflow/tfjs-backend-webgpu";
-import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
+// deno-lint-ignore no-import-prefix
+import * as tf from "npm:@tensorflow/tfjs@4.22.0";
+// deno-lint-ignore no-import-prefix
+import "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
+// deno-lint-ignore no-import-prefix
+import { setWasmPaths } from "npm:@tensorflow/tfjs-backend-wasm@4.22.0";
 import * as gb from "../mod.ts";
 import { printTable, printTable2, type Row, type Row2, time } from "./harness.ts";
 
@@ -93,7 +96,7 @@ async function peerLstm(): Promise<number> {
 
 /** The table rows: attention at S = 64 and 256, the LSTM; and fused against composed attention. */
 export async function benchSequence(): Promise<{ peers: Row2[]; fused: Row[] }> {
-  setWasmPaths(new URL("./", import.meta.resolve("@tensorflow/tfjs-backend-wasm")).href);
+  setWasmPaths(new URL("./", import.meta.resolve("npm:@tensorflow/tfjs-backend-wasm@4.22.0")).href);
   // as a user gets it (kernel "auto": fused at 64 keys, composed at 256), then each kernel forced
   const ours = [await oursAttention(64, "auto"), await oursAttention(256, "auto"), await oursLstm()];
   const fusedT = [await oursAttention(64, true), await oursAttention(256, true)];

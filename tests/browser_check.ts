@@ -14,7 +14,8 @@
  * same box, so all eight bitmaps are identical (and equal to the tofu's when the fallback box
  * is the same).
  */
-import { chromium } from "playwright-core";
+// deno-lint-ignore no-import-prefix
+import { chromium } from "npm:playwright-core@1.65.1";
 
 const [url, screenshot] = Deno.args;
 const fc = Deno.env.get("FONTCONFIG_FILE");

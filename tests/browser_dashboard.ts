@@ -4,7 +4,8 @@
  * the page shows as JSON. Run as a subprocess (deno run -A): playwright probes /proc.
  *   deno run -A tests/browser_dashboard.ts URL [PNG]
  */
-import { chromium } from "playwright-core";
+// deno-lint-ignore no-import-prefix
+import { chromium } from "npm:playwright-core@1.65.1";
 
 const [url, screenshot] = Deno.args;
 const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox"] });

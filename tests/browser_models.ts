@@ -6,7 +6,8 @@
  * subprocess (deno run -A): playwright probes /proc.
  *   deno run -A tests/browser_models.ts URL [SCREENSHOT.png] [UPLOAD.png]
  */
-import { chromium } from "playwright-core";
+// deno-lint-ignore no-import-prefix
+import { chromium } from "npm:playwright-core@1.65.1";
 
 const [url, screenshot, upload] = Deno.args;
 const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox"] });

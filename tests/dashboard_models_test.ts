@@ -10,7 +10,8 @@
 import assert from "node:assert/strict";
 import * as gb from "../mod.ts";
 import { runScript } from "./run_script.ts";
-import { decode } from "fast-png";
+// deno-lint-ignore no-import-prefix
+import { decode } from "npm:fast-png@8.0.0";
 
 const post = (body: unknown) =>
   new Request("http://127.0.0.1/api/explain", {

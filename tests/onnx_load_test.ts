@@ -7,7 +7,8 @@
  * node name; errors that name the node and the op.
  */
 import assert from "node:assert/strict";
-import onnxproto from "onnx-proto";
+// deno-lint-ignore no-import-prefix
+import onnxproto from "npm:onnx-proto@8.0.1";
 import * as gb from "../mod.ts";
 import { decodeSafetensors } from "../src/io/safetensors.ts";
 

@@ -4,8 +4,10 @@
  * --allow-ffi, which the test task does not grant) and gives glassbox's outputs.
  */
 import assert from "node:assert/strict";
-import onnxproto from "onnx-proto";
-import * as ort from "onnxruntime-web";
+// deno-lint-ignore no-import-prefix
+import onnxproto from "npm:onnx-proto@8.0.1";
+// deno-lint-ignore no-import-prefix
+import * as ort from "npm:onnxruntime-web@1.23.0";
 import * as gb from "../mod.ts";
 
 ort.env.wasm.numThreads = 1;

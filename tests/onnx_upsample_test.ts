@@ -4,8 +4,10 @@
  * `loadOnnx` (ConvTranspose, Resize) with the same outputs.
  */
 import assert from "node:assert/strict";
-import * as ort from "onnxruntime-web";
-import onnxproto from "onnx-proto";
+// deno-lint-ignore no-import-prefix
+import * as ort from "npm:onnxruntime-web@1.23.0";
+// deno-lint-ignore no-import-prefix
+import onnxproto from "npm:onnx-proto@8.0.1";
 import * as gb from "../mod.ts";
 import { decodeSafetensors } from "../src/io/safetensors.ts";
 

@@ -4,7 +4,8 @@
  * through TensorBoard 2.21's own projector plugin (run by hand: tests need no Python).
  */
 import assert from "node:assert/strict";
-import { decode } from "fast-png";
+// deno-lint-ignore no-import-prefix
+import { decode } from "npm:fast-png@8.0.0";
 import { MAX_SPRITE_SIDE, writeProjector } from "../mod.ts";
 import { spriteImage } from "../src/io/projector.ts";
 

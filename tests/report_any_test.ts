@@ -10,8 +10,9 @@
  */
 import assert from "node:assert/strict";
 import * as gb from "../mod.ts";
-import { runScript } from "./run_script.ts";
-import { decode } from "fast-png";
+import { DEV_LOCK, runScript } from "./run_script.ts";
+// deno-lint-ignore no-import-prefix
+import { decode } from "npm:fast-png@8.0.0";
 
 const unescape = (s: string) =>
   s.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(
@@ -98,7 +99,14 @@ async function browse(html: string, name: string) {
   const dir = await Deno.makeTempDir();
   await Deno.writeTextFile(`${dir}/${name}.html`, html);
   const r = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "tests/browser_check.ts", `file://${dir}/${name}.html`, `${dir}/${name}.png`],
+    args: [
+      "run",
+      DEV_LOCK,
+      "-A",
+      "tests/browser_check.ts",
+      `file://${dir}/${name}.html`,
+      `${dir}/${name}.png`,
+    ],
     stdout: "piped",
     stderr: "piped",
   }).output();

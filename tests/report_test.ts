@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import * as gb from "../mod.ts";
 import { createHash } from "node:crypto";
-import { runScript } from "./run_script.ts";
+import { DEV_LOCK, runScript } from "./run_script.ts";
 
 Deno.test("htmlPage: sections in the navigation, text escaped, bad ids refused; embedImage round-trips its bytes", () => {
   const html = gb.htmlPage("R <1>", [{
@@ -49,7 +49,7 @@ interface Seen {
 
 async function browse(url: string, png: string, env: Record<string, string> = {}): Promise<Seen> {
   const r = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "tests/browser_check.ts", url, png],
+    args: ["run", DEV_LOCK, "-A", "tests/browser_check.ts", url, png],
     env,
     stdout: "piped",
     stderr: "piped",

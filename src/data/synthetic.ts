@@ -7,20 +7,29 @@ import { Generator } from "../tensor/random.ts";
 
 /** Options for `makeClassification`. */
 export interface ClassificationOptions {
+  /** Rows to generate (default 1000). */
   nSamples?: number;
+  /** Columns per row, informative and noise together (default 20). */
   nFeatures?: number;
+  /** Columns that carry the class signal (default 2; at most nFeatures). */
   nInformative?: number;
+  /** Number of classes, labelled 0 … nClasses − 1 (default 2; at least 2). */
   nClasses?: number;
   /** Distance scale between class centres (default 1.5). */
   classSep?: number;
+  /** Seed of the generator, so the same options give the same data (default 0). */
   seed?: number;
 }
 
 /** A synthetic dataset: row-major features, labels, and the truth about which columns matter. */
 export interface TabularData {
+  /** Features, `nSamples` rows of `nFeatures` values, row-major. */
   x: Float32Array;
+  /** The class of each row, 0 … nClasses − 1. */
   y: Int32Array;
+  /** Number of rows. */
   nSamples: number;
+  /** Number of columns per row. */
   nFeatures: number;
   /** Column indices of the informative features, ascending. */
   informative: number[];

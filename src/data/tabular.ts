@@ -5,9 +5,13 @@ import type { Tensor } from "../tensor/tensor.ts";
 
 /** Row-major samples with labels (int class indices, or floats for regression targets). */
 export interface Split {
+  /** Features, `nSamples` rows of `nFeatures` values, row-major. */
   x: Float32Array;
+  /** One label per row: class indices (Int32Array) or regression targets (Float32Array). */
   y: Int32Array | Float32Array;
+  /** Number of rows. */
   nSamples: number;
+  /** Number of columns per row. */
   nFeatures: number;
 }
 
@@ -52,8 +56,17 @@ export function trainTestSplit(
 
 /** Per-feature mean and standard deviation, fitted on one set and applied to any. */
 export class Standardizer {
+  /** Per-feature mean of the fitting set. */
   mean: Float64Array;
+  /**
+   * Per-feature population standard deviation (divided by n, as scikit-learn's `StandardScaler`) of the
+   * fitting set; a constant feature gets 1, so it maps to 0 rather than NaN.
+   */
   std: Float64Array;
+  /**
+   * Fits mean and std to `x`, rows of `nFeatures` values row-major (scikit-learn's
+   * `StandardScaler().fit(x)`).
+   */
   constructor(x: Float32Array, nFeatures: number) {
     const n = x.length / nFeatures;
     this.mean = new Float64Array(nFeatures);
@@ -75,7 +88,9 @@ export class Standardizer {
 
 /** One mini-batch on the GPU. */
 export interface Batch {
+  /** The batch's features, [batch, nFeatures] float32. */
   x: Tensor;
+  /** The batch's labels: [batch] int32 class indices, or [batch, 1] float32 regression targets. */
   y: Tensor;
   /** Row indices of this batch in the source arrays. */
   indices: number[];

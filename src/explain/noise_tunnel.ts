@@ -9,7 +9,7 @@ import { mul, sub } from "../tensor/ops/elementwise.ts";
 import { mean } from "../tensor/ops/reduce.ts";
 import { reshape } from "../tensor/ops/shape.ts";
 import { Tensor } from "../tensor/tensor.ts";
-import { type AttributeOptions, Attribution, repeatRows } from "./attribution.ts";
+import { type AttributeOptions, type Attribution, repeatRows } from "./attribution.ts";
 import { GradientShap } from "./gradient_shap.ts";
 import type { Target } from "./target.ts";
 

@@ -13,8 +13,11 @@ import { StatsBatch, type TensorStats } from "./gpu_stats.ts";
 export interface CapturedActivation {
   /** "3 Conv2d" */
   label: string;
+  /** The layer's module class, e.g. "Conv2d". */
   type: string;
+  /** The layer's output (detached, kept past the capture's scope; dispose with `disposeActivations`). */
   output: Tensor;
+  /** Mean, std, sparsity and histogram of that output. */
   stats: TensorStats;
 }
 

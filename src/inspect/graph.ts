@@ -15,10 +15,16 @@ import { nextTensorId, type Tensor } from "../tensor/tensor.ts";
 
 /** A node of the model graph. */
 export interface GraphNode {
+  /** Unique within the graph: "input", "output", "layer<i>" or "op<tensor id>". */
   id: string;
+  /**
+   * What the node stands for: the model input, a leaf module call, a functional op outside any module, or the
+   * output.
+   */
   kind: "input" | "layer" | "op" | "output";
   /** Layer name and type ("3 Conv2d"), op name ("add"), "input" or "output". */
   label: string;
+  /** The module class ("Conv2d") for a layer, the op name ("add") for an op, else "input" or "output". */
   type: string;
   /** Output shape of the node. */
   shape: number[];
@@ -28,7 +34,9 @@ export interface GraphNode {
 
 /** The graph: nodes in forward order and edges between them. */
 export interface ModelGraph {
+  /** The nodes, in forward order (input first, output last). */
   nodes: GraphNode[];
+  /** Data flow as [from id, to id] pairs. */
   edges: [string, string][];
 }
 

@@ -56,7 +56,9 @@ function slim(s: TensorStats | undefined, keepHist: boolean): TensorStats | unde
  * ```
  */
 export class RunLog {
+  /** The TensorBoard writer behind `<dir>/tensorboard/` (for extra scalars, histograms or images). */
   readonly tb: SummaryWriter;
+  /** Histograms are kept every this many steps (from `RunLogOptions.histogramEvery`, default 100). */
   readonly histogramEvery: number;
   #lines: string[] = [];
   #alarmLines: string[] = [];

@@ -10,11 +10,17 @@ import type { Tensor } from "../tensor/tensor.ts";
 
 /** One row of the summary (a leaf module call). */
 export interface LayerSummary {
+  /** The module's dotted path in the model ("" for the root), e.g. "3" or "block.conv1". */
   name: string;
+  /** The module's class name, e.g. "Conv2d". */
   type: string;
+  /** Shape of the call's first input, batch included. */
   inputShape: number[];
+  /** Shape of the call's output, batch included. */
   outputShape: number[];
+  /** Parameter values the module owns (weights and biases, excluding buffers). */
   params: number;
+  /** Of those, the ones with `requiresGrad`. */
   trainable: number;
   /** Multiply-accumulate operations for this call (the whole input batch). */
   macs: number;
@@ -24,11 +30,17 @@ export interface LayerSummary {
 
 /** The whole summary. */
 export interface ModelSummary {
+  /** One row per leaf-module call, in forward order. */
   layers: LayerSummary[];
+  /** Parameter values in the whole model. */
   totalParams: number;
+  /** Of those, the ones with `requiresGrad`. */
   trainableParams: number;
+  /** Multiply-accumulates of the whole forward pass (sum over layers), for the summary's input batch. */
   totalMacs: number;
+  /** Bytes of all layers' outputs (float32) for that batch: the forward pass's activation memory. */
   activationBytes: number;
+  /** Bytes of the parameters as float32 (4 × totalParams). */
   paramBytes: number;
   /** The printable table. */
   table: string;

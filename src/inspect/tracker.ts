@@ -73,7 +73,7 @@ export class GradientTracker {
   /** The first alarm of each kind and layer, in the order raised. */
   readonly alarms: Alarm[] = [];
   /** How many times each kind+layer alarm fired. */
-  readonly alarmCounts = new Map<string, number>();
+  readonly alarmCounts: Map<string, number> = new Map();
   /** Dead-unit fractions per flush window. */
   readonly deadUnits: DeadUnits[] = [];
   /** Training steps seen (forward calls of the model in training mode with grad enabled). */

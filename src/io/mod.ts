@@ -13,6 +13,7 @@ export {
   decodeSafetensors,
   encodeSafetensors,
   type HostTensor,
+  type SafetensorsEntry,
   type SafetensorsFile,
   validateSafetensors,
 } from "./safetensors.ts";

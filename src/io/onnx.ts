@@ -3,7 +3,8 @@
  * onnx.proto), then turned into plain values (`OnnxGraph`) that src/models/onnx.ts builds a glassbox
  * module from. `loadOnnx` does both and reads the explanation profile from the metadata.
  */
-import onnxproto from "onnx-proto";
+// deno-lint-ignore no-import-prefix
+import onnxproto from "npm:onnx-proto@8.0.1";
 import {
   buildOnnxModel,
   type OnnxAttribute,

@@ -13,13 +13,17 @@
 export interface HostTensor {
   /** F32 and I32 for state; I8 for quantized weights (stored with a `<name>_scale`). */
   dtype: "F32" | "I32" | "I8";
+  /** The tensor's shape ([] for a scalar). */
   shape: number[];
+  /** The values, row-major; the array type matches `dtype`. */
   data: Float32Array | Int32Array | Int8Array;
 }
 
 /** What a parsed file holds. */
 export interface SafetensorsFile {
+  /** Every tensor by name, in the file's header order. */
   tensors: Map<string, HostTensor>;
+  /** The header's `__metadata__` string pairs ({} when absent). */
   metadata: Record<string, string>;
 }
 
@@ -69,11 +73,17 @@ export function encodeSafetensors(
   return out;
 }
 
-interface Entry {
+/** One tensor's header entry, as `validateSafetensors` checked it (its data not yet read). */
+export interface SafetensorsEntry {
+  /** The tensor's name in the file (a state-dict key such as "0.weight"). */
   name: string;
+  /** The stored dtype as the format spells it: "F32", "I32", "I8", "F16", "BF16", "F64", "I64", "I16", "U8" or "BOOL". */
   dtype: string;
+  /** The tensor's shape ([] for a scalar). */
   shape: number[];
+  /** First byte of its data, counted from the start of the data section (add `dataStart` for the file offset). */
   begin: number;
+  /** One past its last byte, counted from the start of the data section. */
   end: number;
 }
 
@@ -89,11 +99,16 @@ function describeStart(bytes: Uint8Array): string {
  * Checks a file against the format's rules; returns the parsed header entries or throws an
  * error naming the file and the first problem (truncation, bad JSON, a missing field, offsets
  * that overlap, leave a hole, or do not match the shape).
+ *
+ * @param bytes the whole file
+ * @param name what to call the file in an error message
+ * @returns the tensors' entries in header order, the `__metadata__` pairs, and `dataStart`, the
+ * file offset of the data section (8 + header length)
  */
 export function validateSafetensors(
   bytes: Uint8Array,
   name = "file",
-): { entries: Entry[]; metadata: Record<string, string>; dataStart: number } {
+): { entries: SafetensorsEntry[]; metadata: Record<string, string>; dataStart: number } {
   if (bytes.length < 8) {
     throw new Error(
       `${name}: ${bytes.length} bytes is too short for a safetensors file (needs an 8-byte header length)`,
@@ -130,7 +145,7 @@ export function validateSafetensors(
   }
   const dataStart = 8 + n;
   const dataLen = bytes.length - dataStart;
-  const entries: Entry[] = [];
+  const entries: SafetensorsEntry[] = [];
   let metadata: Record<string, string> = {};
   for (const [key, v] of Object.entries(header)) {
     if (key === "__metadata__") {

@@ -83,10 +83,15 @@ class Proto {
 
 /** A histogram in TensorBoard's legacy `HistogramProto` form. */
 export interface Histogram {
+  /** Smallest value seen. */
   min: number;
+  /** Largest value seen. */
   max: number;
+  /** Number of values. */
   num: number;
+  /** Sum of the values. */
   sum: number;
+  /** Sum of the squared values. */
   sumSquares: number;
   /** Right edge of each bucket. */
   bucketLimit: number[];
@@ -96,17 +101,28 @@ export interface Histogram {
 
 /** One summary value. */
 export interface SummaryValue {
+  /** The series name TensorBoard groups by, e.g. "loss/train". */
   tag: string;
+  /** A scalar (TensorBoard's Scalars tab; `add_scalar` in PyTorch's SummaryWriter). */
   simpleValue?: number;
+  /** A histogram (the Histograms and Distributions tabs; `add_histogram`). */
   histo?: Histogram;
+  /**
+   * A PNG image of `height`×`width` pixels with `colorspace` channels (1 grey, 3 RGB, 4 RGBA; 0 when read
+   * back unset) (the Images tab; `add_image`).
+   */
   image?: { height: number; width: number; colorspace: number; png: Uint8Array };
 }
 
 /** One event. */
 export interface TfEvent {
+  /** When the event was written, in seconds since the Unix epoch. */
   wallTime: number;
+  /** The training step the values belong to (the x axis in TensorBoard). */
   step: number;
+  /** Set only on a file's first event: the format version, "brain.Event:2". */
   fileVersion?: string;
+  /** The summary values recorded at this step. */
   values?: SummaryValue[];
 }
 

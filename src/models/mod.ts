@@ -22,6 +22,9 @@ export { type Architecture, ZOO } from "./zoo.ts";
 export { modelProfile, setProfile } from "./profile.ts";
 export { representationLayerOf } from "./profile.ts";
 export { decodeModel, dequantizeFile, encodeModel, type LoadedModel } from "./persist.ts";
+// The bytes format the models are saved in, as types, so the engine entry (src/engine.ts) names what
+// dequantizeFile takes and returns.
+export type { HostTensor, SafetensorsFile } from "../io/safetensors.ts";
 export {
   exportOnnx,
   ONNX_OPSET,

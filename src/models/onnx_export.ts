@@ -9,7 +9,8 @@
  * statistics). Shapes come from one traced forward call on a zero input of `inputShape`; the
  * batch axis stays free ("batch"). No Deno API here: `saveOnnx` (io) writes the bytes.
  */
-import onnxproto from "onnx-proto";
+// deno-lint-ignore no-import-prefix
+import onnxproto from "npm:onnx-proto@8.0.1";
 import { AdaptiveAvgPool2d, AvgPool2d, Conv2d, ConvTranspose2d, MaxPool2d, Upsample } from "../nn/conv.ts";
 import { Flatten, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh } from "../nn/activation.ts";
 import { BatchNorm2d } from "../nn/batchnorm.ts";

@@ -7,60 +7,79 @@ import { Module } from "./module.ts";
 
 /** max(x, 0). */
 export class ReLU extends Module {
+  /** max(x, 0) elementwise; same shape as x. */
   forward(x: Tensor): Tensor {
     return relu(x);
   }
 }
 /** Leaky ReLU with a negative slope. */
 export class LeakyReLU extends Module {
-  constructor(readonly slope = 0.01) {
+  /**
+   * A leaky ReLU whose negative inputs are multiplied by `slope` (PyTorch's `negative_slope`, default 0.01).
+   */
+  constructor(readonly slope: number = 0.01) {
     super();
   }
+  /** x where x ≥ 0, slope·x elsewhere; same shape as x. */
   forward(x: Tensor): Tensor {
     return leakyRelu(x, this.slope);
   }
 }
 /** Logistic sigmoid. */
 export class Sigmoid extends Module {
+  /** 1 / (1 + e^−x) elementwise, in (0, 1); same shape as x. */
   forward(x: Tensor): Tensor {
     return sigmoid(x);
   }
 }
 /** Hyperbolic tangent. */
 export class Tanh extends Module {
+  /** tanh(x) elementwise, in (−1, 1); same shape as x. */
   forward(x: Tensor): Tensor {
     return tanh(x);
   }
 }
 /** GELU (exact erf form). */
 export class GELU extends Module {
+  /** x·Φ(x) elementwise, Φ the standard normal CDF (PyTorch's `approximate="none"`); same shape as x. */
   forward(x: Tensor): Tensor {
     return gelu(x);
   }
 }
 /** Softmax along an axis. */
 export class Softmax extends Module {
-  constructor(readonly axis = -1) {
+  /** A softmax over dimension `axis` (PyTorch's `dim`; negative counts from the end, default the last). */
+  constructor(readonly axis: number = -1) {
     super();
   }
+  /** exp(x) / Σ exp(x) along `axis` (each slice sums to 1); same shape as x. */
   forward(x: Tensor): Tensor {
     return softmax(x, this.axis);
   }
 }
 /** Log-softmax along an axis. */
 export class LogSoftmax extends Module {
-  constructor(readonly axis = -1) {
+  /**
+   * A log-softmax over dimension `axis` (PyTorch's `dim`; negative counts from the end, default the last).
+   */
+  constructor(readonly axis: number = -1) {
     super();
   }
+  /** x − log Σ exp(x) along `axis`, computed stably; same shape as x. */
   forward(x: Tensor): Tensor {
     return logSoftmax(x, this.axis);
   }
 }
 /** Flattens all dimensions after the first (batch) one. */
 export class Flatten extends Module {
-  constructor(readonly startDim = 1, readonly endDim = -1) {
+  /**
+   * Merges dimensions `startDim` through `endDim` (inclusive; negative counts from the end) into one, as
+   * PyTorch's `nn.Flatten(start_dim=1, end_dim=-1)`.
+   */
+  constructor(readonly startDim: number = 1, readonly endDim: number = -1) {
     super();
   }
+  /** x reshaped with dimensions startDim…endDim merged, e.g. [N, C, H, W] → [N, C·H·W] by default. */
   forward(x: Tensor): Tensor {
     return flatten(x, this.startDim, this.endDim);
   }

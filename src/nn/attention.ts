@@ -361,7 +361,7 @@ export class SinusoidalPositionalEncoding extends Module {
   /** The table [maxLen, dModel]. */
   pe: Tensor;
   /** Positions up to `maxLen` for a model of width `dModel`. */
-  constructor(readonly dModel: number, readonly maxLen = 512) {
+  constructor(readonly dModel: number, readonly maxLen: number = 512) {
     super();
     const t = new Float32Array(maxLen * dModel);
     for (let pos = 0; pos < maxLen; pos++) {
@@ -396,7 +396,7 @@ export class LearnedPositionalEncoding extends Module {
   /** [maxLen, dModel]. */
   weight: Tensor;
   /** Positions up to `maxLen` for a model of width `dModel`. */
-  constructor(readonly dModel: number, readonly maxLen = 512) {
+  constructor(readonly dModel: number, readonly maxLen: number = 512) {
     super();
     this.weight = this.addParameter("weight", normal([maxLen, dModel], 1));
   }

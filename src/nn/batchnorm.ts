@@ -26,11 +26,19 @@ import { Module } from "./module.ts";
  * ```
  */
 export class BatchNorm2d extends Module {
+  /** Learned per-channel scale γ, [numFeatures], initially 1 (parameter "weight"). */
   weight: Tensor;
+  /** Learned per-channel shift β, [numFeatures], initially 0 (parameter "bias"). */
   bias: Tensor;
+  /** Running mean of each channel, used in eval mode (buffer "running_mean", initially 0). */
   runningMean: Tensor;
+  /** Running unbiased variance of each channel, used in eval mode (buffer "running_var", initially 1). */
   runningVar: Tensor;
-  constructor(readonly numFeatures: number, readonly eps = 1e-5, readonly momentum = 0.1) {
+  /**
+   * Batch norm over `numFeatures` channels: `eps` is added to the variance before the square root; `momentum`
+   * is the weight of the new batch in the running statistics (PyTorch's defaults 1e-5 and 0.1).
+   */
+  constructor(readonly numFeatures: number, readonly eps: number = 1e-5, readonly momentum: number = 0.1) {
     super();
     this.weight = this.addParameter("weight", ones([numFeatures]));
     this.bias = this.addParameter("bias", zeros([numFeatures]));
@@ -38,6 +46,10 @@ export class BatchNorm2d extends Module {
     this.runningVar = this.addBuffer("running_var", ones([numFeatures]));
   }
 
+  /**
+   * In training mode normalises x [N, C, H, W] by its batch statistics per channel and updates the running
+   * ones; in eval mode uses the running ones. Then γ·x̂ + β; same shape as x.
+   */
   forward(x: Tensor): Tensor {
     if (x.ndim !== 4 || x.shape[1] !== this.numFeatures) {
       throw new Error(

@@ -15,12 +15,17 @@ import { Module } from "./module.ts";
 
 /** Options for `Conv2d`. */
 export interface Conv2dLayerOptions {
+  /** Step between windows, in pixels (default 1). */
   stride?: number;
+  /** Zero rows and columns added on each side of the input (default 0). */
   padding?: number;
+  /** Spacing between kernel taps (default 1). */
   dilation?: number;
+  /** Learn a per-output-channel bias (default true). */
   bias?: boolean;
   /** "default" (PyTorch's) or "kaiming" (He normal, zero bias). */
   init?: "default" | "kaiming";
+  /** The generator the initial weights are drawn from (default: the global one, see `manualSeed`). */
   generator?: Generator;
 }
 
@@ -35,8 +40,14 @@ export interface Conv2dLayerOptions {
  * ```
  */
 export class Conv2d extends Module {
+  /** The learned kernels, [outChannels, inChannels, kernelSize, kernelSize] (a parameter named "weight"). */
   weight: Tensor;
+  /** The learned per-channel bias, [outChannels] (parameter "bias"), or null with `bias: false`. */
   bias: Tensor | null;
+  /**
+   * A square `kernelSize`×`kernelSize` convolution from `inChannels` to `outChannels` channels (PyTorch's
+   * `nn.Conv2d`), its weights drawn now as `options.init` says.
+   */
   constructor(
     readonly inChannels: number,
     readonly outChannels: number,
@@ -56,6 +67,10 @@ export class Conv2d extends Module {
       ? null
       : this.addParameter("bias", uniform([outChannels], kaiming ? 0 : -bound, kaiming ? 0 : bound, g));
   }
+  /**
+   * The cross-correlation of x [N, inChannels, H, W] with the kernels, plus bias: [N, outChannels, H′, W′]
+   * with H′ = ⌊(H + 2·padding − dilation·(k − 1) − 1) / stride⌋ + 1.
+   */
   forward(x: Tensor): Tensor {
     return conv2d(x, this.weight, this.bias, this.options);
   }
@@ -219,6 +234,10 @@ export class Upsample extends Module {
 
 /** Max pooling layer. */
 export class MaxPool2d extends Module {
+  /**
+   * A max-pooling layer (PyTorch's `nn.MaxPool2d`): windows of `kernelSize`, moved by `stride` (default the
+   * kernel size), over the input padded by `padding` on each side.
+   */
   constructor(
     readonly kernelSize: number | [number, number],
     readonly stride?: number | [number, number],
@@ -226,6 +245,7 @@ export class MaxPool2d extends Module {
   ) {
     super();
   }
+  /** The maximum of each window of x [N, C, H, W], per channel: [N, C, H′, W′]. */
   forward(x: Tensor): Tensor {
     return maxPool2d(x, this.kernelSize, { stride: this.stride, padding: this.padding });
   }
@@ -233,6 +253,10 @@ export class MaxPool2d extends Module {
 
 /** Average pooling layer. */
 export class AvgPool2d extends Module {
+  /**
+   * An average-pooling layer (PyTorch's `nn.AvgPool2d`): windows of `kernelSize`, moved by `stride` (default
+   * the kernel size), over the input zero-padded by `padding` (the zeros count in the mean).
+   */
   constructor(
     readonly kernelSize: number | [number, number],
     readonly stride?: number | [number, number],
@@ -240,6 +264,7 @@ export class AvgPool2d extends Module {
   ) {
     super();
   }
+  /** The mean of each window of x [N, C, H, W], per channel: [N, C, H′, W′]. */
   forward(x: Tensor): Tensor {
     return avgPool2d(x, this.kernelSize, { stride: this.stride, padding: this.padding });
   }
@@ -247,10 +272,12 @@ export class AvgPool2d extends Module {
 
 /** Global average pooling to 1×1 (AdaptiveAvgPool2d(1)). */
 export class AdaptiveAvgPool2d extends Module {
+  /** Global average pooling; `outputSize` must be 1 (the only size supported; anything else throws). */
   constructor(readonly outputSize: 1 = 1) {
     super();
     if (outputSize !== 1) throw new Error("AdaptiveAvgPool2d: only output size 1 is supported");
   }
+  /** The mean over height and width of x [N, C, H, W]: [N, C, 1, 1]. */
   forward(x: Tensor): Tensor {
     if (x.ndim !== 4) {
       throw new Error(`AdaptiveAvgPool2d: expected [N, C, H, W], got [${x.shape.join(", ")}]`);

@@ -17,7 +17,7 @@ import { Module } from "./module.ts";
  */
 export class Dropout extends Module {
   /** Drops each element with probability `p` in training mode. */
-  constructor(readonly p = 0.5, readonly generator: Generator = defaultGenerator) {
+  constructor(readonly p: number = 0.5, readonly generator: Generator = defaultGenerator) {
     super();
     if (!(p >= 0 && p < 1)) throw new Error(`Dropout: p must be in [0, 1), got ${p}`);
   }

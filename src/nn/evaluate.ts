@@ -10,19 +10,25 @@ import type { Module } from "./module.ts";
 
 /** Labelled samples on the CPU: `x` holds `count` samples of `sampleShape`, row-major. */
 export interface Dataset {
+  /** The samples, one after another, each `sampleShape` values row-major. */
   x: Float32Array;
+  /** The true class of each sample (0-based); its length is the sample count. */
   y: Int32Array;
+  /** The shape of one sample, e.g. [1, 28, 28] for an MNIST image. */
   sampleShape: number[];
 }
 
 /** What `evaluate` reports. */
 export interface Evaluation {
+  /** Mean cross-entropy over the samples (nats). */
   loss: number;
+  /** Fraction of samples whose arg-max prediction is the true class, in [0, 1]. */
   accuracy: number;
   /** Accuracy per true class (NaN for a class with no samples). */
   perClassAccuracy: number[];
   /** confusion[true][predicted] counts. */
   confusion: number[][];
+  /** Samples evaluated (the dataset size, or `limit` when smaller). */
   count: number;
 }
 

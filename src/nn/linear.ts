@@ -1,7 +1,7 @@
 /** Linear: y = x·Wᵀ + b, with PyTorch's weight layout [out, in] and default init. */
 import { linear } from "../tensor/ops/matmul.ts";
 import type { Tensor } from "../tensor/tensor.ts";
-import { type Generator } from "../tensor/random.ts";
+import type { Generator } from "../tensor/random.ts";
 import { kaimingNormal, kaimingUniform, uniform, xavierUniform } from "./init.ts";
 import { Module } from "./module.ts";
 
@@ -11,6 +11,7 @@ export interface LinearOptions {
   bias?: boolean;
   /** "default" (PyTorch's: uniform ±1/√fan_in), "kaiming" (He normal) or "xavier" (Glorot uniform). */
   init?: "default" | "kaiming" | "xavier";
+  /** The generator the initial weights are drawn from (default: the global one, see `manualSeed`). */
   generator?: Generator;
 }
 
@@ -25,8 +26,14 @@ export interface LinearOptions {
  * ```
  */
 export class Linear extends Module {
+  /** The learned weight, [outFeatures, inFeatures] (parameter "weight"). */
   weight: Tensor;
+  /** The learned bias, [outFeatures] (parameter "bias"), or null with `bias: false`. */
   bias: Tensor | null;
+  /**
+   * A layer from `inFeatures` to `outFeatures` (PyTorch's `nn.Linear`), its weights drawn now as
+   * `options.init` says.
+   */
   constructor(readonly inFeatures: number, readonly outFeatures: number, options: LinearOptions = {}) {
     super();
     const shape = [outFeatures, inFeatures];
@@ -44,6 +51,7 @@ export class Linear extends Module {
       init === "default" ? uniform([outFeatures], -bound, bound, g) : uniform([outFeatures], 0, 0, g),
     );
   }
+  /** x·Wᵀ + b for x [..., inFeatures]: [..., outFeatures]. */
   forward(x: Tensor): Tensor {
     return linear(x, this.weight, this.bias);
   }

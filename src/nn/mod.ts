@@ -18,6 +18,10 @@ export {
 export { Sequential } from "./sequential.ts";
 export { type Dataset, evaluate, type Evaluation, predict } from "./evaluate.ts";
 export { fit, type FitOptions, type StepOptimizer } from "./fit.ts";
+/**
+ * Weight initialisation with PyTorch's formulas (`torch.nn.init`): uniform, normal, kaiming*, xavier*, all
+ * from the seeded generator.
+ */
 export * as init from "./init.ts";
 export { Embedding, LayerNorm } from "./sequence.ts";
 export {

@@ -51,7 +51,7 @@ export class BasicBlock extends Module {
   constructor(
     readonly inplanes: number,
     readonly planes: number,
-    readonly stride = 1,
+    readonly stride: number = 1,
     downsample: Module | null = null,
   ) {
     super();

@@ -4,7 +4,7 @@ import { ones, zeros } from "../tensor/create.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { normal } from "./init.ts";
 import { Module } from "./module.ts";
-import { type Generator } from "../tensor/random.ts";
+import type { Generator } from "../tensor/random.ts";
 
 /**
  * Layer normalisation over the last dimensions (`weight` and `bias` as PyTorch's, initialised
@@ -23,7 +23,7 @@ export class LayerNorm extends Module {
   /** The per-element shift (null without `elementwiseAffine`). */
   bias: Tensor | null;
   /** Normalises over the last dims `normalizedShape`; `eps` as PyTorch (1e-5). */
-  constructor(readonly normalizedShape: number[], readonly eps = 1e-5, elementwiseAffine = true) {
+  constructor(readonly normalizedShape: number[], readonly eps: number = 1e-5, elementwiseAffine = true) {
     super();
     this.weight = elementwiseAffine ? this.addParameter("weight", ones(normalizedShape)) : null;
     this.bias = elementwiseAffine ? this.addParameter("bias", zeros(normalizedShape)) : null;

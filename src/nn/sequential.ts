@@ -13,12 +13,18 @@ import { Module } from "./module.ts";
  * ```
  */
 export class Sequential extends Module {
+  /** The child modules, in the order they run. */
   readonly layers: Module[];
+  /**
+   * A chain of `layers`, registered as children "0", "1", … (so state-dict keys read "0.weight", as in
+   * PyTorch).
+   */
   constructor(...layers: Module[]) {
     super();
     this.layers = layers;
     layers.forEach((m, i) => this.addModule(String(i), m));
   }
+  /** x passed through each layer in turn; the last layer's output. */
   forward(x: Tensor): Tensor {
     let h = x;
     for (const m of this.layers) h = m.forward(h);

@@ -14,11 +14,11 @@ export abstract class Optimizer {
   /** `step()` calls made. */
   stepCount = 0;
   /** Updates each parameter has had (a parameter without a gradient at a step is skipped, as in PyTorch). */
-  protected steps = new Map<Tensor, number>();
+  protected steps: Map<Tensor, number> = new Map();
   /** The parameters it updates. */
   readonly params: Tensor[];
   /** Per-parameter state tensors (momentum, moments). */
-  protected state = new Map<Tensor, Tensor[]>();
+  protected state: Map<Tensor, Tensor[]> = new Map();
 
   /** An optimizer over `params` with learning rate `lr` (> 0). */
   constructor(params: Iterable<Tensor>, lr: number) {

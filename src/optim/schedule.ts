@@ -14,7 +14,7 @@ import type { Optimizer } from "./optimizer.ts";
 export class StepLR {
   #t = 0;
   /** Multiplies the rate by `gamma` every `stepSize` steps. */
-  constructor(readonly optimizer: Optimizer, readonly stepSize: number, readonly gamma = 0.1) {}
+  constructor(readonly optimizer: Optimizer, readonly stepSize: number, readonly gamma: number = 0.1) {}
   /** Advances one step (usually an epoch); returns the new rate. */
   step(): number {
     this.#t++;
@@ -40,7 +40,7 @@ export class StepLR {
 export class CosineAnnealingLR {
   #t = 0;
   /** Anneals over `tMax` steps to `etaMin`. */
-  constructor(readonly optimizer: Optimizer, readonly tMax: number, readonly etaMin = 0) {}
+  constructor(readonly optimizer: Optimizer, readonly tMax: number, readonly etaMin: number = 0) {}
   /** Advances one step (usually an epoch); returns the new rate. */
   step(): number {
     this.#t++;

@@ -8,6 +8,7 @@ export class Generator {
   #s = new Uint32Array(4);
   #spare: number | null = null;
 
+  /** A generator started from `seed` (a 32-bit integer; the same seed gives the same stream). */
   constructor(seed = 0) {
     this.seed(seed);
   }
