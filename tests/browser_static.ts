@@ -8,7 +8,8 @@
  * says is printed.
  *   deno run -A tests/browser_static.ts URL METHODS(comma-separated, or -) LANG [PNG]
  */
-import { chromium } from "playwright-core";
+// deno-lint-ignore no-import-prefix
+import { chromium } from "npm:playwright-core@1.65.1";
 
 const [url, methods, lang, screenshot] = Deno.args;
 const browser = await chromium.launch({
