@@ -1,8 +1,9 @@
 /**
  * Everything of glassbox that runs wherever WebGPU does, a browser page included: the engine
  * (src/engine.ts), data that needs no files, inspection, attribution, compression, diagnosis,
- * the report's words and the pictures. What is left out reads or writes files, starts
- * processes or serves HTTP (src/io, src/serve, src/apps, MNIST's loader). `deno task bundle`
+ * the report's words, the pictures and the dashboard's explainer (src/serve/portable.ts). What is
+ * left out reads or writes files, starts processes or serves HTTP (src/io, the rest of src/serve,
+ * src/apps, MNIST's loader). `deno task bundle`
  * turns this module into dist/glassbox.js, one ES module for a page.
  *
  * @example
@@ -21,3 +22,4 @@ export * from "./explain/mod.ts";
 export * from "./compress/portable.ts";
 export * from "./diagnose/mod.ts";
 export * from "./report/mod.ts";
+export * from "./serve/portable.ts";

@@ -8,7 +8,7 @@ export {
   REGIONS,
   regionShares,
 } from "./facts.ts";
-export { fitNovelty, type InputNovelty } from "./novelty.ts";
+export { fitNovelty, type InputNovelty, noveltyReference } from "./novelty.ts";
 export { describeModel, describePrediction, type Language, type ModelFacts, pct } from "./words.ts";
 export { embedImage, escapeHtml, htmlPage, htmlTable, type ReportSection } from "./html.ts";
 export { describeTabular, type FeatureContribution, type TabularFacts, tabularFacts } from "./tabular.ts";

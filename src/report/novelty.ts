@@ -13,6 +13,44 @@ export interface InputNovelty {
   threshold: number;
   /** The percentile the threshold is at. */
   percentile: number;
+  /** The class means it measures from, when it has them (to write it out and rebuild it with `noveltyReference`). */
+  classMeans?: Float64Array[];
+}
+
+/**
+ * The novelty reference for given class means and threshold: what `fitNovelty` returns, rebuilt
+ * from its `classMeans`, `threshold` and `percentile` (e.g. in a page that has no training data).
+ *
+ * @example
+ * ```ts
+ * import { noveltyReference } from "glassbox";
+ * const ref = noveltyReference([[0, 0], [1, 1]], 0.5, 99);
+ * if (ref.distance([1, 2]) !== Math.sqrt(1 / 2)) throw new Error("RMS distance to the nearest mean");
+ * ```
+ */
+export function noveltyReference(
+  classMeans: readonly ArrayLike<number>[],
+  threshold: number,
+  percentile: number,
+): InputNovelty {
+  const means = classMeans.map((m) => Float64Array.from(m));
+  const per = means[0]?.length ?? 0;
+  if (means.length === 0 || means.some((m) => m.length !== per)) {
+    throw new Error("noveltyReference: give one or more class means of the same length");
+  }
+  const distance = (x: ArrayLike<number>) => {
+    if (x.length !== per) {
+      throw new Error(`novelty: the input has ${x.length} values, the training samples ${per}`);
+    }
+    let best = Infinity;
+    for (const m of means) {
+      let s = 0;
+      for (let k = 0; k < per; k++) s += (x[k] - m[k]) ** 2;
+      best = Math.min(best, s);
+    }
+    return Math.sqrt(best / per);
+  };
+  return { distance, threshold, percentile, classMeans: means };
 }
 
 /**
@@ -43,20 +81,9 @@ export function fitNovelty(
   }
   means.forEach((m, c) => counts[c] && m.forEach((v, k) => (m[k] = v / counts[c])));
   const used = means.filter((_, c) => counts[c] > 0);
-  const distance = (x: ArrayLike<number>) => {
-    if (x.length !== per) {
-      throw new Error(`novelty: the input has ${x.length} values, the training samples ${per}`);
-    }
-    let best = Infinity;
-    for (const m of used) {
-      let s = 0;
-      for (let k = 0; k < per; k++) s += (x[k] - m[k]) ** 2;
-      best = Math.min(best, s);
-    }
-    return Math.sqrt(best / per);
-  };
   const p = options.percentile ?? 99;
-  const d = Float64Array.from({ length: n }, (_, i) => distance(data.x.subarray(i * per, (i + 1) * per)))
+  const ref = noveltyReference(used, NaN, p);
+  const d = Float64Array.from({ length: n }, (_, i) => ref.distance(data.x.subarray(i * per, (i + 1) * per)))
     .sort();
-  return { distance, threshold: d[Math.min(n - 1, Math.ceil((p / 100) * n) - 1)], percentile: p };
+  return { ...ref, threshold: d[Math.min(n - 1, Math.ceil((p / 100) * n) - 1)] };
 }

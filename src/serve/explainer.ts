@@ -413,3 +413,68 @@ export class Explainer {
     }, signal);
   }
 }
+
+/** What the dashboard page needs to know about the model before its first request (/api/info). */
+export interface DashboardInfo {
+  /** The profile's modality: "image", "tabular" or "tokens". */
+  modality: ExplanationProfile["modality"];
+  /** The profile's input shape (without the batch). */
+  inputShape: number[];
+  /** The profile's class names. */
+  classes: string[];
+  /** Tabular models: the profile's feature names. */
+  featureNames?: string[];
+  /** Token models: the vocabulary's size. */
+  vocabularySize?: number;
+  /** Token models whose vocabulary has <pad> and <unk>: the page may send a text. */
+  acceptsText: boolean;
+  /** How many examples the page can load by number. */
+  examples: number;
+  /** The same count, under its older name. */
+  testImages: number;
+  /** Whether the answer has an explanation in words (image models with more than one class). */
+  words: boolean;
+  /** The attribution methods offered. */
+  methods: OfferedMethod[];
+  /** Image models: the heatmaps' colour keys as PNG data URIs. */
+  colourKeys?: { signed: string; magnitude: string };
+  /** The layers with feature maps. */
+  layers: { name: string; type: string }[];
+  /** Nearest training examples per class, when the dashboard has training examples to search. */
+  neighbours?: { k: number };
+}
+
+/**
+ * The dashboard page's description of the model (what /api/info answers, and what the static
+ * dashboard computes in the visitor's browser): its input, classes, methods, layers and whether
+ * it has words, given how many examples the page can load and how many neighbours it shows.
+ *
+ * @example
+ * ```ts
+ * import { createModel, dashboardInfo, Explainer, mnistProfile } from "glassbox";
+ * const info = dashboardInfo(new Explainer(createModel("seed-cnn"), mnistProfile()), { examples: 0 });
+ * if (!info.words || info.classes.length !== 10 || info.neighbours) throw new Error(JSON.stringify(info));
+ * ```
+ */
+export function dashboardInfo(
+  explainer: Explainer,
+  options: { examples: number; neighbours?: number },
+): DashboardInfo {
+  const p = explainer.profile;
+  return {
+    modality: p.modality,
+    inputShape: [...p.inputShape],
+    classes: [...p.classes],
+    featureNames: p.featureNames,
+    vocabularySize: p.vocabulary?.length,
+    // the page's text box needs <pad> and <unk> to tokenise as the model's data did
+    acceptsText: p.modality === "tokens" && !!p.vocabulary?.includes(PAD) && !!p.vocabulary?.includes(UNK),
+    examples: options.examples,
+    testImages: options.examples,
+    words: p.modality === "image" && p.classes.length > 1,
+    methods: explainer.offeredMethods(),
+    colourKeys: p.modality === "image" ? explainer.colourKeys() : undefined,
+    layers: explainer.featureLayers(),
+    neighbours: options.neighbours !== undefined ? { k: options.neighbours } : undefined,
+  };
+}

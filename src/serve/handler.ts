@@ -12,9 +12,9 @@
  * GET route and a 405 carries `Allow`.
  */
 import { poolStats } from "../tensor/mod.ts";
-import { PAD, UNK } from "../data/fortunes.ts";
+import { PAD } from "../data/fortunes.ts";
 import type { Dataset } from "../nn/evaluate.ts";
-import type { Explainer, ExplainRequest } from "./explainer.ts";
+import { dashboardInfo, type Explainer, type ExplainRequest } from "./explainer.ts";
 import type { TrainingBank, TrainingSet } from "../report/neighbours.ts";
 import { argmax, noGrad, scope } from "../tensor/mod.ts";
 import { greyImage, rgbImage } from "../viz/attribution.ts";
@@ -375,23 +375,10 @@ export function createHandler(
       return new Response(bytes as BodyInit, { headers: { "content-type": TYPES[name.split(".").pop()!] } });
     }
     if (path === "/api/info") {
-      return json(200, {
-        modality: p.modality,
-        inputShape: p.inputShape,
-        classes: p.classes,
-        featureNames: p.featureNames,
-        vocabularySize: p.vocabulary?.length,
-        // the page's text box needs <pad> and <unk> to tokenise as the model's data did
-        acceptsText: p.modality === "tokens" && !!p.vocabulary?.includes(PAD) &&
-          !!p.vocabulary?.includes(UNK),
-        examples: test.y.length,
-        testImages: test.y.length,
-        words: p.modality === "image" && p.classes.length > 1,
-        methods: explainer.offeredMethods(),
-        colourKeys: p.modality === "image" ? explainer.colourKeys() : undefined,
-        layers: explainer.featureLayers(),
-        neighbours: options.neighbours ? { k } : undefined,
-      });
+      return json(
+        200,
+        dashboardInfo(explainer, { examples: test.y.length, neighbours: options.neighbours ? k : undefined }),
+      );
     }
     if (path === "/api/stats") {
       return json(200, { pool: poolStats(), queued: explainer.queued, maxQueued, ...explainer.counts });

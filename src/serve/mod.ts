@@ -1,6 +1,8 @@
 /** The live dashboard: the queued explainer, the HTTP handler, and the server. */
 export {
   type AttributionMap,
+  type DashboardInfo,
+  dashboardInfo,
   Explainer,
   type ExplainRequest,
   type ExplainResult,
@@ -9,3 +11,10 @@ export {
 export { dashboardExamples, trainingExamples } from "./examples.ts";
 export { createHandler, type HandlerOptions, parseExplainRequest } from "./handler.ts";
 export { type Dashboard, dashboardHost, type DashboardOptions, serveDashboard } from "./server.ts";
+export {
+  type StaticDashboardFiles,
+  type StaticDashboardOptions,
+  staticDashboardPage,
+  type StaticPageParts,
+  writeStaticDashboard,
+} from "./static_site.ts";

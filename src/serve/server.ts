@@ -173,7 +173,7 @@ export async function serveDashboard(options: DashboardOptions): Promise<Dashboa
     if (isMnist(profile)) {
       const test = await loadMnist("test");
       examples ??= { x: test.images, y: test.labels, sampleShape: profile.inputShape };
-      novelty = fitNovelty(mnistDataset(await loadMnist("train")), { limit: 10000 });
+      novelty = await dashboardNovelty(profile);
     }
     const explainer = new Explainer(model, profile, novelty);
     const trainPath = options.train;
@@ -215,6 +215,14 @@ export async function serveDashboard(options: DashboardOptions): Promise<Dashboa
     await shutdown();
     throw e;
   }
+}
+
+/**
+ * The reference the dashboard's words judge an input's novelty by: for MNIST's model, class means
+ * and threshold fitted on 10,000 of MNIST's training images; none for other models.
+ */
+export async function dashboardNovelty(profile: ExplanationProfile): Promise<InputNovelty | undefined> {
+  return isMnist(profile) ? fitNovelty(mnistDataset(await loadMnist("train")), { limit: 10000 }) : undefined;
 }
 
 /** Whether a profile is MNIST's (its input, normalisation and classes), so MNIST's test images fit it. */

@@ -1,9 +1,61 @@
 // The dashboard page: reads the model's description from /api/info, builds the input its modality
 // needs (a canvas to draw on, a picture, a form of named features or a text box), sends it to
 // /api/explain, shows the streamed progress and the answer: class probabilities and one
-// attribution map per method.
+// attribution map per method. The static dashboard (deno task serve --static) gives the page
+// another `api` before this script runs (globalThis.glassboxApi): the same calls, answered in the
+// visitor's browser instead of by the server.
 "use strict";
 const $ = (id) => document.getElementById(id);
+
+/** Reads an NDJSON stream, handing each message to `onMessage`. */
+async function readLines(body, onMessage) {
+  const reader = body.getReader(), dec = new TextDecoder();
+  let buf = "";
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    buf += dec.decode(value, { stream: true });
+    let k;
+    while ((k = buf.indexOf("\n")) >= 0) {
+      const line = buf.slice(0, k);
+      buf = buf.slice(k + 1);
+      onMessage(JSON.parse(line));
+    }
+  }
+}
+
+const postJson = (path, body) =>
+  fetch(path, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+
+/**
+ * What the page asks for: the model's description, an example, an explanation (its progress and
+ * result as messages) and the nearest training examples. Each answer is { ok, body } (body: the
+ * JSON, or { error }); `explain` hands its messages to `onMessage`.
+ */
+const api = globalThis.glassboxApi ?? {
+  async info() {
+    const r = await fetch("/api/info");
+    return { ok: r.ok, body: await r.json() };
+  },
+  async example(index) {
+    const r = await fetch(`/api/test/${index}`);
+    return { ok: r.ok, body: await r.json() };
+  },
+  async explain(body, onMessage) {
+    const r = await postJson("/api/explain", body);
+    if (!r.ok) return onMessage(await r.json());
+    await readLines(r.body, onMessage);
+  },
+  async neighbours(body) {
+    const r = await postJson("/api/neighbours", body);
+    return { ok: r.ok, body: await r.json() };
+  },
+  failed: (e) => `could not reach the server: ${e}`,
+};
 let info = null, drawing = false, last = null;
 /** The input shown in the picture box (image models that are not drawn), or an example's token ids. */
 let current = null;
@@ -232,8 +284,9 @@ function setUpInput() {
 }
 
 async function loadInfo() {
-  const r = await fetch("/api/info");
-  info = await r.json();
+  const r = await api.info();
+  if (!r.ok) throw new Error(r.body.error);
+  info = r.body;
   describeModel();
   setUpInput();
   for (const m of info.methods) {
@@ -262,9 +315,8 @@ async function loadInfo() {
 }
 
 $("load-test").addEventListener("click", async () => {
-  const r = await fetch(`/api/test/${$("test-index").value}`);
-  const body = await r.json();
-  if (!r.ok) return showError(body.error);
+  const { ok, body } = await api.example($("test-index").value);
+  if (!ok) return showError(body.error);
   const label = body.label >= 0 ? `, labelled ${body.labelName ?? body.label}` : "";
   if (info.modality === "image") {
     if (isDrawn()) {
@@ -287,13 +339,8 @@ $("load-test").addEventListener("click", async () => {
 /** The nearest training examples of the predicted class and, for a labelled example it got wrong, of the true class. */
 async function showNeighbours(sent) {
   $("neighbours").textContent = "searching the training examples…";
-  const r = await fetch("/api/neighbours", {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ input: sent, label: currentLabel ?? undefined }),
-  });
-  const res = await r.json();
-  if (!r.ok) {
+  const { ok, body: res } = await api.neighbours({ input: sent, label: currentLabel ?? undefined });
+  if (!ok) {
     $("neighbours").textContent = `(no neighbours: ${res.error})`;
     return;
   }
@@ -457,32 +504,16 @@ $("explain").addEventListener("click", async () => {
   $("explain").disabled = true;
   $("progress").textContent = "sending…";
   try {
-    const r = await fetch("/api/explain", {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(body),
-    });
-    if (!r.ok) return showError((await r.json()).error);
-    const reader = r.body.getReader(), dec = new TextDecoder();
-    let buf = "";
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      buf += dec.decode(value, { stream: true });
-      let k;
-      while ((k = buf.indexOf("\n")) >= 0) {
-        const msg = JSON.parse(buf.slice(0, k));
-        buf = buf.slice(k + 1);
-        if (msg.progress) $("progress").textContent = `working: ${msg.progress}`;
-        if (msg.error) showError(msg.error);
-        if (msg.result) {
-          showResult(msg.result);
-          lastInput = body.input;
-          $("neighbours-section").hidden = !info.neighbours;
-          $("neighbours").textContent = "";
-        }
+    await api.explain(body, (msg) => {
+      if (msg.progress) $("progress").textContent = `working: ${msg.progress}`;
+      if (msg.error) showError(msg.error);
+      if (msg.result) {
+        showResult(msg.result);
+        lastInput = body.input;
+        $("neighbours-section").hidden = !info.neighbours;
+        $("neighbours").textContent = "";
       }
-    }
+    });
   } catch (e) {
     showError(`the request failed: ${e}`);
   } finally {
@@ -504,4 +535,4 @@ $("find-neighbours").addEventListener("click", async () => {
   }
 });
 
-loadInfo().catch((e) => showError(`could not reach the server: ${e}`));
+loadInfo().catch((e) => showError(api.failed(e)));

@@ -1,0 +1,80 @@
+/**
+ * Drives the static dashboard (deno task serve --static) in headless Chromium on SwiftShader's
+ * WebGPU: records every request the page makes, draws a "1" on the canvas with the mouse as
+ * tests/browser_dashboard.ts does, keeps the methods named on the command line, chooses the
+ * language, explains, and prints as JSON what the page shows and what its in-browser api saw
+ * (the input it sent and the result, with the values of every map). With METHODS "-" the page
+ * is opened as a browser without WebGPU would (navigator.gpu removed before it runs) and what it
+ * says is printed.
+ *   deno run -A tests/browser_static.ts URL METHODS(comma-separated, or -) LANG [PNG]
+ */
+// deno-lint-ignore no-import-prefix
+import { chromium } from "npm:playwright-core@1.65.1";
+
+const [url, methods, lang, screenshot] = Deno.args;
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  args: ["--no-sandbox", "--enable-unsafe-webgpu", "--use-webgpu-adapter=swiftshader"],
+});
+try {
+  const page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
+  const errors: string[] = [], requests: string[] = [];
+  page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+  page.on("pageerror", (e) => errors.push(String(e)));
+  page.on("request", (r) => requests.push(r.url()));
+  if (methods === "-") {
+    await page.addInitScript("delete Navigator.prototype.gpu");
+    await page.goto(url);
+    await page.waitForSelector("#runtime-note.error");
+    await page.waitForSelector("#progress .error");
+    const said = await page.evaluate(`({
+      runtime: document.getElementById("runtime-note").textContent,
+      progress: document.getElementById("progress").textContent,
+    })`);
+    if (screenshot) await page.screenshot({ path: screenshot });
+    console.log(JSON.stringify({ ...(said as object), requests, errors }));
+    Deno.exit(0);
+  }
+  const t0 = Date.now();
+  await page.goto(url);
+  await page.waitForSelector("#methods input", { timeout: 60000 });
+  const loadedMs = Date.now() - t0;
+  for (const box of await page.$$("#methods input:checked")) await box.uncheck();
+  for (const m of methods.split(",")) await page.check(`#methods input[value="${m}"]`);
+  await page.selectOption("#lang", lang);
+  // a vertical stroke: a "1"
+  const box = (await (await page.$("#canvas"))!.boundingBox())!;
+  await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.15);
+  await page.mouse.down();
+  for (let k = 1; k <= 20; k++) {
+    await page.mouse.move(
+      box.x + box.width * (0.5 - 0.04 * k / 20),
+      box.y + box.height * (0.15 + 0.7 * k / 20),
+    );
+  }
+  await page.mouse.up();
+  const t1 = Date.now();
+  await page.click("#explain");
+  await page.waitForFunction(
+    `document.querySelectorAll("#heatmaps img").length >= ${
+      methods.split(",").length
+    } && !document.getElementById("explain").disabled`,
+    undefined,
+    { timeout: 120000 },
+  );
+  const explainMs = Date.now() - t1;
+  const seen = await page.evaluate(`({
+    runtime: document.getElementById("runtime-note").textContent,
+    prediction: document.getElementById("prediction").textContent,
+    bars: [...document.querySelectorAll("#probabilities .bar")].map((b) => b.textContent),
+    heatmaps: [...document.querySelectorAll("#heatmaps figure")].map((f) => ({ label: f.querySelector("figcaption").textContent, src: f.querySelector("img").src, ok: f.querySelector("img").complete && f.querySelector("img").naturalWidth > 0 })),
+    features: document.querySelector("#features img")?.src ?? null,
+    explanation: document.getElementById("explanation").textContent,
+    progress: document.getElementById("progress").textContent,
+    api: globalThis.glassboxApi.seen,
+  })`);
+  if (screenshot) await page.screenshot({ path: screenshot, fullPage: true });
+  console.log(JSON.stringify({ ...(seen as object), requests, errors, loadedMs, explainMs }));
+} finally {
+  await browser.close();
+}
