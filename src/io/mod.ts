@@ -46,3 +46,4 @@ export { loadOnnx, parseOnnx } from "./onnx.ts";
 export { directoryStore } from "./store.ts";
 export { MAX_SPRITE_SIDE, type ProjectorEmbedding, writeProjector } from "./projector.ts";
 export { defaultRuntimeDir, envIfGranted } from "./env.ts";
+export { type BundleResult, bundleWeb } from "./bundle.ts";

@@ -9,6 +9,7 @@
  */
 import { loadModel } from "../io/checkpoint.ts";
 import { UsageError } from "../io/cli.ts";
+import { bundleWeb } from "../io/bundle.ts";
 import { mnistProfile } from "../data/mnist.ts";
 import type { ExplanationProfile } from "../models/profile.ts";
 import { dashboardNovelty } from "./server.ts";
@@ -220,36 +221,7 @@ export async function writeStaticDashboard(options: StaticDashboardOptions): Pro
   await Deno.remove(tmp, { recursive: true }).catch(() => {});
   await Deno.mkdir(tmp, { recursive: true });
   try {
-    const entry = new URL("../web.ts", here), config = new URL("../../deno.json", here);
-    progress(`bundling glassbox for the browser: deno bundle ${entry.pathname}`);
-    const t0 = performance.now();
-    // this Deno, when the permission names its path; else the "deno" on PATH, which --allow-run=deno names
-    // (Deno.execPath() is the resolved binary, which a symlinked "deno" on PATH does not match)
-    const own = Deno.permissions.querySync({ name: "run", command: Deno.execPath() }).state === "granted";
-    const run = await new Deno.Command(own ? Deno.execPath() : "deno", {
-      args: [
-        "bundle",
-        "--quiet",
-        "--config",
-        config.pathname,
-        "--platform",
-        "browser",
-        "--format",
-        "esm",
-        "--output",
-        `${tmp}/${BUNDLE}`,
-        entry.pathname,
-      ],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    if (!run.success) {
-      throw new Error(
-        `deno bundle failed (exit ${run.code}): ${new TextDecoder().decode(run.stderr).trim()}`,
-      );
-    }
-    progress(`bundled in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    await bundleWeb(`${tmp}/${BUNDLE}`, progress);
     await Deno.copyFile(checkpoint, `${tmp}/${name}`);
     await Deno.writeTextFile(`${tmp}/index.html`, html);
     const files = [];
