@@ -49,7 +49,7 @@ Deno.test("a stack slot refuses two asynchronous runs that overlap in time, nami
   assert.equal(slot.get(), undefined);
 });
 
-Deno.test("without AsyncLocalStorage (process removed before glassbox loads), scope frees what it should across awaits and noGrad holds across awaits", async () => {
+Deno.test("without AsyncLocalStorage (process removed before glassbox loads), scope frees what it should across awaits and noGrad holds across awaits; a returned tensor outlives its scopes", async () => {
   const mod = new URL("../mod.ts", import.meta.url).href;
   const code = `
     delete globalThis.process;
@@ -63,6 +63,18 @@ Deno.test("without AsyncLocalStorage (process removed before glassbox loads), sc
       return await b.item();
     });
     const afterScope = gb.poolStats().liveBuffers - base;
+    // a tensor returned from nested asynchronous scopes outlives them; what they made besides it does not
+    const kept = await gb.scope(async () => {
+      const a = w.mul(2);
+      await new Promise((r) => setTimeout(r, 5));
+      return await gb.scope(async () => {
+        await Promise.resolve();
+        return a.add(1);
+      });
+    });
+    const keptValues = Array.from(await kept.toArray());
+    const afterKept = gb.poolStats().liveBuffers - base;
+    kept.dispose();
     const tracked = await gb.noGrad(async () => {
       await new Promise((r) => setTimeout(r, 5));
       const y = w.mul(3);
@@ -70,7 +82,7 @@ Deno.test("without AsyncLocalStorage (process removed before glassbox loads), sc
       y.dispose();
       return r;
     });
-    console.log(JSON.stringify({ kind: gb.contextKind(), total, afterScope, tracked, grad: gb.isGradEnabled() }));
+    console.log(JSON.stringify({ kind: gb.contextKind(), total, afterScope, keptValues, afterKept, tracked, grad: gb.isGradEnabled() }));
   `;
   const r = await new Deno.Command(Deno.execPath(), {
     args: ["eval", "--no-prompt", code],
@@ -81,6 +93,15 @@ Deno.test("without AsyncLocalStorage (process removed before glassbox loads), sc
   const out = new TextDecoder().decode(r.stdout).trim().split("\n").at(-1) ?? "";
   assert.ok(out.startsWith("{"), new TextDecoder().decode(r.stderr));
   const got = JSON.parse(out);
-  // (1+2+3)·2 + 3 = 15; the scope's three tensors freed (w, made outside, lives on)
-  assert.deepEqual(got, { kind: "stack", total: 15, afterScope: 1, tracked: false, grad: true });
+  // (1+2+3)·2 + 3 = 15; the scope's three tensors freed (w, made outside, lives on); 2w + 1 = [3, 5, 7]
+  // kept past both scopes (w and it live, w·2 freed)
+  assert.deepEqual(got, {
+    kind: "stack",
+    total: 15,
+    afterScope: 1,
+    keptValues: [3, 5, 7],
+    afterKept: 2,
+    tracked: false,
+    grad: true,
+  });
 });
