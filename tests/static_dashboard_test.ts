@@ -116,6 +116,26 @@ Deno.test("the static dashboard: Chromium computes the live dashboard's predicti
     assert.ok(seen.heatmaps[k].ok);
   }
   assert.ok(seen.features?.startsWith("data:image/png;base64,"), "the feature maps are shown");
+  // and the maps explain the predicted class: the method registry run directly (no Explainer) on the
+  // input normalised by hand with the profile's mean and std, for the class with the top probability
+  const top1 = want.probabilities.indexOf(Math.max(...want.probabilities));
+  const [m0, s0] = [profile.mean![0], profile.std![0]];
+  const direct = await gb.scope(async () => {
+    const x = gb.tensor(input.map((v) => (v - m0) / s0), [1, ...profile.inputShape]);
+    const out: number[][] = [];
+    for (const name of ["saliency", "gradcam"]) {
+      out.push(Array.from(await (await gb.attributionMethod(name).run(model, x, top1, profile)).toArray()));
+    }
+    return out;
+  });
+  for (const [k, values] of direct.entries()) {
+    const scale = Math.max(...values.map(Math.abs));
+    const worst = Math.max(...values.map((v, i) => Math.abs(v - result.heatmaps[k].values[i])));
+    assert.ok(
+      worst <= 1e-5 * scale,
+      `${result.heatmaps[k].method} is not the map of class ${top1}: off by ${worst}`,
+    );
+  }
 
   // (c) the words: the page's, and the same sentences as under Deno
   assert.match(
