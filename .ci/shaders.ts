@@ -4,7 +4,7 @@
  * browser). shaders/*.wgsl stay the files people read and edit; tests/shaders_module_test.ts
  * fails when the generated module no longer matches them.
  */
-import { parseFlags, runMain } from "../mod.ts";
+import { parseFlags, runMain } from "../src/io/cli.ts";
 
 const HELP = `deno task shaders [--help]
 Writes src/gpu/wgsl.gen.ts from shaders/**/*.wgsl (run it after editing a shader).`;

@@ -110,14 +110,21 @@ Deno.test("a file that is not safetensors says so, with its size and first bytes
   await Deno.remove(dir, { recursive: true });
 });
 
-/** Runs `deno task <name> ...` without a terminal; stderr without deno task's own "Task …" line. */
+/**
+ * Runs `deno task <name> ...` without a terminal; stderr without deno task's own "Task …" line.
+ * XDG_RUNTIME_DIR is unset, as on a fresh login: a task that reaches Mesa must set it itself
+ * (src/io/env.ts, given --allow-env=XDG_RUNTIME_DIR), else Mesa complains on stderr.
+ */
 async function task(name: string, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const env = Deno.env.toObject();
+  delete env.XDG_RUNTIME_DIR;
   const r = await new Deno.Command(Deno.execPath(), {
     args: ["task", "-q", name, ...args],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1" },
+    clearEnv: true,
+    env: { ...env, NO_COLOR: "1" },
   }).output();
   const dec = new TextDecoder();
   return { code: r.code, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
