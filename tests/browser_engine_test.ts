@@ -44,6 +44,42 @@ async function gzipSize(bytes: Uint8Array<ArrayBuffer>): Promise<number> {
   return (await new Response(stream).arrayBuffer()).byteLength;
 }
 
+/**
+ * The shared script computes what it says, so that agreeing with it means something: Integrated
+ * Gradients with 32 steps from a black image, Grad-CAM at the seed CNN's last convolution after its
+ * ReLU (found here by walking the model, not read from the profile), each for the image's label.
+ */
+async function checkScriptAsks(
+  checkpoint: Uint8Array,
+  inputs: { labels: number[]; pixels: number[][] },
+  expected: Record<string, number[]>,
+): Promise<void> {
+  const { model, profile } = gb.decodeModel(checkpoint, "seed_cnn.safetensors");
+  const layers = (model as gb.Sequential).layers;
+  // Grad-CAM's layer: the last convolution's rectified output (its ReLU), as pytorch-grad-cam takes it
+  const lastConv = layers.findLastIndex((m) => m instanceof gb.Conv2d);
+  assert.ok(layers[lastConv + 1] instanceof gb.ReLU, "the seed CNN's last convolution is followed by a ReLU");
+  const [mean, std] = [profile!.mean![0], profile!.std![0]];
+  const black = Math.fround((0 - mean) / std);
+  const x = inputs.pixels.flatMap((img) => img.map((v) => (v / 255 - mean) / std));
+  const direct = await gb.scope(async () => {
+    const xt = gb.tensor(x, [inputs.pixels.length, ...profile!.inputShape]);
+    const ig = new gb.IntegratedGradients(model).attribute(xt, {
+      target: inputs.labels,
+      baselines: black,
+      nSteps: 32,
+    });
+    const cam = new gb.GradCAM(model, layers[lastConv + 1]).attribute(xt, { target: inputs.labels });
+    return { ig: Array.from(await (await ig).toArray()), gradcam: Array.from(await (await cam).toArray()) };
+  });
+  for (const name of ["ig", "gradcam"] as const) {
+    const want = direct[name], have = expected[name];
+    const scale = Math.max(...want.map(Math.abs));
+    const worst = Math.max(...want.map((v, i) => Math.abs(v - have[i])));
+    assert.ok(worst <= 1e-6 * scale, `same_numbers.js's ${name} is not what it says it is (off by ${worst})`);
+  }
+}
+
 Deno.test({
   name:
     "Chromium (WebGPU, a fresh bundle) trains, loads a checkpoint over HTTP and explains with the same numbers as Deno",
@@ -96,6 +132,7 @@ Deno.test({
       const inputs = JSON.parse(await Deno.readTextFile(new URL("digits.json", here)));
       const expected = await sameNumbers(gb, checkpoint, inputs);
       const denoMs = performance.now() - tDeno;
+      await checkScriptAsks(checkpoint, inputs, expected);
       const tour = await shaderTour(gb);
       assert.deepEqual(tour.failed, {}, "the tour fails under Deno");
       const ran = await page;
