@@ -23,6 +23,12 @@ async function main(): Promise<void> {
     return;
   }
   const out = flags.out ?? "dist/glassbox.js";
+  if (out === "" || out.endsWith("/")) {
+    throw new gb.UsageError("--out needs a file name (such as dist/glassbox.js)");
+  }
+  if ((await Deno.stat(out).catch(() => null))?.isDirectory) {
+    throw new gb.UsageError(`--out ${out} is a folder; give a file name (such as ${out}/glassbox.js)`);
+  }
   const dir = out.includes("/") ? out.slice(0, out.lastIndexOf("/")) : ".";
   await Deno.mkdir(dir, { recursive: true });
   const r = await gb.bundleWeb(out, (line) => console.log(line));

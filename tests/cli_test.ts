@@ -156,6 +156,21 @@ Deno.test("every task but test: a flag mistake is one plain line, exit code 2", 
       name,
     );
   }
+  // deno task bundle --out naming a folder: one line, exit 2, nothing written beside it
+  const folder = await Deno.makeTempDir();
+  try {
+    const b = await task("bundle", "--out", folder);
+    assert.equal(b.code, 2, b.err);
+    assert.equal(
+      b.err,
+      `error: --out ${folder} is a folder; give a file name (such as ${folder}/glassbox.js) (deno task bundle --help lists the options)\n`,
+    );
+    assert.ok(!(await gb.fileExists(`${folder}.tmp`)), "no temporary file left beside the folder");
+    assert.deepEqual([...Deno.readDirSync(folder)], []);
+  } finally {
+    await Deno.remove(folder, { recursive: true });
+    await Deno.remove(`${folder}.tmp`).catch(() => {});
+  }
   // a negative number reaches the flag's own check instead of "ambiguous"
   const lr = await task("train", "--lr", "-0.1");
   assert.equal(lr.code, 2);

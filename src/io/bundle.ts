@@ -62,7 +62,12 @@ export async function bundleWeb(
     await Deno.remove(tmp).catch(() => {});
     throw new Error(`deno bundle failed (exit ${run.code}): ${new TextDecoder().decode(run.stderr).trim()}`);
   }
-  await Deno.rename(tmp, out);
+  try {
+    await Deno.rename(tmp, out);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw e;
+  }
   const seconds = (performance.now() - t0) / 1000;
   progress(`bundled in ${seconds.toFixed(1)} s`);
   return { path: out, bytes: (await Deno.stat(out)).size, seconds };
