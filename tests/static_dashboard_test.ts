@@ -67,6 +67,17 @@ Deno.test("the static dashboard: Chromium computes the live dashboard's predicti
     const bare = await runScript("tests/browser_static.ts", [server.url, "-", "en"], ["-A"]);
     assert.equal(bare.code, 0, bare.err);
     plain = JSON.parse(bare.out);
+    // opened as a file (double-clicked), the page says to serve the folder instead of a fetch error
+    const asFile = await runScript("tests/browser_static.ts", [`file://${dir}/site/index.html`, "-", "en"], [
+      "-A",
+    ]);
+    assert.equal(asFile.code, 0, asFile.err);
+    const fileSaid = JSON.parse(asFile.out);
+    assert.match(
+      fileSaid.runtime,
+      /opened as a file \(file:\/\/\).*Serve its folder with any static file server/,
+    );
+    assert.deepEqual(fileSaid.requests, [`file://${dir}/site/index.html`]);
   } finally {
     await server.stop();
   }

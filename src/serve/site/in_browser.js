@@ -14,6 +14,13 @@
   /** What a test (or a curious visitor) can read: the last input and result, and the timings. */
   const seen = { last: null, timings: {} };
   const ready = (async () => {
+    if (location.protocol === "file:") {
+      throw new Error(
+        "This page was opened as a file (file://), and browsers refuse to load its glassbox.js and the " +
+          "model from there. Serve its folder with any static file server (for example " +
+          "`python3 -m http.server -d FOLDER 8080`) and open the page over http:// (http://localhost:8080/).",
+      );
+    }
     if (!("gpu" in navigator)) {
       throw new Error(
         "This browser has no WebGPU (navigator.gpu is missing), which this page needs to run the model " +
