@@ -1,0 +1,90 @@
+/**
+ * The profiler: profiling mode computes the same numbers; a planted workload gives exactly its
+ * launches per kernel with flops = 2·M·N·K; times are positive and launches on the one GPU
+ * track do not overlap; the Chrome trace is read by an external reader.
+ */
+import assert from "node:assert/strict";
+import * as gb from "../mod.ts";
+
+gb.manualSeed(21);
+
+/** A small pipeline touching matmul, elementwise, reductions and softmax. */
+async function work(a: gb.Tensor, b: gb.Tensor): Promise<Float32Array[]> {
+  const h = gb.relu(gb.matmul(a, b));
+  const s = gb.softmax(gb.exp(gb.neg(h)), 1);
+  const out = [await h.toArray(), await s.toArray(), await gb.sum(s).toArray()] as Float32Array[];
+  for (const t of [h, s]) t.dispose();
+  return out;
+}
+
+Deno.test("profiling mode gives bit-identical results, with either clock", async () => {
+  const a = gb.randn([37, 24]), b = gb.randn([24, 19]);
+  const plain = await work(a, b);
+  for (const clock of ["timestamp-query", "submit-wait"] as const) {
+    const p = await gb.profile(() => work(a, b), { clock });
+    assert.equal(p.clock, clock);
+    assert.ok(p.events.length > 0);
+    plain.forEach((x, i) => assert.deepEqual(p.result[i], x, `output ${i} under ${clock}`));
+  }
+  // and the engine is back to normal afterwards
+  assert.deepEqual(await work(a, b), plain);
+  a.dispose();
+  b.dispose();
+});
+
+const SHAPES: [number, number, number][] = [[40, 24, 16], [8, 64, 32], [33, 20, 12]]; // M, K, N
+
+Deno.test("a planted workload: 3 matmuls and 2 unary ops are launched once each, flops = 2·M·N·K", async () => {
+  const ins = SHAPES.map(([M, K, N]) => [gb.randn([M, K]), gb.randn([K, N])]);
+  const x = gb.randn([1000]);
+  await gb.sync();
+  const p = await gb.profile(async () => {
+    const cs = ins.map(([a, b]) => gb.matmul(a, b));
+    const y = gb.exp(gb.neg(x));
+    await gb.sync();
+    return [...cs, y];
+  });
+  const mm = p.events.filter((e) => e.shader === "matmul");
+  assert.equal(mm.length, 3);
+  assert.deepEqual(mm.map((e) => e.flops), SHAPES.map(([M, K, N]) => 2 * M * N * K));
+  const mmRows = p.rows.filter((r) => r.kernel.startsWith("matmul:main"));
+  assert.equal(mmRows.reduce((s, r) => s + r.dispatches, 0), 3);
+  const unary = p.rows.filter((r) => r.kernel.startsWith("unary:main"));
+  assert.deepEqual(unary.map((r) => r.dispatches), [1, 1]);
+  assert.ok(unary.some((r) => r.kernel.includes("OP=exp(x)")), unary.map((r) => r.kernel).join("; "));
+  // what else ran: only the copies that pack matmul operands
+  assert.deepEqual([...new Set(p.events.map((e) => e.shader))].sort(), ["copy", "matmul", "unary"]);
+  // unary: one input, one output, each at its allocated size; access read from the WGSL
+  const ex = p.events.find((e) => e.shader === "unary")!;
+  assert.deepEqual(ex.buffers.map((b) => b.access), ["read", "read_write"]);
+  assert.equal(ex.bytesFrom, "buffers");
+  assert.equal(ex.bytes, ex.buffers[0].bytes + ex.buffers[1].bytes);
+  // rows sorted by time, sums consistent
+  for (let i = 1; i < p.rows.length; i++) assert.ok(p.rows[i - 1].totalMs >= p.rows[i].totalMs);
+  for (const r of p.rows) {
+    assert.ok(Math.abs(r.gbPerS - r.bytes / (r.totalMs / 1e3) / 1e9) < 1e-9 * Math.max(1, r.gbPerS));
+  }
+  assert.match(gb.formatProfile(p), /clock: GPU timestamp queries/);
+  for (const t of [...ins.flat(), x, ...p.result]) t.dispose();
+});
+
+Deno.test("timings are positive and launches on the GPU track do not overlap", async () => {
+  const a = gb.randn([64, 48]), b = gb.randn([48, 32]);
+  for (const clock of ["timestamp-query", "submit-wait"] as const) {
+    const p = await gb.profile(() => work(a, b), { clock });
+    const ev = [...p.events].sort((x, y) => x.startMs - y.startMs);
+    for (const e of ev) assert.ok(e.durationMs > 0, `${clock}: ${e.shader} took ${e.durationMs} ms`);
+    for (let i = 1; i < ev.length; i++) {
+      assert.ok(
+        ev[i].startMs >= ev[i - 1].startMs + ev[i - 1].durationMs - 1e-6,
+        `${clock}: launch ${i} starts before ${i - 1} ends`,
+      );
+    }
+    const trace = gb.chromeTrace(p);
+    const xs = trace.traceEvents.filter((e) => e.ph === "X");
+    assert.equal(xs.length, p.events.length);
+    assert.ok(xs.every((e) => e.dur! > 0 && e.ts! >= 0));
+  }
+  a.dispose();
+  b.dispose();
+});
