@@ -5,6 +5,9 @@
  */
 import assert from "node:assert/strict";
 import * as gb from "../mod.ts";
+// Chrome DevTools' performance panel's trace parser (TraceModel), published from DevTools' source
+// deno-lint-ignore no-import-prefix
+import { TraceModel } from "npm:@paulirish/trace_engine@0.0.65";
 
 gb.manualSeed(21);
 
@@ -87,4 +90,44 @@ Deno.test("timings are positive and launches on the GPU track do not overlap", a
   }
   a.dispose();
   b.dispose();
+});
+
+Deno.test("the Chrome trace is read by Chrome DevTools' own trace engine: one track, every launch, its times", async () => {
+  const a = gb.randn([64, 48]), b = gb.randn([48, 32]);
+  const p = await gb.profile(() => work(a, b));
+  // through JSON text, as a file would be read
+  const trace = JSON.parse(JSON.stringify(gb.chromeTrace(p)));
+  assert.equal(trace.displayTimeUnit, "ms");
+  const model = TraceModel.Model.createWithAllHandlers();
+  await model.parse(trace.traceEvents);
+  const data = model.parsedTrace(0)!.data;
+  const processes = [...data.Renderer.processes.values()];
+  assert.equal(processes.length, 1);
+  const threads = [...processes[0].threads.values()];
+  assert.equal(threads.length, 1);
+  assert.equal(threads[0].name, `GPU queue (${p.clock})`);
+  const entries = threads[0].entries;
+  assert.deepEqual(entries.map((e) => e.name), p.events.map((e) => `${e.shader}:${e.entry}`));
+  entries.forEach((e, i) => {
+    assert.ok(Math.abs(e.ts - p.events[i].startMs * 1e3) < 0.01, `entry ${i} starts at ${e.ts} µs`);
+    assert.ok(Math.abs((e.dur ?? 0) - p.events[i].durationMs * 1e3) < 0.01, `entry ${i} lasts ${e.dur} µs`);
+  });
+  // launches that do not overlap are all roots of the call tree (none nested in another)
+  assert.equal(threads[0].tree?.roots.size, entries.length);
+  const bounds = data.Meta.traceBounds;
+  const first = p.events[0].startMs * 1e3, last = p.events.at(-1)!;
+  assert.ok(
+    Math.abs(bounds.min - first) < 0.01 &&
+      Math.abs(bounds.max - (last.startMs + last.durationMs) * 1e3) < 0.01,
+  );
+  a.dispose();
+  b.dispose();
+});
+
+Deno.test("profile: an error in fn is reported and profiling ends; calls do not nest", async () => {
+  await assert.rejects(gb.profile(() => Promise.reject(new Error("boom"))), /boom/);
+  await assert.rejects(gb.profile(() => gb.profile(() => 1)), /profiling is already on/);
+  const p = await gb.profile(() => 7);
+  assert.equal(p.result, 7);
+  assert.equal(p.events.length, 0);
 });

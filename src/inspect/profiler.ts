@@ -113,12 +113,14 @@ export async function profile<T>(
   const t0 = performance.now();
   const clock = startProfiling(options.clock);
   let result: T;
-  let events: KernelEvent[];
   try {
     result = await fn();
-  } finally {
-    events = await stopProfiling();
+  } catch (e) {
+    // fn's error is the one to report; profiling mode ends either way
+    await stopProfiling().catch(() => {});
+    throw e;
   }
+  const events = await stopProfiling();
   const wallMs = performance.now() - t0;
   return {
     result,
@@ -207,7 +209,8 @@ export interface ChromeTrace {
 
 /**
  * The profile as a Chrome trace (Trace Event Format, JSON object form): one complete event
- * ("X") per kernel launch on one track, times in µs from the first launch, the kernel's details in
+ * ("X") per kernel launch on one track, times in µs on the profiling clock (its origin is the
+ * clock's own: the GPU's for timestamp queries, the page's for host time), the kernel's details in
  * `args`. Perfetto (ui.perfetto.dev) and chrome://tracing open it.
  *
  * @example
@@ -219,7 +222,6 @@ export interface ChromeTrace {
  * ```
  */
 export function chromeTrace(p: KernelProfile): ChromeTrace {
-  const origin = Math.min(...p.events.map((e) => e.startMs));
   const us = (ms: number) => Math.round(ms * 1e6) / 1e3; // ns resolution, in µs
   return {
     traceEvents: [
@@ -229,7 +231,7 @@ export function chromeTrace(p: KernelProfile): ChromeTrace {
         name: `${e.shader}:${e.entry}`,
         cat: "kernel",
         ph: "X",
-        ts: us(e.startMs - origin),
+        ts: us(e.startMs),
         dur: us(e.durationMs),
         pid: 1,
         tid: 1,
