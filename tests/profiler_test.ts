@@ -131,3 +131,27 @@ Deno.test("profile: an error in fn is reported and profiling ends; calls do not 
   assert.equal(p.result, 7);
   assert.equal(p.events.length, 0);
 });
+
+Deno.test("profileWorkload train-step: the matmuls' flops are the seed CNN's training step, counted by hand", async () => {
+  const B = 4;
+  const run = await gb.profileWorkload("train-step", { batch: B });
+  // forward flops per layer (2 per multiply-add): conv1 1→32 3×3 on 28² (26² outputs), conv2 32→64 3×3
+  // on 13² (11² outputs), dense 1600→128, dense 128→10
+  const conv1 = 2 * 26 * 26 * 32 * 9,
+    conv2 = 2 * 11 * 11 * 64 * 32 * 9,
+    fc1 = 2 * 1600 * 128,
+    fc2 = 2 * 128 * 10;
+  // backward: a weight gradient per layer and an input gradient for all but the first (the image needs none)
+  const expected = B * (3 * (conv1 + conv2 + fc1 + fc2) - conv1);
+  const mm = run.profile.events.filter((e) => e.shader === "matmul");
+  assert.equal(mm.reduce((s, e) => s + e.flops!, 0), expected);
+  assert.equal(mm.length, 4 + 4 + 3);
+  assert.match(run.table, /^\d+ kernel launches/);
+  assert.equal(run.files[0].name, "train-step.trace.json");
+  const trace = JSON.parse(run.files[0].data as string) as gb.ChromeTrace;
+  assert.equal(trace.traceEvents.filter((e) => e.ph === "X").length, run.profile.events.length);
+  await assert.rejects(
+    gb.profileWorkload("nope"),
+    /unknown workload "nope"; the known ones are train-step, ig/,
+  );
+});

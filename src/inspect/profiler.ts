@@ -188,22 +188,31 @@ export function formatProfile(
 
 /** One event of the Trace Event Format (the "complete" kind, ph "X", or metadata, ph "M"). */
 export interface TraceEvent {
+  /** The kernel ("shader:entry"), or the metadata's name ("process_name", "thread_name"). */
   name: string;
+  /** Category ("kernel"). */
   cat?: string;
+  /** Phase: "X" a complete event (start and duration), "M" metadata. */
   ph: "X" | "M";
   /** Start, µs. */
   ts?: number;
   /** Duration, µs. */
   dur?: number;
+  /** Process id (1: glassbox). */
   pid: number;
+  /** Thread id (1: the GPU queue). */
   tid: number;
+  /** Details shown when the event is selected. */
   args?: Record<string, unknown>;
 }
 
 /** A Chrome trace (JSON object form of the Trace Event Format). */
 export interface ChromeTrace {
+  /** The events. */
   traceEvents: TraceEvent[];
+  /** The unit the viewer shows times in. */
   displayTimeUnit: "ms" | "ns";
+  /** Shown as the trace's metadata: the clock and the adapter. */
   otherData: Record<string, string>;
 }
 
