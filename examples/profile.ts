@@ -10,6 +10,8 @@ const HELP = `deno task profile <workload> [options]
   --batch N         train-step: the batch size (default 64)
   --steps N         ig: integration steps (default 50)
   --rows N          print only the N slowest kernels (default: all)
+  --roofline        also measure the adapter's ceilings (a copy kernel's GB/s, the best matmul's GFLOP/s;
+                    a few seconds) and draw <workload>.roofline.svg
   --out DIR         where to write <workload>.trace.json (default out/profile)
   --help            this text
 
@@ -21,6 +23,7 @@ const FLAGS = {
   batch: { type: "int", min: 1, default: 64 },
   steps: { type: "int", min: 1, default: 50 },
   rows: { type: "int", min: 1 },
+  roofline: { type: "boolean" },
   out: { type: "string", default: "out/profile" },
   help: { type: "boolean" },
 } as const;
@@ -42,17 +45,28 @@ async function main(): Promise<void> {
   if (!known.includes(workload)) {
     throw new gb.UsageError(`unknown workload "${workload}"; choose from ${known.join(", ")}`);
   }
+  const ceilings = flags.roofline ? await gb.measureCeilings() : undefined;
+  if (ceilings) {
+    console.log(
+      `ceilings: ${ceilings.gbPerS.toFixed(2)} GB/s, ${
+        ceilings.gflopPerS.toFixed(2)
+      } GFLOP/s (${ceilings.how})`,
+    );
+  }
   const run = await gb.profileWorkload(workload, {
     batch: flags.batch,
     steps: flags.steps,
     rows: flags.rows,
+    ceilings,
   });
   console.log(`${workload}: ${run.description}\n${run.table}`);
   for (const f of run.files) {
     const path = `${flags.out}/${f.name}`;
     if (typeof f.data === "string") await gb.writeTextAtomic(path, f.data);
     else await gb.writeAtomic(path, f.data);
-    console.log(`wrote ${path} (open it in ui.perfetto.dev or chrome://tracing)`);
+    console.log(
+      `wrote ${path}${f.name.endsWith(".json") ? " (open it in ui.perfetto.dev or chrome://tracing)" : ""}`,
+    );
   }
 }
 

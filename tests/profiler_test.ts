@@ -155,3 +155,40 @@ Deno.test("profileWorkload train-step: the matmuls' flops are the seed CNN's tra
     /unknown workload "nope"; the known ones are train-step, ig/,
   );
 });
+
+Deno.test("roofline: a point on the roof is drawn on the roof line, in log-log coordinates", () => {
+  const bw = 20, peak = 100, ridge = peak / bw;
+  const svg = gb.rooflineSvg([
+    { name: "at the ridge", intensity: ridge, gflopPerS: peak },
+    { name: "memory-bound", intensity: ridge / 4, gflopPerS: bw * ridge / 4 },
+    { name: "below", intensity: ridge * 3, gflopPerS: peak / 10 },
+  ], { title: "t", gbPerS: bw, gflopPerS: peak });
+  const roof = [...svg.matchAll(/<polyline [^>]*points="([^"]+)"/g)][0][1].split(" ").map((p) =>
+    p.split(",").map(Number)
+  );
+  const dots = [...svg.matchAll(/<circle cx="([\d.]+)" cy="([\d.]+)" r="5" fill="[^"]+"><title>/g)].map((
+    m,
+  ) => [
+    Number(m[1]),
+    Number(m[2]),
+  ]);
+  assert.equal(dots.length, 3);
+  const near = (a: number, b: number) => Math.abs(a - b) < 0.15;
+  // the ridge point is the roof's corner
+  assert.ok(near(dots[0][0], roof[1][0]) && near(dots[0][1], roof[1][1]), `${dots[0]} vs ${roof[1]}`);
+  // the memory-bound point lies on the slope (collinear with its ends)
+  const [[x0, y0], [x1, y1]] = roof;
+  const t = (dots[1][0] - x0) / (x1 - x0);
+  assert.ok(t > 0 && t < 1 && near(dots[1][1], y0 + t * (y1 - y0)), `slope at ${dots[1]}`);
+  // the point 10× below the peak sits one decade under the flat part
+  // (a decade in pixels, from the memory-bound point 4× below the peak)
+  const decadePx = (dots[1][1] - roof[1][1]) / Math.log10(4);
+  assert.ok(
+    near(dots[2][1] - roof[2][1], decadePx),
+    `${dots[2][1] - roof[2][1]} px vs a decade of ${decadePx} px`,
+  );
+  assert.throws(
+    () => gb.rooflineSvg([], { title: "t", gbPerS: 0, gflopPerS: 1 }),
+    /ceilings must be positive/,
+  );
+});

@@ -6,7 +6,14 @@
  */
 import { mnistProfile } from "../data/mnist.ts";
 import { IntegratedGradients } from "../explain/integrated_gradients.ts";
-import { chromeTrace, formatProfile, type KernelProfile, profile } from "../inspect/profiler.ts";
+import {
+  type Ceilings,
+  chromeTrace,
+  formatProfile,
+  type KernelProfile,
+  profile,
+  rooflineOf,
+} from "../inspect/profiler.ts";
 import type { ExplanationProfile } from "../models/profile.ts";
 import { seedCnn } from "../models/zoo.ts";
 import type { Module } from "../nn/module.ts";
@@ -32,6 +39,8 @@ export interface ProfileWorkloadOptions {
   steps?: number;
   /** Rows of the table (default: all). */
   rows?: number;
+  /** Also draw `<workload>.roofline.svg` against these ceilings (from `measureCeilings`). */
+  ceilings?: Ceilings;
 }
 
 /** What `profileWorkload` returns: the profile, its table, and the files to write. */
@@ -44,7 +53,7 @@ export interface ProfileRun {
   profile: KernelProfile<unknown>;
   /** The kernel table (formatProfile). */
   table: string;
-  /** `<workload>.trace.json`: the Chrome trace. */
+  /** `<workload>.trace.json`: the Chrome trace; with ceilings, `<workload>.roofline.svg` too. */
   files: OutputFile[];
 }
 
@@ -116,6 +125,14 @@ export async function profileWorkload(
     description: what,
     profile: p,
     table: formatProfile(p, { maxRows: options.rows }),
-    files: [{ name: `${workload}.trace.json`, data: JSON.stringify(chromeTrace(p)) }],
+    files: [
+      { name: `${workload}.trace.json`, data: JSON.stringify(chromeTrace(p)) },
+      ...(options.ceilings
+        ? [{
+          name: `${workload}.roofline.svg`,
+          data: rooflineOf(p, options.ceilings, `Roofline: ${workload} (${what})`),
+        }]
+        : []),
+    ],
   };
 }

@@ -90,3 +90,4 @@ export {
   type ProfileOptions,
   type TraceEvent,
 } from "./profiler.ts";
+export { type Ceilings, measureCeilings, rooflineOf } from "./profiler.ts";

@@ -10,6 +10,10 @@
  */
 import { adapterInfo } from "../gpu/device.ts";
 import { type KernelEvent, type ProfileClock, startProfiling, stopProfiling } from "../gpu/queue.ts";
+import { randn } from "../tensor/create.ts";
+import { mul } from "../tensor/ops/elementwise.ts";
+import { matmul } from "../tensor/ops/matmul.ts";
+import { rooflineSvg } from "../viz/roofline.ts";
 
 export type { DispatchCost, KernelEvent, ProfileClock, ProfiledBuffer } from "../gpu/queue.ts";
 
@@ -258,4 +262,109 @@ export function chromeTrace(p: KernelProfile): ChromeTrace {
     displayTimeUnit: "ms",
     otherData: { clock: p.clock, adapter: p.adapter },
   };
+}
+
+/** What the adapter can do at best, measured: the memory and the arithmetic ceilings. */
+export interface Ceilings {
+  /** A copy kernel's GB/s (bytes read + written, best of its runs). */
+  gbPerS: number;
+  /** The best matmul's GFLOP/s (best of its sizes and runs). */
+  gflopPerS: number;
+  /** How they were measured. */
+  how: string;
+}
+
+/**
+ * Measures the ceilings a roofline needs: the memory bandwidth of a copy kernel (y = x·1 over
+ * 16M floats: 64 MB read, 64 MB written) and the best matmul rate (square matmuls of 256, 512
+ * and 1024), each the best of 3 timed runs after a warm-up. Takes a few seconds on a CPU adapter.
+ *
+ * @example
+ * ```ts ignore
+ * import { measureCeilings } from "glassbox";
+ * const c = await measureCeilings();
+ * console.log(`${c.gbPerS.toFixed(1)} GB/s, ${c.gflopPerS.toFixed(1)} GFLOP/s`);
+ * ```
+ */
+export async function measureCeilings(
+  options: { copyElements?: number; matmulSizes?: number[] } = {},
+): Promise<Ceilings> {
+  const n = options.copyElements ?? 1 << 24;
+  const sizes = options.matmulSizes ?? [256, 512, 1024];
+  const best = (p: KernelProfile, shader: string) =>
+    Math.min(...p.events.filter((e) => e.shader === shader).map((e) => e.durationMs));
+  const x = randn([n]);
+  let gbPerS = 0;
+  try {
+    const copy = () => mul(x, 1).dispose();
+    copy();
+    const p = await profile(() => {
+      for (let r = 0; r < 3; r++) copy();
+    });
+    gbPerS = (2 * 4 * n) / (best(p, "unary") / 1e3) / 1e9;
+  } finally {
+    x.dispose();
+  }
+  let gflopPerS = 0;
+  for (const s of sizes) {
+    const a = randn([s, s]), b = randn([s, s]);
+    try {
+      const mm = () => matmul(a, b).dispose();
+      mm();
+      const p = await profile(() => {
+        for (let r = 0; r < 3; r++) mm();
+      });
+      gflopPerS = Math.max(gflopPerS, (2 * s * s * s) / (best(p, "matmul") / 1e3) / 1e9);
+    } finally {
+      a.dispose();
+      b.dispose();
+    }
+  }
+  return {
+    gbPerS,
+    gflopPerS,
+    how:
+      `memory: a copy kernel (y = x·1) over ${n} floats, best of 3; arithmetic: the best square matmul of ${
+        sizes.join(", ")
+      }, best of 3 each`,
+  };
+}
+
+/**
+ * The profile's kernels on a roofline against measured ceilings (SVG): the kernels whose launcher
+ * counts flops (matmul, and so Linear and Conv2d); the others are listed in the table only.
+ *
+ * @example
+ * ```ts
+ * import { matmul, profile, randn, rooflineOf } from "glassbox";
+ * const a = randn([64, 32]), b = randn([32, 16]);
+ * const p = await profile(() => matmul(a, b).toArray());
+ * const svg = rooflineOf(p, { gbPerS: 10, gflopPerS: 50, how: "assumed" });
+ * if ((svg.match(/<circle/g) ?? []).length !== 2) throw new Error("one point and its list entry");
+ * ```
+ */
+export function rooflineOf(p: KernelProfile, ceilings: Ceilings, title = "Roofline"): string {
+  const withFlops = p.rows.filter((r) => r.flops !== undefined && r.flops > 0 && r.bytes > 0);
+  const without = p.rows.length - withFlops.length;
+  return rooflineSvg(
+    withFlops.map((r) => ({
+      name: r.kernel,
+      intensity: r.flops! / r.bytes,
+      gflopPerS: r.gflopPerS!,
+      share: p.kernelMs > 0 ? r.totalMs / p.kernelMs : undefined,
+    })),
+    {
+      title,
+      gbPerS: ceilings.gbPerS,
+      gflopPerS: ceilings.gflopPerS,
+      notes: [
+        "Each point is a kernel: how many flops it does per byte it moves, and how fast it ran. The line is the roof:",
+        "no kernel can be above the memory slope (left) or the peak (right). Far below the roof = neither limit is reached.",
+        `Ceilings measured on ${p.adapter || "this adapter"}: ${ceilings.how}.`,
+        `${without} kernel${
+          without === 1 ? "" : "s"
+        } without a flop count (copies, elementwise, reductions) are in the table only.`,
+      ],
+    },
+  );
 }
