@@ -35,6 +35,31 @@ Deno.test("profiling mode gives bit-identical results, with either clock", async
   b.dispose();
 });
 
+/** A convolution, pooling and cross-entropy step with its gradients (what training runs). */
+async function convStep(x: gb.Tensor, w: gb.Tensor): Promise<Float32Array[]> {
+  return await gb.scope(async () => {
+    const wv = w.detach();
+    wv.requiresGrad = true;
+    const xv = x.detach();
+    xv.requiresGrad = true;
+    const h = gb.maxPool2d(gb.relu(gb.conv2d(xv, wv, null, { padding: 1 })), 2);
+    const loss = gb.crossEntropy(h.reshape([2, -1]), gb.tensor([3, 7], [2], { dtype: "int32" }));
+    await loss.backward();
+    return [await loss.toArray(), await wv.grad!.toArray(), await xv.grad!.toArray()] as Float32Array[];
+  });
+}
+
+Deno.test("profiling mode: a convolution step's loss and gradients are bit-identical", async () => {
+  const x = gb.randn([2, 3, 8, 8]), w = gb.randn([4, 3, 3, 3]);
+  // profiled first: nothing left on the GPU by a plain run can stand in for what profiling mode uploads
+  const p = await gb.profile(() => convStep(x, w));
+  const plain = await convStep(x, w);
+  plain.forEach((v, i) => assert.deepEqual(p.result[i], v, `output ${i}`));
+  assert.ok(p.events.some((e) => e.shader === "conv" && e.entry === "col2im"));
+  x.dispose();
+  w.dispose();
+});
+
 const SHAPES: [number, number, number][] = [[40, 24, 16], [8, 64, 32], [33, 20, 12]]; // M, K, N
 
 Deno.test("a planted workload: 3 matmuls and 2 unary ops are launched once each, flops = 2·M·N·K", async () => {
