@@ -217,3 +217,16 @@ Deno.test("roofline: a point on the roof is drawn on the roof line, in log-log c
     /ceilings must be positive/,
   );
 });
+
+Deno.test("rooflineOf: the matmul is the one point; a kernel above the roof is called out", async () => {
+  const a = gb.randn([64, 32]), b = gb.randn([32, 16]);
+  const p = await gb.profile(() => gb.matmul(a, b).toArray());
+  const fast = { gbPerS: 1e6, gflopPerS: 1e6, how: "assumed" },
+    slow = { gbPerS: 1e-6, gflopPerS: 1e6, how: "assumed" };
+  const ok = gb.rooflineOf(p, fast, "t", "a test");
+  assert.equal((ok.match(/<title>matmul:main/g) ?? []).length, 1);
+  assert.ok(ok.includes("Profiled: a test.") && !ok.includes("above the roof"));
+  assert.match(gb.rooflineOf(p, slow), /1 kernel is above the roof/);
+  a.dispose();
+  b.dispose();
+});

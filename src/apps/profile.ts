@@ -130,7 +130,12 @@ export async function profileWorkload(
       ...(options.ceilings
         ? [{
           name: `${workload}.roofline.svg`,
-          data: rooflineOf(p, options.ceilings, `Roofline: ${workload} (${what})`),
+          data: rooflineOf(
+            p,
+            options.ceilings,
+            `Roofline of ${workload}: its kernels against this adapter's ceilings`,
+            what,
+          ),
         }]
         : []),
     ],

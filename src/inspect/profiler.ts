@@ -264,6 +264,8 @@ export function chromeTrace(p: KernelProfile): ChromeTrace {
   };
 }
 
+const REPEATS = 5;
+
 /** What the adapter can do at best, measured: the memory and the arithmetic ceilings. */
 export interface Ceilings {
   /** A copy kernel's GB/s (bytes read + written, best of its runs). */
@@ -277,7 +279,7 @@ export interface Ceilings {
 /**
  * Measures the ceilings a roofline needs: the memory bandwidth of a copy kernel (y = x·1 over
  * 16M floats: 64 MB read, 64 MB written) and the best matmul rate (square matmuls of 256, 512
- * and 1024), each the best of 3 timed runs after a warm-up. Takes a few seconds on a CPU adapter.
+ * and 1024), each the best of 5 timed runs after a warm-up. Takes a few seconds on a CPU adapter.
  *
  * @example
  * ```ts ignore
@@ -299,7 +301,7 @@ export async function measureCeilings(
     const copy = () => mul(x, 1).dispose();
     copy();
     const p = await profile(() => {
-      for (let r = 0; r < 3; r++) copy();
+      for (let r = 0; r < REPEATS; r++) copy();
     });
     gbPerS = (2 * 4 * n) / (best(p, "unary") / 1e3) / 1e9;
   } finally {
@@ -312,7 +314,7 @@ export async function measureCeilings(
       const mm = () => matmul(a, b).dispose();
       mm();
       const p = await profile(() => {
-        for (let r = 0; r < 3; r++) mm();
+        for (let r = 0; r < REPEATS; r++) mm();
       });
       gflopPerS = Math.max(gflopPerS, (2 * s * s * s) / (best(p, "matmul") / 1e3) / 1e9);
     } finally {
@@ -324,15 +326,16 @@ export async function measureCeilings(
     gbPerS,
     gflopPerS,
     how:
-      `memory: a copy kernel (y = x·1) over ${n} floats, best of 3; arithmetic: the best square matmul of ${
+      `memory: a copy kernel (y = x·1) over ${n} floats, best of ${REPEATS}; arithmetic: the best square matmul of ${
         sizes.join(", ")
-      }, best of 3 each`,
+      }, best of ${REPEATS} each`,
   };
 }
 
 /**
  * The profile's kernels on a roofline against measured ceilings (SVG): the kernels whose launcher
- * counts flops (matmul, and so Linear and Conv2d); the others are listed in the table only.
+ * counts flops (matmul, and so Linear and Conv2d); the others are listed in the table only. `what`
+ * (a sentence on what ran) goes into the notes under the plot.
  *
  * @example
  * ```ts
@@ -343,9 +346,11 @@ export async function measureCeilings(
  * if ((svg.match(/<circle/g) ?? []).length !== 2) throw new Error("one point and its list entry");
  * ```
  */
-export function rooflineOf(p: KernelProfile, ceilings: Ceilings, title = "Roofline"): string {
+export function rooflineOf(p: KernelProfile, ceilings: Ceilings, title = "Roofline", what?: string): string {
   const withFlops = p.rows.filter((r) => r.flops !== undefined && r.flops > 0 && r.bytes > 0);
   const without = p.rows.length - withFlops.length;
+  const roof = (i: number) => Math.min(ceilings.gflopPerS, ceilings.gbPerS * i);
+  const above = withFlops.filter((r) => r.gflopPerS! > roof(r.flops! / r.bytes));
   return rooflineSvg(
     withFlops.map((r) => ({
       name: r.kernel,
@@ -358,12 +363,21 @@ export function rooflineOf(p: KernelProfile, ceilings: Ceilings, title = "Roofli
       gbPerS: ceilings.gbPerS,
       gflopPerS: ceilings.gflopPerS,
       notes: [
+        ...(what ? [`Profiled: ${what}.`] : []),
         "Each point is a kernel: how many flops it does per byte it moves, and how fast it ran. The line is the roof:",
         "no kernel can be above the memory slope (left) or the peak (right). Far below the roof = neither limit is reached.",
         `Ceilings measured on ${p.adapter || "this adapter"}: ${ceilings.how}.`,
         `${without} kernel${
           without === 1 ? "" : "s"
         } without a flop count (copies, elementwise, reductions) are in the table only.`,
+        ...(above.length
+          ? [
+            `${above.length} kernel${
+              above.length === 1 ? " is" : "s are"
+            } above the roof: the ceilings were measured low ` +
+            "(another program using the machine at the time, or a kernel faster than the ones measured); measure again.",
+          ]
+          : []),
       ],
     },
   );

@@ -5,7 +5,7 @@
  * arithmetic; far below the roof, by neither (launch overhead, poor use of the machine).
  */
 import { SERIES } from "./colormap.ts";
-import { esc, svgStart, textWidth } from "./svg.ts";
+import { esc, svgStart, textWidth, wrapNote } from "./svg.ts";
 
 /** One kernel on the roofline. */
 export interface RooflinePoint {
@@ -68,11 +68,14 @@ export function rooflineSvg(points: readonly RooflinePoint[], o: RooflineOptions
     10 ** Math.ceil(Math.log10(Math.max(...ys))),
   ];
   const label = (p: RooflinePoint, i: number) =>
-    `${i + 1}  ${p.name}${p.share === undefined ? "" : ` (${(100 * p.share).toFixed(0)}% of time)`}`;
+    `${i + 1}  ${p.name}${
+      p.share === undefined ? "" : ` (${p.share < 0.005 ? "<1" : (100 * p.share).toFixed(0)}% of time)`
+    }`;
   const listW = Math.max(200, ...pts.map((p, i) => textWidth(label(p, i)) + 20));
   const L = 78, T = 44, PW = 520, PH = 360;
-  const notes = o.notes ?? [];
-  const W = L + PW + 30 + listW, H = T + PH + 56 + notes.length * 16;
+  const W = Math.max(L + PW + 30 + listW, textWidth(o.title) * 1.3 + 40);
+  const notes = (o.notes ?? []).flatMap((n) => wrapNote(n, W - L - 20));
+  const H = T + PH + 56 + notes.length * 16;
   const sx = (x: number) => L + (Math.log10(x / x0) / Math.log10(x1 / x0)) * PW;
   const sy = (y: number) => T + PH - (Math.log10(y / y0) / Math.log10(y1 / y0)) * PH;
   const parts = svgStart(W, H, o.title);
@@ -118,14 +121,30 @@ export function rooflineSvg(points: readonly RooflinePoint[], o: RooflineOptions
       angle.toFixed(1)
     } ${mx.toFixed(1)} ${my.toFixed(1)})">memory ${fmt(o.gbPerS)} GB/s</text>`,
   );
+  // each number goes where it covers no point and no number placed before it
+  const taken: { x: number; y: number; w: number; h: number }[] = pts.map((p) => ({
+    x: sx(p.intensity) - 5,
+    y: sy(p.gflopPerS) - 5,
+    w: 10,
+    h: 10,
+  }));
+  const free = (b: { x: number; y: number; w: number; h: number }) =>
+    taken.every((t) => b.x + b.w <= t.x || t.x + t.w <= b.x || b.y + b.h <= t.y || t.y + t.h <= b.y);
   pts.forEach((p, i) => {
     const c = SERIES[i % SERIES.length];
     const cx = sx(p.intensity), cy = sy(p.gflopPerS);
+    const w = textWidth(String(i + 1)) * 0.92, h = 11;
+    const spots = [[7, -16], [7, 5], [-7 - w, -16], [-7 - w, 5], [-w / 2, -22], [-w / 2, 11], [14, -5], [
+      -14 - w,
+      -5,
+    ]];
+    const [dx, dy] = spots.find(([dx, dy]) => free({ x: cx + dx, y: cy + dy, w, h })) ?? spots[0];
+    taken.push({ x: cx + dx, y: cy + dy, w, h });
     parts.push(
       `<circle cx="${cx.toFixed(1)}" cy="${cy.toFixed(1)}" r="5" fill="${c}"><title>${
         esc(p.name)
       }</title></circle>`,
-      `<text x="${(cx + 7).toFixed(1)}" y="${(cy - 6).toFixed(1)}" font-size="11">${i + 1}</text>`,
+      `<text x="${(cx + dx).toFixed(1)}" y="${(cy + dy + h - 2).toFixed(1)}" font-size="11">${i + 1}</text>`,
     );
     parts.push(
       `<circle cx="${L + PW + 36}" cy="${T + 8 + i * 18}" r="5" fill="${c}"/>`,
