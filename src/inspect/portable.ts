@@ -77,7 +77,6 @@ export {
 export {
   type ChromeTrace,
   chromeTrace,
-  type DispatchCost,
   formatProfile,
   type KernelEvent,
   kernelName,

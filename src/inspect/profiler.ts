@@ -15,7 +15,7 @@ import { mul } from "../tensor/ops/elementwise.ts";
 import { matmul } from "../tensor/ops/matmul.ts";
 import { rooflineSvg } from "../viz/roofline.ts";
 
-export type { DispatchCost, KernelEvent, ProfileClock, ProfiledBuffer } from "../gpu/queue.ts";
+export type { KernelEvent, ProfileClock, ProfiledBuffer } from "../gpu/queue.ts";
 
 /** One kernel (shader, entry point and short constants) summed over its launches. */
 export interface KernelRow {
