@@ -82,11 +82,13 @@ Deno.test("a planted workload: 3 matmuls and 2 unary ops are launched once each,
   assert.ok(unary.some((r) => r.kernel.includes("OP=exp(x)")), unary.map((r) => r.kernel).join("; "));
   // what else ran: only the copies that pack matmul operands
   assert.deepEqual([...new Set(p.events.map((e) => e.shader))].sort(), ["copy", "matmul", "unary"]);
-  // unary: one input, one output, each at its allocated size; access read from the WGSL
+  // unary: 1000 floats read, 1000 written (the launcher's count); access read from the WGSL
   const ex = p.events.find((e) => e.shader === "unary")!;
   assert.deepEqual(ex.buffers.map((b) => b.access), ["read", "read_write"]);
-  assert.equal(ex.bytesFrom, "buffers");
-  assert.equal(ex.bytes, ex.buffers[0].bytes + ex.buffers[1].bytes);
+  assert.equal(ex.bytesFrom, "launcher");
+  assert.equal(ex.bytes, 8 * 1000);
+  // the copies that pack matmul operands: each element of the operand read once and written once
+  for (const c of p.events.filter((e) => e.shader === "copy")) assert.equal(c.bytes, 8 * c.invocations!);
   // rows sorted by time, sums consistent
   for (let i = 1; i < p.rows.length; i++) assert.ok(p.rows[i - 1].totalMs >= p.rows[i].totalMs);
   for (const r of p.rows) {

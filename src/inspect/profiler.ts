@@ -183,7 +183,7 @@ export function formatProfile(
       p.wallMs.toFixed(1)
     } ms wall (profiling mode) on ${p.adapter || "an unnamed adapter"}`,
     `clock: ${clock}`,
-    `bytes: counted by the launcher (matmul: A and B read once, C written once); * = every bound buffer counted once at its allocated size`,
+    `bytes: counted by the launcher, each element read or written once (matmul: A and B read once, C written once); * = every bound buffer counted once at its allocated size`,
     head,
     ...lines,
     ...(rows.length < p.rows.length ? [`… ${p.rows.length - rows.length} more kernels`] : []),
