@@ -280,12 +280,14 @@ export interface Ceilings {
  * Measures the ceilings a roofline needs: the memory bandwidth of a copy kernel (y = x·1 over
  * 16M floats: 64 MB read, 64 MB written) and the best matmul rate (square matmuls of 256, 512
  * and 1024), each the best of 5 timed runs after a warm-up. Takes a few seconds on a CPU adapter.
+ * `copyElements` and `matmulSizes` change what is measured.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { measureCeilings } from "glassbox";
- * const c = await measureCeilings();
- * console.log(`${c.gbPerS.toFixed(1)} GB/s, ${c.gflopPerS.toFixed(1)} GFLOP/s`);
+ * // small sizes for a quick look (the defaults take a few seconds on a CPU adapter)
+ * const c = await measureCeilings({ copyElements: 1 << 16, matmulSizes: [64] });
+ * if (!(c.gbPerS > 0 && c.gflopPerS > 0)) throw new Error("ceilings must be positive");
  * ```
  */
 export async function measureCeilings(
