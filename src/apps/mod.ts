@@ -123,3 +123,9 @@ export {
   trainGan,
   unitToTanhRange,
 } from "./gan.ts";
+export {
+  PROFILE_WORKLOADS,
+  type ProfileRun,
+  profileWorkload,
+  type ProfileWorkloadOptions,
+} from "./profile.ts";

@@ -61,7 +61,11 @@ async function acquire(): Promise<void> {
     maxComputeInvocationsPerWorkgroup: lim.maxComputeInvocationsPerWorkgroup,
   };
   try {
-    gpuDevice = await adapter.requestDevice({ requiredLimits });
+    // timestamps time kernels in profiling mode (src/gpu/queue.ts); asked for only when offered
+    const requiredFeatures: GPUFeatureName[] = adapter.features.has("timestamp-query")
+      ? ["timestamp-query"]
+      : [];
+    gpuDevice = await adapter.requestDevice({ requiredLimits, requiredFeatures });
   } catch (e) {
     initError = new Error(`The WebGPU adapter refused to create a device: ${(e as Error).message}`);
     return;

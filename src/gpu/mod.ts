@@ -3,6 +3,6 @@ export { type AdapterInfo, adapterInfo, hasPackedIntegerDot } from "./device.ts"
 export { type PoolStats, poolStats } from "./pool.ts";
 export { flush, queueStats, sync } from "./queue.ts";
 export { defineShader, pipelineCount } from "./shaders.ts";
-export { type Dispatch, dispatch, type NamedParams, type Param } from "./queue.ts";
+export { type Dispatch, dispatch, type DispatchCost, type NamedParams, type Param } from "./queue.ts";
 export { KERNEL_SPECS, type KernelSpec, type ParamType } from "./kernel_specs.ts";
 export { configureGpu, type GpuSettings, gpuSettings } from "./settings.ts";

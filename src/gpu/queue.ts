@@ -9,7 +9,7 @@
 import { checkDevice, device, whenLost } from "./device.ts";
 import { decodeFlags, errorFlags, flagsPending } from "./errors.ts";
 import { markSubmitted } from "./pool.ts";
-import { checkCompileErrors, pipeline } from "./shaders.ts";
+import { checkCompileErrors, pipeline, shaderSource } from "./shaders.ts";
 import { type KernelSpec, kernelSpec } from "./kernel_specs.ts";
 
 /** A positional kernel parameter: plain numbers are u32 (or i32 when negative); `{ f }` is f32. */
@@ -37,7 +37,58 @@ export interface Dispatch {
   invocations?: number;
   /** ... or explicit workgroup counts. */
   workgroups?: [number, number?, number?];
+  /**
+   * What the launch costs, when its launcher can say (read only in profiling mode): floating-point
+   * operations (a multiply-add counts 2, so a matmul is 2·M·N·K) and the bytes it must move at
+   * least. Without `bytes` the profiler counts every bound storage buffer once at its size.
+   */
+  cost?: DispatchCost;
 }
+
+/** The work of one kernel launch, as its launcher counts it. */
+export interface DispatchCost {
+  /** Floating-point operations (multiply-add = 2). */
+  flops?: number;
+  /** Bytes read plus bytes written (each element once). */
+  bytes?: number;
+}
+
+/** One bound storage buffer of a profiled launch. */
+export interface ProfiledBuffer {
+  /** The buffer's allocated size in bytes (a pooled buffer's size class). */
+  bytes: number;
+  /** How the shader declares it ("read", "read_write"), or "unknown". */
+  access: "read" | "read_write" | "unknown";
+}
+
+/** One kernel launch recorded in profiling mode, with its GPU time. */
+export interface KernelEvent {
+  /** Shader file name. */
+  shader: string;
+  /** Entry point. */
+  entry: string;
+  /** The short constants (values up to 24 characters; generated code is left out), "K=V, ...". */
+  constants: string;
+  /** Workgroup counts [x, y, z]. */
+  workgroups: [number, number, number];
+  /** The invocations asked for, when given (else undefined). */
+  invocations?: number;
+  /** The bound storage buffers in binding order. */
+  buffers: ProfiledBuffer[];
+  /** Floating-point operations, when the launcher says. */
+  flops?: number;
+  /** Bytes moved: the launcher's count, else the sum of the bound storage buffers' sizes. */
+  bytes: number;
+  /** Whether `bytes` came from the launcher ("launcher") or the bound buffers ("buffers"). */
+  bytesFrom: "launcher" | "buffers";
+  /** Start on the profiling clock, in ms (relative to an arbitrary origin shared by one run). */
+  startMs: number;
+  /** Duration in ms. */
+  durationMs: number;
+}
+
+/** Which clock timed the kernels: GPU timestamp queries, or host time around a submit per dispatch. */
+export type ProfileClock = "timestamp-query" | "submit-wait";
 
 /** Writes named parameters into the arena at `base` (in words) in the spec's order; returns the word count. */
 function writeNamed(shader: string, spec: KernelSpec, params: NamedParams, base: number): number {
@@ -84,6 +135,84 @@ let encoder: GPUCommandEncoder | null = null;
 let kernelsInBatch = new Set<string>();
 const batchErrors: Promise<void>[] = [];
 
+/** A launch recorded in profiling mode, waiting for its times. */
+interface Pending {
+  ev: KernelEvent;
+  /** Host time the submit carrying it was made (submit-wait clock). */
+  submittedMs: number;
+}
+
+/** Profiling state; null when not profiling (the default: then nothing below runs). */
+let prof: {
+  clock: ProfileClock;
+  events: KernelEvent[];
+  /** Launches of the batch being recorded. */
+  batch: Pending[];
+  querySet: GPUQuerySet | null;
+  /** Completions to await before the events are final. */
+  waits: Promise<void>[];
+  /** Host time the previous submit-wait launch finished. */
+  lastDoneMs: number;
+} | null = null;
+/** Timestamp pairs per query set (the WebGPU limit is 4096 queries). */
+const QUERY_PAIRS = 2048;
+const accessCache = new Map<string, ProfiledBuffer["access"][]>();
+
+/** How a shader declares its storage bindings, by binding index (from its WGSL source). */
+function accessOf(shader: string): ProfiledBuffer["access"][] {
+  let a = accessCache.get(shader);
+  if (!a) {
+    a = [];
+    let src = "";
+    try {
+      src = shaderSource(shader);
+    } catch { /* unknown shader: access unknown */ }
+    for (const m of src.matchAll(/@binding\((\d+)\)\s*var<storage\s*,\s*(read_write|read)\s*>/g)) {
+      a[Number(m[1])] = m[2] as "read" | "read_write";
+    }
+    accessCache.set(shader, a);
+  }
+  return a;
+}
+
+function constantsSummary(c: Record<string, string | number> | undefined): string {
+  if (!c) return "";
+  return Object.keys(c).sort().filter((k) => String(c[k]).length <= 24).map((k) => `${k}=${c[k]}`).join(", ");
+}
+
+/**
+ * @internal Starts profiling mode: from now on every dispatch is recorded with its kernel and timed,
+ * by GPU timestamp queries when the device has "timestamp-query" (and `clock` does not ask
+ * otherwise), else by submitting each dispatch alone and noting when the GPU reports it done.
+ * What is computed does not change. Use `profile()` from src/inspect/profiler.ts.
+ */
+export function startProfiling(clock?: ProfileClock): ProfileClock {
+  if (prof) throw new Error("profiling is already on (profile() calls do not nest)");
+  flush();
+  const chosen = clock ?? (hasTimestamps() ? "timestamp-query" : "submit-wait");
+  if (chosen === "timestamp-query" && !hasTimestamps()) {
+    throw new Error('profiling: this device has no "timestamp-query" feature; use the "submit-wait" clock');
+  }
+  prof = { clock: chosen, events: [], batch: [], querySet: null, waits: [], lastDoneMs: 0 };
+  return chosen;
+}
+
+/** @internal Ends profiling mode: waits for the GPU and returns the recorded launches in order. */
+export async function stopProfiling(): Promise<KernelEvent[]> {
+  if (!prof) throw new Error("profiling is not on");
+  try {
+    await sync();
+    await Promise.all(prof.waits);
+    return prof.events;
+  } finally {
+    prof = null;
+  }
+}
+
+function hasTimestamps(): boolean {
+  return device().features.has("timestamp-query");
+}
+
 /** Counters: dispatches recorded and submits made since start. */
 export const queueStats = { dispatches: 0, submits: 0, readbacks: 0 };
 
@@ -104,7 +233,7 @@ function getEncoder(): GPUCommandEncoder {
 
 /** Records one kernel launch into the current batch. */
 export function dispatch(d: Dispatch): void {
-  if (slotsUsed >= SLOTS) flush();
+  if (slotsUsed >= SLOTS || (prof && prof.batch.length >= QUERY_PAIRS)) flush();
   const enc = getEncoder();
   const dev = device();
   const entry = d.entry ?? "main";
@@ -138,7 +267,17 @@ export function dispatch(d: Dispatch): void {
     slotsUsed++;
   }
   const bindGroup = dev.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries });
-  const pass = enc.beginComputePass();
+  let timestampWrites: GPUComputePassTimestampWrites | undefined;
+  if (prof?.clock === "timestamp-query") {
+    prof.querySet ??= dev.createQuerySet({ type: "timestamp", count: 2 * QUERY_PAIRS });
+    const i = prof.batch.length;
+    timestampWrites = {
+      querySet: prof.querySet,
+      beginningOfPassWriteIndex: 2 * i,
+      endOfPassWriteIndex: 2 * i + 1,
+    };
+  }
+  const pass = enc.beginComputePass(timestampWrites ? { timestampWrites } : undefined);
   pass.setPipeline(pipe);
   pass.setBindGroup(0, bindGroup);
   let groups = d.workgroups;
@@ -154,6 +293,26 @@ export function dispatch(d: Dispatch): void {
   pass.end();
   kernelsInBatch.add(d.shader + (d.entry && d.entry !== "main" ? `:${d.entry}` : ""));
   queueStats.dispatches++;
+  if (prof) {
+    const access = accessOf(d.shader);
+    const buffers = d.buffers.map((b, i) => ({ bytes: b.size, access: access[i] ?? "unknown" }));
+    const ev: KernelEvent = {
+      shader: d.shader,
+      entry,
+      constants: constantsSummary(d.constants),
+      workgroups: [x, y, z],
+      invocations: d.invocations,
+      buffers,
+      flops: d.cost?.flops,
+      bytes: d.cost?.bytes ?? buffers.reduce((s, b) => s + b.bytes, 0),
+      bytesFrom: d.cost?.bytes !== undefined ? "launcher" : "buffers",
+      startMs: 0,
+      durationMs: 0,
+    };
+    prof.events.push(ev);
+    prof.batch.push({ ev, submittedMs: 0 });
+    if (prof.clock === "submit-wait") flush();
+  }
 }
 
 /** Records a buffer-to-buffer copy into the current batch. */
@@ -173,7 +332,9 @@ export function flush(): void {
   checkDevice();
   const dev = device();
   if (slotsUsed > 0) dev.queue.writeBuffer(arena!, 0, arenaBytes, 0, slotsUsed * SLOT);
+  const timed = prof && prof.batch.length > 0 ? profileBatch(dev, encoder) : null;
   dev.queue.submit([encoder.finish()]);
+  timed?.();
   const kernels = [...kernelsInBatch].join(", ");
   const check = dev.popErrorScope().then((err) => {
     if (err) throw new Error(`GPU validation error in a batch running [${kernels}]: ${err.message}`);
@@ -185,6 +346,59 @@ export function flush(): void {
   kernelsInBatch = new Set();
   queueStats.submits++;
   markSubmitted();
+}
+
+/**
+ * Adds what reads the batch's times back (the timestamp queries resolved and copied out) to the
+ * encoder; returns what to do once it is submitted.
+ */
+function profileBatch(dev: GPUDevice, enc: GPUCommandEncoder): () => void {
+  const p = prof!;
+  const batch = p.batch;
+  p.batch = [];
+  if (p.clock === "submit-wait") {
+    return () => {
+      const now = performance.now();
+      for (const b of batch) b.submittedMs = now;
+      p.waits.push(
+        dev.queue.onSubmittedWorkDone().then(() => {
+          const done = performance.now();
+          // the GPU runs submits in order: this one started when it was submitted or the last finished
+          const start = Math.max(batch[0].submittedMs, p.lastDoneMs);
+          p.lastDoneMs = done;
+          for (const b of batch) {
+            b.ev.startMs = start;
+            b.ev.durationMs = (done - start) / batch.length;
+          }
+        }),
+      );
+    };
+  }
+  const qs = p.querySet!;
+  p.querySet = null;
+  const n = 2 * batch.length;
+  const resolve = dev.createBuffer({
+    size: n * 8,
+    usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+  });
+  const read = dev.createBuffer({ size: n * 8, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  enc.resolveQuerySet(qs, 0, n, resolve, 0);
+  enc.copyBufferToBuffer(resolve, 0, read, 0, n * 8);
+  return () => {
+    p.waits.push(
+      read.mapAsync(GPUMapMode.READ).then(() => {
+        const t = new BigUint64Array(read.getMappedRange().slice(0));
+        read.unmap();
+        read.destroy();
+        resolve.destroy();
+        qs.destroy();
+        batch.forEach((b, i) => {
+          b.ev.startMs = Number(t[2 * i]) / 1e6;
+          b.ev.durationMs = Number(t[2 * i + 1] - t[2 * i]) / 1e6;
+        });
+      }),
+    );
+  };
 }
 
 /** Throws the first compile or validation error seen so far (with the shader's name). */

@@ -74,3 +74,19 @@ export {
   modeCollapseAlarm,
   vanishingDiscriminatorAlarm,
 } from "./alarms.ts";
+export {
+  type ChromeTrace,
+  chromeTrace,
+  formatProfile,
+  type KernelEvent,
+  kernelName,
+  type KernelProfile,
+  type KernelRow,
+  kernelRows,
+  profile,
+  type ProfileClock,
+  type ProfiledBuffer,
+  type ProfileOptions,
+  type TraceEvent,
+} from "./profiler.ts";
+export { type Ceilings, measureCeilings, rooflineOf } from "./profiler.ts";

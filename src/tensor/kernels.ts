@@ -47,6 +47,7 @@ export function launchUnary(x: Tensor, op: string, a = 0, b = 0): Tensor {
     buffers: [x.buffer, y.buffer],
     params: { n: v.units, a, b },
     invocations: v.units,
+    cost: { bytes: 8 * x.size }, // x read, y written
   });
   return y;
 }
@@ -62,6 +63,7 @@ export function launchUnaryBackward(x: Tensor, y: Tensor, g: Tensor, deriv: stri
     buffers: [x.buffer, y.buffer, g.buffer, gx.buffer],
     params: { n: v.units, a, b },
     invocations: v.units,
+    cost: { bytes: 16 * x.size }, // x, y, g read, gx written
   });
   return gx;
 }
@@ -115,6 +117,7 @@ export function launchWhere(c: Tensor, a: Tensor, b: Tensor, shape: readonly num
       sb: strides8(m.strides[2]),
     },
     invocations: z.size,
+    cost: { bytes: 4 * (c.size + a.size + b.size + z.size) }, // broadcast operands read once
   });
   return z;
 }
@@ -139,6 +142,7 @@ export function launchBinary(a: Tensor, b: Tensor, op: string, shape: readonly n
       sb: strides8(same ? [] : m.strides[1]),
     },
     invocations: v.units,
+    cost: { bytes: 4 * (a.size + b.size + n) }, // broadcast operands read once
   });
   return z;
 }
@@ -172,6 +176,7 @@ export function launchCopy(
       ds: strides8(m.strides[1]),
     },
     invocations: n,
+    cost: { bytes: 8 * n }, // n elements read, n written
   });
 }
 
@@ -187,5 +192,6 @@ export function launchFill(t: Tensor, value: number): void {
     buffers: [t.buffer],
     params: { n: t.size, value: bits.getUint32(0, true) },
     invocations: t.size,
+    cost: { bytes: 4 * t.size },
   });
 }

@@ -67,3 +67,4 @@ export { type ClassWords, tokenAttributionSvg, type TokenRow, topWordsSvg } from
 export { rgbImage } from "./attribution.ts";
 export { type ScatterOptions, scatterPlot, type ScatterPoint } from "./scatter.ts";
 export { type ImageCell, imageTable, type ImageTableOptions, rangeImage, tileImages } from "./image_table.ts";
+export { type RooflineOptions, type RooflinePoint, rooflineSvg } from "./roofline.ts";

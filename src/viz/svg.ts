@@ -92,7 +92,7 @@ export function textWidth(s: string): number {
 }
 
 /** Splits a note into lines of at most `w` pixels (`textWidth`), at spaces, or anywhere in CJK text. */
-function wrapNote(text: string, w: number): string[] {
+export function wrapNote(text: string, w: number): string[] {
   const out: string[] = [];
   let line = "";
   for (

@@ -120,6 +120,13 @@ export function mm(
       batch,
     },
     invocations: batch * tilesM * tilesN,
+    // the least traffic: A and B read once (once in all when shared by the batch), C written once
+    cost: {
+      flops: 2 * batch * M * N * K,
+      bytes:
+        4 * ((pa.batchStride ? batch : 1) * M * K + (pb.batchStride ? batch : 1) * K * N + batch * M * N) +
+        (bias ? 4 * bias.size : 0),
+    },
   });
   pa.temp?.dispose();
   pb.temp?.dispose();
