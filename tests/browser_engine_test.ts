@@ -90,13 +90,7 @@ Deno.test({
     const server = { close: () => Promise.resolve() };
     try {
       const bundlePath = `${dir}/glassbox.js`;
-      const built = await new Deno.Command(Deno.execPath(), {
-        args: ["bundle", "--platform", "browser", "--format", "esm", "--output", bundlePath, "src/web.ts"],
-        cwd: root.pathname,
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      assert.ok(built.success, new TextDecoder().decode(built.stderr));
+      await gb.bundleWeb(bundlePath);
       const bundle = await Deno.readFile(bundlePath);
       const text = new TextDecoder().decode(bundle);
       assert.equal(text.match(/\bDeno\.\w+/)?.[0], undefined, "the bundle refers to Deno");

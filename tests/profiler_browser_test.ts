@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { DEV_LOCK } from "./run_script.ts";
+import { bundleWeb } from "../src/io/bundle.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const haveChromium = await Deno.stat(CHROMIUM).then(() => true, () => false);
@@ -38,13 +39,7 @@ Deno.test({
     let shutdown = () => Promise.resolve();
     try {
       const bundlePath = `${dir}/glassbox.js`;
-      const built = await new Deno.Command(Deno.execPath(), {
-        args: ["bundle", "--platform", "browser", "--format", "esm", "--output", bundlePath, "src/web.ts"],
-        cwd: root.pathname,
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      assert.ok(built.success, new TextDecoder().decode(built.stderr));
+      await bundleWeb(bundlePath);
       const bundle = await Deno.readFile(bundlePath);
       const http = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
         const path = new URL(req.url).pathname;

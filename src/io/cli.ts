@@ -3,6 +3,7 @@
  * any work starts, and a mistake answered with one plain line and exit code 2 (never a stack
  * trace). Deno-only (process exit), so it lives at the edge with the other I/O.
  */
+import { envIfGranted } from "./env.ts";
 
 /** A mistake on the command line: reported as one line, exit code 2. */
 export class UsageError extends Error {}
@@ -161,8 +162,7 @@ export function parseFlags<S extends Record<string, FlagSpec>>(
 
 /** GLASSBOX_DEBUG is set, read only when env access to it is granted (asking would prompt). */
 function debugWanted(): boolean {
-  const allowed = Deno.permissions.querySync({ name: "env", variable: "GLASSBOX_DEBUG" }).state === "granted";
-  return allowed && !!Deno.env.get("GLASSBOX_DEBUG");
+  return !!envIfGranted("GLASSBOX_DEBUG");
 }
 
 let writesInProgress = 0;

@@ -1,15 +1,7 @@
 /** The live dashboard: the queued explainer, the HTTP handler, and the server. */
-export {
-  type AttributionMap,
-  type DashboardInfo,
-  dashboardInfo,
-  Explainer,
-  type ExplainRequest,
-  type ExplainResult,
-  type OfferedMethod,
-} from "./explainer.ts";
+export * from "./portable.ts";
 export { dashboardExamples, trainingExamples } from "./examples.ts";
-export { createHandler, type HandlerOptions, parseExplainRequest } from "./handler.ts";
+export { createHandler, type HandlerOptions } from "./handler.ts";
 export { type Dashboard, dashboardHost, type DashboardOptions, serveDashboard } from "./server.ts";
 export {
   type StaticDashboardFiles,
