@@ -10,6 +10,7 @@
  */
 // deno-lint-ignore no-import-prefix
 import { chromium } from "npm:playwright-core@1.65.1";
+import { drawOne } from "./browser_draw.ts";
 
 const [url, methods, lang, screenshot] = Deno.args;
 const browser = await chromium.launch({
@@ -42,17 +43,7 @@ try {
   for (const box of await page.$$("#methods input:checked")) await box.uncheck();
   for (const m of methods.split(",")) await page.check(`#methods input[value="${m}"]`);
   await page.selectOption("#lang", lang);
-  // a vertical stroke: a "1"
-  const box = (await (await page.$("#canvas"))!.boundingBox())!;
-  await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.15);
-  await page.mouse.down();
-  for (let k = 1; k <= 20; k++) {
-    await page.mouse.move(
-      box.x + box.width * (0.5 - 0.04 * k / 20),
-      box.y + box.height * (0.15 + 0.7 * k / 20),
-    );
-  }
-  await page.mouse.up();
+  await drawOne(page);
   const t1 = Date.now();
   await page.click("#explain");
   await page.waitForFunction(
