@@ -142,3 +142,24 @@ export function hasPackedIntegerDot(): boolean {
   const f = (navigator.gpu as unknown as { wgslLanguageFeatures?: ReadonlySet<string> }).wgslLanguageFeatures;
   return f?.has("packed_4x8_integer_dot_product") ?? false;
 }
+
+/**
+ * The kernel family in effect: the one `configureGpu({ kernels })` (Deno: GLASSBOX_KERNELS) forces,
+ * else "cpu" on a software adapter (Mesa's llvmpipe/lavapipe, SwiftShader, or any adapter that
+ * says it is a fallback: they run a workgroup's invocations as SIMD lanes of a CPU, where large
+ * register tiles pay and workgroup memory does not) and "gpu" on anything else.
+ *
+ * @example
+ * ```ts
+ * import { kernelPath } from "glassbox";
+ * const path = kernelPath(); // "cpu" on lavapipe
+ * if (path !== "cpu" && path !== "gpu") throw new Error(path);
+ * ```
+ */
+export function kernelPath(): "cpu" | "gpu" {
+  const forced = gpuSettings().kernels;
+  if (forced !== "auto") return forced;
+  const info = adapterInfo();
+  const text = `${info.description} ${info.vendor} ${info.architecture}`.toLowerCase();
+  return info.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader|software/.test(text) ? "cpu" : "gpu";
+}

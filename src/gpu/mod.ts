@@ -1,5 +1,5 @@
 /** The GPU runtime's public face: which adapter, memory counters, synchronisation. */
-export { type AdapterInfo, adapterInfo, hasPackedIntegerDot } from "./device.ts";
+export { type AdapterInfo, adapterInfo, hasPackedIntegerDot, kernelPath } from "./device.ts";
 export { type PoolStats, poolStats } from "./pool.ts";
 export { flush, queueStats, sync } from "./queue.ts";
 export { defineShader, pipelineCount } from "./shaders.ts";

@@ -10,9 +10,23 @@ export interface GpuSettings {
   printShaders: boolean;
   /** The backend the host chose, for reports only (Deno: DENO_WEBGPU_BACKEND; "default" otherwise). */
   backend: string;
+  /**
+   * Whether ops may be fused into one generated kernel (elementwise chains, a convolution's bias,
+   * activation and pooling). On by default; off runs every op as its own kernel, for debugging
+   * (Deno: GLASSBOX_FUSION=0). Results agree to float32 rounding either way.
+   */
+  fusion: boolean;
+  /**
+   * Which family of kernels to run: "cpu" (large register tiles and no workgroup memory, for a
+   * software adapter that runs a workgroup's invocations as SIMD lanes of a CPU), "gpu"
+   * (workgroup-memory tiles, for a real GPU) or "auto" (chosen from the adapter: see
+   * `kernelPath()`). Deno: GLASSBOX_KERNELS=cpu|gpu|auto.
+   */
+  kernels: "auto" | "cpu" | "gpu";
 }
 
-const settings: GpuSettings = { printShaders: false, backend: "default" };
+const settings: GpuSettings = { printShaders: false, backend: "default", fusion: true, kernels: "auto" };
+const KERNEL_CHOICES = ["auto", "cpu", "gpu"];
 
 /**
  * Changes some of the engine's switches (the others keep their values).
@@ -36,6 +50,11 @@ export function configureGpu(change: Partial<GpuSettings>): void {
         `configureGpu: ${k} must be a ${typeof settings[k as keyof GpuSettings]}, got ${typeof v}`,
       );
     }
+  }
+  if (change.kernels !== undefined && !KERNEL_CHOICES.includes(change.kernels)) {
+    throw new Error(
+      `configureGpu: kernels must be one of ${KERNEL_CHOICES.join(", ")}, got ${change.kernels}`,
+    );
   }
   Object.assign(settings, change);
 }

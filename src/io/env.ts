@@ -5,6 +5,8 @@
  * program run without `--allow-env` simply keeps the defaults.
  *
  * - GLASSBOX_PRINT_SHADERS=1: print every shader as compiled.
+ * - GLASSBOX_FUSION=0: run every op as its own kernel (no fused kernels), for debugging.
+ * - GLASSBOX_KERNELS=cpu|gpu|auto: force a kernel family (see `kernelPath`).
  * - DENO_WEBGPU_BACKEND: reported by `adapterInfo().backend` (Deno itself reads it).
  * - XDG_RUNTIME_DIR: Mesa's drivers look for it when the adapter is requested and print
  *   "XDG_RUNTIME_DIR is invalid or not set" without it; when it is unset and glassbox may set
@@ -49,7 +51,17 @@ export function defaultRuntimeDir(): string | undefined {
 }
 
 defaultRuntimeDir();
+const fusionEnv = envIfGranted("GLASSBOX_FUSION");
+const kernelsEnv = envIfGranted("GLASSBOX_KERNELS");
+if (fusionEnv !== undefined && !["0", "1"].includes(fusionEnv)) {
+  throw new Error(`GLASSBOX_FUSION must be 0 or 1, got ${JSON.stringify(fusionEnv)}`);
+}
+if (kernelsEnv !== undefined && !["auto", "cpu", "gpu"].includes(kernelsEnv)) {
+  throw new Error(`GLASSBOX_KERNELS must be cpu, gpu or auto, got ${JSON.stringify(kernelsEnv)}`);
+}
 configureGpu({
   printShaders: Boolean(envIfGranted("GLASSBOX_PRINT_SHADERS")),
   backend: envIfGranted("DENO_WEBGPU_BACKEND") ?? "default",
+  fusion: fusionEnv !== "0",
+  kernels: (kernelsEnv ?? "auto") as "auto" | "cpu" | "gpu",
 });
