@@ -74,6 +74,8 @@ interface Binding {
   buffer: GPUBuffer;
   /** WGSL element type of the binding. */
   type: string;
+  /** Whether every read of it is at the invocation's own index (no broadcast). */
+  flat: boolean;
 }
 
 interface Node {
@@ -118,9 +120,23 @@ function uses(expr: string, name: string): boolean {
   return new RegExp(`\\b${name}\\b`).test(expr);
 }
 
+/**
+ * The input binding `buf` may be written through, when an output is given the buffer of an input
+ * the chain reads (its tensor was disposed meanwhile): only when every read of it is at the
+ * invocation's own index, as the chain's element type. Then each invocation loads its elements
+ * before it stores any, and no other invocation touches them. Else -1 (or -2: not an input).
+ */
+function aliasOf(c: Chain, buf: GPUBuffer): number {
+  const T = c.vec4 ? "vec4f" : "f32";
+  const same = c.bindings.flatMap((b, k) => (b.buffer === buf ? [k] : []));
+  if (same.length === 0) return -2;
+  const b = c.bindings[same[0]];
+  return same.length === 1 && b.flat && b.type === T ? same[0] : -1;
+}
+
 /** Storage bindings the chain holds if `op` joins it, counting only outputs alive now. */
 function bindingsAfter(c: Chain, op: FusedOp): number {
-  let extra = 1; // op's output
+  let extra = aliasOf(c, op.out.buffer) >= 0 ? 0 : 1; // op's output
   for (let k = 0; k < op.operands.length; k++) {
     if (!uses(op.expr, op.names[k])) continue;
     const t = op.operands[k];
@@ -131,7 +147,7 @@ function bindingsAfter(c: Chain, op: FusedOp): number {
       extra++;
     }
   }
-  const liveOuts = c.nodes.filter((nd) => nd.out.refs > 0).length;
+  const liveOuts = c.nodes.filter((nd) => nd.out.refs > 0 && aliasOf(c, nd.buffer) < 0).length;
   return c.bindings.length + liveOuts + extra;
 }
 
@@ -140,7 +156,7 @@ function fits(c: Chain, op: FusedOp): boolean {
   if (op.out.size !== c.n || c.nodes.length >= MAX_NODES) return false;
   if (c.scalars.length + op.scalarNames.filter((s) => uses(op.expr, s)).length > MAX_SCALARS) return false;
   const outBuf = op.out.buffer;
-  if (c.bindings.some((b) => b.buffer === outBuf)) return false;
+  if (aliasOf(c, outBuf) === -1) return false; // a buffer still read broadcast: materialise first
   for (let k = 0; k < op.operands.length; k++) {
     if (!uses(op.expr, op.names[k])) continue;
     const t = op.operands[k];
@@ -209,8 +225,9 @@ export function enqueue(op: FusedOp): void {
     let b = c.bindings.findIndex((x) => x.buffer === t.buffer && x.type === type);
     if (b < 0) {
       b = c.bindings.length;
-      c.bindings.push({ buffer: t.buffer, type });
+      c.bindings.push({ buffer: t.buffer, type, flat: true });
     }
+    if (op.strides[k] !== null) c.bindings[b].flat = false;
     const m = op.strides[k] === null ? null : coalesceOne(op.shape, op.strides[k]!);
     const key = (x: Input) =>
       x.binding === b && JSON.stringify([x.sh, x.st]) === JSON.stringify([m?.sh ?? null, m?.st ?? null]);
@@ -303,17 +320,26 @@ function generate(c: Chain, live: number[]): string {
     `struct Params { n: u32, _p0: u32, _p1: u32, _p2: u32${nvec ? `, s: array<vec4f, ${nvec}>` : ""} }`,
   );
   lines.push("");
+  const aliased = new Map(live.map((j) => [j, aliasOf(c, c.nodes[j].buffer)]));
   c.bindings.forEach((b, k) => {
-    lines.push(`@group(0) @binding(${k}) var<storage, read> X${k}: array<${b.type}>;`);
+    const j = live.find((j) => aliased.get(j) === k);
+    lines.push(
+      j === undefined
+        ? `@group(0) @binding(${k}) var<storage, read> X${k}: array<${b.type}>;`
+        : `@group(0) @binding(${k}) var<storage, read_write> X${k}: array<${b.type}>; // also ${
+          c.nodes[j].label
+        } (t${j}), stored over the input it was read from`,
+    );
   });
-  live.forEach((j, k) => {
+  const outs = live.filter((j) => aliased.get(j)! < 0);
+  outs.forEach((j, k) => {
     lines.push(
       `@group(0) @binding(${c.bindings.length + k}) var<storage, read_write> Y${k}: array<${T}>; // ${
         c.nodes[j].label
       } (t${j})`,
     );
   });
-  lines.push(`@group(0) @binding(${c.bindings.length + live.length}) var<uniform> P: Params;`);
+  lines.push(`@group(0) @binding(${c.bindings.length + outs.length}) var<uniform> P: Params;`);
   lines.push("");
   lines.push(shaderSource("lib/math").trimEnd());
   lines.push("");
@@ -346,7 +372,10 @@ function generate(c: Chain, live: number[]): string {
     const value = c.vec4 ? `vec4f(${[".x", ".y", ".z", ".w"].map(call).join(", ")})` : call("");
     lines.push(`  let t${j} = ${value}; // ${nd.label}`);
   });
-  live.forEach((j, k) => lines.push(`  Y${k}[i] = t${j};`));
+  live.forEach((j) => {
+    const b = aliased.get(j)!;
+    lines.push(b >= 0 ? `  X${b}[i] = t${j};` : `  Y${outs.indexOf(j)}[i] = t${j};`);
+  });
   lines.push(`}`);
   return lines.join("\n") + "\n";
 }
@@ -377,7 +406,10 @@ export function materialize(): void {
   dispatch({
     shader: "fused",
     constants: { CODE: code, OPS: label },
-    buffers: [...c.bindings.map((b) => b.buffer), ...live.map((j) => c.nodes[j].buffer)],
+    buffers: [
+      ...c.bindings.map((b) => b.buffer),
+      ...live.filter((j) => aliasOf(c, c.nodes[j].buffer) < 0).map((j) => c.nodes[j].buffer),
+    ],
     params,
     workgroups: grid(units, WG),
     cost: { bytes: 4 * (c.inputs.reduce((s, x) => s + x.size, 0) + live.length * c.n) },
