@@ -116,8 +116,26 @@ function storageOf(t: Tensor): Storage {
   return s;
 }
 
+const usesCache = new Map<string, boolean>();
+/** Whether a WGSL expression mentions an identifier. */
 function uses(expr: string, name: string): boolean {
-  return new RegExp(`\\b${name}\\b`).test(expr);
+  const key = `${name}\n${expr}`;
+  let u = usesCache.get(key);
+  if (u === undefined) {
+    u = new RegExp(`\\b${name}\\b`).test(expr);
+    if (usesCache.size > 4096) usesCache.clear();
+    usesCache.set(key, u);
+  }
+  return u;
+}
+
+let libFunctions: RegExp | null = null;
+/** Whether an expression calls a function of lib/math.wgsl (then the kernel includes it). */
+function callsLib(expr: string): boolean {
+  libFunctions ??= new RegExp(
+    `\\b(${[...shaderSource("lib/math").matchAll(/\bfn\s+(\w+)/g)].map((m) => m[1]).join("|")})\\s*\\(`,
+  );
+  return libFunctions.test(expr);
 }
 
 /**
@@ -341,8 +359,10 @@ function generate(c: Chain, live: number[]): string {
   });
   lines.push(`@group(0) @binding(${c.bindings.length + outs.length}) var<uniform> P: Params;`);
   lines.push("");
-  lines.push(shaderSource("lib/math").trimEnd());
-  lines.push("");
+  if (c.nodes.some((nd) => callsLib(nd.expr))) {
+    lines.push(shaderSource("lib/math").trimEnd());
+    lines.push("");
+  }
   c.nodes.forEach((nd, j) => {
     lines.push(
       `fn op${j}(${
