@@ -40,6 +40,11 @@ export interface FusedOp {
   operands: Tensor[];
   /** For each operand, its strides over `shape` (0 along broadcast dims), or null when flat. */
   strides: (number[] | null)[];
+  /**
+   * Operands read as int32 (converted to f32 in registers), as where's condition; the others are
+   * read as f32 whatever their dtype, as the unfused unary and binary kernels do.
+   */
+  intOperands?: boolean[];
   /** The uniform scalars' names in `expr` and their values (e.g. ["a", "b"], [2, 0]). */
   scalarNames: string[];
   scalars: number[];
@@ -160,7 +165,10 @@ function bindingsAfter(c: Chain, op: FusedOp): number {
     const t = op.operands[k];
     if (c.made.has(storageOf(t))) continue;
     if (
-      !c.bindings.some((b) => b.buffer === t.buffer && b.type === bindingType(c, t, op.shape, op.strides[k]))
+      !c.bindings.some((b) =>
+        b.buffer === t.buffer &&
+        b.type === bindingType(c, op.intOperands?.[k] ?? false, op.shape, op.strides[k])
+      )
     ) {
       extra++;
     }
@@ -186,8 +194,7 @@ function fits(c: Chain, op: FusedOp): boolean {
 }
 
 /** The WGSL element type an input is bound as. */
-function bindingType(c: Chain, t: Tensor, shape: readonly number[], strides: number[] | null): string {
-  const int = t.dtype === "int32";
+function bindingType(c: Chain, int: boolean, shape: readonly number[], strides: number[] | null): string {
   if (!c.vec4) return int ? "i32" : "f32";
   if (strides === null) return int ? "vec4i" : "vec4f";
   const m = coalesceOne(shape, strides);
@@ -239,7 +246,7 @@ export function enqueue(op: FusedOp): void {
       args.push({ kind: "node", j });
       continue;
     }
-    const type = bindingType(c, t, op.shape, op.strides[k]);
+    const type = bindingType(c, op.intOperands?.[k] ?? false, op.shape, op.strides[k]);
     let b = c.bindings.findIndex((x) => x.buffer === t.buffer && x.type === type);
     if (b < 0) {
       b = c.bindings.length;
@@ -254,7 +261,7 @@ export function enqueue(op: FusedOp): void {
       i = c.inputs.length;
       c.inputs.push({
         buffer: t.buffer,
-        dtype: t.dtype,
+        dtype: op.intOperands?.[k] ? "int32" : "float32",
         size: t.size,
         sh: m?.sh ?? null,
         st: m?.st ?? null,

@@ -167,6 +167,7 @@ export function launchWhere(c: Tensor, a: Tensor, b: Tensor, shape: readonly num
     names: ["c", "a", "b"],
     operands: [c, a, b],
     strides: [c, a, b].map((t) => fuseStrides(t, shape, z.size)),
+    intOperands: [c.dtype === "int32", false, false],
     scalarNames: [],
     scalars: [],
     expr: "select(b, a, c != 0.0)",
