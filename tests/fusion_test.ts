@@ -331,3 +331,41 @@ Deno.test("every elementwise op inside a fused chain, forward and backward, agre
     });
   }
 });
+
+Deno.test("a training step's backward runs fused kernels (seen by the profiler) and fewer launches", async () => {
+  const r2 = ref.rng(5);
+  const mk = (shape: number[], scale: number) =>
+    gb.tensor(
+      Float32Array.from({ length: shape.reduce((p, d) => p * d, 1) }, () => scale * (r2() - 0.5)),
+      shape,
+    );
+  const x = mk([16, 12], 2), target = mk([16, 4], 2);
+  const w1 = mk([12, 8], 0.5).requiresGrad_(), b1 = mk([8], 0.1).requiresGrad_();
+  const w2 = mk([8, 4], 0.5).requiresGrad_();
+  const step = async (fusion: boolean) => {
+    const before = gb.gpuSettings().fusion;
+    gb.configureGpu({ fusion });
+    try {
+      const p = await gb.profile(async () => {
+        const h = gb.gelu(gb.add(gb.matmul(x, w1), b1));
+        const d = gb.sub(gb.matmul(h, w2), target);
+        const loss = gb.mean(gb.mul(gb.tanh(d), d)); // a composed robust loss
+        const gs = gb.grad(loss, [w1, b1, w2]);
+        gb.flush();
+        return [h, d, loss, ...gs];
+      });
+      const out = await Promise.all(p.result.slice(3).map((t) => t.toArray()));
+      p.result.forEach((t) => t.dispose());
+      return { out, events: p.events };
+    } finally {
+      gb.configureGpu({ fusion: before });
+    }
+  };
+  const on = await step(true), off = await step(false);
+  const fused = on.events.filter((e) => e.shader === "fused");
+  assert.ok(fused.length >= 2, `fused kernels: ${fused.map((e) => e.constants).join("; ")}`);
+  assert.ok(on.events.length < off.events.length, `${on.events.length} launches vs ${off.events.length}`);
+  assert.equal(off.events.filter((e) => e.shader === "fused").length, 0);
+  on.out.forEach((g, i) => ref.assertClose(g, off.out[i], { rtol: 1e-5, atol: 1e-6, msg: `grad ${i}` }));
+  for (const t of [x, target, w1, b1, w2]) t.dispose();
+});

@@ -428,7 +428,9 @@ export function materialize(): void {
   }
   const code = generate(c, live);
   const units = c.vec4 ? c.n / 4 : c.n;
-  const label = c.nodes.map((nd) => nd.label).join(">");
+  // a short name for the profiler's table (which shows constants of up to 24 characters)
+  const full = c.nodes.map((nd) => nd.label).join(">");
+  const label = full.length <= 24 ? full : `${full.slice(0, 17)}… (${c.nodes.length})`;
   const params: (number | { f: number })[] = [units, 0, 0, 0, ...c.scalars.map((f) => ({ f }))];
   dispatch({
     shader: "fused",
