@@ -351,7 +351,7 @@ Deno.test("a training step's backward runs fused kernels (seen by the profiler) 
         const d = gb.sub(gb.matmul(h, w2), target);
         const loss = gb.mean(gb.mul(gb.tanh(d), d)); // a composed robust loss
         const gs = gb.grad(loss, [w1, b1, w2]);
-        gb.flush();
+        await gb.sync();
         return [h, d, loss, ...gs];
       });
       const out = await Promise.all(p.result.slice(3).map((t) => t.toArray()));
