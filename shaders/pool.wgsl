@@ -8,6 +8,12 @@
 //            iy·W + ix in its plane (the first on ties), for the backward pass. A NaN in the
 //            window wins (the first NaN), as in PyTorch.
 //   max_bwd: DX[n][c][iy][ix] = sum of DY over the windows whose winner is (iy, ix) (a gather).
+//   max_bwd_cells, avg_bwd_cells: the same for windows that do not overlap (stride >= kernel on both
+//            axes, the common 2×2 stride 2), one invocation per OUTPUT: it writes every input
+//            position of its stride cell [oy·SH - PH, oy·SH - PH + SH) × (likewise x), clipped to the
+//            image, the last row and column of cells stretched to the image's edge, so each input
+//            is written exactly once (DY where it is the winner / inside the window, else 0): no
+//            search over covering windows, no per-input division, about one read per output.
 //   avg_fwd: Y = mean over the window (padding counts as zeros, as PyTorch's count_include_pad).
 //   avg_bwd: DX[iy][ix] = sum of DY / (KH·KW) over the windows that contain (iy, ix).
 // Stride and padding are per axis (SH, SW, PH, PW).
@@ -85,6 +91,57 @@ fn max_bwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n
     }
   }
   DST[i] = acc;
+}
+
+// The rows (or columns) [lo, hi) of input that output o's stride cell owns along one axis: the
+// cell clipped to the image, the last one stretched to its edge (n_out outputs, n_in inputs).
+fn cell(o: u32, stride: u32, pad: u32, n_out: u32, n_in: u32) -> vec2u {
+  let start = i32(o * stride) - i32(pad);
+  var end = start + i32(stride);
+  if (o + 1u == n_out) { end = i32(n_in); }
+  return vec2u(u32(max(start, 0)), u32(clamp(end, 0, i32(n_in))));
+}
+
+@compute @workgroup_size({{WG}})
+fn max_bwd_cells(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let i = gid.x + gid.y * nw.x * {{WG}}u;
+  if (i >= P.total) { return; }
+  let ox = i % P.OW;
+  let t = i / P.OW;
+  let oy = t % P.OH;
+  let base = (t / P.OH) * P.H * P.W;
+  let g = SRC[i];
+  let arg = u32(IDX[i]);
+  let cy = cell(oy, P.SH, P.PH, P.OH, P.H);
+  let cx = cell(ox, P.SW, P.PW, P.OW, P.W);
+  for (var iy = cy.x; iy < cy.y; iy++) {
+    for (var ix = cx.x; ix < cx.y; ix++) {
+      let pos = iy * P.W + ix;
+      DST[base + pos] = select(0.0, g, pos == arg);
+    }
+  }
+}
+
+@compute @workgroup_size({{WG}})
+fn avg_bwd_cells(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let i = gid.x + gid.y * nw.x * {{WG}}u;
+  if (i >= P.total) { return; }
+  let ox = i % P.OW;
+  let t = i / P.OW;
+  let oy = t % P.OH;
+  let base = (t / P.OH) * P.H * P.W;
+  let g = SRC[i] / f32(P.KH * P.KW);
+  let cy = cell(oy, P.SH, P.PH, P.OH, P.H);
+  let cx = cell(ox, P.SW, P.PW, P.OW, P.W);
+  let wy = window(oy, P.KH, P.H, P.SH, P.PH);
+  let wx = window(ox, P.KW, P.W, P.SW, P.PW);
+  for (var iy = cy.x; iy < cy.y; iy++) {
+    let row_in = iy >= wy.x && iy < wy.y;
+    for (var ix = cx.x; ix < cx.y; ix++) {
+      DST[base + iy * P.W + ix] = select(0.0, g, row_in && ix >= wx.x && ix < wx.y);
+    }
+  }
+  _ = IDX[0];
 }
 
 @compute @workgroup_size({{WG}})

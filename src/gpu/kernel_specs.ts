@@ -82,7 +82,14 @@ export const KERNEL_SPECS: Readonly<Record<string, KernelSpec>> = {
   },
   pool: {
     params: u("N", "C", "H", "W", "KH", "KW", "OH", "OW", "SH", "SW", "PH", "PW", "total"),
-    workgroup: { max_fwd: 256, max_bwd: 256, avg_fwd: 256, avg_bwd: 256 },
+    workgroup: {
+      max_fwd: 256,
+      max_bwd: 256,
+      max_bwd_cells: 256,
+      avg_fwd: 256,
+      avg_bwd: 256,
+      avg_bwd_cells: 256,
+    },
   },
   dropout: { params: [...u("n", "seed"), ...f("p", "scale")], workgroup: { main: 256 } },
   optim: {

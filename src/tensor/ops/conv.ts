@@ -478,14 +478,18 @@ function pool(
     params: params(y.size),
     invocations: y.size,
   });
+  // windows that do not overlap: one invocation per output writes its whole stride cell
+  // (a cell, the last one stretched by less than a stride, walks under 2·SH × (2·SW + 1) steps)
+  const cells = SH >= KH && SW >= KW && 2 * SH * (2 * SW + 1) <= LLVMPIPE_LOOP_STEPS;
   const out = record(y, name, [x], (dy) => {
     const dx = empty(x.shape);
     dispatch({
       shader: "pool",
-      entry: `${op}_bwd`,
+      entry: cells ? `${op}_bwd_cells` : `${op}_bwd`,
       buffers: [dy.buffer, idx ? idx.buffer : placeholderBuffer(), dx.buffer],
-      params: params(x.size),
-      invocations: x.size,
+      params: params(cells ? y.size : x.size),
+      invocations: cells ? y.size : x.size,
+      cost: { bytes: 4 * (x.size + y.size * (idx ? 2 : 1)) },
     });
     return [dx];
   }, []); // max reads only the winners, which it owns
