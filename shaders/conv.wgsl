@@ -12,6 +12,11 @@
 // output padding only makes H, W larger: col2im gathers the extra rows and columns like any other,
 // 0 where no window reaches), backward im2col(dY) (which reads only windows with oy < OH, ox < OW).
 //   col2im_bias: col2im + BIAS[c] (a transposed convolution with bias, in one pass).
+//   pixel_rows: DST[(n·P + p)·sK + c] = SRC[(n·C + c)·P + p] with P = OH·OW, 0 for C <= c < sK: an
+//           [N][C][P] gradient as rows of pixels [N·P][sK], the K-major operand of the filter
+//           gradient's one GEMM whose reduction runs over every image and pixel. One invocation
+//           per (n, p, group of 4 channels), p fastest (neighbouring lanes read neighbouring pixels);
+//           total = N·P·(sK / 4).
 // Bindings: 0 SRC (read), 1 DST (write), 2 uniform P (see struct); col2im_bias instead has
 // 2 BIAS (read) and 3 uniform PB (the same struct): no entry uses both P and BIAS.
 
@@ -52,6 +57,25 @@ fn im2col(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw
       DST[dst] = v;
       dst += P.sK;
     }
+  }
+}
+
+@compute @workgroup_size({{WG}})
+fn pixel_rows(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let i = gid.x + gid.y * nw.x * {{WG}}u;
+  if (i >= P.total) { return; }
+  let np = P.OH * P.OW;
+  let p = i % np;
+  let t = i / np;
+  let c4 = t % (P.sK / 4u);
+  let n = t / (P.sK / 4u);
+  let c = c4 * 4u;
+  let src = (n * P.C + c) * np + p;
+  let dst = (n * np + p) * P.sK + c;
+  for (var j = 0u; j < 4u; j++) {
+    var v = 0.0;
+    if (c + j < P.C) { v = SRC[src + j * np]; }
+    DST[dst + j] = v;
   }
 }
 

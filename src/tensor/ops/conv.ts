@@ -11,12 +11,12 @@
  * the same products as a convolution's forward pass and filter gradient.
  */
 import { placeholderBuffer } from "../../gpu/pool.ts";
-import { checkLoopSteps, LLVMPIPE_LOOP_STEPS } from "../../gpu/loops.ts";
+import { checkLoopSteps, LLVMPIPE_LOOP_STEPS, LOOP_STEPS_PER_INVOCATION } from "../../gpu/loops.ts";
 import { dispatch } from "../../gpu/queue.ts";
 import { record } from "../graph.ts";
 import { assertFloat, empty, own, type Tensor } from "../tensor.ts";
 import { mm } from "./matmul.ts";
-import { sumToShape } from "./reduce_raw.ts";
+import { reduceORI } from "./reduce_raw.ts";
 import { max, mean } from "./reduce.ts";
 import { concat, reshape, slice } from "./shape.ts";
 import { device } from "../../gpu/device.ts";
@@ -179,27 +179,9 @@ export function conv2d(
   const node = record(y, "conv2d", inputs, (dy) => {
     const res: (Tensor | null)[] = [null, null, null];
     if (weight.requiresGrad) {
-      // per image: dW_n[Cout][K] = dY[n][Cout][P] · cols[n][K][P]^T, then sum over n. The patches
-      // are gathered again, in the transposed layout [n][P][K]: as cheap as the forward gather,
-      // and it saves keeping the patch matrix alive and transposing it.
-      const ldk = Math.ceil(K / 4) * 4;
-      const colsT = empty([N * P * ldk]);
-      im2col(x, colsT, g, P * ldk, 1, ldk);
-      const per = mm(
-        { t: dy, sb: Cout * P, sk: 1, sx: P },
-        { t: colsT, sb: P * ldk, sk: ldk, sx: 1 },
-        N,
-        Cout,
-        K,
-        P,
-      );
-      colsT.dispose();
-      const perV = per._view([N, Cout, K]);
-      per.dispose();
-      const s = sumToShape(perV, [1, Cout, K]);
-      res[1] = s._view(weight.shape);
-      if (s !== perV) s.dispose();
-      perV.dispose();
+      const dw = filterGradient(dy, Cout, x, g);
+      res[1] = dw._view(weight.shape);
+      dw.dispose();
     }
     if (x.requiresGrad) {
       // dcols[n][K][P] = W^T[K][Cout] · dY[n][Cout][P], then col2im
@@ -222,16 +204,76 @@ export function conv2d(
       dcols.dispose();
       res[0] = dx;
     }
-    if (bias?.requiresGrad) {
-      const dv = dy._view([N, Cout, P]);
-      const s = sumToShape(dv, [1, Cout, 1]);
-      res[2] = s._view([Cout]);
-      s.dispose();
-      dv.dispose();
-    }
+    if (bias?.requiresGrad) res[2] = biasGradient(dy, N, Cout, P);
     return bias ? res : res.slice(0, 2);
   });
   return node;
+}
+
+/** How many invocations the filter gradient's GEMM should have at least (split over groups of images). */
+const FILTER_GRAD_INVOCATIONS = 1024;
+
+/**
+ * A convolution's filter gradient as ONE matrix product whose reduction runs over every image and
+ * output pixel at once: dW[M][K] = Σ_(n,p) A[n][M][p] · cols[n][K][p] with A the [N][M][P]
+ * gradient (or, for a transposed convolution, its input) and cols the patches of `src` under
+ * geometry g. A is laid out as pixel rows [N·P][M] (pixel_rows), the patches as [N·P][K]
+ * (im2col), both K-major for matmul.wgsl with no further copy. The images are split into G
+ * groups only to give the GEMM enough invocations (and a reduction under the loop budget); the
+ * G partial products are summed after. Returns [M·K].
+ */
+function filterGradient(a: Tensor, M: number, src: Tensor, g: Geometry): Tensor {
+  const { N, KH, KW } = g, C = g.C, P = g.OH * g.OW, K = C * KH * KW;
+  const ldm = Math.ceil(M / 4) * 4, ldk = Math.ceil(K / 4) * 4;
+  const rows = empty([N * P * ldm]);
+  dispatch({
+    shader: "conv",
+    entry: "pixel_rows",
+    buffers: [a.buffer, rows.buffer],
+    params: { ...convParams(g, N * P * (ldm / 4), 0, ldm, 0), C: M },
+    invocations: N * P * (ldm / 4),
+    cost: { bytes: 4 * (N * P * M + N * P * ldm) },
+  });
+  const colsT = empty([N * P * ldk]);
+  im2col(src, colsT, g, P * ldk, 1, ldk);
+  // the smallest number of groups (a divisor of N) that gives enough invocations
+  const tiles = (G: number) => {
+    const big = G * Math.ceil(M / 16) * Math.ceil(K / 16) >= 8;
+    return G * (big ? Math.ceil(M / 16) * Math.ceil(K / 16) : Math.ceil(M / 4) * Math.ceil(K / 4));
+  };
+  let G = N;
+  for (let d = 1; d <= N; d++) {
+    if (N % d === 0 && (N / d) * P <= LOOP_STEPS_PER_INVOCATION && tiles(d) >= FILTER_GRAD_INVOCATIONS) {
+      G = d;
+      break;
+    }
+  }
+  const per = N / G;
+  const parts = mm(
+    { t: rows, sb: per * P * ldm, sk: ldm, sx: 1 },
+    { t: colsT, sb: per * P * ldk, sk: ldk, sx: 1 },
+    G,
+    M,
+    K,
+    per * P,
+  );
+  rows.dispose();
+  colsT.dispose();
+  if (G === 1) return parts;
+  const [dw] = reduceORI(parts, 1, G, M * K, false, 1);
+  parts.dispose();
+  return dw;
+}
+
+/** A bias gradient: dY [N][C][P] summed over images (one strided pass), then over pixels. Returns [C]. */
+function biasGradient(dy: Tensor, N: number, C: number, P: number): Tensor {
+  let perPixel = dy;
+  if (N > 1) [perPixel] = reduceORI(dy, 1, N, C * P, false, 1);
+  const [db] = reduceORI(perPixel, C, P, 1, false, 1);
+  if (perPixel !== dy) perPixel.dispose();
+  const out = db._view([C]);
+  db.dispose();
+  return out;
 }
 
 /** Options for `convTranspose2d` (PyTorch's `conv_transpose2d`, groups 1). */
@@ -378,25 +420,10 @@ export function convTranspose2d(
   return record(y, op, bias ? [x, weight, bias] : [x, weight], (dy) => {
     const res: (Tensor | null)[] = [null, null, null];
     if (weight.requiresGrad) {
-      // dW[Cin][K] = Σ_n x[n][Cin][P] · im2col(dY)[n][K][P]ᵀ, the patches gathered as [n][P][K]
-      const ldk = Math.ceil(K / 4) * 4;
-      const colsT = empty([N * P * ldk]);
-      im2col(dy, colsT, g, P * ldk, 1, ldk);
-      const per = mm(
-        { t: x, sb: Cin * P, sk: 1, sx: P },
-        { t: colsT, sb: P * ldk, sk: ldk, sx: 1 },
-        N,
-        Cin,
-        K,
-        P,
-      );
-      colsT.dispose();
-      const perV = per._view([N, Cin, K]);
-      per.dispose();
-      const s = sumToShape(perV, [1, Cin, K]);
-      res[1] = s._view(weight.shape);
-      if (s !== perV) s.dispose();
-      perV.dispose();
+      // dW[Cin][K] = Σ_n x[n][Cin][P] · im2col(dY)[n][K][P]ᵀ
+      const dw = filterGradient(x, Cin, dy, g);
+      res[1] = dw._view(weight.shape);
+      dw.dispose();
     }
     if (x.requiresGrad) {
       // dx[n][Cin][P] = W[Cin][K] · im2col(dY)[n][K][P]: a convolution of dY
@@ -415,13 +442,7 @@ export function convTranspose2d(
       res[0] = dx._view(x.shape);
       dx.dispose();
     }
-    if (bias?.requiresGrad) {
-      const dv = dy._view([N, Cout, OH * OW]);
-      const s = sumToShape(dv, [1, Cout, 1]);
-      res[2] = s._view([Cout]);
-      s.dispose();
-      dv.dispose();
-    }
+    if (bias?.requiresGrad) res[2] = biasGradient(dy, N, Cout, OH * OW);
     return bias ? res : res.slice(0, 2);
   }, [x, weight]);
 }
