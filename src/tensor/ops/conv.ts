@@ -74,10 +74,28 @@ function im2col(x: Tensor, dst: Tensor, g: Geometry, sN: number, sK: number, sP:
   dispatch({
     shader: "conv",
     entry: "im2col",
+    constants: convConstants(g),
     buffers: [x.buffer, dst.buffer],
     params: convParams(g, n, sN, sK, sP),
     invocations: n,
+    cost: { bytes: 4 * (x.size + n * g.KH * g.KW) },
   });
+}
+
+/** conv.wgsl's compile-time geometry (one pipeline per geometry; see the shader's header). */
+function convConstants(g: Geometry): Record<string, number> {
+  return {
+    C: g.C,
+    H: g.H,
+    W: g.W,
+    KH: g.KH,
+    KW: g.KW,
+    OH: g.OH,
+    OW: g.OW,
+    STRIDE: g.stride,
+    PAD: g.pad,
+    DIL: g.dil,
+  };
 }
 
 function convParams(g: Geometry, total: number, sN: number, sK: number, sP: number) {
@@ -197,7 +215,9 @@ export function conv2d(
       dispatch({
         shader: "conv",
         entry: "col2im",
+        constants: convConstants(g),
         buffers: [dcols.buffer, dx.buffer],
+        cost: { bytes: 4 * (dcols.size + dx.size) },
         params: convParams(g, x.size, K * P, P, 1),
         invocations: x.size,
       });
@@ -229,6 +249,7 @@ function filterGradient(a: Tensor, M: number, src: Tensor, g: Geometry): Tensor 
   dispatch({
     shader: "conv",
     entry: "pixel_rows",
+    constants: { ...convConstants(g), C: M },
     buffers: [a.buffer, rows.buffer],
     params: { ...convParams(g, N * P * (ldm / 4), 0, ldm, 0), C: M },
     invocations: N * P * (ldm / 4),
@@ -412,6 +433,7 @@ export function convTranspose2d(
   dispatch({
     shader: "conv",
     entry: bias ? "col2im_bias" : "col2im",
+    constants: convConstants(g),
     buffers: bias ? [cols.buffer, y.buffer, bias.buffer] : [cols.buffer, y.buffer],
     params: convParams(g, y.size, K * P, P, 1),
     invocations: y.size,
