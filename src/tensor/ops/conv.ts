@@ -498,6 +498,9 @@ function pool(
   const idx = op === "max" ? empty([y.size], "int32") : null; // the winners, for max's backward
 
   const params = (total: number) => ({ N, C, H, W, KH, KW, OH, OW, SH, SW, PH, PW, total });
+  // the geometry compiled into pool.wgsl; CH, CW: the most rows (columns) a backward cell spans
+  const CH = Math.max(SH, H - (OH - 1) * SH + PH), CW = Math.max(SW, W - (OW - 1) * SW + PW);
+  const constants = { H, W, KH, KW, OH, OW, SH, SW, PH, PW, CH, CW };
   // one invocation walks its window (forward) or the outputs covering its input (backward); a
   // global window past llvmpipe's loop budget (src/gpu/loops.ts) is a reduction over the plane
   const longWindow = KH * (KW + 1) > LLVMPIPE_LOOP_STEPS ||
@@ -517,18 +520,20 @@ function pool(
   dispatch({
     shader: "pool",
     entry: `${op}_fwd`,
+    constants,
     buffers: [x.buffer, idx ? idx.buffer : placeholderBuffer(), y.buffer],
     params: params(y.size),
     invocations: y.size,
   });
   // windows that do not overlap: one invocation per output writes its whole stride cell
-  // (a cell, the last one stretched by less than a stride, walks under 2·SH × (2·SW + 1) steps)
-  const cells = SH >= KH && SW >= KW && 2 * SH * (2 * SW + 1) <= LLVMPIPE_LOOP_STEPS;
+  // (a cell walks CH × CW steps, unrolled: keep it small)
+  const cells = SH >= KH && SW >= KW && CH * CW <= 64;
   const out = record(y, name, [x], (dy) => {
     const dx = empty(x.shape);
     dispatch({
       shader: "pool",
       entry: cells ? `${op}_bwd_cells` : `${op}_bwd`,
+      constants,
       buffers: [dy.buffer, idx ? idx.buffer : placeholderBuffer(), dx.buffer],
       params: params(cells ? y.size : x.size),
       invocations: cells ? y.size : x.size,
