@@ -17,6 +17,10 @@
 //           gradient's one GEMM whose reduction runs over every image and pixel. One invocation
 //           per (n, p, group of 4 channels), channels fastest (neighbouring lanes write one row);
 //           total = N·P·(sK / 4).
+//   pad_rows: DST[r·LDP + q] = SRC[r·P + q] for q < P = OH·OW, 0 for P <= q < LDP = ceil(P / 4)·4:
+//           an [N·C][P] gradient with rows padded to a multiple of 4, the direct vec4 operand of
+//           the input gradient's matmul when P is not one (the seed CNN's 11×11). One invocation
+//           per 4 outputs; total = N·C·LDP / 4.
 // Bindings: 0 SRC (read), 1 DST (write), 2 uniform P (see struct); col2im_bias instead has
 // 2 BIAS (read) and 3 uniform PB (the same struct): no entry uses both P and BIAS.
 
@@ -102,6 +106,21 @@ fn pixel_rows(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
     var v = 0.0;
     if (c + j < C) { v = SRC[src + j * np]; }
     DST[dst + j] = v;
+  }
+}
+
+@compute @workgroup_size({{WG}})
+fn pad_rows(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let i = gid.x + gid.y * nw.x * {{WG}}u;
+  if (i >= P.total) { return; }
+  let np = OH * OW;
+  let q4 = (np + 3u) / 4u;
+  let r = i / q4;
+  let q = (i % q4) * 4u;
+  for (var j = 0u; j < 4u; j++) {
+    var v = 0.0;
+    if (q + j < np) { v = SRC[r * np + q + j]; }
+    DST[i * 4u + j] = v;
   }
 }
 

@@ -202,15 +202,19 @@ export function conv2d(
       dw.dispose();
     }
     if (x.requiresGrad) {
-      // dcols[n][K][P] = W^T[K][Cout] · dY[n][Cout][P], then col2im
+      // dcols[n][K][P] = W^T[K][Cout] · dY[n][Cout][P], then col2im; dY's rows padded to a
+      // multiple of 4 first when P is not one (pad_rows, cheaper than the matmul's generic pack)
+      const ldq = Math.ceil(P / 4) * 4;
+      const dyp = P === ldq ? dy : padRows(dy, N * Cout, g);
       const dcols = mm(
         { t: weight, sb: 0, sk: K, sx: 1 },
-        { t: dy, sb: Cout * P, sk: P, sx: 1 },
+        { t: dyp, sb: Cout * ldq, sk: ldq, sx: 1 },
         N,
         K,
         P,
         Cout,
       );
+      if (dyp !== dy) dyp.dispose();
       const dx = empty(x.shape);
       dispatch({
         shader: "conv",
@@ -284,6 +288,22 @@ function filterGradient(a: Tensor, M: number, src: Tensor, g: Geometry): Tensor 
   const [dw] = reduceORI(parts, 1, G, M * K, false, 1);
   parts.dispose();
   return dw;
+}
+
+/** `rows` rows of OH·OW values (geometry g) copied with each row padded to a multiple of 4. */
+function padRows(src: Tensor, rows: number, g: Geometry): Tensor {
+  const P = g.OH * g.OW, ld = Math.ceil(P / 4) * 4;
+  const dst = empty([rows * ld]);
+  dispatch({
+    shader: "conv",
+    entry: "pad_rows",
+    constants: convConstants(g),
+    buffers: [src.buffer, dst.buffer],
+    params: convParams(g, rows * (ld / 4), 0, 0, 0),
+    invocations: rows * (ld / 4),
+    cost: { bytes: 4 * (rows * P + rows * ld) },
+  });
+  return dst;
 }
 
 /** A bias gradient: dY [N][C][P] summed over images (one strided pass), then over pixels. Returns [C]. */
