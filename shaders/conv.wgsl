@@ -46,6 +46,9 @@ const OW: u32 = {{OW}}u;
 const STRIDE: u32 = {{STRIDE}}u;
 const PAD: u32 = {{PAD}}u;
 const DIL: u32 = {{DIL}}u;
+// im2col: 1 also writes 1.0 at k = C·KH·KW of each patch (a column of ones: the GEMM against it
+// sums the other operand, the bias gradient riding along with the filter gradient)
+const ONES: u32 = {{ONES}}u;
 
 @group(0) @binding(0) var<storage, read> SRC: array<f32>;
 @group(0) @binding(1) var<storage, read_write> DST: array<f32>;
@@ -87,6 +90,7 @@ fn im2col(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw
       dst += P.sK;
     }
   }
+  if (ONES == 1u && c + 1u == C) { DST[dst] = 1.0; }
 }
 
 @compute @workgroup_size({{WG}})

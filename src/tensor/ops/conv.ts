@@ -16,6 +16,7 @@ import { dispatch } from "../../gpu/queue.ts";
 import { record } from "../graph.ts";
 import { assertFloat, empty, own, type Tensor } from "../tensor.ts";
 import { mm } from "./matmul.ts";
+import { launchCopy } from "../kernels.ts";
 import { reduceORI } from "./reduce_raw.ts";
 import { max, mean } from "./reduce.ts";
 import { concat, reshape, slice } from "./shape.ts";
@@ -69,12 +70,20 @@ function outSize(op: string, n: number, k: number, stride: number, pad: number, 
   return o;
 }
 
-function im2col(x: Tensor, dst: Tensor, g: Geometry, sN: number, sK: number, sP: number): void {
+function im2col(
+  x: Tensor,
+  dst: Tensor,
+  g: Geometry,
+  sN: number,
+  sK: number,
+  sP: number,
+  ones = false,
+): void {
   const n = g.N * g.C * g.OH * g.OW;
   dispatch({
     shader: "conv",
     entry: "im2col",
-    constants: convConstants(g),
+    constants: { ...convConstants(g), ONES: ones ? 1 : 0 },
     buffers: [x.buffer, dst.buffer],
     params: convParams(g, n, sN, sK, sP),
     invocations: n,
@@ -95,6 +104,7 @@ function convConstants(g: Geometry): Record<string, number> {
     STRIDE: g.stride,
     PAD: g.pad,
     DIL: g.dil,
+    ONES: 0,
   };
 }
 
@@ -197,9 +207,11 @@ export function conv2d(
   const node = record(y, "conv2d", inputs, (dy) => {
     const res: (Tensor | null)[] = [null, null, null];
     if (weight.requiresGrad) {
-      const dw = filterGradient(dy, Cout, x, g);
+      // the bias gradient comes with it when both are wanted (a column of ones in the patches)
+      const { dw, sums } = filterGradient(dy, Cout, x, g, !!bias?.requiresGrad);
       res[1] = dw._view(weight.shape);
       dw.dispose();
+      res[2] = sums;
     }
     if (x.requiresGrad) {
       // dcols[n][K][P] = W^T[K][Cout] · dY[n][Cout][P], then col2im; dY's rows padded to a
@@ -228,7 +240,7 @@ export function conv2d(
       dcols.dispose();
       res[0] = dx;
     }
-    if (bias?.requiresGrad) res[2] = biasGradient(dy, N, Cout, P);
+    if (bias?.requiresGrad && !res[2]) res[2] = biasGradient(dy, N, Cout, P);
     return bias ? res : res.slice(0, 2);
   });
   return node;
@@ -244,11 +256,20 @@ const FILTER_GRAD_INVOCATIONS = 1024;
  * geometry g. A is laid out as pixel rows [N·P][M] (pixel_rows), the patches as [N·P][K]
  * (im2col), both K-major for matmul.wgsl with no further copy. The images are split into G
  * groups only to give the GEMM enough invocations (and a reduction under the loop budget); the
- * G partial products are summed after. Returns [M·K].
+ * G partial products are summed after. With `sums`, the patch rows get one more column of ones
+ * (im2col's ONES), so the same product also yields Σ_(n,p) A[n][m][p]: a convolution's bias
+ * gradient, at no extra pass over A. Returns dW [M·K] and those sums [M] (or null).
  */
-function filterGradient(a: Tensor, M: number, src: Tensor, g: Geometry): Tensor {
+function filterGradient(
+  a: Tensor,
+  M: number,
+  src: Tensor,
+  g: Geometry,
+  sums = false,
+): { dw: Tensor; sums: Tensor | null } {
   const { N, KH, KW } = g, C = g.C, P = g.OH * g.OW, K = C * KH * KW;
-  const ldm = Math.ceil(M / 4) * 4, ldk = Math.ceil(K / 4) * 4;
+  const KS = sums ? K + 1 : K; // the product's columns
+  const ldm = Math.ceil(M / 4) * 4, ldk = Math.ceil(KS / 4) * 4;
   const rows = empty([N * P * ldm]);
   dispatch({
     shader: "conv",
@@ -260,11 +281,11 @@ function filterGradient(a: Tensor, M: number, src: Tensor, g: Geometry): Tensor 
     cost: { bytes: 4 * (N * P * M + N * P * ldm) },
   });
   const colsT = empty([N * P * ldk]);
-  im2col(src, colsT, g, P * ldk, 1, ldk);
+  im2col(src, colsT, g, P * ldk, 1, ldk, sums);
   // the smallest number of groups (a divisor of N) that gives enough invocations
   const tiles = (G: number) => {
-    const big = G * Math.ceil(M / 16) * Math.ceil(K / 16) >= 8;
-    return G * (big ? Math.ceil(M / 16) * Math.ceil(K / 16) : Math.ceil(M / 4) * Math.ceil(K / 4));
+    const big = G * Math.ceil(M / 16) * Math.ceil(KS / 16) >= 8;
+    return G * (big ? Math.ceil(M / 16) * Math.ceil(KS / 16) : Math.ceil(M / 4) * Math.ceil(KS / 4));
   };
   let G = N;
   for (let d = 1; d <= N; d++) {
@@ -274,20 +295,28 @@ function filterGradient(a: Tensor, M: number, src: Tensor, g: Geometry): Tensor 
     }
   }
   const per = N / G;
-  const parts = mm(
+  let full = mm(
     { t: rows, sb: per * P * ldm, sk: ldm, sx: 1 },
     { t: colsT, sb: per * P * ldk, sk: ldk, sx: 1 },
     G,
     M,
-    K,
+    KS,
     per * P,
   );
   rows.dispose();
   colsT.dispose();
-  if (G === 1) return parts;
-  const [dw] = reduceORI(parts, 1, G, M * K, false, 1);
-  parts.dispose();
-  return dw;
+  if (G > 1) {
+    const [r] = reduceORI(full, 1, G, M * KS, false, 1);
+    full.dispose();
+    full = r;
+  }
+  if (!sums) return { dw: full, sums: null };
+  // split [M][K + 1] into dW [M][K] and the sums column
+  const dw = empty([M * K]), s = empty([M]);
+  launchCopy(full, dw, "float32", [M, K], [KS, 1], [K, 1]);
+  launchCopy(full, s, "float32", [M], [KS], [1], K);
+  full.dispose();
+  return { dw, sums: s };
 }
 
 /** `rows` rows of OH·OW values (geometry g) copied with each row padded to a multiple of 4. */
@@ -463,7 +492,7 @@ export function convTranspose2d(
     const res: (Tensor | null)[] = [null, null, null];
     if (weight.requiresGrad) {
       // dW[Cin][K] = Σ_n x[n][Cin][P] · im2col(dY)[n][K][P]ᵀ
-      const dw = filterGradient(x, Cin, dy, g);
+      const { dw } = filterGradient(x, Cin, dy, g);
       res[1] = dw._view(weight.shape);
       dw.dispose();
     }
