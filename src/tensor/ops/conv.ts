@@ -3,8 +3,10 @@
  *
  * Convolution is im2col (shaders/conv.wgsl) into the register-tiled matmul
  * (shaders/matmul.wgsl), with the bias fused into the matmul. Its backward pass is two more
- * matmuls: the filter gradient dY·colsᵀ (per image, then summed; the patches are gathered
- * again in transposed layout) and the input gradient col2im(Wᵀ·dY).
+ * matmuls: the filter gradient dY·colsᵀ (ONE product whose reduction runs over every image and
+ * pixel, on dY as pixel rows and the patches gathered again as rows; the bias gradient rides
+ * along as a column of ones) and the input gradient col2im(Wᵀ·dY). conv.wgsl and pool.wgsl are
+ * compiled per geometry (constants), so their index arithmetic has no runtime divisions.
  *
  * A transposed convolution is that input gradient run forward: col2im(Wᵀ·x), with the geometry of
  * the convolution it transposes (whose input is its output); its own backward is im2col(dY) into
