@@ -113,6 +113,39 @@ fn pixel_rows(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
   }
 }
 
+// pixel_rows in 4×4 blocks when P is a multiple of 4: one invocation reads 4 pixels of 4 channels
+// as vec4 and writes them as 4 rows of 4 channels (a 4×4 transpose in registers), channel groups
+// fastest; total = N·(P / 4)·(sK / 4). SRC4 and DST4 alias bindings 0 and 1 for this entry only.
+@group(0) @binding(0) var<storage, read> SRC4: array<vec4f>;
+@group(0) @binding(1) var<storage, read_write> DST4: array<vec4f>;
+
+@compute @workgroup_size({{WG}})
+fn pixel_rows4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let i = gid.x + gid.y * nw.x * {{WG}}u;
+  if (i >= P.total) { return; }
+  let np4 = (OH * OW) / 4u;
+  let nc4 = (C + 3u) / 4u;
+  let c4 = i % nc4;
+  let p4 = (i / nc4) % np4;
+  let n = i / (nc4 * np4);
+  let c = c4 * 4u;
+  var r0 = vec4f(0.0);
+  var r1 = vec4f(0.0);
+  var r2 = vec4f(0.0);
+  var r3 = vec4f(0.0);
+  let src = (n * C + c) * np4 + p4;
+  r0 = SRC4[src];
+  if (c + 1u < C) { r1 = SRC4[src + np4]; }
+  if (c + 2u < C) { r2 = SRC4[src + 2u * np4]; }
+  if (c + 3u < C) { r3 = SRC4[src + 3u * np4]; }
+  let dst = ((n * np4 + p4) * 4u * P.sK + c) / 4u;
+  let row = P.sK / 4u;
+  DST4[dst] = vec4f(r0.x, r1.x, r2.x, r3.x);
+  DST4[dst + row] = vec4f(r0.y, r1.y, r2.y, r3.y);
+  DST4[dst + 2u * row] = vec4f(r0.z, r1.z, r2.z, r3.z);
+  DST4[dst + 3u * row] = vec4f(r0.w, r1.w, r2.w, r3.w);
+}
+
 @compute @workgroup_size({{WG}})
 fn pad_rows(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
   let i = gid.x + gid.y * nw.x * {{WG}}u;

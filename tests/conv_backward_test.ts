@@ -144,6 +144,7 @@ Deno.test("conv2d's filter, input and bias gradients at batch 1, 63 and 64 (the 
     [[63, 32, 4, 5], [64, 32, 3, 3], 1, 1, 1], // 63 images: 21 groups of 3
     [[64, 1, 28, 28], [32, 1, 3, 3], 1, 0, 1], // the seed CNN's first conv
     [[16, 3, 11, 10], [6, 3, 3, 2], 2, 1, 2], // stride and dilation
+    [[8, 2, 6, 6], [6, 2, 3, 3], 1, 1, 1], // pixels in fours (4×4 blocks), channels not
   ];
   const r = ref.rng(64);
   for (const [xs, ws, stride, padding, dilation] of cases) {

@@ -273,13 +273,15 @@ function filterGradient(
   const KS = sums ? K + 1 : K; // the product's columns
   const ldm = Math.ceil(M / 4) * 4, ldk = Math.ceil(KS / 4) * 4;
   const rows = empty([N * P * ldm]);
+  // 4×4 blocks (vec4 both ways) when the pixels come in fours
+  const blocks = P % 4 === 0 ? N * (P / 4) * (ldm / 4) : N * P * (ldm / 4);
   dispatch({
     shader: "conv",
-    entry: "pixel_rows",
+    entry: P % 4 === 0 ? "pixel_rows4" : "pixel_rows",
     constants: { ...convConstants(g), C: M },
     buffers: [a.buffer, rows.buffer],
-    params: { ...convParams(g, N * P * (ldm / 4), 0, ldm, 0), C: M },
-    invocations: N * P * (ldm / 4),
+    params: { ...convParams(g, blocks, 0, ldm, 0), C: M },
+    invocations: blocks,
     cost: { bytes: 4 * (N * P * M + N * P * ldm) },
   });
   const colsT = empty([N * P * ldk]);
