@@ -11,12 +11,15 @@
 // convolution it transposes: forward col2im(Wᵀ·x) (H, W its output size, OH, OW its input size;
 // output padding only makes H, W larger: col2im gathers the extra rows and columns like any other,
 // 0 where no window reaches), backward im2col(dY) (which reads only windows with oy < OH, ox < OW).
+//   With the constant ONES = 1, im2col also writes 1.0 at k = C·KH·KW (one more patch row or
+//   column), so a GEMM against the patches also sums its other operand (a conv's bias gradient).
 //   col2im_bias: col2im + BIAS[c] (a transposed convolution with bias, in one pass).
 //   pixel_rows: DST[(n·P + p)·sK + c] = SRC[(n·C + c)·P + p] with P = OH·OW, 0 for C <= c < sK: an
 //           [N][C][P] gradient as rows of pixels [N·P][sK], the K-major operand of the filter
 //           gradient's one GEMM whose reduction runs over every image and pixel. One invocation
 //           per (n, p, group of 4 channels), channels fastest (neighbouring lanes write one row);
 //           total = N·P·(sK / 4).
+//   pixel_rows4: the same in 4×4 blocks (vec4 loads and stores) when P is a multiple of 4.
 //   pad_rows: DST[r·LDP + q] = SRC[r·P + q] for q < P = OH·OW, 0 for P <= q < LDP = ceil(P / 4)·4:
 //           an [N·C][P] gradient with rows padded to a multiple of 4, the direct vec4 operand of
 //           the input gradient's matmul when P is not one (the seed CNN's 11×11). One invocation
