@@ -171,8 +171,11 @@ Deno.test("profileWorkload train-step: the matmuls' flops are the seed CNN's tra
     conv2 = 2 * 11 * 11 * 64 * 32 * 9,
     fc1 = 2 * 1600 * 128,
     fc2 = 2 * 128 * 10;
-  // backward: a weight gradient per layer and an input gradient for all but the first (the image needs none)
-  const expected = B * (3 * (conv1 + conv2 + fc1 + fc2) - conv1);
+  // backward: a weight gradient per layer and an input gradient for all but the first (the image needs none);
+  // a conv's bias gradient rides along in its weight-gradient GEMM as one more column (of ones): 2 flops
+  // per output element
+  const convBias = 2 * 26 * 26 * 32 + 2 * 11 * 11 * 64;
+  const expected = B * (3 * (conv1 + conv2 + fc1 + fc2) - conv1 + convBias);
   const mm = run.profile.events.filter((e) => e.shader === "matmul");
   assert.equal(mm.reduce((s, e) => s + e.flops!, 0), expected);
   assert.equal(mm.length, 4 + 4 + 3);

@@ -74,7 +74,14 @@ export const KERNEL_SPECS: Readonly<Record<string, KernelSpec>> = {
   },
   conv: {
     params: u("N", "C", "H", "W", "KH", "KW", "OH", "OW", "stride", "pad", "dil", "total", "sN", "sK", "sP"),
-    workgroup: { im2col: 256, col2im: 256, col2im_bias: 256 },
+    workgroup: {
+      im2col: 256,
+      col2im: 256,
+      col2im_bias: 256,
+      pixel_rows: 256,
+      pixel_rows4: 256,
+      pad_rows: 256,
+    },
   },
   resize: {
     params: u("H", "W", "OH", "OW", "total", "col_t", "row_r", "col_r", "linear"),
@@ -82,7 +89,14 @@ export const KERNEL_SPECS: Readonly<Record<string, KernelSpec>> = {
   },
   pool: {
     params: u("N", "C", "H", "W", "KH", "KW", "OH", "OW", "SH", "SW", "PH", "PW", "total"),
-    workgroup: { max_fwd: 256, max_bwd: 256, avg_fwd: 256, avg_bwd: 256 },
+    workgroup: {
+      max_fwd: 256,
+      max_bwd: 256,
+      max_bwd_cells: 256,
+      avg_fwd: 256,
+      avg_bwd: 256,
+      avg_bwd_cells: 256,
+    },
   },
   dropout: { params: [...u("n", "seed"), ...f("p", "scale")], workgroup: { main: 256 } },
   optim: {
