@@ -72,6 +72,10 @@ export const KERNEL_SPECS: Readonly<Record<string, KernelSpec>> = {
     params: u("M", "N", "K", "lda4", "ldb4", "a_batch4", "b_batch4", "tiles_m", "tiles_n", "batch"),
     workgroup: { main: 64 }, // measured on llvmpipe: 8 to 128 performed alike; 64 suits GPUs too
   },
+  matmul_tiled: {
+    params: u("M", "N", "K", "sab", "sak", "sam", "sbb", "sbk", "sbn"),
+    workgroup: { main: 256 }, // 16×16 invocations, 4×4 outputs each: a 64×64 tile of C
+  },
   conv: {
     params: u("N", "C", "H", "W", "KH", "KW", "OH", "OW", "stride", "pad", "dil", "total", "sN", "sK", "sP"),
     workgroup: { im2col: 256, col2im: 256, col2im_bias: 256 },

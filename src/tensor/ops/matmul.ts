@@ -1,10 +1,15 @@
 /**
- * Matrix multiplication (shaders/matmul.wgsl): batched, broadcasting, with an optional fused bias.
+ * Matrix multiplication: batched, broadcasting, with an optional fused bias, in one of two kernel
+ * families chosen by `kernelPath()` (src/gpu/device.ts):
  *
- * The kernel reads both operands "K-major" with vec4 loads. `mm()` takes each operand as a
- * strided view and packs it into that layout only when it is not already there, so a
- * transposed operand in a backward pass costs at most one copy and often none.
+ * - "cpu" (software adapters such as lavapipe): shaders/matmul.wgsl, large register tiles and no
+ *   workgroup memory. It reads both operands "K-major" with vec4 loads; `mm()` takes each operand
+ *   as a strided view and packs it into that layout only when it is not already there, so a
+ *   transposed operand in a backward pass costs at most one copy and often none.
+ * - "gpu" (real GPUs): shaders/matmul_tiled.wgsl, 64×64 tiles staged through workgroup memory,
+ *   reading both operands through their strides (never packed).
  */
+import { kernelPath } from "../../gpu/device.ts";
 import { LLVMPIPE_LOOP_STEPS, LOOP_STEPS_PER_INVOCATION } from "../../gpu/loops.ts";
 import { placeholderBuffer } from "../../gpu/pool.ts";
 import { dispatch } from "../../gpu/queue.ts";
@@ -98,6 +103,10 @@ export function mm(
   if (K > LLVMPIPE_LOOP_STEPS - 1024) return mmChunked(a, b, batch, M, N, K, bias, biasMode);
   const c = empty([batch * M * N]);
   if (c.size === 0) return c;
+  if (kernelPath() === "gpu" && batch <= MAX_GROUPS) {
+    mmTiled(a, b, batch, M, N, K, bias, biasMode, c);
+    return c;
+  }
   const pa = pack(a, batch, K, M);
   const pb = pack(b, batch, K, N);
   const [TM, TN] = tileFor(batch, M, N);
@@ -131,6 +140,47 @@ export function mm(
   pa.temp?.dispose();
   pb.temp?.dispose();
   return c;
+}
+
+/** The most workgroups along one grid dimension that every WebGPU adapter accepts. */
+const MAX_GROUPS = 65535;
+
+/**
+ * The "gpu" kernel path of mm(): shaders/matmul_tiled.wgsl, 64×64 tiles of C per workgroup with
+ * 16-deep K slices staged in workgroup memory. It reads both operands through their strides,
+ * so nothing is packed; its staging loads walk k fastest when an operand is contiguous along k.
+ */
+function mmTiled(
+  a: MatView,
+  b: MatView,
+  batch: number,
+  M: number,
+  N: number,
+  K: number,
+  bias: Tensor | null,
+  biasMode: 0 | 1 | 2,
+  c: Tensor,
+): void {
+  const tilesM = Math.ceil(M / 64), tilesN = Math.ceil(N / 64);
+  if (tilesM > MAX_GROUPS || tilesN > MAX_GROUPS) {
+    throw new Error(`matmul: ${M}×${N} needs more than ${MAX_GROUPS} tiles of 64 along one side`);
+  }
+  dispatch({
+    shader: "matmul_tiled",
+    constants: {
+      BIAS: bias ? biasMode : 0,
+      A_KFAST: a.sk === 1 && a.sx !== 1 ? 1 : 0,
+      B_KFAST: b.sk === 1 && b.sx !== 1 ? 1 : 0,
+    },
+    buffers: [a.t.buffer, b.t.buffer, bias ? bias.buffer : placeholderBuffer(), c.buffer],
+    params: { M, N, K, sab: a.sb, sak: a.sk, sam: a.sx, sbb: b.sb, sbk: b.sk, sbn: b.sx },
+    workgroups: [tilesN, tilesM, batch],
+    cost: {
+      flops: 2 * batch * M * N * K,
+      bytes: 4 * ((a.sb ? batch : 1) * M * K + (b.sb ? batch : 1) * K * N + batch * M * N) +
+        (bias ? 4 * bias.size : 0),
+    },
+  });
 }
 
 /** Rows k0 .. k0 + kc of a view, copied to a contiguous [batch or 1][kc][X] view. */

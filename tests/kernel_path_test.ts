@@ -1,0 +1,170 @@
+/**
+ * The "gpu" kernel path (configureGpu({ kernels: "gpu" }), forced here on a software adapter):
+ * mm()'s workgroup-memory kernel (shaders/matmul_tiled.wgsl) behind matmul, linear and conv,
+ * against float64 references, forward and backward. The shapes sit off the 64×64 tile and the
+ * 16-deep K slice (ragged M, N and K), broadcast a batch (batch stride 0), read transposed
+ * operands (the backward products read their operands through transposing strides) and fuse
+ * both bias modes (per column in linear, per row in conv2d).
+ */
+import * as gb from "../mod.ts";
+import * as ref from "./cpu_ref.ts";
+import { assertGradClose } from "./check.ts";
+import { sizeClass } from "../src/gpu/pool.ts";
+
+const f32 = (a: ref.Arr) => ((a.data = a.data.map(Math.fround)), a);
+const t = (a: ref.Arr, requiresGrad = false) =>
+  gb.tensor(Float32Array.from(a.data), a.shape, { requiresGrad });
+const T = (a: ref.Arr) =>
+  ref.permute(
+    a,
+    [...a.shape.keys()].map((d, _, all) =>
+      // swap the last two axes
+      d < all.length - 2 ? d : d === all.length - 2 ? all.length - 1 : all.length - 2
+    ),
+  );
+
+/**
+ * The tensor of `a` in a pooled buffer whose bytes past the data hold NaN (a freed NaN buffer of
+ * the same size class is reused), so a kernel that reads past an operand's end without a bounds
+ * check turns its output into NaN instead of silently multiplying neighbouring data by zero.
+ */
+async function nanTailed(a: ref.Arr, requiresGrad = false): Promise<gb.Tensor> {
+  const n = sizeClass(4 * a.data.length) / 4;
+  const junk = gb.tensor(new Float32Array(n).fill(NaN), [n]);
+  await junk.toArray(); // submitted: its buffer returns to the pool clean, ready for the upload below
+  junk.dispose();
+  return t(a, requiresGrad);
+}
+
+/** Sums the leading axes of `a` until it has `rank` axes (a broadcast operand's gradient). */
+function sumLeading(a: ref.Arr, rank: number): ref.Arr {
+  const lead = a.shape.length - rank;
+  return lead <= 0 ? a : ref.sumAxes(a, [...Array(lead).keys()]);
+}
+
+/** Runs `fn` with the gpu kernel path forced, and checks the tiled kernel is what ran. */
+async function onGpuPath(fn: () => Promise<void>): Promise<void> {
+  const before = gb.gpuSettings().kernels;
+  gb.configureGpu({ kernels: "gpu" });
+  try {
+    if (gb.kernelPath() !== "gpu") throw new Error("kernelPath() ignores configureGpu({ kernels: 'gpu' })");
+    const p = await gb.profile(fn);
+    const kernels = p.rows.map((r) => r.kernel);
+    if (!kernels.some((k) => k.startsWith("matmul_tiled:"))) {
+      throw new Error(`the gpu path ran no matmul_tiled kernel: ${kernels.join("; ")}`);
+    }
+    if (kernels.some((k) => k.startsWith("matmul:"))) {
+      throw new Error(`the gpu path ran the cpu path's matmul kernel: ${kernels.join("; ")}`);
+    }
+  } finally {
+    gb.configureGpu({ kernels: before });
+  }
+}
+
+Deno.test("gpu kernel path: matmul forward and backward off the tile grid, broadcast batches, K off the slice", async () => {
+  const r = ref.rng(21);
+  const cases: [number[], number[]][] = [
+    [[65, 17], [17, 63]], // one row and one column past a 64 tile; K one past a slice
+    [[3, 70, 33], [33, 129]], // B broadcast over the batch (batch stride 0), ragged everywhere
+    [[2, 64, 64], [2, 64, 64]], // exact tiles
+    [[1, 200], [200, 5]], // one row, K of 12.5 slices
+    [[130, 1], [1, 7]], // K = 1
+    [[5, 9, 40], [5, 40, 3]], // many batches of small products
+  ];
+  await onGpuPath(async () => {
+    for (const [as, bs] of cases) {
+      const a = f32(ref.randArr(as, r)), b = f32(ref.randArr(bs, r));
+      const y = ref.matmul(a, b);
+      const g = f32(ref.randArr(y.shape, r));
+      await gb.scope(async () => {
+        const ta = await nanTailed(a, true), tb = await nanTailed(b, true);
+        const out = gb.matmul(ta, tb);
+        const msg = `matmul [${as}]·[${bs}]`;
+        ref.assertClose(await out.toArray(), y.data, { rtol: 1e-4, atol: 1e-4, msg });
+        const [ga, gbb] = gb.grad(gb.sum(gb.mul(out, await nanTailed(g))), [ta, tb]);
+        // dA = G·Bᵀ, dB = Aᵀ·G (summed over the batch where an operand was broadcast)
+        assertGradClose(
+          await ga.toArray(),
+          sumLeading(ref.matmul(g, T(b)), as.length).data,
+          1e-4,
+          `${msg} dA`,
+        );
+        assertGradClose(
+          await gbb.toArray(),
+          sumLeading(ref.matmul(T(a), g), bs.length).data,
+          1e-4,
+          `${msg} dB`,
+        );
+      });
+    }
+  });
+});
+
+Deno.test("gpu kernel path: linear with its fused per-column bias, and conv2d with its fused per-row bias, forward and backward", async () => {
+  const r = ref.rng(22);
+  await onGpuPath(async () => {
+    // linear: y = x·Wᵀ + b, reading W transposed (k contiguous) in the forward product
+    for (const [B, I, O] of [[70, 100, 66], [3, 5, 130]]) {
+      const x = f32(ref.randArr([B, I], r)), w = f32(ref.randArr([O, I], r)), b = f32(ref.randArr([O], r));
+      const want = ref.binary(ref.matmul(x, T(w)), b, (p, q) => p + q);
+      const g = f32(ref.randArr([B, O], r));
+      await gb.scope(async () => {
+        const tx = t(x, true), tw = t(w, true), tb = t(b, true);
+        const y = gb.linear(tx, tw, tb);
+        const msg = `linear ${B}x${I}->${O}`;
+        ref.assertClose(await y.toArray(), want.data, { rtol: 1e-4, atol: 1e-4, msg });
+        const [gx, gw, gbias] = gb.grad(gb.sum(gb.mul(y, t(g))), [tx, tw, tb]);
+        assertGradClose(await gx.toArray(), ref.matmul(g, w).data, 1e-4, `${msg} dx`);
+        assertGradClose(await gw.toArray(), ref.matmul(T(g), x).data, 1e-4, `${msg} dW`);
+        assertGradClose(await gbias.toArray(), ref.sumAxes(g, [0]).data, 1e-4, `${msg} db`);
+      });
+    }
+    // conv2d: C[n][Cout][P] = W[Cout][K]·cols[n][K][P] + b[Cout]; K = 5·3·3 = 45, P = 11·10 = 110
+    const x = f32(ref.randArr([2, 5, 13, 12], r)), w = f32(ref.randArr([70, 5, 3, 3], r));
+    const b = f32(ref.randArr([70], r));
+    const want = ref.conv2d(x, w, b, 1, 0, 1);
+    const g = f32(ref.randArr(want.shape, r));
+    // dx is the transposed convolution of g (the float64 scatter reference); dW[o][c][i][j] = Σ g·x shifted
+    const dx = ref.convTranspose2d(g, w, null, 1, 0, 0, 1);
+    const [, C, H, W] = x.shape, [O, , KH, KW] = w.shape, [N, , OH, OW] = want.shape;
+    const dw = new Float64Array(w.data.length);
+    for (let n = 0; n < N; n++) {
+      for (let o = 0; o < O; o++) {
+        for (let c = 0; c < C; c++) {
+          for (let i = 0; i < KH; i++) {
+            for (let j = 0; j < KW; j++) {
+              let s = 0;
+              for (let oy = 0; oy < OH; oy++) {
+                for (let ox = 0; ox < OW; ox++) {
+                  s += g.data[((n * O + o) * OH + oy) * OW + ox] *
+                    x.data[((n * C + c) * H + oy + i) * W + ox + j];
+                }
+              }
+              dw[((o * C + c) * KH + i) * KW + j] += s;
+            }
+          }
+        }
+      }
+    }
+    await gb.scope(async () => {
+      const tx = t(x, true), tw = t(w, true), tb = t(b, true);
+      const y = gb.conv2d(tx, tw, tb);
+      ref.assertClose(await y.toArray(), want.data, { rtol: 1e-4, atol: 1e-4, msg: "conv2d forward" });
+      const [gx, gw, gbias] = gb.grad(gb.sum(gb.mul(y, t(g))), [tx, tw, tb]);
+      assertGradClose(await gx.toArray(), dx.data, 1e-4, "conv2d dx");
+      assertGradClose(await gw.toArray(), dw, 1e-4, "conv2d dW");
+      assertGradClose(await gbias.toArray(), ref.sumAxes(g, [0, 2, 3]).data, 1e-4, "conv2d db");
+    });
+  });
+});
+
+Deno.test("gpu kernel path: a long K stays inside llvmpipe's loop budget (one K loop of 2,500 slices; and K blocks past 64,511)", async () => {
+  const r = ref.rng(23);
+  await onGpuPath(async () => {
+    for (const K of [40_000, 70_001]) {
+      const a = f32(ref.randArr([3, K], r)), b = f32(ref.randArr([K, 66], r));
+      const got = await gb.matmul(t(a), t(b)).toArray();
+      ref.assertClose(got, ref.matmul(a, b).data, { rtol: 1e-3, atol: 1e-3, msg: `matmul K=${K}` });
+    }
+  });
+});
