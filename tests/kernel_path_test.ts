@@ -10,6 +10,7 @@ import * as gb from "../mod.ts";
 import * as ref from "./cpu_ref.ts";
 import { assertGradClose } from "./check.ts";
 import { sizeClass } from "../src/gpu/pool.ts";
+import { mm } from "../src/tensor/ops/matmul.ts";
 
 const f32 = (a: ref.Arr) => ((a.data = a.data.map(Math.fround)), a);
 const t = (a: ref.Arr, requiresGrad = false) =>
@@ -167,4 +168,74 @@ Deno.test("gpu kernel path: a long K stays inside llvmpipe's loop budget (one K 
       ref.assertClose(got, ref.matmul(a, b).data, { rtol: 1e-3, atol: 1e-3, msg: `matmul K=${K}` });
     }
   });
+});
+
+Deno.test("cpu kernel path: mm() reads rows of K in place (with a K mod 4 tail), packs transposed and re-pitched operands, with both biases", async () => {
+  const r = ref.rng(24);
+  /** A [batch][X][K] (rows of K, ld a multiple of 4) or [batch][K][X] (ld along x) view, NaN in its padding. */
+  const view = (batch: number, K: number, X: number, rowsOfK: boolean, ld: number) => {
+    const outer = rowsOfK ? X : K, inner = rowsOfK ? K : X;
+    const data = new Float32Array(batch * outer * ld).fill(NaN);
+    const val = (b: number, k: number, x: number) =>
+      data[b * outer * ld + (rowsOfK ? x * ld + k : k * ld + x)];
+    for (let b = 0; b < batch; b++) {
+      for (let o = 0; o < outer; o++) {
+        for (let i = 0; i < inner; i++) data[b * outer * ld + o * ld + i] = Math.fround(r() * 2 - 1);
+      }
+    }
+    const t = gb.tensor(data, [data.length]);
+    const mv = rowsOfK ? { t, sb: outer * ld, sk: 1, sx: ld } : { t, sb: outer * ld, sk: ld, sx: 1 };
+    return { mv, val, t };
+  };
+  const cases: {
+    a: [boolean, number];
+    b: [boolean, number];
+    M: number;
+    N: number;
+    K: number;
+    bias: 0 | 1 | 2;
+    want: string[];
+  }[] = [
+    // A as rows of K read in place (N <= 64), K = 45: 11 steps of 4 and a tail of 1; NaN past K
+    { a: [true, 48], b: [false, 20], M: 37, N: 20, K: 45, bias: 1, want: ["A_ROWS=1", "B_ROWS=0", "KS=4"] },
+    // B as rows of K in place (M <= 64), tail of 3
+    { a: [false, 20], b: [true, 44], M: 20, N: 53, K: 43, bias: 2, want: ["A_ROWS=0", "B_ROWS=1", "KS=4"] },
+    { a: [true, 44], b: [true, 44], M: 30, N: 50, K: 42, bias: 0, want: ["A_ROWS=1", "B_ROWS=1"] },
+    // rows of K with an unaligned stride: A is transposed by the pack kernel (k fastest); B's rows
+    // of 53 are re-pitched to 56 (x fastest)
+    { a: [true, 45], b: [false, 53], M: 70, N: 53, K: 45, bias: 1, want: ["KFAST=1", "KFAST=0", "KS=1"] },
+  ];
+  const before = gb.gpuSettings().kernels;
+  gb.configureGpu({ kernels: "cpu" });
+  try {
+    for (const c of cases) {
+      const batch = 3;
+      const A = view(batch, c.K, c.M, c.a[0], c.a[1]), B = view(batch, c.K, c.N, c.b[0], c.b[1]);
+      const bias = c.bias ? f32(ref.randArr([c.bias === 1 ? c.N : c.M], r)) : null;
+      const want = new Float64Array(batch * c.M * c.N);
+      for (let b = 0; b < batch; b++) {
+        for (let m = 0; m < c.M; m++) {
+          for (let n = 0; n < c.N; n++) {
+            let s = bias ? bias.data[c.bias === 1 ? n : m] : 0;
+            for (let k = 0; k < c.K; k++) s += A.val(b, k, m) * B.val(b, k, n);
+            want[(b * c.M + m) * c.N + n] = s;
+          }
+        }
+      }
+      const bt = bias ? t(bias) : null;
+      let got: ArrayLike<number> = [];
+      const p = await gb.profile(async () => {
+        got = await mm(A.mv, B.mv, batch, c.M, c.N, c.K, bt, c.bias).toArray();
+      });
+      const kernels = p.rows.map((x) => x.kernel).join("; ");
+      const msg = `mm ${c.M}x${c.N}x${c.K} A ${c.a} B ${c.b} (${kernels})`;
+      for (const w of c.want) if (!kernels.includes(w)) throw new Error(`${msg}: expected ${w}`);
+      ref.assertClose(got, want, { rtol: 1e-4, atol: 1e-4, msg });
+      A.t.dispose();
+      B.t.dispose();
+      bt?.dispose();
+    }
+  } finally {
+    gb.configureGpu({ kernels: before });
+  }
 });

@@ -72,6 +72,7 @@ export const KERNEL_SPECS: Readonly<Record<string, KernelSpec>> = {
     params: u("M", "N", "K", "lda4", "ldb4", "a_batch4", "b_batch4", "tiles_m", "tiles_n", "batch"),
     workgroup: { main: 64 }, // measured on llvmpipe: 8 to 128 performed alike; 64 suits GPUs too
   },
+  matmul_pack: { params: u("K", "X", "xq", "sb", "sk", "sx", "total"), workgroup: { main: 256 } },
   matmul_tiled: {
     params: u("M", "N", "K", "sab", "sak", "sam", "sbb", "sbk", "sbn"),
     workgroup: { main: 256 }, // 16×16 invocations, 4×4 outputs each: a 64×64 tile of C

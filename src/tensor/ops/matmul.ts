@@ -3,9 +3,10 @@
  * families chosen by `kernelPath()` (src/gpu/device.ts):
  *
  * - "cpu" (software adapters such as lavapipe): shaders/matmul.wgsl, large register tiles and no
- *   workgroup memory. It reads both operands "K-major" with vec4 loads; `mm()` takes each operand
- *   as a strided view and packs it into that layout only when it is not already there, so a
- *   transposed operand in a backward pass costs at most one copy and often none.
+ *   workgroup memory. It reads both operands with vec4 loads, along M/N ("x") or along K ("k");
+ *   `mm()` takes each operand as a strided view and packs it (shaders/matmul_pack.wgsl) only when
+ *   it is in neither layout, so a transposed operand in a backward pass costs at most one copy
+ *   and often none.
  * - "gpu" (real GPUs): shaders/matmul_tiled.wgsl, 64×64 tiles staged through workgroup memory,
  *   reading both operands through their strides (never packed).
  */
@@ -27,8 +28,16 @@ export interface MatView {
   sx: number;
 }
 
+/**
+ * How the kernel reads an operand with vec4 loads: "x" along M (for A) or N (for B), as
+ * [batch][K][ld]; "k" along K, as [batch][X][ld] (each row of K contiguous, ld a multiple of 4).
+ */
+type Layout = "x" | "k";
+
 interface Packed {
   buf: GPUBuffer;
+  layout: Layout;
+  /** The stride between rows (of K in layout "x", of X in layout "k"), a multiple of 4. */
   ld: number;
   batchStride: number;
   temp: Tensor | null;
@@ -36,39 +45,113 @@ interface Packed {
 
 const ceil4 = (n: number) => Math.ceil(n / 4) * 4;
 
-/** Puts a view into [batch][K][ld] with x contiguous, copying only if needed. */
-function pack(v: MatView, batch: number, K: number, X: number): Packed {
-  const direct = v.sx === 1 && v.sk % 4 === 0 && v.sk >= X && v.sb % 4 === 0;
-  if (direct) return { buf: v.t.buffer, ld: v.sk, batchStride: v.sb, temp: null };
-  const ld = ceil4(X);
+/**
+ * An operand contiguous along K is read in place (layout "k") only when the other side of the
+ * product is at most this: the "k" reads cost more per FMA than the "x" ones (measured on
+ * lavapipe, square 512-1024: ~10-20%), so they pay where the copy they save is large next to the
+ * product: [32, 676]·[676, 9] per image in a conv's filter gradient, x·Wᵀ for a batch of 64.
+ */
+const K_LAYOUT_MAX_OTHER = 64;
+
+/** Copies a view into layout "x": [nb][K][ld], ld = X rounded up to 4, zeros past X. */
+function packX(v: MatView, nb: number, K: number, X: number, temp: Tensor, ld: number): void {
+  const total = nb * K * (ld / 4);
+  dispatch({
+    shader: "matmul_pack",
+    constants: { KFAST: v.sk === 1 ? 1 : 0 },
+    buffers: [v.t.buffer, temp.buffer],
+    params: { K, X, xq: ld / 4, sb: v.sb, sk: v.sk, sx: v.sx, total },
+    invocations: total,
+    cost: { bytes: 4 * (nb * K * X + nb * K * ld) },
+  });
+}
+
+/**
+ * Puts a view where the kernel can read it with vec4 loads, copying only if needed: as it lies
+ * when x is contiguous with aligned rows (layout "x"), or when k is (layout "k": a row-major A,
+ * Wᵀ, a transposed gradient) and `other`, the product's other side, is small; else it is packed
+ * into layout "x" by shaders/matmul_pack.wgsl.
+ */
+function pack(v: MatView, batch: number, K: number, X: number, other: number): Packed {
+  if (v.sx === 1 && v.sk % 4 === 0 && v.sk >= X && v.sb % 4 === 0) {
+    return { buf: v.t.buffer, layout: "x", ld: v.sk, batchStride: v.sb, temp: null };
+  }
+  if (
+    other <= K_LAYOUT_MAX_OTHER && v.sk === 1 && v.sx % 4 === 0 && v.sx >= K &&
+    v.sb % 4 === 0
+  ) {
+    return { buf: v.t.buffer, layout: "k", ld: v.sx, batchStride: v.sb, temp: null };
+  }
   const nb = v.sb === 0 ? 1 : batch;
+  const ld = ceil4(X);
   const temp = empty([nb * K * ld]);
-  launchCopy(v.t, temp, "float32", [nb, K, X], [v.sb, v.sk, v.sx], [K * ld, ld, 1]);
-  return { buf: temp.buffer, ld, batchStride: v.sb === 0 ? 0 : K * ld, temp };
+  packX(v, nb, K, X, temp, ld);
+  return { buf: temp.buffer, layout: "x", ld, batchStride: v.sb === 0 ? 0 : K * ld, temp };
 }
 
 const unrolled = new Map<string, Record<string, string>>();
-/** The straight-line code for a TM×TN register block (see the header of shaders/matmul.wgsl). */
-function unroll(TM: number, TN: number): Record<string, string> {
-  const key = `${TM}x${TN}`;
+/**
+ * The straight-line code for a TM×TN register block reading A and B in the given layouts (see
+ * the header of shaders/matmul.wgsl). With both in layout "x" one step is one k; otherwise one
+ * step is 4 k (a vec4 along K), and K_TAIL does the last K mod 4 one k at a time.
+ */
+function unroll(TM: number, TN: number, la: Layout, lb: Layout): Record<string, string> {
+  const key = `${TM}x${TN}${la}${lb}`;
   let u = unrolled.get(key);
   if (u) return u;
-  const decl: string[] = [], step: string[] = [], store: string[] = [];
+  const KS = la === "x" && lb === "x" ? 1 : 4;
+  const comp = (i: number) => "xyzw"[i];
+  const decl: string[] = [], step: string[] = [], tail: string[] = [], store: string[] = [];
   for (let i = 0; i < TM; i++) {
     for (let j = 0; j < TN / 4; j++) decl.push(`  var c_${i}_${j} = vec4f(0.0);`);
   }
-  for (let i = 0; i < TM / 4; i++) step.push(`    let a${i} = A[ia + ${i}u];`);
-  for (let j = 0; j < TN / 4; j++) step.push(`    let b${j} = B[ib + ${j}u];`);
-  for (let i = 0; i < TM; i++) {
-    const comp = "xyzw"[i % 4];
-    for (let j = 0; j < TN / 4; j++) {
-      step.push(`    c_${i}_${j} = fma(vec4f(a${Math.floor(i / 4)}.${comp}), b${j}, c_${i}_${j});`);
+  // one k (kk within the step, or the tail's dynamic kt): A(i) a scalar, B(j) a vec4 over 4 n
+  const body = (out: string[], kk: string, dyn: boolean) => {
+    const sel = (v: string) => (dyn ? `${v}[kt]` : `${v}.${comp(Number(kk))}`);
+    const off = dyn ? "kt" : `${kk}u`;
+    const aOf: string[] = [], bOf: string[] = [];
+    if (la === "x") {
+      for (let q = 0; q < TM / 4; q++) out.push(`    let a${kk}_${q} = A[ia + ${off} * P.lda4 + ${q}u];`);
+      for (let i = 0; i < TM; i++) aOf.push(`a${kk}_${i >> 2}.${comp(i & 3)}`);
+    } else for (let i = 0; i < TM; i++) aOf.push(sel(`ar${i}`));
+    if (lb === "x") {
+      for (let j = 0; j < TN / 4; j++) {
+        out.push(`    let b${kk}_${j} = B[ib + ${off} * P.ldb4 + ${j}u];`);
+        bOf.push(`b${kk}_${j}`);
+      }
+    } else {
+      for (let j = 0; j < TN / 4; j++) {
+        bOf.push(`vec4f(${[0, 1, 2, 3].map((c) => sel(`br${4 * j + c}`)).join(", ")})`);
+      }
     }
+    for (let i = 0; i < TM; i++) {
+      for (let j = 0; j < TN / 4; j++) {
+        out.push(`    c_${i}_${j} = fma(vec4f(${aOf[i]}), ${bOf[j]}, c_${i}_${j});`);
+      }
+    }
+  };
+  const rows = (out: string[]) => {
+    if (la === "k") { for (let i = 0; i < TM; i++) out.push(`    let ar${i} = A[ia + ${i}u * P.lda4];`); }
+    if (lb === "k") { for (let n = 0; n < TN; n++) out.push(`    let br${n} = B[ib + ${n}u * P.ldb4];`); }
+  };
+  rows(step);
+  for (let kk = 0; kk < KS; kk++) body(step, String(kk), false);
+  if (KS === 4) {
+    rows(tail);
+    body(tail, "t", true);
   }
   for (let i = 0; i < TM; i++) {
     for (let j = 0; j < TN / 4; j++) store.push(`  store4(cb, m0 + ${i}u, n0 + ${j * 4}u, c_${i}_${j});`);
   }
-  u = { ACC_DECL: decl.join("\n"), K_STEP: step.join("\n"), STORE: store.join("\n") };
+  u = {
+    ACC_DECL: decl.join("\n"),
+    K_STEP: step.join("\n"),
+    K_TAIL: tail.join("\n"),
+    STORE: store.join("\n"),
+    KS: String(KS),
+    A_ROWS: la === "k" ? "1" : "0",
+    B_ROWS: lb === "k" ? "1" : "0",
+  };
   unrolled.set(key, u);
   return u;
 }
@@ -107,14 +190,14 @@ export function mm(
     mmTiled(a, b, batch, M, N, K, bias, biasMode, c);
     return c;
   }
-  const pa = pack(a, batch, K, M);
-  const pb = pack(b, batch, K, N);
+  const pa = pack(a, batch, K, M, N);
+  const pb = pack(b, batch, K, N, M);
   const [TM, TN] = tileFor(batch, M, N);
   const tilesM = Math.ceil(M / TM);
   const tilesN = Math.ceil(N / TN);
   dispatch({
     shader: "matmul",
-    constants: { TM, TN, BIAS: bias ? biasMode : 0, ...unroll(TM, TN) },
+    constants: { TM, TN, BIAS: bias ? biasMode : 0, ...unroll(TM, TN, pa.layout, pb.layout) },
     buffers: [pa.buf, pb.buf, bias ? bias.buffer : placeholderBuffer(), c.buffer],
     params: {
       M,
