@@ -67,9 +67,21 @@ fn store4(cb: u32, m: u32, n0: u32, v: vec4f) {
   }
 }
 
+// Two entry points, the same work: main (64 invocations per workgroup) and small (8), for
+// products with few tiles: llvmpipe runs each workgroup on one thread, so a product of up to 64
+// tiles (e.g. a dense layer on a batch of 64: 4 × 8 tiles) would otherwise use one CPU core.
 @compute @workgroup_size({{WG}})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
-  let t = gid.x + gid.y * nw.x * {{WG}}u;
+  tile(gid.x + gid.y * nw.x * {{WG}}u);
+}
+
+@compute @workgroup_size({{WG}})
+fn small(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  tile(gid.x + gid.y * nw.x * {{WG}}u);
+}
+
+// The TM×TN block of C numbered t (batch-major, then rows of tiles).
+fn tile(t: u32) {
   let per_batch = P.tiles_m * P.tiles_n;
   if (t >= per_batch * P.batch) { return; }
   let b = t / per_batch;

@@ -169,6 +169,12 @@ function tileFor(batch: number, M: number, N: number): [number, number] {
 }
 
 /**
+ * Products of fewer tiles than this run in workgroups of 8 (the "small" entry), not 64, so that
+ * llvmpipe, which runs each workgroup on one thread, can spread them over its threads.
+ */
+const SMALL_BELOW = 256;
+
+/**
  * @internal C[b] = A[b]·B[b] (+ bias) for `batch` products, A given as an [M][K] view per batch
  * (passed as a [batch][K][M] MatView: x = m) and B as a [K][N] view (x = n).
  * `bias` is per column (mode 1) or per row (mode 2). Returns C as a new [batch*M*N] tensor.
@@ -195,8 +201,10 @@ export function mm(
   const [TM, TN] = tileFor(batch, M, N);
   const tilesM = Math.ceil(M / TM);
   const tilesN = Math.ceil(N / TN);
+  const invocations = batch * tilesM * tilesN;
   dispatch({
     shader: "matmul",
+    entry: invocations < SMALL_BELOW ? "small" : "main",
     constants: { TM, TN, BIAS: bias ? biasMode : 0, ...unroll(TM, TN, pa.layout, pb.layout) },
     buffers: [pa.buf, pb.buf, bias ? bias.buffer : placeholderBuffer(), c.buffer],
     params: {
@@ -211,7 +219,7 @@ export function mm(
       tiles_n: tilesN,
       batch,
     },
-    invocations: batch * tilesM * tilesN,
+    invocations,
     // the least traffic: A and B read once (once in all when shared by the batch), C written once
     cost: {
       flops: 2 * batch * M * N * K,
