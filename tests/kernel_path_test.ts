@@ -11,6 +11,7 @@ import * as ref from "./cpu_ref.ts";
 import { assertGradClose } from "./check.ts";
 import { sizeClass } from "../src/gpu/pool.ts";
 import { mm } from "../src/tensor/ops/matmul.ts";
+import { autoKernelPath, device, GPU_PATH_LIMITS } from "../src/gpu/device.ts";
 
 const f32 = (a: ref.Arr) => ((a.data = a.data.map(Math.fround)), a);
 const t = (a: ref.Arr, requiresGrad = false) =>
@@ -234,6 +235,54 @@ Deno.test("cpu kernel path: mm() reads rows of K in place (with a K mod 4 tail),
       A.t.dispose();
       B.t.dispose();
       bt?.dispose();
+    }
+  } finally {
+    gb.configureGpu({ kernels: before });
+  }
+});
+
+Deno.test("kernelPath's automatic choice: cpu for software adapters and for devices below the gpu kernels' limits", () => {
+  const full = { ...GPU_PATH_LIMITS };
+  const gpu = {
+    description: "NVIDIA GeForce RTX 4090",
+    vendor: "nvidia",
+    architecture: "lovelace",
+    isFallbackAdapter: false,
+  };
+  const cases: [
+    string,
+    Parameters<typeof autoKernelPath>[0],
+    Parameters<typeof autoKernelPath>[1],
+    "cpu" | "gpu",
+  ][] = [
+    ["a discrete GPU", gpu, full, "gpu"],
+    [
+      "a browser that hides the names",
+      { ...gpu, description: "", vendor: "", architecture: "" },
+      full,
+      "gpu",
+    ],
+    ["lavapipe", { ...gpu, description: "llvmpipe (LLVM 15.0.6, 256 bits)", vendor: "65541" }, full, "cpu"],
+    ["SwiftShader", { ...gpu, description: "", vendor: "google", architecture: "swiftshader" }, full, "cpu"],
+    ["a fallback adapter", { ...gpu, isFallbackAdapter: true }, full, "cpu"],
+    ["compatibility mode (128 invocations)", gpu, {
+      ...full,
+      maxComputeInvocationsPerWorkgroup: 128,
+      maxComputeWorkgroupSizeX: 128,
+    }, "cpu"],
+    ["4 KiB of workgroup memory", gpu, { ...full, maxComputeWorkgroupStorageSize: 4096 }, "cpu"],
+  ];
+  for (const [what, info, limits, want] of cases) {
+    const got = autoKernelPath(info, limits);
+    if (got !== want) throw new Error(`${what}: ${got}, expected ${want}`);
+  }
+  // and on this machine the choice follows the adapter (lavapipe here: cpu)
+  const before = gb.gpuSettings().kernels;
+  gb.configureGpu({ kernels: "auto" });
+  try {
+    const info = gb.adapterInfo();
+    if (gb.kernelPath() !== autoKernelPath(info, device().limits)) {
+      throw new Error("kernelPath() ignores the adapter");
     }
   } finally {
     gb.configureGpu({ kernels: before });
