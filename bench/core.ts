@@ -1,7 +1,8 @@
 /**
- * Engine-core benchmarks against TensorFlow.js 4.22's WebGPU backend, on the same adapter in the
- * same process: matmul (single, and ten queued with one readback), a large elementwise op, and
- * the tabular MLP training step. Every timed region ends with a readback of the result.
+ * Engine-core benchmarks against TensorFlow.js 4.22's WebGPU backend (on the same adapter) and its
+ * WASM backend (XNNPACK, SIMD), in the same process: the fixed cost of one readback, matmul
+ * (single, and ten queued with one readback), a large elementwise op, and the tabular MLP training
+ * step. Every timed region ends with a readback of the result.
  */
 // deno-lint-ignore no-import-prefix
 import * as tf from "npm:@tensorflow/tfjs@4.22.0";
@@ -9,39 +10,124 @@ import * as tf from "npm:@tensorflow/tfjs@4.22.0";
 import "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
 import * as gb from "../mod.ts";
 import { tabularMlp } from "../mod.ts";
-import { printTable, type Row, time } from "./harness.ts";
+import { printTable2, type Row2, time, useTfBackend } from "./harness.ts";
 
-export async function benchCore(): Promise<Row[]> {
-  await tf.setBackend("webgpu");
-  await tf.ready();
-  const rows: Row[] = [];
-
+/** The workloads on glassbox, with their names, in the order `tfCore` times them. */
+async function oursCore(): Promise<{ name: string; ms: number }[]> {
+  const rows: { name: string; ms: number }[] = [];
+  {
+    const x = gb.tensor([1, 2, 3, 4]);
+    rows.push({
+      name: "readback floor: 4-element op + readback",
+      ms: await time(
+        async () => {
+          const y = gb.add(x, 1);
+          await y.toArray();
+          y.dispose();
+        },
+        15,
+        3,
+      ),
+    });
+    x.dispose();
+  }
   for (const n of [256, 512, 1024]) {
     const a = gb.randn([n, n]), b = gb.randn([n, n]);
-    const ta = tf.randomNormal([n, n]), tb = tf.randomNormal([n, n]);
-    const ours = await time(async () => {
-      const c = gb.matmul(a, b);
-      await c.toArray();
-      c.dispose();
+    rows.push({
+      name: `matmul ${n}³`,
+      ms: await time(async () => {
+        const c = gb.matmul(a, b);
+        await c.toArray();
+        c.dispose();
+      }),
     });
-    const peer = await time(async () => {
-      const c = tf.matMul(ta, tb);
-      await c.data();
-      c.dispose();
-    });
-    rows.push({ name: `matmul ${n}³`, ours, peer });
     if (n === 512) {
-      const ours10 = await time(
-        async () => {
-          await gb.scope(async () => {
-            let last: gb.Tensor | null = null;
-            for (let i = 0; i < 10; i++) last = gb.matmul(a, b);
-            await last!.toArray();
-          });
-        },
+      rows.push({
+        name: `10 × matmul ${n}³, one readback`,
+        ms: await time(
+          async () => {
+            await gb.scope(async () => {
+              let last: gb.Tensor | null = null;
+              for (let i = 0; i < 10; i++) last = gb.matmul(a, b);
+              await last!.toArray();
+            });
+          },
+          5,
+          1,
+        ),
+      });
+    }
+    a.dispose();
+    b.dispose();
+  }
+  {
+    const n = 4 * 1024 * 1024;
+    const a = gb.randn([n]), b = gb.randn([n]);
+    rows.push({
+      name: "elementwise (a+b)·a, 4M",
+      ms: await time(async () => {
+        const c = gb.mul(gb.add(a, b), a);
+        await c.toArray();
+        gb.flush();
+        c.dispose();
+      }),
+    });
+    a.dispose();
+    b.dispose();
+  }
+  {
+    // tabular MLP 100→10→10→1, batch 32, BCE on logits, Adam
+    gb.manualSeed(0);
+    const model = tabularMlp();
+    const opt = new gb.Adam(model.parameters(), { lr: 0.01 });
+    const x = gb.randn([32, 100]), y = gb.tensor(new Float32Array(32).map((_, i) => i % 2), [32, 1]);
+    rows.push({
+      name: "tabular MLP train step (batch 32)",
+      ms: await time(
+        () =>
+          gb.scope(async () => {
+            opt.zeroGrad();
+            const loss = gb.binaryCrossEntropyWithLogits(model.forward(x), y);
+            await loss.backward();
+            opt.step();
+            return await loss.item();
+          }),
+        21,
         5,
-        1,
-      );
+      ),
+    });
+  }
+  return rows;
+}
+
+/** The same workloads on TensorFlow.js's current backend, in the same order. */
+async function tfCore(): Promise<number[]> {
+  const out: number[] = [];
+  {
+    const x = tf.tensor1d([1, 2, 3, 4]);
+    out.push(
+      await time(
+        async () => {
+          const y = tf.add(x, 1);
+          await y.data();
+          y.dispose();
+        },
+        15,
+        3,
+      ),
+    );
+    x.dispose();
+  }
+  for (const n of [256, 512, 1024]) {
+    const ta = tf.randomNormal([n, n]), tb = tf.randomNormal([n, n]);
+    out.push(
+      await time(async () => {
+        const c = tf.matMul(ta, tb);
+        await c.data();
+        c.dispose();
+      }),
+    );
+    if (n === 512) {
       const peer10 = await time(
         async () => {
           const cs: tf.Tensor[] = [];
@@ -52,50 +138,25 @@ export async function benchCore(): Promise<Row[]> {
         5,
         1,
       );
-      rows.push({ name: `10 × matmul ${n}³, one readback`, ours: ours10, peer: peer10 });
+      out.push(peer10);
     }
-    a.dispose();
-    b.dispose();
     ta.dispose();
     tb.dispose();
   }
-
   {
     const n = 4 * 1024 * 1024;
-    const a = gb.randn([n]), b = gb.randn([n]);
     const ta = tf.randomNormal([n]), tb = tf.randomNormal([n]);
-    const ours = await time(async () => {
-      const c = gb.mul(gb.add(a, b), a);
-      await c.toArray();
-      gb.flush();
-      c.dispose();
-    });
-    const peer = await time(async () => {
-      const c = tf.tidy(() => tf.mul(tf.add(ta, tb), ta));
-      await c.data();
-      c.dispose();
-    });
-    rows.push({ name: "elementwise (a+b)·a, 4M", ours, peer });
-  }
-
-  {
-    // tabular MLP 100→10→10→1, batch 32, BCE on logits, Adam
-    gb.manualSeed(0);
-    const model = tabularMlp();
-    const opt = new gb.Adam(model.parameters(), { lr: 0.01 });
-    const x = gb.randn([32, 100]), y = gb.tensor(new Float32Array(32).map((_, i) => i % 2), [32, 1]);
-    const ours = await time(
-      () =>
-        gb.scope(async () => {
-          opt.zeroGrad();
-          const loss = gb.binaryCrossEntropyWithLogits(model.forward(x), y);
-          await loss.backward();
-          opt.step();
-          return await loss.item();
-        }),
-      21,
-      5,
+    out.push(
+      await time(async () => {
+        const c = tf.tidy(() => tf.mul(tf.add(ta, tb), ta));
+        await c.data();
+        c.dispose();
+      }),
     );
+    ta.dispose();
+    tb.dispose();
+  }
+  {
     const w1 = tf.variable(tf.randomNormal([100, 10], 0, 0.1)), b1 = tf.variable(tf.zeros([10]));
     const w2 = tf.variable(tf.randomNormal([10, 10], 0, 0.3)), b2 = tf.variable(tf.zeros([10]));
     const w3 = tf.variable(tf.randomNormal([10, 1], 0, 0.3)), b3 = tf.variable(tf.zeros([1]));
@@ -115,12 +176,24 @@ export async function benchCore(): Promise<Row[]> {
       21,
       5,
     );
-    rows.push({ name: "tabular MLP train step (batch 32)", ours, peer });
+    out.push(peer);
+    [w1, b1, w2, b2, w3, b3, tx, ty].forEach((t) => t.dispose());
+    topt.dispose();
   }
-  return rows;
+  return out;
+}
+
+/** Every core workload on glassbox, tfjs-webgpu and tfjs-wasm (median ms, readback included). */
+export async function benchCore(): Promise<Row2[]> {
+  const ours = await oursCore();
+  await useTfBackend("webgpu");
+  const webgpu = await tfCore();
+  await useTfBackend("wasm");
+  const wasm = await tfCore();
+  return ours.map((r, i) => ({ name: r.name, ours: r.ms, webgpu: webgpu[i], wasm: wasm[i] }));
 }
 
 if (import.meta.main) {
   console.log(`adapter: ${gb.adapterInfo().description}`);
-  printTable("engine core (median ms, readback included)", "tfjs-webgpu", await benchCore());
+  printTable2("engine core (median ms, readback included)", await benchCore());
 }

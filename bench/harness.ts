@@ -1,6 +1,10 @@
 /** Timing helpers shared by the benchmarks: medians over repeated runs, the table, the seed CNN step. */
 // deno-lint-ignore no-import-prefix
 import * as tf from "npm:@tensorflow/tfjs@4.22.0";
+// deno-lint-ignore no-import-prefix
+import "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
+// deno-lint-ignore no-import-prefix
+import { setWasmPaths } from "npm:@tensorflow/tfjs-backend-wasm@4.22.0";
 import * as gb from "../mod.ts";
 import { seedCnn } from "../mod.ts";
 
@@ -9,6 +13,15 @@ export interface Row {
   ours: number;
   peer: number;
   unit?: string;
+}
+
+/** Switches TensorFlow.js to `backend` (tfjs-wasm's .wasm files come from its npm package). */
+export async function useTfBackend(backend: "wasm" | "webgpu"): Promise<void> {
+  if (backend === "wasm") {
+    setWasmPaths(new URL("./", import.meta.resolve("npm:@tensorflow/tfjs-backend-wasm@4.22.0")).href);
+  }
+  if (!(await tf.setBackend(backend))) throw new Error(`tfjs: backend ${backend} is not available`);
+  await tf.ready();
 }
 
 /** Median wall time (ms) of `run` after `warmup` untimed runs. `run` must include its readback. */
@@ -83,7 +96,7 @@ export interface Row2 {
 export function printTable2(title: string, rows: Row2[]): void {
   console.log(`\n${title}`);
   const w = Math.max(...rows.map((r) => r.name.length), 10);
-  const ms = (v: number) => (v.toFixed(1) + " ms").padStart(12);
+  const ms = (v: number) => (Number.isNaN(v) ? "n/a" : v.toFixed(1) + " ms").padStart(12);
   console.log(
     `| ${"workload".padEnd(w)} | ${"tfjs-webgpu".padStart(12)} | ${"tfjs-wasm".padStart(12)} | ${
       "glassbox".padStart(12)
@@ -96,7 +109,7 @@ export function printTable2(title: string, rows: Row2[]): void {
     console.log(
       `| ${r.name.padEnd(w)} | ${ms(r.webgpu)} | ${ms(r.wasm)} | ${ms(r.ours)} | ${
         (r.webgpu / r.ours).toFixed(2).padStart(7)
-      }× | ${(r.wasm / r.ours).toFixed(2).padStart(6)}× |`,
+      }× | ${Number.isNaN(r.wasm) ? "   n/a " : (r.wasm / r.ours).toFixed(2).padStart(6) + "×"} |`,
     );
   }
 }

@@ -1,6 +1,6 @@
 /** Runs every benchmark in sequence (never two at once) and prints the tables. */
 import { adapterInfo, parseFlags, runMain, UsageError } from "../mod.ts";
-import { printTable, printTable2 } from "./harness.ts";
+import { printTable2 } from "./harness.ts";
 import { benchCore } from "./core.ts";
 import { benchCnn } from "./cnn.ts";
 import { benchTracking } from "./tracking.ts";
@@ -49,8 +49,8 @@ async function main(): Promise<void> {
     printExplainModels(await benchExplainModels(flags.quick ?? false));
     return;
   }
-  printTable("engine core (median ms, readback included)", "tfjs-webgpu", await benchCore());
-  printTable("CNN (median ms, readback included)", "tfjs-webgpu", await benchCnn());
+  printTable2("engine core (median ms, readback included)", await benchCore());
+  printTable2("CNN (median ms, readback included)", await benchCnn());
   const tr = await benchTracking();
   console.log(
     `\ngradient tracking every step, seed CNN step at batch 64: untracked ${

@@ -93,8 +93,11 @@ Deno.test("a module called twice fires its hooks twice, with the right tensors",
   const gradOuts: gb.Tensor[] = [];
   const pending: Promise<unknown>[] = [];
   shared.registerForwardHook((_m, inputs, out) => {
-    pending.push(inputs[0].toArray().then((a) => seenIn.push(a as Float32Array)));
-    pending.push(out.toArray().then((a) => seenOut.push(a as Float32Array)));
+    // stored by call, not by when each readback settles (concurrent readbacks may settle in any order)
+    const call = seenIn.length;
+    seenIn.push(new Float32Array());
+    pending.push(inputs[0].toArray().then((a) => (seenIn[call] = a as Float32Array)));
+    pending.push(out.toArray().then((a) => (seenOut[call] = a as Float32Array)));
   });
   shared.registerFullBackwardHook((_m, _gi, go) => void gradOuts.push(gb.keep(gb.mul(go[0], 1))));
   const h = shared.forward(x);

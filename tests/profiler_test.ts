@@ -66,12 +66,15 @@ Deno.test("a planted workload: 3 matmuls and 2 unary ops are launched once each,
   const ins = SHAPES.map(([M, K, N]) => [gb.randn([M, K]), gb.randn([K, N])]);
   const x = gb.randn([1000]);
   await gb.sync();
+  // the unfused launches are counted here (fusion would run neg and exp as one kernel: tests/fusion_test.ts)
+  const fusion = gb.gpuSettings().fusion;
+  gb.configureGpu({ fusion: false });
   const p = await gb.profile(async () => {
     const cs = ins.map(([a, b]) => gb.matmul(a, b));
     const y = gb.exp(gb.neg(x));
     await gb.sync();
     return [...cs, y];
-  });
+  }).finally(() => gb.configureGpu({ fusion }));
   const mm = p.events.filter((e) => e.shader === "matmul");
   assert.equal(mm.length, 3);
   assert.deepEqual(mm.map((e) => e.flops), SHAPES.map(([M, K, N]) => 2 * M * N * K));

@@ -231,8 +231,21 @@ function getEncoder(): GPUCommandEncoder {
   return encoder;
 }
 
+/** Work recorded lazily elsewhere (the pending elementwise chain of src/tensor/fusion.ts). */
+let pendingWork: (() => void) | null = null;
+
+/**
+ * @internal Registers what records deferred work (src/tensor/fusion.ts: the pending elementwise
+ * chain). It is called before any other command is recorded (dispatch, copy) and before a flush,
+ * so deferred work always runs before whatever follows it; it may itself call `dispatch`.
+ */
+export function setPendingWork(f: (() => void) | null): void {
+  pendingWork = f;
+}
+
 /** Records one kernel launch into the current batch. */
 export function dispatch(d: Dispatch): void {
+  pendingWork?.();
   if (slotsUsed >= SLOTS || (prof && prof.batch.length >= QUERY_PAIRS)) flush();
   const enc = getEncoder();
   const dev = device();
@@ -323,11 +336,13 @@ export function copyBuffer(
   dstOffset: number,
   bytes: number,
 ) {
+  pendingWork?.();
   getEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
 }
 
 /** Submits everything recorded so far. Cheap when nothing is recorded. */
 export function flush(): void {
+  pendingWork?.();
   if (!encoder) return;
   checkDevice();
   const dev = device();

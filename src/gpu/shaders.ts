@@ -75,7 +75,9 @@ export function pipeline(
   }
   const code = fillTemplate(name, raw, constants);
   if (gpuSettings().printShaders) {
-    console.error(`// ---- ${name}.wgsl, entry ${entry}, ${JSON.stringify(constants)}\n${code}`);
+    // generated code passed as a constant (the fused kernels) is the text printed below, not repeated here
+    const shown = Object.fromEntries(Object.entries(constants).filter(([, v]) => String(v).length <= 200));
+    console.error(`// ---- ${name}.wgsl, entry ${entry}, ${JSON.stringify(shown)}\n${code}`);
   }
   dev.pushErrorScope("validation");
   const module = dev.createShaderModule({ code, label: name });

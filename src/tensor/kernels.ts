@@ -2,8 +2,24 @@
  * @internal Thin launchers for the generic kernels (unary, binary, copy, fill). Ops call these;
  * they do not record autograd.
  */
-import { dispatch } from "../gpu/queue.ts";
+import { type Dispatch, dispatch } from "../gpu/queue.ts";
+import { gpuSettings } from "../gpu/settings.ts";
+import { enqueue, type FusedOp } from "./fusion.ts";
 import { type DType, empty, type Tensor } from "./tensor.ts";
+
+/**
+ * Runs an elementwise launch: appended to the pending fused chain (src/tensor/fusion.ts) when
+ * fusion is on, else dispatched alone at once. `fused` describes it for the chain.
+ */
+function elementwise(alone: Dispatch, fused: Omit<FusedOp, "alone">): void {
+  if (gpuSettings().fusion) enqueue({ ...fused, alone });
+  else dispatch(alone);
+}
+
+/** Operand strides for fusion: null when read at the output's index, else broadcast strides. */
+function fuseStrides(t: Tensor, shape: readonly number[], n: number): number[] | null {
+  return t.size === n ? null : broadcastStrides(t.shape, shape);
+}
 
 /** Row-major strides of a shape. */
 export function stridesOf(shape: readonly number[]): number[] {
@@ -37,33 +53,61 @@ function lanes(n: number, vecs: string[], scalars: string[]): { T: string; APPLY
 }
 
 /** y = OP(x, a, b) elementwise. */
-export function launchUnary(x: Tensor, op: string, a = 0, b = 0): Tensor {
+export function launchUnary(x: Tensor, op: string, a = 0, b = 0, label = op): Tensor {
   const y = empty(x.shape);
   if (x.size === 0) return y;
   const v = lanes(x.size, ["v"], ["a", "b"]);
-  dispatch({
+  elementwise({
     shader: "unary",
     constants: { OP: op, T: v.T, APPLY: v.APPLY },
     buffers: [x.buffer, y.buffer],
     params: { n: v.units, a, b },
     invocations: v.units,
     cost: { bytes: 8 * x.size }, // x read, y written
+  }, {
+    label,
+    names: ["x"],
+    operands: [x],
+    strides: [null],
+    scalarNames: ["a", "b"],
+    scalars: [a, b],
+    expr: op,
+    out: y,
+    shape: x.shape,
   });
   return y;
 }
 
 /** gx = g * DERIV(x, y, a, b) elementwise. */
-export function launchUnaryBackward(x: Tensor, y: Tensor, g: Tensor, deriv: string, a = 0, b = 0): Tensor {
+export function launchUnaryBackward(
+  x: Tensor,
+  y: Tensor,
+  g: Tensor,
+  deriv: string,
+  a = 0,
+  b = 0,
+  label = `d(${deriv})`,
+): Tensor {
   const gx = empty(x.shape);
   if (x.size === 0) return gx;
   const v = lanes(x.size, ["x", "y"], ["a", "b"]);
-  dispatch({
+  elementwise({
     shader: "unary_backward",
     constants: { DERIV: deriv, T: v.T, APPLY: v.APPLY.replace(/\bop\(/g, "deriv(") },
     buffers: [x.buffer, y.buffer, g.buffer, gx.buffer],
     params: { n: v.units, a, b },
     invocations: v.units,
     cost: { bytes: 16 * x.size }, // x, y, g read, gx written
+  }, {
+    label,
+    names: ["x", "y", "g"],
+    operands: [x, y, g],
+    strides: [null, null, null],
+    scalarNames: ["a", "b"],
+    scalars: [a, b],
+    expr: `g * (${deriv})`,
+    out: gx,
+    shape: x.shape,
   });
   return gx;
 }
@@ -104,7 +148,7 @@ export function launchWhere(c: Tensor, a: Tensor, b: Tensor, shape: readonly num
   const z = empty(shape);
   if (z.size === 0) return z;
   const m = coalesce(shape, [c, a, b].map((t) => broadcastStrides(t.shape, shape)));
-  dispatch({
+  elementwise({
     shader: "where",
     constants: { TC: c.dtype === "int32" ? "i32" : "f32", RANK: m.shape.length },
     buffers: [c.buffer, a.buffer, b.buffer, z.buffer],
@@ -118,19 +162,36 @@ export function launchWhere(c: Tensor, a: Tensor, b: Tensor, shape: readonly num
     },
     invocations: z.size,
     cost: { bytes: 4 * (c.size + a.size + b.size + z.size) }, // broadcast operands read once
+  }, {
+    label: "where",
+    names: ["c", "a", "b"],
+    operands: [c, a, b],
+    strides: [c, a, b].map((t) => fuseStrides(t, shape, z.size)),
+    intOperands: [c.dtype === "int32", false, false],
+    scalarNames: [],
+    scalars: [],
+    expr: "select(b, a, c != 0.0)",
+    out: z,
+    shape,
   });
   return z;
 }
 
 /** z = OP(a, b) with a and b broadcast to `shape` (their shapes right-aligned to it). */
-export function launchBinary(a: Tensor, b: Tensor, op: string, shape: readonly number[]): Tensor {
+export function launchBinary(
+  a: Tensor,
+  b: Tensor,
+  op: string,
+  shape: readonly number[],
+  label = op,
+): Tensor {
   const z = empty(shape);
   const n = z.size;
   if (n === 0) return z;
   const same = a.size === n && b.size === n;
   const m = coalesce(shape, same ? [] : [a, b].map((t) => broadcastStrides(t.shape, shape)));
   const v = same ? lanes(n, ["a", "b"], []) : { T: "f32", APPLY: "op(a, b)", units: n };
-  dispatch({
+  elementwise({
     shader: "binary",
     constants: { OP: op, BCAST: same ? 0 : 1, T: v.T, APPLY: v.APPLY, RANK: same ? 0 : m.shape.length },
     buffers: [a.buffer, b.buffer, z.buffer],
@@ -143,6 +204,16 @@ export function launchBinary(a: Tensor, b: Tensor, op: string, shape: readonly n
     },
     invocations: v.units,
     cost: { bytes: 4 * (a.size + b.size + n) }, // broadcast operands read once
+  }, {
+    label,
+    names: ["a", "b"],
+    operands: [a, b],
+    strides: [a, b].map((t) => fuseStrides(t, shape, n)),
+    scalarNames: [],
+    scalars: [],
+    expr: op,
+    out: z,
+    shape,
   });
   return z;
 }

@@ -52,12 +52,12 @@ const UNARY: Record<string, UnarySpec> = {
 function unary(name: string, x: Tensor, a = 0, b = 0): Tensor {
   assertFloat(name, x);
   const spec = UNARY[name];
-  const y = launchUnary(x, spec.op, a, b);
+  const y = launchUnary(x, spec.op, a, b, name);
   return record(
     y,
     name,
     [x],
-    (g) => [launchUnaryBackward(x, y, g, spec.deriv, a, b)],
+    (g) => [launchUnaryBackward(x, y, g, spec.deriv, a, b, `${name}'`)],
     spec.reads === false ? [] : [x, y],
   );
 }
@@ -141,7 +141,7 @@ function binary(
   assertFloat(name, a);
   assertFloat(name, b);
   const shape = broadcastShapes(name, a.shape, b.shape);
-  const z = launchBinary(a, b, expr, shape);
+  const z = launchBinary(a, b, expr, shape, name);
   return record(z, name, [a, b], (g) => {
     const [ga, gb] = back(g, z);
     const fin = (gx: Tensor | null, shape: readonly number[]) => {
@@ -181,8 +181,8 @@ export function mul(a: Operand, b: Operand): Tensor {
   if (typeof b === "number") return unary("affine", needTensor("mul", a), b, 0);
   if (typeof a === "number") return unary("affine", b, a, 0);
   return binary("mul", "a * b", a, b, (g) => [
-    a.requiresGrad ? launchBinary(g, b, "a * b", g.shape) : null,
-    b.requiresGrad ? launchBinary(g, a, "a * b", g.shape) : null,
+    a.requiresGrad ? launchBinary(g, b, "a * b", g.shape, "mul'a") : null,
+    b.requiresGrad ? launchBinary(g, a, "a * b", g.shape, "mul'b") : null,
   ], "inputs");
 }
 
