@@ -189,7 +189,9 @@ export function mm(
   bias: Tensor | null = null,
   biasMode: 0 | 1 | 2 = 0,
 ): Tensor {
-  if (K > LLVMPIPE_LOOP_STEPS - 1024) return mmChunked(a, b, batch, M, N, K, bias, biasMode);
+  // loop steps per invocation: K on the cpu path (at most); on the gpu path 18 per 16-deep slice
+  const steps = kernelPath() === "gpu" ? Math.ceil(K / 16) * TILED_STEPS_PER_SLICE : K;
+  if (steps > LLVMPIPE_LOOP_STEPS - 1024) return mmChunked(a, b, batch, M, N, K, bias, biasMode);
   const c = empty([batch * M * N]);
   if (c.size === 0) return c;
   if (kernelPath() === "gpu" && batch <= MAX_GROUPS) {
@@ -232,6 +234,13 @@ export function mm(
   pb.temp?.dispose();
   return c;
 }
+
+/**
+ * Loop steps shaders/matmul_tiled.wgsl spends per 16-deep K slice on llvmpipe, measured with
+ * all-ones operands (the sum counts the k done): the kernel stopped after 3,640.9 slices = 65,535
+ * steps / 18, i.e. llvmpipe does not unroll the 16-step inner k loop.
+ */
+const TILED_STEPS_PER_SLICE = 18;
 
 /** The most workgroups along one grid dimension that every WebGPU adapter accepts. */
 const MAX_GROUPS = 65535;
@@ -285,7 +294,8 @@ function kSlice(v: MatView, batch: number, k0: number, kc: number, X: number): M
 /**
  * mm() for a long K: one invocation's K loop would pass llvmpipe's loop budget
  * (src/gpu/loops.ts), so the product is summed over K blocks of 32,768, in order, on every
- * adapter (the bias goes with the first block).
+ * adapter (the bias goes with the first block); on the gpu path past K = 57,344 (see
+ * TILED_STEPS_PER_SLICE).
  */
 function mmChunked(
   a: MatView,
