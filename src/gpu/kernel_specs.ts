@@ -70,7 +70,14 @@ export const KERNEL_SPECS: Readonly<Record<string, KernelSpec>> = {
   gather: { params: u("O", "D", "J", "I"), workgroup: { gather: 256, backward: 256 } },
   matmul: {
     params: u("M", "N", "K", "lda4", "ldb4", "a_batch4", "b_batch4", "tiles_m", "tiles_n", "batch"),
-    workgroup: { main: 64 }, // measured on llvmpipe: 8 to 128 performed alike; 64 suits GPUs too
+    // measured on llvmpipe: 8 to 128 performed alike; 64 suits GPUs too. small: for products of
+    // few tiles, spread over more workgroups (llvmpipe runs a workgroup on one thread)
+    workgroup: { main: 64, small: 8 },
+  },
+  matmul_pack: { params: u("K", "X", "xq", "sb", "sk", "sx", "total"), workgroup: { main: 256 } },
+  matmul_tiled: {
+    params: u("M", "N", "K", "sab", "sak", "sam", "sbb", "sbk", "sbn"),
+    workgroup: { main: 256 }, // 16×16 invocations, 4×4 outputs each: a 64×64 tile of C
   },
   conv: {
     params: u("N", "C", "H", "W", "KH", "KW", "OH", "OW", "stride", "pad", "dil", "total", "sN", "sK", "sP"),
