@@ -11,6 +11,7 @@
  */
 import { dispatch } from "../../gpu/queue.ts";
 import { kernelPath } from "../../gpu/device.ts";
+import { KERNEL_SPECS } from "../../gpu/kernel_specs.ts";
 import { gpuSettings } from "../../gpu/settings.ts";
 import { full, tensor } from "../create.ts";
 import { noGrad, record } from "../graph.ts";
@@ -192,9 +193,16 @@ export interface AttentionOptions {
  * the fused kernel, which never stores it, fits.
  */
 const FUSED_MAX_KEYS = 128;
+/** The workgroup size of shaders/attention.wgsl (its kernel spec). */
+const GPU_WG = KERNEL_SPECS.attention.workgroup.forward;
 /** Rows per invocation of shaders/attention_rows.wgsl, and keys per forward step. */
-const ROWS = 8;
-const FWD_KEYS = 4;
+const FWD_KEYS = (globalThis as any).__KT ?? 4;
+/** Rows per invocation: 8 for heads up to 16 wide, fewer for wider ones (their registers grow with the width). */
+function rowsPerInvocation(D: number, DV: number): number {
+  if ((globalThis as any).__R) return (globalThis as any).__R;
+  const w = Math.max(D, DV);
+  return w <= 16 ? 8 : w <= 32 ? 4 : w <= 64 ? 2 : 1;
+}
 const COMPOSED_MAX_SCORES = 16 * 1024 * 1024;
 
 /** The largest head size the fused kernel keeps in registers; larger ones use the composed ops. */
@@ -274,7 +282,10 @@ function fusable(q: Tensor, k: Tensor, v: Tensor, kernel: AttentionOptions["kern
     }
     return true;
   }
-  if (S > FUSED_MAX_KEYS && scores <= COMPOSED_MAX_SCORES) return false;
+  // fusion off (configureGpu({ fusion: false }), GLASSBOX_FUSION=0): the composed ops, for debugging
+  if (!gpuSettings().fusion && scores <= COMPOSED_MAX_SCORES) return false;
+  // the one-row-per-invocation GPU family keeps its old measured limit (see FUSED_MAX_KEYS)
+  if (kernelPath() === "gpu" && S > FUSED_MAX_KEYS && scores <= COMPOSED_MAX_SCORES) return false;
   // past the adapter's loop budget (llvmpipe, src/gpu/loops.ts) the fused kernel is refused
   if (Math.max(2 * S, L) + 16 > loopStepLimit()) return false;
   return can;
@@ -345,7 +356,8 @@ function fusedAttention(
     mask_rows: mask ? mask.rows : 0,
     scale: options.scale ?? 1 / Math.sqrt(D),
   };
-  const constants = { D4: D / 4, DV4: DV / 4 };
+  // the GPU family's workgroup-memory tile: TILE·(D4 + DV4) vec4s and 2·TILE floats within 16 KiB
+  const constants = { D4: D / 4, DV4: DV / 4, TILE: Math.max(1, Math.min(GPU_WG, Math.floor(960 / ((D + DV) / 4)))) };
   // an invocation loops over the keys (twice for the weights) or, in bwd_kv, the queries
   checkLoopSteps("attention (fused)", Math.max(2 * S, L) + 16, `${S} keys and ${L} queries`);
   const stats = empty([2 * N * L]);
@@ -353,6 +365,7 @@ function fusedAttention(
   // software adapters: R rows per invocation in registers (shaders/attention_rows.wgsl); GPUs:
   // one row per invocation, key tiles in workgroup memory (shaders/attention.wgsl)
   const rows = kernelPath() === "cpu";
+  const ROWS = rowsPerInvocation(D, DV);
   const rowConstants = rows
     ? {
       R: ROWS,
@@ -397,7 +410,8 @@ function fusedAttention(
         constants,
         buffers: [q, k, v, mask?.m ?? q, d ?? q, stats, o1, o2, ow].map((t) => t.buffer),
         params,
-        invocations: N * count,
+        // weights: one invocation per query row; the others: a workgroup per block of GPU_WG rows
+        invocations: entry === "weights" ? N * count : N * Math.ceil(count / GPU_WG) * GPU_WG,
       });
     }
     scratch.forEach((t) => t?.dispose());
