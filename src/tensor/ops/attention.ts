@@ -196,7 +196,16 @@ const FUSED_MAX_KEYS = 128;
 /** The workgroup size of shaders/attention.wgsl (its kernel spec). */
 const GPU_WG = KERNEL_SPECS.attention.workgroup.forward;
 /** Rows per invocation of shaders/attention_rows.wgsl, and keys per forward step. */
-const FWD_KEYS = (globalThis as any).__KT ?? 4;
+/**
+ * Keys per forward step of attention_rows.wgsl: one rescale and one extra exp per row per step, so
+ * 4 for narrow heads (where the exps weigh most); 1 past 32 wide, where the unrolled step (KT
+ * key and value rows of the head's width) would take LLVM seconds to compile.
+ */
+function forwardKeys(D: number, DV: number): number {
+  if ((globalThis as any).__KT) return (globalThis as any).__KT;
+  const w = Math.max(D, DV);
+  return w <= 16 ? 4 : w <= 32 ? 2 : 1;
+}
 /** Rows per invocation: 8 for heads up to 16 wide, fewer for wider ones (their registers grow with the width). */
 function rowsPerInvocation(D: number, DV: number): number {
   if ((globalThis as any).__R) return (globalThis as any).__R;
@@ -357,7 +366,11 @@ function fusedAttention(
     scale: options.scale ?? 1 / Math.sqrt(D),
   };
   // the GPU family's workgroup-memory tile: TILE·(D4 + DV4) vec4s and 2·TILE floats within 16 KiB
-  const constants = { D4: D / 4, DV4: DV / 4, TILE: Math.max(1, Math.min(GPU_WG, Math.floor(960 / ((D + DV) / 4)))) };
+  const constants = {
+    D4: D / 4,
+    DV4: DV / 4,
+    TILE: Math.max(1, Math.min(GPU_WG, Math.floor(960 / ((D + DV) / 4)))),
+  };
   // an invocation loops over the keys (twice for the weights) or, in bwd_kv, the queries
   checkLoopSteps("attention (fused)", Math.max(2 * S, L) + 16, `${S} keys and ${L} queries`);
   const stats = empty([2 * N * L]);
@@ -365,7 +378,7 @@ function fusedAttention(
   // software adapters: R rows per invocation in registers (shaders/attention_rows.wgsl); GPUs:
   // one row per invocation, key tiles in workgroup memory (shaders/attention.wgsl)
   const rows = kernelPath() === "cpu";
-  const ROWS = rowsPerInvocation(D, DV);
+  const ROWS = rowsPerInvocation(D, DV), FWD_KEYS = forwardKeys(D, DV);
   const rowConstants = rows
     ? {
       R: ROWS,
