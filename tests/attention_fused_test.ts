@@ -84,13 +84,13 @@ const CASES: Case[] = [
   { name: "no mask, L = S = 13 (odd), head 16", lead: [B, H], L: 13, S: 13, D: 16, DV: 16 },
   { name: "causal, L = S = 13, head 16", lead: [B, H], L: 13, S: 13, D: 16, DV: 16, causal: true },
   {
-    name: "scores near 100 (exp overflows without the max)",
+    name: "scores in the hundreds (exp overflows without the max)",
     lead: [B, H],
     L: 9,
     S: 11,
     D: 16,
     DV: 16,
-    qScale: 60,
+    qScale: 400,
   },
   {
     name: "key padding [B, 1, 1, S], L 9, S 21, head 8",
