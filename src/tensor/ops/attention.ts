@@ -2,9 +2,11 @@
  * Building blocks of sequence models, composed from the differentiable ops (so autograd gives
  * their gradients): layer normalisation, embedding lookup, and scaled dot-product attention
  * with causal, boolean and additive masks, as PyTorch's `F.layer_norm`, `F.embedding` and
- * `F.scaled_dot_product_attention`. Attention itself runs as a fused kernel (shaders/attention.wgsl:
- * scores, scale, additive masks, online softmax and the weighted sum in one pass, never storing the
- * [L, S] matrix; its backward recomputes the probabilities); `attentionWeights` composes the same
+ * `F.scaled_dot_product_attention`. Attention itself runs as a fused kernel (scores, scale,
+ * additive masks, online softmax and the weighted sum in one pass, never storing the [L, S]
+ * matrix; its backward recomputes the probabilities): on software adapters
+ * shaders/attention_rows.wgsl (8 rows per invocation in registers), on GPUs shaders/attention.wgsl
+ * (key tiles in workgroup memory), chosen by `kernelPath()`; `attentionWeights` composes the same
  * computation from differentiable ops, for callers that need the weights in the graph. Masks mean
  * what PyTorch's `F.scaled_dot_product_attention` means: an int32 (boolean) mask marks the keys
  * that may be attended to, a float mask is added to the scores.
@@ -182,33 +184,29 @@ export interface AttentionOptions {
 }
 
 /**
- * When the fused kernel runs. Measured on lavapipe (bench/sequence.ts, B 8, 4 heads of 16,
- * forward and backward, fused time ÷ composed time over three runs): at 64 keys 0.96, 1.09 and
- * 0.89 (level, and the fused kernel does it in 3 dispatches instead of ~12); at 256 keys 0.62,
- * 0.91 and 1.21 (level within this machine's noise, or behind: the matmul kernel's 16×16
- * register tiles reuse each load 16 times where the fused kernel's one row per invocation
- * reuses it once; a 4-row blocked variant measured 620 ms against 354, its register arrays
- * spilled). So: fused up to 128 keys, and whenever the [.., L, S] score matrix the composed ops
- * would store passes 16M elements (64 MB; this adapter's binding limit is 128 MiB), where only
- * the fused kernel, which never stores it, fits.
+ * When the fused kernel runs. On software adapters (kernelPath() "cpu", attention_rows.wgsl) at
+ * every length: measured on lavapipe (bench/sequence.ts, B 8, 4 heads of 16, forward and
+ * backward), its three kernels take ~2.5 ms at 64 keys and ~25 ms at 256 in the profiler, against
+ * ~13 and ~90 ms for the composed ops (matmul, softmax and their transposing copies). The GPU
+ * family (attention.wgsl, one row per invocation) keeps the limit measured for its predecessor
+ * on lavapipe, where it could not be measured on a GPU: fused up to 128 keys, and whenever the
+ * [.., L, S] score matrix the composed ops would store passes 16M elements (64 MB; this
+ * adapter's binding limit is 128 MiB), where only the fused kernel, which never stores it, fits.
  */
 const FUSED_MAX_KEYS = 128;
 /** The workgroup size of shaders/attention.wgsl (its kernel spec). */
 const GPU_WG = KERNEL_SPECS.attention.workgroup.forward;
-/** Rows per invocation of shaders/attention_rows.wgsl, and keys per forward step. */
 /**
  * Keys per forward step of attention_rows.wgsl: one rescale and one extra exp per row per step, so
  * 4 for narrow heads (where the exps weigh most); 1 past 32 wide, where the unrolled step (KT
  * key and value rows of the head's width) would take LLVM seconds to compile.
  */
 function forwardKeys(D: number, DV: number): number {
-  if ((globalThis as any).__KT) return (globalThis as any).__KT;
   const w = Math.max(D, DV);
   return w <= 16 ? 4 : w <= 32 ? 2 : 1;
 }
 /** Rows per invocation: 8 for heads up to 16 wide, fewer for wider ones (their registers grow with the width). */
 function rowsPerInvocation(D: number, DV: number): number {
-  if ((globalThis as any).__R) return (globalThis as any).__R;
   const w = Math.max(D, DV);
   return w <= 16 ? 8 : w <= 32 ? 4 : w <= 64 ? 2 : 1;
 }
@@ -222,10 +220,10 @@ export const FUSED_ATTENTION_MAX_HEAD = 256;
  * `F.scaled_dot_product_attention` (`attnMask` as its `attn_mask`: int32 nonzero = may attend,
  * float added to the scores); `attentionWeights` returns the softmax too. Masked keys (−∞) get
  * exactly zero weight. A query whose every key is masked gets NaN (as PyTorch). Runs as one fused
- * kernel (and two for the backward pass) when q, k and v share their leading dimensions, the
- * head sizes are multiples of 4 (it reads vec4s) and there are at most 128 keys, or the score
- * matrix would be too large to store; otherwise it is composed from matmul and softmax, which
- * measured faster on long sequences (see FUSED_MAX_KEYS).
+ * kernel (and two for the backward pass) when q, k and v share their leading dimensions and the
+ * head sizes are multiples of 4 (it reads vec4s), on GPUs when there are at most 128 keys or the
+ * score matrix would be too large to store (see FUSED_MAX_KEYS); otherwise, and with
+ * `configureGpu({ fusion: false })`, it is composed from matmul and softmax.
  *
  * @example
  * ```ts
