@@ -31,6 +31,11 @@
 //   FWD_INIT / FWD_STEP / FWD_STORE   the forward's registers, one step of KT keys at j0, the stores
 //   BQ_INIT / BQ_STEP / BQ_STORE      bwd_q's, one key j per step
 //   KV_INIT / KV_STEP / KV_STORE      bwd_kv's, one query i per step
+// Cost of the unrolling: with R = 8 and heads of 16, LLVM takes seconds to compile forward and
+// (more) bwd_q and bwd_kv the first time (measured cold, Mesa's shader cache off, on the shared
+// 2-core machine under load: ~3 s and ~9 s, against ~0.5 and ~1.5 s for attention.wgsl); Mesa's
+// on-disk shader cache keeps them for later processes. R = 4 halves the backward's compile time
+// but measured ~1.6x slower kernels.
 // Constants: WG, R (rows per invocation), KT (keys per forward step), D4, DV4 (head sizes / 4),
 //   CAUSAL (0/1), MASK_MODE (0/1/2), and the nine code blocks above.
 // Bindings: 0 Q, 1 K, 2 V (vec4), 3 MASK (f32; bind anything when MASK_MODE = 0), 4 DO (vec4; bind
