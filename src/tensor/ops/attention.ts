@@ -185,15 +185,21 @@ export interface AttentionOptions {
 
 /**
  * When the fused kernel runs. On software adapters (kernelPath() "cpu", attention_rows.wgsl) at
- * every length: measured on lavapipe (bench/sequence.ts, B 8, 4 heads of 16, forward and
- * backward), its three kernels take ~2.5 ms at 64 keys and ~25 ms at 256 in the profiler, against
- * ~13 and ~90 ms for the composed ops (matmul, softmax and their transposing copies). The GPU
+ * every length for heads up to 32 wide: measured on lavapipe (bench/sequence.ts' workload, B 8,
+ * 4 heads, forward and backward, all kernels' time in the profiler, best of 7, fused against
+ * composed, same process, a loaded machine): heads of 16 at 64 keys 3.7 against 11.6 ms, at 256
+ * keys 88 against 428; heads of 32 at 64 keys 12.6 against 18.5, at 256 keys 511 against 646;
+ * heads of 64 (2 rows per invocation) at 64 keys 53 against 24, at 256 keys 1470 against 974,
+ * so wider heads are composed (4 rows per invocation at 64 wide measured level with the
+ * composed ops at 64 keys and behind at 256, and takes LLVM a minute to compile). The GPU
  * family (attention.wgsl, one row per invocation) keeps the limit measured for its predecessor
  * on lavapipe, where it could not be measured on a GPU: fused up to 128 keys, and whenever the
  * [.., L, S] score matrix the composed ops would store passes 16M elements (64 MB; this
  * adapter's binding limit is 128 MiB), where only the fused kernel, which never stores it, fits.
  */
 const FUSED_MAX_KEYS = 128;
+/** The widest head (q·k or v) the rows family runs by default (see FUSED_MAX_KEYS). */
+const FUSED_ROWS_MAX_HEAD = 32;
 /** The workgroup size of shaders/attention.wgsl (its kernel spec). */
 const GPU_WG = KERNEL_SPECS.attention.workgroup.forward;
 /**
@@ -221,8 +227,9 @@ export const FUSED_ATTENTION_MAX_HEAD = 256;
  * float added to the scores); `attentionWeights` returns the softmax too. Masked keys (−∞) get
  * exactly zero weight. A query whose every key is masked gets NaN (as PyTorch). Runs as one fused
  * kernel (and two for the backward pass) when q, k and v share their leading dimensions and the
- * head sizes are multiples of 4 (it reads vec4s), on GPUs when there are at most 128 keys or the
- * score matrix would be too large to store (see FUSED_MAX_KEYS); otherwise, and with
+ * head sizes are multiples of 4 (it reads vec4s), on GPUs when there are at most 128 keys, on
+ * software adapters when the heads are at most 32 wide, and wherever the score matrix would be
+ * too large to store (see FUSED_MAX_KEYS); otherwise, and with
  * `configureGpu({ fusion: false })`, it is composed from matmul and softmax.
  *
  * @example
@@ -291,8 +298,13 @@ function fusable(q: Tensor, k: Tensor, v: Tensor, kernel: AttentionOptions["kern
   }
   // fusion off (configureGpu({ fusion: false }), GLASSBOX_FUSION=0): the composed ops, for debugging
   if (!gpuSettings().fusion && scores <= COMPOSED_MAX_SCORES) return false;
-  // the one-row-per-invocation GPU family keeps its old measured limit (see FUSED_MAX_KEYS)
-  if (kernelPath() === "gpu" && S > FUSED_MAX_KEYS && scores <= COMPOSED_MAX_SCORES) return false;
+  if (scores <= COMPOSED_MAX_SCORES) {
+    // the one-row-per-invocation GPU family keeps its old measured limit (see FUSED_MAX_KEYS)
+    if (kernelPath() === "gpu" && S > FUSED_MAX_KEYS) return false;
+    // the rows family measured behind the composed ops past heads of 32 (see FUSED_MAX_KEYS)
+    const wide = Math.max(q.shape[q.ndim - 1], v.shape[v.ndim - 1]) > FUSED_ROWS_MAX_HEAD;
+    if (kernelPath() === "cpu" && wide) return false;
+  }
   // past the adapter's loop budget (llvmpipe, src/gpu/loops.ts) the fused kernel is refused
   if (Math.max(2 * S, L) + 16 > loopStepLimit()) return false;
   return can;
