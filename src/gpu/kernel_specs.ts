@@ -54,6 +54,10 @@ export const KERNEL_SPECS: Readonly<Record<string, KernelSpec>> = {
     params: [...u("N", "L", "S", "causal", "mask_rows"), ...f("scale")],
     workgroup: { forward: 64, weights: 64, bwd_q: 64, bwd_kv: 64 },
   },
+  attention_rows: {
+    params: [...u("N", "L", "S", "mask_rows"), ...f("scale")],
+    workgroup: { forward: 16, bwd_q: 16, bwd_kv: 16 },
+  },
   layer_norm: {
     params: [...u("R", "C", "flags"), ...f("eps")],
     workgroup: { forward: 64, bwd_x: 64, bwd_wb: 64 },
