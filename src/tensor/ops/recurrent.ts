@@ -1,17 +1,27 @@
 /**
  * Recurrent layers over a whole sequence. The input projection x·W_ihᵀ runs once for every
- * time step (one matmul); each step then does h·W_hhᵀ and one fused cell kernel
- * (shaders/recurrent.wgsl) for the LSTM's and GRU's gates, with its own backward. Every step is
- * recorded into the same GPU batch, so a sequence runs with one synchronisation, not one per
- * step. PyTorch's equations and gate order.
+ * time step (one matmul). The LSTM then runs its whole recurrence in one kernel per chunk of
+ * steps (shaders/lstm_sequence.wgsl: h·W_hhᵀ, gates and cell update fused, the state kept in
+ * workgroup memory), and its backward likewise (shaders/lstm_sequence_bwd.wgsl), with the
+ * weight gradient dW_hh = Σ_t dZ_tᵀ·h_{t-1} as one matmul over all steps at the end. With
+ * `configureGpu({ fusion: false })`, or a hidden size past the fused kernel's workgroup memory,
+ * the LSTM runs the composed path: per step h·W_hhᵀ (matmul) and one cell kernel
+ * (shaders/recurrent.wgsl), each with its own backward. The GRU and the plain RNN always run
+ * per step. Every step is recorded into the same GPU batch, so a sequence runs with one
+ * synchronisation, not one per step. PyTorch's equations and gate order.
  */
-import { dispatch } from "../../gpu/queue.ts";
+import { kernelSpec } from "../../gpu/kernel_specs.ts";
+import { LOOP_STEPS_PER_INVOCATION } from "../../gpu/loops.ts";
+import { placeholderBuffer } from "../../gpu/pool.ts";
+import { dispatch, grid } from "../../gpu/queue.ts";
+import { gpuSettings } from "../../gpu/settings.ts";
 import { zeros } from "../create.ts";
-import { record } from "../graph.ts";
+import { currentPass, isGradEnabled, record } from "../graph.ts";
+import { launchCopy, launchFill } from "../kernels.ts";
 import { add, relu, tanh } from "./elementwise.ts";
-import { linear } from "./matmul.ts";
+import { linear, mm } from "./matmul.ts";
 import { concat, reshape, slice } from "./shape.ts";
-import { assertFloat, empty, type Tensor } from "../tensor.ts";
+import { assertFloat, empty, own, type Tensor } from "../tensor.ts";
 
 /** Runs one entry of the recurrent kernel over B·H invocations; unused outputs get scratch buffers. */
 function cell(entry: string, ins: Tensor[], g: Tensor | null, outs: Tensor[], B: number, H: number): void {
@@ -81,10 +91,133 @@ function projected(x: Tensor, w: RecurrentWeights, B: number): (t: number) => Te
   return (t) => reshape(slice(xp, t, t + 1, 1), [B, -1]);
 }
 
+/** The largest hidden size the fused LSTM kernels take (their workgroup memory: 2·H vec4 backward). */
+export const LSTM_FUSED_MAX_HIDDEN = 256;
+
+/** Whether `lstm` runs the fused sequence kernels for hidden size H (else the per-step composed path). */
+function lstmFused(H: number, T: number): boolean {
+  return gpuSettings().fusion && H <= LSTM_FUSED_MAX_HIDDEN && T > 0;
+}
+
+/** The fused kernels' compile-time constants and how many steps one dispatch may run. */
+function sequencePlan(H: number, entry: "forward" | "backward") {
+  const shader = entry === "forward" ? "lstm_sequence" : "lstm_sequence_bwd";
+  const wg = kernelSpec(shader)!.workgroup[entry];
+  const U = Math.ceil(H / wg);
+  // loop steps one invocation runs per time step (units × the dot-product loop, plus bookkeeping),
+  // kept under llvmpipe's per-invocation budget (src/gpu/loops.ts)
+  const perStep = 2 + U * (H + 3);
+  const chunk = Math.max(1, Math.floor((LOOP_STEPS_PER_INVOCATION - 4 * U - 64) / perStep));
+  return { shader, constants: { H, U, H2: 2 * U * wg }, chunk };
+}
+
+/**
+ * The LSTM recurrence over all T steps from the projected inputs xp = x·W_ihᵀ + b_ih + b_hh
+ * [B, T, 4H] and the initial state s0 = [h0 | c0] [B, 2H] (null: zeros): every h [B, T, H]
+ * and the final [h_T | c_T] [B, 2H]. Autograd: `y` carries the whole backward (gradients for
+ * xp, W_hh and s0); `st` is recorded as a function of `y` whose gradient it hands to y's
+ * backward (as dh_T, dc_T), so the backward runs once whichever of the two the loss uses.
+ */
+function lstmSequence(xp: Tensor, wHh: Tensor, s0: Tensor | null, B: number, T: number, H: number) {
+  const grad = isGradEnabled() && [xp, wHh, s0].some((t) => t?.requiresGrad);
+  const fwd = sequencePlan(H, "forward");
+  // WF[k][j] = the four gates' W_hh[g·H + j, k] as one vec4 (see the shader header)
+  const wf = empty([H * H * 4]);
+  launchCopy(wHh, wf, "float32", [H, H, 4], [1, H, H * H], [4 * H, 4, 1]);
+  const y = empty([B, T, H]), c = empty([B, T, H]);
+  const gt = empty(grad ? [B, T, 4 * H] : [4]), hp = empty(grad ? [B, T, H] : [4]);
+  const st = empty([B, 2 * H]);
+  for (let t0 = 0; t0 < T; t0 += fwd.chunk) {
+    const t1 = Math.min(T, t0 + fwd.chunk);
+    dispatch({
+      shader: fwd.shader,
+      entry: "forward",
+      constants: fwd.constants,
+      buffers: [
+        xp.buffer,
+        wf.buffer,
+        s0?.buffer ?? placeholderBuffer(),
+        y.buffer,
+        c.buffer,
+        gt.buffer,
+        hp.buffer,
+        st.buffer,
+      ],
+      params: { B, T, t0, t1, flags: (s0 ? 1 : 0) | (grad ? 2 : 0) },
+      workgroups: grid(B, 1),
+      cost: { flops: 2 * B * (t1 - t0) * 4 * H * H, bytes: 4 * B * (t1 - t0) * H * (4 + 2 + (grad ? 5 : 0)) },
+    });
+  }
+  wf.dispose();
+  if (!grad) {
+    [c, gt, hp].forEach((t) => t.dispose());
+    return { y, st };
+  }
+  [c, gt, hp].forEach((t) => own(y, t));
+  // the gradient of st, handed from its node to y's within one backward pass
+  let stash: { pass: number; g: Tensor } | null = null;
+  record(y, "lstm", s0 ? [xp, wHh, s0] : [xp, wHh], (dy) => {
+    const dst = stash && stash.pass === currentPass() ? stash.g : null;
+    stash = null;
+    const bwd = sequencePlan(H, "backward");
+    // WB[j][k] = the four gates' W_hh[g·H + j, k] as one vec4
+    const wb = empty([H * H * 4]);
+    launchCopy(wHh, wb, "float32", [H, H, 4], [H, 1, H * H], [4 * H, 4, 1]);
+    const dz = empty([B, T, 4 * H]), carry = empty([B, 2 * H]);
+    for (let t1 = T; t1 > 0; t1 -= bwd.chunk) {
+      const t0 = Math.max(0, t1 - bwd.chunk);
+      dispatch({
+        shader: bwd.shader,
+        entry: "backward",
+        constants: bwd.constants,
+        buffers: [
+          dy.buffer,
+          wb.buffer,
+          gt.buffer,
+          c.buffer,
+          s0?.buffer ?? placeholderBuffer(),
+          dst?.buffer ?? placeholderBuffer(),
+          dz.buffer,
+          carry.buffer,
+        ],
+        params: { B, T, t0, t1, flags: (s0 ? 1 : 0) | (dst ? 2 : 0) },
+        workgroups: grid(B, 1),
+        cost: { flops: 2 * B * (t1 - t0) * 4 * H * H, bytes: 4 * B * (t1 - t0) * H * (1 + 4 + 2 + 4) },
+      });
+    }
+    wb.dispose();
+    dst?.dispose();
+    let dw: Tensor | null = null;
+    if (wHh.requiresGrad) {
+      // dW_hh[4H][H] = Σ over (b, t) of dZ[b, t]ᵀ · h_{t-1}[b]: one product over all B·T rows
+      const d = mm({ t: dz, sb: 0, sk: 4 * H, sx: 1 }, { t: hp, sb: 0, sk: H, sx: 1 }, 1, 4 * H, H, B * T);
+      dw = d._view([4 * H, H]);
+      d.dispose();
+    }
+    let ds: Tensor | null = carry;
+    if (!s0?.requiresGrad) {
+      carry.dispose();
+      ds = null;
+    }
+    return [dz, dw, ds];
+  });
+  record(st, "lstm final state", [y], (g, ctx) => {
+    stash?.g.dispose();
+    stash = { pass: currentPass(), g: g._view(g.shape) };
+    // y's backward must run even when the loss reads only h_T or c_T
+    if (ctx.gradOf(y)) return [null];
+    const z = empty(y.shape);
+    launchFill(z, 0);
+    return [z];
+  });
+  return { y, st };
+}
+
 /**
  * An LSTM layer over a sequence: i, f, g, o = σ, σ, tanh, σ of x·W_ihᵀ + b_ih + h·W_hhᵀ + b_hh
  * (that gate order); c' = f·c + i·g; h' = o·tanh(c'). Returns every h [B, T, H] and the final
- * (h, c).
+ * (h, c). Runs as one fused kernel over the sequence (hidden size up to
+ * `LSTM_FUSED_MAX_HIDDEN`), or per step with `configureGpu({ fusion: false })`.
  *
  * @example
  * ```ts
@@ -100,6 +233,29 @@ export function lstm(
   state?: { h: Tensor; c: Tensor },
 ): { output: Tensor; h: Tensor; c: Tensor } {
   const [B, T, , H] = check("lstm", x, w, 4);
+  if (!lstmFused(H, T)) return lstmComposed(x, w, B, T, H, state);
+  const bias = w.bIh && w.bHh ? add(w.bIh, w.bHh) : w.bIh ?? w.bHh;
+  const xp = linear(x, w.wIh, bias);
+  const s0 = state ? concat([state.h, state.c], 1) : null;
+  const { y, st } = lstmSequence(xp, w.wHh, s0, B, T, H);
+  if (!y.requiresGrad) {
+    // nothing will run backward through them
+    [xp, s0, bias === w.bIh || bias === w.bHh ? null : bias].forEach((t) => t?.dispose());
+  }
+  const h = slice(st, 0, H, 1), c = slice(st, H, 2 * H, 1);
+  if (!y.requiresGrad) st.dispose();
+  return { output: y, h, c };
+}
+
+/** The LSTM step by step (the path with fusion off): per step h·W_hhᵀ and the cell kernel. */
+function lstmComposed(
+  x: Tensor,
+  w: RecurrentWeights,
+  B: number,
+  T: number,
+  H: number,
+  state?: { h: Tensor; c: Tensor },
+): { output: Tensor; h: Tensor; c: Tensor } {
   const xt = projected(x, w, B);
   let s = state ? concat([state.h, state.c], 1) : zeros([B, 2 * H]);
   let h = state?.h ?? slice(s, 0, H, 1);
