@@ -99,16 +99,119 @@ function lstmFused(H: number, T: number): boolean {
   return gpuSettings().fusion && H <= LSTM_FUSED_MAX_HIDDEN && T > 0;
 }
 
-/** The fused kernels' compile-time constants and how many steps one dispatch may run. */
-function sequencePlan(H: number, entry: "forward" | "backward") {
+const GATES = ["i", "f", "g", "o"];
+const XYZW = ["x", "y", "z", "w"];
+const unrolledSeq = new Map<string, Record<string, string>>();
+
+/** The forward kernel's straight-line code for a tile of 4·TQ batch elements (see shaders/lstm_sequence.wgsl). */
+function forwardUnroll(TQ: number): Record<string, string> {
+  const key = `f${TQ}`;
+  let u = unrolledSeq.get(key);
+  if (u) return u;
+  const TB = 4 * TQ, decl: string[] = [], step: string[] = [], cells: string[] = [];
+  for (const g of GATES) for (let b = 0; b < TB; b++) decl.push(`      var a${g}${b} = vec4f(0.0);`);
+  for (let q = 0; q < TQ; q++) step.push(`        let h${q} = hs[hb + ${q}u];`);
+  for (const g of GATES) {
+    for (let b = 0; b < TB; b++) {
+      step.push(`        a${g}${b} = fma(vec4f(h${b >> 2}.${XYZW[b & 3]}), w${g}, a${g}${b});`);
+    }
+  }
+  for (let b = 0; b < TB; b++) {
+    cells.push(`      let h${b} = cell(b0 + ${b}u, t, u, ai${b}, af${b}, ag${b}, ao${b});`);
+  }
+  for (let q = 0; q < TQ; q++) {
+    const hq = [0, 1, 2, 3].map((i) => `h${4 * q + i}`).join(", ");
+    cells.push(`      share(nxt, q0 + ${q}u, u, ${hq});`);
+  }
+  u = { ACC_DECL: decl.join("\n"), K_STEP: step.join("\n"), CELLS: cells.join("\n") };
+  unrolledSeq.set(key, u);
+  return u;
+}
+
+/** The backward kernel's straight-line code for a tile of 4·TQ batch elements (see shaders/lstm_sequence_bwd.wgsl). */
+function backwardUnroll(TQ: number): Record<string, string> {
+  const key = `b${TQ}`;
+  let u = unrolledSeq.get(key);
+  if (u) return u;
+  const TB = 4 * TQ, state: string[] = [], cells: string[] = [], zero: string[] = [], step: string[] = [];
+  const carry: string[] = [];
+  for (let b = 0; b < TB; b++) state.push(`  var dh${b} = vec4f(0.0);`, `  var dc${b} = vec4f(0.0);`);
+  state.push("  if (live) {");
+  for (let b = 0; b < TB; b++) {
+    state.push(`    dh${b} = start(b0 + ${b}u, u, 0u);`, `    dc${b} = start(b0 + ${b}u, u, 1u);`);
+  }
+  state.push("  }");
+  for (let b = 0; b < TB; b++) cells.push(`      let z${b} = cell(b0 + ${b}u, t, u, dh${b}, &dc${b});`);
+  for (let q = 0; q < TQ; q++) {
+    cells.push(`      share(q0 + ${q}u, u, ${[0, 1, 2, 3].map((i) => `z${4 * q + i}`).join(", ")});`);
+  }
+  for (let b = 0; b < TB; b++) zero.push(`      dh${b} = vec4f(0.0);`);
+  for (let q = 0; q < TQ; q++) step.push(`        let d${q} = dzs[db + ${q}u];`);
+  for (let b = 0; b < TB; b++) {
+    step.push(`        dh${b} = fma(vec4f(d${b >> 2}.${XYZW[b & 3]}), wv, dh${b});`);
+  }
+  for (let b = 0; b < TB; b++) carry.push(`    finish(b0 + ${b}u, u, dh${b}, dc${b});`);
+  u = {
+    STATE: state.join("\n"),
+    CELLS: cells.join("\n"),
+    ZERO: zero.join("\n"),
+    R_STEP: step.join("\n"),
+    CARRY: carry.join("\n"),
+  };
+  unrolledSeq.set(key, u);
+  return u;
+}
+
+/**
+ * The fused kernels' tiling for hidden size H and batch B (see shaders/lstm_sequence.wgsl): an
+ * invocation takes TB = 4·TQ batch elements × 4 units (TB up to 16: the taller the tile, the
+ * fewer W_hh loads per multiply-add), a workgroup NBT batch tiles (at most one tile per
+ * invocation, workgroup memory within 16 KiB, and at least two workgroups when the batch
+ * allows, for two CPU cores), and one dispatch `chunk` steps, so an invocation stays under
+ * llvmpipe's loop budget.
+ */
+function sequencePlan(H: number, B: number, entry: "forward" | "backward") {
   const shader = entry === "forward" ? "lstm_sequence" : "lstm_sequence_bwd";
   const wg = kernelSpec(shader)!.workgroup[entry];
-  const U = Math.ceil(H / wg);
-  // loop steps one invocation runs per time step (units × the dot-product loop, plus bookkeeping),
-  // kept under llvmpipe's per-invocation budget (src/gpu/loops.ts)
-  const perStep = 2 + U * (H + 3);
-  const chunk = Math.max(1, Math.floor((LOOP_STEPS_PER_INVOCATION - 4 * U - 64) / perStep));
-  return { shader, constants: { H, U, H2: 2 * U * wg }, chunk };
+  const NUT = Math.ceil(H / 4), HP = 4 * NUT;
+  // backward keeps 4·HP·BW floats in workgroup memory (forward 2·HP·BW): BW·HP ≤ 1024 fits 16 KiB
+  let TB = 16;
+  while (TB > 4 && (TB > B / 2 || TB * HP > 1024)) TB /= 2;
+  const NBT = Math.max(
+    1,
+    Math.min(Math.floor(wg / NUT), Math.ceil(B / (2 * TB)), Math.floor(1024 / (HP * TB))),
+  );
+  const TQ = TB / 4, NQ = NBT * TQ;
+  // loop steps per time step: the dot-product loop, plus the 4-unit load/store loops of TB cells
+  // when H is not a multiple of 4 (else those are straight-line code)
+  const perStep = (entry === "forward" ? H : 4 * HP) + (H % 4 ? 48 * TB : 0) + 16;
+  const chunk = Math.max(1, Math.floor((LOOP_STEPS_PER_INVOCATION - 64 * TB) / perStep));
+  const constants = entry === "forward"
+    ? { H, NUT, NBT, TQ, HS: 2 * HP * NQ, ...forwardUnroll(TQ) }
+    : { H, NUT, NBT, TQ, DS: 4 * HP * NQ, ...backwardUnroll(TQ) };
+  return { shader, constants, chunk, groups: grid(Math.ceil(B / (NBT * TB)), 1) };
+}
+
+/** W_hh [4H, H] as the forward kernel reads it: WF[k][u][g][0..3] = W_hh[g·H + 4u .. 4u + 3, k], 0 past H. */
+function forwardWeights(wHh: Tensor, H: number): Tensor {
+  const NUT = Math.ceil(H / 4), full = Math.floor(H / 4), rest = H % 4;
+  const wf = empty([H * NUT * 16]);
+  if (rest) launchFill(wf, 0);
+  if (full) launchCopy(wHh, wf, "float32", [H, full, 4, 4], [1, 4 * H, H * H, H], [16 * NUT, 16, 4, 1]);
+  if (rest) {
+    launchCopy(wHh, wf, "float32", [H, rest, 4], [1, H, H * H], [16 * NUT, 1, 4], 4 * full * H, 16 * full);
+  }
+  return wf;
+}
+
+/** W_hh [4H, H] as the backward kernel reads it: [4, HP, HP] with HP = H rounded up to 4, 0 past H (null: W_hh itself, when H % 4 = 0). */
+function backwardWeights(wHh: Tensor, H: number): Tensor | null {
+  if (H % 4 === 0) return null;
+  const HP = 4 * Math.ceil(H / 4);
+  const wb = empty([4 * HP * HP]);
+  launchFill(wb, 0);
+  launchCopy(wHh, wb, "float32", [4, H, H], [H * H, H, 1], [HP * HP, HP, 1]);
+  return wb;
 }
 
 /**
@@ -120,12 +223,11 @@ function sequencePlan(H: number, entry: "forward" | "backward") {
  */
 function lstmSequence(xp: Tensor, wHh: Tensor, s0: Tensor | null, B: number, T: number, H: number) {
   const grad = isGradEnabled() && [xp, wHh, s0].some((t) => t?.requiresGrad);
-  const fwd = sequencePlan(H, "forward");
-  // WF[k][j] = the four gates' W_hh[g·H + j, k] as one vec4 (see the shader header)
-  const wf = empty([H * H * 4]);
-  launchCopy(wHh, wf, "float32", [H, H, 4], [1, H, H * H], [4 * H, 4, 1]);
-  const y = empty([B, T, H]), c = empty([B, T, H]);
-  const gt = empty(grad ? [B, T, 4 * H] : [4]), hp = empty(grad ? [B, T, H] : [4]);
+  const fwd = sequencePlan(H, B, "forward");
+  const HP = 4 * Math.ceil(H / 4);
+  const wf = forwardWeights(wHh, H);
+  const y = empty([B, T, H]), c = empty([B, T, HP]);
+  const gt = empty(grad ? [B, T, 4 * HP] : [4]), hp = empty(grad ? [B, T, H] : [4]);
   const st = empty([B, 2 * H]);
   for (let t0 = 0; t0 < T; t0 += fwd.chunk) {
     const t1 = Math.min(T, t0 + fwd.chunk);
@@ -144,7 +246,7 @@ function lstmSequence(xp: Tensor, wHh: Tensor, s0: Tensor | null, B: number, T: 
         st.buffer,
       ],
       params: { B, T, t0, t1, flags: (s0 ? 1 : 0) | (grad ? 2 : 0) },
-      workgroups: grid(B, 1),
+      workgroups: fwd.groups,
       cost: { flops: 2 * B * (t1 - t0) * 4 * H * H, bytes: 4 * B * (t1 - t0) * H * (4 + 2 + (grad ? 5 : 0)) },
     });
   }
@@ -159,10 +261,8 @@ function lstmSequence(xp: Tensor, wHh: Tensor, s0: Tensor | null, B: number, T: 
   record(y, "lstm", s0 ? [xp, wHh, s0] : [xp, wHh], (dy) => {
     const dst = stash && stash.pass === currentPass() ? stash.g : null;
     stash = null;
-    const bwd = sequencePlan(H, "backward");
-    // WB[j][k] = the four gates' W_hh[g·H + j, k] as one vec4
-    const wb = empty([H * H * 4]);
-    launchCopy(wHh, wb, "float32", [H, H, 4], [H, 1, H * H], [4 * H, 4, 1]);
+    const bwd = sequencePlan(H, B, "backward");
+    const wb = backwardWeights(wHh, H);
     const dz = empty([B, T, 4 * H]), carry = empty([B, 2 * H]);
     for (let t1 = T; t1 > 0; t1 -= bwd.chunk) {
       const t0 = Math.max(0, t1 - bwd.chunk);
@@ -172,7 +272,7 @@ function lstmSequence(xp: Tensor, wHh: Tensor, s0: Tensor | null, B: number, T: 
         constants: bwd.constants,
         buffers: [
           dy.buffer,
-          wb.buffer,
+          (wb ?? wHh).buffer,
           gt.buffer,
           c.buffer,
           s0?.buffer ?? placeholderBuffer(),
@@ -181,11 +281,11 @@ function lstmSequence(xp: Tensor, wHh: Tensor, s0: Tensor | null, B: number, T: 
           carry.buffer,
         ],
         params: { B, T, t0, t1, flags: (s0 ? 1 : 0) | (dst ? 2 : 0) },
-        workgroups: grid(B, 1),
+        workgroups: bwd.groups,
         cost: { flops: 2 * B * (t1 - t0) * 4 * H * H, bytes: 4 * B * (t1 - t0) * H * (1 + 4 + 2 + 4) },
       });
     }
-    wb.dispose();
+    wb?.dispose();
     dst?.dispose();
     let dw: Tensor | null = null;
     if (wHh.requiresGrad) {
