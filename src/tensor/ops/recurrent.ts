@@ -99,6 +99,15 @@ function lstmFused(H: number, T: number): boolean {
   return gpuSettings().fusion && H <= LSTM_FUSED_MAX_HIDDEN && T > 0;
 }
 
+let chunkOverride: number | null = null;
+/**
+ * @internal Sets how many time steps one fused LSTM dispatch runs (null: as many as the loop
+ * budget allows), so tests reach the hand-over between dispatches with short sequences.
+ */
+export function setLstmChunkSteps(steps: number | null): void {
+  chunkOverride = steps;
+}
+
 const GATES = ["i", "f", "g", "o"];
 const XYZW = ["x", "y", "z", "w"];
 const unrolledSeq = new Map<string, Record<string, string>>();
@@ -185,7 +194,7 @@ function sequencePlan(H: number, B: number, entry: "forward" | "backward") {
   // loop steps per time step: the dot-product loop, plus the 4-unit load/store loops of TB cells
   // when H is not a multiple of 4 (else those are straight-line code)
   const perStep = (entry === "forward" ? H : 4 * HP) + (H % 4 ? 48 * TB : 0) + 16;
-  const chunk = Math.max(1, Math.floor((LOOP_STEPS_PER_INVOCATION - 64 * TB) / perStep));
+  const chunk = chunkOverride ?? Math.max(1, Math.floor((LOOP_STEPS_PER_INVOCATION - 64 * TB) / perStep));
   const constants = entry === "forward"
     ? { H, NUT, NBT, TQ, HS: 2 * HP * NQ, ...forwardUnroll(TQ) }
     : { H, NUT, NBT, TQ, DS: 4 * HP * NQ, ...backwardUnroll(TQ) };
