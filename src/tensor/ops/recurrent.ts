@@ -87,8 +87,34 @@ function check(op: string, x: Tensor, w: RecurrentWeights, gates: number): [numb
 
 /** The input projection of every step at once, [B, T, G·H], and a reader of step t as [B, G·H]. */
 function projected(x: Tensor, w: RecurrentWeights, B: number): (t: number) => Tensor {
-  const xp = linear(x, w.wIh, w.bIh);
-  return (t) => reshape(slice(xp, t, t + 1, 1), [B, -1]);
+  return steps(linear(x, w.wIh, w.bIh), B);
+}
+
+/**
+ * Step t of xp [B, T, F] as [B, F], for t = 0, 1, … in order. The backward writes every step's
+ * gradient into one [B, T, F] buffer (zeroed once per pass) and step 0's node, the last a
+ * backward pass reaches (it was recorded first, and every later step's output depends on it),
+ * hands that buffer to xp: one fill and T copies, where T slices would fill and add a whole
+ * [B, T, F] gradient per step (T² traffic).
+ */
+function steps(xp: Tensor, B: number): (t: number) => Tensor {
+  const [, T, F] = xp.shape;
+  let acc: { pass: number; g: Tensor } | null = null;
+  return (t) => {
+    const y = empty([B, F]);
+    launchCopy(xp, y, "float32", [B, F], [T * F, 1], [F, 1], t * F);
+    return record(y, "recurrent step input", [xp], (g) => {
+      if (!acc || acc.pass !== currentPass()) {
+        acc = { pass: currentPass(), g: empty(xp.shape) };
+        launchFill(acc.g, 0);
+      }
+      launchCopy(g, acc.g, "float32", [B, F], [F, 1], [T * F, 1], 0, t * F);
+      if (t > 0) return [null];
+      const whole = acc.g;
+      acc = null;
+      return [whole];
+    }, []);
+  };
 }
 
 /** The largest hidden size the fused LSTM kernels take (their workgroup memory: 2·H vec4 backward). */
