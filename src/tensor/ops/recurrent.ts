@@ -20,6 +20,7 @@ import { currentPass, isGradEnabled, record } from "../graph.ts";
 import { launchCopy, launchFill } from "../kernels.ts";
 import { add, relu, tanh } from "./elementwise.ts";
 import { linear, mm } from "./matmul.ts";
+import { sumToShape } from "./reduce_raw.ts";
 import { concat, reshape, slice } from "./shape.ts";
 import { assertFloat, empty, own, type Tensor } from "../tensor.ts";
 
@@ -114,6 +115,70 @@ function steps(xp: Tensor, B: number): (t: number) => Tensor {
       acc = null;
       return [whole];
     }, []);
+  };
+}
+
+/**
+ * h_t·W_hhᵀ + b_hh of step t = 0, 1, … in order, for the per-step paths. W_hhᵀ is laid out for
+ * the matmul once per sequence (not once per step). The backward of step t gives dh_t = g·W_hh
+ * and copies g and h_t into [B, T, ·] buffers shared by the steps (zeroed once per pass); step
+ * 0's node, the last a backward pass reaches, forms dW_hh = Σ_t g_tᵀ·h_t as one matmul over all
+ * B·T rows and db_hh as one sum, instead of one weight-gradient matmul and one add per step.
+ */
+function recurrentProduct(
+  w: RecurrentWeights,
+  B: number,
+  T: number,
+  H: number,
+): (h: Tensor, t: number) => Tensor {
+  const { wHh, bHh } = w;
+  const GH = wHh.shape[0];
+  const wt = empty([H, GH]);
+  launchCopy(wHh, wt, "float32", [H, GH], [1, H], [GH, 1]);
+  let acc: { pass: number; g: Tensor; h: Tensor } | null = null;
+  return (h, t) => {
+    const c = mm({ t: h, sb: 0, sk: 1, sx: H }, { t: wt, sb: 0, sk: GH, sx: 1 }, 1, B, GH, H, bHh, 1);
+    const y = c._view([B, GH]);
+    c.dispose();
+    if (t === T - 1) wt.dispose(); // the last step's product is recorded: the layout is done
+    const inputs = bHh ? [h, wHh, bHh] : [h, wHh];
+    return record(y, "recurrent product", inputs, (g) => {
+      const out: (Tensor | null)[] = [null, null, null];
+      if (h.requiresGrad) {
+        const d = mm({ t: g, sb: 0, sk: 1, sx: GH }, { t: wHh, sb: 0, sk: H, sx: 1 }, 1, B, H, GH);
+        out[0] = d._view([B, H]);
+        d.dispose();
+      }
+      if (wHh.requiresGrad || bHh?.requiresGrad) {
+        if (!acc || acc.pass !== currentPass()) {
+          acc = { pass: currentPass(), g: empty([B, T, GH]), h: empty([B, T, H]) };
+          launchFill(acc.g, 0);
+          launchFill(acc.h, 0);
+        }
+        launchCopy(g, acc.g, "float32", [B, GH], [GH, 1], [T * GH, 1], 0, t * GH);
+        launchCopy(h, acc.h, "float32", [B, H], [H, 1], [T * H, 1], 0, t * H);
+        if (t === 0) {
+          const { g: gs, h: hs } = acc;
+          acc = null;
+          if (wHh.requiresGrad) {
+            // dW_hh[GH][H] = Σ over (b, t) of g[b, t]ᵀ · h[b, t]
+            const d = mm({ t: gs, sb: 0, sk: GH, sx: 1 }, { t: hs, sb: 0, sk: H, sx: 1 }, 1, GH, H, B * T);
+            out[1] = d._view([GH, H]);
+            d.dispose();
+          }
+          if (bHh?.requiresGrad) {
+            const g2 = gs._view([B * T, GH]);
+            const sum = sumToShape(g2, [1, GH]);
+            out[2] = sum._view([GH]);
+            sum.dispose();
+            g2.dispose();
+          }
+          gs.dispose();
+          hs.dispose();
+        }
+      }
+      return bHh ? out : out.slice(0, 2);
+    });
   };
 }
 
@@ -391,12 +456,12 @@ function lstmComposed(
   H: number,
   state?: { h: Tensor; c: Tensor },
 ): { output: Tensor; h: Tensor; c: Tensor } {
-  const xt = projected(x, w, B);
+  const xt = projected(x, w, B), hw = recurrentProduct(w, B, T, H);
   let s = state ? concat([state.h, state.c], 1) : zeros([B, 2 * H]);
   let h = state?.h ?? slice(s, 0, H, 1);
   const outs: Tensor[] = [];
   for (let t = 0; t < T; t++) {
-    s = lstmCell(add(xt(t), linear(h, w.wHh, w.bHh)), s, B, H);
+    s = lstmCell(add(xt(t), hw(h, t)), s, B, H);
     h = slice(s, 0, H, 1);
     outs.push(reshape(h, [B, 1, H]));
   }
@@ -422,11 +487,11 @@ export function rnn(
   nonlinearity: "tanh" | "relu" = "tanh",
 ): { output: Tensor; h: Tensor } {
   const [B, T, , H] = check("rnn", x, w, 1);
-  const xt = projected(x, w, B);
+  const xt = projected(x, w, B), hw = recurrentProduct(w, B, T, H);
   let h = state?.h ?? zeros([B, H]);
   const outs: Tensor[] = [];
   for (let t = 0; t < T; t++) {
-    const a = add(xt(t), linear(h, w.wHh, w.bHh));
+    const a = add(xt(t), hw(h, t));
     h = nonlinearity === "relu" ? relu(a) : tanh(a);
     outs.push(reshape(h, [B, 1, H]));
   }
@@ -446,11 +511,11 @@ export function rnn(
  */
 export function gru(x: Tensor, w: RecurrentWeights, state?: { h: Tensor }): { output: Tensor; h: Tensor } {
   const [B, T, , H] = check("gru", x, w, 3);
-  const xt = projected(x, w, B);
+  const xt = projected(x, w, B), hw = recurrentProduct(w, B, T, H);
   let h = state?.h ?? zeros([B, H]);
   const outs: Tensor[] = [];
   for (let t = 0; t < T; t++) {
-    h = gruCell(xt(t), linear(h, w.wHh, w.bHh), h, B, H);
+    h = gruCell(xt(t), hw(h, t), h, B, H);
     outs.push(reshape(h, [B, 1, H]));
   }
   return { output: concat(outs, 1), h };
