@@ -1,14 +1,14 @@
 /**
  * Recurrent layers over a whole sequence. The input projection x·W_ihᵀ runs once for every
- * time step (one matmul). The LSTM then runs its whole recurrence in one kernel per chunk of
- * steps (shaders/lstm_sequence.wgsl: h·W_hhᵀ, gates and cell update fused, the state kept in
- * workgroup memory), and its backward likewise (shaders/lstm_sequence_bwd.wgsl), with the
- * weight gradient dW_hh = Σ_t dZ_tᵀ·h_{t-1} as one matmul over all steps at the end. With
- * `configureGpu({ fusion: false })`, or a hidden size past the fused kernel's workgroup memory,
- * the LSTM runs the composed path: per step h·W_hhᵀ (matmul) and one cell kernel
- * (shaders/recurrent.wgsl), each with its own backward. The GRU and the plain RNN always run
- * per step. Every step is recorded into the same GPU batch, so a sequence runs with one
- * synchronisation, not one per step. PyTorch's equations and gate order.
+ * time step (one matmul). The LSTM and the GRU then run their whole recurrence in one kernel per
+ * chunk of steps (shaders/lstm_sequence.wgsl, shaders/gru_sequence.wgsl: h·W_hhᵀ, gates and
+ * state update fused, the state kept in workgroup memory), and their backward likewise
+ * (shaders/*_sequence_bwd.wgsl), with the weight gradient dW_hh = Σ_t dZ_tᵀ·h_{t-1} as one
+ * matmul over all steps at the end. With `configureGpu({ fusion: false })`, or a hidden size
+ * past `RECURRENT_FUSED_MAX_HIDDEN`, they run per step: h·W_hhᵀ (matmul) and one cell kernel
+ * (shaders/recurrent.wgsl), each with its own backward; the plain RNN always runs per step.
+ * Every step is recorded into the same GPU batch, so a sequence runs with one synchronisation,
+ * not one per step. PyTorch's equations and gate order.
  */
 import { kernelSpec } from "../../gpu/kernel_specs.ts";
 import { LOOP_STEPS_PER_INVOCATION } from "../../gpu/loops.ts";
@@ -182,12 +182,12 @@ function recurrentProduct(
   };
 }
 
-/** The largest hidden size the fused LSTM kernels take (their workgroup memory: 2·H vec4 backward). */
-export const LSTM_FUSED_MAX_HIDDEN = 256;
+/** The largest hidden size the fused LSTM and GRU kernels take (one unit tile per invocation, workgroup memory). */
+export const RECURRENT_FUSED_MAX_HIDDEN = 256;
 
-/** Whether `lstm` runs the fused sequence kernels for hidden size H (else the per-step composed path). */
+/** Whether `lstm` and `gru` run the fused sequence kernels for hidden size H (else the per-step composed path). */
 function lstmFused(H: number, T: number): boolean {
-  return gpuSettings().fusion && H <= LSTM_FUSED_MAX_HIDDEN && T > 0;
+  return gpuSettings().fusion && H <= RECURRENT_FUSED_MAX_HIDDEN && T > 0;
 }
 
 let chunkOverride: number | null = null;
@@ -199,25 +199,24 @@ export function setLstmChunkSteps(steps: number | null): void {
   chunkOverride = steps;
 }
 
-const GATES = ["i", "f", "g", "o"];
 const XYZW = ["x", "y", "z", "w"];
 const unrolledSeq = new Map<string, Record<string, string>>();
 
 /** The forward kernel's straight-line code for a tile of 4·TQ batch elements (see shaders/lstm_sequence.wgsl). */
-function forwardUnroll(TQ: number): Record<string, string> {
-  const key = `f${TQ}`;
+function forwardUnroll(TQ: number, gates: readonly string[]): Record<string, string> {
+  const key = `f${TQ}${gates.join("")}`;
   let u = unrolledSeq.get(key);
   if (u) return u;
   const TB = 4 * TQ, decl: string[] = [], step: string[] = [], cells: string[] = [];
-  for (const g of GATES) for (let b = 0; b < TB; b++) decl.push(`      var a${g}${b} = vec4f(0.0);`);
+  for (const g of gates) for (let b = 0; b < TB; b++) decl.push(`      var a${g}${b} = vec4f(0.0);`);
   for (let q = 0; q < TQ; q++) step.push(`        let h${q} = hs[hb + ${q}u];`);
-  for (const g of GATES) {
+  for (const g of gates) {
     for (let b = 0; b < TB; b++) {
       step.push(`        a${g}${b} = fma(vec4f(h${b >> 2}.${XYZW[b & 3]}), w${g}, a${g}${b});`);
     }
   }
   for (let b = 0; b < TB; b++) {
-    cells.push(`      let h${b} = cell(b0 + ${b}u, t, u, ai${b}, af${b}, ag${b}, ao${b});`);
+    cells.push(`      let h${b} = cell(b0 + ${b}u, t, u, ${gates.map((g) => `a${g}${b}`).join(", ")});`);
   }
   for (let q = 0; q < TQ; q++) {
     const hq = [0, 1, 2, 3].map((i) => `h${4 * q + i}`).join(", ");
@@ -270,8 +269,9 @@ function backwardUnroll(TQ: number): Record<string, string> {
  * allows, for two CPU cores), and one dispatch `chunk` steps, so an invocation stays under
  * llvmpipe's loop budget.
  */
-function sequencePlan(H: number, B: number, entry: "forward" | "backward") {
-  const shader = entry === "forward" ? "lstm_sequence" : "lstm_sequence_bwd";
+function sequencePlan(cell: "lstm" | "gru", H: number, B: number, entry: "forward" | "backward") {
+  const shader = `${cell}_sequence${entry === "forward" ? "" : "_bwd"}`;
+  const G = cell === "lstm" ? 4 : 3;
   const wg = kernelSpec(shader)!.workgroup[entry];
   const NUT = Math.ceil(H / 4), HP = 4 * NUT;
   // backward keeps 4·HP·BW floats in workgroup memory (forward 2·HP·BW): BW·HP ≤ 1024 fits 16 KiB
@@ -284,33 +284,49 @@ function sequencePlan(H: number, B: number, entry: "forward" | "backward") {
   const TQ = TB / 4, NQ = NBT * TQ;
   // loop steps per time step: the dot-product loop, plus the 4-unit load/store loops of TB cells
   // when H is not a multiple of 4 (else those are straight-line code)
-  const perStep = (entry === "forward" ? H : 4 * HP) + (H % 4 ? 48 * TB : 0) + 16;
+  const perStep = (entry === "forward" ? H : G * HP) + (H % 4 ? 48 * TB : 0) + 16;
   const chunk = chunkOverride ?? Math.max(1, Math.floor((LOOP_STEPS_PER_INVOCATION - 64 * TB) / perStep));
   const constants = entry === "forward"
-    ? { H, NUT, NBT, TQ, HS: 2 * HP * NQ, ...forwardUnroll(TQ) }
-    : { H, NUT, NBT, TQ, DS: 4 * HP * NQ, ...backwardUnroll(TQ) };
+    ? {
+      H,
+      NUT,
+      NBT,
+      TQ,
+      HS: 2 * HP * NQ,
+      ...forwardUnroll(TQ, cell === "lstm" ? ["i", "f", "g", "o"] : ["r", "z", "n"]),
+    }
+    : { H, NUT, NBT, TQ, DS: G * HP * NQ, ...backwardUnroll(TQ) };
   return { shader, constants, chunk, groups: grid(Math.ceil(B / (NBT * TB)), 1) };
 }
 
-/** W_hh [4H, H] as the forward kernel reads it: WF[k][u][g][0..3] = W_hh[g·H + 4u .. 4u + 3, k], 0 past H. */
-function forwardWeights(wHh: Tensor, H: number): Tensor {
+/** W_hh [G·H, H] as the forward kernels read it: WF[k][u][g][0..3] = W_hh[g·H + 4u .. 4u + 3, k], 0 past H. */
+function forwardWeights(wHh: Tensor, H: number, G: number): Tensor {
   const NUT = Math.ceil(H / 4), full = Math.floor(H / 4), rest = H % 4;
-  const wf = empty([H * NUT * 16]);
+  const wf = empty([H * NUT * 4 * G]);
   if (rest) launchFill(wf, 0);
-  if (full) launchCopy(wHh, wf, "float32", [H, full, 4, 4], [1, 4 * H, H * H, H], [16 * NUT, 16, 4, 1]);
+  if (full) launchCopy(wHh, wf, "float32", [H, full, G, 4], [1, 4 * H, H * H, H], [4 * G * NUT, 4 * G, 4, 1]);
   if (rest) {
-    launchCopy(wHh, wf, "float32", [H, rest, 4], [1, H, H * H], [16 * NUT, 1, 4], 4 * full * H, 16 * full);
+    launchCopy(
+      wHh,
+      wf,
+      "float32",
+      [H, rest, G],
+      [1, H, H * H],
+      [4 * G * NUT, 1, 4],
+      4 * full * H,
+      4 * G * full,
+    );
   }
   return wf;
 }
 
-/** W_hh [4H, H] as the backward kernel reads it: [4, HP, HP] with HP = H rounded up to 4, 0 past H (null: W_hh itself, when H % 4 = 0). */
-function backwardWeights(wHh: Tensor, H: number): Tensor | null {
+/** W_hh [G·H, H] as the backward kernels read it: [G, HP, HP] with HP = H rounded up to 4, 0 past H (null: W_hh itself, when H % 4 = 0). */
+function backwardWeights(wHh: Tensor, H: number, G: number): Tensor | null {
   if (H % 4 === 0) return null;
   const HP = 4 * Math.ceil(H / 4);
-  const wb = empty([4 * HP * HP]);
+  const wb = empty([G * HP * HP]);
   launchFill(wb, 0);
-  launchCopy(wHh, wb, "float32", [4, H, H], [H * H, H, 1], [HP * HP, HP, 1]);
+  launchCopy(wHh, wb, "float32", [G, H, H], [H * H, H, 1], [HP * HP, HP, 1]);
   return wb;
 }
 
@@ -323,9 +339,9 @@ function backwardWeights(wHh: Tensor, H: number): Tensor | null {
  */
 function lstmSequence(xp: Tensor, wHh: Tensor, s0: Tensor | null, B: number, T: number, H: number) {
   const grad = isGradEnabled() && [xp, wHh, s0].some((t) => t?.requiresGrad);
-  const fwd = sequencePlan(H, B, "forward");
+  const fwd = sequencePlan("lstm", H, B, "forward");
   const HP = 4 * Math.ceil(H / 4);
-  const wf = forwardWeights(wHh, H);
+  const wf = forwardWeights(wHh, H, 4);
   const y = empty([B, T, H]), c = empty([B, T, HP]);
   const gt = empty(grad ? [B, T, 4 * HP] : [4]), hp = empty(grad ? [B, T, H] : [4]);
   const st = empty([B, 2 * H]);
@@ -361,8 +377,8 @@ function lstmSequence(xp: Tensor, wHh: Tensor, s0: Tensor | null, B: number, T: 
   record(y, "lstm", s0 ? [xp, wHh, s0] : [xp, wHh], (dy) => {
     const dst = stash && stash.pass === currentPass() ? stash.g : null;
     stash = null;
-    const bwd = sequencePlan(H, B, "backward");
-    const wb = backwardWeights(wHh, H);
+    const bwd = sequencePlan("lstm", H, B, "backward");
+    const wb = backwardWeights(wHh, H, 4);
     const dz = empty([B, T, 4 * H]), carry = empty([B, 2 * H]);
     for (let t1 = T; t1 > 0; t1 -= bwd.chunk) {
       const t0 = Math.max(0, t1 - bwd.chunk);
@@ -414,10 +430,115 @@ function lstmSequence(xp: Tensor, wHh: Tensor, s0: Tensor | null, B: number, T: 
 }
 
 /**
+ * The GRU recurrence over all T steps (shaders/gru_sequence.wgsl) from xp = x·W_ihᵀ + b_ih
+ * [B, T, 3H], W_hh, b_hh and h0 [B, H] (null: zeros): every h [B, T, H]. Its backward
+ * (shaders/gru_sequence_bwd.wgsl) gives the gradients of xp and h0, and those of W_hh and b_hh
+ * as one matmul and one sum over all steps.
+ */
+function gruSequence(
+  xp: Tensor,
+  wHh: Tensor,
+  bHh: Tensor | null,
+  h0: Tensor | null,
+  B: number,
+  T: number,
+  H: number,
+) {
+  const grad = isGradEnabled() && [xp, wHh, bHh, h0].some((t) => t?.requiresGrad);
+  const fwd = sequencePlan("gru", H, B, "forward");
+  const HP = 4 * Math.ceil(H / 4);
+  const wf = forwardWeights(wHh, H, 3);
+  const y = empty([B, T, H]);
+  const gt = empty(grad ? [B, T, 4 * HP] : [4]), hp = empty(grad ? [B, T, H] : [4]);
+  const flags = (h0 ? 1 : 0) | (grad ? 2 : 0) | (bHh ? 4 : 0);
+  for (let t0 = 0; t0 < T; t0 += fwd.chunk) {
+    const t1 = Math.min(T, t0 + fwd.chunk);
+    dispatch({
+      shader: fwd.shader,
+      entry: "forward",
+      constants: fwd.constants,
+      buffers: [
+        xp.buffer,
+        wf.buffer,
+        bHh?.buffer ?? placeholderBuffer(),
+        h0?.buffer ?? placeholderBuffer(),
+        y.buffer,
+        gt.buffer,
+        hp.buffer,
+      ],
+      params: { B, T, t0, t1, flags },
+      workgroups: fwd.groups,
+      cost: { flops: 2 * B * (t1 - t0) * 3 * H * H, bytes: 4 * B * (t1 - t0) * H * (3 + 2 + (grad ? 5 : 0)) },
+    });
+  }
+  wf.dispose();
+  if (!grad) {
+    gt.dispose();
+    hp.dispose();
+    return y;
+  }
+  own(y, gt);
+  own(y, hp);
+  const inputs = [xp, wHh, ...(bHh ? [bHh] : []), ...(h0 ? [h0] : [])];
+  return record(y, "gru", inputs, (dy) => {
+    const bwd = sequencePlan("gru", H, B, "backward");
+    const wb = backwardWeights(wHh, H, 3);
+    const da = empty([B, T, 3 * H]),
+      dbh = empty([B, T, 3 * H]),
+      carry = empty([B, 2 * H]),
+      dh0 = empty([B, H]);
+    for (let t1 = T; t1 > 0; t1 -= bwd.chunk) {
+      const t0 = Math.max(0, t1 - bwd.chunk);
+      dispatch({
+        shader: bwd.shader,
+        entry: "backward",
+        constants: bwd.constants,
+        buffers: [
+          dy.buffer,
+          (wb ?? wHh).buffer,
+          gt.buffer,
+          hp.buffer,
+          da.buffer,
+          dbh.buffer,
+          carry.buffer,
+          dh0.buffer,
+        ],
+        params: { B, T, t0, t1, flags },
+        workgroups: bwd.groups,
+        cost: { flops: 2 * B * (t1 - t0) * 3 * H * H, bytes: 4 * B * (t1 - t0) * H * (1 + 4 + 1 + 6) },
+      });
+    }
+    wb?.dispose();
+    carry.dispose();
+    let dw: Tensor | null = null, db: Tensor | null = null;
+    if (wHh.requiresGrad) {
+      // dW_hh[3H][H] = Σ over (b, t) of dBh[b, t]ᵀ · h_{t-1}[b]: one product over all B·T rows
+      const d = mm({ t: dbh, sb: 0, sk: 3 * H, sx: 1 }, { t: hp, sb: 0, sk: H, sx: 1 }, 1, 3 * H, H, B * T);
+      dw = d._view([3 * H, H]);
+      d.dispose();
+    }
+    if (bHh?.requiresGrad) {
+      const g2 = dbh._view([B * T, 3 * H]);
+      const sum = sumToShape(g2, [1, 3 * H]);
+      db = sum._view([3 * H]);
+      sum.dispose();
+      g2.dispose();
+    }
+    dbh.dispose();
+    let dh: Tensor | null = dh0;
+    if (!h0?.requiresGrad) {
+      dh0.dispose();
+      dh = null;
+    }
+    return [da, dw, ...(bHh ? [db] : []), ...(h0 ? [dh] : [])];
+  });
+}
+
+/**
  * An LSTM layer over a sequence: i, f, g, o = σ, σ, tanh, σ of x·W_ihᵀ + b_ih + h·W_hhᵀ + b_hh
  * (that gate order); c' = f·c + i·g; h' = o·tanh(c'). Returns every h [B, T, H] and the final
  * (h, c). Runs as one fused kernel over the sequence (hidden size up to
- * `LSTM_FUSED_MAX_HIDDEN`), or per step with `configureGpu({ fusion: false })`.
+ * `RECURRENT_FUSED_MAX_HIDDEN`), or per step with `configureGpu({ fusion: false })`.
  *
  * @example
  * ```ts
@@ -500,7 +621,9 @@ export function rnn(
 
 /**
  * A GRU layer over a sequence, as PyTorch: r = σ(W_ir x + b_ir + W_hr h + b_hr), z likewise,
- * n = tanh(W_in x + b_in + r·(W_hn h + b_hn)), h' = (1 − z)·n + z·h (gate order r, z, n).
+ * n = tanh(W_in x + b_in + r·(W_hn h + b_hn)), h' = (1 − z)·n + z·h (gate order r, z, n). Runs
+ * as one fused kernel over the sequence (hidden size up to `RECURRENT_FUSED_MAX_HIDDEN`), or per
+ * step with `configureGpu({ fusion: false })`.
  *
  * @example
  * ```ts
@@ -511,6 +634,12 @@ export function rnn(
  */
 export function gru(x: Tensor, w: RecurrentWeights, state?: { h: Tensor }): { output: Tensor; h: Tensor } {
   const [B, T, , H] = check("gru", x, w, 3);
+  if (lstmFused(H, T)) {
+    const xp = linear(x, w.wIh, w.bIh);
+    const y = gruSequence(xp, w.wHh, w.bHh, state?.h ?? null, B, T, H);
+    if (!y.requiresGrad) xp.dispose();
+    return { output: y, h: reshape(slice(y, T - 1, T, 1), [B, H]) };
+  }
   const xt = projected(x, w, B), hw = recurrentProduct(w, B, T, H);
   let h = state?.h ?? zeros([B, H]);
   const outs: Tensor[] = [];
