@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import * as gb from "../mod.ts";
-import { setLstmChunkSteps } from "../src/tensor/ops/recurrent.ts";
+import { setRecurrentChunkSteps } from "../src/tensor/ops/recurrent.ts";
 import * as ref from "./cpu_ref.ts";
 
 interface Case {
@@ -97,7 +97,7 @@ async function runGpu(
 ): Promise<{ out: Float32Array; hT: Float32Array; cT: Float32Array; grads: Record<string, Float32Array> }> {
   const before = gb.gpuSettings().fusion;
   gb.configureGpu({ fusion });
-  setLstmChunkSteps(c.chunk);
+  setRecurrentChunkSteps(c.chunk);
   try {
     return await gb.scope(async () => {
       const t = (a: Float64Array, shape: number[]) =>
@@ -130,7 +130,7 @@ async function runGpu(
     });
   } finally {
     gb.configureGpu({ fusion: before });
-    setLstmChunkSteps(null);
+    setRecurrentChunkSteps(null);
   }
 }
 
@@ -270,7 +270,7 @@ async function runGru(
 ): Promise<{ out: Float32Array; grads: Float32Array[] }> {
   const before = gb.gpuSettings().fusion;
   gb.configureGpu({ fusion });
-  setLstmChunkSteps(c.chunk);
+  setRecurrentChunkSteps(c.chunk);
   try {
     return await gb.scope(async () => {
       gb.manualSeed(7);
@@ -298,7 +298,7 @@ async function runGru(
     });
   } finally {
     gb.configureGpu({ fusion: before });
-    setLstmChunkSteps(null);
+    setRecurrentChunkSteps(null);
   }
 }
 

@@ -186,16 +186,16 @@ function recurrentProduct(
 export const RECURRENT_FUSED_MAX_HIDDEN = 256;
 
 /** Whether `lstm` and `gru` run the fused sequence kernels for hidden size H (else the per-step composed path). */
-function lstmFused(H: number, T: number): boolean {
+function recurrentFused(H: number, T: number): boolean {
   return gpuSettings().fusion && H <= RECURRENT_FUSED_MAX_HIDDEN && T > 0;
 }
 
 let chunkOverride: number | null = null;
 /**
- * @internal Sets how many time steps one fused LSTM dispatch runs (null: as many as the loop
+ * @internal Sets how many time steps one fused LSTM or GRU dispatch runs (null: as many as the loop
  * budget allows), so tests reach the hand-over between dispatches with short sequences.
  */
-export function setLstmChunkSteps(steps: number | null): void {
+export function setRecurrentChunkSteps(steps: number | null): void {
   chunkOverride = steps;
 }
 
@@ -554,7 +554,7 @@ export function lstm(
   state?: { h: Tensor; c: Tensor },
 ): { output: Tensor; h: Tensor; c: Tensor } {
   const [B, T, , H] = check("lstm", x, w, 4);
-  if (!lstmFused(H, T)) return lstmComposed(x, w, B, T, H, state);
+  if (!recurrentFused(H, T)) return lstmComposed(x, w, B, T, H, state);
   const bias = w.bIh && w.bHh ? add(w.bIh, w.bHh) : w.bIh ?? w.bHh;
   const xp = linear(x, w.wIh, bias);
   const s0 = state ? concat([state.h, state.c], 1) : null;
@@ -634,7 +634,7 @@ export function rnn(
  */
 export function gru(x: Tensor, w: RecurrentWeights, state?: { h: Tensor }): { output: Tensor; h: Tensor } {
   const [B, T, , H] = check("gru", x, w, 3);
-  if (lstmFused(H, T)) {
+  if (recurrentFused(H, T)) {
     const xp = linear(x, w.wIh, w.bIh);
     const y = gruSequence(xp, w.wHh, w.bHh, state?.h ?? null, B, T, H);
     if (!y.requiresGrad) xp.dispose();
