@@ -67,6 +67,11 @@ export const KERNEL_SPECS: Readonly<Record<string, KernelSpec>> = {
     params: u("B", "H"),
     workgroup: { lstm_fwd: 64, lstm_bwd: 64, gru_fwd: 64, gru_bwd: 64 },
   },
+  // one workgroup per batch element; its invocations own hidden units (see the shader headers)
+  lstm_sequence: { params: u("B", "T", "t0", "t1", "flags"), workgroup: { forward: 64 } },
+  lstm_sequence_bwd: { params: u("B", "T", "t0", "t1", "flags"), workgroup: { backward: 64 } },
+  gru_sequence: { params: u("B", "T", "t0", "t1", "flags"), workgroup: { forward: 64 } },
+  gru_sequence_bwd: { params: u("B", "T", "t0", "t1", "flags"), workgroup: { backward: 64 } },
   int8: {
     params: [...u("M", "N", "K", "K4", "has_bias"), ...f("sx", "inv_sx"), ...u("label", "per_sample")],
     workgroup: { quantize: 256, linear: 64 },
