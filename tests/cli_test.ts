@@ -116,7 +116,16 @@ Deno.test("a file that is not safetensors says so, with its size and first bytes
  * (src/io/env.ts, given --allow-env=XDG_RUNTIME_DIR), else Mesa complains on stderr.
  */
 async function task(name: string, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const env = Deno.env.toObject();
+  return await taskWith({}, name, ...args);
+}
+
+/** `task` with extra environment variables. */
+async function taskWith(
+  extra: Record<string, string>,
+  name: string,
+  ...args: string[]
+): Promise<{ code: number; out: string; err: string }> {
+  const env = { ...Deno.env.toObject(), ...extra };
   delete env.XDG_RUNTIME_DIR;
   const r = await new Deno.Command(Deno.execPath(), {
     args: ["task", "-q", name, ...args],
@@ -189,6 +198,33 @@ Deno.test("every task but test: a flag mistake is one plain line, exit code 2", 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("a bad GLASSBOX_FUSION or GLASSBOX_KERNELS is one plain line, exit code 2 (not an import error)", async () => {
+  const k = await taskWith({ GLASSBOX_KERNELS: "bogus" }, "train", "--help");
+  assert.equal(k.code, 2, k.err);
+  assert.equal(k.err, 'error: GLASSBOX_KERNELS must be cpu, gpu or auto, got "bogus"\n');
+  assert.equal(k.out, "", "no usage: the mistake is reported first");
+  const f = await taskWith({ GLASSBOX_FUSION: "yes" }, "explain", "--images", "0");
+  assert.equal(f.code, 2, f.err);
+  assert.equal(f.err, 'error: GLASSBOX_FUSION must be 0 or 1, got "yes"\n');
+  // a library importing glassbox imports; the first GPU use throws; configureGpu clears the mistake
+  const lib = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      `import * as gb from "${new URL("../mod.ts", import.meta.url).href}";
+      let message = "";
+      try { gb.tensor([1]); } catch (e) { message = e.message; }
+      gb.configureGpu({ kernels: "cpu" });
+      console.log(message + "|" + (await gb.tensor([1, 2]).add(1).toArray()).join(","));`,
+    ],
+    env: { GLASSBOX_KERNELS: "GPU", NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  assert.equal(lib.code, 0, dec.decode(lib.stderr));
+  assert.equal(dec.decode(lib.stdout), 'GLASSBOX_KERNELS must be cpu, gpu or auto, got "GPU"|2,3\n');
 });
 
 /** Runs tests/slow_save.ts, sends SIGINT once it prints `when`; returns the exit and what it printed. */

@@ -5,7 +5,7 @@
  * missing adapter is not an import error: it is thrown, with instructions, the first time
  * anything needs the GPU. A lost device is recorded and reported by every later GPU call.
  */
-import { gpuSettings } from "./settings.ts";
+import { gpuSettings, settingError } from "./settings.ts";
 
 /** What the adapter says about itself, plus the limits glassbox relies on. */
 export interface AdapterInfo {
@@ -80,6 +80,8 @@ await acquire();
 /** The GPU device; throws a clear error when there is none or it was lost. */
 export function device(): GPUDevice {
   if (initError) throw initError;
+  const bad = settingError();
+  if (bad) throw new Error(bad);
   if (lostReason) throw new Error(`The WebGPU device was lost (${lostReason}); glassbox cannot continue.`);
   return gpuDevice!;
 }

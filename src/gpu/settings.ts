@@ -27,6 +27,25 @@ export interface GpuSettings {
 
 const settings: GpuSettings = { printShaders: false, backend: "default", fusion: true, kernels: "auto" };
 const KERNEL_CHOICES = ["auto", "cpu", "gpu"];
+/** Switches the host could not set (Deno: an environment variable with a bad value), by setting. */
+const hostErrors = new Map<string, string>();
+
+/**
+ * @internal Records that the host could not set switch `key` (Deno: src/io/env.ts, for an
+ * environment variable with a bad value; the switch keeps its default). The first use of the GPU
+ * (`device()`) then throws `message`, as it does for a missing adapter, so importing the library
+ * never fails and a script under `runMain` reports it as one line, exit 2. Setting `key` through
+ * `configureGpu` clears it.
+ */
+export function reportSettingError(key: keyof GpuSettings, message: string): void {
+  hostErrors.set(key, message);
+}
+
+/** @internal The first switch the host could not set, or null (see `reportSettingError`). */
+export function settingError(): string | null {
+  for (const m of hostErrors.values()) return m;
+  return null;
+}
 
 /**
  * Changes some of the engine's switches (the others keep their values).
@@ -57,6 +76,7 @@ export function configureGpu(change: Partial<GpuSettings>): void {
     );
   }
   Object.assign(settings, change);
+  for (const k of Object.keys(change)) hostErrors.delete(k);
 }
 
 /**

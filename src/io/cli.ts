@@ -4,6 +4,7 @@
  * trace). Deno-only (process exit), so it lives at the edge with the other I/O.
  */
 import { envIfGranted } from "./env.ts";
+import { settingError } from "../gpu/settings.ts";
 
 /** A mistake on the command line: reported as one line, exit code 2. */
 export class UsageError extends Error {}
@@ -238,7 +239,8 @@ export function onInterrupt(note: () => string): void {
 
 /**
  * Runs a script's main function: a `UsageError` prints `error: …` and a hint, exit 2; any other
- * error prints its message on one line, exit 1. No stack traces for people at a terminal
+ * error prints its message on one line, exit 1. A GLASSBOX_* environment variable with a bad
+ * value (src/io/env.ts) prints `error: …`, exit 2, before `main` starts. No stack traces for people at a terminal
  * (set GLASSBOX_DEBUG=1 to see them). `name` is the task (`"train"`: the hint says
  * `deno task train --help`) or, when it has a space, the whole command (`"deno run x.ts"`).
  *
@@ -250,6 +252,12 @@ export async function runMain(name: string, main: () => Promise<void>): Promise<
     interrupted = true;
     if (writesInProgress === 0) exitInterrupted();
   };
+  const badEnv = settingError();
+  if (badEnv) {
+    // a bad GLASSBOX_* variable (src/io/env.ts): a mistake on the command line, before any work
+    console.error(`error: ${badEnv}`);
+    Deno.exit(2);
+  }
   Deno.addSignalListener("SIGINT", onSignal);
   try {
     await main();

@@ -12,7 +12,7 @@
  *   "XDG_RUNTIME_DIR is invalid or not set" without it; when it is unset and glassbox may set
  *   it, it becomes /tmp before the adapter is requested (mod.ts imports this module first).
  */
-import { configureGpu } from "../gpu/settings.ts";
+import { configureGpu, reportSettingError } from "../gpu/settings.ts";
 
 /** The value of an environment variable when reading it is allowed without asking, else undefined. */
 export function envIfGranted(name: string): string | undefined {
@@ -53,15 +53,20 @@ export function defaultRuntimeDir(): string | undefined {
 defaultRuntimeDir();
 const fusionEnv = envIfGranted("GLASSBOX_FUSION");
 const kernelsEnv = envIfGranted("GLASSBOX_KERNELS");
-if (fusionEnv !== undefined && !["0", "1"].includes(fusionEnv)) {
-  throw new Error(`GLASSBOX_FUSION must be 0 or 1, got ${JSON.stringify(fusionEnv)}`);
-}
-if (kernelsEnv !== undefined && !["auto", "cpu", "gpu"].includes(kernelsEnv)) {
-  throw new Error(`GLASSBOX_KERNELS must be cpu, gpu or auto, got ${JSON.stringify(kernelsEnv)}`);
-}
 configureGpu({
   printShaders: Boolean(envIfGranted("GLASSBOX_PRINT_SHADERS")),
   backend: envIfGranted("DENO_WEBGPU_BACKEND") ?? "default",
   fusion: fusionEnv !== "0",
-  kernels: (kernelsEnv ?? "auto") as "auto" | "cpu" | "gpu",
+  kernels: kernelsEnv === "cpu" || kernelsEnv === "gpu" ? kernelsEnv : "auto",
 });
+// a bad value is not an import error (a library must import): the first GPU use throws it, and
+// runMain (src/io/cli.ts) prints it as one line, exit 2, before the script starts
+if (fusionEnv !== undefined && !["0", "1"].includes(fusionEnv)) {
+  reportSettingError("fusion", `GLASSBOX_FUSION must be 0 or 1, got ${JSON.stringify(fusionEnv)}`);
+}
+if (kernelsEnv !== undefined && !["auto", "cpu", "gpu"].includes(kernelsEnv)) {
+  reportSettingError(
+    "kernels",
+    `GLASSBOX_KERNELS must be cpu, gpu or auto, got ${JSON.stringify(kernelsEnv)}`,
+  );
+}
