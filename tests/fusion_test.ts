@@ -187,6 +187,22 @@ Deno.test("intermediates read later by a matmul, a reduction, a reshape view and
   await agree(f, [t, u, mm, s, v], "observed intermediates", 1e-4);
 });
 
+Deno.test("a pending result copied by a buffer copy (tensorStats, the tracker's) is computed first", async () => {
+  const n = 4096;
+  const a = data(n), b = data(n);
+  const want = Array.from(a, (x, i) => Math.exp(x + b[i]));
+  const mean = want.reduce((p, x) => p + x, 0) / n, max = Math.max(...want);
+  const ta = gb.tensor(a), tb = gb.tensor(b);
+  await gb.sync();
+  const k0 = fusionStats.fusedKernels;
+  const t = gb.exp(gb.add(ta, tb)); // a pending chain of two: copied before any other command runs
+  const [st] = await gb.tensorStats({ t });
+  assert.equal(fusionStats.fusedKernels - k0, 1, "the chain ran fused");
+  assert.ok(Math.abs(st.mean - mean) < 1e-5 * mean, `mean ${st.mean} vs ${mean}`);
+  assert.ok(Math.abs(st.max - max) < 1e-5 * max, `max ${st.max} vs ${max}`);
+  for (const x of [ta, tb, t]) x.dispose();
+});
+
 Deno.test("long chains and many inputs are split at the node and binding limits", async () => {
   const n = 64, k = 12;
   const xs = Array.from({ length: k }, () => data(n));
