@@ -238,3 +238,35 @@ Deno.test("rooflineOf: the matmul is the one point; a kernel above the roof is c
   a.dispose();
   b.dispose();
 });
+
+Deno.test("formatProfile: rows of one kernel that differ only past the column's width list their differences first", () => {
+  const row = (kernel: string, totalMs: number): gb.KernelRow => ({
+    kernel,
+    dispatches: 1,
+    totalMs,
+    meanMs: totalMs,
+    bytes: 1e6,
+    bytesFrom: "launcher",
+    gbPerS: 1,
+  });
+  const im2col = "conv:im2col [C=32, DIL=1, H=13, KH=3, KW=3, OH=11, OW=11";
+  const rows = [
+    row(`${im2col}, ONES=1, PAD=0]`, 3),
+    row(`${im2col}, ONES=0, PAD=0]`, 2),
+    row("unary:main [OP=max(x, 0.0), T=vec4f]", 1),
+  ];
+  const p = {
+    result: null,
+    clock: "timestamp-query",
+    adapter: "x",
+    wallMs: 9,
+    kernelMs: 6,
+    rows,
+    events: [],
+  };
+  const lines = gb.formatProfile(p as gb.KernelProfile, { kernelWidth: 40 }).split("\n").slice(4);
+  assert.match(lines[0], /^conv:im2col \[ONES=1, C=32, DIL=1, H=13,… /);
+  assert.match(lines[1], /^conv:im2col \[ONES=0, C=32, /);
+  assert.match(lines[2], /^unary:main \[OP=max\(x, 0\.0\), T=vec4f\] /, "one row: as it was");
+  assert.equal(rows[0].kernel, `${im2col}, ONES=1, PAD=0]`, "the rows' keys are unchanged");
+});

@@ -144,9 +144,36 @@ const fmtBytes = (b: number) =>
     ? `${(b / 1e6).toFixed(2)} MB`
     : `${(b / 1e3).toFixed(1)} kB`;
 
+/** A kernel key's parts: "shader:entry" and its "NAME=value" constants (values may hold ", "). */
+function splitKernel(kernel: string): { base: string; constants: string[] } {
+  const m = /^([^ ]+) \[(.*)\]$/.exec(kernel);
+  return m
+    ? { base: m[1], constants: m[2].split(/, (?=[A-Za-z_][A-Za-z0-9_]*=)/) }
+    : { base: kernel, constants: [] };
+}
+
+/**
+ * The table's names: where several rows share a shader and entry point, the constants that tell
+ * them apart come first (a long name is cut to the column's width, and rows cut before their
+ * difference would read alike).
+ */
+function displayNames(rows: KernelRow[]): string[] {
+  const parts = rows.map((r) => splitKernel(r.kernel));
+  const groups = new Map<string, string[][]>();
+  for (const x of parts) groups.set(x.base, [...(groups.get(x.base) ?? []), x.constants]);
+  return parts.map(({ base, constants }) => {
+    const all = groups.get(base)!;
+    if (all.length < 2) return constants.length ? `${base} [${constants.join(", ")}]` : base;
+    const differs = (c: string) => all.some((cs) => !cs.includes(c));
+    const ordered = [...constants.filter(differs), ...constants.filter((c) => !differs(c))];
+    return `${base} [${ordered.join(", ")}]`;
+  });
+}
+
 /**
  * The profile as a plain-text table, the most time first, with a header saying which clock timed
- * it and how bytes are counted.
+ * it and how bytes are counted. Rows of one shader and entry point list the constants that
+ * differ between them first.
  *
  * @example
  * ```ts
@@ -166,8 +193,9 @@ export function formatProfile(
   const head = `${"kernel".padEnd(width)} ${"calls".padStart(6)} ${"total ms".padStart(9)} ${
     "mean ms".padStart(8)
   } ${"share".padStart(6)} ${"bytes".padStart(10)} ${"GB/s".padStart(7)} ${"GFLOP/s".padStart(8)}`;
-  const lines = rows.map((r) =>
-    `${cut(r.kernel)} ${String(r.dispatches).padStart(6)} ${r.totalMs.toFixed(3).padStart(9)} ${
+  const names = displayNames(rows);
+  const lines = rows.map((r, i) =>
+    `${cut(names[i])} ${String(r.dispatches).padStart(6)} ${r.totalMs.toFixed(3).padStart(9)} ${
       r.meanMs.toFixed(3).padStart(8)
     } ${(p.kernelMs > 0 ? (100 * r.totalMs / p.kernelMs).toFixed(1) + "%" : "-").padStart(6)} ${
       (fmtBytes(r.bytes) + (r.bytesFrom === "buffers" ? "*" : "")).padStart(10)
