@@ -9,7 +9,7 @@
  * done ("submit-wait"; it includes the submit's overhead). The numbers `fn` computes are the same.
  */
 import { adapterInfo } from "../gpu/device.ts";
-import { type KernelEvent, type ProfileClock, startProfiling, stopProfiling } from "../gpu/queue.ts";
+import { flush, type KernelEvent, type ProfileClock, startProfiling, stopProfiling } from "../gpu/queue.ts";
 import { randn } from "../tensor/create.ts";
 import { mul } from "../tensor/ops/elementwise.ts";
 import { matmul } from "../tensor/ops/matmul.ts";
@@ -323,12 +323,21 @@ export async function measureCeilings(
 ): Promise<Ceilings> {
   const n = options.copyElements ?? 1 << 24;
   const sizes = options.matmulSizes ?? [256, 512, 1024];
-  const best = (p: KernelProfile, shader: string) =>
-    Math.min(...p.events.filter((e) => e.shader === shader).map((e) => e.durationMs));
+  const best = (p: KernelProfile, shader: string) => {
+    const ms = p.events.filter((e) => e.shader === shader).map((e) => e.durationMs);
+    if (ms.length === 0) throw new Error(`measureCeilings: no ${shader} kernel ran`);
+    return Math.min(...ms);
+  };
   const x = randn([n]);
   let gbPerS = 0;
   try {
-    const copy = () => mul(x, 1).dispose();
+    // flushed while y is alive: an elementwise result disposed before its pending chain runs is
+    // never computed (src/tensor/fusion.ts), and nothing would be timed
+    const copy = () => {
+      const y = mul(x, 1);
+      flush();
+      y.dispose();
+    };
     copy();
     const p = await profile(() => {
       for (let r = 0; r < REPEATS; r++) copy();
