@@ -74,7 +74,8 @@ Deno.test("GLASSBOX_PRINT_SHADERS shows the generated kernel, whose first line n
 });
 
 Deno.test("a chain with broadcast operands (row, column, scalar tensor, number), vec4 and odd sizes", async () => {
-  for (const [B, H] of [[6, 8], [5, 7], [1, 3], [64, 36]]) {
+  // [4, 6], [8, 5], [12, 2]: vec4 chains whose rows are not whole vec4s (broadcasts gathered per lane)
+  for (const [B, H] of [[6, 8], [5, 7], [1, 3], [64, 36], [4, 6], [8, 5], [12, 2]]) {
     const m = data(B * H), bias = data(H), col = data(B, 0.5, 2), s = data(1);
     const want: number[][] = [[], []];
     for (let i = 0; i < B; i++) {
