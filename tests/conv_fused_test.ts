@@ -60,14 +60,22 @@ Deno.test("conv2dFused forward and gradients (x, weight, bias) vs float64 refere
   }
 });
 
-Deno.test("conv2dFused at the seed CNN's shapes, batch 64: inference, and gradients against the unfused composition", async () => {
+Deno.test("conv2dFused at the seed CNN's shapes, batch 64: inference, and gradients against the unfused composition on the im2col kernels", async () => {
   gb.manualSeed(3);
   for (const [c, h, co] of [[1, 28, 32], [32, 13, 64]]) {
     await gb.scope(async () => {
       const x = gb.randn([64, c, h, h], { requiresGrad: true });
       const w = gb.randn([co, c, 3, 3], { requiresGrad: true }).mul(0.2).detach().requiresGrad_(true);
       const b = gb.randn([co], { requiresGrad: true });
-      const unfused = gb.maxPool2d(gb.relu(gb.conv2d(x, w, b)), 2);
+      // the unfused composition on the other kernel family (im2col + matmul): independent of conv_gemm.wgsl
+      const kernels = gb.gpuSettings().kernels;
+      gb.configureGpu({ kernels: "gpu" });
+      let unfused: gb.Tensor;
+      try {
+        unfused = gb.maxPool2d(gb.relu(gb.conv2d(x, w, b)), 2);
+      } finally {
+        gb.configureGpu({ kernels });
+      }
       const inf = gb.noGrad(() => gb.conv2dFused(x, w, b, { pool: true }));
       const want = await unfused.toArray();
       ref.assertClose(await inf.toArray(), want, { rtol: 1e-5, atol: 1e-5, msg: `inference ${c}→${co}` });
