@@ -9,7 +9,8 @@
 //   POOL = 0: Y[n][co][oy][ox] = act(Z)
 //   POOL = 1: Y[n][co][py][px] = act(max over the window (2py + dy, 2px + dx) of Z), and
 //             IDX[n][co][py][px] = 2·dy + dx of the winner (the first on ties; a NaN wins, the
-//             first NaN, as pool.wgsl) + 4 when the winner's Z > 0: all the backward pass needs.
+//             first NaN, as pool.wgsl) + 4 when the winner's Z > 0: all the backward pass needs
+//             (written only when WINNERS = 1).
 //             The pooled size is ⌊OH/2⌋×⌊OW/2⌋; conv outputs no window reads are never stored.
 //             act is monotonic (relu, or leaky with slope > 0), so max(act(z)) = act(max(z)).
 //
@@ -30,9 +31,9 @@
 // code from src/tensor/ops/conv_gemm.ts (LOAD_STEP, ACC_DECL, STORE: one register per value,
 // as llvmpipe keeps indexed arrays in memory).
 // Constants: WG, TR, TW, TC, KH, KW, DIL, STRIDE, PADDING, CIN, H, W, OH, OW, PH, PW, COUT,
-// COUT4, TILES_W, TILES_H, ACT, POOL, PAD, BIAS, FULL_C, WHAT (this header's first line).
+// COUT4, TILES_W, TILES_H, ACT, POOL, PAD, BIAS, FULL_C, WINNERS, WHAT (this header's first line).
 // Bindings: 0 X (read), 1 WT (read, vec4), 2 BIAS (read; anything when BIAS = 0),
-//           3 Y (write), 4 IDX (i32, write; anything when POOL = 0), 5 uniform P.
+//           3 Y (write), 4 IDX (i32, write; anything when WINNERS = 0), 5 uniform P.
 
 struct Params {
   tiles_m: u32, tiles_n: u32, _p0: u32, slope: f32,
@@ -70,6 +71,8 @@ const PAD: u32 = {{PAD}}u;
 const HAS_BIAS: u32 = {{BIAS}}u;
 // 1 when every channel tile is whole (COUT is a multiple of TC), so stores need no channel test
 const FULL_C: u32 = {{FULL_C}}u;
+// 1 to write the pool winners' codes (IDX); inference needs only Y
+const WINNERS: u32 = {{WINNERS}}u;
 
 fn act(v: vec4f) -> vec4f {
   if (ACT == 1u) { return max(v, vec4f(0.0)); }
@@ -132,7 +135,7 @@ fn store_pool(n: u32, py: u32, px: u32, co: u32, v0: vec4f, v1: vec4f, v2: vec4f
   for (var c = 0u; c < 4u; c++) {
     if (FULL_C == 1u || co + c < COUT) {
       Y[yo + (co + c) * PH * PW] = r[c];
-      IDX[yo + (co + c) * PH * PW] = code[c];
+      if (WINNERS == 1u) { IDX[yo + (co + c) * PH * PW] = code[c]; }
     }
   }
 }
@@ -141,8 +144,8 @@ fn store_pool(n: u32, py: u32, px: u32, co: u32, v0: vec4f, v1: vec4f, v2: vec4f
 fn forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
   let t = gid.x + gid.y * nw.x * {{WG}}u;
   if (t >= P.tiles_m * P.tiles_n) {
-    // never true for t < 2^32 - 1: keeps binding 4 in the layout when POOL = 0 (bound to a placeholder)
-    if (POOL == 0u && t == 0xffffffffu) { IDX[0] = 0; }
+    // never true for t < 2^32 - 1: keeps binding 4 in the layout when WINNERS = 0 (bound to a placeholder)
+    if (WINNERS == 0u && t == 0xffffffffu) { IDX[0] = 0; }
     return;
   }
   let tm = t / P.tiles_n;

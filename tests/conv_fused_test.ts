@@ -80,7 +80,11 @@ Deno.test("conv2dFused at the seed CNN's shapes, batch 64: inference, and gradie
       const want = await unfused.toArray();
       ref.assertClose(await inf.toArray(), want, { rtol: 1e-5, atol: 1e-5, msg: `inference ${c}→${co}` });
       const fused = gb.conv2dFused(x, w, b, { pool: true });
-      ref.assertClose(await fused.toArray(), want, { rtol: 1e-5, atol: 1e-5, msg: `autograd path ${c}→${co}` });
+      ref.assertClose(await fused.toArray(), want, {
+        rtol: 1e-5,
+        atol: 1e-5,
+        msg: `autograd path ${c}→${co}`,
+      });
       const gy = gb.randn(fused.shape);
       const g1 = gb.grad(fused, [x, w, b], gy), g2 = gb.grad(unfused, [x, w, b], gy);
       for (const [i, what] of ["x", "weight", "bias"].entries()) {
@@ -95,10 +99,15 @@ Deno.test("conv2dFused at the seed CNN's shapes, batch 64: inference, and gradie
 });
 
 /** The kernels a seed CNN forward pass launches, by "shader:entry", with counts. */
-async function kernelsOf(model: gb.Module, x: gb.Tensor): Promise<{ counts: Map<string, number>; out: Float32Array }> {
+async function kernelsOf(
+  model: gb.Module,
+  x: gb.Tensor,
+): Promise<{ counts: Map<string, number>; out: Float32Array }> {
   const p = await gb.profile(() => gb.noGrad(() => model.forward(x)).toArray());
   const counts = new Map<string, number>();
-  for (const e of p.events) counts.set(`${e.shader}:${e.entry}`, (counts.get(`${e.shader}:${e.entry}`) ?? 0) + 1);
+  for (const e of p.events) {
+    counts.set(`${e.shader}:${e.entry}`, (counts.get(`${e.shader}:${e.entry}`) ?? 0) + 1);
+  }
   return { counts, out: p.result as Float32Array };
 }
 

@@ -87,8 +87,7 @@ export function conv2dFused(
   const inputs = bias ? [x, weight, bias] : [x, weight];
   if (!(isGradEnabled() && inputs.some((t) => t.requiresGrad))) {
     // inference: one kernel, only the final output written
-    const { y, idx } = convGemm(x, weight, bias, g, { activation, slope, pool });
-    idx?.dispose();
+    const { y } = convGemm(x, weight, bias, g, { activation, slope, pool });
     return record(y, name, inputs, () => {
       throw new Error(`internal: ${name} recorded without a gradient`);
     });

@@ -38,6 +38,8 @@ export interface ConvEpilogue {
   slope: number;
   /** Whether a 2×2 stride-2 max pool follows the activation. */
   pool: boolean;
+  /** With a pool: whether to write the winners' codes too (for a backward pass). */
+  winners?: boolean;
 }
 
 const ACT_CODE: Record<ConvActivation, number> = { none: 0, relu: 1, leakyRelu: 2 };
@@ -181,8 +183,8 @@ function transposedWeight(weight: Tensor, Cout: number, K: number): Tensor {
 
 /**
  * Launches the convolution with its epilogue: returns y ([N, Cout, OH, OW], or pooled
- * [N, Cout, ⌊OH/2⌋, ⌊OW/2⌋]) and, when pooling, the winners' codes (int32, y's shape; see
- * the shader) that `actPoolBackward` reads.
+ * [N, Cout, ⌊OH/2⌋, ⌊OW/2⌋]) and, when pooling with `winners`, the winners' codes (int32,
+ * y's shape; see the shader), the format `actPoolBackward` reads.
  */
 export function convGemm(
   x: Tensor,
@@ -195,7 +197,7 @@ export function convGemm(
   const { N, C, H, W, Cout, KH, KW, OH, OW } = g;
   const PH = epi.pool ? Math.floor(OH / 2) : OH, PW = epi.pool ? Math.floor(OW / 2) : OW;
   const y = empty([N, Cout, PH, PW]);
-  const idx = epi.pool ? empty([N, Cout, PH, PW], "int32") : null;
+  const idx = epi.pool && epi.winners ? empty([N, Cout, PH, PW], "int32") : null;
   if (y.size === 0) return { y, idx };
   const K = C * KH * KW;
   const wt = transposedWeight(weight, Cout, K);
@@ -232,6 +234,7 @@ export function convGemm(
       PAD: g.pad > 0 ? 1 : 0,
       BIAS: bias ? 1 : 0,
       FULL_C: Cout % tile.TC === 0 ? 1 : 0,
+      WINNERS: idx ? 1 : 0,
       ...unroll(tile, g, epi.pool),
     },
     buffers: [
