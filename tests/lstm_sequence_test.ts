@@ -241,7 +241,8 @@ Deno.test("fused LSTM: a few dispatches per sequence whatever its length (per st
     await count(8, false),
     await count(32, false),
   ];
-  assert.equal(f8, f32, `fused: ${f8} dispatches at 8 steps, ${f32} at 32`);
+  // not one more per step (a matmul's packing or an elementwise chain may differ by a kernel with the length)
+  assert.ok(Math.abs(f32 - f8) <= 2, `fused: ${f8} dispatches at 8 steps, ${f32} at 32`);
   assert.ok(f32 <= 30, `fused: ${f32} dispatches for 32 steps`);
   assert.ok(c32 - c8 >= 24 * 10, `fusion off runs per step: ${c8} dispatches at 8 steps, ${c32} at 32`);
   // memory: the same training step again and again leaves the pool where it was

@@ -99,6 +99,14 @@ export const KERNEL_SPECS: Readonly<Record<string, KernelSpec>> = {
       pad_rows: 256,
     },
   },
+  conv_gemm: {
+    params: [...u("tiles_m", "tiles_n", "_p0"), ...f("slope")],
+    workgroup: { forward: 64 },
+  },
+  conv_act_pool: {
+    params: [...u("OH", "OW", "PH", "PW", "total"), ...f("slope")],
+    workgroup: { act_pool: 256, act_pool_bwd: 256 },
+  },
   resize: {
     params: u("H", "W", "OH", "OW", "total", "col_t", "row_r", "col_r", "linear"),
     workgroup: { forward: 256, backward: 256 },

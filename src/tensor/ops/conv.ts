@@ -15,14 +15,15 @@
 import { placeholderBuffer } from "../../gpu/pool.ts";
 import { checkLoopSteps, LLVMPIPE_LOOP_STEPS, LOOP_STEPS_PER_INVOCATION } from "../../gpu/loops.ts";
 import { dispatch } from "../../gpu/queue.ts";
-import { record } from "../graph.ts";
+import { isGradEnabled, record } from "../graph.ts";
 import { assertFloat, empty, own, type Tensor } from "../tensor.ts";
 import { mm } from "./matmul.ts";
 import { launchCopy } from "../kernels.ts";
 import { reduceORI } from "./reduce_raw.ts";
 import { max, mean } from "./reduce.ts";
 import { concat, reshape, slice } from "./shape.ts";
-import { device } from "../../gpu/device.ts";
+import { device, kernelPath } from "../../gpu/device.ts";
+import { convGemm, convGemmCovers } from "./conv_gemm.ts";
 
 /** Bytes one im2col patch matrix may take: a quarter of the largest storage binding, at most 128 MiB. */
 const COLS_BUDGET = () => Math.min(device().limits.maxStorageBufferBindingSize / 4, 128 << 20);
@@ -140,6 +141,42 @@ export function patchRows(
 }
 
 /**
+ * @internal A convolution's operands and options checked (errors name `op`), with its geometry:
+ * sizes, output size, and one stride, padding and dilation for both axes.
+ */
+export function convGeometry(
+  op: string,
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | null,
+  options: Conv2dOptions,
+): Geometry & { Cout: number } {
+  assertFloat(op, x);
+  assertFloat(op, weight);
+  if (x.ndim !== 4 || weight.ndim !== 4 || x.shape[1] !== weight.shape[1]) {
+    throw new Error(
+      `${op}: expected input [N, C, H, W] and weight [Cout, C, KH, KW] with matching C, got [${
+        x.shape.join(", ")
+      }] and [${weight.shape.join(", ")}]`,
+    );
+  }
+  const [N, C, H, W] = x.shape;
+  const [Cout, , KH, KW] = weight.shape;
+  if (bias && (bias.ndim !== 1 || bias.shape[0] !== Cout)) {
+    throw new Error(`${op}: bias [${bias.shape.join(", ")}] does not match ${Cout} output channels`);
+  }
+  const [stride, pad, dil] = ([["stride", 1, 1], ["padding", 0, 0], ["dilation", 1, 1]] as const).map(
+    ([what, dflt, min]) => {
+      const [a, b] = pair(op, what, options[what] ?? dflt, min);
+      if (a !== b) throw new Error(`${op}: a different ${what} per axis is not supported, got [${a}, ${b}]`);
+      return a;
+    },
+  );
+  const OH = outSize(op, H, KH, stride, pad, dil), OW = outSize(op, W, KW, stride, pad, dil);
+  return { N, C, H, W, KH, KW, OH, OW, stride, pad, dil, Cout };
+}
+
+/**
  * Convolution of x [N, Cin, H, W] with weight [Cout, Cin, KH, KW] and optional bias [Cout].
  *
  * @example
@@ -154,57 +191,46 @@ export function conv2d(
   bias: Tensor | null = null,
   options: Conv2dOptions = {},
 ): Tensor {
-  assertFloat("conv2d", x);
-  assertFloat("conv2d", weight);
-  if (x.ndim !== 4 || weight.ndim !== 4 || x.shape[1] !== weight.shape[1]) {
-    throw new Error(
-      `conv2d: expected input [N, C, H, W] and weight [Cout, C, KH, KW] with matching C, got [${
-        x.shape.join(", ")
-      }] and [${weight.shape.join(", ")}]`,
-    );
-  }
-  const [N, C, H, W] = x.shape;
-  const [Cout, , KH, KW] = weight.shape;
-  if (bias && (bias.ndim !== 1 || bias.shape[0] !== Cout)) {
-    throw new Error(`conv2d: bias [${bias.shape.join(", ")}] does not match ${Cout} output channels`);
-  }
-  const [stride, pad, dil] = ([["stride", 1, 1], ["padding", 0, 0], ["dilation", 1, 1]] as const).map(
-    ([what, dflt, min]) => {
-      const [a, b] = pair("conv2d", what, options[what] ?? dflt, min);
-      if (a !== b) throw new Error(`conv2d: a different ${what} per axis is not supported, got [${a}, ${b}]`);
-      return a;
-    },
-  );
-  const OH = outSize("conv2d", H, KH, stride, pad, dil), OW = outSize("conv2d", W, KW, stride, pad, dil);
-  const g: Geometry = { N, C, H, W, KH, KW, OH, OW, stride, pad, dil };
+  const gg = convGeometry("conv2d", x, weight, bias, options);
+  const { Cout, ...g } = gg;
+  const { N, C, KH, KW, OH, OW } = g;
   const K = C * KH * KW, P = OH * OW, ldp = Math.ceil(P / 4) * 4;
   // the patch matrix of a large batch can exceed what one binding holds: convolve in chunks of
-  // images then (slice and concat carry the gradient)
+  // images then (slice and concat carry the gradient). The implicit GEMM (shaders/conv_gemm.wgsl,
+  // on a software adapter) has no patch matrix, but the backward pass still does.
   const perImage = Math.max(K * ldp, P * Math.ceil(K / 4) * 4) * 4; // forward patches, or the filter gradient's
   const fit = Math.max(1, Math.floor(COLS_BUDGET() / perImage));
-  if (N > fit) {
+  const gemm = kernelPath() === "cpu" && convGemmCovers(gg);
+  const needsGrad = isGradEnabled() && [x, weight, bias].some((t) => t?.requiresGrad);
+  if (N > fit && (needsGrad || !gemm)) {
     const parts: Tensor[] = [];
     for (let s = 0; s < N; s += fit) {
       parts.push(conv2d(slice(x, s, Math.min(N, s + fit)), weight, bias, options));
     }
     return concat(parts, 0);
   }
-  const cols = empty([N * K * ldp]);
-  im2col(x, cols, g, K * ldp, ldp, 1);
-  // C[n][Cout][P] = W[Cout][K] · cols[n][K][P]
-  const out = mm(
-    { t: weight, sb: 0, sk: 1, sx: K },
-    { t: cols, sb: K * ldp, sk: ldp, sx: 1 },
-    N,
-    Cout,
-    P,
-    K,
-    bias,
-    2,
-  );
-  const y = out._view([N, Cout, OH, OW]);
-  out.dispose();
-  cols.dispose();
+  let y: Tensor;
+  if (gemm) {
+    // one implicit GEMM over the whole batch, written as NCHW
+    y = convGemm(x, weight, bias, gg, { activation: "none", slope: 0, pool: false }).y;
+  } else {
+    const cols = empty([N * K * ldp]);
+    im2col(x, cols, g, K * ldp, ldp, 1);
+    // C[n][Cout][P] = W[Cout][K] · cols[n][K][P]
+    const out = mm(
+      { t: weight, sb: 0, sk: 1, sx: K },
+      { t: cols, sb: K * ldp, sk: ldp, sx: 1 },
+      N,
+      Cout,
+      P,
+      K,
+      bias,
+      2,
+    );
+    y = out._view([N, Cout, OH, OW]);
+    out.dispose();
+    cols.dispose();
+  }
   const inputs = bias ? [x, weight, bias] : [x, weight];
   const node = record(y, "conv2d", inputs, (dy) => {
     const res: (Tensor | null)[] = [null, null, null];
