@@ -67,6 +67,14 @@ export const KERNEL_SPECS: Readonly<Record<string, KernelSpec>> = {
     params: [...u("M", "N", "K", "K4", "has_bias"), ...f("sx", "inv_sx"), ...u("label", "per_sample")],
     workgroup: { quantize: 256, linear: 64 },
   },
+  int8_gemm: {
+    params: [
+      ...u("M", "N", "K", "K4", "ldx4", "ldw4", "tiles_n", "has_bias", "write_acc", "pos"),
+      ...f("sx", "inv_sx"),
+      ...u("label", "C", "H", "W", "KH", "KW", "OW", "stride", "pad", "dil", "total"),
+    ],
+    workgroup: { patches: 64, transpose: 64, gemm: 64 },
+  },
   gather: { params: u("O", "D", "J", "I"), workgroup: { gather: 256, backward: 256 } },
   matmul: {
     params: u("M", "N", "K", "lda4", "ldb4", "a_batch4", "b_batch4", "tiles_m", "tiles_n", "batch"),

@@ -9,6 +9,7 @@ import { type AdapterInfo, adapterInfo, hasPackedIntegerDot } from "../../gpu/de
 import { errorFlags, flagLabel } from "../../gpu/errors.ts";
 import { checkLoopSteps } from "../../gpu/loops.ts";
 import { dispatch } from "../../gpu/queue.ts";
+import { placeholderBuffer } from "../../gpu/pool.ts";
 import { assertFloat, assertLive, empty, type Tensor } from "../tensor.ts";
 
 /** How the kernel computes a 4-way int8 dot product. */
@@ -167,14 +168,266 @@ export function int8Matmul(
   if (weightScales.size !== N || (bias && bias.size !== N)) {
     throw new Error(`int8Matmul: weight scales and bias need ${N} values (one per output channel)`);
   }
-  const acc = empty([M, N], "int32"), y = empty([M, N]);
-  if (acc.size === 0) return { acc, y };
-  run(
-    "linear",
-    options.path ?? int8DotPath(),
-    [xq, wq, weightScales, bias ?? weightScales, weightScales, acc, y],
-    { M, N, K, K4, sx: options.inputScale, hasBias: bias !== null },
-    Math.ceil(M / 4) * Math.ceil(N / 4), // 4×4 outputs per invocation
+  const xt = int8Transpose(xq, K), wt = int8Transpose(wq, K);
+  const { acc, y } = int8Gemm(xt, wt, weightScales, bias, {
+    inputScale: options.inputScale,
+    path: options.path,
+    withAccumulators: true,
+  });
+  xt.t.dispose();
+  wt.t.dispose();
+  return { acc: acc!, y };
+}
+
+// ---- the register-tiled int8 product (shaders/int8_gemm.wgsl) ----
+
+const gemmCode = new Map<string, Record<string, string>>();
+/** The straight-line code for a TM×TN block (see the header of shaders/int8_gemm.wgsl). */
+function gemmUnroll(TM: number, TN: number, path: Int8DotPath): Record<string, string> {
+  const key = `${TM}x${TN}${path}`;
+  let u = gemmCode.get(key);
+  if (u) return u;
+  const decl: string[] = [], step: string[] = [], store: string[] = [];
+  for (let i = 0; i < TM; i++) {
+    for (let j = 0; j < TN / 4; j++) decl.push(`  var c_${i}_${j} = vec4i(0);`);
+  }
+  for (let i = 0; i < TM / 4; i++) step.push(`    let x${i} = XT[ix + ${i}u];`);
+  for (let j = 0; j < TN / 4; j++) step.push(`    let w${j} = WT[iw + ${j}u];`);
+  if (path === "unpack") {
+    for (let b = 0; b < 4; b++) {
+      for (let i = 0; i < TM / 4; i++) step.push(`    let x${i}_${b} = bytes(x${i}, ${b}u);`);
+      for (let j = 0; j < TN / 4; j++) step.push(`    let w${j}_${b} = bytes(w${j}, ${b}u);`);
+      for (let i = 0; i < TM; i++) {
+        const a = `x${i >> 2}_${b}.${"xyzw"[i & 3]}`;
+        for (let j = 0; j < TN / 4; j++) step.push(`    c_${i}_${j} += vec4i(${a}) * w${j}_${b};`);
+      }
+    }
+  } else {
+    for (let i = 0; i < TM; i++) {
+      const a = `x${i >> 2}.${"xyzw"[i & 3]}`;
+      for (let j = 0; j < TN / 4; j++) {
+        const d = [..."xyzw"].map((c) => `dot4I8Packed(${a}, w${j}.${c})`).join(", ");
+        step.push(`    c_${i}_${j} += vec4i(${d});`);
+      }
+    }
+  }
+  for (let i = 0; i < TM; i++) {
+    for (let j = 0; j < TN / 4; j++) store.push(`  store4(m0 + ${i}u, n0 + ${j * 4}u, c_${i}_${j});`);
+  }
+  u = { ACC_DECL: decl.join("\n"), K_STEP: step.join("\n"), STORE: store.join("\n") };
+  gemmCode.set(key, u);
+  return u;
+}
+
+/** Rows per register block of the int8 product (the K-major operands are padded to it). */
+const TM = 8;
+/** Output columns per register block. */
+const TN = 8;
+/** Packed words per invocation of the patches entry (CHUNK in shaders/int8_gemm.wgsl). */
+const PATCH_CHUNK = 16;
+const roundUp = (v: number, to: number) => Math.ceil(v / to) * to;
+
+/** @internal The geometry of a convolution's patch rows (a Linear is C = K and the rest 1). */
+export interface PatchGeometry {
+  N: number;
+  C: number;
+  H: number;
+  W: number;
+  KH: number;
+  KW: number;
+  OH: number;
+  OW: number;
+  stride: number;
+  pad: number;
+  dil: number;
+}
+
+/** @internal A packed K-major int8 operand of int8_gemm.wgsl: `t` holds [K4][ld] words. */
+export interface PackedT {
+  t: Tensor;
+  rows: number;
+  K: number;
+  ld: number;
+}
+
+function gemmDispatch(
+  entry: string,
+  path: Int8DotPath,
+  b: {
+    XF?: Tensor;
+    XR?: Tensor;
+    WT?: Tensor;
+    WS?: Tensor;
+    BIAS?: Tensor | null;
+    XT: Tensor;
+    ACC?: Tensor | null;
+    Y?: Tensor;
+  },
+  params: Record<string, number>,
+  invocations: number,
+  cost?: { flops: number; bytes: number },
+): void {
+  const ph = placeholderBuffer();
+  const scratch: Tensor[] = [];
+  const rw = (t: Tensor | null | undefined) => {
+    if (t) return t.buffer;
+    const s = empty([1]);
+    scratch.push(s);
+    return s.buffer;
+  };
+  const p = {
+    M: 0,
+    N: 0,
+    K: 0,
+    K4: 0,
+    ldx4: 0,
+    ldw4: 0,
+    tiles_n: 0,
+    has_bias: 0,
+    write_acc: 0,
+    pos: 1,
+    sx: 0,
+    inv_sx: 0,
+    label: 0,
+    C: 0,
+    H: 1,
+    W: 1,
+    KH: 1,
+    KW: 1,
+    OW: 1,
+    stride: 1,
+    pad: 0,
+    dil: 1,
+    total: invocations,
+    ...params,
+  };
+  dispatch({
+    shader: "int8_gemm",
+    entry,
+    constants: { TM, TN, ...gemmUnroll(TM, TN, path) },
+    buffers: [
+      b.XF?.buffer ?? ph,
+      b.XR?.buffer ?? ph,
+      b.WT?.buffer ?? ph,
+      b.WS?.buffer ?? ph,
+      b.BIAS?.buffer ?? ph,
+      b.XT.buffer,
+      rw(b.ACC),
+      rw(b.Y),
+      errorFlags(),
+    ],
+    params: p,
+    invocations,
+    cost,
+  });
+  for (const s of scratch) s.dispose();
+}
+
+/**
+ * @internal Quantizes the patch rows of x (NCHW; a Linear's [M, K] input with `geometry`
+ * C = K, the rest 1) to a packed K-major int8 operand, in one pass (no float im2col).
+ */
+export function int8Patches(
+  x: Tensor,
+  scale: number,
+  g: PatchGeometry,
+  label = "quantizeInput",
+): PackedT {
+  assertFloat("int8Patches", x);
+  const M = g.N * g.OH * g.OW, K = g.C * g.KH * g.KW, K4 = Math.ceil(K / 4), ld = roundUp(Math.max(M, 1), TM);
+  checkLoopSteps("int8", K4 + 16, `an int8 dot product over K = ${K}`);
+  const t = empty([K4 * ld], "int32");
+  const total = K4 * (ld / 4);
+  if (total > 0) {
+    gemmDispatch(
+      "patches",
+      "unpack",
+      { XF: x, XT: t },
+      {
+        M,
+        K,
+        K4,
+        ldx4: ld / 4,
+        inv_sx: Math.fround(1 / scale),
+        label: flagLabel(label),
+        pos: g.OH * g.OW,
+        C: g.C,
+        H: g.H,
+        W: g.W,
+        KH: g.KH,
+        KW: g.KW,
+        OW: g.OW,
+        stride: g.stride,
+        pad: g.pad,
+        dil: g.dil,
+      },
+      total,
+      { flops: 0, bytes: 4 * (M * K + K4 * ld) },
+    );
+  }
+  return { t, rows: M, K, ld };
+}
+
+/** @internal A packed row-major [rows, K4] int8 matrix as a K-major operand, padded to `multiple` rows. */
+export function int8Transpose(r: Tensor, K: number, multiple = TN): PackedT {
+  const [rows, K4] = r.shape, ld = roundUp(Math.max(rows, 1), Math.max(multiple, TM, TN));
+  const t = empty([K4 * ld], "int32");
+  const total = K4 * (ld / 4);
+  if (total > 0) gemmDispatch("transpose", "unpack", { XR: r, XT: t }, { M: rows, K4, ldx4: ld / 4 }, total);
+  return { t, rows, K, ld };
+}
+
+/**
+ * @internal The int8 product of K-major operands x (M rows) and w (N rows): the i32
+ * accumulators [M, N] (when `withAccumulators`) and y = acc · inputScale · weightScales[n] +
+ * bias[n], stored row-major [M, N] (positions = 1) or as a conv's NCHW output
+ * [M / positions, N, positions].
+ */
+export function int8Gemm(
+  x: PackedT,
+  w: PackedT,
+  weightScales: Tensor,
+  bias: Tensor | null,
+  o: {
+    inputScale: number;
+    path?: Int8DotPath;
+    positions?: number;
+    withAccumulators?: boolean;
+    shape?: number[];
+  },
+): { acc: Tensor | null; y: Tensor } {
+  const M = x.rows, N = w.rows, K = x.K, K4 = Math.ceil(K / 4);
+  if (w.K !== K) throw new Error(`int8Gemm: K = ${K} against ${w.K}`);
+  const acc = o.withAccumulators ? empty([M, N], "int32") : null, y = empty(o.shape ?? [M, N]);
+  if (y.size === 0) return { acc, y };
+  checkLoopSteps("int8", K4 + 16, `an int8 dot product over K = ${K}`);
+  const tilesN = Math.ceil(N / TN), tiles = Math.ceil(M / TM) * tilesN;
+  gemmDispatch(
+    "gemm",
+    o.path ?? int8DotPath(),
+    {
+      WT: w.t,
+      WS: weightScales,
+      BIAS: bias,
+      XT: x.t,
+      ACC: acc,
+      Y: y,
+    },
+    {
+      M,
+      N,
+      K,
+      K4,
+      ldx4: x.ld / 4,
+      ldw4: w.ld / 4,
+      tiles_n: tilesN,
+      has_bias: bias ? 1 : 0,
+      write_acc: acc ? 1 : 0,
+      pos: o.positions ?? 1,
+      sx: o.inputScale,
+    },
+    tiles,
+    { flops: 2 * M * N * K, bytes: K4 * 4 * (M + N) + 4 * M * N * (acc ? 2 : 1) },
   );
   return { acc, y };
 }
