@@ -70,14 +70,11 @@ fn bytes(v: vec4u, b: u32) -> vec4i {
   return bitcast<vec4i>(v << vec4u(24u - 8u * b)) >> vec4u(24u);
 }
 
-// the int8 value of x (0 where `inside` is false; a NaN is 0 and reported for image img)
-fn quant(x: f32, inside: bool, img: u32) -> u32 {
-  if (!inside) { return 0u; }
-  if (is_nan(x)) {
-    report_index(4u, i32(img), P.label);
-    return 0u;
+// reports the NaN inputs among 4 rows (the value is quantized to 0)
+fn report_nan(nan: vec4<bool>, img: vec4u) {
+  for (var r = 0u; r < 4u; r++) {
+    if (nan[r]) { report_index(4u, i32(img[r]), P.label); }
   }
-  return bitcast<u32>(i32(clamp(round(x * P.inv_sx), -127.0, 127.0))) & 0xffu;
 }
 
 // Invocation t: rows m0 .. m0+3 (one vec4u of XT) and the CHUNK packed words from w0 (the last
@@ -111,10 +108,12 @@ fn patches(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n
     let ix = ix0 + i32(kx * P.dil);
     let inside = live & (iy >= vec4i(0)) & (iy < vec4i(i32(P.H))) & (ix >= vec4i(0)) & (ix < vec4i(i32(P.W)));
     let off = base + (c * P.H) * P.W + bitcast<vec4u>(iy * i32(P.W) + ix);
-    var q = vec4u(0u);
-    for (var r = 0u; r < 4u; r++) {
-      if (inside[r]) { q[r] = quant(XF[off[r]], true, img[r]); }
-    }
+    let o = select(vec4u(0u), off, inside);
+    let xv = vec4f(XF[o.x], XF[o.y], XF[o.z], XF[o.w]);
+    let nan = inside & ((bitcast<vec4u>(xv) & vec4u(0x7fffffffu)) > vec4u(0x7f800000u));
+    if (any(nan)) { report_nan(nan, img); }
+    let qi = vec4i(clamp(round(xv * P.inv_sx), vec4f(-127.0), vec4f(127.0)));
+    let q = select(vec4u(0u), bitcast<vec4u>(qi) & vec4u(0xffu), inside & !nan);
     let sh = 8u * (k % 4u);
     word |= q << vec4u(sh);
     if (sh == 24u) {

@@ -222,7 +222,7 @@ function gemmUnroll(TM: number, TN: number, path: Int8DotPath): Record<string, s
 /** Rows per register block of the int8 product (the K-major operands are padded to it). */
 const TM = 8;
 /** Output columns per register block. */
-const TN = 8;
+const TN = 16;
 /** Packed words per invocation of the patches entry (CHUNK in shaders/int8_gemm.wgsl). */
 const PATCH_CHUNK = 16;
 const roundUp = (v: number, to: number) => Math.ceil(v / to) * to;
