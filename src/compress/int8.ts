@@ -7,9 +7,10 @@
 import { tensor } from "../tensor/create.ts";
 import type { Int8DotPath, Tensor } from "../tensor/mod.ts";
 import {
+  denseGeometry,
   int8Gemm,
-  int8Patches,
-  int8Transpose,
+  int8QuantizeInput,
+  int8Weights,
   type PackedT,
   type PatchGeometry,
 } from "../tensor/ops/int8.ts";
@@ -161,10 +162,10 @@ export class QuantizedLinear {
   }
 
   #weightT: PackedT | null = null;
-  /** @internal The packed weights K-major, as the int8 product reads them (made once). */
-  weightT(): PackedT {
+  /** @internal The filters as the int8 product reads them for geometry g (made once). */
+  weightT(g: PatchGeometry): PackedT {
     if (!this.#weightT) {
-      this.#weightT = int8Transpose(this.weight, this.inFeatures);
+      this.#weightT = int8Weights(this.weight, g);
       keep(this.#weightT.t); // the layer owns it (freed by dispose), whatever scope made it
     }
     return this.#weightT;
@@ -184,26 +185,13 @@ export class QuantizedLinear {
     if (!g && (x.ndim !== 2 || x.shape[1] !== this.inFeatures)) {
       throw new Error(`QuantizedLinear: expected [M, ${this.inFeatures}], got ${x.describe()}`);
     }
-    const geo = g ?? {
-      N: x.shape[0],
-      C: this.inFeatures,
-      H: 1,
-      W: 1,
-      KH: 1,
-      KW: 1,
-      OH: 1,
-      OW: 1,
-      stride: 1,
-      pad: 0,
-      dil: 1,
-    };
-    const xt = int8Patches(x, this.inputScale, geo, label);
-    const out = int8Gemm(xt, this.weightT(), this.weightScales, this.bias, {
+    const geo = g ?? denseGeometry(x.shape[0], this.inFeatures);
+    const xt = int8QuantizeInput(x, this.inputScale, geo, label);
+    const out = int8Gemm(xt, this.weightT(geo), this.weightScales, this.bias, {
       inputScale: this.inputScale,
       path,
-      positions: geo.OH * geo.OW,
       withAccumulators,
-      shape: g ? [g.N, this.outFeatures, g.OH, g.OW] : [geo.N, this.outFeatures],
+      shape: g ? [g.N, this.outFeatures, g.OH, g.OW] : undefined,
     });
     xt.t.dispose();
     return out;

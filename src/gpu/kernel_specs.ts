@@ -69,11 +69,11 @@ export const KERNEL_SPECS: Readonly<Record<string, KernelSpec>> = {
   },
   int8_gemm: {
     params: [
-      ...u("M", "N", "K", "K4", "ldx4", "ldw4", "tiles_n", "has_bias", "write_acc", "pos"),
+      ...u("M", "N", "K", "K4", "ldw4", "tiles_n", "has_bias", "write_acc", "pos"),
       ...f("sx", "inv_sx"),
-      ...u("label", "C", "H", "W", "KH", "KW", "OW", "stride", "pad", "dil", "total"),
+      ...u("label", "C", "H", "W", "KH", "KW", "OW", "stride", "pad", "dil", "total", "Hp", "Wp", "C4"),
     ],
-    workgroup: { patches: 64, transpose: 64, gemm: 64 },
+    workgroup: { quantize: 256, weights: 64, gemm: 64 },
   },
   gather: { params: u("O", "D", "J", "I"), workgroup: { gather: 256, backward: 256 } },
   matmul: {

@@ -168,13 +168,13 @@ export function int8Matmul(
   if (weightScales.size !== N || (bias && bias.size !== N)) {
     throw new Error(`int8Matmul: weight scales and bias need ${N} values (one per output channel)`);
   }
-  const xt = int8Transpose(xq, K), wt = int8Transpose(wq, K);
+  const g = denseGeometry(M, K);
+  const xt: PackedT = { t: xq, rows: M, g, ld: 0 }, wt = int8Weights(wq, g);
   const { acc, y } = int8Gemm(xt, wt, weightScales, bias, {
     inputScale: options.inputScale,
     path: options.path,
     withAccumulators: true,
   });
-  xt.t.dispose();
   wt.t.dispose();
   return { acc: acc!, y };
 }
@@ -191,15 +191,19 @@ function gemmUnroll(TM: number, TN: number, path: Int8DotPath): Record<string, s
   for (let i = 0; i < TM; i++) {
     for (let j = 0; j < TN / 4; j++) decl.push(`  var c_${i}_${j} = vec4i(0);`);
   }
-  for (let i = 0; i < TM / 4; i++) step.push(`    let x${i} = XT[ix + ${i}u];`);
-  for (let j = 0; j < TN / 4; j++) step.push(`    let w${j} = WT[iw + ${j}u];`);
+  for (let r = 0; r < TM; r++) decl.push(`  let b${r} = row_base(m0 + ${r}u);`);
+  for (let i = 0; i < TM / 4; i++) {
+    const rows = [0, 1, 2, 3].map((r) => `XQ[b${4 * i + r} + o]`).join(", ");
+    step.push(`        let x${i} = vec4u(${rows});`);
+  }
+  for (let j = 0; j < TN / 4; j++) step.push(`        let w${j} = WT[iw + ${j}u];`);
   if (path === "unpack") {
     for (let b = 0; b < 4; b++) {
-      for (let i = 0; i < TM / 4; i++) step.push(`    let x${i}_${b} = bytes(x${i}, ${b}u);`);
-      for (let j = 0; j < TN / 4; j++) step.push(`    let w${j}_${b} = bytes(w${j}, ${b}u);`);
+      for (let i = 0; i < TM / 4; i++) step.push(`        let x${i}_${b} = bytes(x${i}, ${b}u);`);
+      for (let j = 0; j < TN / 4; j++) step.push(`        let w${j}_${b} = bytes(w${j}, ${b}u);`);
       for (let i = 0; i < TM; i++) {
         const a = `x${i >> 2}_${b}.${"xyzw"[i & 3]}`;
-        for (let j = 0; j < TN / 4; j++) step.push(`    c_${i}_${j} += vec4i(${a}) * w${j}_${b};`);
+        for (let j = 0; j < TN / 4; j++) step.push(`        c_${i}_${j} += vec4i(${a}) * w${j}_${b};`);
       }
     }
   } else {
@@ -207,7 +211,7 @@ function gemmUnroll(TM: number, TN: number, path: Int8DotPath): Record<string, s
       const a = `x${i >> 2}.${"xyzw"[i & 3]}`;
       for (let j = 0; j < TN / 4; j++) {
         const d = [..."xyzw"].map((c) => `dot4I8Packed(${a}, w${j}.${c})`).join(", ");
-        step.push(`    c_${i}_${j} += vec4i(${d});`);
+        step.push(`        c_${i}_${j} += vec4i(${d});`);
       }
     }
   }
@@ -223,8 +227,6 @@ function gemmUnroll(TM: number, TN: number, path: Int8DotPath): Record<string, s
 const TM = 8;
 /** Output columns per register block. */
 const TN = 16;
-/** Packed words per invocation of the patches entry (CHUNK in shaders/int8_gemm.wgsl). */
-const PATCH_CHUNK = 16;
 const roundUp = (v: number, to: number) => Math.ceil(v / to) * to;
 
 /** @internal The geometry of a convolution's patch rows (a Linear is C = K and the rest 1). */
@@ -242,11 +244,14 @@ export interface PatchGeometry {
   dil: number;
 }
 
-/** @internal A packed K-major int8 operand of int8_gemm.wgsl: `t` holds [K4][ld] words. */
+/** @internal An int8 operand of int8_gemm.wgsl (see its header): the quantized input XQ or the reordered filters WT. */
 export interface PackedT {
   t: Tensor;
+  /** Patch rows (XQ) or output channels (WT). */
   rows: number;
-  K: number;
+  /** The geometry it was made for. */
+  g: PatchGeometry;
+  /** WT: the padded row count ldw. */
   ld: number;
 }
 
@@ -259,10 +264,11 @@ function gemmDispatch(
     WT?: Tensor;
     WS?: Tensor;
     BIAS?: Tensor | null;
-    XT: Tensor;
+    XQ: Tensor;
     ACC?: Tensor | null;
     Y?: Tensor;
   },
+  g: PatchGeometry,
   params: Record<string, number>,
   invocations: number,
   cost?: { flops: number; bytes: number },
@@ -275,30 +281,33 @@ function gemmDispatch(
     scratch.push(s);
     return s.buffer;
   };
+  const C4 = Math.ceil(g.C / 4);
   const p = {
     M: 0,
     N: 0,
-    K: 0,
+    K: g.C * g.KH * g.KW,
     K4: 0,
-    ldx4: 0,
     ldw4: 0,
     tiles_n: 0,
     has_bias: 0,
     write_acc: 0,
-    pos: 1,
+    pos: g.OH * g.OW,
     sx: 0,
     inv_sx: 0,
     label: 0,
-    C: 0,
-    H: 1,
-    W: 1,
-    KH: 1,
-    KW: 1,
-    OW: 1,
-    stride: 1,
-    pad: 0,
-    dil: 1,
+    C: g.C,
+    H: g.H,
+    W: g.W,
+    KH: g.KH,
+    KW: g.KW,
+    OW: g.OW,
+    stride: g.stride,
+    pad: g.pad,
+    dil: g.dil,
     total: invocations,
+    Hp: g.H + 2 * g.pad,
+    Wp: g.W + 2 * g.pad,
+    C4,
     ...params,
   };
   dispatch({
@@ -311,7 +320,7 @@ function gemmDispatch(
       b.WT?.buffer ?? ph,
       b.WS?.buffer ?? ph,
       b.BIAS?.buffer ?? ph,
-      b.XT.buffer,
+      b.XQ.buffer,
       rw(b.ACC),
       rw(b.Y),
       errorFlags(),
@@ -323,85 +332,83 @@ function gemmDispatch(
   for (const s of scratch) s.dispose();
 }
 
+/** @internal The geometry of a Linear's [M, K] input as patches (1×1, K channels). */
+export function denseGeometry(M: number, K: number): PatchGeometry {
+  return { N: M, C: K, H: 1, W: 1, KH: 1, KW: 1, OH: 1, OW: 1, stride: 1, pad: 0, dil: 1 };
+}
+
+function checkSteps(g: PatchGeometry): void {
+  const C4 = Math.ceil(g.C / 4);
+  checkLoopSteps(
+    "int8",
+    g.KH * g.KW * (C4 + 1) + g.KH + 16,
+    `an int8 dot product over K = ${g.C * g.KH * g.KW}`,
+  );
+}
+
 /**
- * @internal Quantizes the patch rows of x (NCHW; a Linear's [M, K] input with `geometry`
- * C = K, the rest 1) to a packed K-major int8 operand, in one pass (no float im2col).
+ * @internal Quantizes x (NCHW, or a Linear's [M, K] input under `denseGeometry`) to the packed
+ * channels-last operand XQ with zero borders, in one pass (no float im2col).
  */
-export function int8Patches(
+export function int8QuantizeInput(
   x: Tensor,
   scale: number,
   g: PatchGeometry,
   label = "quantizeInput",
 ): PackedT {
-  assertFloat("int8Patches", x);
-  const M = g.N * g.OH * g.OW, K = g.C * g.KH * g.KW, K4 = Math.ceil(K / 4), ld = roundUp(Math.max(M, 1), TM);
-  checkLoopSteps("int8", K4 + 16, `an int8 dot product over K = ${K}`);
-  const t = empty([K4 * ld], "int32");
-  const total = K4 * (ld / 4);
+  assertFloat("int8QuantizeInput", x);
+  checkSteps(g);
+  const C4 = Math.ceil(g.C / 4), total = g.N * (g.H + 2 * g.pad) * (g.W + 2 * g.pad) * C4;
+  const t = empty([Math.max(total, 1)], "int32");
   if (total > 0) {
     gemmDispatch(
-      "patches",
+      "quantize",
       "unpack",
-      { XF: x, XT: t },
+      { XF: x, XQ: t },
+      g,
       {
-        M,
-        K,
-        K4,
-        ldx4: ld / 4,
         inv_sx: Math.fround(1 / scale),
         label: flagLabel(label),
-        pos: g.OH * g.OW,
-        C: g.C,
-        H: g.H,
-        W: g.W,
-        KH: g.KH,
-        KW: g.KW,
-        OW: g.OW,
-        stride: g.stride,
-        pad: g.pad,
-        dil: g.dil,
       },
       total,
-      { flops: 0, bytes: 4 * (M * K + K4 * ld) },
+      { flops: 0, bytes: 4 * (x.size + total) },
     );
   }
-  return { t, rows: M, K, ld };
-}
-
-/** @internal A packed row-major [rows, K4] int8 matrix as a K-major operand, padded to `multiple` rows. */
-export function int8Transpose(r: Tensor, K: number, multiple = TN): PackedT {
-  const [rows, K4] = r.shape, ld = roundUp(Math.max(rows, 1), Math.max(multiple, TM, TN));
-  const t = empty([K4 * ld], "int32");
-  const total = K4 * (ld / 4);
-  if (total > 0) gemmDispatch("transpose", "unpack", { XR: r, XT: t }, { M: rows, K4, ldx4: ld / 4 }, total);
-  return { t, rows, K, ld };
+  return { t, rows: g.N * g.OH * g.OW, g, ld: 0 };
 }
 
 /**
- * @internal The int8 product of K-major operands x (M rows) and w (N rows): the i32
- * accumulators [M, N] (when `withAccumulators`) and y = acc · inputScale · weightScales[n] +
- * bias[n], stored row-major [M, N] (positions = 1) or as a conv's NCHW output
- * [M / positions, N, positions].
+ * @internal Packed row-major filters [out, K4] in (c, ky, kx) order (`g`: the conv's geometry,
+ * or `denseGeometry`) as the gemm's WT operand.
+ */
+export function int8Weights(r: Tensor, g: PatchGeometry): PackedT {
+  const [rows, K4] = r.shape, ld = roundUp(Math.max(rows, 1), TN);
+  const Kw = g.KH * g.KW * Math.ceil(g.C / 4);
+  const t = empty([Kw * ld], "int32");
+  const total = Kw * (ld / 4);
+  if (total > 0) gemmDispatch("weights", "unpack", { XR: r, XQ: t }, g, { M: rows, K4, ldw4: ld / 4 }, total);
+  return { t, rows, g, ld };
+}
+
+/**
+ * @internal The int8 product of the patch rows of x (from `int8QuantizeInput`) and the filters w
+ * (from `int8Weights`, same geometry): the i32 accumulators [M, N] (when `withAccumulators`) and
+ * y = acc · inputScale · weightScales[n] + bias[n], stored as the conv's NCHW output (row-major
+ * [M, N] for a dense geometry), with `shape` (default [M, N]).
  */
 export function int8Gemm(
   x: PackedT,
   w: PackedT,
   weightScales: Tensor,
   bias: Tensor | null,
-  o: {
-    inputScale: number;
-    path?: Int8DotPath;
-    positions?: number;
-    withAccumulators?: boolean;
-    shape?: number[];
-  },
+  o: { inputScale: number; path?: Int8DotPath; withAccumulators?: boolean; shape?: number[] },
 ): { acc: Tensor | null; y: Tensor } {
-  const M = x.rows, N = w.rows, K = x.K, K4 = Math.ceil(K / 4);
-  if (w.K !== K) throw new Error(`int8Gemm: K = ${K} against ${w.K}`);
+  const g = x.g, M = x.rows, N = w.rows, K = g.C * g.KH * g.KW;
   const acc = o.withAccumulators ? empty([M, N], "int32") : null, y = empty(o.shape ?? [M, N]);
   if (y.size === 0) return { acc, y };
-  checkLoopSteps("int8", K4 + 16, `an int8 dot product over K = ${K}`);
+  checkSteps(g);
   const tilesN = Math.ceil(N / TN), tiles = Math.ceil(M / TM) * tilesN;
+  const Kw = g.KH * g.KW * Math.ceil(g.C / 4);
   gemmDispatch(
     "gemm",
     o.path ?? int8DotPath(),
@@ -409,25 +416,22 @@ export function int8Gemm(
       WT: w.t,
       WS: weightScales,
       BIAS: bias,
-      XT: x.t,
+      XQ: x.t,
       ACC: acc,
       Y: y,
     },
+    g,
     {
       M,
       N,
-      K,
-      K4,
-      ldx4: x.ld / 4,
       ldw4: w.ld / 4,
       tiles_n: tilesN,
       has_bias: bias ? 1 : 0,
       write_acc: acc ? 1 : 0,
-      pos: o.positions ?? 1,
       sx: o.inputScale,
     },
     tiles,
-    { flops: 2 * M * N * K, bytes: K4 * 4 * (M + N) + 4 * M * N * (acc ? 2 : 1) },
+    { flops: 2 * M * N * K, bytes: 4 * (x.t.size + Kw * N) + 4 * M * N * (acc ? 2 : 1) },
   );
   return { acc, y };
 }
