@@ -2,17 +2,24 @@
 // QuantizedConv2d (src/tensor/ops/int8.ts), with the input quantization and the patch gather
 // (im2col) done in int8.
 //
-// Loop budget (src/gpu/loops.ts): gemm loops KH·KW·C4 + KH·KW + KH times per invocation; the
-// host refuses more than llvmpipe's 65,535 steps.
+// Loop budget (src/gpu/loops.ts): gemm loops LA·LB·(LC + 1) + LA times per invocation; the host
+// refuses more than llvmpipe's 65,535 steps.
 //
-// Operands are int8, four to a u32 (byte 0 = the lowest index). The product is an implicit
-// GEMM over a convolution's patches, K ordered (ky, kx, c) with channels padded to C4 words (a
-// Linear is C = K, H = W = KH = KW = 1, no padding):
-//   XQ [N][Hp][Wp][C4] = the quantized input, channels packed, zero borders of `pad` pixels
-//     (Hp = H + 2·pad), so a patch row m = (img, oy, ox) reads word (ky·KW + kx)·C4 + c4 at
-//     row_base(m) + (ky·Wp + kx)·dil·C4 + c4, no bounds checks
-//   WT [K'][ldw] = the reordered filters, K-major: WT[w · ldw + n] (K' = KH·KW·C4 words; ldw a
-//     multiple of TN ≥ N, zero past N), so one vec4u load brings 4 output channels
+// Operands are int8, four to a u32 (byte 0 = the lowest index). The product is an implicit GEMM
+// over a convolution's patches (a Linear is C = K, H = W = KH = KW = 1, no padding), packed one
+// of two ways (`slide`; the host picks the one with fewer words per patch):
+//   channels (slide = 0): K ordered (ky, kx, c), channels padded to C4 words;
+//     XQ [N][Hp][Wp][C4] = the quantized input, channels packed, zero borders of `pad` pixels
+//     (Hp = H + 2·pad, Wp = W + 2·pad)
+//   columns (slide = 1, e.g. 1 channel, 3×3: 3 words per patch instead of 9): K ordered
+//     (c, ky, kx), filter columns padded to whole words; XQ [N][C][Hp][Wp] word x packs padded
+//     pixels x, x + dil, x + 2·dil, x + 3·dil of its row (a sliding window; 0 past the border)
+// Either way the gemm walks words w = (la·LB + lb)·LC + lc of a patch and row m = (img, oy, ox)
+// reads XQ[row_base(m) + la·SA + lb·SB + lc·SC] (row_base = img·s_img + oy·s_oy + ox·s_ox): no
+// bounds checks, the borders are zeros.
+//   WT [K'][ldw] = the filters reordered the same way, K-major: WT[w · ldw + n] (K' = LA·LB·LC
+//     words; ldw a multiple of TN ≥ N, zero past N and past the real K), so one vec4u load
+//     brings 4 output channels
 // Entries:
 //   quantize:  XF (f32 [N, C, H, W]) → XQ: q = clamp(round(x · inv_sx), −127, 127) (round half
 //              to even); a NaN x gives 0 and is reported through FLAGS (lib/flags.wgsl, code 4:
@@ -40,7 +47,9 @@ struct Params {
   label: u32, C: u32, H: u32, W: u32,
   KH: u32, KW: u32, OW: u32, stride: u32,
   pad: u32, dil: u32, total: u32, Hp: u32,
-  Wp: u32, C4: u32,
+  Wp: u32, C4: u32, slide: u32, LA: u32,
+  LB: u32, LC: u32, SA: u32, SB: u32,
+  SC: u32, s_img: u32, s_oy: u32, s_ox: u32,
 }
 
 @group(0) @binding(0) var<storage, read> XF: array<f32>;
@@ -91,6 +100,18 @@ fn quantize(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) 
   bind_all();
   let t = gid.x + gid.y * nw.x * {{WG}}u;
   if (t >= P.total) { return; }
+  if (P.slide != 0u) {
+    // XQ [N][C][Hp][Wp]: pixels (y − pad, x − pad + i·dil) for i = 0..3 of channel c
+    let x = t % P.Wp;
+    let y = i32((t / P.Wp) % P.Hp) - i32(P.pad);
+    let c = (t / (P.Wp * P.Hp)) % P.C;
+    let img = t / (P.Wp * P.Hp * P.C);
+    let xs = vec4i(vec4u(x) + vec4u(0u, 1u, 2u, 3u) * P.dil) - i32(P.pad);
+    let inside = vec4<bool>(y >= 0 && y < i32(P.H)) & (xs >= vec4i(0)) & (xs < vec4i(i32(P.W)));
+    let at = select(vec4u(0u), ((img * P.C + c) * P.H + u32(y)) * P.W + bitcast<vec4u>(xs), inside);
+    XQ[t] = pack4(vec4f(XF[at.x], XF[at.y], XF[at.z], XF[at.w]), inside, img);
+    return;
+  }
   let c0 = (t % P.C4) * 4u;
   let x = i32((t / P.C4) % P.Wp) - i32(P.pad);
   let y = i32((t / (P.C4 * P.Wp)) % P.Hp) - i32(P.pad);
@@ -113,15 +134,24 @@ fn weights(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n
   if (t >= P.total) { return; }
   let w = t / P.ldw4;
   let n0 = (t % P.ldw4) * 4u;
-  let c4 = w % P.C4;
-  let kx = (w / P.C4) % P.KW;
-  let ky = w / (P.C4 * P.KW);
+  let la = w / (P.LB * P.LC);
+  let lb = (w / P.LC) % P.LB;
+  let lc = w % P.LC;
   for (var r = 0u; r < 4u; r++) {
     var word = 0u;
     let n = n0 + r;
     for (var i = 0u; i < 4u; i++) {
-      let c = c4 * 4u + i;
-      if (n < P.M && c < P.C) {
+      // channel packing: (la, lb, lc) = (ky, kx, c4), byte i is channel 4·c4 + i;
+      // sliding packing: (la, lb, lc) = (c, ky, kx4), byte i is column 4·kx4 + i
+      var c = lc * 4u + i;
+      var ky = la;
+      var kx = lb;
+      if (P.slide != 0u) {
+        c = la;
+        ky = lb;
+        kx = lc * 4u + i;
+      }
+      if (n < P.M && c < P.C && kx < P.KW) {
         let k = (c * P.KH + ky) * P.KW + kx;
         word |= ((XR[n * P.K4 + k / 4u] >> (8u * (k % 4u))) & 0xffu) << (8u * i);
       }
@@ -134,9 +164,8 @@ fn weights(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n
 // (oy·stride, ox·stride) onwards
 fn row_base(m: u32) -> u32 {
   let r = min(m, P.M - 1u);
-  let img = r / P.pos;
   let p = r % P.pos;
-  return ((img * P.Hp + (p / P.OW) * P.stride) * P.Wp + (p % P.OW) * P.stride) * P.C4;
+  return (r / P.pos) * P.s_img + (p / P.OW) * P.s_oy + (p % P.OW) * P.s_ox;
 }
 
 // one row of 4 outputs of a block: the accumulators and requantized outputs inside [M, N]
@@ -164,13 +193,11 @@ fn gemm(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: 
   let n0 = (t % P.tiles_n) * TN;
 {{ACC_DECL}}
   var iw = n0 / 4u;
-  let row_step = P.dil * P.Wp * P.C4;
-  let col_step = P.dil * P.C4;
-  for (var ky = 0u; ky < P.KH; ky++) {
-    for (var kx = 0u; kx < P.KW; kx++) {
-      let ko = ky * row_step + kx * col_step;
-      for (var c4 = 0u; c4 < P.C4; c4++) {
-        let o = ko + c4;
+  for (var la = 0u; la < P.LA; la++) {
+    for (var lb = 0u; lb < P.LB; lb++) {
+      let ko = la * P.SA + lb * P.SB;
+      for (var lc = 0u; lc < P.LC; lc++) {
+        let o = ko + lc * P.SC;
 {{K_STEP}}
         iw += P.ldw4;
       }

@@ -72,6 +72,7 @@ export const KERNEL_SPECS: Readonly<Record<string, KernelSpec>> = {
       ...u("M", "N", "K", "K4", "ldw4", "tiles_n", "has_bias", "write_acc", "pos"),
       ...f("sx", "inv_sx"),
       ...u("label", "C", "H", "W", "KH", "KW", "OW", "stride", "pad", "dil", "total", "Hp", "Wp", "C4"),
+      ...u("slide", "LA", "LB", "LC", "SA", "SB", "SC", "s_img", "s_oy", "s_ox"),
     ],
     workgroup: { quantize: 256, weights: 64, gemm: 64 },
   },

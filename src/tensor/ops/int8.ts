@@ -281,7 +281,7 @@ function gemmDispatch(
     scratch.push(s);
     return s.buffer;
   };
-  const C4 = Math.ceil(g.C / 4);
+  const { words: _w, size: _s, ...packing } = layout(g);
   const p = {
     M: 0,
     N: 0,
@@ -307,7 +307,8 @@ function gemmDispatch(
     total: invocations,
     Hp: g.H + 2 * g.pad,
     Wp: g.W + 2 * g.pad,
-    C4,
+    C4: Math.ceil(g.C / 4),
+    ...packing,
     ...params,
   };
   dispatch({
@@ -332,16 +333,56 @@ function gemmDispatch(
   for (const s of scratch) s.dispose();
 }
 
+/**
+ * How the patches are packed (see shaders/int8_gemm.wgsl): channels four to a word (K ordered
+ * ky, kx, c: no waste when C is a multiple of 4), or, when that takes more words, four filter
+ * columns to a word (c, ky, kx: a 3-wide filter on 1 channel takes 3 words per patch, not 9).
+ */
+function layout(g: PatchGeometry) {
+  const C4 = Math.ceil(g.C / 4), KW4 = Math.ceil(g.KW / 4);
+  const Hp = g.H + 2 * g.pad, Wp = g.W + 2 * g.pad;
+  if (g.C * g.KH * KW4 < g.KH * g.KW * C4) {
+    return {
+      slide: 1,
+      LA: g.C,
+      LB: g.KH,
+      LC: KW4,
+      SA: Hp * Wp,
+      SB: g.dil * Wp,
+      SC: 4 * g.dil,
+      s_img: g.C * Hp * Wp,
+      s_oy: g.stride * Wp,
+      s_ox: g.stride,
+      words: g.C * g.KH * KW4,
+      size: g.N * g.C * Hp * Wp,
+    };
+  }
+  return {
+    slide: 0,
+    LA: g.KH,
+    LB: g.KW,
+    LC: C4,
+    SA: g.dil * Wp * C4,
+    SB: g.dil * C4,
+    SC: 1,
+    s_img: Hp * Wp * C4,
+    s_oy: g.stride * Wp * C4,
+    s_ox: g.stride * C4,
+    words: g.KH * g.KW * C4,
+    size: g.N * Hp * Wp * C4,
+  };
+}
+
 /** @internal The geometry of a Linear's [M, K] input as patches (1×1, K channels). */
 export function denseGeometry(M: number, K: number): PatchGeometry {
   return { N: M, C: K, H: 1, W: 1, KH: 1, KW: 1, OH: 1, OW: 1, stride: 1, pad: 0, dil: 1 };
 }
 
 function checkSteps(g: PatchGeometry): void {
-  const C4 = Math.ceil(g.C / 4);
+  const l = layout(g);
   checkLoopSteps(
     "int8",
-    g.KH * g.KW * (C4 + 1) + g.KH + 16,
+    l.LA * l.LB * (l.LC + 1) + l.LA + 16,
     `an int8 dot product over K = ${g.C * g.KH * g.KW}`,
   );
 }
@@ -358,7 +399,7 @@ export function int8QuantizeInput(
 ): PackedT {
   assertFloat("int8QuantizeInput", x);
   checkSteps(g);
-  const C4 = Math.ceil(g.C / 4), total = g.N * (g.H + 2 * g.pad) * (g.W + 2 * g.pad) * C4;
+  const total = layout(g).size;
   const t = empty([Math.max(total, 1)], "int32");
   if (total > 0) {
     gemmDispatch(
@@ -383,7 +424,7 @@ export function int8QuantizeInput(
  */
 export function int8Weights(r: Tensor, g: PatchGeometry): PackedT {
   const [rows, K4] = r.shape, ld = roundUp(Math.max(rows, 1), TN);
-  const Kw = g.KH * g.KW * Math.ceil(g.C / 4);
+  const Kw = layout(g).words;
   const t = empty([Kw * ld], "int32");
   const total = Kw * (ld / 4);
   if (total > 0) gemmDispatch("weights", "unpack", { XR: r, XQ: t }, g, { M: rows, K4, ldw4: ld / 4 }, total);
