@@ -65,7 +65,7 @@ export const KERNEL_SPECS: Readonly<Record<string, KernelSpec>> = {
   },
   int8: {
     params: [...u("M", "N", "K", "K4", "has_bias"), ...f("sx", "inv_sx"), ...u("label", "per_sample")],
-    workgroup: { quantize: 256, linear: 64 },
+    workgroup: { quantize: 256 },
   },
   int8_gemm: {
     params: [

@@ -1,9 +1,10 @@
 /**
- * The int8 kernels (shaders/int8.wgsl): quantizing a float matrix to packed int8 on the GPU,
- * and the int8 matrix product with exact i32 accumulators and a float requantized output. The
- * 4-way dot product is WGSL's `dot4I8Packed` where the adapter has it and an unpacking path
- * where not, chosen at run time (`int8DotPath`), or forced. Quantized layers are built on
- * these in src/compress/int8.ts.
+ * The int8 kernels: quantizing a float matrix to packed int8 on the GPU (shaders/int8.wgsl), and
+ * the register-tiled int8 matrix product (shaders/int8_gemm.wgsl: an implicit GEMM over a
+ * convolution's patches, quantized once, no float im2col) with exact i32 accumulators and a
+ * float requantized output. The 4-way dot product is WGSL's `dot4I8Packed` where the adapter has
+ * it and an unpacking path where not, chosen at run time (`int8DotPath`), or forced. Quantized
+ * layers are built on these in src/compress/int8.ts.
  */
 import { type AdapterInfo, adapterInfo, hasPackedIntegerDot } from "../../gpu/device.ts";
 import { errorFlags, flagLabel } from "../../gpu/errors.ts";
@@ -27,9 +28,10 @@ export interface Int8Adapter {
  * The dot-product path for this adapter (or for `given`, to ask about another): "builtin"
  * (`dot4I8Packed`) when WGSL has the packed_4x8_integer_dot_product feature and the adapter is a
  * GPU; "unpack" otherwise. On a software adapter (a fallback adapter, or lavapipe/llvmpipe or
- * SwiftShader by name) the built-in is emulated and measured slower than unpacking: a
- * 256×32×13×13→64 conv took 313.8 ms with it, 181.6 ms unpacking, 235.9 ms in float32
- * (bench/compress.ts). Either path can be forced where a layer runs.
+ * SwiftShader by name) the built-in is emulated: with the old 4×4-tile kernel a 256×32×13×13→64
+ * conv took 313.8 ms with it, 181.6 ms unpacking (bench/compress.ts); with the 8×16 register
+ * tile of shaders/int8_gemm.wgsl the two measured alike (within this shared machine's noise), so
+ * unpacking stays the software default. Either path can be forced where a layer runs.
  *
  * @example
  * ```ts
@@ -84,7 +86,7 @@ export function quantizeInput(x: Tensor, scale: number, who: QuantizeInputLabel 
   if (!Number.isInteger(perSample) || perSample < 1) {
     throw new Error(`quantizeInput: rowsPerSample must be a positive integer, got ${perSample}`);
   }
-  run("quantize", "unpack", [x, x, x, x, x, out, null], {
+  run("quantize", [x, x, x, x, x, out, null], {
     M,
     N: 1,
     K,
@@ -98,7 +100,6 @@ export function quantizeInput(x: Tensor, scale: number, who: QuantizeInputLabel 
 
 function run(
   entry: string,
-  path: Int8DotPath,
   b: (Tensor | null)[],
   p: {
     M: number;
@@ -112,12 +113,10 @@ function run(
   },
   n: number,
 ): void {
-  checkLoopSteps("int8", p.K4 + 16, `an int8 dot product over K = ${p.K}`);
   const scratch = b[6] ? null : empty([1]);
   dispatch({
     shader: "int8",
     entry,
-    constants: { DOT: path === "builtin" ? "dot4I8Packed" : "dot4_unpack" },
     buffers: [...b.map((t) => (t ?? scratch!).buffer), errorFlags()],
     params: {
       M: p.M,
