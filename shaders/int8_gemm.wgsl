@@ -14,7 +14,8 @@
 //   columns (slide = 1, e.g. 1 channel, 3×3: 3 words per patch instead of 9): K ordered
 //     (c, ky, kx), filter columns padded to whole words; XQ [N][C][Hp][Wp] word x packs padded
 //     pixels x, x + dil, x + 2·dil, x + 3·dil of its row (a sliding window; 0 past the border)
-// Either way the gemm walks words w = (la·LB + lb)·LC + lc of a patch and row m = (img, oy, ox)
+//   rows (slide = 2, a Linear): XQ [C4][N] K-major, so the 8 rows of a block are adjacent words
+// Each way the gemm walks words w = (la·LB + lb)·LC + lc of a patch and row m = (img, oy, ox)
 // reads XQ[row_base(m) + la·SA + lb·SB + lc·SC] (row_base = img·s_img + oy·s_oy + ox·s_ox): no
 // bounds checks, the borders are zeros.
 //   WT [K'][ldw] = the filters reordered the same way, K-major: WT[w · ldw + n] (K' = LA·LB·LC
@@ -100,7 +101,18 @@ fn quantize(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) 
   bind_all();
   let t = gid.x + gid.y * nw.x * {{WG}}u;
   if (t >= P.total) { return; }
-  if (P.slide != 0u) {
+  if (P.slide == 2u) {
+    // XQ [C4][N] of a Linear's [N, C] input: word c4 of row img at c4·N + img (invocations
+    // walk the input in order: contiguous reads, scattered writes measured faster)
+    let img = t / P.C4;
+    let c0 = (t % P.C4) * 4u;
+    let c = vec4u(c0, c0 + 1u, c0 + 2u, c0 + 3u);
+    let inside = c < vec4u(P.C);
+    let at = select(vec4u(0u), img * P.C + c, inside);
+    XQ[(c0 / 4u) * P.SC + img] = pack4(vec4f(XF[at.x], XF[at.y], XF[at.z], XF[at.w]), inside, img);
+    return;
+  }
+  if (P.slide == 1u) {
     // XQ [N][C][Hp][Wp]: pixels (y − pad, x − pad + i·dil) for i = 0..3 of channel c
     let x = t % P.Wp;
     let y = i32((t / P.Wp) % P.Hp) - i32(P.pad);
@@ -146,7 +158,7 @@ fn weights(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n
       var c = lc * 4u + i;
       var ky = la;
       var kx = lb;
-      if (P.slide != 0u) {
+      if (P.slide == 1u) {
         c = la;
         ky = lb;
         kx = lc * 4u + i;

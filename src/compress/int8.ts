@@ -185,7 +185,7 @@ export class QuantizedLinear {
     if (!g && (x.ndim !== 2 || x.shape[1] !== this.inFeatures)) {
       throw new Error(`QuantizedLinear: expected [M, ${this.inFeatures}], got ${x.describe()}`);
     }
-    const geo = g ?? denseGeometry(x.shape[0], this.inFeatures);
+    const geo = g ?? denseGeometry(x.shape[0], this.inFeatures, true);
     const xt = int8QuantizeInput(x, this.inputScale, geo, label);
     const out = int8Gemm(xt, this.weightT(geo), this.weightScales, this.bias, {
       inputScale: this.inputScale,

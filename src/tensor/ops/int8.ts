@@ -241,6 +241,8 @@ export interface PatchGeometry {
   stride: number;
   pad: number;
   dil: number;
+  /** A Linear's input stored K-major ([K4][M] words: the block's rows adjacent), not row-major. */
+  kMajor?: boolean;
 }
 
 /** @internal An int8 operand of int8_gemm.wgsl (see its header): the quantized input XQ or the reordered filters WT. */
@@ -340,6 +342,22 @@ function gemmDispatch(
 function layout(g: PatchGeometry) {
   const C4 = Math.ceil(g.C / 4), KW4 = Math.ceil(g.KW / 4);
   const Hp = g.H + 2 * g.pad, Wp = g.W + 2 * g.pad;
+  if (g.kMajor) {
+    return {
+      slide: 2,
+      LA: 1,
+      LB: 1,
+      LC: C4,
+      SA: 0,
+      SB: 0,
+      SC: g.N,
+      s_img: 1,
+      s_oy: 0,
+      s_ox: 0,
+      words: C4,
+      size: g.N * C4,
+    };
+  }
   if (g.C * g.KH * KW4 < g.KH * g.KW * C4) {
     return {
       slide: 1,
@@ -373,8 +391,8 @@ function layout(g: PatchGeometry) {
 }
 
 /** @internal The geometry of a Linear's [M, K] input as patches (1×1, K channels). */
-export function denseGeometry(M: number, K: number): PatchGeometry {
-  return { N: M, C: K, H: 1, W: 1, KH: 1, KW: 1, OH: 1, OW: 1, stride: 1, pad: 0, dil: 1 };
+export function denseGeometry(M: number, K: number, kMajor = false): PatchGeometry {
+  return { N: M, C: K, H: 1, W: 1, KH: 1, KW: 1, OH: 1, OW: 1, stride: 1, pad: 0, dil: 1, kMajor };
 }
 
 function checkSteps(g: PatchGeometry): void {
