@@ -181,17 +181,21 @@ fn row_base(m: u32) -> u32 {
 }
 
 // one row of 4 outputs of a block: the accumulators and requantized outputs inside [M, N]
-fn store4(m: u32, n0: u32, acc: vec4i) {
+// where row m's output for channel 0 goes in Y (channel n at + n·pos): computed once per row,
+// since integer division is scalarised on llvmpipe
+fn row_out(m: u32) -> u32 {
+  return (m / P.pos) * P.N * P.pos + m % P.pos;
+}
+
+fn store4(m: u32, yo: u32, n0: u32, acc: vec4i) {
   if (m >= P.M) { return; }
-  let img = m / P.pos;
-  let p = m % P.pos;
   for (var j = 0u; j < 4u; j++) {
     let n = n0 + j;
     if (n < P.N) {
       if (P.write_acc != 0u) { ACC[m * P.N + n] = acc[j]; }
       var y = f32(acc[j]) * P.sx * WS[n];
       if (P.has_bias != 0u) { y += BIAS[n]; }
-      Y[(img * P.N + n) * P.pos + p] = y;
+      Y[yo + n * P.pos] = y;
     }
   }
 }

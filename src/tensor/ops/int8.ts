@@ -215,7 +215,8 @@ function gemmUnroll(TM: number, TN: number, path: Int8DotPath): Record<string, s
     }
   }
   for (let i = 0; i < TM; i++) {
-    for (let j = 0; j < TN / 4; j++) store.push(`  store4(m0 + ${i}u, n0 + ${j * 4}u, c_${i}_${j});`);
+    store.push(`  let yo${i} = row_out(m0 + ${i}u);`);
+    for (let j = 0; j < TN / 4; j++) store.push(`  store4(m0 + ${i}u, yo${i}, n0 + ${j * 4}u, c_${i}_${j});`);
   }
   u = { ACC_DECL: decl.join("\n"), K_STEP: step.join("\n"), STORE: store.join("\n") };
   gemmCode.set(key, u);
