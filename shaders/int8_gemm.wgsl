@@ -172,21 +172,36 @@ fn weights(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n
   }
 }
 
-// where row m's patch starts in XQ: output pixel (oy, ox) of image img reads padded pixel
-// (oy·stride, ox·stride) onwards
-fn row_base(m: u32) -> u32 {
+// Row m = (img, p = oy·OW + ox) of the patch matrix as vec4u(img, p, oy, ox). The block's rows
+// are consecutive, so the host's unrolled code divides once (row_at) and then steps (next_row):
+// integer division is scalarised on llvmpipe.
+fn row_at(m: u32) -> vec4u {
   let r = min(m, P.M - 1u);
   let p = r % P.pos;
-  return (r / P.pos) * P.s_img + (p / P.OW) * P.s_oy + (p % P.OW) * P.s_ox;
+  return vec4u(r / P.pos, p, p / P.OW, p % P.OW);
+}
+
+// the row after `at` (m is its index): `at` itself past the last row (never stored)
+fn next_row(at: vec4u, m: u32) -> vec4u {
+  if (m >= P.M) { return at; }
+  var n = at + vec4u(0u, 1u, 0u, 1u);
+  if (n.w == P.OW) { n = vec4u(n.x, n.y, n.z + 1u, 0u); }
+  if (n.y == P.pos) { n = vec4u(n.x + 1u, 0u, 0u, 0u); }
+  return n;
+}
+
+// where a row's patch starts in XQ: output pixel (oy, ox) of image img reads from padded pixel
+// (oy·stride, ox·stride)
+fn row_base(at: vec4u) -> u32 {
+  return at.x * P.s_img + at.z * P.s_oy + at.w * P.s_ox;
+}
+
+// where a row's output for channel 0 goes in Y (channel n at + n·pos)
+fn row_out(at: vec4u) -> u32 {
+  return at.x * P.N * P.pos + at.y;
 }
 
 // one row of 4 outputs of a block: the accumulators and requantized outputs inside [M, N]
-// where row m's output for channel 0 goes in Y (channel n at + n·pos): computed once per row,
-// since integer division is scalarised on llvmpipe
-fn row_out(m: u32) -> u32 {
-  return (m / P.pos) * P.N * P.pos + m % P.pos;
-}
-
 fn store4(m: u32, yo: u32, n0: u32, acc: vec4i) {
   if (m >= P.M) { return; }
   for (var j = 0u; j < 4u; j++) {

@@ -190,7 +190,11 @@ function gemmUnroll(TM: number, TN: number, path: Int8DotPath): Record<string, s
   for (let i = 0; i < TM; i++) {
     for (let j = 0; j < TN / 4; j++) decl.push(`  var c_${i}_${j} = vec4i(0);`);
   }
-  for (let r = 0; r < TM; r++) decl.push(`  let b${r} = row_base(m0 + ${r}u);`);
+  decl.push("  var at = row_at(m0);");
+  for (let r = 0; r < TM; r++) {
+    decl.push(`  let b${r} = row_base(at);`, `  let yo${r} = row_out(at);`);
+    if (r < TM - 1) decl.push(`  at = next_row(at, m0 + ${r + 1}u);`);
+  }
   for (let i = 0; i < TM / 4; i++) {
     const rows = [0, 1, 2, 3].map((r) => `XQ[b${4 * i + r} + o]`).join(", ");
     step.push(`        let x${i} = vec4u(${rows});`);
@@ -215,7 +219,6 @@ function gemmUnroll(TM: number, TN: number, path: Int8DotPath): Record<string, s
     }
   }
   for (let i = 0; i < TM; i++) {
-    store.push(`  let yo${i} = row_out(m0 + ${i}u);`);
     for (let j = 0; j < TN / 4; j++) store.push(`  store4(m0 + ${i}u, yo${i}, n0 + ${j * 4}u, c_${i}_${j});`);
   }
   u = { ACC_DECL: decl.join("\n"), K_STEP: step.join("\n"), STORE: store.join("\n") };
