@@ -124,16 +124,20 @@ fn quantize(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) 
     XQ[t] = pack4(vec4f(XF[at.x], XF[at.y], XF[at.z], XF[at.w]), inside, img);
     return;
   }
-  let c0 = (t % P.C4) * 4u;
-  let x = i32((t / P.C4) % P.Wp) - i32(P.pad);
-  let y = i32((t / (P.C4 * P.Wp)) % P.Hp) - i32(P.pad);
-  let img = t / (P.C4 * P.Wp * P.Hp);
+  // channels packed: invocation t is padded pixel (img, y, x), all its C4 words (the index
+  // divisions, scalarised on llvmpipe, once per pixel)
+  let x = i32(t % P.Wp) - i32(P.pad);
+  let y = i32((t / P.Wp) % P.Hp) - i32(P.pad);
+  let img = t / (P.Wp * P.Hp);
   let pixel = x >= 0 && x < i32(P.W) && y >= 0 && y < i32(P.H);
-  let c = vec4u(c0, c0 + 1u, c0 + 2u, c0 + 3u);
-  let inside = vec4<bool>(pixel) & (c < vec4u(P.C));
   let plane = P.H * P.W;
-  let at = select(vec4u(0u), (img * P.C + c) * plane + u32(y) * P.W + u32(x), inside);
-  XQ[t] = pack4(vec4f(XF[at.x], XF[at.y], XF[at.z], XF[at.w]), inside, img);
+  let src = img * P.C * plane + u32(y) * P.W + u32(x);
+  for (var c4 = 0u; c4 < P.C4; c4++) {
+    let c = vec4u(c4 * 4u) + vec4u(0u, 1u, 2u, 3u);
+    let inside = vec4<bool>(pixel) & (c < vec4u(P.C));
+    let at = select(vec4u(0u), src + c * plane, inside);
+    XQ[t * P.C4 + c4] = pack4(vec4f(XF[at.x], XF[at.y], XF[at.z], XF[at.w]), inside, img);
+  }
 }
 
 // invocation t: XQ[w · ldw + n] for 4 output channels n = n0 .. n0+3 (0 past M rows): word

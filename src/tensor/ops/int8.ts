@@ -420,8 +420,8 @@ export function int8QuantizeInput(
 ): PackedT {
   assertFloat("int8QuantizeInput", x);
   checkSteps(g);
-  const total = layout(g).size;
-  const t = empty([Math.max(total, 1)], "int32");
+  const l = layout(g), total = l.slide === 0 ? l.size / Math.max(1, Math.ceil(g.C / 4)) : l.size; // channels: a pixel each
+  const t = empty([Math.max(l.size, 1)], "int32");
   if (total > 0) {
     gemmDispatch(
       "quantize",
@@ -433,7 +433,7 @@ export function int8QuantizeInput(
         label: flagLabel(label),
       },
       total,
-      { flops: 0, bytes: 4 * (x.size + total) },
+      { flops: 0, bytes: 4 * (x.size + l.size) },
     );
   }
   return { t, rows: g.N * g.OH * g.OW, g, ld: 0 };
