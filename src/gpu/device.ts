@@ -147,7 +147,9 @@ export function hasPackedIntegerDot(): boolean {
  * The kernel family in effect: the one `configureGpu({ kernels })` (Deno: GLASSBOX_KERNELS) forces,
  * else "cpu" on a software adapter (Mesa's llvmpipe/lavapipe, SwiftShader, or any adapter that
  * says it is a fallback: they run a workgroup's invocations as SIMD lanes of a CPU, where large
- * register tiles pay and workgroup memory does not) and "gpu" on anything else.
+ * register tiles pay and workgroup memory does not) or on a device whose limits are below what
+ * the "gpu" kernels need (e.g. a WebGPU compatibility-mode device: 128 invocations per
+ * workgroup), and "gpu" on anything else.
  *
  * @example
  * ```ts
@@ -159,7 +161,28 @@ export function hasPackedIntegerDot(): boolean {
 export function kernelPath(): "cpu" | "gpu" {
   const forced = gpuSettings().kernels;
   if (forced !== "auto") return forced;
-  const info = adapterInfo();
+  return autoKernelPath(adapterInfo(), device().limits);
+}
+
+/** What the "gpu" kernels need of a device (shaders/matmul_tiled.wgsl: 16×16 invocations, 8 KiB). */
+export const GPU_PATH_LIMITS = {
+  maxComputeInvocationsPerWorkgroup: 256,
+  maxComputeWorkgroupSizeX: 256,
+  maxComputeWorkgroupStorageSize: 8192,
+} as const;
+
+/**
+ * @internal The automatic choice of `kernelPath()` for an adapter and its device's limits:
+ * "cpu" for a software adapter or limits below `GPU_PATH_LIMITS`, else "gpu".
+ */
+export function autoKernelPath(
+  info: Pick<AdapterInfo, "description" | "vendor" | "architecture" | "isFallbackAdapter">,
+  limits: Partial<Record<keyof typeof GPU_PATH_LIMITS, number>>,
+): "cpu" | "gpu" {
   const text = `${info.description} ${info.vendor} ${info.architecture}`.toLowerCase();
-  return info.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader|software/.test(text) ? "cpu" : "gpu";
+  if (info.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader|software/.test(text)) return "cpu";
+  for (const [k, need] of Object.entries(GPU_PATH_LIMITS)) {
+    if ((limits[k as keyof typeof GPU_PATH_LIMITS] ?? 0) < need) return "cpu";
+  }
+  return "gpu";
 }

@@ -54,6 +54,10 @@ export const KERNEL_SPECS: Readonly<Record<string, KernelSpec>> = {
     params: [...u("N", "L", "S", "causal", "mask_rows"), ...f("scale")],
     workgroup: { forward: 64, weights: 64, bwd_q: 64, bwd_kv: 64 },
   },
+  attention_rows: {
+    params: [...u("N", "L", "S", "mask_rows"), ...f("scale")],
+    workgroup: { forward: 16, bwd_q: 16, bwd_kv: 16 },
+  },
   layer_norm: {
     params: [...u("R", "C", "flags"), ...f("eps")],
     workgroup: { forward: 64, bwd_x: 64, bwd_wb: 64 },
@@ -63,6 +67,11 @@ export const KERNEL_SPECS: Readonly<Record<string, KernelSpec>> = {
     params: u("B", "H"),
     workgroup: { lstm_fwd: 64, lstm_bwd: 64, gru_fwd: 64, gru_bwd: 64 },
   },
+  // one workgroup per batch element; its invocations own hidden units (see the shader headers)
+  lstm_sequence: { params: u("B", "T", "t0", "t1", "flags"), workgroup: { forward: 64 } },
+  lstm_sequence_bwd: { params: u("B", "T", "t0", "t1", "flags"), workgroup: { backward: 64 } },
+  gru_sequence: { params: u("B", "T", "t0", "t1", "flags"), workgroup: { forward: 64 } },
+  gru_sequence_bwd: { params: u("B", "T", "t0", "t1", "flags"), workgroup: { backward: 64 } },
   int8: {
     params: [...u("M", "N", "K", "K4", "has_bias"), ...f("sx", "inv_sx"), ...u("label", "per_sample")],
     workgroup: { quantize: 256 },
@@ -79,11 +88,33 @@ export const KERNEL_SPECS: Readonly<Record<string, KernelSpec>> = {
   gather: { params: u("O", "D", "J", "I"), workgroup: { gather: 256, backward: 256 } },
   matmul: {
     params: u("M", "N", "K", "lda4", "ldb4", "a_batch4", "b_batch4", "tiles_m", "tiles_n", "batch"),
-    workgroup: { main: 64 }, // measured on llvmpipe: 8 to 128 performed alike; 64 suits GPUs too
+    // measured on llvmpipe: 8 to 128 performed alike; 64 suits GPUs too. small: for products of
+    // few tiles, spread over more workgroups (llvmpipe runs a workgroup on one thread)
+    workgroup: { main: 64, small: 8 },
+  },
+  matmul_pack: { params: u("K", "X", "xq", "sb", "sk", "sx", "total"), workgroup: { main: 256 } },
+  matmul_tiled: {
+    params: u("M", "N", "K", "sab", "sak", "sam", "sbb", "sbk", "sbn"),
+    workgroup: { main: 256 }, // 16×16 invocations, 4×4 outputs each: a 64×64 tile of C
   },
   conv: {
     params: u("N", "C", "H", "W", "KH", "KW", "OH", "OW", "stride", "pad", "dil", "total", "sN", "sK", "sP"),
-    workgroup: { im2col: 256, col2im: 256, col2im_bias: 256 },
+    workgroup: {
+      im2col: 256,
+      col2im: 256,
+      col2im_bias: 256,
+      pixel_rows: 256,
+      pixel_rows4: 256,
+      pad_rows: 256,
+    },
+  },
+  conv_gemm: {
+    params: [...u("tiles_m", "tiles_n", "_p0"), ...f("slope")],
+    workgroup: { forward: 64 },
+  },
+  conv_act_pool: {
+    params: [...u("OH", "OW", "PH", "PW", "total"), ...f("slope")],
+    workgroup: { act_pool: 256, act_pool_bwd: 256 },
   },
   resize: {
     params: u("H", "W", "OH", "OW", "total", "col_t", "row_r", "col_r", "linear"),
@@ -91,7 +122,14 @@ export const KERNEL_SPECS: Readonly<Record<string, KernelSpec>> = {
   },
   pool: {
     params: u("N", "C", "H", "W", "KH", "KW", "OH", "OW", "SH", "SW", "PH", "PW", "total"),
-    workgroup: { max_fwd: 256, max_bwd: 256, avg_fwd: 256, avg_bwd: 256 },
+    workgroup: {
+      max_fwd: 256,
+      max_bwd: 256,
+      max_bwd_cells: 256,
+      avg_fwd: 256,
+      avg_bwd: 256,
+      avg_bwd_cells: 256,
+    },
   },
   dropout: { params: [...u("n", "seed"), ...f("p", "scale")], workgroup: { main: 256 } },
   optim: {

@@ -37,6 +37,7 @@ export {
   maxPool2d,
   type Pool2dOptions,
 } from "./ops/conv.ts";
+export { conv2dFused, type Conv2dFusedOptions } from "./ops/conv_fused.ts";
 export { binaryCrossEntropyWithLogits, crossEntropy, type CrossEntropyOptions, mse } from "./ops/loss.ts";
 export {
   attention,

@@ -3,23 +3,27 @@
  *
  * Convolution is im2col (shaders/conv.wgsl) into the register-tiled matmul
  * (shaders/matmul.wgsl), with the bias fused into the matmul. Its backward pass is two more
- * matmuls: the filter gradient dY·colsᵀ (per image, then summed; the patches are gathered
- * again in transposed layout) and the input gradient col2im(Wᵀ·dY).
+ * matmuls: the filter gradient dY·colsᵀ (ONE product whose reduction runs over every image and
+ * pixel, on dY as pixel rows and the patches gathered again as rows; the bias gradient rides
+ * along as a column of ones) and the input gradient col2im(Wᵀ·dY). conv.wgsl and pool.wgsl are
+ * compiled per geometry (constants), so their index arithmetic has no runtime divisions.
  *
  * A transposed convolution is that input gradient run forward: col2im(Wᵀ·x), with the geometry of
  * the convolution it transposes (whose input is its output); its own backward is im2col(dY) into
  * the same products as a convolution's forward pass and filter gradient.
  */
 import { placeholderBuffer } from "../../gpu/pool.ts";
-import { checkLoopSteps, LLVMPIPE_LOOP_STEPS } from "../../gpu/loops.ts";
+import { checkLoopSteps, LLVMPIPE_LOOP_STEPS, LOOP_STEPS_PER_INVOCATION } from "../../gpu/loops.ts";
 import { dispatch } from "../../gpu/queue.ts";
-import { record } from "../graph.ts";
+import { isGradEnabled, record } from "../graph.ts";
 import { assertFloat, empty, own, type Tensor } from "../tensor.ts";
 import { mm } from "./matmul.ts";
-import { sumToShape } from "./reduce_raw.ts";
+import { launchCopy } from "../kernels.ts";
+import { reduceORI } from "./reduce_raw.ts";
 import { max, mean } from "./reduce.ts";
 import { concat, reshape, slice } from "./shape.ts";
-import { device } from "../../gpu/device.ts";
+import { device, kernelPath } from "../../gpu/device.ts";
+import { convGemm, convGemmCovers } from "./conv_gemm.ts";
 
 /** Bytes one im2col patch matrix may take: a quarter of the largest storage binding, at most 128 MiB. */
 const COLS_BUDGET = () => Math.min(device().limits.maxStorageBufferBindingSize / 4, 128 << 20);
@@ -69,15 +73,42 @@ function outSize(op: string, n: number, k: number, stride: number, pad: number, 
   return o;
 }
 
-function im2col(x: Tensor, dst: Tensor, g: Geometry, sN: number, sK: number, sP: number): void {
+function im2col(
+  x: Tensor,
+  dst: Tensor,
+  g: Geometry,
+  sN: number,
+  sK: number,
+  sP: number,
+  ones = false,
+): void {
   const n = g.N * g.C * g.OH * g.OW;
   dispatch({
     shader: "conv",
     entry: "im2col",
+    constants: { ...convConstants(g), ONES: ones ? 1 : 0 },
     buffers: [x.buffer, dst.buffer],
     params: convParams(g, n, sN, sK, sP),
     invocations: n,
+    cost: { bytes: 4 * (x.size + n * g.KH * g.KW) },
   });
+}
+
+/** conv.wgsl's compile-time geometry (one pipeline per geometry; see the shader's header). */
+function convConstants(g: Geometry): Record<string, number> {
+  return {
+    C: g.C,
+    H: g.H,
+    W: g.W,
+    KH: g.KH,
+    KW: g.KW,
+    OH: g.OH,
+    OW: g.OW,
+    STRIDE: g.stride,
+    PAD: g.pad,
+    DIL: g.dil,
+    ONES: 0,
+  };
 }
 
 function convParams(g: Geometry, total: number, sN: number, sK: number, sP: number) {
@@ -110,6 +141,42 @@ export function patchRows(
 }
 
 /**
+ * @internal A convolution's operands and options checked (errors name `op`), with its geometry:
+ * sizes, output size, and one stride, padding and dilation for both axes.
+ */
+export function convGeometry(
+  op: string,
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | null,
+  options: Conv2dOptions,
+): Geometry & { Cout: number } {
+  assertFloat(op, x);
+  assertFloat(op, weight);
+  if (x.ndim !== 4 || weight.ndim !== 4 || x.shape[1] !== weight.shape[1]) {
+    throw new Error(
+      `${op}: expected input [N, C, H, W] and weight [Cout, C, KH, KW] with matching C, got [${
+        x.shape.join(", ")
+      }] and [${weight.shape.join(", ")}]`,
+    );
+  }
+  const [N, C, H, W] = x.shape;
+  const [Cout, , KH, KW] = weight.shape;
+  if (bias && (bias.ndim !== 1 || bias.shape[0] !== Cout)) {
+    throw new Error(`${op}: bias [${bias.shape.join(", ")}] does not match ${Cout} output channels`);
+  }
+  const [stride, pad, dil] = ([["stride", 1, 1], ["padding", 0, 0], ["dilation", 1, 1]] as const).map(
+    ([what, dflt, min]) => {
+      const [a, b] = pair(op, what, options[what] ?? dflt, min);
+      if (a !== b) throw new Error(`${op}: a different ${what} per axis is not supported, got [${a}, ${b}]`);
+      return a;
+    },
+  );
+  const OH = outSize(op, H, KH, stride, pad, dil), OW = outSize(op, W, KW, stride, pad, dil);
+  return { N, C, H, W, KH, KW, OH, OW, stride, pad, dil, Cout };
+}
+
+/**
  * Convolution of x [N, Cin, H, W] with weight [Cout, Cin, KH, KW] and optional bias [Cout].
  *
  * @example
@@ -124,114 +191,189 @@ export function conv2d(
   bias: Tensor | null = null,
   options: Conv2dOptions = {},
 ): Tensor {
-  assertFloat("conv2d", x);
-  assertFloat("conv2d", weight);
-  if (x.ndim !== 4 || weight.ndim !== 4 || x.shape[1] !== weight.shape[1]) {
-    throw new Error(
-      `conv2d: expected input [N, C, H, W] and weight [Cout, C, KH, KW] with matching C, got [${
-        x.shape.join(", ")
-      }] and [${weight.shape.join(", ")}]`,
-    );
-  }
-  const [N, C, H, W] = x.shape;
-  const [Cout, , KH, KW] = weight.shape;
-  if (bias && (bias.ndim !== 1 || bias.shape[0] !== Cout)) {
-    throw new Error(`conv2d: bias [${bias.shape.join(", ")}] does not match ${Cout} output channels`);
-  }
-  const [stride, pad, dil] = ([["stride", 1, 1], ["padding", 0, 0], ["dilation", 1, 1]] as const).map(
-    ([what, dflt, min]) => {
-      const [a, b] = pair("conv2d", what, options[what] ?? dflt, min);
-      if (a !== b) throw new Error(`conv2d: a different ${what} per axis is not supported, got [${a}, ${b}]`);
-      return a;
-    },
-  );
-  const OH = outSize("conv2d", H, KH, stride, pad, dil), OW = outSize("conv2d", W, KW, stride, pad, dil);
-  const g: Geometry = { N, C, H, W, KH, KW, OH, OW, stride, pad, dil };
+  const gg = convGeometry("conv2d", x, weight, bias, options);
+  const { Cout, ...g } = gg;
+  const { N, C, KH, KW, OH, OW } = g;
   const K = C * KH * KW, P = OH * OW, ldp = Math.ceil(P / 4) * 4;
   // the patch matrix of a large batch can exceed what one binding holds: convolve in chunks of
-  // images then (slice and concat carry the gradient)
+  // images then (slice and concat carry the gradient). The implicit GEMM (shaders/conv_gemm.wgsl,
+  // on a software adapter) has no patch matrix, but the backward pass still does.
   const perImage = Math.max(K * ldp, P * Math.ceil(K / 4) * 4) * 4; // forward patches, or the filter gradient's
   const fit = Math.max(1, Math.floor(COLS_BUDGET() / perImage));
-  if (N > fit) {
+  const gemm = kernelPath() === "cpu" && convGemmCovers(gg);
+  const needsGrad = isGradEnabled() && [x, weight, bias].some((t) => t?.requiresGrad);
+  if (N > fit && (needsGrad || !gemm)) {
     const parts: Tensor[] = [];
     for (let s = 0; s < N; s += fit) {
       parts.push(conv2d(slice(x, s, Math.min(N, s + fit)), weight, bias, options));
     }
     return concat(parts, 0);
   }
-  const cols = empty([N * K * ldp]);
-  im2col(x, cols, g, K * ldp, ldp, 1);
-  // C[n][Cout][P] = W[Cout][K] · cols[n][K][P]
-  const out = mm(
-    { t: weight, sb: 0, sk: 1, sx: K },
-    { t: cols, sb: K * ldp, sk: ldp, sx: 1 },
-    N,
-    Cout,
-    P,
-    K,
-    bias,
-    2,
-  );
-  const y = out._view([N, Cout, OH, OW]);
-  out.dispose();
-  cols.dispose();
+  let y: Tensor;
+  if (gemm) {
+    // one implicit GEMM over the whole batch, written as NCHW
+    y = convGemm(x, weight, bias, gg, { activation: "none", slope: 0, pool: false }).y;
+  } else {
+    const cols = empty([N * K * ldp]);
+    im2col(x, cols, g, K * ldp, ldp, 1);
+    // C[n][Cout][P] = W[Cout][K] · cols[n][K][P]
+    const out = mm(
+      { t: weight, sb: 0, sk: 1, sx: K },
+      { t: cols, sb: K * ldp, sk: ldp, sx: 1 },
+      N,
+      Cout,
+      P,
+      K,
+      bias,
+      2,
+    );
+    y = out._view([N, Cout, OH, OW]);
+    out.dispose();
+    cols.dispose();
+  }
   const inputs = bias ? [x, weight, bias] : [x, weight];
   const node = record(y, "conv2d", inputs, (dy) => {
     const res: (Tensor | null)[] = [null, null, null];
     if (weight.requiresGrad) {
-      // per image: dW_n[Cout][K] = dY[n][Cout][P] · cols[n][K][P]^T, then sum over n. The patches
-      // are gathered again, in the transposed layout [n][P][K]: as cheap as the forward gather,
-      // and it saves keeping the patch matrix alive and transposing it.
-      const ldk = Math.ceil(K / 4) * 4;
-      const colsT = empty([N * P * ldk]);
-      im2col(x, colsT, g, P * ldk, 1, ldk);
-      const per = mm(
-        { t: dy, sb: Cout * P, sk: 1, sx: P },
-        { t: colsT, sb: P * ldk, sk: ldk, sx: 1 },
-        N,
-        Cout,
-        K,
-        P,
-      );
-      colsT.dispose();
-      const perV = per._view([N, Cout, K]);
-      per.dispose();
-      const s = sumToShape(perV, [1, Cout, K]);
-      res[1] = s._view(weight.shape);
-      if (s !== perV) s.dispose();
-      perV.dispose();
+      // the bias gradient comes with it when both are wanted (a column of ones in the patches)
+      const { dw, sums } = filterGradient(dy, Cout, x, g, !!bias?.requiresGrad);
+      res[1] = dw._view(weight.shape);
+      dw.dispose();
+      res[2] = sums;
     }
     if (x.requiresGrad) {
-      // dcols[n][K][P] = W^T[K][Cout] · dY[n][Cout][P], then col2im
+      // dcols[n][K][P] = W^T[K][Cout] · dY[n][Cout][P], then col2im; dY's rows padded to a
+      // multiple of 4 first when P is not one (pad_rows, cheaper than the matmul's generic pack)
+      const ldq = Math.ceil(P / 4) * 4;
+      const dyp = P === ldq ? dy : padRows(dy, N * Cout, g);
       const dcols = mm(
         { t: weight, sb: 0, sk: K, sx: 1 },
-        { t: dy, sb: Cout * P, sk: P, sx: 1 },
+        { t: dyp, sb: Cout * ldq, sk: ldq, sx: 1 },
         N,
         K,
         P,
         Cout,
       );
+      if (dyp !== dy) dyp.dispose();
       const dx = empty(x.shape);
       dispatch({
         shader: "conv",
         entry: "col2im",
+        constants: convConstants(g),
         buffers: [dcols.buffer, dx.buffer],
+        cost: { bytes: 4 * (dcols.size + dx.size) },
         params: convParams(g, x.size, K * P, P, 1),
         invocations: x.size,
       });
       dcols.dispose();
       res[0] = dx;
     }
-    if (bias?.requiresGrad) {
-      const dv = dy._view([N, Cout, P]);
-      const s = sumToShape(dv, [1, Cout, 1]);
-      res[2] = s._view([Cout]);
-      s.dispose();
-      dv.dispose();
-    }
+    if (bias?.requiresGrad && !res[2]) res[2] = biasGradient(dy, N, Cout, P);
     return bias ? res : res.slice(0, 2);
   });
   return node;
+}
+
+/** How many invocations the filter gradient's GEMM should have at least (split over groups of images). */
+const FILTER_GRAD_INVOCATIONS = 1024;
+
+/**
+ * A convolution's filter gradient as ONE matrix product whose reduction runs over every image and
+ * output pixel at once: dW[M][K] = Σ_(n,p) A[n][M][p] · cols[n][K][p] with A the [N][M][P]
+ * gradient (or, for a transposed convolution, its input) and cols the patches of `src` under
+ * geometry g. A is laid out as pixel rows [N·P][M] (pixel_rows), the patches as [N·P][K]
+ * (im2col), both K-major for matmul.wgsl with no further copy. The images are split into G
+ * groups only to give the GEMM enough invocations (and a reduction under the loop budget); the
+ * G partial products are summed after. With `sums`, the patch rows get one more column of ones
+ * (im2col's ONES), so the same product also yields Σ_(n,p) A[n][m][p]: a convolution's bias
+ * gradient, at no extra pass over A. Returns dW [M·K] and those sums [M] (or null).
+ */
+function filterGradient(
+  a: Tensor,
+  M: number,
+  src: Tensor,
+  g: Geometry,
+  sums = false,
+): { dw: Tensor; sums: Tensor | null } {
+  const { N, KH, KW } = g, C = g.C, P = g.OH * g.OW, K = C * KH * KW;
+  const KS = sums ? K + 1 : K; // the product's columns
+  const ldm = Math.ceil(M / 4) * 4, ldk = Math.ceil(KS / 4) * 4;
+  const rows = empty([N * P * ldm]);
+  // 4×4 blocks (vec4 both ways) when the pixels come in fours
+  const blocks = P % 4 === 0 ? N * (P / 4) * (ldm / 4) : N * P * (ldm / 4);
+  dispatch({
+    shader: "conv",
+    entry: P % 4 === 0 ? "pixel_rows4" : "pixel_rows",
+    constants: { ...convConstants(g), C: M },
+    buffers: [a.buffer, rows.buffer],
+    params: { ...convParams(g, blocks, 0, ldm, 0), C: M },
+    invocations: blocks,
+    cost: { bytes: 4 * (N * P * M + N * P * ldm) },
+  });
+  const colsT = empty([N * P * ldk]);
+  im2col(src, colsT, g, P * ldk, 1, ldk, sums);
+  // the smallest number of groups (a divisor of N) that gives enough invocations
+  const tiles = (G: number) => {
+    const big = G * Math.ceil(M / 16) * Math.ceil(KS / 16) >= 8;
+    return G * (big ? Math.ceil(M / 16) * Math.ceil(KS / 16) : Math.ceil(M / 4) * Math.ceil(KS / 4));
+  };
+  let G = N;
+  for (let d = 1; d <= N; d++) {
+    if (N % d === 0 && (N / d) * P <= LOOP_STEPS_PER_INVOCATION && tiles(d) >= FILTER_GRAD_INVOCATIONS) {
+      G = d;
+      break;
+    }
+  }
+  const per = N / G;
+  let full = mm(
+    { t: rows, sb: per * P * ldm, sk: ldm, sx: 1 },
+    { t: colsT, sb: per * P * ldk, sk: ldk, sx: 1 },
+    G,
+    M,
+    KS,
+    per * P,
+  );
+  rows.dispose();
+  colsT.dispose();
+  if (G > 1) {
+    const [r] = reduceORI(full, 1, G, M * KS, false, 1);
+    full.dispose();
+    full = r;
+  }
+  if (!sums) return { dw: full, sums: null };
+  // split [M][K + 1] into dW [M][K] and the sums column
+  const dw = empty([M * K]), s = empty([M]);
+  launchCopy(full, dw, "float32", [M, K], [KS, 1], [K, 1]);
+  launchCopy(full, s, "float32", [M], [KS], [1], K);
+  full.dispose();
+  return { dw, sums: s };
+}
+
+/** `rows` rows of OH·OW values (geometry g) copied with each row padded to a multiple of 4. */
+function padRows(src: Tensor, rows: number, g: Geometry): Tensor {
+  const P = g.OH * g.OW, ld = Math.ceil(P / 4) * 4;
+  const dst = empty([rows * ld]);
+  dispatch({
+    shader: "conv",
+    entry: "pad_rows",
+    constants: convConstants(g),
+    buffers: [src.buffer, dst.buffer],
+    params: convParams(g, rows * (ld / 4), 0, 0, 0),
+    invocations: rows * (ld / 4),
+    cost: { bytes: 4 * (rows * P + rows * ld) },
+  });
+  return dst;
+}
+
+/** A bias gradient: dY [N][C][P] summed over images (one strided pass), then over pixels. Returns [C]. */
+function biasGradient(dy: Tensor, N: number, C: number, P: number): Tensor {
+  let perPixel = dy;
+  if (N > 1) [perPixel] = reduceORI(dy, 1, N, C * P, false, 1);
+  const [db] = reduceORI(perPixel, C, P, 1, false, 1);
+  if (perPixel !== dy) perPixel.dispose();
+  const out = db._view([C]);
+  db.dispose();
+  return out;
 }
 
 /** Options for `convTranspose2d` (PyTorch's `conv_transpose2d`, groups 1). */
@@ -370,6 +512,7 @@ export function convTranspose2d(
   dispatch({
     shader: "conv",
     entry: bias ? "col2im_bias" : "col2im",
+    constants: convConstants(g),
     buffers: bias ? [cols.buffer, y.buffer, bias.buffer] : [cols.buffer, y.buffer],
     params: convParams(g, y.size, K * P, P, 1),
     invocations: y.size,
@@ -378,25 +521,10 @@ export function convTranspose2d(
   return record(y, op, bias ? [x, weight, bias] : [x, weight], (dy) => {
     const res: (Tensor | null)[] = [null, null, null];
     if (weight.requiresGrad) {
-      // dW[Cin][K] = Σ_n x[n][Cin][P] · im2col(dY)[n][K][P]ᵀ, the patches gathered as [n][P][K]
-      const ldk = Math.ceil(K / 4) * 4;
-      const colsT = empty([N * P * ldk]);
-      im2col(dy, colsT, g, P * ldk, 1, ldk);
-      const per = mm(
-        { t: x, sb: Cin * P, sk: 1, sx: P },
-        { t: colsT, sb: P * ldk, sk: ldk, sx: 1 },
-        N,
-        Cin,
-        K,
-        P,
-      );
-      colsT.dispose();
-      const perV = per._view([N, Cin, K]);
-      per.dispose();
-      const s = sumToShape(perV, [1, Cin, K]);
-      res[1] = s._view(weight.shape);
-      if (s !== perV) s.dispose();
-      perV.dispose();
+      // dW[Cin][K] = Σ_n x[n][Cin][P] · im2col(dY)[n][K][P]ᵀ
+      const { dw } = filterGradient(x, Cin, dy, g);
+      res[1] = dw._view(weight.shape);
+      dw.dispose();
     }
     if (x.requiresGrad) {
       // dx[n][Cin][P] = W[Cin][K] · im2col(dY)[n][K][P]: a convolution of dY
@@ -415,13 +543,7 @@ export function convTranspose2d(
       res[0] = dx._view(x.shape);
       dx.dispose();
     }
-    if (bias?.requiresGrad) {
-      const dv = dy._view([N, Cout, OH * OW]);
-      const s = sumToShape(dv, [1, Cout, 1]);
-      res[2] = s._view([Cout]);
-      s.dispose();
-      dv.dispose();
-    }
+    if (bias?.requiresGrad) res[2] = biasGradient(dy, N, Cout, OH * OW);
     return bias ? res : res.slice(0, 2);
   }, [x, weight]);
 }
@@ -455,6 +577,9 @@ function pool(
   const idx = op === "max" ? empty([y.size], "int32") : null; // the winners, for max's backward
 
   const params = (total: number) => ({ N, C, H, W, KH, KW, OH, OW, SH, SW, PH, PW, total });
+  // the geometry compiled into pool.wgsl; CH, CW: the most rows (columns) a backward cell spans
+  const CH = Math.max(SH, H - (OH - 1) * SH + PH), CW = Math.max(SW, W - (OW - 1) * SW + PW);
+  const constants = { H, W, KH, KW, OH, OW, SH, SW, PH, PW, CH, CW };
   // one invocation walks its window (forward) or the outputs covering its input (backward); a
   // global window past llvmpipe's loop budget (src/gpu/loops.ts) is a reduction over the plane
   const longWindow = KH * (KW + 1) > LLVMPIPE_LOOP_STEPS ||
@@ -474,18 +599,24 @@ function pool(
   dispatch({
     shader: "pool",
     entry: `${op}_fwd`,
+    constants,
     buffers: [x.buffer, idx ? idx.buffer : placeholderBuffer(), y.buffer],
     params: params(y.size),
     invocations: y.size,
   });
+  // windows that do not overlap: one invocation per output writes its whole stride cell
+  // (a cell walks CH × CW steps, unrolled: keep it small)
+  const cells = SH >= KH && SW >= KW && CH * CW <= 64;
   const out = record(y, name, [x], (dy) => {
     const dx = empty(x.shape);
     dispatch({
       shader: "pool",
-      entry: `${op}_bwd`,
+      entry: cells ? `${op}_bwd_cells` : `${op}_bwd`,
+      constants,
       buffers: [dy.buffer, idx ? idx.buffer : placeholderBuffer(), dx.buffer],
-      params: params(x.size),
-      invocations: x.size,
+      params: params(cells ? y.size : x.size),
+      invocations: cells ? y.size : x.size,
+      cost: { bytes: 4 * (x.size + y.size * (idx ? 2 : 1)) },
     });
     return [dx];
   }, []); // max reads only the winners, which it owns

@@ -1,10 +1,16 @@
 /**
- * Matrix multiplication (shaders/matmul.wgsl): batched, broadcasting, with an optional fused bias.
+ * Matrix multiplication: batched, broadcasting, with an optional fused bias, in one of two kernel
+ * families chosen by `kernelPath()` (src/gpu/device.ts):
  *
- * The kernel reads both operands "K-major" with vec4 loads. `mm()` takes each operand as a
- * strided view and packs it into that layout only when it is not already there, so a
- * transposed operand in a backward pass costs at most one copy and often none.
+ * - "cpu" (software adapters such as lavapipe): shaders/matmul.wgsl, large register tiles and no
+ *   workgroup memory. It reads both operands with vec4 loads, along M/N ("x") or along K ("k");
+ *   `mm()` takes each operand as a strided view and packs it (shaders/matmul_pack.wgsl) only when
+ *   it is in neither layout, so a transposed operand in a backward pass costs at most one copy
+ *   and often none.
+ * - "gpu" (real GPUs): shaders/matmul_tiled.wgsl, 64×64 tiles staged through workgroup memory,
+ *   reading both operands through their strides (never packed).
  */
+import { kernelPath } from "../../gpu/device.ts";
 import { LLVMPIPE_LOOP_STEPS, LOOP_STEPS_PER_INVOCATION } from "../../gpu/loops.ts";
 import { placeholderBuffer } from "../../gpu/pool.ts";
 import { dispatch } from "../../gpu/queue.ts";
@@ -22,8 +28,16 @@ export interface MatView {
   sx: number;
 }
 
+/**
+ * How the kernel reads an operand with vec4 loads: "x" along M (for A) or N (for B), as
+ * [batch][K][ld]; "k" along K, as [batch][X][ld] (each row of K contiguous, ld a multiple of 4).
+ */
+type Layout = "x" | "k";
+
 interface Packed {
   buf: GPUBuffer;
+  layout: Layout;
+  /** The stride between rows (of K in layout "x", of X in layout "k"), a multiple of 4. */
   ld: number;
   batchStride: number;
   temp: Tensor | null;
@@ -31,39 +45,113 @@ interface Packed {
 
 const ceil4 = (n: number) => Math.ceil(n / 4) * 4;
 
-/** Puts a view into [batch][K][ld] with x contiguous, copying only if needed. */
-function pack(v: MatView, batch: number, K: number, X: number): Packed {
-  const direct = v.sx === 1 && v.sk % 4 === 0 && v.sk >= X && v.sb % 4 === 0;
-  if (direct) return { buf: v.t.buffer, ld: v.sk, batchStride: v.sb, temp: null };
-  const ld = ceil4(X);
+/**
+ * An operand contiguous along K is read in place (layout "k") only when the other side of the
+ * product is at most this: the "k" reads cost more per FMA than the "x" ones (measured on
+ * lavapipe, square 512-1024: ~10-20%), so they pay where the copy they save is large next to the
+ * product: [32, 676]·[676, 9] per image in a conv's filter gradient, x·Wᵀ for a batch of 64.
+ */
+const K_LAYOUT_MAX_OTHER = 64;
+
+/** Copies a view into layout "x": [nb][K][ld], ld = X rounded up to 4, zeros past X. */
+function packX(v: MatView, nb: number, K: number, X: number, temp: Tensor, ld: number): void {
+  const total = nb * K * (ld / 4);
+  dispatch({
+    shader: "matmul_pack",
+    constants: { KFAST: v.sk === 1 ? 1 : 0 },
+    buffers: [v.t.buffer, temp.buffer],
+    params: { K, X, xq: ld / 4, sb: v.sb, sk: v.sk, sx: v.sx, total },
+    invocations: total,
+    cost: { bytes: 4 * (nb * K * X + nb * K * ld) },
+  });
+}
+
+/**
+ * Puts a view where the kernel can read it with vec4 loads, copying only if needed: as it lies
+ * when x is contiguous with aligned rows (layout "x"), or when k is (layout "k": a row-major A,
+ * Wᵀ, a transposed gradient) and `other`, the product's other side, is small; else it is packed
+ * into layout "x" by shaders/matmul_pack.wgsl.
+ */
+function pack(v: MatView, batch: number, K: number, X: number, other: number): Packed {
+  if (v.sx === 1 && v.sk % 4 === 0 && v.sk >= X && v.sb % 4 === 0) {
+    return { buf: v.t.buffer, layout: "x", ld: v.sk, batchStride: v.sb, temp: null };
+  }
+  if (
+    other <= K_LAYOUT_MAX_OTHER && v.sk === 1 && v.sx % 4 === 0 && v.sx >= K &&
+    v.sb % 4 === 0
+  ) {
+    return { buf: v.t.buffer, layout: "k", ld: v.sx, batchStride: v.sb, temp: null };
+  }
   const nb = v.sb === 0 ? 1 : batch;
+  const ld = ceil4(X);
   const temp = empty([nb * K * ld]);
-  launchCopy(v.t, temp, "float32", [nb, K, X], [v.sb, v.sk, v.sx], [K * ld, ld, 1]);
-  return { buf: temp.buffer, ld, batchStride: v.sb === 0 ? 0 : K * ld, temp };
+  packX(v, nb, K, X, temp, ld);
+  return { buf: temp.buffer, layout: "x", ld, batchStride: v.sb === 0 ? 0 : K * ld, temp };
 }
 
 const unrolled = new Map<string, Record<string, string>>();
-/** The straight-line code for a TM×TN register block (see the header of shaders/matmul.wgsl). */
-function unroll(TM: number, TN: number): Record<string, string> {
-  const key = `${TM}x${TN}`;
+/**
+ * The straight-line code for a TM×TN register block reading A and B in the given layouts (see
+ * the header of shaders/matmul.wgsl). With both in layout "x" one step is one k; otherwise one
+ * step is 4 k (a vec4 along K), and K_TAIL does the last K mod 4 one k at a time.
+ */
+function unroll(TM: number, TN: number, la: Layout, lb: Layout): Record<string, string> {
+  const key = `${TM}x${TN}${la}${lb}`;
   let u = unrolled.get(key);
   if (u) return u;
-  const decl: string[] = [], step: string[] = [], store: string[] = [];
+  const KS = la === "x" && lb === "x" ? 1 : 4;
+  const comp = (i: number) => "xyzw"[i];
+  const decl: string[] = [], step: string[] = [], tail: string[] = [], store: string[] = [];
   for (let i = 0; i < TM; i++) {
     for (let j = 0; j < TN / 4; j++) decl.push(`  var c_${i}_${j} = vec4f(0.0);`);
   }
-  for (let i = 0; i < TM / 4; i++) step.push(`    let a${i} = A[ia + ${i}u];`);
-  for (let j = 0; j < TN / 4; j++) step.push(`    let b${j} = B[ib + ${j}u];`);
-  for (let i = 0; i < TM; i++) {
-    const comp = "xyzw"[i % 4];
-    for (let j = 0; j < TN / 4; j++) {
-      step.push(`    c_${i}_${j} = fma(vec4f(a${Math.floor(i / 4)}.${comp}), b${j}, c_${i}_${j});`);
+  // one k (kk within the step, or the tail's dynamic kt): A(i) a scalar, B(j) a vec4 over 4 n
+  const body = (out: string[], kk: string, dyn: boolean) => {
+    const sel = (v: string) => (dyn ? `${v}[kt]` : `${v}.${comp(Number(kk))}`);
+    const off = dyn ? "kt" : `${kk}u`;
+    const aOf: string[] = [], bOf: string[] = [];
+    if (la === "x") {
+      for (let q = 0; q < TM / 4; q++) out.push(`    let a${kk}_${q} = A[ia + ${off} * P.lda4 + ${q}u];`);
+      for (let i = 0; i < TM; i++) aOf.push(`a${kk}_${i >> 2}.${comp(i & 3)}`);
+    } else for (let i = 0; i < TM; i++) aOf.push(sel(`ar${i}`));
+    if (lb === "x") {
+      for (let j = 0; j < TN / 4; j++) {
+        out.push(`    let b${kk}_${j} = B[ib + ${off} * P.ldb4 + ${j}u];`);
+        bOf.push(`b${kk}_${j}`);
+      }
+    } else {
+      for (let j = 0; j < TN / 4; j++) {
+        bOf.push(`vec4f(${[0, 1, 2, 3].map((c) => sel(`br${4 * j + c}`)).join(", ")})`);
+      }
     }
+    for (let i = 0; i < TM; i++) {
+      for (let j = 0; j < TN / 4; j++) {
+        out.push(`    c_${i}_${j} = fma(vec4f(${aOf[i]}), ${bOf[j]}, c_${i}_${j});`);
+      }
+    }
+  };
+  const rows = (out: string[]) => {
+    if (la === "k") { for (let i = 0; i < TM; i++) out.push(`    let ar${i} = A[ia + ${i}u * P.lda4];`); }
+    if (lb === "k") { for (let n = 0; n < TN; n++) out.push(`    let br${n} = B[ib + ${n}u * P.ldb4];`); }
+  };
+  rows(step);
+  for (let kk = 0; kk < KS; kk++) body(step, String(kk), false);
+  if (KS === 4) {
+    rows(tail);
+    body(tail, "t", true);
   }
   for (let i = 0; i < TM; i++) {
     for (let j = 0; j < TN / 4; j++) store.push(`  store4(cb, m0 + ${i}u, n0 + ${j * 4}u, c_${i}_${j});`);
   }
-  u = { ACC_DECL: decl.join("\n"), K_STEP: step.join("\n"), STORE: store.join("\n") };
+  u = {
+    ACC_DECL: decl.join("\n"),
+    K_STEP: step.join("\n"),
+    K_TAIL: tail.join("\n"),
+    STORE: store.join("\n"),
+    KS: String(KS),
+    A_ROWS: la === "k" ? "1" : "0",
+    B_ROWS: lb === "k" ? "1" : "0",
+  };
   unrolled.set(key, u);
   return u;
 }
@@ -81,6 +169,12 @@ function tileFor(batch: number, M: number, N: number): [number, number] {
 }
 
 /**
+ * Products of fewer tiles than this run in workgroups of 8 (the "small" entry), not 64, so that
+ * llvmpipe, which runs each workgroup on one thread, can spread them over its threads.
+ */
+const SMALL_BELOW = 256;
+
+/**
  * @internal C[b] = A[b]·B[b] (+ bias) for `batch` products, A given as an [M][K] view per batch
  * (passed as a [batch][K][M] MatView: x = m) and B as a [K][N] view (x = n).
  * `bias` is per column (mode 1) or per row (mode 2). Returns C as a new [batch*M*N] tensor.
@@ -95,17 +189,25 @@ export function mm(
   bias: Tensor | null = null,
   biasMode: 0 | 1 | 2 = 0,
 ): Tensor {
-  if (K > LLVMPIPE_LOOP_STEPS - 1024) return mmChunked(a, b, batch, M, N, K, bias, biasMode);
+  // loop steps per invocation: K on the cpu path (at most); on the gpu path 18 per 16-deep slice
+  const steps = kernelPath() === "gpu" ? Math.ceil(K / 16) * TILED_STEPS_PER_SLICE : K;
+  if (steps > LLVMPIPE_LOOP_STEPS - 1024) return mmChunked(a, b, batch, M, N, K, bias, biasMode);
   const c = empty([batch * M * N]);
   if (c.size === 0) return c;
-  const pa = pack(a, batch, K, M);
-  const pb = pack(b, batch, K, N);
+  if (kernelPath() === "gpu" && batch <= MAX_GROUPS) {
+    mmTiled(a, b, batch, M, N, K, bias, biasMode, c);
+    return c;
+  }
+  const pa = pack(a, batch, K, M, N);
+  const pb = pack(b, batch, K, N, M);
   const [TM, TN] = tileFor(batch, M, N);
   const tilesM = Math.ceil(M / TM);
   const tilesN = Math.ceil(N / TN);
+  const invocations = batch * tilesM * tilesN;
   dispatch({
     shader: "matmul",
-    constants: { TM, TN, BIAS: bias ? biasMode : 0, ...unroll(TM, TN) },
+    entry: invocations < SMALL_BELOW ? "small" : "main",
+    constants: { TM, TN, BIAS: bias ? biasMode : 0, ...unroll(TM, TN, pa.layout, pb.layout) },
     buffers: [pa.buf, pb.buf, bias ? bias.buffer : placeholderBuffer(), c.buffer],
     params: {
       M,
@@ -119,7 +221,7 @@ export function mm(
       tiles_n: tilesN,
       batch,
     },
-    invocations: batch * tilesM * tilesN,
+    invocations,
     // the least traffic: A and B read once (once in all when shared by the batch), C written once
     cost: {
       flops: 2 * batch * M * N * K,
@@ -133,6 +235,54 @@ export function mm(
   return c;
 }
 
+/**
+ * Loop steps shaders/matmul_tiled.wgsl spends per 16-deep K slice on llvmpipe, measured with
+ * all-ones operands (the sum counts the k done): the kernel stopped after 3,640.9 slices = 65,535
+ * steps / 18, i.e. llvmpipe does not unroll the 16-step inner k loop.
+ */
+const TILED_STEPS_PER_SLICE = 18;
+
+/** The most workgroups along one grid dimension that every WebGPU adapter accepts. */
+const MAX_GROUPS = 65535;
+
+/**
+ * The "gpu" kernel path of mm(): shaders/matmul_tiled.wgsl, 64×64 tiles of C per workgroup with
+ * 16-deep K slices staged in workgroup memory. It reads both operands through their strides,
+ * so nothing is packed; its staging loads walk k fastest when an operand is contiguous along k.
+ */
+function mmTiled(
+  a: MatView,
+  b: MatView,
+  batch: number,
+  M: number,
+  N: number,
+  K: number,
+  bias: Tensor | null,
+  biasMode: 0 | 1 | 2,
+  c: Tensor,
+): void {
+  const tilesM = Math.ceil(M / 64), tilesN = Math.ceil(N / 64);
+  if (tilesM > MAX_GROUPS || tilesN > MAX_GROUPS) {
+    throw new Error(`matmul: ${M}×${N} needs more than ${MAX_GROUPS} tiles of 64 along one side`);
+  }
+  dispatch({
+    shader: "matmul_tiled",
+    constants: {
+      BIAS: bias ? biasMode : 0,
+      A_KFAST: a.sk === 1 && a.sx !== 1 ? 1 : 0,
+      B_KFAST: b.sk === 1 && b.sx !== 1 ? 1 : 0,
+    },
+    buffers: [a.t.buffer, b.t.buffer, bias ? bias.buffer : placeholderBuffer(), c.buffer],
+    params: { M, N, K, sab: a.sb, sak: a.sk, sam: a.sx, sbb: b.sb, sbk: b.sk, sbn: b.sx },
+    workgroups: [tilesN, tilesM, batch],
+    cost: {
+      flops: 2 * batch * M * N * K,
+      bytes: 4 * ((a.sb ? batch : 1) * M * K + (b.sb ? batch : 1) * K * N + batch * M * N) +
+        (bias ? 4 * bias.size : 0),
+    },
+  });
+}
+
 /** Rows k0 .. k0 + kc of a view, copied to a contiguous [batch or 1][kc][X] view. */
 function kSlice(v: MatView, batch: number, k0: number, kc: number, X: number): MatView {
   const nb = v.sb === 0 ? 1 : batch;
@@ -144,7 +294,8 @@ function kSlice(v: MatView, batch: number, k0: number, kc: number, X: number): M
 /**
  * mm() for a long K: one invocation's K loop would pass llvmpipe's loop budget
  * (src/gpu/loops.ts), so the product is summed over K blocks of 32,768, in order, on every
- * adapter (the bias goes with the first block).
+ * adapter (the bias goes with the first block); on the gpu path past K = 57,344 (see
+ * TILED_STEPS_PER_SLICE).
  */
 function mmChunked(
   a: MatView,

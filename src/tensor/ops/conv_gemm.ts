@@ -1,0 +1,312 @@
+/**
+ * @internal The implicit-GEMM convolution kernel (shaders/conv_gemm.wgsl) for the "cpu" kernel
+ * path (a software adapter such as llvmpipe): the whole batch as one GEMM of N·OH·OW pixels by
+ * Cout channels over K = C·KH·KW, with no patch matrix, written as NCHW, with an optional
+ * epilogue (activation, 2×2 max pool). `conv2d`'s forward pass and `conv2dFused` launch it;
+ * neither records autograd here. Also the epilogue alone (shaders/conv_act_pool.wgsl).
+ */
+import { loopStepLimit } from "../../gpu/loops.ts";
+import { device } from "../../gpu/device.ts";
+import { placeholderBuffer } from "../../gpu/pool.ts";
+import { dispatch } from "../../gpu/queue.ts";
+import { launchCopy } from "../kernels.ts";
+import { empty, type Tensor } from "../tensor.ts";
+
+/** The geometry of one convolution (one stride, padding and dilation for both axes). */
+export interface ConvGeometry {
+  N: number;
+  C: number;
+  H: number;
+  W: number;
+  Cout: number;
+  KH: number;
+  KW: number;
+  OH: number;
+  OW: number;
+  stride: number;
+  pad: number;
+  dil: number;
+}
+
+/** The activation an epilogue applies: none, relu, or leaky relu (with a slope > 0 when pooling). */
+export type ConvActivation = "none" | "relu" | "leakyRelu";
+
+/** What follows the convolution inside the kernel. */
+export interface ConvEpilogue {
+  activation: ConvActivation;
+  /** The leaky relu's negative slope. */
+  slope: number;
+  /** Whether a 2×2 stride-2 max pool follows the activation. */
+  pool: boolean;
+  /** With a pool: whether to write the winners' codes too (for a backward pass). */
+  winners?: boolean;
+}
+
+const ACT_CODE: Record<ConvActivation, number> = { none: 0, relu: 1, leakyRelu: 2 };
+
+/** The register tile: TR×TW output pixels × TC output channels per invocation. */
+export interface ConvTile {
+  TR: number;
+  TW: number;
+  TC: number;
+}
+
+const ceil4 = (n: number) => Math.ceil(n / 4) * 4;
+
+/** The patch rows (or columns) a tile of `t` outputs reads. */
+const patchSpan = (t: number, k: number, stride: number, dil: number) => (t - 1) * stride + (k - 1) * dil + 1;
+
+/** n split into the fewest parts of at most `most`, as even as can be: the part size. */
+const evenPart = (n: number, most: number) => Math.ceil(n / Math.ceil(n / Math.max(1, most)));
+
+/**
+ * The tile for a shape: TC = 16 channels (8 or 4 for a narrow layer), and about `pixels`
+ * output pixels as whole rows when they fit (so a row's taps share their loads), split evenly.
+ * With a pool, two rows and an even width. Measured on lavapipe (CPU time, side by side):
+ * 256×32×13×13→64 (11×11 out) 3×11 pixels × 16 channels 12.3 GFLOP per CPU-second, 2×11 10.6,
+ * 4×11 10.4, 4×11 × 8 channels 11.2; 64×32×14×14→64 padded: 2×14 9.8, 1×14 7.7, 3×14 8.5.
+ * One pixel per invocation with 16 taps loaded per tile (no row sharing) reached about half.
+ */
+export function convTile(g: ConvGeometry, pool: boolean, pixels = 33): ConvTile {
+  const c4 = ceil4(g.Cout);
+  const TC = c4 % 16 === 0 ? 16 : c4 % 8 === 0 ? 8 : 4;
+  if (pool) {
+    const pw = Math.floor(g.OW / 2);
+    return { TR: 2, TW: 2 * evenPart(pw, Math.floor(pixels / 4)), TC };
+  }
+  const TW = evenPart(g.OW, pixels);
+  const TR = evenPart(g.OH, Math.floor(pixels / TW));
+  return { TR, TW, TC };
+}
+
+/**
+ * Whether the kernel covers a convolution: the c loop fits llvmpipe's loop budget, a padded
+ * tile's patch masks fit 32 bits, the kernel window is at most 7×7 (the unrolled code grows
+ * with it), and the input and output each fit one storage binding.
+ */
+export function convGemmCovers(g: ConvGeometry, pool = false): boolean {
+  const maxBind = device().limits.maxStorageBufferBindingSize;
+  const inBytes = g.N * g.C * g.H * g.W * 4, outBytes = g.N * g.Cout * g.OH * g.OW * 4;
+  const t = convTile(g, pool);
+  return g.C + 8 <= loopStepLimit() && g.KH * g.KW <= 49 &&
+    (g.pad === 0 ||
+      (patchSpan(t.TR, g.KH, g.stride, g.dil) <= 32 && patchSpan(t.TW, g.KW, g.stride, g.dil) <= 32)) &&
+    inBytes <= maxBind && outBytes <= maxBind;
+}
+
+const unrolled = new Map<string, Record<string, string>>();
+
+/** The straight-line code for a tile (see the header of shaders/conv_gemm.wgsl). */
+function unroll(t: ConvTile, g: ConvGeometry, pool: boolean): Record<string, string> {
+  const { TR, TW, TC } = t, J = TC / 4;
+  const { KH, KW, stride: S, dil: D, W } = g;
+  const pad = g.pad > 0;
+  const c4 = ceil4(g.Cout) / 4;
+  const key = `${TR}x${TW}x${TC}|${KH}x${KW}|${S}|${D}|${W}|${c4}|${pad}|${pool}`;
+  let u = unrolled.get(key);
+  if (u) return u;
+  const decl: string[] = [], step: string[] = [], store: string[] = [];
+  for (let r = 0; r < TR; r++) {
+    for (let x = 0; x < TW; x++) {
+      for (let j = 0; j < J; j++) decl.push(`  var a_${r}_${x}_${j} = vec4f(0.0);`);
+    }
+  }
+  const rows = new Set<number>(), cols = new Set<number>();
+  for (let r = 0; r < TR; r++) for (let ky = 0; ky < KH; ky++) rows.add(r * S + ky * D);
+  for (let x = 0; x < TW; x++) for (let kx = 0; kx < KW; kx++) cols.add(x * S + kx * D);
+  const sorted = (set: Set<number>) => [...set].sort((a, b) => a - b);
+  for (const ir of sorted(rows)) {
+    for (const ic of sorted(cols)) {
+      const load = `X[xo + ${ir * W + ic}u]`;
+      step.push(
+        pad
+          ? `    let x_${ir}_${ic} = select(0.0, ${load}, ((rows >> ${ir}u) & (cols >> ${ic}u) & 1u) != 0u);`
+          : `    let x_${ir}_${ic} = ${load};`,
+      );
+    }
+  }
+  for (let ky = 0; ky < KH; ky++) {
+    for (let kx = 0; kx < KW; kx++) {
+      const tap = ky * KW + kx;
+      for (let j = 0; j < J; j++) step.push(`    let w${tap}_${j} = WT[wi + ${tap * c4 + j}u];`);
+      for (let r = 0; r < TR; r++) {
+        for (let x = 0; x < TW; x++) {
+          const xv = `x_${r * S + ky * D}_${x * S + kx * D}`;
+          for (let j = 0; j < J; j++) {
+            step.push(`    a_${r}_${x}_${j} = fma(vec4f(${xv}), w${tap}_${j}, a_${r}_${x}_${j});`);
+          }
+        }
+      }
+    }
+  }
+  if (pool) {
+    for (let p = 0; p < TW / 2; p++) {
+      for (let j = 0; j < J; j++) {
+        const v = [[0, 2 * p], [0, 2 * p + 1], [1, 2 * p], [1, 2 * p + 1]].map(([r, x]) =>
+          `a_${r}_${x}_${j}`
+        );
+        store.push(`  store_pool(n, ty, tx * ${TW / 2}u + ${p}u, co0 + ${4 * j}u, ${v.join(", ")});`);
+      }
+    }
+  } else {
+    for (let r = 0; r < TR; r++) {
+      for (let x = 0; x < TW; x++) {
+        for (let j = 0; j < J; j++) {
+          store.push(`  store_px(n, oy0 + ${r}u, ox0 + ${x}u, co0 + ${4 * j}u, a_${r}_${x}_${j});`);
+        }
+      }
+    }
+  }
+  u = { ACC_DECL: decl.join("\n"), LOAD_STEP: step.join("\n"), STORE: store.join("\n") };
+  unrolled.set(key, u);
+  return u;
+}
+
+/** What the kernel is computing, for the shader's first line. */
+function what(g: ConvGeometry, bias: boolean, epi: ConvEpilogue): string {
+  const ops = [`conv2d ${g.KH}×${g.KW}${bias ? " + bias" : ""}`];
+  if (epi.activation !== "none") ops.push(epi.activation);
+  if (epi.pool) ops.push("maxPool2d(2, 2)");
+  return ops.length > 1 ? `fused ${ops.join(" + ")}` : ops[0];
+}
+
+/**
+ * The weight [Cout, C, KH, KW] as WT[k][ceil4(Cout)], k = (c, ky, kx): K-major, vec4 along Cout
+ * (the padding columns hold whatever the buffer held; they are computed and never stored).
+ */
+function transposedWeight(weight: Tensor, Cout: number, K: number): Tensor {
+  const c4 = ceil4(Cout);
+  const wt = empty([K * c4]);
+  launchCopy(weight, wt, "float32", [Cout, K], [K, 1], [1, c4]);
+  return wt;
+}
+
+/**
+ * Launches the convolution with its epilogue: returns y ([N, Cout, OH, OW], or pooled
+ * [N, Cout, ⌊OH/2⌋, ⌊OW/2⌋]) and, when pooling with `winners`, the winners' codes (int32,
+ * y's shape; see the shader), the format `actPoolBackward` reads.
+ */
+export function convGemm(
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | null,
+  g: ConvGeometry,
+  epi: ConvEpilogue,
+  tile: ConvTile = convTile(g, epi.pool),
+): { y: Tensor; idx: Tensor | null } {
+  const { N, C, H, W, Cout, KH, KW, OH, OW } = g;
+  const PH = epi.pool ? Math.floor(OH / 2) : OH, PW = epi.pool ? Math.floor(OW / 2) : OW;
+  const y = empty([N, Cout, PH, PW]);
+  const idx = epi.pool && epi.winners ? empty([N, Cout, PH, PW], "int32") : null;
+  if (y.size === 0) return { y, idx };
+  const K = C * KH * KW;
+  const wt = transposedWeight(weight, Cout, K);
+  const c4 = ceil4(Cout);
+  const tilesH = epi.pool ? PH : Math.ceil(OH / tile.TR);
+  const tilesW = epi.pool ? Math.ceil(PW / (tile.TW / 2)) : Math.ceil(OW / tile.TW);
+  const tilesM = N * tilesH * tilesW, tilesN = Math.ceil(c4 / tile.TC);
+  dispatch({
+    shader: "conv_gemm",
+    entry: "forward",
+    constants: {
+      WHAT: what(g, !!bias, epi),
+      TR: tile.TR,
+      TW: tile.TW,
+      TC: tile.TC,
+      KH,
+      KW,
+      DIL: g.dil,
+      STRIDE: g.stride,
+      PADDING: g.pad,
+      CIN: C,
+      H,
+      W,
+      OH,
+      OW,
+      PH,
+      PW,
+      COUT: Cout,
+      COUT4: c4 / 4,
+      TILES_W: tilesW,
+      TILES_H: tilesH,
+      ACT: ACT_CODE[epi.activation],
+      POOL: epi.pool ? 1 : 0,
+      PAD: g.pad > 0 ? 1 : 0,
+      BIAS: bias ? 1 : 0,
+      FULL_C: Cout % tile.TC === 0 ? 1 : 0,
+      WINNERS: idx ? 1 : 0,
+      ...unroll(tile, g, epi.pool),
+    },
+    buffers: [
+      x.buffer,
+      wt.buffer,
+      bias ? bias.buffer : wt.buffer, // (unread without a bias; the placeholder may be bound to IDX)
+      y.buffer,
+      idx ? idx.buffer : placeholderBuffer(),
+    ],
+    params: { tiles_m: tilesM, tiles_n: tilesN, slope: epi.slope },
+    invocations: tilesM * tilesN,
+    // the multiply-adds of the outputs kept (with a pool: of every window); x and the weights
+    // read once, y (and idx) written once
+    cost: {
+      flops: 2 * N * Cout * K * (epi.pool ? 4 * PH * PW : OH * OW),
+      bytes: 4 * (x.size + weight.size + (bias ? Cout : 0) + y.size * (idx ? 2 : 1)),
+    },
+  });
+  wt.dispose();
+  return { y, idx };
+}
+
+/**
+ * The epilogue alone over a written-out convolution output z [N, C, OH, OW]: activation then
+ * 2×2 stride-2 max pool; returns the pooled output and the winners' codes.
+ */
+export function actPool(z: Tensor, activation: ConvActivation, slope: number): { y: Tensor; idx: Tensor } {
+  const [N, C, OH, OW] = z.shape;
+  const PH = Math.floor(OH / 2), PW = Math.floor(OW / 2);
+  const y = empty([N, C, PH, PW]);
+  const idx = empty([N, C, PH, PW], "int32");
+  if (y.size > 0) {
+    dispatch({
+      shader: "conv_act_pool",
+      entry: "act_pool",
+      constants: {
+        WHAT: `fused ${activation === "none" ? "" : activation + " + "}maxPool2d(2, 2)`,
+        ACT: ACT_CODE[activation],
+      },
+      buffers: [z.buffer, idx.buffer, y.buffer],
+      params: { OH, OW, PH, PW, total: y.size, slope },
+      invocations: y.size,
+      cost: { bytes: 4 * (4 * y.size + 2 * y.size) },
+    });
+  }
+  return { y, idx };
+}
+
+/** The gradient of `actPool`'s output dy [N, C, PH, PW] as the gradient of its input [N, C, OH, OW]. */
+export function actPoolBackward(
+  dy: Tensor,
+  idx: Tensor,
+  zShape: readonly number[],
+  activation: ConvActivation,
+  slope: number,
+): Tensor {
+  const [, , OH, OW] = zShape;
+  const [, , PH, PW] = dy.shape;
+  const dz = empty(zShape);
+  if (dz.size > 0) {
+    dispatch({
+      shader: "conv_act_pool",
+      entry: "act_pool_bwd",
+      constants: {
+        WHAT: `the backward pass of ${activation === "none" ? "" : activation + " + "}maxPool2d(2, 2)`,
+        ACT: ACT_CODE[activation],
+      },
+      buffers: [dy.buffer, idx.buffer, dz.buffer],
+      params: { OH, OW, PH, PW, total: dz.size, slope },
+      invocations: dz.size,
+      cost: { bytes: 4 * (dz.size + 2 * dy.size) },
+    });
+  }
+  return dz;
+}
