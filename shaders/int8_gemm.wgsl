@@ -206,15 +206,27 @@ fn row_out(at: vec4u) -> u32 {
 }
 
 // one row of 4 outputs of a block: the accumulators and requantized outputs inside [M, N]
-fn store4(m: u32, yo: u32, n0: u32, acc: vec4i) {
+// the weight scales (and biases) of 4 output channels from n0, loaded once per block, not per
+// output; y = (f32(acc)·sx)·WS[n] + BIAS[n] in that order (the order the tests' rule rounds in)
+fn chan_scale(n0: u32) -> vec4f {
+  let n = min(vec4u(n0) + vec4u(0u, 1u, 2u, 3u), vec4u(P.N - 1u));
+  return vec4f(WS[n.x], WS[n.y], WS[n.z], WS[n.w]);
+}
+
+fn chan_bias(n0: u32) -> vec4f {
+  if (P.has_bias == 0u) { return vec4f(0.0); }
+  let n = min(vec4u(n0) + vec4u(0u, 1u, 2u, 3u), vec4u(P.N - 1u));
+  return vec4f(BIAS[n.x], BIAS[n.y], BIAS[n.z], BIAS[n.w]);
+}
+
+fn store4(m: u32, yo: u32, n0: u32, acc: vec4i, ws: vec4f, bias: vec4f) {
   if (m >= P.M) { return; }
+  let y = vec4f(acc) * P.sx * ws + bias;
   for (var j = 0u; j < 4u; j++) {
     let n = n0 + j;
     if (n < P.N) {
       if (P.write_acc != 0u) { ACC[m * P.N + n] = acc[j]; }
-      var y = f32(acc[j]) * P.sx * WS[n];
-      if (P.has_bias != 0u) { y += BIAS[n]; }
-      Y[yo + n * P.pos] = y;
+      Y[yo + n * P.pos] = y[j];
     }
   }
 }

@@ -218,8 +218,13 @@ function gemmUnroll(TM: number, TN: number, path: Int8DotPath): Record<string, s
       }
     }
   }
+  for (let j = 0; j < TN / 4; j++) {
+    store.push(`  let ws${j} = chan_scale(n0 + ${j * 4}u);`, `  let bias${j} = chan_bias(n0 + ${j * 4}u);`);
+  }
   for (let i = 0; i < TM; i++) {
-    for (let j = 0; j < TN / 4; j++) store.push(`  store4(m0 + ${i}u, yo${i}, n0 + ${j * 4}u, c_${i}_${j});`);
+    for (let j = 0; j < TN / 4; j++) {
+      store.push(`  store4(m0 + ${i}u, yo${i}, n0 + ${j * 4}u, c_${i}_${j}, ws${j}, bias${j});`);
+    }
   }
   u = { ACC_DECL: decl.join("\n"), K_STEP: step.join("\n"), STORE: store.join("\n") };
   gemmCode.set(key, u);
