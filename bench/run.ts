@@ -1,5 +1,13 @@
 /** Runs every benchmark in sequence (never two at once) and prints the tables. */
-import { adapterInfo, parseFlags, runMain, UsageError } from "../mod.ts";
+import {
+  adapterInfo,
+  gpuSettings,
+  kernelPath,
+  measureCeilings,
+  parseFlags,
+  runMain,
+  UsageError,
+} from "../mod.ts";
 import { printTable2 } from "./harness.ts";
 import { benchCore } from "./core.ts";
 import { benchCnn } from "./cnn.ts";
@@ -40,7 +48,9 @@ async function main(): Promise<void> {
   if (flags.quick && !flags["explain-models"] && !flags.neighbours) {
     throw new UsageError("--quick goes with --explain-models or --neighbours");
   }
-  console.log(`adapter: ${adapterInfo().description}`);
+  console.log(
+    `adapter: ${adapterInfo().description}, kernel family ${kernelPath()}, fusion ${gpuSettings().fusion}`,
+  );
   if (flags.neighbours) {
     printNeighbours(await benchNeighbours(flags.quick ?? false));
     return;
@@ -49,6 +59,13 @@ async function main(): Promise<void> {
     printExplainModels(await benchExplainModels(flags.quick ?? false));
     return;
   }
+  // the adapter's ceilings, measured the way the profiler's roofline measures them: what bounds a workload
+  const ceil = await measureCeilings();
+  console.log(
+    `adapter ceilings: copy kernel ${ceil.gbPerS.toFixed(1)} GB/s, best matmul ${
+      ceil.gflopPerS.toFixed(1)
+    } GFLOP/s`,
+  );
   printTable2("engine core (median ms, readback included)", await benchCore());
   printTable2("CNN (median ms, readback included)", await benchCnn());
   const tr = await benchTracking();

@@ -5,11 +5,28 @@
  * `quantizeInput` and `int8Matmul`, exact i32 accumulators and a float requantized output).
  */
 import { tensor } from "../tensor/create.ts";
-import { type Int8DotPath, int8Matmul, quantizeInput, type Tensor } from "../tensor/mod.ts";
+import type { Int8DotPath, Tensor } from "../tensor/mod.ts";
+import {
+  denseGeometry,
+  int8Gemm,
+  int8QuantizeInput,
+  int8Weights,
+  type PackedT,
+  type PatchGeometry,
+} from "../tensor/ops/int8.ts";
 import type { Linear } from "../nn/linear.ts";
 import type { Conv2d } from "../nn/conv.ts";
-import { patchRows } from "../tensor/ops/conv.ts";
-import { permute, reshape } from "../tensor/ops/shape.ts";
+import { reshape } from "../tensor/ops/shape.ts";
+import { keep } from "../tensor/scope.ts";
+
+/** A convolution's output size (as conv2d's). */
+function outSize(op: string, n: number, k: number, stride: number, pad: number, dil: number): number {
+  const o = Math.floor((n + 2 * pad - dil * (k - 1) - 1) / stride) + 1;
+  if (o <= 0) {
+    throw new Error(`${op}: input size ${n} is too small for kernel ${k} (padding ${pad}, dilation ${dil})`);
+  }
+  return o;
+}
 
 /** x rounded to the nearest integer, halves to even (as WGSL's `round`). */
 export function roundHalfEven(x: number): number {
@@ -144,20 +161,51 @@ export class QuantizedLinear {
     return new QuantizedLinear(packed, tensor(scales, [O]), bias, inputScale, I, O, weightSqnr);
   }
 
-  /** [M, in] float → [M, out] float, through int8. */
-  forward(x: Tensor, path?: Int8DotPath): Tensor {
-    const xq = quantizeInput(x, this.inputScale, { label: this.label });
-    const { acc, y } = int8Matmul(xq, this.weight, this.weightScales, this.bias, this.inFeatures, {
+  #weightT: PackedT | null = null;
+  /** @internal The filters as the int8 product reads them for geometry g (made once). */
+  weightT(g: PatchGeometry): PackedT {
+    if (!this.#weightT) {
+      this.#weightT = int8Weights(this.weight, g);
+      keep(this.#weightT.t); // the layer owns it (freed by dispose), whatever scope made it
+    }
+    return this.#weightT;
+  }
+
+  /**
+   * @internal The int8 product of x's patch rows under `g` (a Linear's [M, in] when omitted):
+   * quantized and gathered in one pass, multiplied in i32, requantized with bias.
+   */
+  run(
+    x: Tensor,
+    path: Int8DotPath | undefined,
+    g: PatchGeometry | null,
+    withAccumulators: boolean,
+    label = this.label,
+  ): { acc: Tensor | null; y: Tensor } {
+    if (!g && (x.ndim !== 2 || x.shape[1] !== this.inFeatures)) {
+      throw new Error(`QuantizedLinear: expected [M, ${this.inFeatures}], got ${x.describe()}`);
+    }
+    const geo = g ?? denseGeometry(x.shape[0], this.inFeatures, true);
+    const xt = int8QuantizeInput(x, this.inputScale, geo, label);
+    const out = int8Gemm(xt, this.weightT(geo), this.weightScales, this.bias, {
       inputScale: this.inputScale,
       path,
+      withAccumulators,
+      shape: g ? [g.N, this.outFeatures, g.OH, g.OW] : undefined,
     });
-    xq.dispose();
-    acc.dispose();
-    return y;
+    xt.t.dispose();
+    return out;
+  }
+
+  /** [M, in] float → [M, out] float, through int8. */
+  forward(x: Tensor, path?: Int8DotPath): Tensor {
+    return this.run(x, path, null, false).y;
   }
 
   /** Frees the packed weights, scales and bias. */
   dispose(): void {
+    this.#weightT?.t.dispose();
+    this.#weightT = null;
     this.weight.dispose();
     this.weightScales.dispose();
     this.bias?.dispose();
@@ -199,27 +247,27 @@ export class QuantizedConv2d {
 
   /** The i32 accumulators [N·OH·OW, out] and the float output [N, out, OH, OW]. */
   forwardWithAccumulators(x: Tensor, path?: Int8DotPath): { acc: Tensor; y: Tensor } {
-    const { rows, OH, OW } = patchRows(x, this.kernelSize, this.kernelSize, this.options);
-    const l = this.linear;
-    const xq = quantizeInput(rows, l.inputScale, { label: this.label, rowsPerSample: OH * OW });
-    rows.dispose();
-    const { acc, y } = int8Matmul(xq, l.weight, l.weightScales, l.bias, l.inFeatures, {
-      inputScale: l.inputScale,
-      path,
-    });
-    xq.dispose();
-    const nhwc = reshape(y, [x.shape[0], OH, OW, l.outFeatures]);
-    const out = permute(nhwc, [0, 3, 1, 2]);
-    y.dispose();
-    nhwc.dispose();
-    return { acc, y: out };
+    const { acc, y } = this.run(x, path, true);
+    return { acc: acc!, y };
   }
 
   /** [N, in, H, W] float → [N, out, OH, OW] float, through int8. */
   forward(x: Tensor, path?: Int8DotPath): Tensor {
-    const { acc, y } = this.forwardWithAccumulators(x, path);
-    acc.dispose();
-    return y;
+    return this.run(x, path, false).y;
+  }
+
+  private run(x: Tensor, path: Int8DotPath | undefined, acc: boolean): { acc: Tensor | null; y: Tensor } {
+    const l = this.linear, k = this.kernelSize;
+    if (x.ndim !== 4 || x.shape[1] * k * k !== l.inFeatures) {
+      throw new Error(`QuantizedConv2d: expected [N, ${l.inFeatures / (k * k)}, H, W], got ${x.describe()}`);
+    }
+    const [N, C, H, W] = x.shape;
+    const stride = this.options.stride ?? 1,
+      pad = this.options.padding ?? 0,
+      dil = this.options.dilation ?? 1;
+    const OH = outSize("QuantizedConv2d", H, k, stride, pad, dil);
+    const OW = outSize("QuantizedConv2d", W, k, stride, pad, dil);
+    return l.run(x, path, { N, C, H, W, KH: k, KW: k, OH, OW, stride, pad, dil }, acc, this.label);
   }
 
   /** Frees the packed filters, scales and bias. */

@@ -74,7 +74,16 @@ export const KERNEL_SPECS: Readonly<Record<string, KernelSpec>> = {
   gru_sequence_bwd: { params: u("B", "T", "t0", "t1", "flags"), workgroup: { backward: 64 } },
   int8: {
     params: [...u("M", "N", "K", "K4", "has_bias"), ...f("sx", "inv_sx"), ...u("label", "per_sample")],
-    workgroup: { quantize: 256, linear: 64 },
+    workgroup: { quantize: 256 },
+  },
+  int8_gemm: {
+    params: [
+      ...u("M", "N", "K", "K4", "ldw4", "tiles_n", "has_bias", "write_acc", "pos"),
+      ...f("sx", "inv_sx"),
+      ...u("label", "C", "H", "W", "KH", "KW", "OW", "stride", "pad", "dil", "total", "Hp", "Wp", "C4"),
+      ...u("slide", "LA", "LB", "LC", "SA", "SB", "SC", "s_img", "s_oy", "s_ox"),
+    ],
+    workgroup: { quantize: 256, weights: 64, gemm: 64 },
   },
   gather: { params: u("O", "D", "J", "I"), workgroup: { gather: 256, backward: 256 } },
   matmul: {

@@ -1,14 +1,16 @@
 /**
- * The int8 kernels (shaders/int8.wgsl): quantizing a float matrix to packed int8 on the GPU,
- * and the int8 matrix product with exact i32 accumulators and a float requantized output. The
- * 4-way dot product is WGSL's `dot4I8Packed` where the adapter has it and an unpacking path
- * where not, chosen at run time (`int8DotPath`), or forced. Quantized layers are built on
- * these in src/compress/int8.ts.
+ * The int8 kernels: quantizing a float matrix to packed int8 on the GPU (shaders/int8.wgsl), and
+ * the register-tiled int8 matrix product (shaders/int8_gemm.wgsl: an implicit GEMM over a
+ * convolution's patches, quantized once, no float im2col) with exact i32 accumulators and a
+ * float requantized output. The 4-way dot product is WGSL's `dot4I8Packed` where the adapter has
+ * it and an unpacking path where not, chosen at run time (`int8DotPath`), or forced. Quantized
+ * layers are built on these in src/compress/int8.ts.
  */
 import { type AdapterInfo, adapterInfo, hasPackedIntegerDot } from "../../gpu/device.ts";
 import { errorFlags, flagLabel } from "../../gpu/errors.ts";
 import { checkLoopSteps } from "../../gpu/loops.ts";
 import { dispatch } from "../../gpu/queue.ts";
+import { placeholderBuffer } from "../../gpu/pool.ts";
 import { assertFloat, assertLive, empty, type Tensor } from "../tensor.ts";
 
 /** How the kernel computes a 4-way int8 dot product. */
@@ -26,9 +28,10 @@ export interface Int8Adapter {
  * The dot-product path for this adapter (or for `given`, to ask about another): "builtin"
  * (`dot4I8Packed`) when WGSL has the packed_4x8_integer_dot_product feature and the adapter is a
  * GPU; "unpack" otherwise. On a software adapter (a fallback adapter, or lavapipe/llvmpipe or
- * SwiftShader by name) the built-in is emulated and measured slower than unpacking: a
- * 256×32×13×13→64 conv took 313.8 ms with it, 181.6 ms unpacking, 235.9 ms in float32
- * (bench/compress.ts). Either path can be forced where a layer runs.
+ * SwiftShader by name) the built-in is emulated: with the old 4×4-tile kernel a 256×32×13×13→64
+ * conv took 313.8 ms with it, 181.6 ms unpacking (bench/compress.ts); with the 8×16 register
+ * tile of shaders/int8_gemm.wgsl the two measured alike (within this shared machine's noise), so
+ * unpacking stays the software default. Either path can be forced where a layer runs.
  *
  * @example
  * ```ts
@@ -83,7 +86,7 @@ export function quantizeInput(x: Tensor, scale: number, who: QuantizeInputLabel 
   if (!Number.isInteger(perSample) || perSample < 1) {
     throw new Error(`quantizeInput: rowsPerSample must be a positive integer, got ${perSample}`);
   }
-  run("quantize", "unpack", [x, x, x, x, x, out, null], {
+  run("quantize", [x, x, x, x, x, out, null], {
     M,
     N: 1,
     K,
@@ -97,7 +100,6 @@ export function quantizeInput(x: Tensor, scale: number, who: QuantizeInputLabel 
 
 function run(
   entry: string,
-  path: Int8DotPath,
   b: (Tensor | null)[],
   p: {
     M: number;
@@ -111,12 +113,10 @@ function run(
   },
   n: number,
 ): void {
-  checkLoopSteps("int8", p.K4 + 16, `an int8 dot product over K = ${p.K}`);
   const scratch = b[6] ? null : empty([1]);
   dispatch({
     shader: "int8",
     entry,
-    constants: { DOT: path === "builtin" ? "dot4I8Packed" : "dot4_unpack" },
     buffers: [...b.map((t) => (t ?? scratch!).buffer), errorFlags()],
     params: {
       M: p.M,
@@ -167,14 +167,338 @@ export function int8Matmul(
   if (weightScales.size !== N || (bias && bias.size !== N)) {
     throw new Error(`int8Matmul: weight scales and bias need ${N} values (one per output channel)`);
   }
-  const acc = empty([M, N], "int32"), y = empty([M, N]);
-  if (acc.size === 0) return { acc, y };
-  run(
-    "linear",
-    options.path ?? int8DotPath(),
-    [xq, wq, weightScales, bias ?? weightScales, weightScales, acc, y],
-    { M, N, K, K4, sx: options.inputScale, hasBias: bias !== null },
-    Math.ceil(M / 4) * Math.ceil(N / 4), // 4×4 outputs per invocation
+  const g = denseGeometry(M, K);
+  const xt: PackedT = { t: xq, rows: M, g, ld: 0 }, wt = int8Weights(wq, g);
+  const { acc, y } = int8Gemm(xt, wt, weightScales, bias, {
+    inputScale: options.inputScale,
+    path: options.path,
+    withAccumulators: true,
+  });
+  wt.t.dispose();
+  return { acc: acc!, y };
+}
+
+// ---- the register-tiled int8 product (shaders/int8_gemm.wgsl) ----
+
+const gemmCode = new Map<string, Record<string, string>>();
+/** The straight-line code for a TM×TN block (see the header of shaders/int8_gemm.wgsl). */
+function gemmUnroll(TM: number, TN: number, path: Int8DotPath): Record<string, string> {
+  const key = `${TM}x${TN}${path}`;
+  let u = gemmCode.get(key);
+  if (u) return u;
+  const decl: string[] = [], step: string[] = [], store: string[] = [];
+  for (let i = 0; i < TM; i++) {
+    for (let j = 0; j < TN / 4; j++) decl.push(`  var c_${i}_${j} = vec4i(0);`);
+  }
+  decl.push("  var at = row_at(m0);");
+  for (let r = 0; r < TM; r++) {
+    decl.push(`  let b${r} = row_base(at);`, `  let yo${r} = row_out(at);`);
+    if (r < TM - 1) decl.push(`  at = next_row(at, m0 + ${r + 1}u);`);
+  }
+  for (let i = 0; i < TM / 4; i++) {
+    const rows = [0, 1, 2, 3].map((r) => `XQ[b${4 * i + r} + o]`).join(", ");
+    step.push(`        let x${i} = vec4u(${rows});`);
+  }
+  for (let j = 0; j < TN / 4; j++) step.push(`        let w${j} = WT[iw + ${j}u];`);
+  if (path === "unpack") {
+    for (let b = 0; b < 4; b++) {
+      for (let i = 0; i < TM / 4; i++) step.push(`        let x${i}_${b} = bytes(x${i}, ${b}u);`);
+      for (let j = 0; j < TN / 4; j++) step.push(`        let w${j}_${b} = bytes(w${j}, ${b}u);`);
+      for (let i = 0; i < TM; i++) {
+        const a = `x${i >> 2}_${b}.${"xyzw"[i & 3]}`;
+        for (let j = 0; j < TN / 4; j++) step.push(`        c_${i}_${j} += vec4i(${a}) * w${j}_${b};`);
+      }
+    }
+  } else {
+    for (let i = 0; i < TM; i++) {
+      const a = `x${i >> 2}.${"xyzw"[i & 3]}`;
+      for (let j = 0; j < TN / 4; j++) {
+        const d = [..."xyzw"].map((c) => `dot4I8Packed(${a}, w${j}.${c})`).join(", ");
+        step.push(`        c_${i}_${j} += vec4i(${d});`);
+      }
+    }
+  }
+  for (let j = 0; j < TN / 4; j++) {
+    store.push(`  let ws${j} = chan_scale(n0 + ${j * 4}u);`, `  let bias${j} = chan_bias(n0 + ${j * 4}u);`);
+  }
+  for (let i = 0; i < TM; i++) {
+    for (let j = 0; j < TN / 4; j++) {
+      store.push(`  store4(m0 + ${i}u, yo${i}, n0 + ${j * 4}u, c_${i}_${j}, ws${j}, bias${j});`);
+    }
+  }
+  u = { ACC_DECL: decl.join("\n"), K_STEP: step.join("\n"), STORE: store.join("\n") };
+  gemmCode.set(key, u);
+  return u;
+}
+
+/** Rows per register block of the int8 product (the K-major operands are padded to it). */
+const TM = 8;
+/** Output columns per register block. */
+const TN = 16;
+const roundUp = (v: number, to: number) => Math.ceil(v / to) * to;
+
+/** @internal The geometry of a convolution's patch rows (a Linear is C = K and the rest 1). */
+export interface PatchGeometry {
+  N: number;
+  C: number;
+  H: number;
+  W: number;
+  KH: number;
+  KW: number;
+  OH: number;
+  OW: number;
+  stride: number;
+  pad: number;
+  dil: number;
+  /** A Linear's input stored K-major ([K4][M] words: the block's rows adjacent), not row-major. */
+  kMajor?: boolean;
+}
+
+/** @internal An int8 operand of int8_gemm.wgsl (see its header): the quantized input XQ or the reordered filters WT. */
+export interface PackedT {
+  t: Tensor;
+  /** Patch rows (XQ) or output channels (WT). */
+  rows: number;
+  /** The geometry it was made for. */
+  g: PatchGeometry;
+  /** WT: the padded row count ldw. */
+  ld: number;
+}
+
+function gemmDispatch(
+  entry: string,
+  path: Int8DotPath,
+  b: {
+    XF?: Tensor;
+    XR?: Tensor;
+    WT?: Tensor;
+    WS?: Tensor;
+    BIAS?: Tensor | null;
+    XQ: Tensor;
+    ACC?: Tensor | null;
+    Y?: Tensor;
+  },
+  g: PatchGeometry,
+  params: Record<string, number>,
+  invocations: number,
+  cost?: { flops: number; bytes: number },
+): void {
+  const ph = placeholderBuffer();
+  const scratch: Tensor[] = [];
+  const rw = (t: Tensor | null | undefined) => {
+    if (t) return t.buffer;
+    const s = empty([1]);
+    scratch.push(s);
+    return s.buffer;
+  };
+  const { words: _w, size: _s, ...packing } = layout(g);
+  const p = {
+    M: 0,
+    N: 0,
+    K: g.C * g.KH * g.KW,
+    K4: 0,
+    ldw4: 0,
+    tiles_n: 0,
+    has_bias: 0,
+    write_acc: 0,
+    pos: g.OH * g.OW,
+    sx: 0,
+    inv_sx: 0,
+    label: 0,
+    C: g.C,
+    H: g.H,
+    W: g.W,
+    KH: g.KH,
+    KW: g.KW,
+    OW: g.OW,
+    stride: g.stride,
+    pad: g.pad,
+    dil: g.dil,
+    total: invocations,
+    Hp: g.H + 2 * g.pad,
+    Wp: g.W + 2 * g.pad,
+    C4: Math.ceil(g.C / 4),
+    ...packing,
+    ...params,
+  };
+  dispatch({
+    shader: "int8_gemm",
+    entry,
+    constants: { TM, TN, ...gemmUnroll(TM, TN, path) },
+    buffers: [
+      b.XF?.buffer ?? ph,
+      b.XR?.buffer ?? ph,
+      b.WT?.buffer ?? ph,
+      b.WS?.buffer ?? ph,
+      b.BIAS?.buffer ?? ph,
+      b.XQ.buffer,
+      rw(b.ACC),
+      rw(b.Y),
+      errorFlags(),
+    ],
+    params: p,
+    invocations,
+    cost,
+  });
+  for (const s of scratch) s.dispose();
+}
+
+/**
+ * How the patches are packed (see shaders/int8_gemm.wgsl): channels four to a word (K ordered
+ * ky, kx, c: no waste when C is a multiple of 4), or, when that takes more words, four filter
+ * columns to a word (c, ky, kx: a 3-wide filter on 1 channel takes 3 words per patch, not 9).
+ */
+function layout(g: PatchGeometry) {
+  const C4 = Math.ceil(g.C / 4), KW4 = Math.ceil(g.KW / 4);
+  const Hp = g.H + 2 * g.pad, Wp = g.W + 2 * g.pad;
+  if (g.kMajor) {
+    return {
+      slide: 2,
+      LA: 1,
+      LB: 1,
+      LC: C4,
+      SA: 0,
+      SB: 0,
+      SC: g.N,
+      s_img: 1,
+      s_oy: 0,
+      s_ox: 0,
+      words: C4,
+      size: g.N * C4,
+    };
+  }
+  if (g.C * g.KH * KW4 < g.KH * g.KW * C4) {
+    return {
+      slide: 1,
+      LA: g.C,
+      LB: g.KH,
+      LC: KW4,
+      SA: Hp * Wp,
+      SB: g.dil * Wp,
+      SC: 4 * g.dil,
+      s_img: g.C * Hp * Wp,
+      s_oy: g.stride * Wp,
+      s_ox: g.stride,
+      words: g.C * g.KH * KW4,
+      size: g.N * g.C * Hp * Wp,
+    };
+  }
+  return {
+    slide: 0,
+    LA: g.KH,
+    LB: g.KW,
+    LC: C4,
+    SA: g.dil * Wp * C4,
+    SB: g.dil * C4,
+    SC: 1,
+    s_img: Hp * Wp * C4,
+    s_oy: g.stride * Wp * C4,
+    s_ox: g.stride * C4,
+    words: g.KH * g.KW * C4,
+    size: g.N * Hp * Wp * C4,
+  };
+}
+
+/** @internal The geometry of a Linear's [M, K] input as patches (1×1, K channels). */
+export function denseGeometry(M: number, K: number, kMajor = false): PatchGeometry {
+  return { N: M, C: K, H: 1, W: 1, KH: 1, KW: 1, OH: 1, OW: 1, stride: 1, pad: 0, dil: 1, kMajor };
+}
+
+function checkSteps(g: PatchGeometry): void {
+  const l = layout(g);
+  checkLoopSteps(
+    "int8",
+    l.LA * l.LB * (l.LC + 1) + l.LA + 16,
+    `an int8 dot product over K = ${g.C * g.KH * g.KW}`,
+  );
+}
+
+/**
+ * @internal Quantizes x (NCHW, or a Linear's [M, K] input under `denseGeometry`) to the packed
+ * channels-last operand XQ with zero borders, in one pass (no float im2col).
+ */
+export function int8QuantizeInput(
+  x: Tensor,
+  scale: number,
+  g: PatchGeometry,
+  label = "quantizeInput",
+): PackedT {
+  assertFloat("int8QuantizeInput", x);
+  checkSteps(g);
+  const l = layout(g), total = l.slide === 0 ? l.size / Math.max(1, Math.ceil(g.C / 4)) : l.size; // channels: a pixel each
+  const t = empty([Math.max(l.size, 1)], "int32");
+  if (total > 0) {
+    gemmDispatch(
+      "quantize",
+      "unpack",
+      { XF: x, XQ: t },
+      g,
+      {
+        inv_sx: Math.fround(1 / scale),
+        label: flagLabel(label),
+      },
+      total,
+      { flops: 0, bytes: 4 * (x.size + l.size) },
+    );
+  }
+  return { t, rows: g.N * g.OH * g.OW, g, ld: 0 };
+}
+
+/**
+ * @internal Packed row-major filters [out, K4] in (c, ky, kx) order (`g`: the conv's geometry,
+ * or `denseGeometry`) as the gemm's WT operand.
+ */
+export function int8Weights(r: Tensor, g: PatchGeometry): PackedT {
+  const [rows, K4] = r.shape, ld = roundUp(Math.max(rows, 1), TN);
+  const Kw = layout(g).words;
+  const t = empty([Kw * ld], "int32");
+  const total = Kw * (ld / 4);
+  if (total > 0) gemmDispatch("weights", "unpack", { XR: r, XQ: t }, g, { M: rows, K4, ldw4: ld / 4 }, total);
+  return { t, rows, g, ld };
+}
+
+/**
+ * @internal The int8 product of the patch rows of x (from `int8QuantizeInput`) and the filters w
+ * (from `int8Weights`, same geometry): the i32 accumulators [M, N] (when `withAccumulators`) and
+ * y = acc · inputScale · weightScales[n] + bias[n], stored as the conv's NCHW output (row-major
+ * [M, N] for a dense geometry), with `shape` (default [M, N]).
+ */
+export function int8Gemm(
+  x: PackedT,
+  w: PackedT,
+  weightScales: Tensor,
+  bias: Tensor | null,
+  o: { inputScale: number; path?: Int8DotPath; withAccumulators?: boolean; shape?: number[] },
+): { acc: Tensor | null; y: Tensor } {
+  const g = x.g, M = x.rows, N = w.rows, K = g.C * g.KH * g.KW;
+  const acc = o.withAccumulators ? empty([M, N], "int32") : null, y = empty(o.shape ?? [M, N]);
+  if (y.size === 0) return { acc, y };
+  checkSteps(g);
+  const tilesN = Math.ceil(N / TN), tiles = Math.ceil(M / TM) * tilesN;
+  const Kw = g.KH * g.KW * Math.ceil(g.C / 4);
+  gemmDispatch(
+    "gemm",
+    o.path ?? int8DotPath(),
+    {
+      WT: w.t,
+      WS: weightScales,
+      BIAS: bias,
+      XQ: x.t,
+      ACC: acc,
+      Y: y,
+    },
+    g,
+    {
+      M,
+      N,
+      ldw4: w.ld / 4,
+      tiles_n: tilesN,
+      has_bias: bias ? 1 : 0,
+      write_acc: acc ? 1 : 0,
+      sx: o.inputScale,
+    },
+    tiles,
+    { flops: 2 * M * N * K, bytes: 4 * (x.t.size + Kw * N) + 4 * M * N * (acc ? 2 : 1) },
   );
   return { acc, y };
 }
