@@ -111,7 +111,7 @@ fn store_px(n: u32, oy: u32, ox: u32, co: u32, v: vec4f) {
 
 // The max over a window, the first winning ties and the first NaN winning.
 fn take(best: vec4f, v: vec4f) -> vec4<bool> {
-  return (v > best | v != v) & (best == best);
+  return ((v > best) | (v != v)) & (best == best);
 }
 
 // Pools the window (v0 v1 / v2 v3) of pooled pixel (py, px) of image n for channels co .. co + 3.

@@ -306,3 +306,21 @@ Deno.test("fused attention, both kernel families: a fully masked query row is Na
     gb.configureGpu({ fusion: before });
   }
 });
+
+Deno.test("attention() composed with a gradient keeps its weights for the backward pass (equal to the fused kernel's)", async () => {
+  gb.manualSeed(3);
+  const grads: Float32Array[] = [];
+  for (const kernel of ["composed", "fused"] as const) {
+    await gb.scope(async () => {
+      gb.manualSeed(4);
+      const q = gb.randn([2, 2, 5, 8], { requiresGrad: true });
+      const mask = gb.tensor(new Float32Array(25).map((_, i) => (i % 5 === 4 ? -Infinity : 0)), [5, 5]);
+      const { output } = gb.attention(q, q, q, { attnMask: mask, kernel });
+      await gb.sum(gb.mul(output, output)).backward();
+      grads.push((await q.grad!.toArray()) as Float32Array);
+    });
+  }
+  let worst = 0;
+  grads[0].forEach((g, i) => (worst = Math.max(worst, Math.abs(g - grads[1][i]))));
+  if (!(worst < 1e-4)) throw new Error(`composed and fused gradients differ by ${worst}`);
+});

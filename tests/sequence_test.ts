@@ -82,7 +82,7 @@ Deno.test("fused attention: one kernel forward, two backward; lengths past the w
   await checkOp({
     name: "fused attention, [L, S] mask, L 70, S 67",
     shapes: [[1, 70, 4], [1, 67, 4], [1, 67, 8]],
-    gpu: (q, k, v) => gb.scaledDotProductAttention(q, k, v, { attnMask: fullMask }),
+    gpu: (q, k, v) => gb.scaledDotProductAttention(q, k, v, { attnMask: fullMask, kernel: "fused" }),
     cpu: (q, k, v) => attentionRef(q, k, v, full),
     sample: 300,
   });
@@ -109,7 +109,12 @@ Deno.test("fused attention: one kernel forward, two backward; lengths past the w
       { dtype: "int32" },
     );
     const before = gb.queueStats.dispatches;
-    const { output, weights } = gb.attention(q, k, v, { attnMask: pad, isCausal: true, needWeights: true });
+    const { output, weights } = gb.attention(q, k, v, {
+      attnMask: pad,
+      isCausal: true,
+      needWeights: true,
+      kernel: "fused",
+    });
     const used = gb.queueStats.dispatches - before;
     assert.ok(
       used <= 5,
