@@ -256,6 +256,7 @@ export class QuantizedConv2d {
     return this.run(x, path, false).y;
   }
 
+  /** The layer through the int8 GEMM: the output, and the i32 accumulators when `acc` asks for them. */
   private run(x: Tensor, path: Int8DotPath | undefined, acc: boolean): { acc: Tensor | null; y: Tensor } {
     const l = this.linear, k = this.kernelSize;
     if (x.ndim !== 4 || x.shape[1] * k * k !== l.inFeatures) {
