@@ -9,15 +9,7 @@
 // deno-lint-ignore no-import-prefix
 import * as tf from "npm:@tensorflow/tfjs@4.22.0";
 import * as gb from "../mod.ts";
-import {
-  printTable2,
-  type Row2,
-  seedCnnData,
-  seedCnnStep,
-  tfSeedCnn,
-  time,
-  useTfBackend,
-} from "./harness.ts";
+import { printTable2, type Row2, seedCnnData, seedCnnStep, tfSeedCnn, time, withTfPeers } from "./harness.ts";
 
 const SHAPES = [[64, 1, 28, 32], [64, 32, 14, 64]];
 
@@ -126,12 +118,7 @@ async function tfCnn(): Promise<number[]> {
 
 /** Every CNN workload on glassbox, tfjs-webgpu and tfjs-wasm (median ms, readback included). */
 export async function benchCnn(): Promise<Row2[]> {
-  const ours = await oursCnn();
-  await useTfBackend("webgpu");
-  const webgpu = await tfCnn();
-  await useTfBackend("wasm");
-  const wasm = await tfCnn();
-  return ours.map((r, i) => ({ name: r.name, ours: r.ms, webgpu: webgpu[i], wasm: wasm[i] }));
+  return withTfPeers(await oursCnn(), tfCnn);
 }
 
 if (import.meta.main) {

@@ -10,7 +10,7 @@ import * as tf from "npm:@tensorflow/tfjs@4.22.0";
 import "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
 import * as gb from "../mod.ts";
 import { tabularMlp } from "../mod.ts";
-import { printTable2, type Row2, time, useTfBackend } from "./harness.ts";
+import { printTable2, type Row2, time, withTfPeers } from "./harness.ts";
 
 /** The workloads on glassbox, with their names, in the order `tfCore` times them. */
 async function oursCore(): Promise<{ name: string; ms: number }[]> {
@@ -185,12 +185,7 @@ async function tfCore(): Promise<number[]> {
 
 /** Every core workload on glassbox, tfjs-webgpu and tfjs-wasm (median ms, readback included). */
 export async function benchCore(): Promise<Row2[]> {
-  const ours = await oursCore();
-  await useTfBackend("webgpu");
-  const webgpu = await tfCore();
-  await useTfBackend("wasm");
-  const wasm = await tfCore();
-  return ours.map((r, i) => ({ name: r.name, ours: r.ms, webgpu: webgpu[i], wasm: wasm[i] }));
+  return withTfPeers(await oursCore(), tfCore);
 }
 
 if (import.meta.main) {

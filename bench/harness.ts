@@ -24,6 +24,21 @@ export async function useTfBackend(backend: "wasm" | "webgpu"): Promise<void> {
   await tf.ready();
 }
 
+/**
+ * Times workloads on glassbox (`ours`, with their names) and then on tfjs-webgpu and tfjs-wasm
+ * (`peer`, called once per backend, returning the times in the same order): one row each.
+ */
+export async function withTfPeers(
+  ours: { name: string; ms: number }[],
+  peer: () => Promise<number[]>,
+): Promise<Row2[]> {
+  await useTfBackend("webgpu");
+  const webgpu = await peer();
+  await useTfBackend("wasm");
+  const wasm = await peer();
+  return ours.map((r, i) => ({ name: r.name, ours: r.ms, webgpu: webgpu[i], wasm: wasm[i] }));
+}
+
 /** Median wall time (ms) of `run` after `warmup` untimed runs. `run` must include its readback. */
 export async function time(run: () => Promise<unknown>, reps = 7, warmup = 2): Promise<number> {
   for (let i = 0; i < warmup; i++) await run();
