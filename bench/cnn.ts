@@ -9,41 +9,55 @@
 // deno-lint-ignore no-import-prefix
 import * as tf from "npm:@tensorflow/tfjs@4.22.0";
 import * as gb from "../mod.ts";
-import { printTable2, type Row2, seedCnnData, seedCnnStep, tfSeedCnn, time, withTfPeers } from "./harness.ts";
+import {
+  printTable2,
+  type Row2,
+  seedCnnData,
+  seedCnnStep,
+  tfSeedCnn,
+  time,
+  type Timed,
+  timeRow,
+  withTfPeers,
+} from "./harness.ts";
 
 const SHAPES = [[64, 1, 28, 32], [64, 32, 14, 64]];
 
 /** The workloads on glassbox, in the order `tfCnn` times them. */
-async function oursCnn(): Promise<{ name: string; ms: number }[]> {
-  const rows: { name: string; ms: number }[] = [];
+async function oursCnn(): Promise<Timed[]> {
+  const rows: Timed[] = [];
   for (const [n, c, h, o] of SHAPES) {
     const x = gb.randn([n, c, h, h]), w = gb.randn([o, c, 3, 3]);
     const label = `${n}×${c}×${h}×${h}→${o}`;
-    rows.push({
-      name: `conv forward ${label}`,
-      ms: await time(async () => {
-        const y = gb.conv2d(x, w, null, { padding: 1 });
-        await y.toArray();
-        y.dispose();
-      }),
-    });
+    rows.push(
+      await timeRow(
+        `conv forward ${label}`,
+        async () => {
+          const y = gb.conv2d(x, w, null, { padding: 1 });
+          await y.toArray();
+          y.dispose();
+        },
+      ),
+    );
     const xg = gb.randn([n, c, h, h], { requiresGrad: true }),
       wg = gb.randn([o, c, 3, 3], { requiresGrad: true });
     const dy = gb.randn([n, o, h, h]);
-    rows.push({
-      name: `conv backward (dx + dW) ${label}`,
-      ms: await time(async () => {
-        await gb.scope(async () => {
-          const [gx, gw] = gb.grad(gb.conv2d(xg, wg, null, { padding: 1 }), [xg, wg], dy);
-          await gx.slice(0, 1).toArray();
-          await gw.toArray();
-        });
-      }),
-    });
+    rows.push(
+      await timeRow(
+        `conv backward (dx + dW) ${label}`,
+        async () => {
+          await gb.scope(async () => {
+            const [gx, gw] = gb.grad(gb.conv2d(xg, wg, null, { padding: 1 }), [xg, wg], dy);
+            await gx.slice(0, 1).toArray();
+            await gw.toArray();
+          });
+        },
+      ),
+    );
     [x, w, xg, wg, dy].forEach((t) => t.dispose());
   }
   const { step } = seedCnnStep();
-  rows.push({ name: "seed CNN training step, batch 64", ms: await time(step, 7, 2) });
+  rows.push(await timeRow("seed CNN training step, batch 64", step, 7, 2));
   return rows;
 }
 
@@ -117,8 +131,8 @@ async function tfCnn(): Promise<number[]> {
 }
 
 /** Every CNN workload on glassbox, tfjs-webgpu and tfjs-wasm (median ms, readback included). */
-export async function benchCnn(): Promise<Row2[]> {
-  return withTfPeers(await oursCnn(), tfCnn);
+export function benchCnn(): Promise<Row2[]> {
+  return withTfPeers(oursCnn, tfCnn);
 }
 
 if (import.meta.main) {

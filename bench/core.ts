@@ -10,16 +10,16 @@ import * as tf from "npm:@tensorflow/tfjs@4.22.0";
 import "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
 import * as gb from "../mod.ts";
 import { tabularMlp } from "../mod.ts";
-import { printTable2, type Row2, time, withTfPeers } from "./harness.ts";
+import { printTable2, type Row2, time, type Timed, timeRow, withTfPeers } from "./harness.ts";
 
 /** The workloads on glassbox, with their names, in the order `tfCore` times them. */
-async function oursCore(): Promise<{ name: string; ms: number }[]> {
-  const rows: { name: string; ms: number }[] = [];
+async function oursCore(): Promise<Timed[]> {
+  const rows: Timed[] = [];
   {
     const x = gb.tensor([1, 2, 3, 4]);
-    rows.push({
-      name: "readback floor: 4-element op + readback",
-      ms: await time(
+    rows.push(
+      await timeRow(
+        "readback floor: 4-element op + readback",
         async () => {
           const y = gb.add(x, 1);
           await y.toArray();
@@ -28,23 +28,25 @@ async function oursCore(): Promise<{ name: string; ms: number }[]> {
         15,
         3,
       ),
-    });
+    );
     x.dispose();
   }
   for (const n of [256, 512, 1024]) {
     const a = gb.randn([n, n]), b = gb.randn([n, n]);
-    rows.push({
-      name: `matmul ${n}³`,
-      ms: await time(async () => {
-        const c = gb.matmul(a, b);
-        await c.toArray();
-        c.dispose();
-      }),
-    });
+    rows.push(
+      await timeRow(
+        `matmul ${n}³`,
+        async () => {
+          const c = gb.matmul(a, b);
+          await c.toArray();
+          c.dispose();
+        },
+      ),
+    );
     if (n === 512) {
-      rows.push({
-        name: `10 × matmul ${n}³, one readback`,
-        ms: await time(
+      rows.push(
+        await timeRow(
+          `10 × matmul ${n}³, one readback`,
           async () => {
             await gb.scope(async () => {
               let last: gb.Tensor | null = null;
@@ -55,7 +57,7 @@ async function oursCore(): Promise<{ name: string; ms: number }[]> {
           5,
           1,
         ),
-      });
+      );
     }
     a.dispose();
     b.dispose();
@@ -63,15 +65,17 @@ async function oursCore(): Promise<{ name: string; ms: number }[]> {
   {
     const n = 4 * 1024 * 1024;
     const a = gb.randn([n]), b = gb.randn([n]);
-    rows.push({
-      name: "elementwise (a+b)·a, 4M",
-      ms: await time(async () => {
-        const c = gb.mul(gb.add(a, b), a);
-        await c.toArray();
-        gb.flush();
-        c.dispose();
-      }),
-    });
+    rows.push(
+      await timeRow(
+        "elementwise (a+b)·a, 4M",
+        async () => {
+          const c = gb.mul(gb.add(a, b), a);
+          await c.toArray();
+          gb.flush();
+          c.dispose();
+        },
+      ),
+    );
     a.dispose();
     b.dispose();
   }
@@ -81,9 +85,9 @@ async function oursCore(): Promise<{ name: string; ms: number }[]> {
     const model = tabularMlp();
     const opt = new gb.Adam(model.parameters(), { lr: 0.01 });
     const x = gb.randn([32, 100]), y = gb.tensor(new Float32Array(32).map((_, i) => i % 2), [32, 1]);
-    rows.push({
-      name: "tabular MLP train step (batch 32)",
-      ms: await time(
+    rows.push(
+      await timeRow(
+        "tabular MLP train step (batch 32)",
         () =>
           gb.scope(async () => {
             opt.zeroGrad();
@@ -95,7 +99,7 @@ async function oursCore(): Promise<{ name: string; ms: number }[]> {
         21,
         5,
       ),
-    });
+    );
   }
   return rows;
 }
@@ -184,8 +188,8 @@ async function tfCore(): Promise<number[]> {
 }
 
 /** Every core workload on glassbox, tfjs-webgpu and tfjs-wasm (median ms, readback included). */
-export async function benchCore(): Promise<Row2[]> {
-  return withTfPeers(await oursCore(), tfCore);
+export function benchCore(): Promise<Row2[]> {
+  return withTfPeers(oursCore, tfCore);
 }
 
 if (import.meta.main) {

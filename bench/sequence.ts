@@ -12,10 +12,18 @@
 import * as tf from "npm:@tensorflow/tfjs@4.22.0";
 // deno-lint-ignore no-import-prefix
 import "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
-// deno-lint-ignore no-import-prefix
-import { setWasmPaths } from "npm:@tensorflow/tfjs-backend-wasm@4.22.0";
 import * as gb from "../mod.ts";
-import { printTable, printTable2, type Row, type Row2, time } from "./harness.ts";
+import {
+  printTable,
+  printTable2,
+  type Row,
+  type Row2,
+  time,
+  type Timed,
+  timeRow,
+  versus,
+  withTfPeers,
+} from "./harness.ts";
 
 const B = 8, H = 4, D = 16;
 const LB = 32, LT = 64, LI = 32, LH = 64;
@@ -24,7 +32,12 @@ function data(n: number, seed: number): Float32Array {
   return Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37 + seed) * 0.8);
 }
 
-async function oursAttention(S: number, fused: boolean | "auto"): Promise<number> {
+async function oursAttention(
+  name: string,
+  S: number,
+  fused: boolean | "auto",
+  options?: { bound?: boolean },
+): Promise<Timed> {
   const n = B * H * S * D;
   const shape = [B, H, S, D];
   const q = gb.tensor(data(n, 1), shape, { requiresGrad: true });
@@ -37,7 +50,7 @@ async function oursAttention(S: number, fused: boolean | "auto"): Promise<number
       const grads = gb.grad(gb.sum(gb.mul(out, w)), [q, k, v]);
       await Promise.all(grads.map((g) => g.toArray()));
     });
-  const t = await time(run, 5, 1);
+  const t = await timeRow(name, run, 5, 1, options);
   [q, k, v, w].forEach((x) => x.dispose());
   return t;
 }
@@ -63,7 +76,7 @@ async function peerAttention(S: number): Promise<number> {
   return t;
 }
 
-async function oursLstm(): Promise<number> {
+async function oursLstm(name: string): Promise<Timed> {
   gb.manualSeed(0);
   const layer = new gb.LSTM(LI, LH);
   const x = gb.tensor(data(LB * LT * LI, 5), [LB, LT, LI], { requiresGrad: true });
@@ -73,7 +86,7 @@ async function oursLstm(): Promise<number> {
       const grads = gb.grad(gb.sum(layer.forward(x)), [x, ...params]);
       await Promise.all(grads.map((g) => g.toArray()));
     });
-  const t = await time(run, 3, 1);
+  const t = await timeRow(name, run, 3, 1);
   x.dispose();
   layer.parameters().forEach((p) => p.dispose());
   return t;
@@ -94,31 +107,28 @@ async function peerLstm(): Promise<number> {
   return t;
 }
 
+const NAMES = [
+  `attention fwd+bwd, B ${B}, S 64, ${H} heads of ${D}`,
+  `attention fwd+bwd, B ${B}, S 256, ${H} heads of ${D}`,
+  `LSTM ${LI}→${LH} fwd+bwd, B ${LB}, ${LT} steps`,
+];
+
 /** The table rows: attention at S = 64 and 256, the LSTM; and fused against composed attention. */
 export async function benchSequence(): Promise<{ peers: Row2[]; fused: Row[] }> {
-  setWasmPaths(new URL("./", import.meta.resolve("npm:@tensorflow/tfjs-backend-wasm@4.22.0")).href);
   // as a user gets it (kernel "auto": fused at 64 keys, composed at 256), then each kernel forced
-  const ours = [await oursAttention(64, "auto"), await oursAttention(256, "auto"), await oursLstm()];
-  const fusedT = [await oursAttention(64, true), await oursAttention(256, true)];
-  const composed = [await oursAttention(64, false), await oursAttention(256, false)];
-  const peers: Record<string, number[]> = {};
-  for (const backend of ["webgpu", "wasm"] as const) {
-    await tf.setBackend(backend);
-    await tf.ready();
-    peers[backend] = [await peerAttention(64), await peerAttention(256), await peerLstm()];
-  }
-  const names = [
-    `attention fwd+bwd, B ${B}, S 64, ${H} heads of ${D}`,
-    `attention fwd+bwd, B ${B}, S 256, ${H} heads of ${D}`,
-    `LSTM ${LI}→${LH} fwd+bwd, B ${LB}, ${LT} steps`,
-  ];
-  return {
-    peers: names.map((name, i) => ({ name, ours: ours[i], webgpu: peers.webgpu[i], wasm: peers.wasm[i] })),
-    fused: [
-      { name: "attention fwd+bwd, S 64", peer: composed[0], ours: fusedT[0] },
-      { name: "attention fwd+bwd, S 256", peer: composed[1], ours: fusedT[1] },
+  const peers = await withTfPeers(
+    async () => [
+      await oursAttention(NAMES[0], 64, "auto"),
+      await oursAttention(NAMES[1], 256, "auto"),
+      await oursLstm(NAMES[2]),
     ],
-  };
+    async () => [await peerAttention(64), await peerAttention(256), await peerLstm()],
+  );
+  const forced = (fused: boolean) => async () => [
+    await oursAttention("attention fwd+bwd, S 64", 64, fused, { bound: false }),
+    await oursAttention("attention fwd+bwd, S 256", 256, fused, { bound: false }),
+  ];
+  return { peers, fused: await versus(forced(true), forced(false)) };
 }
 
 /** Prints both tables of `benchSequence`. */

@@ -89,4 +89,4 @@ export {
   type ProfileOptions,
   type TraceEvent,
 } from "./profiler.ts";
-export { type Ceilings, measureCeilings, rooflineOf } from "./profiler.ts";
+export { type Ceilings, measureCeilings, rooflineOf, type WorkBound, workBound } from "./profiler.ts";

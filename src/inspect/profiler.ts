@@ -9,7 +9,14 @@
  * done ("submit-wait"; it includes the submit's overhead). The numbers `fn` computes are the same.
  */
 import { adapterInfo } from "../gpu/device.ts";
-import { flush, type KernelEvent, type ProfileClock, startProfiling, stopProfiling } from "../gpu/queue.ts";
+import {
+  flush,
+  type KernelEvent,
+  type ProfileClock,
+  queueStats,
+  startProfiling,
+  stopProfiling,
+} from "../gpu/queue.ts";
 import { randn } from "../tensor/create.ts";
 import { mul } from "../tensor/ops/elementwise.ts";
 import { matmul } from "../tensor/ops/matmul.ts";
@@ -55,6 +62,8 @@ export interface KernelProfile<T = unknown> {
   rows: KernelRow[];
   /** Every launch in order. */
   events: KernelEvent[];
+  /** How many readbacks (data copied back to the CPU, each a wait for the GPU) the call made. */
+  readbacks?: number;
 }
 
 /** Options of `profile`. */
@@ -115,6 +124,7 @@ export async function profile<T>(
   options: ProfileOptions = {},
 ): Promise<KernelProfile<T>> {
   const t0 = performance.now();
+  const readbacks0 = queueStats.readbacks;
   const clock = startProfiling(options.clock);
   let result: T;
   try {
@@ -134,6 +144,7 @@ export async function profile<T>(
     kernelMs: events.reduce((s, e) => s + e.durationMs, 0),
     rows: kernelRows(events),
     events,
+    readbacks: queueStats.readbacks - readbacks0,
   };
 }
 
@@ -420,4 +431,112 @@ export function rooflineOf(p: KernelProfile, ceilings: Ceilings, title = "Roofli
       ],
     },
   );
+}
+
+/** What bounds a piece of work from below, and how far its measured time is from that bound. */
+export interface WorkBound {
+  /** Kernel launches. */
+  launches: number;
+  /** GPU time of its kernels, ms (from the profile). */
+  kernelMs: number;
+  /** Bytes its kernels moved. */
+  bytes: number;
+  /** Floating-point operations of its kernels (launches without a count add 0). */
+  flops: number;
+  /** Readbacks it made. */
+  readbacks: number;
+  /** Whether some launch's bytes are its bound buffers' sizes (an over-count) rather than the launcher's. */
+  bytesFromBuffers: boolean;
+  /** The readback term: readbacks × the measured cost of one readback, ms. */
+  floorMs: number;
+  /** The memory term: Σ bytes / copy ceiling over the launches where that exceeds flops / matmul ceiling, ms. */
+  memoryMs: number;
+  /** The compute term: Σ flops / matmul ceiling over the other launches, ms. */
+  computeMs: number;
+  /** The lower bound: floorMs + memoryMs + computeMs. */
+  boundMs: number;
+  /** The measured wall time the bound is compared with, ms. */
+  wallMs: number;
+  /** Dispatch overhead: wall − kernel time − the readback term (0 when negative), ms. */
+  overheadMs: number;
+  /** The largest of the readback, memory, compute and dispatch-overhead terms. */
+  dominant: "readback floor" | "memory" | "compute" | "dispatch overhead";
+  /** wallMs / boundMs: how many times the bound the work took. */
+  ratio: number;
+}
+
+/**
+ * What bounds the profiled work from below on this adapter: the readbacks it made, each costing at
+ * least `readbackFloorMs` (the measured time of a 4-element op and its readback), plus, per kernel
+ * launch, the larger of its bytes over the copy ceiling and its flops over the matmul ceiling
+ * (`measureCeilings`). Compared with `wallMs` (default: the profile's own wall time, which includes
+ * profiling waits; pass the unprofiled time), the rest is dispatch overhead: wall − kernel time − the
+ * readback term. `dominant` names the largest of the four terms.
+ *
+ * @example
+ * ```ts
+ * import { workBound } from "glassbox";
+ * const launch = { bytes: 8e6, flops: 1e6, durationMs: 3 }; // 8 MB at 4 GB/s = 2 ms; 1 MFLOP at 10 GFLOP/s = 0.1 ms
+ * const b = workBound({ events: [launch], kernelMs: 3, readbacks: 1 }, { gbPerS: 4, gflopPerS: 10 }, 0.5, 5);
+ * if (b.boundMs !== 2.5 || b.dominant !== "memory" || b.ratio !== 2) throw new Error("unexpected bound");
+ * ```
+ */
+export function workBound(
+  p: {
+    events: readonly { bytes: number; flops?: number; bytesFrom?: KernelEvent["bytesFrom"] }[];
+    kernelMs: number;
+    readbacks?: number;
+    wallMs?: number;
+  },
+  ceilings: Pick<Ceilings, "gbPerS" | "gflopPerS">,
+  readbackFloorMs: number,
+  wallMs: number | undefined = p.wallMs,
+): WorkBound {
+  if (!(ceilings.gbPerS > 0 && ceilings.gflopPerS > 0)) {
+    throw new Error(
+      `workBound: the ceilings must be positive (got ${ceilings.gbPerS} GB/s, ${ceilings.gflopPerS} GFLOP/s)`,
+    );
+  }
+  if (!(readbackFloorMs >= 0)) {
+    throw new Error(`workBound: readbackFloorMs must be ≥ 0 (got ${readbackFloorMs})`);
+  }
+  if (wallMs === undefined || !(wallMs >= 0)) {
+    throw new Error(`workBound: wallMs must be ≥ 0 (got ${wallMs})`);
+  }
+  const readbacks = p.readbacks ?? 0;
+  let memoryMs = 0, computeMs = 0, bytes = 0, flops = 0;
+  for (const e of p.events) {
+    const mem = e.bytes / (ceilings.gbPerS * 1e6); // GB/s = 1e6 bytes per ms
+    const cmp = (e.flops ?? 0) / (ceilings.gflopPerS * 1e6);
+    if (mem >= cmp) memoryMs += mem;
+    else computeMs += cmp;
+    bytes += e.bytes;
+    flops += e.flops ?? 0;
+  }
+  const floorMs = readbacks * readbackFloorMs;
+  const boundMs = floorMs + memoryMs + computeMs;
+  const overheadMs = Math.max(0, wallMs - p.kernelMs - floorMs);
+  const terms = [
+    ["readback floor", floorMs],
+    ["memory", memoryMs],
+    ["compute", computeMs],
+    ["dispatch overhead", overheadMs],
+  ] as const;
+  const dominant = terms.reduce((a, b) => (b[1] > a[1] ? b : a))[0];
+  return {
+    launches: p.events.length,
+    kernelMs: p.kernelMs,
+    bytes,
+    flops,
+    readbacks,
+    bytesFromBuffers: p.events.some((e) => e.bytesFrom === "buffers"),
+    floorMs,
+    memoryMs,
+    computeMs,
+    boundMs,
+    wallMs,
+    overheadMs,
+    dominant,
+    ratio: wallMs / boundMs,
+  };
 }

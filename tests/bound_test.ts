@@ -1,0 +1,80 @@
+/**
+ * workBound, the arithmetic of the bench's "What bounds each row": on a planted profile the lower
+ * bound is exactly readbacks × floor + Σ per launch max(bytes ÷ copy ceiling, flops ÷ matmul
+ * ceiling), the dominant term is the largest of the four, and a real profile counts its readbacks.
+ */
+import assert from "node:assert/strict";
+import * as gb from "../mod.ts";
+
+// 4 GB/s = 4e6 bytes per ms; 10 GFLOP/s = 1e7 flops per ms
+const CEIL = { gbPerS: 4, gflopPerS: 10 };
+const EVENTS = [
+  { bytes: 8e6, flops: 1e6, bytesFrom: "launcher" as const }, // memory 2 ms (compute 0.1 ms)
+  { bytes: 1e6, flops: 1e9, bytesFrom: "launcher" as const }, // compute 100 ms (memory 0.25 ms)
+  { bytes: 4e6, bytesFrom: "launcher" as const }, // no flops: memory 1 ms
+];
+
+Deno.test("workBound: a planted profile's bound in closed form, compute dominant", () => {
+  const b = gb.workBound({ events: EVENTS, kernelMs: 150, readbacks: 3 }, CEIL, 0.5, 209);
+  assert.equal(b.launches, 3);
+  assert.equal(b.bytes, 13e6);
+  assert.equal(b.flops, 1e9 + 1e6);
+  assert.equal(b.floorMs, 1.5); // 3 readbacks × 0.5 ms
+  assert.equal(b.memoryMs, 3); // 2 + 1
+  assert.equal(b.computeMs, 100);
+  assert.equal(b.boundMs, 104.5);
+  assert.equal(b.overheadMs, 57.5); // 209 − 150 − 1.5
+  assert.equal(b.dominant, "compute");
+  assert.equal(b.ratio, 2);
+  assert.equal(b.bytesFromBuffers, false);
+});
+
+Deno.test("workBound: dispatch overhead and readback floor dominate where they are largest", () => {
+  const slow = gb.workBound({ events: EVENTS, kernelMs: 150, readbacks: 3 }, CEIL, 0.5, 400);
+  assert.equal(slow.overheadMs, 248.5);
+  assert.equal(slow.dominant, "dispatch overhead");
+  assert.equal(slow.boundMs, 104.5); // the bound does not depend on the measured time
+  const tiny = gb.workBound({ events: [], kernelMs: 0, readbacks: 2 }, CEIL, 0.75, 1.75);
+  assert.equal(tiny.boundMs, 1.5);
+  assert.equal(tiny.overheadMs, 0.25);
+  assert.equal(tiny.dominant, "readback floor");
+  // kernels timed longer than the wall (profiling adds time): overhead is 0, not negative
+  const over = gb.workBound({ events: EVENTS, kernelMs: 150, readbacks: 3 }, CEIL, 0.5, 120);
+  assert.equal(over.overheadMs, 0);
+  // a launch counted at its buffers' sizes is flagged, and its wall defaults to the profile's
+  const buf = gb.workBound(
+    { events: [{ bytes: 4e6, bytesFrom: "buffers" }], kernelMs: 1, readbacks: 0, wallMs: 3 },
+    CEIL,
+    0.5,
+  );
+  assert.equal(buf.bytesFromBuffers, true);
+  assert.equal(buf.ratio, 3);
+});
+
+Deno.test("workBound: bad ceilings, floor or wall are errors that name them", () => {
+  const p = { events: EVENTS, kernelMs: 1, readbacks: 1 };
+  assert.throws(() => gb.workBound(p, { gbPerS: 0, gflopPerS: 10 }, 0.5, 1), /ceilings must be positive/);
+  assert.throws(() => gb.workBound(p, CEIL, -1, 1), /readbackFloorMs/);
+  assert.throws(() => gb.workBound(p, CEIL, 0.5), /wallMs/);
+});
+
+Deno.test("profile counts readbacks, and workBound of a real profile matches its events", async () => {
+  const a = gb.randn([64, 48]), b = gb.randn([48, 32]);
+  const p = await gb.profile(async () => {
+    const c = gb.matmul(a, b);
+    await c.toArray();
+    await gb.sum(c).toArray();
+    c.dispose();
+  });
+  assert.equal(p.readbacks, 2);
+  const floor = 0.25;
+  const bound = gb.workBound(p, CEIL, floor, 10);
+  let expected = 2 * floor;
+  for (const e of p.events) expected += Math.max(e.bytes / 4e6, (e.flops ?? 0) / 1e7);
+  assert.ok(Math.abs(bound.boundMs - expected) < 1e-12, `${bound.boundMs} vs ${expected}`);
+  const mm = p.events.find((e) => e.shader === "matmul")!;
+  assert.equal(mm.flops, 2 * 64 * 32 * 48);
+  assert.equal(bound.launches, p.events.length);
+  a.dispose();
+  b.dispose();
+});
