@@ -317,7 +317,7 @@ function setWalls(rows: { name: string; ours: number }[]): void {
 
 /**
  * Prints "What bounds each row" for every row profiled so far whose time is known: launches, kernel
- * ms (profiled), readbacks, MB moved, GFLOP, the lower bound (readbacks × `floorMs` + Σ over
+ * ms (profiled), readback waits and readbacks, MB moved, GFLOP, the lower bound (readback waits × `floorMs` + Σ over
  * launches of max(bytes ÷ copy ceiling, flops ÷ matmul ceiling): `gb.workBound`), its dominant
  * term, and measured ÷ bound.
  */
@@ -329,7 +329,7 @@ export function printBounds(ceilings: gb.Ceilings, floorMs: number): void {
       floorMs.toFixed(2)
     } ms, copy ${ceilings.gbPerS.toFixed(1)} GB/s, matmul ${ceilings.gflopPerS.toFixed(1)} GFLOP/s)`,
   );
-  const head = ["measured ms", "launches", "kernel ms", "readbacks", "MB", "GFLOP", "bound ms"];
+  const head = ["measured ms", "launches", "kernel ms", "waits/readbacks", "MB", "GFLOP", "bound ms"];
   const cells = rows.map(([name, { profile, wallMs }]) => {
     const b = gb.workBound(profile, ceilings, floorMs, wallMs);
     return [
@@ -337,7 +337,7 @@ export function printBounds(ceilings: gb.Ceilings, floorMs: number): void {
       b.wallMs.toFixed(1),
       String(b.launches),
       b.kernelMs.toFixed(1),
-      String(b.readbacks),
+      `${b.readbackWaits}/${b.readbacks}`,
       (b.bytes / 1e6).toFixed(1) + (b.bytesFromBuffers ? "*" : ""),
       (b.flops / 1e9).toFixed(3),
       b.boundMs.toFixed(2),
@@ -355,7 +355,7 @@ export function printBounds(ceilings: gb.Ceilings, floorMs: number): void {
   console.log(`|${widths.map((w, k) => (left(k) ? ` ${"-".repeat(w)} ` : ` ${"-".repeat(w)}:`)).join("|")}|`);
   for (const r of cells) console.log(line(r));
   console.log(
-    "bound = readbacks × floor + Σ over launches of max(bytes ÷ copy ceiling, flops ÷ matmul ceiling); dominant term:" +
+    "bound = readback waits (concurrent readbacks wait once) × floor + Σ over launches of max(bytes ÷ copy ceiling, flops ÷ matmul ceiling); dominant term:" +
       " the largest of the readback term, the memory and compute parts of that sum, and dispatch overhead" +
       " (measured − kernel ms − readback term); * = some bytes counted at the bound buffers' sizes (over-counted)",
   );

@@ -21,10 +21,11 @@ import { benchNeighbours, printNeighbours } from "./neighbours.ts";
 const HELP = `deno task bench [--repeat N] [--only TEXT] [--explain-models [--quick]] [--help]
 Runs every benchmark in turn (engine core, CNN, gradient tracking, attribution, sequence models,
 compression) against the reference implementations and prints the tables, then "What bounds each
-row": each glassbox row run once more under the profiler, with its launches, kernel ms, readbacks,
-MB moved, GFLOP, a lower bound (readbacks × the readback floor + per kernel launch the larger of
+row": each glassbox row run once more under the profiler, with its launches, kernel ms, readback
+waits/readbacks (readbacks made together wait once), MB moved, GFLOP, a lower bound (readback
+waits × the readback floor + per kernel launch the larger of
 bytes ÷ the copy ceiling and flops ÷ the matmul ceiling), the bound's dominant term (readback
-floor, memory, compute, or dispatch overhead = measured − kernel ms − readbacks' floor) and
+floor, memory, compute, or dispatch overhead = measured − kernel ms − the readback term) and
 measured ÷ bound. It takes several minutes and all of the machine's cores: run nothing else at the
 same time.
   --repeat N        time each row in N passes, glassbox and its peers interleaved (default 1): the

@@ -51,6 +51,15 @@ Deno.test("workBound: dispatch overhead and readback floor dominate where they a
   assert.equal(buf.ratio, 3);
 });
 
+Deno.test("workBound: readbacks made together count one wait each for the floor", () => {
+  const b = gb.workBound({ events: EVENTS, kernelMs: 150, readbacks: 3, readbackWaits: 1 }, CEIL, 0.5, 209);
+  assert.equal(b.readbacks, 3);
+  assert.equal(b.readbackWaits, 1);
+  assert.equal(b.floorMs, 0.5);
+  assert.equal(b.boundMs, 103.5);
+  assert.equal(b.overheadMs, 58.5); // 209 − 150 − 0.5
+});
+
 Deno.test("workBound: bad ceilings, floor or wall are errors that name them", () => {
   const p = { events: EVENTS, kernelMs: 1, readbacks: 1 };
   assert.throws(() => gb.workBound(p, { gbPerS: 0, gflopPerS: 10 }, 0.5, 1), /ceilings must be positive/);
@@ -58,18 +67,21 @@ Deno.test("workBound: bad ceilings, floor or wall are errors that name them", ()
   assert.throws(() => gb.workBound(p, CEIL, 0.5), /wallMs/);
 });
 
-Deno.test("profile counts readbacks, and workBound of a real profile matches its events", async () => {
+Deno.test("profile counts readbacks and their waits, and workBound of a real profile matches its events", async () => {
   const a = gb.randn([64, 48]), b = gb.randn([48, 32]);
   const p = await gb.profile(async () => {
     const c = gb.matmul(a, b);
-    await c.toArray();
-    await gb.sum(c).toArray();
-    c.dispose();
+    await c.toArray(); // one wait
+    await gb.sum(c).toArray(); // another
+    const [d, e] = [gb.relu(c), gb.neg(c)];
+    await Promise.all([d.toArray(), e.toArray()]); // two readbacks, one wait
+    [c, d, e].forEach((t) => t.dispose());
   });
-  assert.equal(p.readbacks, 2);
+  assert.equal(p.readbacks, 4);
+  assert.equal(p.readbackWaits, 3);
   const floor = 0.25;
   const bound = gb.workBound(p, CEIL, floor, 10);
-  let expected = 2 * floor;
+  let expected = 3 * floor;
   for (const e of p.events) expected += Math.max(e.bytes / 4e6, (e.flops ?? 0) / 1e7);
   assert.ok(Math.abs(bound.boundMs - expected) < 1e-12, `${bound.boundMs} vs ${expected}`);
   const mm = p.events.find((e) => e.shader === "matmul")!;

@@ -213,8 +213,12 @@ function hasTimestamps(): boolean {
   return device().features.has("timestamp-query");
 }
 
-/** Counters: dispatches recorded and submits made since start. */
-export const queueStats = { dispatches: 0, submits: 0, readbacks: 0 };
+/**
+ * Counters since start: dispatches recorded, submits made, readbacks, and readback waits (readbacks
+ * begun while no other was in flight: concurrent readbacks wait for the GPU once).
+ */
+export const queueStats = { dispatches: 0, submits: 0, readbacks: 0, readbackWaits: 0 };
+let readbacksInFlight = 0;
 
 function getEncoder(): GPUCommandEncoder {
   if (!encoder) {
@@ -443,6 +447,7 @@ export async function readBuffer(src: GPUBuffer, bytes: number, offset = 0): Pro
   if (flagStaging) copyBuffer(errorFlags(), 0, flagStaging, 0, 16);
   flush();
   queueStats.readbacks++;
+  if (readbacksInFlight++ === 0) queueStats.readbackWaits++;
   try {
     await Promise.race([staging.mapAsync(GPUMapMode.READ), whenLost()]);
     const out = staging.getMappedRange(0, Math.ceil(bytes / 4) * 4).slice(0, bytes);
@@ -465,6 +470,8 @@ export async function readBuffer(src: GPUBuffer, bytes: number, offset = 0): Pro
       await checkErrors();
     }
     throw e;
+  } finally {
+    readbacksInFlight--;
   }
 }
 

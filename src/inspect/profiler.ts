@@ -62,8 +62,10 @@ export interface KernelProfile<T = unknown> {
   rows: KernelRow[];
   /** Every launch in order. */
   events: KernelEvent[];
-  /** How many readbacks (data copied back to the CPU, each a wait for the GPU) the call made. */
+  /** How many readbacks (data copied back to the CPU) the call made. */
   readbacks?: number;
+  /** How many times it waited for a readback: readbacks begun while others were in flight wait with them. */
+  readbackWaits?: number;
 }
 
 /** Options of `profile`. */
@@ -124,7 +126,7 @@ export async function profile<T>(
   options: ProfileOptions = {},
 ): Promise<KernelProfile<T>> {
   const t0 = performance.now();
-  const readbacks0 = queueStats.readbacks;
+  const readbacks0 = queueStats.readbacks, waits0 = queueStats.readbackWaits;
   const clock = startProfiling(options.clock);
   let result: T;
   try {
@@ -145,6 +147,7 @@ export async function profile<T>(
     rows: kernelRows(events),
     events,
     readbacks: queueStats.readbacks - readbacks0,
+    readbackWaits: queueStats.readbackWaits - waits0,
   };
 }
 
@@ -445,9 +448,11 @@ export interface WorkBound {
   flops: number;
   /** Readbacks it made. */
   readbacks: number;
+  /** Times it waited for readbacks (concurrent readbacks wait once): what the readback term counts. */
+  readbackWaits: number;
   /** Whether some launch's bytes are its bound buffers' sizes (an over-count) rather than the launcher's. */
   bytesFromBuffers: boolean;
-  /** The readback term: readbacks × the measured cost of one readback, ms. */
+  /** The readback term: readback waits × the measured cost of one readback, ms. */
   floorMs: number;
   /** The memory term: Σ bytes / copy ceiling over the launches where that exceeds flops / matmul ceiling, ms. */
   memoryMs: number;
@@ -466,8 +471,9 @@ export interface WorkBound {
 }
 
 /**
- * What bounds the profiled work from below on this adapter: the readbacks it made, each costing at
- * least `readbackFloorMs` (the measured time of a 4-element op and its readback), plus, per kernel
+ * What bounds the profiled work from below on this adapter: the readbacks it waited for (readbacks
+ * made together wait once; `readbackWaits`, else `readbacks`), each costing at least
+ * `readbackFloorMs` (the measured time of a 4-element op and its readback), plus, per kernel
  * launch, the larger of its bytes over the copy ceiling and its flops over the matmul ceiling
  * (`measureCeilings`). Compared with `wallMs` (default: the profile's own wall time, which includes
  * profiling waits; pass the unprofiled time), the rest is dispatch overhead: wall − kernel time − the
@@ -486,6 +492,7 @@ export function workBound(
     events: readonly { bytes: number; flops?: number; bytesFrom?: KernelEvent["bytesFrom"] }[];
     kernelMs: number;
     readbacks?: number;
+    readbackWaits?: number;
     wallMs?: number;
   },
   ceilings: Pick<Ceilings, "gbPerS" | "gflopPerS">,
@@ -504,6 +511,7 @@ export function workBound(
     throw new Error(`workBound: wallMs must be ≥ 0 (got ${wallMs})`);
   }
   const readbacks = p.readbacks ?? 0;
+  const readbackWaits = p.readbackWaits ?? readbacks;
   let memoryMs = 0, computeMs = 0, bytes = 0, flops = 0;
   for (const e of p.events) {
     const mem = e.bytes / (ceilings.gbPerS * 1e6); // GB/s = 1e6 bytes per ms
@@ -513,7 +521,7 @@ export function workBound(
     bytes += e.bytes;
     flops += e.flops ?? 0;
   }
-  const floorMs = readbacks * readbackFloorMs;
+  const floorMs = readbackWaits * readbackFloorMs;
   const boundMs = floorMs + memoryMs + computeMs;
   const overheadMs = Math.max(0, wallMs - p.kernelMs - floorMs);
   const terms = [
@@ -529,6 +537,7 @@ export function workBound(
     bytes,
     flops,
     readbacks,
+    readbackWaits,
     bytesFromBuffers: p.events.some((e) => e.bytesFrom === "buffers"),
     floorMs,
     memoryMs,
