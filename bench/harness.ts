@@ -253,7 +253,7 @@ export function printTable2(title: string, rows: Row2[]): void {
   if (!rows.length) return;
   console.log(`\n${title}${repeatNote(rows[0].samples?.ours.length)}`);
   const w = Math.max(...rows.map((r) => r.name.length), 10);
-  const rw = rows.some((r) => r.samples) ? 20 : 8;
+  const rw = rows.some((r) => r.samples) ? 20 : 9;
   const ms = (v: number) => (Number.isNaN(v) ? "n/a" : v.toFixed(1) + " ms").padStart(12);
   console.log(
     `| ${"workload".padEnd(w)} | ${"tfjs-webgpu".padStart(12)} | ${"tfjs-wasm".padStart(12)} | ${
@@ -319,7 +319,7 @@ function setWalls(rows: { name: string; ours: number }[]): void {
  * Prints "What bounds each row" for every row profiled so far whose time is known: launches, kernel
  * ms (profiled), readback waits and readbacks, MB moved, GFLOP, the lower bound (readback waits × `floorMs` + Σ over
  * launches of max(bytes ÷ copy ceiling, flops ÷ matmul ceiling): `gb.workBound`), its dominant
- * term, and measured ÷ bound.
+ * term, measured ÷ bound, and kernel ms ÷ the kernels' part of the bound.
  */
 export function printBounds(ceilings: gb.Ceilings, floorMs: number): void {
   const rows = [...profiled].filter(([, p]) => p.wallMs !== undefined);
@@ -343,12 +343,13 @@ export function printBounds(ceilings: gb.Ceilings, floorMs: number): void {
       b.boundMs.toFixed(2),
       b.dominant,
       b.ratio.toFixed(1) + "×",
+      b.kernelRatio.toFixed(1) + "×",
     ];
   });
-  const titles = ["workload", ...head, "dominant term", "measured ÷ bound"];
+  const titles = ["workload", ...head, "dominant term", "measured ÷ bound", "kernels ÷ roof"];
   const widths = titles.map((t, k) => Math.max(t.length, ...cells.map((r) => r[k].length)));
   // workload and dominant term left-aligned, the numbers right-aligned
-  const left = (k: number) => k === 0 || k === titles.length - 2;
+  const left = (k: number) => k === 0 || k === titles.length - 3;
   const line = (r: string[]) =>
     `| ${r.map((v, k) => (left(k) ? v.padEnd(widths[k]) : v.padStart(widths[k]))).join(" | ")} |`;
   console.log(line(titles));
@@ -357,7 +358,8 @@ export function printBounds(ceilings: gb.Ceilings, floorMs: number): void {
   console.log(
     "bound = readback waits (concurrent readbacks wait once) × floor + Σ over launches of max(bytes ÷ copy ceiling, flops ÷ matmul ceiling); dominant term:" +
       " the largest of the readback term, the memory and compute parts of that sum, and dispatch overhead" +
-      " (measured − kernel ms − readback term); * = some bytes counted at the bound buffers' sizes (over-counted)",
+      " (measured − kernel ms − readback term); kernels ÷ roof: kernel ms ÷ (memory + compute parts);" +
+      " * = some bytes counted at the bound buffers' sizes (over-counted)",
   );
 }
 

@@ -26,6 +26,7 @@ Deno.test("workBound: a planted profile's bound in closed form, compute dominant
   assert.equal(b.overheadMs, 57.5); // 209 − 150 − 1.5
   assert.equal(b.dominant, "compute");
   assert.equal(b.ratio, 2);
+  assert.equal(b.kernelRatio, 150 / 103); // kernel ms ÷ (memory 3 + compute 100)
   assert.equal(b.bytesFromBuffers, false);
 });
 

@@ -468,6 +468,8 @@ export interface WorkBound {
   dominant: "readback floor" | "memory" | "compute" | "dispatch overhead";
   /** wallMs / boundMs: how many times the bound the work took. */
   ratio: number;
+  /** kernelMs / (memoryMs + computeMs): how many times their roofline time the kernels took. */
+  kernelRatio: number;
 }
 
 /**
@@ -547,5 +549,6 @@ export function workBound(
     overheadMs,
     dominant,
     ratio: wallMs / boundMs,
+    kernelRatio: p.kernelMs / (memoryMs + computeMs),
   };
 }
