@@ -91,3 +91,73 @@ Deno.test("profile counts readbacks and their waits, and workBound of a real pro
   a.dispose();
   b.dispose();
 });
+
+Deno.test("bench harness: --repeat interleaves glassbox and its peers, --only skips rows on both sides", async () => {
+  // the harness loads TensorFlow.js: imported here only, so the tests above do not pay for it
+  const h = await import("../bench/harness.ts");
+  // deno-lint-ignore no-import-prefix
+  const tf = await import("npm:@tensorflow/tfjs@4.22.0");
+  h.benchOptions.repeat = 3;
+  h.benchOptions.only = "b";
+  try {
+    const runs: Record<string, number> = { a: 0, b1: 0, b2: 0 };
+    const log: string[] = [];
+    // planted times per pass for b1: glassbox 10, 20, 40 ms (median 20); tfjs-webgpu 20, 60, 40 (median
+    // 40: ratios 2, 3, 1); tfjs-wasm 30, 60, 120 (median 60: ratio 3 every pass)
+    const planted: Record<string, number[]> = {
+      ours: [10, 20, 40],
+      webgpu: [20, 60, 40],
+      wasm: [30, 60, 120],
+    };
+    const passes: Record<string, number> = { ours: 0, webgpu: 0, wasm: 0 };
+    const ours = async () => {
+      log.push("ours");
+      const k = passes.ours++;
+      const rows = [];
+      for (const name of ["a", "b1", "b2"]) {
+        // reps 1, no warm-up: each pass runs a wanted row once, and the last pass twice more to profile it
+        const t = await h.timeRow(name, () => Promise.resolve(runs[name]++), 1, 0);
+        rows.push({ name, ms: Number.isNaN(t.ms) ? NaN : name === "b1" ? planted.ours[k] : 5 });
+      }
+      return rows;
+    };
+    const peer = async () => {
+      const side = tf.getBackend();
+      log.push(side);
+      const k = passes[side]++;
+      const out: number[] = [];
+      for (const name of ["a", "b1", "b2"]) {
+        const t = await h.time(() => Promise.resolve(runs[name]++), 1, 0);
+        out.push(Number.isNaN(t) ? NaN : name === "b1" ? planted[side][k] : 5);
+      }
+      return out;
+    };
+    const rows = await h.withTfPeers(ours, peer);
+    assert.deepEqual(log, ["ours", "webgpu", "wasm", "wasm", "webgpu", "ours", "ours", "webgpu", "wasm"]);
+    assert.equal(runs.a, 0, "a row --only leaves out runs on neither side");
+    // b1: 3 glassbox runs + 2 to profile it on the last pass + 6 peer runs
+    assert.equal(runs.b1, 3 + 2 + 6);
+    assert.deepEqual(rows.map((r) => r.name), ["b1", "b2"]);
+    assert.deepEqual([rows[0].ours, rows[0].webgpu, rows[0].wasm], [20, 40, 60]);
+    assert.deepEqual(rows[0].samples, planted);
+    const printed: string[] = [];
+    const log0 = console.log;
+    console.log = (...a: unknown[]) => printed.push(a.join(" "));
+    try {
+      h.printTable2("planted", rows);
+    } finally {
+      console.log = log0;
+    }
+    const b1 = printed.find((l) => l.startsWith("| b1 "))!;
+    assert.match(b1, /2\.00× \(1\.00–3\.00\) \|\s+3\.00× \(3\.00–3\.00\) \|$/);
+    // a peer whose time() calls do not match the glassbox rows is an error that says so
+    h.benchOptions.repeat = 1;
+    await assert.rejects(
+      h.withTfPeers(ours, async () => [await h.time(() => Promise.resolve(), 1, 0), NaN, NaN]),
+      /made 1 time\(\) calls and returned 3 times for 3 glassbox rows/,
+    );
+  } finally {
+    h.benchOptions.repeat = 1;
+    h.benchOptions.only = null;
+  }
+});
