@@ -25,7 +25,8 @@ import {
   rowSize,
   rowsOf,
 } from "./attribution.ts";
-import type { TargetTable } from "./target.ts";
+import { targetScores, type TargetTable } from "./target.ts";
+import { localForward, type LocalPlan, localPlan } from "./occlusion_local.ts";
 
 /** Feature groups: an int array (or int32 tensor) with one group id per feature of an example. */
 export type FeatureMask = Int32Array | readonly number[] | Tensor;
@@ -80,6 +81,7 @@ async function ablate(
   G: number,
   average: boolean,
   options: AttributeOptions,
+  plan: LocalPlan | null = null,
 ): Promise<Tensor> {
   const D = rowSize(x), rest = x.shape.slice(1);
   const xr = repeatRows(x, table.T), br = typeof base === "number" ? base : repeatRows(base, table.T);
@@ -105,7 +107,15 @@ async function ablate(
     const rows = reshape(where(M0, be, xe), [n * (G + 1), ...rest]);
     const index = new Int32Array(n * (G + 1));
     for (let k = 0; k < n; k++) index.fill(table.index[e0 + k], k * (G + 1), (k + 1) * (G + 1));
-    const s = reshape(noGrad(() => method.scoresOf(rows, index, batch)), [n, G + 1]);
+    // through a convolutional stem, each copy's patch only (occlusion_local.ts), when a chunk is one pass
+    const s = reshape(
+      noGrad(() =>
+        plan && n * (G + 1) <= batch
+          ? targetScores(localForward(plan, rows, reshape(xe, [n, ...rest])), index)
+          : method.scoresOf(rows, index, batch)
+      ),
+      [n, G + 1],
+    );
     // F(x) − F(x perturbed) [n, G + 1], column 0 exactly 0 (F(x) − F(x)) against M0's zero row
     const change = sub(slice(s, 0, 1, 1), s);
     return mul(matmul(change, reshape(M0, [G + 1, D])), inv); // [n, D]
@@ -186,6 +196,7 @@ export class Occlusion extends Attribution {
         const G = counts.reduce((a, b) => a * b, 1), D = rowSize(x);
         const masks = new Float32Array(G * D);
         const strides = dims.map((_, i) => dims.slice(i + 1).reduce((a, b) => a * b, 1));
+        const boxes: { start: number[]; end: number[] }[] = [];
         for (let g = 0; g < G; g++) {
           // the window's start per dimension
           let rem = g;
@@ -194,6 +205,7 @@ export class Occlusion extends Attribution {
             start[i] = (rem % counts[i]) * st[i];
             rem = Math.floor(rem / counts[i]);
           }
+          boxes.push({ start, end: start.map((v, i) => Math.min(dims[i], v + win[i])) });
           const size = win.reduce((a, b) => a * b, 1);
           for (let k = 0; k < size; k++) {
             let r = k, off = 0, inside = true;
@@ -208,7 +220,8 @@ export class Occlusion extends Attribution {
         }
         const table = await this.targets(x, options.target);
         const base = ablationBaseline("Occlusion", options.baselines, x);
-        return perTarget(await ablate(this, x, base, table, masks, G, true, options), table);
+        const plan = localPlan(this.model, dims, boxes);
+        return perTarget(await ablate(this, x, base, table, masks, G, true, options, plan), table);
       }));
   }
 }
