@@ -113,7 +113,7 @@ export function localPlan(
       }
       return [lo, hi] as const;
     });
-    box[ax] = Math.max(1, ...ranges.map((r) => (r ? r[1] - r[0] + 1 : 1)));
+    box[ax] = ranges.reduce((m, r) => Math.max(m, r ? r[1] - r[0] + 1 : 1), 1);
     ranges.forEach((r, g) => (origins[(g + 1) * 2 + ax] = r ? Math.min(r[0], out[ax] - box[ax]) : 0));
     let extent = box[ax];
     for (let j = steps.length - 1; j >= 0; j--) extent = (extent - 1) * steps[j].s + steps[j].k;
