@@ -567,7 +567,7 @@ Deno.test("perturbation methods free what they make: outside any scope only the 
 Deno.test("Occlusion through a convolutional stem computes each copy's patch only, and gives the full model's numbers (odd sizes, strided conv, a window over one channel of two)", async () => {
   gb.manualSeed(5);
   const nets = [
-    // 37×40 → conv 3 → 35×38 → pool 2 → 17×19 → conv 3 → 15×17 → pool 2 → 7×8
+    // 29×31 → conv 3 → 27×29 → pool 2 → 13×14 → conv 3 → 11×12 → pool 2 → 5×6
     new gb.Sequential(
       new gb.Conv2d(2, 3, 3),
       new gb.ReLU(),
@@ -576,30 +576,34 @@ Deno.test("Occlusion through a convolutional stem computes each copy's patch onl
       new gb.LeakyReLU(0.1),
       new gb.MaxPool2d(2),
       new gb.Flatten(),
-      new gb.Linear(4 * 7 * 8, 3),
+      new gb.Linear(4 * 5 * 6, 3),
     ),
-    // a strided conv and an overlapping pool: 37×40 → conv 3 stride 2 → 18×19 → pool 3 stride 2 → 8×9
+    // a strided conv and an overlapping pool: 29×31 → conv 3 stride 2 → 14×15 → pool 3 stride 2 → 6×7
     new gb.Sequential(
       new gb.Conv2d(2, 4, 3, { stride: 2 }),
       new gb.ReLU(),
       new gb.MaxPool2d(3, 2),
       new gb.Flatten(),
-      new gb.Linear(4 * 8 * 9, 3),
+      new gb.Linear(4 * 6 * 7, 3),
     ),
   ];
-  const x = gb.randn([2, 2, 37, 40]);
-  const baselines = gb.randn([1, 2, 37, 40]).mul(0.1);
+  const x = gb.randn([2, 2, 29, 31]);
+  const baselines = gb.randn([1, 2, 29, 31]).mul(0.1);
   const options = { target: [[0, 2], [1, 0]], slidingWindowShapes: [1, 5, 4], strides: [1, 3, 2], baselines };
   for (const [i, model] of nets.entries()) {
     // the plan is made: patches clearly smaller than the image
-    const boxes = [{ start: [0, 0, 0], end: [1, 5, 4] }, { start: [1, 36, 38], end: [2, 37, 40] }];
-    const plan = localPlan(model, [2, 37, 40], boxes);
-    assert.ok(plan && plan.patch[0] * plan.patch[1] < 0.6 * 37 * 40, `net ${i}: a local plan`);
+    const boxes = [{ start: [0, 0, 0], end: [1, 5, 4] }, { start: [1, 28, 30], end: [2, 29, 31] }];
+    const plan = localPlan(model, [2, 29, 31], boxes);
+    assert.ok(plan && plan.patch[0] * plan.patch[1] < 0.6 * 29 * 31, `net ${i}: a local plan`);
     const local = await (await new gb.Occlusion(model).attribute(x, options)).toArray();
+    // 150 rows a pass: one (image, target) row's 136 copies per chunk
+    const chunks = await (await new gb.Occlusion(model).attribute(x, { ...options, internalBatchSize: 150 }))
+      .toArray();
     // a hook anywhere makes every copy go through the whole model, layer by layer
     const hook = model.layers.at(-1)!.registerForwardHook(() => {});
     const whole = await (await new gb.Occlusion(model).attribute(x, options)).toArray();
     hook.remove();
     assertClose(local, whole, { atol: 1e-5, msg: `net ${i}: stem patches against the whole model` });
+    assertClose(chunks, whole, { atol: 1e-5, msg: `net ${i}: stem patches in chunks of one row` });
   }
 });
