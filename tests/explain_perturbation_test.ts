@@ -502,7 +502,7 @@ Deno.test("Occlusion on a CNN, several images and targets, in one batch or many 
   }
 });
 
-Deno.test("KernelShap and Lime evaluate several images' coalitions in shared passes: batches of any size give the same values", async () => {
+Deno.test("KernelShap and Lime give the same values for several images whatever the internal batch size", async () => {
   const { model } = mlp();
   const x = gb.tensor([...X, X[0].map((v) => -v)]);
   const mask = [0, 1, 1, 2, 3, 3];
@@ -518,7 +518,7 @@ Deno.test("KernelShap and Lime evaluate several images' coalitions in shared pas
       }))
         .toArray();
     const all = await run();
-    // 5 rows a pass: an image's 12 coalitions take three passes; 30 rows: two images share a pass
+    // 5 rows a pass: an image's 12 coalitions take three passes; 30 rows: one pass each
     for (const size of [5, 30]) {
       assertClose(await run(size), all, { atol: 1e-5, msg: `${name}, batches of ${size}` });
     }

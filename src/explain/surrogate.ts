@@ -7,7 +7,8 @@
 import { tensor } from "../tensor/create.ts";
 import { where } from "../tensor/ops/select.ts";
 import { scope } from "../tensor/scope.ts";
-import { reshape } from "../tensor/ops/shape.ts";
+import { settle } from "../tensor/mod.ts";
+import { reshape, slice } from "../tensor/ops/shape.ts";
 import { Generator } from "../tensor/random.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import {
@@ -15,13 +16,11 @@ import {
   Attribution,
   type Baseline,
   baselineLike,
-  chunked,
   defaultBatchRows,
   joinRows,
   perTarget,
   repeatRows,
   rowSize,
-  rowsOf,
 } from "./attribution.ts";
 import { type FeatureMask, resolveMask } from "./perturbation.ts";
 
@@ -153,18 +152,20 @@ async function coalitionScores(
   z.forEach((zs, s) => ids.forEach((g, i) => (keep[s * D + i] = zs[g])));
   const K = tensor(keep, [1, S, D]);
   const batch = defaultBatchRows(D, options.internalBatchSize);
-  // every coalition of as many examples as fit in a batch goes through the model in one pass (one
-  // `where` builds them all), and all scores come back in one readback at the end
-  const B = Math.max(1, Math.floor(batch / S));
-  const parts = await chunked(E, B, options.onProgress, (e0, e1) => {
-    const n = e1 - e0;
-    const xe = reshape(rowsOf(xr, e0, e1), [n, 1, D]), be = reshape(rowsOf(br, e0, e1), [n, 1, D]);
-    const rows = reshape(where(K, xe, be), [n * S, ...rest]); // z = 1 keeps x, z = 0 puts the baseline
-    const rowIndex = new Int32Array(n * S);
-    for (let k = 0; k < n; k++) rowIndex.fill(index[e0 + k], k * S, (k + 1) * S);
-    return method.scoresOf(rows, rowIndex, batch);
-  });
-  const scores = joinRows(parts);
+  // every example's coalitions are evaluated on the GPU, then all scores come back in one readback
+  const perExample: Tensor[] = [];
+  for (let e = 0; e < E; e++) {
+    perExample.push(scope(() => {
+      const xe = reshape(slice(xr, e, e + 1), [1, 1, D]), be = reshape(slice(br, e, e + 1), [1, 1, D]);
+      const rows = reshape(where(K, xe, be), [S, ...rest]); // z = 1 keeps x, z = 0 puts the baseline
+      return method.scoresOf(rows, new Int32Array(S).fill(index[e]), batch);
+    }));
+    if (options.onProgress) {
+      await settle();
+      options.onProgress(e + 1, E);
+    }
+  }
+  const scores = joinRows(perExample);
   const all = await scores.toArray();
   scores.dispose();
   K.dispose();
