@@ -4,6 +4,9 @@
  * CNN in the same process: Integrated Gradients (50 Gauss–Legendre steps) for one MNIST-sized
  * image and for a batch of 16, Saliency for 64 images, and Occlusion (4×4 windows, stride 2:
  * 169 perturbed copies) for one image. Every timed region ends with the attributions read back.
+ *
+ * `deno run … bench/explain.ts [word …]` times only the rows whose name contains one of the words
+ * (case-insensitive), e.g. `occlusion`, on all three engines in the same process.
  */
 // deno-lint-ignore no-import-prefix
 import * as tf from "npm:@tensorflow/tfjs@4.22.0";
@@ -26,8 +29,33 @@ function windows(): Float32Array {
   return m;
 }
 
-/** The four workloads on one tfjs backend: median ms each. */
-async function peer(backend: "webgpu" | "wasm", xs: Float32Array, targets: number[]): Promise<number[]> {
+/** The rows, in order. */
+const NAMES = [
+  "Integrated Gradients, 50 steps, 1 image",
+  "Integrated Gradients, 50 steps, 16 images",
+  "Saliency, 64 images",
+  "Occlusion 4×4 stride 2, 1 image",
+];
+
+/** Whether row i is timed: every row without words, else the rows whose name contains one of them. */
+function wanted(words: readonly string[], i: number): boolean {
+  return words.length === 0 || words.some((w) => NAMES[i].toLowerCase().includes(w.toLowerCase()));
+}
+
+/** The median ms of the wanted rows, NaN for the others. */
+async function timeRows(words: readonly string[], runs: (() => Promise<number>)[]): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < runs.length; i++) out.push(wanted(words, i) ? await runs[i]() : NaN);
+  return out;
+}
+
+/** The four workloads on one tfjs backend: median ms each (NaN for a row not wanted). */
+async function peer(
+  backend: "webgpu" | "wasm",
+  xs: Float32Array,
+  targets: number[],
+  words: readonly string[],
+): Promise<number[]> {
   await tf.setBackend(backend);
   await tf.ready();
   const model = tfSeedCnn();
@@ -79,17 +107,23 @@ async function peer(backend: "webgpu" | "wasm", xs: Float32Array, targets: numbe
     await r.data();
     r.dispose();
   };
-  const out = [
-    await time(ig(1), 5, 1),
-    await time(ig(16), 3, 1),
-    await time(saliency, 5, 1),
-    await time(occlusion, 5, 1),
-  ];
+  const out = await timeRows(words, [
+    () => time(ig(1), 5, 1),
+    () => time(ig(16), 3, 1),
+    () => time(saliency, 5, 1),
+    () => time(occlusion, 5, 1),
+  ]);
   model.dispose();
   return out;
 }
 
-export async function benchExplain(): Promise<Row2[]> {
+/** The attribution rows on glassbox, tfjs-webgpu and tfjs-wasm; with `words`, only the rows they name. */
+export async function benchExplain(words: readonly string[] = []): Promise<Row2[]> {
+  if (!NAMES.some((_, i) => wanted(words, i))) {
+    throw new Error(
+      `bench/explain.ts: no row matches ${JSON.stringify(words)}; the rows: ${NAMES.join("; ")}`,
+    );
+  }
   setWasmPaths(new URL("./", import.meta.resolve("npm:@tensorflow/tfjs-backend-wasm@4.22.0")).href);
   gb.manualSeed(0);
   const model = gb.seedCnn();
@@ -104,29 +138,27 @@ export async function benchExplain(): Promise<Row2[]> {
     await a.toArray();
     a.dispose();
   };
-  const ours = [
-    await time(() => read(ig.attribute(x1, { target: targets[0], nSteps: STEPS }))(), 5, 1),
-    await time(() => read(ig.attribute(x16, { target: targets.slice(0, 16), nSteps: STEPS }))(), 3, 1),
-    await time(() => read(sal.attribute(x64, { target: targets }))(), 5, 1),
-    await time(
-      () =>
-        read(occ.attribute(x1, { target: targets[0], slidingWindowShapes: [1, 4, 4], strides: [1, 2, 2] }))(),
-      5,
-      1,
-    ),
-  ];
-  const webgpu = await peer("webgpu", xs, targets);
-  const wasm = await peer("wasm", xs, targets);
-  const names = [
-    "Integrated Gradients, 50 steps, 1 image",
-    "Integrated Gradients, 50 steps, 16 images",
-    "Saliency, 64 images",
-    "Occlusion 4×4 stride 2, 1 image",
-  ];
-  return names.map((name, i) => ({ name, ours: ours[i], webgpu: webgpu[i], wasm: wasm[i] }));
+  const ours = await timeRows(words, [
+    () => time(() => read(ig.attribute(x1, { target: targets[0], nSteps: STEPS }))(), 5, 1),
+    () => time(() => read(ig.attribute(x16, { target: targets.slice(0, 16), nSteps: STEPS }))(), 3, 1),
+    () => time(() => read(sal.attribute(x64, { target: targets }))(), 5, 1),
+    () =>
+      time(
+        () =>
+          read(
+            occ.attribute(x1, { target: targets[0], slidingWindowShapes: [1, 4, 4], strides: [1, 2, 2] }),
+          )(),
+        5,
+        1,
+      ),
+  ]);
+  const webgpu = await peer("webgpu", xs, targets, words);
+  const wasm = await peer("wasm", xs, targets, words);
+  return NAMES.map((name, i) => ({ name, ours: ours[i], webgpu: webgpu[i], wasm: wasm[i] }))
+    .filter((_, i) => wanted(words, i));
 }
 
 if (import.meta.main) {
   console.log(`adapter: ${gb.adapterInfo().description}`);
-  printTable2("attribution, seed CNN (median ms, readback included)", await benchExplain());
+  printTable2("attribution, seed CNN (median ms, readback included)", await benchExplain(Deno.args));
 }

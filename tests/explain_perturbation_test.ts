@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import * as gb from "../mod.ts";
 import { assertClose } from "./cpu_ref.ts";
+import { localPlan } from "../src/explain/occlusion_local.ts";
 
 /** A fixed MLP 6 → 5 → 2 (ReLU) and its float64 CPU twin. */
 function mlp() {
@@ -398,5 +399,211 @@ Deno.test("Lime's defaults are Captum's: 25 coalitions, kernel width 1, Lasso al
       o.some((v, i) => Math.abs(v - defaults[i]) > 1e-6),
       `${JSON.stringify(other)} changes the result`,
     );
+  }
+});
+
+/** A small CNN (Conv2d → ReLU → MaxPool2d(2), the run the engine fuses, → Flatten → Linear) and its float64 CPU twin. */
+async function smallCnn() {
+  gb.manualSeed(3);
+  const conv = new gb.Conv2d(1, 2, 3), fc = new gb.Linear(2 * 3 * 3, 3);
+  const model = new gb.Sequential(conv, new gb.ReLU(), new gb.MaxPool2d(2), new gb.Flatten(), fc);
+  const [w, b, W, B] = await Promise.all(
+    [conv.weight, conv.bias!, fc.weight, fc.bias!].map((t) => t.toArray()),
+  );
+  // one 8×8 image → its 3 outputs
+  const cpu = (img: number[]): number[] => {
+    const pooled: number[] = [];
+    for (let c = 0; c < 2; c++) {
+      const act = (y: number, x: number) => {
+        let s = b[c];
+        for (let i = 0; i < 3; i++) {
+          for (let j = 0; j < 3; j++) s += w[c * 9 + i * 3 + j] * img[(y + i) * 8 + x + j];
+        }
+        return Math.max(0, s);
+      };
+      for (let y = 0; y < 3; y++) {
+        for (let x = 0; x < 3; x++) {
+          pooled.push(
+            Math.max(
+              act(2 * y, 2 * x),
+              act(2 * y, 2 * x + 1),
+              act(2 * y + 1, 2 * x),
+              act(2 * y + 1, 2 * x + 1),
+            ),
+          );
+        }
+      }
+    }
+    return [0, 1, 2].map((o) => pooled.reduce((s, v, i) => s + W[o * 18 + i] * v, B[o]));
+  };
+  return { model, cpu };
+}
+
+Deno.test("Occlusion on a CNN, several images and targets, in one batch or many small ones, fused or not: Captum's mean drop over the windows, from a float64 twin", async () => {
+  const { model, cpu } = await smallCnn();
+  const imgs = [0, 1].map((n) => Array.from({ length: 64 }, (_, i) => Math.sin(i * 0.7 + n) + 0.3 * n));
+  const base = Array.from({ length: 64 }, (_, i) => 0.1 * Math.cos(i));
+  const targets = [[2, 0], [1, 2]];
+  // windows 3×3 at stride 2 over 8×8: starts 0, 2, 4, 6 (the last cut to 2 rows or columns)
+  const want: number[] = [];
+  for (let n = 0; n < 2; n++) {
+    for (const t of targets[n]) {
+      const full = cpu(imgs[n])[t];
+      const sum = new Array(64).fill(0), count = new Array(64).fill(0);
+      for (let y0 = 0; y0 < 8; y0 += 2) {
+        for (let x0 = 0; x0 < 8; x0 += 2) {
+          const inside = (i: number) => {
+            const y = Math.floor(i / 8), x = i % 8;
+            return y >= y0 && y < y0 + 3 && x >= x0 && x < x0 + 3;
+          };
+          const drop = full - cpu(imgs[n].map((v, i) => (inside(i) ? base[i] : v)))[t];
+          for (let i = 0; i < 64; i++) if (inside(i)) (sum[i] += drop, count[i]++);
+        }
+      }
+      want.push(...sum.map((s, i) => s / count[i]));
+    }
+  }
+  const x = gb.tensor(imgs.flat(), [2, 1, 8, 8]);
+  const baselines = gb.tensor(base, [1, 1, 8, 8]);
+  const run = (internalBatchSize?: number) =>
+    new gb.Occlusion(model).attribute(x, {
+      target: targets,
+      slidingWindowShapes: [1, 3, 3],
+      strides: [1, 2, 2],
+      baselines,
+      internalBatchSize,
+    });
+  const one = await run();
+  assert.deepEqual(one.shape, [2, 2, 1, 8, 8]);
+  assertClose(await one.toArray(), want, { atol: 1e-5, msg: "one batch" });
+  // 7 rows at a time: each (image, target) row's 17 copies go through the model in three passes
+  assertClose(await (await run(7)).toArray(), want, { atol: 1e-5, msg: "batches of 7" });
+  const fusion = gb.gpuSettings().fusion;
+  gb.configureGpu({ fusion: !fusion });
+  try {
+    assertClose(await (await run()).toArray(), want, { atol: 1e-5, msg: `fusion ${!fusion}` });
+  } finally {
+    gb.configureGpu({ fusion });
+  }
+  // a number baseline is Captum's too: 0 everywhere
+  const zero = await new gb.FeatureAblation(model).attribute(x, {
+    target: 1,
+    featureMask: [...new Array(32).fill(0), ...new Array(32).fill(1)],
+  });
+  const z = await zero.toArray();
+  for (let n = 0; n < 2; n++) {
+    const full = cpu(imgs[n])[1];
+    const top = full - cpu(imgs[n].map((v, i) => (i < 32 ? 0 : v)))[1];
+    const bottom = full - cpu(imgs[n].map((v, i) => (i < 32 ? v : 0)))[1];
+    assertClose([z[n * 64], z[n * 64 + 63]], [top, bottom], {
+      atol: 1e-5,
+      msg: `FeatureAblation image ${n}`,
+    });
+  }
+});
+
+Deno.test("KernelShap and Lime give the same values for several images whatever the internal batch size", async () => {
+  const { model } = mlp();
+  const x = gb.tensor([...X, X[0].map((v) => -v)]);
+  const mask = [0, 1, 1, 2, 3, 3];
+  for (
+    const [name, method] of [["KernelShap", new gb.KernelShap(model)], ["Lime", new gb.Lime(model)]] as const
+  ) {
+    const run = async (internalBatchSize?: number) =>
+      await (await method.attribute(x, {
+        target: [1, 0, 1],
+        featureMask: mask,
+        nSamples: 12,
+        internalBatchSize,
+      }))
+        .toArray();
+    const all = await run();
+    // 5 rows a pass: an image's 12 coalitions take three passes; 30 rows: one pass each
+    for (const size of [5, 30]) {
+      assertClose(await run(size), all, { atol: 1e-5, msg: `${name}, batches of ${size}` });
+    }
+  }
+});
+
+Deno.test("perturbation methods free what they make: outside any scope only the attributions stay on the GPU", async () => {
+  const { model } = await smallCnn();
+  const x = gb.randn([2, 1, 8, 8]);
+  const runs: [string, () => Promise<gb.Tensor>][] = [
+    [
+      "Occlusion",
+      () => new gb.Occlusion(model).attribute(x, { target: 0, slidingWindowShapes: [1, 3, 3], strides: 2 }),
+    ],
+    ["FeatureAblation", () => new gb.FeatureAblation(model).attribute(x, { target: [1, 2], baselines: 0.5 })],
+    ["FeaturePermutation", () => new gb.FeaturePermutation(model).attribute(x, { target: [[0, 1], [2, 0]] })],
+    [
+      "KernelShap",
+      () =>
+        new gb.KernelShap(model).attribute(x, {
+          target: 1,
+          featureMask: Array.from({ length: 64 }, (_, i) => i >> 4),
+          nSamples: 10,
+        }),
+    ],
+    [
+      "Lime",
+      () =>
+        new gb.Lime(model).attribute(x, {
+          target: 1,
+          featureMask: Array.from({ length: 64 }, (_, i) => i >> 4),
+        }),
+    ],
+  ];
+  for (const [name, run] of runs) {
+    (await run()).dispose(); // the model's output shape is learnt once, outside the count
+    await gb.sync();
+    const before = gb.poolStats().liveBuffers;
+    const a = await run();
+    await a.toArray();
+    assert.equal(gb.poolStats().liveBuffers - before, 1, `${name}: only the attributions are live`);
+    a.dispose();
+  }
+});
+
+Deno.test("Occlusion through a convolutional stem computes each copy's patch only, and gives the full model's numbers (odd sizes, strided conv, a window over one channel of two)", async () => {
+  gb.manualSeed(5);
+  const nets = [
+    // 29×31 → conv 3 → 27×29 → pool 2 → 13×14 → conv 3 → 11×12 → pool 2 → 5×6
+    new gb.Sequential(
+      new gb.Conv2d(2, 3, 3),
+      new gb.ReLU(),
+      new gb.MaxPool2d(2),
+      new gb.Conv2d(3, 4, 3),
+      new gb.LeakyReLU(0.1),
+      new gb.MaxPool2d(2),
+      new gb.Flatten(),
+      new gb.Linear(4 * 5 * 6, 3),
+    ),
+    // a strided conv and an overlapping pool: 29×31 → conv 3 stride 2 → 14×15 → pool 3 stride 2 → 6×7
+    new gb.Sequential(
+      new gb.Conv2d(2, 4, 3, { stride: 2 }),
+      new gb.ReLU(),
+      new gb.MaxPool2d(3, 2),
+      new gb.Flatten(),
+      new gb.Linear(4 * 6 * 7, 3),
+    ),
+  ];
+  const x = gb.randn([2, 2, 29, 31]);
+  const baselines = gb.randn([1, 2, 29, 31]).mul(0.1);
+  const options = { target: [[0, 2], [1, 0]], slidingWindowShapes: [1, 5, 4], strides: [1, 3, 2], baselines };
+  for (const [i, model] of nets.entries()) {
+    // the plan is made: patches clearly smaller than the image
+    const boxes = [{ start: [0, 0, 0], end: [1, 5, 4] }, { start: [1, 28, 30], end: [2, 29, 31] }];
+    const plan = localPlan(model, [2, 29, 31], boxes);
+    assert.ok(plan && plan.patch[0] * plan.patch[1] < 0.6 * 29 * 31, `net ${i}: a local plan`);
+    const local = await (await new gb.Occlusion(model).attribute(x, options)).toArray();
+    // 150 rows a pass: one (image, target) row's 136 copies per chunk
+    const chunks = await (await new gb.Occlusion(model).attribute(x, { ...options, internalBatchSize: 150 }))
+      .toArray();
+    // a hook anywhere makes every copy go through the whole model, layer by layer
+    const hook = model.layers.at(-1)!.registerForwardHook(() => {});
+    const whole = await (await new gb.Occlusion(model).attribute(x, options)).toArray();
+    hook.remove();
+    assertClose(local, whole, { atol: 1e-5, msg: `net ${i}: stem patches against the whole model` });
+    assertClose(chunks, whole, { atol: 1e-5, msg: `net ${i}: stem patches in chunks of one row` });
   }
 });

@@ -173,13 +173,18 @@ export abstract class Attribution {
     const parts: Tensor[] = [];
     for (let s = 0; s < rows.shape[0]; s += batch) {
       const e = Math.min(rows.shape[0], s + batch);
-      parts.push(scope(() => this.scores(slice(rows, s, e), index.subarray(s, e))));
+      parts.push(scope(() => this.scores(rowsOf(rows, s, e), index.subarray(s, e))));
     }
     return joinRows(parts);
   }
 }
 
 const outputShapes = new WeakMap<Module, Map<string, number[]>>();
+
+/** Rows [start, end) of `t`: `t` itself when that is all of it (a slice would copy it). */
+export function rowsOf(t: Tensor, start: number, end: number): Tensor {
+  return start === 0 && end === t.shape[0] ? t : slice(t, start, end);
+}
 
 /** Repeats each example T times along the batch axis: [N, ...] → [N·T, ...] (each example's copies together). */
 export function repeatRows(x: Tensor, T: number): Tensor {

@@ -7,8 +7,9 @@ import { tensor } from "../tensor/create.ts";
 import { matmul } from "../tensor/ops/matmul.ts";
 import { mul, sub } from "../tensor/ops/elementwise.ts";
 import { where } from "../tensor/ops/select.ts";
-import { concat, reshape, slice } from "../tensor/ops/shape.ts";
+import { reshape, slice } from "../tensor/ops/shape.ts";
 import { noGrad } from "../tensor/mod.ts";
+import { scope } from "../tensor/scope.ts";
 import { Generator } from "../tensor/random.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import {
@@ -22,8 +23,10 @@ import {
   perTarget,
   repeatRows,
   rowSize,
+  rowsOf,
 } from "./attribution.ts";
-import type { TargetTable } from "./target.ts";
+import { targetScores, type TargetTable } from "./target.ts";
+import { localForward, type LocalPlan, localPlan } from "./occlusion_local.ts";
 
 /** Feature groups: an int array (or int32 tensor) with one group id per feature of an example. */
 export type FeatureMask = Int32Array | readonly number[] | Tensor;
@@ -62,21 +65,31 @@ export async function resolveMask(
  * @internal For each (example, target) row e, the output change F(x_e) − F(x_e with window g
  * replaced by the baseline) for every window g of `masks` [G, D] (1 inside the window), and
  * the attribution Σ_g change_g · mask_g / count (count: windows covering the feature, or 1).
+ *
+ * All on the GPU in one recorded batch per chunk: the masks go up once with a zero row in front
+ * (that row is the unperturbed example, so F(x) comes from the same pass), one `where` builds every
+ * perturbed copy of the chunk's examples (a number baseline is read as a scalar, not a tensor),
+ * one model pass scores them, and one matmul spreads the changes back over the features. Nothing
+ * is read back: the caller's readback of the attributions is the only synchronisation.
  */
 async function ablate(
   method: Attribution,
   x: Tensor,
-  base: Tensor,
+  base: Tensor | number,
   table: TargetTable,
   masks: Float32Array,
   G: number,
   average: boolean,
   options: AttributeOptions,
+  plan: LocalPlan | null = null,
 ): Promise<Tensor> {
   const D = rowSize(x), rest = x.shape.slice(1);
-  const xr = repeatRows(x, table.T), br = repeatRows(base, table.T);
+  const xr = repeatRows(x, table.T), br = typeof base === "number" ? base : repeatRows(base, table.T);
   const E = xr.shape[0];
-  const M = tensor(masks, [G, D]);
+  // row 0 keeps every feature (F(x)), row g + 1 puts the baseline in window g
+  const withOriginal = new Float32Array((G + 1) * D);
+  withOriginal.set(masks, D);
+  const M0 = tensor(withOriginal, [1, G + 1, D]);
   const counts = new Float32Array(D).fill(1);
   if (average) {
     counts.fill(0);
@@ -86,19 +99,33 @@ async function ablate(
   const inv = tensor(counts, [1, D]);
   const batch = defaultBatchRows(D, options.internalBatchSize);
   const B = Math.max(1, Math.floor(batch / (G + 1)));
-  const Mb = reshape(M, [1, G, D]);
   const parts = await chunked(E, B, options.onProgress, (e0, e1) => {
     const n = e1 - e0;
-    const xe = reshape(slice(xr, e0, e1), [n, 1, D]), be = reshape(slice(br, e0, e1), [n, 1, D]);
+    const xe = reshape(rowsOf(xr, e0, e1), [n, 1, D]);
+    const be = typeof br === "number" ? br : reshape(rowsOf(br, e0, e1), [n, 1, D]);
     // each example, then its G perturbed copies (the baseline inside the window): one pass for F(x) and all
-    const rows = reshape(concat([xe, where(Mb, be, xe)], 1), [n * (G + 1), ...rest]);
+    const rows = reshape(where(M0, be, xe), [n * (G + 1), ...rest]);
     const index = new Int32Array(n * (G + 1));
     for (let k = 0; k < n; k++) index.fill(table.index[e0 + k], k * (G + 1), (k + 1) * (G + 1));
-    const s = reshape(noGrad(() => method.scoresOf(rows, index, batch)), [n, G + 1]);
-    const change = sub(slice(s, 0, 1, 1), slice(s, 1, G + 1, 1)); // F(x) − F(x perturbed): [n, G]
-    return mul(matmul(change, M), inv); // [n, D]
+    // through a convolutional stem, each copy's patch only (occlusion_local.ts), when a chunk is one pass
+    const s = reshape(
+      noGrad(() =>
+        plan && n * (G + 1) <= batch
+          ? targetScores(localForward(plan, rows, reshape(xe, [n, ...rest])), index)
+          : method.scoresOf(rows, index, batch)
+      ),
+      [n, G + 1],
+    );
+    // F(x) − F(x perturbed) [n, G + 1], column 0 exactly 0 (F(x) − F(x)) against M0's zero row
+    const change = sub(slice(s, 0, 1, 1), s);
+    return mul(matmul(change, reshape(M0, [G + 1, D])), inv); // [n, D]
   });
   return reshape(joinRows(parts), [E, ...rest]);
+}
+
+/** A baseline for `ablate`: a number stays a number (read as a scalar), a tensor becomes x's shape. */
+function ablationBaseline(op: string, b: Baseline | undefined, x: Tensor): Tensor | number {
+  return b === undefined || typeof b === "number" ? b ?? 0 : baselineLike(op, b, x);
 }
 
 /** Options for `Occlusion.attribute`. */
@@ -128,68 +155,74 @@ export interface OcclusionOptions extends AttributeOptions {
 export class Occlusion extends Attribution {
   /** Attributions shaped like `x` ([N, T, ...] for several targets per example). */
   attribute(x: Tensor, options: OcclusionOptions): Promise<Tensor> {
-    return this.run(x, async () => {
-      const dims = x.shape.slice(1);
-      const win = options?.slidingWindowShapes;
-      if (
-        !win || win.length !== dims.length || win.some((w, i) => !Number.isInteger(w) || w < 1 || w > dims[i])
-      ) {
-        throw new Error(
-          `Occlusion: slidingWindowShapes must give a window size (1 to the size) for each of the example's dimensions [${
-            dims.join(", ")
-          }], got ${JSON.stringify(win)}`,
-        );
-      }
-      const st = typeof options.strides === "number"
-        ? dims.map(() => options.strides as number)
-        : options.strides ?? dims.map(() => 1);
-      if (st.length !== dims.length || st.some((s) => !Number.isInteger(s) || s < 1)) {
-        throw new Error(
-          `Occlusion: strides must be positive integers, one per dimension, got ${
-            JSON.stringify(options.strides)
-          }`,
-        );
-      }
-      // Captum's rule: a stride longer than the window would skip features, unless the window spans
-      // the whole dimension (then there is one window)
-      const gap = dims.findIndex((d, i) => st[i] > win[i] && win[i] < d);
-      if (gap >= 0) {
-        throw new Error(
-          `Occlusion: stride ${st[gap]} is longer than the window ${win[gap]} in dimension ${gap} (size ${
-            dims[gap]
-          }): features between the windows would never be occluded; use a stride of at most ${win[gap]}`,
-        );
-      }
-      // Captum's window count: ceil((d − w) / s) + 1 starts at 0, s, 2s, …; the last window is cut at
-      // the end of the dimension, so every feature is covered
-      const counts = dims.map((d, i) => Math.ceil((d - win[i]) / st[i]) + 1);
-      const G = counts.reduce((a, b) => a * b, 1), D = rowSize(x);
-      const masks = new Float32Array(G * D);
-      const strides = dims.map((_, i) => dims.slice(i + 1).reduce((a, b) => a * b, 1));
-      for (let g = 0; g < G; g++) {
-        // the window's start per dimension
-        let rem = g;
-        const start = counts.map(() => 0);
-        for (let i = counts.length - 1; i >= 0; i--) {
-          start[i] = (rem % counts[i]) * st[i];
-          rem = Math.floor(rem / counts[i]);
+    // the masks, baselines and scores made on the way are freed at the end; the attributions are kept
+    return this.run(x, () =>
+      scope(async () => {
+        const dims = x.shape.slice(1);
+        const win = options?.slidingWindowShapes;
+        if (
+          !win || win.length !== dims.length ||
+          win.some((w, i) => !Number.isInteger(w) || w < 1 || w > dims[i])
+        ) {
+          throw new Error(
+            `Occlusion: slidingWindowShapes must give a window size (1 to the size) for each of the example's dimensions [${
+              dims.join(", ")
+            }], got ${JSON.stringify(win)}`,
+          );
         }
-        const size = win.reduce((a, b) => a * b, 1);
-        for (let k = 0; k < size; k++) {
-          let r = k, off = 0, inside = true;
-          for (let i = win.length - 1; i >= 0; i--) {
-            const at = start[i] + (r % win[i]);
-            if (at >= dims[i]) inside = false; // the cut-off part of a last window
-            off += at * strides[i];
-            r = Math.floor(r / win[i]);
+        const st = typeof options.strides === "number"
+          ? dims.map(() => options.strides as number)
+          : options.strides ?? dims.map(() => 1);
+        if (st.length !== dims.length || st.some((s) => !Number.isInteger(s) || s < 1)) {
+          throw new Error(
+            `Occlusion: strides must be positive integers, one per dimension, got ${
+              JSON.stringify(options.strides)
+            }`,
+          );
+        }
+        // Captum's rule: a stride longer than the window would skip features, unless the window spans
+        // the whole dimension (then there is one window)
+        const gap = dims.findIndex((d, i) => st[i] > win[i] && win[i] < d);
+        if (gap >= 0) {
+          throw new Error(
+            `Occlusion: stride ${st[gap]} is longer than the window ${win[gap]} in dimension ${gap} (size ${
+              dims[gap]
+            }): features between the windows would never be occluded; use a stride of at most ${win[gap]}`,
+          );
+        }
+        // Captum's window count: ceil((d − w) / s) + 1 starts at 0, s, 2s, …; the last window is cut at
+        // the end of the dimension, so every feature is covered
+        const counts = dims.map((d, i) => Math.ceil((d - win[i]) / st[i]) + 1);
+        const G = counts.reduce((a, b) => a * b, 1), D = rowSize(x);
+        const masks = new Float32Array(G * D);
+        const strides = dims.map((_, i) => dims.slice(i + 1).reduce((a, b) => a * b, 1));
+        const boxes: { start: number[]; end: number[] }[] = [];
+        for (let g = 0; g < G; g++) {
+          // the window's start per dimension
+          let rem = g;
+          const start = counts.map(() => 0);
+          for (let i = counts.length - 1; i >= 0; i--) {
+            start[i] = (rem % counts[i]) * st[i];
+            rem = Math.floor(rem / counts[i]);
           }
-          if (inside) masks[g * D + off] = 1;
+          boxes.push({ start, end: start.map((v, i) => Math.min(dims[i], v + win[i])) });
+          const size = win.reduce((a, b) => a * b, 1);
+          for (let k = 0; k < size; k++) {
+            let r = k, off = 0, inside = true;
+            for (let i = win.length - 1; i >= 0; i--) {
+              const at = start[i] + (r % win[i]);
+              if (at >= dims[i]) inside = false; // the cut-off part of a last window
+              off += at * strides[i];
+              r = Math.floor(r / win[i]);
+            }
+            if (inside) masks[g * D + off] = 1;
+          }
         }
-      }
-      const table = await this.targets(x, options.target);
-      const base = baselineLike("Occlusion", options.baselines, x);
-      return perTarget(await ablate(this, x, base, table, masks, G, true, options), table);
-    });
+        const table = await this.targets(x, options.target);
+        const base = ablationBaseline("Occlusion", options.baselines, x);
+        const plan = localPlan(this.model, dims, boxes);
+        return perTarget(await ablate(this, x, base, table, masks, G, true, options, plan), table);
+      }));
   }
 }
 
@@ -214,15 +247,17 @@ export interface FeatureAblationOptions extends AttributeOptions {
 export class FeatureAblation extends Attribution {
   /** Attributions shaped like `x` (features of one group share their group's value). */
   attribute(x: Tensor, options: FeatureAblationOptions = {}): Promise<Tensor> {
-    return this.run(x, async () => {
-      const D = rowSize(x);
-      const { ids, groups } = await resolveMask("FeatureAblation", options.featureMask, D);
-      const masks = new Float32Array(groups * D);
-      ids.forEach((g, i) => (masks[g * D + i] = 1));
-      const table = await this.targets(x, options.target);
-      const base = baselineLike("FeatureAblation", options.baselines, x);
-      return perTarget(await ablate(this, x, base, table, masks, groups, false, options), table);
-    });
+    // the masks, baselines and scores made on the way are freed at the end; the attributions are kept
+    return this.run(x, () =>
+      scope(async () => {
+        const D = rowSize(x);
+        const { ids, groups } = await resolveMask("FeatureAblation", options.featureMask, D);
+        const masks = new Float32Array(groups * D);
+        ids.forEach((g, i) => (masks[g * D + i] = 1));
+        const table = await this.targets(x, options.target);
+        const base = ablationBaseline("FeatureAblation", options.baselines, x);
+        return perTarget(await ablate(this, x, base, table, masks, groups, false, options), table);
+      }));
   }
 }
 
@@ -249,48 +284,58 @@ export interface FeaturePermutationOptions extends AttributeOptions {
 export class FeaturePermutation extends Attribution {
   /** Attributions shaped like `x`. */
   attribute(x: Tensor, options: FeaturePermutationOptions = {}): Promise<Tensor> {
-    return this.run(x, async () => {
-      const N = x.shape[0], D = rowSize(x);
-      if (N < 2) {
-        throw new Error("FeaturePermutation: needs a batch of at least 2 examples to permute across");
-      }
-      const { ids, groups } = await resolveMask("FeaturePermutation", options.featureMask, D);
-      const table = await this.targets(x, options.target);
-      const host = await x.toArray();
-      const gen = new Generator(options.seed ?? 0);
-      // copy g of the batch has group g's features taken from a shuffled example
-      const rows = new Float32Array(groups * N * D);
-      for (let g = 0; g < groups; g++) {
-        // as Captum's _permute_feature: the identity would leave the batch as it is and give the group
-        // exactly 0, so it is drawn again (with N = 2 it comes up every other draw)
-        let perm = gen.shuffle(Array.from({ length: N }, (_, i) => i));
-        while (perm.every((v, i) => v === i)) perm = gen.shuffle(perm.map((_, i) => i));
-        for (let n = 0; n < N; n++) {
-          const o = (g * N + n) * D;
-          for (let i = 0; i < D; i++) rows[o + i] = host[(ids[i] === g ? perm[n] : n) * D + i];
+    // the masks, baselines and scores made on the way are freed at the end; the attributions are kept
+    return this.run(x, () =>
+      scope(async () => {
+        const N = x.shape[0], D = rowSize(x);
+        if (N < 2) {
+          throw new Error("FeaturePermutation: needs a batch of at least 2 examples to permute across");
         }
-      }
-      const xr = repeatRows(x, table.T);
-      const B = defaultBatchRows(D, options.internalBatchSize);
-      const full = reshape(this.scoresOf(xr, table.index, B), [N, table.T]);
-      const permuted = tensor(rows, [groups * N, ...x.shape.slice(1)]);
-      const T = table.T;
-      const attr = new Float32Array(N * T * D);
-      const fullHost = await full.toArray();
-      for (let t = 0; t < T; t++) {
-        const index = new Int32Array(groups * N);
+        const { ids, groups } = await resolveMask("FeaturePermutation", options.featureMask, D);
+        const table = await this.targets(x, options.target);
+        const host = await x.toArray();
+        const gen = new Generator(options.seed ?? 0);
+        // copy g of the batch has group g's features taken from a shuffled example
+        const rows = new Float32Array(groups * N * D);
         for (let g = 0; g < groups; g++) {
-          for (let n = 0; n < N; n++) index[g * N + n] = table.index[n * T + t];
-        }
-        const s = await this.scoresOf(permuted, index, B).toArray();
-        for (let g = 0; g < groups; g++) {
+          // as Captum's _permute_feature: the identity would leave the batch as it is and give the group
+          // exactly 0, so it is drawn again (with N = 2 it comes up every other draw)
+          let perm = gen.shuffle(Array.from({ length: N }, (_, i) => i));
+          while (perm.every((v, i) => v === i)) perm = gen.shuffle(perm.map((_, i) => i));
           for (let n = 0; n < N; n++) {
-            const change = fullHost[n * T + t] - s[g * N + n];
-            for (let i = 0; i < D; i++) if (ids[i] === g) attr[(n * T + t) * D + i] = change;
+            const o = (g * N + n) * D;
+            for (let i = 0; i < D; i++) rows[o + i] = host[(ids[i] === g ? perm[n] : n) * D + i];
           }
         }
-      }
-      return perTarget(tensor(attr, [N * T, ...x.shape.slice(1)]), table);
-    });
+        const xr = repeatRows(x, table.T);
+        const B = defaultBatchRows(D, options.internalBatchSize);
+        const full = reshape(this.scoresOf(xr, table.index, B), [N, table.T]);
+        const permuted = tensor(rows, [groups * N, ...x.shape.slice(1)]);
+        const T = table.T;
+        const attr = new Float32Array(N * T * D);
+        // every target's pass is recorded first; all scores come back together in one wait
+        const perTargetScores: Tensor[] = [];
+        for (let t = 0; t < T; t++) {
+          const index = new Int32Array(groups * N);
+          for (let g = 0; g < groups; g++) {
+            for (let n = 0; n < N; n++) index[g * N + n] = table.index[n * T + t];
+          }
+          perTargetScores.push(this.scoresOf(permuted, index, B));
+        }
+        const [fullHost, permutedHost] = await Promise.all([
+          full.toArray(),
+          joinRows(perTargetScores).toArray(),
+        ]);
+        for (let t = 0; t < T; t++) {
+          const s = permutedHost.subarray(t * groups * N, (t + 1) * groups * N);
+          for (let g = 0; g < groups; g++) {
+            for (let n = 0; n < N; n++) {
+              const change = fullHost[n * T + t] - s[g * N + n];
+              for (let i = 0; i < D; i++) if (ids[i] === g) attr[(n * T + t) * D + i] = change;
+            }
+          }
+        }
+        return perTarget(tensor(attr, [N * T, ...x.shape.slice(1)]), table);
+      }));
   }
 }

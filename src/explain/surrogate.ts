@@ -165,7 +165,10 @@ async function coalitionScores(
       options.onProgress(e + 1, E);
     }
   }
-  const all = await joinRows(perExample).toArray();
+  const scores = joinRows(perExample);
+  const all = await scores.toArray();
+  scores.dispose();
+  K.dispose();
   return Array.from({ length: E }, (_, e) => Float64Array.from(all.subarray(e * S, (e + 1) * S)));
 }
 
@@ -241,81 +244,85 @@ export function kernelShapCoalitions(M: number, nSamples: number, g: Generator):
 export class KernelShap extends Attribution {
   /** Attributions shaped like `x` (features of one group share their group's value). */
   attribute(x: Tensor, options: KernelShapOptions = {}): Promise<Tensor> {
-    return this.run(x, async () => {
-      const { ids, groups: M } = await resolveMask("KernelShap", options.featureMask, rowSize(x));
-      const nSamples = options.nSamples ?? 25, seed = options.seed ?? 0;
-      if (!Number.isInteger(nSamples) || nSamples < 2) {
-        throw new Error(
-          `KernelShap: nSamples must be an integer of at least 2 (the full and the empty coalition), got ${nSamples}`,
-        );
-      }
-      let z: Uint8Array[];
-      let fit: (f: Float64Array) => Float64Array;
-      if (M === 1) {
-        z = [new Uint8Array(1), new Uint8Array(1).fill(1)];
-        fit = (f) => Float64Array.of(f[1] - f[0]);
-      } else if (options.exact) {
-        if (M > 20) {
+    // the baselines and coalitions made on the way are freed at the end; the attributions are kept
+    return this.run(x, () =>
+      scope(async () => {
+        const { ids, groups: M } = await resolveMask("KernelShap", options.featureMask, rowSize(x));
+        const nSamples = options.nSamples ?? 25, seed = options.seed ?? 0;
+        if (!Number.isInteger(nSamples) || nSamples < 2) {
           throw new Error(
-            `KernelShap: exact evaluates all 2^M − 2 coalitions; ${M} groups are too many (at most 20)`,
+            `KernelShap: nSamples must be an integer of at least 2 (the full and the empty coalition), got ${nSamples}`,
           );
         }
-        // every proper coalition with its Shapley-kernel weight; F(x′) and F(x) imposed exactly by
-        // eliminating φ_M = Δ − Σ_{i<M} φ_i: regress f − f0 − z_M Δ on (z_i − z_M), i < M
-        z = [new Uint8Array(M), new Uint8Array(M).fill(1)];
-        const w: number[] = [];
-        for (let mask = 1; mask < 2 ** M - 1; mask++) {
-          const zs = Uint8Array.from({ length: M }, (_, i) => (mask >> i) & 1);
-          const k = zs.reduce((a, b) => a + b, 0);
-          z.push(zs);
-          w.push((M - 1) / (choose(M, k) * k * (M - k)));
+        let z: Uint8Array[];
+        let fit: (f: Float64Array) => Float64Array;
+        if (M === 1) {
+          z = [new Uint8Array(1), new Uint8Array(1).fill(1)];
+          fit = (f) => Float64Array.of(f[1] - f[0]);
+        } else if (options.exact) {
+          if (M > 20) {
+            throw new Error(
+              `KernelShap: exact evaluates all 2^M − 2 coalitions; ${M} groups are too many (at most 20)`,
+            );
+          }
+          // every proper coalition with its Shapley-kernel weight; F(x′) and F(x) imposed exactly by
+          // eliminating φ_M = Δ − Σ_{i<M} φ_i: regress f − f0 − z_M Δ on (z_i − z_M), i < M
+          z = [new Uint8Array(M), new Uint8Array(M).fill(1)];
+          const w: number[] = [];
+          for (let mask = 1; mask < 2 ** M - 1; mask++) {
+            const zs = Uint8Array.from({ length: M }, (_, i) => (mask >> i) & 1);
+            const k = zs.reduce((a, b) => a + b, 0);
+            z.push(zs);
+            w.push((M - 1) / (choose(M, k) * k * (M - k)));
+          }
+          const S = z.length - 2, n = M - 1;
+          const A = new Float64Array(S * n);
+          for (let s = 0; s < S; s++) {
+            for (let i = 0; i < n; i++) A[s * n + i] = z[s + 2][i] - z[s + 2][M - 1];
+          }
+          const ls = leastSquares(A, w, S, n);
+          fit = (f) => {
+            const f0 = f[0], delta = f[1] - f0;
+            const head = ls.solve(
+              Float64Array.from({ length: S }, (_, s) => f[s + 2] - f0 - z[s + 2][M - 1] * delta),
+            );
+            const phi = new Float64Array(M);
+            phi.set(head);
+            phi[M - 1] = delta - head.reduce((a, v) => a + v, 0);
+            return phi;
+          };
+        } else {
+          if (nSamples < M + 1) {
+            throw new Error(
+              `KernelShap: nSamples ${nSamples} cannot determine ${M} groups: the regression has ${
+                M + 1
+              } unknowns (a coefficient per group and the intercept); pass nSamples of at least ${
+                M + 1
+              } (many more for a stable estimate) or a featureMask with fewer groups`,
+            );
+          }
+          z = kernelShapCoalitions(M, nSamples, new Generator(seed));
+          const n = M + 1;
+          const A = new Float64Array(nSamples * n);
+          z.forEach((zs, s) => {
+            A[s * n] = 1; // the intercept
+            for (let i = 0; i < M; i++) A[s * n + 1 + i] = zs[i];
+          });
+          const w = z.map((_, s) => (s < 2 ? ENDPOINT_WEIGHT : 1));
+          const ls = leastSquares(A, w, nSamples, n);
+          if (ls.rank < n) {
+            throw new Error(
+              `KernelShap: the ${nSamples} coalitions drawn (seed ${seed}) determine only ${ls.rank} of the ${n} unknowns for ${M} groups (some repeat or depend on others); raise nSamples or pass a featureMask with fewer groups`,
+            );
+          }
+          fit = (f) => ls.solve(f).slice(1);
         }
-        const S = z.length - 2, n = M - 1;
-        const A = new Float64Array(S * n);
-        for (let s = 0; s < S; s++) for (let i = 0; i < n; i++) A[s * n + i] = z[s + 2][i] - z[s + 2][M - 1];
-        const ls = leastSquares(A, w, S, n);
-        fit = (f) => {
-          const f0 = f[0], delta = f[1] - f0;
-          const head = ls.solve(
-            Float64Array.from({ length: S }, (_, s) => f[s + 2] - f0 - z[s + 2][M - 1] * delta),
-          );
-          const phi = new Float64Array(M);
-          phi.set(head);
-          phi[M - 1] = delta - head.reduce((a, v) => a + v, 0);
-          return phi;
-        };
-      } else {
-        if (nSamples < M + 1) {
-          throw new Error(
-            `KernelShap: nSamples ${nSamples} cannot determine ${M} groups: the regression has ${
-              M + 1
-            } unknowns (a coefficient per group and the intercept); pass nSamples of at least ${
-              M + 1
-            } (many more for a stable estimate) or a featureMask with fewer groups`,
-          );
-        }
-        z = kernelShapCoalitions(M, nSamples, new Generator(seed));
-        const n = M + 1;
-        const A = new Float64Array(nSamples * n);
-        z.forEach((zs, s) => {
-          A[s * n] = 1; // the intercept
-          for (let i = 0; i < M; i++) A[s * n + 1 + i] = zs[i];
-        });
-        const w = z.map((_, s) => (s < 2 ? ENDPOINT_WEIGHT : 1));
-        const ls = leastSquares(A, w, nSamples, n);
-        if (ls.rank < n) {
-          throw new Error(
-            `KernelShap: the ${nSamples} coalitions drawn (seed ${seed}) determine only ${ls.rank} of the ${n} unknowns for ${M} groups (some repeat or depend on others); raise nSamples or pass a featureMask with fewer groups`,
-          );
-        }
-        fit = (f) => ls.solve(f).slice(1);
-      }
-      const table = await this.targets(x, options.target);
-      const base = baselineLike("KernelShap", options.baselines, x);
-      const xr = repeatRows(x, table.T), br = repeatRows(base, table.T);
-      const scores = await coalitionScores(this, xr, br, table.index, ids, z, options);
-      return perTarget(spread(scores.map(fit), ids, x.shape.slice(1)), table);
-    });
+        const table = await this.targets(x, options.target);
+        const base = baselineLike("KernelShap", options.baselines, x);
+        const xr = repeatRows(x, table.T), br = repeatRows(base, table.T);
+        const scores = await coalitionScores(this, xr, br, table.index, ids, z, options);
+        return perTarget(spread(scores.map(fit), ids, x.shape.slice(1)), table);
+      }));
   }
 }
 
@@ -342,37 +349,43 @@ export interface LimeOptions extends SurrogateOptions {
 export class Lime extends Attribution {
   /** Attributions shaped like `x` (features of one group share their group's coefficient). */
   attribute(x: Tensor, options: LimeOptions = {}): Promise<Tensor> {
-    return this.run(x, async () => {
-      const D = rowSize(x);
-      const { ids, groups: M } = await resolveMask("Lime", options.featureMask, D);
-      const table = await this.targets(x, options.target);
-      const base = baselineLike("Lime", options.baselines, x);
-      const xr = repeatRows(x, table.T), br = repeatRows(base, table.T);
-      const S = options.nSamples ?? 25, width = options.kernelWidth ?? 1, alpha = options.alpha ?? 0.01;
-      const g = new Generator(options.seed ?? 0);
-      const z = Array.from(
-        { length: S },
-        () => Uint8Array.from({ length: M }, () => (g.random() < 0.5 ? 1 : 0)),
-      );
-      const scores = await coalitionScores(this, xr, br, table.index, ids, z, options);
-      const xh = await xr.toArray(), bh = await br.toArray();
-      const coefs = scores.map((f, e) => {
-        // similarity of each perturbed input to the input, in input space
-        const w = z.map((zs) => {
-          let dot = 0, nx = 0, np = 0;
-          for (let i = 0; i < D; i++) {
-            const xi = xh[e * D + i], pi = zs[ids[i]] ? xi : bh[e * D + i];
-            dot += xi * pi;
-            nx += xi * xi;
-            np += pi * pi;
-          }
-          const d = 1 - dot / (Math.sqrt(nx * np) || 1);
-          return Math.exp(-(d * d) / (2 * width * width));
+    // the baselines and coalitions made on the way are freed at the end; the attributions are kept
+    return this.run(x, () =>
+      scope(async () => {
+        const D = rowSize(x);
+        const { ids, groups: M } = await resolveMask("Lime", options.featureMask, D);
+        const table = await this.targets(x, options.target);
+        const base = baselineLike("Lime", options.baselines, x);
+        const xr = repeatRows(x, table.T), br = repeatRows(base, table.T);
+        const S = options.nSamples ?? 25, width = options.kernelWidth ?? 1, alpha = options.alpha ?? 0.01;
+        const g = new Generator(options.seed ?? 0);
+        const z = Array.from(
+          { length: S },
+          () => Uint8Array.from({ length: M }, () => (g.random() < 0.5 ? 1 : 0)),
+        );
+        // the inputs and baselines come back while the coalitions run: one wait, not three
+        const [scores, xh, bh] = await Promise.all([
+          coalitionScores(this, xr, br, table.index, ids, z, options),
+          xr.toArray(),
+          br.toArray(),
+        ]);
+        const coefs = scores.map((f, e) => {
+          // similarity of each perturbed input to the input, in input space
+          const w = z.map((zs) => {
+            let dot = 0, nx = 0, np = 0;
+            for (let i = 0; i < D; i++) {
+              const xi = xh[e * D + i], pi = zs[ids[i]] ? xi : bh[e * D + i];
+              dot += xi * pi;
+              nx += xi * xi;
+              np += pi * pi;
+            }
+            const d = 1 - dot / (Math.sqrt(nx * np) || 1);
+            return Math.exp(-(d * d) / (2 * width * width));
+          });
+          return weightedLasso(z, f, w, M, alpha);
         });
-        return weightedLasso(z, f, w, M, alpha);
-      });
-      return perTarget(spread(coefs, ids, x.shape.slice(1)), table);
-    });
+        return perTarget(spread(coefs, ids, x.shape.slice(1)), table);
+      }));
   }
 }
 
