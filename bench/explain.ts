@@ -15,7 +15,7 @@ import "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
 // deno-lint-ignore no-import-prefix
 import { setWasmPaths } from "npm:@tensorflow/tfjs-backend-wasm@4.22.0";
 import * as gb from "../mod.ts";
-import { printTable2, type Row2, tfSeedCnn, time } from "./harness.ts";
+import { printTable2, profileRow, type Row2, tfSeedCnn, time } from "./harness.ts";
 
 const STEPS = 50;
 
@@ -133,25 +133,21 @@ export async function benchExplain(words: readonly string[] = []): Promise<Row2[
   const x64 = gb.tensor(xs, [64, 1, 28, 28]);
   const x16 = x64.slice(0, 16), x1 = x64.slice(0, 1);
   const ig = new gb.IntegratedGradients(model), sal = new gb.Saliency(model), occ = new gb.Occlusion(model);
-  const read = (p: Promise<gb.Tensor>) => async () => {
-    const a = await p;
+  const read = (p: () => Promise<gb.Tensor>) => async () => {
+    const a = await p();
     await a.toArray();
     a.dispose();
   };
-  const ours = await timeRows(words, [
-    () => time(() => read(ig.attribute(x1, { target: targets[0], nSteps: STEPS }))(), 5, 1),
-    () => time(() => read(ig.attribute(x16, { target: targets.slice(0, 16), nSteps: STEPS }))(), 3, 1),
-    () => time(() => read(sal.attribute(x64, { target: targets }))(), 5, 1),
-    () =>
-      time(
-        () =>
-          read(
-            occ.attribute(x1, { target: targets[0], slidingWindowShapes: [1, 4, 4], strides: [1, 2, 2] }),
-          )(),
-        5,
-        1,
-      ),
-  ]);
+  const runs = [
+    read(() => ig.attribute(x1, { target: targets[0], nSteps: STEPS })),
+    read(() => ig.attribute(x16, { target: targets.slice(0, 16), nSteps: STEPS })),
+    read(() => sal.attribute(x64, { target: targets })),
+    read(() => occ.attribute(x1, { target: targets[0], slidingWindowShapes: [1, 4, 4], strides: [1, 2, 2] })),
+  ];
+  const reps = [[5, 1], [3, 1], [5, 1], [5, 1]];
+  const ours = await timeRows(words, runs.map((run, i) => () => time(run, reps[i][0], reps[i][1])));
+  // "What bounds each row" (printed by bench/run.ts): each timed row once more under profile()
+  for (let i = 0; i < runs.length; i++) if (wanted(words, i)) await profileRow(NAMES[i], runs[i], ours[i]);
   const webgpu = await peer("webgpu", xs, targets, words);
   const wasm = await peer("wasm", xs, targets, words);
   return NAMES.map((name, i) => ({ name, ours: ours[i], webgpu: webgpu[i], wasm: wasm[i] }))
