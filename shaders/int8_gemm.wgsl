@@ -127,15 +127,23 @@ fn quantize(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) 
     return;
   }
   if (P.slide == 1u) {
-    // XQ [N][C][Hp][Wp]: pixels (y − pad, x − pad + i·dil) for i = 0..3 of channel c
-    let x = t % P.Wp;
-    let y = i32((t / P.Wp) % P.Hp) - i32(P.pad);
-    let c = (t / (P.Wp * P.Hp)) % P.C;
-    let img = t / (P.Wp * P.Hp * P.C);
-    let xs = vec4i(vec4u(x) + vec4u(0u, 1u, 2u, 3u) * P.dil) - i32(P.pad);
-    let inside = vec4<bool>(y >= 0 && y < i32(P.H)) & (xs >= vec4i(0)) & (xs < vec4i(i32(P.W)));
-    let at = select(vec4u(0u), ((img * P.C + c) * P.H + u32(y)) * P.W + bitcast<vec4u>(xs), inside);
-    XQ[t] = pack4(vec4f(XF[at.x], XF[at.y], XF[at.z], XF[at.w]), inside, img);
+    // XQ [N][C][Hp][Wp]: word x packs pixels (y − pad, x − pad + i·dil) for i = 0..3 of channel
+    // c; invocation t writes words x0 .. x0+3 of one padded row (the index divisions, scalarised
+    // on llvmpipe, once per 4 words)
+    let wq = (P.Wp + 3u) / 4u;
+    let x0 = (t % wq) * 4u;
+    let row = t / wq;
+    let y = i32(row % P.Hp) - i32(P.pad);
+    let c = (row / P.Hp) % P.C;
+    let img = row / (P.Hp * P.C);
+    let src = ((img * P.C + c) * P.H + u32(y)) * P.W;
+    let rowin = y >= 0 && y < i32(P.H);
+    for (var x = x0; x < min(x0 + 4u, P.Wp); x++) {
+      let xs = vec4i(vec4u(x) + vec4u(0u, 1u, 2u, 3u) * P.dil) - i32(P.pad);
+      let inside = vec4<bool>(rowin) & (xs >= vec4i(0)) & (xs < vec4i(i32(P.W)));
+      let at = select(vec4u(0u), src + bitcast<vec4u>(xs), inside);
+      XQ[row * P.Wp + x] = pack4(vec4f(XF[at.x], XF[at.y], XF[at.z], XF[at.w]), inside, img);
+    }
     return;
   }
   // channels packed: invocation t is padded pixel (img, y, x), all its C4 words (the index

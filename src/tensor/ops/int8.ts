@@ -467,7 +467,13 @@ export function int8QuantizeInput(
 ): PackedT {
   assertFloat("int8QuantizeInput", x);
   checkSteps(g);
-  const l = layout(g), total = l.slide === 0 ? l.size / Math.max(1, Math.ceil(g.C / 4)) : l.size; // channels: a pixel each
+  // channels: a pixel each; columns: 4 words of a padded row each
+  const l = layout(g), Hp = g.H + 2 * g.pad, Wp = g.W + 2 * g.pad;
+  const total = l.slide === 0
+    ? l.size / Math.max(1, Math.ceil(g.C / 4))
+    : l.slide === 1
+    ? g.N * g.C * Hp * Math.ceil(Wp / 4)
+    : l.size;
   const t = empty([Math.max(l.size, 1)], "int32");
   if (total > 0) {
     gemmDispatch(
