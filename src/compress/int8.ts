@@ -165,14 +165,20 @@ export class QuantizedLinear {
     return new QuantizedLinear(packed, tensor(scales, [O]), bias, inputScale, I, O, weightSqnr);
   }
 
-  #weightT: PackedT | null = null;
-  /** @internal The filters as the int8 product reads them for geometry g (made once). */
+  #weightT = new Map<string, PackedT>();
+  /**
+   * @internal The filters as the int8 product reads them for geometry g (made once per packing:
+   * a Linear read as a whole-image conv after Flatten packs its input by channels).
+   */
   weightT(g: PatchGeometry): PackedT {
-    if (!this.#weightT) {
-      this.#weightT = int8Weights(this.weight, g);
-      keep(this.#weightT.t); // the layer owns it (freed by dispose), whatever scope made it
+    const key = g.kMajor ? "rows" : packsChannels(g) ? "channels" : "columns";
+    let w = this.#weightT.get(key);
+    if (!w) {
+      w = int8Weights(this.weight, g);
+      keep(w.t); // the layer owns it (freed by dispose), whatever scope made it
+      this.#weightT.set(key, w);
     }
-    return this.#weightT;
+    return w;
   }
 
   /**
@@ -223,8 +229,8 @@ export class QuantizedLinear {
 
   /** Frees the packed weights, scales and bias. */
   dispose(): void {
-    this.#weightT?.t.dispose();
-    this.#weightT = null;
+    for (const w of this.#weightT.values()) w.t.dispose();
+    this.#weightT.clear();
     this.weight.dispose();
     this.weightScales.dispose();
     this.bias?.dispose();
@@ -314,22 +320,26 @@ export class QuantizedConv2d {
     x: Tensor | PackedT,
     path: Int8DotPath | undefined,
     relu: boolean,
-    next: QuantizedConv2d,
+    next: QuantizedConv2d | QuantizedLinear,
   ): PackedT | null {
     const g = "t" in x ? x.g : this.geometry(x.shape, x.describe());
-    const [PH, PW] = pooledSize(g);
+    const [PH, PW] = pooledSize(g), C = this.linear.outFeatures;
     if (PH * PW === 0) return null;
-    const g2 = next.geometry([g.N, this.linear.outFeatures, PH, PW]);
+    let g2: PatchGeometry;
+    if (next instanceof QuantizedConv2d) g2 = next.geometry([g.N, C, PH, PW]);
+    else {
+      // a Linear after Flatten is a conv whose one filter covers the whole [C, PH, PW] image:
+      // the flattened order (c, y, x) is the filter's (c, ky, kx)
+      if (next.inFeatures !== C * PH * PW) return null;
+      g2 = { N: g.N, C, H: PH, W: PW, KH: PH, KW: PW, OH: 1, OW: 1, stride: 1, pad: 0, dil: 1 };
+    }
     if (!packsChannels(g2)) return null;
-    const l = this.linear;
+    const l = this.linear, to = next instanceof QuantizedConv2d ? next.linear : next;
     const xt = "t" in x ? x : int8QuantizeInput(x, l.inputScale, g, this.label);
     try {
-      return int8GemmPacked(xt, l.weightT(g), l.weightScales, l.bias, {
-        inputScale: l.inputScale,
-        path,
-        relu,
-      }, {
-        scale: next.linear.inputScale,
+      const o = { inputScale: l.inputScale, path, relu };
+      return int8GemmPacked(xt, l.weightT(g), l.weightScales, l.bias, o, {
+        scale: to.inputScale,
         g: g2,
         label: next.label,
       });

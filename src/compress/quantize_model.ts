@@ -21,7 +21,7 @@ import { fakeQuantModel } from "./fake_quant.ts";
 import type { Int8DotPath } from "../tensor/mod.ts";
 import { QuantizedConv2d, QuantizedLinear, sqnr } from "./int8.ts";
 import { gpuSettings } from "../gpu/settings.ts";
-import { ReLU } from "../nn/activation.ts";
+import { Flatten, ReLU } from "../nn/activation.ts";
 import { MaxPool2d } from "../nn/conv.ts";
 import type { PackedT } from "../tensor/ops/int8.ts";
 
@@ -29,6 +29,9 @@ const is2 = (v: number | readonly number[] | undefined, want: number) =>
   typeof v === "number" ? v === want : Array.isArray(v) && v.length === 2 && v[0] === want && v[1] === want;
 /** A ReLU the int8 epilogue can take (this exact class: a subclass may have its own forward). */
 const isReLU = (m: Module | undefined) => m instanceof ReLU && m.constructor === ReLU;
+/** A Flatten of [N, C, H, W] to [N, C·H·W]. */
+const isFlatten = (m: Module | undefined) =>
+  m instanceof Flatten && m.constructor === Flatten && m.startDim === 1 && m.endDim === -1;
 /** A MaxPool2d(2) with stride 2 and no padding, which the int8 epilogue can take. */
 const isPool2 = (m: Module | undefined) =>
   m instanceof MaxPool2d && m.constructor === MaxPool2d && is2(m.kernelSize, 2) &&
@@ -183,18 +186,29 @@ export class QuantizedModel extends Module {
         const relu = fuse && s.q !== undefined && isReLU(layers[i + 1]);
         const pool = relu && s.q instanceof QuantizedConv2d && isPool2(layers[i + 2]);
         let next: Tensor | PackedT;
+        let covers = pool ? 3 : relu ? 2 : 1;
         if (s.q instanceof QuantizedConv2d && (relu || "t" in h)) {
-          const after = this.steps[i + 3]?.q;
-          const packed: PackedT | null = pool && after instanceof QuantizedConv2d
+          // the pooled output quantized in the epilogue for a quantized conv right after it, or
+          // for a quantized Linear after a Flatten (read as a conv over the whole image)
+          const flat = isFlatten(layers[i + 3]) && this.steps[i + 4]?.q instanceof QuantizedLinear;
+          const after = this.steps[i + (flat ? 4 : 3)]?.q;
+          const packed: PackedT | null = pool && after && (flat || after instanceof QuantizedConv2d)
             ? s.q.intoNext(h, this.path, true, after)
             : null;
-          next = packed ?? s.q.forwardFused(h, this.path, { relu, pool });
+          if (packed && after instanceof QuantizedLinear) {
+            const relu2 = isReLU(layers[i + 5]);
+            const y = after.runPacked(packed, this.path, false, { relu: relu2 }).y;
+            packed.t.dispose();
+            next = reshape(y, [y.shape[0], after.outFeatures]);
+            y.dispose();
+            covers = relu2 ? 6 : 5;
+          } else next = packed ?? s.q.forwardFused(h, this.path, { relu, pool });
         } else if (s.q instanceof QuantizedLinear && relu && !("t" in h)) {
           next = linearStep(s.q, this.path, true)(h);
         } else next = s.run(h as Tensor);
         if (next !== h) free(h);
         h = next;
-        i += pool ? 3 : relu ? 2 : 1;
+        i += covers;
       }
       return h as Tensor;
     });
