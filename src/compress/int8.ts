@@ -13,6 +13,7 @@ import {
   int8GemmPacked,
   int8QuantizeInput,
   int8Weights,
+  isPacked,
   type PackedT,
   packsChannels,
   type PatchGeometry,
@@ -307,7 +308,7 @@ export class QuantizedConv2d {
    * Bit for bit the unfused layers (the float ReLU and MaxPool2d after `forward`).
    */
   forwardFused(x: Tensor | PackedT, path: Int8DotPath | undefined, epilogue: Int8Epilogue): Tensor {
-    if ("t" in x) return this.linear.runPacked(x, path, false, epilogue).y;
+    if (isPacked(x)) return this.linear.runPacked(x, path, false, epilogue).y;
     return this.linear.run(x, path, this.geometry(x.shape, x.describe()), false, this.label, epilogue).y;
   }
 
@@ -322,7 +323,7 @@ export class QuantizedConv2d {
     relu: boolean,
     next: QuantizedConv2d | QuantizedLinear,
   ): PackedT | null {
-    const g = "t" in x ? x.g : this.geometry(x.shape, x.describe());
+    const g = isPacked(x) ? x.g : this.geometry(x.shape, x.describe());
     const [PH, PW] = pooledSize(g), C = this.linear.outFeatures;
     if (PH * PW === 0) return null;
     let g2: PatchGeometry;
@@ -335,7 +336,7 @@ export class QuantizedConv2d {
     }
     if (!packsChannels(g2)) return null;
     const l = this.linear, to = next instanceof QuantizedConv2d ? next.linear : next;
-    const xt = "t" in x ? x : int8QuantizeInput(x, l.inputScale, g, this.label);
+    const xt = isPacked(x) ? x : int8QuantizeInput(x, l.inputScale, g, this.label);
     try {
       const o = { inputScale: l.inputScale, path, relu };
       return int8GemmPacked(xt, l.weightT(g), l.weightScales, l.bias, o, {

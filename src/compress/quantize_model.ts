@@ -23,7 +23,7 @@ import { QuantizedConv2d, QuantizedLinear, sqnr } from "./int8.ts";
 import { gpuSettings } from "../gpu/settings.ts";
 import { Flatten, ReLU } from "../nn/activation.ts";
 import { MaxPool2d } from "../nn/conv.ts";
-import type { PackedT } from "../tensor/ops/int8.ts";
+import { isPacked, type PackedT } from "../tensor/ops/int8.ts";
 
 const is2 = (v: number | readonly number[] | undefined, want: number) =>
   typeof v === "number" ? v === want : Array.isArray(v) && v.length === 2 && v[0] === want && v[1] === want;
@@ -178,7 +178,7 @@ export class QuantizedModel extends Module {
     return noGrad(() => {
       let h: Tensor | PackedT = x;
       const free = (t: Tensor | PackedT) => {
-        if (t !== x) ("t" in t ? t.t : t).dispose();
+        if (t !== x) (isPacked(t) ? t.t : t).dispose();
       };
       const layers = this.source.layers, fuse = gpuSettings().fusion;
       for (let i = 0; i < this.steps.length;) {
@@ -187,7 +187,7 @@ export class QuantizedModel extends Module {
         const pool = relu && s.q instanceof QuantizedConv2d && isPool2(layers[i + 2]);
         let next: Tensor | PackedT;
         let covers = pool ? 3 : relu ? 2 : 1;
-        if (s.q instanceof QuantizedConv2d && (relu || "t" in h)) {
+        if (s.q instanceof QuantizedConv2d && (relu || isPacked(h))) {
           // the pooled output quantized in the epilogue for a quantized conv right after it, or
           // for a quantized Linear after a Flatten (read as a conv over the whole image)
           const flat = isFlatten(layers[i + 3]) && this.steps[i + 4]?.q instanceof QuantizedLinear;
@@ -203,7 +203,7 @@ export class QuantizedModel extends Module {
             y.dispose();
             covers = relu2 ? 6 : 5;
           } else next = packed ?? s.q.forwardFused(h, this.path, { relu, pool });
-        } else if (s.q instanceof QuantizedLinear && relu && !("t" in h)) {
+        } else if (s.q instanceof QuantizedLinear && relu && !isPacked(h)) {
           next = linearStep(s.q, this.path, true)(h);
         } else next = s.run(h as Tensor);
         if (next !== h) free(h);

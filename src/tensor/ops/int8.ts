@@ -3,15 +3,17 @@
  * the register-tiled int8 matrix product (shaders/int8_gemm.wgsl: an implicit GEMM over a
  * convolution's patches, quantized once, no float im2col) with exact i32 accumulators and a
  * float requantized output. The 4-way dot product is WGSL's `dot4I8Packed` where the adapter has
- * it and an unpacking path where not, chosen at run time (`int8DotPath`), or forced. Quantized
- * layers are built on these in src/compress/int8.ts.
+ * it and an unpacking path where not, chosen at run time (`int8DotPath`), or forced. The product's
+ * epilogue can take the ReLU and 2×2 max pool after a layer and quantize the pooled output straight
+ * into the next layer's packed input (`int8GemmPacked`), so an int8 CNN writes no float
+ * activation between its convs. Quantized layers are built on these in src/compress/int8.ts.
  */
 import { type AdapterInfo, adapterInfo, hasPackedIntegerDot } from "../../gpu/device.ts";
 import { errorFlags, flagLabel } from "../../gpu/errors.ts";
 import { checkLoopSteps } from "../../gpu/loops.ts";
 import { dispatch } from "../../gpu/queue.ts";
 import { placeholderBuffer } from "../../gpu/pool.ts";
-import { assertFloat, assertLive, empty, type Tensor } from "../tensor.ts";
+import { assertFloat, assertLive, empty, Tensor } from "../tensor.ts";
 import { zeros } from "../create.ts";
 
 /** How the kernel computes a 4-way int8 dot product. */
@@ -434,6 +436,11 @@ function layout(g: PatchGeometry) {
     words: g.KH * g.KW * C4,
     size: g.N * Hp * Wp * C4,
   };
+}
+
+/** @internal Whether x is a packed int8 operand (not a float tensor). */
+export function isPacked(x: Tensor | PackedT): x is PackedT {
+  return !(x instanceof Tensor);
 }
 
 /** @internal Whether the product reads this conv's input packed by channels (what `int8GemmPacked` writes). */
