@@ -31,6 +31,17 @@
 //              the zero padding adds 0); Y = f32(ACC)·sx·WS[n] + BIAS[n], stored at
 //              (m / pos)·N·pos + n·pos + m % pos (pos = 1: row-major [M, N]; pos = OH·OW: a
 //              conv's NCHW output); ACC [M, N] row-major only when write_acc = 1.
+//              The epilogue, on the registers: relu = 1 takes max(Y, 0) (as ReLU after the layer);
+//              a pooling block (the host's POOL code) reads its TM rows as TM/4 2×2 windows
+//              of a 2×2 stride-2 max pool (row m: pooled pixel m / 4 = (img, py, px), window
+//              position m % 4 = 2·dy + dx at conv pixel (2py + dy, 2px + dx); M = 4·N·PH·PW,
+//              PH = ⌊OH/2⌋, PW = ⌊OW/2⌋: conv pixels no window reads are never computed) and
+//              stores max over the window of relu(Y) (the same floats as ReLU then MaxPool2d:
+//              max is exact) as [N][N_out][PH][PW] (pos = PH·PW), or, with out_q = 1, quantized
+//              for the next conv (as `quantize` with its inv_sx and label: round half to even,
+//              clamp ±127) straight into its channels-packed XQ [N][q_Hp][q_Wp][q_C4] at pixel
+//              (py + q_pad, px + q_pad), written through the ACC binding (its border words are
+//              the host's zeros). No float activation is written.
 // The block is unrolled by the host (llvmpipe keeps indexed arrays in memory): ACC_DECL declares
 // the row bases b<row> and the vec4i accumulators c_<row>_<col4>, K_STEP loads TM words of XQ
 // (as TM/4 vec4u) and TN/4 vec4u of WT and
@@ -38,8 +49,9 @@
 // the builtin path calls dot4I8Packed per output), STORE writes through store4().
 // Bindings: 0 XF (read, f32), 1 XR (read, u32), 2 WT (read, vec4u), 3 WS (read, f32 [N]),
 //           4 BIAS (read, f32 [N]; bind anything when has_bias = 0), 5 XQ (read_write, u32:
-//           written by quantize/weights, read by gemm), 6 ACC (read_write, i32), 7 Y (read_write,
-//           f32), 8 FLAGS (read_write, the error flags), 9 uniform P.
+//           written by quantize/weights, read by gemm), 6 ACC (read_write, i32: accumulators, or
+//           the next layer's packed input when out_q = 1), 7 Y (read_write, f32), 8 FLAGS
+//           (read_write, the error flags), 9 uniform P.
 
 struct Params {
   M: u32, N: u32, K: u32, K4: u32,
@@ -51,6 +63,8 @@ struct Params {
   Wp: u32, C4: u32, slide: u32, LA: u32,
   LB: u32, LC: u32, SA: u32, SB: u32,
   SC: u32, s_img: u32, s_oy: u32, s_ox: u32,
+  relu: u32, PH: u32, PW: u32, out_q: u32,
+  q_Hp: u32, q_Wp: u32, q_pad: u32, q_C4: u32,
 }
 
 @group(0) @binding(0) var<storage, read> XF: array<f32>;
@@ -113,15 +127,23 @@ fn quantize(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) 
     return;
   }
   if (P.slide == 1u) {
-    // XQ [N][C][Hp][Wp]: pixels (y − pad, x − pad + i·dil) for i = 0..3 of channel c
-    let x = t % P.Wp;
-    let y = i32((t / P.Wp) % P.Hp) - i32(P.pad);
-    let c = (t / (P.Wp * P.Hp)) % P.C;
-    let img = t / (P.Wp * P.Hp * P.C);
-    let xs = vec4i(vec4u(x) + vec4u(0u, 1u, 2u, 3u) * P.dil) - i32(P.pad);
-    let inside = vec4<bool>(y >= 0 && y < i32(P.H)) & (xs >= vec4i(0)) & (xs < vec4i(i32(P.W)));
-    let at = select(vec4u(0u), ((img * P.C + c) * P.H + u32(y)) * P.W + bitcast<vec4u>(xs), inside);
-    XQ[t] = pack4(vec4f(XF[at.x], XF[at.y], XF[at.z], XF[at.w]), inside, img);
+    // XQ [N][C][Hp][Wp]: word x packs pixels (y − pad, x − pad + i·dil) for i = 0..3 of channel
+    // c; invocation t writes words x0 .. x0+3 of one padded row (the index divisions, scalarised
+    // on llvmpipe, once per 4 words)
+    let wq = (P.Wp + 3u) / 4u;
+    let x0 = (t % wq) * 4u;
+    let row = t / wq;
+    let y = i32(row % P.Hp) - i32(P.pad);
+    let c = (row / P.Hp) % P.C;
+    let img = row / (P.Hp * P.C);
+    let src = ((img * P.C + c) * P.H + u32(y)) * P.W;
+    let rowin = y >= 0 && y < i32(P.H);
+    for (var x = x0; x < min(x0 + 4u, P.Wp); x++) {
+      let xs = vec4i(vec4u(x) + vec4u(0u, 1u, 2u, 3u) * P.dil) - i32(P.pad);
+      let inside = vec4<bool>(rowin) & (xs >= vec4i(0)) & (xs < vec4i(i32(P.W)));
+      let at = select(vec4u(0u), src + bitcast<vec4u>(xs), inside);
+      XQ[row * P.Wp + x] = pack4(vec4f(XF[at.x], XF[at.y], XF[at.z], XF[at.w]), inside, img);
+    }
     return;
   }
   // channels packed: invocation t is padded pixel (img, y, x), all its C4 words (the index
@@ -219,15 +241,47 @@ fn chan_bias(n0: u32) -> vec4f {
   return vec4f(BIAS[n.x], BIAS[n.y], BIAS[n.z], BIAS[n.w]);
 }
 
+// the float output of 4 accumulators: the requantization, then the ReLU when relu = 1
+fn requant(acc: vec4i, ws: vec4f, bias: vec4f) -> vec4f {
+  let y = vec4f(acc) * P.sx * ws + bias;
+  if (P.relu != 0u) { return max(y, vec4f(0.0)); }
+  return y;
+}
+
 fn store4(m: u32, yo: u32, n0: u32, acc: vec4i, ws: vec4f, bias: vec4f) {
   if (m >= P.M) { return; }
-  let y = vec4f(acc) * P.sx * ws + bias;
+  let y = requant(acc, ws, bias);
   for (var j = 0u; j < 4u; j++) {
     let n = n0 + j;
     if (n < P.N) {
       if (P.write_acc != 0u) { ACC[m * P.N + n] = acc[j]; }
       Y[yo + n * P.pos] = y[j];
     }
+  }
+}
+
+// Pooled pixel mp = (img, p = py·PW + px) as vec4u(img, p, 2py, 2px): its window's top-left conv
+// pixel, in row_at's form (past the last pooled pixel: the last, never stored).
+fn pool_row(mp: u32) -> vec4u {
+  let r = min(mp, P.M / 4u - 1u);
+  let pp = P.PH * P.PW;
+  let p = r % pp;
+  return vec4u(r / pp, p, 2u * (p / P.PW), 2u * (p % P.PW));
+}
+
+// one pooled pixel's 4 channels from n0: v = max over its window of requant (relu included)
+fn store_pool(mp: u32, at: vec4u, n0: u32, v: vec4f) {
+  if (4u * mp >= P.M || n0 >= P.N) { return; }
+  if (P.out_q != 0u) {
+    let inside = (vec4u(n0) + vec4u(0u, 1u, 2u, 3u)) < vec4u(P.N);
+    let word = pack4(v, inside, at.x);
+    let px = ((at.x * P.q_Hp + at.z / 2u + P.q_pad) * P.q_Wp + at.w / 2u + P.q_pad) * P.q_C4;
+    ACC[px + n0 / 4u] = bitcast<i32>(word);
+    return;
+  }
+  for (var j = 0u; j < 4u; j++) {
+    let n = n0 + j;
+    if (n < P.N) { Y[at.x * P.N * P.pos + n * P.pos + at.y] = v[j]; }
   }
 }
 

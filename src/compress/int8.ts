@@ -8,11 +8,16 @@ import { tensor } from "../tensor/create.ts";
 import type { Int8DotPath, Tensor } from "../tensor/mod.ts";
 import {
   denseGeometry,
+  type Int8Epilogue,
   int8Gemm,
+  int8GemmPacked,
   int8QuantizeInput,
   int8Weights,
+  isPacked,
   type PackedT,
+  packsChannels,
   type PatchGeometry,
+  pooledSize,
 } from "../tensor/ops/int8.ts";
 import type { Linear } from "../nn/linear.ts";
 import type { Conv2d } from "../nn/conv.ts";
@@ -161,14 +166,20 @@ export class QuantizedLinear {
     return new QuantizedLinear(packed, tensor(scales, [O]), bias, inputScale, I, O, weightSqnr);
   }
 
-  #weightT: PackedT | null = null;
-  /** @internal The filters as the int8 product reads them for geometry g (made once). */
+  #weightT = new Map<string, PackedT>();
+  /**
+   * @internal The filters as the int8 product reads them for geometry g (made once per packing:
+   * a Linear read as a whole-image conv after Flatten packs its input by channels).
+   */
   weightT(g: PatchGeometry): PackedT {
-    if (!this.#weightT) {
-      this.#weightT = int8Weights(this.weight, g);
-      keep(this.#weightT.t); // the layer owns it (freed by dispose), whatever scope made it
+    const key = g.kMajor ? "rows" : packsChannels(g) ? "channels" : "columns";
+    let w = this.#weightT.get(key);
+    if (!w) {
+      w = int8Weights(this.weight, g);
+      keep(w.t); // the layer owns it (freed by dispose), whatever scope made it
+      this.#weightT.set(key, w);
     }
-    return this.#weightT;
+    return w;
   }
 
   /**
@@ -181,20 +192,35 @@ export class QuantizedLinear {
     g: PatchGeometry | null,
     withAccumulators: boolean,
     label = this.label,
+    epilogue?: Int8Epilogue,
   ): { acc: Tensor | null; y: Tensor } {
     if (!g && (x.ndim !== 2 || x.shape[1] !== this.inFeatures)) {
       throw new Error(`QuantizedLinear: expected [M, ${this.inFeatures}], got ${x.describe()}`);
     }
     const geo = g ?? denseGeometry(x.shape[0], this.inFeatures, true);
     const xt = int8QuantizeInput(x, this.inputScale, geo, label);
-    const out = int8Gemm(xt, this.weightT(geo), this.weightScales, this.bias, {
+    try {
+      return this.runPacked(xt, path, withAccumulators, epilogue);
+    } finally {
+      xt.t.dispose();
+    }
+  }
+
+  /** @internal The product of an input already quantized with this layer's scale (`xt.g` its geometry). */
+  runPacked(
+    xt: PackedT,
+    path: Int8DotPath | undefined,
+    withAccumulators: boolean,
+    epilogue?: Int8Epilogue,
+  ): { acc: Tensor | null; y: Tensor } {
+    const g = xt.g;
+    return int8Gemm(xt, this.weightT(g), this.weightScales, this.bias, {
       inputScale: this.inputScale,
       path,
       withAccumulators,
-      shape: g ? [g.N, this.outFeatures, g.OH, g.OW] : undefined,
+      shape: g.kMajor ? undefined : [g.N, this.outFeatures, g.OH, g.OW],
+      epilogue,
     });
-    xt.t.dispose();
-    return out;
   }
 
   /** [M, in] float → [M, out] float, through int8. */
@@ -204,8 +230,8 @@ export class QuantizedLinear {
 
   /** Frees the packed weights, scales and bias. */
   dispose(): void {
-    this.#weightT?.t.dispose();
-    this.#weightT = null;
+    for (const w of this.#weightT.values()) w.t.dispose();
+    this.#weightT.clear();
     this.weight.dispose();
     this.weightScales.dispose();
     this.bias?.dispose();
@@ -258,17 +284,69 @@ export class QuantizedConv2d {
 
   /** The layer through the int8 GEMM: the output, and the i32 accumulators when `acc` asks for them. */
   private run(x: Tensor, path: Int8DotPath | undefined, acc: boolean): { acc: Tensor | null; y: Tensor } {
+    return this.linear.run(x, path, this.geometry(x.shape, x.describe()), acc, this.label);
+  }
+
+  /** @internal The patch geometry of an input of `shape` [N, C, H, W] (`what` names it in the error). */
+  geometry(shape: readonly number[], what = `[${shape.join(", ")}]`): PatchGeometry {
     const l = this.linear, k = this.kernelSize;
-    if (x.ndim !== 4 || x.shape[1] * k * k !== l.inFeatures) {
-      throw new Error(`QuantizedConv2d: expected [N, ${l.inFeatures / (k * k)}, H, W], got ${x.describe()}`);
+    if (shape.length !== 4 || shape[1] * k * k !== l.inFeatures) {
+      throw new Error(`QuantizedConv2d: expected [N, ${l.inFeatures / (k * k)}, H, W], got ${what}`);
     }
-    const [N, C, H, W] = x.shape;
+    const [N, C, H, W] = shape;
     const stride = this.options.stride ?? 1,
       pad = this.options.padding ?? 0,
       dil = this.options.dilation ?? 1;
     const OH = outSize("QuantizedConv2d", H, k, stride, pad, dil);
     const OW = outSize("QuantizedConv2d", W, k, stride, pad, dil);
-    return l.run(x, path, { N, C, H, W, KH: k, KW: k, OH, OW, stride, pad, dil }, acc, this.label);
+    return { N, C, H, W, KH: k, KW: k, OH, OW, stride, pad, dil };
+  }
+
+  /**
+   * @internal The layer with its ReLU and/or 2×2 stride-2 max pool in the product's epilogue:
+   * x is a float [N, C, H, W] input, or the packed input `intoNext` of the layer before made.
+   * Bit for bit the unfused layers (the float ReLU and MaxPool2d after `forward`).
+   */
+  forwardFused(x: Tensor | PackedT, path: Int8DotPath | undefined, epilogue: Int8Epilogue): Tensor {
+    if (isPacked(x)) return this.linear.runPacked(x, path, false, epilogue).y;
+    return this.linear.run(x, path, this.geometry(x.shape, x.describe()), false, this.label, epilogue).y;
+  }
+
+  /**
+   * @internal The layer, its ReLU (when `relu`) and a 2×2 stride-2 max pool, quantized on the
+   * registers straight into `next`'s packed input (see `int8GemmPacked`), or null when `next`
+   * does not read its input packed by channels (then use `forwardFused`).
+   */
+  intoNext(
+    x: Tensor | PackedT,
+    path: Int8DotPath | undefined,
+    relu: boolean,
+    next: QuantizedConv2d | QuantizedLinear,
+  ): PackedT | null {
+    const g = isPacked(x) ? x.g : this.geometry(x.shape, x.describe());
+    const [PH, PW] = pooledSize(g), C = this.linear.outFeatures;
+    if (PH * PW === 0) return null;
+    let g2: PatchGeometry;
+    if (next instanceof QuantizedConv2d) g2 = next.geometry([g.N, C, PH, PW]);
+    else {
+      // a Linear after Flatten is a conv whose one filter covers the whole [C, PH, PW] image:
+      // the flattened order (c, y, x) is the filter's (c, ky, kx)
+      if (next.inFeatures !== C * PH * PW) return null;
+      g2 = { N: g.N, C, H: PH, W: PW, KH: PH, KW: PW, OH: 1, OW: 1, stride: 1, pad: 0, dil: 1 };
+    }
+    if (!packsChannels(g2)) return null;
+    const l = this.linear, to = next instanceof QuantizedConv2d ? next.linear : next;
+    const xt = isPacked(x) ? x : int8QuantizeInput(x, l.inputScale, g, this.label);
+    try {
+      const o = { inputScale: l.inputScale, path, relu };
+      return int8GemmPacked(xt, l.weightT(g), l.weightScales, l.bias, o, {
+        scale: to.inputScale,
+        g: g2,
+        label: next.label,
+      });
+    } finally {
+      if (xt !== x) xt.t.dispose();
+    }
   }
 
   /** Frees the packed filters, scales and bias. */

@@ -20,6 +20,22 @@ import { calibrate, type CalibrationOptions, inputScales as scalesOf } from "./c
 import { fakeQuantModel } from "./fake_quant.ts";
 import type { Int8DotPath } from "../tensor/mod.ts";
 import { QuantizedConv2d, QuantizedLinear, sqnr } from "./int8.ts";
+import { gpuSettings } from "../gpu/settings.ts";
+import { Flatten, ReLU } from "../nn/activation.ts";
+import { MaxPool2d } from "../nn/conv.ts";
+import { isPacked, type PackedT } from "../tensor/ops/int8.ts";
+
+const is2 = (v: number | readonly number[] | undefined, want: number) =>
+  typeof v === "number" ? v === want : Array.isArray(v) && v.length === 2 && v[0] === want && v[1] === want;
+/** A ReLU the int8 epilogue can take (this exact class: a subclass may have its own forward). */
+const isReLU = (m: Module | undefined) => m instanceof ReLU && m.constructor === ReLU;
+/** A Flatten of [N, C, H, W] to [N, C·H·W]. */
+const isFlatten = (m: Module | undefined) =>
+  m instanceof Flatten && m.constructor === Flatten && m.startDim === 1 && m.endDim === -1;
+/** A MaxPool2d(2) with stride 2 and no padding, which the int8 epilogue can take. */
+const isPool2 = (m: Module | undefined) =>
+  m instanceof MaxPool2d && m.constructor === MaxPool2d && is2(m.kernelSize, 2) &&
+  (m.stride === undefined || is2(m.stride, 2)) && is2(m.padding, 0);
 
 /** Options for `quantizeModel`. */
 export interface QuantizeOptions {
@@ -85,11 +101,12 @@ function evalStep(m: Module): (x: Tensor) => Tensor {
   };
 }
 
-function linearStep(q: QuantizedLinear, path?: Int8DotPath): (x: Tensor) => Tensor {
+function linearStep(q: QuantizedLinear, path?: Int8DotPath, relu = false): (x: Tensor) => Tensor {
+  const run = (x: Tensor) => q.run(x, path, null, false, q.label, { relu }).y;
   return (x) => {
-    if (x.ndim === 2) return q.forward(x, path);
+    if (x.ndim === 2) return run(x);
     const flat = reshape(x, [x.size / q.inFeatures, q.inFeatures]);
-    const y = q.forward(flat, path);
+    const y = run(flat);
     const out = reshape(y, [...x.shape.slice(0, -1), q.outFeatures]);
     flat.dispose();
     y.dispose();
@@ -147,16 +164,53 @@ export class QuantizedModel extends Module {
 
   /** SQNR of the model's output, int8 against float32, in dB (on the first calibration samples). */
   outputSqnr: number = NaN;
-  /** Runs the layers in order, without recording a graph. */
+  /** The dot-product path the int8 layers were built to run on (undefined: the adapter's). */
+  path?: Int8DotPath;
+
+  /**
+   * Runs the layers in order, without recording a graph. With fusion on (the default; see
+   * `configureGpu`), a quantized layer's ReLU and a 2×2 stride-2 MaxPool2d after it run in
+   * the int8 product's epilogue, and when the next layer is a quantized conv the pooled output
+   * is quantized there too, straight into that conv's packed input: bit for bit the layers run
+   * one by one (`GLASSBOX_FUSION=0`), with fewer passes over the activations.
+   */
   forward(x: Tensor): Tensor {
     return noGrad(() => {
-      let h = x;
-      for (const s of this.steps) {
-        const next = s.run(h);
-        if (h !== x && next !== h) h.dispose();
+      let h: Tensor | PackedT = x;
+      const free = (t: Tensor | PackedT) => {
+        if (t !== x) (isPacked(t) ? t.t : t).dispose();
+      };
+      const layers = this.source.layers, fuse = gpuSettings().fusion;
+      for (let i = 0; i < this.steps.length;) {
+        const s = this.steps[i];
+        const relu = fuse && s.q !== undefined && isReLU(layers[i + 1]);
+        const pool = relu && s.q instanceof QuantizedConv2d && isPool2(layers[i + 2]);
+        let next: Tensor | PackedT;
+        let covers = pool ? 3 : relu ? 2 : 1;
+        if (s.q instanceof QuantizedConv2d && (relu || isPacked(h))) {
+          // the pooled output quantized in the epilogue for a quantized conv right after it, or
+          // for a quantized Linear after a Flatten (read as a conv over the whole image)
+          const flat = isFlatten(layers[i + 3]) && this.steps[i + 4]?.q instanceof QuantizedLinear;
+          const after = this.steps[i + (flat ? 4 : 3)]?.q;
+          const packed: PackedT | null = pool && after && (flat || after instanceof QuantizedConv2d)
+            ? s.q.intoNext(h, this.path, true, after)
+            : null;
+          if (packed && after instanceof QuantizedLinear) {
+            const relu2 = isReLU(layers[i + 5]);
+            const y = after.runPacked(packed, this.path, false, { relu: relu2 }).y;
+            packed.t.dispose();
+            next = reshape(y, [y.shape[0], after.outFeatures]);
+            y.dispose();
+            covers = relu2 ? 6 : 5;
+          } else next = packed ?? s.q.forwardFused(h, this.path, { relu, pool });
+        } else if (s.q instanceof QuantizedLinear && relu && !isPacked(h)) {
+          next = linearStep(s.q, this.path, true)(h);
+        } else next = s.run(h as Tensor);
+        if (next !== h) free(h);
         h = next;
+        i += covers;
       }
-      return h;
+      return h as Tensor;
     });
   }
 
@@ -260,6 +314,7 @@ export async function quantizeModel(
   const per = data.sampleShape.reduce((a, b) => a * b, 1);
   const n = Math.min(options.sqnrSamples ?? 64, data.y.length, Math.floor(data.x.length / per));
   const result = new QuantizedModel(model, steps, scales, reports, fallbacks);
+  result.path = options.path;
   let outputSqnr = NaN;
   if (n > 0) {
     const restore = model.enterEval();

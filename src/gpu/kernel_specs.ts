@@ -82,6 +82,7 @@ export const KERNEL_SPECS: Readonly<Record<string, KernelSpec>> = {
       ...f("sx", "inv_sx"),
       ...u("label", "C", "H", "W", "KH", "KW", "OW", "stride", "pad", "dil", "total", "Hp", "Wp", "C4"),
       ...u("slide", "LA", "LB", "LC", "SA", "SB", "SC", "s_img", "s_oy", "s_ox"),
+      ...u("relu", "PH", "PW", "out_q", "q_Hp", "q_Wp", "q_pad", "q_C4"),
     ],
     workgroup: { quantize: 256, weights: 64, gemm: 64 },
   },

@@ -3,15 +3,18 @@
  * the register-tiled int8 matrix product (shaders/int8_gemm.wgsl: an implicit GEMM over a
  * convolution's patches, quantized once, no float im2col) with exact i32 accumulators and a
  * float requantized output. The 4-way dot product is WGSL's `dot4I8Packed` where the adapter has
- * it and an unpacking path where not, chosen at run time (`int8DotPath`), or forced. Quantized
- * layers are built on these in src/compress/int8.ts.
+ * it and an unpacking path where not, chosen at run time (`int8DotPath`), or forced. The product's
+ * epilogue can take the ReLU and 2×2 max pool after a layer and quantize the pooled output straight
+ * into the next layer's packed input (`int8GemmPacked`), so an int8 CNN writes no float
+ * activation between its convs. Quantized layers are built on these in src/compress/int8.ts.
  */
 import { type AdapterInfo, adapterInfo, hasPackedIntegerDot } from "../../gpu/device.ts";
 import { errorFlags, flagLabel } from "../../gpu/errors.ts";
 import { checkLoopSteps } from "../../gpu/loops.ts";
 import { dispatch } from "../../gpu/queue.ts";
 import { placeholderBuffer } from "../../gpu/pool.ts";
-import { assertFloat, assertLive, empty, type Tensor } from "../tensor.ts";
+import { assertFloat, assertLive, empty, Tensor } from "../tensor.ts";
+import { zeros } from "../create.ts";
 
 /** How the kernel computes a 4-way int8 dot product. */
 export type Int8DotPath = "builtin" | "unpack";
@@ -182,18 +185,32 @@ export function int8Matmul(
 
 const gemmCode = new Map<string, Record<string, string>>();
 /** The straight-line code for a TM×TN block (see the header of shaders/int8_gemm.wgsl). */
-function gemmUnroll(TM: number, TN: number, path: Int8DotPath): Record<string, string> {
-  const key = `${TM}x${TN}${path}`;
+function gemmUnroll(TM: number, TN: number, path: Int8DotPath, pool: boolean): Record<string, string> {
+  const key = `${TM}x${TN}${path}${pool ? "pool" : ""}`;
   let u = gemmCode.get(key);
   if (u) return u;
   const decl: string[] = [], step: string[] = [], store: string[] = [];
   for (let i = 0; i < TM; i++) {
     for (let j = 0; j < TN / 4; j++) decl.push(`  var c_${i}_${j} = vec4i(0);`);
   }
-  decl.push("  var at = row_at(m0);");
-  for (let r = 0; r < TM; r++) {
-    decl.push(`  let b${r} = row_base(at);`, `  let yo${r} = row_out(at);`);
-    if (r < TM - 1) decl.push(`  at = next_row(at, m0 + ${r + 1}u);`);
+  if (pool) {
+    // TM/4 pooled pixels; rows 4i + 2·dy + dx are their windows' conv pixels
+    decl.push("  let mp = m0 / 4u;");
+    for (let i = 0; i < TM / 4; i++) {
+      decl.push(
+        `  let at${i} = pool_row(mp + ${i}u);`,
+        `  let b${4 * i} = row_base(at${i});`,
+        `  let b${4 * i + 1} = b${4 * i} + P.s_ox;`,
+        `  let b${4 * i + 2} = b${4 * i} + P.s_oy;`,
+        `  let b${4 * i + 3} = b${4 * i + 2} + P.s_ox;`,
+      );
+    }
+  } else {
+    decl.push("  var at = row_at(m0);");
+    for (let r = 0; r < TM; r++) {
+      decl.push(`  let b${r} = row_base(at);`, `  let yo${r} = row_out(at);`);
+      if (r < TM - 1) decl.push(`  at = next_row(at, m0 + ${r + 1}u);`);
+    }
   }
   for (let i = 0; i < TM / 4; i++) {
     const rows = [0, 1, 2, 3].map((r) => `XQ[b${4 * i + r} + o]`).join(", ");
@@ -221,9 +238,22 @@ function gemmUnroll(TM: number, TN: number, path: Int8DotPath): Record<string, s
   for (let j = 0; j < TN / 4; j++) {
     store.push(`  let ws${j} = chan_scale(n0 + ${j * 4}u);`, `  let bias${j} = chan_bias(n0 + ${j * 4}u);`);
   }
-  for (let i = 0; i < TM; i++) {
-    for (let j = 0; j < TN / 4; j++) {
-      store.push(`  store4(m0 + ${i}u, yo${i}, n0 + ${j * 4}u, c_${i}_${j}, ws${j}, bias${j});`);
+  if (pool) {
+    for (let i = 0; i < TM / 4; i++) {
+      for (let j = 0; j < TN / 4; j++) {
+        const v = [0, 1, 2, 3].map((r) => `requant(c_${4 * i + r}_${j}, ws${j}, bias${j})`);
+        store.push(
+          `  store_pool(mp + ${i}u, at${i}, n0 + ${j * 4}u, max(max(${v[0]}, ${v[1]}), max(${v[2]}, ${
+            v[3]
+          })));`,
+        );
+      }
+    }
+  } else {
+    for (let i = 0; i < TM; i++) {
+      for (let j = 0; j < TN / 4; j++) {
+        store.push(`  store4(m0 + ${i}u, yo${i}, n0 + ${j * 4}u, c_${i}_${j}, ws${j}, bias${j});`);
+      }
     }
   }
   u = { ACC_DECL: decl.join("\n"), K_STEP: step.join("\n"), STORE: store.join("\n") };
@@ -282,6 +312,7 @@ function gemmDispatch(
   params: Record<string, number>,
   invocations: number,
   cost?: { flops: number; bytes: number },
+  pool = false,
 ): void {
   const ph = placeholderBuffer();
   const scratch: Tensor[] = [];
@@ -318,13 +349,21 @@ function gemmDispatch(
     Hp: g.H + 2 * g.pad,
     Wp: g.W + 2 * g.pad,
     C4: Math.ceil(g.C / 4),
+    relu: 0,
+    PH: 0,
+    PW: 0,
+    out_q: 0,
+    q_Hp: 0,
+    q_Wp: 0,
+    q_pad: 0,
+    q_C4: 0,
     ...packing,
     ...params,
   };
   dispatch({
     shader: "int8_gemm",
     entry,
-    constants: { TM, TN, ...gemmUnroll(TM, TN, path) },
+    constants: { TM, TN, ...gemmUnroll(TM, TN, path, pool) },
     buffers: [
       b.XF?.buffer ?? ph,
       b.XR?.buffer ?? ph,
@@ -399,6 +438,16 @@ function layout(g: PatchGeometry) {
   };
 }
 
+/** @internal Whether x is a packed int8 operand (not a float tensor). */
+export function isPacked(x: Tensor | PackedT): x is PackedT {
+  return !(x instanceof Tensor);
+}
+
+/** @internal Whether the product reads this conv's input packed by channels (what `int8GemmPacked` writes). */
+export function packsChannels(g: PatchGeometry): boolean {
+  return !g.kMajor && layout(g).slide === 0;
+}
+
 /** @internal The geometry of a Linear's [M, K] input as patches (1×1, K channels). */
 export function denseGeometry(M: number, K: number, kMajor = false): PatchGeometry {
   return { N: M, C: K, H: 1, W: 1, KH: 1, KW: 1, OH: 1, OW: 1, stride: 1, pad: 0, dil: 1, kMajor };
@@ -425,7 +474,13 @@ export function int8QuantizeInput(
 ): PackedT {
   assertFloat("int8QuantizeInput", x);
   checkSteps(g);
-  const l = layout(g), total = l.slide === 0 ? l.size / Math.max(1, Math.ceil(g.C / 4)) : l.size; // channels: a pixel each
+  // channels: a pixel each; columns: 4 words of a padded row each
+  const l = layout(g), Hp = g.H + 2 * g.pad, Wp = g.W + 2 * g.pad;
+  const total = l.slide === 0
+    ? l.size / Math.max(1, Math.ceil(g.C / 4))
+    : l.slide === 1
+    ? g.N * g.C * Hp * Math.ceil(Wp / 4)
+    : l.size;
   const t = empty([Math.max(l.size, 1)], "int32");
   if (total > 0) {
     gemmDispatch(
@@ -458,24 +513,115 @@ export function int8Weights(r: Tensor, g: PatchGeometry): PackedT {
 }
 
 /**
+ * @internal What the int8 product does to its output before storing it (shaders/int8_gemm.wgsl):
+ * ReLU, then a 2×2 stride-2 max pool (a conv's output), then, with `next`, quantization straight
+ * into the next conv's packed input (`int8GemmPacked`).
+ */
+export interface Int8Epilogue {
+  /** max(y, 0), as a ReLU after the layer. */
+  relu?: boolean;
+  /** A 2×2 stride-2 max pool (no padding, as MaxPool2d(2)) of the conv's output, after the ReLU. */
+  pool?: boolean;
+}
+
+/** @internal The pooled output size of a conv geometry (⌊OH/2⌋ × ⌊OW/2⌋). */
+export function pooledSize(g: PatchGeometry): [number, number] {
+  return [Math.floor(g.OH / 2), Math.floor(g.OW / 2)];
+}
+
+/**
  * @internal The int8 product of the patch rows of x (from `int8QuantizeInput`) and the filters w
  * (from `int8Weights`, same geometry): the i32 accumulators [M, N] (when `withAccumulators`) and
  * y = acc · inputScale · weightScales[n] + bias[n], stored as the conv's NCHW output (row-major
- * [M, N] for a dense geometry), with `shape` (default [M, N]).
+ * [M, N] for a dense geometry), with `shape` (default [M, N]); `epilogue` applies a ReLU and a
+ * 2×2 max pool (then y is [N, out, ⌊OH/2⌋, ⌊OW/2⌋]) on the registers.
  */
 export function int8Gemm(
   x: PackedT,
   w: PackedT,
   weightScales: Tensor,
   bias: Tensor | null,
-  o: { inputScale: number; path?: Int8DotPath; withAccumulators?: boolean; shape?: number[] },
+  o: {
+    inputScale: number;
+    path?: Int8DotPath;
+    withAccumulators?: boolean;
+    shape?: number[];
+    epilogue?: Int8Epilogue;
+  },
 ): { acc: Tensor | null; y: Tensor } {
-  const g = x.g, M = x.rows, N = w.rows, K = g.C * g.KH * g.KW;
-  const acc = o.withAccumulators ? empty([M, N], "int32") : null, y = empty(o.shape ?? [M, N]);
+  const g = x.g, N = w.rows, pool = o.epilogue?.pool ?? false;
+  if (pool && o.withAccumulators) throw new Error("int8Gemm: a pooled product has no accumulators to return");
+  const [PH, PW] = pooledSize(g);
+  const shape = pool ? [g.N, N, PH, PW] : o.shape ?? [x.rows, N];
+  const acc = o.withAccumulators ? empty([x.rows, N], "int32") : null, y = empty(shape);
   if (y.size === 0) return { acc, y };
+  gemmCore(x, w, weightScales, bias, o, { acc, y });
+  return { acc, y };
+}
+
+/**
+ * @internal The int8 product of a conv, its ReLU and 2×2 stride-2 max pool, quantized on the
+ * registers with `scale` straight into the packed input of the next conv (geometry `next`, whose
+ * input is this pooled output): no float activation is written, and the next layer needs no
+ * quantization pass. `label` names the next layer when a value has no int8 (a NaN). Bit for bit
+ * `int8QuantizeInput` of `int8Gemm`'s pooled output.
+ */
+export function int8GemmPacked(
+  x: PackedT,
+  w: PackedT,
+  weightScales: Tensor,
+  bias: Tensor | null,
+  o: { inputScale: number; path?: Int8DotPath; relu?: boolean },
+  next: { scale: number; g: PatchGeometry; label: string },
+): PackedT {
+  const g = x.g, g2 = next.g, N = w.rows, [PH, PW] = pooledSize(g), l2 = layout(g2);
+  if (g2.N !== g.N || g2.C !== N || g2.H !== PH || g2.W !== PW || l2.slide !== 0) {
+    throw new Error(
+      `int8GemmPacked: the next layer's input [${g2.N}, ${g2.C}, ${g2.H}, ${g2.W}] (packing ${l2.slide}) is not this layer's pooled output [${g.N}, ${N}, ${PH}, ${PW}] packed by channels`,
+    );
+  }
+  if (!(next.scale > 0) || !Number.isFinite(next.scale)) {
+    throw new Error(`int8GemmPacked: scale must be positive, got ${next.scale}`);
+  }
+  checkSteps(g2);
+  // the border words are the zero padding the next product reads
+  const t = g2.pad > 0
+    ? zeros([Math.max(l2.size, 1)], { dtype: "int32" })
+    : empty([Math.max(l2.size, 1)], "int32");
+  if (g.N * PH * PW > 0 && N > 0) {
+    gemmCore(x, w, weightScales, bias, { ...o, epilogue: { relu: o.relu, pool: true } }, {
+      acc: null,
+      y: null,
+      next: { t, scale: next.scale, g: g2, label: next.label },
+    });
+  }
+  return { t, rows: g2.N * g2.OH * g2.OW, g: g2, ld: 0 };
+}
+
+function gemmCore(
+  x: PackedT,
+  w: PackedT,
+  weightScales: Tensor,
+  bias: Tensor | null,
+  o: { inputScale: number; path?: Int8DotPath; epilogue?: Int8Epilogue },
+  out: {
+    acc: Tensor | null;
+    y: Tensor | null;
+    next?: { t: Tensor; scale: number; g: PatchGeometry; label: string };
+  },
+): void {
+  const g = x.g, N = w.rows, K = g.C * g.KH * g.KW, pool = o.epilogue?.pool ?? false;
   checkSteps(g);
+  const [PH, PW] = pooledSize(g);
+  if (pool && (g.kMajor || PH * PW === 0)) {
+    throw new Error(`int8Gemm: a 2×2 max pool needs a conv output of at least 2×2, got ${g.OH}×${g.OW}`);
+  }
+  // pooled: 4 rows per pooled pixel (its window), the conv pixels no window reads skipped
+  const M = pool ? 4 * g.N * PH * PW : x.rows;
   const tilesN = Math.ceil(N / TN), tiles = Math.ceil(M / TM) * tilesN;
   const Kw = g.KH * g.KW * Math.ceil(g.C / 4);
+  const q = out.next;
+  const written = q ? q.t.size : out.y!.size;
   gemmDispatch(
     "gemm",
     o.path ?? int8DotPath(),
@@ -484,8 +630,8 @@ export function int8Gemm(
       WS: weightScales,
       BIAS: bias,
       XQ: x.t,
-      ACC: acc,
-      Y: y,
+      ACC: q ? q.t : out.acc,
+      Y: out.y ?? undefined,
     },
     g,
     {
@@ -494,11 +640,26 @@ export function int8Gemm(
       ldw4: w.ld / 4,
       tiles_n: tilesN,
       has_bias: bias ? 1 : 0,
-      write_acc: acc ? 1 : 0,
+      write_acc: out.acc ? 1 : 0,
       sx: o.inputScale,
+      relu: o.epilogue?.relu ? 1 : 0,
+      PH,
+      PW,
+      ...(pool ? { pos: PH * PW } : {}),
+      ...(q
+        ? {
+          out_q: 1,
+          inv_sx: Math.fround(1 / q.scale),
+          label: flagLabel(q.label),
+          q_Hp: q.g.H + 2 * q.g.pad,
+          q_Wp: q.g.W + 2 * q.g.pad,
+          q_pad: q.g.pad,
+          q_C4: Math.ceil(q.g.C / 4),
+        }
+        : {}),
     },
     tiles,
-    { flops: 2 * M * N * K, bytes: 4 * (x.t.size + Kw * N) + 4 * M * N * (acc ? 2 : 1) },
+    { flops: 2 * M * N * K, bytes: 4 * (x.t.size + Kw * N) + 4 * written + (out.acc ? 4 * M * N : 0) },
+    pool,
   );
-  return { acc, y };
 }
