@@ -12,10 +12,14 @@ import * as gb from "../mod.ts";
 import { tabularMlp } from "../mod.ts";
 import { printTable2, type Row2, time, withTfPeers } from "./harness.ts";
 
+/** `bench/core.ts --only <word>`: only the workloads of that group (readback, matmul, elementwise, mlp). */
+let only = "";
+const want = (group: string) => only === "" || group === only;
+
 /** The workloads on glassbox, with their names, in the order `tfCore` times them. */
 async function oursCore(): Promise<{ name: string; ms: number }[]> {
   const rows: { name: string; ms: number }[] = [];
-  {
+  if (want("readback")) {
     const x = gb.tensor([1, 2, 3, 4]);
     rows.push({
       name: "readback floor: 4-element op + readback",
@@ -31,7 +35,7 @@ async function oursCore(): Promise<{ name: string; ms: number }[]> {
     });
     x.dispose();
   }
-  for (const n of [256, 512, 1024]) {
+  for (const n of want("matmul") ? [256, 512, 1024] : []) {
     const a = gb.randn([n, n]), b = gb.randn([n, n]);
     rows.push({
       name: `matmul ${n}³`,
@@ -60,7 +64,7 @@ async function oursCore(): Promise<{ name: string; ms: number }[]> {
     a.dispose();
     b.dispose();
   }
-  {
+  if (want("elementwise")) {
     const n = 4 * 1024 * 1024;
     const a = gb.randn([n]), b = gb.randn([n]);
     rows.push({
@@ -75,7 +79,7 @@ async function oursCore(): Promise<{ name: string; ms: number }[]> {
     a.dispose();
     b.dispose();
   }
-  {
+  if (want("mlp")) {
     // tabular MLP 100→10→10→1, batch 32, BCE on logits, Adam
     gb.manualSeed(0);
     const model = tabularMlp();
@@ -103,7 +107,7 @@ async function oursCore(): Promise<{ name: string; ms: number }[]> {
 /** The same workloads on TensorFlow.js's current backend, in the same order. */
 async function tfCore(): Promise<number[]> {
   const out: number[] = [];
-  {
+  if (want("readback")) {
     const x = tf.tensor1d([1, 2, 3, 4]);
     out.push(
       await time(
@@ -118,7 +122,7 @@ async function tfCore(): Promise<number[]> {
     );
     x.dispose();
   }
-  for (const n of [256, 512, 1024]) {
+  for (const n of want("matmul") ? [256, 512, 1024] : []) {
     const ta = tf.randomNormal([n, n]), tb = tf.randomNormal([n, n]);
     out.push(
       await time(async () => {
@@ -143,7 +147,7 @@ async function tfCore(): Promise<number[]> {
     ta.dispose();
     tb.dispose();
   }
-  {
+  if (want("elementwise")) {
     const n = 4 * 1024 * 1024;
     const ta = tf.randomNormal([n]), tb = tf.randomNormal([n]);
     out.push(
@@ -156,7 +160,7 @@ async function tfCore(): Promise<number[]> {
     ta.dispose();
     tb.dispose();
   }
-  {
+  if (want("mlp")) {
     const w1 = tf.variable(tf.randomNormal([100, 10], 0, 0.1)), b1 = tf.variable(tf.zeros([10]));
     const w2 = tf.variable(tf.randomNormal([10, 10], 0, 0.3)), b2 = tf.variable(tf.zeros([10]));
     const w3 = tf.variable(tf.randomNormal([10, 1], 0, 0.3)), b3 = tf.variable(tf.zeros([1]));
@@ -189,6 +193,9 @@ export async function benchCore(): Promise<Row2[]> {
 }
 
 if (import.meta.main) {
+  only = Deno.args[0] === "--only" ? Deno.args[1] ?? "" : "";
+  const groups = ["readback", "matmul", "elementwise", "mlp"];
+  if (only && !groups.includes(only)) throw new Error(`--only ${only}: choose one of ${groups.join(", ")}`);
   console.log(`adapter: ${gb.adapterInfo().description}`);
   printTable2("engine core (median ms, readback included)", await benchCore());
 }
