@@ -10,6 +10,12 @@
 //   "k" (A_ROWS / B_ROWS = 1), rows of K, vec4 along K:
 //     A as [batch][M][lda] holding A[m, k] at m*lda + k   (lda is a multiple of 4, >= K)
 //     B as [batch][N][ldb] holding B[k, n] at n*ldb + k   (ldb is a multiple of 4, >= K)
+//   "x" in panels (A_PANEL / B_PANEL = 1, with A_ROWS / B_ROWS = 0): layout "x" cut along M (or N)
+//     into panels as wide as the tile, each one contiguous stream, lda = TM (ldb = TN):
+//     A as [batch][ceil(M / TM)][K][TM] holding A[m, k] at ((m / TM)·K + k)·TM + m % TM
+//     B as [batch][ceil(N / TN)][K][TN] holding B[k, n] at ((n / TN)·K + k)·TN + n % TN
+//     (the host packs large products so; rows of a 1024-wide matrix are a page apart, and the
+//     hardware prefetchers do not follow a stream across pages)
 //   C as [batch][M][N] row-major, plus bias per column (BIAS = 1) or per row (BIAS = 2).
 // A row-major A (x·Wᵀ's x, a square matmul's A) and Wᵀ are thus read where they lie, not copied.
 // With both in "x" one loop step is one k (KS = 1); otherwise a step is 4 k (KS = 4) and the
@@ -22,7 +28,8 @@
 // workgroup memory is what is fast (see shared/reference/webgpu-on-llvmpipe.md); on a GPU this
 // is a plain register-blocked kernel.
 // Constants: WG (workgroup size), TM, TN (multiples of 4), BIAS (0 none, 1 per column n, 2 per row m),
-// KS, A_ROWS, B_ROWS (above) and the unrolled ACC_DECL, K_STEP, K_TAIL, STORE described below.
+// KS, A_ROWS, B_ROWS, A_PANEL, B_PANEL (above) and the unrolled ACC_DECL, K_STEP, K_TAIL, STORE
+// described below.
 // Bindings: 0 A (read, vec4), 1 B (read, vec4), 2 BIAS (read; bind anything when BIAS = 0),
 //           3 C (write), 4 uniform P { M, N, K, lda4, ldb4, a_batch4, b_batch4, tiles_m, tiles_n, batch }.
 
@@ -44,6 +51,8 @@ const HAS_BIAS: u32 = {{BIAS}}u;
 const KS: u32 = {{KS}}u;
 const A_ROWS: u32 = {{A_ROWS}}u;
 const B_ROWS: u32 = {{B_ROWS}}u;
+const A_PANEL: u32 = {{A_PANEL}}u;
+const B_PANEL: u32 = {{B_PANEL}}u;
 
 // The TM×TN block is unrolled by the TypeScript side (src/tensor/ops/matmul.ts fills the three
 // placeholders below with straight-line code: one vec4 register per accumulator, ACC named
@@ -90,8 +99,9 @@ fn tile(t: u32) {
   let n0 = (r % P.tiles_n) * TN;
 
 {{ACC_DECL}}
-  var ia = b * P.a_batch4 + select(m0 / 4u, m0 * P.lda4, A_ROWS == 1u);
-  var ib = b * P.b_batch4 + select(n0 / 4u, n0 * P.ldb4, B_ROWS == 1u);
+  // the tile's first vec4: in a panel, m0 / TM panels of K·TM floats each lie before it
+  var ia = b * P.a_batch4 + select(select(m0 / 4u, (m0 / 4u) * P.K, A_PANEL == 1u), m0 * P.lda4, A_ROWS == 1u);
+  var ib = b * P.b_batch4 + select(select(n0 / 4u, (n0 / 4u) * P.K, B_PANEL == 1u), n0 * P.ldb4, B_ROWS == 1u);
   // per step: layout "x" moves KS rows of K, layout "k" one vec4 along K
   let da = select(KS * P.lda4, 1u, A_ROWS == 1u);
   let db = select(KS * P.ldb4, 1u, B_ROWS == 1u);

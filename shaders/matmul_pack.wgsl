@@ -1,5 +1,7 @@
 // matmul_pack.wgsl: packs a strided [batch][K][X] view into matmul's layout "x"
-// ([batch][K][ld], x contiguous, ld = 4·xq >= X, zeros past X), for shaders/matmul.wgsl.
+// ([batch][K][ld], x contiguous, ld = 4·xq >= X, zeros past X), for shaders/matmul.wgsl; with
+// PANEL4 > 0, into panels of 4·PANEL4 along x instead ([batch][xq / PANEL4][K][4·PANEL4], xq a
+// multiple of PANEL4), the layout of matmul.wgsl's A_PANEL / B_PANEL.
 //
 // One invocation writes one vec4 of the output (4 consecutive x of one k) from 4 reads of
 //   SRC[b*sb + k*sk + x*sx].
@@ -8,7 +10,7 @@
 // x fastest (a view contiguous along x whose rows need re-pitching). The generic strided copy
 // (copy.wgsl) did the same work one element per invocation with its index arithmetic, at
 // 0.1-0.5 GB/s on llvmpipe for these shapes.
-// Constants: WG, KFAST.
+// Constants: WG, KFAST, PANEL4 (0: rows of ld).
 // Bindings: 0 SRC (read), 1 DST (write, vec4), 2 uniform P { K, X, xq, sb, sk, sx, total }.
 
 struct Params {
@@ -44,5 +46,10 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: 
   for (var c = 0u; c < 4u; c++) {
     if (x0 + c < P.X) { v[c] = SRC[base + (x0 + c) * P.sx]; }
   }
-  DST[(b * P.K + k) * P.xq + q] = v;
+  if ({{PANEL4}}u == 0u) {
+    DST[(b * P.K + k) * P.xq + q] = v;
+  } else {
+    // panels of PANEL4 vec4 along x: [batch][xq / PANEL4][K][PANEL4]
+    DST[((b * (P.xq / {{PANEL4}}u) + q / {{PANEL4}}u) * P.K + k) * {{PANEL4}}u + q % {{PANEL4}}u] = v;
+  }
 }

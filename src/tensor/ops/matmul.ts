@@ -6,7 +6,8 @@
  *   workgroup memory. It reads both operands with vec4 loads, along M/N ("x") or along K ("k");
  *   `mm()` takes each operand as a strided view and packs it (shaders/matmul_pack.wgsl) only when
  *   it is in neither layout, so a transposed operand in a backward pass costs at most one copy
- *   and often none.
+ *   and often none. Large products (`bigTile`) instead pack both operands into panels, one
+ *   contiguous stream per register tile, and use a 32×16 tile.
  * - "gpu" (real GPUs): shaders/matmul_tiled.wgsl, 64×64 tiles staged through workgroup memory,
  *   reading both operands through their strides (never packed).
  */
@@ -37,6 +38,11 @@ type Layout = "x" | "k";
 interface Packed {
   buf: GPUBuffer;
   layout: Layout;
+  /**
+   * Packed into panels (layout "x" cut along X into panels as wide as the register tile,
+   * [batch][X / ld][K][ld]): ld is then the panel's width.
+   */
+  panel: boolean;
   /** The stride between rows (of K in layout "x", of X in layout "k"), a multiple of 4. */
   ld: number;
   batchStride: number;
@@ -53,12 +59,15 @@ const ceil4 = (n: number) => Math.ceil(n / 4) * 4;
  */
 const K_LAYOUT_MAX_OTHER = 64;
 
-/** Copies a view into layout "x": [nb][K][ld], ld = X rounded up to 4, zeros past X. */
-function packX(v: MatView, nb: number, K: number, X: number, temp: Tensor, ld: number): void {
+/**
+ * Copies a view into layout "x": [nb][K][ld], ld = X rounded up to 4, zeros past X; or, with
+ * `panel` > 0 (a multiple of 4 dividing ld), into panels [nb][ld / panel][K][panel].
+ */
+function packX(v: MatView, nb: number, K: number, X: number, temp: Tensor, ld: number, panel = 0): void {
   const total = nb * K * (ld / 4);
   dispatch({
     shader: "matmul_pack",
-    constants: { KFAST: v.sk === 1 ? 1 : 0 },
+    constants: { KFAST: v.sk === 1 ? 1 : 0, PANEL4: panel / 4 },
     buffers: [v.t.buffer, temp.buffer],
     params: { K, X, xq: ld / 4, sb: v.sb, sk: v.sk, sx: v.sx, total },
     invocations: total,
@@ -74,19 +83,60 @@ function packX(v: MatView, nb: number, K: number, X: number, temp: Tensor, ld: n
  */
 function pack(v: MatView, batch: number, K: number, X: number, other: number): Packed {
   if (v.sx === 1 && v.sk % 4 === 0 && v.sk >= X && v.sb % 4 === 0) {
-    return { buf: v.t.buffer, layout: "x", ld: v.sk, batchStride: v.sb, temp: null };
+    return { buf: v.t.buffer, layout: "x", panel: false, ld: v.sk, batchStride: v.sb, temp: null };
   }
   if (
     other <= K_LAYOUT_MAX_OTHER && v.sk === 1 && v.sx % 4 === 0 && v.sx >= K &&
     v.sb % 4 === 0
   ) {
-    return { buf: v.t.buffer, layout: "k", ld: v.sx, batchStride: v.sb, temp: null };
+    return { buf: v.t.buffer, layout: "k", panel: false, ld: v.sx, batchStride: v.sb, temp: null };
   }
   const nb = v.sb === 0 ? 1 : batch;
   const ld = ceil4(X);
   const temp = empty([nb * K * ld]);
   packX(v, nb, K, X, temp, ld);
-  return { buf: temp.buffer, layout: "x", ld, batchStride: v.sb === 0 ? 0 : K * ld, temp };
+  return { buf: temp.buffer, layout: "x", panel: false, ld, batchStride: v.sb === 0 ? 0 : K * ld, temp };
+}
+
+/**
+ * Packs a view into panels of `width` (a multiple of 4) along X: [nb][ceil(X / width)][K][width],
+ * zeros past X. Each register tile of the big path then reads one contiguous stream per operand
+ * (width floats per k) instead of a row of a matrix whose rows are a page or more apart.
+ */
+function packPanels(v: MatView, batch: number, K: number, X: number, width: number): Packed {
+  const nb = v.sb === 0 ? 1 : batch;
+  const ld = Math.ceil(X / width) * width;
+  const temp = empty([nb * K * ld]);
+  packX(v, nb, K, X, temp, ld, width);
+  return {
+    buf: temp.buffer,
+    layout: "x",
+    panel: true,
+    ld: width,
+    batchStride: v.sb === 0 ? 0 : K * ld,
+    temp,
+  };
+}
+
+/**
+ * The register tile and the panel widths of large products: 32 rows × 16 columns of C per
+ * invocation, both operands packed into panels. Measured on lavapipe (the shared 2-core machine,
+ * CPU time of the process per square product, median of 5-7, in one run): 1024³ 16×16 unpacked
+ * (the tile below) ~150 ms, 16×32 unpacked 115, 16×32 with B in panels 94, both in panels 95,
+ * 32×16 both in panels 86; 512³ 14.0, 13.0 (16×32 panels) and 12.1 ms (32×16 panels). Larger
+ * tiles fall off a cliff (16×48 142 ms, 20×32 and 24×24 slower too, 32×32 ~4× slower) and
+ * take seconds more to compile; a 4-deep unrolled k step and reading A along K in place
+ * (layout "k") were slower.
+ */
+const BIG_TILE = { TM: 32, TN: 16 };
+
+/**
+ * Whether a product takes the big path: enough work (2²⁶ multiply-adds, e.g. 512×512×256) for
+ * the 32×16 tile, and M and N large enough (>= 128) that packing both operands costs little
+ * next to the product (a copy per operand of K·M or K·N floats against M·N·K multiply-adds).
+ */
+function bigTile(batch: number, M: number, N: number, K: number): boolean {
+  return batch * M * N * K >= 2 ** 26 && M >= 128 && N >= 128;
 }
 
 const unrolled = new Map<string, Record<string, string>>();
@@ -198,16 +248,24 @@ export function mm(
     mmTiled(a, b, batch, M, N, K, bias, biasMode, c);
     return c;
   }
-  const pa = pack(a, batch, K, M, N);
-  const pb = pack(b, batch, K, N, M);
-  const [TM, TN] = tileFor(batch, M, N);
+  const big = bigTile(batch, M, N, K);
+  const [TM, TN] = big ? [BIG_TILE.TM, BIG_TILE.TN] : tileFor(batch, M, N);
+  const pa = big ? packPanels(a, batch, K, M, TM) : pack(a, batch, K, M, N);
+  const pb = big ? packPanels(b, batch, K, N, TN) : pack(b, batch, K, N, M);
   const tilesM = Math.ceil(M / TM);
   const tilesN = Math.ceil(N / TN);
   const invocations = batch * tilesM * tilesN;
   dispatch({
     shader: "matmul",
     entry: invocations < SMALL_BELOW ? "small" : "main",
-    constants: { TM, TN, BIAS: bias ? biasMode : 0, ...unroll(TM, TN, pa.layout, pb.layout) },
+    constants: {
+      TM,
+      TN,
+      BIAS: bias ? biasMode : 0,
+      A_PANEL: pa.panel ? 1 : 0,
+      B_PANEL: pb.panel ? 1 : 0,
+      ...unroll(TM, TN, pa.layout, pb.layout),
+    },
     buffers: [pa.buf, pb.buf, bias ? bias.buffer : placeholderBuffer(), c.buffer],
     params: {
       M,
