@@ -13,7 +13,7 @@ import "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
 // deno-lint-ignore no-import-prefix
 import { setWasmPaths } from "npm:@tensorflow/tfjs-backend-wasm@4.22.0";
 import * as gb from "../mod.ts";
-import { tfSeedCnn, time } from "./harness.ts";
+import { profileRow, tfSeedCnn, time } from "./harness.ts";
 
 export interface CompressBench {
   /** Per variant: glassbox ms for 256 images. */
@@ -106,7 +106,11 @@ export async function benchCompress(options: { int8?: boolean } = {}): Promise<C
     model.dispose();
     return out;
   }
-  for (const [name, m] of variants) out.variants.push({ name, ms: await time(forward(m), 5, 2) });
+  for (const [name, m] of variants) {
+    const ms = await time(forward(m), 5, 2);
+    out.variants.push({ name, ms });
+    await profileRow(`seed CNN inference, 256 images: ${name}`, forward(m), ms); // "What bounds each row"
+  }
   // the int8 layers alone
   const dense = new gb.Linear(1600, 128), conv = new gb.Conv2d(32, 64, 3);
   const xd = gb.randn([256, 1600]), xc = gb.randn([256, 32, 13, 13]);
