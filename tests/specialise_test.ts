@@ -57,7 +57,7 @@ Deno.test("auto: a small convolution compiles no kernel of its own, a bench-size
   gb.configureGpu({ specialise: "auto" });
   try {
     // 1×1 kernels (the implicit GEMM's smallest unrolled code, the cheapest to compile): 2·N·Cout·C·OH·OW
-    // = 2·2·4·3·81 = 3.9 kFLOP, and 2·16·32·16·784 = 12.8 MFLOP (over the 8 MFLOP threshold)
+    // = 2·2·4·3·81 = 3.9 kFLOP, and 2·16·32·16·784 = 12.8 MFLOP (over the 6 MFLOP threshold)
     const cases = [[[2, 3, 9, 9], [4, 3, 1, 1], false], [[16, 16, 28, 28], [32, 16, 1, 1], true]] as const;
     for (const [xs, ws, big] of cases) {
       const r = ref.rng(xs[0]);

@@ -7,8 +7,8 @@
  * shaders/attention_rows.wgsl): every new shape compiles a new pipeline. On llvmpipe that compile
  * is the dominant cost of a small launch: measured (tests/onnx_save_test.ts, under load) 17
  * conv_gemm pipelines took 10.8 s of host time in createComputePipeline alone, about 0.63 s each,
- * and the LLVM code generation that follows at the first dispatch roughly as much again, while the
- * launches themselves took milliseconds. Each of those kernels has a generic counterpart that reads
+ * and the LLVM code generation that lavapipe does at the first dispatch comes on top, while the
+ * launches themselves took milliseconds (the file: 72 s, 17.6 s with this policy). Each of those kernels has a generic counterpart that reads
  * the geometry from its uniform (one pipeline for all shapes): im2col + the matmul for the
  * convolution, the per-step kernels for the recurrent cells, the composed product-softmax-product
  * for attention.
@@ -21,16 +21,23 @@ import { gpuSettings } from "./settings.ts";
 
 /**
  * The floating-point work (a multiply-add counts 2) from which a launch takes the specialised
- * kernel under "auto". A specialised kernel costs about 1-2 s of compile on llvmpipe and runs
- * at most about 2x faster than its generic counterpart (conv 64×32×14×14→64: 55 ms implicit GEMM
- * against 67 ms im2col + matmul in the bench before issue 21), so it pays only for a shape that
- * is launched with much work, which is what a benchmark or a real training run does: every
- * workload in `deno task bench` launches at least 8 MFLOP per kernel (the smallest: attention
- * B 8, S 64, 4 heads of 16, 8.4 MFLOP forward; conv 64×1×28×28→32, 29 MFLOP), while the test
- * suite's layers are a few images of a few channels (the median conv launch of
- * tests/onnx_save_test.ts and tests/resnet_rgb_test.ts is under 1 MFLOP). 4 MFLOP sits between.
+ * kernel under "auto". Measured on lavapipe (one process, conv2dFused + relu + 2×2 pool, padding 1,
+ * machine under load): a conv_gemm pipeline costs 0.3-1 s of host compile plus the LLVM code
+ * generation at its first dispatch, 1.7-8 s in all for its first call, against 0.06 s for the
+ * generic kernels' first call (8×4×12×12→8); after that, at 0.66 MFLOP both take 14 ms (the
+ * readback floor), at 6.2 MFLOP (1×32×13×13→64) 12.9 against 14.1 ms, at 28.9 MFLOP
+ * (64×1×28×28→32) 16.0 against 27.9 ms: about 0.4 ms saved per MFLOP and launch, so a shape
+ * pays for its compile only after thousands of MFLOP-launches, which a benchmark or a real
+ * training run does at scale and a test does not. The line is drawn by size because the future
+ * is unknown: the smallest launches of these kernels in `deno task bench` (shapes read from
+ * bench/cnn.ts, sequence.ts, explain.ts, explain_models.ts, compress.ts) have 8.4 MFLOP (attention
+ * B 8, S 64, 4 heads of 16, forward; the text classifier's 64 examples), the others more (conv
+ * 64×1×28×28→32 29; the seed CNN's conv1 at the 50 rows of IG on one image 19.5), so the bench keeps
+ * its specialised kernels, while the test suite's layers are a few images of a few channels
+ * (tests/onnx_save_test.ts: 62 conv launches, median 0.08 MFLOP, 61 under 4.5). 6 MFLOP leaves a
+ * margin under the bench's smallest.
  */
-export const SPECIALISE_MIN_FLOPS = 8e6;
+export const SPECIALISE_MIN_FLOPS = 6e6;
 
 /**
  * Whether a launch of `flops` floating-point operations takes the kernel specialised for its
