@@ -9,6 +9,21 @@ import * as ref from "./cpu_ref.ts";
 import { checkOp } from "./check.ts";
 
 type Act = "relu" | "leakyRelu" | "none";
+
+/**
+ * Runs `fn` with the implicit-GEMM kernel forced for every shape (configureGpu({ specialise:
+ * "always" })): under "auto" these small shapes take the generic im2col kernels, which
+ * tests/conv_test.ts covers.
+ */
+async function specialised<T>(fn: () => Promise<T>): Promise<T> {
+  const before = gb.gpuSettings().specialise;
+  gb.configureGpu({ specialise: "always" });
+  try {
+    return await fn();
+  } finally {
+    gb.configureGpu({ specialise: before });
+  }
+}
 const SLOPE = 0.1;
 
 function refFused(x: ref.Arr, w: ref.Arr, b: ref.Arr | null, s: number, p: number, act: Act, pool: boolean) {
@@ -28,37 +43,46 @@ const CASES: [number[], number[], number, number, Act, boolean][] = [
   [[1, 2, 8, 5], [3, 2, 5, 3], 1, 2, "leakyRelu", false],
 ];
 
-Deno.test("conv2dFused forward and gradients (x, weight, bias) vs float64 references and finite differences", async () => {
-  for (const [xs, ws, stride, padding, activation, pool] of CASES) {
-    const name = `conv2dFused x${xs} w${ws} s${stride} p${padding} ${activation} pool ${pool}`;
-    const opts = { stride, padding, activation, pool, slope: SLOPE };
-    // autograd path (conv2d node + epilogue node): forward and every gradient
-    await checkOp({
-      name,
-      shapes: [xs, ws, [ws[0]]],
-      gpu: (x, w, b) => gb.conv2dFused(x, w, b, opts),
-      cpu: (x, w, b) => refFused(x, w, b, stride, padding, activation, pool),
-      rtol: 1e-4,
-      atol: 1e-4,
-      sample: 24,
-    });
-    // inference path (one kernel) and the unfused composition, on the same inputs
-    const r = ref.rng(7);
-    const [x, w, b] = [xs, ws, [ws[0]]].map((s) => ref.randArr(s, r));
-    const [tx, tw, tb] = [x, w, b].map((a) => gb.tensor(Float32Array.from(a.data), a.shape));
-    const want = refFused(x, w, b, stride, padding, activation, pool).data;
-    const fused = await gb.noGrad(() => gb.conv2dFused(tx, tw, tb, opts)).toArray();
-    ref.assertClose(fused, want, { rtol: 1e-4, atol: 1e-4, msg: `${name} inference` });
-    gb.configureGpu({ fusion: false });
-    try {
-      const plain = await gb.noGrad(() => gb.conv2dFused(tx, tw, tb, opts)).toArray();
-      ref.assertClose(plain, fused, { rtol: 1e-5, atol: 1e-5, msg: `${name} fusion off` });
-    } finally {
-      gb.configureGpu({ fusion: true });
+Deno.test("conv2dFused forward and gradients (x, weight, bias) vs float64 references and finite differences", () =>
+  specialised(async () => {
+    for (const [xs, ws, stride, padding, activation, pool] of CASES) {
+      const name = `conv2dFused x${xs} w${ws} s${stride} p${padding} ${activation} pool ${pool}`;
+      const opts = { stride, padding, activation, pool, slope: SLOPE };
+      // autograd path (conv2d node + epilogue node): forward and every gradient
+      await checkOp({
+        name,
+        shapes: [xs, ws, [ws[0]]],
+        gpu: (x, w, b) => gb.conv2dFused(x, w, b, opts),
+        cpu: (x, w, b) => refFused(x, w, b, stride, padding, activation, pool),
+        rtol: 1e-4,
+        atol: 1e-4,
+        sample: 24,
+      });
+      // inference path (one kernel) and the unfused composition, on the same inputs
+      const r = ref.rng(7);
+      const [x, w, b] = [xs, ws, [ws[0]]].map((s) => ref.randArr(s, r));
+      const [tx, tw, tb] = [x, w, b].map((a) => gb.tensor(Float32Array.from(a.data), a.shape));
+      const want = refFused(x, w, b, stride, padding, activation, pool).data;
+      const fused = await gb.noGrad(() => gb.conv2dFused(tx, tw, tb, opts)).toArray();
+      ref.assertClose(fused, want, { rtol: 1e-4, atol: 1e-4, msg: `${name} inference` });
+      gb.configureGpu({ fusion: false });
+      try {
+        const plain = await gb.noGrad(() => gb.conv2dFused(tx, tw, tb, opts)).toArray();
+        ref.assertClose(plain, fused, { rtol: 1e-5, atol: 1e-5, msg: `${name} fusion off` });
+      } finally {
+        gb.configureGpu({ fusion: true });
+      }
+      // the generic side (what "auto" runs at these sizes): the composition on im2col + matmul
+      gb.configureGpu({ specialise: "never" });
+      try {
+        const generic = await gb.noGrad(() => gb.conv2dFused(tx, tw, tb, opts)).toArray();
+        ref.assertClose(generic, want, { rtol: 1e-4, atol: 1e-4, msg: `${name} specialise never` });
+      } finally {
+        gb.configureGpu({ specialise: "always" });
+      }
+      [tx, tw, tb].forEach((t) => t.dispose());
     }
-    [tx, tw, tb].forEach((t) => t.dispose());
-  }
-});
+  }));
 
 Deno.test("conv2dFused at the seed CNN's shapes, batch 64: inference, and gradients against the unfused composition on the im2col kernels", async () => {
   gb.manualSeed(3);
@@ -111,40 +135,41 @@ async function kernelsOf(
   return { counts, out: p.result as Float32Array };
 }
 
-Deno.test("Sequential fuses conv → relu → maxPool runs; fusion off runs every op alone; a hook makes fusion step aside", async () => {
-  gb.manualSeed(5);
-  const model = gb.seedCnn().eval();
-  const x = gb.randn([8, 1, 28, 28]);
-  const on = await kernelsOf(model, x);
-  // both conv → relu → pool runs are one kernel each: no pool or relu kernel besides the dense layer's relu
-  assert.equal(on.counts.get("conv_gemm:forward"), 2);
-  assert.equal(on.counts.get("pool:max_fwd"), undefined);
-  assert.equal(on.counts.get("unary:main"), 1);
-  gb.configureGpu({ fusion: false });
-  let off;
-  try {
-    off = await kernelsOf(model, x);
-  } finally {
-    gb.configureGpu({ fusion: true });
-  }
-  assert.equal(off.counts.get("pool:max_fwd"), 2);
-  assert.equal(off.counts.get("unary:main"), 3);
-  ref.assertClose(on.out, off.out, { rtol: 1e-5, atol: 1e-5, msg: "fused vs unfused logits" });
+Deno.test("Sequential fuses conv → relu → maxPool runs; fusion off runs every op alone; a hook makes fusion step aside", () =>
+  specialised(async () => {
+    gb.manualSeed(5);
+    const model = gb.seedCnn().eval();
+    const x = gb.randn([8, 1, 28, 28]);
+    const on = await kernelsOf(model, x);
+    // both conv → relu → pool runs are one kernel each: no pool or relu kernel besides the dense layer's relu
+    assert.equal(on.counts.get("conv_gemm:forward"), 2);
+    assert.equal(on.counts.get("pool:max_fwd"), undefined);
+    assert.equal(on.counts.get("unary:main"), 1);
+    gb.configureGpu({ fusion: false });
+    let off;
+    try {
+      off = await kernelsOf(model, x);
+    } finally {
+      gb.configureGpu({ fusion: true });
+    }
+    assert.equal(off.counts.get("pool:max_fwd"), 2);
+    assert.equal(off.counts.get("unary:main"), 3);
+    ref.assertClose(on.out, off.out, { rtol: 1e-5, atol: 1e-5, msg: "fused vs unfused logits" });
 
-  // a hook on the second conv: it must see that layer's own output (not fused); the first run still fuses
-  let seen: number[] | null = null;
-  const h = model.get("3").registerForwardHook((_m, _i, out) => void (seen = [...out.shape]));
-  try {
-    const hooked = await kernelsOf(model, x);
-    assert.deepEqual(seen, [8, 64, 11, 11]);
-    assert.equal(hooked.counts.get("pool:max_fwd"), 1);
-    ref.assertClose(hooked.out, off.out, { rtol: 1e-5, atol: 1e-5, msg: "hooked vs unfused logits" });
-  } finally {
-    h.remove();
-  }
-  assert.deepEqual(model.get("3").hookCounts(), { forwardPre: 0, forward: 0, backward: 0 });
-  x.dispose();
-});
+    // a hook on the second conv: it must see that layer's own output (not fused); the first run still fuses
+    let seen: number[] | null = null;
+    const h = model.get("3").registerForwardHook((_m, _i, out) => void (seen = [...out.shape]));
+    try {
+      const hooked = await kernelsOf(model, x);
+      assert.deepEqual(seen, [8, 64, 11, 11]);
+      assert.equal(hooked.counts.get("pool:max_fwd"), 1);
+      ref.assertClose(hooked.out, off.out, { rtol: 1e-5, atol: 1e-5, msg: "hooked vs unfused logits" });
+    } finally {
+      h.remove();
+    }
+    assert.deepEqual(model.get("3").hookCounts(), { forwardPre: 0, forward: 0, backward: 0 });
+    x.dispose();
+  }));
 
 Deno.test("a fused Sequential trains like the unfused one: same loss and parameter gradients; intermediates freed", async () => {
   const grads = async (fusion: boolean) => {
@@ -170,7 +195,7 @@ Deno.test("a fused Sequential trains like the unfused one: same loss and paramet
     }
   };
   const before = gb.poolStats();
-  const fused = await grads(true), plain = await grads(false);
+  const fused = await specialised(() => grads(true)), plain = await grads(false);
   fused.forEach((g, i) => ref.assertClose(g, plain[i], { rtol: 1e-4, atol: 1e-5, msg: `tensor ${i}` }));
   await gb.settle();
   const after = gb.poolStats();

@@ -105,6 +105,32 @@ Deno.test("conv2d without bias, and with stride and dilation together", async ()
       rtol: 1e-4,
       atol: 1e-4,
     });
+    if (dilation === 1) continue;
+    // the other side of the specialisation policy: these small shapes run im2col + matmul under
+    // "auto"; forced, the implicit GEMM compiled for the shape (dilated, uneven window and stride)
+    const r = ref.rng(xs[0] + 10 * stride);
+    const [x, w] = [xs, ws].map((sh) => ref.randArr(sh, r));
+    const spec = gb.gpuSettings().specialise;
+    gb.configureGpu({ specialise: "always" });
+    try {
+      const y = gb.conv2d(
+        gb.tensor(Float32Array.from(x.data), xs),
+        gb.tensor(Float32Array.from(w.data), ws),
+        null,
+        {
+          stride,
+          padding,
+          dilation,
+        },
+      );
+      ref.assertClose(await y.toArray(), ref.conv2d(x, w, null, stride, padding, dilation).data, {
+        rtol: 1e-4,
+        atol: 1e-4,
+        msg: `conv2d x${xs} w${ws} s${stride} p${padding} d${dilation}, specialised`,
+      });
+    } finally {
+      gb.configureGpu({ specialise: spec });
+    }
   }
 });
 

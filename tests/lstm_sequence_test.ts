@@ -95,8 +95,10 @@ async function runGpu(
   fusion: boolean,
   terms = { out: true, h: true, c: true },
 ): Promise<{ out: Float32Array; hT: Float32Array; cT: Float32Array; grads: Record<string, Float32Array> }> {
-  const before = gb.gpuSettings().fusion;
-  gb.configureGpu({ fusion });
+  const before = gb.gpuSettings().fusion, spec = gb.gpuSettings().specialise;
+  // fusion on runs the fused sequence kernels at every size here ("auto" would compose these small
+  // layers: the per-step path that fusion off runs)
+  gb.configureGpu({ fusion, specialise: "always" });
   setRecurrentChunkSteps(c.chunk);
   try {
     return await gb.scope(async () => {
@@ -129,7 +131,7 @@ async function runGpu(
       };
     });
   } finally {
-    gb.configureGpu({ fusion: before });
+    gb.configureGpu({ fusion: before, specialise: spec });
     setRecurrentChunkSteps(null);
   }
 }
@@ -220,8 +222,8 @@ Deno.test("fused LSTM: a few dispatches per sequence whatever its length (per st
   gb.manualSeed(0);
   const layer = new gb.LSTM(8, 16);
   const count = async (T: number, fusion: boolean) => {
-    const before = gb.gpuSettings().fusion;
-    gb.configureGpu({ fusion });
+    const before = gb.gpuSettings().fusion, spec = gb.gpuSettings().specialise;
+    gb.configureGpu({ fusion, specialise: "always" });
     try {
       return await gb.scope(async () => {
         const x = gb.randn([4, T, 8], { requiresGrad: true });
@@ -232,7 +234,7 @@ Deno.test("fused LSTM: a few dispatches per sequence whatever its length (per st
         return gb.queueStats.dispatches - d0;
       });
     } finally {
-      gb.configureGpu({ fusion: before });
+      gb.configureGpu({ fusion: before, specialise: spec });
     }
   };
   const [f8, f32, c8, c32] = [
@@ -269,8 +271,10 @@ async function runGru(
   c: Case,
   fusion: boolean,
 ): Promise<{ out: Float32Array; grads: Float32Array[] }> {
-  const before = gb.gpuSettings().fusion;
-  gb.configureGpu({ fusion });
+  const before = gb.gpuSettings().fusion, spec = gb.gpuSettings().specialise;
+  // fusion on runs the fused sequence kernels at every size here ("auto" would compose these small
+  // layers: the per-step path that fusion off runs)
+  gb.configureGpu({ fusion, specialise: "always" });
   setRecurrentChunkSteps(c.chunk);
   try {
     return await gb.scope(async () => {
@@ -298,7 +302,7 @@ async function runGru(
       };
     });
   } finally {
-    gb.configureGpu({ fusion: before });
+    gb.configureGpu({ fusion: before, specialise: spec });
     setRecurrentChunkSteps(null);
   }
 }

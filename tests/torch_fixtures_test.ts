@@ -8,6 +8,11 @@ import assert from "node:assert/strict";
 import * as gb from "../mod.ts";
 import { decodeSafetensors, type SafetensorsFile } from "../src/io/safetensors.ts";
 
+// these fixtures check the fused attention and recurrent kernels against PyTorch at sizes "auto"
+// would compose (too little work to compile a kernel for the shape: src/gpu/specialise.ts), so the
+// kernels are forced here (this file's own isolate); the composed side runs where a test asks for it
+gb.configureGpu({ specialise: "always" });
+
 const fixture = async (name: string): Promise<SafetensorsFile> =>
   decodeSafetensors(await Deno.readFile(new URL(`./fixtures/torch/${name}`, import.meta.url)), name);
 

@@ -23,10 +23,26 @@ export interface GpuSettings {
    * `kernelPath()`). Deno: GLASSBOX_KERNELS=cpu|gpu|auto.
    */
   kernels: "auto" | "cpu" | "gpu";
+  /**
+   * Whether kernels compiled per shape (geometry as compile-time constants, unrolled code: the
+   * implicit-GEMM convolution, the fused recurrent sequences, attention's rows kernel) run:
+   * "auto" only for launches with enough work to pay for their compile (see
+   * `specialiseFor` in src/gpu/specialise.ts), "always", or "never" (the generic kernels, the
+   * geometry in their uniforms: one pipeline for every shape). Results agree to float32
+   * rounding either way. Deno: GLASSBOX_SPECIALISE=auto|always|never.
+   */
+  specialise: "auto" | "always" | "never";
 }
 
-const settings: GpuSettings = { printShaders: false, backend: "default", fusion: true, kernels: "auto" };
+const settings: GpuSettings = {
+  printShaders: false,
+  backend: "default",
+  fusion: true,
+  kernels: "auto",
+  specialise: "auto",
+};
 const KERNEL_CHOICES = ["auto", "cpu", "gpu"];
+const SPECIALISE_CHOICES = ["auto", "always", "never"];
 /** Switches the host could not set (Deno: an environment variable with a bad value), by setting. */
 const hostErrors = new Map<string, string>();
 
@@ -73,6 +89,11 @@ export function configureGpu(change: Partial<GpuSettings>): void {
   if (change.kernels !== undefined && !KERNEL_CHOICES.includes(change.kernels)) {
     throw new Error(
       `configureGpu: kernels must be one of ${KERNEL_CHOICES.join(", ")}, got ${change.kernels}`,
+    );
+  }
+  if (change.specialise !== undefined && !SPECIALISE_CHOICES.includes(change.specialise)) {
+    throw new Error(
+      `configureGpu: specialise must be one of ${SPECIALISE_CHOICES.join(", ")}, got ${change.specialise}`,
     );
   }
   Object.assign(settings, change);

@@ -15,6 +15,20 @@ const pipelines = new Map<string, GPUComputePipeline>();
 const pending: Promise<void>[] = [];
 const checked = new Set<string>();
 
+/** Counters of the pipeline cache a test or a dashboard can read (see `pipelineStats`). */
+export interface PipelineStats {
+  /** Distinct pipelines compiled in this process. */
+  pipelines: number;
+  /** Host milliseconds spent creating them (shader module and pipeline; on llvmpipe the LLVM compile). */
+  compileMs: number;
+  /** Requests served from the cache. */
+  hits: number;
+  /** The same, by shader file: pipelines compiled and milliseconds. */
+  byShader: Record<string, { pipelines: number; compileMs: number }>;
+}
+const stats = { compileMs: 0, hits: 0 };
+const byShader = new Map<string, { pipelines: number; compileMs: number }>();
+
 /**
  * Registers WGSL source under a name, as if it were shaders/NAME.wgsl (for kernels written
  * outside this repository, and for tests).
@@ -65,7 +79,10 @@ export function pipeline(
   const keys = Object.keys(constants).sort();
   const key = `${name}|${entry}|${keys.map((k) => `${k}=${constants[k]}`).join(";")}`;
   let p = pipelines.get(key);
-  if (p) return p;
+  if (p) {
+    stats.hits++;
+    return p;
+  }
   const dev = device();
   const raw = shaderSource(name);
   const spec = kernelSpec(name);
@@ -80,8 +97,15 @@ export function pipeline(
     console.error(`// ---- ${name}.wgsl, entry ${entry}, ${JSON.stringify(shown)}\n${code}`);
   }
   dev.pushErrorScope("validation");
+  const t0 = performance.now();
   const module = dev.createShaderModule({ code, label: name });
   p = dev.createComputePipeline({ layout: "auto", compute: { module, entryPoint: entry }, label: key });
+  const ms = performance.now() - t0;
+  stats.compileMs += ms;
+  const per = byShader.get(name) ?? { pipelines: 0, compileMs: 0 };
+  per.pipelines++;
+  per.compileMs += ms;
+  byShader.set(name, per);
   const short = (
     v: string | number,
   ) => (String(v).length > 24 ? String(v).slice(0, 21).trim() + "..." : String(v));
@@ -112,4 +136,22 @@ export async function checkCompileErrors(): Promise<void> {
 /** How many distinct pipelines have been compiled. */
 export function pipelineCount(): number {
   return pipelines.size;
+}
+
+/**
+ * A snapshot of the pipeline cache's counters: pipelines compiled, the host time spent compiling
+ * them, cache hits, and the same by shader file.
+ *
+ * @example
+ * ```ts
+ * import { pipelineStats, tensor } from "glassbox";
+ * await tensor([1, 2]).add(tensor([3, 4])).toArray();
+ * const s = pipelineStats();
+ * if (s.pipelines < 1 || !(s.compileMs >= 0)) throw new Error("no pipeline counted");
+ * ```
+ */
+export function pipelineStats(): PipelineStats {
+  const shaders: PipelineStats["byShader"] = {};
+  for (const [k, v] of byShader) shaders[k] = { ...v };
+  return { pipelines: pipelines.size, compileMs: stats.compileMs, hits: stats.hits, byShader: shaders };
 }

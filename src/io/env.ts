@@ -7,6 +7,7 @@
  * - GLASSBOX_PRINT_SHADERS=1: print every shader as compiled.
  * - GLASSBOX_FUSION=0: run every op as its own kernel (no fused kernels), for debugging.
  * - GLASSBOX_KERNELS=cpu|gpu|auto: force a kernel family (see `kernelPath`).
+ * - GLASSBOX_SPECIALISE=auto|always|never: when shape-specialised kernels run (see `specialiseFor`).
  * - DENO_WEBGPU_BACKEND: reported by `adapterInfo().backend` (Deno itself reads it).
  * - XDG_RUNTIME_DIR: Mesa's drivers look for it when the adapter is requested and print
  *   "XDG_RUNTIME_DIR is invalid or not set" without it; when it is unset and glassbox may set
@@ -53,11 +54,13 @@ export function defaultRuntimeDir(): string | undefined {
 defaultRuntimeDir();
 const fusionEnv = envIfGranted("GLASSBOX_FUSION");
 const kernelsEnv = envIfGranted("GLASSBOX_KERNELS");
+const specialiseEnv = envIfGranted("GLASSBOX_SPECIALISE");
 configureGpu({
   printShaders: Boolean(envIfGranted("GLASSBOX_PRINT_SHADERS")),
   backend: envIfGranted("DENO_WEBGPU_BACKEND") ?? "default",
   fusion: fusionEnv !== "0",
   kernels: kernelsEnv === "cpu" || kernelsEnv === "gpu" ? kernelsEnv : "auto",
+  specialise: specialiseEnv === "always" || specialiseEnv === "never" ? specialiseEnv : "auto",
 });
 // a bad value is not an import error (a library must import): the first GPU use throws it, and
 // runMain (src/io/cli.ts) prints it as one line, exit 2, before the script starts
@@ -68,5 +71,11 @@ if (kernelsEnv !== undefined && !["auto", "cpu", "gpu"].includes(kernelsEnv)) {
   reportSettingError(
     "kernels",
     `GLASSBOX_KERNELS must be cpu, gpu or auto, got ${JSON.stringify(kernelsEnv)}`,
+  );
+}
+if (specialiseEnv !== undefined && !["auto", "always", "never"].includes(specialiseEnv)) {
+  reportSettingError(
+    "specialise",
+    `GLASSBOX_SPECIALISE must be auto, always or never, got ${JSON.stringify(specialiseEnv)}`,
   );
 }

@@ -13,6 +13,7 @@
  */
 import { dispatch } from "../../gpu/queue.ts";
 import { adapterInfo, kernelPath } from "../../gpu/device.ts";
+import { specialiseFor } from "../../gpu/specialise.ts";
 import { KERNEL_SPECS } from "../../gpu/kernel_specs.ts";
 import { gpuSettings } from "../../gpu/settings.ts";
 import { full, tensor } from "../create.ts";
@@ -228,8 +229,9 @@ export const FUSED_ATTENTION_MAX_HEAD = 256;
  * exactly zero weight. A query whose every key is masked gets NaN (as PyTorch). Runs as one fused
  * kernel (and two for the backward pass) when q, k and v share their leading dimensions and the
  * head sizes are multiples of 4 (it reads vec4s), on GPUs when there are at most 128 keys, on
- * software adapters when the heads are at most 32 wide, and wherever the score matrix would be
- * too large to store (see FUSED_MAX_KEYS); otherwise, and with
+ * software adapters when the heads are at most 32 wide and the work pays for compiling the kernel
+ * for its shape (`specialiseFor`), and wherever the score matrix would be too large to store (see
+ * FUSED_MAX_KEYS); otherwise, and with
  * `configureGpu({ fusion: false })`, it is composed from matmul and softmax.
  *
  * @example
@@ -315,6 +317,10 @@ function fusable(
     // the rows family measured behind the composed ops past heads of 32 (see FUSED_MAX_KEYS)
     const wide = Math.max(q.shape[q.ndim - 1], v.shape[v.ndim - 1]) > FUSED_ROWS_MAX_HEAD;
     if (kernelPath() === "cpu" && wide) return false;
+    // the rows family is compiled per head size, rows and keys per step, mask mode (unrolled code):
+    // small attention composes from generic kernels unless its work pays for that compile
+    const D = q.shape[q.ndim - 1], DV = v.shape[v.ndim - 1];
+    if (kernelPath() === "cpu" && !specialiseFor(2 * scores * (D + DV))) return false;
     // with an attention mask, the rows family's forward never finished in Chromium's SwiftShader (the
     // page's tour in tests/browser_engine_test.ts waited minutes, then lost the device) while llvmpipe
     // (lavapipe) runs it and is measured faster: masked attention takes the rows kernel only on llvmpipe

@@ -23,7 +23,7 @@ import { reduceORI } from "./reduce_raw.ts";
 import { max, mean } from "./reduce.ts";
 import { concat, reshape, slice } from "./shape.ts";
 import { device, kernelPath } from "../../gpu/device.ts";
-import { convGemm, convGemmCovers } from "./conv_gemm.ts";
+import { convGemm, convGemmRuns } from "./conv_gemm.ts";
 
 /** Bytes one im2col patch matrix may take: a quarter of the largest storage binding, at most 128 MiB. */
 const COLS_BUDGET = () => Math.min(device().limits.maxStorageBufferBindingSize / 4, 128 << 20);
@@ -200,7 +200,7 @@ export function conv2d(
   // on a software adapter) has no patch matrix, but the backward pass still does.
   const perImage = Math.max(K * ldp, P * Math.ceil(K / 4) * 4) * 4; // forward patches, or the filter gradient's
   const fit = Math.max(1, Math.floor(COLS_BUDGET() / perImage));
-  const gemm = kernelPath() === "cpu" && convGemmCovers(gg);
+  const gemm = kernelPath() === "cpu" && convGemmRuns(gg);
   const needsGrad = isGradEnabled() && [x, weight, bias].some((t) => t?.requiresGrad);
   if (N > fit && (needsGrad || !gemm)) {
     const parts: Tensor[] = [];

@@ -6,7 +6,8 @@
  * convolution stays a node of its own (`conv2d`, with its backward pass) and one more kernel
  * (shaders/conv_act_pool.wgsl) does the activation and pool, keeping per pooled output only the
  * winner's position and sign; its backward is one gather. Otherwise (fusion off, the "gpu"
- * kernel family, a shape the kernel does not cover) it is the plain composition of conv2d,
+ * kernel family, a shape the kernel does not cover, too little work to pay for its compile:
+ * `specialiseFor`) it is the plain composition of conv2d,
  * relu/leakyRelu and maxPool2d, so every switch gives the same numbers.
  */
 import { kernelPath } from "../../gpu/device.ts";
@@ -14,7 +15,7 @@ import { gpuSettings } from "../../gpu/settings.ts";
 import { isGradEnabled, record } from "../graph.ts";
 import { own, type Tensor } from "../tensor.ts";
 import { conv2d, type Conv2dOptions, convGeometry, maxPool2d } from "./conv.ts";
-import { actPool, actPoolBackward, type ConvActivation, convGemm, convGemmCovers } from "./conv_gemm.ts";
+import { actPool, actPoolBackward, type ConvActivation, convGemm, convGemmRuns } from "./conv_gemm.ts";
 import { leakyRelu, relu } from "./elementwise.ts";
 
 /** Options for `conv2dFused`: the convolution's, and what follows it. */
@@ -69,7 +70,7 @@ export function conv2dFused(
   if (pool && (g.OH < 2 || g.OW < 2)) {
     throw new Error(`${op}: the convolution's output ${g.OH}×${g.OW} is too small for a 2×2 pool`);
   }
-  const fused = gpuSettings().fusion && kernelPath() === "cpu" && convGemmCovers(g, pool) &&
+  const fused = gpuSettings().fusion && kernelPath() === "cpu" && convGemmRuns(g, pool) &&
     !(pool && activation === "leakyRelu" && !(slope > 0));
   if (!fused) {
     // the composition, op by op (intermediates freed when no gradient will read them)

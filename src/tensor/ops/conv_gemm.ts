@@ -8,6 +8,7 @@
 import { loopStepLimit } from "../../gpu/loops.ts";
 import { device } from "../../gpu/device.ts";
 import { placeholderBuffer } from "../../gpu/pool.ts";
+import { specialiseFor } from "../../gpu/specialise.ts";
 import { dispatch } from "../../gpu/queue.ts";
 import { launchCopy } from "../kernels.ts";
 import { empty, type Tensor } from "../tensor.ts";
@@ -77,6 +78,20 @@ export function convTile(g: ConvGeometry, pool: boolean, pixels = 33): ConvTile 
   const TW = evenPart(g.OW, pixels);
   const TR = evenPart(g.OH, Math.floor(pixels / TW));
   return { TR, TW, TC };
+}
+
+/** The multiply-adds of a convolution, ×2 (its floating-point work before any epilogue). */
+export function convFlops(g: ConvGeometry): number {
+  return 2 * g.N * g.Cout * g.C * g.KH * g.KW * g.OH * g.OW;
+}
+
+/**
+ * Whether the kernel runs a convolution: it covers the shape (`convGemmCovers`) and the launch
+ * has the work to pay for compiling a kernel for its shape (`specialiseFor`: the kernel is
+ * specialised per geometry; otherwise im2col + the matmul, generic kernels, do it).
+ */
+export function convGemmRuns(g: ConvGeometry, pool = false): boolean {
+  return specialiseFor(convFlops(g)) && convGemmCovers(g, pool);
 }
 
 /**

@@ -4,8 +4,9 @@
  * chunk of steps (shaders/lstm_sequence.wgsl, shaders/gru_sequence.wgsl: h·W_hhᵀ, gates and
  * state update fused, the state kept in workgroup memory), and their backward likewise
  * (shaders/*_sequence_bwd.wgsl), with the weight gradient dW_hh = Σ_t dZ_tᵀ·h_{t-1} as one
- * matmul over all steps at the end. With `configureGpu({ fusion: false })`, or a hidden size
- * past `RECURRENT_FUSED_MAX_HIDDEN`, they run per step: h·W_hhᵀ (matmul) and one cell kernel
+ * matmul over all steps at the end. With `configureGpu({ fusion: false })`, a hidden size
+ * past `RECURRENT_FUSED_MAX_HIDDEN`, or too little work to pay for compiling those kernels
+ * (`specialiseFor`: small layers and short sequences), they run per step: h·W_hhᵀ (matmul) and one cell kernel
  * (shaders/recurrent.wgsl), each with its own backward; the plain RNN always runs per step.
  * Every step is recorded into the same GPU batch, so a sequence runs with one synchronisation,
  * not one per step. PyTorch's equations and gate order.
@@ -15,6 +16,7 @@ import { LOOP_STEPS_PER_INVOCATION } from "../../gpu/loops.ts";
 import { placeholderBuffer } from "../../gpu/pool.ts";
 import { dispatch, grid } from "../../gpu/queue.ts";
 import { gpuSettings } from "../../gpu/settings.ts";
+import { specialiseFor } from "../../gpu/specialise.ts";
 import { zeros } from "../create.ts";
 import { currentPass, isGradEnabled, record } from "../graph.ts";
 import { launchCopy, launchFill } from "../kernels.ts";
@@ -185,9 +187,16 @@ function recurrentProduct(
 /** The largest hidden size the fused LSTM and GRU kernels take (one unit tile per invocation, workgroup memory). */
 export const RECURRENT_FUSED_MAX_HIDDEN = 256;
 
-/** Whether `lstm` and `gru` run the fused sequence kernels for hidden size H (else the per-step composed path). */
-function recurrentFused(H: number, T: number): boolean {
-  return gpuSettings().fusion && H <= RECURRENT_FUSED_MAX_HIDDEN && T > 0;
+/**
+ * Whether `lstm` and `gru` run the fused sequence kernels (compiled per hidden size and batch
+ * tiling, with unrolled code) for G gates, batch B, T steps and hidden size H, else the per-step
+ * composed path (generic kernels): with fusion on, H in range, and the recurrence's work
+ * (2·G·H·H multiply-adds per batch element and step, ×2) enough to pay for the compile
+ * (`specialiseFor`).
+ */
+function recurrentFused(G: number, B: number, H: number, T: number): boolean {
+  return gpuSettings().fusion && H <= RECURRENT_FUSED_MAX_HIDDEN && T > 0 &&
+    specialiseFor(2 * G * H * H * B * T);
 }
 
 let chunkOverride: number | null = null;
@@ -538,7 +547,8 @@ function gruSequence(
  * An LSTM layer over a sequence: i, f, g, o = σ, σ, tanh, σ of x·W_ihᵀ + b_ih + h·W_hhᵀ + b_hh
  * (that gate order); c' = f·c + i·g; h' = o·tanh(c'). Returns every h [B, T, H] and the final
  * (h, c). Runs as one fused kernel over the sequence (hidden size up to
- * `RECURRENT_FUSED_MAX_HIDDEN`), or per step with `configureGpu({ fusion: false })`.
+ * `RECURRENT_FUSED_MAX_HIDDEN`, with the work to pay for its compile: `specialiseFor`), or per
+ * step (otherwise, and with `configureGpu({ fusion: false })`).
  *
  * @example
  * ```ts
@@ -554,7 +564,7 @@ export function lstm(
   state?: { h: Tensor; c: Tensor },
 ): { output: Tensor; h: Tensor; c: Tensor } {
   const [B, T, , H] = check("lstm", x, w, 4);
-  if (!recurrentFused(H, T)) return lstmComposed(x, w, B, T, H, state);
+  if (!recurrentFused(4, B, H, T)) return lstmComposed(x, w, B, T, H, state);
   const bias = w.bIh && w.bHh ? add(w.bIh, w.bHh) : w.bIh ?? w.bHh;
   const xp = linear(x, w.wIh, bias);
   const s0 = state ? concat([state.h, state.c], 1) : null;
@@ -622,8 +632,9 @@ export function rnn(
 /**
  * A GRU layer over a sequence, as PyTorch: r = σ(W_ir x + b_ir + W_hr h + b_hr), z likewise,
  * n = tanh(W_in x + b_in + r·(W_hn h + b_hn)), h' = (1 − z)·n + z·h (gate order r, z, n). Runs
- * as one fused kernel over the sequence (hidden size up to `RECURRENT_FUSED_MAX_HIDDEN`), or per
- * step with `configureGpu({ fusion: false })`.
+ * as one fused kernel over the sequence (hidden size up to `RECURRENT_FUSED_MAX_HIDDEN`, with the
+ * work to pay for its compile: `specialiseFor`), or per step (otherwise, and with
+ * `configureGpu({ fusion: false })`).
  *
  * @example
  * ```ts
@@ -634,7 +645,7 @@ export function rnn(
  */
 export function gru(x: Tensor, w: RecurrentWeights, state?: { h: Tensor }): { output: Tensor; h: Tensor } {
   const [B, T, , H] = check("gru", x, w, 3);
-  if (recurrentFused(H, T)) {
+  if (recurrentFused(3, B, H, T)) {
     const xp = linear(x, w.wIh, w.bIh);
     const y = gruSequence(xp, w.wHh, w.bHh, state?.h ?? null, B, T, H);
     if (!y.requiresGrad) xp.dispose();

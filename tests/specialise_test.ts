@@ -1,0 +1,98 @@
+/**
+ * The specialisation policy (src/gpu/specialise.ts) and the pipeline cache's counters
+ * (src/gpu/shaders.ts): "auto" compiles a shape's own kernel only for launches with the work to
+ * pay for it, the switch forces either side and refuses a bad value by name, and the counters
+ * count what was compiled and what was reused.
+ */
+import assert from "node:assert/strict";
+import * as gb from "../mod.ts";
+import * as ref from "./cpu_ref.ts";
+
+Deno.test("pipelineStats counts one compile per shader and constants, and every reuse", async () => {
+  gb.defineShader(
+    "specialise_probe",
+    `@group(0) @binding(0) var<storage, read_write> Y: array<f32>;
+     @compute @workgroup_size(1) fn main() { Y[0] = {{V}}.0; }`,
+  );
+  const y = gb.zeros([4]);
+  const run = (v: number) =>
+    gb.dispatch({ shader: "specialise_probe", constants: { V: v }, buffers: [y.buffer], workgroups: [1] });
+  const s0 = gb.pipelineStats();
+  run(3);
+  run(3);
+  run(5);
+  run(3);
+  assert.equal((await y.toArray())[0], 3);
+  const s1 = gb.pipelineStats();
+  assert.equal(s1.pipelines - s0.pipelines, 2, "two constants, two pipelines");
+  assert.equal(s1.hits - s0.hits, 2, "the third and fourth launch reuse");
+  assert.deepEqual(s1.byShader.specialise_probe.pipelines, 2);
+  assert.ok(s1.compileMs > s0.compileMs, "compiling takes time");
+  assert.ok(s1.byShader.specialise_probe.compileMs > 0);
+  y.dispose();
+});
+
+Deno.test("specialise: a bad value is an error that names it; specialiseFor follows the switch and the threshold", () => {
+  assert.throws(
+    () => gb.configureGpu({ specialise: "sometimes" as "auto" }),
+    /specialise must be one of auto, always, never, got sometimes/,
+  );
+  const before = gb.gpuSettings().specialise;
+  try {
+    gb.configureGpu({ specialise: "auto" });
+    assert.equal(gb.specialiseFor(gb.SPECIALISE_MIN_FLOPS), true);
+    assert.equal(gb.specialiseFor(gb.SPECIALISE_MIN_FLOPS - 1), false);
+    gb.configureGpu({ specialise: "always" });
+    assert.equal(gb.specialiseFor(0), true);
+    gb.configureGpu({ specialise: "never" });
+    assert.equal(gb.specialiseFor(1e15), false);
+  } finally {
+    gb.configureGpu({ specialise: before });
+  }
+});
+
+Deno.test("auto: a small convolution compiles no kernel of its own, a bench-size one does; both are the float64 convolution", async () => {
+  const convGemm = () => gb.pipelineStats().byShader.conv_gemm?.pipelines ?? 0;
+  const before = gb.gpuSettings().specialise;
+  gb.configureGpu({ specialise: "auto" });
+  try {
+    // 1×1 kernels (the implicit GEMM's smallest unrolled code, the cheapest to compile): 2·N·Cout·C·OH·OW
+    // = 2·2·4·3·81 = 3.9 kFLOP, and 2·16·32·16·784 = 12.8 MFLOP (over the 6 MFLOP threshold)
+    const cases = [[[2, 3, 9, 9], [4, 3, 1, 1], false], [[16, 16, 28, 28], [32, 16, 1, 1], true]] as const;
+    for (const [xs, ws, big] of cases) {
+      const r = ref.rng(xs[0]);
+      const [x, w] = [xs, ws].map((s) => ref.randArr([...s], r));
+      const n0 = convGemm();
+      const y = gb.conv2d(
+        gb.tensor(Float32Array.from(x.data), x.shape),
+        gb.tensor(Float32Array.from(w.data), w.shape),
+      );
+      ref.assertClose(await y.toArray(), ref.conv2d(x, w, null, 1, 0, 1).data, {
+        rtol: 1e-4,
+        atol: 1e-4,
+        msg: `conv2d x${xs}`,
+      });
+      assert.equal(convGemm() - n0, big ? 1 : 0, `conv_gemm pipelines compiled for x${xs}`);
+    }
+  } finally {
+    gb.configureGpu({ specialise: before });
+  }
+});
+
+Deno.test("GLASSBOX_SPECIALISE: a bad value is reported at the first GPU use, naming it", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      `import * as gb from "${new URL("../mod.ts", import.meta.url).href}";
+      let message = "";
+      try { gb.tensor([1]); } catch (e) { message = e.message; }
+      console.log(message);`,
+    ],
+    env: { GLASSBOX_SPECIALISE: "yes", NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  assert.equal(out.code, 0, dec.decode(out.stderr));
+  assert.equal(dec.decode(out.stdout), 'GLASSBOX_SPECIALISE must be auto, always or never, got "yes"\n');
+});
