@@ -111,7 +111,7 @@ export const KERNEL_SPECS: Readonly<Record<string, KernelSpec>> = {
   },
   conv_gemm: {
     params: [...u("tiles_m", "tiles_n", "_p0"), ...f("slope")],
-    workgroup: { forward: 64 },
+    workgroup: { forward: 64, pack: 256 },
   },
   conv_act_pool: {
     params: [...u("OH", "OW", "PH", "PW", "total"), ...f("slope")],

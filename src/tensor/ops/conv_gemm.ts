@@ -50,6 +50,8 @@ export interface ConvTile {
   TR: number;
   TW: number;
   TC: number;
+  /** Images per tile (default 1): their pixels share the weights' loads. */
+  TN?: number;
 }
 
 const ceil4 = (n: number) => Math.ceil(n / 4) * 4;
@@ -71,13 +73,18 @@ const evenPart = (n: number, most: number) => Math.ceil(n / Math.ceil(n / Math.m
 export function convTile(g: ConvGeometry, pool: boolean, pixels = 33): ConvTile {
   const c4 = ceil4(g.Cout);
   const TC = c4 % 16 === 0 ? 16 : c4 % 8 === 0 ? 8 : 4;
+  // two images per tile (their pixels share every weight load) for large work, where the
+  // doubled straight-line code's compile time (~0.2 → 0.45 s, 0.5 → 1.6 s measured) pays off;
+  // and not for an odd batch whose lone last image would waste much of a tile
+  const macs = g.N * g.Cout * g.C * g.KH * g.KW * g.OH * g.OW;
+  const TN = macs >= 2 ** 27 && (g.N % 2 === 0 || g.N >= 16) ? 2 : 1;
   if (pool) {
     const pw = Math.floor(g.OW / 2);
-    return { TR: 2, TW: 2 * evenPart(pw, Math.floor(pixels / 4)), TC };
+    return { TR: 2, TW: 2 * evenPart(pw, Math.floor(pixels / 4)), TC, TN };
   }
   const TW = evenPart(g.OW, pixels);
   const TR = evenPart(g.OH, Math.floor(pixels / TW));
-  return { TR, TW, TC };
+  return { TR, TW, TC, TN };
 }
 
 /** The multiply-adds of a convolution, ×2 (its floating-point work before any epilogue). */
@@ -112,62 +119,95 @@ export function convGemmCovers(g: ConvGeometry, pool = false): boolean {
 const unrolled = new Map<string, Record<string, string>>();
 
 /** The straight-line code for a tile (see the header of shaders/conv_gemm.wgsl). */
-function unroll(t: ConvTile, g: ConvGeometry, pool: boolean): Record<string, string> {
-  const { TR, TW, TC } = t, J = TC / 4;
+function unroll(t: ConvTile, g: ConvGeometry, pool: boolean, packed: boolean): Record<string, string> {
+  const { TR, TW, TC } = t, J = TC / 4, TN = t.TN ?? 1;
   const { KH, KW, stride: S, dil: D, W } = g;
   const pad = g.pad > 0;
   const c4 = ceil4(g.Cout) / 4;
-  const key = `${TR}x${TW}x${TC}|${KH}x${KW}|${S}|${D}|${W}|${c4}|${pad}|${pool}`;
+  const key = `${TN}|${TR}x${TW}x${TC}|${KH}x${KW}|${S}|${D}|${W}|${c4}|${pad}|${pool}|${packed}`;
   let u = unrolled.get(key);
   if (u) return u;
   const decl: string[] = [], step: string[] = [], store: string[] = [];
   for (let r = 0; r < TR; r++) {
     for (let x = 0; x < TW; x++) {
-      for (let j = 0; j < J; j++) decl.push(`  var a_${r}_${x}_${j} = vec4f(0.0);`);
+      for (let i = 0; i < TN; i++) {
+        for (let j = 0; j < J; j++) decl.push(`  var a${i}_${r}_${x}_${j} = vec4f(0.0);`);
+      }
     }
   }
   const rows = new Set<number>(), cols = new Set<number>();
   for (let r = 0; r < TR; r++) for (let ky = 0; ky < KH; ky++) rows.add(r * S + ky * D);
   for (let x = 0; x < TW; x++) for (let kx = 0; kx < KW; kx++) cols.add(x * S + kx * D);
   const sorted = (set: Set<number>) => [...set].sort((a, b) => a - b);
-  for (const ir of sorted(rows)) {
-    for (const ic of sorted(cols)) {
-      const load = `X[xo + ${ir * W + ic}u]`;
-      step.push(
-        pad
-          ? `    let x_${ir}_${ic} = select(0.0, ${load}, ((rows >> ${ir}u) & (cols >> ${ic}u) & 1u) != 0u);`
-          : `    let x_${ir}_${ic} = ${load};`,
-      );
+  for (let i = 0; i < TN; i++) {
+    for (const ir of sorted(rows)) {
+      if (packed) {
+        // the vec4s of the packed row holding the columns read, then the columns from them
+        const quads = [...new Set(sorted(cols).map((ic) => ic >> 2))];
+        for (const q of quads) {
+          step.push(`    let xv${i}_${ir}_${q} = XV[xo + ${i}u * CIN * HP * ROW4 + ${ir}u * ROW4 + ${q}u];`);
+        }
+        for (const ic of sorted(cols)) {
+          step.push(`    let x${i}_${ir}_${ic} = xv${i}_${ir}_${ic >> 2}[${ic & 3}];`);
+        }
+        continue;
+      }
+      for (const ic of sorted(cols)) {
+        const load = `X[xo + ${i}u * CIN * H * W + ${ir * W + ic}u]`;
+        step.push(
+          pad
+            ? `    let x${i}_${ir}_${ic} = select(0.0, ${load}, ((rows >> ${ir}u) & (cols >> ${ic}u) & 1u) != 0u);`
+            : `    let x${i}_${ir}_${ic} = ${load};`,
+        );
+      }
     }
   }
+  // every tap's weights first, then the FMAs accumulator by accumulator (all taps of one
+  // a_r_x_j in a row): llvmpipe cannot keep the TR·TW·TC accumulators (one SIMD register per
+  // float) in registers, and this order loads and stores each once per c step instead of once
+  // per tap, reading the weights (also spilled) as memory operands. Seed-CNN conv2
+  // (256×32×13×13→64, relu, pool) ~63-69 → ~52-58 ms CPU per forward, vs tfjs-wasm 2.3-2.6× → 1.9-2.0×.
   for (let ky = 0; ky < KH; ky++) {
     for (let kx = 0; kx < KW; kx++) {
       const tap = ky * KW + kx;
       for (let j = 0; j < J; j++) step.push(`    let w${tap}_${j} = WT[wi + ${tap * c4 + j}u];`);
-      for (let r = 0; r < TR; r++) {
-        for (let x = 0; x < TW; x++) {
-          const xv = `x_${r * S + ky * D}_${x * S + kx * D}`;
-          for (let j = 0; j < J; j++) {
-            step.push(`    a_${r}_${x}_${j} = fma(vec4f(${xv}), w${tap}_${j}, a_${r}_${x}_${j});`);
+    }
+  }
+  for (let i = 0; i < TN; i++) {
+    for (let r = 0; r < TR; r++) {
+      for (let x = 0; x < TW; x++) {
+        for (let j = 0; j < J; j++) {
+          const a = `a${i}_${r}_${x}_${j}`;
+          for (let ky = 0; ky < KH; ky++) {
+            for (let kx = 0; kx < KW; kx++) {
+              const xv = `x${i}_${r * S + ky * D}_${x * S + kx * D}`;
+              step.push(`    ${a} = fma(vec4f(${xv}), w${ky * KW + kx}_${j}, ${a});`);
+            }
           }
         }
       }
     }
   }
-  if (pool) {
-    for (let p = 0; p < TW / 2; p++) {
-      for (let j = 0; j < J; j++) {
-        const v = [[0, 2 * p], [0, 2 * p + 1], [1, 2 * p], [1, 2 * p + 1]].map(([r, x]) =>
-          `a_${r}_${x}_${j}`
-        );
-        store.push(`  store_pool(n, ty, tx * ${TW / 2}u + ${p}u, co0 + ${4 * j}u, ${v.join(", ")});`);
-      }
-    }
-  } else {
-    for (let r = 0; r < TR; r++) {
-      for (let x = 0; x < TW; x++) {
+  for (let i = 0; i < TN; i++) {
+    if (pool) {
+      for (let p = 0; p < TW / 2; p++) {
         for (let j = 0; j < J; j++) {
-          store.push(`  store_px(n, oy0 + ${r}u, ox0 + ${x}u, co0 + ${4 * j}u, a_${r}_${x}_${j});`);
+          const v = [[0, 2 * p], [0, 2 * p + 1], [1, 2 * p], [1, 2 * p + 1]].map(([r, x]) =>
+            `a${i}_${r}_${x}_${j}`
+          );
+          store.push(
+            `  store_pool(n + ${i}u, ty, tx * ${TW / 2}u + ${p}u, co0 + ${4 * j}u, ${v.join(", ")});`,
+          );
+        }
+      }
+    } else {
+      for (let r = 0; r < TR; r++) {
+        for (let x = 0; x < TW; x++) {
+          for (let j = 0; j < J; j++) {
+            store.push(
+              `  store_px(n + ${i}u, oy0 + ${r}u, ox0 + ${x}u, co0 + ${4 * j}u, a${i}_${r}_${x}_${j});`,
+            );
+          }
         }
       }
     }
@@ -199,7 +239,9 @@ function transposedWeight(weight: Tensor, Cout: number, K: number): Tensor {
 /**
  * Launches the convolution with its epilogue: returns y ([N, Cout, OH, OW], or pooled
  * [N, Cout, ⌊OH/2⌋, ⌊OW/2⌋]) and, when pooling with `winners`, the winners' codes (int32,
- * y's shape; see the shader), the format `actPoolBackward` reads.
+ * y's shape; see the shader), the format `actPoolBackward` reads. The input is first packed
+ * (the shader's pack entry) unless `pack` is false or the packed copy would not fit one
+ * binding; then the kernel reads it in place, with padding masks.
  */
 export function convGemm(
   x: Tensor,
@@ -208,6 +250,7 @@ export function convGemm(
   g: ConvGeometry,
   epi: ConvEpilogue,
   tile: ConvTile = convTile(g, epi.pool),
+  pack = true,
 ): { y: Tensor; idx: Tensor | null } {
   const { N, C, H, W, Cout, KH, KW, OH, OW } = g;
   const PH = epi.pool ? Math.floor(OH / 2) : OH, PW = epi.pool ? Math.floor(OW / 2) : OW;
@@ -219,41 +262,64 @@ export function convGemm(
   const c4 = ceil4(Cout);
   const tilesH = epi.pool ? PH : Math.ceil(OH / tile.TR);
   const tilesW = epi.pool ? Math.ceil(PW / (tile.TW / 2)) : Math.ceil(OW / tile.TW);
-  const tilesM = N * tilesH * tilesW, tilesN = Math.ceil(c4 / tile.TC);
+  const tilesM = Math.ceil(N / (tile.TN ?? 1)) * tilesH * tilesW, tilesN = Math.ceil(c4 / tile.TC);
+  // the packed input (see pack in the shader): HP rows of tilesW blocks of NCP columns per channel
+  const HP = patchSpan(tilesH * tile.TR, KH, g.stride, g.dil);
+  const NCP = ceil4(patchSpan(tile.TW, KW, g.stride, g.dil));
+  const packedSize = N * C * HP * tilesW * NCP;
+  const packed = pack && packedSize * 4 <= device().limits.maxStorageBufferBindingSize;
+  const shape = {
+    WHAT: what(g, !!bias, epi),
+    TR: tile.TR,
+    TW: tile.TW,
+    TC: tile.TC,
+    TN: tile.TN ?? 1,
+    NIMG: N,
+    KH,
+    KW,
+    DIL: g.dil,
+    STRIDE: g.stride,
+    PADDING: g.pad,
+    CIN: C,
+    H,
+    W,
+    OH,
+    OW,
+    PH,
+    PW,
+    COUT: Cout,
+    COUT4: c4 / 4,
+    TILES_W: tilesW,
+    TILES_H: tilesH,
+    ACT: ACT_CODE[epi.activation],
+    POOL: epi.pool ? 1 : 0,
+    PAD: g.pad > 0 ? 1 : 0,
+    BIAS: bias ? 1 : 0,
+    FULL_C: Cout % tile.TC === 0 ? 1 : 0,
+    WINNERS: idx ? 1 : 0,
+    PACKED: packed ? 1 : 0,
+    NCP4: NCP / 4,
+    HP,
+  };
+  let xp: Tensor | null = null;
+  if (packed) {
+    xp = empty([packedSize]);
+    dispatch({
+      shader: "conv_gemm",
+      entry: "pack",
+      constants: { ...shape, ACC_DECL: "", LOAD_STEP: "", STORE: "" },
+      buffers: [x.buffer, xp.buffer],
+      params: { tiles_m: packedSize / 4, tiles_n: 0, slope: 0 },
+      invocations: packedSize / 4,
+      cost: { bytes: 4 * (x.size + packedSize) },
+    });
+  }
   dispatch({
     shader: "conv_gemm",
     entry: "forward",
-    constants: {
-      WHAT: what(g, !!bias, epi),
-      TR: tile.TR,
-      TW: tile.TW,
-      TC: tile.TC,
-      KH,
-      KW,
-      DIL: g.dil,
-      STRIDE: g.stride,
-      PADDING: g.pad,
-      CIN: C,
-      H,
-      W,
-      OH,
-      OW,
-      PH,
-      PW,
-      COUT: Cout,
-      COUT4: c4 / 4,
-      TILES_W: tilesW,
-      TILES_H: tilesH,
-      ACT: ACT_CODE[epi.activation],
-      POOL: epi.pool ? 1 : 0,
-      PAD: g.pad > 0 ? 1 : 0,
-      BIAS: bias ? 1 : 0,
-      FULL_C: Cout % tile.TC === 0 ? 1 : 0,
-      WINNERS: idx ? 1 : 0,
-      ...unroll(tile, g, epi.pool),
-    },
+    constants: { ...shape, ...unroll(tile, g, epi.pool, packed) },
     buffers: [
-      x.buffer,
+      xp ? xp.buffer : x.buffer,
       wt.buffer,
       bias ? bias.buffer : wt.buffer, // (unread without a bias; the placeholder may be bound to IDX)
       y.buffer,
@@ -269,6 +335,7 @@ export function convGemm(
     },
   });
   wt.dispose();
+  xp?.dispose();
   return { y, idx };
 }
 
