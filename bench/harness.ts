@@ -44,9 +44,14 @@ export interface Timed {
  */
 export const benchOptions: { repeat: number; only: string | null } = { repeat: 1, only: null };
 
+/** The row names `wanted` has said yes to (so a run can tell that `--only` matched nothing). */
+export const wantedRows = new Set<string>();
+
 /** Whether the row `name` is timed (`--only`). */
 export function wanted(name: string): boolean {
-  return benchOptions.only === null || name.includes(benchOptions.only);
+  const yes = benchOptions.only === null || name.includes(benchOptions.only);
+  if (yes) wantedRows.add(name);
+  return yes;
 }
 
 /** Whether this is the last repeat pass (the one whose glassbox rows are profiled after their timing). */
