@@ -630,4 +630,32 @@ Deno.test("Occlusion through a convolutional stem computes each copy's patch onl
     assertClose(local, whole, { atol: 1e-5, msg: `net ${i}: stem patches against the whole model` });
     assertClose(chunks, whole, { atol: 1e-5, msg: `net ${i}: stem patches in chunks of one row` });
   }
+  // padding ends the stem (a patch's border would be padded where the image has pixels): a padded
+  // first conv makes no plan, a padded pool ends the stem before it, and the numbers are the whole
+  // model's, hook or not
+  const padded = [
+    new gb.Sequential(
+      new gb.Conv2d(2, 3, 3, { padding: 1 }),
+      new gb.ReLU(),
+      new gb.MaxPool2d(2),
+      new gb.Flatten(),
+      new gb.Linear(3 * 14 * 15, 3),
+    ),
+    new gb.Sequential(
+      new gb.Conv2d(2, 3, 3),
+      new gb.ReLU(),
+      new gb.MaxPool2d(2, 2, 1),
+      new gb.Flatten(),
+      new gb.Linear(3 * 14 * 15, 3),
+    ),
+  ];
+  for (const [i, model] of padded.entries()) {
+    const plan = localPlan(model, [2, 29, 31], [{ start: [0, 0, 0], end: [1, 5, 4] }]);
+    assert.equal(plan && plan.prefix.length, i === 0 ? null : 2, `padded ${i}: the stem`);
+    const plain = await (await new gb.Occlusion(model).attribute(x, options)).toArray();
+    const hook = model.layers.at(-1)!.registerForwardHook(() => {});
+    const whole = await (await new gb.Occlusion(model).attribute(x, options)).toArray();
+    hook.remove();
+    assertClose(plain, whole, { atol: 1e-5, msg: `padded ${i}: against the whole model` });
+  }
 });
