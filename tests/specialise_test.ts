@@ -134,3 +134,38 @@ Deno.test("auto: a small attention composes from the generic kernels (no attenti
     gb.configureGpu({ specialise: before });
   }
 });
+
+Deno.test("auto: a short LSTM and GRU run per step (no sequence pipeline), a bench-size one compiles its fused kernel; both equal the other side of the switch", async () => {
+  const seq = (name: string) => gb.pipelineStats().byShader[name]?.pipelines ?? 0;
+  const before = gb.gpuSettings().specialise;
+  try {
+    // hidden 28, 4 or 3 gates: 2·G·28²·B·T flops = 50 kFLOP for the LSTM at B 2, T 4 (per step), and
+    // 6.4 MFLOP (LSTM) / 4.8 MFLOP (GRU, under the line) at B 16, T 64
+    for (const [B, T] of [[2, 4], [16, 64]] as const) {
+      gb.manualSeed(B);
+      const layers = { lstm_sequence: new gb.LSTM(6, 28), gru_sequence: new gb.GRU(6, 28) };
+      const x = gb.randn([B, T, 6]);
+      for (const [shader, layer] of Object.entries(layers)) {
+        gb.configureGpu({ specialise: "auto" });
+        const n0 = seq(shader);
+        const auto = await layer.forward(x).toArray();
+        const compiled = seq(shader) - n0;
+        const fused = shader === "lstm_sequence" && B === 16;
+        assert.equal(
+          compiled > 0,
+          fused,
+          `${shader} B ${B} T ${T}: ${compiled} pipelines compiled under auto`,
+        );
+        // the other side of the switch gives the same numbers
+        gb.configureGpu({ specialise: fused ? "never" : "always" });
+        ref.assertClose(await layer.forward(x).toArray(), auto, {
+          rtol: 1e-5,
+          atol: 1e-5,
+          msg: `${shader} B ${B} T ${T}: auto against ${fused ? "never" : "always"}`,
+        });
+      }
+    }
+  } finally {
+    gb.configureGpu({ specialise: before });
+  }
+});
