@@ -103,10 +103,10 @@ export async function timeRow(
   return { name, ms };
 }
 
-/** The median of the numbers that are not NaN (NaN when none are). */
+/** The median of the numbers that are not NaN (the mean of the middle two for an even count; NaN when none). */
 function median(a: number[]): number {
-  const s = a.filter((x) => !Number.isNaN(x)).sort((x, y) => x - y);
-  return s.length ? s[Math.floor(s.length / 2)] : NaN;
+  const s = a.filter((x) => !Number.isNaN(x)).sort((x, y) => x - y), m = s.length >> 1;
+  return s.length === 0 ? NaN : s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 /** A peer's pass: `peer` calls `time` once per row, in the glassbox rows' order; rows not wanted give NaN. */
