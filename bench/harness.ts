@@ -44,9 +44,14 @@ export interface Timed {
  */
 export const benchOptions: { repeat: number; only: string | null } = { repeat: 1, only: null };
 
+/** The row names `wanted` has said yes to (so a run can tell that `--only` matched nothing). */
+export const wantedRows = new Set<string>();
+
 /** Whether the row `name` is timed (`--only`). */
 export function wanted(name: string): boolean {
-  return benchOptions.only === null || name.includes(benchOptions.only);
+  const yes = benchOptions.only === null || name.includes(benchOptions.only);
+  if (yes) wantedRows.add(name);
+  return yes;
 }
 
 /** Whether this is the last repeat pass (the one whose glassbox rows are profiled after their timing). */
@@ -98,10 +103,10 @@ export async function timeRow(
   return { name, ms };
 }
 
-/** The median of the numbers that are not NaN (NaN when none are). */
+/** The median of the numbers that are not NaN (the mean of the middle two for an even count; NaN when none). */
 function median(a: number[]): number {
-  const s = a.filter((x) => !Number.isNaN(x)).sort((x, y) => x - y);
-  return s.length ? s[Math.floor(s.length / 2)] : NaN;
+  const s = a.filter((x) => !Number.isNaN(x)).sort((x, y) => x - y), m = s.length >> 1;
+  return s.length === 0 ? NaN : s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 /** A peer's pass: `peer` calls `time` once per row, in the glassbox rows' order; rows not wanted give NaN. */

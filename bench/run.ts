@@ -8,7 +8,7 @@ import {
   runMain,
   UsageError,
 } from "../mod.ts";
-import { benchOptions, printBounds, printTable2, readbackFloor, wanted } from "./harness.ts";
+import { benchOptions, printBounds, printTable2, readbackFloor, wanted, wantedRows } from "./harness.ts";
 import { benchCore } from "./core.ts";
 import { benchCnn } from "./cnn.ts";
 import { benchTracking } from "./tracking.ts";
@@ -104,6 +104,14 @@ async function main(): Promise<void> {
   }
   printSequence(await benchSequence());
   if (benchOptions.only === null) printCompress(await benchCompress());
+  if (benchOptions.only !== null && wantedRows.size === 0) {
+    // a misspelt or miscased --only would otherwise end the run silently with no table
+    throw new UsageError(
+      `--only ${
+        JSON.stringify(benchOptions.only)
+      } matches no row of the engine-core, CNN, gradient-tracking or sequence tables (case-sensitive)`,
+    );
+  }
   printBounds(ceil, floor);
 }
 

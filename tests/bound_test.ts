@@ -161,3 +161,29 @@ Deno.test("bench harness: --repeat interleaves glassbox and its peers, --only sk
     h.benchOptions.only = null;
   }
 });
+
+Deno.test("bench harness: --repeat 2 prints the mean of the two passes as the median (not the slower one)", async () => {
+  const h = await import("../bench/harness.ts");
+  h.benchOptions.repeat = 2;
+  try {
+    // planted: glassbox 10 then 30 ms (median 20), tfjs-webgpu 40 and 80 (60), tfjs-wasm 20 and 20 (20)
+    const planted: Record<string, number[]> = { ours: [10, 30], webgpu: [40, 80], wasm: [20, 20] };
+    const passes: Record<string, number> = { ours: 0, webgpu: 0, wasm: 0 };
+    // deno-lint-ignore no-import-prefix
+    const tf = await import("npm:@tensorflow/tfjs@4.22.0");
+    const rows = await h.withTfPeers(
+      async () => {
+        await h.timeRow("r", () => Promise.resolve(), 1, 0, { bound: false });
+        return [{ name: "r", ms: planted.ours[passes.ours++] }];
+      },
+      async () => {
+        const side = tf.getBackend();
+        await h.time(() => Promise.resolve(), 1, 0);
+        return [planted[side][passes[side]++]];
+      },
+    );
+    assert.deepEqual([rows[0].ours, rows[0].webgpu, rows[0].wasm], [20, 60, 20]);
+  } finally {
+    h.benchOptions.repeat = 1;
+  }
+});

@@ -586,6 +586,15 @@ Deno.test("Occlusion through a convolutional stem computes each copy's patch onl
       new gb.Flatten(),
       new gb.Linear(4 * 6 * 7, 3),
     ),
+    // a pool of other steps along the two axes (input strides 2 and 3): 29×31 → conv 3 → 27×29 →
+    // pool [2, 3] → 13×9
+    new gb.Sequential(
+      new gb.Conv2d(2, 3, 3),
+      new gb.ReLU(),
+      new gb.MaxPool2d([2, 3]),
+      new gb.Flatten(),
+      new gb.Linear(3 * 13 * 9, 3),
+    ),
   ];
   const x = gb.randn([2, 2, 29, 31]);
   const baselines = gb.randn([1, 2, 29, 31]).mul(0.1);
@@ -595,15 +604,58 @@ Deno.test("Occlusion through a convolutional stem computes each copy's patch onl
     const boxes = [{ start: [0, 0, 0], end: [1, 5, 4] }, { start: [1, 28, 30], end: [2, 29, 31] }];
     const plan = localPlan(model, [2, 29, 31], boxes);
     assert.ok(plan && plan.patch[0] * plan.patch[1] < 0.6 * 29 * 31, `net ${i}: a local plan`);
-    const local = await (await new gb.Occlusion(model).attribute(x, options)).toArray();
+    const localRun = await gb.profile(async () =>
+      await (await new gb.Occlusion(model).attribute(x, options)).toArray()
+    );
+    const local = localRun.result;
     // 150 rows a pass: one (image, target) row's 136 copies per chunk
     const chunks = await (await new gb.Occlusion(model).attribute(x, { ...options, internalBatchSize: 150 }))
       .toArray();
     // a hook anywhere makes every copy go through the whole model, layer by layer
     const hook = model.layers.at(-1)!.registerForwardHook(() => {});
-    const whole = await (await new gb.Occlusion(model).attribute(x, options)).toArray();
+    const wholeRun = await gb.profile(async () =>
+      await (await new gb.Occlusion(model).attribute(x, options)).toArray()
+    );
+    const whole = wholeRun.result;
     hook.remove();
+    // the stem ran on patches, and the hook did send every copy through the whole model (else the
+    // comparison below would check the local path against itself)
+    const flops = (p: typeof localRun) => p.events.reduce((a, e) => a + (e.flops ?? 0), 0);
+    assert.ok(
+      flops(localRun) < 0.6 * flops(wholeRun),
+      `net ${i}: ${flops(localRun)} flops through the stem's patches, ${
+        flops(wholeRun)
+      } through the whole model`,
+    );
     assertClose(local, whole, { atol: 1e-5, msg: `net ${i}: stem patches against the whole model` });
     assertClose(chunks, whole, { atol: 1e-5, msg: `net ${i}: stem patches in chunks of one row` });
+  }
+  // padding ends the stem (a patch's border would be padded where the image has pixels): a padded
+  // first conv makes no plan, a padded pool ends the stem before it, and the numbers are the whole
+  // model's, hook or not
+  const padded = [
+    new gb.Sequential(
+      new gb.Conv2d(2, 3, 3, { padding: 1 }),
+      new gb.ReLU(),
+      new gb.MaxPool2d(2),
+      new gb.Flatten(),
+      new gb.Linear(3 * 14 * 15, 3),
+    ),
+    new gb.Sequential(
+      new gb.Conv2d(2, 3, 3),
+      new gb.ReLU(),
+      new gb.MaxPool2d(2, 2, 1),
+      new gb.Flatten(),
+      new gb.Linear(3 * 14 * 15, 3),
+    ),
+  ];
+  for (const [i, model] of padded.entries()) {
+    const plan = localPlan(model, [2, 29, 31], [{ start: [0, 0, 0], end: [1, 5, 4] }]);
+    assert.equal(plan && plan.prefix.length, i === 0 ? null : 2, `padded ${i}: the stem`);
+    const plain = await (await new gb.Occlusion(model).attribute(x, options)).toArray();
+    const hook = model.layers.at(-1)!.registerForwardHook(() => {});
+    const whole = await (await new gb.Occlusion(model).attribute(x, options)).toArray();
+    hook.remove();
+    assertClose(plain, whole, { atol: 1e-5, msg: `padded ${i}: against the whole model` });
   }
 });

@@ -175,3 +175,45 @@ Deno.test("int8 epilogue: a fused int8 CNN (conv → ReLU → pool → conv → 
     q.dispose();
   }
 });
+
+Deno.test("int8 epilogue: what it cannot take (a LeakyReLU, a stride-1 or padded pool) runs as its own layer, bit for bit the layers one by one", async () => {
+  gb.manualSeed(13);
+  // each model has negative conv outputs (LeakyReLU keeps them scaled) and pools the epilogue must not
+  // mistake for MaxPool2d(2) at stride 2
+  const heads = [
+    [new gb.LeakyReLU(0.2), new gb.MaxPool2d(2)],
+    [new gb.ReLU(), new gb.MaxPool2d(2, 1)],
+    [new gb.ReLU(), new gb.MaxPool2d(2, 2, 1)],
+  ] as const;
+  const n = 3, xs = Float32Array.from({ length: n * 12 * 12 }, (_, i) => Math.sin(i * 0.53));
+  const x = gb.tensor(xs, [n, 1, 12, 12]);
+  for (const [h, [act, pool]] of heads.entries()) {
+    const size = pool.stride === 1 ? 9 : pool.padding === 1 ? 6 : 5; // 10×10 conv output pooled
+    const model = new gb.Sequential(
+      new gb.Conv2d(1, 6, 3),
+      act,
+      pool,
+      new gb.Conv2d(6, 5, 3, { padding: 1 }),
+      new gb.ReLU(),
+      new gb.Flatten(),
+      new gb.Linear(5 * size * size, 4),
+    );
+    model.eval();
+    const want = await model.forward(x).toArray();
+    const q = await gb.quantizeModel(model, { x: xs, y: new Int32Array(n), sampleShape: [1, 12, 12] });
+    const fused = await q.forward(x).toArray();
+    gb.configureGpu({ fusion: false });
+    let plain;
+    try {
+      plain = await q.forward(x).toArray();
+    } finally {
+      gb.configureGpu({ fusion: true });
+    }
+    assert.deepEqual(Array.from(fused), Array.from(plain), `model ${h}: fused against layer by layer`);
+    // and near the float model (the int8 grids' error, not another function)
+    const err = Math.max(...Array.from(want, (v, i) => Math.abs(v - fused[i])));
+    const scale = Math.max(...Array.from(want, Math.abs));
+    assert.ok(err < 0.05 * scale, `model ${h}: int8 ${err} from float32 (max ${scale})`);
+    q.dispose();
+  }
+});

@@ -97,3 +97,76 @@ Deno.test("GLASSBOX_SPECIALISE: a bad value is reported at the first GPU use, na
   assert.equal(out.code, 0, dec.decode(out.stderr));
   assert.equal(dec.decode(out.stdout), 'GLASSBOX_SPECIALISE must be auto, always or never, got "yes"\n');
 });
+
+Deno.test("auto: a small attention composes from the generic kernels (no attention_rows pipeline) and equals the float64 attention", async () => {
+  if (gb.kernelPath() !== "cpu") return; // the policy applies to the software adapters' rows kernel
+  const rows = () => gb.pipelineStats().byShader.attention_rows?.pipelines ?? 0;
+  const before = gb.gpuSettings().specialise;
+  gb.configureGpu({ specialise: "auto" });
+  try {
+    // [1, 2, 8, 16]: 2·(2·8·8)·(16 + 16) = 8.2 kFLOP, far under the threshold; a shape the rows kernel covers
+    const r = ref.rng(7);
+    const [q, k, v] = [0, 1, 2].map(() => ref.randArr([1, 2, 8, 16], r));
+    const n0 = rows();
+    const y = gb.scaledDotProductAttention(
+      ...([q, k, v].map((a) => gb.tensor(Float32Array.from(a.data), a.shape)) as [
+        gb.Tensor,
+        gb.Tensor,
+        gb.Tensor,
+      ]),
+    );
+    const want = new Float64Array(2 * 8 * 16);
+    for (let h = 0; h < 2; h++) {
+      for (let i = 0; i < 8; i++) {
+        const s = Array.from({ length: 8 }, (_, j) => {
+          let d = 0;
+          for (let c = 0; c < 16; c++) d += q.data[(h * 8 + i) * 16 + c] * k.data[(h * 8 + j) * 16 + c];
+          return d / 4;
+        });
+        const m = Math.max(...s), e = s.map((x) => Math.exp(x - m)), z = e.reduce((a, b) => a + b, 0);
+        for (let c = 0; c < 16; c++) {
+          want[(h * 8 + i) * 16 + c] = e.reduce((a, w, j) => a + (w / z) * v.data[(h * 8 + j) * 16 + c], 0);
+        }
+      }
+    }
+    ref.assertClose(await y.toArray(), want, { rtol: 1e-5, atol: 1e-5, msg: "attention [1, 2, 8, 16]" });
+    assert.equal(rows() - n0, 0, "attention_rows pipelines compiled for 8.2 kFLOP");
+  } finally {
+    gb.configureGpu({ specialise: before });
+  }
+});
+
+Deno.test("auto: a short LSTM and GRU run per step (no sequence pipeline), a bench-size one compiles its fused kernel; both equal the other side of the switch", async () => {
+  const seq = (name: string) => gb.pipelineStats().byShader[name]?.pipelines ?? 0;
+  const before = gb.gpuSettings().specialise;
+  try {
+    // hidden 28, 4 or 3 gates: 2·G·28²·B·T flops = 50 kFLOP for the LSTM at B 2, T 4 (per step), and
+    // 6.4 MFLOP (LSTM) / 4.8 MFLOP (GRU, under the line) at B 16, T 64
+    for (const [B, T] of [[2, 4], [16, 64]] as const) {
+      gb.manualSeed(B);
+      const layers = { lstm_sequence: new gb.LSTM(6, 28), gru_sequence: new gb.GRU(6, 28) };
+      const x = gb.randn([B, T, 6]);
+      for (const [shader, layer] of Object.entries(layers)) {
+        gb.configureGpu({ specialise: "auto" });
+        const n0 = seq(shader);
+        const auto = await layer.forward(x).toArray();
+        const compiled = seq(shader) - n0;
+        const fused = shader === "lstm_sequence" && B === 16;
+        assert.equal(
+          compiled > 0,
+          fused,
+          `${shader} B ${B} T ${T}: ${compiled} pipelines compiled under auto`,
+        );
+        // the other side of the switch gives the same numbers
+        gb.configureGpu({ specialise: fused ? "never" : "always" });
+        ref.assertClose(await layer.forward(x).toArray(), auto, {
+          rtol: 1e-5,
+          atol: 1e-5,
+          msg: `${shader} B ${B} T ${T}: auto against ${fused ? "never" : "always"}`,
+        });
+      }
+    }
+  } finally {
+    gb.configureGpu({ specialise: before });
+  }
+});
