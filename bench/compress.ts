@@ -140,7 +140,9 @@ export function printCompress(r: CompressBench): void {
   const base = r.variants[0].ms;
   console.log("\ncompressed seed CNN, inference of 256 images (median ms, readback included)");
   console.log(
-    `float32 seed CNN on the peers: tfjs-webgpu ${r.webgpu.toFixed(1)} ms, tfjs-wasm ${r.wasm.toFixed(1)} ms`,
+    `float32 seed CNN on the peers: ${
+      Number.isNaN(r.webgpu) ? "" : `tfjs-webgpu ${r.webgpu.toFixed(1)} ms, `
+    }tfjs-wasm ${r.wasm.toFixed(1)} ms`,
   );
   const w = Math.max(...r.variants.map((v) => v.name.length));
   console.log(`| ${"variant".padEnd(w)} |   glassbox | vs float32 | vs tfjs-webgpu | vs tfjs-wasm |`);
@@ -149,7 +151,9 @@ export function printCompress(r: CompressBench): void {
     console.log(
       `| ${v.name.padEnd(w)} | ${(v.ms.toFixed(1) + " ms").padStart(10)} | ${
         (base / v.ms).toFixed(2).padStart(9)
-      }× | ${(r.webgpu / v.ms).toFixed(2).padStart(13)}× | ${(r.wasm / v.ms).toFixed(2).padStart(11)}× |`,
+      }× | ${Number.isNaN(r.webgpu) ? "—".padStart(14) : (r.webgpu / v.ms).toFixed(2).padStart(13) + "×"} | ${
+        (r.wasm / v.ms).toFixed(2).padStart(11)
+      }× |`,
     );
   }
   if (r.layers.length === 0) return;
@@ -169,5 +173,12 @@ export function printCompress(r: CompressBench): void {
 if (import.meta.main) {
   console.log(`adapter: ${gb.adapterInfo().description}`);
   // --int8: only the float32 and int8 rows and tfjs-wasm
+  const unknown = Deno.args.filter((a) => a !== "--int8");
+  if (unknown.length) {
+    console.error(
+      `bench/compress.ts: unknown argument ${JSON.stringify(unknown[0])} (the only option is --int8)`,
+    );
+    Deno.exit(2);
+  }
   printCompress(await benchCompress({ int8: Deno.args.includes("--int8") }));
 }

@@ -348,7 +348,7 @@ export function printBounds(ceilings: gb.Ceilings, floorMs: number): void {
       b.boundMs.toFixed(2),
       b.dominant,
       b.ratio.toFixed(1) + "×",
-      b.kernelRatio.toFixed(1) + "×",
+      Number.isFinite(b.kernelRatio) ? b.kernelRatio.toFixed(1) + "×" : "—", // no bytes or flops counted
     ];
   });
   const titles = ["workload", ...head, "dominant term", "measured ÷ bound", "kernels ÷ roof"];
