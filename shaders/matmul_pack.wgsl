@@ -22,6 +22,10 @@ struct Params {
 @group(0) @binding(1) var<storage, read_write> DST: array<vec4f>;
 @group(0) @binding(2) var<uniform> P: Params;
 
+const PANEL4: u32 = {{PANEL4}}u;
+// the panels' divisor, never 0: Tint (Chromium) refuses `q / 0u` even in the branch PANEL4 = 0 skips
+const PANEL_DIV: u32 = max(PANEL4, 1u);
+
 @compute @workgroup_size({{WG}})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
   let i = gid.x + gid.y * nw.x * {{WG}}u;
@@ -46,10 +50,10 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: 
   for (var c = 0u; c < 4u; c++) {
     if (x0 + c < P.X) { v[c] = SRC[base + (x0 + c) * P.sx]; }
   }
-  if ({{PANEL4}}u == 0u) {
+  if (PANEL4 == 0u) {
     DST[(b * P.K + k) * P.xq + q] = v;
   } else {
     // panels of PANEL4 vec4 along x: [batch][xq / PANEL4][K][PANEL4]
-    DST[((b * (P.xq / {{PANEL4}}u) + q / {{PANEL4}}u) * P.K + k) * {{PANEL4}}u + q % {{PANEL4}}u] = v;
+    DST[((b * (P.xq / PANEL_DIV) + q / PANEL_DIV) * P.K + k) * PANEL_DIV + q % PANEL_DIV] = v;
   }
 }
