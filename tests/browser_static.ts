@@ -3,7 +3,8 @@
  * WebGPU: records every request the page makes, draws a "1" on the canvas with the mouse as
  * tests/browser_dashboard.ts does, keeps the methods named on the command line, chooses the
  * language, explains, and prints as JSON what the page shows and what its in-browser api saw
- * (the input it sent and the result, with the values of every map). With METHODS "-" the page
+ * (the input it sent and the result, with the values of every map; or, when the explanation fails,
+ * what the page says of it, at once rather than at the timeout). With METHODS "-" the page
  * is opened as a browser without WebGPU would (navigator.gpu removed before it runs) and what it
  * says is printed. Several views, separated by "+", share one browser (each in a fresh context, as
  * a new browser would be) and run at once; one JSON line each, in the order given.
@@ -50,9 +51,9 @@ async function view(url: string, methods: string, lang: string, screenshot?: str
   const t1 = Date.now();
   await page.click("#explain");
   await page.waitForFunction(
-    `document.querySelectorAll("#heatmaps img").length >= ${
+    `(document.querySelectorAll("#heatmaps img").length >= ${
       methods.split(",").length
-    } && !document.getElementById("explain").disabled`,
+    } || document.querySelector("#progress .error")) && !document.getElementById("explain").disabled`,
     undefined,
     { timeout: 120000 },
   );

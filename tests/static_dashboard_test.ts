@@ -78,6 +78,7 @@ Deno.test("the static dashboard: Chromium computes the live dashboard's predicti
       /opened as a file \(file:\/\/\).*Serve its folder with any static file server/,
     );
     assert.deepEqual(fileSaid.requests, [`file://${dir}/site/index.html`]);
+    assert.equal(seen.heatmaps.length, 2, `the page explained the digit: ${seen.progress}`);
   } finally {
     await server.stop();
   }
