@@ -2,8 +2,9 @@
  * The autoencoder and the VAE: the VAE's loss and KL against float64 closed forms, the
  * reparameterisation's gradient against its closed form, attributions of any scalar output of
  * any module (a latent unit, a [N] error, one pixel of a decoded image) against completeness
- * and finite differences, and `deno task autoencoder --quick` end to end (a checkpoint that
- * reloads to the same reconstruction errors, anomalies, traversals).
+ * and finite differences, and what `deno task autoencoder --quick` leaves end to end (a checkpoint
+ * that reloads to the same reconstruction errors, anomalies, traversals: checkVaeQuickRun, run by
+ * terminal_test.ts on the quick run it makes in a terminal).
  */
 import assert from "node:assert/strict";
 import * as gb from "../mod.ts";
@@ -200,108 +201,6 @@ Deno.test("profile: an autoencoder's outputs are its encoder's latent units; a b
     () => new gb.ConvAutoencoder({ height: 30 }),
     /height must be a positive multiple of 4, got 30/,
   );
-});
-
-Deno.test("deno task autoencoder --kind vae --quick: a checkpoint that reloads to the same reconstruction errors; an inverted image is the worst; error maps are of their own image", async () => {
-  const out = await Deno.makeTempDir();
-  const r = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "examples/autoencoder_mnist.ts",
-      "--quick",
-      "--kind",
-      "vae",
-      "--latent",
-      "2",
-      "--out",
-      out,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(r.stdout) + new TextDecoder().decode(r.stderr);
-  assert.equal(r.code, 0, text);
-  assert.match(text, /drawing the pictures: codes and reconstruction errors of 256 test images/);
-  for (
-    const f of [
-      "reconstructions.svg",
-      "traversals.svg",
-      "latent_space.svg",
-      "interpolation.svg",
-      "latent_attributions.svg",
-      "anomalies.svg",
-      "gradient_flow.svg",
-      "loss.svg",
-    ]
-  ) {
-    assert.ok((await Deno.stat(`${out}/pictures/${f}`)).size > 500, f);
-  }
-  const metrics = JSON.parse(await Deno.readTextFile(`${out}/metrics.json`));
-  const history = JSON.parse(await Deno.readTextFile(`${out}/history.json`));
-  assert.equal(metrics.kind, "vae");
-  assert.ok(metrics.testKl > 0 && metrics.testReconstruction > 0);
-  close(
-    metrics.testLoss,
-    metrics.testReconstruction + metrics.testKl,
-    1e-3,
-    "test loss = reconstruction + KL",
-  );
-  assert.ok(history.steps.at(-1) < history.steps[0], "the loss went down");
-  assert.ok((await Deno.readTextFile(`${out}/tracker.jsonl`)).length > 0, "gradients were tracked");
-  // reload: the same model (a VAE with its profile) gives the run's reconstruction errors
-  const { model, profile } = await gb.loadModel(`${out}/checkpoint.safetensors`);
-  assert.ok(model instanceof gb.VAE);
-  assert.equal(profile?.outputModule, "encoder");
-  const anomalies: { index: number; error: number }[] = JSON.parse(
-    await Deno.readTextFile(`${out}/pictures/anomalies.json`),
-  );
-  const split = await gb.loadMnist("test");
-  const P = split.rows * split.cols, n = 40;
-  const test = {
-    x: split.images.subarray(0, 256 * P),
-    y: split.labels.subarray(0, 256),
-    sampleShape: [1, 28, 28],
-  };
-  const again = await gb.evaluateAutoencoder(model, test);
-  for (const a of anomalies) close(again.errors[a.index], a.error, 1e-6, `error of test image ${a.index}`);
-  assert.ok(
-    again.errors[anomalies[0].index] >= Math.max(...again.errors) - 1e-7,
-    "anomalies are the worst first",
-  );
-  // the traversals' σ is the standard deviation (not the variance) of each unit's μ on the test images
-  const mu = await gb.noGrad(() => (model as gb.VAE).encode(gb.tensor(test.x, [256, 1, 28, 28])).mu)
-    .toArray();
-  const svg = await Deno.readTextFile(`${out}/pictures/traversals.svg`);
-  for (let j = 0; j < 2; j++) {
-    let m = 0, v = 0;
-    for (let i = 0; i < 256; i++) m += mu[i * 2 + j] / 256;
-    for (let i = 0; i < 256; i++) v += (mu[i * 2 + j] - m) ** 2 / 256;
-    const shown = new RegExp(`latent ${j} \\(σ ([\\d.e+-]+)\\)`).exec(svg);
-    assert.ok(shown, `traversal row of latent ${j}`);
-    close(Number(shown[1]), Math.sqrt(v), 0.051 * Math.sqrt(v), `σ of latent ${j} (2 significant digits)`);
-  }
-  // a planted anomaly: test image 0 inverted, among the first n
-  const x = new Float32Array((n + 1) * P);
-  x.set(split.images.subarray(0, n * P));
-  for (let i = 0; i < P; i++) x[n * P + i] = 1 - split.images[i];
-  const planted = { x, y: new Int32Array(n + 1), sampleShape: [1, 28, 28] };
-  const ev = await gb.evaluateAutoencoder(model, planted);
-  const worst = ev.errors.indexOf(Math.max(...ev.errors));
-  assert.equal(worst, n, `the inverted image ranks first (errors ${Array.from(ev.errors.slice(-3))})`);
-  // error maps are reconstruction − input of their own image
-  const rows = await gb.reconstructionRows(model, planted, [3, n]);
-  for (const [i, k] of [3, n].entries()) {
-    const xi = gb.tensor(x.slice(k * P, (k + 1) * P), [1, 1, 28, 28]);
-    const own = await gb.noGrad(() => model.forward(xi)).toArray();
-    for (const p of [0, 200, 406, 783]) {
-      close(rows.errorMaps[i][p], own[p] - x[k * P + p], 1e-5, `error map of image ${k} at pixel ${p}`);
-    }
-    close(rows.errors[i], ev.errors[k], 1e-6, `MSE of image ${k}`);
-  }
-  await Deno.remove(out, { recursive: true });
 });
 
 Deno.test("deno task autoencoder: a mistake on the command line is one line, exit 2", async () => {

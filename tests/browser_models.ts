@@ -3,16 +3,22 @@
  * modality asks for (image: loads example 0, then uploads the picture UPLOAD when given, and asks
  * for the words in Chinese; tabular: types a value per feature; tokens: types a text), keeps the
  * preselected methods, waits for the answer and prints what the page shows as JSON. Run as a
- * subprocess (deno run -A): playwright probes /proc.
- *   deno run -A tests/browser_models.ts URL [SCREENSHOT.png] [UPLOAD.png]
+ * subprocess (deno run -A): playwright probes /proc. Several dashboards, separated by "+", share
+ * one browser (each in a fresh context, as a new browser would be) and are driven at once; one
+ * JSON line each, in the order given.
+ *   deno run -A tests/browser_models.ts URL [SCREENSHOT.png] [UPLOAD.png] [+ URL [SCREENSHOT.png] [UPLOAD.png]]...
  */
 // deno-lint-ignore no-import-prefix
 import { chromium } from "npm:playwright-core@1.65.1";
 
-const [url, screenshot, upload] = Deno.args;
+const views: string[][] = [[]];
+for (const a of Deno.args) a === "+" ? views.push([]) : views.at(-1)!.push(a);
 const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox"] });
-try {
-  const page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
+
+/** What the dashboard at `url` shows once its input is given and explained (see the header). */
+async function view(url: string, screenshot?: string, upload?: string): Promise<object> {
+  const context = await browser.newContext({ viewport: { width: 1366, height: 900 } });
+  const page = await context.newPage();
   const errors: string[] = [];
   page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
   page.on("pageerror", (e) => errors.push(String(e)));
@@ -56,7 +62,12 @@ try {
     mapsNote: document.getElementById("maps-note").textContent,
   })`);
   if (screenshot) await page.screenshot({ path: screenshot, fullPage: true });
-  console.log(JSON.stringify({ ...(seen as object), firstNote, errors }));
+  return { ...(seen as object), firstNote, errors };
+}
+
+try {
+  const seen = await Promise.all(views.map(([url, screenshot, upload]) => view(url, screenshot, upload)));
+  for (const s of seen) console.log(JSON.stringify(s));
 } finally {
   await browser.close();
 }

@@ -3,22 +3,27 @@
  * WebGPU: records every request the page makes, draws a "1" on the canvas with the mouse as
  * tests/browser_dashboard.ts does, keeps the methods named on the command line, chooses the
  * language, explains, and prints as JSON what the page shows and what its in-browser api saw
- * (the input it sent and the result, with the values of every map). With METHODS "-" the page
+ * (the input it sent and the result, with the values of every map; or, when the explanation fails,
+ * what the page says of it, at once rather than at the timeout). With METHODS "-" the page
  * is opened as a browser without WebGPU would (navigator.gpu removed before it runs) and what it
- * says is printed.
- *   deno run -A tests/browser_static.ts URL METHODS(comma-separated, or -) LANG [PNG]
+ * says is printed. Several views, separated by "+", share one browser (each in a fresh context, as
+ * a new browser would be) and run at once; one JSON line each, in the order given.
+ *   deno run -A tests/browser_static.ts URL METHODS(comma-separated, or -) LANG [PNG] [+ URL METHODS LANG [PNG]]...
  */
 // deno-lint-ignore no-import-prefix
 import { chromium } from "npm:playwright-core@1.65.1";
 import { drawOne } from "./browser_draw.ts";
 
-const [url, methods, lang, screenshot] = Deno.args;
+const views: string[][] = [[]];
+for (const a of Deno.args) a === "+" ? views.push([]) : views.at(-1)!.push(a);
 const browser = await chromium.launch({
   executablePath: "/usr/bin/chromium",
   args: ["--no-sandbox", "--enable-unsafe-webgpu", "--use-webgpu-adapter=swiftshader"],
 });
-try {
-  const page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
+/** What the page at `url` shows (see the header), as an object to print. */
+async function view(url: string, methods: string, lang: string, screenshot?: string): Promise<object> {
+  const context = await browser.newContext({ viewport: { width: 1366, height: 900 } });
+  const page = await context.newPage();
   const errors: string[] = [], requests: string[] = [];
   page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
   page.on("pageerror", (e) => errors.push(String(e)));
@@ -33,8 +38,7 @@ try {
       progress: document.getElementById("progress").textContent,
     })`);
     if (screenshot) await page.screenshot({ path: screenshot });
-    console.log(JSON.stringify({ ...(said as object), requests, errors }));
-    Deno.exit(0);
+    return { ...(said as object), requests, errors };
   }
   const t0 = Date.now();
   await page.goto(url);
@@ -47,9 +51,9 @@ try {
   const t1 = Date.now();
   await page.click("#explain");
   await page.waitForFunction(
-    `document.querySelectorAll("#heatmaps img").length >= ${
+    `(document.querySelectorAll("#heatmaps img").length >= ${
       methods.split(",").length
-    } && !document.getElementById("explain").disabled`,
+    } || document.querySelector("#progress .error")) && !document.getElementById("explain").disabled`,
     undefined,
     { timeout: 120000 },
   );
@@ -65,7 +69,12 @@ try {
     api: globalThis.glassboxApi.seen,
   })`);
   if (screenshot) await page.screenshot({ path: screenshot, fullPage: true });
-  console.log(JSON.stringify({ ...(seen as object), requests, errors, loadedMs, explainMs }));
+  return { ...(seen as object), requests, errors, loadedMs, explainMs };
+}
+
+try {
+  const seen = await Promise.all(views.map(([url, methods, lang, png]) => view(url, methods, lang, png)));
+  for (const s of seen) console.log(JSON.stringify(s));
 } finally {
   await browser.close();
 }

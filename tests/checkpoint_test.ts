@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import * as gb from "../mod.ts";
+import { checkSafetensorsRules } from "./run_checks.ts";
 
 async function tmpdir() {
   return await Deno.makeTempDir({ prefix: "glassbox-ckpt-" });
@@ -12,37 +13,6 @@ function model() {
     new gb.Flatten(),
     new gb.Linear(4 * 4 * 4, 3),
   );
-}
-
-/** The header rules: valid JSON, dtype/shape/data_offsets per tensor, offsets tile the data exactly. */
-export function checkSafetensorsRules(
-  bytes: Uint8Array,
-): Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }> {
-  const n = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
-  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
-  const entries = Object.entries(header).filter(([k]) => k !== "__metadata__") as [
-    string,
-    { dtype: string; shape: number[]; data_offsets: [number, number] },
-  ][];
-  const spans = entries.map(([k, e]) => {
-    assert.ok(
-      typeof e.dtype === "string" && Array.isArray(e.shape) && Array.isArray(e.data_offsets),
-      `entry ${k} has dtype, shape, data_offsets`,
-    );
-    assert.equal(
-      e.data_offsets[1] - e.data_offsets[0],
-      e.shape.reduce((a, b) => a * b, 1) * 4,
-      `entry ${k} size matches its shape`,
-    );
-    return e.data_offsets;
-  }).sort((a, b) => a[0] - b[0]);
-  let pos = 0;
-  for (const [b, e] of spans) {
-    assert.equal(b, pos, "no holes or overlaps");
-    pos = e;
-  }
-  assert.equal(pos, bytes.length - 8 - n, "offsets tile the data section exactly");
-  return Object.fromEntries(entries);
 }
 
 Deno.test("a checkpoint round-trips exactly and follows the safetensors rules", async () => {

@@ -435,22 +435,32 @@ Deno.test("the dashboard in headless Chromium for an RGB, a tabular and a text m
       ["tab", ["--checkpoint", `${dir}/tab.safetensors`], []],
       ["text", ["--checkpoint", `${dir}/text.safetensors`], []],
     ];
+    // the three servers at once, and one browser for the three dashboards (a fresh context each)
     const seen: Record<string, Record<string, unknown>> = {};
-    for (const [name, args, extra] of runs) {
-      const server = await startServer(args);
-      try {
-        const shot = Deno.env.get("GLASSBOX_SCREENSHOTS");
-        const run = await runScript(
-          "tests/browser_models.ts",
-          [server.url, shot ? `${shot}/dashboard_${name}.png` : "", ...extra],
-          ["-A"],
-        );
-        assert.equal(run.code, 0, run.err);
-        seen[name] = JSON.parse(run.out);
+    const started = await Promise.allSettled(runs.map(([, args]) => startServer(args)));
+    const servers = started.flatMap((s) => s.status === "fulfilled" ? [s.value] : []);
+    try {
+      for (const s of started) if (s.status === "rejected") throw s.reason;
+      const shot = Deno.env.get("GLASSBOX_SCREENSHOTS");
+      const run = await runScript(
+        "tests/browser_models.ts",
+        runs.flatMap(([name, , extra], k) => [
+          ...(k ? ["+"] : []),
+          servers[k].url,
+          shot ? `${shot}/dashboard_${name}.png` : "",
+          ...extra,
+        ]),
+        ["-A"],
+      );
+      assert.equal(run.code, 0, run.err);
+      const lines = run.out.trim().split("\n");
+      assert.equal(lines.length, runs.length, run.out);
+      for (const [k, [name]] of runs.entries()) {
+        seen[name] = JSON.parse(lines[k]);
         assert.deepEqual(seen[name].errors, [], name);
-      } finally {
-        await server.stop();
       }
+    } finally {
+      await Promise.all(servers.map((s) => s.stop()));
     }
     const rgb = seen.rgb;
     assert.match(rgb.model as string, /RGB images of 8×8 pixels and gives 4 classes \(red square, green bar/);

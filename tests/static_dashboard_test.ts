@@ -60,24 +60,25 @@ Deno.test("the static dashboard: Chromium computes the live dashboard's predicti
   const server = fileServer(`${dir}/site`);
   let seen, plain;
   try {
-    const run = await runScript("tests/browser_static.ts", [server.url, "saliency,gradcam", "en"], ["-A"]);
+    // one browser, three views at once: the drawn digit explained; a browser without WebGPU, which is
+    // told so in the page and fetches nothing but the page; and the page opened as a file
+    // (double-clicked), which says to serve the folder instead of a fetch error
+    const run = await runScript("tests/browser_static.ts", [
+      ...[server.url, "saliency,gradcam", "en"],
+      ...["+", server.url, "-", "en"],
+      ...["+", `file://${dir}/site/index.html`, "-", "en"],
+    ], ["-A"]);
     assert.equal(run.code, 0, run.err);
-    seen = JSON.parse(run.out);
-    // a browser without WebGPU is told so in the page, and fetches nothing but the page
-    const bare = await runScript("tests/browser_static.ts", [server.url, "-", "en"], ["-A"]);
-    assert.equal(bare.code, 0, bare.err);
-    plain = JSON.parse(bare.out);
-    // opened as a file (double-clicked), the page says to serve the folder instead of a fetch error
-    const asFile = await runScript("tests/browser_static.ts", [`file://${dir}/site/index.html`, "-", "en"], [
-      "-A",
-    ]);
-    assert.equal(asFile.code, 0, asFile.err);
-    const fileSaid = JSON.parse(asFile.out);
+    const said = run.out.trim().split("\n").map((l) => JSON.parse(l));
+    assert.equal(said.length, 3, run.out);
+    [seen, plain] = said;
+    const fileSaid = said[2];
     assert.match(
       fileSaid.runtime,
       /opened as a file \(file:\/\/\).*Serve its folder with any static file server/,
     );
     assert.deepEqual(fileSaid.requests, [`file://${dir}/site/index.html`]);
+    assert.equal(seen.heatmaps.length, 2, `the page explained the digit: ${seen.progress}`);
   } finally {
     await server.stop();
   }

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import * as gb from "../mod.ts";
 import { PROMPT, pty } from "./pty.ts";
+import { checkQuickTrainRun, checkVaeQuickRun } from "./run_checks.ts";
 
 const TASKS = JSON.parse(await Deno.readTextFile("deno.json")).tasks as Record<string, string>;
 const DENO = JSON.stringify(Deno.execPath());
@@ -40,7 +41,7 @@ Deno.test("no task prompts in a terminal: --help of every task", async () => {
   }
 });
 
-Deno.test("no task prompts in a terminal: a quick run of every task that has one", async () => {
+Deno.test("no task prompts in a terminal: a quick run of every task that has one; the train and VAE quick runs leave what train_test and autoencoder_test check", async () => {
   const dir = await Deno.makeTempDir();
   const ckpt = `${dir}/mnist/checkpoint.safetensors`;
   const t0 = performance.now();
@@ -51,6 +52,8 @@ Deno.test("no task prompts in a terminal: a quick run of every task that has one
   const host = new TextDecoder().decode(new Deno.Command("uname", { args: ["-n"] }).outputSync().stdout)
     .trim();
   assert.deepEqual(events.map((n) => n.split(".")[4]), [host]);
+  // history, metrics, and a checkpoint that reproduces the test accuracy exactly (train_test's check)
+  await checkQuickTrainRun(`${dir}/mnist`);
   await inTerminal(`inspect ${dir}/mnist`, 60);
   await inTerminal(`explain --checkpoint ${ckpt} --images 0 --methods saliency --out ${dir}/explain`, 60);
   await inTerminal(`reverse --steps 10 --out ${dir}/reverse`, 60);
@@ -66,7 +69,12 @@ Deno.test("no task prompts in a terminal: a quick run of every task that has one
     120,
   );
   await inTerminal(`project --checkpoint ${ckpt} --n 300 --method pca,umap --out ${dir}/project`, 90);
-  await inTerminal(`autoencoder --kind vae --quick --out ${dir}/vae`, 90);
+  // a checkpoint that reloads to the same reconstruction errors, an inverted image is the worst, error
+  // maps are of their own image (autoencoder_test's check)
+  await checkVaeQuickRun(
+    `${dir}/vae`,
+    await inTerminal(`autoencoder --kind vae --quick --latent 2 --out ${dir}/vae`, 90),
+  );
   await inTerminal(`gan --quick --out ${dir}/gan`, 90);
   // the server runs until Ctrl-C
   const serve = pty(`${DENO} task serve --checkpoint ${ckpt} --port 0`);
