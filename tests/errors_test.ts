@@ -58,6 +58,8 @@ Deno.test("a shader that fails to compile is reported with its name at the next 
   const t = gb.zeros([4]);
   gb.dispatch({ shader: "broken_test", buffers: [], workgroups: [1] });
   await assert.rejects(() => t.toArray(), /shader broken_test\.wgsl \(entry main\) failed to compile/);
+  // reported once: the next readback is not failed by the same batch's validation error
+  assert.deepEqual([...await gb.tensor([1, 2]).toArray()], [1, 2]);
 });
 
 Deno.test("int32 values out of range are errors, not silent wrap-around", () => {
@@ -113,4 +115,28 @@ Deno.test("a malformed tracker.jsonl names the file and the line", async () => {
   assert.equal(r.code, 1);
   assert.match(r.err, /^error: .*tracker\.jsonl: line 2 is not valid JSON/);
   assert.equal(r.err.trim().split("\n").length, 1);
+});
+
+Deno.test("a readback after a validating kernel maps once: the error flags ride in the data's staging buffer", async () => {
+  const x = gb.tensor([1, 2, 3, 4, 5, 6], [2, 3]);
+  const idx = gb.tensor(new Int32Array([2, 0]), [2, 1]);
+  await gb.gather(x, 1, idx).toArray(); // warm-up: the kernel's first compile
+  const proto = GPUBuffer.prototype as unknown as { mapAsync: (...a: unknown[]) => Promise<undefined> };
+  const original = proto.mapAsync;
+  let maps = 0;
+  proto.mapAsync = function (this: unknown, ...a: unknown[]) {
+    maps++;
+    return original.apply(this, a);
+  };
+  try {
+    const ok = await gb.gather(x, 1, idx).toArray(); // gather checks its indices on the GPU
+    assert.deepEqual([...ok], [3, 4]);
+    assert.equal(maps, 1, "one mapAsync for the data and the flags");
+    maps = 0;
+    const bad = gb.tensor(new Int32Array([3, 0]), [2, 1]);
+    await assert.rejects(() => gb.gather(x, 1, bad).toArray(), /index 3/);
+    assert.equal(maps, 1, "one mapAsync, and the out-of-range index still reported");
+  } finally {
+    proto.mapAsync = original;
+  }
 });

@@ -34,3 +34,35 @@ Deno.test("Integrated Gradients over 4× more images with the same internal batc
   }
   assert.equal(model.training, true);
 });
+
+Deno.test("Integrated Gradients outside any scope leaves only its attributions (and delta) live", async () => {
+  gb.manualSeed(1);
+  const model = gb.seedCnn();
+  const ig = new gb.IntegratedGradients(model);
+  const x = gb.randn([2, 1, 28, 28]);
+  const b = gb.randn([1, 1, 28, 28]); // a user tensor baseline: broadcast, never disposed by IG
+  // warm-up: caches (staging buffers, weights laid out for kernels) are made on the first call
+  (await ig.attribute(x, { target: [1, 2], nSteps: 8 })).dispose();
+  await gb.sync();
+  const before = gb.poolStats().liveBuffers;
+  for (
+    const options of [{ target: [1, 2], nSteps: 8 }, { target: [[1, 2], [3, 4]], nSteps: 8, baselines: b }]
+  ) {
+    const a = await ig.attribute(x, options);
+    await gb.sync();
+    assert.equal(
+      gb.poolStats().liveBuffers,
+      before + 1,
+      `only the attributions are live (${JSON.stringify(options.target)})`,
+    );
+    a.dispose();
+    const r = await ig.attributeWithDelta(x, options);
+    await gb.sync();
+    assert.equal(gb.poolStats().liveBuffers, before + 2, "only the attributions and the delta are live");
+    r.attributions.dispose();
+    r.delta.dispose();
+  }
+  assert.equal((await b.toArray()).length, 784, "the user's baseline is still readable");
+  x.dispose();
+  b.dispose();
+});

@@ -178,15 +178,17 @@ export class IntegratedGradients extends Attribution {
     options: IntegratedGradientsOptions = {},
     withDelta = true,
   ): Promise<AttributionWithDelta> {
-    return this.run(x, async () => {
-      const table = await this.targets(x, options.target);
-      const base = baselineLike("IntegratedGradients", options.baselines, x);
-      const { attributions, delta } = await this.integrate(x, base, table, options, withDelta);
-      return {
-        attributions: perTarget(attributions, table),
-        delta: delta ? reshapeDelta(delta, table) : delta!,
-      };
-    });
+    // in a scope: the baseline, the repeated rows and x − x′ are freed; only the results stay
+    return this.run(x, () =>
+      scope(async () => {
+        const table = await this.targets(x, options.target);
+        const base = baselineLike("IntegratedGradients", options.baselines, x);
+        const { attributions, delta } = await this.integrate(x, base, table, options, withDelta);
+        return {
+          attributions: perTarget(attributions, table),
+          delta: delta ? reshapeDelta(delta, table) : delta!,
+        };
+      }));
   }
 
   /** @internal IG of every (example, target) row: attributions [N·T, ...] and, if asked, the deltas [N·T]. */

@@ -422,8 +422,10 @@ function profileBatch(dev: GPUDevice, enc: GPUCommandEncoder): () => void {
 
 /** Throws the first compile or validation error seen so far (with the shader's name). */
 export async function checkErrors(): Promise<void> {
-  await checkCompileErrors();
+  // taken first: when a compile error is thrown, the invalid batches it caused are reported with it,
+  // not again at the next, unrelated readback
   const list = batchErrors.splice(0);
+  await checkCompileErrors();
   await Promise.all(list);
 }
 
@@ -434,30 +436,27 @@ const stagingPool = new Map<number, GPUBuffer[]>();
  * it submits the current batch and waits for it, so call it rarely.
  */
 export async function readBuffer(src: GPUBuffer, bytes: number, offset = 0): Promise<ArrayBuffer> {
-  const size = Math.max(16, Math.ceil(bytes / 16) * 16);
+  const data = Math.max(16, Math.ceil(bytes / 16) * 16);
+  // the error flags ride in the same staging buffer (16 bytes after the data): one map, one wait
+  const withFlags = flagsPending();
+  const size = withFlags ? data + 16 : data;
   const list = stagingPool.get(size) ?? [];
   stagingPool.set(size, list);
   const staging = list.pop() ??
     device().createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
   copyBuffer(src, offset, staging, 0, Math.ceil(bytes / 4) * 4);
-  // a staging buffer of its own per readback: concurrent readbacks must not share a mapping
-  const flagStaging = flagsPending()
-    ? device().createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST })
-    : null;
-  if (flagStaging) copyBuffer(errorFlags(), 0, flagStaging, 0, 16);
+  if (withFlags) copyBuffer(errorFlags(), 0, staging, data, 16);
   flush();
   queueStats.readbacks++;
   if (readbacksInFlight++ === 0) queueStats.readbackWaits++;
   try {
     await Promise.race([staging.mapAsync(GPUMapMode.READ), whenLost()]);
     const out = staging.getMappedRange(0, Math.ceil(bytes / 4) * 4).slice(0, bytes);
+    const words = withFlags ? new Uint32Array(staging.getMappedRange(data, 16).slice(0)) : null;
     staging.unmap();
     list.push(staging);
     await checkErrors();
-    if (flagStaging) {
-      await flagStaging.mapAsync(GPUMapMode.READ);
-      const words = new Uint32Array(flagStaging.getMappedRange().slice(0));
-      flagStaging.destroy();
+    if (words) {
       const err = decodeFlags(words);
       if (err) throw err;
     }
