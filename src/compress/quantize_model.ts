@@ -12,7 +12,7 @@ import { Linear } from "../nn/linear.ts";
 import { Module } from "../nn/module.ts";
 import { Sequential } from "../nn/sequential.ts";
 import { tensor } from "../tensor/create.ts";
-import { noGrad } from "../tensor/mod.ts";
+import { gpuSettings, noGrad } from "../tensor/mod.ts";
 import { reshape } from "../tensor/ops/shape.ts";
 import { scope } from "../tensor/scope.ts";
 import type { Tensor } from "../tensor/tensor.ts";
@@ -20,7 +20,6 @@ import { calibrate, type CalibrationOptions, inputScales as scalesOf } from "./c
 import { fakeQuantModel } from "./fake_quant.ts";
 import type { Int8DotPath } from "../tensor/mod.ts";
 import { QuantizedConv2d, QuantizedLinear, sqnr } from "./int8.ts";
-import { gpuSettings } from "../gpu/settings.ts";
 import { Flatten, ReLU } from "../nn/activation.ts";
 import { MaxPool2d } from "../nn/conv.ts";
 import { isPacked, type PackedT } from "../tensor/ops/int8.ts";

@@ -65,5 +65,5 @@ export {
   defineUnary,
   type UnaryDefinition,
 } from "./define.ts";
-export { type AdapterInfo, adapterInfo, type PoolStats, poolStats, settle } from "./runtime.ts";
+export { type AdapterInfo, adapterInfo, gpuSettings, type PoolStats, poolStats, settle } from "./runtime.ts";
 export { symmetricEigen } from "./linalg.ts";

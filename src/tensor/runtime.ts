@@ -6,6 +6,8 @@
 import { sync } from "../gpu/queue.ts";
 export { type PoolStats, poolStats } from "../gpu/pool.ts";
 export { type AdapterInfo, adapterInfo } from "../gpu/device.ts";
+// the engine's switches (fusion, kernel family, specialisation), for features that follow them
+export { gpuSettings } from "../gpu/settings.ts";
 
 /**
  * Waits until all GPU work submitted so far (and everything recorded but not yet submitted,
