@@ -41,8 +41,10 @@ const settings: GpuSettings = {
   kernels: "auto",
   specialise: "auto",
 };
-const KERNEL_CHOICES = ["auto", "cpu", "gpu"];
-const SPECIALISE_CHOICES = ["auto", "always", "never"];
+/** @internal the values `kernels` takes (the host's reader checks an environment value against them). */
+export const KERNEL_CHOICES: readonly GpuSettings["kernels"][] = ["auto", "cpu", "gpu"];
+/** @internal the values `specialise` takes. */
+export const SPECIALISE_CHOICES: readonly GpuSettings["specialise"][] = ["auto", "always", "never"];
 /** Switches the host could not set (Deno: an environment variable with a bad value), by setting. */
 const hostErrors = new Map<string, string>();
 

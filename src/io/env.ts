@@ -13,7 +13,7 @@
  *   "XDG_RUNTIME_DIR is invalid or not set" without it; when it is unset and glassbox may set
  *   it, it becomes /tmp before the adapter is requested (mod.ts imports this module first).
  */
-import { configureGpu, reportSettingError } from "../gpu/settings.ts";
+import { configureGpu, KERNEL_CHOICES, reportSettingError, SPECIALISE_CHOICES } from "../gpu/settings.ts";
 
 /** The value of an environment variable when reading it is allowed without asking, else undefined. */
 export function envIfGranted(name: string): string | undefined {
@@ -55,25 +55,28 @@ defaultRuntimeDir();
 const fusionEnv = envIfGranted("GLASSBOX_FUSION");
 const kernelsEnv = envIfGranted("GLASSBOX_KERNELS");
 const specialiseEnv = envIfGranted("GLASSBOX_SPECIALISE");
+/** `value` when it is one of `choices`, else "auto" (a bad value is reported below). */
+const chosen = <T extends string>(value: string | undefined, choices: readonly T[]): T | "auto" =>
+  choices.includes(value as T) ? value as T : "auto";
 configureGpu({
   printShaders: Boolean(envIfGranted("GLASSBOX_PRINT_SHADERS")),
   backend: envIfGranted("DENO_WEBGPU_BACKEND") ?? "default",
   fusion: fusionEnv !== "0",
-  kernels: kernelsEnv === "cpu" || kernelsEnv === "gpu" ? kernelsEnv : "auto",
-  specialise: specialiseEnv === "always" || specialiseEnv === "never" ? specialiseEnv : "auto",
+  kernels: chosen(kernelsEnv, KERNEL_CHOICES),
+  specialise: chosen(specialiseEnv, SPECIALISE_CHOICES),
 });
 // a bad value is not an import error (a library must import): the first GPU use throws it, and
 // runMain (src/io/cli.ts) prints it as one line, exit 2, before the script starts
 if (fusionEnv !== undefined && !["0", "1"].includes(fusionEnv)) {
   reportSettingError("fusion", `GLASSBOX_FUSION must be 0 or 1, got ${JSON.stringify(fusionEnv)}`);
 }
-if (kernelsEnv !== undefined && !["auto", "cpu", "gpu"].includes(kernelsEnv)) {
+if (kernelsEnv !== undefined && !(KERNEL_CHOICES as readonly string[]).includes(kernelsEnv)) {
   reportSettingError(
     "kernels",
     `GLASSBOX_KERNELS must be cpu, gpu or auto, got ${JSON.stringify(kernelsEnv)}`,
   );
 }
-if (specialiseEnv !== undefined && !["auto", "always", "never"].includes(specialiseEnv)) {
+if (specialiseEnv !== undefined && !(SPECIALISE_CHOICES as readonly string[]).includes(specialiseEnv)) {
   reportSettingError(
     "specialise",
     `GLASSBOX_SPECIALISE must be auto, always or never, got ${JSON.stringify(specialiseEnv)}`,
