@@ -16,7 +16,7 @@ import { LeakyReLU, ReLU } from "../nn/activation.ts";
 import { Conv2d, MaxPool2d } from "../nn/conv.ts";
 import type { Module } from "../nn/module.ts";
 import { Sequential } from "../nn/sequential.ts";
-import { convFusionAt, runConvFusion } from "../nn/fusion.ts";
+import { convFusionAt, runConvFusion, unhooked } from "../nn/fusion.ts";
 
 /** One spatial step of the stem along an axis: a window of `k` moved by `s`. */
 interface Step {
@@ -47,10 +47,7 @@ const pair = (v: number | readonly number[]): [number, number] =>
 function stem(model: Module): { steps: Step[][]; prefix: Module[]; rest: Module[]; channels: number } | null {
   if (!(model instanceof Sequential) || model.constructor !== Sequential) return null;
   // a hook anywhere must see every layer's own input and output for every copy
-  for (const [, m] of model.namedModules()) {
-    const h = m.hookCounts();
-    if (h.forwardPre + h.forward + h.backward > 0) return null;
-  }
+  for (const [, m] of model.namedModules()) if (!unhooked(m)) return null;
   const steps: Step[][] = [[], []];
   let i = 0, convs = 0, channels = 0;
   for (; i < model.layers.length; i++) {

@@ -10,7 +10,7 @@ import { Conv2d, MaxPool2d } from "./conv.ts";
 import type { Module } from "./module.ts";
 
 /** Whether a module has no hook of any kind: nothing observes or replaces its inputs, output or gradients. */
-function unhooked(m: Module): boolean {
+export function unhooked(m: Module): boolean {
   const h = m.hookCounts();
   return h.forwardPre === 0 && h.forward === 0 && h.backward === 0;
 }
