@@ -66,3 +66,58 @@ Deno.test("Integrated Gradients outside any scope leaves only its attributions (
   x.dispose();
   b.dispose();
 });
+
+Deno.test("every registered attribution method, on images, tables and tokens, outside any scope, leaves only its maps live", async () => {
+  gb.manualSeed(2);
+  // small models (quick) on which every method of their modality applies; the CNN has a spatial
+  // layer for the CAMs, the token model an embedding for the layer methods
+  const cases: [gb.Module, gb.ExplanationProfile, gb.Tensor][] = [
+    [
+      new gb.Sequential(
+        new gb.Conv2d(1, 4, 3),
+        new gb.ReLU(),
+        new gb.Flatten(),
+        new gb.Linear(4 * 10 * 10, 3),
+      ),
+      { modality: "image", inputShape: [1, 12, 12], classes: ["a", "b", "c"], baseline: 0, camLayer: "1" },
+      gb.randn([2, 1, 12, 12]),
+    ],
+    [
+      new gb.Sequential(new gb.Linear(5, 8), new gb.ReLU(), new gb.Linear(8, 3)),
+      { modality: "tabular", inputShape: [5], classes: ["a", "b", "c"], baseline: 0, camLayer: "1" },
+      gb.randn([2, 5]),
+    ],
+    [
+      new gb.Sequential(new gb.Embedding(7, 4), new gb.Flatten(), new gb.Linear(4 * 6, 3)),
+      { modality: "tokens", inputShape: [6], classes: ["a", "b", "c"], baseline: 0, camLayer: "0" },
+      gb.tensor([1, 2, 3, 4, 5, 6, 6, 5, 4, 3, 2, 1], [2, 6], { dtype: "int32" }),
+    ],
+  ];
+  const options = { steps: 4, samples: 12, window: 4, stride: 4 };
+  const leaks: string[] = [];
+  let ran = 0;
+  for (const [model, profile, x] of cases) {
+    for (const m of gb.attributionMethods(profile.modality)) {
+      // the first call makes the caches a method keeps (staging buffers, kernels' weight layouts)
+      (await m.run(model, x, [0, 2], profile, options)).dispose();
+      await gb.sync();
+      const before = gb.poolStats().liveBuffers;
+      const maps = await m.run(model, x, [0, 2], profile, options);
+      await gb.sync();
+      const live = gb.poolStats().liveBuffers - before;
+      if (live !== 1) {
+        leaks.push(`${profile.modality} ${m.name}: ${live} buffers live, expected only the maps`);
+      }
+      maps.dispose();
+      await gb.sync();
+      const after = gb.poolStats().liveBuffers - before;
+      if (after !== 0) {
+        leaks.push(`${profile.modality} ${m.name}: ${after} buffers live after the maps are freed`);
+      }
+      ran++;
+    }
+    x.dispose();
+  }
+  assert.deepEqual(leaks, []);
+  assert.ok(ran >= 25, `${ran} methods ran`);
+});

@@ -12,7 +12,7 @@ import { broadcastShapes } from "../tensor/ops/elementwise.ts";
 import { concat, expand, reshape, slice } from "../tensor/ops/shape.ts";
 import { scope } from "../tensor/scope.ts";
 import { settle } from "../tensor/mod.ts";
-import { assertFloat, type RemovableHandle, type Tensor } from "../tensor/tensor.ts";
+import { assertFloat, type RemovableHandle, Tensor } from "../tensor/tensor.ts";
 import { resolveTarget, type Target, targetScores, type TargetTable } from "./target.ts";
 
 /** Options every method takes. */
@@ -50,7 +50,8 @@ export function rowSize(x: Tensor): number {
 /**
  * The base of every method: `model`, and `run`, which puts the model in eval mode and its
  * parameters out of the gradient (attributions need only input and activation gradients),
- * removes the hooks a method installs (even when it throws) and restores all of it after.
+ * removes the hooks a method installs (even when it throws) and restores all of it after, and
+ * frees every tensor the method made except the ones it returns.
  */
 export abstract class Attribution {
   /** The model being explained. */
@@ -83,7 +84,11 @@ export abstract class Attribution {
     const restoreModes = this.model.enterEval();
     frozen.forEach((p) => (p.requiresGrad = false));
     try {
-      return await fn();
+      // the body's intermediates (baselines, differences, scores, masks) are freed here, whatever
+      // the method; only what it returns (tensors, alone or in an array or plain object) stays
+      // live, and as maps: detached from the graph that made them, which would otherwise keep its
+      // saved state (a resize's table, an activation) alive as long as the maps
+      return await scope(async () => detached(await fn()));
     } finally {
       this.#handles.splice(0).forEach((h) => h.remove());
       restoreModes();
@@ -180,6 +185,15 @@ export abstract class Attribution {
 }
 
 const outputShapes = new WeakMap<Module, Map<string, number[]>>();
+
+/** A method's result with every tensor in it (alone, in an array or a plain object) detached. */
+function detached<T>(value: T, depth = 0): T {
+  if (value instanceof Tensor) return (value.isLeaf && !value.requiresGrad ? value : value.detach()) as T;
+  if (depth > 3 || value === null || typeof value !== "object") return value;
+  if (Array.isArray(value)) return value.map((v) => detached(v, depth + 1)) as T;
+  if (Object.getPrototypeOf(value) !== Object.prototype) return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, detached(v, depth + 1)])) as T;
+}
 
 /** Rows [start, end) of `t`: `t` itself when that is all of it (a slice would copy it). */
 export function rowsOf(t: Tensor, start: number, end: number): Tensor {

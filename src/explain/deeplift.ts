@@ -134,7 +134,9 @@ function refuseUnlikeCaptum(named: [string, Module][]): void {
 export class DeepLift extends Attribution {
   /** Attributions shaped like `x`. */
   async attribute(x: Tensor, options: DeepLiftOptions = {}): Promise<Tensor> {
-    return (await this.attributeWithDelta(x, options)).attributions;
+    const { attributions, delta } = await this.attributeWithDelta(x, options);
+    delta.dispose();
+    return attributions;
   }
 
   /** Attributions and the completeness error Σ attr − (F(x) − F(x′)) per example. */

@@ -73,7 +73,9 @@ function accumulate(acc: Tensor | null, part: Tensor): Tensor {
 export class LayerIntegratedGradients extends LayerAttribution {
   /** Attributions shaped like the layer's output. */
   async attribute(x: Tensor, options: LayerIntegratedOptions = {}): Promise<Tensor> {
-    return (await this.attributeWithDelta(x, options)).attributions;
+    const { attributions, delta } = await this.attributeWithDelta(x, options);
+    delta.dispose();
+    return attributions;
   }
 
   /** Attributions and Σ attr − (F(x) − F(x′)) per example. */

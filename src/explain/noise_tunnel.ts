@@ -8,6 +8,7 @@ import { Generator } from "../tensor/random.ts";
 import { mul, sub } from "../tensor/ops/elementwise.ts";
 import { mean } from "../tensor/ops/reduce.ts";
 import { reshape } from "../tensor/ops/shape.ts";
+import { scope } from "../tensor/scope.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import { type AttributeOptions, type Attribution, repeatRows } from "./attribution.ts";
 import { GradientShap } from "./gradient_shap.ts";
@@ -73,36 +74,38 @@ export class NoiseTunnel<O extends AttributeOptions = AttributeOptions> {
     if (!["smoothgrad", "smoothgrad_sq", "vargrad"].includes(type)) {
       throw new Error(`NoiseTunnel: unknown ntType "${type}" (smoothgrad, smoothgrad_sq, vargrad)`);
     }
-    const [N, ...rest] = x.shape;
-    const g = new Generator(options.seed ?? 0);
-    const host = await x.toArray();
-    const noisy = new Float32Array(N * S * host.length / N);
-    const row = host.length / N;
-    for (let n = 0; n < N; n++) {
-      for (let s = 0; s < S; s++) {
-        const o = (n * S + s) * row;
-        for (let i = 0; i < row; i++) noisy[o + i] = host[n * row + i] + sd * g.normal();
+    // the noisy copies and the wrapped method's maps are freed here; only the result stays live
+    return await scope(async () => {
+      const [N, ...rest] = x.shape;
+      const g = new Generator(options.seed ?? 0);
+      const host = await x.toArray();
+      const noisy = new Float32Array(N * S * host.length / N);
+      const row = host.length / N;
+      for (let n = 0; n < N; n++) {
+        for (let s = 0; s < S; s++) {
+          const o = (n * S + s) * row;
+          for (let i = 0; i < row; i++) noisy[o + i] = host[n * row + i] + sd * g.normal();
+        }
       }
-    }
-    const xs = tensor(noisy, [N * S, ...rest]);
-    const { ntType: _t, ntSamples: _s, stdevs: _d, seed: _seed, ...inner } = options;
-    // as Captum: one baseline per example goes with each of its S noisy copies (GradientShap's
-    // baselines are a distribution it draws from, and stay as they are)
-    const b = (inner as { baselines?: unknown }).baselines;
-    const baselines = b instanceof Tensor && b.ndim === x.ndim && b.shape[0] === N && N > 1 &&
-        !(this.method instanceof GradientShap)
-      ? { baselines: repeatRows(b, S) }
-      : {};
-    const attr = await this.method.attribute(
-      xs,
-      { ...inner, ...baselines, target: repeatTarget(options.target, N, S) } as O,
-    );
-    xs.dispose();
-    const grouped = reshape(attr, [N, S, ...attr.shape.slice(1)]);
-    if (type === "smoothgrad") return mean(grouped, 1);
-    const sq = mean(mul(grouped, grouped), 1);
-    if (type === "smoothgrad_sq") return sq;
-    const m = mean(grouped, 1);
-    return sub(sq, mul(m, m)); // E[a²] − E[a]²: the variance over the noise samples
+      const xs = tensor(noisy, [N * S, ...rest]);
+      const { ntType: _t, ntSamples: _s, stdevs: _d, seed: _seed, ...inner } = options;
+      // as Captum: one baseline per example goes with each of its S noisy copies (GradientShap's
+      // baselines are a distribution it draws from, and stay as they are)
+      const b = (inner as { baselines?: unknown }).baselines;
+      const baselines = b instanceof Tensor && b.ndim === x.ndim && b.shape[0] === N && N > 1 &&
+          !(this.method instanceof GradientShap)
+        ? { baselines: repeatRows(b, S) }
+        : {};
+      const attr = await this.method.attribute(
+        xs,
+        { ...inner, ...baselines, target: repeatTarget(options.target, N, S) } as O,
+      );
+      const grouped = reshape(attr, [N, S, ...attr.shape.slice(1)]);
+      if (type === "smoothgrad") return mean(grouped, 1);
+      const sq = mean(mul(grouped, grouped), 1);
+      if (type === "smoothgrad_sq") return sq;
+      const m = mean(grouped, 1);
+      return sub(sq, mul(m, m)); // E[a²] − E[a]²: the variance over the noise samples
+    });
   }
 }
