@@ -7,7 +7,7 @@ import * as gb from "../mod.ts";
 
 const HELP = `deno task profile <workload> [options]
   workload          \${WORKLOADS}
-  --batch N         train-step: the batch size (default 64)
+  --batch N         train-step, inference: the batch size (default 64; inference 256)
   --steps N         ig: integration steps (default 50)
   --rows N          print only the N slowest kernels (default: all)
   --roofline        also measure the adapter's ceilings (a copy kernel's GB/s, the best matmul's GFLOP/s;
@@ -20,7 +20,7 @@ queries when the adapter offers them, else host time around a submit per launch)
 kernels sorted by time and writes the Chrome trace, which ui.perfetto.dev and chrome://tracing open.`;
 
 const FLAGS = {
-  batch: { type: "int", min: 1, default: 64 },
+  batch: { type: "int", min: 1 },
   steps: { type: "int", min: 1, default: 50 },
   rows: { type: "int", min: 1 },
   roofline: { type: "boolean" },

@@ -189,7 +189,29 @@ Deno.test("profileWorkload train-step: the matmuls' flops are the seed CNN's tra
   assert.equal(trace.traceEvents.filter((e) => e.ph === "X").length, run.profile.events.length);
   await assert.rejects(
     gb.profileWorkload("nope"),
-    /unknown workload "nope"; the known ones are train-step, ig/,
+    /unknown workload "nope"; the known ones are train-step, inference, ig, occlusion/,
+  );
+});
+
+Deno.test("profileWorkload inference: the products' flops are the seed CNN's forward pass, counted by hand", async () => {
+  const B = 3;
+  const run = await gb.profileWorkload("inference", { batch: B });
+  // conv2 runs fused with its ReLU and 2×2 pool (eval mode, no hooks), which reads only 10×10 of its
+  // 11×11 outputs (5×5 windows), so only those are computed
+  const conv1 = 2 * 26 * 26 * 32 * 9,
+    conv2 = 2 * 10 * 10 * 64 * 32 * 9,
+    fc1 = 2 * 1600 * 128,
+    fc2 = 2 * 128 * 10;
+  const mm = run.profile.events.filter((e) =>
+    e.shader === "matmul" || (e.shader === "conv_gemm" && e.entry !== "pack") || e.shader === "conv"
+  );
+  assert.equal(mm.reduce((s, e) => s + (e.flops ?? 0), 0), B * (conv1 + conv2 + fc1 + fc2));
+  assert.match(run.description, /batch 3$/);
+  assert.equal(run.files[0].name, "inference.trace.json");
+  // conv1 on three images is below the specialisation line (im2col + matmul), conv2 above it
+  assert.deepEqual(
+    run.profile.events.filter((e) => e.flops).map((e) => e.shader),
+    ["matmul", "conv_gemm", "matmul", "matmul"],
   );
 });
 

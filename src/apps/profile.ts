@@ -1,11 +1,12 @@
 /**
- * The profile program as library code: a named workload (one training step of the seed CNN, or
- * one Integrated Gradients call) run once to warm up and once under `profile`, returned as the
+ * The profile program as library code: a named workload (one training step of the seed CNN, one
+ * inference of a batch, one Integrated Gradients or Occlusion call) run once to warm up and once under `profile`, returned as the
  * kernel table (text) and the Chrome trace (JSON) to write. The model's input shape and classes
  * come from its explanation profile (the seed CNN's is MNIST's).
  */
 import { mnistProfile } from "../data/mnist.ts";
 import { IntegratedGradients } from "../explain/integrated_gradients.ts";
+import { Occlusion } from "../explain/perturbation.ts";
 import {
   type Ceilings,
   chromeTrace,
@@ -19,6 +20,7 @@ import { seedCnn } from "../models/zoo.ts";
 import type { Module } from "../nn/module.ts";
 import { Adam } from "../optim/adam.ts";
 import { randn, tensor } from "../tensor/create.ts";
+import { noGrad } from "../tensor/mod.ts";
 import { crossEntropy } from "../tensor/ops/loss.ts";
 import { manualSeed } from "../tensor/random.ts";
 import { scope } from "../tensor/scope.ts";
@@ -28,12 +30,15 @@ import type { OutputFile } from "./explain.ts";
 export const PROFILE_WORKLOADS: Readonly<Record<string, string>> = {
   "train-step":
     "one training step of the seed CNN (Adam, cross-entropy) on a random batch, after a warm-up step",
+  "inference": "the seed CNN's forward pass on a random batch, read back, after a warm-up pass",
   "ig": "Integrated Gradients on one image of the seed CNN (Gauss-Legendre steps), after a warm-up call",
+  "occlusion":
+    "Occlusion on one image of the seed CNN (4×4 windows, stride 2, as the bench), after a warm-up call",
 };
 
 /** Options of `profileWorkload`. */
 export interface ProfileWorkloadOptions {
-  /** train-step: the batch size (default 64). */
+  /** train-step and inference: the batch size (default 64 for a training step, 256 for inference). */
   batch?: number;
   /** ig: integration steps (default 50). */
   steps?: number;
@@ -73,6 +78,26 @@ function trainStep(model: Module, profile: ExplanationProfile, batch: number): (
     });
 }
 
+function inference(model: Module, profile: ExplanationProfile, batch: number): () => Promise<number> {
+  model.eval();
+  return () =>
+    scope(async () =>
+      (await noGrad(() => model.forward(randn([batch, ...profile.inputShape]))).toArray()).length
+    );
+}
+
+function occlusionCall(model: Module, profile: ExplanationProfile): () => Promise<number> {
+  const occlusion = new Occlusion(model);
+  const window = profile.inputShape.map((d, i) => (i === 0 ? d : Math.min(4, d)));
+  const strides = profile.inputShape.map((d, i) => (i === 0 ? d : Math.min(2, d)));
+  return () =>
+    scope(async () => {
+      const x = randn([1, ...profile.inputShape]);
+      const a = await occlusion.attribute(x, { target: 0, slidingWindowShapes: window, strides });
+      return (await a.toArray()).length;
+    });
+}
+
 function igCall(model: Module, profile: ExplanationProfile, steps: number): () => Promise<number> {
   const ig = new IntegratedGradients(model);
   return () =>
@@ -104,7 +129,7 @@ export async function profileWorkload(
       `unknown workload "${workload}"; the known ones are ${Object.keys(PROFILE_WORKLOADS).join(", ")}`,
     );
   }
-  const batch = options.batch ?? 64, steps = options.steps ?? 50;
+  const batch = options.batch ?? (workload === "inference" ? 256 : 64), steps = options.steps ?? 50;
   for (const [name, v] of [["batch", batch], ["steps", steps]] as const) {
     if (!Number.isInteger(v) || v < 1) {
       throw new Error(`profileWorkload: ${name} must be a positive integer, got ${v}`);
@@ -113,13 +138,21 @@ export async function profileWorkload(
   manualSeed(0);
   const mp = mnistProfile();
   const model = seedCnn({ classes: mp.classes.length });
-  const run = workload === "train-step" ? trainStep(model, mp, batch) : igCall(model, mp, steps);
+  const run = workload === "train-step"
+    ? trainStep(model, mp, batch)
+    : workload === "inference"
+    ? inference(model, mp, batch)
+    : workload === "ig"
+    ? igCall(model, mp, steps)
+    : occlusionCall(model, mp);
   await run(); // warm-up
   const p = await profile(run);
   for (const q of model.parameters()) q.dispose();
-  const what = workload === "train-step"
+  const what = workload === "train-step" || workload === "inference"
     ? `${description}; batch ${batch}`
-    : `${description}; ${steps} steps`;
+    : workload === "ig"
+    ? `${description}; ${steps} steps`
+    : description;
   return {
     workload,
     description: what,
