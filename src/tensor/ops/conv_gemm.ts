@@ -82,17 +82,21 @@ export function convTile(g: ConvGeometry, pool: boolean, pixels?: number): ConvT
   const c4 = ceil4(g.Cout);
   const TC = c4 % 16 === 0 ? 16 : c4 % 8 === 0 ? 8 : 4;
   // two images per tile (their pixels share every weight load) for large work, where the
-  // doubled straight-line code's compile time (~0.2 → 0.45 s, 0.5 → 1.6 s measured) pays off;
-  // and not for an odd batch whose lone last image would waste much of a tile
+  // doubled straight-line code's compile time (~0.2 → 0.45 s, 0.5 → 1.6 s measured) pays off,
+  // or for a quarter of that work with a small tile (at most 256 pixel-channels: doubled, still
+  // smaller than a large work's; Occlusion's conv2, 169×32×8×8→64 pooled, 2×6 × 16 channels,
+  // CPU time per launch ~12.5 against ~14.8 ms); and not for an odd batch whose lone last image
+  // would waste much of a tile
   const macs = g.N * g.Cout * g.C * g.KH * g.KW * g.OH * g.OW;
-  const TN = macs >= 2 ** 27 && (g.N % 2 === 0 || g.N >= 16) ? 2 : 1;
+  const twice = (TR: number, TW: number) =>
+    (macs >= 2 ** 27 || (macs >= 2 ** 25 && TR * TW * TC <= 256)) && (g.N % 2 === 0 || g.N >= 16) ? 2 : 1;
   if (pool) {
-    const pw = Math.floor(g.OW / 2);
-    return { TR: 2, TW: 2 * evenPart(pw, Math.floor(pixels / 4)), TC, TN };
+    const TW = 2 * evenPart(Math.floor(g.OW / 2), Math.floor(pixels / 4));
+    return { TR: 2, TW, TC, TN: twice(2, TW) };
   }
   const TW = evenPart(g.OW, pixels);
   const TR = evenPart(g.OH, Math.floor(pixels / TW));
-  return { TR, TW, TC, TN };
+  return { TR, TW, TC, TN: twice(TR, TW) };
 }
 
 /**
