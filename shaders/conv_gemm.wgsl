@@ -124,10 +124,11 @@ fn inside(start: i32, count: u32, size: u32) -> u32 {
   return m;
 }
 
-// Writes act(v + bias) of output pixel (oy, ox) of image n for channels co .. co + 3.
-fn store_px(n: u32, oy: u32, ox: u32, co: u32, v: vec4f) {
+// Writes act(v + b) of output pixel (oy, ox) of image n for channels co .. co + 3 (b: their
+// bias, loaded once per tile: the 4 scalar loads of bias4 cost about what the 4 stores do).
+fn store_px(n: u32, oy: u32, ox: u32, co: u32, b: vec4f, v: vec4f) {
   if (n >= NIMG || oy >= OH || ox >= OW) { return; }
-  let r = act(v + bias4(co));
+  let r = act(v + b);
   let yo = n * COUT * OH * OW + oy * OW + ox;
   for (var c = 0u; c < 4u; c++) {
     if (FULL_C == 1u || co + c < COUT) { Y[yo + (co + c) * OH * OW] = r[c]; }
@@ -139,8 +140,9 @@ fn take(best: vec4f, v: vec4f) -> vec4<bool> {
   return ((v > best) | (v != v)) & (best == best);
 }
 
-// Pools the window (v0 v1 / v2 v3) of pooled pixel (py, px) of image n for channels co .. co + 3.
-fn store_pool(n: u32, py: u32, px: u32, co: u32, v0: vec4f, v1: vec4f, v2: vec4f, v3: vec4f) {
+// Pools the window (v0 v1 / v2 v3) of pooled pixel (py, px) of image n for channels co .. co + 3
+// (b: their bias).
+fn store_pool(n: u32, py: u32, px: u32, co: u32, b: vec4f, v0: vec4f, v1: vec4f, v2: vec4f, v3: vec4f) {
   if (n >= NIMG || py >= PH || px >= PW) { return; }
   var best = v0;
   var arg = vec4i(0);
@@ -153,7 +155,7 @@ fn store_pool(n: u32, py: u32, px: u32, co: u32, v0: vec4f, v1: vec4f, v2: vec4f
   let t3 = take(best, v3);
   best = select(best, v3, t3);
   arg = select(arg, vec4i(3), t3);
-  let z = best + bias4(co);
+  let z = best + b;
   let r = act(z);
   let code = arg + select(vec4i(0), vec4i(4), z > vec4f(0.0));
   let yo = n * COUT * PH * PW + py * PW + px;

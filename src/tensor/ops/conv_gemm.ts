@@ -64,27 +64,49 @@ const evenPart = (n: number, most: number) => Math.ceil(n / Math.ceil(n / Math.m
 
 /**
  * The tile for a shape: TC = 16 channels (8 or 4 for a narrow layer), and about `pixels`
- * output pixels as whole rows when they fit (so a row's taps share their loads), split evenly.
+ * (default 33; 64 for a small K, see `smallK`) output pixels as whole rows when they fit (so a row's taps share their loads), split evenly.
  * With a pool, two rows and an even width. Measured on lavapipe (CPU time, side by side):
  * 256×32×13×13→64 (11×11 out) 3×11 pixels × 16 channels 12.3 GFLOP per CPU-second, 2×11 10.6,
  * 4×11 10.4, 4×11 × 8 channels 11.2; 64×32×14×14→64 padded: 2×14 9.8, 1×14 7.7, 3×14 8.5.
  * One pixel per invocation with 16 taps loaded per tile (no row sharing) reached about half.
  */
-export function convTile(g: ConvGeometry, pool: boolean, pixels = 33): ConvTile {
+export function convTile(g: ConvGeometry, pool: boolean, pixels?: number): ConvTile {
+  if (pixels === undefined) {
+    // twice the pixels for a small K, unless a padded tile's patch would outgrow its 32-bit masks
+    const t = smallK(g) ? convTile(g, pool, 64) : null;
+    const masks = (t: ConvTile) =>
+      g.pad === 0 ||
+      (patchSpan(t.TR, g.KH, g.stride, g.dil) <= 32 && patchSpan(t.TW, g.KW, g.stride, g.dil) <= 32);
+    return t && masks(t) ? t : convTile(g, pool, 33);
+  }
   const c4 = ceil4(g.Cout);
   const TC = c4 % 16 === 0 ? 16 : c4 % 8 === 0 ? 8 : 4;
   // two images per tile (their pixels share every weight load) for large work, where the
-  // doubled straight-line code's compile time (~0.2 → 0.45 s, 0.5 → 1.6 s measured) pays off;
-  // and not for an odd batch whose lone last image would waste much of a tile
+  // doubled straight-line code's compile time (~0.2 → 0.45 s, 0.5 → 1.6 s measured) pays off,
+  // or for a quarter of that work with a small tile (at most 256 pixel-channels: doubled, still
+  // smaller than a large work's; Occlusion's conv2, 169×32×8×8→64 pooled, 2×6 × 16 channels,
+  // CPU time per launch ~12.5 against ~14.8 ms); and not for an odd batch whose lone last image
+  // would waste much of a tile
   const macs = g.N * g.Cout * g.C * g.KH * g.KW * g.OH * g.OW;
-  const TN = macs >= 2 ** 27 && (g.N % 2 === 0 || g.N >= 16) ? 2 : 1;
+  const twice = (TR: number, TW: number) =>
+    (macs >= 2 ** 27 || (macs >= 2 ** 25 && TR * TW * TC <= 256)) && (g.N % 2 === 0 || g.N >= 16) ? 2 : 1;
   if (pool) {
-    const pw = Math.floor(g.OW / 2);
-    return { TR: 2, TW: 2 * evenPart(pw, Math.floor(pixels / 4)), TC, TN };
+    const TW = 2 * evenPart(Math.floor(g.OW / 2), Math.floor(pixels / 4));
+    return { TR: 2, TW, TC, TN: twice(2, TW) };
   }
   const TW = evenPart(g.OW, pixels);
   const TR = evenPart(g.OH, Math.floor(pixels / TW));
-  return { TR, TW, TC, TN };
+  return { TR, TW, TC, TN: twice(TR, TW) };
+}
+
+/**
+ * Whether a convolution's K = C·KH·KW is small (at most 16): with so few products per output
+ * the stores are most of the kernel's time, and a tile of twice the pixels (whole rows) pays:
+ * seed-CNN conv1 (256×1×28×28→32, relu, pool) 2×26 pixels × 16 channels against 2×14, kernel
+ * time ~8.5-8.9 against ~10.8 ms side by side.
+ */
+function smallK(g: ConvGeometry): boolean {
+  return g.C * g.KH * g.KW <= 16;
 }
 
 /** The multiply-adds of a convolution, ×2 (its floating-point work before any epilogue). */
@@ -188,6 +210,8 @@ function unroll(t: ConvTile, g: ConvGeometry, pool: boolean, packed: boolean): R
       }
     }
   }
+  // each channel vec4's bias, loaded once per tile, not once per store (see store_px)
+  for (let j = 0; j < J; j++) store.push(`  let b${j} = bias4(co0 + ${4 * j}u);`);
   for (let i = 0; i < TN; i++) {
     if (pool) {
       for (let p = 0; p < TW / 2; p++) {
@@ -196,7 +220,7 @@ function unroll(t: ConvTile, g: ConvGeometry, pool: boolean, packed: boolean): R
             `a${i}_${r}_${x}_${j}`
           );
           store.push(
-            `  store_pool(n + ${i}u, ty, tx * ${TW / 2}u + ${p}u, co0 + ${4 * j}u, ${v.join(", ")});`,
+            `  store_pool(n + ${i}u, ty, tx * ${TW / 2}u + ${p}u, co0 + ${4 * j}u, b${j}, ${v.join(", ")});`,
           );
         }
       }
@@ -205,7 +229,9 @@ function unroll(t: ConvTile, g: ConvGeometry, pool: boolean, packed: boolean): R
         for (let x = 0; x < TW; x++) {
           for (let j = 0; j < J; j++) {
             store.push(
-              `  store_px(n + ${i}u, oy0 + ${r}u, ox0 + ${x}u, co0 + ${4 * j}u, a${i}_${r}_${x}_${j});`,
+              `  store_px(n + ${i}u, oy0 + ${r}u, ox0 + ${x}u, co0 + ${
+                4 * j
+              }u, b${j}, a${i}_${r}_${x}_${j});`,
             );
           }
         }
