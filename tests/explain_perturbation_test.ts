@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import * as gb from "../mod.ts";
 import { assertClose } from "./cpu_ref.ts";
 import { localPlan } from "../src/explain/occlusion_local.ts";
-import { clearOcclusionCache } from "../src/explain/perturbation.ts";
+import { clearOcclusionCache, setOcclusionCacheBytes } from "../src/explain/perturbation.ts";
 
 /** A fixed MLP 6 → 5 → 2 (ReLU) and its float64 CPU twin. */
 function mlp() {
@@ -751,4 +751,26 @@ Deno.test("Occlusion's geometry cache: alternating geometries, baselines, batch 
   clearOcclusionCache();
   await gb.sync();
   assert.ok(gb.poolStats().liveBuffers < live[0], "clearing the cache frees its tensors");
+  // a budget smaller than two tables: every call evicts (and frees) what the others made, never a table
+  // it has taken and not yet used
+  const was = setOcclusionCacheBytes(250_000);
+  try {
+    const tight: number[] = [];
+    for (let round = 0; round < 2; round++) {
+      for (const [i, c] of cases.entries()) {
+        const a = await methods.get(c.model)!.attribute(c.x, c.options);
+        assert.deepEqual(Array.from(await a.toArray()), fresh[i], `250 kB budget, round ${round}, ${c.name}`);
+        a.dispose();
+        await gb.sync();
+        if (round === 1) tight.push(gb.poolStats().liveBuffers);
+      }
+    }
+    assert.ok(
+      Math.max(...tight) <= live[0],
+      `live buffers with evictions: ${[...new Set(tight)].join(", ")}`,
+    );
+  } finally {
+    setOcclusionCacheBytes(was);
+    clearOcclusionCache();
+  }
 });

@@ -90,10 +90,12 @@ function averaged(masks: Float32Array, G: number, D: number): Ablations {
 /**
  * @internal A tensor that depends only on the geometry: `make` runs once per `key` and the result
  * is kept in a small module-level cache (least recently used first out, disposed then), under
- * CACHE_BYTES in all; a bigger one, or any with a null key, belongs to the caller's scope.
+ * CACHE_BYTES in all; a bigger one, or any with a null key, belongs to the caller's scope. The
+ * keys in `using` (the constants the caller has taken and not yet used) are never evicted.
  */
-function constant(key: string | null, make: () => Tensor): Tensor {
+function constant(key: string | null, make: () => Tensor, using: Set<string>): Tensor {
   if (key === null) return make();
+  using.add(key);
   const hit = constants.get(key);
   if (hit) {
     constants.delete(key); // to the back: the most recently used
@@ -107,6 +109,7 @@ function constant(key: string | null, make: () => Tensor): Tensor {
   for (const c of constants.values()) total += c.size * 4;
   for (const [k, c] of constants) {
     if (total <= CACHE_BYTES) break;
+    if (using.has(k)) continue;
     constants.delete(k);
     total -= c.size * 4;
     c.dispose();
@@ -117,7 +120,14 @@ function constant(key: string | null, make: () => Tensor): Tensor {
 
 /** GPU constants of recent geometries (masks, index tables), least recently used first. */
 const constants = new Map<string, Tensor>();
-const CACHE_BYTES = 32 * 2 ** 20;
+let CACHE_BYTES = 32 * 2 ** 20;
+
+/** @internal Sets the GPU constants' budget in bytes (for tests); returns the previous one. */
+export function setOcclusionCacheBytes(bytes: number): number {
+  const was = CACHE_BYTES;
+  CACHE_BYTES = bytes;
+  return was;
+}
 
 /**
  * @internal Frees the cached geometry constants of Occlusion (masks and index tables kept on the
@@ -159,7 +169,10 @@ async function ablate(
   const D = rowSize(x), rest = x.shape.slice(1), G = ab.G;
   const xr = repeatRows(x, table.T), br = typeof base === "number" ? base : repeatRows(base, table.T);
   const E = xr.shape[0];
-  const at = (name: string) => key === null ? null : `${key}|${name}`;
+  // the chunk's constants, taken by name; none of them is evicted while the chunk takes the others
+  let using = new Set<string>();
+  const at = (name: string, make: () => Tensor) =>
+    constant(key === null ? null : `${key}|${name}`, make, using);
   const batch = defaultBatchRows(D, options.internalBatchSize);
   const B = Math.max(1, Math.floor(batch / (G + 1)));
   // the same table for each of n rows
@@ -170,6 +183,7 @@ async function ablate(
   };
   const parts = await chunked(E, B, options.onProgress, (e0, e1) => {
     const n = e1 - e0;
+    using = new Set();
     const xe = reshape(rowsOf(xr, e0, e1), [n, 1, D]);
     const be = typeof br === "number" ? br : reshape(rowsOf(br, e0, e1), [n, 1, D]);
     const index = new Int32Array(n * (G + 1));
@@ -182,18 +196,16 @@ async function ablate(
           const kind = typeof be === "number" ? "number" : "tensor";
           const source = concat([
             reshape(xe, [n, D]),
-            typeof be === "number"
-              ? constant(at(`b${be}:${n}`), () => full([n, 1], be))
-              : reshape(be, [n, D]),
+            typeof be === "number" ? at(`b${be}:${n}`, () => full([n, 1], be)) : reshape(be, [n, D]),
           ], 1);
           const name = `${local.plan.key}:${kind}:${n}`;
-          const patch = constant(at(`patch:${name}`), () => rows(local.index(kind).patch, n));
-          const place = constant(at(`place:${name}`), () => rows(local.index(kind).place, n));
+          const patch = at(`patch:${name}`, () => rows(local.index(kind).patch, n));
+          const place = at(`place:${name}`, () => rows(local.index(kind).place, n));
           const out = localForward(local.plan, reshape(xe, [n, ...rest]), source, patch, place);
           return targetScores(out, index);
         }
         // row 0 keeps every feature (F(x)), row g + 1 puts the baseline in window g
-        const M0 = constant(at("M0"), () => {
+        const M0 = at("M0", () => {
           const withOriginal = new Float32Array((G + 1) * D);
           withOriginal.set(ab.masks, D);
           return tensor(withOriginal, [1, G + 1, D]);
@@ -206,9 +218,9 @@ async function ablate(
     );
     // F(x) − F(x perturbed) [n, G + 1], column 0 exactly 0 (F(x) − F(x)): what `cover` pads with
     const change = sub(slice(s, 0, 1, 1), s);
-    const taken = gather(change, 1, constant(at(`cover:${n}`), () => rows(ab.cover, n))); // [n, D · J]
+    const taken = gather(change, 1, at(`cover:${n}`, () => rows(ab.cover, n))); // [n, D · J]
     const summed = ab.J === 1 ? taken : sum(reshape(taken, [n, D, ab.J]), 2);
-    return ab.inv ? mul(summed, constant(at("inv"), () => tensor(ab.inv!, [1, D]))) : summed; // [n, D]
+    return ab.inv ? mul(summed, at("inv", () => tensor(ab.inv!, [1, D]))) : summed; // [n, D]
   });
   return reshape(joinRows(parts), [E, ...rest]);
 }
@@ -289,7 +301,10 @@ export class Occlusion extends Attribution {
           index: (kind: "number" | "tensor") => {
             const name = `${plan.key}:${kind}`;
             let t = geo.local.get(name);
-            if (!t) geo.local.set(name, t = localIndex(plan, dims, geo.ab.masks, kind));
+            if (!t) {
+              if (geo.local.size >= 8) geo.local.clear(); // tables for many stems: keep the latest
+              geo.local.set(name, t = localIndex(plan, dims, geo.ab.masks, kind));
+            }
             return t;
           },
         };
