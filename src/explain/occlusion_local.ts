@@ -45,10 +45,11 @@ export interface LocalPlan {
   origins: Int32Array;
   /**
    * Origins [ah, aw] of the unoccluded boxes tiling the stem's output beyond copy 0's (at [0, 0]),
-   * run as extra copies; null when those would cost more than one pass over the whole example.
+   * run as extra copies; null when all the tiles' patches would read more than twice the image
+   * (then the stem makes the map in one pass over the whole example).
    */
   tiles: Int32Array | null;
-  /** What the index tables depend on besides the windows (the stem's steps and channels). */
+  /** What the index tables depend on besides the windows: the stem's steps and channels, tiles or not. */
   key: string;
 }
 
