@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import * as gb from "../mod.ts";
 import { assertClose } from "./cpu_ref.ts";
 import { localPlan } from "../src/explain/occlusion_local.ts";
+import { clearOcclusionCache, setOcclusionCacheBytes } from "../src/explain/perturbation.ts";
 
 /** A fixed MLP 6 → 5 → 2 (ReLU) and its float64 CPU twin. */
 function mlp() {
@@ -657,5 +658,119 @@ Deno.test("Occlusion through a convolutional stem computes each copy's patch onl
     const whole = await (await new gb.Occlusion(model).attribute(x, options)).toArray();
     hook.remove();
     assertClose(plain, whole, { atol: 1e-5, msg: `padded ${i}: against the whole model` });
+  }
+});
+
+Deno.test("Occlusion's geometry cache: alternating geometries, baselines, batch sizes and models give a fresh instance's numbers, and the GPU pool stays flat over 100 calls", async () => {
+  gb.manualSeed(11);
+  // the seed CNN's layout at small widths: 28×28 → conv 3 → pool 2 → conv 3 → pool 2 → 5×5
+  const cnn = (c1: number, c2: number) =>
+    new gb.Sequential(
+      new gb.Conv2d(1, c1, 3),
+      new gb.ReLU(),
+      new gb.MaxPool2d(2),
+      new gb.Conv2d(c1, c2, 3),
+      new gb.ReLU(),
+      new gb.MaxPool2d(2),
+      new gb.Flatten(),
+      new gb.Linear(c2 * 25, 4),
+    );
+  const models = [cnn(3, 4), cnn(2, 5)];
+  const x2 = gb.randn([2, 1, 28, 28]), x1 = gb.slice(x2, 1, 2);
+  const image = gb.randn([1, 1, 28, 28]).mul(0.2);
+  // A and B differ only in the stride; three paths: A's stem patches and tiles, B's whole copies (its
+  // patches would not be smaller than the image), C's patches and one pass over the example
+  const geometries = [
+    { slidingWindowShapes: [1, 4, 4], strides: [1, 2, 2] },
+    { slidingWindowShapes: [1, 4, 4], strides: [1, 3, 3] },
+    { slidingWindowShapes: [1, 5, 3], strides: [1, 3, 2] },
+  ];
+  const boxesOf = (w: number[], s: number[]) => {
+    const out: { start: number[]; end: number[] }[] = [];
+    for (let y = 0; y < Math.ceil((28 - w[1]) / s[1]) + 1; y++) {
+      for (let x = 0; x < Math.ceil((28 - w[2]) / s[2]) + 1; x++) {
+        out.push({
+          start: [0, y * s[1], x * s[2]],
+          end: [1, Math.min(28, y * s[1] + w[1]), Math.min(28, x * s[2] + w[2])],
+        });
+      }
+    }
+    return out;
+  };
+  const tiled = geometries.map((g) =>
+    localPlan(models[0], [1, 28, 28], boxesOf(g.slidingWindowShapes, g.strides))?.tiles
+  );
+  assert.ok(
+    tiled[0] && tiled[1] === undefined && tiled[2] === null,
+    "A's patches tile the stem's output, B has no patches (whole copies), C takes a pass over the example",
+  );
+  const cases: { name: string; model: gb.Sequential; x: gb.Tensor; options: gb.OcclusionOptions }[] = [];
+  for (const [m, model] of models.entries()) {
+    for (const [g, geometry] of geometries.entries()) {
+      for (const [b, baselines] of [0, 0.5, image].entries()) {
+        cases.push({
+          name: `model ${m}, geometry ${g}, baseline ${b}`,
+          model,
+          x: (g + b) % 2 === 0 ? x2 : x1,
+          options: { target: 1, ...geometry, baselines },
+        });
+      }
+    }
+  }
+  // the truth: each case alone, nothing cached, and the model with a hook (every copy whole, no patches)
+  const fresh: number[][] = [];
+  for (const c of cases) {
+    clearOcclusionCache();
+    fresh.push(Array.from(await (await new gb.Occlusion(c.model).attribute(c.x, c.options)).toArray()));
+    const hook = c.model.layers.at(-1)!.registerForwardHook(() => {});
+    const whole = await (await new gb.Occlusion(c.model).attribute(c.x, c.options)).toArray();
+    hook.remove();
+    assertClose(fresh.at(-1)!, whole, { atol: 1e-5, msg: `${c.name}: against the whole model` });
+  }
+  // then all of them in turn, twice, one instance per model, the cache warm from the second call on
+  clearOcclusionCache();
+  const methods = new Map(models.map((m) => [m, new gb.Occlusion(m)]));
+  for (let round = 0; round < 2; round++) {
+    for (const [i, c] of cases.entries()) {
+      const got = Array.from(await (await methods.get(c.model)!.attribute(c.x, c.options)).toArray());
+      assert.deepEqual(got, fresh[i], `round ${round}, ${c.name}: the fresh numbers`);
+    }
+  }
+  // owned: the cached masks and tables do not grow with the calls
+  const live: number[] = [];
+  for (let k = 0; k < 100; k++) {
+    const c = cases[k % cases.length];
+    (await methods.get(c.model)!.attribute(c.x, c.options)).dispose();
+    await gb.sync();
+    live.push(gb.poolStats().liveBuffers);
+  }
+  assert.ok(
+    live.every((v) => v === live[0]),
+    `live buffers over 100 calls: ${[...new Set(live)].join(", ")}`,
+  );
+  clearOcclusionCache();
+  await gb.sync();
+  assert.ok(gb.poolStats().liveBuffers < live[0], "clearing the cache frees its tensors");
+  // a budget smaller than two tables: every call evicts (and frees) what the others made, never a table
+  // it has taken and not yet used
+  const was = setOcclusionCacheBytes(250_000);
+  try {
+    const tight: number[] = [];
+    for (let round = 0; round < 2; round++) {
+      for (const [i, c] of cases.entries()) {
+        const a = await methods.get(c.model)!.attribute(c.x, c.options);
+        assert.deepEqual(Array.from(await a.toArray()), fresh[i], `250 kB budget, round ${round}, ${c.name}`);
+        a.dispose();
+        await gb.sync();
+        if (round === 1) tight.push(gb.poolStats().liveBuffers);
+      }
+    }
+    assert.ok(
+      Math.max(...tight) <= live[0],
+      `live buffers with evictions: ${[...new Set(tight)].join(", ")}`,
+    );
+  } finally {
+    setOcclusionCacheBytes(was);
+    clearOcclusionCache();
   }
 });

@@ -7,10 +7,15 @@
  * activations before the remaining layers run on the whole batch. The scores are the model's on
  * the occluded inputs: outside the box the activations are the unoccluded ones, and inside it
  * they are computed from the same inputs by the same kernels.
+ *
+ * Two gathers do the moving, with index tables that depend only on the geometry (the caller
+ * caches them): one reads each copy's patch from the example and its baseline (the window's
+ * pixels from the baseline), one puts the boxes together into maps. The unoccluded map comes
+ * either from a few more unoccluded patches tiling it (when they are cheap: no separate pass, no
+ * `where`) or from one pass of the stem over the whole example.
  */
-import { tensor } from "../tensor/create.ts";
-import { gather, where } from "../tensor/ops/select.ts";
-import { reshape } from "../tensor/ops/shape.ts";
+import { gather } from "../tensor/ops/select.ts";
+import { concat, reshape } from "../tensor/ops/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { LeakyReLU, ReLU } from "../nn/activation.ts";
 import { Conv2d, MaxPool2d } from "../nn/conv.ts";
@@ -38,6 +43,14 @@ export interface LocalPlan {
   stride: [number, number];
   /** Per copy (0: the unoccluded example, g + 1: window g), the box origin [ah, aw]. */
   origins: Int32Array;
+  /**
+   * Origins [ah, aw] of the unoccluded boxes tiling the stem's output beyond copy 0's (at [0, 0]),
+   * run as extra copies; null when all the tiles' patches would read more than twice the image
+   * (then the stem makes the map in one pass over the whole example).
+   */
+  tiles: Int32Array | null;
+  /** What the index tables depend on besides the windows: the stem's steps and channels, tiles or not. */
+  key: string;
 }
 
 const pair = (v: number | readonly number[]): [number, number] =>
@@ -118,7 +131,28 @@ export function localPlan(
   }
   // worth it only when the patches are clearly smaller than the image
   if (patch[0] * patch[1] > 0.6 * dims[1] * dims[2]) return null;
-  return { prefix: st.prefix, rest: st.rest, channels: st.channels, out, box, patch, stride, origins };
+  // the unoccluded map from boxes tiling it (the last one along an axis moved back to fit): when their
+  // patches read at most twice the image, cheaper than a pass of its own (its launches and a `where`)
+  const along = (ax: number) =>
+    Array.from({ length: Math.ceil(out[ax] / box[ax]) }, (_, k) => Math.min(k * box[ax], out[ax] - box[ax]));
+  const ty = along(0), tx = along(1);
+  let tiles: Int32Array | null = null;
+  if (ty.length * tx.length * patch[0] * patch[1] <= 2 * dims[1] * dims[2]) {
+    tiles = new Int32Array(ty.flatMap((y) => tx.flatMap((x) => [y, x])).slice(2)); // [0, 0] is copy 0's
+  }
+  const key = JSON.stringify([st.steps, st.channels, tiles !== null]);
+  return {
+    prefix: st.prefix,
+    rest: st.rest,
+    channels: st.channels,
+    out,
+    box,
+    patch,
+    stride,
+    origins,
+    tiles,
+    key,
+  };
 }
 
 /** Layers run as Sequential.forward runs them (Conv2d → ReLU (→ MaxPool2d) fused where it may be). */
@@ -135,56 +169,99 @@ function runLayers(layers: readonly Module[], x: Tensor): Tensor {
 }
 
 /**
- * The model's outputs for `rows` [n·(G+1), C, H, W] (each of n examples, then its G occluded
- * copies, as `plan.origins` numbers them) given `examples` [n, C, H, W], the unoccluded ones.
+ * Index tables for `localForward`, one example's (the same for every example): `patch` takes each
+ * copy's input patch [copies + tiles, C, Ph, Pw] from a row [x | baseline] (the baseline is one
+ * number at D, or a whole example at D..2D−1), the baseline where `masks` ([G, D], 1 inside window
+ * g) puts it for copy g + 1; `place` builds each copy's map [copies, CL, Oh, Ow] from the boxes
+ * [copies + tiles, CL, Kh, Kw] (followed by the unoccluded map [CL, Oh, Ow] when there are no tiles):
+ * a cell inside the copy's own box from that box, the others from the unoccluded map.
  */
-export function localForward(plan: LocalPlan, rows: Tensor, examples: Tensor): Tensor {
-  const [R, C, H, W] = rows.shape, n = examples.shape[0], copies = R / n;
+export function localIndex(
+  plan: LocalPlan,
+  dims: readonly number[],
+  masks: Float32Array,
+  baseline: "number" | "tensor",
+): { patch: Int32Array; place: Int32Array } {
+  const [C, H, W] = dims, D = C * H * W, G = masks.length / D, copies = G + 1;
   const [Ph, Pw] = plan.patch, [Kh, Kw] = plan.box, [Oh, Ow] = plan.out, [Sh, Sw] = plan.stride;
-  const CL = plan.channels, cells = Oh * Ow;
-  // each copy's input patch, gathered from its rows
-  const pidx = new Int32Array(R * C * Ph * Pw);
-  for (let r = 0; r < R; r++) {
-    const g = r % copies, oy = plan.origins[g * 2] * Sh, ox = plan.origins[g * 2 + 1] * Sw;
+  const CL = plan.channels, KK = Kh * Kw, cells = Oh * Ow;
+  const tiles = plan.tiles ?? new Int32Array(0), X = tiles.length / 2;
+  const origin = (q: number, ax: number) =>
+    q < copies ? plan.origins[q * 2 + ax] : tiles[(q - copies) * 2 + ax];
+  const patch = new Int32Array((copies + X) * C * Ph * Pw);
+  for (let q = 0, o = 0; q < copies + X; q++) {
+    const oy = origin(q, 0) * Sh, ox = origin(q, 1) * Sw, m = q >= 1 && q < copies ? (q - 1) * D : -1;
     for (let c = 0; c < C; c++) {
-      const o = (r * C + c) * Ph * Pw;
-      for (let y = 0; y < Ph; y++) for (let x = 0; x < Pw; x++) pidx[o + y * Pw + x] = (oy + y) * W + ox + x;
+      for (let y = 0; y < Ph; y++) {
+        for (let x = 0, i = c * H * W + (oy + y) * W + ox; x < Pw; x++, i++) {
+          patch[o++] = m >= 0 && masks[m + i] === 1 ? (baseline === "number" ? D : D + i) : i;
+        }
+      }
     }
   }
-  const patches = reshape(
-    gather(reshape(rows, [R, C, H * W]), 2, tensor(pidx, [R, C, Ph * Pw], { dtype: "int32" })),
-    [R, C, Ph, Pw],
-  );
-  const boxes = runLayers(plan.prefix, patches); // [R, CL, Kh, Kw]
-  const base = runLayers(plan.prefix, examples); // [n, CL, Oh, Ow]
-  if (boxes.shape[2] !== Kh || boxes.shape[3] !== Kw || base.shape[2] !== Oh || base.shape[3] !== Ow) {
-    throw new Error(
-      `internal: Occlusion's stem gave boxes [${boxes.shape}] and maps [${base.shape}], planned ${Kh}×${Kw} and ${Oh}×${Ow}`,
-    );
+  // where each cell of the unoccluded map is: in a tile (copy 0's box at [0, 0], then the others), or in
+  // the map after the boxes
+  const outside = new Int32Array(cells);
+  const nx = Math.ceil(Ow / Kw), ny = Math.ceil(Oh / Kh);
+  for (let y = 0; y < Oh; y++) {
+    for (let x = 0; x < Ow; x++) {
+      if (plan.tiles === null) {
+        outside[y * Ow + x] = (copies + X) * CL * KK + y * Ow + x; // + c · cells
+        continue;
+      }
+      const ky = Math.min(Math.floor(y / Kh), ny - 1), kx = Math.min(Math.floor(x / Kw), nx - 1);
+      const t = ky * nx + kx, q = t === 0 ? 0 : copies + t - 1;
+      outside[y * Ow + x] = q * CL * KK + (y - origin(q, 0)) * Kw + x - origin(q, 1); // + c · KK
+    }
   }
-  // each copy's box put into its example's map: cells inside take the box, the others the map
-  const bidx = new Int32Array(R * CL * cells), inside = new Float32Array(copies * cells);
-  for (let g = 0; g < copies; g++) {
+  const step = plan.tiles === null ? cells : KK;
+  const place = new Int32Array(copies * CL * cells);
+  for (let g = 0, o = 0; g < copies; g++) {
     const ay = plan.origins[g * 2], ax = plan.origins[g * 2 + 1];
-    for (let y = ay; y < ay + Kh; y++) for (let x = ax; x < ax + Kw; x++) inside[g * cells + y * Ow + x] = 1;
-  }
-  for (let r = 0; r < R; r++) {
-    const g = r % copies, ay = plan.origins[g * 2], ax = plan.origins[g * 2 + 1];
-    const row = new Int32Array(cells);
-    for (let y = ay; y < ay + Kh; y++) {
-      for (let x = ax; x < ax + Kw; x++) row[y * Ow + x] = (y - ay) * Kw + x - ax;
+    for (let c = 0; c < CL; c++) {
+      for (let y = 0; y < Oh; y++) {
+        for (let x = 0; x < Ow; x++) {
+          place[o++] = y >= ay && y < ay + Kh && x >= ax && x < ax + Kw
+            ? ((g * CL + c) * Kh + y - ay) * Kw + x - ax
+            : outside[y * Ow + x] + c * step;
+        }
+      }
     }
-    for (let c = 0; c < CL; c++) bidx.set(row, (r * CL + c) * cells);
   }
-  const placed = gather(
-    reshape(boxes, [R, CL, Kh * Kw]),
-    2,
-    tensor(bidx, [R, CL, cells], { dtype: "int32" }),
-  );
-  const maps = where(
-    tensor(inside, [1, copies, 1, cells]),
-    reshape(placed, [n, copies, CL, cells]),
-    reshape(base, [n, 1, CL, cells]),
-  );
-  return runLayers(plan.rest, reshape(maps, [R, CL, Oh, Ow]));
+  return { patch, place };
+}
+
+/**
+ * The model's outputs for each of n examples' copies [n · copies, ...] (the example, then its
+ * occluded copies, as `plan.origins` numbers them) from `source` [n, D + 1] (each example, then
+ * a number baseline) or [n, 2·D] (then a baseline example), with `localIndex`'s tables repeated
+ * per example: `patch` [n, …], `place` [n, …]. `examples` [n, C, H, W] (the unoccluded ones) is
+ * read only when the plan has no tiles.
+ */
+export function localForward(
+  plan: LocalPlan,
+  examples: Tensor,
+  source: Tensor,
+  patch: Tensor,
+  place: Tensor,
+): Tensor {
+  const n = examples.shape[0], C = examples.shape[1];
+  const [Ph, Pw] = plan.patch, [Kh, Kw] = plan.box, [Oh, Ow] = plan.out;
+  const CL = plan.channels, q = patch.shape[1] / (C * Ph * Pw), copies = place.shape[1] / (CL * Oh * Ow);
+  const patches = reshape(gather(source, 1, patch), [n * q, C, Ph, Pw]);
+  const boxes = runLayers(plan.prefix, patches); // [n · q, CL, Kh, Kw]
+  if (boxes.shape[2] !== Kh || boxes.shape[3] !== Kw) {
+    throw new Error(`internal: Occlusion's stem gave boxes [${boxes.shape}], planned ${Kh}×${Kw}`);
+  }
+  let from = reshape(boxes, [n, q * CL * Kh * Kw]);
+  if (plan.tiles === null) {
+    // the unoccluded map from one pass of the stem over each example, after its boxes
+    const base = runLayers(plan.prefix, examples); // [n, CL, Oh, Ow]
+    if (base.shape[2] !== Oh || base.shape[3] !== Ow) {
+      throw new Error(`internal: Occlusion's stem gave maps [${base.shape}], planned ${Oh}×${Ow}`);
+    }
+    from = concat([from, reshape(base, [n, CL * Oh * Ow])], 1);
+  }
+  const maps = gather(from, 1, place);
+  return runLayers(plan.rest, reshape(maps, [n * copies, CL, Oh, Ow]));
 }

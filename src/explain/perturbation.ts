@@ -3,13 +3,13 @@
  * (Occlusion, FeatureAblation) or shuffled across the batch (FeaturePermutation). Every
  * perturbed copy of every input goes through the model in GPU batches.
  */
-import { tensor } from "../tensor/create.ts";
-import { matmul } from "../tensor/ops/matmul.ts";
+import { full, tensor } from "../tensor/create.ts";
 import { mul, sub } from "../tensor/ops/elementwise.ts";
-import { where } from "../tensor/ops/select.ts";
-import { reshape, slice } from "../tensor/ops/shape.ts";
+import { sum } from "../tensor/ops/reduce.ts";
+import { gather, where } from "../tensor/ops/select.ts";
+import { concat, reshape, slice } from "../tensor/ops/shape.ts";
 import { noGrad } from "../tensor/mod.ts";
-import { scope } from "../tensor/scope.ts";
+import { keep, scope } from "../tensor/scope.ts";
 import { Generator } from "../tensor/random.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import {
@@ -26,7 +26,7 @@ import {
   rowsOf,
 } from "./attribution.ts";
 import { targetScores, type TargetTable } from "./target.ts";
-import { localForward, type LocalPlan, localPlan } from "./occlusion_local.ts";
+import { localForward, localIndex, type LocalPlan, localPlan } from "./occlusion_local.ts";
 
 /** Feature groups: an int array (or int32 tensor) with one group id per feature of an example. */
 export type FeatureMask = Int32Array | readonly number[] | Tensor;
@@ -62,63 +62,165 @@ export async function resolveMask(
 }
 
 /**
+ * @internal What `ablate` replaces and how it spreads the output changes back: `masks` [G, D]
+ * (1 where window or group g puts the baseline), and per feature the J columns 1 + g of the
+ * windows covering it (`cover` [D, J], padded with column 0, whose change is exactly 0), with the
+ * factor `inv` per feature (1 / the windows covering it) when the method averages.
+ */
+export interface Ablations {
+  masks: Float32Array;
+  G: number;
+  cover: Int32Array;
+  J: number;
+  inv: Float32Array | null;
+}
+
+/** `Ablations` for windows `masks` [G, D] whose changes are averaged over the windows covering a feature. */
+function averaged(masks: Float32Array, G: number, D: number): Ablations {
+  const count = new Int32Array(D);
+  for (let g = 0; g < G; g++) for (let i = 0; i < D; i++) count[i] += masks[g * D + i];
+  const J = count.reduce((m, c) => Math.max(m, c), 1);
+  const cover = new Int32Array(D * J), fill = new Int32Array(D);
+  for (let g = 0; g < G; g++) {
+    for (let i = 0; i < D; i++) if (masks[g * D + i] === 1) cover[i * J + fill[i]++] = g + 1;
+  }
+  return { masks, G, cover, J, inv: Float32Array.from(count, (c) => (c > 0 ? 1 / c : 0)) };
+}
+
+/**
+ * @internal A tensor that depends only on the geometry: `make` runs once per `key` and the result
+ * is kept in a small module-level cache (least recently used first out, disposed then), under
+ * CACHE_BYTES in all; a bigger one, or any with a null key, belongs to the caller's scope. The
+ * keys in `using` (the constants the caller has taken and not yet used) are never evicted.
+ */
+function constant(key: string | null, make: () => Tensor, using: Set<string>): Tensor {
+  if (key === null) return make();
+  using.add(key);
+  const hit = constants.get(key);
+  if (hit) {
+    constants.delete(key); // to the back: the most recently used
+    constants.set(key, hit);
+    return hit;
+  }
+  const t = make();
+  const bytes = t.size * 4;
+  if (bytes > CACHE_BYTES) return t;
+  let total = bytes;
+  for (const c of constants.values()) total += c.size * 4;
+  for (const [k, c] of constants) {
+    if (total <= CACHE_BYTES) break;
+    if (using.has(k)) continue;
+    constants.delete(k);
+    total -= c.size * 4;
+    c.dispose();
+  }
+  constants.set(key, keep(t));
+  return t;
+}
+
+/** GPU constants of recent geometries (masks, index tables), least recently used first. */
+const constants = new Map<string, Tensor>();
+let CACHE_BYTES = 32 * 2 ** 20;
+
+/** @internal Sets the GPU constants' budget in bytes (for tests); returns the previous one. */
+export function setOcclusionCacheBytes(bytes: number): number {
+  const was = CACHE_BYTES;
+  CACHE_BYTES = bytes;
+  return was;
+}
+
+/**
+ * @internal Frees the cached geometry constants of Occlusion (masks and index tables kept on the
+ * GPU between calls of the same geometry). The next call makes them again.
+ */
+export function clearOcclusionCache(): void {
+  for (const t of constants.values()) t.dispose();
+  constants.clear();
+  geometries.clear();
+}
+
+/**
  * @internal For each (example, target) row e, the output change F(x_e) − F(x_e with window g
- * replaced by the baseline) for every window g of `masks` [G, D] (1 inside the window), and
- * the attribution Σ_g change_g · mask_g / count (count: windows covering the feature, or 1).
+ * replaced by the baseline) for every window g of `ab.masks` [G, D] (1 inside the window), and
+ * the attribution Σ_g change_g · mask_g (· ab.inv: 1 / the windows covering the feature).
  *
  * All on the GPU in one recorded batch per chunk: the masks go up once with a zero row in front
  * (that row is the unperturbed example, so F(x) comes from the same pass), one `where` builds every
  * perturbed copy of the chunk's examples (a number baseline is read as a scalar, not a tensor),
- * one model pass scores them, and one matmul spreads the changes back over the features. Nothing
- * is read back: the caller's readback of the attributions is the only synchronisation.
+ * one model pass scores them, and one gather takes each feature's changes (a sum over the J
+ * windows covering it when they overlap). Through a convolutional stem (occlusion_local.ts) the
+ * perturbed copies are never made whole: one gather reads each copy's patch from the example and
+ * its baseline. Nothing is read back: the caller's readback of the attributions is the only
+ * synchronisation. With `key` (the geometry), the masks and index tables stay on the GPU for
+ * the next call (`constant`).
  */
 async function ablate(
   method: Attribution,
   x: Tensor,
   base: Tensor | number,
   table: TargetTable,
-  masks: Float32Array,
-  G: number,
-  average: boolean,
+  ab: Ablations,
   options: AttributeOptions,
-  plan: LocalPlan | null = null,
+  key: string | null,
+  local:
+    | { plan: LocalPlan; index: (kind: "number" | "tensor") => { patch: Int32Array; place: Int32Array } }
+    | null = null,
 ): Promise<Tensor> {
-  const D = rowSize(x), rest = x.shape.slice(1);
+  const D = rowSize(x), rest = x.shape.slice(1), G = ab.G;
   const xr = repeatRows(x, table.T), br = typeof base === "number" ? base : repeatRows(base, table.T);
   const E = xr.shape[0];
-  // row 0 keeps every feature (F(x)), row g + 1 puts the baseline in window g
-  const withOriginal = new Float32Array((G + 1) * D);
-  withOriginal.set(masks, D);
-  const M0 = tensor(withOriginal, [1, G + 1, D]);
-  const counts = new Float32Array(D).fill(1);
-  if (average) {
-    counts.fill(0);
-    for (let g = 0; g < G; g++) for (let i = 0; i < D; i++) counts[i] += masks[g * D + i];
-    counts.forEach((v, i) => (counts[i] = v > 0 ? 1 / v : 0));
-  }
-  const inv = tensor(counts, [1, D]);
+  // the chunk's constants, taken by name; none of them is evicted while the chunk takes the others
+  let using = new Set<string>();
+  const at = (name: string, make: () => Tensor) =>
+    constant(key === null ? null : `${key}|${name}`, make, using);
   const batch = defaultBatchRows(D, options.internalBatchSize);
   const B = Math.max(1, Math.floor(batch / (G + 1)));
+  // the same table for each of n rows
+  const rows = (row: Int32Array, n: number) => {
+    const all = new Int32Array(n * row.length);
+    for (let k = 0; k < n; k++) all.set(row, k * row.length);
+    return tensor(all, [n, row.length], { dtype: "int32" });
+  };
   const parts = await chunked(E, B, options.onProgress, (e0, e1) => {
     const n = e1 - e0;
+    using = new Set();
     const xe = reshape(rowsOf(xr, e0, e1), [n, 1, D]);
     const be = typeof br === "number" ? br : reshape(rowsOf(br, e0, e1), [n, 1, D]);
-    // each example, then its G perturbed copies (the baseline inside the window): one pass for F(x) and all
-    const rows = reshape(where(M0, be, xe), [n * (G + 1), ...rest]);
     const index = new Int32Array(n * (G + 1));
     for (let k = 0; k < n; k++) index.fill(table.index[e0 + k], k * (G + 1), (k + 1) * (G + 1));
-    // through a convolutional stem, each copy's patch only (occlusion_local.ts), when a chunk is one pass
     const s = reshape(
-      noGrad(() =>
-        plan && n * (G + 1) <= batch
-          ? targetScores(localForward(plan, rows, reshape(xe, [n, ...rest])), index)
-          : method.scoresOf(rows, index, batch)
-      ),
+      noGrad(() => {
+        if (local && n * (G + 1) <= batch) {
+          // through a convolutional stem, each copy's patch only (occlusion_local.ts), when a chunk is one pass:
+          // the patches read [x | baseline], the baseline a number at D or an example at D..2D−1
+          const kind = typeof be === "number" ? "number" : "tensor";
+          const source = concat([
+            reshape(xe, [n, D]),
+            typeof be === "number" ? at(`b${be}:${n}`, () => full([n, 1], be)) : reshape(be, [n, D]),
+          ], 1);
+          const name = `${local.plan.key}:${kind}:${n}`;
+          const patch = at(`patch:${name}`, () => rows(local.index(kind).patch, n));
+          const place = at(`place:${name}`, () => rows(local.index(kind).place, n));
+          const out = localForward(local.plan, reshape(xe, [n, ...rest]), source, patch, place);
+          return targetScores(out, index);
+        }
+        // row 0 keeps every feature (F(x)), row g + 1 puts the baseline in window g
+        const M0 = at("M0", () => {
+          const withOriginal = new Float32Array((G + 1) * D);
+          withOriginal.set(ab.masks, D);
+          return tensor(withOriginal, [1, G + 1, D]);
+        });
+        // each example, then its G perturbed copies (the baseline inside the window): one pass for F(x) and all
+        const copies = reshape(where(M0, be, xe), [n * (G + 1), ...rest]);
+        return method.scoresOf(copies, index, batch);
+      }),
       [n, G + 1],
     );
-    // F(x) − F(x perturbed) [n, G + 1], column 0 exactly 0 (F(x) − F(x)) against M0's zero row
+    // F(x) − F(x perturbed) [n, G + 1], column 0 exactly 0 (F(x) − F(x)): what `cover` pads with
     const change = sub(slice(s, 0, 1, 1), s);
-    return mul(matmul(change, reshape(M0, [G + 1, D])), inv); // [n, D]
+    const taken = gather(change, 1, at(`cover:${n}`, () => rows(ab.cover, n))); // [n, D · J]
+    const summed = ab.J === 1 ? taken : sum(reshape(taken, [n, D, ab.J]), 2);
+    return ab.inv ? mul(summed, at("inv", () => tensor(ab.inv!, [1, D]))) : summed; // [n, D]
   });
   return reshape(joinRows(parts), [E, ...rest]);
 }
@@ -190,40 +292,86 @@ export class Occlusion extends Attribution {
             }): features between the windows would never be occluded; use a stride of at most ${win[gap]}`,
           );
         }
-        // Captum's window count: ceil((d − w) / s) + 1 starts at 0, s, 2s, …; the last window is cut at
-        // the end of the dimension, so every feature is covered
-        const counts = dims.map((d, i) => Math.ceil((d - win[i]) / st[i]) + 1);
-        const G = counts.reduce((a, b) => a * b, 1), D = rowSize(x);
-        const masks = new Float32Array(G * D);
-        const strides = dims.map((_, i) => dims.slice(i + 1).reduce((a, b) => a * b, 1));
-        const boxes: { start: number[]; end: number[] }[] = [];
-        for (let g = 0; g < G; g++) {
-          // the window's start per dimension
-          let rem = g;
-          const start = counts.map(() => 0);
-          for (let i = counts.length - 1; i >= 0; i--) {
-            start[i] = (rem % counts[i]) * st[i];
-            rem = Math.floor(rem / counts[i]);
-          }
-          boxes.push({ start, end: start.map((v, i) => Math.min(dims[i], v + win[i])) });
-          const size = win.reduce((a, b) => a * b, 1);
-          for (let k = 0; k < size; k++) {
-            let r = k, off = 0, inside = true;
-            for (let i = win.length - 1; i >= 0; i--) {
-              const at = start[i] + (r % win[i]);
-              if (at >= dims[i]) inside = false; // the cut-off part of a last window
-              off += at * strides[i];
-              r = Math.floor(r / win[i]);
-            }
-            if (inside) masks[g * D + off] = 1;
-          }
-        }
         const table = await this.targets(x, options.target);
         const base = ablationBaseline("Occlusion", options.baselines, x);
-        const plan = localPlan(this.model, dims, boxes);
-        return perTarget(await ablate(this, x, base, table, masks, G, true, options, plan), table);
+        const geo = windowsOf(dims, win, st);
+        const plan = localPlan(this.model, dims, geo.boxes);
+        const local = plan && {
+          plan,
+          index: (kind: "number" | "tensor") => {
+            const name = `${plan.key}:${kind}`;
+            let t = geo.local.get(name);
+            if (!t) {
+              if (geo.local.size >= 8) geo.local.clear(); // tables for many stems: keep the latest
+              geo.local.set(name, t = localIndex(plan, dims, geo.ab.masks, kind));
+            }
+            return t;
+          },
+        };
+        return perTarget(await ablate(this, x, base, table, geo.ab, options, geo.key, local), table);
       }));
   }
+}
+
+/** One Occlusion geometry: its windows, their boxes, and the stem's index tables made for it. */
+interface OcclusionWindows {
+  key: string | null;
+  ab: Ablations;
+  boxes: { start: number[]; end: number[] }[];
+  local: Map<string, { patch: Int32Array; place: Int32Array }>;
+}
+
+/** Recent geometries (host side; their GPU constants are in `constants`), least recently used first. */
+const geometries = new Map<string, OcclusionWindows>();
+const GEOMETRIES = 8;
+
+/**
+ * The windows of an example [dims] (sizes `win`, steps `st`), remembered for the next call of the
+ * same geometry (a geometry with more than 2^22 mask entries is made each time, and not cached).
+ */
+function windowsOf(dims: readonly number[], win: readonly number[], st: readonly number[]): OcclusionWindows {
+  const key = `occlusion ${dims.join("x")} window ${win.join("x")} stride ${st.join("x")}`;
+  const hit = geometries.get(key);
+  if (hit) {
+    geometries.delete(key);
+    geometries.set(key, hit);
+    return hit;
+  }
+  // Captum's window count: ceil((d − w) / s) + 1 starts at 0, s, 2s, …; the last window is cut at
+  // the end of the dimension, so every feature is covered
+  const counts = dims.map((d, i) => Math.ceil((d - win[i]) / st[i]) + 1);
+  const G = counts.reduce((a, b) => a * b, 1), D = dims.reduce((a, b) => a * b, 1);
+  const masks = new Float32Array(G * D);
+  const strides = dims.map((_, i) => dims.slice(i + 1).reduce((a, b) => a * b, 1));
+  const boxes: { start: number[]; end: number[] }[] = [];
+  const size = win.reduce((a, b) => a * b, 1);
+  for (let g = 0; g < G; g++) {
+    // the window's start per dimension
+    let rem = g;
+    const start = counts.map(() => 0);
+    for (let i = counts.length - 1; i >= 0; i--) {
+      start[i] = (rem % counts[i]) * st[i];
+      rem = Math.floor(rem / counts[i]);
+    }
+    boxes.push({ start, end: start.map((v, i) => Math.min(dims[i], v + win[i])) });
+    for (let k = 0; k < size; k++) {
+      let r = k, off = 0, inside = true;
+      for (let i = win.length - 1; i >= 0; i--) {
+        const at = start[i] + (r % win[i]);
+        if (at >= dims[i]) inside = false; // the cut-off part of a last window
+        off += at * strides[i];
+        r = Math.floor(r / win[i]);
+      }
+      if (inside) masks[g * D + off] = 1;
+    }
+  }
+  const small = G * D <= 2 ** 22;
+  const geo = { key: small ? key : null, ab: averaged(masks, G, D), boxes, local: new Map() };
+  if (small) {
+    geometries.set(key, geo);
+    if (geometries.size > GEOMETRIES) geometries.delete(geometries.keys().next().value!);
+  }
+  return geo;
 }
 
 /** Options for `FeatureAblation.attribute`. */
@@ -254,9 +402,11 @@ export class FeatureAblation extends Attribution {
         const { ids, groups } = await resolveMask("FeatureAblation", options.featureMask, D);
         const masks = new Float32Array(groups * D);
         ids.forEach((g, i) => (masks[g * D + i] = 1));
+        // a feature takes its group's change: column 1 + its group
+        const ab = { masks, G: groups, cover: ids.map((g) => g + 1), J: 1, inv: null };
         const table = await this.targets(x, options.target);
         const base = ablationBaseline("FeatureAblation", options.baselines, x);
-        return perTarget(await ablate(this, x, base, table, masks, groups, false, options), table);
+        return perTarget(await ablate(this, x, base, table, ab, options, null), table);
       }));
   }
 }
