@@ -201,3 +201,28 @@ Deno.test("a fused Sequential trains like the unfused one: same loss and paramet
   const after = gb.poolStats();
   assert.equal(after.liveBuffers, before.liveBuffers, "every buffer of the two training steps was returned");
 });
+
+Deno.test("a Sequential fuses only the exact Conv2d, ReLU and MaxPool2d classes: a subclass's own forward runs", async () => {
+  class DoubledReLU extends gb.ReLU {
+    override forward(x: gb.Tensor): gb.Tensor {
+      return super.forward(x).mul(2);
+    }
+  }
+  class MeanPool extends gb.MaxPool2d {
+    override forward(x: gb.Tensor): gb.Tensor {
+      return gb.avgPool2d(x, 2);
+    }
+  }
+  gb.manualSeed(5);
+  const x = gb.randn([2, 3, 8, 8]);
+  for (const layers of [[new DoubledReLU(), new gb.MaxPool2d(2)], [new gb.ReLU(), new MeanPool(2)]]) {
+    const model = new gb.Sequential(new gb.Conv2d(3, 4, 3), ...layers).eval();
+    const whole = await gb.noGrad(() => model.forward(x)).toArray();
+    // the layers one at a time (no container, so no fusion): what the model must compute
+    let y = x;
+    for (const m of model.layers) y = gb.noGrad(() => m.forward(y));
+    const byLayer = await y.toArray();
+    assert.equal(whole.length, byLayer.length);
+    for (let i = 0; i < whole.length; i++) assert.ok(Math.abs(whole[i] - byLayer[i]) < 1e-5, `${i}`);
+  }
+});

@@ -21,7 +21,7 @@ import { LeakyReLU, ReLU } from "../nn/activation.ts";
 import { Conv2d, MaxPool2d } from "../nn/conv.ts";
 import type { Module } from "../nn/module.ts";
 import { Sequential } from "../nn/sequential.ts";
-import { convFusionAt, runConvFusion, unhooked } from "../nn/fusion.ts";
+import { convFusionAt, exactly, runConvFusion, unhooked } from "../nn/fusion.ts";
 
 /** One spatial step of the stem along an axis: a window of `k` moved by `s`. */
 interface Step {
@@ -58,25 +58,25 @@ const pair = (v: number | readonly number[]): [number, number] =>
 
 /** The stem's steps per axis and where it ends; null when the model does not begin with one. */
 function stem(model: Module): { steps: Step[][]; prefix: Module[]; rest: Module[]; channels: number } | null {
-  if (!(model instanceof Sequential) || model.constructor !== Sequential) return null;
+  if (!exactly(model, Sequential)) return null;
   // a hook anywhere must see every layer's own input and output for every copy
   for (const [, m] of model.namedModules()) if (!unhooked(m)) return null;
   const steps: Step[][] = [[], []];
   let i = 0, convs = 0, channels = 0;
   for (; i < model.layers.length; i++) {
     const m = model.layers[i];
-    if (m instanceof Conv2d && m.constructor === Conv2d) {
+    if (exactly(m, Conv2d)) {
       const { stride = 1, padding = 0, dilation = 1 } = m.options;
       if (padding !== 0 || dilation !== 1) break;
       steps.forEach((a) => a.push({ k: m.kernelSize, s: stride }));
       channels = m.weight.shape[0];
       convs++;
-    } else if (m instanceof MaxPool2d && m.constructor === MaxPool2d) {
+    } else if (exactly(m, MaxPool2d)) {
       const k = pair(m.kernelSize), s = pair(m.stride ?? m.kernelSize), p = pair(m.padding);
       if (p[0] !== 0 || p[1] !== 0) break;
       steps.forEach((a, ax) => a.push({ k: k[ax], s: s[ax] }));
     } else if (
-      (m instanceof ReLU && m.constructor === ReLU) || (m instanceof LeakyReLU && m.constructor === LeakyReLU)
+      exactly(m, ReLU) || exactly(m, LeakyReLU)
     ) {
       continue;
     } else break;

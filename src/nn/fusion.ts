@@ -9,6 +9,14 @@ import { LeakyReLU, ReLU } from "./activation.ts";
 import { Conv2d, MaxPool2d } from "./conv.ts";
 import type { Module } from "./module.ts";
 
+/**
+ * Whether `m` is an instance of exactly the class `C`, not of a subclass (which may have its own
+ * forward, so a rule that replaces `C`'s computation must not take it).
+ */
+export function exactly<T>(m: unknown, C: new (...args: never[]) => T): m is T {
+  return m instanceof C && (m as object).constructor === C;
+}
+
 /** Whether a module has no hook of any kind: nothing observes or replaces its inputs, output or gradients. */
 export function unhooked(m: Module): boolean {
   const h = m.hookCounts();
@@ -31,16 +39,16 @@ export function convFusionAt(
 ): { conv: Conv2d; options: Conv2dFusedOptions; length: number } | null {
   if (!gpuSettings().fusion) return null;
   const conv = layers[i], act = layers[i + 1], pool = layers[i + 2];
-  if (!(conv instanceof Conv2d) || conv.constructor !== Conv2d) return null;
+  if (!exactly(conv, Conv2d)) return null;
   let options: Conv2dFusedOptions;
-  if (act instanceof ReLU && act.constructor === ReLU) options = { activation: "relu" };
-  else if (act instanceof LeakyReLU && act.constructor === LeakyReLU) {
+  if (exactly(act, ReLU)) options = { activation: "relu" };
+  else if (exactly(act, LeakyReLU)) {
     options = { activation: "leakyRelu", slope: act.slope };
   } else return null;
   if (!unhooked(conv) || !unhooked(act)) return null;
   const { stride, padding, dilation } = conv.options;
   options = { ...options, stride, padding, dilation };
-  const pools = pool instanceof MaxPool2d && pool.constructor === MaxPool2d && unhooked(pool) &&
+  const pools = exactly(pool, MaxPool2d) && unhooked(pool) &&
     is2(pool.kernelSize, 2) && (pool.stride === undefined || is2(pool.stride, 2)) && is2(pool.padding, 0) &&
     (options.activation === "relu" || options.slope! > 0);
   return { conv, options: { ...options, pool: pools }, length: pools ? 3 : 2 };
