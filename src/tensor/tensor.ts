@@ -15,13 +15,21 @@ export class Storage {
   refs = 1;
   /** Bumped by every in-place write; autograd compares it with what the forward pass saw. */
   version = 0;
+  /**
+   * Forms derived from these values (a parameter's packed matmul panels), by key, each valid
+   * only at the `version` it was made from; freed with the storage.
+   */
+  derived: Map<string, { version: number; buffer: GPUBuffer }> | null = null;
   constructor(readonly buffer: GPUBuffer, readonly bytes: number) {}
   retain(): this {
     this.refs++;
     return this;
   }
   release(): void {
-    if (--this.refs === 0) releaseBuffer(this.buffer);
+    if (--this.refs !== 0) return;
+    releaseBuffer(this.buffer);
+    this.derived?.forEach((d) => releaseBuffer(d.buffer));
+    this.derived = null;
   }
 }
 
