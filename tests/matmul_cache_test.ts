@@ -84,6 +84,28 @@ for (const [M, K, N] of [[80, 40, 24], [256, 1600, 128], [169, 1600, 100], [72, 
   });
 }
 
+Deno.test("matmul cache: a frozen parameter's pack is kept too, a plain tensor's is not", async () => {
+  gb.manualSeed(5);
+  const layer = new gb.Linear(1600, 128);
+  const x = gb.randn([256, 1600]);
+  // explain methods freeze the weights (requiresGrad false) while they attribute
+  layer.parameters().forEach((p) => (p.requiresGrad = false));
+  const first = await packsPerForward(layer, x);
+  assert.equal(await packsPerForward(layer, x), first - 1, "the frozen weight is packed once");
+  await assertForward(layer, x, "frozen");
+  // the same values in a tensor that is no module's parameter: packed on every call
+  const w = gb.tensor(await layer.weight.toArray() as Float32Array, [128, 1600]);
+  const packs = async () => {
+    const p = await gb.profile(async () => await gb.scope(async () => await gb.linear(x, w).toArray()));
+    return p.rows.filter((r) => r.kernel.startsWith("matmul_pack")).reduce((s, r) => s + r.dispatches, 0);
+  };
+  assert.equal(await packs(), first, "a plain tensor is packed on the first call");
+  assert.equal(await packs(), first, "and on the next");
+  layer.parameters().forEach((p) => p.dispose());
+  w.dispose();
+  x.dispose();
+});
+
 Deno.test("matmul cache: live buffers flat over 100 forwards, and all freed with the layer", async () => {
   gb.manualSeed(4);
   const x = gb.randn([256, 1600]);

@@ -100,18 +100,11 @@ function pack(v: MatView, batch: number, K: number, X: number, other: number): P
 }
 
 /**
- * A parameter: a leaf tensor that requires grad (a layer's weight), whose values change only
- * by writes that bump its storage's version (optimizer steps, `copy_`, `loadStateDict`).
- */
-function isParameter(t: Tensor): boolean {
-  return t.isLeaf && t.requiresGrad;
-}
-
-/**
- * packX() into a buffer: a temporary one, or for a parameter the one kept on its storage
- * (`Storage.derived`, keyed by the view and the layout), packed again only when the storage's
- * version has moved on since, so a weight is packed once, not on every forward pass. The kept
- * buffer is freed with the parameter's storage.
+ * packX() into a buffer: a temporary one, or for a parameter (a module's weight, frozen or not:
+ * explain methods freeze them) the one kept on its storage (`Storage.derived`, keyed by the
+ * view and the layout), packed again only when the storage's version has moved on since (an
+ * optimizer step, `copy_`, `loadStateDict`), so a weight is packed once, not on every forward
+ * pass. The kept buffer is freed with the parameter's storage.
  */
 function packed(
   v: MatView,
@@ -121,14 +114,14 @@ function packed(
   ld: number,
   panel: number,
 ): { buf: GPUBuffer; temp: Tensor | null } {
-  const s = v.t._storage;
-  if (!s || !isParameter(v.t)) {
+  const kept = v.t._storage?.derived;
+  if (!kept) {
     const temp = empty([nb * K * ld]);
     packX(v, nb, K, X, temp.buffer, ld, panel);
     return { buf: temp.buffer, temp };
   }
   const key = `matmul_pack ${nb} ${K} ${X} ${ld} ${panel} ${v.sb} ${v.sk} ${v.sx}`;
-  const kept = s.derived ??= new Map();
+  const s = v.t._storage!;
   let d = kept.get(key);
   if (!d) {
     d = { version: -1, buffer: acquireBuffer(4 * nb * K * ld) };
