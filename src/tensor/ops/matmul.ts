@@ -84,13 +84,11 @@ function packX(v: MatView, nb: number, K: number, X: number, dst: GPUBuffer, ld:
  * into layout "x" by shaders/matmul_pack.wgsl.
  */
 function pack(v: MatView, batch: number, K: number, X: number, other: number): Packed {
-  if (v.sx === 1 && v.sk % 4 === 0 && v.sk >= X && v.sb % 4 === 0) {
+  const layout = inPlace(v, K, X, other);
+  if (layout === "x") {
     return { buf: v.t.buffer, layout: "x", panel: false, ld: v.sk, batchStride: v.sb, temp: null };
   }
-  if (
-    other <= K_LAYOUT_MAX_OTHER && v.sk === 1 && v.sx % 4 === 0 && v.sx >= K &&
-    v.sb % 4 === 0
-  ) {
+  if (layout === "k") {
     return { buf: v.t.buffer, layout: "k", panel: false, ld: v.sx, batchStride: v.sb, temp: null };
   }
   const nb = v.sb === 0 ? 1 : batch;
@@ -134,6 +132,13 @@ function packed(
   return { buf: d.buffer, temp: null };
 }
 
+/** The layout pack() reads a view in without copying it, or null when it copies it. */
+function inPlace(v: MatView, K: number, X: number, other: number): Layout | null {
+  if (v.sx === 1 && v.sk % 4 === 0 && v.sk >= X && v.sb % 4 === 0) return "x";
+  if (other <= K_LAYOUT_MAX_OTHER && v.sk === 1 && v.sx % 4 === 0 && v.sx >= K && v.sb % 4 === 0) return "k";
+  return null;
+}
+
 /**
  * Packs a view into panels of `width` (a multiple of 4) along X: [nb][ceil(X / width)][K][width],
  * zeros past X. Each register tile of the big path then reads one contiguous stream per operand
@@ -168,16 +173,27 @@ const BIG_TILE = { TM: 32, TN: 16 };
 /**
  * Whether a product takes the big path: enough work (2²⁶ multiply-adds, e.g. 512×512×256) for
  * the 32×16 tile, and M and N large enough (>= 128) that packing both operands costs little
- * next to the product (a copy per operand of K·M or K·N floats against M·N·K multiply-adds);
- * or a long K (>= 512) with M and N >= 64, a dense layer such as the seed CNN's 1600 → 128 on a
- * batch, whose weight's panels are packed once and kept (`packed()`). Measured on lavapipe,
- * matmul kernel ms by GPU timestamps, median of 7 in one run, 16×16 unpacked vs 32×16 panels:
- * [64, 1600]·[1600, 128] 2.2 vs 1.1 (3 runs), [256, 1600]·[1600, 128] 4.6 vs 3.7 and
- * [169, 1600]·[1600, 128] 3.3 vs 2.9 (the median of 3 runs each; the machine was noisy).
+ * next to the product (a copy per operand of K·M or K·N floats against M·N·K multiply-adds).
  */
 function bigTile(batch: number, M: number, N: number, K: number): boolean {
-  const macs = batch * M * N * K;
-  return (macs >= 2 ** 26 && M >= 128 && N >= 128) || (macs >= 2 ** 22 && K >= 512 && M >= 64 && N >= 64);
+  return batch * M * N * K >= 2 ** 26 && M >= 128 && N >= 128;
+}
+
+/**
+ * Whether a smaller product takes the big path too: a long K (>= 512), M and N >= 64, 2²² or
+ * more multiply-adds, and neither operand copied only for it, each being either a parameter
+ * (its panels packed once and kept, `packed()`) or a view pack() would copy anyway; a dense
+ * layer such as the seed CNN's 1600 → 128 on a batch (x packed either way, W kept).
+ * Measured on lavapipe, matmul kernel ms by GPU timestamps, median of 7 in one run, 16×16 tile
+ * vs 32×16 panels: x·Wᵀ [64, 1600]·[1600, 128] 2.2 vs 1.1 (3 runs), [256, 1600]·[1600, 128]
+ * 4.6 vs 3.7 and [169, 1600]·[1600, 128] 3.3 vs 2.9 (medians of 3 runs; the machine was noisy).
+ * Where an operand lies ready in place the extra copy costs more than the tile saves:
+ * [64, 576]·[576, 1024] (a conv's im2col product, B in place) 4.3 ms vs 5.0 (kernel + packs).
+ */
+function denseTile(a: MatView, b: MatView, batch: number, M: number, N: number, K: number): boolean {
+  if (batch * M * N * K < 2 ** 22 || K < 512 || M < 64 || N < 64) return false;
+  const free = (v: MatView, X: number, other: number) => !!v.t._storage?.derived || !inPlace(v, K, X, other);
+  return free(a, M, N) && free(b, N, M);
 }
 
 const unrolled = new Map<string, Record<string, string>>();
@@ -289,7 +305,7 @@ export function mm(
     mmTiled(a, b, batch, M, N, K, bias, biasMode, c);
     return c;
   }
-  const big = bigTile(batch, M, N, K);
+  const big = bigTile(batch, M, N, K) || denseTile(a, b, batch, M, N, K);
   const [TM, TN] = big ? [BIG_TILE.TM, BIG_TILE.TN] : tileFor(batch, M, N);
   const pa = big ? packPanels(a, batch, K, M, TM) : pack(a, batch, K, M, N);
   const pb = big ? packPanels(b, batch, K, N, TN) : pack(b, batch, K, N, M);
