@@ -82,6 +82,7 @@ export abstract class Module {
   /** Registers a parameter (a tensor that requires grad and that optimizers update). */
   addParameter(name: string, t: Tensor): Tensor {
     t.requiresGrad_(true);
+    t._markParameter(); // matmul keeps its packed panels (src/tensor/ops/matmul.ts)
     t.name = name;
     this.#params.set(name, t);
     return t;

@@ -15,13 +15,22 @@ export class Storage {
   refs = 1;
   /** Bumped by every in-place write; autograd compares it with what the forward pass saw. */
   version = 0;
+  /**
+   * Forms derived from these values (a parameter's packed matmul panels), by key, each valid
+   * only at the `version` it was made from; freed with the storage. Null unless the storage
+   * holds a parameter (`Tensor._markParameter`): ops keep derived forms of parameters only.
+   */
+  derived: Map<string, { version: number; buffer: GPUBuffer }> | null = null;
   constructor(readonly buffer: GPUBuffer, readonly bytes: number) {}
   retain(): this {
     this.refs++;
     return this;
   }
   release(): void {
-    if (--this.refs === 0) releaseBuffer(this.buffer);
+    if (--this.refs !== 0) return;
+    releaseBuffer(this.buffer);
+    this.derived?.forEach((d) => releaseBuffer(d.buffer));
+    this.derived = null;
   }
 }
 
@@ -104,6 +113,14 @@ export class Tensor {
   /** How many in-place writes its storage has had (optimizer steps, `loadStateDict`, …). */
   get version(): number {
     return this._storage?.version ?? -1;
+  }
+
+  /**
+   * @internal marks this tensor's storage as a parameter's (`Module.addParameter`): its values
+   * change only by versioned in-place writes, so ops may keep forms derived from them.
+   */
+  _markParameter(): void {
+    if (this._storage) this._storage.derived ??= new Map();
   }
 
   /** @internal records an in-place write of this tensor's storage (see `version`). */

@@ -7,13 +7,14 @@
  *   `mm()` takes each operand as a strided view and packs it (shaders/matmul_pack.wgsl) only when
  *   it is in neither layout, so a transposed operand in a backward pass costs at most one copy
  *   and often none. Large products (`bigTile`) instead pack both operands into panels, one
- *   contiguous stream per register tile, and use a 32×16 tile.
+ *   contiguous stream per register tile, and use a 32×16 tile. A parameter's packed form is
+ *   kept on its storage until the next in-place write of it (see `packed()`).
  * - "gpu" (real GPUs): shaders/matmul_tiled.wgsl, 64×64 tiles staged through workgroup memory,
  *   reading both operands through their strides (never packed).
  */
 import { kernelPath } from "../../gpu/device.ts";
 import { LLVMPIPE_LOOP_STEPS, LOOP_STEPS_PER_INVOCATION } from "../../gpu/loops.ts";
-import { placeholderBuffer } from "../../gpu/pool.ts";
+import { acquireBuffer, placeholderBuffer } from "../../gpu/pool.ts";
 import { dispatch } from "../../gpu/queue.ts";
 import { record } from "../graph.ts";
 import { launchBinary, launchCopy } from "../kernels.ts";
@@ -63,12 +64,13 @@ const K_LAYOUT_MAX_OTHER = 64;
  * Copies a view into layout "x": [nb][K][ld], ld = X rounded up to 4, zeros past X; or, with
  * `panel` > 0 (a multiple of 4 dividing ld), into panels [nb][ld / panel][K][panel].
  */
-function packX(v: MatView, nb: number, K: number, X: number, temp: Tensor, ld: number, panel = 0): void {
-  const total = nb * K * (ld / 4);
+function packX(v: MatView, nb: number, K: number, X: number, dst: GPUBuffer, ld: number, panel = 0): void {
+  const vec4 = v.sk === 1 && K % 4 === 0 && v.sb % 4 === 0 && v.sx % 4 === 0;
+  const total = nb * (vec4 ? K / 4 : K) * (ld / 4);
   dispatch({
     shader: "matmul_pack",
-    constants: { KFAST: v.sk === 1 ? 1 : 0, PANEL4: panel / 4 },
-    buffers: [v.t.buffer, temp.buffer],
+    constants: { KFAST: v.sk === 1 ? 1 : 0, PANEL4: panel / 4, VEC4: vec4 ? 1 : 0 },
+    buffers: [v.t.buffer, dst, v.t.buffer],
     params: { K, X, xq: ld / 4, sb: v.sb, sk: v.sk, sx: v.sx, total },
     invocations: total,
     cost: { bytes: 4 * (nb * K * X + nb * K * ld) },
@@ -82,20 +84,59 @@ function packX(v: MatView, nb: number, K: number, X: number, temp: Tensor, ld: n
  * into layout "x" by shaders/matmul_pack.wgsl.
  */
 function pack(v: MatView, batch: number, K: number, X: number, other: number): Packed {
-  if (v.sx === 1 && v.sk % 4 === 0 && v.sk >= X && v.sb % 4 === 0) {
+  const layout = inPlace(v, K, X, other);
+  if (layout === "x") {
     return { buf: v.t.buffer, layout: "x", panel: false, ld: v.sk, batchStride: v.sb, temp: null };
   }
-  if (
-    other <= K_LAYOUT_MAX_OTHER && v.sk === 1 && v.sx % 4 === 0 && v.sx >= K &&
-    v.sb % 4 === 0
-  ) {
+  if (layout === "k") {
     return { buf: v.t.buffer, layout: "k", panel: false, ld: v.sx, batchStride: v.sb, temp: null };
   }
   const nb = v.sb === 0 ? 1 : batch;
   const ld = ceil4(X);
-  const temp = empty([nb * K * ld]);
-  packX(v, nb, K, X, temp, ld);
-  return { buf: temp.buffer, layout: "x", panel: false, ld, batchStride: v.sb === 0 ? 0 : K * ld, temp };
+  const { buf, temp } = packed(v, nb, K, X, ld, 0);
+  return { buf, layout: "x", panel: false, ld, batchStride: v.sb === 0 ? 0 : K * ld, temp };
+}
+
+/**
+ * packX() into a buffer: a temporary one, or for a parameter (a module's weight, frozen or not:
+ * explain methods freeze them) the one kept on its storage (`Storage.derived`, keyed by the
+ * view and the layout), packed again only when the storage's version has moved on since (an
+ * optimizer step, `copy_`, `loadStateDict`), so a weight is packed once, not on every forward
+ * pass. The kept buffer is freed with the parameter's storage.
+ */
+function packed(
+  v: MatView,
+  nb: number,
+  K: number,
+  X: number,
+  ld: number,
+  panel: number,
+): { buf: GPUBuffer; temp: Tensor | null } {
+  const kept = v.t._storage?.derived;
+  if (!kept) {
+    const temp = empty([nb * K * ld]);
+    packX(v, nb, K, X, temp.buffer, ld, panel);
+    return { buf: temp.buffer, temp };
+  }
+  const key = `matmul_pack ${nb} ${K} ${X} ${ld} ${panel} ${v.sb} ${v.sk} ${v.sx}`;
+  const s = v.t._storage!;
+  let d = kept.get(key);
+  if (!d) {
+    d = { version: -1, buffer: acquireBuffer(4 * nb * K * ld) };
+    kept.set(key, d);
+  }
+  if (d.version !== s.version) {
+    packX(v, nb, K, X, d.buffer, ld, panel);
+    d.version = s.version;
+  }
+  return { buf: d.buffer, temp: null };
+}
+
+/** The layout pack() reads a view in without copying it, or null when it copies it. */
+function inPlace(v: MatView, K: number, X: number, other: number): Layout | null {
+  if (v.sx === 1 && v.sk % 4 === 0 && v.sk >= X && v.sb % 4 === 0) return "x";
+  if (other <= K_LAYOUT_MAX_OTHER && v.sk === 1 && v.sx % 4 === 0 && v.sx >= K && v.sb % 4 === 0) return "k";
+  return null;
 }
 
 /**
@@ -106,10 +147,9 @@ function pack(v: MatView, batch: number, K: number, X: number, other: number): P
 function packPanels(v: MatView, batch: number, K: number, X: number, width: number): Packed {
   const nb = v.sb === 0 ? 1 : batch;
   const ld = Math.ceil(X / width) * width;
-  const temp = empty([nb * K * ld]);
-  packX(v, nb, K, X, temp, ld, width);
+  const { buf, temp } = packed(v, nb, K, X, ld, width);
   return {
-    buf: temp.buffer,
+    buf,
     layout: "x",
     panel: true,
     ld: width,
@@ -137,6 +177,23 @@ const BIG_TILE = { TM: 32, TN: 16 };
  */
 function bigTile(batch: number, M: number, N: number, K: number): boolean {
   return batch * M * N * K >= 2 ** 26 && M >= 128 && N >= 128;
+}
+
+/**
+ * Whether a smaller product takes the big path too: a long K (>= 512), M and N >= 64, 2²² or
+ * more multiply-adds, and neither operand copied only for it, each being either a parameter
+ * (its panels packed once and kept, `packed()`) or a view pack() would copy anyway; a dense
+ * layer such as the seed CNN's 1600 → 128 on a batch (x packed either way, W kept).
+ * Measured on lavapipe, matmul kernel ms by GPU timestamps, median of 7 in one run, 16×16 tile
+ * vs 32×16 panels: x·Wᵀ [64, 1600]·[1600, 128] 2.2 vs 1.1 (3 runs), [256, 1600]·[1600, 128]
+ * 4.6 vs 3.7 and [169, 1600]·[1600, 128] 3.3 vs 2.9 (medians of 3 runs; the machine was noisy).
+ * Where an operand lies ready in place the extra copy costs more than the tile saves:
+ * [64, 576]·[576, 1024] (a conv's im2col product, B in place) 4.3 ms vs 5.0 (kernel + packs).
+ */
+function denseTile(a: MatView, b: MatView, batch: number, M: number, N: number, K: number): boolean {
+  if (batch * M * N * K < 2 ** 22 || K < 512 || M < 64 || N < 64) return false;
+  const free = (v: MatView, X: number, other: number) => !!v.t._storage?.derived || !inPlace(v, K, X, other);
+  return free(a, M, N) && free(b, N, M);
 }
 
 const unrolled = new Map<string, Record<string, string>>();
@@ -248,7 +305,7 @@ export function mm(
     mmTiled(a, b, batch, M, N, K, bias, biasMode, c);
     return c;
   }
-  const big = bigTile(batch, M, N, K);
+  const big = bigTile(batch, M, N, K) || denseTile(a, b, batch, M, N, K);
   const [TM, TN] = big ? [BIG_TILE.TM, BIG_TILE.TN] : tileFor(batch, M, N);
   const pa = big ? packPanels(a, batch, K, M, TM) : pack(a, batch, K, M, N);
   const pb = big ? packPanels(b, batch, K, N, TN) : pack(b, batch, K, N, M);
