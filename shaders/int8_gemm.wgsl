@@ -45,8 +45,10 @@
 // The block is unrolled by the host (llvmpipe keeps indexed arrays in memory): ACC_DECL declares
 // the row bases b<row> and the vec4i accumulators c_<row>_<col4>, K_STEP loads TM words of XQ
 // (as TM/4 vec4u) and TN/4 vec4u of WT and
-// accumulates (the unpacking path sign-extends each byte once per load and multiplies vec4i;
-// the builtin path calls dot4I8Packed per output), STORE writes through store4().
+// accumulates (the unpacking path sign-extends each byte once per load and adds a word's 4 byte
+// products, multiplied as vec4i, to each accumulator in one update; the builtin path calls
+// dot4I8Packed per output), STORE writes through store4(). TM is 16 (4 pooled pixels) when the
+// epilogue pools, else 8; TN is 16.
 // Bindings: 0 XF (read, f32), 1 XR (read, u32), 2 WT (read, vec4u), 3 WS (read, f32 [N]),
 //           4 BIAS (read, f32 [N]; bind anything when has_bias = 0), 5 XQ (read_write, u32:
 //           written by quantize/weights, read by gemm), 6 ACC (read_write, i32: accumulators, or
