@@ -12,6 +12,7 @@ import * as tf from "npm:@tensorflow/tfjs@4.22.0";
 import "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
 // deno-lint-ignore no-import-prefix
 import { setWasmPaths } from "npm:@tensorflow/tfjs-backend-wasm@4.22.0";
+import process from "node:process";
 import * as gb from "../mod.ts";
 import { profileRow, tfSeedCnn, time } from "./harness.ts";
 
@@ -21,6 +22,12 @@ export interface CompressBench {
   /** The float32 seed CNN on the peers, ms for 256 images. */
   webgpu: number;
   wasm: number;
+  /**
+   * `int8: true` only: the process's CPU time (all threads, user + system) per run, median ms,
+   * per variant and for tfjs-wasm: a measure the other load on a shared machine moves less than
+   * wall time (it stalls lavapipe's two threads more than tfjs-wasm's one).
+   */
+  cpu?: { variants: number[]; wasm: number };
   /** Single layers: float32 and int8 (both dot-product paths), ms. */
   layers: { name: string; float: number; builtin: number; unpack: number }[];
 }
@@ -91,17 +98,22 @@ export async function benchCompress(options: { int8?: boolean } = {}): Promise<C
         y.dispose();
       },
     ];
-    const ms: number[][] = runs.map(() => []);
+    const ms: number[][] = runs.map(() => []), cpu: number[][] = runs.map(() => []);
     for (let round = 0; round < 9; round++) {
       for (const [i, run] of runs.entries()) {
-        const t0 = performance.now();
+        const c0 = process.cpuUsage(), t0 = performance.now();
         await run();
-        if (round >= 2) ms[i].push(performance.now() - t0);
+        const c = process.cpuUsage(c0);
+        if (round >= 2) {
+          ms[i].push(performance.now() - t0);
+          cpu[i].push((c.user + c.system) / 1000);
+        }
       }
     }
     const median = (a: number[]) => a.sort((p, q) => p - q)[a.length >> 1];
     variants.forEach(([name], i) => out.variants.push({ name, ms: median(ms[i]) }));
     out.wasm = median(ms[runs.length - 1]);
+    out.cpu = { variants: variants.map((_, i) => median(cpu[i])), wasm: median(cpu[runs.length - 1]) };
     tx.dispose();
     model.dispose();
     return out;
@@ -154,6 +166,17 @@ export function printCompress(r: CompressBench): void {
       }× | ${Number.isNaN(r.webgpu) ? "—".padStart(14) : (r.webgpu / v.ms).toFixed(2).padStart(13) + "×"} | ${
         (r.wasm / v.ms).toFixed(2).padStart(11)
       }× |`,
+    );
+  }
+  if (r.cpu) {
+    const { variants, wasm } = r.cpu;
+    console.log(`CPU time per run (all threads, median ms): tfjs-wasm ${wasm.toFixed(1)}`);
+    r.variants.forEach((v, i) =>
+      console.log(
+        `  ${v.name.padEnd(w)} ${variants[i].toFixed(1)} ms (${
+          (variants[0] / variants[i]).toFixed(2)
+        }× float32)`,
+      )
     );
   }
   if (r.layers.length === 0) return;

@@ -45,8 +45,10 @@
 // The block is unrolled by the host (llvmpipe keeps indexed arrays in memory): ACC_DECL declares
 // the row bases b<row> and the vec4i accumulators c_<row>_<col4>, K_STEP loads TM words of XQ
 // (as TM/4 vec4u) and TN/4 vec4u of WT and
-// accumulates (the unpacking path sign-extends each byte once per load and multiplies vec4i;
-// the builtin path calls dot4I8Packed per output), STORE writes through store4().
+// accumulates (the unpacking path sign-extends each byte once per load and adds a word's 4 byte
+// products, multiplied as vec4i, to each accumulator in one update; the builtin path calls
+// dot4I8Packed per output), STORE writes through store4(). TM is 16 (4 pooled pixels) when the
+// epilogue pools, else 8; TN is 16.
 // Bindings: 0 XF (read, f32), 1 XR (read, u32), 2 WT (read, vec4u), 3 WS (read, f32 [N]),
 //           4 BIAS (read, f32 [N]; bind anything when has_bias = 0), 5 XQ (read_write, u32:
 //           written by quantize/weights, read by gemm), 6 ACC (read_write, i32: accumulators, or
@@ -138,6 +140,31 @@ fn quantize(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) 
     let img = row / (P.Hp * P.C);
     let src = ((img * P.C + c) * P.H + u32(y)) * P.W;
     let rowin = y >= 0 && y < i32(P.H);
+    if (P.dil == 1u) {
+      // dil = 1: the 4 words pack pixels x0 − pad .. x0 + 6 − pad, each loaded once (7 loads,
+      // not 16)
+      let xb = i32(x0) - i32(P.pad);
+      let xs = vec4i(xb) + vec4i(0, 1, 2, 3);
+      let ys = xs + vec4i(4);
+      let in_a = vec4<bool>(rowin) & (xs >= vec4i(0)) & (xs < vec4i(i32(P.W)));
+      let in_b = vec4<bool>(rowin) & (ys >= vec4i(0)) & (ys < vec4i(i32(P.W)));
+      let at_a = select(vec4u(0u), src + bitcast<vec4u>(xs), in_a);
+      let at_b = select(vec4u(0u), src + bitcast<vec4u>(ys), in_b);
+      let a = vec4f(XF[at_a.x], XF[at_a.y], XF[at_a.z], XF[at_a.w]);
+      let b = vec4f(XF[at_b.x], XF[at_b.y], XF[at_b.z], 0.0);
+      let o = row * P.Wp + x0;
+      XQ[o] = pack4(a, in_a, img);
+      if (x0 + 1u < P.Wp) {
+        XQ[o + 1u] = pack4(vec4f(a.yzw, b.x), vec4<bool>(in_a.yzw, in_b.x), img);
+      }
+      if (x0 + 2u < P.Wp) {
+        XQ[o + 2u] = pack4(vec4f(a.zw, b.xy), vec4<bool>(in_a.zw, in_b.xy), img);
+      }
+      if (x0 + 3u < P.Wp) {
+        XQ[o + 3u] = pack4(vec4f(a.w, b.xyz), vec4<bool>(in_a.w, in_b.xyz), img);
+      }
+      return;
+    }
     for (var x = x0; x < min(x0 + 4u, P.Wp); x++) {
       let xs = vec4i(vec4u(x) + vec4u(0u, 1u, 2u, 3u) * P.dil) - i32(P.pad);
       let inside = vec4<bool>(rowin) & (xs >= vec4i(0)) & (xs < vec4i(i32(P.W)));

@@ -129,6 +129,55 @@ Deno.test("int8 epilogue: conv → ReLU → 2×2 max pool quantized into the nex
   q2.dispose();
 });
 
+Deno.test("int8 epilogue: 16-row pooled blocks (4 pooled pixels) with a partial last block and a partial column block equal the integer CPU simulation bit for bit, 1-channel (columns packing) and 8-channel convs, both paths", async () => {
+  const r = rng(21);
+  // 3 images of 3×3 pooled pixels: 27, not a multiple of the 4 per block; 21 output channels
+  const cases = [
+    { N: 3, C: 1, H: 9, W: 9, O: 21, k: 3, pad: 0 },
+    { N: 3, C: 8, H: 7, W: 7, O: 21, k: 3, pad: 1 },
+  ];
+  for (const g of cases) {
+    const conv1 = dyadicConv(r, g.C, g.O, g.k, g.pad), conv2 = dyadicConv(r, g.O, 5, 3, 1);
+    const sx = 1 / 16, s2 = 1 / 512;
+    const xs = Float32Array.from({ length: g.N * g.C * g.H * g.W }, () => randInt(r, -3, 3) / 16);
+    const x = gb.tensor(xs, [g.N, g.C, g.H, g.W]);
+    const q1 = await gb.QuantizedConv2d.fromConv2d(conv1, sx),
+      q2 = await gb.QuantizedConv2d.fromConv2d(conv2, s2);
+    const wq = gb.quantizePerChannel((await conv1.weight.toArray()) as Float32Array, g.O, g.C * 9);
+    const bias = (await conv1.bias!.toArray()) as Float32Array;
+    const want = cpuPooledInt8(gb.quantizeValues(xs, sx), wq.q, wq.scales, bias, sx, s2, g);
+    const [PH, PW] = pooledSize(q1.geometry(x.shape)), C4 = 6, Hp = PH + 2, Wp = PW + 2;
+    assert.deepEqual([PH, PW], [3, 3]);
+    let ties = 0;
+    for (const path of paths) {
+      const packed = q1.intoNext(x, path, true, q2)!;
+      const words = (await packed.t.toArray()) as Int32Array;
+      assert.equal(words.length, g.N * Hp * Wp * C4);
+      for (let n = 0; n < g.N; n++) {
+        for (let y = 1; y <= PH; y++) {
+          for (let xx = 1; xx <= PW; xx++) {
+            for (let c = 0; c < g.O; c++) {
+              const got = (words[((n * Hp + y) * Wp + xx) * C4 + (c >> 2)] << (24 - 8 * (c & 3))) >> 24;
+              const e = want[((n * g.O + c) * PH + y - 1) * PW + xx - 1];
+              assert.equal(
+                got,
+                e,
+                `C = ${g.C}, ${path}: image ${n}, pooled pixel (${y - 1}, ${xx - 1}), channel ${c}`,
+              );
+            }
+          }
+        }
+      }
+      packed.t.dispose();
+    }
+    const pooled = gb.maxPool2d(gb.relu(q1.forward(x, "unpack")), 2);
+    for (const v of (await pooled.toArray()) as Float32Array) ties += Math.abs(v * 512 % 1) === 0.5 ? 1 : 0;
+    assert.ok(ties > 20, `C = ${g.C}: ${ties} ties`);
+    q1.dispose();
+    q2.dispose();
+  }
+});
+
 Deno.test("int8 epilogue: a fused int8 CNN (conv → ReLU → pool → conv → ReLU → pool → dense → ReLU → dense) equals the same model layer by layer with fusion off, bit for bit, in fewer launches, both paths", async () => {
   gb.manualSeed(12);
   const model = new gb.Sequential(

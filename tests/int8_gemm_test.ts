@@ -57,6 +57,9 @@ Deno.test("int8 GEMM conv: exact accumulators and NCHW outputs on ragged shapes 
     { N: 3, C: 1, H: 13, W: 13, O: 4, k: 5, stride: 3, pad: 0, dil: 1 }, // M = 27, K = 25
     { N: 2, C: 7, H: 3, W: 2, O: 33, k: 1, stride: 1, pad: 0, dil: 1 }, // 1×1, K = 7
     { N: 1, C: 32, H: 5, W: 5, O: 16, k: 3, stride: 1, pad: 1, dil: 1 }, // whole words, one tile column
+    // columns packing, padded: rows of Wp = 11 words (the last group of 4 cut at 3), dil = 1
+    { N: 2, C: 1, H: 7, W: 9, O: 5, k: 3, stride: 1, pad: 1, dil: 1 },
+    { N: 2, C: 1, H: 7, W: 9, O: 5, k: 4, stride: 1, pad: 1, dil: 1 }, // every byte of a word weighs
   ];
   for (const g of cases) {
     const conv = new gb.Conv2d(g.C, g.O, g.k, { stride: g.stride, padding: g.pad, dilation: g.dil });
