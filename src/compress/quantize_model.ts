@@ -22,18 +22,18 @@ import type { Int8DotPath } from "../tensor/mod.ts";
 import { QuantizedConv2d, QuantizedLinear, sqnr } from "./int8.ts";
 import { Flatten, ReLU } from "../nn/activation.ts";
 import { MaxPool2d } from "../nn/conv.ts";
+import { exactly } from "../nn/fusion.ts";
 import { isPacked, type PackedT } from "../tensor/ops/int8.ts";
 
 const is2 = (v: number | readonly number[] | undefined, want: number) =>
   typeof v === "number" ? v === want : Array.isArray(v) && v.length === 2 && v[0] === want && v[1] === want;
 /** A ReLU the int8 epilogue can take (this exact class: a subclass may have its own forward). */
-const isReLU = (m: Module | undefined) => m instanceof ReLU && m.constructor === ReLU;
+const isReLU = (m: Module | undefined) => exactly(m, ReLU);
 /** A Flatten of [N, C, H, W] to [N, C·H·W]. */
-const isFlatten = (m: Module | undefined) =>
-  m instanceof Flatten && m.constructor === Flatten && m.startDim === 1 && m.endDim === -1;
+const isFlatten = (m: Module | undefined) => exactly(m, Flatten) && m.startDim === 1 && m.endDim === -1;
 /** A MaxPool2d(2) with stride 2 and no padding, which the int8 epilogue can take. */
 const isPool2 = (m: Module | undefined) =>
-  m instanceof MaxPool2d && m.constructor === MaxPool2d && is2(m.kernelSize, 2) &&
+  exactly(m, MaxPool2d) && is2(m.kernelSize, 2) &&
   (m.stride === undefined || is2(m.stride, 2)) && is2(m.padding, 0);
 
 /** Options for `quantizeModel`. */
