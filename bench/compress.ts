@@ -23,7 +23,7 @@ export interface CompressBench {
   webgpu: number;
   wasm: number;
   /**
-   * `int8: true` only: the process's CPU time (all threads, user + system) per run, median ms,
+   * The process's CPU time (all threads, user + system) per run, median ms,
    * per variant and for tfjs-wasm: a measure the other load on a shared machine moves less than
    * wall time (it stalls lavapipe's two threads more than tfjs-wasm's one).
    */
@@ -83,9 +83,10 @@ export async function benchCompress(options: { int8?: boolean } = {}): Promise<C
   const out: CompressBench = { variants: [], webgpu: NaN, wasm: 0, layers: [] };
   const forward = (m: gb.Module) => async () =>
     await gb.scope(async () => await gb.noGrad(() => m.forward(x)).toArray());
-  if (options.int8) {
+  {
     // rounds: each row once per round, tfjs-wasm included, so a busy moment of this shared
-    // machine slows every row alike; the median over 7 rounds after 2 warm-up rounds
+    // machine slows every row alike; the median over 7 rounds after 2 warm-up rounds (tfjs-webgpu,
+    // 15× slower, is timed on its own after)
     setWasmPaths(new URL("./", import.meta.resolve("npm:@tensorflow/tfjs-backend-wasm@4.22.0")).href);
     await tf.setBackend("wasm");
     await tf.ready();
@@ -116,12 +117,11 @@ export async function benchCompress(options: { int8?: boolean } = {}): Promise<C
     out.cpu = { variants: variants.map((_, i) => median(cpu[i])), wasm: median(cpu[runs.length - 1]) };
     tx.dispose();
     model.dispose();
-    return out;
   }
-  for (const [name, m] of variants) {
-    const ms = await time(forward(m), 5, 2);
-    out.variants.push({ name, ms });
-    await profileRow(`seed CNN inference, 256 images: ${name}`, forward(m), ms); // "What bounds each row"
+  if (options.int8) return out;
+  for (const [i, [name, m]] of variants.entries()) {
+    // "What bounds each row"
+    await profileRow(`seed CNN inference, 256 images: ${name}`, forward(m), out.variants[i].ms);
   }
   // the int8 layers alone
   const dense = new gb.Linear(1600, 128), conv = new gb.Conv2d(32, 64, 3);
@@ -142,9 +142,7 @@ export async function benchCompress(options: { int8?: boolean } = {}): Promise<C
       unpack: await time(run(() => q("unpack")), 5, 2),
     });
   }
-  setWasmPaths(new URL("./", import.meta.resolve("npm:@tensorflow/tfjs-backend-wasm@4.22.0")).href);
   out.webgpu = await peer("webgpu", xs);
-  out.wasm = await peer("wasm", xs);
   return out;
 }
 
