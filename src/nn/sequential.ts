@@ -1,6 +1,6 @@
 /** Sequential: runs child modules in order. */
 import type { Tensor } from "../tensor/tensor.ts";
-import { convFusionAt, runConvFusion } from "./fusion.ts";
+import { convFusionAt, runConvChain, runConvFusion } from "./fusion.ts";
 import { Module } from "./module.ts";
 
 /**
@@ -35,6 +35,14 @@ export class Sequential extends Module {
     for (let i = 0; i < this.layers.length;) {
       const run = convFusionAt(this.layers, i);
       if (run) {
+        // two fused runs in a row: the first writes the second's packed input when it can
+        const next = convFusionAt(this.layers, i + run.length);
+        const y = next ? runConvChain(run, next, h) : null;
+        if (next && y) {
+          h = y;
+          i += run.length + next.length;
+          continue;
+        }
         h = runConvFusion(run, h);
         i += run.length;
       } else h = this.layers[i++].forward(h);
