@@ -66,6 +66,18 @@ const CASES: [number[], Run, Run, string][] = [
     "seed-like, odd batch: vec4 rows",
   ],
   [
+    [2, 1, 28, 28],
+    [1, 8, 3, 1, 0, "relu", true],
+    [8, 16, 3, 1, 0, "relu", true],
+    "seed shape: conv1 reads its input unpacked",
+  ],
+  [
+    [2, 2, 11, 12],
+    [2, 8, 3, 1, 0, "relu", true],
+    [8, 4, 3, 1, 0, "relu", false],
+    "odd conv rows: conv1 packs (fewer rows than its input)",
+  ],
+  [
     [2, 1, 16, 15],
     [1, 6, 3, 1, 0, "relu", true],
     [6, 5, 3, 1, 0, "leakyRelu", true],
