@@ -8,6 +8,7 @@
  */
 import assert from "node:assert/strict";
 import * as gb from "../mod.ts";
+import { convGemmChain } from "../src/tensor/ops/conv_gemm.ts";
 import * as ref from "./cpu_ref.ts";
 
 /** Runs `fn` on the "cpu" kernel path with the implicit-GEMM kernel forced for these small shapes. */
@@ -165,4 +166,33 @@ Deno.test("the conv chain steps aside for gradients, hooks and fusion off, and l
     );
     bad.eval();
     assert.throws(() => gb.noGrad(() => bad.forward(x)), /matching C/);
+  }));
+
+Deno.test("convGemmChain's vec4 rows with two images per tile (an odd batch's lone last image) vs float64", () =>
+  chainable(async () => {
+    const t = (a: ref.Arr) => gb.tensor(Float32Array.from(a.data), a.shape);
+    const xa = ref.randArr([3, 1, 14, 13], r), w1 = ref.randArr([8, 1, 3, 3], r), b1 = ref.randArr([8], r);
+    const w2 = ref.randArr([12, 8, 3, 3], r), b2 = ref.randArr([12], r);
+    const g1 = { N: 3, C: 1, H: 14, W: 13, Cout: 8, KH: 3, KW: 3, OH: 12, OW: 11, stride: 1, pad: 0, dil: 1 };
+    const g2 = { N: 3, C: 8, H: 6, W: 5, Cout: 12, KH: 3, KW: 3, OH: 4, OW: 3, stride: 1, pad: 0, dil: 1 };
+    const epi = { activation: "relu" as const, slope: 0, pool: true };
+    const relu = (v: number) => Math.max(v, 0);
+    const h = ref.pool2d(ref.unary(ref.conv2d(xa, w1, b1, 1, 0, 1), relu), 2, 2, 0, "max");
+    const want = ref.pool2d(ref.unary(ref.conv2d(h, w2, b2, 1, 0, 1), relu), 2, 2, 0, "max");
+    // TW = 10: one tile is the whole pooled row of 5 (the vec4 store); 8 and 4 channels per tile
+    for (const tile of [{ TR: 2, TW: 10, TC: 8, TN: 2 }, { TR: 2, TW: 10, TC: 4, TN: 2 }]) {
+      const y = convGemmChain(
+        t(xa),
+        { weight: t(w1), bias: t(b1), g: g1, epi },
+        { weight: t(w2), bias: t(b2), g: g2, epi },
+        tile,
+      );
+      assert.ok(y, "the chain applies");
+      assert.deepEqual([...y.shape], want.shape);
+      ref.assertClose(await y.toArray(), want.data, {
+        rtol: 1e-4,
+        atol: 1e-4,
+        msg: `tile ${JSON.stringify(tile)}`,
+      });
+    }
   }));

@@ -474,12 +474,14 @@ function zerosFlat(size: number): Tensor {
  * whole pooled row per tile, as vec4 stores), which the second reads as if packed. The output of
  * the second (as `convGemm`'s y); null when the chain does not apply: the first's output is not
  * the second's input shape, the second would not read its input packed (it would not fit one
- * binding), or the first's output is empty. The intermediate never exists as a tensor.
+ * binding), or the first's output is empty. The intermediate never exists as a tensor. `tile1`:
+ * the first's register tile (tests force one).
  */
 export function convGemmChain(
   x: Tensor,
   first: { weight: Tensor; bias: Tensor | null; g: ConvGeometry; epi: ConvEpilogue },
   second: { weight: Tensor; bias: Tensor | null; g: ConvGeometry; epi: ConvEpilogue },
+  tile1: ConvTile = convTile(first.g, first.epi.pool),
 ): Tensor | null {
   const g1 = first.g, g2 = second.g;
   const PH = first.epi.pool ? Math.floor(g1.OH / 2) : g1.OH,
@@ -491,7 +493,7 @@ export function convGemmChain(
   const tile2 = convTile(g2, second.epi.pool);
   const layout = packedLayout(g2, second.epi.pool, tile2);
   if (layout.size * 4 > device().limits.maxStorageBufferBindingSize) return null;
-  const { y: xp } = convGemm(x, first.weight, first.bias, g1, first.epi, undefined, true, {
+  const { y: xp } = convGemm(x, first.weight, first.bias, g1, first.epi, tile1, true, {
     next: { g: g2, layout },
   });
   const { y } = convGemm(xp, second.weight, second.bias, g2, second.epi, tile2, true, { prepacked: true });
