@@ -49,7 +49,8 @@
 // Constants: WG, TR, TW, TC, KH, KW, DIL, STRIDE, PADDING, CIN, H, W, OH, OW, PH, PW, COUT,
 // COUT4, TILES_W, TILES_H, ACT, POOL, PAD, BIAS, FULL_C, WINNERS, TN, NIMG, PACKED, NCP4, HP,
 // CHAIN, Q_PAD, Q_TWS, Q_NCOLS, Q_NCP4, Q_TILES_W, Q_HP (the next conv's packing: its padding, columns
-// between its column blocks, columns per block read and stored as vec4s, blocks, padded rows),
+// between the starts of its column blocks, columns a block's patches read, vec4s per block, blocks,
+// padded rows per channel),
 // WHAT (this header's first line).
 // Bindings: forward: 0 X (read; the packed XV when PACKED = 1), 1 WT (read, vec4), 2 BIAS (read;
 //           anything when BIAS = 0), 3 Y (write; YV, vec4, with the vec4 store), 4 IDX (i32,

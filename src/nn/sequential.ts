@@ -28,7 +28,9 @@ export class Sequential extends Module {
   /**
    * x passed through each layer in turn; the last layer's output. A Conv2d → ReLU (→ MaxPool2d(2))
    * run whose modules have no hooks runs as one fused op (`conv2dFused`) while fusion is on (see
-   * `configureGpu`): the same numbers, fewer passes over memory.
+   * `configureGpu`): the same numbers, fewer passes over memory. Two such runs in a row, in inference
+   * (no gradient to record), run chained: the first writes the second's input in the layout its
+   * kernel reads (`conv2dFusedChain`), never as a tensor.
    */
   forward(x: Tensor): Tensor {
     let h = x;

@@ -3,7 +3,8 @@
  * path (a software adapter such as llvmpipe): the whole batch as one GEMM of N·OH·OW pixels by
  * Cout channels over K = C·KH·KW, with no patch matrix, written as NCHW, with an optional
  * epilogue (activation, 2×2 max pool). `conv2d`'s forward pass and `conv2dFused` launch it;
- * neither records autograd here. Also the epilogue alone (shaders/conv_act_pool.wgsl).
+ * neither records autograd here. `convGemmChain` runs two, the first writing the second's
+ * packed input (`conv2dFusedChain`, for a Sequential's consecutive fused conv runs). Also the epilogue alone (shaders/conv_act_pool.wgsl).
  */
 import { loopStepLimit } from "../../gpu/loops.ts";
 import { device } from "../../gpu/device.ts";
