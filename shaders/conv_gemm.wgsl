@@ -38,11 +38,23 @@
 // The c loop runs CIN steps per invocation (host: loop budget); the rest is unrolled straight-line
 // code from src/tensor/ops/conv_gemm.ts (LOAD_STEP, ACC_DECL, STORE: one register per value,
 // as llvmpipe keeps indexed arrays in memory).
+// CHAIN = 1 (inference only, WINNERS = 0): Y is not [N][COUT][..] but the NEXT convolution's packed
+// input (the layout pack writes, for an input of this one's output size): each output value goes to
+// every packed column that holds it (the next conv's column blocks overlap by its patch's extra
+// columns, so a value may be written twice), rows past Q_HP are dropped, and the host zero-fills the
+// buffer first when the next conv pads. The vec4 store (chosen by the host, in the unrolled STORE,
+// which then uses pooled() and YV, not store_pool): when a tile is a whole pooled row and the next
+// conv has one column block and no padding, the row is ⌈TW/8⌉ vec4 stores per channel (at most
+// Q_NCP4) instead of TW/2 scalar ones.
 // Constants: WG, TR, TW, TC, KH, KW, DIL, STRIDE, PADDING, CIN, H, W, OH, OW, PH, PW, COUT,
 // COUT4, TILES_W, TILES_H, ACT, POOL, PAD, BIAS, FULL_C, WINNERS, TN, NIMG, PACKED, NCP4, HP,
+// CHAIN, Q_PAD, Q_TWS, Q_NCOLS, Q_NCP4, Q_TILES_W, Q_HP (the next conv's packing: its padding, columns
+// between the starts of its column blocks, columns a block's patches read, vec4s per block, blocks,
+// padded rows per channel),
 // WHAT (this header's first line).
 // Bindings: forward: 0 X (read; the packed XV when PACKED = 1), 1 WT (read, vec4), 2 BIAS (read;
-//           anything when BIAS = 0), 3 Y (write), 4 IDX (i32, write; anything when WINNERS = 0),
+//           anything when BIAS = 0), 3 Y (write; YV, vec4, with the vec4 store), 4 IDX (i32,
+//           write; anything when WINNERS = 0),
 //           5 uniform P. pack: 0 X (read), 1 XP (write, vec4), 2 uniform PK (the same struct).
 
 struct Params {
@@ -55,6 +67,8 @@ struct Params {
 @group(0) @binding(1) var<storage, read> WT: array<vec4f>;
 @group(0) @binding(2) var<storage, read> BIAS: array<f32>;
 @group(0) @binding(3) var<storage, read_write> Y: array<f32>;
+// forward with CHAIN = 1 and the vec4 store: binding 3 as vec4s of the next conv's packed input
+@group(0) @binding(3) var<storage, read_write> YV: array<vec4f>;
 @group(0) @binding(4) var<storage, read_write> IDX: array<i32>;
 @group(0) @binding(5) var<uniform> P: Params;
 // pack's bindings: 0 X, 1 XP (the packed input it writes), 2 uniform PK
@@ -98,6 +112,15 @@ const PACKED: u32 = {{PACKED}}u;
 const NCP4: u32 = {{NCP4}}u;
 const ROW4: u32 = TILES_W * NCP4;
 const HP: u32 = {{HP}}u;
+// 1 to write the next convolution's packed input (see the header); its layout
+const CHAIN: u32 = {{CHAIN}}u;
+const Q_PAD: u32 = {{Q_PAD}}u;
+const Q_TWS: u32 = {{Q_TWS}}u;
+const Q_NCOLS: u32 = {{Q_NCOLS}}u;
+const Q_NCP4: u32 = {{Q_NCP4}}u;
+const Q_TILES_W: u32 = {{Q_TILES_W}}u;
+const Q_HP: u32 = {{Q_HP}}u;
+const Q_ROW4: u32 = Q_TILES_W * Q_NCP4;
 
 fn act(v: vec4f) -> vec4f {
   if (ACT == 1u) { return max(v, vec4f(0.0)); }
@@ -124,6 +147,19 @@ fn inside(start: i32, count: u32, size: u32) -> u32 {
   return m;
 }
 
+// CHAIN = 1: writes v, output (y, x) of channel c of image n, into the next conv's packed input:
+// row y + Q_PAD of every column block whose patch columns hold x (a column where blocks overlap
+// is written once per block).
+fn put(n: u32, c: u32, y: u32, x: u32, v: f32) {
+  let ry = y + Q_PAD;
+  if (ry >= Q_HP) { return; }
+  let row = ((n * COUT + c) * Q_HP + ry) * Q_ROW4 * 4u;
+  for (var b = 0u; b < Q_TILES_W; b++) {
+    let k = i32(x + Q_PAD) - i32(b * Q_TWS);
+    if (k >= 0 && k < i32(Q_NCOLS)) { Y[row + b * Q_NCP4 * 4u + u32(k)] = v; }
+  }
+}
+
 // Writes act(v + b) of output pixel (oy, ox) of image n for channels co .. co + 3 (b: their
 // bias, loaded once per tile: the 4 scalar loads of bias4 cost about what the 4 stores do).
 fn store_px(n: u32, oy: u32, ox: u32, co: u32, b: vec4f, v: vec4f) {
@@ -131,13 +167,24 @@ fn store_px(n: u32, oy: u32, ox: u32, co: u32, b: vec4f, v: vec4f) {
   let r = act(v + b);
   let yo = n * COUT * OH * OW + oy * OW + ox;
   for (var c = 0u; c < 4u; c++) {
-    if (FULL_C == 1u || co + c < COUT) { Y[yo + (co + c) * OH * OW] = r[c]; }
+    if (FULL_C == 1u || co + c < COUT) {
+      if (CHAIN == 1u) { put(n, co + c, oy, ox, r[c]); } else { Y[yo + (co + c) * OH * OW] = r[c]; }
+    }
   }
 }
 
 // The max over a window, the first winning ties and the first NaN winning.
 fn take(best: vec4f, v: vec4f) -> vec4<bool> {
   return ((v > best) | (v != v)) & (best == best);
+}
+
+// act(the max of the window (v0 v1 / v2 v3) + b), as store_pool computes it (for the vec4 store).
+fn pooled(b: vec4f, v0: vec4f, v1: vec4f, v2: vec4f, v3: vec4f) -> vec4f {
+  var best = v0;
+  best = select(best, v1, take(best, v1));
+  best = select(best, v2, take(best, v2));
+  best = select(best, v3, take(best, v3));
+  return act(best + b);
 }
 
 // Pools the window (v0 v1 / v2 v3) of pooled pixel (py, px) of image n for channels co .. co + 3
@@ -161,7 +208,7 @@ fn store_pool(n: u32, py: u32, px: u32, co: u32, b: vec4f, v0: vec4f, v1: vec4f,
   let yo = n * COUT * PH * PW + py * PW + px;
   for (var c = 0u; c < 4u; c++) {
     if (FULL_C == 1u || co + c < COUT) {
-      Y[yo + (co + c) * PH * PW] = r[c];
+      if (CHAIN == 1u) { put(n, co + c, py, px, r[c]); } else { Y[yo + (co + c) * PH * PW] = r[c]; }
       if (WINNERS == 1u) { IDX[yo + (co + c) * PH * PW] = code[c]; }
     }
   }

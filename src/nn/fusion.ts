@@ -3,7 +3,7 @@
  * container runs its children (Sequential.forward). One rule for every container.
  */
 import { gpuSettings } from "../gpu/settings.ts";
-import { conv2dFused, type Conv2dFusedOptions } from "../tensor/ops/conv_fused.ts";
+import { conv2dFused, conv2dFusedChain, type Conv2dFusedOptions } from "../tensor/ops/conv_fused.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { LeakyReLU, ReLU } from "./activation.ts";
 import { Conv2d, MaxPool2d } from "./conv.ts";
@@ -57,4 +57,22 @@ export function convFusionAt(
 /** Runs the fused op for a run found by `convFusionAt`. */
 export function runConvFusion(run: { conv: Conv2d; options: Conv2dFusedOptions }, x: Tensor): Tensor {
   return conv2dFused(x, run.conv.weight, run.conv.bias, run.options);
+}
+
+/**
+ * Runs two consecutive runs found by `convFusionAt` as one chain (`conv2dFusedChain`: the first's
+ * output is written straight into the second's packed input, never a tensor, so only for runs
+ * whose modules have no hooks, which `convFusionAt` ensures); null when the chain does not apply
+ * (training, a shape the kernel does not take, …): then run them one by one.
+ */
+export function runConvChain(
+  a: { conv: Conv2d; options: Conv2dFusedOptions },
+  b: { conv: Conv2d; options: Conv2dFusedOptions },
+  x: Tensor,
+): Tensor | null {
+  return conv2dFusedChain(
+    x,
+    { weight: a.conv.weight, bias: a.conv.bias, options: a.options },
+    { weight: b.conv.weight, bias: b.conv.bias, options: b.options },
+  );
 }

@@ -15,7 +15,15 @@ import { gpuSettings } from "../../gpu/settings.ts";
 import { isGradEnabled, record } from "../graph.ts";
 import { own, type Tensor } from "../tensor.ts";
 import { conv2d, type Conv2dOptions, convGeometry, maxPool2d } from "./conv.ts";
-import { actPool, actPoolBackward, type ConvActivation, convGemm, convGemmRuns } from "./conv_gemm.ts";
+import {
+  actPool,
+  actPoolBackward,
+  type ConvActivation,
+  convGemm,
+  convGemmChain,
+  convGemmRuns,
+  type ConvGeometry,
+} from "./conv_gemm.ts";
 import { leakyRelu, relu } from "./elementwise.ts";
 
 /** Options for `conv2dFused`: the convolution's, and what follows it. */
@@ -102,4 +110,86 @@ export function conv2dFused(
   own(out, idx); // the winners live exactly as long as the output
   z.dispose(); // the graph keeps z's node; its values are not read again
   return out;
+}
+
+/** One convolution of a `conv2dFusedChain`: its parameters and `conv2dFused` options. */
+export interface ConvChainLink {
+  weight: Tensor;
+  bias: Tensor | null;
+  options: Conv2dFusedOptions;
+}
+
+/**
+ * @internal `conv2dFused(conv2dFused(x, a…), b…)` as a chain when both would run as the one
+ * inference kernel (fusion on, the "cpu" kernel family, no gradient to record, a shape the kernel
+ * takes): the first's epilogue writes the second's packed input directly (`convGemmChain`), so
+ * the intermediate is never a tensor (the caller must not need it: no hooks). Null when the chain
+ * does not apply; the caller then runs the two ops one by one (which also reports bad input).
+ */
+export function conv2dFusedChain(x: Tensor, a: ConvChainLink, b: ConvChainLink): Tensor | null {
+  if (!gpuSettings().fusion || kernelPath() !== "cpu") return null;
+  const inputs = [x, a.weight, b.weight, ...(a.bias ? [a.bias] : []), ...(b.bias ? [b.bias] : [])];
+  if (isGradEnabled() && inputs.some((t) => t.requiresGrad)) return null;
+  const link = (l: ConvChainLink, input: Tensor | number[]) => {
+    const { activation = "relu", slope = 0.01, pool = false, ...convOptions } = l.options;
+    if (!["none", "relu", "leakyRelu"].includes(activation) || !Number.isFinite(slope)) return null;
+    if (pool && activation === "leakyRelu" && !(slope > 0)) return null;
+    // a shape the op would reject is left to the unchained path to report
+    let g: ConvGeometry | null;
+    try {
+      g = input instanceof Array
+        ? shapeGeometry(input, l.weight, l.bias, convOptions)
+        : convGeometry("conv2dFused", input, l.weight, l.bias, convOptions);
+    } catch {
+      g = null;
+    }
+    if (!g) return null;
+    if (pool && (g.OH < 2 || g.OW < 2)) return null;
+    if (!convGemmRuns(g, pool)) return null;
+    return { weight: l.weight, bias: l.bias, g, epi: { activation, slope, pool } };
+  };
+  const first = link(a, x);
+  if (!first) return null;
+  const { g: g1, epi } = first;
+  const mid = [
+    g1.N,
+    g1.Cout,
+    epi.pool ? Math.floor(g1.OH / 2) : g1.OH,
+    epi.pool ? Math.floor(g1.OW / 2) : g1.OW,
+  ];
+  const second = link(b, mid);
+  if (!second) return null;
+  const y = convGemmChain(x, first, second);
+  if (!y) return null;
+  const e2 = second.epi;
+  return record(y, `conv2d+${e2.activation}${e2.pool ? "+maxPool2d" : ""} (chained)`, inputs, () => {
+    throw new Error("internal: a conv chain recorded without a gradient");
+  });
+}
+
+/**
+ * convGeometry for an input that is only a shape (the chain's intermediate), or null for anything
+ * convGeometry would reject (or a float weight it would not take).
+ */
+function shapeGeometry(
+  [N, C, H, W]: number[],
+  weight: Tensor,
+  bias: Tensor | null,
+  options: Conv2dOptions,
+): ConvGeometry | null {
+  if (weight.dtype !== "float32" || weight.ndim !== 4 || weight.shape[1] !== C) return null;
+  const [Cout, , KH, KW] = weight.shape;
+  if (bias && (bias.dtype !== "float32" || bias.ndim !== 1 || bias.shape[0] !== Cout)) return null;
+  const one = (v: number | readonly number[] | undefined, dflt: number, min: number) => {
+    const p = v === undefined ? [dflt, dflt] : typeof v === "number" ? [v, v] : [...v];
+    return p.length === 2 && p[0] === p[1] && Number.isInteger(p[0]) && p[0] >= min ? p[0] : null;
+  };
+  const stride = one(options.stride, 1, 1),
+    pad = one(options.padding, 0, 0),
+    dil = one(options.dilation, 1, 1);
+  if (stride === null || pad === null || dil === null) return null;
+  const out = (n: number, k: number) => Math.floor((n + 2 * pad - dil * (k - 1) - 1) / stride) + 1;
+  const OH = out(H, KH), OW = out(W, KW);
+  if (!(OH > 0 && OW > 0)) return null;
+  return { N, C, H, W, Cout, KH, KW, OH, OW, stride, pad, dil };
 }

@@ -3,14 +3,15 @@
  * path (a software adapter such as llvmpipe): the whole batch as one GEMM of N·OH·OW pixels by
  * Cout channels over K = C·KH·KW, with no patch matrix, written as NCHW, with an optional
  * epilogue (activation, 2×2 max pool). `conv2d`'s forward pass and `conv2dFused` launch it;
- * neither records autograd here. Also the epilogue alone (shaders/conv_act_pool.wgsl).
+ * neither records autograd here. `convGemmChain` runs two, the first writing the second's
+ * packed input (`conv2dFusedChain`, for a Sequential's consecutive fused conv runs). Also the epilogue alone (shaders/conv_act_pool.wgsl).
  */
 import { loopStepLimit } from "../../gpu/loops.ts";
 import { device } from "../../gpu/device.ts";
-import { placeholderBuffer } from "../../gpu/pool.ts";
+import { acquireBuffer, placeholderBuffer } from "../../gpu/pool.ts";
 import { specialiseFor } from "../../gpu/specialise.ts";
 import { dispatch } from "../../gpu/queue.ts";
-import { launchCopy } from "../kernels.ts";
+import { launchCopy, launchFill } from "../kernels.ts";
 import { empty, type Tensor } from "../tensor.ts";
 
 /** The geometry of one convolution (one stride, padding and dilation for both axes). */
@@ -141,12 +142,18 @@ export function convGemmCovers(g: ConvGeometry, pool = false): boolean {
 const unrolled = new Map<string, Record<string, string>>();
 
 /** The straight-line code for a tile (see the header of shaders/conv_gemm.wgsl). */
-function unroll(t: ConvTile, g: ConvGeometry, pool: boolean, packed: boolean): Record<string, string> {
+function unroll(
+  t: ConvTile,
+  g: ConvGeometry,
+  pool: boolean,
+  packed: boolean,
+  vec = 0,
+): Record<string, string> {
   const { TR, TW, TC } = t, J = TC / 4, TN = t.TN ?? 1;
   const { KH, KW, stride: S, dil: D, W } = g;
   const pad = g.pad > 0;
   const c4 = ceil4(g.Cout) / 4;
-  const key = `${TN}|${TR}x${TW}x${TC}|${KH}x${KW}|${S}|${D}|${W}|${c4}|${pad}|${pool}|${packed}`;
+  const key = `${TN}|${TR}x${TW}x${TC}|${KH}x${KW}|${S}|${D}|${W}|${c4}|${pad}|${pool}|${packed}|${vec}`;
   let u = unrolled.get(key);
   if (u) return u;
   const decl: string[] = [], step: string[] = [], store: string[] = [];
@@ -213,7 +220,29 @@ function unroll(t: ConvTile, g: ConvGeometry, pool: boolean, packed: boolean): R
   // each channel vec4's bias, loaded once per tile, not once per store (see store_px)
   for (let j = 0; j < J; j++) store.push(`  let b${j} = bias4(co0 + ${4 * j}u);`);
   for (let i = 0; i < TN; i++) {
-    if (pool) {
+    if (vec > 0) {
+      // the chained vec4 store (see the shader's header): pooled row ty of image n + i, whole, as
+      // `vec` vec4s per channel of the next conv's packed row ty (columns past TW/2 get zeros)
+      store.push(`  if (n + ${i}u < NIMG && ty < Q_HP) {`);
+      for (let j = 0; j < J; j++) {
+        for (let p = 0; p < Math.min(TW / 2, 4 * vec); p++) {
+          const v = [[0, 2 * p], [0, 2 * p + 1], [1, 2 * p], [1, 2 * p + 1]].map(([r, x]) =>
+            `a${i}_${r}_${x}_${j}`
+          );
+          store.push(`    let r${p}_${j} = pooled(b${j}, ${v.join(", ")});`);
+        }
+        store.push(`    let o${j} = ((n + ${i}u) * COUT + co0 + ${4 * j}u) * Q_HP * Q_ROW4 + ty * Q_ROW4;`);
+        for (let c = 0; c < 4; c++) {
+          const q4 = [];
+          for (let q = 0; q < vec; q++) {
+            const comp = [0, 1, 2, 3].map((e) => 4 * q + e < TW / 2 ? `r${4 * q + e}_${j}[${c}]` : "0.0");
+            q4.push(`YV[o${j} + ${c}u * Q_HP * Q_ROW4 + ${q}u] = vec4f(${comp.join(", ")});`);
+          }
+          store.push(`    if (FULL_C == 1u || co0 + ${4 * j + c}u < COUT) { ${q4.join(" ")} }`);
+        }
+      }
+      store.push(`  }`);
+    } else if (pool) {
       for (let p = 0; p < TW / 2; p++) {
         for (let j = 0; j < J; j++) {
           const v = [[0, 2 * p], [0, 2 * p + 1], [1, 2 * p], [1, 2 * p + 1]].map(([r, x]) =>
@@ -253,13 +282,61 @@ function what(g: ConvGeometry, bias: boolean, epi: ConvEpilogue): string {
 
 /**
  * The weight [Cout, C, KH, KW] as WT[k][ceil4(Cout)], k = (c, ky, kx): K-major, vec4 along Cout
- * (the padding columns hold whatever the buffer held; they are computed and never stored).
+ * (the padding columns hold whatever the buffer held; they are computed and never stored): a
+ * temporary (`temp`, to dispose), or for a parameter the one kept on its storage
+ * (`Storage.derived`, as matmul keeps packed weights), transposed again only when the storage's
+ * version has moved on, so not on every forward pass.
  */
-function transposedWeight(weight: Tensor, Cout: number, K: number): Tensor {
+function transposedWeight(weight: Tensor, Cout: number, K: number): { buf: GPUBuffer; temp: Tensor | null } {
   const c4 = ceil4(Cout);
-  const wt = empty([K * c4]);
-  launchCopy(weight, wt, "float32", [Cout, K], [K, 1], [1, c4]);
-  return wt;
+  const kept = weight._storage?.derived;
+  if (!kept) {
+    const temp = empty([K * c4]);
+    launchCopy(weight, temp, "float32", [Cout, K], [K, 1], [1, c4]);
+    return { buf: temp.buffer, temp };
+  }
+  const key = `conv_gemm_wt ${Cout} ${K}`;
+  const s = weight._storage!;
+  let d = kept.get(key);
+  if (!d) {
+    d = { version: -1, buffer: acquireBuffer(4 * K * c4) };
+    kept.set(key, d);
+  }
+  if (d.version !== s.version) {
+    launchCopy(weight, d.buffer, "float32", [Cout, K], [K, 1], [1, c4]);
+    d.version = s.version;
+  }
+  return { buf: d.buffer, temp: null };
+}
+
+/**
+ * How convGemm packs a convolution's input (see pack in the shader): HP padded rows of TILES_W
+ * column blocks of NCP columns (NCOLS read) per channel; `size` floats in all.
+ */
+interface PackedLayout {
+  tile: ConvTile;
+  tilesH: number;
+  tilesW: number;
+  HP: number;
+  NCP: number;
+  NCOLS: number;
+  size: number;
+}
+
+function packedLayout(g: ConvGeometry, pool: boolean, tile: ConvTile): PackedLayout {
+  const PH = Math.floor(g.OH / 2), PW = Math.floor(g.OW / 2);
+  const tilesH = pool ? PH : Math.ceil(g.OH / tile.TR);
+  const tilesW = pool ? Math.ceil(PW / (tile.TW / 2)) : Math.ceil(g.OW / tile.TW);
+  const HP = patchSpan(tilesH * tile.TR, g.KH, g.stride, g.dil);
+  const NCOLS = patchSpan(tile.TW, g.KW, g.stride, g.dil);
+  const NCP = ceil4(NCOLS);
+  return { tile, tilesH, tilesW, HP, NCP, NCOLS, size: g.N * g.C * HP * tilesW * NCP };
+}
+
+/** The next convolution whose packed input a chained convGemm writes. */
+interface ChainTarget {
+  g: ConvGeometry;
+  layout: PackedLayout;
 }
 
 /**
@@ -267,7 +344,9 @@ function transposedWeight(weight: Tensor, Cout: number, K: number): Tensor {
  * [N, Cout, ⌊OH/2⌋, ⌊OW/2⌋]) and, when pooling with `winners`, the winners' codes (int32,
  * y's shape; see the shader), the format `actPoolBackward` reads. The input is first packed
  * (the shader's pack entry) unless `pack` is false or the packed copy would not fit one
- * binding; then the kernel reads it in place, with padding masks.
+ * binding; then the kernel reads it in place, with padding masks. With `prepacked`, x is
+ * already that packed input (see `convGemmChain`); with `next`, y is the next convolution's
+ * packed input instead (flat, `next.layout.size` floats).
  */
 export function convGemm(
   x: Tensor,
@@ -277,25 +356,37 @@ export function convGemm(
   epi: ConvEpilogue,
   tile: ConvTile = convTile(g, epi.pool),
   pack = true,
+  chain: { prepacked?: boolean; next?: ChainTarget } = {},
 ): { y: Tensor; idx: Tensor | null } {
   const { N, C, H, W, Cout, KH, KW, OH, OW } = g;
   const PH = epi.pool ? Math.floor(OH / 2) : OH, PW = epi.pool ? Math.floor(OW / 2) : OW;
-  const y = empty([N, Cout, PH, PW]);
-  const idx = epi.pool && epi.winners ? empty([N, Cout, PH, PW], "int32") : null;
-  if (y.size === 0) return { y, idx };
+  const next = chain.next;
+  // the next conv's packed input, zeros where it pads (its padding is read, never written)
+  const y = !next
+    ? empty([N, Cout, PH, PW])
+    : next.g.pad > 0
+    ? zerosFlat(next.layout.size)
+    : empty([next.layout.size]);
+  const idx = epi.pool && epi.winners && !next ? empty([N, Cout, PH, PW], "int32") : null;
+  if (N * Cout * PH * PW === 0) return { y, idx };
   const K = C * KH * KW;
   const wt = transposedWeight(weight, Cout, K);
   const c4 = ceil4(Cout);
-  const tilesH = epi.pool ? PH : Math.ceil(OH / tile.TR);
-  const tilesW = epi.pool ? Math.ceil(PW / (tile.TW / 2)) : Math.ceil(OW / tile.TW);
+  const L = packedLayout(g, epi.pool, tile);
+  const { tilesH, tilesW, HP, NCP } = L;
   const tilesM = Math.ceil(N / (tile.TN ?? 1)) * tilesH * tilesW, tilesN = Math.ceil(c4 / tile.TC);
-  // the packed input (see pack in the shader): HP rows of tilesW blocks of NCP columns per channel
-  const HP = patchSpan(tilesH * tile.TR, KH, g.stride, g.dil);
-  const NCP = ceil4(patchSpan(tile.TW, KW, g.stride, g.dil));
-  const packedSize = N * C * HP * tilesW * NCP;
-  const packed = pack && packedSize * 4 <= device().limits.maxStorageBufferBindingSize;
+  const packed = chain.prepacked || (pack && L.size * 4 <= device().limits.maxStorageBufferBindingSize);
+  // an unpadded input whose rows are already the packed rows (one column block as wide as the
+  // image, a multiple of 4, and no row past the image read) is its own packed form, H rows per
+  // channel: no pack pass (seed-CNN conv1, 28×28 → 26×26: -0.35 ms of its 0.6 ms of passes)
+  const inPlace = packed && !chain.prepacked && g.pad === 0 && tilesW === 1 && NCP === W && HP <= H;
+  // the chained vec4 store: a tile is a whole pooled row and the next conv reads one column block
+  // from column 0 (the vec4s per channel row; 0 for the scalar put)
+  const vec = next && epi.pool && tilesW === 1 && next.layout.tilesW === 1 && next.g.pad === 0
+    ? Math.min(Math.ceil(tile.TW / 8), next.layout.NCP / 4)
+    : 0;
   const shape = {
-    WHAT: what(g, !!bias, epi),
+    WHAT: what(g, !!bias, epi) + (next ? " → the next conv's packed input" : ""),
     TR: tile.TR,
     TW: tile.TW,
     TC: tile.TC,
@@ -325,29 +416,36 @@ export function convGemm(
     WINNERS: idx ? 1 : 0,
     PACKED: packed ? 1 : 0,
     NCP4: NCP / 4,
-    HP,
+    HP: inPlace ? H : HP,
+    CHAIN: next ? 1 : 0,
+    Q_PAD: next?.g.pad ?? 0,
+    Q_TWS: next ? next.layout.tile.TW * next.g.stride : 0,
+    Q_NCOLS: next?.layout.NCOLS ?? 0,
+    Q_NCP4: next ? next.layout.NCP / 4 : 0,
+    Q_TILES_W: next?.layout.tilesW ?? 0,
+    Q_HP: next?.layout.HP ?? 0,
   };
   let xp: Tensor | null = null;
-  if (packed) {
-    xp = empty([packedSize]);
+  if (packed && !chain.prepacked && !inPlace) {
+    xp = empty([L.size]);
     dispatch({
       shader: "conv_gemm",
       entry: "pack",
       constants: { ...shape, ACC_DECL: "", LOAD_STEP: "", STORE: "" },
       buffers: [x.buffer, xp.buffer],
-      params: { tiles_m: packedSize / 4, tiles_n: 0, slope: 0 },
-      invocations: packedSize / 4,
-      cost: { bytes: 4 * (x.size + packedSize) },
+      params: { tiles_m: L.size / 4, tiles_n: 0, slope: 0 },
+      invocations: L.size / 4,
+      cost: { bytes: 4 * (x.size + L.size) },
     });
   }
   dispatch({
     shader: "conv_gemm",
     entry: "forward",
-    constants: { ...shape, ...unroll(tile, g, epi.pool, packed) },
+    constants: { ...shape, ...unroll(tile, g, epi.pool, packed, vec) },
     buffers: [
       xp ? xp.buffer : x.buffer,
-      wt.buffer,
-      bias ? bias.buffer : wt.buffer, // (unread without a bias; the placeholder may be bound to IDX)
+      wt.buf,
+      bias ? bias.buffer : wt.buf, // (unread without a bias; the placeholder may be bound to IDX)
       y.buffer,
       idx ? idx.buffer : placeholderBuffer(),
     ],
@@ -357,12 +455,60 @@ export function convGemm(
     // read once, y (and idx) written once
     cost: {
       flops: 2 * N * Cout * K * (epi.pool ? 4 * PH * PW : OH * OW),
-      bytes: 4 * (x.size + weight.size + (bias ? Cout : 0) + y.size * (idx ? 2 : 1)),
+      bytes: 4 * (x.size + weight.size + (bias ? Cout : 0) + N * Cout * PH * PW * (idx ? 2 : 1)),
     },
   });
-  wt.dispose();
+  wt.temp?.dispose();
   xp?.dispose();
   return { y, idx };
+}
+
+function zerosFlat(size: number): Tensor {
+  const t = empty([size]);
+  launchFill(t, 0);
+  return t;
+}
+
+/**
+ * Two convolutions with their epilogues (inference: no winners) as a chain: the first's epilogue
+ * writes its output straight into the second's packed input (its pack pass skipped, and with a
+ * whole pooled row per tile, as vec4 stores), which the second reads as if packed. The output of
+ * the second (as `convGemm`'s y); null when the chain does not apply: the first's output is not
+ * the second's input shape, the second would not read its input packed (it would not fit one
+ * binding), or the first's output is empty. The intermediate never exists as a tensor, and the
+ * first conv computes only the part of it the second reads. `tile1`: the first's register tile
+ * (tests force one).
+ */
+export function convGemmChain(
+  x: Tensor,
+  first: { weight: Tensor; bias: Tensor | null; g: ConvGeometry; epi: ConvEpilogue },
+  second: { weight: Tensor; bias: Tensor | null; g: ConvGeometry; epi: ConvEpilogue },
+  tile1?: ConvTile,
+): Tensor | null {
+  const g2 = second.g;
+  let g1 = first.g;
+  const PH = first.epi.pool ? Math.floor(g1.OH / 2) : g1.OH,
+    PW = first.epi.pool ? Math.floor(g1.OW / 2) : g1.OW;
+  if (g2.N !== g1.N || g2.C !== g1.Cout || g2.H !== PH || g2.W !== PW || g1.N * g1.Cout * PH * PW === 0) {
+    return null;
+  }
+  if (first.epi.winners || second.epi.winners) return null;
+  const tile2 = convTile(g2, second.epi.pool);
+  const layout = packedLayout(g2, second.epi.pool, tile2);
+  if (layout.size * 4 > device().limits.maxStorageBufferBindingSize) return null;
+  // the first conv computes only the outputs the second reads: the rows before its packed rows
+  // end, the columns before its last block's end (seed-CNN conv1: 12×12 of 13×13 pooled, -15%)
+  const rows = Math.min(PH, layout.HP - g2.pad);
+  const cols = Math.min(PW, (layout.tilesW - 1) * tile2.TW * g2.stride + layout.NCOLS - g2.pad);
+  const P = first.epi.pool ? 2 : 1;
+  g1 = { ...g1, OH: rows * P, OW: cols * P };
+  tile1 ??= convTile(g1, first.epi.pool);
+  const { y: xp } = convGemm(x, first.weight, first.bias, g1, first.epi, tile1, true, {
+    next: { g: g2, layout },
+  });
+  const { y } = convGemm(xp, second.weight, second.bias, g2, second.epi, tile2, true, { prepacked: true });
+  xp.dispose();
+  return y;
 }
 
 /**
