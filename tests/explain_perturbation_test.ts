@@ -774,3 +774,40 @@ Deno.test("Occlusion's geometry cache: alternating geometries, baselines, batch 
     clearOcclusionCache();
   }
 });
+
+Deno.test("Occlusion's geometry cache: two number baselines on the same geometry and batch each give their own numbers", async () => {
+  gb.manualSeed(12);
+  // a convolutional stem, so the copies' patches read [x | baseline] with the number as a cached column
+  const model = new gb.Sequential(
+    new gb.Conv2d(1, 3, 3),
+    new gb.ReLU(),
+    new gb.MaxPool2d(2),
+    new gb.Conv2d(3, 4, 3),
+    new gb.ReLU(),
+    new gb.MaxPool2d(2),
+    new gb.Flatten(),
+    new gb.Linear(100, 4),
+  );
+  const x = gb.randn([1, 1, 28, 28]);
+  const options = { target: 1, slidingWindowShapes: [1, 4, 4], strides: [1, 2, 2] };
+  const run = async (o: gb.Occlusion, baselines: number) =>
+    Array.from(await (await o.attribute(x, { ...options, baselines })).toArray());
+  const fresh: number[][] = [];
+  for (const b of [0, 0.5]) {
+    clearOcclusionCache();
+    fresh.push(await run(new gb.Occlusion(model), b));
+  }
+  assert.notDeepEqual(fresh[0], fresh[1], "the two baselines give different attributions");
+  clearOcclusionCache();
+  const occlusion = new gb.Occlusion(model);
+  for (const [i, b] of [0, 0.5, 0].entries()) {
+    assert.deepEqual(
+      await run(occlusion, b),
+      fresh[i % 2],
+      `baseline ${b} after the other: the fresh numbers`,
+    );
+  }
+  clearOcclusionCache();
+  model.parameters().forEach((p) => p.dispose());
+  x.dispose();
+});

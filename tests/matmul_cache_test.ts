@@ -161,3 +161,21 @@ Deno.test(
     x.dispose();
   }),
 );
+
+Deno.test(
+  "matmul cache: one weight packed two ways (panels for a large batch, layout x for a smaller one) keeps both apart",
+  onCpuPath(async () => {
+    gb.manualSeed(6);
+    // Linear(512, 80): x [100, 512] packs W into layout "x" (100·80·512 < 2²²: the small tile),
+    // x [256, 512] packs it into 16-wide panels (the dense tile); both have ld 64, K 512, and
+    // the same strides, so only the key's panel width tells the two kept buffers apart
+    const layer = new gb.Linear(512, 80);
+    const small = gb.randn([100, 512]), large = gb.randn([256, 512]);
+    await assertForward(layer, small, "x [100, 512] first");
+    await assertForward(layer, large, "then x [256, 512]");
+    await assertForward(layer, small, "then x [100, 512] again");
+    layer.parameters().forEach((p) => p.dispose());
+    small.dispose();
+    large.dispose();
+  }),
+);
