@@ -811,3 +811,36 @@ Deno.test("Occlusion's geometry cache: two number baselines on the same geometry
   model.parameters().forEach((p) => p.dispose());
   x.dispose();
 });
+
+Deno.test("Occlusion's convolutional stem stops at a subclass of ReLU (its own forward may not be local)", async () => {
+  gb.manualSeed(13);
+  // a ReLU subclass that scales each example's map by its mean: run on a patch it would see another mean
+  class Scaled extends gb.ReLU {
+    override forward(x: gb.Tensor): gb.Tensor {
+      const r = super.forward(x);
+      return r.mul(gb.mean(r, [1, 2, 3], true));
+    }
+  }
+  const model = new gb.Sequential(
+    new gb.Conv2d(1, 3, 3),
+    new gb.ReLU(),
+    new gb.MaxPool2d(2),
+    new gb.Conv2d(3, 4, 3),
+    new Scaled(),
+    new gb.MaxPool2d(2),
+    new gb.Flatten(),
+    new gb.Linear(100, 4),
+  );
+  const x = gb.randn([1, 1, 28, 28]);
+  const options = { target: 1, slidingWindowShapes: [1, 4, 4], strides: [1, 2, 2] };
+  clearOcclusionCache();
+  const got = await (await new gb.Occlusion(model).attribute(x, options)).toArray();
+  // the truth: every copy whole (a hook keeps the stem's patches out)
+  const hook = model.layers.at(-1)!.registerForwardHook(() => {});
+  const whole = await (await new gb.Occlusion(model).attribute(x, options)).toArray();
+  hook.remove();
+  assertClose(got, whole, { atol: 1e-5, msg: "against the whole model" });
+  clearOcclusionCache();
+  model.parameters().forEach((p) => p.dispose());
+  x.dispose();
+});
