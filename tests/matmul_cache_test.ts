@@ -179,3 +179,38 @@ Deno.test(
     large.dispose();
   }),
 );
+
+Deno.test(
+  "matmul cache: Adam and AdamW steps, magnitude pruning and its enforce() after a step are each seen by the next forward",
+  onCpuPath(async () => {
+    gb.manualSeed(7);
+    const layer = new gb.Linear(1600, 128);
+    const x = gb.randn([256, 1600]);
+    await assertForward(layer, x, "before");
+    const stepWith = async (opt: gb.Adam) => {
+      await gb.scope(async () => {
+        const loss = layer.forward(x).mul(layer.forward(x)).mean();
+        await loss.backward();
+        opt.step();
+      });
+      opt.zeroGrad();
+    };
+    const adam = new gb.Adam(layer.parameters(), { lr: 0.1 });
+    await stepWith(adam);
+    await assertForward(layer, x, "after an Adam step");
+    const adamw = new gb.AdamW(layer.parameters(), { lr: 0.1 });
+    await stepWith(adamw);
+    await assertForward(layer, x, "after an AdamW step");
+    // pruning writes the zeros through loadStateDict, at once and after every step (enforce)
+    const pruning = await gb.magnitudePrune(layer, { amount: 0.5 });
+    await assertForward(layer, x, "after pruning half the weight");
+    await stepWith(adam);
+    pruning.enforce();
+    await assertForward(layer, x, "after a step and enforce()");
+    pruning.remove();
+    adam.dispose();
+    adamw.dispose();
+    layer.parameters().forEach((p) => p.dispose());
+    x.dispose();
+  }),
+);
