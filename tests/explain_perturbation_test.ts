@@ -844,3 +844,53 @@ Deno.test("Occlusion's convolutional stem stops at a subclass of ReLU (its own f
   model.parameters().forEach((p) => p.dispose());
   x.dispose();
 });
+
+Deno.test("Occlusion after the model's weights change (an optimizer step, loadStateDict) gives the new model's numbers", async () => {
+  gb.manualSeed(14);
+  const build = () =>
+    new gb.Sequential(
+      new gb.Conv2d(1, 3, 3),
+      new gb.ReLU(),
+      new gb.MaxPool2d(2),
+      new gb.Conv2d(3, 4, 3),
+      new gb.ReLU(),
+      new gb.MaxPool2d(2),
+      new gb.Flatten(),
+      new gb.Linear(100, 4),
+    );
+  const model = build(), other = build();
+  const x = gb.randn([1, 1, 28, 28]);
+  const options = { target: 1, slidingWindowShapes: [1, 4, 4], strides: [1, 2, 2] };
+  const occlusion = new gb.Occlusion(model);
+  const attribute = async () => Array.from(await (await occlusion.attribute(x, options)).toArray());
+  // the truth: a fresh instance on a fresh twin of the model's current weights, nothing cached
+  const truth = async () => {
+    clearOcclusionCache();
+    const twin = build();
+    twin.loadStateDict(model.stateDict());
+    const got = Array.from(await (await new gb.Occlusion(twin).attribute(x, options)).toArray());
+    twin.parameters().forEach((p) => p.dispose());
+    return got;
+  };
+  const first = await attribute();
+  // an SGD step on the model's own loss
+  const opt = new gb.SGD(model.parameters(), { lr: 0.5 });
+  await gb.scope(async () => {
+    await model.forward(x).mul(model.forward(x)).mean().backward();
+    opt.step();
+  });
+  opt.zeroGrad();
+  const afterStep = await attribute();
+  assert.notDeepEqual(afterStep, first, "the step changed the attributions");
+  assertClose(afterStep, await truth(), { atol: 1e-6, msg: "after an SGD step" });
+  noGradLoad(model, other);
+  const afterLoad = await attribute();
+  assertClose(afterLoad, await truth(), { atol: 1e-6, msg: "after loadStateDict" });
+  clearOcclusionCache();
+  [...model.parameters(), ...other.parameters()].forEach((p) => p.dispose());
+  x.dispose();
+});
+
+function noGradLoad(model: gb.Module, from: gb.Module): void {
+  gb.noGrad(() => model.loadStateDict(from.stateDict()));
+}
