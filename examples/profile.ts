@@ -21,7 +21,7 @@ kernels sorted by time and writes the Chrome trace, which ui.perfetto.dev and ch
 
 const FLAGS = {
   batch: { type: "int", min: 1 },
-  steps: { type: "int", min: 1, default: 50 },
+  steps: { type: "int", min: 1 },
   rows: { type: "int", min: 1 },
   roofline: { type: "boolean" },
   out: { type: "string", default: "out/profile" },
@@ -44,6 +44,15 @@ async function main(): Promise<void> {
   if (workload === undefined) throw new gb.UsageError(`name a workload: ${known.join(", ")}`);
   if (!known.includes(workload)) {
     throw new gb.UsageError(`unknown workload "${workload}"; choose from ${known.join(", ")}`);
+  }
+  // an option the workload does not take is an error, not silently ignored
+  const takes = { batch: ["train-step", "inference"], steps: ["ig"] } as const;
+  for (const [flag, workloads] of Object.entries(takes)) {
+    if (
+      flags[flag as keyof typeof takes] !== undefined && !(workloads as readonly string[]).includes(workload)
+    ) {
+      throw new gb.UsageError(`--${flag} applies to ${workloads.join(" and ")}, not ${workload}`);
+    }
   }
   const ceilings = flags.roofline ? await gb.measureCeilings() : undefined;
   if (ceilings) {

@@ -62,3 +62,35 @@ Deno.test("convGemm small K: whole-row tiles with bias, relu and pool vs the flo
     [x, w, b].forEach((t) => t.dispose());
   }
 });
+
+Deno.test("convTile: two images per tile for a quarter of the large work only when the tile is small, and right on an odd batch", async () => {
+  // Occlusion's conv2 (169 copies, 32×8×8 → 64, pooled): 2^26.7 MACs, a 2×6 × 16-channel tile
+  assert.deepEqual(convTile(geometry([169, 32, 8, 8], [64, 32, 3, 3], 1, 0, 1), true), {
+    TR: 2,
+    TW: 6,
+    TC: 16,
+    TN: 2,
+  });
+  // as many MACs (2^26.1) but a 3×11 × 16-channel tile (528 pixel-channels): one image per tile
+  assert.equal(convTile(geometry([32, 32, 13, 13], [64, 32, 3, 3], 1, 0, 1), false).TN, 1);
+  // below a quarter of the large work (2^24.4): one image per tile
+  assert.equal(convTile(geometry([17, 32, 8, 8], [64, 32, 3, 3], 1, 0, 1), true).TN, 1);
+  // 51 images (odd, at least 16: the last tile's second image is past the batch), 2^25.01 MACs
+  const xs = [51, 32, 8, 8], ws = [64, 32, 3, 3];
+  const g = geometry(xs, ws, 1, 0, 1), tile = convTile(g, true);
+  assert.equal(tile.TN, 2, `tile ${JSON.stringify(tile)}`);
+  const xd = seeded(51 * 32 * 64, 8), wd = seeded(64 * 32 * 9, 9), bd = seeded(64, 10);
+  let z = ref.conv2d(
+    { data: Float64Array.from(xd), shape: xs },
+    { data: Float64Array.from(wd), shape: ws },
+    { data: Float64Array.from(bd), shape: [64] },
+    1,
+    0,
+    1,
+  );
+  z = ref.pool2d(ref.unary(z, (v) => Math.max(v, 0)), 2, 2, 0, "max");
+  const x = gb.tensor(xd, xs), w = gb.tensor(wd, ws), b = gb.tensor(bd, [64]);
+  const { y } = convGemm(x, w, b, g, { activation: "relu", slope: 0, pool: true }, tile, true);
+  ref.assertClose(await y.toArray(), z.data, { atol: 1e-4, msg: `51 images, tile ${JSON.stringify(tile)}` });
+  [x, w, b, y].forEach((t) => t.dispose());
+});

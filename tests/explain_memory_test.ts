@@ -121,3 +121,50 @@ Deno.test("every registered attribution method, on images, tables and tokens, ou
   assert.deepEqual(leaks, []);
   assert.ok(ran >= 25, `${ran} methods ran`);
 });
+
+Deno.test("attributeWithDelta of DeepLift, Integrated Gradients and Layer Integrated Gradients, outside any scope, leaves only the attributions and the delta live", async () => {
+  gb.manualSeed(3);
+  const model = new gb.Sequential(
+    new gb.Conv2d(1, 4, 3),
+    new gb.ReLU(),
+    new gb.Flatten(),
+    new gb.Linear(4 * 10 * 10, 3),
+  );
+  const x = gb.randn([2, 1, 12, 12]);
+  const methods: [string, () => Promise<{ attributions: gb.Tensor; delta: gb.Tensor }>][] = [
+    ["DeepLift", () => new gb.DeepLift(model).attributeWithDelta(x, { target: [0, 2] })],
+    [
+      "IntegratedGradients",
+      () => new gb.IntegratedGradients(model).attributeWithDelta(x, { target: [0, 2], nSteps: 4 }),
+    ],
+    [
+      "LayerIntegratedGradients",
+      () =>
+        new gb.LayerIntegratedGradients(model, model.layers[1]).attributeWithDelta(x, {
+          target: [0, 2],
+          nSteps: 4,
+        }),
+    ],
+  ];
+  for (const [name, run] of methods) {
+    const warm = await run(); // the caches a method keeps are made on the first call
+    warm.attributions.dispose();
+    warm.delta.dispose();
+    await gb.sync();
+    const before = gb.poolStats().liveBuffers;
+    const r = await run();
+    await gb.sync();
+    assert.equal(
+      gb.poolStats().liveBuffers - before,
+      2,
+      `${name}: only the attributions and the delta are live`,
+    );
+    assert.ok(r.attributions.isLeaf && r.delta.isLeaf, `${name}: both detached from the graph`);
+    r.attributions.dispose();
+    r.delta.dispose();
+    await gb.sync();
+    assert.equal(gb.poolStats().liveBuffers, before, `${name}: nothing live once both are freed`);
+  }
+  model.parameters().forEach((p) => p.dispose());
+  x.dispose();
+});

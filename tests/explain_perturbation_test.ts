@@ -774,3 +774,123 @@ Deno.test("Occlusion's geometry cache: alternating geometries, baselines, batch 
     clearOcclusionCache();
   }
 });
+
+Deno.test("Occlusion's geometry cache: two number baselines on the same geometry and batch each give their own numbers", async () => {
+  gb.manualSeed(12);
+  // a convolutional stem, so the copies' patches read [x | baseline] with the number as a cached column
+  const model = new gb.Sequential(
+    new gb.Conv2d(1, 3, 3),
+    new gb.ReLU(),
+    new gb.MaxPool2d(2),
+    new gb.Conv2d(3, 4, 3),
+    new gb.ReLU(),
+    new gb.MaxPool2d(2),
+    new gb.Flatten(),
+    new gb.Linear(100, 4),
+  );
+  const x = gb.randn([1, 1, 28, 28]);
+  const options = { target: 1, slidingWindowShapes: [1, 4, 4], strides: [1, 2, 2] };
+  const run = async (o: gb.Occlusion, baselines: number) =>
+    Array.from(await (await o.attribute(x, { ...options, baselines })).toArray());
+  const fresh: number[][] = [];
+  for (const b of [0, 0.5]) {
+    clearOcclusionCache();
+    fresh.push(await run(new gb.Occlusion(model), b));
+  }
+  assert.notDeepEqual(fresh[0], fresh[1], "the two baselines give different attributions");
+  clearOcclusionCache();
+  const occlusion = new gb.Occlusion(model);
+  for (const [i, b] of [0, 0.5, 0].entries()) {
+    assert.deepEqual(
+      await run(occlusion, b),
+      fresh[i % 2],
+      `baseline ${b} after the other: the fresh numbers`,
+    );
+  }
+  clearOcclusionCache();
+  model.parameters().forEach((p) => p.dispose());
+  x.dispose();
+});
+
+Deno.test("Occlusion's convolutional stem stops at a subclass of ReLU (its own forward may not be local)", async () => {
+  gb.manualSeed(13);
+  // a ReLU subclass that scales each example's map by its mean: run on a patch it would see another mean
+  class Scaled extends gb.ReLU {
+    override forward(x: gb.Tensor): gb.Tensor {
+      const r = super.forward(x);
+      return r.mul(gb.mean(r, [1, 2, 3], true));
+    }
+  }
+  const model = new gb.Sequential(
+    new gb.Conv2d(1, 3, 3),
+    new gb.ReLU(),
+    new gb.MaxPool2d(2),
+    new gb.Conv2d(3, 4, 3),
+    new Scaled(),
+    new gb.MaxPool2d(2),
+    new gb.Flatten(),
+    new gb.Linear(100, 4),
+  );
+  const x = gb.randn([1, 1, 28, 28]);
+  const options = { target: 1, slidingWindowShapes: [1, 4, 4], strides: [1, 2, 2] };
+  clearOcclusionCache();
+  const got = await (await new gb.Occlusion(model).attribute(x, options)).toArray();
+  // the truth: every copy whole (a hook keeps the stem's patches out)
+  const hook = model.layers.at(-1)!.registerForwardHook(() => {});
+  const whole = await (await new gb.Occlusion(model).attribute(x, options)).toArray();
+  hook.remove();
+  assertClose(got, whole, { atol: 1e-5, msg: "against the whole model" });
+  clearOcclusionCache();
+  model.parameters().forEach((p) => p.dispose());
+  x.dispose();
+});
+
+Deno.test("Occlusion after the model's weights change (an optimizer step, loadStateDict) gives the new model's numbers", async () => {
+  gb.manualSeed(14);
+  const build = () =>
+    new gb.Sequential(
+      new gb.Conv2d(1, 3, 3),
+      new gb.ReLU(),
+      new gb.MaxPool2d(2),
+      new gb.Conv2d(3, 4, 3),
+      new gb.ReLU(),
+      new gb.MaxPool2d(2),
+      new gb.Flatten(),
+      new gb.Linear(100, 4),
+    );
+  const model = build(), other = build();
+  const x = gb.randn([1, 1, 28, 28]);
+  const options = { target: 1, slidingWindowShapes: [1, 4, 4], strides: [1, 2, 2] };
+  const occlusion = new gb.Occlusion(model);
+  const attribute = async () => Array.from(await (await occlusion.attribute(x, options)).toArray());
+  // the truth: a fresh instance on a fresh twin of the model's current weights, nothing cached
+  const truth = async () => {
+    clearOcclusionCache();
+    const twin = build();
+    twin.loadStateDict(model.stateDict());
+    const got = Array.from(await (await new gb.Occlusion(twin).attribute(x, options)).toArray());
+    twin.parameters().forEach((p) => p.dispose());
+    return got;
+  };
+  const first = await attribute();
+  // an SGD step on the model's own loss
+  const opt = new gb.SGD(model.parameters(), { lr: 0.5 });
+  await gb.scope(async () => {
+    await model.forward(x).mul(model.forward(x)).mean().backward();
+    opt.step();
+  });
+  opt.zeroGrad();
+  const afterStep = await attribute();
+  assert.notDeepEqual(afterStep, first, "the step changed the attributions");
+  assertClose(afterStep, await truth(), { atol: 1e-6, msg: "after an SGD step" });
+  noGradLoad(model, other);
+  const afterLoad = await attribute();
+  assertClose(afterLoad, await truth(), { atol: 1e-6, msg: "after loadStateDict" });
+  clearOcclusionCache();
+  [...model.parameters(), ...other.parameters()].forEach((p) => p.dispose());
+  x.dispose();
+});
+
+function noGradLoad(model: gb.Module, from: gb.Module): void {
+  gb.noGrad(() => model.loadStateDict(from.stateDict()));
+}

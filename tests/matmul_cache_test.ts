@@ -161,3 +161,56 @@ Deno.test(
     x.dispose();
   }),
 );
+
+Deno.test(
+  "matmul cache: one weight packed two ways (panels for a large batch, layout x for a smaller one) keeps both apart",
+  onCpuPath(async () => {
+    gb.manualSeed(6);
+    // Linear(512, 80): x [100, 512] packs W into layout "x" (100·80·512 < 2²²: the small tile),
+    // x [256, 512] packs it into 16-wide panels (the dense tile); both have ld 64, K 512, and
+    // the same strides, so only the key's panel width tells the two kept buffers apart
+    const layer = new gb.Linear(512, 80);
+    const small = gb.randn([100, 512]), large = gb.randn([256, 512]);
+    await assertForward(layer, small, "x [100, 512] first");
+    await assertForward(layer, large, "then x [256, 512]");
+    await assertForward(layer, small, "then x [100, 512] again");
+    layer.parameters().forEach((p) => p.dispose());
+    small.dispose();
+    large.dispose();
+  }),
+);
+
+Deno.test(
+  "matmul cache: Adam and AdamW steps, magnitude pruning and its enforce() after a step are each seen by the next forward",
+  onCpuPath(async () => {
+    gb.manualSeed(7);
+    const layer = new gb.Linear(1600, 128);
+    const x = gb.randn([256, 1600]);
+    await assertForward(layer, x, "before");
+    const stepWith = async (opt: gb.Adam) => {
+      await gb.scope(async () => {
+        const loss = layer.forward(x).mul(layer.forward(x)).mean();
+        await loss.backward();
+        opt.step();
+      });
+      opt.zeroGrad();
+    };
+    const adam = new gb.Adam(layer.parameters(), { lr: 0.1 });
+    await stepWith(adam);
+    await assertForward(layer, x, "after an Adam step");
+    const adamw = new gb.AdamW(layer.parameters(), { lr: 0.1 });
+    await stepWith(adamw);
+    await assertForward(layer, x, "after an AdamW step");
+    // pruning writes the zeros through loadStateDict, at once and after every step (enforce)
+    const pruning = await gb.magnitudePrune(layer, { amount: 0.5 });
+    await assertForward(layer, x, "after pruning half the weight");
+    await stepWith(adam);
+    pruning.enforce();
+    await assertForward(layer, x, "after a step and enforce()");
+    pruning.remove();
+    adam.dispose();
+    adamw.dispose();
+    layer.parameters().forEach((p) => p.dispose());
+    x.dispose();
+  }),
+);

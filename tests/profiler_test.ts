@@ -195,7 +195,15 @@ Deno.test("profileWorkload train-step: the matmuls' flops are the seed CNN's tra
 
 Deno.test("profileWorkload inference: the products' flops are the seed CNN's forward pass, counted by hand", async () => {
   const B = 3;
-  const run = await gb.profileWorkload("inference", { batch: B });
+  // the kernels counted below are the fused "cpu" family's, whatever GLASSBOX_FUSION and GLASSBOX_KERNELS say
+  const was = gb.gpuSettings();
+  gb.configureGpu({ fusion: true, kernels: "cpu" });
+  let run: Awaited<ReturnType<typeof gb.profileWorkload>>;
+  try {
+    run = await gb.profileWorkload("inference", { batch: B });
+  } finally {
+    gb.configureGpu({ fusion: was.fusion, kernels: was.kernels });
+  }
   // conv2 runs fused with its ReLU and 2×2 pool (eval mode, no hooks), which reads only 10×10 of its
   // 11×11 outputs (5×5 windows), so only those are computed
   const conv1 = 2 * 26 * 26 * 32 * 9,

@@ -236,3 +236,39 @@ Deno.test("QuantizedModel: in eval mode whatever mode the source is in; quantizi
   q.dispose();
   qEval.dispose();
 });
+
+Deno.test("quantizeModel: a subclass of ReLU or MaxPool2d with its own forward is run, not taken into the int8 epilogue", async () => {
+  class Doubled extends gb.ReLU {
+    override forward(x: gb.Tensor): gb.Tensor {
+      return super.forward(x).mul(2);
+    }
+  }
+  class Halved extends gb.MaxPool2d {
+    override forward(x: gb.Tensor): gb.Tensor {
+      return super.forward(x).mul(0.5);
+    }
+  }
+  for (
+    const [name, act, pool] of [
+      ["ReLU subclass", new Doubled(), new gb.MaxPool2d(2)],
+      ["MaxPool2d subclass", new gb.ReLU(), new Halved(2)],
+    ] as const
+  ) {
+    const r = rng(15);
+    const model = new gb.Sequential(
+      new gb.Conv2d(1, 4, 3),
+      act,
+      pool,
+      new gb.Flatten(),
+      new gb.Linear(4 * 9, 3),
+    );
+    setWeights(model, r);
+    model.eval();
+    const data = dataset(8, [1, 8, 8], r);
+    const q = await gb.quantizeModel(model, data);
+    // the int8 model computes the float one's function (the subclass's factor of 2 or 1/2 included)
+    assert.ok(q.outputSqnr > 25, `${name}: output SQNR ${q.outputSqnr}`);
+    q.dispose();
+    model.parameters().forEach((p) => p.dispose());
+  }
+});
