@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import * as gb from "../mod.ts";
 import { runScript } from "./run_script.ts";
+import { device } from "../src/gpu/device.ts";
 
 Deno.test("mismatched shapes name the op and both shapes", () => {
   assert.throws(
@@ -139,4 +140,23 @@ Deno.test("a readback after a validating kernel maps once: the error flags ride 
   } finally {
     proto.mapAsync = original;
   }
+});
+
+Deno.test("randn and rand past the adapter's largest storage binding: a clear error at once, no host array drawn", () => {
+  const limit = device().limits.maxStorageBufferBindingSize;
+  const before = gb.poolStats().liveBuffers;
+  for (const [name, f] of [["randn", gb.randn], ["rand", gb.rand]] as const) {
+    const t0 = performance.now();
+    // 25 billion elements: a host array that large fails to allocate ("Array buffer allocation failed")
+    assert.throws(
+      () => f([99_999_999, 1, 16, 16]),
+      new RegExp(
+        `^Error: ${name}: a tensor of 102399998976 bytes exceeds this adapter's largest storage binding \\(${limit} bytes\\); use smaller batches$`,
+      ),
+    );
+    assert.ok(performance.now() - t0 < 1000, `${name} refused at once`);
+    // one element past the limit is refused too; the limit itself is not
+    assert.throws(() => f([limit / 4 + 1]), /exceeds this adapter's largest storage binding/);
+  }
+  assert.equal(gb.poolStats().liveBuffers, before);
 });

@@ -174,6 +174,23 @@ export interface RandomOptions extends TensorOptions {
 }
 
 /**
+ * The element count of `shape`, checked against the adapter's largest storage binding before the
+ * values are drawn on the host (an array that large would fail to allocate, or take long to fill,
+ * before the GPU could refuse it).
+ */
+function fits(op: string, shape: readonly number[]): number {
+  const n = shape.reduce((a, b) => a * b, 1), limit = device().limits.maxStorageBufferBindingSize;
+  if (n * 4 > limit) {
+    throw new Error(
+      `${op}: a tensor of ${
+        n * 4
+      } bytes exceeds this adapter's largest storage binding (${limit} bytes); use smaller batches`,
+    );
+  }
+  return n;
+}
+
+/**
  * Standard normal values from the seeded generator (see `manualSeed`).
  *
  * @example
@@ -186,7 +203,7 @@ export interface RandomOptions extends TensorOptions {
 export function randn(shape: readonly number[], options: RandomOptions = {}): Tensor {
   checkShape("randn", shape);
   const g = options.generator ?? defaultGenerator;
-  const n = shape.reduce((a, b) => a * b, 1);
+  const n = fits("randn", shape);
   const data = new Float32Array(n);
   for (let i = 0; i < n; i++) data[i] = g.normal();
   return tensor(data, shape, { requiresGrad: options.requiresGrad });
@@ -196,7 +213,7 @@ export function randn(shape: readonly number[], options: RandomOptions = {}): Te
 export function rand(shape: readonly number[], options: RandomOptions = {}): Tensor {
   checkShape("rand", shape);
   const g = options.generator ?? defaultGenerator;
-  const n = shape.reduce((a, b) => a * b, 1);
+  const n = fits("rand", shape);
   const data = new Float32Array(n);
   for (let i = 0; i < n; i++) data[i] = g.random();
   return tensor(data, shape, { requiresGrad: options.requiresGrad });
