@@ -18,23 +18,13 @@ const CASES: [number[], number[], number, number, number, boolean][] = [
   [[3, 4, 12, 11], [16, 4, 3, 3], 1, 1, 1, true], // pool with padding
 ];
 
-function seeded(n: number, seed: number): Float32Array {
-  const a = new Float32Array(n);
-  let s = seed;
-  for (let i = 0; i < n; i++) {
-    s = (s * 1103515245 + 12345) >>> 0;
-    a[i] = (s / 2 ** 32) * 2 - 1;
-  }
-  return a;
-}
-
 Deno.test("convGemm: packed and in-place input, one and two images per tile, vs the float64 reference", async () => {
   for (const [xs, ws, stride, pad, dil, pool] of CASES) {
     const [N, C, H, W] = xs, [Cout, , KH, KW] = ws;
     const OH = Math.floor((H + 2 * pad - dil * (KH - 1) - 1) / stride) + 1;
     const OW = Math.floor((W + 2 * pad - dil * (KW - 1) - 1) / stride) + 1;
     const g: ConvGeometry = { N, C, H, W, Cout, KH, KW, OH, OW, stride, pad, dil };
-    const xd = seeded(N * C * H * W, 1), wd = seeded(Cout * C * KH * KW, 2), bd = seeded(Cout, 3);
+    const xd = ref.seeded(N * C * H * W, 1), wd = ref.seeded(Cout * C * KH * KW, 2), bd = ref.seeded(Cout, 3);
     const xa = { data: Float64Array.from(xd), shape: xs }, wa = { data: Float64Array.from(wd), shape: ws };
     let z = ref.conv2d(xa, wa, { data: Float64Array.from(bd), shape: [Cout] }, stride, pad, dil);
     if (pool) z = ref.pool2d(ref.unary(z, (v) => Math.max(v, 0)), 2, 2, 0, "max");

@@ -10,16 +10,6 @@ import * as gb from "../mod.ts";
 import * as ref from "./cpu_ref.ts";
 import { convGemm, type ConvGeometry, convTile } from "../src/tensor/ops/conv_gemm.ts";
 
-function seeded(n: number, seed: number): Float32Array {
-  const a = new Float32Array(n);
-  let s = seed;
-  for (let i = 0; i < n; i++) {
-    s = (s * 1103515245 + 12345) >>> 0;
-    a[i] = (s / 2 ** 32) * 2 - 1;
-  }
-  return a;
-}
-
 function geometry(xs: number[], ws: number[], stride: number, pad: number, dil: number): ConvGeometry {
   const [N, C, H, W] = xs, [Cout, , KH, KW] = ws;
   const OH = Math.floor((H + 2 * pad - dil * (KH - 1) - 1) / stride) + 1;
@@ -44,7 +34,9 @@ Deno.test("convGemm small K: whole-row tiles with bias, relu and pool vs the flo
     assert.deepEqual(tile.TW, tw, `x${xs} w${ws}: tile ${JSON.stringify(tile)}`);
     const [, , KH, KW] = ws, Cout = ws[0];
     assert(xs[1] * KH * KW <= 16);
-    const xd = seeded(g.N * g.C * g.H * g.W, 5), wd = seeded(Cout * g.C * KH * KW, 6), bd = seeded(Cout, 7);
+    const xd = ref.seeded(g.N * g.C * g.H * g.W, 5),
+      wd = ref.seeded(Cout * g.C * KH * KW, 6),
+      bd = ref.seeded(Cout, 7);
     const xa = { data: Float64Array.from(xd), shape: xs }, wa = { data: Float64Array.from(wd), shape: ws };
     let z = ref.conv2d(xa, wa, { data: Float64Array.from(bd), shape: [Cout] }, stride, pad, 1);
     z = ref.unary(z, (v) => Math.max(v, 0));
@@ -79,7 +71,7 @@ Deno.test("convTile: two images per tile for a quarter of the large work only wh
   const xs = [51, 32, 8, 8], ws = [64, 32, 3, 3];
   const g = geometry(xs, ws, 1, 0, 1), tile = convTile(g, true);
   assert.equal(tile.TN, 2, `tile ${JSON.stringify(tile)}`);
-  const xd = seeded(51 * 32 * 64, 8), wd = seeded(64 * 32 * 9, 9), bd = seeded(64, 10);
+  const xd = ref.seeded(51 * 32 * 64, 8), wd = ref.seeded(64 * 32 * 9, 9), bd = ref.seeded(64, 10);
   let z = ref.conv2d(
     { data: Float64Array.from(xd), shape: xs },
     { data: Float64Array.from(wd), shape: ws },

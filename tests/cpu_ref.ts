@@ -181,6 +181,17 @@ export function numericGrad(f: (x: Float64Array) => number, x: Float64Array, h =
   return g;
 }
 
+/** n values in [-1, 1) from a 32-bit linear congruential generator started at `seed` (the conv kernels' tests). */
+export function seeded(n: number, seed: number): Float32Array {
+  const a = new Float32Array(n);
+  let s = seed;
+  for (let i = 0; i < n; i++) {
+    s = (s * 1103515245 + 12345) >>> 0;
+    a[i] = (s / 2 ** 32) * 2 - 1;
+  }
+  return a;
+}
+
 /** A small seeded generator for test data, independent of the engine's. */
 export function rng(seed: number): () => number {
   let s = seed >>> 0 || 1;

@@ -775,19 +775,24 @@ Deno.test("Occlusion's geometry cache: alternating geometries, baselines, batch 
   }
 });
 
-Deno.test("Occlusion's geometry cache: two number baselines on the same geometry and batch each give their own numbers", async () => {
-  gb.manualSeed(12);
-  // a convolutional stem, so the copies' patches read [x | baseline] with the number as a cached column
-  const model = new gb.Sequential(
+/** Two conv → activation → pool blocks over 28×28 images, four outputs (the second activation can be replaced). */
+function twoConvStem(act: gb.Module = new gb.ReLU()): gb.Sequential {
+  return new gb.Sequential(
     new gb.Conv2d(1, 3, 3),
     new gb.ReLU(),
     new gb.MaxPool2d(2),
     new gb.Conv2d(3, 4, 3),
-    new gb.ReLU(),
+    act,
     new gb.MaxPool2d(2),
     new gb.Flatten(),
     new gb.Linear(100, 4),
   );
+}
+
+Deno.test("Occlusion's geometry cache: two number baselines on the same geometry and batch each give their own numbers", async () => {
+  gb.manualSeed(12);
+  // a convolutional stem, so the copies' patches read [x | baseline] with the number as a cached column
+  const model = twoConvStem();
   const x = gb.randn([1, 1, 28, 28]);
   const options = { target: 1, slidingWindowShapes: [1, 4, 4], strides: [1, 2, 2] };
   const run = async (o: gb.Occlusion, baselines: number) =>
@@ -821,16 +826,7 @@ Deno.test("Occlusion's convolutional stem stops at a subclass of ReLU (its own f
       return r.mul(gb.mean(r, [1, 2, 3], true));
     }
   }
-  const model = new gb.Sequential(
-    new gb.Conv2d(1, 3, 3),
-    new gb.ReLU(),
-    new gb.MaxPool2d(2),
-    new gb.Conv2d(3, 4, 3),
-    new Scaled(),
-    new gb.MaxPool2d(2),
-    new gb.Flatten(),
-    new gb.Linear(100, 4),
-  );
+  const model = twoConvStem(new Scaled());
   const x = gb.randn([1, 1, 28, 28]);
   const options = { target: 1, slidingWindowShapes: [1, 4, 4], strides: [1, 2, 2] };
   clearOcclusionCache();
@@ -847,18 +843,7 @@ Deno.test("Occlusion's convolutional stem stops at a subclass of ReLU (its own f
 
 Deno.test("Occlusion after the model's weights change (an optimizer step, loadStateDict) gives the new model's numbers", async () => {
   gb.manualSeed(14);
-  const build = () =>
-    new gb.Sequential(
-      new gb.Conv2d(1, 3, 3),
-      new gb.ReLU(),
-      new gb.MaxPool2d(2),
-      new gb.Conv2d(3, 4, 3),
-      new gb.ReLU(),
-      new gb.MaxPool2d(2),
-      new gb.Flatten(),
-      new gb.Linear(100, 4),
-    );
-  const model = build(), other = build();
+  const model = twoConvStem(), other = twoConvStem();
   const x = gb.randn([1, 1, 28, 28]);
   const options = { target: 1, slidingWindowShapes: [1, 4, 4], strides: [1, 2, 2] };
   const occlusion = new gb.Occlusion(model);
@@ -866,7 +851,7 @@ Deno.test("Occlusion after the model's weights change (an optimizer step, loadSt
   // the truth: a fresh instance on a fresh twin of the model's current weights, nothing cached
   const truth = async () => {
     clearOcclusionCache();
-    const twin = build();
+    const twin = twoConvStem();
     twin.loadStateDict(model.stateDict());
     const got = Array.from(await (await new gb.Occlusion(twin).attribute(x, options)).toArray());
     twin.parameters().forEach((p) => p.dispose());
