@@ -142,25 +142,27 @@ export function patchRows(
 
 /**
  * @internal A convolution's operands and options checked (errors name `op`), with its geometry:
- * sizes, output size, and one stride, padding and dilation for both axes.
+ * sizes, output size, and one stride, padding and dilation for both axes. The input may be given
+ * as its shape alone (an intermediate that is never a tensor: conv2dFusedChain's).
  */
 export function convGeometry(
   op: string,
-  x: Tensor,
+  x: Tensor | readonly number[],
   weight: Tensor,
   bias: Tensor | null,
   options: Conv2dOptions,
 ): Geometry & { Cout: number } {
-  assertFloat(op, x);
+  const shape = "shape" in x ? x.shape : x;
+  if ("shape" in x) assertFloat(op, x);
   assertFloat(op, weight);
-  if (x.ndim !== 4 || weight.ndim !== 4 || x.shape[1] !== weight.shape[1]) {
+  if (shape.length !== 4 || weight.ndim !== 4 || shape[1] !== weight.shape[1]) {
     throw new Error(
       `${op}: expected input [N, C, H, W] and weight [Cout, C, KH, KW] with matching C, got [${
-        x.shape.join(", ")
+        shape.join(", ")
       }] and [${weight.shape.join(", ")}]`,
     );
   }
-  const [N, C, H, W] = x.shape;
+  const [N, C, H, W] = shape;
   const [Cout, , KH, KW] = weight.shape;
   if (bias && (bias.ndim !== 1 || bias.shape[0] !== Cout)) {
     throw new Error(`${op}: bias [${bias.shape.join(", ")}] does not match ${Cout} output channels`);

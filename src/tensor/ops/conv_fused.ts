@@ -135,15 +135,13 @@ export function conv2dFusedChain(x: Tensor, a: ConvChainLink, b: ConvChainLink):
     if (!["none", "relu", "leakyRelu"].includes(activation) || !Number.isFinite(slope)) return null;
     if (pool && activation === "leakyRelu" && !(slope > 0)) return null;
     // a shape the op would reject is left to the unchained path to report
-    let g: ConvGeometry | null;
+    if (l.bias && l.bias.dtype !== "float32") return null;
+    let g: ConvGeometry;
     try {
-      g = input instanceof Array
-        ? shapeGeometry(input, l.weight, l.bias, convOptions)
-        : convGeometry("conv2dFused", input, l.weight, l.bias, convOptions);
+      g = convGeometry("conv2dFused", input, l.weight, l.bias, convOptions);
     } catch {
-      g = null;
+      return null;
     }
-    if (!g) return null;
     if (pool && (g.OH < 2 || g.OW < 2)) return null;
     if (!convGemmRuns(g, pool)) return null;
     return { weight: l.weight, bias: l.bias, g, epi: { activation, slope, pool } };
@@ -165,31 +163,4 @@ export function conv2dFusedChain(x: Tensor, a: ConvChainLink, b: ConvChainLink):
   return record(y, `conv2d+${e2.activation}${e2.pool ? "+maxPool2d" : ""} (chained)`, inputs, () => {
     throw new Error("internal: a conv chain recorded without a gradient");
   });
-}
-
-/**
- * convGeometry for an input that is only a shape (the chain's intermediate), or null for anything
- * convGeometry would reject (or a float weight it would not take).
- */
-function shapeGeometry(
-  [N, C, H, W]: number[],
-  weight: Tensor,
-  bias: Tensor | null,
-  options: Conv2dOptions,
-): ConvGeometry | null {
-  if (weight.dtype !== "float32" || weight.ndim !== 4 || weight.shape[1] !== C) return null;
-  const [Cout, , KH, KW] = weight.shape;
-  if (bias && (bias.dtype !== "float32" || bias.ndim !== 1 || bias.shape[0] !== Cout)) return null;
-  const one = (v: number | readonly number[] | undefined, dflt: number, min: number) => {
-    const p = v === undefined ? [dflt, dflt] : typeof v === "number" ? [v, v] : [...v];
-    return p.length === 2 && p[0] === p[1] && Number.isInteger(p[0]) && p[0] >= min ? p[0] : null;
-  };
-  const stride = one(options.stride, 1, 1),
-    pad = one(options.padding, 0, 0),
-    dil = one(options.dilation, 1, 1);
-  if (stride === null || pad === null || dil === null) return null;
-  const out = (n: number, k: number) => Math.floor((n + 2 * pad - dil * (k - 1) - 1) / stride) + 1;
-  const OH = out(H, KH), OW = out(W, KW);
-  if (!(OH > 0 && OW > 0)) return null;
-  return { N, C, H, W, Cout, KH, KW, OH, OW, stride, pad, dil };
 }
