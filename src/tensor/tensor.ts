@@ -273,6 +273,37 @@ export function own(owner: Tensor, owned: Tensor): void {
   (owner._owned ??= []).push(owned);
 }
 
+/**
+ * @internal A form an op derives from `t`'s values (a packed or transposed copy of `floats`
+ * floats, written into a buffer by `make`): for a parameter, the one kept on its storage
+ * (`Storage.derived`) under `key`, made again only when the storage's version has moved on since
+ * (an optimizer step, `copy_`, `loadStateDict`) and freed with the storage; for any other tensor a
+ * temporary (`temp`, the caller's to dispose).
+ */
+export function derivedForm(
+  t: Tensor,
+  key: string,
+  floats: number,
+  make: (buffer: GPUBuffer) => void,
+): { buf: GPUBuffer; temp: Tensor | null } {
+  const s = t._storage, kept = s?.derived;
+  if (!s || !kept) {
+    const temp = empty([floats]);
+    make(temp.buffer);
+    return { buf: temp.buffer, temp };
+  }
+  let d = kept.get(key);
+  if (!d) {
+    d = { version: -1, buffer: acquireBuffer(4 * floats) };
+    kept.set(key, d);
+  }
+  if (d.version !== s.version) {
+    make(d.buffer);
+    d.version = s.version;
+  }
+  return { buf: d.buffer, temp: null };
+}
+
 /** @internal a tensor with fresh (uninitialised) storage; the shape is checked before any buffer is taken. */
 export function empty(shape: readonly number[], dtype: DType = "float32", forUpload = false): Tensor {
   checkShape("empty", shape);

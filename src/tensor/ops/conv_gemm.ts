@@ -8,11 +8,11 @@
  */
 import { loopStepLimit } from "../../gpu/loops.ts";
 import { device } from "../../gpu/device.ts";
-import { acquireBuffer, placeholderBuffer } from "../../gpu/pool.ts";
+import { placeholderBuffer } from "../../gpu/pool.ts";
 import { specialiseFor } from "../../gpu/specialise.ts";
 import { dispatch } from "../../gpu/queue.ts";
 import { launchCopy, launchFill } from "../kernels.ts";
-import { empty, type Tensor } from "../tensor.ts";
+import { derivedForm, empty, type Tensor } from "../tensor.ts";
 
 /** The geometry of one convolution (one stride, padding and dilation for both axes). */
 export interface ConvGeometry {
@@ -289,24 +289,12 @@ function what(g: ConvGeometry, bias: boolean, epi: ConvEpilogue): string {
  */
 function transposedWeight(weight: Tensor, Cout: number, K: number): { buf: GPUBuffer; temp: Tensor | null } {
   const c4 = ceil4(Cout);
-  const kept = weight._storage?.derived;
-  if (!kept) {
-    const temp = empty([K * c4]);
-    launchCopy(weight, temp, "float32", [Cout, K], [K, 1], [1, c4]);
-    return { buf: temp.buffer, temp };
-  }
-  const key = `conv_gemm_wt ${Cout} ${K}`;
-  const s = weight._storage!;
-  let d = kept.get(key);
-  if (!d) {
-    d = { version: -1, buffer: acquireBuffer(4 * K * c4) };
-    kept.set(key, d);
-  }
-  if (d.version !== s.version) {
-    launchCopy(weight, d.buffer, "float32", [Cout, K], [K, 1], [1, c4]);
-    d.version = s.version;
-  }
-  return { buf: d.buffer, temp: null };
+  return derivedForm(
+    weight,
+    `conv_gemm_wt ${Cout} ${K}`,
+    K * c4,
+    (buf) => launchCopy(weight, buf, "float32", [Cout, K], [K, 1], [1, c4]),
+  );
 }
 
 /**

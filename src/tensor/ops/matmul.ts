@@ -14,11 +14,11 @@
  */
 import { kernelPath } from "../../gpu/device.ts";
 import { LLVMPIPE_LOOP_STEPS, LOOP_STEPS_PER_INVOCATION } from "../../gpu/loops.ts";
-import { acquireBuffer, placeholderBuffer } from "../../gpu/pool.ts";
+import { placeholderBuffer } from "../../gpu/pool.ts";
 import { dispatch } from "../../gpu/queue.ts";
 import { record } from "../graph.ts";
 import { launchBinary, launchCopy } from "../kernels.ts";
-import { assertFloat, empty, type Tensor } from "../tensor.ts";
+import { assertFloat, derivedForm, empty, type Tensor } from "../tensor.ts";
 import { broadcastShapes } from "./elementwise.ts";
 import { sumToShape } from "./reduce_raw.ts";
 
@@ -112,24 +112,12 @@ function packed(
   ld: number,
   panel: number,
 ): { buf: GPUBuffer; temp: Tensor | null } {
-  const kept = v.t._storage?.derived;
-  if (!kept) {
-    const temp = empty([nb * K * ld]);
-    packX(v, nb, K, X, temp.buffer, ld, panel);
-    return { buf: temp.buffer, temp };
-  }
-  const key = `matmul_pack ${nb} ${K} ${X} ${ld} ${panel} ${v.sb} ${v.sk} ${v.sx}`;
-  const s = v.t._storage!;
-  let d = kept.get(key);
-  if (!d) {
-    d = { version: -1, buffer: acquireBuffer(4 * nb * K * ld) };
-    kept.set(key, d);
-  }
-  if (d.version !== s.version) {
-    packX(v, nb, K, X, d.buffer, ld, panel);
-    d.version = s.version;
-  }
-  return { buf: d.buffer, temp: null };
+  return derivedForm(
+    v.t,
+    `matmul_pack ${nb} ${K} ${X} ${ld} ${panel} ${v.sb} ${v.sk} ${v.sx}`,
+    nb * K * ld,
+    (buf) => packX(v, nb, K, X, buf, ld, panel),
+  );
 }
 
 /** The layout pack() reads a view in without copying it, or null when it copies it. */
